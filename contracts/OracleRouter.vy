@@ -1,0 +1,295 @@
+# pragma version 0.4.3
+# pragma nonreentrancy on
+"""
+@title xmargin OracleRouter
+@notice Turns Chainlink-style AggregatorV3 feeds into USD prices per whole
+        token in WAD (1e18). Every read is checked; a price that fails any
+        check reverts with an `xmargin: ...` reason, so a bad price can never
+        silently become a number in a health check:
+        - no feed configured for the asset;
+        - answer <= 0;
+        - normalised price at or beyond the configured bounds (the floor case
+          of a feed that clamps at its `minAnswer` while the market crashes);
+        - stale round: `updatedAt` older than the heartbeat, zero (round not
+          complete), in the future, or `answeredInRound < roundId`;
+        - an optional second feed that is itself invalid, or deviates from the
+          primary by more than the configured fraction.
+@custom:security Owner-only configuration, two-step ownership (snekmate).
+                 The router holds no tokens.
+"""
+
+from snekmate.auth import ownable
+from snekmate.auth import ownable_2step
+
+from .interfaces import IAggregatorV3
+from .interfaces import IOracleRouter
+from .modules import constants
+
+implements: IOracleRouter
+
+initializes: ownable
+initializes: ownable_2step[ownable := ownable]
+
+exports: (
+    # ownership (renounce is deliberately not exported)
+    ownable_2step.owner,
+    ownable_2step.pending_owner,
+    ownable_2step.transfer_ownership,
+    ownable_2step.accept_ownership,
+)
+
+
+struct Feed:
+    aggregator: address
+    # Seconds after `updatedAt` at which the answer is stale.
+    heartbeat: uint256
+    # 10**(18 - feed decimals): multiplies the answer up to WAD.
+    scale: uint256
+
+
+struct PriceConfig:
+    primary: Feed
+    # `secondary.aggregator == empty(address)` means no cross-check.
+    secondary: Feed
+    # Exclusive bounds on the normalised price (WAD USD per token).
+    min_price: uint256
+    max_price: uint256
+    # Largest |secondary - primary| / primary, WAD fraction.
+    max_deviation: uint256
+
+
+event FeedSet:
+    asset: indexed(address)
+    aggregator: indexed(address)
+    heartbeat: uint256
+    decimals: uint256
+    min_price: uint256
+    max_price: uint256
+
+
+event SecondaryFeedSet:
+    asset: indexed(address)
+    aggregator: indexed(address)
+    heartbeat: uint256
+    decimals: uint256
+    max_deviation: uint256
+
+
+event FeedRemoved:
+    asset: indexed(address)
+
+
+configs: HashMap[address, PriceConfig]
+
+
+@deploy
+def __init__():
+    """
+    @notice The deployer becomes the owner.
+    """
+    ownable.__init__()
+    ownable_2step.__init__()
+
+
+# ---------------------------------------------------------------- reading
+
+
+@external
+@view
+def price(asset: address) -> uint256:
+    """
+    @notice The checked USD price of one whole `asset` token, in WAD.
+    @dev Reverts with an `xmargin: ...` reason when any check fails.
+    @param asset The token whose price is read.
+    @return The price in 1e18 USD per whole token.
+    """
+    return self._price(asset)
+
+
+@external
+@view
+def has_feed(asset: address) -> bool:
+    """
+    @notice Whether a primary feed is configured for `asset`.
+    @param asset The token.
+    @return True when `price(asset)` has a feed to read.
+    """
+    return self.configs[asset].primary.aggregator != empty(address)
+
+
+@external
+@view
+def price_config(asset: address) -> PriceConfig:
+    """
+    @notice The full feed configuration of `asset` (zeroes when none).
+    @param asset The token.
+    @return The primary and secondary feed, bounds and deviation limit.
+    """
+    return self.configs[asset]
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@external
+def set_feed(
+    asset: address,
+    aggregator: address,
+    heartbeat: uint256,
+    min_price: uint256,
+    max_price: uint256,
+):
+    """
+    @notice Sets (or replaces) the primary feed of `asset` and its price bounds.
+    @dev The feed's decimals are read now; the current answer must pass every
+         check, so a dead or mis-scaled feed cannot be configured.
+    @param asset The token priced by the feed.
+    @param aggregator The AggregatorV3 feed (USD quote).
+    @param heartbeat Seconds after which an answer is stale (1 .. 7 days).
+    @param min_price Exclusive lower bound on the WAD price (> 0).
+    @param max_price Exclusive upper bound on the WAD price (<= 1e36).
+    """
+    ownable._check_owner()
+    assert asset != empty(address), "xmargin: asset is the zero address"
+    assert min_price > 0, "xmargin: min price must be positive"
+    assert max_price > min_price, "xmargin: max price must exceed min price"
+    assert max_price <= constants.MAX_PRICE, "xmargin: max price too large"
+    feed: Feed = self._make_feed(aggregator, heartbeat)
+    self.configs[asset].primary = feed
+    self.configs[asset].min_price = min_price
+    self.configs[asset].max_price = max_price
+    log FeedSet(
+        asset=asset,
+        aggregator=aggregator,
+        heartbeat=heartbeat,
+        decimals=self._decimals_of(feed.scale),
+        min_price=min_price,
+        max_price=max_price,
+    )
+    # The configuration must produce a valid price right away.
+    self._price(asset)
+
+
+@external
+def set_secondary_feed(
+    asset: address, aggregator: address, heartbeat: uint256, max_deviation: uint256
+):
+    """
+    @notice Adds (or replaces) a second feed that every read of `asset` is
+            cross-checked against.
+    @param asset The token; it must already have a primary feed.
+    @param aggregator The second AggregatorV3 feed (USD quote).
+    @param heartbeat Seconds after which its answer is stale (1 .. 7 days).
+    @param max_deviation Largest |second - primary| / primary, WAD (0 < d <= 1).
+    """
+    ownable._check_owner()
+    assert self.configs[asset].primary.aggregator != empty(address), "xmargin: no feed for asset"
+    assert max_deviation > 0, "xmargin: max deviation must be positive"
+    assert max_deviation <= constants.WAD, "xmargin: max deviation above 100%"
+    assert aggregator != self.configs[asset].primary.aggregator, "xmargin: second feed is the primary"
+    feed: Feed = self._make_feed(aggregator, heartbeat)
+    self.configs[asset].secondary = feed
+    self.configs[asset].max_deviation = max_deviation
+    log SecondaryFeedSet(
+        asset=asset,
+        aggregator=aggregator,
+        heartbeat=heartbeat,
+        decimals=self._decimals_of(feed.scale),
+        max_deviation=max_deviation,
+    )
+    self._price(asset)
+
+
+@external
+def remove_secondary_feed(asset: address):
+    """
+    @notice Stops cross-checking `asset` against a second feed.
+    @param asset The token.
+    """
+    ownable._check_owner()
+    assert self.configs[asset].secondary.aggregator != empty(address), "xmargin: no second feed"
+    self.configs[asset].secondary = empty(Feed)
+    self.configs[asset].max_deviation = 0
+    log SecondaryFeedSet(asset=asset, aggregator=empty(address), heartbeat=0, decimals=0, max_deviation=0)
+
+
+@external
+def remove_feed(asset: address):
+    """
+    @notice Removes every feed of `asset`; `price(asset)` reverts afterwards.
+    @param asset The token.
+    """
+    ownable._check_owner()
+    assert self.configs[asset].primary.aggregator != empty(address), "xmargin: no feed for asset"
+    self.configs[asset] = empty(PriceConfig)
+    log FeedRemoved(asset=asset)
+
+
+# ---------------------------------------------------------------- internals
+
+
+@internal
+@view
+def _make_feed(aggregator: address, heartbeat: uint256) -> Feed:
+    assert aggregator.is_contract, "xmargin: feed is not a contract"
+    assert heartbeat > 0, "xmargin: heartbeat must be positive"
+    assert heartbeat <= constants.MAX_HEARTBEAT, "xmargin: heartbeat above 7 days"
+    decimals: uint256 = convert(staticcall IAggregatorV3(aggregator).decimals(), uint256)
+    assert decimals <= constants.MAX_DECIMALS, "xmargin: feed decimals above 18"
+    return Feed(aggregator=aggregator, heartbeat=heartbeat, scale=10 ** (constants.MAX_DECIMALS - decimals))
+
+
+@internal
+@pure
+def _decimals_of(scale: uint256) -> uint256:
+    d: uint256 = 0
+    s: uint256 = scale
+    for _: uint256 in range(constants.MAX_DECIMALS):
+        if s == 1:
+            break
+        s //= 10
+        d += 1
+    return constants.MAX_DECIMALS - d
+
+
+@internal
+@view
+def _read(feed: Feed, min_price: uint256, max_price: uint256, which: String[12]) -> uint256:
+    """
+    @dev Reads one feed and applies every per-feed check. `which` only
+         labels the reason ("price" or "second price").
+    """
+    round_id: uint80 = 0
+    answer: int256 = 0
+    started_at: uint256 = 0
+    updated_at: uint256 = 0
+    answered_in_round: uint80 = 0
+    round_id, answer, started_at, updated_at, answered_in_round = staticcall IAggregatorV3(
+        feed.aggregator
+    ).latestRoundData()
+    assert answer > 0, concat("xmargin: ", which, " not positive")
+    assert updated_at != 0, concat("xmargin: ", which, " round incomplete")
+    assert answered_in_round >= round_id, concat("xmargin: ", which, " round incomplete")
+    assert updated_at <= block.timestamp, concat("xmargin: ", which, " from the future")
+    assert block.timestamp - updated_at <= feed.heartbeat, concat("xmargin: ", which, " stale")
+    a: uint256 = convert(answer, uint256)
+    # Bounding the raw answer first keeps `a * scale` <= 1e36 * 1e18: no
+    # overflow, so the product needs no further check.
+    assert a <= constants.MAX_PRICE, "xmargin: price at or beyond bound"
+    p: uint256 = unsafe_mul(a, feed.scale)
+    assert p > min_price and p < max_price, "xmargin: price at or beyond bound"
+    return p
+
+
+@internal
+@view
+def _price(asset: address) -> uint256:
+    cfg: PriceConfig = self.configs[asset]
+    assert cfg.primary.aggregator != empty(address), "xmargin: no feed for asset"
+    p: uint256 = self._read(cfg.primary, cfg.min_price, cfg.max_price, "price")
+    if cfg.secondary.aggregator != empty(address):
+        s: uint256 = self._read(cfg.secondary, cfg.min_price, cfg.max_price, "second price")
+        diff: uint256 = max(p, s) - min(p, s)
+        # |s - p| / p > max_deviation, compared exactly without division.
+        assert diff * constants.WAD <= cfg.max_deviation * p, "xmargin: feeds deviate"
+    return p

@@ -1,0 +1,289 @@
+# pragma version 0.4.3
+# pragma nonreentrancy on
+"""
+@title xmargin collateral ledger
+@notice The asset registry and every account's internal collateral balances.
+        An account is `(owner, sub_id)`; each sub-account is margined on its
+        own. Balances are kept in each token's native decimals and change only
+        through deposits, withdrawals and (later) settlement, never through
+        tokens sent straight to the contract, so a donation moves no account
+        and no cap.
+        The quote asset (a USD stablecoin, index 0) is the settlement asset:
+        valued at face value with no haircut, and the only balance that may
+        later go negative. Every other asset is valued at its checked oracle
+        price less a haircut: `mm_haircut` for the maintenance view,
+        `im_haircut >= mm_haircut` for the initial view.
+@custom:security Values are rounded down (against the account) at each step:
+                 `value = floor(amount * precision * price / WAD)`, then
+                 `weighted = floor(value * (WAD - haircut) / WAD)`.
+"""
+
+from snekmate.auth import ownable
+from snekmate.utils import math
+
+from ..interfaces import IERC20Decimals
+from ..interfaces import IOracleRouter
+from . import constants
+
+uses: ownable
+
+
+struct Asset:
+    listed: bool
+    # Position in `asset_list` and bit in an account's `held_mask`.
+    index: uint256
+    decimals: uint256
+    # 10**(18 - decimals): native amount -> 18-decimal amount.
+    precision: uint256
+    # WAD fractions taken off the market value, initial >= maintenance.
+    im_haircut: uint256
+    mm_haircut: uint256
+    # Largest total deposit, native units.
+    cap: uint256
+
+
+# What an account's collateral is worth, all in WAD USD.
+struct CollateralValue:
+    # Quote balance at face value (may be negative).
+    quote: int256
+    # Market value of the non-quote assets, before haircuts.
+    market: uint256
+    # Non-quote assets after the maintenance / initial haircut.
+    weighted_mm: uint256
+    weighted_im: uint256
+
+
+event AssetListed:
+    asset: indexed(address)
+    index: uint256
+    decimals: uint256
+    im_haircut: uint256
+    mm_haircut: uint256
+    cap: uint256
+
+
+event AssetParamsSet:
+    asset: indexed(address)
+    im_haircut: uint256
+    mm_haircut: uint256
+    cap: uint256
+
+
+event OracleSet:
+    previous_oracle: indexed(address)
+    new_oracle: indexed(address)
+
+
+QUOTE_INDEX: constant(uint256) = 0
+
+oracle: public(IOracleRouter)
+quote_asset: public(address)
+num_assets: public(uint256)
+asset_list: public(address[constants.MAX_ASSETS])
+asset_config: public(HashMap[address, Asset])
+total_deposits: public(HashMap[address, uint256])
+
+# owner -> sub_id -> asset -> native amount
+balances: HashMap[address, HashMap[uint256, HashMap[address, int256]]]
+# owner -> sub_id -> bit i set when the balance of asset_list[i] is non-zero;
+# lets a health check skip assets the account does not hold without an SLOAD.
+held_mask: public(HashMap[address, HashMap[uint256, uint256]])
+
+
+@deploy
+def __init__(quote: address, oracle: address, quote_cap: uint256):
+    assert oracle.is_contract, "xmargin: oracle is not a contract"
+    self.oracle = IOracleRouter(oracle)
+    log OracleSet(previous_oracle=empty(address), new_oracle=oracle)
+    self._list(quote, 0, 0, quote_cap)
+    self.quote_asset = quote
+
+
+# ---------------------------------------------------------------- views
+
+
+@external
+@view
+def balance_of(owner: address, sub_id: uint256, asset: address) -> int256:
+    """
+    @notice An account's internal balance of `asset`, native decimals.
+    @dev Only the quote asset can (later) be negative: a settlement debt.
+    @param owner The account owner.
+    @param sub_id The sub-account number.
+    @param asset The token.
+    @return The balance.
+    """
+    return self.balances[owner][sub_id][asset]
+
+
+@external
+@view
+def listed_assets() -> DynArray[address, constants.MAX_ASSETS]:
+    """
+    @notice Every listed asset, the quote asset first.
+    @return The assets in listing order.
+    """
+    out: DynArray[address, constants.MAX_ASSETS] = []
+    for i: uint256 in range(constants.MAX_ASSETS):
+        if i == self.num_assets:
+            break
+        out.append(self.asset_list[i])
+    return out
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@external
+def list_asset(asset: address, im_haircut: uint256, mm_haircut: uint256, cap: uint256):
+    """
+    @notice Lists a collateral asset. Its decimals are read now (at most 18)
+            and the oracle must already price it.
+    @param asset The ERC-20 token.
+    @param im_haircut Fraction of market value ignored for initial margin (WAD).
+    @param mm_haircut Fraction ignored for maintenance margin (WAD, <= im_haircut).
+    @param cap Largest total deposit, native units (<= 2**128).
+    """
+    ownable._check_owner()
+    # The oracle must price the asset before any account can hold it.
+    assert staticcall self.oracle.price(asset) > 0, "xmargin: asset has no price"
+    self._list(asset, im_haircut, mm_haircut, cap)
+
+
+@external
+def set_asset_params(asset: address, im_haircut: uint256, mm_haircut: uint256, cap: uint256):
+    """
+    @notice Changes an asset's haircuts and deposit cap. Lowering the cap
+            below current deposits only stops new deposits.
+    @param asset A listed token.
+    @param im_haircut Initial haircut (WAD).
+    @param mm_haircut Maintenance haircut (WAD, <= im_haircut).
+    @param cap Largest total deposit, native units.
+    """
+    ownable._check_owner()
+    assert self.asset_config[asset].listed, "xmargin: asset not listed"
+    self._check_params(asset, im_haircut, mm_haircut, cap)
+    self.asset_config[asset].im_haircut = im_haircut
+    self.asset_config[asset].mm_haircut = mm_haircut
+    self.asset_config[asset].cap = cap
+    log AssetParamsSet(asset=asset, im_haircut=im_haircut, mm_haircut=mm_haircut, cap=cap)
+
+
+@external
+def set_oracle(new_oracle: address):
+    """
+    @notice Points the engine at another OracleRouter, which must already
+            price every listed non-quote asset.
+    @param new_oracle The router.
+    """
+    ownable._check_owner()
+    assert new_oracle.is_contract, "xmargin: oracle is not a contract"
+    for i: uint256 in range(1, constants.MAX_ASSETS):
+        if i >= self.num_assets:
+            break
+        assert staticcall IOracleRouter(new_oracle).price(self.asset_list[i]) > 0, "xmargin: asset has no price"
+    log OracleSet(previous_oracle=self.oracle.address, new_oracle=new_oracle)
+    self.oracle = IOracleRouter(new_oracle)
+
+
+# ---------------------------------------------------------------- internals
+
+
+@internal
+def _list(asset: address, im_haircut: uint256, mm_haircut: uint256, cap: uint256):
+    assert asset.is_contract, "xmargin: asset is not a contract"
+    assert not self.asset_config[asset].listed, "xmargin: asset already listed"
+    index: uint256 = self.num_assets
+    assert index < constants.MAX_ASSETS, "xmargin: too many assets"
+    self._check_params(asset, im_haircut, mm_haircut, cap)
+    decimals: uint256 = convert(staticcall IERC20Decimals(asset).decimals(), uint256)
+    assert decimals <= constants.MAX_DECIMALS, "xmargin: token decimals above 18"
+    self.asset_config[asset] = Asset(
+        listed=True,
+        index=index,
+        decimals=decimals,
+        precision=10 ** (constants.MAX_DECIMALS - decimals),
+        im_haircut=im_haircut,
+        mm_haircut=mm_haircut,
+        cap=cap,
+    )
+    self.asset_list[index] = asset
+    self.num_assets = index + 1
+    log AssetListed(
+        asset=asset,
+        index=index,
+        decimals=decimals,
+        im_haircut=im_haircut,
+        mm_haircut=mm_haircut,
+        cap=cap,
+    )
+
+
+@internal
+@view
+def _check_params(asset: address, im_haircut: uint256, mm_haircut: uint256, cap: uint256):
+    assert im_haircut <= constants.WAD, "xmargin: haircut above 100%"
+    assert mm_haircut <= im_haircut, "xmargin: maintenance haircut above initial"
+    assert cap <= constants.MAX_AMOUNT, "xmargin: cap too large"
+    # The quote asset is the unit of account: always at face value.
+    if asset == self.quote_asset and self.quote_asset != empty(address):
+        assert im_haircut == 0, "xmargin: quote asset takes no haircut"
+
+
+@internal
+@view
+def _check_listed(asset: address):
+    assert self.asset_config[asset].listed, "xmargin: asset not listed"
+
+
+@internal
+def _add(owner: address, sub_id: uint256, asset: address, delta: int256) -> int256:
+    """
+    @dev Adds `delta` (native units) to a balance and keeps the held bitmap
+         in step. Returns the new balance.
+    """
+    old: int256 = self.balances[owner][sub_id][asset]
+    new: int256 = old + delta
+    self.balances[owner][sub_id][asset] = new
+    if (old == 0) != (new == 0):
+        bit: uint256 = 1 << self.asset_config[asset].index
+        # XOR flips the bit: set when the balance became non-zero,
+        # cleared when it became zero.
+        self.held_mask[owner][sub_id] ^= bit
+    return new
+
+
+@internal
+@view
+def _collateral_value(owner: address, sub_id: uint256) -> CollateralValue:
+    """
+    @dev Prices every asset the account holds. Reverts (through the oracle)
+         if any held asset has no valid price.
+    """
+    out: CollateralValue = empty(CollateralValue)
+    quote: address = self.quote_asset
+    out.quote = self.balances[owner][sub_id][quote] * convert(
+        self.asset_config[quote].precision, int256
+    )
+    # Bit 0 is the quote asset, valued above.
+    mask: uint256 = self.held_mask[owner][sub_id] >> 1
+    for i: uint256 in range(1, constants.MAX_ASSETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            asset: address = self.asset_list[i]
+            # Non-quote balances are never negative.
+            amount: uint256 = convert(self.balances[owner][sub_id][asset], uint256)
+            price: uint256 = staticcall self.oracle.price(asset)
+            value: uint256 = math._mul_div(
+                amount * self.asset_config[asset].precision, price, constants.WAD, False
+            )
+            out.market += value
+            out.weighted_mm += math._mul_div(
+                value, constants.WAD - self.asset_config[asset].mm_haircut, constants.WAD, False
+            )
+            out.weighted_im += math._mul_div(
+                value, constants.WAD - self.asset_config[asset].im_haircut, constants.WAD, False
+            )
+        mask >>= 1
+    return out

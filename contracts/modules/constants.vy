@@ -1,0 +1,29 @@
+# pragma version 0.4.3
+"""
+@title xmargin fixed-point and sizing constants
+@notice Every amount of value is a WAD (1e18) fixed-point number of USD;
+        every rate (haircut, margin ratio, deviation) is a WAD fraction.
+"""
+
+# 1.0 in 18-decimal fixed point.
+WAD: constant(uint256) = 10**18
+
+# Assets an engine can list. Health loops over an account's bitmap of held
+# assets, so this bounds the work of a health check (no unbounded loops).
+MAX_ASSETS: constant(uint256) = 16
+
+# Largest token amount (native units) a deposit cap may admit. Balances are
+# int256 and values are computed with 512-bit mul_div, so 2**128 leaves room
+# for `amount * 10**18 * price` without overflow.
+MAX_AMOUNT: constant(uint256) = 2**128
+
+# Largest normalised price an oracle may be configured to accept: 1e18 USD
+# per whole token, in WAD.
+MAX_PRICE: constant(uint256) = 10**36
+
+# Most decimals a token or feed may have (values are scaled *up* to 18).
+MAX_DECIMALS: constant(uint256) = 18
+
+# Oracle heartbeats are bounded so a misconfigured feed cannot be "fresh"
+# for weeks.
+MAX_HEARTBEAT: constant(uint256) = 7 * 86_400

@@ -1,0 +1,86 @@
+# pragma version 0.4.3
+# pragma nonreentrancy on
+"""
+@title xmargin deposits and withdrawals
+@notice Moves collateral tokens between users and their accounts. Every
+        entry is non-reentrant (module pragma), follows checks-effects-
+        interactions, moves tokens only through `token_transfer` (balance-
+        delta checked, so fee-on-transfer tokens revert) and logs an event.
+@custom:security A withdrawal leaves the account at or above initial margin;
+                 pausing blocks deposits but never a healthy withdrawal.
+"""
+
+from . import collateral
+from . import governance
+from . import health
+from . import token_transfer
+
+uses: (collateral, governance, health)
+
+
+event Deposit:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    asset: indexed(address)
+    amount: uint256
+    balance: int256
+
+
+event Withdraw:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    asset: indexed(address)
+    amount: uint256
+    balance: int256
+
+
+@external
+def deposit(sub_id: uint256, asset: address, amount: uint256):
+    """
+    @notice Deposits `amount` of `asset` from the caller into the caller's
+            sub-account `sub_id`.
+    @dev The caller must have approved this contract for `amount`.
+    @param sub_id The caller's sub-account number (any uint256).
+    @param asset A listed token.
+    @param amount Native units, > 0, within the asset's deposit cap.
+    """
+    governance._check_not_paused()
+    collateral._check_listed(asset)
+    assert amount > 0, "xmargin: zero amount"
+    total: uint256 = collateral.total_deposits[asset]
+    cap: uint256 = collateral.asset_config[asset].cap
+    # `cap - total` cannot underflow while total <= cap; a cap lowered below
+    # the total stops deposits. Comparing this way never overflows.
+    assert total <= cap and amount <= cap - total, "xmargin: deposit cap exceeded"
+    collateral.total_deposits[asset] = total + amount
+    new_balance: int256 = collateral._add(msg.sender, sub_id, asset, convert(amount, int256))
+    token_transfer._pull(asset, msg.sender, amount)
+    log Deposit(owner=msg.sender, sub_id=sub_id, asset=asset, amount=amount, balance=new_balance)
+
+
+@external
+def withdraw(sub_id: uint256, asset: address, amount: uint256) -> uint256:
+    """
+    @notice Withdraws `amount` of `asset` from the caller's sub-account to
+            the caller. Works while paused if the account stays healthy.
+    @dev `amount == max_value(uint256)` withdraws the whole positive balance.
+         Reverts if the account would end below initial margin.
+    @param sub_id The caller's sub-account number.
+    @param asset A listed token.
+    @param amount Native units, > 0 and <= the balance.
+    @return The amount withdrawn.
+    """
+    collateral._check_listed(asset)
+    balance: int256 = collateral.balances[msg.sender][sub_id][asset]
+    to_send: uint256 = amount
+    if amount == max_value(uint256):
+        to_send = convert(max(balance, 0), uint256)
+    assert to_send > 0, "xmargin: zero amount"
+    assert balance > 0 and to_send <= convert(balance, uint256), "xmargin: insufficient balance"
+    # balance <= cap <= 2**128, so the conversion cannot fail.
+    new_balance: int256 = collateral._add(msg.sender, sub_id, asset, -convert(to_send, int256))
+    collateral.total_deposits[asset] -= to_send
+    health._check_initial_margin(msg.sender, sub_id)
+    token_transfer._push(asset, msg.sender, to_send)
+    log Withdraw(owner=msg.sender, sub_id=sub_id, asset=asset, amount=to_send, balance=new_balance)
+    return to_send

@@ -1,0 +1,91 @@
+# pragma version 0.4.3
+# pragma nonreentrancy on
+"""
+@title xmargin account health
+@notice One view of an account's margin, in WAD USD:
+            equity = quote + sum(value_a * (1 - mm_haircut_a)) [+ perp PnL]
+            MM     = [sum of position maintenance margins]
+            IM     = [sum of position initial margins]
+                     + sum(value_a * (1 - mm_haircut_a)) - sum(value_a * (1 - im_haircut_a))
+        Equity is what the account is worth to a liquidator (maintenance
+        haircuts). The tighter initial haircut enters IM as the difference of
+        the two weighted values, so `equity >= IM` is exactly
+        "collateral at initial haircuts covers position IM", with no double
+        rounding. With no positions, MM is 0 and IM is that difference (0 when
+        the two haircuts are equal).
+        Risk-increasing actions need `equity >= IM` afterwards; an account with
+        `equity < MM` is liquidatable.
+@custom:security Values round down, so equity is never overstated.
+"""
+
+from . import collateral
+
+uses: collateral
+
+
+struct Health:
+    equity: int256
+    im: uint256
+    mm: uint256
+
+
+@external
+@view
+def account_health(owner: address, sub_id: uint256) -> Health:
+    """
+    @notice Equity, initial margin and maintenance margin of an account.
+    @dev Reverts if a held asset has no valid price.
+    @param owner The account owner.
+    @param sub_id The sub-account number.
+    @return (equity, im, mm) in WAD USD.
+    """
+    return self._account_health(owner, sub_id)
+
+
+@external
+@view
+def collateral_value(owner: address, sub_id: uint256) -> collateral.CollateralValue:
+    """
+    @notice The account's collateral before and after haircuts.
+    @param owner The account owner.
+    @param sub_id The sub-account number.
+    @return (quote, market, weighted_mm, weighted_im) in WAD USD.
+    """
+    return collateral._collateral_value(owner, sub_id)
+
+
+@internal
+@view
+def _account_health(owner: address, sub_id: uint256) -> Health:
+    c: collateral.CollateralValue = collateral._collateral_value(owner, sub_id)
+    # weighted_mm, weighted_im <= market <= 2**128 * 1e36 / 1e18 < 2**255:
+    # the conversions cannot fail.
+    return Health(
+        equity=c.quote + convert(c.weighted_mm, int256),
+        # im_haircut >= mm_haircut for every asset, so weighted_im <= weighted_mm.
+        im=c.weighted_mm - c.weighted_im,
+        mm=0,
+    )
+
+
+@internal
+@view
+def _has_liabilities(owner: address, sub_id: uint256) -> bool:
+    """
+    @dev An account with no debt (and, later, no positions) is always above
+         IM, so risk checks can skip pricing it: a withdrawal then works even
+         while an oracle is down.
+    """
+    return collateral.balances[owner][sub_id][collateral.quote_asset] < 0
+
+
+@internal
+@view
+def _check_initial_margin(owner: address, sub_id: uint256):
+    """
+    @dev The post-condition of every risk-increasing action.
+    """
+    if not self._has_liabilities(owner, sub_id):
+        return
+    h: Health = self._account_health(owner, sub_id)
+    assert h.equity >= convert(h.im, int256), "xmargin: below initial margin"

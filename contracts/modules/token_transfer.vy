@@ -1,0 +1,41 @@
+# pragma version 0.4.3
+"""
+@title Checked ERC-20 transfers
+@notice The one path by which xmargin contracts move tokens. Calls tolerate
+        tokens that return nothing (`default_return_value=True`) and compare
+        the contract's balance before and after, so a token that takes a fee,
+        rebases mid-transfer or lies about the amount is rejected instead of
+        leaving the books short.
+@custom:security Callers must hold the non-reentrancy lock (every xmargin
+                 entry point does, via `# pragma nonreentrancy on`) and must
+                 have finished their own checks and effects first.
+"""
+
+from ethereum.ercs import IERC20
+
+
+@internal
+def _pull(token: address, sender: address, amount: uint256):
+    """
+    @dev Moves exactly `amount` of `token` from `sender` to this contract.
+    """
+    before: uint256 = staticcall IERC20(token).balanceOf(self)
+    ok: bool = extcall IERC20(token).transferFrom(
+        sender, self, amount, default_return_value=True
+    )
+    assert ok, "xmargin: token transferFrom failed"
+    after: uint256 = staticcall IERC20(token).balanceOf(self)
+    # A fee-on-transfer token credits less than `amount`.
+    assert after >= before and after - before == amount, "xmargin: token took a fee on transfer"
+
+
+@internal
+def _push(token: address, receiver: address, amount: uint256):
+    """
+    @dev Moves exactly `amount` of `token` from this contract to `receiver`.
+    """
+    before: uint256 = staticcall IERC20(token).balanceOf(self)
+    ok: bool = extcall IERC20(token).transfer(receiver, amount, default_return_value=True)
+    assert ok, "xmargin: token transfer failed"
+    after: uint256 = staticcall IERC20(token).balanceOf(self)
+    assert before >= after and before - after == amount, "xmargin: token moved a different amount"

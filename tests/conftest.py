@@ -1,0 +1,231 @@
+"""Shared fixtures: role-named actors, token and feed factories, and a
+deployed engine (OracleRouter + Clearinghouse) on Ape's in-process chain.
+
+Session-scoped fixtures deploy once; Ape snapshots the chain around every
+test, so each test starts from the same state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from xmargin.model import WAD, AssetParams
+
+# Hypothesis: `ci` is bounded so `make test` stays well inside CI's budget;
+# `fuzz` (make fuzz) runs long and keeps its example database.
+settings.register_profile(
+    "ci",
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=2_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+HEARTBEAT = 3_600
+FEED_DECIMALS = 8
+MIN_PRICE = 10**12  # $0.000001
+MAX_PRICE = 10**6 * WAD  # $1,000,000
+
+# Prices of the standard asset set, USD per whole token.
+ETH_USD = 3_000
+BTC_USD = 60_000
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A listed collateral asset and its feed, with the params it was listed with."""
+
+    token: Any
+    feed: Any
+    params: AssetParams
+    usd: int  # initial whole-dollar price
+
+
+@contextmanager
+def isolated(chain) -> Iterator[None]:
+    """Snapshot the chain, run the body, restore: one hypothesis example.
+
+    Do NOT use Ape's `chain.isolate()` for this: it swallows every exception
+    raised in its body (`except Exception: pass`), so a failing assertion
+    inside it passes silently.
+    """
+    snapshot = chain.snapshot()
+    try:
+        yield
+    finally:
+        chain.restore(snapshot)
+
+
+# ---------------------------------------------------------------- actors
+
+
+@pytest.fixture(scope="session")
+def owner(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def guardian(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def trader(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def hedger(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="session")
+def keeper(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="session")
+def stranger(accounts):
+    return accounts[5]
+
+
+# ---------------------------------------------------------------- factories
+
+
+@pytest.fixture(scope="session")
+def make_token(project, owner) -> Callable[..., Any]:
+    def make(decimals: int, symbol: str = "TKN") -> Any:
+        return owner.deploy(project.MockERC20, f"Mock {symbol}", symbol, decimals)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def make_feed(project, owner) -> Callable[..., Any]:
+    def make(usd: int, decimals: int = FEED_DECIMALS, description: str = "X / USD") -> Any:
+        return owner.deploy(project.MockAggregator, decimals, description, usd * 10**decimals)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def fund():
+    """Mint `amount` of `token` to `who` and approve `spender` for it."""
+
+    def do(token, who, amount: int, spender) -> None:
+        token.mint(who, amount, sender=who)
+        token.approve(spender, amount, sender=who)
+
+    return do
+
+
+# ---------------------------------------------------------------- engine
+
+
+@pytest.fixture(scope="session")
+def oracle(project, owner):
+    return owner.deploy(project.OracleRouter)
+
+
+@pytest.fixture(scope="session")
+def usdc(make_token):
+    return make_token(6, "USDC")
+
+
+@pytest.fixture(scope="session")
+def weth_listed(make_token, make_feed) -> Listed:
+    token = make_token(18, "WETH")
+    feed = make_feed(ETH_USD, description="ETH / USD")
+    return Listed(token, feed, AssetParams(18, im_haircut=WAD // 5, mm_haircut=WAD // 10), ETH_USD)
+
+
+@pytest.fixture(scope="session")
+def wbtc_listed(make_token, make_feed) -> Listed:
+    token = make_token(8, "WBTC")
+    feed = make_feed(BTC_USD, description="BTC / USD")
+    params = AssetParams(8, im_haircut=15 * WAD // 100, mm_haircut=8 * WAD // 100)
+    return Listed(token, feed, params, BTC_USD)
+
+
+QUOTE_CAP = 10**9 * 10**6  # 1bn USDC
+WETH_CAP = 1_000 * 10**18
+WBTC_CAP = 100 * 10**8
+
+
+def _deploy_engine(container, owner, oracle, usdc, weth_listed, wbtc_listed, guardian):
+    ch = owner.deploy(container, usdc, oracle, QUOTE_CAP)
+    for listed, cap in ((weth_listed, WETH_CAP), (wbtc_listed, WBTC_CAP)):
+        # The harness shares the router with the Clearinghouse.
+        if not oracle.has_feed(listed.token):
+            oracle.set_feed(
+                listed.token, listed.feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner
+            )
+        ch.list_asset(
+            listed.token, listed.params.im_haircut, listed.params.mm_haircut, cap, sender=owner
+        )
+    ch.set_guardian(guardian, sender=owner)
+    return ch
+
+
+@pytest.fixture(scope="session")
+def clearinghouse(project, owner, oracle, usdc, weth_listed, wbtc_listed, guardian):
+    return _deploy_engine(
+        project.Clearinghouse, owner, oracle, usdc, weth_listed, wbtc_listed, guardian
+    )
+
+
+@pytest.fixture(scope="session")
+def harness(project, owner, oracle, usdc, weth_listed, wbtc_listed, guardian, clearinghouse):
+    """Same modules as the Clearinghouse plus a settlement-debt hook (mocks/)."""
+    return _deploy_engine(
+        project.ClearinghouseHarness, owner, oracle, usdc, weth_listed, wbtc_listed, guardian
+    )
+
+
+@pytest.fixture(scope="session")
+def assets(usdc, weth_listed, wbtc_listed) -> dict[str, AssetParams]:
+    """Model view of the standard listing, keyed by token address."""
+    return {
+        usdc.address: AssetParams(6),
+        weth_listed.token.address: weth_listed.params,
+        wbtc_listed.token.address: wbtc_listed.params,
+    }
+
+
+def feed_price_wad(feed) -> int:
+    """The WAD price a MockAggregator's current answer normalises to (independent
+    of the router: straight from the feed's stored answer and decimals)."""
+    return feed.answer() * 10 ** (18 - feed.decimals())
+
+
+@pytest.fixture
+def snapshot_balances():
+    """Capture every balance a failed call must leave untouched."""
+
+    def take(ch, tokens, people, sub_ids=(0,)) -> dict:
+        state: dict = {}
+        for t in tokens:
+            state[("held", t.address)] = t.balanceOf(ch)
+            state[("total", t.address)] = ch.total_deposits(t)
+            for p in people:
+                state[("wallet", t.address, p.address)] = t.balanceOf(p)
+                for s in sub_ids:
+                    state[("acct", t.address, p.address, s)] = ch.balance_of(p, s, t)
+        return state
+
+    return take

@@ -1,0 +1,251 @@
+"""OracleRouter: normalisation to WAD and every way a price is refused."""
+
+import ape
+import pytest
+
+from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
+from xmargin.model import WAD
+
+ASSET_USD = 2_500
+
+
+@pytest.fixture
+def asset(make_token):
+    return make_token(18, "ASSET")
+
+
+@pytest.fixture
+def feed(make_feed):
+    return make_feed(ASSET_USD)
+
+
+@pytest.fixture
+def priced(oracle, owner, asset, feed):
+    oracle.set_feed(asset, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    return asset
+
+
+def now(chain) -> int:
+    return chain.blocks.head.timestamp
+
+
+# ---------------------------------------------------------------- normalisation
+
+
+@pytest.mark.parametrize(
+    ("decimals", "answer", "expected"),
+    [
+        (8, 2_500 * 10**8, 2_500 * WAD),  # the usual Chainlink USD feed
+        (18, 2_500 * 10**18, 2_500 * WAD),
+        (6, 1_234_567, 1_234_567 * 10**12),  # $1.234567
+        (0, 7, 7 * WAD),
+        (8, 99_999_999, 999_999_990_000_000_000),  # $0.99999999
+    ],
+)
+def test_price_normalised_to_wad(oracle, owner, asset, project, decimals, answer, expected):
+    feed = owner.deploy(project.MockAggregator, decimals, "X / USD", answer)
+    oracle.set_feed(asset, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    assert oracle.price(asset) == expected
+
+
+def test_set_feed_records_config_and_event(oracle, owner, asset, feed):
+    tx = oracle.set_feed(asset, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    cfg = oracle.price_config(asset)
+    assert cfg.primary.aggregator == feed.address
+    assert cfg.primary.heartbeat == HEARTBEAT
+    assert cfg.primary.scale == 10**10
+    assert (cfg.min_price, cfg.max_price) == (MIN_PRICE, MAX_PRICE)
+    [ev] = tx.decode_logs(oracle.FeedSet)
+    assert ev.asset == asset.address and ev.aggregator == feed.address
+    assert ev.decimals == 8 and ev.heartbeat == HEARTBEAT
+    assert oracle.has_feed(asset)
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def test_no_feed(oracle, asset):
+    assert not oracle.has_feed(asset)
+    with ape.reverts("xmargin: no feed for asset"):
+        oracle.price(asset)
+
+
+@pytest.mark.parametrize("answer", [0, -1, -(2**255)])
+def test_non_positive_answer(oracle, priced, feed, owner, answer):
+    feed.set_answer(answer, sender=owner)
+    with ape.reverts("xmargin: price not positive"):
+        oracle.price(priced)
+
+
+def test_stale_round(oracle, priced, feed, owner, chain):
+    t = now(chain)
+    # One second inside the heartbeat (calls run against a block at or after
+    # `t`, so allow for the next block's timestamp too).
+    feed.set_round(5, 3_000 * 10**8, t, t - HEARTBEAT + 30, 5, sender=owner)
+    assert oracle.price(priced) == 3_000 * WAD
+    feed.set_round(6, 3_000 * 10**8, t, t - HEARTBEAT - 30, 6, sender=owner)
+    with ape.reverts("xmargin: price stale"):
+        oracle.price(priced)
+
+
+def test_stale_after_time_passes(oracle, priced, chain):
+    assert oracle.price(priced) == ASSET_USD * WAD
+    chain.mine(timestamp=now(chain) + HEARTBEAT + 60)
+    with ape.reverts("xmargin: price stale"):
+        oracle.price(priced)
+
+
+def test_incomplete_round_updated_at_zero(oracle, priced, feed, owner, chain):
+    feed.set_round(7, 3_000 * 10**8, now(chain), 0, 7, sender=owner)
+    with ape.reverts("xmargin: price round incomplete"):
+        oracle.price(priced)
+
+
+def test_answered_in_earlier_round(oracle, priced, feed, owner, chain):
+    t = now(chain)
+    feed.set_round(9, 3_000 * 10**8, t, t, 8, sender=owner)
+    with ape.reverts("xmargin: price round incomplete"):
+        oracle.price(priced)
+
+
+def test_round_from_the_future(oracle, priced, feed, owner, chain):
+    t = now(chain)
+    feed.set_round(9, 3_000 * 10**8, t, t + 10_000, 9, sender=owner)
+    with ape.reverts("xmargin: price from the future"):
+        oracle.price(priced)
+
+
+@pytest.mark.parametrize(
+    ("answer", "ok"),
+    [
+        (MIN_PRICE // 10**10, False),  # exactly the floor: a clamped feed
+        (MIN_PRICE // 10**10 + 1, True),
+        (MAX_PRICE // 10**10 - 1, True),
+        (MAX_PRICE // 10**10, False),  # exactly the cap
+        (MAX_PRICE // 10**10 + 1, False),
+        (2**255 - 1, False),  # overflow-sized answer: refused, not wrapped
+    ],
+)
+def test_bounds_are_exclusive(oracle, priced, feed, owner, answer, ok):
+    feed.set_answer(answer, sender=owner)
+    if ok:
+        assert oracle.price(priced) == answer * 10**10
+    else:
+        with ape.reverts("xmargin: price at or beyond bound"):
+            oracle.price(priced)
+
+
+# ---------------------------------------------------------------- second feed
+
+
+@pytest.fixture
+def cross_checked(oracle, priced, make_feed, owner):
+    second = make_feed(ASSET_USD, decimals=18)
+    oracle.set_secondary_feed(priced, second, HEARTBEAT, WAD // 50, sender=owner)  # 2 %
+    return second
+
+
+def test_second_feed_within_deviation(oracle, priced, cross_checked, owner):
+    # 2 % of 2,500 is 50: 2,550 is at the limit (allowed), primary returned.
+    cross_checked.set_answer(2_550 * 10**18, sender=owner)
+    assert oracle.price(priced) == ASSET_USD * WAD
+    cross_checked.set_answer(2_450 * 10**18, sender=owner)
+    assert oracle.price(priced) == ASSET_USD * WAD
+
+
+def test_second_feed_beyond_deviation(oracle, priced, cross_checked, owner):
+    cross_checked.set_answer(2_550 * 10**18 + 1, sender=owner)
+    with ape.reverts("xmargin: feeds deviate"):
+        oracle.price(priced)
+
+
+def test_second_feed_stale(oracle, priced, cross_checked, owner, chain):
+    t = now(chain)
+    cross_checked.set_round(3, ASSET_USD * 10**18, t, t - HEARTBEAT - 30, 3, sender=owner)
+    with ape.reverts("xmargin: second price stale"):
+        oracle.price(priced)
+
+
+def test_second_feed_negative(oracle, priced, cross_checked, owner):
+    cross_checked.set_answer(-5, sender=owner)
+    with ape.reverts("xmargin: second price not positive"):
+        oracle.price(priced)
+
+
+def test_remove_second_feed(oracle, priced, cross_checked, owner):
+    cross_checked.set_answer(1 * 10**18, sender=owner)
+    with ape.reverts("xmargin: feeds deviate"):
+        oracle.price(priced)
+    oracle.remove_secondary_feed(priced, sender=owner)
+    assert oracle.price(priced) == ASSET_USD * WAD
+
+
+def test_remove_feed(oracle, priced, owner):
+    tx = oracle.remove_feed(priced, sender=owner)
+    assert len(tx.decode_logs(oracle.FeedRemoved)) == 1
+    with ape.reverts("xmargin: no feed for asset"):
+        oracle.price(priced)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def test_only_owner_configures(oracle, asset, feed, stranger, priced):
+    with ape.reverts("ownable: caller is not the owner"):
+        oracle.set_feed(asset, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=stranger)
+    with ape.reverts("ownable: caller is not the owner"):
+        oracle.set_secondary_feed(asset, feed, HEARTBEAT, WAD // 50, sender=stranger)
+    with ape.reverts("ownable: caller is not the owner"):
+        oracle.remove_feed(asset, sender=stranger)
+
+
+@pytest.mark.parametrize(
+    ("heartbeat", "lo", "hi", "reason"),
+    [
+        (0, MIN_PRICE, MAX_PRICE, "xmargin: heartbeat must be positive"),
+        (7 * 86_400 + 1, MIN_PRICE, MAX_PRICE, "xmargin: heartbeat above 7 days"),
+        (HEARTBEAT, 0, MAX_PRICE, "xmargin: min price must be positive"),
+        (HEARTBEAT, MAX_PRICE, MAX_PRICE, "xmargin: max price must exceed min price"),
+        (HEARTBEAT, MIN_PRICE, 10**36 + 1, "xmargin: max price too large"),
+        # The feed's current answer ($2,500) must lie inside the bounds.
+        (HEARTBEAT, 3_000 * WAD, 4_000 * WAD, "xmargin: price at or beyond bound"),
+    ],
+)
+def test_set_feed_rejects_bad_config(oracle, owner, asset, feed, heartbeat, lo, hi, reason):
+    with ape.reverts(reason):
+        oracle.set_feed(asset, feed, heartbeat, lo, hi, sender=owner)
+    assert not oracle.has_feed(asset)
+
+
+def test_set_feed_rejects_non_contract_and_wide_decimals(oracle, owner, asset, project, stranger):
+    with ape.reverts("xmargin: feed is not a contract"):
+        oracle.set_feed(asset, stranger, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    wide = owner.deploy(project.MockAggregator, 19, "X / USD", 10**19)
+    with ape.reverts("xmargin: feed decimals above 18"):
+        oracle.set_feed(asset, wide, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+
+
+def test_set_secondary_rejects_bad_config(oracle, owner, asset, priced, feed, make_feed):
+    other = make_feed(ASSET_USD)
+    with ape.reverts("xmargin: max deviation must be positive"):
+        oracle.set_secondary_feed(priced, other, HEARTBEAT, 0, sender=owner)
+    with ape.reverts("xmargin: max deviation above 100%"):
+        oracle.set_secondary_feed(priced, other, HEARTBEAT, WAD + 1, sender=owner)
+    with ape.reverts("xmargin: second feed is the primary"):
+        oracle.set_secondary_feed(priced, feed, HEARTBEAT, WAD // 50, sender=owner)
+    far = make_feed(ASSET_USD * 2)
+    with ape.reverts("xmargin: feeds deviate"):
+        oracle.set_secondary_feed(priced, far, HEARTBEAT, WAD // 50, sender=owner)
+
+
+def test_two_step_ownership(oracle, owner, stranger, asset, feed):
+    oracle.transfer_ownership(stranger, sender=owner)
+    assert oracle.owner() == owner.address  # not yet
+    assert oracle.pending_owner() == stranger.address
+    with ape.reverts("ownable_2step: caller is not the new owner"):
+        oracle.accept_ownership(sender=owner)
+    oracle.accept_ownership(sender=stranger)
+    assert oracle.owner() == stranger.address
+    with ape.reverts("ownable: caller is not the owner"):
+        oracle.set_feed(asset, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    assert not hasattr(oracle, "renounce_ownership")

@@ -1,0 +1,239 @@
+"""Pure-integer mirror of xmargin's on-chain risk maths.
+
+Every function here computes, from the same inputs, exactly the numbers the
+contracts compute: same operations, same order, same rounding (floor, which
+is always against the account). Tests compare the chain to this module to
+the wei; the keeper and the CLI use it to explain an account's health.
+
+Units (see docs/margin.md):
+- prices: USD per whole token, WAD (1e18);
+- token amounts: native decimals;
+- values, equity, margins: WAD USD;
+- haircuts and other rates: WAD fractions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+WAD = 10**18
+MAX_DECIMALS = 18
+MAX_ASSETS = 16
+MAX_AMOUNT = 2**128
+MAX_PRICE = 10**36
+MAX_HEARTBEAT = 7 * 86_400
+
+
+class PriceError(ValueError):
+    """A feed answer the OracleRouter would refuse; `reason` is its revert string."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AssetParams:
+    """What the engine knows of a listed asset."""
+
+    decimals: int
+    im_haircut: int = 0
+    mm_haircut: int = 0
+
+    @property
+    def precision(self) -> int:
+        return 10 ** (MAX_DECIMALS - self.decimals)
+
+
+@dataclass(frozen=True)
+class CollateralValue:
+    """Mirror of `collateral.CollateralValue` (all WAD USD)."""
+
+    quote: int
+    market: int
+    weighted_mm: int
+    weighted_im: int
+
+
+@dataclass(frozen=True)
+class Health:
+    """Mirror of `health.Health` (all WAD USD)."""
+
+    equity: int
+    im: int
+    mm: int
+
+    @property
+    def free_margin(self) -> int:
+        """Equity above IM: how much more risk the account may take."""
+        return self.equity - self.im
+
+    @property
+    def liquidatable(self) -> bool:
+        return self.equity < self.mm
+
+
+@dataclass(frozen=True)
+class Round:
+    """One `latestRoundData()` answer."""
+
+    round_id: int
+    answer: int
+    started_at: int
+    updated_at: int
+    answered_in_round: int
+
+
+@dataclass(frozen=True)
+class FeedParams:
+    decimals: int
+    heartbeat: int
+
+
+@dataclass(frozen=True)
+class PriceBounds:
+    min_price: int
+    max_price: int
+
+
+def mul_div_down(x: int, y: int, d: int) -> int:
+    """floor(x * y / d) for non-negative integers (snekmate `_mul_div`, roundup=False)."""
+    if x < 0 or y < 0 or d <= 0:
+        raise ValueError("mul_div_down takes non-negative x, y and positive d")
+    return x * y // d
+
+
+def token_value(amount: int, asset: AssetParams, price: int) -> int:
+    """Market value of `amount` native units at `price`, WAD USD, rounded down."""
+    return mul_div_down(amount * asset.precision, price, WAD)
+
+
+def weighted(value: int, haircut: int) -> int:
+    """`value` less a haircut, rounded down."""
+    return mul_div_down(value, WAD - haircut, WAD)
+
+
+def collateral_value(
+    balances: Mapping[str, int],
+    assets: Mapping[str, AssetParams],
+    prices: Mapping[str, int],
+    quote: str,
+) -> CollateralValue:
+    """An account's collateral, as `collateral._collateral_value` computes it.
+
+    `balances` maps asset -> native balance (the quote balance may be
+    negative); `prices` must hold a WAD price for every non-quote asset
+    with a non-zero balance.
+    """
+    q = balances.get(quote, 0) * assets[quote].precision
+    market = weighted_mm = weighted_im = 0
+    for name, amount in balances.items():
+        if name == quote or amount == 0:
+            continue
+        if amount < 0:
+            raise ValueError(f"non-quote balance of {name} is negative")
+        params = assets[name]
+        v = token_value(amount, params, prices[name])
+        market += v
+        weighted_mm += weighted(v, params.mm_haircut)
+        weighted_im += weighted(v, params.im_haircut)
+    return CollateralValue(quote=q, market=market, weighted_mm=weighted_mm, weighted_im=weighted_im)
+
+
+def account_health(
+    balances: Mapping[str, int],
+    assets: Mapping[str, AssetParams],
+    prices: Mapping[str, int],
+    quote: str,
+) -> Health:
+    """(equity, IM, MM) of an account with collateral only (no positions yet).
+
+    equity = quote + sum(weighted_mm); IM = sum(weighted_mm) - sum(weighted_im);
+    MM = 0. `equity >= IM` is then exactly `quote + sum(weighted_im) >= 0`.
+    """
+    c = collateral_value(balances, assets, prices, quote)
+    return Health(equity=c.quote + c.weighted_mm, im=c.weighted_mm - c.weighted_im, mm=0)
+
+
+def has_liabilities(balances: Mapping[str, int], quote: str) -> bool:
+    """Whether a risk-increasing action must be margin-checked."""
+    return balances.get(quote, 0) < 0
+
+
+def normalise_price(
+    rnd: Round, feed: FeedParams, bounds: PriceBounds, now: int, label: str = "price"
+) -> int:
+    """The WAD price the OracleRouter returns for one feed's round, or PriceError
+    with the router's exact revert reason."""
+    if rnd.answer <= 0:
+        raise PriceError(f"xmargin: {label} not positive")
+    if rnd.updated_at == 0 or rnd.answered_in_round < rnd.round_id:
+        raise PriceError(f"xmargin: {label} round incomplete")
+    if rnd.updated_at > now:
+        raise PriceError(f"xmargin: {label} from the future")
+    if now - rnd.updated_at > feed.heartbeat:
+        raise PriceError(f"xmargin: {label} stale")
+    if rnd.answer > MAX_PRICE:
+        raise PriceError("xmargin: price at or beyond bound")
+    p = rnd.answer * 10 ** (MAX_DECIMALS - feed.decimals)
+    if not bounds.min_price < p < bounds.max_price:
+        raise PriceError("xmargin: price at or beyond bound")
+    return p
+
+
+def checked_price(
+    primary: tuple[Round, FeedParams],
+    bounds: PriceBounds,
+    now: int,
+    secondary: tuple[Round, FeedParams] | None = None,
+    max_deviation: int = 0,
+) -> int:
+    """OracleRouter.price: the primary's price, cross-checked against an
+    optional second feed (|s - p| / p <= max_deviation, compared exactly)."""
+    p = normalise_price(*primary, bounds, now)
+    if secondary is not None:
+        s = normalise_price(*secondary, bounds, now, label="second price")
+        if abs(s - p) * WAD > max_deviation * p:
+            raise PriceError("xmargin: feeds deviate")
+    return p
+
+
+def to_wad(amount: int, decimals: int) -> int:
+    """A native amount scaled to 18 decimals (exact)."""
+    return amount * 10 ** (MAX_DECIMALS - decimals)
+
+
+def parse_wad(text: str) -> int:
+    """'0.15' -> 150000000000000000, exactly (no float)."""
+    return parse_units(text, MAX_DECIMALS)
+
+
+def parse_units(text: str, decimals: int) -> int:
+    """A decimal string in whole units -> native integer units, exactly.
+
+    Refuses more fractional digits than `decimals` rather than round.
+    """
+    s = str(text).strip().replace("_", "")
+    negative = s.startswith("-")
+    if negative:
+        s = s[1:]
+    whole, _, frac = s.partition(".")
+    if not (whole or frac) or not (whole or "0").isdigit() or (frac and not frac.isdigit()):
+        raise ValueError(f"not a decimal number: {text!r}")
+    if len(frac) > decimals:
+        raise ValueError(f"{text!r} has more than {decimals} decimals")
+    value = int(whole or "0") * 10**decimals + int((frac or "0").ljust(decimals, "0"))
+    return -value if negative else value
+
+
+def format_units(value: int, decimals: int, places: int = 2) -> str:
+    """Native/WAD integer -> human string with `places` decimals, truncated
+    toward zero (display only: never feed the result back into maths)."""
+    sign = "-" if value < 0 else ""
+    v = abs(value)
+    whole, frac = divmod(v, 10**decimals)
+    if places == 0:
+        return f"{sign}{whole:,}"
+    frac_s = str(frac).rjust(decimals, "0")[:places].ljust(places, "0")
+    return f"{sign}{whole:,}.{frac_s}"
