@@ -24,7 +24,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 demo: setup
-	ape run demo
+	ape run demo --network ethereum:local:foundry
 
 test: setup
 	ape test tests -q

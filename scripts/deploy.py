@@ -1,0 +1,39 @@
+"""Deploy or update xmargin from a config: `ape run deploy --network <choice>`.
+
+    ape run deploy --network ethereum:local:foundry            # config/local.yaml, mocks
+    ape run deploy --network ethereum:sepolia:node --config sepolia --account deployer
+
+A second run with the same config sends no transaction (see xmargin.deploy).
+"""
+
+import click
+from ape import accounts, project
+from ape.cli import ConnectedProviderCommand
+
+from xmargin.ape_cli import account_alias_option, sending_account
+from xmargin.config import ConfigError, load_config
+from xmargin.deploy import deploy, network_info
+from xmargin.deployments import DeploymentError
+
+
+@click.command(cls=ConnectedProviderCommand)
+@click.option(
+    "--config",
+    "config_name",
+    default=None,
+    help="Config name in config/ or a YAML path (default: `local` on local networks).",
+)
+@account_alias_option
+def cli(provider, config_name, alias):
+    """Deploy OracleRouter + Clearinghouse and converge them to the config."""
+    network = network_info(provider)
+    if config_name is None:
+        if not network.is_local:
+            raise click.UsageError("pass --config <name|path> for a non-local network")
+        config_name = "local"
+    try:
+        config = load_config(config_name)
+        sender = sending_account(accounts, network, alias)
+        deploy(project, provider, sender, config, network, log=click.echo)
+    except (ConfigError, DeploymentError) as err:
+        raise click.ClickException(str(err)) from err

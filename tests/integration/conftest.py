@@ -1,0 +1,111 @@
+"""Integration fixtures: anvil nodes on 127.0.0.1 and `ape run` subprocesses.
+
+Each test starts its own anvil (from the npm package on PATH, put there by
+the Makefile) on a free port, drives the real scripts in a subprocess as a
+user would, and checks the chain independently through web3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+ROOT = Path(__file__).resolve().parents[2]
+# anvil's first default account (the test mnemonic's account 0).
+ANVIL_ACCOUNT_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+
+
+@dataclass
+class Anvil:
+    url: str
+    chain_id: int
+    process: subprocess.Popen
+    w3: Web3
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def start_anvil() -> Iterator:
+    """`start_anvil(chain_id)` -> a running Anvil, stopped after the test."""
+    binary = shutil.which("anvil")
+    if binary is None:
+        pytest.fail("anvil is not on PATH: run the tests with `make test` (it installs anvil)")
+    started: list[Anvil] = []
+
+    def start(chain_id: int = 31337) -> Anvil:
+        port = _free_port()
+        proc = subprocess.Popen(
+            [binary, "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        w3 = Web3(Web3.HTTPProvider(url))
+        deadline = time.monotonic() + 20
+        while not w3.is_connected():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"anvil did not start on {url}")
+            time.sleep(0.1)
+        node = Anvil(url=url, chain_id=chain_id, process=proc, w3=w3)
+        started.append(node)
+        return node
+
+    yield start
+    for node in started:
+        node.process.terminate()
+        node.process.wait(timeout=10)
+
+
+@pytest.fixture
+def deployments_dir(tmp_path: Path) -> Path:
+    return tmp_path / "deployments"
+
+
+@pytest.fixture
+def ape_run(deployments_dir: Path):
+    """Runs `ape run <args>` in the project, returns the CompletedProcess."""
+
+    def run(*args: str, env: dict[str, str] | None = None, timeout: int = 300):
+        full_env = {
+            **os.environ,
+            "XMARGIN_DEPLOYMENTS_DIR": str(deployments_dir),
+            "PYTHONWARNINGS": "ignore",
+            **(env or {}),
+        }
+        return subprocess.run(
+            ["ape", "run", *args],
+            cwd=ROOT,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
+
+
+@pytest.fixture
+def abi(project):
+    """Contract name -> ABI as plain JSON, from the compiled project."""
+
+    def get(name: str) -> list[dict]:
+        contract_type = getattr(project, name).contract_type
+        return [json.loads(item.model_dump_json(by_alias=True)) for item in contract_type.abi]
+
+    return get

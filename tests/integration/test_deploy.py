@@ -1,0 +1,178 @@
+"""The real deploy script on anvil: local mocks, idempotency, a testnet path.
+
+Expected values are written out by hand from `config/local.yaml`, not read
+back through the config parser under test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+from tests.integration.conftest import ANVIL_ACCOUNT_0, ROOT
+
+pytestmark = pytest.mark.integration
+
+E18 = 10**18
+# config/local.yaml, by hand: symbol -> (im_haircut, mm_haircut, cap, price)
+LOCAL_ASSETS = {
+    "WETH": (20 * E18 // 100, 10 * E18 // 100, 20_000 * E18, 3_000 * E18),
+    "WBTC": (15 * E18 // 100, 8 * E18 // 100, 1_000 * 10**8, 60_000 * E18),
+    "LINK": (35 * E18 // 100, 25 * E18 // 100, 2_000_000 * E18, 15 * E18),
+}
+USDC_CAP = 100_000_000 * 10**6
+# 4 mock tokens + 3 mock feeds + router + 3 set_feed + Clearinghouse + 3 list_asset
+LOCAL_DEPLOY_TXS = 15
+
+TESTNET_CONFIG = """
+quote: {symbol: USDC, decimals: 6, cap: "1000000"}
+assets:
+  - symbol: WETH
+    decimals: 18
+    im_haircut: "0.2"
+    mm_haircut: "0.1"
+    cap: "100"
+    feed: {decimals: 8, price: "3000", heartbeat: 3600, min_price: "1", max_price: "100000"}
+"""
+
+
+def _contract(w3: Web3, abi, name: str, address: str):
+    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi(name))
+
+
+def _record(deployments_dir: Path, network: str) -> dict:
+    return json.loads((deployments_dir / f"{network}.json").read_text())
+
+
+def _ok(result) -> str:
+    assert result.returncode == 0, f"ape run failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def test_local_deploy_converges_and_is_idempotent(
+    start_anvil, ape_run, deployments_dir, abi, tmp_path
+):
+    node = start_anvil()
+    on_node = (
+        "--network",
+        "ethereum:local:foundry",
+        "--provider-settings",
+        json.dumps({"host": node.url}),
+    )
+
+    out = _ok(ape_run("deploy", *on_node))
+    assert f"{LOCAL_DEPLOY_TXS} transaction(s) sent" in out
+    assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == LOCAL_DEPLOY_TXS
+
+    record = _record(deployments_dir, "local")
+    assert record["chain_id"] == 31337
+    ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])
+    router = _contract(node.w3, abi, "OracleRouter", record["contracts"]["OracleRouter"])
+    assert ch.functions.owner().call() == ANVIL_ACCOUNT_0
+    assert router.functions.owner().call() == ANVIL_ACCOUNT_0
+    assert ch.functions.oracle().call() == router.address
+    usdc = record["assets"]["USDC"]["token"]
+    assert ch.functions.quote_asset().call() == usdc
+    assert ch.functions.asset_config(usdc).call()[6] == USDC_CAP
+    listed = ch.functions.listed_assets().call()
+    assert listed == [record["assets"][s]["token"] for s in ("USDC", "WETH", "WBTC", "LINK")]
+    for symbol, (im, mm, cap, price) in LOCAL_ASSETS.items():
+        token = record["assets"][symbol]["token"]
+        # Asset struct: listed, index, decimals, precision, im_haircut, mm_haircut, cap
+        cfg = ch.functions.asset_config(token).call()
+        assert (cfg[0], cfg[4], cfg[5], cfg[6]) == (True, im, mm, cap), symbol
+        assert router.functions.price(token).call() == price, symbol
+
+    # Same config again: nothing to send.
+    out = _ok(ape_run("deploy", *on_node))
+    assert "no transaction sent" in out
+    assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == LOCAL_DEPLOY_TXS
+
+    # One changed cap: exactly one transaction, and the chain follows.
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(
+        (ROOT / "config" / "local.yaml").read_text().replace('cap: "20000"', 'cap: "25000"')
+    )
+    out = _ok(ape_run("deploy", *on_node, "--config", str(changed)))
+    assert "1 transaction(s) sent" in out
+    assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == LOCAL_DEPLOY_TXS + 1
+    weth = record["assets"]["WETH"]["token"]
+    assert ch.functions.asset_config(weth).call()[6] == 25_000 * E18
+    assert _record(deployments_dir, "local")["contracts"] == record["contracts"]
+
+
+def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_dir, abi, tmp_path):
+    node = start_anvil(chain_id=11155111)
+    # An imported keyfile account, as `ape accounts import` leaves it, in a
+    # private Ape data folder; its passphrase comes from the environment.
+    data = tmp_path / "ape-data"
+    (data / "accounts").mkdir(parents=True)
+    deployer = Account.create()
+    keyfile = Account.encrypt(deployer.key, "correct horse battery staple")
+    (data / "accounts" / "deployer.json").write_text(json.dumps(keyfile))
+    node.w3.provider.make_request("anvil_setBalance", [deployer.address, hex(10 * E18)])
+    env = {
+        "APE_DATA_FOLDER": str(data),
+        "XMARGIN_SEPOLIA_RPC": node.url,
+        "APE_ACCOUNTS_deployer_PASSPHRASE": "correct horse battery staple",
+    }
+    config = tmp_path / "testnet.yaml"
+    config.write_text(TESTNET_CONFIG)
+    args = (
+        "deploy",
+        "--network",
+        "ethereum:sepolia:node",
+        "--account",
+        "deployer",
+        "--config",
+        str(config),
+    )
+
+    # Mocks on a non-local chain are refused before anything is sent.
+    refused = ape_run(*args, env=env)
+    assert refused.returncode != 0
+    assert "allow_mocks: true" in refused.stdout + refused.stderr
+    assert node.w3.eth.get_transaction_count(deployer.address) == 0
+    assert not (deployments_dir / "sepolia.json").exists()
+
+    # Named explicitly, they are deployed: 2 tokens, 1 feed, router, set_feed,
+    # Clearinghouse, list_asset.
+    config.write_text("allow_mocks: true\n" + TESTNET_CONFIG)
+    out = _ok(ape_run(*args, env=env))
+    assert "7 transaction(s) sent" in out
+    assert node.w3.eth.get_transaction_count(deployer.address) == 7
+    assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
+    record = _record(deployments_dir, "sepolia")
+    assert record["chain_id"] == 11155111
+    assert record["deployer"] == deployer.address
+    ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])
+    assert ch.functions.owner().call() == deployer.address
+    weth = record["assets"]["WETH"]["token"]
+    assert ch.functions.asset_config(weth).call()[6] == 100 * E18
+
+    # Idempotent on the testnet path too.
+    out = _ok(ape_run(*args, env=env))
+    assert "no transaction sent" in out
+    assert node.w3.eth.get_transaction_count(deployer.address) == 7
+
+    # Without the passphrase the keyfile stays locked: the script must not
+    # fall back to any other account (it fails, sending nothing).
+    locked = ape_run(*args, env={**env, "APE_ACCOUNTS_deployer_PASSPHRASE": "wrong"})
+    assert locked.returncode != 0
+    assert node.w3.eth.get_transaction_count(deployer.address) == 7
+
+
+def test_demo_end_to_end(ape_run):
+    """`make demo`'s command, with ape-foundry starting and stopping anvil."""
+    result = ape_run("demo", "--network", "ethereum:local:foundry")
+    out = _ok(result)
+    # Hand-computed: 50,000 USDC + 10 WETH * 3,000 * 0.90 + 0.5 WBTC * 60,000 * 0.92
+    assert "104,600.00" in out
+    # After WETH -30 %, WBTC -5 %: 50,000 + 10 * 2,100 * 0.90 + 0.5 * 57,000 * 0.92
+    assert "95,120.00" in out
+    assert "reverted 'xmargin: insufficient balance'" in out
+    assert "agrees with the chain" in out

@@ -1,0 +1,128 @@
+"""Deployment configs: exact parsing, every rejection, the mocks rule."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from xmargin.config import ConfigError, load_config, parse_config
+from xmargin.deploy import NetworkInfo, check_mocks_allowed
+from xmargin.deployments import DeploymentError
+
+E18 = 10**18
+
+VALID = {
+    "quote": {"symbol": "USDC", "decimals": 6, "cap": "1000000.5"},
+    "assets": [
+        {
+            "symbol": "WBTC",
+            "decimals": 8,
+            "im_haircut": "0.15",
+            "mm_haircut": "0.08",
+            "cap": "12.34567891",
+            "feed": {
+                "decimals": 8,
+                "price": "60000.12345678",
+                "heartbeat": 3600,
+                "min_price": "100",
+                "max_price": "10000000",
+            },
+        }
+    ],
+}
+
+LOCAL = NetworkInfo(ecosystem="ethereum", name="local", chain_id=31337, is_local=True)
+SEPOLIA = NetworkInfo(ecosystem="ethereum", name="sepolia", chain_id=11155111, is_local=False)
+REAL = "0x" + "11" * 20
+
+
+def _with(path: tuple, value):
+    raw = copy.deepcopy(VALID)
+    node = raw
+    for key in path[:-1]:
+        node = node[key]
+    if value is _DELETE:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return raw
+
+
+_DELETE = object()
+
+
+def test_numbers_are_exact_integers():
+    c = parse_config(VALID)
+    assert c.quote.cap == 1_000_000_500_000  # 1,000,000.5 USDC at 6 decimals
+    (wbtc,) = c.assets
+    assert wbtc.cap == 1_234_567_891
+    assert (wbtc.im_haircut, wbtc.mm_haircut) == (15 * E18 // 100, 8 * E18 // 100)
+    assert wbtc.feed.price == 60_000_123_456_780_000_000_000
+    assert wbtc.feed.mock_answer() == 6_000_012_345_678
+    assert (wbtc.feed.min_price, wbtc.feed.max_price) == (100 * E18, 10_000_000 * E18)
+    assert c.mocks == ["USDC token", "WBTC token", "WBTC feed"]
+
+
+def test_shipped_local_config_loads():
+    c = load_config("local")
+    assert [a.symbol for a in c.all_assets] == ["USDC", "WETH", "WBTC", "LINK"]
+    assert c.allow_mocks is False
+    assert c.assets[0].cap == 20_000 * E18
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("quote", "cap"), "0.0000001", "more than 6 decimals"),
+        (("quote", "cap"), 1.5, "not floats"),
+        (("quote", "cap"), "-1", "must not be negative"),
+        (("quote", "cap"), _DELETE, "cap is missing"),
+        (("quote", "decimals"), 19, "must lie in [0, 18]"),
+        (("quote", "im_haircut"), "0.1", "unknown key(s) im_haircut"),
+        (("assets", 0, "im_haircut"), "1.01", "im_haircut out of range"),
+        (("assets", 0, "mm_haircut"), "0.2", "mm_haircut must not exceed im_haircut"),
+        (("assets", 0, "cap"), str(2**128 + 1), "cap above 2**128"),
+        (("assets", 0, "feed"), _DELETE, "needs a `feed`"),
+        (("assets", 0, "feed", "price"), "60000.123456789", "more digits than a 8-decimal feed"),
+        (("assets", 0, "feed", "price"), "50", "strictly between the bounds"),
+        (("assets", 0, "feed", "price"), _DELETE, "a mock feed needs a `price`"),
+        (("assets", 0, "feed", "min_price"), "10000000", "min_price must be below max_price"),
+        (("assets", 0, "feed", "heartbeat"), 0, "heartbeat must lie in"),
+        (("assets", 0, "feed", "heartbeat"), 8 * 86_400, "heartbeat must lie in"),
+        (("assets", 0, "address"), 0x1234, "quote addresses in YAML"),
+        (("assets", 0, "symbol"), "USDC", "duplicate asset symbol: USDC"),
+        (("assets", 0, "colour"), "red", "unknown key(s) colour"),
+        (("allow_mocks",), "yes", "allow_mocks must be true or false"),
+    ],
+)
+def test_bad_config_is_refused_with_a_reason(path, value, message):
+    with pytest.raises(ConfigError) as err:
+        parse_config(_with(path, value))
+    assert message in str(err.value)
+
+
+def test_real_addresses_are_checksummed():
+    raw = _with(("assets", 0, "address"), REAL.lower())
+    assert parse_config(raw).assets[0].address == "0x1111111111111111111111111111111111111111"
+
+
+def test_mocks_allowed_on_local_chains():
+    check_mocks_allowed(parse_config(VALID), LOCAL)
+
+
+def test_mocks_refused_on_other_chains_unless_named():
+    with pytest.raises(DeploymentError) as err:
+        check_mocks_allowed(parse_config(VALID), SEPOLIA)
+    assert "USDC token, WBTC token, WBTC feed" in str(err.value)
+    check_mocks_allowed(parse_config({**VALID, "allow_mocks": True}), SEPOLIA)
+
+
+def test_a_config_without_mocks_needs_no_permission():
+    raw = _with(("quote", "address"), REAL)
+    raw["assets"][0]["address"] = "0x" + "22" * 20
+    raw["assets"][0]["feed"]["address"] = "0x" + "33" * 20
+    del raw["assets"][0]["feed"]["price"]
+    config = parse_config(raw)
+    assert config.mocks == []
+    check_mocks_allowed(config, SEPOLIA)

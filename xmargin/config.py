@@ -1,0 +1,297 @@
+"""Deployment configs (`config/*.yaml`) parsed into exact integers.
+
+Every number in a config is a decimal string in human units ("3000",
+"0.20"); this module turns them into the integers the contracts take
+(WAD fractions, WAD prices, native token units) exactly, refusing anything
+that would have to be rounded. A config is checked here, before any
+transaction is sent, against the same limits the contracts enforce.
+
+An asset or feed without an `address` is a mock: `xmargin.deploy` deploys a
+MockERC20 / MockAggregator for it on a local chain, and refuses to on any
+other chain unless the config sets `allow_mocks: true` explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from eth_utils import to_checksum_address
+
+from xmargin.model import MAX_AMOUNT, MAX_ASSETS, MAX_DECIMALS, MAX_HEARTBEAT, WAD, parse_units
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+
+class ConfigError(ValueError):
+    """A deployment config that cannot be deployed as written."""
+
+
+@dataclass(frozen=True)
+class SecondaryFeedConfig:
+    address: str | None
+    decimals: int
+    # Mock initial answer, WAD USD per token.
+    price: int
+    heartbeat: int
+    # Largest |secondary - primary| / primary, WAD.
+    max_deviation: int
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """A Chainlink AggregatorV3 feed and the router's checks on it."""
+
+    address: str | None
+    decimals: int
+    # Mock initial answer, WAD USD per token (ignored for a real feed).
+    price: int
+    heartbeat: int
+    # Exclusive bounds on the normalised price, WAD USD per token.
+    min_price: int
+    max_price: int
+    secondary: SecondaryFeedConfig | None = None
+
+    @property
+    def is_mock(self) -> bool:
+        return self.address is None
+
+    def mock_answer(self) -> int:
+        """The mock's raw answer for `price` at this feed's decimals."""
+        return self.price * 10**self.decimals // WAD
+
+
+@dataclass(frozen=True)
+class AssetConfig:
+    symbol: str
+    name: str
+    address: str | None
+    decimals: int
+    # WAD fractions of market value ignored for initial / maintenance margin.
+    im_haircut: int
+    mm_haircut: int
+    # Largest total deposit, native units.
+    cap: int
+    # None for the quote asset, which is valued at face value.
+    feed: FeedConfig | None
+
+    @property
+    def is_mock(self) -> bool:
+        return self.address is None
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    name: str
+    quote: AssetConfig
+    assets: tuple[AssetConfig, ...]
+    allow_mocks: bool = False
+    guardian: str | None = None
+
+    @property
+    def all_assets(self) -> tuple[AssetConfig, ...]:
+        """The quote asset first, then the collateral assets, in listing order."""
+        return (self.quote, *self.assets)
+
+    @property
+    def mocks(self) -> list[str]:
+        """Names of everything this config would deploy as a mock."""
+        out = []
+        for a in self.all_assets:
+            if a.is_mock:
+                out.append(f"{a.symbol} token")
+            if a.feed is not None and a.feed.is_mock:
+                out.append(f"{a.symbol} feed")
+            if a.feed is not None and a.feed.secondary and a.feed.secondary.address is None:
+                out.append(f"{a.symbol} second feed")
+        return out
+
+
+def load_config(path: str | Path) -> DeployConfig:
+    """Reads and checks a YAML deployment config.
+
+    A bare name (`local`) means `config/<name>.yaml` in this repository.
+    """
+    p = Path(path)
+    if not p.suffix and not p.exists():
+        p = CONFIG_DIR / f"{p.name}.yaml"
+    if not p.is_file():
+        raise ConfigError(f"no deployment config at {p}")
+    raw = yaml.safe_load(p.read_text())
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping at the top level")
+    return parse_config(raw, name=p.stem)
+
+
+def parse_config(raw: dict[str, Any], name: str = "config") -> DeployConfig:
+    _only(raw, {"quote", "assets", "allow_mocks", "guardian"}, "top level")
+    if "quote" not in raw:
+        raise ConfigError("the config needs a `quote` asset (the USD settlement stablecoin)")
+    quote = _asset(raw["quote"], is_quote=True)
+    assets = tuple(_asset(a, is_quote=False) for a in raw.get("assets") or [])
+    everything = (quote, *assets)
+    if len(everything) > MAX_ASSETS:
+        raise ConfigError(f"at most {MAX_ASSETS} assets including the quote asset")
+    for key in ("symbol", "address"):
+        seen = [getattr(a, key) for a in everything if getattr(a, key) is not None]
+        dupes = sorted({v for v in seen if seen.count(v) > 1})
+        if dupes:
+            raise ConfigError(f"duplicate asset {key}: {', '.join(map(str, dupes))}")
+    return DeployConfig(
+        name=name,
+        quote=quote,
+        assets=assets,
+        allow_mocks=_bool(raw.get("allow_mocks", False), "allow_mocks"),
+        guardian=_address(raw.get("guardian"), "guardian"),
+    )
+
+
+# ---------------------------------------------------------------- parsing helpers
+
+
+def _asset(raw: Any, is_quote: bool) -> AssetConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"an asset must be a mapping, got {raw!r}")
+    symbol = str(raw.get("symbol", "")).strip()
+    if not symbol:
+        raise ConfigError("every asset needs a `symbol`")
+    where = f"asset {symbol}"
+    allowed = {"symbol", "name", "address", "decimals", "cap"}
+    if not is_quote:
+        allowed |= {"im_haircut", "mm_haircut", "feed"}
+    _only(raw, allowed, where)
+    decimals = _int(raw.get("decimals"), f"{where}: decimals", 0, MAX_DECIMALS)
+    im = 0 if is_quote else _wad(raw.get("im_haircut"), f"{where}: im_haircut", 0, WAD)
+    mm = 0 if is_quote else _wad(raw.get("mm_haircut"), f"{where}: mm_haircut", 0, WAD)
+    if mm > im:
+        raise ConfigError(f"{where}: mm_haircut must not exceed im_haircut")
+    cap = _units(raw.get("cap"), decimals, f"{where}: cap")
+    if cap > MAX_AMOUNT:
+        raise ConfigError(f"{where}: cap above 2**128 native units")
+    feed = None
+    if not is_quote:
+        if "feed" not in raw:
+            raise ConfigError(f"{where}: needs a `feed`")
+        feed = _feed(raw["feed"], where)
+    return AssetConfig(
+        symbol=symbol,
+        name=str(raw.get("name") or symbol),
+        address=_address(raw.get("address"), f"{where}: address"),
+        decimals=decimals,
+        im_haircut=im,
+        mm_haircut=mm,
+        cap=cap,
+        feed=feed,
+    )
+
+
+def _feed(raw: Any, where: str) -> FeedConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: feed must be a mapping")
+    _only(
+        raw,
+        {"address", "decimals", "price", "heartbeat", "min_price", "max_price", "secondary"},
+        f"{where} feed",
+    )
+    address = _address(raw.get("address"), f"{where}: feed address")
+    decimals = _int(raw.get("decimals", 8), f"{where}: feed decimals", 0, MAX_DECIMALS)
+    min_price = _wad(raw.get("min_price"), f"{where}: min_price", 0, None)
+    max_price = _wad(raw.get("max_price"), f"{where}: max_price", 0, None)
+    if min_price >= max_price:
+        raise ConfigError(f"{where}: min_price must be below max_price")
+    price = _mock_price(raw, address, decimals, where)
+    if address is None and not min_price < price < max_price:
+        raise ConfigError(f"{where}: mock price must lie strictly between the bounds")
+    secondary = None
+    if raw.get("secondary") is not None:
+        s = raw["secondary"]
+        if not isinstance(s, dict):
+            raise ConfigError(f"{where}: secondary feed must be a mapping")
+        _only(s, {"address", "decimals", "price", "heartbeat", "max_deviation"}, f"{where} second")
+        s_address = _address(s.get("address"), f"{where}: second feed address")
+        s_decimals = _int(s.get("decimals", 8), f"{where}: second feed decimals", 0, MAX_DECIMALS)
+        secondary = SecondaryFeedConfig(
+            address=s_address,
+            decimals=s_decimals,
+            price=_mock_price(s, s_address, s_decimals, f"{where} second feed", default=price),
+            heartbeat=_int(s.get("heartbeat"), f"{where}: second heartbeat", 1, MAX_HEARTBEAT),
+            max_deviation=_wad(s.get("max_deviation"), f"{where}: max_deviation", 1, WAD),
+        )
+    return FeedConfig(
+        address=address,
+        decimals=decimals,
+        price=price,
+        heartbeat=_int(raw.get("heartbeat"), f"{where}: heartbeat", 1, MAX_HEARTBEAT),
+        min_price=min_price,
+        max_price=max_price,
+        secondary=secondary,
+    )
+
+
+def _mock_price(
+    raw: dict[str, Any], address: str | None, decimals: int, where: str, default: int = 0
+) -> int:
+    if raw.get("price") is None:
+        if address is None and not default:
+            raise ConfigError(f"{where}: a mock feed needs a `price`")
+        return default
+    price = _wad(raw["price"], f"{where}: price", 1, None)
+    if price * 10**decimals % WAD:
+        raise ConfigError(f"{where}: price has more digits than a {decimals}-decimal feed")
+    return price
+
+
+def _only(raw: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+
+
+def _units(value: Any, decimals: int, where: str) -> int:
+    if value is None:
+        raise ConfigError(f"{where} is missing")
+    if isinstance(value, float):
+        raise ConfigError(f"{where}: write numbers as strings or integers, not floats ({value})")
+    try:
+        out = parse_units(str(value), decimals)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from err
+    if out < 0:
+        raise ConfigError(f"{where} must not be negative")
+    return out
+
+
+def _wad(value: Any, where: str, low: int, high: int | None) -> int:
+    out = _units(value, 18, where)
+    if out < low or (high is not None and out > high):
+        raise ConfigError(f"{where} out of range")
+    return out
+
+
+def _int(value: Any, where: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{where} must be an integer")
+    if not low <= value <= high:
+        raise ConfigError(f"{where} must lie in [{low}, {high}]")
+    return value
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false")
+    return value
+
+
+def _address(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    s = str(value)
+    if not (s.startswith("0x") and len(s) == 42):
+        # YAML reads an unquoted 0x... as a number: say so.
+        raise ConfigError(f"{where}: not an address: {s!r} (quote addresses in YAML)")
+    try:
+        return to_checksum_address(s)
+    except ValueError as err:
+        raise ConfigError(f"{where}: not an address: {s!r}") from err

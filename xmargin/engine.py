@@ -1,0 +1,137 @@
+"""Handles on a deployed xmargin and reads of account state.
+
+`load_engine` turns a deployment record into Ape contract instances;
+`read_account` reads one account's balances, prices and health from the
+chain, and recomputes the health with `xmargin.model` from those same
+inputs, so every reader (demo, keeper, CLI) can show both and flag any
+difference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ape.exceptions import ContractLogicError
+
+from xmargin import model
+from xmargin.deployments import DeploymentRecord
+
+
+@dataclass(frozen=True)
+class Engine:
+    record: DeploymentRecord
+    router: Any
+    clearinghouse: Any
+    # symbol -> token contract, the quote asset first
+    tokens: dict[str, Any]
+    # symbol -> primary feed contract (non-quote assets)
+    feeds: dict[str, Any]
+
+    @property
+    def quote_symbol(self) -> str:
+        return next(iter(self.tokens))
+
+    def asset_params(self) -> dict[str, model.AssetParams]:
+        """What the Clearinghouse has listed for each asset, as model inputs."""
+        out = {}
+        for symbol, token in self.tokens.items():
+            a = self.clearinghouse.asset_config(token.address)
+            out[symbol] = model.AssetParams(
+                decimals=a.decimals, im_haircut=a.im_haircut, mm_haircut=a.mm_haircut
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class AccountView:
+    owner: str
+    sub_id: int
+    # symbol -> native balance
+    balances: dict[str, int]
+    # symbol -> WAD USD price, for held non-quote assets
+    prices: dict[str, int]
+    collateral: model.CollateralValue
+    health: model.Health
+    model_health: model.Health
+
+    @property
+    def model_agrees(self) -> bool:
+        return self.health == self.model_health
+
+
+def load_engine(project: Any, record: DeploymentRecord) -> Engine:
+    tokens = {s: project.MockERC20.at(a.token) for s, a in record.assets.items()}
+    feeds = {
+        s: project.MockAggregator.at(a.feed) for s, a in record.assets.items() if a.feed is not None
+    }
+    return Engine(
+        record=record,
+        router=project.OracleRouter.at(record.contracts["OracleRouter"]),
+        clearinghouse=project.Clearinghouse.at(record.contracts["Clearinghouse"]),
+        tokens=tokens,
+        feeds=feeds,
+    )
+
+
+def read_account(
+    engine: Engine, owner: str, sub_id: int, params: dict[str, model.AssetParams] | None = None
+) -> AccountView:
+    """One account, read from chain and recomputed by the model.
+
+    Pass `params` (from `engine.asset_params()`) when reading many accounts,
+    to read the asset registry once.
+    """
+    params = params or engine.asset_params()
+    ch = engine.clearinghouse
+    balances = {s: ch.balance_of(owner, sub_id, t.address) for s, t in engine.tokens.items()}
+    prices = {
+        s: engine.router.price(engine.tokens[s].address)
+        for s, amount in balances.items()
+        if amount != 0 and s != engine.quote_symbol
+    }
+    on_chain = ch.account_health(owner, sub_id)
+    c = ch.collateral_value(owner, sub_id)
+    return AccountView(
+        owner=str(owner),
+        sub_id=sub_id,
+        balances=balances,
+        prices=prices,
+        collateral=model.CollateralValue(c.quote, c.market, c.weighted_mm, c.weighted_im),
+        health=model.Health(on_chain.equity, on_chain.im, on_chain.mm),
+        model_health=model.account_health(balances, params, prices, engine.quote_symbol),
+    )
+
+
+def revert_reason(method: Any, *args: Any, **kwargs: Any) -> str | None:
+    """Sends `method(*args, **kwargs)`; its revert reason, or None if it succeeded.
+
+    ape-foundry prints a call trace for every revert; a caller that expects
+    the revert (the demo, a keeper that lost a race) does not want it.
+    """
+    try:
+        with _stdout_silenced():
+            method(*args, **kwargs)
+    except ContractLogicError as err:
+        return err.message
+    return None
+
+
+@contextlib.contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    # At the file-descriptor level: ape binds `sys.stdout` as a default
+    # argument at import, so `contextlib.redirect_stdout` does not reach it.
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
