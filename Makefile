@@ -10,7 +10,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: setup demo test test-unit test-integration fuzz lint format size clean
+.PHONY: setup demo test test-unit test-integration fuzz bench lint format size clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -36,7 +36,10 @@ test-integration: setup
 	ape test tests/integration -q
 
 fuzz: setup
-	HYPOTHESIS_PROFILE=fuzz ape test tests/fuzz tests/unit -q
+	HYPOTHESIS_PROFILE=fuzz ape test tests/unit -q
+
+bench: setup
+	python benchmarks/gas.py
 
 lint: setup
 	ruff check xmargin scripts tests benchmarks

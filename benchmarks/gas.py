@@ -1,0 +1,129 @@
+"""Gas of xmargin's operations on anvil, from transaction receipts.
+
+    make bench        (= python benchmarks/gas.py)
+
+Deploys with the real deploy pipeline (config/local.yaml) on an anvil that
+ape-foundry starts, runs each operation and reads `gas_used` from its
+receipt: the whole transaction, 21,000 intrinsic gas and calldata included,
+the basis on which Aave and Compound figures are usually quoted. Views are
+measured with `eth_estimateGas` of the same call, also whole-transaction.
+
+The "withdraw with health check" rows use ClearinghouseHarness (the same
+modules plus a hook that books a quote debt), because an account can only
+owe quote once positions exist; without a debt, a withdrawal skips pricing.
+
+Prints a table and writes benchmarks/results/gas.json.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ape import accounts, networks, project
+from ape.logging import logger
+from rich.console import Console
+from rich.table import Table
+
+from xmargin.config import load_config
+from xmargin.deploy import deploy, network_info
+from xmargin.engine import Engine, load_engine
+from xmargin.model import parse_units
+
+RESULTS = Path(__file__).resolve().parent / "results" / "gas.json"
+NETWORK = "ethereum:local:foundry"
+# Whole tokens each asset is deposited in.
+AMOUNTS = {"USDC": "10000", "WETH": "10", "WBTC": "1", "LINK": "1000"}
+
+
+def _fund(engine: Engine, who: Any, spender: str, symbol: str, times: int = 4) -> int:
+    token = engine.tokens[symbol]
+    amount = parse_units(AMOUNTS[symbol], engine.record.assets[symbol].decimals)
+    token.mint(who, amount * times, sender=who)
+    token.approve(spender, amount * times, sender=who)
+    return amount
+
+
+def _collateral_rows(engine: Engine, trader: Any) -> dict[str, int]:
+    ch = engine.clearinghouse
+    weth = engine.tokens["WETH"].address
+    amount = _fund(engine, trader, ch.address, "WETH")
+    rows = {
+        "deposit (first, new balance)": ch.deposit(0, weth, amount, sender=trader).gas_used,
+        "deposit (top-up)": ch.deposit(0, weth, amount, sender=trader).gas_used,
+        "withdraw (partial, no debt)": ch.withdraw(0, weth, amount, sender=trader).gas_used,
+        "withdraw (whole balance, no debt)": ch.withdraw(
+            0, weth, 2**256 - 1, sender=trader
+        ).gas_used,
+    }
+    for symbol in ("USDC", "WETH", "WBTC"):
+        amt = _fund(engine, trader, ch.address, symbol)
+        ch.deposit(1, engine.tokens[symbol].address, amt, sender=trader)
+    rows["account_health view, 3 assets (estimateGas)"] = ch.account_health.estimate_gas_cost(
+        trader, 1, sender=trader
+    )
+    return rows
+
+
+def _health_check_rows(engine: Engine, owner: Any, trader: Any) -> dict[str, int]:
+    harness = owner.deploy(
+        project.ClearinghouseHarness,
+        engine.tokens["USDC"].address,
+        engine.router.address,
+        2**128,
+    )
+    for symbol in ("WETH", "WBTC", "LINK"):
+        cfg = engine.clearinghouse.asset_config(engine.tokens[symbol].address)
+        harness.list_asset(
+            engine.tokens[symbol].address, cfg.im_haircut, cfg.mm_haircut, cfg.cap, sender=owner
+        )
+    rows = {}
+    for sub_id, held in ((0, ("WETH",)), (1, ("WETH", "WBTC", "LINK"))):
+        for symbol in held:
+            amt = _fund(engine, trader, harness.address, symbol)
+            harness.deposit(sub_id, engine.tokens[symbol].address, amt, sender=trader)
+        # A 1,000 USDC debt: the withdrawal must now price every held asset.
+        harness.harness_settle(trader, sub_id, -1_000 * 10**6, sender=owner)
+        weth = engine.tokens["WETH"].address
+        receipt = harness.withdraw(sub_id, weth, 10**18, sender=trader)
+        rows[f"withdraw with health check, {len(held)} asset(s) held"] = receipt.gas_used
+    return rows
+
+
+def measure() -> dict[str, int]:
+    with networks.parse_network_choice(NETWORK) as provider:
+        owner, trader = accounts.test_accounts[0], accounts.test_accounts[1]
+        with tempfile.TemporaryDirectory() as tmp:
+            result = deploy(
+                project,
+                provider,
+                owner,
+                load_config("local"),
+                network_info(provider),
+                directory=Path(tmp),
+                log=lambda _: None,
+            )
+        engine = load_engine(project, result.record)
+        rows = _collateral_rows(engine, trader)
+        rows.update(_health_check_rows(engine, owner, trader))
+        return rows
+
+
+def main() -> None:
+    logger.set_level("ERROR")
+    rows = measure()
+    table = Table(title=f"xmargin gas on anvil ({NETWORK}), whole transaction")
+    table.add_column("operation")
+    table.add_column("gas", justify="right")
+    for name, gas in rows.items():
+        table.add_row(name, f"{gas:,}")
+    Console(width=100).print(table)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"network": NETWORK, "gas": rows}, indent=2) + "\n")
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
