@@ -27,6 +27,7 @@ from ape.logging import logger
 from rich.console import Console
 from rich.table import Table
 
+from xmargin.abi import deploy_clearinghouse
 from xmargin.config import load_config
 from xmargin.deploy import deploy, network_info
 from xmargin.engine import Engine, load_engine
@@ -68,11 +69,13 @@ def _collateral_rows(engine: Engine, trader: Any) -> dict[str, int]:
 
 
 def _health_check_rows(engine: Engine, owner: Any, trader: Any) -> dict[str, int]:
-    harness = owner.deploy(
-        project.ClearinghouseHarness,
+    harness = deploy_clearinghouse(
+        project,
+        owner,
         engine.tokens["USDC"].address,
         engine.router.address,
         2**128,
+        core="ClearinghouseHarness",
     )
     for symbol in ("WETH", "WBTC", "LINK"):
         cfg = engine.clearinghouse.asset_config(engine.tokens[symbol].address)

@@ -19,26 +19,27 @@ from .modules import collateral
 from .modules import funds
 from .modules import governance
 from .modules import health
+from .modules import markets
+from .modules import trading
 
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
 initializes: governance[ownable := ownable]
 initializes: collateral[ownable := ownable]
-initializes: health[collateral := collateral]
+initializes: markets[ownable := ownable, collateral := collateral]
+initializes: health[collateral := collateral, markets := markets]
 initializes: funds[collateral := collateral, governance := governance, health := health]
+initializes: trading[
+    collateral := collateral, governance := governance, health := health, markets := markets
+]
 
 exports: (
     # ownership (renounce is deliberately not exported)
     ownable_2step.owner,
     ownable_2step.pending_owner,
-    ownable_2step.transfer_ownership,
-    ownable_2step.accept_ownership,
     # guardian and pause
     governance.guardian,
     governance.paused,
-    governance.set_guardian,
-    governance.pause,
-    governance.unpause,
     # asset registry
     collateral.oracle,
     collateral.quote_asset,
@@ -48,9 +49,6 @@ exports: (
     collateral.total_deposits,
     collateral.held_mask,
     collateral.listed_assets,
-    collateral.list_asset,
-    collateral.set_asset_params,
-    collateral.set_oracle,
     # accounts
     collateral.balance_of,
     funds.deposit,
@@ -58,17 +56,45 @@ exports: (
     # health
     health.account_health,
     health.collateral_value,
+    # perpetual markets
+    markets.num_markets,
+    markets.market_params,
+    markets.market_state,
+    markets.market_closed,
+    markets.position_mask,
+    markets.pool_balance,
+    markets.position,
+    markets.funding_now,
+    trading.trade,
 )
+
+ADMIN: public(immutable(address))
 
 
 @deploy
-def __init__(quote_asset: address, oracle: address, quote_cap: uint256):
+def __init__(quote_asset: address, oracle: address, quote_cap: uint256, admin: address):
     """
     @notice Deploys the engine with its quote (settlement) asset.
     @param quote_asset The USD stablecoin in which PnL settles (face value).
     @param oracle The OracleRouter pricing every other asset.
     @param quote_cap Largest total quote deposit, native units.
+    @param admin The ClearinghouseAdmin extension (owner and guardian functions).
     """
+    assert admin.is_contract, "xmargin: admin is not a contract"
     ownable.__init__()
     ownable_2step.__init__()
-    collateral.__init__(quote_asset, oracle, quote_cap)
+    collateral._initialize(quote_asset, oracle, quote_cap)
+    ADMIN = admin
+
+
+@external
+@reentrant
+def __default__():
+    """
+    @notice Runs the owner's and guardian's functions (ClearinghouseAdmin) on
+            this contract's storage. Unknown selectors revert there.
+    @dev `@reentrant` here only: the extension's functions take the shared
+         lock themselves (the same transient slot, as it is the same contract
+         context), so this hop must not take it first.
+    """
+    raw_call(ADMIN, msg.data, is_delegate_call=True)

@@ -154,6 +154,8 @@ def set_feed(
     assert min_price > 0, "xmargin: min price must be positive"
     assert max_price > min_price, "xmargin: max price must exceed min price"
     assert max_price <= constants.MAX_PRICE, "xmargin: max price too large"
+    # A primary equal to the second feed would cross-check a feed with itself.
+    assert aggregator != self.configs[asset].secondary.aggregator, "xmargin: primary is the second feed"
     feed: Feed = self._make_feed(aggregator, heartbeat)
     self.configs[asset].primary = feed
     self.configs[asset].min_price = min_price

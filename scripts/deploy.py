@@ -9,6 +9,7 @@ A second run with the same config sends no transaction (see xmargin.deploy).
 import click
 from ape import accounts, project
 from ape.cli import ConnectedProviderCommand
+from ape.exceptions import ContractLogicError
 
 from xmargin.ape_cli import account_alias_option, sending_account
 from xmargin.config import ConfigError, load_config
@@ -37,3 +38,8 @@ def cli(provider, config_name, alias):
         deploy(project, provider, sender, config, network, log=click.echo)
     except (ConfigError, DeploymentError) as err:
         raise click.ClickException(str(err)) from err
+    except ContractLogicError as err:
+        raise click.ClickException(
+            f"a transaction reverted: {err.message}. What was deployed before it is recorded "
+            "and will be reused: fix the config and run again"
+        ) from err

@@ -4,7 +4,7 @@ import click
 from ape import project
 
 EIP170_LIMIT = 24_576
-DEPLOYABLES = ("Clearinghouse", "OracleRouter")
+DEPLOYABLES = ("Clearinghouse", "ClearinghouseAdmin", "OracleRouter")
 
 
 @click.command()

@@ -11,11 +11,13 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from xmargin.abi import deploy_clearinghouse
 from xmargin.model import WAD, AssetParams
 
 # Hypothesis: `ci` is bounded so `make test` stays well inside CI's budget;
@@ -36,6 +38,7 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+ROOT = Path(__file__).resolve().parent.parent
 HEARTBEAT = 3_600
 FEED_DECIMALS = 8
 MIN_PRICE = 10**12  # $0.000001
@@ -167,8 +170,8 @@ WETH_CAP = 1_000 * 10**18
 WBTC_CAP = 100 * 10**8
 
 
-def _deploy_engine(container, owner, oracle, usdc, weth_listed, wbtc_listed, guardian):
-    ch = owner.deploy(container, usdc, oracle, QUOTE_CAP)
+def _deploy_engine(project, core, owner, oracle, usdc, weth_listed, wbtc_listed, guardian):
+    ch = deploy_clearinghouse(project, owner, usdc.address, oracle.address, QUOTE_CAP, core=core)
     for listed, cap in ((weth_listed, WETH_CAP), (wbtc_listed, WBTC_CAP)):
         # The harness shares the router with the Clearinghouse.
         if not oracle.has_feed(listed.token):
@@ -185,7 +188,7 @@ def _deploy_engine(container, owner, oracle, usdc, weth_listed, wbtc_listed, gua
 @pytest.fixture(scope="session")
 def clearinghouse(project, owner, oracle, usdc, weth_listed, wbtc_listed, guardian):
     return _deploy_engine(
-        project.Clearinghouse, owner, oracle, usdc, weth_listed, wbtc_listed, guardian
+        project, "Clearinghouse", owner, oracle, usdc, weth_listed, wbtc_listed, guardian
     )
 
 
@@ -193,7 +196,7 @@ def clearinghouse(project, owner, oracle, usdc, weth_listed, wbtc_listed, guardi
 def harness(project, owner, oracle, usdc, weth_listed, wbtc_listed, guardian, clearinghouse):
     """Same modules as the Clearinghouse plus a settlement-debt hook (mocks/)."""
     return _deploy_engine(
-        project.ClearinghouseHarness, owner, oracle, usdc, weth_listed, wbtc_listed, guardian
+        project, "ClearinghouseHarness", owner, oracle, usdc, weth_listed, wbtc_listed, guardian
     )
 
 

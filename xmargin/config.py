@@ -20,7 +20,15 @@ from typing import Any
 import yaml
 from eth_utils import to_checksum_address
 
-from xmargin.model import MAX_AMOUNT, MAX_ASSETS, MAX_DECIMALS, MAX_HEARTBEAT, WAD, parse_units
+from xmargin.model import (
+    MAX_AMOUNT,
+    MAX_ASSETS,
+    MAX_DECIMALS,
+    MAX_HEARTBEAT,
+    MAX_PRICE,
+    WAD,
+    parse_units,
+)
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -197,8 +205,9 @@ def _feed(raw: Any, where: str) -> FeedConfig:
     )
     address = _address(raw.get("address"), f"{where}: feed address")
     decimals = _int(raw.get("decimals", 8), f"{where}: feed decimals", 0, MAX_DECIMALS)
-    min_price = _wad(raw.get("min_price"), f"{where}: min_price", 0, None)
-    max_price = _wad(raw.get("max_price"), f"{where}: max_price", 0, None)
+    # The router's own limits: bounds positive, at most 1e18 USD per token.
+    min_price = _wad(raw.get("min_price"), f"{where}: min_price", 1, MAX_PRICE)
+    max_price = _wad(raw.get("max_price"), f"{where}: max_price", 1, MAX_PRICE)
     if min_price >= max_price:
         raise ConfigError(f"{where}: min_price must be below max_price")
     price = _mock_price(raw, address, decimals, where)
@@ -219,6 +228,15 @@ def _feed(raw: Any, where: str) -> FeedConfig:
             heartbeat=_int(s.get("heartbeat"), f"{where}: second heartbeat", 1, MAX_HEARTBEAT),
             max_deviation=_wad(s.get("max_deviation"), f"{where}: max_deviation", 1, WAD),
         )
+        if s_address is not None and s_address == address:
+            raise ConfigError(f"{where}: the second feed is the primary feed")
+        if s_address is None and address is None:
+            if not min_price < secondary.price < max_price:
+                raise ConfigError(
+                    f"{where}: mock second price must lie strictly between the bounds"
+                )
+            if abs(secondary.price - price) * WAD > secondary.max_deviation * price:
+                raise ConfigError(f"{where}: mock second price deviates beyond max_deviation")
     return FeedConfig(
         address=address,
         decimals=decimals,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xmargin.abi import clearinghouse_at
 from xmargin.config import AssetConfig, DeployConfig, FeedConfig, SecondaryFeedConfig
 from xmargin.deployments import (
     AssetRecord,
@@ -99,13 +100,17 @@ def deploy(
     check_mocks_allowed(config, network)
     path = record_path(network.name, directory)
     run = _Run(project, provider, sender, config, network, path, log)
-    record = run.converge()
-    write_record(path, record)
+    try:
+        run.converge()
+    finally:
+        # Also after a failure: what was deployed is reused by the next run.
+        if run.transactions or not path.exists():
+            write_record(path, run.record)
     if run.transactions == 0:
         log(f"{network.label}: already up to date with config '{config.name}', no transaction sent")
     else:
         log(f"{network.label}: {run.transactions} transaction(s) sent; record in {path}")
-    return DeployResult(record=record, path=path, transactions=run.transactions)
+    return DeployResult(record=run.record, path=path, transactions=run.transactions)
 
 
 class _Run:
@@ -128,21 +133,41 @@ class _Run:
         self.network = network
         self.log = log
         self.transactions = 0
+        self.genesis = "0x" + bytes(provider.get_block(0).hash).hex()
         self.previous = self._usable_previous(read_record(path))
+        # Addresses taken in this run: one recorded address never serves twice.
+        self.used: set[str] = set()
+        self.record = DeploymentRecord(
+            network=network.label,
+            chain_id=network.chain_id,
+            config=config.name,
+            deployer=str(sender.address),
+            genesis=self.genesis,
+        )
 
     # ------------------------------------------------------------ plan
 
-    def converge(self) -> DeploymentRecord:
-        assets = {a.symbol: self._asset(a) for a in self.config.all_assets}
+    def converge(self) -> None:
+        """Brings the chain to the config, keeping `self.record` up to date as it goes."""
+        assets = self.record.assets
+        for a in self.config.all_assets:
+            assets[a.symbol] = self._asset(a)
         router = self._contract("OracleRouter", ())
         self._check_owner(router, "OracleRouter")
         for a in self.config.assets:
             self._converge_feed(router, a, assets[a.symbol])
+        admin = self._contract("ClearinghouseAdmin", ())
         quote = self.config.quote
-        clearinghouse = self._contract(
-            "Clearinghouse", (assets[quote.symbol].token, router.address, quote.cap)
+        core = self._contract(
+            "Clearinghouse", (assets[quote.symbol].token, router.address, quote.cap, admin.address)
         )
+        clearinghouse = clearinghouse_at(self.project, core.address)
         self._check_owner(clearinghouse, "Clearinghouse")
+        if clearinghouse.ADMIN() != admin.address:
+            raise DeploymentError(
+                f"the recorded Clearinghouse uses admin extension {clearinghouse.ADMIN()}, "
+                f"not {admin.address}: move the deployment record away to deploy afresh"
+            )
         if clearinghouse.quote_asset() != assets[quote.symbol].token:
             raise DeploymentError(
                 f"the recorded Clearinghouse settles in {clearinghouse.quote_asset()}, not the "
@@ -159,22 +184,18 @@ class _Run:
             self._converge_listing(clearinghouse, a, assets[a.symbol].token)
         self._converge_guardian(clearinghouse)
         self._warn_unlisted(clearinghouse, {r.token for r in assets.values()})
-        return DeploymentRecord(
-            network=self.network.label,
-            chain_id=self.network.chain_id,
-            config=self.config.name,
-            deployer=str(self.sender.address),
-            contracts={"OracleRouter": router.address, "Clearinghouse": clearinghouse.address},
-            assets=assets,
-        )
 
     # ------------------------------------------------------------ pieces
 
     def _asset(self, a: AssetConfig) -> AssetRecord:
         before = self.previous.assets.get(a.symbol) if self.previous else None
         if a.is_mock:
-            token = self._reuse(before.token if before and before.mock_token else None)
-            if token is not None and self.project.MockERC20.at(token).decimals() != a.decimals:
+            mock = self.project.MockERC20
+            token = self._reuse(before.token if before and before.mock_token else None, mock)
+            if token is not None and (
+                mock.at(token).decimals() != a.decimals or mock.at(token).symbol() != a.symbol
+            ):
+                self.used.discard(token)
                 token = None
             if token is None:
                 token = self._deploy(
@@ -206,16 +227,22 @@ class _Run:
         if feed.address is not None:
             self._require_code(feed.address, f"{label} feed")
             return feed.address, False
-        mock = self._reuse(previous_mock)
-        if mock is not None and self.project.MockAggregator.at(mock).decimals() != feed.decimals:
+        container = self.project.MockAggregator
+        description = f"{label} / USD (mock)"
+        mock = self._reuse(previous_mock, container)
+        if mock is not None and (
+            container.at(mock).decimals() != feed.decimals
+            or container.at(mock).description() != description
+        ):
+            self.used.discard(mock)
             mock = None
         if mock is None:
             answer = feed.price * 10**feed.decimals // 10**18
             mock = self._deploy(
                 f"mock feed {label}/USD",
-                self.project.MockAggregator,
+                container,
                 feed.decimals,
-                f"{label} / USD (mock)",
+                description,
                 answer,
             ).address
         return str(mock), True
@@ -225,12 +252,27 @@ class _Run:
         assert feed is not None
         current = router.price_config(record.token)
         primary = current.primary
-        if (
+        primary_differs = (
             primary.aggregator != record.feed
             or primary.heartbeat != feed.heartbeat
             or current.min_price != feed.min_price
             or current.max_price != feed.max_price
-        ):
+        )
+        second = feed.secondary
+        on_chain = current.secondary.aggregator
+        second_differs = (second is None) != (on_chain == ZERO_ADDRESS) or (
+            second is not None
+            and (
+                on_chain != record.second_feed
+                or current.secondary.heartbeat != second.heartbeat
+                or current.max_deviation != second.max_deviation
+            )
+        )
+        # set_feed checks the new primary against the current second feed,
+        # so the old second feed goes first whenever either one changes.
+        if on_chain != ZERO_ADDRESS and (second_differs or primary_differs):
+            self._send(f"remove {a.symbol} second feed", router.remove_secondary_feed, record.token)
+        if primary_differs:
             self._send(
                 f"set {a.symbol} feed {record.feed}",
                 router.set_feed,
@@ -240,18 +282,7 @@ class _Run:
                 feed.min_price,
                 feed.max_price,
             )
-        second = feed.secondary
-        on_chain = current.secondary.aggregator
-        if second is None:
-            if on_chain != ZERO_ADDRESS:
-                self._send(
-                    f"remove {a.symbol} second feed", router.remove_secondary_feed, record.token
-                )
-        elif (
-            on_chain != record.second_feed
-            or current.secondary.heartbeat != second.heartbeat
-            or current.max_deviation != second.max_deviation
-        ):
+        if second is not None and (second_differs or primary_differs):
             self._send(
                 f"set {a.symbol} second feed {record.second_feed}",
                 router.set_secondary_feed,
@@ -304,14 +335,15 @@ class _Run:
     def _contract(self, name: str, args: tuple) -> Any:
         container = getattr(self.project, name)
         previous = self.previous.contracts.get(name) if self.previous else None
-        address = self._reuse(previous)
-        if address is not None:
-            return container.at(address)
-        return self._deploy(name, container, *args)
+        address = self._reuse(previous, container)
+        contract = container.at(address) if address else self._deploy(name, container, *args)
+        self.record.contracts[name] = contract.address
+        return contract
 
     def _deploy(self, label: str, container: Any, *args: Any) -> Any:
         self.transactions += 1
         contract = self.sender.deploy(container, *args)
+        self.used.add(contract.address)
         self.log(f"deployed {label} at {contract.address}")
         return contract
 
@@ -320,11 +352,18 @@ class _Run:
         method(*args, sender=self.sender)
         self.log(label)
 
-    def _reuse(self, address: str | None) -> str | None:
-        """A recorded address, if the chain still has code there."""
-        if address and len(self.provider.get_code(address)) > 0:
-            return address
-        return None
+    def _reuse(self, address: str | None, container: Any) -> str | None:
+        """A recorded address, if it still holds `container`'s code and is not
+        already taken in this run; else None (deploy afresh)."""
+        if not address or address in self.used:
+            return None
+        code = bytes(self.provider.get_code(address))
+        expected = bytes.fromhex(container.contract_type.runtime_bytecode.bytecode[2:])
+        # Vyper appends immutable values after the runtime code.
+        if not expected or not code.startswith(expected):
+            return None
+        self.used.add(address)
+        return address
 
     def _require_code(self, address: str, what: str) -> None:
         if len(self.provider.get_code(address)) == 0:
@@ -341,11 +380,17 @@ class _Run:
     def _usable_previous(self, previous: DeploymentRecord | None) -> DeploymentRecord | None:
         if previous is None:
             return None
-        if previous.chain_id != self.network.chain_id:
-            if not self.network.is_local:
-                raise DeploymentError(
-                    f"the record for {self.network.name} is for chain {previous.chain_id}, "
-                    f"but the node is chain {self.network.chain_id}"
-                )
+        same_chain = previous.chain_id == self.network.chain_id and previous.genesis in (
+            "",
+            self.genesis,
+        )
+        if same_chain:
+            return previous
+        if self.network.is_local:
+            # A restarted local node: nothing recorded exists any more.
             return None
-        return previous
+        raise DeploymentError(
+            f"the record for {self.network.name} is for chain {previous.chain_id} "
+            f"(genesis {previous.genesis or '?'}), but the node is chain "
+            f"{self.network.chain_id} (genesis {self.genesis}): move the record away"
+        )

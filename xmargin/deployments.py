@@ -5,8 +5,9 @@ contracts. It is plain JSON so any tool can read it:
 
     {
       "network": "ethereum:sepolia", "chain_id": 11155111, "config": "sepolia",
-      "deployer": "0x...",
-      "contracts": {"OracleRouter": "0x...", "Clearinghouse": "0x..."},
+      "deployer": "0x...", "genesis": "0x...",
+      "contracts": {"OracleRouter": "0x...", "ClearinghouseAdmin": "0x...",
+                    "Clearinghouse": "0x..."},
       "assets": {"WETH": {"token": "0x...", "decimals": 18, "feed": "0x...",
                           "second_feed": null, "mock_token": false, "mock_feed": false}}
     }
@@ -45,6 +46,8 @@ class DeploymentRecord:
     chain_id: int
     config: str
     deployer: str
+    # Hash of block 0: tells a restarted local node from the one recorded.
+    genesis: str = ""
     contracts: dict[str, str] = field(default_factory=dict)
     assets: dict[str, AssetRecord] = field(default_factory=dict)
 

@@ -19,6 +19,7 @@ from typing import Any
 from ape.exceptions import ContractLogicError
 
 from xmargin import model
+from xmargin.abi import clearinghouse_at
 from xmargin.deployments import DeploymentRecord
 
 
@@ -72,30 +73,39 @@ def load_engine(project: Any, record: DeploymentRecord) -> Engine:
     return Engine(
         record=record,
         router=project.OracleRouter.at(record.contracts["OracleRouter"]),
-        clearinghouse=project.Clearinghouse.at(record.contracts["Clearinghouse"]),
+        clearinghouse=clearinghouse_at(project, record.contracts["Clearinghouse"]),
         tokens=tokens,
         feeds=feeds,
     )
 
 
 def read_account(
-    engine: Engine, owner: str, sub_id: int, params: dict[str, model.AssetParams] | None = None
+    engine: Engine,
+    owner: str,
+    sub_id: int,
+    params: dict[str, model.AssetParams] | None = None,
+    block_id: int | None = None,
 ) -> AccountView:
     """One account, read from chain and recomputed by the model.
 
+    Every read is pinned to one block (the latest unless `block_id` is
+    given), so on a live chain balances, prices and health are consistent.
     Pass `params` (from `engine.asset_params()`) when reading many accounts,
     to read the asset registry once.
     """
     params = params or engine.asset_params()
+    if block_id is None:
+        block_id = engine.clearinghouse.chain_manager.blocks.head.number
+    at = {"block_id": block_id}
     ch = engine.clearinghouse
-    balances = {s: ch.balance_of(owner, sub_id, t.address) for s, t in engine.tokens.items()}
+    balances = {s: ch.balance_of(owner, sub_id, t.address, **at) for s, t in engine.tokens.items()}
     prices = {
-        s: engine.router.price(engine.tokens[s].address)
+        s: engine.router.price(engine.tokens[s].address, **at)
         for s, amount in balances.items()
         if amount != 0 and s != engine.quote_symbol
     }
-    on_chain = ch.account_health(owner, sub_id)
-    c = ch.collateral_value(owner, sub_id)
+    on_chain = ch.account_health(owner, sub_id, **at)
+    c = ch.collateral_value(owner, sub_id, **at)
     return AccountView(
         owner=str(owner),
         sub_id=sub_id,

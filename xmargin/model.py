@@ -16,6 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from xmargin.perps import PositionRisk
 
 WAD = 10**18
 MAX_DECIMALS = 18
@@ -43,6 +47,8 @@ class AssetParams:
 
     @property
     def precision(self) -> int:
+        if not 0 <= self.decimals <= MAX_DECIMALS:
+            raise ValueError(f"decimals {self.decimals} outside 0..{MAX_DECIMALS}")
         return 10 ** (MAX_DECIMALS - self.decimals)
 
 
@@ -146,14 +152,22 @@ def account_health(
     assets: Mapping[str, AssetParams],
     prices: Mapping[str, int],
     quote: str,
+    positions: PositionRisk | None = None,
 ) -> Health:
-    """(equity, IM, MM) of an account with collateral only (no positions yet).
+    """(equity, IM, MM) of an account: `health._account_health`.
 
-    equity = quote + sum(weighted_mm); IM = sum(weighted_mm) - sum(weighted_im);
-    MM = 0. `equity >= IM` is then exactly `quote + sum(weighted_im) >= 0`.
+    equity = quote + sum(weighted_mm) + PnL - funding owed;
+    IM = sum(weighted_mm) - sum(weighted_im) + position IM; MM = position MM.
+    `positions` is the sum of `perps.risk` over the open positions. With
+    none, `equity >= IM` is exactly `quote + sum(weighted_im) >= 0`.
     """
     c = collateral_value(balances, assets, prices, quote)
-    return Health(equity=c.quote + c.weighted_mm, im=c.weighted_mm - c.weighted_im, mm=0)
+    r = positions
+    return Health(
+        equity=c.quote + c.weighted_mm + (r.pnl - r.funding if r else 0),
+        im=c.weighted_mm - c.weighted_im + (r.im if r else 0),
+        mm=r.mm if r else 0,
+    )
 
 
 def has_liabilities(balances: Mapping[str, int], quote: str) -> bool:
@@ -166,6 +180,8 @@ def normalise_price(
 ) -> int:
     """The WAD price the OracleRouter returns for one feed's round, or PriceError
     with the router's exact revert reason."""
+    if not 0 <= feed.decimals <= MAX_DECIMALS:
+        raise ValueError(f"feed decimals {feed.decimals} outside 0..{MAX_DECIMALS}")
     if rnd.answer <= 0:
         raise PriceError(f"xmargin: {label} not positive")
     if rnd.updated_at == 0 or rnd.answered_in_round < rnd.round_id:

@@ -90,8 +90,13 @@ balances: HashMap[address, HashMap[uint256, HashMap[address, int256]]]
 held_mask: public(HashMap[address, HashMap[uint256, uint256]])
 
 
-@deploy
-def __init__(quote: address, oracle: address, quote_cap: uint256):
+@internal
+def _initialize(quote: address, oracle: address, quote_cap: uint256):
+    """
+    @dev Called once from the deploying contract's constructor. Not a module
+         `__init__`, so that the admin extension (same storage layout, never
+         holding state of its own) need not call it.
+    """
     assert oracle.is_contract, "xmargin: oracle is not a contract"
     self.oracle = IOracleRouter(oracle)
     log OracleSet(previous_oracle=empty(address), new_oracle=oracle)

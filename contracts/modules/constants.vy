@@ -27,3 +27,21 @@ MAX_DECIMALS: constant(uint256) = 18
 # Oracle heartbeats are bounded so a misconfigured feed cannot be "fresh"
 # for weeks.
 MAX_HEARTBEAT: constant(uint256) = 7 * 86_400
+
+# Perpetual markets an engine can list. Health loops over an account's
+# bitmap of open positions, so this bounds that loop too.
+MAX_MARKETS: constant(uint256) = 16
+
+# Largest |size| of a trade or a position, in base units scaled to 18
+# decimals (about 7.9e10 whole units): keeps `size * price` (<= 2**96 *
+# 10**36) and sums of such products far inside int256.
+MAX_SIZE: constant(uint256) = 2**96
+
+# Funding rates are quoted per day.
+SECONDS_PER_DAY: constant(uint256) = 86_400
+
+# Bounds on market parameters an owner may set.
+MAX_FEE: constant(uint256) = 10**17  # 10 % of notional
+MAX_SIZE_SCALAR: constant(uint256) = 10 * 10**18
+MAX_FUNDING_RATE: constant(uint256) = 10 * 10**18  # 1,000 % per day
+MAX_FUNDING_VELOCITY: constant(uint256) = 10 * 10**18  # per day, per day

@@ -3,9 +3,10 @@
 """
 @title xmargin account health
 @notice One view of an account's margin, in WAD USD:
-            equity = quote + sum(value_a * (1 - mm_haircut_a)) [+ perp PnL]
-            MM     = [sum of position maintenance margins]
-            IM     = [sum of position initial margins]
+            equity = quote + sum(value_a * (1 - mm_haircut_a))
+                     + sum(unrealised PnL_m - funding owed_m)
+            MM     = sum(notional_m * mmr_m(size_m))
+            IM     = sum(notional_m * imr_m(size_m))
                      + sum(value_a * (1 - mm_haircut_a)) - sum(value_a * (1 - im_haircut_a))
         Equity is what the account is worth to a liquidator (maintenance
         haircuts). The tighter initial haircut enters IM as the difference of
@@ -15,12 +16,15 @@
         the two haircuts are equal).
         Risk-increasing actions need `equity >= IM` afterwards; an account with
         `equity < MM` is liquidatable.
-@custom:security Values round down, so equity is never overstated.
+@custom:security Collateral and PnL round down, funding owed and margins
+                 round up: equity is never overstated, requirements never
+                 understated.
 """
 
 from . import collateral
+from . import markets
 
-uses: collateral
+uses: (collateral, markets)
 
 
 struct Health:
@@ -58,13 +62,14 @@ def collateral_value(owner: address, sub_id: uint256) -> collateral.CollateralVa
 @view
 def _account_health(owner: address, sub_id: uint256) -> Health:
     c: collateral.CollateralValue = collateral._collateral_value(owner, sub_id)
+    r: markets.PositionRisk = markets._positions_risk(owner, sub_id)
     # weighted_mm, weighted_im <= market <= 2**128 * 1e36 / 1e18 < 2**255:
     # the conversions cannot fail.
     return Health(
-        equity=c.quote + convert(c.weighted_mm, int256),
+        equity=c.quote + convert(c.weighted_mm, int256) + r.pnl - r.funding,
         # im_haircut >= mm_haircut for every asset, so weighted_im <= weighted_mm.
-        im=c.weighted_mm - c.weighted_im,
-        mm=0,
+        im=c.weighted_mm - c.weighted_im + r.im,
+        mm=r.mm,
     )
 
 
@@ -72,11 +77,14 @@ def _account_health(owner: address, sub_id: uint256) -> Health:
 @view
 def _has_liabilities(owner: address, sub_id: uint256) -> bool:
     """
-    @dev An account with no debt (and, later, no positions) is always above
-         IM, so risk checks can skip pricing it: a withdrawal then works even
-         while an oracle is down.
+    @dev An account with no debt and no positions is always above IM, so
+         risk checks can skip pricing it: a withdrawal then works even while
+         an oracle is down.
     """
-    return collateral.balances[owner][sub_id][collateral.quote_asset] < 0
+    return (
+        collateral.balances[owner][sub_id][collateral.quote_asset] < 0
+        or markets.position_mask[owner][sub_id] != 0
+    )
 
 
 @internal

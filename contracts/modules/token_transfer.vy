@@ -1,4 +1,5 @@
 # pragma version 0.4.3
+# pragma nonreentrancy on
 """
 @title Checked ERC-20 transfers
 @notice The one path by which xmargin contracts move tokens. Calls tolerate

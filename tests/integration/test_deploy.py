@@ -25,8 +25,9 @@ LOCAL_ASSETS = {
     "LINK": (35 * E18 // 100, 25 * E18 // 100, 2_000_000 * E18, 15 * E18),
 }
 USDC_CAP = 100_000_000 * 10**6
-# 4 mock tokens + 3 mock feeds + router + 3 set_feed + Clearinghouse + 3 list_asset
-LOCAL_DEPLOY_TXS = 15
+# 4 mock tokens + 3 mock feeds + router + 3 set_feed + admin extension
+# + Clearinghouse + 3 list_asset
+LOCAL_DEPLOY_TXS = 16
 
 TESTNET_CONFIG = """
 quote: {symbol: USDC, decimals: 6, cap: "1000000"}
@@ -70,7 +71,9 @@ def test_local_deploy_converges_and_is_idempotent(
 
     record = _record(deployments_dir, "local")
     assert record["chain_id"] == 31337
+    assert record["genesis"] == "0x" + bytes(node.w3.eth.get_block(0)["hash"]).hex()
     ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])
+    assert ch.functions.ADMIN().call() == record["contracts"]["ClearinghouseAdmin"]
     router = _contract(node.w3, abi, "OracleRouter", record["contracts"]["OracleRouter"])
     assert ch.functions.owner().call() == ANVIL_ACCOUNT_0
     assert router.functions.owner().call() == ANVIL_ACCOUNT_0
@@ -140,11 +143,11 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
     assert not (deployments_dir / "sepolia.json").exists()
 
     # Named explicitly, they are deployed: 2 tokens, 1 feed, router, set_feed,
-    # Clearinghouse, list_asset.
+    # admin extension, Clearinghouse, list_asset.
     config.write_text("allow_mocks: true\n" + TESTNET_CONFIG)
     out = _ok(ape_run(*args, env=env))
-    assert "7 transaction(s) sent" in out
-    assert node.w3.eth.get_transaction_count(deployer.address) == 7
+    assert "8 transaction(s) sent" in out
+    assert node.w3.eth.get_transaction_count(deployer.address) == 8
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
     record = _record(deployments_dir, "sepolia")
     assert record["chain_id"] == 11155111
@@ -157,13 +160,16 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
     # Idempotent on the testnet path too.
     out = _ok(ape_run(*args, env=env))
     assert "no transaction sent" in out
-    assert node.w3.eth.get_transaction_count(deployer.address) == 7
+    assert node.w3.eth.get_transaction_count(deployer.address) == 8
 
-    # Without the passphrase the keyfile stays locked: the script must not
-    # fall back to any other account (it fails, sending nothing).
+    # With a wrong passphrase the keyfile stays locked: a config change that
+    # needs a transaction is not sent, by this or by any other account.
+    config.write_text(("allow_mocks: true\n" + TESTNET_CONFIG).replace('cap: "100"', 'cap: "200"'))
     locked = ape_run(*args, env={**env, "APE_ACCOUNTS_deployer_PASSPHRASE": "wrong"})
     assert locked.returncode != 0
-    assert node.w3.eth.get_transaction_count(deployer.address) == 7
+    assert node.w3.eth.get_transaction_count(deployer.address) == 8
+    assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
+    assert ch.functions.asset_config(weth).call()[6] == 100 * E18
 
 
 def test_demo_end_to_end(ape_run):

@@ -4,6 +4,7 @@ import ape
 import pytest
 
 from tests.conftest import HEARTBEAT
+from xmargin.abi import deploy_clearinghouse
 
 USDC = 10**6
 ETH = 10**18
@@ -228,7 +229,7 @@ def test_withdraw_with_stale_oracle_when_no_liabilities(clearinghouse, trader, w
 def test_quote_of_any_decimals(project, owner, oracle, make_token, trader, fund, quote_decimals):
     quote = make_token(quote_decimals, "USDx")
     one = 10**quote_decimals
-    ch = owner.deploy(project.Clearinghouse, quote, oracle, 10**12 * one)
+    ch = deploy_clearinghouse(project, owner, quote.address, oracle.address, 10**12 * one)
     fund(quote, trader, 5 * one + 3, ch)
     ch.deposit(0, quote, 5 * one + 3, sender=trader)
     # Face value, scaled exactly to WAD.

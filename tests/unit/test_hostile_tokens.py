@@ -2,6 +2,7 @@
 
 import ape
 import pytest
+from ape.exceptions import ContractLogicError, TransactionError
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
 
@@ -75,8 +76,12 @@ def test_reentrancy_blocked(
     reentrant.arm(
         clearinghouse, _reentry_payloads(clearinghouse, reentrant, trader)[inner], sender=trader
     )
-    with ape.reverts():
+    with pytest.raises(ContractLogicError) as err:
         getattr(clearinghouse, outer)(0, reentrant, ONE, sender=trader)
+    # The lock's own revert carries no reason. Any reason would mean the
+    # inner call ran and failed on its own terms (allowance, balance): the
+    # lock would then be untested (regression found in review).
+    assert err.value.message == TransactionError.DEFAULT_MESSAGE
     assert snapshot_balances(clearinghouse, [reentrant], [trader]) == before
     assert reentrant.reentered() == 0
     # Disarmed, the same call goes through: the revert was the lock.

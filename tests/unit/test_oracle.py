@@ -225,6 +225,25 @@ def test_set_feed_rejects_non_contract_and_wide_decimals(oracle, owner, asset, p
         oracle.set_feed(asset, wide, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
 
 
+def test_primary_cannot_become_the_second_feed(oracle, priced, cross_checked, owner):
+    """Regression (review): set_feed(primary := second feed) compared the
+    feed with itself, so a crash on that feed passed unchecked."""
+    with ape.reverts("xmargin: primary is the second feed"):
+        oracle.set_feed(priced, cross_checked, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    cross_checked.set_answer(1 * 10**18, sender=owner)
+    with ape.reverts("xmargin: feeds deviate"):
+        oracle.price(priced)
+
+
+def test_second_feed_config_is_owner_only(oracle, priced, cross_checked, stranger, make_feed):
+    with ape.reverts("ownable: caller is not the owner"):
+        oracle.remove_secondary_feed(priced, sender=stranger)
+    with ape.reverts("ownable: caller is not the owner"):
+        oracle.set_secondary_feed(priced, make_feed(ASSET_USD), HEARTBEAT, WAD, sender=stranger)
+    with ape.reverts("ownable: caller is not the owner"):
+        oracle.remove_feed(priced, sender=stranger)
+
+
 def test_set_secondary_rejects_bad_config(oracle, owner, asset, priced, feed, make_feed):
     other = make_feed(ASSET_USD)
     with ape.reverts("xmargin: max deviation must be positive"):

@@ -1,0 +1,392 @@
+# pragma version 0.4.3
+# pragma nonreentrancy on
+"""
+@title xmargin perpetual markets: registry, positions, funding, margin maths
+@notice A market is an oracle-priced underlying traded as a perpetual future
+        against the liquidity pool (the counterparty of every trade). Each
+        market has:
+        - margin ratios that grow with position size:
+              imr(size) = min(imr_base + |size| * im_size_scalar / skew_scale, 1)
+              mmr(size) = min(mmr_base + |size| * mm_size_scalar / skew_scale, 1)
+          (the size add-on is Synthetix's size/skewScale term);
+        - a skew premium: a trade of `delta` when the market's net skew is
+          `skew` fills at `price * (1 + (2 * skew + delta) / (2 * skew_scale))`,
+          against whoever increases skew and in favour of whoever reduces it;
+        - maker/taker fees: the part of a trade that reduces |skew| pays the
+          maker fee, the rest the taker fee;
+        - funding: a rate (per day) that drifts at
+          `clamp(skew / skew_scale, -1, 1) * max_funding_velocity` per day,
+          capped at +-max_funding_rate, integrated exactly per second into a
+          cumulative index of USD per unit of size. Longs pay a positive rate.
+        Positions are marked to the oracle: every trade realises the old
+        position's PnL and funding into the quote balance and re-enters the
+        whole position at the oracle price, so `entry_price` is the price at
+        the last touch.
+@custom:security Every division states its rounding: PnL down, funding owed,
+                 premium, fees, notional and margin up, against the account.
+"""
+
+from snekmate.auth import ownable
+from snekmate.utils import math
+
+from . import collateral
+from . import constants
+from . import fixed_point as fp
+
+uses: (ownable, collateral)
+
+
+struct MarketParams:
+    # Oracle key of the underlying (any asset the OracleRouter prices).
+    asset: address
+    # WAD ratios of notional at zero size; mmr_base < imr_base.
+    imr_base: uint256
+    mmr_base: uint256
+    # WAD: add-on per `skew_scale` of |size|; mm <= im.
+    im_size_scalar: uint256
+    mm_size_scalar: uint256
+    # Size (WAD base units) at which the premium is 100 %.
+    skew_scale: uint256
+    # WAD fractions of notional.
+    taker_fee: uint256
+    maker_fee: uint256
+    # Largest open interest per side (WAD base units).
+    max_oi: uint256
+    # WAD per day, per day at full skew; and the cap on |rate| (WAD per day).
+    max_funding_velocity: uint256
+    max_funding_rate: uint256
+
+
+struct MarketState:
+    # Net size of all positions (longs - shorts).
+    skew: int256
+    long_oi: uint256
+    short_oi: uint256
+    # sum(size_i * entry_price_i) and sum(size_i * funding_index_i), unscaled
+    # (WAD * WAD): the pool's view of traders' PnL without a loop.
+    entry_sum: int256
+    funding_sum: int256
+    # Funding rate at `last_funding_time` (WAD per day) and the index.
+    funding_rate: int256
+    funding_index: int256
+    last_funding_time: uint256
+
+
+struct Position:
+    # WAD base units; > 0 long, < 0 short.
+    size: int256
+    # Oracle price at the last touch (WAD USD).
+    entry_price: uint256
+    # Market funding index at the last touch.
+    funding_index: int256
+
+
+# One position's contribution to an account's health (WAD USD).
+struct PositionRisk:
+    pnl: int256
+    funding: int256
+    notional: uint256
+    im: uint256
+    mm: uint256
+
+
+event MarketListed:
+    market_id: indexed(uint256)
+    asset: indexed(address)
+    params: MarketParams
+
+
+event MarketParamsSet:
+    market_id: indexed(uint256)
+    params: MarketParams
+
+
+event MarketClosedSet:
+    market_id: indexed(uint256)
+    closed: bool
+
+
+num_markets: public(uint256)
+market_params: public(HashMap[uint256, MarketParams])
+market_state: public(HashMap[uint256, MarketState])
+# A closed market accepts only trades that reduce positions.
+market_closed: public(HashMap[uint256, bool])
+
+# The liquidity pool's quote ledger (native quote units): the counterparty
+# side of every settlement. May go negative only if traders' realised gains
+# exceed what LPs put in (covered by the bad-debt waterfall).
+pool_balance: public(int256)
+
+positions: HashMap[address, HashMap[uint256, HashMap[uint256, Position]]]
+# owner -> sub_id -> bit m set while the account has a position in market m.
+position_mask: public(HashMap[address, HashMap[uint256, uint256]])
+
+
+# ---------------------------------------------------------------- views
+
+
+@external
+@view
+def position(owner: address, sub_id: uint256, market_id: uint256) -> Position:
+    """
+    @notice An account's position in a market.
+    @param owner The account owner.
+    @param sub_id The sub-account number.
+    @param market_id The market.
+    @return (size, entry_price, funding_index); size 0 when flat.
+    """
+    return self.positions[owner][sub_id][market_id]
+
+
+@external
+@view
+def funding_now(market_id: uint256) -> (int256, int256):
+    """
+    @notice The market's funding rate and index as of this block.
+    @param market_id A listed market.
+    @return (rate in WAD per day, index in WAD USD per unit of size).
+    """
+    self._check_market(market_id)
+    price: uint256 = self._price(market_id)
+    return self._funding(market_id, price)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@external
+def list_market(params: MarketParams):
+    """
+    @notice Lists a perpetual market as id `num_markets` (see MarketListed).
+            The oracle must already price its asset.
+    @param params Margin ratios, size scalars, skew scale, fees, OI cap, funding limits.
+    """
+    ownable._check_owner()
+    market_id: uint256 = self.num_markets
+    assert market_id < constants.MAX_MARKETS, "xmargin: too many markets"
+    self._check_params(params)
+    assert staticcall collateral.oracle.price(params.asset) > 0, "xmargin: asset has no price"
+    self.market_params[market_id] = params
+    self.market_state[market_id].last_funding_time = block.timestamp
+    self.num_markets = market_id + 1
+    log MarketListed(market_id=market_id, asset=params.asset, params=params)
+
+
+@external
+def set_market_params(market_id: uint256, params: MarketParams):
+    """
+    @notice Changes a market's parameters. Funding accrues to now under the
+            old parameters first. The oracle asset cannot change.
+    @param market_id A listed market.
+    @param params The new parameters.
+    """
+    ownable._check_owner()
+    self._check_market(market_id)
+    assert params.asset == self.market_params[market_id].asset, "xmargin: market asset cannot change"
+    self._check_params(params)
+    self._accrue(market_id, self._price(market_id))
+    self.market_params[market_id] = params
+    log MarketParamsSet(market_id=market_id, params=params)
+
+
+@external
+def set_market_closed(market_id: uint256, closed: bool):
+    """
+    @notice Closes a market to new risk (only reducing trades) or reopens it.
+    @param market_id A listed market.
+    @param closed True to close.
+    """
+    ownable._check_owner()
+    self._check_market(market_id)
+    self.market_closed[market_id] = closed
+    log MarketClosedSet(market_id=market_id, closed=closed)
+
+
+# ---------------------------------------------------------------- internals: checks
+
+
+@internal
+@view
+def _check_market(market_id: uint256):
+    assert market_id < self.num_markets, "xmargin: unknown market"
+
+
+@internal
+@pure
+def _check_params(p: MarketParams):
+    assert p.asset != empty(address), "xmargin: market asset is the zero address"
+    assert p.mmr_base > 0, "xmargin: maintenance ratio must be positive"
+    assert p.mmr_base < p.imr_base, "xmargin: maintenance ratio must be below initial"
+    assert p.imr_base <= constants.WAD, "xmargin: initial ratio above 100%"
+    assert p.mm_size_scalar <= p.im_size_scalar, "xmargin: maintenance size scalar above initial"
+    assert p.im_size_scalar <= constants.MAX_SIZE_SCALAR, "xmargin: size scalar too large"
+    # >= one whole unit keeps the premium maths inside int256.
+    assert p.skew_scale >= constants.WAD, "xmargin: skew scale below one unit"
+    assert p.skew_scale <= constants.MAX_SIZE, "xmargin: skew scale too large"
+    assert p.maker_fee <= p.taker_fee, "xmargin: maker fee above taker fee"
+    assert p.taker_fee <= constants.MAX_FEE, "xmargin: fee above 10%"
+    assert p.max_oi <= constants.MAX_SIZE, "xmargin: open interest cap too large"
+    assert p.max_funding_rate <= constants.MAX_FUNDING_RATE, "xmargin: funding rate cap too large"
+    assert p.max_funding_velocity <= constants.MAX_FUNDING_VELOCITY, "xmargin: funding velocity too large"
+
+
+# ---------------------------------------------------------------- internals: maths
+
+
+@internal
+@view
+def _price(market_id: uint256) -> uint256:
+    return staticcall collateral.oracle.price(self.market_params[market_id].asset)
+
+
+@internal
+@view
+def _funding(market_id: uint256, price: uint256) -> (int256, int256):
+    """
+    @dev Rate and index as of now: the exact integral of a rate that moves
+         linearly at the current velocity and stops at +-max_funding_rate.
+         Shared by both sides of every position, so its divisions (toward
+         zero) favour no one.
+    """
+    s: MarketState = self.market_state[market_id]
+    p: MarketParams = self.market_params[market_id]
+    dt: int256 = convert(block.timestamp - s.last_funding_time, int256)
+    cap: int256 = convert(p.max_funding_rate, int256)
+    # A rate left beyond a lowered cap is clamped from here on.
+    r0: int256 = min(max(s.funding_rate, -cap), cap)
+    if dt == 0:
+        return r0, s.funding_index
+    day: int256 = convert(constants.SECONDS_PER_DAY, int256)
+    wad: int256 = convert(constants.WAD, int256)
+    # Proportional skew, clamped to [-1, 1].
+    k: int256 = min(max(s.skew * wad // convert(p.skew_scale, int256), -wad), wad)
+    velocity: int256 = k * convert(p.max_funding_velocity, int256) // wad
+    r1: int256 = r0 + velocity * dt // day
+    # area = integral of the rate over dt, in (WAD per day) * seconds.
+    area: int256 = 0
+    if r1 > cap or r1 < -cap:
+        bound: int256 = cap
+        if velocity < 0:
+            bound = -cap
+        # Seconds until the rate reaches the cap (0 <= t_hit < dt).
+        t_hit: int256 = (bound - r0) * day // velocity
+        area = (r0 + bound) * t_hit // 2 + bound * (dt - t_hit)
+        r1 = bound
+    else:
+        area = (r0 + r1) * dt // 2
+    return r1, s.funding_index + area * convert(price, int256) // (day * wad)
+
+
+@internal
+def _accrue(market_id: uint256, price: uint256) -> int256:
+    """
+    @dev Stores funding as of now; returns the index.
+    """
+    rate: int256 = 0
+    index: int256 = 0
+    rate, index = self._funding(market_id, price)
+    self.market_state[market_id].funding_rate = rate
+    self.market_state[market_id].funding_index = index
+    self.market_state[market_id].last_funding_time = block.timestamp
+    return index
+
+
+@internal
+@pure
+def _margin_ratio(size_abs: uint256, base: uint256, scalar: uint256, skew_scale: uint256) -> uint256:
+    """
+    @dev min(base + ceil(|size| * scalar / skew_scale), WAD).
+    """
+    return min(base + fp._ceil_div_u(size_abs * scalar, skew_scale), constants.WAD)
+
+
+@internal
+@pure
+def _risk(pos: Position, p: MarketParams, price: uint256, index: int256) -> PositionRisk:
+    """
+    @dev One position at `price` and funding `index`, rounded against it.
+    """
+    size_abs: uint256 = fp._abs(pos.size)
+    wad: int256 = convert(constants.WAD, int256)
+    notional: uint256 = math._mul_div(size_abs, price, constants.WAD, True)
+    imr: uint256 = self._margin_ratio(size_abs, p.imr_base, p.im_size_scalar, p.skew_scale)
+    mmr: uint256 = self._margin_ratio(size_abs, p.mmr_base, p.mm_size_scalar, p.skew_scale)
+    return PositionRisk(
+        pnl=fp._floor_div(pos.size * (convert(price, int256) - convert(pos.entry_price, int256)), wad),
+        funding=fp._ceil_div(pos.size * (index - pos.funding_index), wad),
+        notional=notional,
+        im=math._mul_div(notional, imr, constants.WAD, True),
+        mm=math._mul_div(notional, mmr, constants.WAD, True),
+    )
+
+
+@internal
+@view
+def _positions_risk(owner: address, sub_id: uint256) -> PositionRisk:
+    """
+    @dev Sum over the account's open positions (bitmap, at most MAX_MARKETS).
+         `notional` is the gross notional. Reverts if a price is invalid.
+    """
+    total: PositionRisk = empty(PositionRisk)
+    mask: uint256 = self.position_mask[owner][sub_id]
+    for m: uint256 in range(constants.MAX_MARKETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            p: MarketParams = self.market_params[m]
+            price: uint256 = staticcall collateral.oracle.price(p.asset)
+            rate: int256 = 0
+            index: int256 = 0
+            rate, index = self._funding(m, price)
+            r: PositionRisk = self._risk(self.positions[owner][sub_id][m], p, price, index)
+            total.pnl += r.pnl
+            total.funding += r.funding
+            total.notional += r.notional
+            total.im += r.im
+            total.mm += r.mm
+        mask >>= 1
+    return total
+
+
+@internal
+@pure
+def _fill_adjustment(skew: int256, delta: int256, price: uint256, skew_scale: uint256) -> int256:
+    """
+    @dev fill price - oracle price for `delta` at `skew`:
+         price * (2 * skew + delta) / (2 * skew_scale), rounded up for a buy
+         and down for a sell (against the trader), never below -price.
+         With skew_scale >= 1e18 and |skew|, |delta| <= MAX_SIZE, every
+         product below stays inside int256.
+    """
+    num: int256 = convert(price, int256) * (2 * skew + delta)
+    den: int256 = 2 * convert(skew_scale, int256)
+    if delta > 0:
+        return fp._ceil_div(num, den)
+    return max(fp._floor_div(num, den), -convert(price, int256))
+
+
+@internal
+@pure
+def _premium(delta: int256, adjustment: int256) -> int256:
+    """
+    @dev What the trader pays (> 0) or receives (< 0) over the oracle price:
+         delta * adjustment / WAD, rounded up (against the trader).
+    """
+    return fp._ceil_div(delta * adjustment, convert(constants.WAD, int256))
+
+
+@internal
+@pure
+def _fee(skew: int256, delta: int256, price: uint256, p: MarketParams) -> uint256:
+    """
+    @dev Maker fee on the part of |delta| that reduces |skew|, taker fee on
+         the rest, of the oracle notional; rounded up.
+    """
+    delta_abs: uint256 = fp._abs(delta)
+    maker: uint256 = 0
+    if (skew > 0 and delta < 0) or (skew < 0 and delta > 0):
+        maker = min(delta_abs, fp._abs(skew))
+    taker: uint256 = delta_abs - maker
+    return math._mul_div(
+        maker * p.maker_fee + taker * p.taker_fee, price, constants.WAD * constants.WAD, True
+    )

@@ -1,0 +1,153 @@
+# pragma version 0.4.3
+# pragma nonreentrancy on
+"""
+@title xmargin trading: perpetual trades against the liquidity pool
+@notice `trade` opens, grows, reduces, closes or flips a position at the
+        oracle price plus the skew premium and the fee (see `markets`). The
+        pool is the counterparty: every quote amount a trader gains the pool
+        loses and vice versa, so trader and pool ledgers always sum to zero.
+        Before the trade the old position is settled: its PnL and funding go
+        to the quote balance, which may go negative (a debt backed by the
+        rest of the account).
+        A trade that only shrinks a position (same side, smaller, or to zero)
+        is always allowed: while paused, in a closed market, above the OI cap
+        and below initial margin, so a user can always de-risk. Any other
+        trade needs the market open, the engine unpaused, room under the OI
+        cap and `equity >= IM` afterwards.
+@custom:security No token moves: settlement is internal to the ledger. The
+                 quote amount is rounded down for the trader once, after
+                 PnL, funding, premium and fee are summed in WAD.
+"""
+
+from . import collateral
+from . import constants
+from . import fixed_point as fp
+from . import governance
+from . import health
+from . import markets
+
+uses: (collateral, governance, health, markets)
+
+
+event Trade:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    market_id: indexed(uint256)
+    size_delta: int256
+    new_size: int256
+    oracle_price: uint256
+    fill_price: uint256
+    # WAD USD: realised PnL and funding of the old position, premium, fee.
+    pnl: int256
+    funding: int256
+    premium: int256
+    fee: uint256
+    # Native quote units credited (> 0) or debited (< 0) to the account.
+    quote_delta: int256
+    funding_index: int256
+
+
+@external
+def trade(sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_price: uint256) -> uint256:
+    """
+    @notice Trades `size_delta` (WAD base units, > 0 buys, < 0 sells) in a
+            market for the caller's sub-account.
+    @param sub_id The caller's sub-account.
+    @param market_id A listed market.
+    @param size_delta Signed size, 0 < |size_delta| <= 2**96.
+    @param acceptable_price Worst fill price accepted: the most a buy pays,
+           the least a sell receives (WAD USD).
+    @return The fill price (WAD USD).
+    """
+    return self._trade(msg.sender, sub_id, market_id, size_delta, acceptable_price)
+
+
+@internal
+def _trade(
+    owner: address, sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_price: uint256
+) -> uint256:
+    markets._check_market(market_id)
+    assert size_delta != 0, "xmargin: zero size"
+    assert fp._abs(size_delta) <= constants.MAX_SIZE, "xmargin: size too large"
+    p: markets.MarketParams = markets.market_params[market_id]
+    price: uint256 = markets._price(market_id)
+    # Funding accrues under the skew that held until now.
+    index: int256 = markets._accrue(market_id, price)
+    s: markets.MarketState = markets.market_state[market_id]
+    old: markets.Position = markets.positions[owner][sub_id][market_id]
+    new_size: int256 = old.size + size_delta
+    assert fp._abs(new_size) <= constants.MAX_SIZE, "xmargin: position too large"
+
+    reducing: bool = old.size != 0 and (
+        new_size == 0 or ((new_size > 0) == (old.size > 0) and fp._abs(new_size) < fp._abs(old.size))
+    )
+    if not reducing:
+        governance._check_not_paused()
+        assert not markets.market_closed[market_id], "xmargin: market closed"
+
+    adjustment: int256 = markets._fill_adjustment(s.skew, size_delta, price, p.skew_scale)
+    fill: uint256 = convert(convert(price, int256) + adjustment, uint256)
+    if size_delta > 0:
+        assert fill <= acceptable_price, "xmargin: fill price above acceptable"
+    else:
+        assert fill >= acceptable_price, "xmargin: fill price below acceptable"
+
+    # Settle the old position at the oracle price, then charge the trade.
+    risk: markets.PositionRisk = markets._risk(old, p, price, index)
+    premium: int256 = markets._premium(size_delta, adjustment)
+    fee: uint256 = markets._fee(s.skew, size_delta, price, p)
+    owed: int256 = risk.pnl - risk.funding - premium - convert(fee, int256)
+    precision: int256 = convert(collateral.asset_config[collateral.quote_asset].precision, int256)
+    quote_delta: int256 = fp._floor_div(owed, precision)
+    if quote_delta != 0:
+        collateral._add(owner, sub_id, collateral.quote_asset, quote_delta)
+        markets.pool_balance -= quote_delta
+
+    # Market aggregates: replace the old position's terms by the new one's.
+    s.skew += size_delta
+    if old.size > 0:
+        s.long_oi -= convert(old.size, uint256)
+    elif old.size < 0:
+        s.short_oi -= fp._abs(old.size)
+    if new_size > 0:
+        s.long_oi += convert(new_size, uint256)
+    elif new_size < 0:
+        s.short_oi += fp._abs(new_size)
+    if not reducing:
+        if new_size > 0:
+            assert s.long_oi <= p.max_oi, "xmargin: open interest cap reached"
+        else:
+            assert s.short_oi <= p.max_oi, "xmargin: open interest cap reached"
+    price_i: int256 = convert(price, int256)
+    s.entry_sum += new_size * price_i - old.size * convert(old.entry_price, int256)
+    s.funding_sum += new_size * index - old.size * old.funding_index
+    markets.market_state[market_id] = s
+
+    if new_size == 0:
+        markets.positions[owner][sub_id][market_id] = empty(markets.Position)
+    else:
+        markets.positions[owner][sub_id][market_id] = markets.Position(
+            size=new_size, entry_price=price, funding_index=index
+        )
+    if (old.size == 0) != (new_size == 0):
+        markets.position_mask[owner][sub_id] ^= 1 << market_id
+
+    if not reducing:
+        health._check_initial_margin(owner, sub_id)
+
+    log Trade(
+        owner=owner,
+        sub_id=sub_id,
+        market_id=market_id,
+        size_delta=size_delta,
+        new_size=new_size,
+        oracle_price=price,
+        fill_price=fill,
+        pnl=risk.pnl,
+        funding=risk.funding,
+        premium=premium,
+        fee=fee,
+        quote_delta=quote_delta,
+        funding_index=index,
+    )
+    return fill

@@ -1,0 +1,67 @@
+"""The admin extension runs on the Clearinghouse's storage, and only there."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import ape
+import pytest
+
+from tests.conftest import ROOT
+
+CONTRACTS = ["Clearinghouse", "ClearinghouseAdmin", "mocks/ClearinghouseHarness"]
+
+
+def _layout(name: str) -> dict:
+    vyper = shutil.which("vyper")
+    assert vyper, "vyper not on PATH: run via make"
+    out = subprocess.run(
+        [vyper, "-p", str(ROOT), "-f", "layout", str(ROOT / "contracts" / f"{name}.vy")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)
+
+
+def test_storage_layouts_are_identical():
+    """A delegatecall into a contract with another layout would write the
+    wrong slots: the three must agree slot for slot, locks included."""
+    core, admin, harness = (_layout(name) for name in CONTRACTS)
+    assert core["storage_layout"] == admin["storage_layout"] == harness["storage_layout"]
+    assert (
+        core["transient_storage_layout"]
+        == admin["transient_storage_layout"]
+        == harness["transient_storage_layout"]
+    )
+
+
+def test_admin_called_directly_refuses_everything(project, owner, guardian, usdc, oracle):
+    admin = owner.deploy(project.ClearinghouseAdmin)
+    with ape.reverts("ownable: caller is not the owner"):
+        admin.list_asset(usdc, 0, 0, 1, sender=owner)
+    with ape.reverts("ownable: caller is not the owner"):
+        admin.set_oracle(oracle, sender=owner)
+    with ape.reverts("xmargin: caller is not owner or guardian"):
+        admin.pause(sender=owner)
+    with ape.reverts("ownable: caller is not the owner"):
+        admin.transfer_ownership(owner, sender=owner)
+
+
+def test_admin_functions_act_on_the_clearinghouse(clearinghouse, owner, stranger):
+    """Through the fallback the owner is the Clearinghouse's owner, and the
+    change is visible through the core's own getters."""
+    with ape.reverts("ownable: caller is not the owner"):
+        clearinghouse.set_guardian(stranger, sender=stranger)
+    tx = clearinghouse.set_guardian(stranger, sender=owner)
+    assert clearinghouse.guardian() == stranger.address
+    assert [e.event_name for e in tx.events] == ["GuardianSet"]
+
+
+def test_unknown_selector_and_ether_revert(clearinghouse, stranger):
+    with pytest.raises(ape.exceptions.ContractLogicError):
+        stranger.transfer(clearinghouse.address, 0, data="0xdeadbeef")
+    with pytest.raises(ape.exceptions.ContractLogicError):
+        stranger.transfer(clearinghouse.address, 1)

@@ -1,0 +1,145 @@
+"""xmargin.deploy on the in-process chain: convergence, reuse, partial runs.
+
+The anvil integration tests drive the script end to end; these pin the
+convergence rules cheaply, including the review's failure cases.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from xmargin.config import parse_config
+from xmargin.deploy import deploy, network_info
+from xmargin.deployments import DeploymentError, read_record
+
+E18 = 10**18
+
+
+def _asset(symbol: str, decimals: int, price: str, **feed) -> dict:
+    return {
+        "symbol": symbol,
+        "decimals": decimals,
+        "im_haircut": "0.2",
+        "mm_haircut": "0.1",
+        "cap": "1000",
+        "feed": {
+            "decimals": 8,
+            "price": price,
+            "heartbeat": 3600,
+            "min_price": "1",
+            "max_price": "1000000",
+            **feed,
+        },
+    }
+
+
+BASE = {
+    "quote": {"symbol": "USDC", "decimals": 6, "cap": "1000000"},
+    "assets": [_asset("WETH", 18, "3000"), _asset("LINK", 18, "15")],
+}
+
+
+@pytest.fixture
+def run(project, owner, tmp_path):
+    from ape import chain
+
+    provider = chain.provider
+
+    def go(raw: dict, name: str = "test"):
+        return deploy(
+            project,
+            provider,
+            owner,
+            parse_config(copy.deepcopy(raw), name=name),
+            network_info(provider),
+            directory=tmp_path,
+            log=lambda _: None,
+        )
+
+    return go
+
+
+def _prices(project, result) -> dict[str, int]:
+    router = project.OracleRouter.at(result.record.contracts["OracleRouter"])
+    return {s: router.price(a.token) for s, a in result.record.assets.items() if a.feed}
+
+
+def test_second_run_sends_nothing(run):
+    # 3 mock tokens, 2 mock feeds, router, 2 set_feed, admin, Clearinghouse, 2 list_asset
+    assert run(BASE).transactions == 12
+    assert run(BASE).transactions == 0
+
+
+def test_changed_asset_list_after_a_chain_reset_is_not_confused(run, project, chain):
+    """Review case: the chain rolled back under a record, then a config with
+    another asset list. Addresses may now hold other contracts (same
+    deployer, same nonces): each asset must still get its own token and the
+    right feed."""
+    snapshot = chain.snapshot()
+    run(BASE)
+    chain.restore(snapshot)
+    changed = {**BASE, "assets": [_asset("WBTC", 8, "60000"), *BASE["assets"]]}
+    result = run(changed)
+    tokens = [a.token for a in result.record.assets.values()]
+    assert len(set(tokens)) == 4
+    assert _prices(project, result) == {
+        "WBTC": 60_000 * E18,
+        "WETH": 3_000 * E18,
+        "LINK": 15 * E18,
+    }
+    ch = project.Clearinghouse.at(result.record.contracts["Clearinghouse"])
+    assert ch.listed_assets() == tokens
+    assert run(changed).transactions == 0
+
+
+def test_failed_run_keeps_what_it_deployed(run, make_token, tmp_path):
+    """Review case: a failure late in a run must not lose the contracts
+    deployed before it; the next run reuses them."""
+    real_link = make_token(18, "LINK")
+    wrong = copy.deepcopy(BASE)
+    wrong["assets"][1] |= {"address": real_link.address, "decimals": 8}
+    with pytest.raises(DeploymentError, match="has 18 decimals, the config says 8"):
+        run(wrong)
+    partial = read_record(tmp_path / "local.json")
+    assert partial is not None and set(partial.assets) == {"USDC", "WETH"}
+    fixed = copy.deepcopy(BASE)
+    fixed["assets"][1] |= {"address": real_link.address}
+    result = run(fixed)
+    for symbol in ("USDC", "WETH"):
+        assert result.record.assets[symbol] == partial.assets[symbol]
+    assert result.record.assets["LINK"].token == real_link.address
+
+
+def test_feed_changes_converge_in_a_valid_order(run, project):
+    """Review case: replacing both feeds must remove the old second feed
+    first, or set_feed checks the new primary against the old second feed."""
+    with_second = copy.deepcopy(BASE)
+    with_second["assets"][0]["feed"]["secondary"] = {
+        "heartbeat": 3600,
+        "max_deviation": "0.02",
+        "price": "3010",
+    }
+    first = run(with_second)
+    router = project.OracleRouter.at(first.record.contracts["OracleRouter"])
+    weth = first.record.assets["WETH"]
+    assert router.price_config(weth.token).secondary.aggregator == weth.second_feed
+    # New heartbeat on the primary: second feed removed and set again.
+    moved = copy.deepcopy(with_second)
+    moved["assets"][0]["feed"]["heartbeat"] = 1800
+    assert run(moved).transactions == 3
+    cfg = router.price_config(weth.token)
+    assert (cfg.primary.heartbeat, cfg.secondary.aggregator) == (1800, weth.second_feed)
+    # Second feed dropped from the config: removed on chain.
+    dropped = copy.deepcopy(moved)
+    dropped["assets"][0]["feed"]["secondary"] = None
+    assert run(dropped).transactions == 1
+    assert router.price_config(weth.token).secondary.aggregator == "0x" + "0" * 40
+
+
+def test_guardian_converges(run, project, stranger):
+    result = run(BASE | {"guardian": stranger.address})
+    ch = project.Clearinghouse.at(result.record.contracts["Clearinghouse"])
+    assert ch.guardian() == stranger.address
+    assert run(BASE | {"guardian": stranger.address}).transactions == 0

@@ -1,0 +1,336 @@
+"""Perpetual trades: fills, fees, settlement, margin rules, bad input.
+
+Every expected number is worked out by hand in the comments (ETH at $3,000,
+skew scale 1,000,000 ETH, taker 0.1 %, maker 0.05 %, IMR 10 % + |size|/K,
+MMR 5 % + |size|/(2K), funding off so that time does not move PnL here;
+funding has its own tests).
+"""
+
+from __future__ import annotations
+
+import ape
+import pytest
+
+from xmargin.perps import MarketParams
+
+E18 = 10**18
+USDC = 10**6
+ETH = E18
+P3000 = 3_000 * E18
+
+ETH_MARKET = MarketParams(
+    asset="",  # filled with the WETH token address (the oracle key)
+    imr_base=10 * E18 // 100,
+    mmr_base=5 * E18 // 100,
+    im_size_scalar=E18,
+    mm_size_scalar=E18 // 2,
+    skew_scale=1_000_000 * ETH,
+    taker_fee=E18 // 1_000,
+    maker_fee=E18 // 2_000,
+    max_oi=1_000 * ETH,
+    max_funding_velocity=0,
+    max_funding_rate=0,
+)
+
+
+def params(asset, **changes) -> tuple:
+    from dataclasses import replace
+
+    return replace(ETH_MARKET, asset=str(asset), **changes).as_tuple()
+
+
+@pytest.fixture
+def market(clearinghouse, owner, weth):
+    clearinghouse.list_market(params(weth.address), sender=owner)
+    return 0
+
+
+@pytest.fixture
+def weth(weth_listed):
+    return weth_listed.token
+
+
+@pytest.fixture
+def eth_feed(weth_listed):
+    return weth_listed.feed
+
+
+@pytest.fixture
+def deposit_usdc(clearinghouse, usdc, fund):
+    def do(who, amount_usdc: int, sub_id: int = 0):
+        fund(usdc, who, amount_usdc * USDC, clearinghouse)
+        clearinghouse.deposit(sub_id, usdc, amount_usdc * USDC, sender=who)
+
+    return do
+
+
+def quote(ch, who, usdc, sub_id=0) -> int:
+    return ch.balance_of(who, sub_id, usdc)
+
+
+def test_open_long_fill_fee_and_health(clearinghouse, market, trader, usdc, deposit_usdc):
+    deposit_usdc(trader, 10_000)
+    # fill = 3000 * (1 + (0 + 1) / (2 * 1e6)) = 3000.0015
+    tx = clearinghouse.trade(0, market, ETH, 3_000_0015 * E18 // 10_000, sender=trader)
+    fill = 3_000_001_500_000_000_000_000
+    # premium 1 * 0.0015 = $0.0015; taker fee 0.1 % of $3,000 = $3
+    # quote: -(3 + 0.0015) USD = -3_001_500 native (6 decimals)
+    assert quote(clearinghouse, trader, usdc) == 10_000 * USDC - 3_001_500
+    assert clearinghouse.pool_balance() == 3_001_500
+    assert tuple(clearinghouse.position(trader, 0, market)) == (ETH, P3000, 0)
+    assert clearinghouse.position_mask(trader, 0) == 1
+    s = clearinghouse.market_state(market)
+    assert (s.skew, s.long_oi, s.short_oi, s.entry_sum) == (ETH, ETH, 0, ETH * P3000)
+    # equity = 9,996.9985; IM = 3,000 * (0.1 + 1e-6) = 300.003;
+    # MM = 3,000 * (0.05 + 0.5e-6) = 150.0015
+    assert tuple(clearinghouse.account_health(trader, 0)) == (
+        9_996_998_500 * 10**12,
+        300_003 * 10**15,
+        1_500_015 * 10**14,
+    )
+    (event,) = tx.events.filter(clearinghouse.Trade)
+    assert (event.fill_price, event.premium, event.fee, event.quote_delta) == (
+        fill,
+        15 * 10**14,
+        3 * E18,
+        -3_001_500,
+    )
+
+
+def test_close_in_profit_settles_against_the_pool(
+    clearinghouse, market, trader, usdc, deposit_usdc, eth_feed, owner
+):
+    deposit_usdc(trader, 10_000)
+    clearinghouse.trade(0, market, ETH, 2 * P3000, sender=trader)
+    eth_feed.set_answer(3_300 * 10**8, sender=owner)
+    # Selling into long skew reduces it: fill above the oracle,
+    # 3300 * (1 + (1 + 0) / 2e6) = 3300.00165; the trader receives
+    # 1 * 0.00165 = $0.00165 of premium and pays the maker fee, 0.05 % of
+    # $3,300 = $1.65; realised PnL 1 * (3,300 - 3,000) = $300.
+    clearinghouse.trade(0, market, -ETH, 3_300 * E18, sender=trader)
+    # 300 + 0.00165 - 1.65 = 298.35165 -> +298_351_650
+    assert quote(clearinghouse, trader, usdc) == 10_000 * USDC - 3_001_500 + 298_351_650
+    # The pool took the fees and premium and paid the profit: zero-sum.
+    assert clearinghouse.pool_balance() == 3_001_500 - 298_351_650
+    assert quote(clearinghouse, trader, usdc) - 10_000 * USDC + clearinghouse.pool_balance() == 0
+    assert tuple(clearinghouse.position(trader, 0, market)) == (0, 0, 0)
+    assert clearinghouse.position_mask(trader, 0) == 0
+    s = clearinghouse.market_state(market)
+    assert (s.skew, s.long_oi, s.short_oi, s.entry_sum, s.funding_sum) == (0, 0, 0, 0, 0)
+    assert tuple(clearinghouse.account_health(trader, 0)) == (10_295_350_150 * 10**12, 0, 0)
+
+
+def test_skew_premium_and_maker_taker_split(
+    clearinghouse, market, trader, hedger, usdc, deposit_usdc
+):
+    deposit_usdc(trader, 100_000)
+    deposit_usdc(hedger, 100_000)
+    clearinghouse.trade(0, market, 10 * ETH, 2 * P3000, sender=trader)
+    # Hedger sells 15 into +10 skew: the 10 that reduce skew pay maker
+    # (10 * 3000 * 0.05 % = $15), the 5 beyond pay taker (5 * 3000 * 0.1 % = $15).
+    # fill = 3000 * (1 + (2 * 10 - 15) / 2e6) = 3000.0075 > oracle;
+    # premium = -15 * 0.0075 = -$0.1125 (received).
+    tx = clearinghouse.trade(0, market, -15 * ETH, 3_000 * E18, sender=hedger)
+    (event,) = tx.events.filter(clearinghouse.Trade)
+    assert event.fill_price == 3_000_007_500_000_000_000_000
+    assert event.premium == -1125 * 10**14
+    assert event.fee == 30 * E18
+    # -30 + 0.1125 = -29.8875 -> -29_887_500
+    assert event.quote_delta == -29_887_500
+    assert quote(clearinghouse, hedger, usdc) == 100_000 * USDC - 29_887_500
+    s = clearinghouse.market_state(market)
+    assert (s.skew, s.long_oi, s.short_oi) == (-5 * ETH, 10 * ETH, 15 * ETH)
+
+
+def test_acceptable_price_guards_both_sides(
+    clearinghouse, market, trader, usdc, deposit_usdc, snapshot_balances
+):
+    deposit_usdc(trader, 10_000)
+    fill = 3_000_001_500_000_000_000_000
+    before = snapshot_balances(clearinghouse, [usdc], [trader])
+    with ape.reverts("xmargin: fill price above acceptable"):
+        clearinghouse.trade(0, market, ETH, fill - 1, sender=trader)
+    assert snapshot_balances(clearinghouse, [usdc], [trader]) == before
+    assert clearinghouse.position(trader, 0, market).size == 0
+    clearinghouse.trade(0, market, ETH, fill, sender=trader)
+    # Selling 1 back at skew +1: fill = 3000 * (1 + 1 / 2e6) = 3000.0015.
+    with ape.reverts("xmargin: fill price below acceptable"):
+        clearinghouse.trade(0, market, -ETH, fill + 1, sender=trader)
+    clearinghouse.trade(0, market, -ETH, fill, sender=trader)
+
+
+def test_open_below_initial_margin_reverts(
+    clearinghouse, market, trader, usdc, deposit_usdc, snapshot_balances
+):
+    deposit_usdc(trader, 1_000)
+    # 3.5 ETH: IM = 10,500 * (0.1 + 3.5e-6) = 1,050.04 > equity ~ 989.5
+    before = snapshot_balances(clearinghouse, [usdc], [trader])
+    with ape.reverts("xmargin: below initial margin"):
+        clearinghouse.trade(0, market, 35 * ETH // 10, 2 * P3000, sender=trader)
+    assert snapshot_balances(clearinghouse, [usdc], [trader]) == before
+    assert clearinghouse.pool_balance() == 0
+    # 3 ETH: IM = 9,000 * (0.1 + 3e-6) = 900.027 <= equity 1,000 - 9.0045
+    clearinghouse.trade(0, market, 3 * ETH, 2 * P3000, sender=trader)
+
+
+def test_reducing_is_allowed_below_initial_margin(
+    clearinghouse, market, trader, usdc, deposit_usdc, eth_feed, owner
+):
+    deposit_usdc(trader, 1_000)
+    clearinghouse.trade(0, market, 3 * ETH, 2 * P3000, sender=trader)
+    eth_feed.set_answer(2_800 * 10**8, sender=owner)
+    # equity = 1,000 - 9.0045 - 600 = 390.9955 < IM = 8,400 * 0.100003 = 840.03
+    h = clearinghouse.account_health(trader, 0)
+    assert h.equity < h.im
+    with ape.reverts("xmargin: below initial margin"):
+        clearinghouse.trade(0, market, ETH // 10, 2 * P3000, sender=trader)
+    with ape.reverts("xmargin: below initial margin"):
+        clearinghouse.withdraw(0, usdc, 1, sender=trader)
+    # De-risking is always possible.
+    clearinghouse.trade(0, market, -ETH, 0, sender=trader)
+    assert clearinghouse.position(trader, 0, market).size == 2 * ETH
+
+
+def test_flip_long_to_short_in_one_trade(clearinghouse, market, trader, deposit_usdc):
+    deposit_usdc(trader, 10_000)
+    clearinghouse.trade(0, market, ETH, 2 * P3000, sender=trader)
+    clearinghouse.trade(0, market, -3 * ETH, 0, sender=trader)
+    assert clearinghouse.position(trader, 0, market).size == -2 * ETH
+    s = clearinghouse.market_state(market)
+    assert (s.skew, s.long_oi, s.short_oi) == (-2 * ETH, 0, 2 * ETH)
+
+
+def test_flip_is_risk_increasing(clearinghouse, market, trader, deposit_usdc, owner):
+    deposit_usdc(trader, 10_000)
+    clearinghouse.trade(0, market, ETH, 2 * P3000, sender=trader)
+    clearinghouse.pause(sender=owner)
+    with ape.reverts("xmargin: paused"):
+        clearinghouse.trade(0, market, -2 * ETH, 0, sender=trader)
+
+
+def test_pause_and_closed_market_allow_only_reduction(
+    clearinghouse, market, trader, deposit_usdc, guardian, owner
+):
+    deposit_usdc(trader, 10_000)
+    clearinghouse.trade(0, market, 2 * ETH, 2 * P3000, sender=trader)
+    clearinghouse.pause(sender=guardian)
+    with ape.reverts("xmargin: paused"):
+        clearinghouse.trade(0, market, ETH, 2 * P3000, sender=trader)
+    clearinghouse.trade(0, market, -ETH // 2, 0, sender=trader)
+    clearinghouse.unpause(sender=owner)
+    clearinghouse.set_market_closed(market, True, sender=owner)
+    with ape.reverts("xmargin: market closed"):
+        clearinghouse.trade(0, market, ETH, 2 * P3000, sender=trader)
+    clearinghouse.trade(0, market, -ETH // 2, 0, sender=trader)
+    assert clearinghouse.position(trader, 0, market).size == ETH
+
+
+def test_open_interest_cap(clearinghouse, market, trader, deposit_usdc, owner, weth):
+    deposit_usdc(trader, 10_000)
+    clearinghouse.trade(0, market, 2 * ETH, 2 * P3000, sender=trader)
+    clearinghouse.set_market_params(market, params(weth.address, max_oi=2 * ETH), sender=owner)
+    with ape.reverts("xmargin: open interest cap reached"):
+        clearinghouse.trade(0, market, 1, 2 * P3000, sender=trader)
+    # Above a lowered cap, reductions still go through.
+    clearinghouse.set_market_params(market, params(weth.address, max_oi=ETH), sender=owner)
+    clearinghouse.trade(0, market, -ETH // 2, 0, sender=trader)
+    # Shorts have their own cap.
+    with ape.reverts("xmargin: open interest cap reached"):
+        clearinghouse.trade(0, market, -3 * ETH, 0, sender=trader)
+
+
+@pytest.mark.parametrize(
+    ("market_id", "size", "reason"),
+    [
+        (7, ETH, "xmargin: unknown market"),
+        (0, 0, "xmargin: zero size"),
+        (0, 2**96 + 1, "xmargin: size too large"),
+        (0, -(2**96) - 1, "xmargin: size too large"),
+    ],
+)
+def test_bad_trades_revert(clearinghouse, market, trader, deposit_usdc, market_id, size, reason):
+    deposit_usdc(trader, 10_000)
+    with ape.reverts(reason):
+        clearinghouse.trade(0, market_id, size, 2**200, sender=trader)
+
+
+def test_stale_price_blocks_trading_and_health(clearinghouse, market, trader, deposit_usdc, chain):
+    deposit_usdc(trader, 10_000)
+    clearinghouse.trade(0, market, ETH, 2 * P3000, sender=trader)
+    chain.mine(timestamp=chain.blocks.head.timestamp + 3_600 + 60)
+    with ape.reverts("xmargin: price stale"):
+        clearinghouse.trade(0, market, -ETH, 0, sender=trader)
+    with ape.reverts("xmargin: price stale"):
+        clearinghouse.account_health(trader, 0)
+
+
+def test_sub_accounts_are_isolated(
+    clearinghouse, market, trader, usdc, deposit_usdc, eth_feed, owner
+):
+    deposit_usdc(trader, 10_000, sub_id=0)
+    deposit_usdc(trader, 1_000, sub_id=1)
+    clearinghouse.trade(1, market, 3 * ETH, 2 * P3000, sender=trader)
+    before = tuple(clearinghouse.account_health(trader, 0))
+    eth_feed.set_answer(2_700 * 10**8, sender=owner)
+    # Sub-account 1 is under water (-900 PnL on 991 equity); sub 0 is untouched.
+    assert clearinghouse.account_health(trader, 1).equity < 100 * E18
+    assert tuple(clearinghouse.account_health(trader, 0)) == before == (10_000 * E18, 0, 0)
+    assert quote(clearinghouse, trader, usdc, 0) == 10_000 * USDC
+
+
+def test_cross_margin_collateral_backs_positions(
+    clearinghouse, market, trader, weth, fund, deposit_usdc
+):
+    """WETH collateral alone (no USDC) backs a BTC-free ETH perp: 1 WETH at
+    $3,000 with a 10 % MM haircut is $2,700 of equity."""
+    fund(weth, trader, ETH, clearinghouse)
+    clearinghouse.deposit(0, weth, ETH, sender=trader)
+    clearinghouse.trade(0, market, 5 * ETH, 2 * P3000, sender=trader)
+    h = clearinghouse.account_health(trader, 0)
+    # The trade costs fees and premium in quote: a quote debt, backed by WETH.
+    assert clearinghouse.balance_of(trader, 0, clearinghouse.quote_asset()) < 0
+    assert h.equity > h.im
+
+
+# ---------------------------------------------------------------- listing
+
+
+def test_list_market_is_owner_only_and_checked(clearinghouse, owner, stranger, weth, project):
+    with ape.reverts("ownable: caller is not the owner"):
+        clearinghouse.list_market(params(weth.address), sender=stranger)
+    unpriced = owner.deploy(project.MockERC20, "N", "N", 18)
+    with ape.reverts("xmargin: no feed for asset"):
+        clearinghouse.list_market(params(unpriced.address), sender=owner)
+    tx = clearinghouse.list_market(params(weth.address), sender=owner)
+    assert clearinghouse.num_markets() == 1
+    (event,) = tx.events.filter(clearinghouse.MarketListed)
+    assert event.market_id == 0
+    assert tuple(clearinghouse.market_params(0)) == params(weth.address)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"mmr_base": 0}, "xmargin: maintenance ratio must be positive"),
+        ({"mmr_base": 10 * E18 // 100}, "xmargin: maintenance ratio must be below initial"),
+        ({"imr_base": E18 + 1}, "xmargin: initial ratio above 100%"),
+        ({"mm_size_scalar": 2 * E18}, "xmargin: maintenance size scalar above initial"),
+        ({"im_size_scalar": 11 * E18, "mm_size_scalar": 0}, "xmargin: size scalar too large"),
+        ({"skew_scale": E18 - 1}, "xmargin: skew scale below one unit"),
+        ({"skew_scale": 2**96 + 1}, "xmargin: skew scale too large"),
+        ({"maker_fee": 2 * E18 // 1_000}, "xmargin: maker fee above taker fee"),
+        ({"taker_fee": E18 // 10 + 1}, "xmargin: fee above 10%"),
+        ({"max_oi": 2**96 + 1}, "xmargin: open interest cap too large"),
+        ({"max_funding_rate": 10 * E18 + 1}, "xmargin: funding rate cap too large"),
+        ({"max_funding_velocity": 10 * E18 + 1}, "xmargin: funding velocity too large"),
+    ],
+)
+def test_out_of_bounds_market_params_revert(clearinghouse, owner, weth, change, reason):
+    with ape.reverts(reason):
+        clearinghouse.list_market(params(weth.address, **change), sender=owner)
+    assert clearinghouse.num_markets() == 0
+
+
+def test_market_asset_cannot_change(clearinghouse, market, owner, usdc):
+    with ape.reverts("xmargin: market asset cannot change"):
+        clearinghouse.set_market_params(market, params(usdc.address), sender=owner)

@@ -1,0 +1,251 @@
+"""Pure-integer mirror of the perpetual-market maths (contracts/modules/markets.vy
+and trading.vy): margin ratios, skew premium, fees, funding, settlement.
+
+Same operations, same order, same rounding as the contracts. Vyper's `//`
+on signed integers truncates toward zero, Python's floors: `div_trunc`
+reproduces the former wherever the contract uses a bare `//`, and
+`floor_div` / `ceil_div` mirror `fixed_point.vy`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from xmargin.model import WAD
+
+SECONDS_PER_DAY = 86_400
+MAX_SIZE = 2**96
+MAX_MARKETS = 16
+
+
+# ---------------------------------------------------------------- integer helpers
+
+
+def div_trunc(a: int, b: int) -> int:
+    """a / b rounded toward zero (Vyper's signed `//`)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def floor_div(a: int, b: int) -> int:
+    """floor(a / b) for b > 0 (`fixed_point._floor_div`)."""
+    assert b > 0
+    return a // b
+
+
+def ceil_div(a: int, b: int) -> int:
+    """ceil(a / b) for b > 0 (`fixed_point._ceil_div`)."""
+    assert b > 0
+    return -((-a) // b)
+
+
+def mul_div_up(x: int, y: int, d: int) -> int:
+    """ceil(x * y / d) for non-negative x, y (snekmate `_mul_div(..., True)`)."""
+    return -((-(x * y)) // d)
+
+
+# ---------------------------------------------------------------- market data
+
+
+@dataclass(frozen=True)
+class MarketParams:
+    """Mirror of `markets.MarketParams` (WAD ratios, WAD sizes)."""
+
+    asset: str
+    imr_base: int
+    mmr_base: int
+    im_size_scalar: int
+    mm_size_scalar: int
+    skew_scale: int
+    taker_fee: int
+    maker_fee: int
+    max_oi: int
+    max_funding_velocity: int
+    max_funding_rate: int
+
+    def as_tuple(self) -> tuple:
+        return (
+            self.asset,
+            self.imr_base,
+            self.mmr_base,
+            self.im_size_scalar,
+            self.mm_size_scalar,
+            self.skew_scale,
+            self.taker_fee,
+            self.maker_fee,
+            self.max_oi,
+            self.max_funding_velocity,
+            self.max_funding_rate,
+        )
+
+
+@dataclass(frozen=True)
+class MarketState:
+    """Mirror of `markets.MarketState`."""
+
+    skew: int = 0
+    long_oi: int = 0
+    short_oi: int = 0
+    entry_sum: int = 0
+    funding_sum: int = 0
+    funding_rate: int = 0
+    funding_index: int = 0
+    last_funding_time: int = 0
+
+
+@dataclass(frozen=True)
+class Position:
+    size: int = 0
+    entry_price: int = 0
+    funding_index: int = 0
+
+
+@dataclass(frozen=True)
+class PositionRisk:
+    """One position's (or a sum of positions') contribution to health, WAD USD."""
+
+    pnl: int = 0
+    funding: int = 0
+    notional: int = 0
+    im: int = 0
+    mm: int = 0
+
+    def __add__(self, other: PositionRisk) -> PositionRisk:
+        return PositionRisk(
+            self.pnl + other.pnl,
+            self.funding + other.funding,
+            self.notional + other.notional,
+            self.im + other.im,
+            self.mm + other.mm,
+        )
+
+
+# ---------------------------------------------------------------- maths
+
+
+def funding(state: MarketState, p: MarketParams, price: int, now: int) -> tuple[int, int]:
+    """(rate, index) as of `now`: `markets._funding`."""
+    dt = now - state.last_funding_time
+    cap = p.max_funding_rate
+    r0 = min(max(state.funding_rate, -cap), cap)
+    if dt == 0:
+        return r0, state.funding_index
+    k = min(max(div_trunc(state.skew * WAD, p.skew_scale), -WAD), WAD)
+    velocity = div_trunc(k * p.max_funding_velocity, WAD)
+    r1 = r0 + div_trunc(velocity * dt, SECONDS_PER_DAY)
+    if r1 > cap or r1 < -cap:
+        bound = -cap if velocity < 0 else cap
+        t_hit = div_trunc((bound - r0) * SECONDS_PER_DAY, velocity)
+        area = div_trunc((r0 + bound) * t_hit, 2) + bound * (dt - t_hit)
+        r1 = bound
+    else:
+        area = div_trunc((r0 + r1) * dt, 2)
+    return r1, state.funding_index + div_trunc(area * price, SECONDS_PER_DAY * WAD)
+
+
+def margin_ratio(size_abs: int, base: int, scalar: int, skew_scale: int) -> int:
+    return min(base + ceil_div(size_abs * scalar, skew_scale), WAD)
+
+
+def risk(pos: Position, p: MarketParams, price: int, index: int) -> PositionRisk:
+    """`markets._risk`: one position at `price` and funding `index`."""
+    size_abs = abs(pos.size)
+    notional = mul_div_up(size_abs, price, WAD)
+    imr = margin_ratio(size_abs, p.imr_base, p.im_size_scalar, p.skew_scale)
+    mmr = margin_ratio(size_abs, p.mmr_base, p.mm_size_scalar, p.skew_scale)
+    return PositionRisk(
+        pnl=floor_div(pos.size * (price - pos.entry_price), WAD),
+        funding=ceil_div(pos.size * (index - pos.funding_index), WAD),
+        notional=notional,
+        im=mul_div_up(notional, imr, WAD),
+        mm=mul_div_up(notional, mmr, WAD),
+    )
+
+
+def fill_adjustment(skew: int, delta: int, price: int, skew_scale: int) -> int:
+    """Fill price minus oracle price, rounded against the trader, >= -price."""
+    num = price * (2 * skew + delta)
+    den = 2 * skew_scale
+    if delta > 0:
+        return ceil_div(num, den)
+    return max(floor_div(num, den), -price)
+
+
+def premium(delta: int, adjustment: int) -> int:
+    return ceil_div(delta * adjustment, WAD)
+
+
+def fee(skew: int, delta: int, price: int, p: MarketParams) -> int:
+    maker = min(abs(delta), abs(skew)) if (skew > 0 > delta) or (skew < 0 < delta) else 0
+    taker = abs(delta) - maker
+    return mul_div_up(maker * p.maker_fee + taker * p.taker_fee, price, WAD * WAD)
+
+
+def is_reducing(old_size: int, new_size: int) -> bool:
+    """Only shrinks a position: same side and smaller, or to zero."""
+    return old_size != 0 and (
+        new_size == 0 or ((new_size > 0) == (old_size > 0) and abs(new_size) < abs(old_size))
+    )
+
+
+@dataclass(frozen=True)
+class TradeResult:
+    fill_price: int
+    pnl: int
+    funding: int
+    premium: int
+    fee: int
+    # native quote units credited to the trader (the pool gets the negation)
+    quote_delta: int
+    reducing: bool
+    state: MarketState
+    position: Position
+
+
+def trade(
+    state: MarketState,
+    p: MarketParams,
+    old: Position,
+    delta: int,
+    price: int,
+    now: int,
+    quote_precision: int,
+) -> TradeResult:
+    """`trading._trade` without its permission checks: what a fill does."""
+    rate, index = funding(state, p, price, now)
+    state = replace(state, funding_rate=rate, funding_index=index, last_funding_time=now)
+    new_size = old.size + delta
+    adj = fill_adjustment(state.skew, delta, price, p.skew_scale)
+    r = risk(old, p, price, index)
+    prem = premium(delta, adj)
+    f = fee(state.skew, delta, price, p)
+    quote_delta = floor_div(r.pnl - r.funding - prem - f, quote_precision)
+    long_oi, short_oi = state.long_oi, state.short_oi
+    if old.size > 0:
+        long_oi -= old.size
+    elif old.size < 0:
+        short_oi -= -old.size
+    if new_size > 0:
+        long_oi += new_size
+    elif new_size < 0:
+        short_oi += -new_size
+    state = replace(
+        state,
+        skew=state.skew + delta,
+        long_oi=long_oi,
+        short_oi=short_oi,
+        entry_sum=state.entry_sum + new_size * price - old.size * old.entry_price,
+        funding_sum=state.funding_sum + new_size * index - old.size * old.funding_index,
+    )
+    position = Position(new_size, price, index) if new_size else Position()
+    return TradeResult(
+        fill_price=price + adj,
+        pnl=r.pnl,
+        funding=r.funding,
+        premium=prem,
+        fee=f,
+        quote_delta=quote_delta,
+        reducing=is_reducing(old.size, new_size),
+        state=state,
+        position=position,
+    )
