@@ -19,19 +19,29 @@ from .modules import collateral
 from .modules import funds
 from .modules import governance
 from .modules import health
+from .modules import liquidity
 from .modules import markets
+from .modules import operators
 from .modules import trading
 
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
 initializes: governance[ownable := ownable]
+initializes: operators
 initializes: collateral[ownable := ownable]
 initializes: markets[ownable := ownable, collateral := collateral]
 initializes: health[collateral := collateral, markets := markets]
-initializes: funds[collateral := collateral, governance := governance, health := health]
-initializes: trading[
-    collateral := collateral, governance := governance, health := health, markets := markets
+initializes: funds[
+    collateral := collateral, governance := governance, health := health, operators := operators
 ]
+initializes: trading[
+    collateral := collateral,
+    governance := governance,
+    health := health,
+    markets := markets,
+    operators := operators,
+]
+initializes: liquidity[ownable := ownable, collateral := collateral, markets := markets]
 
 exports: (
     # ownership (renounce is deliberately not exported)
@@ -53,6 +63,10 @@ exports: (
     collateral.balance_of,
     funds.deposit,
     funds.withdraw,
+    funds.withdraw_for,
+    funds.transfer_between,
+    operators.is_operator,
+    operators.set_operator,
     # health
     health.account_health,
     health.collateral_value,
@@ -66,6 +80,15 @@ exports: (
     markets.position,
     markets.funding_now,
     trading.trade,
+    trading.trade_for,
+    # liquidity pool ledger (the LiquidityPool vault moves its cash)
+    liquidity.pool,
+    liquidity.pool_buffer,
+    liquidity.pool_state,
+    liquidity.pool_value,
+    liquidity.pool_withdrawable,
+    liquidity.pool_deposit,
+    liquidity.pool_withdraw,
 )
 
 ADMIN: public(immutable(address))

@@ -24,20 +24,30 @@ from .modules import collateral
 from .modules import funds
 from .modules import governance
 from .modules import health
+from .modules import liquidity
 from .modules import markets
+from .modules import operators
 from .modules import trading
 
 # Same modules, same order as Clearinghouse.vy: same storage layout.
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
 initializes: governance[ownable := ownable]
+initializes: operators
 initializes: collateral[ownable := ownable]
 initializes: markets[ownable := ownable, collateral := collateral]
 initializes: health[collateral := collateral, markets := markets]
-initializes: funds[collateral := collateral, governance := governance, health := health]
-initializes: trading[
-    collateral := collateral, governance := governance, health := health, markets := markets
+initializes: funds[
+    collateral := collateral, governance := governance, health := health, operators := operators
 ]
+initializes: trading[
+    collateral := collateral,
+    governance := governance,
+    health := health,
+    markets := markets,
+    operators := operators,
+]
+initializes: liquidity[ownable := ownable, collateral := collateral, markets := markets]
 
 exports: (
     # ownership (renounce is deliberately not exported)
@@ -55,6 +65,9 @@ exports: (
     markets.list_market,
     markets.set_market_params,
     markets.set_market_closed,
+    # liquidity pool
+    liquidity.set_pool,
+    liquidity.set_pool_buffer,
 )
 
 

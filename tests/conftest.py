@@ -107,6 +107,11 @@ def stranger(accounts):
     return accounts[5]
 
 
+@pytest.fixture(scope="session")
+def lp(accounts):
+    return accounts[6]
+
+
 # ---------------------------------------------------------------- factories
 
 

@@ -29,6 +29,7 @@ from xmargin.model import (
     WAD,
     parse_units,
 )
+from xmargin.perps import MAX_MARKETS, MAX_SIZE
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -91,12 +92,57 @@ class AssetConfig:
 
 
 @dataclass(frozen=True)
+class MarketConfig:
+    """A perpetual market; every ratio WAD, sizes in WAD base units."""
+
+    symbol: str
+    # Symbol of a configured asset whose feed prices the market.
+    asset: str
+    imr_base: int
+    mmr_base: int
+    im_size_scalar: int
+    mm_size_scalar: int
+    skew_scale: int
+    taker_fee: int
+    maker_fee: int
+    max_oi: int
+    max_funding_velocity: int
+    max_funding_rate: int
+
+    def params(self, asset_address: str) -> tuple:
+        """The on-chain `MarketParams` struct, in field order."""
+        return (
+            asset_address,
+            self.imr_base,
+            self.mmr_base,
+            self.im_size_scalar,
+            self.mm_size_scalar,
+            self.skew_scale,
+            self.taker_fee,
+            self.maker_fee,
+            self.max_oi,
+            self.max_funding_velocity,
+            self.max_funding_rate,
+        )
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    name: str = "xmargin LP"
+    symbol: str = "xLP"
+    # WAD fraction of open-interest notional kept in cash.
+    buffer: int = 0
+
+
+@dataclass(frozen=True)
 class DeployConfig:
     name: str
     quote: AssetConfig
     assets: tuple[AssetConfig, ...]
     allow_mocks: bool = False
     guardian: str | None = None
+    markets: tuple[MarketConfig, ...] = ()
+    pool: PoolConfig | None = None
 
     @property
     def all_assets(self) -> tuple[AssetConfig, ...]:
@@ -134,7 +180,7 @@ def load_config(path: str | Path) -> DeployConfig:
 
 
 def parse_config(raw: dict[str, Any], name: str = "config") -> DeployConfig:
-    _only(raw, {"quote", "assets", "allow_mocks", "guardian"}, "top level")
+    _only(raw, {"quote", "assets", "allow_mocks", "guardian", "markets", "pool"}, "top level")
     if "quote" not in raw:
         raise ConfigError("the config needs a `quote` asset (the USD settlement stablecoin)")
     quote = _asset(raw["quote"], is_quote=True)
@@ -147,12 +193,76 @@ def parse_config(raw: dict[str, Any], name: str = "config") -> DeployConfig:
         dupes = sorted({v for v in seen if seen.count(v) > 1})
         if dupes:
             raise ConfigError(f"duplicate asset {key}: {', '.join(map(str, dupes))}")
+    symbols = {a.symbol for a in assets}
+    markets = tuple(_market(m, symbols) for m in raw.get("markets") or [])
+    if len(markets) > MAX_MARKETS:
+        raise ConfigError(f"at most {MAX_MARKETS} markets")
+    names = [m.symbol for m in markets]
+    if len(set(names)) != len(names):
+        raise ConfigError("duplicate market symbol")
+    pool = _pool(raw["pool"]) if raw.get("pool") is not None else None
+    if markets and pool is None:
+        raise ConfigError("markets need a `pool` (the LiquidityPool is their counterparty)")
     return DeployConfig(
         name=name,
         quote=quote,
         assets=assets,
         allow_mocks=_bool(raw.get("allow_mocks", False), "allow_mocks"),
         guardian=_address(raw.get("guardian"), "guardian"),
+        markets=markets,
+        pool=pool,
+    )
+
+
+def _market(raw: Any, asset_symbols: set[str]) -> MarketConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"a market must be a mapping, got {raw!r}")
+    symbol = str(raw.get("symbol", "")).strip()
+    if not symbol:
+        raise ConfigError("every market needs a `symbol`")
+    where = f"market {symbol}"
+    fields = {
+        "imr": "imr_base",
+        "mmr": "mmr_base",
+        "im_size_scalar": "im_size_scalar",
+        "mm_size_scalar": "mm_size_scalar",
+        "skew_scale": "skew_scale",
+        "taker_fee": "taker_fee",
+        "maker_fee": "maker_fee",
+        "max_oi": "max_oi",
+        "max_funding_velocity": "max_funding_velocity",
+        "max_funding_rate": "max_funding_rate",
+    }
+    _only(raw, {"symbol", "asset", *fields}, where)
+    asset = str(raw.get("asset", ""))
+    if asset not in asset_symbols:
+        raise ConfigError(f"{where}: asset must be one of the configured assets, not {asset!r}")
+    v = {dst: _wad(raw.get(src), f"{where}: {src}", 0, None) for src, dst in fields.items()}
+    # The contract's own bounds (markets._check_params), checked before sending.
+    checks = [
+        (0 < v["mmr_base"] < v["imr_base"] <= WAD, "need 0 < mmr < imr <= 1"),
+        (v["mm_size_scalar"] <= v["im_size_scalar"] <= 10 * WAD, "need mm <= im size scalar <= 10"),
+        (WAD <= v["skew_scale"] <= MAX_SIZE, "skew_scale must lie in [1, 2**96 / 1e18]"),
+        (v["maker_fee"] <= v["taker_fee"] <= WAD // 10, "need maker <= taker fee <= 10%"),
+        (v["max_oi"] <= MAX_SIZE, "max_oi too large"),
+        (v["max_funding_velocity"] <= 10 * WAD, "max_funding_velocity above 10 per day"),
+        (v["max_funding_rate"] <= 10 * WAD, "max_funding_rate above 10 per day"),
+    ]
+    for ok, why in checks:
+        if not ok:
+            raise ConfigError(f"{where}: {why}")
+    return MarketConfig(symbol=symbol, asset=asset, **v)
+
+
+def _pool(raw: Any) -> PoolConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("pool must be a mapping")
+    _only(raw, {"name", "symbol", "buffer"}, "pool")
+    name, symbol = str(raw.get("name", "xmargin LP")), str(raw.get("symbol", "xLP"))
+    if len(name) > 25 or len(symbol) > 5:
+        raise ConfigError("pool: name at most 25 characters, symbol at most 5")
+    return PoolConfig(
+        name=name, symbol=symbol, buffer=_wad(raw.get("buffer", "0"), "pool: buffer", 0, WAD)
     )
 
 

@@ -1,14 +1,19 @@
-"""The demo behind `make demo`: a local chain, a deployment, accounts, a shock.
+"""The demo behind `make demo`: a local chain, a deployment, an LP, traders, a shock.
 
-1. deploy from `config/local.yaml` (mock tokens and feeds);
-2. a few accounts deposit three assets each (one also uses an isolated
-   second sub-account);
-3. print prices and every account's health, as the chain reports it and as
-   `xmargin.model` recomputes it from the same inputs;
-4. move prices (a crash in WETH and LINK) and print the health again;
-5. show that bad requests revert with a reason and change nothing.
+1. deploy from `config/local.yaml` (mock tokens and feeds, two perp markets,
+   the LiquidityPool);
+2. an LP deposits 1,000,000 USDC into the pool;
+3. traders deposit collateral and trade: a hedger (ETH collateral, short
+   ETH-PERP), a leveraged ETH bull, a BTC long, and an isolated BTC short in
+   a second sub-account;
+4. print positions, every account's health (as the chain reports it and as
+   `xmargin.model` / `xmargin.perps` recompute it from the same inputs) and
+   the pool;
+5. move prices (ETH -30 %, LINK -50 %, BTC +10 %) and print them again: who
+   is now below IM or liquidatable;
+6. show that bad requests revert with a reason and change nothing.
 
-Later issues extend it with trades, a keeper and liquidations.
+Liquidation and the keeper arrive with the next issue.
 """
 
 from __future__ import annotations
@@ -21,9 +26,16 @@ from rich.console import Console
 from xmargin.config import load_config
 from xmargin.deploy import deploy, network_info
 from xmargin.deployments import DeploymentError
-from xmargin.engine import AccountView, Engine, load_engine, read_account, revert_reason
+from xmargin.engine import (
+    AccountView,
+    Engine,
+    load_engine,
+    read_account,
+    read_markets,
+    revert_reason,
+)
 from xmargin.model import format_units, parse_units
-from xmargin.report import health_table, price_table, usd
+from xmargin.report import health_table, pool_table, positions_table, price_table, usd
 
 
 @dataclass(frozen=True)
@@ -37,15 +49,25 @@ class DemoAccount:
 
 
 DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
-    DemoAccount("hedger", 1, 0, {"USDC": "50000", "WETH": "10", "WBTC": "0.5"}),
-    DemoAccount("eth-bull", 2, 0, {"USDC": "2000", "WETH": "40", "LINK": "2000"}),
-    DemoAccount("btc-holder", 3, 0, {"USDC": "1000", "WBTC": "2", "LINK": "500"}),
+    DemoAccount("hedger", 1, 0, {"USDC": "5000", "WETH": "10"}),
+    DemoAccount("eth-bull", 2, 0, {"USDC": "10000", "LINK": "1000"}),
+    DemoAccount("btc-long", 3, 0, {"USDC": "5000", "WBTC": "0.5"}),
     DemoAccount("diversified", 4, 0, {"WETH": "5", "WBTC": "0.25", "LINK": "1000"}),
-    DemoAccount("diversified", 4, 1, {"USDC": "10000"}),
+    DemoAccount("isolated-short", 4, 1, {"USDC": "10000"}),
 )
 
+# (account label, sub_id, market symbol, size in whole units; < 0 sells)
+DEMO_TRADES: tuple[tuple[str, int, str, str], ...] = (
+    ("hedger", 0, "ETH-PERP", "-10"),
+    ("eth-bull", 0, "ETH-PERP", "17"),
+    ("btc-long", 0, "BTC-PERP", "1"),
+    ("isolated-short", 1, "BTC-PERP", "-1"),
+)
+
+LP_DEPOSIT = "1000000"
+
 # Price moves of the shock, in basis points.
-SHOCK_BPS: dict[str, int] = {"WETH": -3_000, "LINK": -5_000, "WBTC": -500}
+SHOCK_BPS: dict[str, int] = {"WETH": -3_000, "LINK": -5_000, "WBTC": 1_000}
 
 
 @dataclass(frozen=True)
@@ -75,24 +97,36 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
     engine = load_engine(project, result.record)
     decimals = {s: a.decimals for s, a in result.record.assets.items()}
 
+    lp = accounts.test_accounts[5]
+    _lp_deposit(engine, lp, parse_units(LP_DEPOSIT, decimals[engine.quote_symbol]))
+    console.print(f"LP deposits {LP_DEPOSIT} USDC into the LiquidityPool {engine.pool.address}")
     for acct in DEMO_ACCOUNTS:
         _deposit(engine, accounts.test_accounts[acct.index], acct, decimals)
-    console.print(f"{len(DEMO_ACCOUNTS)} sub-accounts funded with three assets each (or USDC only)")
+    by_label = {(a.label, a.sub_id): a for a in DEMO_ACCOUNTS}
+    for label, sub_id, market, size in DEMO_TRADES:
+        who = accounts.test_accounts[by_label[(label, sub_id)].index]
+        delta = parse_units(size, 18)
+        limit = 0 if delta < 0 else 2**255
+        engine.clearinghouse.trade(sub_id, engine.record.markets[market], delta, limit, sender=who)
+        console.print(f"  {label}/{sub_id} trades {size} {market}")
 
     labels = [a.label for a in DEMO_ACCOUNTS]
     prices = _prices(engine)
     console.print(price_table("Oracle prices", prices))
     before = _read_all(engine, accounts)
-    console.print(health_table("Account health after deposits", before, labels, decimals))
+    _show(console, engine, "before the shock", before, labels, decimals)
 
     _shock(engine, owner, SHOCK_BPS)
     console.print(price_table("Price shock", _prices(engine), before=prices))
     after = _read_all(engine, accounts)
-    console.print(health_table("Account health after the shock", after, labels, decimals))
+    _show(console, engine, "after the shock", after, labels, decimals)
     for b, a, label in zip(before, after, labels, strict=True):
-        loss = b.health.equity - a.health.equity
-        if loss:
-            console.print(f"  {label}/{a.sub_id}: equity down ${usd(loss)}")
+        change = a.health.equity - b.health.equity
+        if change:
+            verb = "up" if change > 0 else "down"
+            console.print(
+                f"  {label}/{a.sub_id}: equity {verb} ${usd(abs(change))}, now {a.status}"
+            )
 
     _bad_requests(engine, accounts, console, decimals)
 
@@ -103,6 +137,35 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
         f"{len(before) + len(after)} readings, to the wei."
     )
     return out
+
+
+def _show(
+    console: Console,
+    engine: Engine,
+    when: str,
+    views: list[AccountView],
+    labels: list[str],
+    decimals: dict[str, int],
+) -> None:
+    console.print(positions_table(f"Positions {when}", views, labels))
+    console.print(health_table(f"Account health {when}", views, labels, decimals))
+    quote_decimals = decimals[engine.quote_symbol]
+    console.print(
+        pool_table(
+            f"Liquidity pool {when}",
+            engine.clearinghouse.pool_state(),
+            engine.pool.totalAssets(),
+            engine.pool.totalSupply(),
+            quote_decimals,
+        )
+    )
+
+
+def _lp_deposit(engine: Engine, lp: Any, amount: int) -> None:
+    usdc = engine.tokens[engine.quote_symbol]
+    usdc.mint(lp, amount, sender=lp)
+    usdc.approve(engine.pool.address, amount, sender=lp)
+    engine.pool.deposit(amount, lp, sender=lp)
 
 
 def _deposit(engine: Engine, who: Any, acct: DemoAccount, decimals: dict[str, int]) -> None:
@@ -117,8 +180,12 @@ def _deposit(engine: Engine, who: Any, acct: DemoAccount, decimals: dict[str, in
 
 def _read_all(engine: Engine, accounts: Any) -> list[AccountView]:
     params = engine.asset_params()
+    block = engine.clearinghouse.chain_manager.blocks.head.number
+    markets = read_markets(engine, block)
     return [
-        read_account(engine, accounts.test_accounts[a.index].address, a.sub_id, params)
+        read_account(
+            engine, accounts.test_accounts[a.index].address, a.sub_id, params, block, markets
+        )
         for a in DEMO_ACCOUNTS
     ]
 
@@ -136,27 +203,33 @@ def _shock(engine: Engine, owner: Any, moves_bps: dict[str, int]) -> None:
 def _bad_requests(
     engine: Engine, accounts: Any, console: Console, decimals: dict[str, int]
 ) -> None:
-    """Each bad request reverts with its reason; the ledger is unchanged."""
+    """Each bad request reverts with its reason and changes nothing; de-risking
+    is always allowed."""
     ch = engine.clearinghouse
-    acct = DEMO_ACCOUNTS[1]
+    acct = DEMO_ACCOUNTS[1]  # the ETH bull, under water after the shock
     who = accounts.test_accounts[acct.index]
-    weth = engine.tokens["WETH"].address
-    balance = ch.balance_of(who, acct.sub_id, weth)
+    usdc = engine.tokens[engine.quote_symbol].address
+    eth = engine.record.markets["ETH-PERP"]
+    balance = ch.balance_of(who, acct.sub_id, usdc)
+    size = ch.position(who, acct.sub_id, eth).size
     attempts = [
-        ("withdraw more WETH than deposited", ch.withdraw, (acct.sub_id, weth, balance + 1)),
-        ("withdraw zero", ch.withdraw, (acct.sub_id, weth, 0)),
+        ("withdraw 1 USDC while below IM", ch.withdraw, (acct.sub_id, usdc, 10**6)),
+        ("add 1 ETH-PERP while below IM", ch.trade, (acct.sub_id, eth, 10**18, 2**255)),
+        ("buy with a limit price of $1", ch.trade, (acct.sub_id, eth, 10**18, 10**18)),
+        ("trade a market that does not exist", ch.trade, (acct.sub_id, 99, 10**18, 2**255)),
+        ("withdraw zero", ch.withdraw, (acct.sub_id, usdc, 0)),
         ("deposit an unlisted token", ch.deposit, (acct.sub_id, ch.address, 1)),
     ]
-    console.print("Bad requests (sent as transactions):")
+    console.print(f"Bad requests by {acct.label}/{acct.sub_id} (sent as transactions):")
     for what, method, args in attempts:
         reason = revert_reason(method, *args, sender=who)
         if reason is None:
             raise AssertionError(f"{what} did not revert")
         console.print(f"  {what}: reverted '{reason}'")
-    assert ch.balance_of(who, acct.sub_id, weth) == balance, "a reverted request moved a balance"
-    amount = balance // 4
-    ch.withdraw(acct.sub_id, weth, amount, sender=who)
+    assert ch.balance_of(who, acct.sub_id, usdc) == balance, "a reverted request moved a balance"
+    assert ch.position(who, acct.sub_id, eth).size == size, "a reverted request moved a position"
+    ch.trade(acct.sub_id, eth, -size // 2, 0, sender=who)
     console.print(
-        f"  {acct.label} withdraws {format_units(amount, decimals['WETH'])} WETH of "
-        f"{format_units(balance, decimals['WETH'])}: allowed (no debt, so no margin is at risk)"
+        f"  {acct.label} sells half of its {format_units(size, 18, 2)} ETH-PERP: allowed "
+        "below IM, because it only reduces risk"
     )

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from xmargin.abi import clearinghouse_at
-from xmargin.config import AssetConfig, DeployConfig, FeedConfig, SecondaryFeedConfig
+from xmargin.config import (
+    AssetConfig,
+    DeployConfig,
+    FeedConfig,
+    MarketConfig,
+    PoolConfig,
+    SecondaryFeedConfig,
+)
 from xmargin.deployments import (
     AssetRecord,
     DeploymentError,
@@ -184,6 +191,10 @@ class _Run:
             self._converge_listing(clearinghouse, a, assets[a.symbol].token)
         self._converge_guardian(clearinghouse)
         self._warn_unlisted(clearinghouse, {r.token for r in assets.values()})
+        if self.config.pool is not None:
+            self._converge_pool(clearinghouse, self.config.pool)
+        for market_id, market in enumerate(self.config.markets):
+            self._converge_market(clearinghouse, market_id, market, assets[market.asset].token)
 
     # ------------------------------------------------------------ pieces
 
@@ -316,6 +327,45 @@ class _Run:
                 a.mm_haircut,
                 a.cap,
             )
+
+    def _converge_pool(self, clearinghouse: Any, cfg: PoolConfig) -> None:
+        address = clearinghouse.pool()
+        if address == ZERO_ADDRESS:
+            pool = self._deploy(
+                "LiquidityPool",
+                self.project.LiquidityPool,
+                clearinghouse.address,
+                cfg.name,
+                cfg.symbol,
+            )
+            self._send("name the LiquidityPool", clearinghouse.set_pool, pool.address)
+            address = pool.address
+        self.record.contracts["LiquidityPool"] = address
+        if clearinghouse.pool_buffer() != cfg.buffer:
+            self._send(f"set pool buffer {cfg.buffer}", clearinghouse.set_pool_buffer, cfg.buffer)
+
+    def _converge_market(
+        self, clearinghouse: Any, market_id: int, m: MarketConfig, token: str
+    ) -> None:
+        wanted = m.params(token)
+        if market_id >= clearinghouse.num_markets():
+            self._send(f"list market {m.symbol}", clearinghouse.list_market, wanted)
+        else:
+            current = tuple(clearinghouse.market_params(market_id))
+            if current[0] != token:
+                raise DeploymentError(
+                    f"market {market_id} on chain trades {current[0]}, but the config puts "
+                    f"{m.symbol} ({m.asset}) there: markets are listed in config order and "
+                    "cannot be reordered or removed"
+                )
+            if current != wanted:
+                self._send(
+                    f"set market {m.symbol} params",
+                    clearinghouse.set_market_params,
+                    market_id,
+                    wanted,
+                )
+        self.record.markets[m.symbol] = market_id
 
     def _converge_guardian(self, clearinghouse: Any) -> None:
         wanted = self.config.guardian

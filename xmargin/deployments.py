@@ -50,6 +50,8 @@ class DeploymentRecord:
     genesis: str = ""
     contracts: dict[str, str] = field(default_factory=dict)
     assets: dict[str, AssetRecord] = field(default_factory=dict)
+    # market symbol -> market id
+    markets: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"

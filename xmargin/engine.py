@@ -18,7 +18,7 @@ from typing import Any
 
 from ape.exceptions import ContractLogicError
 
-from xmargin import model
+from xmargin import model, perps
 from xmargin.abi import clearinghouse_at
 from xmargin.deployments import DeploymentRecord
 
@@ -32,6 +32,8 @@ class Engine:
     tokens: dict[str, Any]
     # symbol -> primary feed contract (non-quote assets)
     feeds: dict[str, Any]
+    # The ERC-4626 LiquidityPool, if deployed
+    pool: Any = None
 
     @property
     def quote_symbol(self) -> str:
@@ -49,6 +51,40 @@ class Engine:
 
 
 @dataclass(frozen=True)
+class MarketView:
+    """One market at one block, as model inputs."""
+
+    symbol: str
+    market_id: int
+    params: perps.MarketParams
+    state: perps.MarketState
+    price: int
+    # funding index as of the block
+    index: int
+
+
+@dataclass(frozen=True)
+class PositionView:
+    market: MarketView
+    position: perps.Position
+    risk: perps.PositionRisk
+
+
+def read_markets(engine: Engine, block_id: int) -> list[MarketView]:
+    """Every market in the record, with price and funding index at `block_id`."""
+    ch = engine.clearinghouse
+    now = ch.chain_manager.blocks[block_id].timestamp
+    out = []
+    for symbol, market_id in engine.record.markets.items():
+        params = perps.MarketParams(*ch.market_params(market_id, block_id=block_id))
+        state = perps.MarketState(*ch.market_state(market_id, block_id=block_id))
+        price = engine.router.price(params.asset, block_id=block_id)
+        _, index = perps.funding(state, params, price, now)
+        out.append(MarketView(symbol, market_id, params, state, price, index))
+    return out
+
+
+@dataclass(frozen=True)
 class AccountView:
     owner: str
     sub_id: int
@@ -59,6 +95,16 @@ class AccountView:
     collateral: model.CollateralValue
     health: model.Health
     model_health: model.Health
+    positions: tuple[PositionView, ...] = ()
+
+    @property
+    def status(self) -> str:
+        """healthy / below IM (no new risk) / liquidatable (equity < MM)."""
+        if self.health.equity < self.health.mm:
+            return "liquidatable"
+        if self.health.equity < self.health.im:
+            return "below IM"
+        return "healthy"
 
     @property
     def model_agrees(self) -> bool:
@@ -70,12 +116,14 @@ def load_engine(project: Any, record: DeploymentRecord) -> Engine:
     feeds = {
         s: project.MockAggregator.at(a.feed) for s, a in record.assets.items() if a.feed is not None
     }
+    pool = record.contracts.get("LiquidityPool")
     return Engine(
         record=record,
         router=project.OracleRouter.at(record.contracts["OracleRouter"]),
         clearinghouse=clearinghouse_at(project, record.contracts["Clearinghouse"]),
         tokens=tokens,
         feeds=feeds,
+        pool=project.LiquidityPool.at(pool) if pool else None,
     )
 
 
@@ -85,17 +133,21 @@ def read_account(
     sub_id: int,
     params: dict[str, model.AssetParams] | None = None,
     block_id: int | None = None,
+    markets: list[MarketView] | None = None,
 ) -> AccountView:
     """One account, read from chain and recomputed by the model.
 
     Every read is pinned to one block (the latest unless `block_id` is
     given), so on a live chain balances, prices and health are consistent.
-    Pass `params` (from `engine.asset_params()`) when reading many accounts,
-    to read the asset registry once.
+    Pass `params` (from `engine.asset_params()`) and `markets` (from
+    `read_markets`, same block) when reading many accounts, to read the
+    registries once.
     """
     params = params or engine.asset_params()
     if block_id is None:
         block_id = engine.clearinghouse.chain_manager.blocks.head.number
+    if markets is None:
+        markets = read_markets(engine, block_id)
     at = {"block_id": block_id}
     ch = engine.clearinghouse
     balances = {s: ch.balance_of(owner, sub_id, t.address, **at) for s, t in engine.tokens.items()}
@@ -106,6 +158,12 @@ def read_account(
     }
     on_chain = ch.account_health(owner, sub_id, **at)
     c = ch.collateral_value(owner, sub_id, **at)
+    positions = []
+    for m in markets:
+        pos = perps.Position(*ch.position(owner, sub_id, m.market_id, **at))
+        if pos.size:
+            positions.append(PositionView(m, pos, perps.risk(pos, m.params, m.price, m.index)))
+    total = sum((p.risk for p in positions), perps.PositionRisk())
     return AccountView(
         owner=str(owner),
         sub_id=sub_id,
@@ -113,7 +171,10 @@ def read_account(
         prices=prices,
         collateral=model.CollateralValue(c.quote, c.market, c.weighted_mm, c.weighted_im),
         health=model.Health(on_chain.equity, on_chain.im, on_chain.mm),
-        model_health=model.account_health(balances, params, prices, engine.quote_symbol),
+        model_health=model.account_health(
+            balances, params, prices, engine.quote_symbol, positions=total
+        ),
+        positions=tuple(positions),
     )
 
 

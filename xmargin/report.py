@@ -7,11 +7,18 @@ into text here, truncated toward zero for display.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.table import Table
 
 from xmargin.engine import AccountView
 from xmargin.model import format_units
+
+STATUS_STYLE = {
+    "healthy": "[green]healthy[/green]",
+    "below IM": "[yellow]below IM[/yellow]",
+    "liquidatable": "[bold red]LIQUIDATABLE[/bold red]",
+}
 
 
 def usd(value: int) -> str:
@@ -42,6 +49,7 @@ def health_table(
         table.add_column(symbol, justify="right")
     for name in ("market value $", "equity $", "IM $", "MM $", "free margin $", "equity/MM"):
         table.add_column(name, justify="right")
+    table.add_column("status")
     table.add_column("model", justify="center")
     for label, v in zip(labels, views, strict=True):
         table.add_row(
@@ -54,6 +62,7 @@ def health_table(
             usd(v.health.mm),
             usd(v.health.free_margin),
             health_ratio(v),
+            STATUS_STYLE[v.status],
             "=" if v.model_agrees else "[red]DIFFERS[/red]",
         )
     return table
@@ -73,4 +82,49 @@ def price_table(title: str, prices: dict[str, int], before: dict[str, int] | Non
             bps = (price - old) * 10_000 // old if old else 0
             row.append(f"{bps / 100:+.2f} %")
         table.add_row(*row)
+    return table
+
+
+def positions_table(title: str, views: Sequence[AccountView], labels: Sequence[str]) -> Table:
+    """One row per open position: size, entry and mark price, PnL, funding, margins."""
+    table = Table(title=title, title_justify="left")
+    for name in ("account", "sub", "market", "size"):
+        table.add_column(name, justify="right" if name in ("sub", "size") else "left")
+    for name in ("entry $", "mark $", "notional $", "PnL $", "funding owed $", "IM $", "MM $"):
+        table.add_column(name, justify="right")
+    for label, v in zip(labels, views, strict=True):
+        for p in v.positions:
+            table.add_row(
+                label,
+                str(v.sub_id),
+                p.market.symbol,
+                format_units(p.position.size, 18, 4),
+                usd(p.position.entry_price),
+                usd(p.market.price),
+                usd(p.risk.notional),
+                usd(p.risk.pnl),
+                usd(p.risk.funding),
+                usd(p.risk.im),
+                usd(p.risk.mm),
+            )
+    return table
+
+
+def pool_table(title: str, state: Any, total_assets: int, supply: int, decimals: int) -> Table:
+    """The LiquidityPool: cash, its claim on traders, what it must keep, share price."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("item")
+    table.add_column("$", justify="right")
+    rows = [
+        ("cash in the pool ledger", state.cash),
+        ("traders' unrealised PnL (owed by the pool)", state.traders_pnl),
+        ("funding traders owe the pool", state.traders_funding),
+        ("pool value = LP totalAssets", state.value),
+        ("open interest notional", state.oi_notional),
+        ("cash the pool must keep", state.required),
+    ]
+    for name, value in rows:
+        table.add_row(name, usd(value))
+    price = total_assets * 10**decimals // supply if supply else 10**decimals
+    table.add_row("share price (quote per share)", format_units(price, decimals, 6))
     return table

@@ -16,19 +16,29 @@ from ..modules import collateral
 from ..modules import funds
 from ..modules import governance
 from ..modules import health
+from ..modules import liquidity
 from ..modules import markets
+from ..modules import operators
 from ..modules import trading
 
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
 initializes: governance[ownable := ownable]
+initializes: operators
 initializes: collateral[ownable := ownable]
 initializes: markets[ownable := ownable, collateral := collateral]
 initializes: health[collateral := collateral, markets := markets]
-initializes: funds[collateral := collateral, governance := governance, health := health]
-initializes: trading[
-    collateral := collateral, governance := governance, health := health, markets := markets
+initializes: funds[
+    collateral := collateral, governance := governance, health := health, operators := operators
 ]
+initializes: trading[
+    collateral := collateral,
+    governance := governance,
+    health := health,
+    markets := markets,
+    operators := operators,
+]
+initializes: liquidity[ownable := ownable, collateral := collateral, markets := markets]
 
 exports: (
     ownable_2step.owner,

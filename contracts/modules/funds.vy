@@ -13,9 +13,10 @@
 from . import collateral
 from . import governance
 from . import health
+from . import operators
 from . import token_transfer
 
-uses: (collateral, governance, health)
+uses: (collateral, governance, health, operators)
 
 
 event Deposit:
@@ -32,6 +33,14 @@ event Withdraw:
     asset: indexed(address)
     amount: uint256
     balance: int256
+
+
+event TransferBetween:
+    owner: indexed(address)
+    sub_from: indexed(uint256)
+    sub_to: indexed(uint256)
+    asset: address
+    amount: uint256
 
 
 @external
@@ -70,17 +79,59 @@ def withdraw(sub_id: uint256, asset: address, amount: uint256) -> uint256:
     @param amount Native units, > 0 and <= the balance.
     @return The amount withdrawn.
     """
+    return self._withdraw(msg.sender, sub_id, asset, amount)
+
+
+@external
+def withdraw_for(owner: address, sub_id: uint256, asset: address, amount: uint256) -> uint256:
+    """
+    @notice An operator withdraws from `owner`'s sub-account; the tokens go
+            to `owner`, never to the operator.
+    @param owner The account owner (receives the tokens).
+    @param sub_id The sub-account the caller operates.
+    @param asset A listed token.
+    @param amount Native units, > 0 and <= the balance (max_value = all).
+    @return The amount withdrawn.
+    """
+    operators._check_operator(owner, sub_id)
+    return self._withdraw(owner, sub_id, asset, amount)
+
+
+@external
+def transfer_between(sub_from: uint256, sub_to: uint256, asset: address, amount: uint256):
+    """
+    @notice Moves collateral between two of the caller's sub-accounts. The
+            source must stay at or above initial margin.
+    @param sub_from The sub-account that gives.
+    @param sub_to The sub-account that receives.
+    @param asset A listed token.
+    @param amount Native units, > 0 and <= the source balance.
+    """
     collateral._check_listed(asset)
-    balance: int256 = collateral.balances[msg.sender][sub_id][asset]
+    assert sub_from != sub_to, "xmargin: same sub-account"
+    assert amount > 0, "xmargin: zero amount"
+    balance: int256 = collateral.balances[msg.sender][sub_from][asset]
+    assert balance > 0 and amount <= convert(balance, uint256), "xmargin: insufficient balance"
+    # amount <= balance <= 2**128: the conversion cannot fail.
+    collateral._add(msg.sender, sub_from, asset, -convert(amount, int256))
+    collateral._add(msg.sender, sub_to, asset, convert(amount, int256))
+    health._check_initial_margin(msg.sender, sub_from)
+    log TransferBetween(owner=msg.sender, sub_from=sub_from, sub_to=sub_to, asset=asset, amount=amount)
+
+
+@internal
+def _withdraw(owner: address, sub_id: uint256, asset: address, amount: uint256) -> uint256:
+    collateral._check_listed(asset)
+    balance: int256 = collateral.balances[owner][sub_id][asset]
     to_send: uint256 = amount
     if amount == max_value(uint256):
         to_send = convert(max(balance, 0), uint256)
     assert to_send > 0, "xmargin: zero amount"
     assert balance > 0 and to_send <= convert(balance, uint256), "xmargin: insufficient balance"
     # balance <= cap <= 2**128, so the conversion cannot fail.
-    new_balance: int256 = collateral._add(msg.sender, sub_id, asset, -convert(to_send, int256))
+    new_balance: int256 = collateral._add(owner, sub_id, asset, -convert(to_send, int256))
     collateral.total_deposits[asset] -= to_send
-    health._check_initial_margin(msg.sender, sub_id)
-    token_transfer._push(asset, msg.sender, to_send)
-    log Withdraw(owner=msg.sender, sub_id=sub_id, asset=asset, amount=to_send, balance=new_balance)
+    health._check_initial_margin(owner, sub_id)
+    token_transfer._push(asset, owner, to_send)
+    log Withdraw(owner=owner, sub_id=sub_id, asset=asset, amount=to_send, balance=new_balance)
     return to_send

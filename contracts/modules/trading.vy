@@ -25,8 +25,9 @@ from . import fixed_point as fp
 from . import governance
 from . import health
 from . import markets
+from . import operators
 
-uses: (collateral, governance, health, markets)
+uses: (collateral, governance, health, markets, operators)
 
 
 event Trade:
@@ -60,6 +61,23 @@ def trade(sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_pr
     @return The fill price (WAD USD).
     """
     return self._trade(msg.sender, sub_id, market_id, size_delta, acceptable_price)
+
+
+@external
+def trade_for(
+    owner: address, sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_price: uint256
+) -> uint256:
+    """
+    @notice An approved operator trades `owner`'s sub-account (see `trade`).
+    @param owner The account owner.
+    @param sub_id The sub-account the caller operates.
+    @param market_id A listed market.
+    @param size_delta Signed size, 0 < |size_delta| <= 2**96.
+    @param acceptable_price Worst fill price accepted (WAD USD).
+    @return The fill price (WAD USD).
+    """
+    operators._check_operator(owner, sub_id)
+    return self._trade(owner, sub_id, market_id, size_delta, acceptable_price)
 
 
 @internal

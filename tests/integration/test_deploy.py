@@ -26,8 +26,9 @@ LOCAL_ASSETS = {
 }
 USDC_CAP = 100_000_000 * 10**6
 # 4 mock tokens + 3 mock feeds + router + 3 set_feed + admin extension
-# + Clearinghouse + 3 list_asset
-LOCAL_DEPLOY_TXS = 16
+# + Clearinghouse + 3 list_asset + LiquidityPool + set_pool + set_pool_buffer
+# + 2 list_market
+LOCAL_DEPLOY_TXS = 21
 
 TESTNET_CONFIG = """
 quote: {symbol: USDC, decimals: 6, cap: "1000000"}
@@ -89,6 +90,20 @@ def test_local_deploy_converges_and_is_idempotent(
         cfg = ch.functions.asset_config(token).call()
         assert (cfg[0], cfg[4], cfg[5], cfg[6]) == (True, im, mm, cap), symbol
         assert router.functions.price(token).call() == price, symbol
+
+    # The pool and the two markets of config/local.yaml.
+    assert ch.functions.pool().call() == record["contracts"]["LiquidityPool"]
+    assert ch.functions.pool_buffer().call() == E18 // 10
+    assert record["markets"] == {"ETH-PERP": 0, "BTC-PERP": 1}
+    eth = ch.functions.market_params(0).call()
+    assert tuple(eth[:3]) == (record["assets"]["WETH"]["token"], E18 // 10, E18 // 20)
+    assert eth[5] == 1_000_000 * E18  # skew scale
+    btc = ch.functions.market_params(1).call()
+    assert (btc[0], btc[1], btc[8]) == (
+        record["assets"]["WBTC"]["token"],
+        8 * E18 // 100,
+        500 * E18,
+    )
 
     # Same config again: nothing to send.
     out = _ok(ape_run("deploy", *on_node))
@@ -176,9 +191,11 @@ def test_demo_end_to_end(ape_run):
     """`make demo`'s command, with ape-foundry starting and stopping anvil."""
     result = ape_run("demo", "--network", "ethereum:local:foundry")
     out = _ok(result)
-    # Hand-computed: 50,000 USDC + 10 WETH * 3,000 * 0.90 + 0.5 WBTC * 60,000 * 0.92
-    assert "104,600.00" in out
-    # After WETH -30 %, WBTC -5 %: 50,000 + 10 * 2,100 * 0.90 + 0.5 * 57,000 * 0.92
-    assert "95,120.00" in out
-    assert "reverted 'xmargin: insufficient balance'" in out
+    # Hand-computed, the hedger (5,000 USDC + 10 WETH, short 10 ETH-PERP):
+    # quote 5,000 - 30 fee - 0.15 premium = 4,969.85; equity 4,969.85 + 27,000
+    assert "31,969.85" in out
+    # After WETH -30 %: 4,969.85 + 10 * 2,100 * 0.90 + 9,000 perp PnL
+    assert "32,869.85" in out
+    assert "LIQUIDATABLE" in out
+    assert "reverted 'xmargin: below initial margin'" in out
     assert "agrees with the chain" in out

@@ -126,3 +126,61 @@ def test_a_config_without_mocks_needs_no_permission():
     config = parse_config(raw)
     assert config.mocks == []
     check_mocks_allowed(config, SEPOLIA)
+
+
+MARKET = {
+    "symbol": "BTC-PERP",
+    "asset": "WBTC",
+    "imr": "0.08",
+    "mmr": "0.04",
+    "im_size_scalar": "1",
+    "mm_size_scalar": "0.5",
+    "skew_scale": "50000",
+    "taker_fee": "0.001",
+    "maker_fee": "0.0005",
+    "max_oi": "500",
+    "max_funding_velocity": "0.03",
+    "max_funding_rate": "0.01",
+}
+
+
+def test_markets_parse_to_the_onchain_struct():
+    c = parse_config({**VALID, "pool": {"buffer": "0.1"}, "markets": [MARKET]})
+    (m,) = c.markets
+    assert m.params("0xA") == (
+        "0xA",
+        8 * E18 // 100,
+        4 * E18 // 100,
+        E18,
+        E18 // 2,
+        50_000 * E18,
+        E18 // 1_000,
+        E18 // 2_000,
+        500 * E18,
+        3 * E18 // 100,
+        E18 // 100,
+    )
+    assert c.pool.buffer == E18 // 10
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"asset": "DOGE"}, "asset must be one of the configured assets"),
+        ({"mmr": "0.08"}, "need 0 < mmr < imr <= 1"),
+        ({"mm_size_scalar": "2"}, "need mm <= im size scalar <= 10"),
+        ({"skew_scale": "0.5"}, "skew_scale must lie in"),
+        ({"maker_fee": "0.002"}, "need maker <= taker fee <= 10%"),
+        ({"max_funding_rate": "11"}, "max_funding_rate above 10 per day"),
+        ({"leverage": "100"}, "unknown key(s) leverage"),
+    ],
+)
+def test_bad_markets_are_refused(change, message):
+    with pytest.raises(ConfigError) as err:
+        parse_config({**VALID, "pool": {}, "markets": [{**MARKET, **change}]})
+    assert message in str(err.value)
+
+
+def test_markets_need_a_pool():
+    with pytest.raises(ConfigError, match="markets need a `pool`"):
+        parse_config({**VALID, "markets": [MARKET]})

@@ -1,0 +1,42 @@
+# pragma version 0.4.3
+# pragma nonreentrancy on
+"""
+@title xmargin operators
+@notice An owner may approve an operator (a trading bot, a vault strategy)
+        for one sub-account. An operator may trade that sub-account and
+        withdraw from it, but a withdrawal always pays the owner: an
+        operator can never take collateral for itself.
+@custom:security Approval is per (owner, sub_id, operator); the owner can
+                 revoke it at any time.
+"""
+
+
+event OperatorSet:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    operator: indexed(address)
+    approved: bool
+
+
+# owner -> sub_id -> operator -> approved
+is_operator: public(HashMap[address, HashMap[uint256, HashMap[address, bool]]])
+
+
+@external
+def set_operator(sub_id: uint256, operator: address, approved: bool):
+    """
+    @notice Approves or revokes `operator` for the caller's sub-account.
+    @param sub_id The caller's sub-account.
+    @param operator Who may trade it and withdraw from it to the caller.
+    @param approved True to approve, False to revoke.
+    """
+    assert operator != msg.sender, "xmargin: owner needs no approval"
+    assert operator != empty(address), "xmargin: operator is the zero address"
+    self.is_operator[msg.sender][sub_id][operator] = approved
+    log OperatorSet(owner=msg.sender, sub_id=sub_id, operator=operator, approved=approved)
+
+
+@internal
+@view
+def _check_operator(owner: address, sub_id: uint256):
+    assert msg.sender == owner or self.is_operator[owner][sub_id][msg.sender], "xmargin: caller is not an operator of the account"

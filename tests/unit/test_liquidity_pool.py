@@ -1,0 +1,155 @@
+"""The LiquidityPool: an ERC-4626 vault whose assets are the Clearinghouse's
+pool ledger, priced with traders' unrealised PnL.
+
+Trader: long 10 ETH at $3,000 (skew scale 1,000,000 ETH, taker 0.1 %):
+premium 10 * 3000 * 10 / 2e6 = $0.15, fee $30, so the pool's cash grows by
+$30.15. At $3,300 the trader is up $3,000, which the pool owes.
+"""
+
+from __future__ import annotations
+
+import ape
+import pytest
+
+from tests.unit.test_trading import params
+
+E18 = 10**18
+USDC = 10**6
+ETH = E18
+
+
+@pytest.fixture
+def pool(project, clearinghouse, owner):
+    vault = owner.deploy(project.LiquidityPool, clearinghouse.address, "xmargin LP", "xLP")
+    clearinghouse.set_pool(vault, sender=owner)
+    return vault
+
+
+@pytest.fixture
+def funded_pool(pool, lp, usdc, fund):
+    fund(usdc, lp, 100_000 * USDC, pool)
+    pool.deposit(100_000 * USDC, lp, sender=lp)
+    return pool
+
+
+@pytest.fixture
+def long_10(clearinghouse, owner, trader, usdc, fund, weth_listed):
+    clearinghouse.list_market(params(weth_listed.token.address), sender=owner)
+    fund(usdc, trader, 10_000 * USDC, clearinghouse)
+    clearinghouse.deposit(0, usdc, 10_000 * USDC, sender=trader)
+    clearinghouse.trade(0, 0, 10 * ETH, 2**200, sender=trader)
+
+
+def test_deposit_mints_one_to_one_and_moves_cash_to_the_ledger(clearinghouse, pool, lp, usdc, fund):
+    fund(usdc, lp, 100_000 * USDC, pool)
+    tx = pool.deposit(100_000 * USDC, lp, sender=lp)
+    assert pool.balanceOf(lp) == 100_000 * USDC
+    assert pool.totalAssets() == clearinghouse.pool_value() == 100_000 * USDC
+    assert clearinghouse.pool_balance() == 100_000 * USDC
+    # The tokens sit in the Clearinghouse, none in the vault.
+    assert usdc.balanceOf(clearinghouse) == 100_000 * USDC
+    assert usdc.balanceOf(pool) == 0
+    assert pool.decimals() == 6 and pool.asset() == usdc.address
+    (event,) = tx.events.filter(pool.Deposit)
+    assert (event.assets, event.shares) == (100_000 * USDC, 100_000 * USDC)
+
+
+def test_share_price_includes_traders_pnl(
+    clearinghouse, funded_pool, long_10, lp, usdc, weth_listed, owner
+):
+    assert clearinghouse.pool_balance() == 100_030_150_000
+    assert funded_pool.totalAssets() == 100_030_150_000
+    weth_listed.feed.set_answer(3_300 * 10**8, sender=owner)
+    # value = 100,030.15 cash - 3,000 owed to the trader
+    assert funded_pool.totalAssets() == 97_030_150_000
+    s = clearinghouse.pool_state()
+    assert (s.traders_pnl, s.traders_funding) == (3_000 * E18, 0)
+    assert s.oi_notional == 33_000 * E18
+    # 100,000 shares * (97,030,150,000 + 1) / (100,000,000,000 + 1), rounded down
+    assert funded_pool.previewRedeem(100_000 * USDC) == 97_030_150_000
+    funded_pool.redeem(100_000 * USDC, lp, lp, sender=lp)
+    assert usdc.balanceOf(lp) == 97_030_150_000
+    # What is left is exactly the trader's unrealised gain.
+    assert clearinghouse.pool_balance() == 3_000 * USDC
+
+
+def test_withdrawals_keep_a_buffer_of_open_interest(
+    clearinghouse, funded_pool, long_10, lp, weth_listed, owner
+):
+    clearinghouse.set_pool_buffer(E18 // 10, sender=owner)
+    weth_listed.feed.set_answer(3_300 * 10**8, sender=owner)
+    # required = 3,000 owed + 10 % of 33,000 notional = 6,300;
+    # free = 100,030.15 - 6,300 = 93,730.15
+    assert clearinghouse.pool_withdrawable() == 93_730_150_000
+    assert funded_pool.maxWithdraw(lp) == 93_730_150_000
+    with ape.reverts("xmargin: pool cannot cover open positions"):
+        funded_pool.withdraw(93_730_150_001, lp, lp, sender=lp)
+    funded_pool.withdraw(93_730_150_000, lp, lp, sender=lp)
+    assert clearinghouse.pool_withdrawable() == 0
+
+
+def test_donations_change_no_share_price(clearinghouse, funded_pool, usdc, fund, stranger):
+    before = funded_pool.totalAssets()
+    fund(usdc, stranger, 5_000 * USDC, stranger)
+    usdc.transfer(funded_pool, 2_500 * USDC, sender=stranger)
+    usdc.transfer(clearinghouse, 2_500 * USDC, sender=stranger)
+    assert funded_pool.totalAssets() == before
+    assert funded_pool.convertToAssets(USDC) == USDC
+
+
+def test_pause_stops_deposits_not_withdrawals(funded_pool, clearinghouse, lp, usdc, fund, guardian):
+    clearinghouse.pause(sender=guardian)
+    assert funded_pool.maxDeposit(lp) == funded_pool.maxMint(lp) == 0
+    fund(usdc, lp, USDC, funded_pool)
+    with ape.reverts("xmargin: paused"):
+        funded_pool.deposit(USDC, lp, sender=lp)
+    funded_pool.withdraw(1_000 * USDC, lp, lp, sender=lp)
+    assert usdc.balanceOf(lp) == 1_001 * USDC
+
+
+def test_bad_deposits_and_withdrawals(
+    funded_pool, clearinghouse, lp, stranger, usdc, fund, long_10
+):
+    with ape.reverts("xmargin: zero amount"):
+        funded_pool.deposit(0, lp, sender=lp)
+    # The pool earned fees: one share is now worth more than 1 unit, so a
+    # 1-unit deposit would mint no share.
+    assert funded_pool.convertToShares(1) == 0
+    fund(usdc, stranger, 1, funded_pool)
+    with ape.reverts("xmargin: deposit too small for one share"):
+        funded_pool.deposit(1, stranger, sender=stranger)
+    with ape.reverts("xmargin: insufficient shares"):
+        funded_pool.redeem(1, stranger, stranger, sender=stranger)
+    with ape.reverts():  # snekmate: insufficient allowance
+        funded_pool.redeem(1, stranger, lp, sender=stranger)
+
+
+def test_only_the_pool_moves_pool_cash(clearinghouse, funded_pool, stranger, owner, project):
+    with ape.reverts("xmargin: caller is not the pool"):
+        clearinghouse.pool_withdraw(1, stranger, sender=stranger)
+    with ape.reverts("xmargin: caller is not the pool"):
+        clearinghouse.pool_deposit(1, sender=stranger)
+    with ape.reverts("xmargin: pool already set"):
+        clearinghouse.set_pool(funded_pool, sender=owner)
+    with ape.reverts("ownable: caller is not the owner"):
+        clearinghouse.set_pool_buffer(0, sender=stranger)
+    with ape.reverts("xmargin: buffer above 100%"):
+        clearinghouse.set_pool_buffer(E18 + 1, sender=owner)
+
+
+def test_tokens_equal_the_ledgers(clearinghouse, funded_pool, long_10, trader, usdc):
+    """USDC held == trader quote balances + pool cash, to the unit."""
+    assert usdc.balanceOf(clearinghouse) == (
+        clearinghouse.balance_of(trader, 0, usdc) + clearinghouse.pool_balance()
+    )
+
+
+def test_mint_rounds_in_the_vaults_favour(funded_pool, long_10, lp, usdc, fund):
+    # value 100,030,150,000 units over 100,000,000,000 shares:
+    # 1,000 shares cost ceil(1,000 * 100,030,150,001 / 100,000,000,001) = 1,001
+    assert funded_pool.previewMint(1_000) == 1_001
+    fund(usdc, lp, 1_001, funded_pool)
+    tx = funded_pool.mint(1_000, lp, sender=lp)
+    (event,) = tx.events.filter(funded_pool.Deposit)
+    assert (event.assets, event.shares) == (1_001, 1_000)
+    assert usdc.balanceOf(lp) == 0
