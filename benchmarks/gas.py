@@ -95,6 +95,40 @@ def _health_check_rows(engine: Engine, owner: Any, trader: Any) -> dict[str, int
     return rows
 
 
+def _perp_rows(engine: Engine, owner: Any, trader: Any, lp: Any) -> dict[str, int]:
+    """Trades and health checks against the pool, with 1, 5 and 10 positions."""
+    ch = engine.clearinghouse
+    usdc = engine.tokens["USDC"]
+    big = 10**7 * 10**6  # 10 M USDC (the local quote cap is 100 M)
+    usdc.mint(lp, big, sender=lp)
+    usdc.approve(engine.pool.address, big, sender=lp)
+    rows = {"LP deposit (ERC-4626)": engine.pool.deposit(big // 2, lp, sender=lp).gas_used}
+    usdc.mint(trader, big, sender=trader)
+    usdc.approve(ch.address, big, sender=trader)
+    ch.deposit(2, usdc.address, big // 4, sender=trader)
+    # Up to 10 markets: copies of ETH-PERP's parameters on the three assets.
+    template = list(ch.market_params(0))
+    assets = [engine.tokens[s].address for s in ("WETH", "WBTC", "LINK")]
+    while ch.num_markets() < 10:
+        template[0] = assets[ch.num_markets() % 3]
+        ch.list_market(tuple(template), sender=owner)
+    one, limit = 10**16, 2**255
+    rows["trade: open (first position)"] = ch.trade(2, 0, one, limit, sender=trader).gas_used
+    rows["trade: increase"] = ch.trade(2, 0, one, limit, sender=trader).gas_used
+    rows["trade: close"] = ch.trade(2, 0, -2 * one, 0, sender=trader).gas_used
+    for n in (1, 5, 10):
+        sub = 10 + n
+        ch.transfer_between(2, sub, usdc.address, big // 100, sender=trader)
+        for m in range(n):
+            receipt = ch.trade(sub, m, one, limit, sender=trader)
+        rows[f"trade: open the {n}th position (health over {n})"] = receipt.gas_used
+        rows[f"account_health view, {n} position(s) (estimateGas)"] = (
+            ch.account_health.estimate_gas_cost(trader, sub, sender=trader)
+        )
+    rows["LP redeem (ERC-4626)"] = engine.pool.redeem(10**6, lp, lp, sender=lp).gas_used
+    return rows
+
+
 def measure() -> dict[str, int]:
     with networks.parse_network_choice(NETWORK) as provider:
         owner, trader = accounts.test_accounts[0], accounts.test_accounts[1]
@@ -111,6 +145,7 @@ def measure() -> dict[str, int]:
         engine = load_engine(project, result.record)
         rows = _collateral_rows(engine, trader)
         rows.update(_health_check_rows(engine, owner, trader))
+        rows.update(_perp_rows(engine, owner, trader, accounts.test_accounts[2]))
         return rows
 
 
@@ -122,7 +157,7 @@ def main() -> None:
     table.add_column("gas", justify="right")
     for name, gas in rows.items():
         table.add_row(name, f"{gas:,}")
-    Console(width=100).print(table)
+    Console(width=110).print(table)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"network": NETWORK, "gas": rows}, indent=2) + "\n")
     print(f"written to {RESULTS}")

@@ -4,7 +4,13 @@ import click
 from ape import project
 
 EIP170_LIMIT = 24_576
-DEPLOYABLES = ("Clearinghouse", "ClearinghouseAdmin", "OracleRouter")
+DEPLOYABLES = (
+    "Clearinghouse",
+    "ClearinghouseAdmin",
+    "ClearinghouseLens",
+    "LiquidityPool",
+    "OracleRouter",
+)
 
 
 @click.command()

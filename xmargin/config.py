@@ -13,7 +13,7 @@ other chain unless the config sets `allow_mocks: true` explicitly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from xmargin.model import (
     WAD,
     parse_units,
 )
-from xmargin.perps import MAX_MARKETS, MAX_SIZE
+from xmargin.perps import MAX_MARKETS, MAX_SIZE, MarketParams
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -111,19 +111,8 @@ class MarketConfig:
 
     def params(self, asset_address: str) -> tuple:
         """The on-chain `MarketParams` struct, in field order."""
-        return (
-            asset_address,
-            self.imr_base,
-            self.mmr_base,
-            self.im_size_scalar,
-            self.mm_size_scalar,
-            self.skew_scale,
-            self.taker_fee,
-            self.maker_fee,
-            self.max_oi,
-            self.max_funding_velocity,
-            self.max_funding_rate,
-        )
+        values = {f.name: getattr(self, f.name) for f in fields(MarketParams) if f.name != "asset"}
+        return MarketParams(asset=asset_address, **values).as_tuple()
 
 
 @dataclass(frozen=True)

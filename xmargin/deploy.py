@@ -195,6 +195,8 @@ class _Run:
             self._converge_pool(clearinghouse, self.config.pool)
         for market_id, market in enumerate(self.config.markets):
             self._converge_market(clearinghouse, market_id, market, assets[market.asset].token)
+        # Stateless read-only breakdowns (position details, liquidation prices).
+        self._contract("ClearinghouseLens", ())
 
     # ------------------------------------------------------------ pieces
 

@@ -249,3 +249,16 @@ def trade(
         state=state,
         position=position,
     )
+
+
+def liquidation_price(
+    size: int, price: int, mmr: int, equity: int, account_mm: int, position_mm: int
+) -> int:
+    """`ClearinghouseLens._liquidation_price`: the price of one market at which
+    the account's equity meets its MM, all else held; 0 if none is positive."""
+    num = (account_mm - position_mm - equity) * WAD + size * price
+    den = floor_div(size * WAD - abs(size) * mmr, WAD)
+    if den == 0:
+        return 0
+    p = ceil_div(num, den) if den > 0 else floor_div(-num, -den)
+    return max(p, 0)

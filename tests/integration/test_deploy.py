@@ -27,8 +27,8 @@ LOCAL_ASSETS = {
 USDC_CAP = 100_000_000 * 10**6
 # 4 mock tokens + 3 mock feeds + router + 3 set_feed + admin extension
 # + Clearinghouse + 3 list_asset + LiquidityPool + set_pool + set_pool_buffer
-# + 2 list_market
-LOCAL_DEPLOY_TXS = 21
+# + 2 list_market + lens
+LOCAL_DEPLOY_TXS = 22
 
 TESTNET_CONFIG = """
 quote: {symbol: USDC, decimals: 6, cap: "1000000"}
@@ -158,11 +158,11 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
     assert not (deployments_dir / "sepolia.json").exists()
 
     # Named explicitly, they are deployed: 2 tokens, 1 feed, router, set_feed,
-    # admin extension, Clearinghouse, list_asset.
+    # admin extension, Clearinghouse, list_asset, lens.
     config.write_text("allow_mocks: true\n" + TESTNET_CONFIG)
     out = _ok(ape_run(*args, env=env))
-    assert "8 transaction(s) sent" in out
-    assert node.w3.eth.get_transaction_count(deployer.address) == 8
+    assert "9 transaction(s) sent" in out
+    assert node.w3.eth.get_transaction_count(deployer.address) == 9
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
     record = _record(deployments_dir, "sepolia")
     assert record["chain_id"] == 11155111
@@ -175,14 +175,14 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
     # Idempotent on the testnet path too.
     out = _ok(ape_run(*args, env=env))
     assert "no transaction sent" in out
-    assert node.w3.eth.get_transaction_count(deployer.address) == 8
+    assert node.w3.eth.get_transaction_count(deployer.address) == 9
 
     # With a wrong passphrase the keyfile stays locked: a config change that
     # needs a transaction is not sent, by this or by any other account.
     config.write_text(("allow_mocks: true\n" + TESTNET_CONFIG).replace('cap: "100"', 'cap: "200"'))
     locked = ape_run(*args, env={**env, "APE_ACCOUNTS_deployer_PASSPHRASE": "wrong"})
     assert locked.returncode != 0
-    assert node.w3.eth.get_transaction_count(deployer.address) == 8
+    assert node.w3.eth.get_transaction_count(deployer.address) == 9
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
     assert ch.functions.asset_config(weth).call()[6] == 100 * E18
 
