@@ -334,3 +334,17 @@ def test_out_of_bounds_market_params_revert(clearinghouse, owner, weth, change, 
 def test_market_asset_cannot_change(clearinghouse, market, owner, usdc):
     with ape.reverts("xmargin: market asset cannot change"):
         clearinghouse.set_market_params(market, params(usdc.address), sender=owner)
+
+
+def test_deviating_second_feed_blocks_trading(
+    clearinghouse, market, trader, deposit_usdc, oracle, owner, weth, make_feed
+):
+    deposit_usdc(trader, 10_000)
+    second = make_feed(3_000)
+    oracle.set_secondary_feed(weth, second, 3_600, E18 // 50, sender=owner)  # 2 %
+    clearinghouse.trade(0, market, ETH, 2 * P3000, sender=trader)
+    second.set_answer(3_100 * 10**8, sender=owner)  # 3.3 % away
+    with ape.reverts("xmargin: feeds deviate"):
+        clearinghouse.trade(0, market, -ETH, 0, sender=trader)
+    with ape.reverts("xmargin: feeds deviate"):
+        clearinghouse.account_health(trader, 0)

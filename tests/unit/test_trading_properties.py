@@ -134,6 +134,23 @@ def _check(model_, ch, chain):
     gains = sum(b - DEPOSIT for b in model_.balances.values())
     assert gains + ch.pool_balance() == 0
     assert ch.pool_balance() == model_.pool
+    # The pool's claim on traders, from exact aggregates, against the sum of
+    # per-position figures: each position rounds once, so they may differ
+    # by at most one wei per open position (and only against the pool).
+    risks = [
+        perps.risk(
+            pos,
+            model_.params[m],
+            model_.prices[m],
+            perps.funding(model_.states[m], model_.params[m], model_.prices[m], now)[1],
+        )
+        for (_, _, m), pos in model_.positions.items()
+        if pos.size
+    ]
+    s = ch.pool_state()
+    assert 0 <= s.traders_pnl - sum(r.pnl for r in risks) <= len(risks)
+    assert 0 <= sum(r.funding for r in risks) - s.traders_funding <= len(risks)
+    assert s.value == max(s.cash - s.traders_pnl + s.traders_funding, 0)
 
 
 @given(steps=steps)
