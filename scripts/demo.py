@@ -4,7 +4,6 @@ Starts anvil (ape-foundry), deploys, funds accounts, shocks prices and
 prints health tables; anvil stops when the command ends. See xmargin.demo.
 """
 
-import shutil
 import sys
 
 import click
@@ -21,7 +20,9 @@ from xmargin.deployments import DeploymentError
 def cli(provider):
     """Deploy on a local chain, fund accounts, shock prices, show health."""
     logger.set_level("WARNING")  # keep the tables readable: no per-tx lines
-    width = max(shutil.get_terminal_size((170, 40)).columns, 150)
+    # The tables are ~180 columns wide: in a terminal, use its width (rich
+    # squeezes columns if it is narrower); in a log or a pipe, never squeeze.
+    width = None if sys.stdout.isatty() else 220
     console = Console(width=width, soft_wrap=False)
     try:
         result = run_demo(project, provider, accounts, console)
