@@ -119,7 +119,7 @@ def maxDeposit(receiver: address) -> uint256:
     @param receiver Unused: the same for everyone.
     @return Native quote units.
     """
-    if staticcall CLEARINGHOUSE.paused():
+    if staticcall CLEARINGHOUSE.paused() or self._insolvent():
         return 0
     return MAX_ASSETS_IN
 
@@ -132,7 +132,7 @@ def maxMint(receiver: address) -> uint256:
     @param receiver Unused: the same for everyone.
     @return Shares.
     """
-    if staticcall CLEARINGHOUSE.paused():
+    if staticcall CLEARINGHOUSE.paused() or self._insolvent():
         return 0
     return self._to_shares(MAX_ASSETS_IN, False)
 
@@ -277,8 +277,16 @@ def _to_assets(shares: uint256, roundup: bool) -> uint256:
 
 
 @internal
+@view
+def _insolvent() -> bool:
+    return erc20.totalSupply > 0 and staticcall CLEARINGHOUSE.pool_value() == 0
+
+
+@internal
 def _deposit(assets: uint256, shares: uint256, receiver: address):
     assert not staticcall CLEARINGHOUSE.paused(), "xmargin: paused"
+    # A new LP's money must not fill an existing hole (shares worth 0 each).
+    assert not self._insolvent(), "xmargin: pool has no value"
     assert assets > 0, "xmargin: zero amount"
     assert assets <= MAX_ASSETS_IN, "xmargin: amount too large"
     assert shares > 0, "xmargin: deposit too small for one share"

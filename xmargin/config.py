@@ -234,6 +234,7 @@ def _market(raw: Any, asset_symbols: set[str]) -> MarketConfig:
         (WAD <= v["skew_scale"] <= MAX_SIZE, "skew_scale must lie in [1, 2**96 / 1e18]"),
         (v["maker_fee"] <= v["taker_fee"] <= WAD // 10, "need maker <= taker fee <= 10%"),
         (v["max_oi"] <= MAX_SIZE, "max_oi too large"),
+        (v["max_oi"] <= v["skew_scale"], "max_oi must not exceed skew_scale"),
         (v["max_funding_velocity"] <= 10 * WAD, "max_funding_velocity above 10 per day"),
         (v["max_funding_rate"] <= 10 * WAD, "max_funding_rate above 10 per day"),
     ]

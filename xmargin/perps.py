@@ -163,12 +163,12 @@ def risk(pos: Position, p: MarketParams, price: int, index: int) -> PositionRisk
 
 
 def fill_adjustment(skew: int, delta: int, price: int, skew_scale: int) -> int:
-    """Fill price minus oracle price, rounded against the trader, >= -price."""
+    """Fill price minus oracle price, rounded against the trader (never clamped)."""
     num = price * (2 * skew + delta)
     den = 2 * skew_scale
     if delta > 0:
         return ceil_div(num, den)
-    return max(floor_div(num, den), -price)
+    return floor_div(num, den)
 
 
 def premium(delta: int, adjustment: int) -> int:
@@ -239,7 +239,7 @@ def trade(
     )
     position = Position(new_size, price, index) if new_size else Position()
     return TradeResult(
-        fill_price=price + adj,
+        fill_price=max(price + adj, 0),
         pnl=r.pnl,
         funding=r.funding,
         premium=prem,

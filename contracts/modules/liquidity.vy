@@ -10,6 +10,7 @@
         so entering or leaving the pool around a price move is not a free
         option:
             value = cash - sum(traders' unrealised PnL) + sum(funding traders owe)
+                     - sum(skew premium the pool must refund as skew unwinds)
         A withdrawal must leave enough cash to pay every trader's unrealised
         gain plus a buffer, a fraction of open-interest notional.
 @custom:security Pool value rounds against the pool (traders' PnL up, the
@@ -37,11 +38,15 @@ struct PoolState:
     traders_pnl: int256
     # Funding traders owe the pool (paid to them when < 0), rounded down.
     traders_funding: int256
+    # Skew premium traders paid in that the pool refunds as skew unwinds:
+    # price * skew^2 / (2 * skew_scale) per market, rounded up.
+    premium_owed: uint256
     # Long plus short open interest at oracle prices, rounded up.
     oi_notional: uint256
-    # max(cash - traders_pnl + traders_funding, 0).
+    # max(cash - traders_pnl + traders_funding - premium_owed, 0).
     value: uint256
-    # Cash the pool must keep: max(traders_pnl - traders_funding, 0) + buffer.
+    # Cash the pool must keep: max(traders_pnl - traders_funding, 0)
+    # + premium_owed + buffer.
     required: uint256
 
 
@@ -190,8 +195,21 @@ def _pool_state() -> PoolState:
         s.traders_pnl += fp._ceil_div(convert(price, int256) * st.skew - st.entry_sum, wad)
         s.traders_funding += fp._floor_div(index * st.skew - st.funding_sum, wad)
         s.oi_notional += math._mul_div(st.long_oi + st.short_oi, price, constants.WAD, True)
-    s.value = convert(max(s.cash - s.traders_pnl + s.traders_funding, 0), uint256)
-    s.required = convert(max(s.traders_pnl - s.traders_funding, 0), uint256) + math._mul_div(
-        s.oi_notional, self.pool_buffer, constants.WAD, True
+        # Growing |skew| from 0 to k paid price * k^2 / (2 * skew_scale) into
+        # the pool; unwinding pays it back. It is not the pool's money until
+        # then, or an LP could leave with a share of it (review finding).
+        skew_abs: uint256 = fp._abs(st.skew)
+        s.premium_owed += math._mul_div(
+            math._mul_div(skew_abs, price, constants.WAD, True),
+            skew_abs,
+            2 * markets.market_params[m].skew_scale,
+            True,
+        )
+    owed: int256 = convert(s.premium_owed, int256)
+    s.value = convert(max(s.cash - s.traders_pnl + s.traders_funding - owed, 0), uint256)
+    s.required = (
+        convert(max(s.traders_pnl - s.traders_funding, 0), uint256)
+        + s.premium_owed
+        + math._mul_div(s.oi_notional, self.pool_buffer, constants.WAD, True)
     )
     return s

@@ -226,6 +226,8 @@ def _check_params(p: MarketParams):
     assert p.maker_fee <= p.taker_fee, "xmargin: maker fee above taker fee"
     assert p.taker_fee <= constants.MAX_FEE, "xmargin: fee above 10%"
     assert p.max_oi <= constants.MAX_SIZE, "xmargin: open interest cap too large"
+    # |skew| <= max_oi <= skew_scale keeps every fill price positive.
+    assert p.max_oi <= p.skew_scale, "xmargin: open interest cap above skew scale"
     assert p.max_funding_rate <= constants.MAX_FUNDING_RATE, "xmargin: funding rate cap too large"
     assert p.max_funding_velocity <= constants.MAX_FUNDING_VELOCITY, "xmargin: funding velocity too large"
 
@@ -377,15 +379,17 @@ def _fill_adjustment(skew: int256, delta: int256, price: uint256, skew_scale: ui
     """
     @dev fill price - oracle price for `delta` at `skew`:
          price * (2 * skew + delta) / (2 * skew_scale), rounded up for a buy
-         and down for a sell (against the trader), never below -price.
-         With skew_scale >= 1e18 and |skew|, |delta| <= MAX_SIZE, every
-         product below stays inside int256.
+         and down for a sell (against the trader). Never clamped: the
+         premium `delta * adjustment` must stay exactly the integral of the
+         skew premium, or a round trip through |skew| > skew_scale would pay
+         (review finding). With skew_scale >= 1e18 and |skew|, |delta| <=
+         MAX_SIZE, every product below stays inside int256.
     """
     num: int256 = convert(price, int256) * (2 * skew + delta)
     den: int256 = 2 * convert(skew_scale, int256)
     if delta > 0:
         return fp._ceil_div(num, den)
-    return max(fp._floor_div(num, den), -convert(price, int256))
+    return fp._floor_div(num, den)
 
 
 @internal

@@ -5,9 +5,12 @@
 @notice An owner may approve an operator (a trading bot, a vault strategy)
         for one sub-account. An operator may trade that sub-account and
         withdraw from it, but a withdrawal always pays the owner: an
-        operator can never take collateral for itself.
+        operator can never withdraw collateral to itself.
 @custom:security Approval is per (owner, sub_id, operator); the owner can
-                 revoke it at any time.
+                 revoke it at any time. Trading is trust: an operator can
+                 still trade badly on purpose (through the skew against an
+                 account of its own, or churning fees), as with any
+                 trading-bot key. Approve only operators you trust.
 """
 
 

@@ -104,7 +104,9 @@ def _trade(
         assert not markets.market_closed[market_id], "xmargin: market closed"
 
     adjustment: int256 = markets._fill_adjustment(s.skew, size_delta, price, p.skew_scale)
-    fill: uint256 = convert(convert(price, int256) + adjustment, uint256)
+    # Only a skew beyond skew_scale (after the owner lowered it) can push a
+    # fill below zero; the premium stays exact, the reported fill stops at 0.
+    fill: uint256 = convert(max(convert(price, int256) + adjustment, 0), uint256)
     if size_delta > 0:
         assert fill <= acceptable_price, "xmargin: fill price above acceptable"
     else:

@@ -172,6 +172,7 @@ def test_markets_parse_to_the_onchain_struct():
         ({"skew_scale": "0.5"}, "skew_scale must lie in"),
         ({"maker_fee": "0.002"}, "need maker <= taker fee <= 10%"),
         ({"max_funding_rate": "11"}, "max_funding_rate above 10 per day"),
+        ({"max_oi": "60000"}, "max_oi must not exceed skew_scale"),
         ({"leverage": "100"}, "unknown key(s) leverage"),
     ],
 )

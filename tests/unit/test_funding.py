@@ -25,7 +25,7 @@ FUNDING_MARKET = replace(
     skew_scale=1_000 * ETH,
     taker_fee=0,
     maker_fee=0,
-    max_oi=10_000 * ETH,
+    max_oi=1_000 * ETH,
     max_funding_velocity=10 * E18 // 100,
     max_funding_rate=E18 // 100,
 )

@@ -3,7 +3,9 @@ pool ledger, priced with traders' unrealised PnL.
 
 Trader: long 10 ETH at $3,000 (skew scale 1,000,000 ETH, taker 0.1 %):
 premium 10 * 3000 * 10 / 2e6 = $0.15, fee $30, so the pool's cash grows by
-$30.15. At $3,300 the trader is up $3,000, which the pool owes.
+$30.15; the $0.15 premium is refundable as skew unwinds, so the pool's value
+grows by $30 only. At $3,300 the trader is up $3,000, which the pool owes,
+and the premium it would refund is 3300 * 10^2 / 2e6 = $0.165.
 """
 
 from __future__ import annotations
@@ -58,19 +60,19 @@ def test_share_price_includes_traders_pnl(
     clearinghouse, funded_pool, long_10, lp, usdc, weth_listed, owner
 ):
     assert clearinghouse.pool_balance() == 100_030_150_000
-    assert funded_pool.totalAssets() == 100_030_150_000
+    assert funded_pool.totalAssets() == 100_030_000_000
     weth_listed.feed.set_answer(3_300 * 10**8, sender=owner)
-    # value = 100,030.15 cash - 3,000 owed to the trader
-    assert funded_pool.totalAssets() == 97_030_150_000
+    # value = 100,030.15 cash - 3,000 owed to the trader - 0.165 premium owed
+    assert funded_pool.totalAssets() == 97_029_985_000
     s = clearinghouse.pool_state()
-    assert (s.traders_pnl, s.traders_funding) == (3_000 * E18, 0)
+    assert (s.traders_pnl, s.traders_funding, s.premium_owed) == (3_000 * E18, 0, 165 * E18 // 1000)
     assert s.oi_notional == 33_000 * E18
-    # 100,000 shares * (97,030,150,000 + 1) / (100,000,000,000 + 1), rounded down
-    assert funded_pool.previewRedeem(100_000 * USDC) == 97_030_150_000
+    # 100,000 shares * (97,029,985,000 + 1) / (100,000,000,000 + 1), rounded down
+    assert funded_pool.previewRedeem(100_000 * USDC) == 97_029_985_000
     funded_pool.redeem(100_000 * USDC, lp, lp, sender=lp)
-    assert usdc.balanceOf(lp) == 97_030_150_000
-    # What is left is exactly the trader's unrealised gain.
-    assert clearinghouse.pool_balance() == 3_000 * USDC
+    assert usdc.balanceOf(lp) == 97_029_985_000
+    # What is left is exactly the trader's gain plus the premium refund.
+    assert clearinghouse.pool_balance() == 3_000_165_000
 
 
 def test_withdrawals_keep_a_buffer_of_open_interest(
@@ -78,13 +80,13 @@ def test_withdrawals_keep_a_buffer_of_open_interest(
 ):
     clearinghouse.set_pool_buffer(E18 // 10, sender=owner)
     weth_listed.feed.set_answer(3_300 * 10**8, sender=owner)
-    # required = 3,000 owed + 10 % of 33,000 notional = 6,300;
-    # free = 100,030.15 - 6,300 = 93,730.15
-    assert clearinghouse.pool_withdrawable() == 93_730_150_000
-    assert funded_pool.maxWithdraw(lp) == 93_730_150_000
+    # required = 3,000 owed + 0.165 premium + 10 % of 33,000 notional = 6,300.165;
+    # free = 100,030.15 - 6,300.165 = 93,729.985
+    assert clearinghouse.pool_withdrawable() == 93_729_985_000
+    assert funded_pool.maxWithdraw(lp) == 93_729_985_000
     with ape.reverts("xmargin: pool cannot cover open positions"):
-        funded_pool.withdraw(93_730_150_001, lp, lp, sender=lp)
-    funded_pool.withdraw(93_730_150_000, lp, lp, sender=lp)
+        funded_pool.withdraw(93_729_985_001, lp, lp, sender=lp)
+    funded_pool.withdraw(93_729_985_000, lp, lp, sender=lp)
     assert clearinghouse.pool_withdrawable() == 0
 
 
@@ -145,11 +147,57 @@ def test_tokens_equal_the_ledgers(clearinghouse, funded_pool, long_10, trader, u
 
 
 def test_mint_rounds_in_the_vaults_favour(funded_pool, long_10, lp, usdc, fund):
-    # value 100,030,150,000 units over 100,000,000,000 shares:
-    # 1,000 shares cost ceil(1,000 * 100,030,150,001 / 100,000,000,001) = 1,001
+    # value 100,030,000,000 units over 100,000,000,000 shares:
+    # 1,000 shares cost ceil(1,000 * 100,030,000,001 / 100,000,000,001) = 1,001
     assert funded_pool.previewMint(1_000) == 1_001
     fund(usdc, lp, 1_001, funded_pool)
     tx = funded_pool.mint(1_000, lp, sender=lp)
     (event,) = tx.events.filter(funded_pool.Deposit)
     assert (event.assets, event.shares) == (1_001, 1_000)
     assert usdc.balanceOf(lp) == 0
+
+
+def test_lp_cannot_take_refundable_premium(
+    clearinghouse, pool, owner, lp, stranger, usdc, fund, weth_listed
+):
+    """Regression (review): an attacker grows the skew, paying a large
+    premium into the pool, leaves the pool as an LP with a share of that
+    premium, then unwinds the skew and is refunded in full. With the premium
+    counted as owed until skew unwinds, the round trip loses the fees."""
+    clearinghouse.list_market(
+        params(weth_listed.token.address, skew_scale=10_000 * ETH, max_oi=1_000 * ETH),
+        sender=owner,
+    )
+    fund(usdc, lp, 1_000_000 * USDC, pool)
+    pool.deposit(1_000_000 * USDC, lp, sender=lp)
+    attacker = stranger
+    start = 2_000_000 * USDC
+    fund(usdc, attacker, start, pool)
+    usdc.approve(clearinghouse, 1_000_000 * USDC, sender=attacker)
+    pool.deposit(1_000_000 * USDC, attacker, sender=attacker)
+    clearinghouse.deposit(0, usdc, 1_000_000 * USDC, sender=attacker)
+    # 1,000 ETH long: premium 3000 * 1000^2 / 20,000 = $150,000, fee $3,000.
+    clearinghouse.trade(0, 0, 1_000 * ETH, 2**200, sender=attacker)
+    assert clearinghouse.pool_state().premium_owed == 150_000 * E18
+    pool.redeem(pool.balanceOf(attacker), attacker, attacker, sender=attacker)
+    clearinghouse.trade(0, 0, -1_000 * ETH, 0, sender=attacker)
+    clearinghouse.withdraw(0, usdc, 2**256 - 1, sender=attacker)
+    assert usdc.balanceOf(attacker) < start
+    # The honest LP keeps at least its deposit (it earned the fees).
+    assert pool.previewRedeem(pool.balanceOf(lp)) >= 1_000_000 * USDC
+
+
+def test_deposits_stop_when_the_pool_has_no_value(
+    clearinghouse, funded_pool, owner, lp, trader, usdc, fund, weth_listed
+):
+    """A new LP's money must not fill the hole of an insolvent pool."""
+    clearinghouse.list_market(params(weth_listed.token.address), sender=owner)
+    fund(usdc, trader, 1_000_000 * USDC, clearinghouse)
+    clearinghouse.deposit(0, usdc, 1_000_000 * USDC, sender=trader)
+    clearinghouse.trade(0, 0, 1_000 * ETH, 2**200, sender=trader)
+    weth_listed.feed.set_answer(3_200 * 10**8, sender=owner)  # trader up $200,000
+    assert funded_pool.totalAssets() == 0
+    assert funded_pool.maxDeposit(lp) == 0
+    fund(usdc, lp, USDC, funded_pool)
+    with ape.reverts("xmargin: pool has no value"):
+        funded_pool.deposit(USDC, lp, sender=lp)

@@ -321,6 +321,7 @@ def test_list_market_is_owner_only_and_checked(clearinghouse, owner, stranger, w
         ({"maker_fee": 2 * E18 // 1_000}, "xmargin: maker fee above taker fee"),
         ({"taker_fee": E18 // 10 + 1}, "xmargin: fee above 10%"),
         ({"max_oi": 2**96 + 1}, "xmargin: open interest cap too large"),
+        ({"max_oi": 1_000_001 * ETH}, "xmargin: open interest cap above skew scale"),
         ({"max_funding_rate": 10 * E18 + 1}, "xmargin: funding rate cap too large"),
         ({"max_funding_velocity": 10 * E18 + 1}, "xmargin: funding velocity too large"),
     ],
@@ -348,3 +349,42 @@ def test_deviating_second_feed_blocks_trading(
         clearinghouse.trade(0, market, -ETH, 0, sender=trader)
     with ape.reverts("xmargin: feeds deviate"):
         clearinghouse.account_health(trader, 0)
+
+
+def test_profit_beyond_deposits_can_be_withdrawn(
+    clearinghouse, market, trader, usdc, deposit_usdc, eth_feed, owner, project, lp, fund
+):
+    """Regression (review): total_deposits underflowed when a trader withdrew
+    quote won from the pool, so profits were stuck."""
+    pool = owner.deploy(project.LiquidityPool, clearinghouse.address, "xmargin LP", "xLP")
+    clearinghouse.set_pool(pool, sender=owner)
+    fund(usdc, lp, 100_000 * USDC, pool)
+    pool.deposit(100_000 * USDC, lp, sender=lp)
+    deposit_usdc(trader, 1_000)
+    clearinghouse.trade(0, market, 2 * ETH, 2 * P3000, sender=trader)
+    eth_feed.set_answer(3_300 * 10**8, sender=owner)
+    clearinghouse.trade(0, market, -2 * ETH, 0, sender=trader)
+    balance = clearinghouse.balance_of(trader, 0, usdc)
+    assert balance > 1_000 * USDC
+    clearinghouse.withdraw(0, usdc, 2**256 - 1, sender=trader)
+    assert usdc.balanceOf(trader) == balance
+    assert clearinghouse.total_deposits(usdc) == 0
+
+
+def test_a_short_can_close_after_skew_scale_is_cut_below_it(
+    clearinghouse, market, trader, usdc, deposit_usdc, owner, weth
+):
+    """Regression (review): with |skew| > skew_scale a buy's fill price is
+    negative and the close reverted. The premium stays exact; the reported
+    fill stops at 0."""
+    deposit_usdc(trader, 100_000)
+    clearinghouse.trade(0, market, -10 * ETH, 0, sender=trader)
+    clearinghouse.set_market_params(
+        market, params(weth, skew_scale=4 * ETH, max_oi=4 * ETH), sender=owner
+    )
+    tx = clearinghouse.trade(0, market, 10 * ETH, 2 * P3000, sender=trader)
+    (event,) = tx.events.filter(clearinghouse.Trade)
+    # adjustment = 3000 * (2 * -10 + 10) / 8 = -3,750: premium -37,500 (a refund)
+    assert event.fill_price == 0
+    assert event.premium == -37_500 * E18
+    assert clearinghouse.position(trader, 0, market).size == 0
