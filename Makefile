@@ -36,7 +36,7 @@ test-integration: setup
 	ape test tests/integration -q
 
 fuzz: setup
-	HYPOTHESIS_PROFILE=fuzz ape test tests/unit -q
+	HYPOTHESIS_PROFILE=fuzz ape test tests/fuzz tests/unit -q
 
 bench: setup
 	python benchmarks/gas.py
