@@ -60,8 +60,8 @@ exports: (
     # asset registry
     collateral.list_asset,
     collateral.set_asset_params,
-    collateral.set_oracle,
     # perpetual markets
+    markets.set_oracle,
     markets.list_market,
     markets.set_market_params,
     markets.set_market_closed,

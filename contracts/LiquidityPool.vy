@@ -12,7 +12,8 @@
         price (no donation or inflation attack through balances).
         Deposits stop while the Clearinghouse is paused; withdrawals stop
         only where the pool's cash would no longer cover traders' gains
-        plus a buffer (`maxWithdraw` says how much is free).
+        plus a buffer (`maxWithdraw` says how much is free). The max*
+        functions return 0 instead of reverting while a price is invalid.
 @custom:security Shares are snekmate ERC-20 (with EIP-2612 permit); the
                  vault maths is ERC-4626 with one virtual share and one
                  virtual asset, rounding in the vault's favour: shares down
@@ -119,7 +120,10 @@ def maxDeposit(receiver: address) -> uint256:
     @param receiver Unused: the same for everyone.
     @return Native quote units.
     """
-    if staticcall CLEARINGHOUSE.paused() or self._insolvent():
+    ok: bool = False
+    value: uint256 = 0
+    ok, value = self._try_read(method_id("pool_value()"))
+    if not ok or staticcall CLEARINGHOUSE.paused() or (value == 0 and erc20.totalSupply > 0):
         return 0
     return MAX_ASSETS_IN
 
@@ -132,9 +136,12 @@ def maxMint(receiver: address) -> uint256:
     @param receiver Unused: the same for everyone.
     @return Shares.
     """
-    if staticcall CLEARINGHOUSE.paused() or self._insolvent():
+    ok: bool = False
+    value: uint256 = 0
+    ok, value = self._try_read(method_id("pool_value()"))
+    if not ok or staticcall CLEARINGHOUSE.paused() or (value == 0 and erc20.totalSupply > 0):
         return 0
-    return self._to_shares(MAX_ASSETS_IN, False)
+    return math._mul_div(MAX_ASSETS_IN, erc20.totalSupply + 1, value + 1, False)
 
 
 @external
@@ -146,7 +153,15 @@ def maxWithdraw(owner: address) -> uint256:
     @param owner A shareholder.
     @return Native quote units.
     """
-    return min(self._to_assets(erc20.balanceOf[owner], False), staticcall CLEARINGHOUSE.pool_withdrawable())
+    ok: bool = False
+    value: uint256 = 0
+    free: uint256 = 0
+    ok, value = self._try_read(method_id("pool_value()"))
+    if ok:
+        ok, free = self._try_read(method_id("pool_withdrawable()"))
+    if not ok:
+        return 0
+    return min(math._mul_div(erc20.balanceOf[owner], value + 1, erc20.totalSupply + 1, False), free)
 
 
 @external
@@ -157,7 +172,15 @@ def maxRedeem(owner: address) -> uint256:
     @param owner A shareholder.
     @return Shares.
     """
-    return min(erc20.balanceOf[owner], self._to_shares(staticcall CLEARINGHOUSE.pool_withdrawable(), False))
+    ok: bool = False
+    value: uint256 = 0
+    free: uint256 = 0
+    ok, value = self._try_read(method_id("pool_value()"))
+    if ok:
+        ok, free = self._try_read(method_id("pool_withdrawable()"))
+    if not ok:
+        return 0
+    return min(erc20.balanceOf[owner], math._mul_div(free, erc20.totalSupply + 1, value + 1, False))
 
 
 @external
@@ -274,6 +297,23 @@ def _to_shares(assets: uint256, roundup: bool) -> uint256:
 @view
 def _to_assets(shares: uint256, roundup: bool) -> uint256:
     return math._mul_div(shares, staticcall CLEARINGHOUSE.pool_value() + 1, erc20.totalSupply + 1, roundup)
+
+
+@internal
+@view
+def _try_read(selector: Bytes[4]) -> (bool, uint256):
+    """
+    @dev A Clearinghouse view that may revert (an invalid price): ERC-4626's
+         max* functions must return 0 then, not revert.
+    """
+    ok: bool = False
+    data: Bytes[32] = b""
+    ok, data = raw_call(
+        CLEARINGHOUSE.address, selector, max_outsize=32, is_static_call=True, revert_on_failure=False
+    )
+    if not ok or len(data) != 32:
+        return False, 0
+    return True, convert(data, uint256)
 
 
 @internal

@@ -174,23 +174,6 @@ def set_asset_params(asset: address, im_haircut: uint256, mm_haircut: uint256, c
     log AssetParamsSet(asset=asset, im_haircut=im_haircut, mm_haircut=mm_haircut, cap=cap)
 
 
-@external
-def set_oracle(new_oracle: address):
-    """
-    @notice Points the engine at another OracleRouter, which must already
-            price every listed non-quote asset.
-    @param new_oracle The router.
-    """
-    ownable._check_owner()
-    assert new_oracle.is_contract, "xmargin: oracle is not a contract"
-    for i: uint256 in range(1, constants.MAX_ASSETS):
-        if i >= self.num_assets:
-            break
-        assert staticcall IOracleRouter(new_oracle).price(self.asset_list[i]) > 0, "xmargin: asset has no price"
-    log OracleSet(previous_oracle=self.oracle.address, new_oracle=new_oracle)
-    self.oracle = IOracleRouter(new_oracle)
-
-
 # ---------------------------------------------------------------- internals
 
 

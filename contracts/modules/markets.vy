@@ -29,6 +29,7 @@
 from snekmate.auth import ownable
 from snekmate.utils import math
 
+from ..interfaces import IOracleRouter
 from . import collateral
 from . import constants
 from . import fixed_point as fp
@@ -187,6 +188,29 @@ def set_market_params(market_id: uint256, params: MarketParams):
     self._accrue(market_id, self._price(market_id))
     self.market_params[market_id] = params
     log MarketParamsSet(market_id=market_id, params=params)
+
+
+@external
+def set_oracle(new_oracle: address):
+    """
+    @notice Points the engine at another OracleRouter, which must already
+            price every listed collateral asset and every market's asset
+            (else health checks, trades and the pool would freeze).
+    @param new_oracle The router.
+    """
+    ownable._check_owner()
+    assert new_oracle.is_contract, "xmargin: oracle is not a contract"
+    router: IOracleRouter = IOracleRouter(new_oracle)
+    for i: uint256 in range(1, constants.MAX_ASSETS):
+        if i >= collateral.num_assets:
+            break
+        assert staticcall router.price(collateral.asset_list[i]) > 0, "xmargin: asset has no price"
+    for m: uint256 in range(constants.MAX_MARKETS):
+        if m == self.num_markets:
+            break
+        assert staticcall router.price(self.market_params[m].asset) > 0, "xmargin: market has no price"
+    log collateral.OracleSet(previous_oracle=collateral.oracle.address, new_oracle=new_oracle)
+    collateral.oracle = router
 
 
 @external

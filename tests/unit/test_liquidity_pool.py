@@ -201,3 +201,18 @@ def test_deposits_stop_when_the_pool_has_no_value(
     fund(usdc, lp, USDC, funded_pool)
     with ape.reverts("xmargin: pool has no value"):
         funded_pool.deposit(USDC, lp, sender=lp)
+
+
+def test_max_functions_return_zero_while_a_price_is_invalid(funded_pool, long_10, lp, chain, usdc):
+    """ERC-4626: max* must not revert. With the ETH price stale the pool
+    cannot be valued: they report 0 and the actions themselves revert."""
+    assert funded_pool.maxRedeem(lp) > 0
+    chain.mine(timestamp=chain.blocks.head.timestamp + 3_600 + 60)
+    assert funded_pool.maxDeposit(lp) == 0
+    assert funded_pool.maxMint(lp) == 0
+    assert funded_pool.maxWithdraw(lp) == 0
+    assert funded_pool.maxRedeem(lp) == 0
+    with ape.reverts("xmargin: price stale"):
+        funded_pool.totalAssets()
+    with ape.reverts("xmargin: price stale"):
+        funded_pool.redeem(USDC, lp, lp, sender=lp)

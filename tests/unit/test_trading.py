@@ -388,3 +388,21 @@ def test_a_short_can_close_after_skew_scale_is_cut_below_it(
     assert event.fill_price == 0
     assert event.premium == -37_500 * E18
     assert clearinghouse.position(trader, 0, market).size == 0
+
+
+def test_set_oracle_requires_market_prices(
+    clearinghouse, market, owner, project, oracle, weth_listed, wbtc_listed, make_token, make_feed
+):
+    """Review finding: a router that prices every collateral asset but not a
+    market's asset would freeze health checks, trades and the pool."""
+    btc_like = make_token(18, "XYZ")
+    oracle.set_feed(btc_like, make_feed(50), 3_600, 10**12, 10**24, sender=owner)
+    clearinghouse.list_market(params(btc_like.address), sender=owner)
+    new = owner.deploy(project.OracleRouter)
+    for listed in (weth_listed, wbtc_listed):
+        new.set_feed(listed.token, listed.feed, 3_600, 10**12, 10**24, sender=owner)
+    with ape.reverts("xmargin: no feed for asset"):
+        clearinghouse.set_oracle(new, sender=owner)
+    new.set_feed(btc_like, make_feed(50), 3_600, 10**12, 10**24, sender=owner)
+    clearinghouse.set_oracle(new, sender=owner)
+    assert clearinghouse.oracle() == new.address
