@@ -119,6 +119,7 @@ def pool_table(title: str, state: Any, total_assets: int, supply: int, decimals:
         ("cash in the pool ledger", state.cash),
         ("traders' unrealised PnL (owed by the pool)", state.traders_pnl),
         ("funding traders owe the pool", state.traders_funding),
+        ("skew premium refundable to traders", state.premium_owed),
         ("pool value = LP totalAssets", state.value),
         ("open interest notional", state.oi_notional),
         ("cash the pool must keep", state.required),
