@@ -98,7 +98,7 @@ def convertToShares(assets: uint256) -> uint256:
     @param assets Native quote units.
     @return Shares.
     """
-    return self._to_shares(assets, False)
+    return self._to_shares(assets, self._value(), False)
 
 
 @external
@@ -109,7 +109,7 @@ def convertToAssets(shares: uint256) -> uint256:
     @param shares Shares.
     @return Native quote units.
     """
-    return self._to_assets(shares, False)
+    return self._to_assets(shares, self._value(), False)
 
 
 @external
@@ -121,9 +121,9 @@ def maxDeposit(receiver: address) -> uint256:
     @return Native quote units.
     """
     ok: bool = False
-    value: uint256 = 0
-    ok, value = self._try_read(method_id("pool_value()"))
-    if not ok or staticcall CLEARINGHOUSE.paused() or (value == 0 and erc20.totalSupply > 0):
+    pool_value: uint256 = 0
+    ok, pool_value = self._try_read(method_id("pool_value()"))
+    if not ok or not self._accepts_deposits(pool_value):
         return 0
     return MAX_ASSETS_IN
 
@@ -137,11 +137,11 @@ def maxMint(receiver: address) -> uint256:
     @return Shares.
     """
     ok: bool = False
-    value: uint256 = 0
-    ok, value = self._try_read(method_id("pool_value()"))
-    if not ok or staticcall CLEARINGHOUSE.paused() or (value == 0 and erc20.totalSupply > 0):
+    pool_value: uint256 = 0
+    ok, pool_value = self._try_read(method_id("pool_value()"))
+    if not ok or not self._accepts_deposits(pool_value):
         return 0
-    return math._mul_div(MAX_ASSETS_IN, erc20.totalSupply + 1, value + 1, False)
+    return self._to_shares(MAX_ASSETS_IN, pool_value, False)
 
 
 @external
@@ -154,14 +154,12 @@ def maxWithdraw(owner: address) -> uint256:
     @return Native quote units.
     """
     ok: bool = False
-    value: uint256 = 0
+    pool_value: uint256 = 0
     free: uint256 = 0
-    ok, value = self._try_read(method_id("pool_value()"))
-    if ok:
-        ok, free = self._try_read(method_id("pool_withdrawable()"))
+    ok, pool_value, free = self._try_value_and_free()
     if not ok:
         return 0
-    return min(math._mul_div(erc20.balanceOf[owner], value + 1, erc20.totalSupply + 1, False), free)
+    return min(self._to_assets(erc20.balanceOf[owner], pool_value, False), free)
 
 
 @external
@@ -173,14 +171,12 @@ def maxRedeem(owner: address) -> uint256:
     @return Shares.
     """
     ok: bool = False
-    value: uint256 = 0
+    pool_value: uint256 = 0
     free: uint256 = 0
-    ok, value = self._try_read(method_id("pool_value()"))
-    if ok:
-        ok, free = self._try_read(method_id("pool_withdrawable()"))
+    ok, pool_value, free = self._try_value_and_free()
     if not ok:
         return 0
-    return min(erc20.balanceOf[owner], math._mul_div(free, erc20.totalSupply + 1, value + 1, False))
+    return min(erc20.balanceOf[owner], self._to_shares(free, pool_value, False))
 
 
 @external
@@ -191,7 +187,7 @@ def previewDeposit(assets: uint256) -> uint256:
     @param assets Native quote units.
     @return Shares, rounded down.
     """
-    return self._to_shares(assets, False)
+    return self._to_shares(assets, self._value(), False)
 
 
 @external
@@ -202,7 +198,7 @@ def previewMint(shares: uint256) -> uint256:
     @param shares Shares.
     @return Native quote units, rounded up.
     """
-    return self._to_assets(shares, True)
+    return self._to_assets(shares, self._value(), True)
 
 
 @external
@@ -213,7 +209,7 @@ def previewWithdraw(assets: uint256) -> uint256:
     @param assets Native quote units.
     @return Shares, rounded up.
     """
-    return self._to_shares(assets, True)
+    return self._to_shares(assets, self._value(), True)
 
 
 @external
@@ -224,7 +220,7 @@ def previewRedeem(shares: uint256) -> uint256:
     @param shares Shares.
     @return Native quote units, rounded down.
     """
-    return self._to_assets(shares, False)
+    return self._to_assets(shares, self._value(), False)
 
 
 # ---------------------------------------------------------------- actions
@@ -238,8 +234,9 @@ def deposit(assets: uint256, receiver: address) -> uint256:
     @param receiver Who gets the shares.
     @return Shares minted.
     """
-    shares: uint256 = self._to_shares(assets, False)
-    self._deposit(assets, shares, receiver)
+    pool_value: uint256 = self._value()
+    shares: uint256 = self._to_shares(assets, pool_value, False)
+    self._deposit(assets, shares, receiver, pool_value)
     return shares
 
 
@@ -251,8 +248,9 @@ def mint(shares: uint256, receiver: address) -> uint256:
     @param receiver Who gets the shares.
     @return Assets taken from the caller.
     """
-    assets: uint256 = self._to_assets(shares, True)
-    self._deposit(assets, shares, receiver)
+    pool_value: uint256 = self._value()
+    assets: uint256 = self._to_assets(shares, pool_value, True)
+    self._deposit(assets, shares, receiver, pool_value)
     return assets
 
 
@@ -265,7 +263,7 @@ def withdraw(assets: uint256, receiver: address, owner: address) -> uint256:
     @param owner Whose shares burn (the caller, or one who approved it).
     @return Shares burned.
     """
-    shares: uint256 = self._to_shares(assets, True)
+    shares: uint256 = self._to_shares(assets, self._value(), True)
     self._withdraw(assets, shares, receiver, owner)
     return shares
 
@@ -279,7 +277,7 @@ def redeem(shares: uint256, receiver: address, owner: address) -> uint256:
     @param owner Whose shares burn (the caller, or one who approved it).
     @return Assets paid.
     """
-    assets: uint256 = self._to_assets(shares, False)
+    assets: uint256 = self._to_assets(shares, self._value(), False)
     self._withdraw(assets, shares, receiver, owner)
     return assets
 
@@ -289,14 +287,24 @@ def redeem(shares: uint256, receiver: address, owner: address) -> uint256:
 
 @internal
 @view
-def _to_shares(assets: uint256, roundup: bool) -> uint256:
-    return math._mul_div(assets, erc20.totalSupply + 1, staticcall CLEARINGHOUSE.pool_value() + 1, roundup)
+def _value() -> uint256:
+    """
+    @dev The pool's value: one Clearinghouse call, which prices every market
+         with open interest, so each action reads it once.
+    """
+    return staticcall CLEARINGHOUSE.pool_value()
 
 
 @internal
 @view
-def _to_assets(shares: uint256, roundup: bool) -> uint256:
-    return math._mul_div(shares, staticcall CLEARINGHOUSE.pool_value() + 1, erc20.totalSupply + 1, roundup)
+def _to_shares(assets: uint256, pool_value: uint256, roundup: bool) -> uint256:
+    return math._mul_div(assets, erc20.totalSupply + 1, pool_value + 1, roundup)
+
+
+@internal
+@view
+def _to_assets(shares: uint256, pool_value: uint256, roundup: bool) -> uint256:
+    return math._mul_div(shares, pool_value + 1, erc20.totalSupply + 1, roundup)
 
 
 @internal
@@ -318,15 +326,33 @@ def _try_read(selector: Bytes[4]) -> (bool, uint256):
 
 @internal
 @view
-def _insolvent() -> bool:
-    return erc20.totalSupply > 0 and staticcall CLEARINGHOUSE.pool_value() == 0
+def _try_value_and_free() -> (bool, uint256, uint256):
+    """
+    @dev pool_value and pool_withdrawable without reverting.
+    """
+    ok: bool = False
+    pool_value: uint256 = 0
+    free: uint256 = 0
+    ok, pool_value = self._try_read(method_id("pool_value()"))
+    if ok:
+        ok, free = self._try_read(method_id("pool_withdrawable()"))
+    return ok, pool_value, free
 
 
 @internal
-def _deposit(assets: uint256, shares: uint256, receiver: address):
+@view
+def _accepts_deposits(pool_value: uint256) -> bool:
+    """
+    @dev Not while paused, and never into a pool worth nothing while shares
+         exist: a new LP's money must not fill an existing hole.
+    """
+    return not staticcall CLEARINGHOUSE.paused() and (pool_value > 0 or erc20.totalSupply == 0)
+
+
+@internal
+def _deposit(assets: uint256, shares: uint256, receiver: address, pool_value: uint256):
     assert not staticcall CLEARINGHOUSE.paused(), "xmargin: paused"
-    # A new LP's money must not fill an existing hole (shares worth 0 each).
-    assert not self._insolvent(), "xmargin: pool has no value"
+    assert self._accepts_deposits(pool_value), "xmargin: pool has no value"
     assert assets > 0, "xmargin: zero amount"
     assert assets <= MAX_ASSETS_IN, "xmargin: amount too large"
     assert shares > 0, "xmargin: deposit too small for one share"

@@ -237,3 +237,12 @@ def snapshot_balances():
         return state
 
     return take
+
+
+@pytest.fixture
+def market(clearinghouse, owner, weth_listed) -> int:
+    """tests.markets.ETH_MARKET listed on the WETH feed: market id 0."""
+    from tests.markets import params
+
+    clearinghouse.list_market(params(weth_listed.token.address), sender=owner)
+    return 0

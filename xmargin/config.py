@@ -13,7 +13,7 @@ other chain unless the config sets `allow_mocks: true` explicitly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,26 +93,18 @@ class AssetConfig:
 
 @dataclass(frozen=True)
 class MarketConfig:
-    """A perpetual market; every ratio WAD, sizes in WAD base units."""
+    """A perpetual market: the on-chain parameters (WAD ratios and sizes) with
+    the oracle asset named by its config symbol until deployment."""
 
     symbol: str
     # Symbol of a configured asset whose feed prices the market.
     asset: str
-    imr_base: int
-    mmr_base: int
-    im_size_scalar: int
-    mm_size_scalar: int
-    skew_scale: int
-    taker_fee: int
-    maker_fee: int
-    max_oi: int
-    max_funding_velocity: int
-    max_funding_rate: int
+    # Every field but `asset` (left empty): what `list_market` takes.
+    market: MarketParams
 
     def params(self, asset_address: str) -> tuple:
         """The on-chain `MarketParams` struct, in field order."""
-        values = {f.name: getattr(self, f.name) for f in fields(MarketParams) if f.name != "asset"}
-        return MarketParams(asset=asset_address, **values).as_tuple()
+        return replace(self.market, asset=asset_address).as_tuple()
 
 
 @dataclass(frozen=True)
@@ -241,7 +233,7 @@ def _market(raw: Any, asset_symbols: set[str]) -> MarketConfig:
     for ok, why in checks:
         if not ok:
             raise ConfigError(f"{where}: {why}")
-    return MarketConfig(symbol=symbol, asset=asset, **v)
+    return MarketConfig(symbol=symbol, asset=asset, market=MarketParams(asset="", **v))
 
 
 def _pool(raw: Any) -> PoolConfig:

@@ -9,7 +9,7 @@ reproduces the former wherever the contract uses a bare `//`, and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 
 from xmargin.model import WAD
 
@@ -64,19 +64,8 @@ class MarketParams:
     max_funding_rate: int
 
     def as_tuple(self) -> tuple:
-        return (
-            self.asset,
-            self.imr_base,
-            self.mmr_base,
-            self.im_size_scalar,
-            self.mm_size_scalar,
-            self.skew_scale,
-            self.taker_fee,
-            self.maker_fee,
-            self.max_oi,
-            self.max_funding_velocity,
-            self.max_funding_rate,
-        )
+        """The on-chain struct, in field order."""
+        return astuple(self)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.unit.test_trading import ETH_MARKET
+from tests.markets import ETH_MARKET
 
 E18 = 10**18
 ETH = E18

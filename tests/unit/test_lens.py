@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.test_trading import ETH, P3000, USDC, params
+from tests.markets import ETH, P3000, USDC, params
 from xmargin import perps
 
 E18 = 10**18
@@ -13,12 +13,6 @@ E18 = 10**18
 @pytest.fixture
 def lens(project, owner):
     return owner.deploy(project.ClearinghouseLens)
-
-
-@pytest.fixture
-def market(clearinghouse, owner, weth_listed):
-    clearinghouse.list_market(params(weth_listed.token.address), sender=owner)
-    return 0
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ape
 import pytest
 
-from tests.unit.test_trading import params
+from tests.markets import params
 
 E18 = 10**18
 USDC = 10**6

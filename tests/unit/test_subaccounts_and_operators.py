@@ -5,13 +5,7 @@ from __future__ import annotations
 import ape
 import pytest
 
-from tests.unit.test_trading import ETH, P3000, USDC, params
-
-
-@pytest.fixture
-def market(clearinghouse, owner, weth_listed):
-    clearinghouse.list_market(params(weth_listed.token.address), sender=owner)
-    return 0
+from tests.markets import ETH, P3000, USDC
 
 
 @pytest.fixture

@@ -11,38 +11,7 @@ from __future__ import annotations
 import ape
 import pytest
 
-from xmargin.perps import MarketParams
-
-E18 = 10**18
-USDC = 10**6
-ETH = E18
-P3000 = 3_000 * E18
-
-ETH_MARKET = MarketParams(
-    asset="",  # filled with the WETH token address (the oracle key)
-    imr_base=10 * E18 // 100,
-    mmr_base=5 * E18 // 100,
-    im_size_scalar=E18,
-    mm_size_scalar=E18 // 2,
-    skew_scale=1_000_000 * ETH,
-    taker_fee=E18 // 1_000,
-    maker_fee=E18 // 2_000,
-    max_oi=1_000 * ETH,
-    max_funding_velocity=0,
-    max_funding_rate=0,
-)
-
-
-def params(asset, **changes) -> tuple:
-    from dataclasses import replace
-
-    return replace(ETH_MARKET, asset=str(asset), **changes).as_tuple()
-
-
-@pytest.fixture
-def market(clearinghouse, owner, weth):
-    clearinghouse.list_market(params(weth.address), sender=owner)
-    return 0
+from tests.markets import E18, ETH, P3000, USDC, params
 
 
 @pytest.fixture

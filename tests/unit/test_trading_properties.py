@@ -18,8 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import isolated
+from tests.markets import ETH_MARKET
 from tests.perps_world import World
-from tests.unit.test_trading import ETH_MARKET
 
 E18 = 10**18
 USDC = 10**6
