@@ -24,9 +24,11 @@ from .modules import collateral
 from .modules import funds
 from .modules import governance
 from .modules import health
+from .modules import liquidation
 from .modules import liquidity
 from .modules import markets
 from .modules import operators
+from .modules import registry
 from .modules import trading
 
 # Same modules, same order as Clearinghouse.vy: same storage layout.
@@ -46,8 +48,19 @@ initializes: trading[
     health := health,
     markets := markets,
     operators := operators,
+    registry := registry,
 ]
 initializes: liquidity[ownable := ownable, collateral := collateral, markets := markets]
+initializes: registry
+initializes: liquidation[
+    ownable := ownable,
+    collateral := collateral,
+    health := health,
+    markets := markets,
+    operators := operators,
+    registry := registry,
+    trading := trading,
+]
 
 exports: (
     # ownership (renounce is deliberately not exported)
@@ -68,6 +81,8 @@ exports: (
     # liquidity pool
     liquidity.set_pool,
     liquidity.set_pool_buffer,
+    # liquidation
+    liquidation.set_liquidation_params,
 )
 
 

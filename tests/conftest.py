@@ -163,6 +163,16 @@ def weth_listed(make_token, make_feed) -> Listed:
 
 
 @pytest.fixture(scope="session")
+def weth(weth_listed):
+    return weth_listed.token
+
+
+@pytest.fixture(scope="session")
+def eth_feed(weth_listed):
+    return weth_listed.feed
+
+
+@pytest.fixture(scope="session")
 def wbtc_listed(make_token, make_feed) -> Listed:
     token = make_token(8, "WBTC")
     feed = make_feed(BTC_USD, description="BTC / USD")

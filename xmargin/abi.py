@@ -1,8 +1,10 @@
-"""The Clearinghouse as one contract: core ABI plus the admin extension's.
+"""The Clearinghouse as one contract: core ABI plus its two extensions'.
 
-The owner's and guardian's functions live in `ClearinghouseAdmin.vy` and run
-by delegatecall from the Clearinghouse's fallback, on its storage, at its
-address (see that contract's notes). Callers should not have to know: this
+Liquidation, the insurance fund and the keepers' views live in
+`ClearinghouseLiquidator.vy`, the owner's and guardian's functions in
+`ClearinghouseAdmin.vy`; both run by delegatecall from the Clearinghouse's
+fallback (core -> liquidator -> admin), on its storage, at its address (see
+those contracts' notes). Callers should not have to know: this
 module gives an Ape contract instance at the Clearinghouse's address whose
 ABI is the union of both, and writes that ABI for other tools.
 """
@@ -16,6 +18,8 @@ from ape.contracts import ContractInstance
 from ethpm_types import ContractType
 
 ADMIN = "ClearinghouseAdmin"
+LIQUIDATOR = "ClearinghouseLiquidator"
+EXTENSIONS = (LIQUIDATOR, ADMIN)
 
 
 def _key(item: Any) -> tuple:
@@ -24,23 +28,24 @@ def _key(item: Any) -> tuple:
 
 
 def combined_type(project: Any, core: str = "Clearinghouse") -> ContractType:
-    """The core's contract type with the admin extension's functions and events added."""
+    """The core's contract type with the extensions' functions and events added."""
     core_type = getattr(project, core).contract_type
-    admin_type = getattr(project, ADMIN).contract_type
     seen = {_key(item) for item in core_type.abi}
-    extra = [
-        item
-        for item in admin_type.abi
-        if item.type in ("function", "event", "error") and _key(item) not in seen
-    ]
+    extra = []
+    for name in EXTENSIONS:
+        for item in getattr(project, name).contract_type.abi:
+            # ADMIN() through the core answers the liquidator's forward target.
+            if item.type in ("function", "event", "error") and _key(item) not in seen:
+                seen.add(_key(item))
+                extra.append(item)
     return core_type.model_copy(update={"abi": [*core_type.abi, *extra]})
 
 
 def clearinghouse_at(project: Any, address: str, core: str = "Clearinghouse") -> ContractInstance:
-    """An instance at `address` that can call both core and admin functions.
+    """An instance at `address` that can call core and extension functions.
 
     The combined type is also cached for the address, so Ape decodes the
-    admin functions' events in receipts too.
+    extensions' events in receipts too.
     """
     contract_type = combined_type(project, core)
     chain.contracts.cache_contract_type(address, contract_type)
@@ -54,10 +59,11 @@ def deploy_clearinghouse(
     oracle: str,
     quote_cap: int,
     core: str = "Clearinghouse",
-    admin: str | None = None,
+    liquidator: str | None = None,
 ) -> ContractInstance:
-    """Deploys the admin extension (unless given) and the core; returns the combined instance."""
-    if admin is None:
+    """Deploys the extensions (unless given) and the core; returns the combined instance."""
+    if liquidator is None:
         admin = sender.deploy(getattr(project, ADMIN)).address
-    ch = sender.deploy(getattr(project, core), quote, oracle, quote_cap, admin)
+        liquidator = sender.deploy(getattr(project, LIQUIDATOR), admin).address
+    ch = sender.deploy(getattr(project, core), quote, oracle, quote_cap, liquidator)
     return clearinghouse_at(project, ch.address, core)

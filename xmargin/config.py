@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from eth_utils import to_checksum_address
 
+from xmargin.liquidation import LiquidationParams
 from xmargin.model import (
     MAX_AMOUNT,
     MAX_ASSETS,
@@ -124,6 +125,8 @@ class DeployConfig:
     guardian: str | None = None
     markets: tuple[MarketConfig, ...] = ()
     pool: PoolConfig | None = None
+    # Penalty, keeper share, health target, thresholds; set when markets exist.
+    liquidation: LiquidationParams | None = None
 
     @property
     def all_assets(self) -> tuple[AssetConfig, ...]:
@@ -161,7 +164,11 @@ def load_config(path: str | Path) -> DeployConfig:
 
 
 def parse_config(raw: dict[str, Any], name: str = "config") -> DeployConfig:
-    _only(raw, {"quote", "assets", "allow_mocks", "guardian", "markets", "pool"}, "top level")
+    _only(
+        raw,
+        {"quote", "assets", "allow_mocks", "guardian", "markets", "pool", "liquidation"},
+        "top level",
+    )
     if "quote" not in raw:
         raise ConfigError("the config needs a `quote` asset (the USD settlement stablecoin)")
     quote = _asset(raw["quote"], is_quote=True)
@@ -184,6 +191,11 @@ def parse_config(raw: dict[str, Any], name: str = "config") -> DeployConfig:
     pool = _pool(raw["pool"]) if raw.get("pool") is not None else None
     if markets and pool is None:
         raise ConfigError("markets need a `pool` (the LiquidityPool is their counterparty)")
+    liquidation = None
+    if raw.get("liquidation") is not None:
+        liquidation = _liquidation(raw["liquidation"])
+    elif markets:
+        liquidation = LiquidationParams()
     return DeployConfig(
         name=name,
         quote=quote,
@@ -192,7 +204,37 @@ def parse_config(raw: dict[str, Any], name: str = "config") -> DeployConfig:
         guardian=_address(raw.get("guardian"), "guardian"),
         markets=markets,
         pool=pool,
+        liquidation=liquidation,
     )
+
+
+# Bounds `set_liquidation_params` enforces, checked here first.
+_LIQUIDATION_BOUNDS = {
+    "penalty": (0, WAD // 10),
+    "keeper_share_min": (0, WAD),
+    "keeper_share_max": (0, WAD),
+    "auction_depth": (1, WAD),
+    "target_health": (WAD + 1, 2 * WAD),
+    "full_close_health": (0, WAD - 1),
+    "dust_notional": (0, 10**6 * WAD),
+    "collateral_discount": (0, WAD // 5),
+}
+
+
+def _liquidation(raw: Any) -> LiquidationParams:
+    if not isinstance(raw, dict):
+        raise ConfigError("liquidation must be a mapping")
+    _only(raw, set(_LIQUIDATION_BOUNDS), "liquidation")
+    defaults = LiquidationParams()
+    values = {
+        key: _wad(raw[key], f"liquidation: {key}", low, high)
+        if key in raw
+        else getattr(defaults, key)
+        for key, (low, high) in _LIQUIDATION_BOUNDS.items()
+    }
+    if values["keeper_share_min"] > values["keeper_share_max"]:
+        raise ConfigError("liquidation: keeper_share_min above keeper_share_max")
+    return LiquidationParams(**values)
 
 
 def _market(raw: Any, asset_symbols: set[str]) -> MarketConfig:

@@ -164,16 +164,22 @@ class _Run:
         for a in self.config.assets:
             self._converge_feed(router, a, assets[a.symbol])
         admin = self._contract("ClearinghouseAdmin", ())
+        liquidator = self._contract("ClearinghouseLiquidator", (admin.address,))
         quote = self.config.quote
         core = self._contract(
-            "Clearinghouse", (assets[quote.symbol].token, router.address, quote.cap, admin.address)
+            "Clearinghouse",
+            (assets[quote.symbol].token, router.address, quote.cap, liquidator.address),
         )
         clearinghouse = clearinghouse_at(self.project, core.address)
         self._check_owner(clearinghouse, "Clearinghouse")
-        if clearinghouse.ADMIN() != admin.address:
+        if (clearinghouse.LIQUIDATOR(), clearinghouse.ADMIN()) != (
+            liquidator.address,
+            admin.address,
+        ):
             raise DeploymentError(
-                f"the recorded Clearinghouse uses admin extension {clearinghouse.ADMIN()}, "
-                f"not {admin.address}: move the deployment record away to deploy afresh"
+                f"the recorded Clearinghouse uses extensions {clearinghouse.LIQUIDATOR()} -> "
+                f"{clearinghouse.ADMIN()}, not {liquidator.address} -> {admin.address}: "
+                "move the deployment record away to deploy afresh"
             )
         if clearinghouse.quote_asset() != assets[quote.symbol].token:
             raise DeploymentError(
@@ -195,6 +201,12 @@ class _Run:
             self._converge_pool(clearinghouse, self.config.pool)
         for market_id, market in enumerate(self.config.markets):
             self._converge_market(clearinghouse, market_id, market, assets[market.asset].token)
+        if self.config.liquidation is not None:
+            wanted = self.config.liquidation.as_tuple()
+            if tuple(clearinghouse.liquidation_params()) != wanted:
+                self._send(
+                    "set liquidation parameters", clearinghouse.set_liquidation_params, wanted
+                )
         # Stateless read-only breakdowns (position details, liquidation prices).
         self._contract("ClearinghouseLens", ())
 

@@ -16,9 +16,11 @@ from ..modules import collateral
 from ..modules import funds
 from ..modules import governance
 from ..modules import health
+from ..modules import liquidation
 from ..modules import liquidity
 from ..modules import markets
 from ..modules import operators
+from ..modules import registry
 from ..modules import trading
 
 initializes: ownable
@@ -37,8 +39,19 @@ initializes: trading[
     health := health,
     markets := markets,
     operators := operators,
+    registry := registry,
 ]
 initializes: liquidity[ownable := ownable, collateral := collateral, markets := markets]
+initializes: registry
+initializes: liquidation[
+    ownable := ownable,
+    collateral := collateral,
+    health := health,
+    markets := markets,
+    operators := operators,
+    registry := registry,
+    trading := trading,
+]
 
 exports: (
     ownable_2step.owner,
@@ -60,36 +73,47 @@ exports: (
     health.collateral_value,
 )
 
-ADMIN: public(immutable(address))
+# The extension (ClearinghouseLiquidator, which forwards what it does not
+# implement to ClearinghouseAdmin) runs on this contract's storage.
+LIQUIDATOR: public(immutable(address))
+# Largest return data forwarded from the extension: a page of 50 account
+# health rows is 32 * (2 + 5 * 50) = 8,064 bytes. The caller pays memory
+# for all of it on every forwarded call (~1k gas).
+MAX_RETURN: constant(uint256) = 8_064
 
 
 @deploy
-def __init__(quote_asset: address, oracle: address, quote_cap: uint256, admin: address):
+def __init__(quote_asset: address, oracle: address, quote_cap: uint256, liquidator: address):
     """
     @notice Deploys the engine with its quote (settlement) asset.
     @param quote_asset The USD stablecoin in which PnL settles (face value).
     @param oracle The OracleRouter pricing every other asset.
     @param quote_cap Largest total quote deposit, native units.
-    @param admin The ClearinghouseAdmin extension (owner and guardian functions).
+    @param liquidator The ClearinghouseLiquidator extension (liquidation,
+           insurance fund, registry views; it forwards the owner's and
+           guardian's functions to ClearinghouseAdmin).
     """
-    assert admin.is_contract, "xmargin: admin is not a contract"
+    assert liquidator.is_contract, "xmargin: liquidator is not a contract"
     ownable.__init__()
     ownable_2step.__init__()
     collateral._initialize(quote_asset, oracle, quote_cap)
-    ADMIN = admin
+    LIQUIDATOR = liquidator
 
 
 @external
 @reentrant
-def __default__():
+@raw_return
+def __default__() -> Bytes[MAX_RETURN]:
     """
-    @notice Runs the owner's and guardian's functions (ClearinghouseAdmin) on
-            this contract's storage. Unknown selectors revert there.
+    @notice Runs the extension's functions (liquidation, insurance fund,
+            keeper views, and through it the owner's and guardian's
+            functions) on this contract's storage, returning their result.
+            Unknown selectors revert there.
     @dev `@reentrant` here only: the extension's functions take the shared
          lock themselves (the same transient slot, as it is the same contract
          context), so this hop must not take it first.
     """
-    raw_call(ADMIN, msg.data, is_delegate_call=True)
+    return raw_call(LIQUIDATOR, msg.data, max_outsize=MAX_RETURN, is_delegate_call=True)
 
 
 @external

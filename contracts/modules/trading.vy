@@ -26,8 +26,9 @@ from . import governance
 from . import health
 from . import markets
 from . import operators
+from . import registry
 
-uses: (collateral, governance, health, markets, operators)
+uses: (collateral, governance, health, markets, operators, registry)
 
 
 event Trade:
@@ -91,7 +92,7 @@ def _trade(
     price: uint256 = markets._price(market_id)
     # Funding accrues under the skew that held until now.
     index: int256 = markets._accrue(market_id, price)
-    s: markets.MarketState = markets.market_state[market_id]
+    skew: int256 = markets.market_state[market_id].skew
     old: markets.Position = markets.positions[owner][sub_id][market_id]
     new_size: int256 = old.size + size_delta
     assert fp._abs(new_size) <= constants.MAX_SIZE, "xmargin: position too large"
@@ -103,7 +104,7 @@ def _trade(
         governance._check_not_paused()
         assert not markets.market_closed[market_id], "xmargin: market closed"
 
-    adjustment: int256 = markets._fill_adjustment(s.skew, size_delta, price, p.skew_scale)
+    adjustment: int256 = markets._fill_adjustment(skew, size_delta, price, p.skew_scale)
     # Only a skew beyond skew_scale (after the owner lowered it) can push a
     # fill below zero; the premium stays exact, the reported fill stops at 0.
     fill: uint256 = convert(max(convert(price, int256) + adjustment, 0), uint256)
@@ -115,44 +116,22 @@ def _trade(
     # Settle the old position at the oracle price, then charge the trade.
     risk: markets.PositionRisk = markets._risk(old, p, price, index)
     premium: int256 = markets._premium(size_delta, adjustment)
-    fee: uint256 = markets._fee(s.skew, size_delta, price, p)
-    owed: int256 = risk.pnl - risk.funding - premium - convert(fee, int256)
-    precision: int256 = convert(collateral.asset_config[collateral.quote_asset].precision, int256)
-    quote_delta: int256 = fp._floor_div(owed, precision)
-    if quote_delta != 0:
-        collateral._add(owner, sub_id, collateral.quote_asset, quote_delta)
-        markets.pool_balance -= quote_delta
-
-    # Market aggregates: replace the old position's terms by the new one's.
-    s.skew += size_delta
-    if old.size > 0:
-        s.long_oi -= convert(old.size, uint256)
-    elif old.size < 0:
-        s.short_oi -= fp._abs(old.size)
-    if new_size > 0:
-        s.long_oi += convert(new_size, uint256)
-    elif new_size < 0:
-        s.short_oi += fp._abs(new_size)
+    fee: uint256 = markets._fee(skew, size_delta, price, p)
+    quote_delta: int256 = self._apply(
+        owner,
+        sub_id,
+        market_id,
+        old,
+        new_size,
+        price,
+        index,
+        risk.pnl - risk.funding - premium - convert(fee, int256),
+    )
     if not reducing:
         if new_size > 0:
-            assert s.long_oi <= p.max_oi, "xmargin: open interest cap reached"
+            assert markets.market_state[market_id].long_oi <= p.max_oi, "xmargin: open interest cap reached"
         else:
-            assert s.short_oi <= p.max_oi, "xmargin: open interest cap reached"
-    price_i: int256 = convert(price, int256)
-    s.entry_sum += new_size * price_i - old.size * convert(old.entry_price, int256)
-    s.funding_sum += new_size * index - old.size * old.funding_index
-    markets.market_state[market_id] = s
-
-    if new_size == 0:
-        markets.positions[owner][sub_id][market_id] = empty(markets.Position)
-    else:
-        markets.positions[owner][sub_id][market_id] = markets.Position(
-            size=new_size, entry_price=price, funding_index=index
-        )
-    if (old.size == 0) != (new_size == 0):
-        markets.position_mask[owner][sub_id] ^= 1 << market_id
-
-    if not reducing:
+            assert markets.market_state[market_id].short_oi <= p.max_oi, "xmargin: open interest cap reached"
         health._check_initial_margin(owner, sub_id)
 
     log Trade(
@@ -171,3 +150,57 @@ def _trade(
         funding_index=index,
     )
     return fill
+
+
+@internal
+def _apply(
+    owner: address,
+    sub_id: uint256,
+    market_id: uint256,
+    old: markets.Position,
+    new_size: int256,
+    price: uint256,
+    index: int256,
+    owed: int256,
+) -> int256:
+    """
+    @dev Books a position change against the pool: credits `owed` (WAD USD,
+         > 0 to the account) to the quote balance, rounded down for the
+         account, debits the pool ledger by the same native amount, replaces
+         the old position's terms in the market aggregates by the new one's
+         (re-entered at `price` and `index`) and keeps the position bitmap
+         and the account registry in step. Shared by trades and
+         liquidations. Returns the native quote amount credited.
+    """
+    precision: int256 = convert(collateral.asset_config[collateral.quote_asset].precision, int256)
+    quote_delta: int256 = fp._floor_div(owed, precision)
+    if quote_delta != 0:
+        collateral._add(owner, sub_id, collateral.quote_asset, quote_delta)
+        markets.pool_balance -= quote_delta
+
+    s: markets.MarketState = markets.market_state[market_id]
+    s.skew += new_size - old.size
+    if old.size > 0:
+        s.long_oi -= convert(old.size, uint256)
+    elif old.size < 0:
+        s.short_oi -= fp._abs(old.size)
+    if new_size > 0:
+        s.long_oi += convert(new_size, uint256)
+    elif new_size < 0:
+        s.short_oi += fp._abs(new_size)
+    s.entry_sum += new_size * convert(price, int256) - old.size * convert(old.entry_price, int256)
+    s.funding_sum += new_size * index - old.size * old.funding_index
+    markets.market_state[market_id] = s
+
+    if new_size == 0:
+        markets.positions[owner][sub_id][market_id] = empty(markets.Position)
+    else:
+        markets.positions[owner][sub_id][market_id] = markets.Position(
+            size=new_size, entry_price=price, funding_index=index
+        )
+    if (old.size == 0) != (new_size == 0):
+        mask: uint256 = markets.position_mask[owner][sub_id]
+        if mask == 0:
+            registry._register(owner, sub_id)
+        markets.position_mask[owner][sub_id] = mask ^ (1 << market_id)
+    return quote_delta

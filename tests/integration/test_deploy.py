@@ -25,10 +25,10 @@ LOCAL_ASSETS = {
     "LINK": (35 * E18 // 100, 25 * E18 // 100, 2_000_000 * E18, 15 * E18),
 }
 USDC_CAP = 100_000_000 * 10**6
-# 4 mock tokens + 3 mock feeds + router + 3 set_feed + admin extension
-# + Clearinghouse + 3 list_asset + LiquidityPool + set_pool + set_pool_buffer
-# + 2 list_market + lens
-LOCAL_DEPLOY_TXS = 22
+# 4 mock tokens + 3 mock feeds + router + 3 set_feed + admin and liquidator
+# extensions + Clearinghouse + 3 list_asset + LiquidityPool + set_pool
+# + set_pool_buffer + 2 list_market + set_liquidation_params + lens
+LOCAL_DEPLOY_TXS = 24
 
 TESTNET_CONFIG = """
 quote: {symbol: USDC, decimals: 6, cap: "1000000"}
@@ -74,6 +74,7 @@ def test_local_deploy_converges_and_is_idempotent(
     assert record["chain_id"] == 31337
     assert record["genesis"] == "0x" + bytes(node.w3.eth.get_block(0)["hash"]).hex()
     ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])
+    assert ch.functions.LIQUIDATOR().call() == record["contracts"]["ClearinghouseLiquidator"]
     assert ch.functions.ADMIN().call() == record["contracts"]["ClearinghouseAdmin"]
     router = _contract(node.w3, abi, "OracleRouter", record["contracts"]["OracleRouter"])
     assert ch.functions.owner().call() == ANVIL_ACCOUNT_0

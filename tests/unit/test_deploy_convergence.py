@@ -67,9 +67,9 @@ def _prices(project, result) -> dict[str, int]:
 
 
 def test_second_run_sends_nothing(run):
-    # 3 mock tokens, 2 mock feeds, router, 2 set_feed, admin, Clearinghouse,
+    # 3 mock tokens, 2 mock feeds, router, 2 set_feed, admin, liquidator, Clearinghouse,
     # 2 list_asset, lens
-    assert run(BASE).transactions == 13
+    assert run(BASE).transactions == 14
     assert run(BASE).transactions == 0
 
 

@@ -12,11 +12,6 @@ BTC = 10**8
 
 
 @pytest.fixture
-def weth(weth_listed):
-    return weth_listed.token
-
-
-@pytest.fixture
 def wbtc(wbtc_listed):
     return wbtc_listed.token
 

@@ -15,16 +15,6 @@ from tests.markets import E18, ETH, P3000, USDC, params
 
 
 @pytest.fixture
-def weth(weth_listed):
-    return weth_listed.token
-
-
-@pytest.fixture
-def eth_feed(weth_listed):
-    return weth_listed.feed
-
-
-@pytest.fixture
 def deposit_usdc(clearinghouse, usdc, fund):
     def do(who, amount_usdc: int, sub_id: int = 0):
         fund(usdc, who, amount_usdc * USDC, clearinghouse)

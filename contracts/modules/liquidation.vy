@@ -1,0 +1,505 @@
+# pragma version 0.4.3
+# pragma nonreentrancy on
+"""
+@title xmargin liquidation, insurance fund and bad-debt waterfall
+@notice An account whose equity is below its maintenance margin (E < MM)
+        can be liquidated by anyone but itself:
+        - `liquidate` closes part of one position at the oracle price (no
+          skew premium, no fee). It closes the least size that brings the
+          account back to `target_health` (E / MM after the penalty), the
+          whole position when the rest would be dust, when the account is
+          far under (E / MM < `full_close_health`, or E <= 0), or when a
+          partial close could not raise E / MM (E / MM < penalty / mmr).
+          With the linear margin ratio `mmr(y) = b + c * y / K`, closing `x`
+          of `S` frees `x * P * (b + c * (2S - x) / K)` of MM, so the size
+          solves `E - pen * P * x = target * (MM - x * P * r)` for r at the
+          previous estimate of x, five times from x = S; every estimate is
+          at least the exact answer (r only grows toward the true average),
+          so the target is reached. With c = 0 the first is exact; with a
+          size add-on 10 % of the base ratio the fifth is within 2e-7 of the
+          least size (docs/liquidation.md).
+        - The penalty, `penalty` of closed notional, leaves the account's
+          quote balance. The liquidator's share rises linearly from
+          `keeper_share_min` just under MM to `keeper_share_max` at a
+          shortfall (1 - E / MM) of `auction_depth` (a Dutch auction); the
+          rest goes to the insurance fund. A partial liquidation raises
+          E / MM, so splitting one liquidation into many only lowers the
+          share of the later pieces: never more profitable than one.
+          The liquidator is paid in its sub-account 0 quote balance.
+        - `liquidate_collateral` lets a liquidator repay the quote debt of
+          an account with no positions and E < 0, receiving a non-quote
+          collateral at `collateral_discount` below the oracle price.
+        - Bad debt: once an account has no positions and no non-quote
+          collateral, a negative quote balance is a deficit; the insurance
+          fund pays it, then the pool ledger (LP share price falls). Both
+          are counted (`BadDebt`, running totals) and the tokens held stay
+          equal to the sum of all ledgers, to the wei.
+        Liquidation ignores pause and closed markets; it needs valid prices
+        for every asset and market the account holds.
+@custom:security Self-liquidation (the owner or one of its operators) is
+                 refused; through another address it still pays the full
+                 penalty and earns back at most the liquidator's share.
+"""
+
+from snekmate.auth import ownable
+from snekmate.utils import math
+
+from . import collateral
+from . import constants
+from . import fixed_point as fp
+from . import health
+from . import markets
+from . import operators
+from . import registry
+from . import token_transfer
+from . import trading
+
+uses: (ownable, collateral, health, markets, operators, registry, trading)
+
+
+struct LiquidationParams:
+    # WAD fraction of the closed notional charged to the account.
+    penalty: uint256
+    # WAD fractions of the penalty paid to the liquidator.
+    keeper_share_min: uint256
+    keeper_share_max: uint256
+    # WAD shortfall (1 - E / MM) at which the share reaches its maximum.
+    auction_depth: uint256
+    # WAD E / MM a partial liquidation restores (>= 1).
+    target_health: uint256
+    # WAD: below this E / MM the whole position is closed (< 1).
+    full_close_health: uint256
+    # WAD USD: a position left smaller than this is closed whole.
+    dust_notional: uint256
+    # WAD discount at which liquidated collateral is sold.
+    collateral_discount: uint256
+
+
+struct AccountHealth:
+    owner: address
+    sub_id: uint256
+    equity: int256
+    im: uint256
+    mm: uint256
+
+
+event LiquidationParamsSet:
+    params: LiquidationParams
+
+
+event Liquidation:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    market_id: indexed(uint256)
+    liquidator: address
+    # Signed size closed (opposite sign of the position) and what is left.
+    size_delta: int256
+    new_size: int256
+    price: uint256
+    equity_before: int256
+    mm_before: uint256
+    # Native quote units: the account's realised PnL - funding, the
+    # penalty, and its split.
+    quote_delta: int256
+    penalty: uint256
+    keeper_reward: uint256
+    insurance_share: uint256
+
+
+event CollateralLiquidation:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    asset: indexed(address)
+    liquidator: address
+    # Native units: quote repaid, collateral received.
+    repaid: uint256
+    collateral_out: uint256
+    price: uint256
+
+
+event BadDebt:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    # Native quote units: the deficit and who paid it.
+    deficit: uint256
+    from_insurance: uint256
+    from_pool: uint256
+
+
+event InsuranceFunded:
+    sender: indexed(address)
+    amount: uint256
+    balance: uint256
+
+
+# Accounts per keeper page (the Clearinghouse forwards at most 8,064 bytes).
+MAX_PAGE: constant(uint256) = 50
+# Bounds an owner may set.
+MAX_PENALTY: constant(uint256) = 10**17  # 10 % of closed notional
+MAX_TARGET_HEALTH: constant(uint256) = 2 * 10**18
+MAX_DISCOUNT: constant(uint256) = 2 * 10**17  # 20 %
+MAX_DUST: constant(uint256) = 10**24  # 1,000,000 USD
+
+liquidation_params: public(LiquidationParams)
+# Native quote units held for bad debt (tokens in the Clearinghouse).
+insurance_fund: public(uint256)
+# Running totals, native quote units.
+bad_debt_total: public(uint256)
+bad_debt_insurance: public(uint256)
+bad_debt_pool: public(uint256)
+
+
+# ---------------------------------------------------------------- views
+
+
+@external
+@view
+def is_liquidatable(owner: address, sub_id: uint256) -> bool:
+    """
+    @notice Whether the account's equity is below its maintenance margin.
+    @dev Reverts if a price the account needs is invalid.
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @return True if `liquidate` (or `liquidate_collateral`) would accept it.
+    """
+    return self._is_liquidatable(owner, sub_id)
+
+
+@external
+@view
+def accounts_to_liquidate(start: uint256, limit: uint256) -> DynArray[registry.Account, MAX_PAGE]:
+    """
+    @notice The liquidatable accounts among registry indexes
+            [start, start + min(limit, 50)).
+    @dev Reverts if a price one of them needs is invalid.
+    @param start First registry index.
+    @param limit Accounts to scan, at most 50.
+    @return The accounts with equity below maintenance margin.
+    """
+    out: DynArray[registry.Account, MAX_PAGE] = []
+    n: uint256 = registry.num_accounts
+    for j: uint256 in range(MAX_PAGE):
+        if j >= limit or start + j >= n:
+            break
+        a: registry.Account = registry.account_at[start + j]
+        if self._is_liquidatable(a.owner, a.sub_id):
+            out.append(a)
+    return out
+
+
+@external
+@view
+def account_healths(start: uint256, limit: uint256) -> DynArray[AccountHealth, MAX_PAGE]:
+    """
+    @notice Equity, IM and MM of registry accounts [start, start + min(limit, 50)),
+            one call for a keeper's batch read.
+    @dev Accounts without debt or positions are reported with their
+         equity, unpriced as 0 margins would be; reverts on an invalid price.
+    @param start First registry index.
+    @param limit Accounts to read, at most 50.
+    @return One row per account, in registry order.
+    """
+    out: DynArray[AccountHealth, MAX_PAGE] = []
+    n: uint256 = registry.num_accounts
+    for j: uint256 in range(MAX_PAGE):
+        if j >= limit or start + j >= n:
+            break
+        a: registry.Account = registry.account_at[start + j]
+        h: health.Health = empty(health.Health)
+        if health._has_liabilities(a.owner, a.sub_id):
+            h = health._account_health(a.owner, a.sub_id)
+        else:
+            h.equity = collateral.balances[a.owner][a.sub_id][collateral.quote_asset]
+        out.append(AccountHealth(owner=a.owner, sub_id=a.sub_id, equity=h.equity, im=h.im, mm=h.mm))
+    return out
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@external
+def set_liquidation_params(params: LiquidationParams):
+    """
+    @notice Sets the penalty, its split, the health target and thresholds.
+    @param params See `LiquidationParams`; bounds are checked.
+    """
+    ownable._check_owner()
+    assert params.penalty <= MAX_PENALTY, "xmargin: penalty above 10%"
+    assert params.keeper_share_min <= params.keeper_share_max, "xmargin: keeper share min above max"
+    assert params.keeper_share_max <= constants.WAD, "xmargin: keeper share above 100%"
+    assert params.auction_depth > 0 and params.auction_depth <= constants.WAD, "xmargin: auction depth out of range"
+    assert params.target_health > constants.WAD, "xmargin: target health must be above 1"
+    assert params.target_health <= MAX_TARGET_HEALTH, "xmargin: target health above 2"
+    assert params.full_close_health < constants.WAD, "xmargin: full-close health must be below 1"
+    assert params.dust_notional <= MAX_DUST, "xmargin: dust threshold too large"
+    assert params.collateral_discount <= MAX_DISCOUNT, "xmargin: collateral discount above 20%"
+    self.liquidation_params = params
+    log LiquidationParamsSet(params=params)
+
+
+@external
+def fund_insurance(amount: uint256):
+    """
+    @notice Adds quote tokens to the insurance fund (anyone may).
+    @param amount Native quote units, > 0; the caller must have approved them.
+    """
+    assert amount > 0, "xmargin: zero amount"
+    assert amount <= constants.MAX_AMOUNT, "xmargin: amount too large"
+    self.insurance_fund += amount
+    token_transfer._pull(collateral.quote_asset, msg.sender, amount)
+    log InsuranceFunded(sender=msg.sender, amount=amount, balance=self.insurance_fund)
+
+
+# ---------------------------------------------------------------- liquidation
+
+
+@external
+def liquidate(
+    owner: address, sub_id: uint256, market_id: uint256, max_size: uint256, min_reward: uint256
+) -> uint256:
+    """
+    @notice Closes (part of) a position of an account below maintenance
+            margin at the oracle price; the caller earns part of the penalty
+            in its sub-account 0 quote balance.
+    @param owner The account owner (not the caller).
+    @param sub_id The sub-account.
+    @param market_id The market whose position to close.
+    @param max_size Most size to close (WAD base units, > 0); the engine
+           closes less when less restores the target health.
+    @param min_reward Least reward accepted (native quote units).
+    @return The size closed (WAD base units).
+    """
+    self._check_not_self(owner, sub_id)
+    markets._check_market(market_id)
+    assert max_size > 0, "xmargin: zero size"
+    lp: LiquidationParams = self.liquidation_params
+    assert lp.target_health != 0, "xmargin: liquidation not configured"
+    old: markets.Position = markets.positions[owner][sub_id][market_id]
+    assert old.size != 0, "xmargin: no position in market"
+    h: health.Health = health._account_health(owner, sub_id)
+    assert h.equity < convert(h.mm, int256), "xmargin: account not liquidatable"
+
+    price: uint256 = markets._price(market_id)
+    index: int256 = markets._accrue(market_id, price)
+    p: markets.MarketParams = markets._risk_params(market_id)
+    size_abs: uint256 = fp._abs(old.size)
+    precision: uint256 = collateral.asset_config[collateral.quote_asset].precision
+    closed: uint256 = min(
+        self._close_size(h.equity, h.mm, size_abs, price, p, lp, precision), max_size
+    )
+    if closed < size_abs:
+        assert (
+            math._mul_div(size_abs - closed, price, constants.WAD, False) >= lp.dust_notional
+        ), "xmargin: liquidation would leave dust"
+
+    delta: int256 = convert(closed, int256)
+    if old.size > 0:
+        delta = -delta
+    risk: markets.PositionRisk = markets._risk(old, p, price, index)
+    quote_delta: int256 = trading._apply(
+        owner, sub_id, market_id, old, old.size + delta, price, index, risk.pnl - risk.funding
+    )
+
+    # Penalty, native quote units, rounded up against the account; the
+    # liquidator's share rounds down.
+    penalty_wad: uint256 = math._mul_div(
+        math._mul_div(closed, price, constants.WAD, True), lp.penalty, constants.WAD, True
+    )
+    penalty: uint256 = fp._ceil_div_u(penalty_wad, precision)
+    reward: uint256 = math._mul_div(penalty, self._keeper_share(h.equity, h.mm, lp), constants.WAD, False)
+    assert reward >= min_reward, "xmargin: reward below minimum"
+    insurance: uint256 = penalty - reward
+    if penalty != 0:
+        collateral._add(owner, sub_id, collateral.quote_asset, -convert(penalty, int256))
+        self.insurance_fund += insurance
+    if reward != 0:
+        collateral._add(msg.sender, 0, collateral.quote_asset, convert(reward, int256))
+
+    log Liquidation(
+        owner=owner,
+        sub_id=sub_id,
+        market_id=market_id,
+        liquidator=msg.sender,
+        size_delta=delta,
+        new_size=old.size + delta,
+        price=price,
+        equity_before=h.equity,
+        mm_before=h.mm,
+        quote_delta=quote_delta,
+        penalty=penalty,
+        keeper_reward=reward,
+        insurance_share=insurance,
+    )
+    self._settle_bad_debt(owner, sub_id)
+    return closed
+
+
+@external
+def liquidate_collateral(
+    owner: address, sub_id: uint256, asset: address, repay_amount: uint256, min_out: uint256
+) -> uint256:
+    """
+    @notice Repays quote debt of an account with no positions and negative
+            equity, buying one of its collateral assets at a discount.
+    @param owner The account owner (not the caller).
+    @param sub_id The sub-account.
+    @param asset A listed non-quote asset the account holds.
+    @param repay_amount Most quote to repay (native units, > 0); capped at
+           the debt and at what the account's `asset` balance is worth.
+    @param min_out Least collateral accepted (native units of `asset`).
+    @return The collateral received (native units).
+    """
+    self._check_not_self(owner, sub_id)
+    collateral._check_listed(asset)
+    quote: address = collateral.quote_asset
+    assert asset != quote, "xmargin: quote asset is not collateral to liquidate"
+    assert repay_amount > 0, "xmargin: zero amount"
+    assert repay_amount <= constants.MAX_AMOUNT, "xmargin: amount too large"
+    assert markets.position_mask[owner][sub_id] == 0, "xmargin: account has positions: liquidate them first"
+    debt: int256 = collateral.balances[owner][sub_id][quote]
+    assert debt < 0, "xmargin: account has no debt"
+    h: health.Health = health._account_health(owner, sub_id)
+    assert h.equity < 0, "xmargin: account not liquidatable"
+    held: int256 = collateral.balances[owner][sub_id][asset]
+    assert held > 0, "xmargin: account holds none of that asset"
+
+    price: uint256 = staticcall collateral.oracle.price(asset)
+    lp: LiquidationParams = self.liquidation_params
+    q_precision: uint256 = collateral.asset_config[quote].precision
+    a_precision: uint256 = collateral.asset_config[asset].precision
+    # Collateral sells at price * (1 - discount): `out` native units cost
+    # out * a_precision * price * (1 - discount) / WAD^2 USD.
+    cost_num: uint256 = a_precision * price * (constants.WAD - lp.collateral_discount)
+    repaid: uint256 = min(repay_amount, fp._abs(debt))
+    out: uint256 = math._mul_div(repaid * q_precision, constants.WAD * constants.WAD, cost_num, False)
+    if out > convert(held, uint256):
+        # Everything the account holds, for what it costs (rounded up).
+        out = convert(held, uint256)
+        repaid = math._mul_div(out, cost_num, constants.WAD * constants.WAD * q_precision, True)
+    assert out > 0, "xmargin: repay too small for one unit of collateral"
+    assert out >= min_out, "xmargin: collateral out below minimum"
+
+    collateral._add(owner, sub_id, quote, convert(repaid, int256))
+    collateral._add(owner, sub_id, asset, -convert(out, int256))
+    total: uint256 = collateral.total_deposits[asset]
+    collateral.total_deposits[asset] = total - min(out, total)
+    log CollateralLiquidation(
+        owner=owner,
+        sub_id=sub_id,
+        asset=asset,
+        liquidator=msg.sender,
+        repaid=repaid,
+        collateral_out=out,
+        price=price,
+    )
+    self._settle_bad_debt(owner, sub_id)
+    token_transfer._pull(quote, msg.sender, repaid)
+    token_transfer._push(asset, msg.sender, out)
+    return out
+
+
+# ---------------------------------------------------------------- internals
+
+
+@internal
+@view
+def _check_not_self(owner: address, sub_id: uint256):
+    assert msg.sender != owner and not operators.is_operator[owner][sub_id][msg.sender], "xmargin: self-liquidation"
+
+
+@internal
+@view
+def _is_liquidatable(owner: address, sub_id: uint256) -> bool:
+    if not health._has_liabilities(owner, sub_id):
+        return False
+    h: health.Health = health._account_health(owner, sub_id)
+    return h.equity < convert(h.mm, int256)
+
+
+@internal
+@pure
+def _keeper_share(equity: int256, mm: uint256, lp: LiquidationParams) -> uint256:
+    """
+    @dev keeper_share_min + (max - min) * min(shortfall / auction_depth, 1),
+         shortfall = 1 - E / MM (WAD, rounded down); the maximum when E <= 0.
+    """
+    if equity <= 0:
+        return lp.keeper_share_max
+    e: uint256 = convert(equity, uint256)
+    # Callers pass E < MM, so 0 < e < mm.
+    shortfall: uint256 = (mm - e) * constants.WAD // mm
+    t: uint256 = min(shortfall * constants.WAD // lp.auction_depth, constants.WAD)
+    return lp.keeper_share_min + (lp.keeper_share_max - lp.keeper_share_min) * t // constants.WAD
+
+
+@internal
+@pure
+def _close_size(
+    equity: int256,
+    mm: uint256,
+    size_abs: uint256,
+    price: uint256,
+    p: markets.MarketParams,
+    lp: LiquidationParams,
+    precision: uint256,
+) -> uint256:
+    """
+    @dev The size to close (see the module notes); `size_abs` means all.
+         The account's equity is taken two native quote units lower than
+         it is: the realised PnL rounds down and the penalty up to a native
+         unit, and the target must hold after both.
+    """
+    if equity <= 0:
+        return size_abs
+    e: uint256 = convert(equity, uint256)
+    if e * constants.WAD < mm * lp.full_close_health:
+        return size_abs
+    # target * MM - (E - 2 units), in WAD^2 USD; > 0 because E < MM < target * MM.
+    need: uint256 = lp.target_health * mm - e * constants.WAD + 2 * precision * constants.WAD
+    x: uint256 = size_abs
+    for i: uint256 in range(5):
+        # Average MM ratio freed per unit when closing x (rounded down,
+        # which only makes x larger).
+        r: uint256 = min(
+            p.mmr_base + (2 * size_abs - x) * p.mm_size_scalar // p.skew_scale, constants.WAD
+        )
+        gain: uint256 = lp.target_health * r // constants.WAD
+        if gain <= lp.penalty:
+            # Closing cannot raise E / MM here: close it all.
+            return size_abs
+        x = math._mul_div(need, constants.WAD, price * (gain - lp.penalty), True)
+        if x >= size_abs:
+            return size_abs
+    if math._mul_div(size_abs - x, price, constants.WAD, False) < lp.dust_notional:
+        return size_abs
+    return x
+
+
+@internal
+def _settle_bad_debt(owner: address, sub_id: uint256):
+    """
+    @dev An account with no positions and nothing but (negative) quote left
+         has a deficit nobody can liquidate: the insurance fund pays it,
+         then the pool ledger.
+    """
+    if markets.position_mask[owner][sub_id] != 0:
+        return
+    # Bit 0 is the quote asset.
+    if collateral.held_mask[owner][sub_id] >> 1 != 0:
+        return
+    quote: address = collateral.quote_asset
+    balance: int256 = collateral.balances[owner][sub_id][quote]
+    if balance >= 0:
+        return
+    deficit: uint256 = fp._abs(balance)
+    from_insurance: uint256 = min(deficit, self.insurance_fund)
+    from_pool: uint256 = deficit - from_insurance
+    self.insurance_fund -= from_insurance
+    markets.pool_balance -= convert(from_pool, int256)
+    collateral._add(owner, sub_id, quote, balance * -1)
+    self.bad_debt_total += deficit
+    self.bad_debt_insurance += from_insurance
+    self.bad_debt_pool += from_pool
+    log BadDebt(
+        owner=owner, sub_id=sub_id, deficit=deficit, from_insurance=from_insurance, from_pool=from_pool
+    )

@@ -1,0 +1,516 @@
+"""Liquidation: sizes, penalty split, collateral liquidation, the bad-debt
+waterfall and the keepers' views, against numbers worked out by hand.
+
+Setting (unless a test says otherwise): a flat ETH market (MMR 5 %, IMR 10 %,
+no size add-on, taker 0.1 %, skew scale 1,000,000 ETH, funding off) and the
+default liquidation parameters: penalty 2 % of closed notional, keeper share
+25 % just under MM rising to 75 % at a 20 % shortfall, target E / MM = 1.2,
+whole position below E / MM = 0.5, dust $10, collateral discount 5 %.
+
+The trader deposits 4,000 USDC and buys 10 ETH at $3,000: premium
+10 * 3000 * 10 / 2e6 = $0.15 and fee $30, so its quote balance is
+3,969.85 USDC and, at a price P, equity is 3,969.85 + 10 (P - 3000) and
+MM is 10 P * 5 % = 0.5 P.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction as F  # noqa: N817 (exact arithmetic reads better short)
+
+import ape
+import pytest
+
+from tests.markets import E18, ETH, USDC, params
+from xmargin.liquidation import LiquidationParams
+
+LP = LiquidationParams()
+FEED = 10**8
+
+
+@pytest.fixture
+def engine(clearinghouse, owner, weth, usdc, fund, lp):
+    """The flat ETH market, liquidation configured, and a 100k USDC pool."""
+    clearinghouse.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner)
+    clearinghouse.set_liquidation_params(LP.as_tuple(), sender=owner)
+    return clearinghouse
+
+
+@pytest.fixture
+def long_10(engine, trader, usdc, fund):
+    fund(usdc, trader, 4_000 * USDC, engine)
+    engine.deposit(0, usdc, 4_000 * USDC, sender=trader)
+    engine.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)
+    assert engine.balance_of(trader, 0, usdc) == 3_969_850_000
+    return engine
+
+
+def set_price(feed, owner, usd: float | int | F) -> None:
+    feed.set_answer(int(F(usd) * FEED), sender=owner)
+
+
+def quote_ledgers(ch, usdc, people) -> int:
+    """Every quote ledger: accounts (sub 0), the pool and the insurance fund."""
+    return sum(ch.balance_of(p, 0, usdc) for p in people) + ch.pool_balance() + ch.insurance_fund()
+
+
+def closed(ch, tx) -> int:
+    """Size a liquidation closed, from its event (Ape's in-process provider
+    does not decode return data forwarded by the core's fallback)."""
+    (ev,) = tx.events.filter(ch.Liquidation)
+    return abs(ev.size_delta)
+
+
+def bought(ch, tx) -> int:
+    (ev,) = tx.events.filter(ch.CollateralLiquidation)
+    return ev.collateral_out
+
+
+def keeper_share(equity: F, mm: F) -> F:
+    """The documented Dutch-auction share, exact."""
+    if equity <= 0:
+        return F(3, 4)
+    t = min((mm - equity) / mm / F(1, 5), 1)
+    return F(1, 4) + F(1, 2) * t
+
+
+# ---------------------------------------------------------------- partial liquidation
+
+
+def test_partial_liquidation_restores_target_health(
+    long_10, eth_feed, owner, trader, keeper, usdc, weth
+):
+    ch = long_10
+    set_price(eth_feed, owner, 2_730)
+    # E = 3,969.85 - 2,700 = 1,269.85 < MM = 1,365: liquidatable.
+    # IM = 27,300 * 10 % = 2,730.
+    assert tuple(ch.account_health(trader, 0)) == (1_269_850 * 10**15, 2_730 * E18, 1_365 * E18)
+    assert ch.is_liquidatable(trader, 0)
+    # Least x with E - 2 % * 2,730 x = 1.2 * 5 % * 2,730 (10 - x), where the
+    # engine takes E two native units ($0.000002) low for rounding:
+    # x = (1.2 * 1,365 - 1,269.849998) / (2,730 * (1.2 * 5 % - 2 %))
+    #   = 368.150002 / 109.2 = 3.37133701465...
+    x_exact = F(368_150_002, 10**6) / F(1092, 10)
+    tx = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    size = closed(ch, tx)
+    assert 0 <= size - x_exact * ETH < 1  # rounded up to the next wei
+    pos = ch.position(trader, 0, 0)
+    assert pos.size == 10 * ETH - size and pos.entry_price == 2_730 * E18
+
+    # Penalty 2 % of 2,730 x = 2 % of 9,203.75005 = $184.075001 and a hair
+    # (x was rounded up to the wei), rounded up to the native unit.
+    (ev,) = tx.events.filter(ch.Liquidation)
+    assert ev.penalty == 184_075_002
+    # Shortfall 95.15 / 1,365 = 6.97 %: share 25 % + 50 % * 6.97 / 20 = 42.43 %.
+    share = keeper_share(F(126985, 100), F(1365))
+    assert abs(ev.keeper_reward - F(ev.penalty) * share) < 2
+    assert ev.insurance_share == ev.penalty - ev.keeper_reward
+    assert ch.insurance_fund() == ev.insurance_share
+    assert ch.balance_of(keeper, 0, usdc) == ev.keeper_reward
+    assert ev.quote_delta == -2_700 * USDC  # the loss, realised
+    # Quote: 3,969.85 - 2,700 - 184.075002
+    assert ch.balance_of(trader, 0, usdc) == 3_969_850_000 - 2_700_000_000 - 184_075_002
+
+    # E / MM is back at 1.2.
+    e, _, mm = ch.account_health(trader, 0)
+    assert F(12, 10) <= F(e, mm) < F(12, 10) + F(1, 10**8)
+    assert not ch.is_liquidatable(trader, 0)
+    # Closing a hair less (1e-7 ETH) would not have reached the target.
+    less = F(size, ETH) - F(1, 10**7)
+    e_less = F(126985, 100) - F(2, 100) * 2_730 * less
+    mm_less = F(5, 100) * 2_730 * (10 - less)
+    assert e_less / mm_less < F(12, 10)
+
+    # Nothing created or lost: the tokens equal the ledgers to the wei.
+    assert usdc.balanceOf(ch) == quote_ledgers(ch, usdc, [trader, keeper])
+
+
+def test_size_add_on_closes_barely_more_than_needed(
+    clearinghouse, owner, trader, keeper, usdc, weth, eth_feed, fund
+):
+    """With a size-dependent MMR the engine iterates the freed-margin ratio;
+    its answer reaches the target and is within 1e-6 of the least size."""
+    ch = clearinghouse
+    # MMR 5 % + 0.5 * |size| / 1,000 ETH: a large add-on (10 ETH: +0.5 %).
+    ch.list_market(
+        params(weth, skew_scale=1_000 * ETH, im_size_scalar=E18, mm_size_scalar=E18 // 2),
+        sender=owner,
+    )
+    ch.set_liquidation_params(LP.as_tuple(), sender=owner)
+    fund(usdc, trader, 4_000 * USDC, ch)
+    ch.deposit(0, usdc, 4_000 * USDC, sender=trader)
+    ch.trade(0, 0, 10 * ETH, 3_100 * E18, sender=trader)
+    q0 = F(ch.balance_of(trader, 0, usdc), USDC)
+    set_price(eth_feed, owner, 2_740)
+
+    def ratio(x: F) -> F:
+        """E / MM after closing x, exact, from the documented rules."""
+        e = q0 + 10 * (2_740 - 3_000) - F(2, 100) * 2_740 * x
+        rest = 10 - x
+        mm = rest * 2_740 * (F(5, 100) + F(1, 2) * rest / 1_000)
+        return e / mm
+
+    assert ratio(F(0)) < 1
+    size = F(closed(ch, ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)), ETH)
+    assert ratio(size) >= F(12, 10)
+    assert ratio(size * (1 - F(1, 10**6))) < F(12, 10)
+    e, _, mm = ch.account_health(trader, 0)
+    assert F(e, mm) >= F(12, 10)
+
+
+# ---------------------------------------------------------------- whole position, bad debt
+
+
+def test_far_under_closes_all_and_insurance_pays_the_deficit(
+    long_10, eth_feed, owner, trader, keeper, usdc
+):
+    ch = long_10
+    set_price(eth_feed, owner, 2_650)
+    # E = 3,969.85 - 3,500 = 469.85; MM = 1,325: E / MM = 0.35 < 0.5 -> all 10 ETH.
+    tx = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    assert closed(ch, tx) == 10 * ETH
+    assert ch.position_mask(trader, 0) == 0
+    # Penalty 2 % of 26,500 = 530; shortfall 64.5 % > 20 %: keeper 75 % = 397.5,
+    # insurance 132.5. Quote 469.85 - 530 = -60.15: no collateral left, so a
+    # deficit of 60.15 that the insurance fund pays.
+    (liq,) = tx.events.filter(ch.Liquidation)
+    assert (liq.penalty, liq.keeper_reward, liq.insurance_share) == (
+        530 * USDC,
+        397_500_000,
+        132_500_000,
+    )
+    (bad,) = tx.events.filter(ch.BadDebt)
+    assert (bad.deficit, bad.from_insurance, bad.from_pool) == (60_150_000, 60_150_000, 0)
+    assert ch.balance_of(trader, 0, usdc) == 0
+    assert ch.insurance_fund() == 132_500_000 - 60_150_000
+    assert ch.balance_of(keeper, 0, usdc) == 397_500_000
+    assert (ch.bad_debt_total(), ch.bad_debt_insurance(), ch.bad_debt_pool()) == (
+        60_150_000,
+        60_150_000,
+        0,
+    )
+    # The pool kept the trader's realised loss (3,500) and the fee and premium.
+    assert ch.pool_balance() == 3_500 * USDC + 30_150_000
+    assert usdc.balanceOf(ch) == quote_ledgers(ch, usdc, [trader, keeper])
+
+
+def test_deficit_beyond_the_insurance_fund_falls_on_the_pool(
+    long_10, eth_feed, owner, trader, keeper, usdc, lp, fund
+):
+    ch = long_10
+    fund(usdc, lp, 50 * USDC, ch)
+    ch.fund_insurance(50 * USDC, sender=lp)
+    set_price(eth_feed, owner, 2_000)
+    # E = 3,969.85 - 10,000 = -6,030.15 <= 0: all, keeper share at its maximum.
+    # Penalty 400: keeper 300, insurance 100 (fund 50 + 100 = 150).
+    # Quote -6,030.15 - 400 = -6,430.15: insurance pays 150, the pool 6,280.15.
+    tx = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    (bad,) = tx.events.filter(ch.BadDebt)
+    assert (bad.deficit, bad.from_insurance, bad.from_pool) == (
+        6_430_150_000,
+        150 * USDC,
+        6_280_150_000,
+    )
+    assert ch.insurance_fund() == 0
+    assert ch.balance_of(keeper, 0, usdc) == 300 * USDC
+    # Pool: +30.15 (fee, premium) +10,000 (the loss, realised) -6,280.15.
+    assert ch.pool_balance() == 30_150_000 + 10_000 * USDC - 6_280_150_000
+    assert (ch.bad_debt_total(), ch.bad_debt_insurance(), ch.bad_debt_pool()) == (
+        6_430_150_000,
+        150 * USDC,
+        6_280_150_000,
+    )
+    # 4,000 (trader) + 50 (insurance) in, all accounted for.
+    assert usdc.balanceOf(ch) == 4_050 * USDC == quote_ledgers(ch, usdc, [trader, keeper])
+
+
+# ---------------------------------------------------------------- collateral liquidation
+
+
+@pytest.fixture
+def weth_backed(engine, trader, usdc, weth, fund, eth_feed, owner, keeper):
+    """1 WETH + 1,000 USDC, long 10 ETH; at $2,600 the position is closed whole
+    and the account is left with 1 WETH against a quote debt."""
+    ch = engine
+    fund(usdc, trader, 1_000 * USDC, ch)
+    fund(weth, trader, ETH, ch)
+    ch.deposit(0, usdc, 1_000 * USDC, sender=trader)
+    ch.deposit(0, weth, ETH, sender=trader)
+    ch.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)  # quote 969.85
+    set_price(eth_feed, owner, 2_600)
+    # E = 969.85 - 4,000 + 90 % * 2,600 = -690.15: all; penalty 520 (keeper
+    # 390, insurance 130); quote 969.85 - 4,000 - 520 = -3,550.15.
+    tx = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    assert not list(tx.events.filter(ch.BadDebt))  # WETH still held
+    assert ch.balance_of(trader, 0, usdc) == -3_550_150_000
+    assert ch.insurance_fund() == 130 * USDC
+    return ch
+
+
+def test_collateral_liquidation_partial(weth_backed, trader, stranger, usdc, weth, fund):
+    ch = weth_backed
+    fund(usdc, stranger, 1_000 * USDC, ch)
+    # 1,000 USDC buys 1,000 / (2,600 * 95 %) = 0.404858299595141700 WETH.
+    expected = 1_000 * USDC * 10**12 * E18 // (2_470 * E18)
+    assert expected == 404_858_299_595_141_700
+    tx = ch.liquidate_collateral(trader, 0, weth, 1_000 * USDC, expected, sender=stranger)
+    assert bought(ch, tx) == expected
+    assert weth.balanceOf(stranger) == expected
+    assert usdc.balanceOf(stranger) == 0
+    assert ch.balance_of(trader, 0, usdc) == -2_550_150_000
+    assert ch.balance_of(trader, 0, weth) == ETH - expected
+    assert not list(tx.events.filter(ch.BadDebt))
+    # A discount under the 10 % haircut: the account's equity rose.
+    e, _, _ = ch.account_health(trader, 0)
+    assert e > -690_150_000 * 10**12 - 520 * E18
+
+
+def test_collateral_liquidation_takes_all_then_bad_debt(
+    weth_backed, trader, stranger, usdc, weth, fund, keeper
+):
+    ch = weth_backed
+    fund(usdc, stranger, 5_000 * USDC, ch)
+    # The whole debt (3,550.15) would buy 1.437 WETH; the account has 1, which
+    # costs 2,470 USDC. The rest, 1,080.15, is a deficit: insurance 130, pool 950.15.
+    tx = ch.liquidate_collateral(trader, 0, weth, 5_000 * USDC, 0, sender=stranger)
+    assert bought(ch, tx) == ETH
+    assert usdc.balanceOf(stranger) == 5_000 * USDC - 2_470 * USDC
+    (bad,) = tx.events.filter(ch.BadDebt)
+    assert (bad.deficit, bad.from_insurance, bad.from_pool) == (
+        1_080_150_000,
+        130 * USDC,
+        950_150_000,
+    )
+    assert ch.balance_of(trader, 0, usdc) == 0 and ch.balance_of(trader, 0, weth) == 0
+    assert ch.held_mask(trader, 0) == 0
+    assert usdc.balanceOf(ch) == quote_ledgers(ch, usdc, [trader, keeper, stranger])
+    assert weth.balanceOf(ch) == 0
+
+
+def test_collateral_liquidation_bad_input(
+    weth_backed, trader, stranger, usdc, weth, wbtc_listed, fund, snapshot_balances
+):
+    ch = weth_backed
+    fund(usdc, stranger, 1_000 * USDC, ch)
+    before = snapshot_balances(ch, [usdc, weth], [trader, stranger])
+    with ape.reverts("xmargin: self-liquidation"):
+        ch.liquidate_collateral(trader, 0, weth, 1_000 * USDC, 0, sender=trader)
+    with ape.reverts("xmargin: quote asset is not collateral to liquidate"):
+        ch.liquidate_collateral(trader, 0, usdc, 1_000 * USDC, 0, sender=stranger)
+    with ape.reverts("xmargin: zero amount"):
+        ch.liquidate_collateral(trader, 0, weth, 0, 0, sender=stranger)
+    with ape.reverts("xmargin: account holds none of that asset"):
+        ch.liquidate_collateral(trader, 0, wbtc_listed.token, 1_000 * USDC, 0, sender=stranger)
+    with ape.reverts("xmargin: collateral out below minimum"):
+        ch.liquidate_collateral(trader, 0, weth, 1_000 * USDC, ETH, sender=stranger)
+    with ape.reverts("xmargin: account has no debt"):
+        ch.liquidate_collateral(stranger, 0, weth, 1_000 * USDC, 0, sender=trader)
+    assert snapshot_balances(ch, [usdc, weth], [trader, stranger]) == before
+
+
+def test_collateral_liquidation_needs_no_positions_and_negative_equity(
+    long_10, eth_feed, owner, trader, stranger, weth, fund, usdc
+):
+    ch = long_10
+    fund(weth, trader, ETH, ch)
+    ch.deposit(0, weth, ETH, sender=trader)
+    set_price(eth_feed, owner, 2_000)
+    with ape.reverts("xmargin: account has positions: liquidate them first"):
+        ch.liquidate_collateral(trader, 0, weth, USDC, 0, sender=stranger)
+
+
+# ---------------------------------------------------------------- rules and bad input
+
+
+def test_healthy_accounts_cannot_be_liquidated(
+    long_10, trader, keeper, usdc, snapshot_balances, eth_feed, owner
+):
+    ch = long_10
+    set_price(eth_feed, owner, 2_750)  # E = 1,469.85 >= MM = 1,375
+    assert not ch.is_liquidatable(trader, 0)
+    before = snapshot_balances(ch, [usdc], [trader, keeper])
+    with ape.reverts("xmargin: account not liquidatable"):
+        ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    assert snapshot_balances(ch, [usdc], [trader, keeper]) == before
+
+
+def test_bad_liquidation_input(
+    long_10, trader, keeper, usdc, eth_feed, owner, chain, snapshot_balances
+):
+    ch = long_10
+    set_price(eth_feed, owner, 2_730)
+    ch.set_operator(0, keeper, True, sender=trader)
+    before = snapshot_balances(ch, [usdc], [trader, keeper])
+    with ape.reverts("xmargin: self-liquidation"):
+        ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=trader)
+    with ape.reverts("xmargin: self-liquidation"):  # an operator of the account
+        ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    ch.set_operator(0, keeper, False, sender=trader)
+    with ape.reverts("xmargin: unknown market"):
+        ch.liquidate(trader, 0, 1, 10 * ETH, 0, sender=keeper)
+    with ape.reverts("xmargin: zero size"):
+        ch.liquidate(trader, 0, 0, 0, 0, sender=keeper)
+    with ape.reverts("xmargin: no position in market"):
+        ch.liquidate(trader, 1, 0, 10 * ETH, 0, sender=keeper)
+    # The reward here is 42 % of $184.08, about $78.
+    with ape.reverts("xmargin: reward below minimum"):
+        ch.liquidate(trader, 0, 0, 10 * ETH, 79 * USDC, sender=keeper)
+    # No valid price: a clean revert.
+    chain.mine(timestamp=chain.pending_timestamp + 3_700)
+    with ape.reverts("xmargin: price stale"):
+        ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    assert snapshot_balances(ch, [usdc], [trader, keeper]) == before
+
+
+def test_a_capped_liquidation_may_not_leave_dust(long_10, trader, keeper, eth_feed, owner):
+    ch = long_10
+    set_price(eth_feed, owner, 2_650)  # far under: the engine would close all 10 ETH
+    # Stopping 0.001 ETH short would leave $2.65 (< $10 dust).
+    with ape.reverts("xmargin: liquidation would leave dust"):
+        ch.liquidate(trader, 0, 0, 10 * ETH - ETH // 1_000, 0, sender=keeper)
+    # Stopping 1 ETH short is a valid partial liquidation.
+    tx = ch.liquidate(trader, 0, 0, 9 * ETH, 0, sender=keeper)
+    assert closed(ch, tx) == 9 * ETH
+    assert ch.position(trader, 0, 0).size == ETH
+
+
+def test_liquidation_ignores_pause_and_closed_markets(
+    long_10, trader, keeper, guardian, owner, eth_feed
+):
+    ch = long_10
+    set_price(eth_feed, owner, 2_730)
+    ch.pause(sender=guardian)
+    ch.set_market_closed(0, True, sender=owner)
+    assert closed(ch, ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)) > 0
+
+
+def test_liquidation_needs_configuration(
+    clearinghouse, owner, weth, trader, keeper, usdc, fund, eth_feed
+):
+    ch = clearinghouse
+    ch.list_market(params(weth), sender=owner)
+    fund(usdc, trader, 4_000 * USDC, ch)
+    ch.deposit(0, usdc, 4_000 * USDC, sender=trader)
+    ch.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)
+    set_price(eth_feed, owner, 2_000)
+    with ape.reverts("xmargin: liquidation not configured"):
+        ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+
+
+def test_liquidation_params_are_bounded_and_owner_only(clearinghouse, owner, stranger):
+    ch = clearinghouse
+    with ape.reverts("ownable: caller is not the owner"):
+        ch.set_liquidation_params(LP.as_tuple(), sender=stranger)
+    bad = {
+        "penalty": (10**17 + 1, "xmargin: penalty above 10%"),
+        "keeper_share_min": (8 * 10**17, "xmargin: keeper share min above max"),
+        "auction_depth": (0, "xmargin: auction depth out of range"),
+        "target_health": (E18, "xmargin: target health must be above 1"),
+        "full_close_health": (E18, "xmargin: full-close health must be below 1"),
+        "dust_notional": (10**24 + 1, "xmargin: dust threshold too large"),
+        "collateral_discount": (2 * 10**17 + 1, "xmargin: collateral discount above 20%"),
+    }
+    for field, (value, reason) in bad.items():
+        with ape.reverts(reason):
+            ch.set_liquidation_params(replace(LP, **{field: value}).as_tuple(), sender=owner)
+    with ape.reverts("xmargin: keeper share above 100%"):
+        ch.set_liquidation_params(replace(LP, keeper_share_max=E18 + 1).as_tuple(), sender=owner)
+    with ape.reverts("xmargin: target health above 2"):
+        ch.set_liquidation_params(replace(LP, target_health=2 * E18 + 1).as_tuple(), sender=owner)
+    tx = ch.set_liquidation_params(LP.as_tuple(), sender=owner)
+    assert tuple(ch.liquidation_params()) == LP.as_tuple()
+    assert [e.event_name for e in tx.events] == ["LiquidationParamsSet"]
+
+
+# ---------------------------------------------------------------- incentives
+
+
+def test_self_liquidation_through_another_address_loses_the_insurance_share(
+    long_10, trader, keeper, stranger, usdc, eth_feed, owner, chain
+):
+    """A third party earns the keeper reward; the owner liquidating itself from
+    a second address earns the same reward but pays the whole penalty."""
+    ch = long_10
+    set_price(eth_feed, owner, 2_730)
+    snap = chain.snapshot()
+    third = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    (ev,) = third.events.filter(ch.Liquidation)
+    third_party_profit = ch.balance_of(keeper, 0, usdc)
+    assert third_party_profit == ev.keeper_reward > 0
+    chain.restore(snap)
+
+    before = ch.balance_of(trader, 0, usdc) + ch.balance_of(stranger, 0, usdc)
+    own = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=stranger)  # the owner's second address
+    (ev2,) = own.events.filter(ch.Liquidation)
+    # Realised PnL is the owner's either way; net of it, the owner lost the
+    # insurance share.
+    after = ch.balance_of(trader, 0, usdc) + ch.balance_of(stranger, 0, usdc) - ev2.quote_delta
+    assert after - before == -ev2.insurance_share < 0
+    assert ch.balance_of(stranger, 0, usdc) <= third_party_profit
+
+
+def test_splitting_a_liquidation_never_pays_more(
+    long_10, trader, keeper, eth_feed, owner, chain, usdc
+):
+    ch = long_10
+    set_price(eth_feed, owner, 2_730)
+    snap = chain.snapshot()
+    ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    one = ch.balance_of(keeper, 0, usdc)
+    chain.restore(snap)
+    # Four pieces of 1 ETH: after each, E / MM is higher and the share lower.
+    rewards = []
+    while ch.is_liquidatable(trader, 0):
+        tx = ch.liquidate(trader, 0, 0, ETH, 0, sender=keeper)
+        (ev,) = tx.events.filter(ch.Liquidation)
+        rewards.append(ev.keeper_reward)
+    assert len(rewards) >= 2
+    assert rewards == sorted(rewards, reverse=True)
+    assert sum(rewards) <= one
+
+
+# ---------------------------------------------------------------- keepers' views and the registry
+
+
+def test_registry_and_batch_views(long_10, trader, hedger, usdc, fund, eth_feed, owner):
+    ch = long_10
+    fund(usdc, hedger, 10_000 * USDC, ch)
+    ch.deposit(3, usdc, 10_000 * USDC, sender=hedger)
+    assert ch.num_accounts() == 1  # a deposit alone registers nothing
+    ch.trade(3, 0, -2 * ETH, 2_999 * E18, sender=hedger)
+    ch.trade(3, 0, ETH, 3_001 * E18, sender=hedger)  # no second registration
+    assert ch.num_accounts() == 2
+    assert tuple(ch.account_at(0)) == (trader.address, 0)
+    assert tuple(ch.account_at(1)) == (hedger.address, 3)
+
+    set_price(eth_feed, owner, 2_730)
+    assert [tuple(a) for a in ch.accounts_to_liquidate(0, 50)] == [(trader.address, 0)]
+    assert [tuple(a) for a in ch.accounts_to_liquidate(1, 50)] == []
+    assert list(ch.accounts_to_liquidate(0, 0)) == []
+    rows = ch.account_healths(0, 50)
+    assert [(r.owner, r.sub_id) for r in rows] == [(trader.address, 0), (hedger.address, 3)]
+    assert rows[0].equity == 1_269_850 * 10**15 and rows[0].mm == 1_365 * E18
+    # The hedger is short 1 ETH from $3,000: up $270 at $2,730.
+    assert tuple(rows[1])[2:] == tuple(ch.account_health(hedger, 3))
+    assert len(ch.account_healths(0, 1)) == 1
+
+
+def test_insurance_fund_deposits(engine, stranger, usdc, fund):
+    ch = engine
+    with ape.reverts("xmargin: zero amount"):
+        ch.fund_insurance(0, sender=stranger)
+    fund(usdc, stranger, 5 * USDC, ch)
+    tx = ch.fund_insurance(5 * USDC, sender=stranger)
+    assert ch.insurance_fund() == 5 * USDC
+    assert usdc.balanceOf(ch) == 5 * USDC
+    (ev,) = tx.events.filter(ch.InsuranceFunded)
+    assert (ev.amount, ev.balance) == (5 * USDC, 5 * USDC)
+
+
+def test_liquidator_called_directly_holds_nothing(project, owner, stranger):
+    admin = owner.deploy(project.ClearinghouseAdmin)
+    liquidator = owner.deploy(project.ClearinghouseLiquidator, admin)
+    with ape.reverts("xmargin: unknown market"):
+        liquidator.liquidate(stranger, 0, 0, 1, 0, sender=owner)
+    with ape.reverts():
+        liquidator.fund_insurance(1, sender=owner)

@@ -1,0 +1,121 @@
+"""Pure-integer mirror of contracts/modules/liquidation.vy.
+
+How much of a position a liquidation closes, the penalty and its split
+between liquidator and insurance fund, what a collateral liquidation pays,
+and the bad-debt waterfall: same operations, same order, same rounding as
+the contract (see docs/liquidation.md for the derivation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass
+
+from xmargin.model import WAD, mul_div_down
+from xmargin.perps import MarketParams, ceil_div, mul_div_up
+
+
+@dataclass(frozen=True)
+class LiquidationParams:
+    """Mirror of `liquidation.LiquidationParams` (WAD fractions, WAD USD)."""
+
+    penalty: int = 2 * 10**16  # 2 % of closed notional
+    keeper_share_min: int = 25 * 10**16  # 25 % of the penalty just under MM ...
+    keeper_share_max: int = 75 * 10**16  # ... 75 % at a 20 % shortfall
+    auction_depth: int = 20 * 10**16
+    target_health: int = 12 * 10**17  # E / MM = 1.2 after a partial close
+    full_close_health: int = 5 * 10**17  # E / MM < 0.5: close it all
+    dust_notional: int = 10 * WAD  # 10 USD
+    collateral_discount: int = 5 * 10**16  # 5 %
+
+    def as_tuple(self) -> tuple[int, ...]:
+        return astuple(self)
+
+
+def keeper_share(equity: int, mm: int, lp: LiquidationParams) -> int:
+    """WAD fraction of the penalty paid to the liquidator (`_keeper_share`)."""
+    if equity <= 0:
+        return lp.keeper_share_max
+    shortfall = (mm - equity) * WAD // mm
+    t = min(shortfall * WAD // lp.auction_depth, WAD)
+    return lp.keeper_share_min + (lp.keeper_share_max - lp.keeper_share_min) * t // WAD
+
+
+def close_size(
+    equity: int,
+    mm: int,
+    size_abs: int,
+    price: int,
+    p: MarketParams,
+    lp: LiquidationParams,
+    quote_precision: int,
+) -> int:
+    """Size (WAD) a liquidation closes before the caller's `max_size` (`_close_size`).
+
+    `quote_precision` is 10**(18 - quote decimals): the target is met with
+    two native quote units to spare for rounding.
+    """
+    if equity <= 0:
+        return size_abs
+    if equity * WAD < mm * lp.full_close_health:
+        return size_abs
+    need = lp.target_health * mm - equity * WAD + 2 * quote_precision * WAD
+    x = size_abs
+    for _ in range(5):
+        r = min(p.mmr_base + (2 * size_abs - x) * p.mm_size_scalar // p.skew_scale, WAD)
+        gain = lp.target_health * r // WAD
+        if gain <= lp.penalty:
+            return size_abs
+        x = mul_div_up(need, WAD, price * (gain - lp.penalty))
+        if x >= size_abs:
+            return size_abs
+    if mul_div_down(size_abs - x, price, WAD) < lp.dust_notional:
+        return size_abs
+    return x
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """Native quote units: charged to the account, and its split."""
+
+    total: int
+    keeper: int
+    insurance: int
+
+
+def penalty(
+    closed: int, price: int, equity: int, mm: int, quote_precision: int, lp: LiquidationParams
+) -> Penalty:
+    """The penalty of closing `closed` at `price` (quote_precision = 10**(18 - decimals))."""
+    wad = mul_div_up(mul_div_up(closed, price, WAD), lp.penalty, WAD)
+    total = ceil_div(wad, quote_precision)
+    keeper = total * keeper_share(equity, mm, lp) // WAD
+    return Penalty(total=total, keeper=keeper, insurance=total - keeper)
+
+
+def collateral_out(
+    repay: int,
+    debt: int,
+    held: int,
+    price: int,
+    quote_precision: int,
+    asset_precision: int,
+    lp: LiquidationParams,
+) -> tuple[int, int]:
+    """(quote repaid, collateral received), native units (`liquidate_collateral`).
+
+    `debt` is the account's (positive) quote debt, `held` its balance of the
+    asset; the result may be (x, 0), which the contract refuses.
+    """
+    cost_num = asset_precision * price * (WAD - lp.collateral_discount)
+    repaid = min(repay, debt)
+    out = mul_div_down(repaid * quote_precision, WAD * WAD, cost_num)
+    if out > held:
+        out = held
+        repaid = mul_div_up(out, cost_num, WAD * WAD * quote_precision)
+    return repaid, out
+
+
+def absorb(deficit: int, insurance_fund: int) -> tuple[int, int]:
+    """(paid by the insurance fund, paid by the pool) for a deficit, native units."""
+    from_insurance = min(deficit, insurance_fund)
+    return from_insurance, deficit - from_insurance
