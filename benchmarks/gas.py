@@ -129,6 +129,59 @@ def _perp_rows(engine: Engine, owner: Any, trader: Any, lp: Any) -> dict[str, in
     return rows
 
 
+def _shock(engine: Engine, owner: Any, bps: dict[str, int]) -> None:
+    for symbol, move in bps.items():
+        feed = engine.feeds[symbol]
+        feed.set_answer(feed.answer() * (10_000 + move) // 10_000, sender=owner)
+
+
+def _liquidation_rows(engine: Engine, owner: Any, trader: Any, keeper: Any) -> dict[str, int]:
+    """Liquidations of a 1-position and a 5-position account, and a collateral
+    liquidation; run last (they move prices). Longs of ~$10,000 notional per
+    position on margin just above IM, then every price -8 %."""
+    ch = engine.clearinghouse
+    usdc, weth = engine.tokens["USDC"], engine.tokens["WETH"]
+    price = {m: engine.router.price(ch.market_params(m).asset) for m in range(ch.num_markets())}
+    limit = 2**255
+
+    def open_longs(sub: int, markets: int) -> None:
+        margin = 1_050 * markets * 10**6  # IM ~ 10 % of $10,000 each, plus fees
+        ch.deposit(sub, usdc.address, margin, sender=trader)
+        for m in range(markets):
+            ch.trade(sub, m, 10_000 * 10**36 // price[m], limit, sender=trader)
+
+    open_longs(31, 1)
+    open_longs(35, 5)
+    # 1 WETH (90 % counts at MM) backing a 7 ETH long.
+    weth.mint(trader, 10**18, sender=trader)
+    weth.approve(ch.address, 10**18, sender=trader)
+    ch.deposit(40, weth.address, 10**18, sender=trader)
+    ch.trade(40, 0, 7 * 10**18, limit, sender=trader)
+    _shock(engine, owner, {"WETH": -800, "WBTC": -800, "LINK": -800})
+    rows = {}
+    for sub, n in ((31, 1), (35, 5)):
+        assert ch.is_liquidatable(trader, sub)
+        rows[f"liquidate: {n}-position account (partial)"] = ch.liquidate(
+            trader, sub, 0, 2**96, 0, sender=keeper
+        ).gas_used
+    # ETH -30 % in all: the 7 ETH long is closed whole, 1 WETH is left against a debt.
+    _shock(engine, owner, {"WETH": -2_400})
+    ch.liquidate(trader, 40, 0, 2**96, 0, sender=keeper)
+    assert ch.balance_of(trader, 40, usdc.address) < 0 and ch.is_liquidatable(trader, 40)
+    usdc.mint(keeper, 10**9, sender=keeper)
+    usdc.approve(ch.address, 10**9, sender=keeper)
+    rows["liquidate_collateral (partial repay, WETH)"] = ch.liquidate_collateral(
+        trader, 40, weth.address, 1_000 * 10**6, 0, sender=keeper
+    ).gas_used
+    rows["accounts_to_liquidate view, 50 accounts (estimateGas)"] = (
+        ch.accounts_to_liquidate.estimate_gas_cost(0, 50, sender=keeper)
+    )
+    rows["account_healths view, 50 accounts (estimateGas)"] = ch.account_healths.estimate_gas_cost(
+        0, 50, sender=keeper
+    )
+    return rows
+
+
 def measure() -> dict[str, int]:
     with networks.parse_network_choice(NETWORK) as provider:
         owner, trader = accounts.test_accounts[0], accounts.test_accounts[1]
@@ -146,6 +199,7 @@ def measure() -> dict[str, int]:
         rows = _collateral_rows(engine, trader)
         rows.update(_health_check_rows(engine, owner, trader))
         rows.update(_perp_rows(engine, owner, trader, accounts.test_accounts[2]))
+        rows.update(_liquidation_rows(engine, owner, trader, accounts.test_accounts[3]))
         return rows
 
 

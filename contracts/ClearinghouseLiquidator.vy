@@ -75,6 +75,7 @@ exports: (
     liquidation.bad_debt_total,
     liquidation.bad_debt_insurance,
     liquidation.bad_debt_pool,
+    liquidation.settle_bad_debt,
     # keepers' views
     liquidation.is_liquidatable,
     liquidation.accounts_to_liquidate,

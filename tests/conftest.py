@@ -8,8 +8,7 @@ test, so each test starts from the same state.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,21 +56,6 @@ class Listed:
     feed: Any
     params: AssetParams
     usd: int  # initial whole-dollar price
-
-
-@contextmanager
-def isolated(chain) -> Iterator[None]:
-    """Snapshot the chain, run the body, restore: one hypothesis example.
-
-    Do NOT use Ape's `chain.isolate()` for this: it swallows every exception
-    raised in its body (`except Exception: pass`), so a failing assertion
-    inside it passes silently.
-    """
-    snapshot = chain.snapshot()
-    try:
-        yield
-    finally:
-        chain.restore(snapshot)
 
 
 # ---------------------------------------------------------------- actors
@@ -162,12 +146,12 @@ def weth_listed(make_token, make_feed) -> Listed:
     return Listed(token, feed, AssetParams(18, im_haircut=WAD // 5, mm_haircut=WAD // 10), ETH_USD)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def weth(weth_listed):
     return weth_listed.token
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def eth_feed(weth_listed):
     return weth_listed.feed
 

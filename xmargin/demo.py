@@ -11,9 +11,14 @@
    the pool;
 5. move prices (ETH -30 %, LINK -50 %, BTC +10 %) and print them again: who
    is now below IM or liquidatable;
-6. show that bad requests revert with a reason and change nothing.
+6. show that bad requests revert with a reason and change nothing;
+7. the keeper (xmargin.keeper, test account 9) scans every account in
+   batches and liquidates each one below maintenance margin; print its
+   liquidations, the accounts after, and the insurance fund, bad debt and
+   pool totals.
 
-Liquidation and the keeper arrive with the next issue.
+A crowd of CROWD accounts (xmargin.crowd, sub-accounts 100+ of test accounts
+6 and 7) trades alongside the named accounts so the keeper has work to do.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 from rich.console import Console
 
 from xmargin.config import load_config
+from xmargin.crowd import open_crowd
 from xmargin.deploy import deploy, network_info
 from xmargin.deployments import DeploymentError
 from xmargin.engine import (
@@ -34,8 +40,17 @@ from xmargin.engine import (
     read_markets,
     revert_reason,
 )
+from xmargin.keeper import Keeper, KeeperConfig
 from xmargin.model import format_units, parse_units
-from xmargin.report import health_table, pool_table, positions_table, price_table, usd
+from xmargin.report import (
+    health_table,
+    liquidations_table,
+    pool_table,
+    positions_table,
+    price_table,
+    totals_table,
+    usd,
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,10 @@ DEMO_TRADES: tuple[tuple[str, int, str, str], ...] = (
 )
 
 LP_DEPOSIT = "1000000"
+CROWD = 40
+KEEPER_INDEX = 9
+# Quote tokens the keeper holds to buy collateral of accounts left in debt.
+KEEPER_WALLET = "250000"
 
 # Price moves of the shock, in basis points.
 SHOCK_BPS: dict[str, int] = {"WETH": -3_000, "LINK": -5_000, "WBTC": 1_000}
@@ -110,6 +129,9 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
         engine.clearinghouse.trade(sub_id, engine.record.markets[market], delta, limit, sender=who)
         console.print(f"  {label}/{sub_id} trades {size} {market}")
 
+    crowd = open_crowd(engine, [accounts.test_accounts[6], accounts.test_accounts[7]], CROWD)
+    console.print(f"  a crowd of {len(crowd)} accounts opens positions at 1.5x to 8x leverage")
+
     labels = [a.label for a in DEMO_ACCOUNTS]
     prices = _prices(engine)
     console.print(price_table("Oracle prices", prices))
@@ -129,6 +151,7 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
             )
 
     _bad_requests(engine, accounts, console, decimals)
+    _keeper(engine, accounts, console, decimals, labels)
 
     out = DemoResult(before=before, after=after)
     verdict = "agrees" if out.model_agrees else "[red]DISAGREES[/red]"
@@ -136,6 +159,79 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
         f"xmargin.model {verdict} with the chain on equity, IM and MM of all "
         f"{len(before) + len(after)} readings, to the wei."
     )
+    return out
+
+
+def _keeper(
+    engine: Engine, accounts: Any, console: Console, decimals: dict[str, int], labels: list[str]
+) -> None:
+    """One keeper pass over every account, then its liquidations and the totals."""
+    ch = engine.clearinghouse
+    quote_decimals = decimals[engine.quote_symbol]
+    keeper_account = accounts.test_accounts[KEEPER_INDEX]
+    quote = engine.tokens[engine.quote_symbol]
+    quote.mint(keeper_account, parse_units(KEEPER_WALLET, quote_decimals), sender=keeper_account)
+    names = {
+        (str(accounts.test_accounts[a.index].address), a.sub_id): a.label for a in DEMO_ACCOUNTS
+    }
+    entries: list[dict[str, Any]] = []
+    keeper = Keeper(engine, keeper_account, KeeperConfig(), log=entries.append)
+    stats = keeper.run_once()
+    console.rule("Keeper")
+    console.print(
+        f"keeper scanned {stats.accounts} accounts in {-(-stats.accounts // 50)} batch read(s) "
+        f"at block {stats.block}: {stats.liquidatable} below maintenance margin; "
+        f"{stats.liquidations} liquidations and {stats.collateral_liquidations} collateral "
+        f"liquidations in {stats.seconds:.1f} s, {stats.lost_races} lost races, "
+        f"{stats.reverted} reverts"
+    )
+    done = [e for e in entries if e["event"] in ("liquidated", "collateral_liquidated")]
+    for e in done:
+        e["label"] = names.get((e["owner"], e["sub_id"]), "crowd")
+    console.print(liquidations_table("Liquidations", done, decimals, engine.quote_symbol))
+    after = _read_all(engine, accounts)
+    console.print(health_table("Named accounts after the keeper", after, labels, decimals))
+    left = [r for r in keeper.scan(ch.chain_manager.blocks.head.number) if r.equity < r.mm]
+    console.print(f"accounts still below maintenance margin: {len(left)}")
+    pool_value = engine.pool.totalAssets()
+    console.print(
+        totals_table(
+            "Insurance fund, bad debt and pool",
+            [
+                ("liquidation penalties charged", sum(e.get("penalty", 0) for e in done)),
+                ("paid to the keeper", ch.balance_of(keeper_account, 0, quote.address)),
+                ("insurance fund now", ch.insurance_fund()),
+                ("bad debt, total", ch.bad_debt_total()),
+                ("  covered by the insurance fund", ch.bad_debt_insurance()),
+                ("  covered by the pool (LPs)", ch.bad_debt_pool()),
+                ("pool value (LP totalAssets)", pool_value),
+            ],
+            quote_decimals,
+        )
+    )
+    held = quote.balanceOf(ch.address)
+    ledgers = (
+        ch.pool_balance()
+        + ch.insurance_fund()
+        + sum(
+            ch.balance_of(owner, sub_id, quote.address)
+            for owner, sub_id in _all_accounts(accounts, keeper)
+        )
+    )
+    console.print(
+        f"USDC held by the Clearinghouse {format_units(held, quote_decimals, 2)} == "
+        f"accounts + pool + insurance {format_units(ledgers, quote_decimals, 2)}: "
+        f"{'yes' if held == ledgers else '[red]NO[/red]'}"
+    )
+    if held != ledgers:
+        raise AssertionError("tokens held differ from the ledgers")
+
+
+def _all_accounts(accounts: Any, keeper: Keeper) -> set[tuple[str, int]]:
+    """Every account that may hold quote: the registry, the keeper, the named depositors."""
+    out = set(keeper.accounts.values())
+    out.add((str(keeper.sender.address), 0))
+    out.update((str(accounts.test_accounts[a.index].address), a.sub_id) for a in DEMO_ACCOUNTS)
     return out
 
 

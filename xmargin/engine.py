@@ -185,7 +185,7 @@ def revert_reason(method: Any, *args: Any, **kwargs: Any) -> str | None:
     the revert (the demo, a keeper that lost a race) does not want it.
     """
     try:
-        with _stdout_silenced():
+        with stdout_silenced():
             method(*args, **kwargs)
     except ContractLogicError as err:
         return err.message
@@ -193,7 +193,7 @@ def revert_reason(method: Any, *args: Any, **kwargs: Any) -> str | None:
 
 
 @contextlib.contextmanager
-def _stdout_silenced() -> Iterator[None]:
+def stdout_silenced() -> Iterator[None]:
     # At the file-descriptor level: ape binds `sys.stdout` as a default
     # argument at import, so `contextlib.redirect_stdout` does not reach it.
     sys.stdout.flush()

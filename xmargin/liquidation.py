@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import astuple, dataclass
 
 from xmargin.model import WAD, mul_div_down
-from xmargin.perps import MarketParams, ceil_div, mul_div_up
+from xmargin.perps import MarketParams, ceil_div, div_trunc, mul_div_up
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,10 @@ def close_size(
         return size_abs
     need = lp.target_health * mm - equity * WAD + 2 * quote_precision * WAD
     x = size_abs
-    for _ in range(5):
+    for i in range(5):
         r = min(p.mmr_base + (2 * size_abs - x) * p.mm_size_scalar // p.skew_scale, WAD)
+        if i == 0 and equity * r <= lp.penalty * mm:
+            return size_abs
         gain = lp.target_health * r // WAD
         if gain <= lp.penalty:
             return size_abs
@@ -87,9 +89,12 @@ def penalty(
 ) -> Penalty:
     """The penalty of closing `closed` at `price` (quote_precision = 10**(18 - decimals))."""
     wad = mul_div_up(mul_div_up(closed, price, WAD), lp.penalty, WAD)
-    total = ceil_div(wad, quote_precision)
-    keeper = total * keeper_share(equity, mm, lp) // WAD
-    return Penalty(total=total, keeper=keeper, insurance=total - keeper)
+    full = ceil_div(wad, quote_precision)
+    keeper = full * keeper_share(equity, mm, lp) // WAD
+    # The insurance share only out of equity left after the keeper's share.
+    left = div_trunc(equity, quote_precision) - keeper
+    insurance = max(0, min(full - keeper, left))
+    return Penalty(total=keeper + insurance, keeper=keeper, insurance=insurance)
 
 
 def collateral_out(
@@ -99,14 +104,17 @@ def collateral_out(
     price: int,
     quote_precision: int,
     asset_precision: int,
+    mm_haircut: int,
     lp: LiquidationParams,
 ) -> tuple[int, int]:
     """(quote repaid, collateral received), native units (`liquidate_collateral`).
 
     `debt` is the account's (positive) quote debt, `held` its balance of the
-    asset; the result may be (x, 0), which the contract refuses.
+    asset; the discount is capped at the asset's `mm_haircut`. The result
+    may be (x, 0), which the contract refuses.
     """
-    cost_num = asset_precision * price * (WAD - lp.collateral_discount)
+    discount = min(lp.collateral_discount, mm_haircut)
+    cost_num = asset_precision * price * (WAD - discount)
     repaid = min(repay, debt)
     out = mul_div_down(repaid * quote_precision, WAD * WAD, cost_num)
     if out > held:

@@ -129,3 +129,54 @@ def pool_table(title: str, state: Any, total_assets: int, supply: int, decimals:
     price = total_assets * 10**decimals // supply if supply else 10**decimals
     table.add_row("share price (quote per share)", format_units(price, decimals, 6))
     return table
+
+
+def liquidations_table(
+    title: str, entries: Sequence[dict[str, Any]], decimals: dict[str, int], quote: str
+) -> Table:
+    """The keeper's liquidations (its `liquidated` / `collateral_liquidated` log lines)."""
+    q = decimals[quote]
+    table = Table(title=title, title_justify="left")
+    for name in (
+        "account",
+        "what",
+        "size / amount",
+        "price $",
+        "penalty $",
+        "keeper $",
+        "insurance $",
+    ):
+        table.add_column(name, justify="left" if name in ("account", "what") else "right")
+    for e in entries:
+        account = f"{e.get('label', e['owner'][:10])}/{e['sub_id']}"
+        if e["event"] == "liquidated":
+            table.add_row(
+                account,
+                f"close {e['market']}",
+                format_units(e["closed"], 18, 4),
+                usd(e["price"]),
+                format_units(e["penalty"], q, 2),
+                format_units(e["reward"], q, 2),
+                format_units(e["insurance"], q, 2),
+            )
+        else:
+            table.add_row(
+                account,
+                f"buy {e['asset']} for {format_units(e['repaid'], q, 2)} {quote}",
+                format_units(e["collateral_out"], decimals[e["asset"]], 4),
+                "",
+                "",
+                "",
+                "",
+            )
+    return table
+
+
+def totals_table(title: str, rows: Sequence[tuple[str, int]], decimals: int) -> Table:
+    """Insurance fund, bad debt and pool totals (native quote units)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("item")
+    table.add_column("USDC", justify="right")
+    for name, value in rows:
+        table.add_row(name, format_units(value, decimals, 2))
+    return table

@@ -9,7 +9,10 @@
           account back to `target_health` (E / MM after the penalty), the
           whole position when the rest would be dust, when the account is
           far under (E / MM < `full_close_health`, or E <= 0), or when a
-          partial close could not raise E / MM (E / MM < penalty / mmr).
+          partial close could not raise E / MM (E / MM <= penalty / mmr).
+          A whole-position close cannot be split into pieces (`max_size`
+          below the position reverts), so every partial liquidation raises
+          E / MM.
           With the linear margin ratio `mmr(y) = b + c * y / K`, closing `x`
           of `S` frees `x * P * (b + c * (2S - x) / K)` of MM, so the size
           solves `E - pen * P * x = target * (MM - x * P * r)` for r at the
@@ -22,23 +25,31 @@
           quote balance. The liquidator's share rises linearly from
           `keeper_share_min` just under MM to `keeper_share_max` at a
           shortfall (1 - E / MM) of `auction_depth` (a Dutch auction); the
-          rest goes to the insurance fund. A partial liquidation raises
-          E / MM, so splitting one liquidation into many only lowers the
-          share of the later pieces: never more profitable than one.
-          The liquidator is paid in its sub-account 0 quote balance.
+          rest goes to the insurance fund, but only out of equity the
+          account has left after the liquidator's share (a bankrupt account
+          pays the liquidator's share alone: a clean-up bounty that the
+          bad-debt waterfall funds). A partial liquidation raises E / MM, so
+          splitting one liquidation into many only lowers the share of the
+          later pieces: never more profitable than one. The liquidator is
+          paid in its sub-account 0 quote balance.
         - `liquidate_collateral` lets a liquidator repay the quote debt of
           an account with no positions and E < 0, receiving a non-quote
-          collateral at `collateral_discount` below the oracle price.
+          collateral at `collateral_discount` below the oracle price (at
+          most the asset's maintenance haircut, so the account's equity
+          never falls).
         - Bad debt: once an account has no positions and no non-quote
           collateral, a negative quote balance is a deficit; the insurance
           fund pays it, then the pool ledger (LP share price falls). Both
           are counted (`BadDebt`, running totals) and the tokens held stay
-          equal to the sum of all ledgers, to the wei.
+          equal to the sum of all ledgers, to the wei. `settle_bad_debt`
+          does the same for an account that closed its own positions
+          under water.
         Liquidation ignores pause and closed markets; it needs valid prices
         for every asset and market the account holds.
 @custom:security Self-liquidation (the owner or one of its operators) is
-                 refused; through another address it still pays the full
-                 penalty and earns back at most the liquidator's share.
+                 refused. Through another address the owner earns exactly
+                 the liquidator's share a third party would; a solvent
+                 account also pays the insurance share, so it loses money.
 """
 
 from snekmate.auth import ownable
@@ -96,6 +107,8 @@ event Liquidation:
     size_delta: int256
     new_size: int256
     price: uint256
+    # Funding index the rest of the position is re-entered at.
+    funding_index: int256
     equity_before: int256
     mm_before: uint256
     # Native quote units: the account's realised PnL - funding, the
@@ -193,8 +206,7 @@ def account_healths(start: uint256, limit: uint256) -> DynArray[AccountHealth, M
     """
     @notice Equity, IM and MM of registry accounts [start, start + min(limit, 50)),
             one call for a keeper's batch read.
-    @dev Accounts without debt or positions are reported with their
-         equity, unpriced as 0 margins would be; reverts on an invalid price.
+    @dev Reverts if a price one of them needs is invalid.
     @param start First registry index.
     @param limit Accounts to read, at most 50.
     @return One row per account, in registry order.
@@ -205,11 +217,7 @@ def account_healths(start: uint256, limit: uint256) -> DynArray[AccountHealth, M
         if j >= limit or start + j >= n:
             break
         a: registry.Account = registry.account_at[start + j]
-        h: health.Health = empty(health.Health)
-        if health._has_liabilities(a.owner, a.sub_id):
-            h = health._account_health(a.owner, a.sub_id)
-        else:
-            h.equity = collateral.balances[a.owner][a.sub_id][collateral.quote_asset]
+        h: health.Health = health._account_health(a.owner, a.sub_id)
         out.append(AccountHealth(owner=a.owner, sub_id=a.sub_id, equity=h.equity, im=h.im, mm=h.mm))
     return out
 
@@ -284,13 +292,11 @@ def liquidate(
     p: markets.MarketParams = markets._risk_params(market_id)
     size_abs: uint256 = fp._abs(old.size)
     precision: uint256 = collateral.asset_config[collateral.quote_asset].precision
-    closed: uint256 = min(
-        self._close_size(h.equity, h.mm, size_abs, price, p, lp, precision), max_size
-    )
-    if closed < size_abs:
-        assert (
-            math._mul_div(size_abs - closed, price, constants.WAD, False) >= lp.dust_notional
-        ), "xmargin: liquidation would leave dust"
+    wanted: uint256 = self._close_size(h.equity, h.mm, size_abs, price, p, lp, precision)
+    # A whole-position close cannot be taken in pieces: a piece would lower
+    # E / MM (or leave dust) and raise the next piece's keeper share.
+    assert wanted < size_abs or max_size >= size_abs, "xmargin: this liquidation must close the whole position"
+    closed: uint256 = min(wanted, max_size)
 
     delta: int256 = convert(closed, int256)
     if old.size > 0:
@@ -308,7 +314,16 @@ def liquidate(
     penalty: uint256 = fp._ceil_div_u(penalty_wad, precision)
     reward: uint256 = math._mul_div(penalty, self._keeper_share(h.equity, h.mm, lp), constants.WAD, False)
     assert reward >= min_reward, "xmargin: reward below minimum"
+    # The insurance fund takes its share only out of equity the account still
+    # has after the reward: charging a bankrupt account for the fund would
+    # only be paid back by the fund (and the pool) as bad debt.
     insurance: uint256 = penalty - reward
+    left: int256 = h.equity // convert(precision, int256) - convert(reward, int256)
+    if left <= 0:
+        insurance = 0
+    elif convert(left, uint256) < insurance:
+        insurance = convert(left, uint256)
+    penalty = reward + insurance
     if penalty != 0:
         collateral._add(owner, sub_id, collateral.quote_asset, -convert(penalty, int256))
         self.insurance_fund += insurance
@@ -323,6 +338,7 @@ def liquidate(
         size_delta=delta,
         new_size=old.size + delta,
         price=price,
+        funding_index=index,
         equity_before=h.equity,
         mm_before=h.mm,
         quote_delta=quote_delta,
@@ -368,8 +384,11 @@ def liquidate_collateral(
     q_precision: uint256 = collateral.asset_config[quote].precision
     a_precision: uint256 = collateral.asset_config[asset].precision
     # Collateral sells at price * (1 - discount): `out` native units cost
-    # out * a_precision * price * (1 - discount) / WAD^2 USD.
-    cost_num: uint256 = a_precision * price * (constants.WAD - lp.collateral_discount)
+    # out * a_precision * price * (1 - discount) / WAD^2 USD. The discount
+    # never exceeds the asset's maintenance haircut, so buying collateral
+    # never lowers the account's equity.
+    discount: uint256 = min(lp.collateral_discount, collateral.asset_config[asset].mm_haircut)
+    cost_num: uint256 = a_precision * price * (constants.WAD - discount)
     repaid: uint256 = min(repay_amount, fp._abs(debt))
     out: uint256 = math._mul_div(repaid * q_precision, constants.WAD * constants.WAD, cost_num, False)
     if out > convert(held, uint256):
@@ -396,6 +415,21 @@ def liquidate_collateral(
     token_transfer._pull(quote, msg.sender, repaid)
     token_transfer._push(asset, msg.sender, out)
     return out
+
+
+@external
+def settle_bad_debt(owner: address, sub_id: uint256):
+    """
+    @notice Writes off the quote debt of an account with no positions and no
+            collateral left (e.g. it closed its own positions under water):
+            the insurance fund pays, then the pool ledger. Anyone may call.
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    """
+    assert markets.position_mask[owner][sub_id] == 0, "xmargin: account has positions: liquidate them first"
+    assert collateral.held_mask[owner][sub_id] >> 1 == 0, "xmargin: account holds collateral: liquidate it first"
+    assert collateral.balances[owner][sub_id][collateral.quote_asset] < 0, "xmargin: account has no debt"
+    self._settle_bad_debt(owner, sub_id)
 
 
 # ---------------------------------------------------------------- internals
@@ -463,9 +497,11 @@ def _close_size(
         r: uint256 = min(
             p.mmr_base + (2 * size_abs - x) * p.mm_size_scalar // p.skew_scale, constants.WAD
         )
+        if i == 0 and e * r <= lp.penalty * mm:
+            # E / MM <= penalty / r: a partial close would lower E / MM.
+            return size_abs
         gain: uint256 = lp.target_health * r // constants.WAD
         if gain <= lp.penalty:
-            # Closing cannot raise E / MM here: close it all.
             return size_abs
         x = math._mul_div(need, constants.WAD, price * (gain - lp.penalty), True)
         if x >= size_abs:

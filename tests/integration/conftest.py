@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
+from xmargin.abi import combined_type
+
 ROOT = Path(__file__).resolve().parents[2]
 # anvil's first default account (the test mnemonic's account 0).
 ANVIL_ACCOUNT_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
@@ -102,10 +104,14 @@ def ape_run(deployments_dir: Path):
 
 @pytest.fixture
 def abi(project):
-    """Contract name -> ABI as plain JSON, from the compiled project."""
+    """Contract name -> ABI as plain JSON, from the compiled project; the
+    Clearinghouse's includes its extensions' functions (xmargin.abi)."""
 
     def get(name: str) -> list[dict]:
-        contract_type = getattr(project, name).contract_type
+        if name == "Clearinghouse":
+            contract_type = combined_type(project)
+        else:
+            contract_type = getattr(project, name).contract_type
         return [json.loads(item.model_dump_json(by_alias=True)) for item in contract_type.abi]
 
     return get

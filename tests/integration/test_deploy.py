@@ -159,11 +159,11 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
     assert not (deployments_dir / "sepolia.json").exists()
 
     # Named explicitly, they are deployed: 2 tokens, 1 feed, router, set_feed,
-    # admin extension, Clearinghouse, list_asset, lens.
+    # admin and liquidator extensions, Clearinghouse, list_asset, lens.
     config.write_text("allow_mocks: true\n" + TESTNET_CONFIG)
     out = _ok(ape_run(*args, env=env))
-    assert "9 transaction(s) sent" in out
-    assert node.w3.eth.get_transaction_count(deployer.address) == 9
+    assert "10 transaction(s) sent" in out
+    assert node.w3.eth.get_transaction_count(deployer.address) == 10
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
     record = _record(deployments_dir, "sepolia")
     assert record["chain_id"] == 11155111
@@ -176,14 +176,14 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
     # Idempotent on the testnet path too.
     out = _ok(ape_run(*args, env=env))
     assert "no transaction sent" in out
-    assert node.w3.eth.get_transaction_count(deployer.address) == 9
+    assert node.w3.eth.get_transaction_count(deployer.address) == 10
 
     # With a wrong passphrase the keyfile stays locked: a config change that
     # needs a transaction is not sent, by this or by any other account.
     config.write_text(("allow_mocks: true\n" + TESTNET_CONFIG).replace('cap: "100"', 'cap: "200"'))
     locked = ape_run(*args, env={**env, "APE_ACCOUNTS_deployer_PASSPHRASE": "wrong"})
     assert locked.returncode != 0
-    assert node.w3.eth.get_transaction_count(deployer.address) == 9
+    assert node.w3.eth.get_transaction_count(deployer.address) == 10
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
     assert ch.functions.asset_config(weth).call()[6] == 100 * E18
 

@@ -21,6 +21,7 @@ from fractions import Fraction as F  # noqa: N817 (exact arithmetic reads better
 import ape
 import pytest
 
+from tests.isolation import isolated
 from tests.markets import E18, ETH, USDC, params
 from xmargin.liquidation import LiquidationParams
 
@@ -37,7 +38,7 @@ def engine(clearinghouse, owner, weth, usdc, fund, lp):
 
 
 @pytest.fixture
-def long_10(engine, trader, usdc, fund):
+def bull_10(engine, trader, usdc, fund):
     fund(usdc, trader, 4_000 * USDC, engine)
     engine.deposit(0, usdc, 4_000 * USDC, sender=trader)
     engine.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)
@@ -78,9 +79,9 @@ def keeper_share(equity: F, mm: F) -> F:
 
 
 def test_partial_liquidation_restores_target_health(
-    long_10, eth_feed, owner, trader, keeper, usdc, weth
+    bull_10, eth_feed, owner, trader, keeper, usdc, weth
 ):
-    ch = long_10
+    ch = bull_10
     set_price(eth_feed, owner, 2_730)
     # E = 3,969.85 - 2,700 = 1,269.85 < MM = 1,365: liquidatable.
     # IM = 27,300 * 10 % = 2,730.
@@ -161,54 +162,51 @@ def test_size_add_on_closes_barely_more_than_needed(
 # ---------------------------------------------------------------- whole position, bad debt
 
 
-def test_far_under_closes_all_and_insurance_pays_the_deficit(
-    long_10, eth_feed, owner, trader, keeper, usdc
+def test_far_under_closes_all_and_insurance_takes_only_what_is_left(
+    bull_10, eth_feed, owner, trader, keeper, usdc
 ):
-    ch = long_10
+    ch = bull_10
     set_price(eth_feed, owner, 2_650)
     # E = 3,969.85 - 3,500 = 469.85; MM = 1,325: E / MM = 0.35 < 0.5 -> all 10 ETH.
     tx = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
     assert closed(ch, tx) == 10 * ETH
     assert ch.position_mask(trader, 0) == 0
-    # Penalty 2 % of 26,500 = 530; shortfall 64.5 % > 20 %: keeper 75 % = 397.5,
-    # insurance 132.5. Quote 469.85 - 530 = -60.15: no collateral left, so a
-    # deficit of 60.15 that the insurance fund pays.
+    # Penalty 2 % of 26,500 = 530; shortfall 64.5 % > 20 %: keeper 75 % = 397.5.
+    # The insurance fund's 132.5 is capped at what is left: 469.85 - 397.5 = 72.35.
     (liq,) = tx.events.filter(ch.Liquidation)
     assert (liq.penalty, liq.keeper_reward, liq.insurance_share) == (
-        530 * USDC,
+        469_850_000,
         397_500_000,
-        132_500_000,
+        72_350_000,
     )
-    (bad,) = tx.events.filter(ch.BadDebt)
-    assert (bad.deficit, bad.from_insurance, bad.from_pool) == (60_150_000, 60_150_000, 0)
+    assert not list(tx.events.filter(ch.BadDebt))
     assert ch.balance_of(trader, 0, usdc) == 0
-    assert ch.insurance_fund() == 132_500_000 - 60_150_000
+    assert ch.insurance_fund() == 72_350_000
     assert ch.balance_of(keeper, 0, usdc) == 397_500_000
-    assert (ch.bad_debt_total(), ch.bad_debt_insurance(), ch.bad_debt_pool()) == (
-        60_150_000,
-        60_150_000,
-        0,
-    )
+    assert ch.bad_debt_total() == 0
     # The pool kept the trader's realised loss (3,500) and the fee and premium.
     assert ch.pool_balance() == 3_500 * USDC + 30_150_000
     assert usdc.balanceOf(ch) == quote_ledgers(ch, usdc, [trader, keeper])
 
 
 def test_deficit_beyond_the_insurance_fund_falls_on_the_pool(
-    long_10, eth_feed, owner, trader, keeper, usdc, lp, fund
+    bull_10, eth_feed, owner, trader, keeper, usdc, lp, fund
 ):
-    ch = long_10
+    ch = bull_10
     fund(usdc, lp, 50 * USDC, ch)
     ch.fund_insurance(50 * USDC, sender=lp)
     set_price(eth_feed, owner, 2_000)
     # E = 3,969.85 - 10,000 = -6,030.15 <= 0: all, keeper share at its maximum.
-    # Penalty 400: keeper 300, insurance 100 (fund 50 + 100 = 150).
-    # Quote -6,030.15 - 400 = -6,430.15: insurance pays 150, the pool 6,280.15.
+    # Penalty 2 % of 20,000 = 400: the keeper's 300 is a bounty the account
+    # cannot pay; the insurance fund's share is 0 (no equity left).
+    # Quote -6,030.15 - 300 = -6,330.15: insurance pays its 50, the pool 6,280.15.
     tx = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    (liq,) = tx.events.filter(ch.Liquidation)
+    assert (liq.penalty, liq.keeper_reward, liq.insurance_share) == (300 * USDC, 300 * USDC, 0)
     (bad,) = tx.events.filter(ch.BadDebt)
     assert (bad.deficit, bad.from_insurance, bad.from_pool) == (
-        6_430_150_000,
-        150 * USDC,
+        6_330_150_000,
+        50 * USDC,
         6_280_150_000,
     )
     assert ch.insurance_fund() == 0
@@ -216,8 +214,8 @@ def test_deficit_beyond_the_insurance_fund_falls_on_the_pool(
     # Pool: +30.15 (fee, premium) +10,000 (the loss, realised) -6,280.15.
     assert ch.pool_balance() == 30_150_000 + 10_000 * USDC - 6_280_150_000
     assert (ch.bad_debt_total(), ch.bad_debt_insurance(), ch.bad_debt_pool()) == (
-        6_430_150_000,
-        150 * USDC,
+        6_330_150_000,
+        50 * USDC,
         6_280_150_000,
     )
     # 4,000 (trader) + 50 (insurance) in, all accounted for.
@@ -238,12 +236,12 @@ def weth_backed(engine, trader, usdc, weth, fund, eth_feed, owner, keeper):
     ch.deposit(0, weth, ETH, sender=trader)
     ch.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)  # quote 969.85
     set_price(eth_feed, owner, 2_600)
-    # E = 969.85 - 4,000 + 90 % * 2,600 = -690.15: all; penalty 520 (keeper
-    # 390, insurance 130); quote 969.85 - 4,000 - 520 = -3,550.15.
+    # E = 969.85 - 4,000 + 90 % * 2,600 = -690.15: all; the keeper's 75 % of
+    # the 520 penalty (390), no insurance share; quote 969.85 - 4,000 - 390.
     tx = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
     assert not list(tx.events.filter(ch.BadDebt))  # WETH still held
-    assert ch.balance_of(trader, 0, usdc) == -3_550_150_000
-    assert ch.insurance_fund() == 130 * USDC
+    assert ch.balance_of(trader, 0, usdc) == -3_420_150_000
+    assert ch.insurance_fund() == 0
     return ch
 
 
@@ -257,12 +255,12 @@ def test_collateral_liquidation_partial(weth_backed, trader, stranger, usdc, wet
     assert bought(ch, tx) == expected
     assert weth.balanceOf(stranger) == expected
     assert usdc.balanceOf(stranger) == 0
-    assert ch.balance_of(trader, 0, usdc) == -2_550_150_000
+    assert ch.balance_of(trader, 0, usdc) == -2_420_150_000
     assert ch.balance_of(trader, 0, weth) == ETH - expected
     assert not list(tx.events.filter(ch.BadDebt))
     # A discount under the 10 % haircut: the account's equity rose.
     e, _, _ = ch.account_health(trader, 0)
-    assert e > -690_150_000 * 10**12 - 520 * E18
+    assert e > -690_150_000 * 10**12 - 390 * E18
 
 
 def test_collateral_liquidation_takes_all_then_bad_debt(
@@ -270,17 +268,14 @@ def test_collateral_liquidation_takes_all_then_bad_debt(
 ):
     ch = weth_backed
     fund(usdc, stranger, 5_000 * USDC, ch)
-    # The whole debt (3,550.15) would buy 1.437 WETH; the account has 1, which
-    # costs 2,470 USDC. The rest, 1,080.15, is a deficit: insurance 130, pool 950.15.
+    # The whole debt (3,420.15) would buy 1.385 WETH; the account has 1, which
+    # costs 2,470 USDC. The rest, 950.15, is a deficit: the insurance fund is
+    # empty, so the pool pays it all.
     tx = ch.liquidate_collateral(trader, 0, weth, 5_000 * USDC, 0, sender=stranger)
     assert bought(ch, tx) == ETH
     assert usdc.balanceOf(stranger) == 5_000 * USDC - 2_470 * USDC
     (bad,) = tx.events.filter(ch.BadDebt)
-    assert (bad.deficit, bad.from_insurance, bad.from_pool) == (
-        1_080_150_000,
-        130 * USDC,
-        950_150_000,
-    )
+    assert (bad.deficit, bad.from_insurance, bad.from_pool) == (950_150_000, 0, 950_150_000)
     assert ch.balance_of(trader, 0, usdc) == 0 and ch.balance_of(trader, 0, weth) == 0
     assert ch.held_mask(trader, 0) == 0
     assert usdc.balanceOf(ch) == quote_ledgers(ch, usdc, [trader, keeper, stranger])
@@ -309,9 +304,9 @@ def test_collateral_liquidation_bad_input(
 
 
 def test_collateral_liquidation_needs_no_positions_and_negative_equity(
-    long_10, eth_feed, owner, trader, stranger, weth, fund, usdc
+    bull_10, eth_feed, owner, trader, stranger, weth, fund, usdc
 ):
-    ch = long_10
+    ch = bull_10
     fund(weth, trader, ETH, ch)
     ch.deposit(0, weth, ETH, sender=trader)
     set_price(eth_feed, owner, 2_000)
@@ -323,9 +318,9 @@ def test_collateral_liquidation_needs_no_positions_and_negative_equity(
 
 
 def test_healthy_accounts_cannot_be_liquidated(
-    long_10, trader, keeper, usdc, snapshot_balances, eth_feed, owner
+    bull_10, trader, keeper, usdc, snapshot_balances, eth_feed, owner
 ):
-    ch = long_10
+    ch = bull_10
     set_price(eth_feed, owner, 2_750)  # E = 1,469.85 >= MM = 1,375
     assert not ch.is_liquidatable(trader, 0)
     before = snapshot_balances(ch, [usdc], [trader, keeper])
@@ -335,9 +330,9 @@ def test_healthy_accounts_cannot_be_liquidated(
 
 
 def test_bad_liquidation_input(
-    long_10, trader, keeper, usdc, eth_feed, owner, chain, snapshot_balances
+    bull_10, trader, keeper, usdc, eth_feed, owner, chain, snapshot_balances
 ):
-    ch = long_10
+    ch = bull_10
     set_price(eth_feed, owner, 2_730)
     ch.set_operator(0, keeper, True, sender=trader)
     before = snapshot_balances(ch, [usdc], [trader, keeper])
@@ -362,22 +357,65 @@ def test_bad_liquidation_input(
     assert snapshot_balances(ch, [usdc], [trader, keeper]) == before
 
 
-def test_a_capped_liquidation_may_not_leave_dust(long_10, trader, keeper, eth_feed, owner):
-    ch = long_10
-    set_price(eth_feed, owner, 2_650)  # far under: the engine would close all 10 ETH
-    # Stopping 0.001 ETH short would leave $2.65 (< $10 dust).
-    with ape.reverts("xmargin: liquidation would leave dust"):
-        ch.liquidate(trader, 0, 0, 10 * ETH - ETH // 1_000, 0, sender=keeper)
-    # Stopping 1 ETH short is a valid partial liquidation.
-    tx = ch.liquidate(trader, 0, 0, 9 * ETH, 0, sender=keeper)
-    assert closed(ch, tx) == 9 * ETH
-    assert ch.position(trader, 0, 0).size == ETH
+def test_a_whole_position_close_cannot_be_split(bull_10, trader, keeper, eth_feed, owner):
+    ch = bull_10
+    set_price(eth_feed, owner, 2_650)  # far under: the engine closes all 10 ETH
+    with ape.reverts("xmargin: this liquidation must close the whole position"):
+        ch.liquidate(trader, 0, 0, 9 * ETH, 0, sender=keeper)
+    assert closed(ch, ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)) == 10 * ETH
+
+
+def test_no_partial_close_when_it_would_lower_health(
+    clearinghouse, owner, weth, trader, keeper, usdc, fund, eth_feed
+):
+    """Review finding: with a 5 % penalty and a 5 % MMR, closing part of a
+    position at E / MM = 0.93 lowers E / MM (it rises only above penalty / MMR
+    = 1), so pieces would each pay a larger keeper share. The engine closes
+    the whole position and refuses pieces."""
+    ch = clearinghouse
+    ch.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner)
+    ch.set_liquidation_params(replace(LP, penalty=5 * 10**16).as_tuple(), sender=owner)
+    fund(usdc, trader, 4_000 * USDC, ch)
+    ch.deposit(0, usdc, 4_000 * USDC, sender=trader)
+    ch.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)
+    set_price(eth_feed, owner, 2_730)  # E / MM = 1,269.85 / 1,365 = 0.93
+    with ape.reverts("xmargin: this liquidation must close the whole position"):
+        ch.liquidate(trader, 0, 0, ETH, 0, sender=keeper)
+    assert closed(ch, ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)) == 10 * ETH
+
+
+def test_deficit_of_a_self_closed_account_can_be_settled(
+    bull_10, trader, stranger, usdc, eth_feed, owner, keeper
+):
+    """Review finding: an owner closing its own position under water leaves a
+    debt with nothing to liquidate; anyone can have it written off."""
+    ch = bull_10
+    set_price(eth_feed, owner, 2_000)
+    with ape.reverts("xmargin: account has positions: liquidate them first"):
+        ch.settle_bad_debt(trader, 0, sender=stranger)
+    ch.trade(0, 0, -10 * ETH, 0, sender=trader)  # reducing: always allowed
+    debt = -ch.balance_of(trader, 0, usdc)
+    # 3,969.85 - 10,000 loss - premium refund/fee of the close
+    assert debt > 6_000 * USDC
+    assert ch.is_liquidatable(trader, 0)
+    with ape.reverts("xmargin: account has no debt"):
+        ch.settle_bad_debt(stranger, 0, sender=stranger)
+    tx = ch.settle_bad_debt(trader, 0, sender=stranger)
+    (bad,) = tx.events.filter(ch.BadDebt)
+    assert (bad.deficit, bad.from_insurance, bad.from_pool) == (debt, 0, debt)
+    assert ch.balance_of(trader, 0, usdc) == 0 and not ch.is_liquidatable(trader, 0)
+    assert usdc.balanceOf(ch) == quote_ledgers(ch, usdc, [trader, keeper]) == 4_000 * USDC
+
+
+def test_settle_bad_debt_refuses_an_account_with_collateral(weth_backed, trader, stranger):
+    with ape.reverts("xmargin: account holds collateral: liquidate it first"):
+        weth_backed.settle_bad_debt(trader, 0, sender=stranger)
 
 
 def test_liquidation_ignores_pause_and_closed_markets(
-    long_10, trader, keeper, guardian, owner, eth_feed
+    bull_10, trader, keeper, guardian, owner, eth_feed
 ):
-    ch = long_10
+    ch = bull_10
     set_price(eth_feed, owner, 2_730)
     ch.pause(sender=guardian)
     ch.set_market_closed(0, True, sender=owner)
@@ -426,18 +464,17 @@ def test_liquidation_params_are_bounded_and_owner_only(clearinghouse, owner, str
 
 
 def test_self_liquidation_through_another_address_loses_the_insurance_share(
-    long_10, trader, keeper, stranger, usdc, eth_feed, owner, chain
+    bull_10, trader, keeper, stranger, usdc, eth_feed, owner, chain
 ):
     """A third party earns the keeper reward; the owner liquidating itself from
     a second address earns the same reward but pays the whole penalty."""
-    ch = long_10
+    ch = bull_10
     set_price(eth_feed, owner, 2_730)
-    snap = chain.snapshot()
-    third = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
-    (ev,) = third.events.filter(ch.Liquidation)
-    third_party_profit = ch.balance_of(keeper, 0, usdc)
-    assert third_party_profit == ev.keeper_reward > 0
-    chain.restore(snap)
+    with isolated(chain):
+        third = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+        (ev,) = third.events.filter(ch.Liquidation)
+        third_party_profit = ch.balance_of(keeper, 0, usdc)
+        assert third_party_profit == ev.keeper_reward > 0
 
     before = ch.balance_of(trader, 0, usdc) + ch.balance_of(stranger, 0, usdc)
     own = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=stranger)  # the owner's second address
@@ -450,14 +487,13 @@ def test_self_liquidation_through_another_address_loses_the_insurance_share(
 
 
 def test_splitting_a_liquidation_never_pays_more(
-    long_10, trader, keeper, eth_feed, owner, chain, usdc
+    bull_10, trader, keeper, eth_feed, owner, chain, usdc
 ):
-    ch = long_10
+    ch = bull_10
     set_price(eth_feed, owner, 2_730)
-    snap = chain.snapshot()
-    ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
-    one = ch.balance_of(keeper, 0, usdc)
-    chain.restore(snap)
+    with isolated(chain):
+        ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+        one = ch.balance_of(keeper, 0, usdc)
     # Four pieces of 1 ETH: after each, E / MM is higher and the share lower.
     rewards = []
     while ch.is_liquidatable(trader, 0):
@@ -472,8 +508,8 @@ def test_splitting_a_liquidation_never_pays_more(
 # ---------------------------------------------------------------- keepers' views and the registry
 
 
-def test_registry_and_batch_views(long_10, trader, hedger, usdc, fund, eth_feed, owner):
-    ch = long_10
+def test_registry_and_batch_views(bull_10, trader, hedger, usdc, fund, eth_feed, owner):
+    ch = bull_10
     fund(usdc, hedger, 10_000 * USDC, ch)
     ch.deposit(3, usdc, 10_000 * USDC, sender=hedger)
     assert ch.num_accounts() == 1  # a deposit alone registers nothing
@@ -493,6 +529,12 @@ def test_registry_and_batch_views(long_10, trader, hedger, usdc, fund, eth_feed,
     # The hedger is short 1 ETH from $3,000: up $270 at $2,730.
     assert tuple(rows[1])[2:] == tuple(ch.account_health(hedger, 3))
     assert len(ch.account_healths(0, 1)) == 1
+    # Review finding: a registered account with nothing owed is reported in
+    # WAD USD like any other (it was the raw native quote balance).
+    ch.trade(3, 0, ETH, 3_001 * E18, sender=hedger)
+    assert ch.position_mask(hedger, 3) == 0
+    assert tuple(ch.account_healths(1, 1)[0])[2:] == tuple(ch.account_health(hedger, 3))
+    assert ch.account_healths(1, 1)[0].equity > 9_000 * E18
 
 
 def test_insurance_fund_deposits(engine, stranger, usdc, fund):
@@ -514,3 +556,27 @@ def test_liquidator_called_directly_holds_nothing(project, owner, stranger):
         liquidator.liquidate(stranger, 0, 0, 1, 0, sender=owner)
     with ape.reverts():
         liquidator.fund_insurance(1, sender=owner)
+
+
+def test_keeper_survives_a_lost_race(bull_10, trader, keeper, stranger, eth_feed, owner, chain):
+    """The keeper planned a liquidation, another liquidator got there first:
+    its transaction reverts, it logs a lost race and carries on."""
+    from xmargin.keeper import Keeper, PassStats
+
+    # Own snapshot: a revert caught outside ape.reverts otherwise leaks this
+    # test's state into later tests (ape's isolation does not restore it).
+    with isolated(chain):
+        ch = bull_10
+        set_price(eth_feed, owner, 2_730)
+        log: list[dict] = []
+        bot = Keeper(engine=None, sender=keeper, log=log.append)
+        ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=stranger)  # the rival, first
+        stats = PassStats()
+        assert bot._send(ch.liquidate, trader, 0, 0, 10 * ETH, 0, stats=stats) is None
+        assert (stats.lost_races, stats.reverted) == (1, 0)
+        assert log[-1]["event"] == "lost_race"
+        assert log[-1]["reason"] == "xmargin: account not liquidatable"
+        # Any other revert is counted apart, and does not raise either.
+        assert bot._send(ch.liquidate, trader, 0, 7, ETH, 0, stats=stats) is None
+        assert (stats.lost_races, stats.reverted) == (1, 1)
+        assert log[-1]["reason"] == "xmargin: unknown market"

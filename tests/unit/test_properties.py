@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, isolated
+from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
+from tests.isolation import isolated
 from xmargin import model
 from xmargin.model import WAD, AssetParams
 

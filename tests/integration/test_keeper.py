@@ -1,0 +1,65 @@
+"""The keeper on anvil: 60 accounts, a price shock, every liquidatable account
+liquidated and nothing else (checked independently through web3)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.integration.test_deploy import _contract, _ok, _record
+
+CROWD = 60
+
+
+def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
+    start_anvil, ape_run, deployments_dir, abi
+):
+    node = start_anvil()
+    on_node = (
+        "--network",
+        "ethereum:local:foundry",
+        "--provider-settings",
+        json.dumps({"host": node.url}),
+    )
+    _ok(ape_run("deploy", *on_node))
+    _ok(ape_run("crowd", *on_node, "--count", str(CROWD)))
+    record = _record(deployments_dir, "local")
+    ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])
+    assert ch.functions.num_accounts().call() == CROWD
+    accounts = [tuple(ch.functions.account_at(i).call()) for i in range(CROWD)]
+    assert not any(ch.functions.is_liquidatable(*a).call() for a in accounts)
+
+    # ETH -25 %, BTC +12 %: longs in ETH and shorts in BTC lose.
+    sender = node.w3.eth.accounts[0]
+    for symbol, bps in (("WETH", -2_500), ("WBTC", 1_200)):
+        feed = _contract(node.w3, abi, "MockAggregator", record["assets"][symbol]["feed"])
+        answer = feed.functions.latestRoundData().call()[1]
+        feed.functions.set_answer(answer * (10_000 + bps) // 10_000).transact({"from": sender})
+    doomed = {a for a in accounts if ch.functions.is_liquidatable(*a).call()}
+    assert 5 <= len(doomed) < CROWD - 5, f"{len(doomed)} liquidatable: the test needs both kinds"
+    # The batch view agrees with the per-account view.
+    rows = ch.functions.account_healths(0, 50).call() + ch.functions.account_healths(50, 50).call()
+    assert {(r[0], r[1]) for r in rows if r[2] < r[4]} == doomed
+
+    start = node.w3.eth.block_number
+    out = _ok(ape_run("keeper", *on_node, "--once", "--test-account", "9"))
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    (scan,) = [entry for entry in lines if entry["event"] == "scan"]
+    assert (scan["accounts"], scan["liquidatable"]) == (CROWD, len(doomed))
+    (summary,) = [entry for entry in lines if entry["event"] == "pass"]
+    print("keeper pass:", summary)
+    assert summary["lost_races"] == summary["reverted"] == summary["skipped_unprofitable"] == 0
+
+    # Independently: nobody is left liquidatable, and only the doomed were touched.
+    assert not any(ch.functions.is_liquidatable(*a).call() for a in accounts)
+    events = ch.events.Liquidation().get_logs(from_block=start + 1)
+    touched = {(e.args.owner, e.args.sub_id) for e in events}
+    assert touched == doomed
+    assert all(e.args.liquidator == node.w3.eth.accounts[9] for e in events)
+    assert summary["liquidations"] == len(events)
+
+    # Tokens in the Clearinghouse == every quote ledger, to the wei.
+    usdc = _contract(node.w3, abi, "MockERC20", record["assets"]["USDC"]["token"])
+    ledgers = sum(ch.functions.balance_of(o, s, usdc.address).call() for o, s in accounts)
+    ledgers += ch.functions.balance_of(node.w3.eth.accounts[9], 0, usdc.address).call()
+    ledgers += ch.functions.pool_balance().call() + ch.functions.insurance_fund().call()
+    assert usdc.functions.balanceOf(ch.address).call() == ledgers

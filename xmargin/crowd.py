@@ -1,0 +1,82 @@
+"""A crowd of traders for local chains: many accounts with varied leverage.
+
+Used by the demo, the keeper's integration test and the keeper benchmark.
+Each account is a sub-account of one of a few owners (an account is
+`(owner, sub_id)`), so hundreds of accounts need no new keys or ether.
+Account `i` is deterministic: it deposits some USDC and opens one position
+in ETH-PERP or BTC-PERP, long or short, at 1.5x to 8x leverage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from xmargin.engine import Engine
+from xmargin.model import WAD
+
+# Leverage in tenths, cycled through: mostly moderate, a few aggressive.
+LEVERAGE_TENTHS = (15, 20, 25, 30, 35, 40, 50, 60, 80)
+FIRST_SUB = 100  # sub-account ids the crowd uses: 100, 101, ...
+
+
+@dataclass(frozen=True)
+class CrowdAccount:
+    owner: str
+    sub_id: int
+    market: str
+    # WAD base units, signed
+    size: int
+    # native quote units
+    margin: int
+    leverage_tenths: int
+
+
+def plan_crowd(
+    owners: list[str], count: int, prices: dict[str, int], quote_decimals: int
+) -> list[CrowdAccount]:
+    """The crowd's accounts, round-robin over `owners` (markets -> WAD price)."""
+    out = []
+    symbols = sorted(prices)
+    for i in range(count):
+        market = symbols[0] if i % 3 != 2 or len(symbols) == 1 else symbols[1]
+        leverage = LEVERAGE_TENTHS[i * 7 % len(LEVERAGE_TENTHS)]
+        margin_usd = 1_000 + i * 389 % 9_000
+        notional = margin_usd * leverage * WAD // 10
+        size = notional * WAD // prices[market]
+        size -= size % 10**14  # 4 decimals
+        if i % 4 == 3:
+            size = -size
+        out.append(
+            CrowdAccount(
+                owner=owners[i % len(owners)],
+                sub_id=FIRST_SUB + i // len(owners),
+                market=market,
+                size=size,
+                margin=margin_usd * 10**quote_decimals,
+                leverage_tenths=leverage,
+            )
+        )
+    return out
+
+
+def open_crowd(engine: Engine, owners: list[Any], count: int) -> list[CrowdAccount]:
+    """Funds, deposits and trades the crowd on a local chain (mock quote token)."""
+    ch = engine.clearinghouse
+    quote = engine.tokens[engine.quote_symbol]
+    prices = {
+        symbol: engine.router.price(ch.market_params(market_id).asset)
+        for symbol, market_id in engine.record.markets.items()
+    }
+    by_address = {str(o.address): o for o in owners}
+    plan = plan_crowd(list(by_address), count, prices, quote.decimals())
+    for address, owner in by_address.items():
+        total = sum(a.margin for a in plan if a.owner == address)
+        quote.mint(owner, total, sender=owner)
+        quote.approve(ch.address, total, sender=owner)
+    for a in plan:
+        owner = by_address[a.owner]
+        ch.deposit(a.sub_id, quote.address, a.margin, sender=owner)
+        limit = 2**255 if a.size > 0 else 0
+        ch.trade(a.sub_id, engine.record.markets[a.market], a.size, limit, sender=owner)
+    return plan

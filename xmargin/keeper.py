@@ -1,0 +1,409 @@
+"""The liquidation keeper: find every liquidatable account and liquidate it.
+
+One pass (`Keeper.run_once`):
+1. learn new accounts from `AccountRegistered` events (backfilled from
+   `from_block` the first time, then only new blocks), falling back to the
+   on-chain registry (`account_at`) for any index the logs did not give;
+2. read every account's equity and maintenance margin in pages of 50 with
+   the Clearinghouse's `account_healths` view: one call per 50 accounts,
+   all pinned to one block;
+3. for each account with equity < MM: read its positions, let
+   `xmargin.liquidation` (the mirror of the contract) compute the size the
+   engine will close and the reward, compare the reward with the gas the
+   transaction costs (priced through the oracle), and send `liquidate` for
+   the position with the largest maintenance margin, again until the
+   account is healthy; an account left with only collateral and quote
+   debt gets `liquidate_collateral` if the keeper holds quote tokens;
+4. a transaction that reverts because another keeper got there first (the
+   account is healthy again, the position is gone) is logged as a lost race
+   and the pass goes on; any other revert is logged with its reason and
+   the pass goes on; only a failure to reach the node stops the keeper.
+
+Every action is one structured log line (a dict; `json_logger` prints it as
+JSON). `follow` repeats passes as new blocks arrive.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ape.exceptions import ContractLogicError
+
+from xmargin import liquidation as liq
+from xmargin import perps
+from xmargin.engine import Engine, stdout_silenced
+from xmargin.model import WAD
+
+PAGE = 50
+# Races: the account was healed or liquidated by someone else since the read.
+LOST_RACE = (
+    "xmargin: account not liquidatable",
+    "xmargin: no position in market",
+    "xmargin: account has no debt",
+    "xmargin: account holds none of that asset",
+)
+# Gas a liquidation needs, for the profit check before sending (measured on
+# anvil: ~150-330k for 1-5 positions; the estimate is the upper end).
+LIQUIDATE_GAS = 400_000
+COLLATERAL_GAS = 250_000
+
+Log = Callable[[dict[str, Any]], None]
+
+
+def json_logger(stream: Any = None) -> Log:
+    """A logger printing one JSON object per line (stdout by default)."""
+
+    def log(entry: dict[str, Any]) -> None:
+        out = stream or sys.stdout
+        out.write(json.dumps(entry, default=str) + "\n")
+        out.flush()
+
+    return log
+
+
+@dataclass
+class KeeperConfig:
+    # Oracle asset whose price converts gas (in the chain's native coin) to USD.
+    gas_asset: str | None = "WETH"
+    # Extra USD (WAD) a liquidation must earn beyond its gas.
+    min_profit: int = 0
+    # Most liquidations sent for one account in one pass.
+    max_rounds: int = 16
+    # Scan pages of this many accounts (<= 50, the contract's page).
+    page: int = PAGE
+
+
+@dataclass
+class PassStats:
+    block: int = 0
+    accounts: int = 0
+    liquidatable: int = 0
+    liquidations: int = 0
+    collateral_liquidations: int = 0
+    bad_debts_settled: int = 0
+    lost_races: int = 0
+    reverted: int = 0
+    skipped_unprofitable: int = 0
+    rewards: int = 0  # native quote units earned
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One liquidation the keeper intends: the model's size and reward."""
+
+    market_id: int
+    symbol: str
+    size: int
+    reward: int
+
+
+@dataclass
+class Keeper:
+    engine: Engine
+    sender: Any
+    config: KeeperConfig = field(default_factory=KeeperConfig)
+    log: Log = field(default_factory=json_logger)
+    from_block: int = 0
+    # registry index -> (owner, sub_id)
+    accounts: dict[int, tuple[str, int]] = field(default_factory=dict)
+    _next_block: int | None = None
+
+    # ------------------------------------------------------------ discovery
+
+    def discover(self) -> int:
+        """Learns accounts registered since the last call; returns how many are known."""
+        ch = self.engine.clearinghouse
+        head = ch.chain_manager.blocks.head.number
+        start = self.from_block if self._next_block is None else self._next_block
+        if start <= head:
+            for entry in ch.AccountRegistered.range(start, head + 1):
+                args = entry.event_arguments
+                self.accounts[int(args["index"])] = (str(args["owner"]), int(args["sub_id"]))
+        self._next_block = head + 1
+        total = ch.num_accounts(block_id=head)
+        missing = [i for i in range(total) if i not in self.accounts]
+        for i in missing:
+            a = ch.account_at(i, block_id=head)
+            self.accounts[i] = (str(a.owner), int(a.sub_id))
+        if missing and self._next_block is not None:
+            self.log({"event": "registry_fallback", "indexes": len(missing)})
+        return total
+
+    # ------------------------------------------------------------ reading
+
+    def scan(self, block: int) -> list[Any]:
+        """Health rows of every known account at `block`, in pages."""
+        ch = self.engine.clearinghouse
+        rows: list[Any] = []
+        total = len(self.accounts)
+        for start in range(0, total, self.config.page):
+            rows.extend(ch.account_healths(start, self.config.page, block_id=block))
+        return rows
+
+    # ------------------------------------------------------------ acting
+
+    def run_once(self) -> PassStats:
+        started = time.monotonic()
+        stats = PassStats()
+        self.discover()
+        ch = self.engine.clearinghouse
+        block = ch.chain_manager.blocks.head.number
+        stats.block = block
+        rows = self.scan(block)
+        stats.accounts = len(rows)
+        unhealthy = [r for r in rows if r.equity < r.mm]
+        stats.liquidatable = len(unhealthy)
+        self.log(
+            {
+                "event": "scan",
+                "block": block,
+                "accounts": len(rows),
+                "liquidatable": len(unhealthy),
+                "pages": -(-len(rows) // self.config.page) if rows else 0,
+            }
+        )
+        if unhealthy:
+            lp = liq.LiquidationParams(*ch.liquidation_params())
+            markets = self._markets()
+            for row in unhealthy:
+                self._heal(str(row.owner), int(row.sub_id), lp, markets, stats)
+        stats.seconds = time.monotonic() - started
+        self.log({"event": "pass", **stats.__dict__})
+        return stats
+
+    def follow(self, poll_seconds: float = 1.0, max_blocks: int | None = None) -> None:
+        """Runs a pass on every new block (at most `max_blocks` of them)."""
+        ch = self.engine.clearinghouse
+        seen = -1
+        blocks = 0
+        while max_blocks is None or blocks < max_blocks:
+            head = ch.chain_manager.blocks.head.number
+            if head != seen:
+                seen = head
+                blocks += 1
+                self.run_once()
+            else:
+                time.sleep(poll_seconds)
+
+    # ------------------------------------------------------------ internals
+
+    def _markets(self) -> dict[int, tuple[perps.MarketParams, str]]:
+        ch = self.engine.clearinghouse
+        out = {}
+        for symbol, market_id in self.engine.record.markets.items():
+            out[market_id] = (perps.MarketParams(*ch.market_params(market_id)), symbol)
+        return out
+
+    def _gas_cost_quote(self, gas: int) -> int:
+        """Native quote units the gas of a transaction costs, rounded up."""
+        asset = self.config.gas_asset
+        if asset is None or asset not in self.engine.tokens:
+            return 0
+        ch = self.engine.clearinghouse
+        gas_price = ch.provider.gas_price
+        coin_usd = self.engine.router.price(self.engine.tokens[asset].address)
+        usd_wad = -(-gas * gas_price * coin_usd // WAD) + self.config.min_profit
+        precision = 10 ** (18 - self.engine.tokens[self.engine.quote_symbol].decimals())
+        return -(-usd_wad // precision)
+
+    def _heal(
+        self,
+        owner: str,
+        sub_id: int,
+        lp: liq.LiquidationParams,
+        markets: dict[int, tuple[perps.MarketParams, str]],
+        stats: PassStats,
+    ) -> None:
+        ch = self.engine.clearinghouse
+        for _ in range(self.config.max_rounds):
+            h = ch.account_health(owner, sub_id)
+            if h.equity >= h.mm:
+                return
+            mask = ch.position_mask(owner, sub_id)
+            if mask == 0:
+                self._liquidate_collateral(owner, sub_id, lp, stats)
+                return
+            plan = self._plan(owner, sub_id, h, mask, lp, markets)
+            cost = self._gas_cost_quote(LIQUIDATE_GAS)
+            if plan.reward < cost:
+                stats.skipped_unprofitable += 1
+                self.log(
+                    {
+                        "event": "skip_unprofitable",
+                        "owner": owner,
+                        "sub_id": sub_id,
+                        "market": plan.symbol,
+                        "reward": plan.reward,
+                        "gas_cost": cost,
+                    }
+                )
+                return
+            outcome = self._send(
+                ch.liquidate, owner, sub_id, plan.market_id, plan.size, cost, stats=stats
+            )
+            if outcome is None:
+                return
+            (ev,) = outcome.events.filter(ch.Liquidation)
+            stats.liquidations += 1
+            stats.rewards += ev.keeper_reward
+            self.log(
+                {
+                    "event": "liquidated",
+                    "owner": owner,
+                    "sub_id": sub_id,
+                    "market": plan.symbol,
+                    "closed": abs(ev.size_delta),
+                    "predicted": plan.size,
+                    "price": ev.price,
+                    "penalty": ev.penalty,
+                    "reward": ev.keeper_reward,
+                    "predicted_reward": plan.reward,
+                    "insurance": ev.insurance_share,
+                    "gas": outcome.gas_used,
+                    "tx": outcome.txn_hash,
+                }
+            )
+
+    def _plan(
+        self,
+        owner: str,
+        sub_id: int,
+        h: Any,
+        mask: int,
+        lp: liq.LiquidationParams,
+        markets: dict[int, tuple[perps.MarketParams, str]],
+    ) -> Plan:
+        """The position with the largest MM, and what liquidating it yields."""
+        ch = self.engine.clearinghouse
+        precision = 10 ** (18 - self.engine.tokens[self.engine.quote_symbol].decimals())
+        best: tuple[int, Plan] | None = None
+        for market_id, (params, symbol) in markets.items():
+            if not mask >> market_id & 1:
+                continue
+            pos = perps.Position(*ch.position(owner, sub_id, market_id))
+            price = self.engine.router.price(params.asset)
+            size_abs = abs(pos.size)
+            mm = perps.mul_div_up(
+                perps.mul_div_up(size_abs, price, WAD),
+                perps.margin_ratio(
+                    size_abs, params.mmr_base, params.mm_size_scalar, params.skew_scale
+                ),
+                WAD,
+            )
+            size = liq.close_size(h.equity, h.mm, size_abs, price, params, lp, precision)
+            reward = liq.penalty(size, price, h.equity, h.mm, precision, lp).keeper
+            plan = Plan(market_id, symbol, size, reward)
+            if best is None or mm > best[0]:
+                best = (mm, plan)
+        assert best is not None, "a position bit without a listed market"
+        return best[1]
+
+    def _liquidate_collateral(
+        self, owner: str, sub_id: int, lp: liq.LiquidationParams, stats: PassStats
+    ) -> None:
+        """Repays the quote debt from the keeper's wallet for the largest collateral."""
+        ch = self.engine.clearinghouse
+        quote = self.engine.tokens[self.engine.quote_symbol]
+        debt = -ch.balance_of(owner, sub_id, quote.address)
+        if debt > 0 and ch.held_mask(owner, sub_id) >> 1 == 0:
+            # Nothing left to sell: write the deficit off (insurance, then pool).
+            outcome = self._send(ch.settle_bad_debt, owner, sub_id, stats=stats)
+            if outcome is not None:
+                (ev,) = outcome.events.filter(ch.BadDebt)
+                stats.bad_debts_settled += 1
+                self.log(
+                    {
+                        "event": "bad_debt_settled",
+                        "owner": owner,
+                        "sub_id": sub_id,
+                        "deficit": ev.deficit,
+                        "from_insurance": ev.from_insurance,
+                        "from_pool": ev.from_pool,
+                        "tx": outcome.txn_hash,
+                    }
+                )
+            return
+        wallet = quote.balanceOf(self.sender)
+        if debt <= 0 or wallet == 0:
+            self.log(
+                {"event": "skip_collateral", "owner": owner, "sub_id": sub_id, "wallet": wallet}
+            )
+            return
+        choices = []
+        for symbol, token in self.engine.tokens.items():
+            if symbol == self.engine.quote_symbol:
+                continue
+            held = ch.balance_of(owner, sub_id, token.address)
+            if held > 0:
+                price = self.engine.router.price(token.address)
+                choices.append((held * price * 10 ** (18 - token.decimals()), symbol, held, price))
+        if not choices:
+            return
+        _, symbol, held, price = max(choices)
+        token = self.engine.tokens[symbol]
+        repaid, out = liq.collateral_out(
+            min(debt, wallet),
+            debt,
+            held,
+            price,
+            10 ** (18 - quote.decimals()),
+            10 ** (18 - token.decimals()),
+            ch.asset_config(token.address).mm_haircut,
+            lp,
+        )
+        if out == 0:
+            return
+        if quote.allowance(self.sender, ch.address) < repaid:
+            quote.approve(ch.address, 2**256 - 1, sender=self.sender)
+        outcome = self._send(
+            ch.liquidate_collateral, owner, sub_id, token.address, repaid, out, stats=stats
+        )
+        if outcome is None:
+            return
+        (ev,) = outcome.events.filter(ch.CollateralLiquidation)
+        stats.collateral_liquidations += 1
+        self.log(
+            {
+                "event": "collateral_liquidated",
+                "owner": owner,
+                "sub_id": sub_id,
+                "asset": symbol,
+                "repaid": ev.repaid,
+                "collateral_out": ev.collateral_out,
+                "gas": outcome.gas_used,
+                "tx": outcome.txn_hash,
+            }
+        )
+
+    def _send(self, method: Any, *args: Any, stats: PassStats) -> Any | None:
+        """Sends; the receipt, or None after logging a lost race or a revert."""
+        try:
+            with stdout_silenced():
+                return method(*args, sender=self.sender)
+        except ContractLogicError as err:
+            reason = err.message
+            lost = reason in LOST_RACE
+            if lost:
+                stats.lost_races += 1
+            else:
+                stats.reverted += 1
+            self.log(
+                {
+                    "event": "lost_race" if lost else "reverted",
+                    "call": getattr(method, "__name__", str(method)),
+                    "args": [str(a) for a in args],
+                    "reason": reason,
+                }
+            )
+            return None
+
+
+def liquidatable(rows: Iterable[Any]) -> list[tuple[str, int]]:
+    """(owner, sub_id) of the health rows with equity below MM."""
+    return [(str(r.owner), int(r.sub_id)) for r in rows if r.equity < r.mm]
