@@ -8,7 +8,8 @@ test, so each test starts from the same state.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,21 @@ class Listed:
     feed: Any
     params: AssetParams
     usd: int  # initial whole-dollar price
+
+
+@contextmanager
+def isolated(chain) -> Iterator[None]:
+    """Snapshot the chain, run the body, restore: one hypothesis example.
+
+    Do NOT use Ape's `chain.isolate()` for this: it swallows every exception
+    raised in its body (`except Exception: pass`), so a failing assertion
+    inside it passes silently.
+    """
+    snapshot = chain.snapshot()
+    try:
+        yield
+    finally:
+        chain.restore(snapshot)
 
 
 # ---------------------------------------------------------------- actors

@@ -21,7 +21,7 @@ from fractions import Fraction as F  # noqa: N817 (exact arithmetic reads better
 import ape
 import pytest
 
-from tests.isolation import isolated
+from tests.conftest import isolated
 from tests.markets import E18, ETH, USDC, params
 from xmargin.liquidation import LiquidationParams
 
@@ -30,7 +30,7 @@ FEED = 10**8
 
 
 @pytest.fixture
-def engine(clearinghouse, owner, weth, usdc, fund, lp):
+def liq_engine(clearinghouse, owner, weth, usdc, fund, lp):
     """The flat ETH market, liquidation configured, and a 100k USDC pool."""
     clearinghouse.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner)
     clearinghouse.set_liquidation_params(LP.as_tuple(), sender=owner)
@@ -38,12 +38,12 @@ def engine(clearinghouse, owner, weth, usdc, fund, lp):
 
 
 @pytest.fixture
-def bull_10(engine, trader, usdc, fund):
-    fund(usdc, trader, 4_000 * USDC, engine)
-    engine.deposit(0, usdc, 4_000 * USDC, sender=trader)
-    engine.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)
-    assert engine.balance_of(trader, 0, usdc) == 3_969_850_000
-    return engine
+def bull_10(liq_engine, trader, usdc, fund):
+    fund(usdc, trader, 4_000 * USDC, liq_engine)
+    liq_engine.deposit(0, usdc, 4_000 * USDC, sender=trader)
+    liq_engine.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)
+    assert liq_engine.balance_of(trader, 0, usdc) == 3_969_850_000
+    return liq_engine
 
 
 def set_price(feed, owner, usd: float | int | F) -> None:
@@ -88,7 +88,7 @@ def test_partial_liquidation_restores_target_health(
     assert tuple(ch.account_health(trader, 0)) == (1_269_850 * 10**15, 2_730 * E18, 1_365 * E18)
     assert ch.is_liquidatable(trader, 0)
     # Least x with E - 2 % * 2,730 x = 1.2 * 5 % * 2,730 (10 - x), where the
-    # engine takes E two native units ($0.000002) low for rounding:
+    # liq_engine takes E two native units ($0.000002) low for rounding:
     # x = (1.2 * 1,365 - 1,269.849998) / (2,730 * (1.2 * 5 % - 2 %))
     #   = 368.150002 / 109.2 = 3.37133701465...
     x_exact = F(368_150_002, 10**6) / F(1092, 10)
@@ -129,7 +129,7 @@ def test_partial_liquidation_restores_target_health(
 def test_size_add_on_closes_barely_more_than_needed(
     clearinghouse, owner, trader, keeper, usdc, weth, eth_feed, fund
 ):
-    """With a size-dependent MMR the engine iterates the freed-margin ratio;
+    """With a size-dependent MMR the liq_engine iterates the freed-margin ratio;
     its answer reaches the target and is within 1e-6 of the least size."""
     ch = clearinghouse
     # MMR 5 % + 0.5 * |size| / 1,000 ETH: a large add-on (10 ETH: +0.5 %).
@@ -226,10 +226,10 @@ def test_deficit_beyond_the_insurance_fund_falls_on_the_pool(
 
 
 @pytest.fixture
-def weth_backed(engine, trader, usdc, weth, fund, eth_feed, owner, keeper):
+def weth_backed(liq_engine, trader, usdc, weth, fund, eth_feed, owner, keeper):
     """1 WETH + 1,000 USDC, long 10 ETH; at $2,600 the position is closed whole
     and the account is left with 1 WETH against a quote debt."""
-    ch = engine
+    ch = liq_engine
     fund(usdc, trader, 1_000 * USDC, ch)
     fund(weth, trader, ETH, ch)
     ch.deposit(0, usdc, 1_000 * USDC, sender=trader)
@@ -359,7 +359,7 @@ def test_bad_liquidation_input(
 
 def test_a_whole_position_close_cannot_be_split(bull_10, trader, keeper, eth_feed, owner):
     ch = bull_10
-    set_price(eth_feed, owner, 2_650)  # far under: the engine closes all 10 ETH
+    set_price(eth_feed, owner, 2_650)  # far under: the liq_engine closes all 10 ETH
     with ape.reverts("xmargin: this liquidation must close the whole position"):
         ch.liquidate(trader, 0, 0, 9 * ETH, 0, sender=keeper)
     assert closed(ch, ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)) == 10 * ETH
@@ -370,7 +370,7 @@ def test_no_partial_close_when_it_would_lower_health(
 ):
     """Review finding: with a 5 % penalty and a 5 % MMR, closing part of a
     position at E / MM = 0.93 lowers E / MM (it rises only above penalty / MMR
-    = 1), so pieces would each pay a larger keeper share. The engine closes
+    = 1), so pieces would each pay a larger keeper share. The liq_engine closes
     the whole position and refuses pieces."""
     ch = clearinghouse
     ch.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner)
@@ -537,8 +537,8 @@ def test_registry_and_batch_views(bull_10, trader, hedger, usdc, fund, eth_feed,
     assert ch.account_healths(1, 1)[0].equity > 9_000 * E18
 
 
-def test_insurance_fund_deposits(engine, stranger, usdc, fund):
-    ch = engine
+def test_insurance_fund_deposits(liq_engine, stranger, usdc, fund):
+    ch = liq_engine
     with ape.reverts("xmargin: zero amount"):
         ch.fund_insurance(0, sender=stranger)
     fund(usdc, stranger, 5 * USDC, ch)
@@ -558,25 +558,22 @@ def test_liquidator_called_directly_holds_nothing(project, owner, stranger):
         liquidator.fund_insurance(1, sender=owner)
 
 
-def test_keeper_survives_a_lost_race(bull_10, trader, keeper, stranger, eth_feed, owner, chain):
+def test_keeper_survives_a_lost_race(bull_10, trader, keeper, stranger, eth_feed, owner):
     """The keeper planned a liquidation, another liquidator got there first:
     its transaction reverts, it logs a lost race and carries on."""
     from xmargin.keeper import Keeper, PassStats
 
-    # Own snapshot: a revert caught outside ape.reverts otherwise leaks this
-    # test's state into later tests (ape's isolation does not restore it).
-    with isolated(chain):
-        ch = bull_10
-        set_price(eth_feed, owner, 2_730)
-        log: list[dict] = []
-        bot = Keeper(engine=None, sender=keeper, log=log.append)
-        ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=stranger)  # the rival, first
-        stats = PassStats()
-        assert bot._send(ch.liquidate, trader, 0, 0, 10 * ETH, 0, stats=stats) is None
-        assert (stats.lost_races, stats.reverted) == (1, 0)
-        assert log[-1]["event"] == "lost_race"
-        assert log[-1]["reason"] == "xmargin: account not liquidatable"
-        # Any other revert is counted apart, and does not raise either.
-        assert bot._send(ch.liquidate, trader, 0, 7, ETH, 0, stats=stats) is None
-        assert (stats.lost_races, stats.reverted) == (1, 1)
-        assert log[-1]["reason"] == "xmargin: unknown market"
+    ch = bull_10
+    set_price(eth_feed, owner, 2_730)
+    log: list[dict] = []
+    bot = Keeper(engine=None, sender=keeper, log=log.append)
+    ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=stranger)  # the rival, first
+    stats = PassStats()
+    assert bot._send(ch.liquidate, trader, 0, 0, 10 * ETH, 0, stats=stats) is None
+    assert (stats.lost_races, stats.reverted) == (1, 0)
+    assert log[-1]["event"] == "lost_race"
+    assert log[-1]["reason"] == "xmargin: account not liquidatable"
+    # Any other revert is counted apart, and does not raise either.
+    assert bot._send(ch.liquidate, trader, 0, 7, ETH, 0, stats=stats) is None
+    assert (stats.lost_races, stats.reverted) == (1, 1)
+    assert log[-1]["reason"] == "xmargin: unknown market"

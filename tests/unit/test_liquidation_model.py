@@ -13,7 +13,7 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.isolation import isolated
+from tests.conftest import isolated
 from tests.markets import E18, ETH, USDC, params
 from xmargin import liquidation as liq
 from xmargin.perps import MarketParams

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
-from tests.isolation import isolated
+from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, isolated
 from xmargin import model
 from xmargin.model import WAD, AssetParams
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.isolation import isolated
+from tests.conftest import isolated
 from tests.markets import ETH_MARKET
 from tests.perps_world import World
 
