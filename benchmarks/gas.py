@@ -30,7 +30,7 @@ from rich.table import Table
 from xmargin.abi import deploy_clearinghouse
 from xmargin.config import load_config
 from xmargin.deploy import deploy, network_info
-from xmargin.engine import Engine, load_engine
+from xmargin.engine import Engine, load_engine, shock_prices
 from xmargin.model import parse_units
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gas.json"
@@ -129,12 +129,6 @@ def _perp_rows(engine: Engine, owner: Any, trader: Any, lp: Any) -> dict[str, in
     return rows
 
 
-def _shock(engine: Engine, owner: Any, bps: dict[str, int]) -> None:
-    for symbol, move in bps.items():
-        feed = engine.feeds[symbol]
-        feed.set_answer(feed.answer() * (10_000 + move) // 10_000, sender=owner)
-
-
 def _liquidation_rows(engine: Engine, owner: Any, trader: Any, keeper: Any) -> dict[str, int]:
     """Liquidations of a 1-position and a 5-position account, and a collateral
     liquidation; run last (they move prices). Longs of ~$10,000 notional per
@@ -157,7 +151,7 @@ def _liquidation_rows(engine: Engine, owner: Any, trader: Any, keeper: Any) -> d
     weth.approve(ch.address, 10**18, sender=trader)
     ch.deposit(40, weth.address, 10**18, sender=trader)
     ch.trade(40, 0, 7 * 10**18, limit, sender=trader)
-    _shock(engine, owner, {"WETH": -800, "WBTC": -800, "LINK": -800})
+    shock_prices(engine, owner, {"WETH": -800, "WBTC": -800, "LINK": -800})
     rows = {}
     for sub, n in ((31, 1), (35, 5)):
         assert ch.is_liquidatable(trader, sub)
@@ -165,7 +159,7 @@ def _liquidation_rows(engine: Engine, owner: Any, trader: Any, keeper: Any) -> d
             trader, sub, 0, 2**96, 0, sender=keeper
         ).gas_used
     # ETH -30 % in all: the 7 ETH long is closed whole, 1 WETH is left against a debt.
-    _shock(engine, owner, {"WETH": -2_400})
+    shock_prices(engine, owner, {"WETH": -2_400})
     ch.liquidate(trader, 40, 0, 2**96, 0, sender=keeper)
     assert ch.balance_of(trader, 40, usdc.address) < 0 and ch.is_liquidatable(trader, 40)
     usdc.mint(keeper, 10**9, sender=keeper)

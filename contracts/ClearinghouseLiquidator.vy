@@ -23,6 +23,7 @@ from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 
 from .modules import collateral
+from .modules import constants
 from .modules import funds
 from .modules import governance
 from .modules import health
@@ -85,8 +86,6 @@ exports: (
 )
 
 ADMIN: public(immutable(address))
-# As the Clearinghouse's: the largest return data forwarded.
-MAX_RETURN: constant(uint256) = 8_064
 
 
 @deploy
@@ -107,10 +106,10 @@ def __init__(admin: address):
 @external
 @reentrant
 @raw_return
-def __default__() -> Bytes[MAX_RETURN]:
+def __default__() -> Bytes[constants.MAX_RETURN]:
     """
     @notice Runs the owner's and guardian's functions (ClearinghouseAdmin)
             on the calling Clearinghouse's storage.
     @dev `@reentrant`: the admin functions take the shared lock themselves.
     """
-    return raw_call(ADMIN, msg.data, max_outsize=MAX_RETURN, is_delegate_call=True)
+    return raw_call(ADMIN, msg.data, max_outsize=constants.MAX_RETURN, is_delegate_call=True)

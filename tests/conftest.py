@@ -180,6 +180,11 @@ def wbtc_listed(make_token, make_feed) -> Listed:
     return Listed(token, feed, params, BTC_USD)
 
 
+@pytest.fixture
+def wbtc(wbtc_listed):
+    return wbtc_listed.token
+
+
 QUOTE_CAP = 10**9 * 10**6  # 1bn USDC
 WETH_CAP = 1_000 * 10**18
 WBTC_CAP = 100 * 10**8

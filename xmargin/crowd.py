@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from xmargin.engine import Engine
+from xmargin.engine import Engine, read_markets
 from xmargin.model import WAD
 
 # Leverage in tenths, cycled through: mostly moderate, a few aggressive.
@@ -64,12 +64,11 @@ def open_crowd(engine: Engine, owners: list[Any], count: int) -> list[CrowdAccou
     """Funds, deposits and trades the crowd on a local chain (mock quote token)."""
     ch = engine.clearinghouse
     quote = engine.tokens[engine.quote_symbol]
-    prices = {
-        symbol: engine.router.price(ch.market_params(market_id).asset)
-        for symbol, market_id in engine.record.markets.items()
-    }
+    head = ch.chain_manager.blocks.head.number
+    prices = {m.symbol: m.price for m in read_markets(engine, head)}
     by_address = {str(o.address): o for o in owners}
-    plan = plan_crowd(list(by_address), count, prices, quote.decimals())
+    decimals = engine.record.assets[engine.quote_symbol].decimals
+    plan = plan_crowd(list(by_address), count, prices, decimals)
     for address, owner in by_address.items():
         total = sum(a.margin for a in plan if a.owner == address)
         quote.mint(owner, total, sender=owner)

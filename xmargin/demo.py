@@ -39,6 +39,7 @@ from xmargin.engine import (
     read_account,
     read_markets,
     revert_reason,
+    shock_prices,
 )
 from xmargin.keeper import Keeper, KeeperConfig
 from xmargin.model import format_units, parse_units
@@ -138,7 +139,7 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
     before = _read_all(engine, accounts)
     _show(console, engine, "before the shock", before, labels, decimals)
 
-    _shock(engine, owner, SHOCK_BPS)
+    shock_prices(engine, owner, SHOCK_BPS)
     console.print(price_table("Price shock", _prices(engine), before=prices))
     after = _read_all(engine, accounts)
     _show(console, engine, "after the shock", after, labels, decimals)
@@ -179,7 +180,7 @@ def _keeper(
     stats = keeper.run_once()
     console.rule("Keeper")
     console.print(
-        f"keeper scanned {stats.accounts} accounts in {-(-stats.accounts // 50)} batch read(s) "
+        f"keeper scanned {stats.accounts} accounts in {stats.pages} batch read(s) "
         f"at block {stats.block}: {stats.liquidatable} below maintenance margin; "
         f"{stats.liquidations} liquidations and {stats.collateral_liquidations} collateral "
         f"liquidations in {stats.seconds:.1f} s, {stats.lost_races} lost races, "
@@ -288,12 +289,6 @@ def _read_all(engine: Engine, accounts: Any) -> list[AccountView]:
 
 def _prices(engine: Engine) -> dict[str, int]:
     return {s: engine.router.price(engine.tokens[s].address) for s in engine.feeds}
-
-
-def _shock(engine: Engine, owner: Any, moves_bps: dict[str, int]) -> None:
-    for symbol, bps in moves_bps.items():
-        feed = engine.feeds[symbol]
-        feed.set_answer(feed.answer() * (10_000 + bps) // 10_000, sender=owner)
 
 
 def _bad_requests(

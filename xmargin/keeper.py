@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ from ape.exceptions import ContractLogicError
 
 from xmargin import liquidation as liq
 from xmargin import perps
-from xmargin.engine import Engine, stdout_silenced
+from xmargin.engine import Engine, MarketView, read_markets, stdout_silenced
 from xmargin.model import WAD
 
 PAGE = 50
@@ -82,6 +82,8 @@ class KeeperConfig:
 class PassStats:
     block: int = 0
     accounts: int = 0
+    # batch view calls the scan made
+    pages: int = 0
     liquidatable: int = 0
     liquidations: int = 0
     collateral_liquidations: int = 0
@@ -131,7 +133,7 @@ class Keeper:
         for i in missing:
             a = ch.account_at(i, block_id=head)
             self.accounts[i] = (str(a.owner), int(a.sub_id))
-        if missing and self._next_block is not None:
+        if missing:
             self.log({"event": "registry_fallback", "indexes": len(missing)})
         return total
 
@@ -157,6 +159,7 @@ class Keeper:
         stats.block = block
         rows = self.scan(block)
         stats.accounts = len(rows)
+        stats.pages = -(-len(rows) // self.config.page)
         unhealthy = [r for r in rows if r.equity < r.mm]
         stats.liquidatable = len(unhealthy)
         self.log(
@@ -165,12 +168,12 @@ class Keeper:
                 "block": block,
                 "accounts": len(rows),
                 "liquidatable": len(unhealthy),
-                "pages": -(-len(rows) // self.config.page) if rows else 0,
+                "pages": stats.pages,
             }
         )
         if unhealthy:
             lp = liq.LiquidationParams(*ch.liquidation_params())
-            markets = self._markets()
+            markets = read_markets(self.engine, block)
             for row in unhealthy:
                 self._heal(str(row.owner), int(row.sub_id), lp, markets, stats)
         stats.seconds = time.monotonic() - started
@@ -193,13 +196,6 @@ class Keeper:
 
     # ------------------------------------------------------------ internals
 
-    def _markets(self) -> dict[int, tuple[perps.MarketParams, str]]:
-        ch = self.engine.clearinghouse
-        out = {}
-        for symbol, market_id in self.engine.record.markets.items():
-            out[market_id] = (perps.MarketParams(*ch.market_params(market_id)), symbol)
-        return out
-
     def _gas_cost_quote(self, gas: int) -> int:
         """Native quote units the gas of a transaction costs, rounded up."""
         asset = self.config.gas_asset
@@ -209,15 +205,22 @@ class Keeper:
         gas_price = ch.provider.gas_price
         coin_usd = self.engine.router.price(self.engine.tokens[asset].address)
         usd_wad = -(-gas * gas_price * coin_usd // WAD) + self.config.min_profit
-        precision = 10 ** (18 - self.engine.tokens[self.engine.quote_symbol].decimals())
-        return -(-usd_wad // precision)
+        return -(-usd_wad // self._quote_precision)
+
+    def _precision(self, symbol: str) -> int:
+        """10**(18 - decimals): native units of `symbol` to WAD (from the record, no call)."""
+        return 10 ** (18 - self.engine.record.assets[symbol].decimals)
+
+    @property
+    def _quote_precision(self) -> int:
+        return self._precision(self.engine.quote_symbol)
 
     def _heal(
         self,
         owner: str,
         sub_id: int,
         lp: liq.LiquidationParams,
-        markets: dict[int, tuple[perps.MarketParams, str]],
+        markets: list[MarketView],
         stats: PassStats,
     ) -> None:
         ch = self.engine.clearinghouse
@@ -277,28 +280,21 @@ class Keeper:
         h: Any,
         mask: int,
         lp: liq.LiquidationParams,
-        markets: dict[int, tuple[perps.MarketParams, str]],
+        markets: list[MarketView],
     ) -> Plan:
         """The position with the largest MM, and what liquidating it yields."""
         ch = self.engine.clearinghouse
-        precision = 10 ** (18 - self.engine.tokens[self.engine.quote_symbol].decimals())
+        precision = self._quote_precision
         best: tuple[int, Plan] | None = None
-        for market_id, (params, symbol) in markets.items():
-            if not mask >> market_id & 1:
+        for m in markets:
+            if not mask >> m.market_id & 1:
                 continue
-            pos = perps.Position(*ch.position(owner, sub_id, market_id))
-            price = self.engine.router.price(params.asset)
+            pos = perps.Position(*ch.position(owner, sub_id, m.market_id))
+            mm = perps.risk(pos, m.params, m.price, m.index).mm
             size_abs = abs(pos.size)
-            mm = perps.mul_div_up(
-                perps.mul_div_up(size_abs, price, WAD),
-                perps.margin_ratio(
-                    size_abs, params.mmr_base, params.mm_size_scalar, params.skew_scale
-                ),
-                WAD,
-            )
-            size = liq.close_size(h.equity, h.mm, size_abs, price, params, lp, precision)
-            reward = liq.penalty(size, price, h.equity, h.mm, precision, lp).keeper
-            plan = Plan(market_id, symbol, size, reward)
+            size = liq.close_size(h.equity, h.mm, size_abs, m.price, m.params, lp, precision)
+            reward = liq.penalty(size, m.price, h.equity, h.mm, precision, lp).keeper
+            plan = Plan(m.market_id, m.symbol, size, reward)
             if best is None or mm > best[0]:
                 best = (mm, plan)
         assert best is not None, "a position bit without a listed market"
@@ -342,7 +338,7 @@ class Keeper:
             held = ch.balance_of(owner, sub_id, token.address)
             if held > 0:
                 price = self.engine.router.price(token.address)
-                choices.append((held * price * 10 ** (18 - token.decimals()), symbol, held, price))
+                choices.append((held * price * self._precision(symbol), symbol, held, price))
         if not choices:
             return
         _, symbol, held, price = max(choices)
@@ -352,8 +348,8 @@ class Keeper:
             debt,
             held,
             price,
-            10 ** (18 - quote.decimals()),
-            10 ** (18 - token.decimals()),
+            self._quote_precision,
+            self._precision(symbol),
             ch.asset_config(token.address).mm_haircut,
             lp,
         )
@@ -402,8 +398,3 @@ class Keeper:
                 }
             )
             return None
-
-
-def liquidatable(rows: Iterable[Any]) -> list[tuple[str, int]]:
-    """(owner, sub_id) of the health rows with equity below MM."""
-    return [(str(r.owner), int(r.sub_id)) for r in rows if r.equity < r.mm]

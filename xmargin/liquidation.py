@@ -121,9 +121,3 @@ def collateral_out(
         out = held
         repaid = mul_div_up(out, cost_num, WAD * WAD * quote_precision)
     return repaid, out
-
-
-def absorb(deficit: int, insurance_fund: int) -> tuple[int, int]:
-    """(paid by the insurance fund, paid by the pool) for a deficit, native units."""
-    from_insurance = min(deficit, insurance_fund)
-    return from_insurance, deficit - from_insurance

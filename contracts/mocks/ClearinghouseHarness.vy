@@ -13,6 +13,7 @@ from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 
 from ..modules import collateral
+from ..modules import constants
 from ..modules import funds
 from ..modules import governance
 from ..modules import health
@@ -76,10 +77,6 @@ exports: (
 # The extension (ClearinghouseLiquidator, which forwards what it does not
 # implement to ClearinghouseAdmin) runs on this contract's storage.
 LIQUIDATOR: public(immutable(address))
-# Largest return data forwarded from the extension: a page of 50 account
-# health rows is 32 * (2 + 5 * 50) = 8,064 bytes. The caller pays memory
-# for all of it on every forwarded call (~1k gas).
-MAX_RETURN: constant(uint256) = 8_064
 
 
 @deploy
@@ -103,7 +100,7 @@ def __init__(quote_asset: address, oracle: address, quote_cap: uint256, liquidat
 @external
 @reentrant
 @raw_return
-def __default__() -> Bytes[MAX_RETURN]:
+def __default__() -> Bytes[constants.MAX_RETURN]:
     """
     @notice Runs the extension's functions (liquidation, insurance fund,
             keeper views, and through it the owner's and guardian's
@@ -113,7 +110,7 @@ def __default__() -> Bytes[MAX_RETURN]:
          lock themselves (the same transient slot, as it is the same contract
          context), so this hop must not take it first.
     """
-    return raw_call(LIQUIDATOR, msg.data, max_outsize=MAX_RETURN, is_delegate_call=True)
+    return raw_call(LIQUIDATOR, msg.data, max_outsize=constants.MAX_RETURN, is_delegate_call=True)
 
 
 @external

@@ -45,3 +45,7 @@ MAX_FEE: constant(uint256) = 10**17  # 10 % of notional
 MAX_SIZE_SCALAR: constant(uint256) = 10 * 10**18
 MAX_FUNDING_RATE: constant(uint256) = 10 * 10**18  # 1,000 % per day
 MAX_FUNDING_VELOCITY: constant(uint256) = 10 * 10**18  # per day, per day
+# Largest return data the Clearinghouse's fallback forwards from its
+# extensions: a page of 50 account-health rows is 32 * (2 + 5 * 50) = 8,064
+# bytes. The caller pays memory for all of it on every forwarded call (~1k gas).
+MAX_RETURN: constant(uint256) = 8_064

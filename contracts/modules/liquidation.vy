@@ -145,7 +145,7 @@ event InsuranceFunded:
     balance: uint256
 
 
-# Accounts per keeper page (the Clearinghouse forwards at most 8,064 bytes).
+# Accounts per keeper page (constants.MAX_RETURN bytes fit 50 health rows).
 MAX_PAGE: constant(uint256) = 50
 # Bounds an owner may set.
 MAX_PENALTY: constant(uint256) = 10**17  # 10 % of closed notional

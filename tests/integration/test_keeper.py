@@ -40,7 +40,17 @@ def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
     rows = ch.functions.account_healths(0, 50).call() + ch.functions.account_healths(50, 50).call()
     assert {(r[0], r[1]) for r in rows if r[2] < r[4]} == doomed
 
+    # A keeper that wants $1M of profit per liquidation sends nothing.
     start = node.w3.eth.block_number
+    greedy = _ok(
+        ape_run("keeper", *on_node, "--once", "--test-account", "9", "--min-profit", "1000000")
+    )
+    entries = [json.loads(line) for line in greedy.splitlines() if line.startswith("{")]
+    (greedy_pass,) = [entry for entry in entries if entry["event"] == "pass"]
+    assert greedy_pass["liquidations"] == 0
+    assert greedy_pass["skipped_unprofitable"] == len(doomed)
+    assert node.w3.eth.block_number == start
+
     out = _ok(ape_run("keeper", *on_node, "--once", "--test-account", "9"))
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     (scan,) = [entry for entry in lines if entry["event"] == "scan"]

@@ -185,3 +185,45 @@ def test_bad_markets_are_refused(change, message):
 def test_markets_need_a_pool():
     with pytest.raises(ConfigError, match="markets need a `pool`"):
         parse_config({**VALID, "markets": [MARKET]})
+
+
+def test_liquidation_section_parses_with_defaults():
+    c = parse_config(
+        {
+            **VALID,
+            "pool": {},
+            "markets": [MARKET],
+            "liquidation": {"penalty": "0.03", "target_health": "1.5"},
+        }
+    )
+    lp = c.liquidation
+    assert (lp.penalty, lp.target_health) == (3 * E18 // 100, 3 * E18 // 2)
+    # Unnamed fields keep the defaults: 25 % / 75 %, depth 20 %, dust $10.
+    assert (lp.keeper_share_min, lp.keeper_share_max, lp.auction_depth) == (
+        E18 // 4,
+        3 * E18 // 4,
+        E18 // 5,
+    )
+    assert lp.dust_notional == 10 * E18
+    # Markets without a liquidation section get the defaults; no markets, none.
+    assert parse_config({**VALID, "pool": {}, "markets": [MARKET]}).liquidation is not None
+    assert parse_config(VALID).liquidation is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"penalty": "0.11"}, "liquidation: penalty out of range"),
+        ({"target_health": "1"}, "liquidation: target_health out of range"),
+        ({"target_health": "2.01"}, "liquidation: target_health out of range"),
+        ({"full_close_health": "1"}, "liquidation: full_close_health out of range"),
+        ({"auction_depth": "0"}, "liquidation: auction_depth out of range"),
+        ({"collateral_discount": "0.25"}, "liquidation: collateral_discount out of range"),
+        ({"keeper_share_min": "0.8"}, "keeper_share_min above keeper_share_max"),
+        ({"bonus": "0.1"}, "unknown key(s) bonus"),
+    ],
+)
+def test_bad_liquidation_params_are_refused(change, message):
+    with pytest.raises(ConfigError) as err:
+        parse_config({**VALID, "pool": {}, "markets": [MARKET], "liquidation": change})
+    assert message in str(err.value)

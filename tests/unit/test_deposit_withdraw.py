@@ -11,11 +11,6 @@ ETH = 10**18
 BTC = 10**8
 
 
-@pytest.fixture
-def wbtc(wbtc_listed):
-    return wbtc_listed.token
-
-
 def test_deposit_credits_account_and_moves_tokens(clearinghouse, trader, weth, fund):
     fund(weth, trader, 3 * ETH, clearinghouse)
     tx = clearinghouse.deposit(0, weth, 2 * ETH, sender=trader)

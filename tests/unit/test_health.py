@@ -16,11 +16,6 @@ ETH = 10**18
 BTC = 10**8
 
 
-@pytest.fixture
-def wbtc(wbtc_listed):
-    return wbtc_listed.token
-
-
 def deposit(ch, who, token, amount, fund, sub_id=0):
     fund(token, who, amount, ch)
     ch.deposit(sub_id, token, amount, sender=who)

@@ -314,6 +314,58 @@ def test_collateral_liquidation_needs_no_positions_and_negative_equity(
         ch.liquidate_collateral(trader, 0, weth, USDC, 0, sender=stranger)
 
 
+def test_collateral_liquidation_refuses_a_debt_its_collateral_covers(
+    bull_10, eth_feed, owner, trader, stranger, weth, fund, usdc, snapshot_balances
+):
+    ch = bull_10
+    fund(weth, trader, 10 * ETH, ch)
+    ch.deposit(0, weth, 10 * ETH, sender=trader)
+    set_price(eth_feed, owner, 2_000)
+    ch.trade(0, 0, -10 * ETH, 0, sender=trader)  # closes under water: a quote debt
+    assert ch.balance_of(trader, 0, usdc) < 0
+    # ... that 10 WETH * $2,000 * 90 % = $18,000 covers: E > 0, not liquidatable.
+    fund(usdc, stranger, 1_000 * USDC, ch)
+    before = snapshot_balances(ch, [usdc, weth], [trader, stranger])
+    with ape.reverts("xmargin: account not liquidatable"):
+        ch.liquidate_collateral(trader, 0, weth, 1_000 * USDC, 0, sender=stranger)
+    with ape.reverts("xmargin: amount too large"):
+        ch.liquidate_collateral(trader, 0, weth, 2**128 + 1, 0, sender=stranger)
+    assert snapshot_balances(ch, [usdc, weth], [trader, stranger]) == before
+
+
+def test_collateral_discount_never_exceeds_the_maintenance_haircut(
+    weth_backed, trader, stranger, usdc, weth, fund, owner
+):
+    """A 20 % discount on WETH (10 % maintenance haircut) would lower the
+    account's equity; the engine sells at 10 % off instead."""
+    ch = weth_backed
+    ch.set_liquidation_params(replace(LP, collateral_discount=2 * 10**17).as_tuple(), sender=owner)
+    fund(usdc, stranger, 1_000 * USDC, ch)
+    e0, _, _ = ch.account_health(trader, 0)
+    tx = ch.liquidate_collateral(trader, 0, weth, 1_000 * USDC, 0, sender=stranger)
+    # 1,000 / (2,600 * 90 %) = 0.427350427350427350 WETH
+    assert bought(ch, tx) == 1_000 * 10**18 * 10**18 // (2_340 * 10**18)
+    e1, _, _ = ch.account_health(trader, 0)
+    assert e1 >= e0
+
+
+def test_collateral_liquidation_refuses_a_repay_worth_no_unit(
+    liq_engine, trader, stranger, usdc, wbtc, fund, eth_feed, owner, keeper
+):
+    """1 native USDC ($0.000001) buys less than one satoshi ($0.000570 at 5 % off)."""
+    ch = liq_engine
+    fund(usdc, trader, 500 * USDC, ch)
+    fund(wbtc, trader, 10**7, ch)  # 0.1 WBTC
+    ch.deposit(0, usdc, 500 * USDC, sender=trader)
+    ch.deposit(0, wbtc, 10**7, sender=trader)
+    ch.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)
+    set_price(eth_feed, owner, 2_000)
+    ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)  # whole; WBTC and a debt left
+    fund(usdc, stranger, USDC, ch)
+    with ape.reverts("xmargin: repay too small for one unit of collateral"):
+        ch.liquidate_collateral(trader, 0, wbtc, 1, 0, sender=stranger)
+
+
 # ---------------------------------------------------------------- rules and bad input
 
 
@@ -541,6 +593,8 @@ def test_insurance_fund_deposits(liq_engine, stranger, usdc, fund):
     ch = liq_engine
     with ape.reverts("xmargin: zero amount"):
         ch.fund_insurance(0, sender=stranger)
+    with ape.reverts("xmargin: amount too large"):
+        ch.fund_insurance(2**128 + 1, sender=stranger)
     fund(usdc, stranger, 5 * USDC, ch)
     tx = ch.fund_insurance(5 * USDC, sender=stranger)
     assert ch.insurance_fund() == 5 * USDC
