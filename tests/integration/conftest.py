@@ -80,26 +80,56 @@ def deployments_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def ape_run(deployments_dir: Path):
+def ape_env(deployments_dir: Path) -> dict[str, str]:
+    """The environment `ape run` subprocesses get: this test's deployments."""
+    return {
+        **os.environ,
+        "XMARGIN_DEPLOYMENTS_DIR": str(deployments_dir),
+        "PYTHONWARNINGS": "ignore",
+    }
+
+
+@pytest.fixture
+def ape_run(ape_env: dict[str, str]):
     """Runs `ape run <args>` in the project, returns the CompletedProcess."""
 
     def run(*args: str, env: dict[str, str] | None = None, timeout: int = 300):
-        full_env = {
-            **os.environ,
-            "XMARGIN_DEPLOYMENTS_DIR": str(deployments_dir),
-            "PYTHONWARNINGS": "ignore",
-            **(env or {}),
-        }
         return subprocess.run(
             ["ape", "run", *args],
             cwd=ROOT,
-            env=full_env,
+            env={**ape_env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
         )
 
     return run
+
+
+@pytest.fixture
+def ape_start(ape_env: dict[str, str]) -> Iterator:
+    """Starts `ape run <args>` in the background (stdout piped, line by line);
+    killed after the test if still running."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            ["ape", "run", *args],
+            cwd=ROOT,
+            env=ape_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 @pytest.fixture

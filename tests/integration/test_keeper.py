@@ -10,8 +10,21 @@ from tests.integration.test_deploy import _contract, _ok, _record
 CROWD = 60
 
 
+def _entries(text: str) -> list[dict]:
+    """The keeper's JSON log lines."""
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def _shock(node, abi, record, moves_bps: dict[str, int]) -> None:
+    sender = node.w3.eth.accounts[0]
+    for symbol, bps in moves_bps.items():
+        feed = _contract(node.w3, abi, "MockAggregator", record["assets"][symbol]["feed"])
+        answer = feed.functions.latestRoundData().call()[1]
+        feed.functions.set_answer(answer * (10_000 + bps) // 10_000).transact({"from": sender})
+
+
 def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
-    start_anvil, ape_run, deployments_dir, abi
+    start_anvil, ape_run, ape_start, deployments_dir, abi
 ):
     node = start_anvil()
     on_node = (
@@ -20,6 +33,11 @@ def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
         "--provider-settings",
         json.dumps({"host": node.url}),
     )
+    # No deployment yet: a real failure, a non-zero exit that says what to do.
+    missing = ape_run("keeper", *on_node, "--once", "--test-account", "9")
+    assert missing.returncode != 0
+    assert "run `ape run deploy" in missing.stdout + missing.stderr
+
     _ok(ape_run("deploy", *on_node))
     _ok(ape_run("crowd", *on_node, "--count", str(CROWD)))
     record = _record(deployments_dir, "local")
@@ -29,11 +47,7 @@ def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
     assert not any(ch.functions.is_liquidatable(*a).call() for a in accounts)
 
     # ETH -25 %, BTC +12 %: longs in ETH and shorts in BTC lose.
-    sender = node.w3.eth.accounts[0]
-    for symbol, bps in (("WETH", -2_500), ("WBTC", 1_200)):
-        feed = _contract(node.w3, abi, "MockAggregator", record["assets"][symbol]["feed"])
-        answer = feed.functions.latestRoundData().call()[1]
-        feed.functions.set_answer(answer * (10_000 + bps) // 10_000).transact({"from": sender})
+    _shock(node, abi, record, {"WETH": -2_500, "WBTC": 1_200})
     doomed = {a for a in accounts if ch.functions.is_liquidatable(*a).call()}
     assert 5 <= len(doomed) < CROWD - 5, f"{len(doomed)} liquidatable: the test needs both kinds"
     # The batch view agrees with the per-account view.
@@ -45,14 +59,13 @@ def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
     greedy = _ok(
         ape_run("keeper", *on_node, "--once", "--test-account", "9", "--min-profit", "1000000")
     )
-    entries = [json.loads(line) for line in greedy.splitlines() if line.startswith("{")]
-    (greedy_pass,) = [entry for entry in entries if entry["event"] == "pass"]
+    (greedy_pass,) = [entry for entry in _entries(greedy) if entry["event"] == "pass"]
     assert greedy_pass["liquidations"] == 0
     assert greedy_pass["skipped_unprofitable"] == len(doomed)
     assert node.w3.eth.block_number == start
 
     out = _ok(ape_run("keeper", *on_node, "--once", "--test-account", "9"))
-    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    lines = _entries(out)
     (scan,) = [entry for entry in lines if entry["event"] == "scan"]
     assert (scan["accounts"], scan["liquidatable"]) == (CROWD, len(doomed))
     (summary,) = [entry for entry in lines if entry["event"] == "pass"]
@@ -73,3 +86,21 @@ def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
     ledgers += ch.functions.balance_of(node.w3.eth.accounts[9], 0, usdc.address).call()
     ledgers += ch.functions.pool_balance().call() + ch.functions.insurance_fund().call()
     assert usdc.functions.balanceOf(ch.address).call() == ledgers
+
+    # Following new blocks: a keeper started now makes one pass (nothing to
+    # do), then the next block (BTC +30 %) makes BTC shorts liquidatable and
+    # its second pass clears them.
+    follower = ape_start(
+        "keeper", *on_node, "--blocks", "2", "--poll", "0.2", "--test-account", "9"
+    )
+    first = json.loads(next(line for line in follower.stdout if '"event": "pass"' in line))
+    assert first["liquidations"] == 0
+    _shock(node, abi, record, {"WBTC": 3_000})
+    second_doomed = {a for a in accounts if ch.functions.is_liquidatable(*a).call()}
+    assert second_doomed, "the second shock must make some account liquidatable"
+    rest, err = follower.communicate(timeout=120)
+    assert follower.returncode == 0, err
+    (second,) = [e for e in _entries(rest) if e["event"] == "pass"]
+    assert second["liquidatable"] == len(second_doomed)
+    assert second["liquidations"] >= len(second_doomed)
+    assert not any(ch.functions.is_liquidatable(*a).call() for a in accounts)
