@@ -242,6 +242,16 @@ def _add(owner: address, sub_id: uint256, asset: address, delta: int256) -> int2
 
 
 @internal
+def _untrack_deposit(asset: address, amount: uint256):
+    """
+    @dev `amount` of `asset` left the engine: lowers its deposit total,
+         never below 0 (withdrawn PnL and rewards were never deposits).
+    """
+    total: uint256 = self.total_deposits[asset]
+    self.total_deposits[asset] = total - min(amount, total)
+
+
+@internal
 @view
 def _collateral_value(owner: address, sub_id: uint256) -> CollateralValue:
     """

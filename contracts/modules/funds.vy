@@ -133,8 +133,7 @@ def _withdraw(owner: address, sub_id: uint256, asset: address, amount: uint256) 
     # Settlement moves quote balances without deposits, so a trader can
     # withdraw more quote than was ever deposited: the cap's running total
     # (net deposits) floors at zero instead of underflowing.
-    total: uint256 = collateral.total_deposits[asset]
-    collateral.total_deposits[asset] = total - min(to_send, total)
+    collateral._untrack_deposit(asset, to_send)
     health._check_initial_margin(owner, sub_id)
     token_transfer._push(asset, owner, to_send)
     log Withdraw(owner=owner, sub_id=sub_id, asset=asset, amount=to_send, balance=new_balance)

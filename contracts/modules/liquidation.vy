@@ -317,12 +317,8 @@ def liquidate(
     # The insurance fund takes its share only out of equity the account still
     # has after the reward: charging a bankrupt account for the fund would
     # only be paid back by the fund (and the pool) as bad debt.
-    insurance: uint256 = penalty - reward
-    left: int256 = h.equity // convert(precision, int256) - convert(reward, int256)
-    if left <= 0:
-        insurance = 0
-    elif convert(left, uint256) < insurance:
-        insurance = convert(left, uint256)
+    left: int256 = max(h.equity // convert(precision, int256) - convert(reward, int256), 0)
+    insurance: uint256 = min(penalty - reward, convert(left, uint256))
     penalty = reward + insurance
     if penalty != 0:
         collateral._add(owner, sub_id, collateral.quote_asset, -convert(penalty, int256))
@@ -380,14 +376,15 @@ def liquidate_collateral(
     assert held > 0, "xmargin: account holds none of that asset"
 
     price: uint256 = staticcall collateral.oracle.price(asset)
-    lp: LiquidationParams = self.liquidation_params
     q_precision: uint256 = collateral.asset_config[quote].precision
     a_precision: uint256 = collateral.asset_config[asset].precision
     # Collateral sells at price * (1 - discount): `out` native units cost
     # out * a_precision * price * (1 - discount) / WAD^2 USD. The discount
     # never exceeds the asset's maintenance haircut, so buying collateral
     # never lowers the account's equity.
-    discount: uint256 = min(lp.collateral_discount, collateral.asset_config[asset].mm_haircut)
+    discount: uint256 = min(
+        self.liquidation_params.collateral_discount, collateral.asset_config[asset].mm_haircut
+    )
     cost_num: uint256 = a_precision * price * (constants.WAD - discount)
     repaid: uint256 = min(repay_amount, fp._abs(debt))
     out: uint256 = math._mul_div(repaid * q_precision, constants.WAD * constants.WAD, cost_num, False)
@@ -400,8 +397,7 @@ def liquidate_collateral(
 
     collateral._add(owner, sub_id, quote, convert(repaid, int256))
     collateral._add(owner, sub_id, asset, -convert(out, int256))
-    total: uint256 = collateral.total_deposits[asset]
-    collateral.total_deposits[asset] = total - min(out, total)
+    collateral._untrack_deposit(asset, out)
     log CollateralLiquidation(
         owner=owner,
         sub_id=sub_id,
