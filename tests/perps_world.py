@@ -1,23 +1,58 @@
 """A Python mirror of one engine's state, driven alongside the chain.
 
 `World` holds what the model needs (balances per account and asset,
-positions, market states, the pool ledger, oracle prices) and predicts each
-action's outcome with `xmargin.model` / `xmargin.perps`: the exact result of
-a valid action, or the revert reason of an invalid one. `check` compares
-every account, market and ledger with the chain. Used by the trading
-property test and the stateful fuzz machine.
+positions, market states, the pool ledger, the insurance fund and bad-debt
+totals, each feed's latest round) and predicts each action's outcome with
+`xmargin.model` / `xmargin.perps` / `xmargin.liquidation`: the exact result
+of a valid action, or the revert reason of an invalid one (an invalid price
+included: the router's reason, in the order the contract reads prices).
+`check` compares every account, market and ledger with the chain. Used by
+the trading property test and the stateful fuzz machine.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ape
 
+from xmargin import liquidation as liq
 from xmargin import model, perps
 
 E18 = 10**18
+HEARTBEAT = 3_600
+BOUNDS = model.PriceBounds(10**12, 10**6 * E18)  # conftest's MIN_PRICE, MAX_PRICE
+# Rounding a liquidation may cost an account, native quote units: the
+# realised PnL rounds down and the penalty up (docs/liquidation.md).
+LIQUIDATION_ROUNDING = 2
+
+Account = tuple[str, int]
+REDUCTION_TOO_COSTLY = "xmargin: reducing here costs more than the margin it frees"
+
+
+def next_timestamp(chain) -> int:
+    """Pins the next block's timestamp one second after the head (or keeps a
+    later pin) and returns it. Ape's in-process chain mines a block for a
+    reverted transaction too, so the head moves on refusals as well."""
+    now = max(chain.blocks.head.timestamp + 1, chain.pending_timestamp)
+    chain.pending_timestamp = now
+    return now
+
+
+@dataclass(frozen=True)
+class ChainState:
+    """What the chain reports, in the model's shapes (see `World.read_chain`)."""
+
+    balances: dict[Account, dict[str, int]]
+    positions: dict[tuple[str, int, int], tuple]
+    # (equity, IM, MM), or None where the view reverted
+    health: dict[Account, tuple[int, int, int] | None]
+    states: list[tuple]
+    # pool ledger, insurance fund, [bad debt total, insurance, pool], registry size
+    ledgers: tuple[int, int, list[int], int]
+    held: dict[str, int]
 
 
 @dataclass
@@ -28,6 +63,7 @@ class World:
     # (owner, sub_id) pairs the world tracks
     accounts: list[tuple[Any, int]]
     quote: str
+    # listed assets in listing order (the order the contract prices them)
     assets: dict[str, model.AssetParams]
     quote_precision: int
     # market id -> collateral asset priced by the same feed (or None)
@@ -36,44 +72,114 @@ class World:
     tokens: dict[str, Any] = field(default_factory=dict)
     states: list[perps.MarketState] = field(default_factory=list)
     prices: list[int] = field(default_factory=list)
+    # each feed's latest round, as the router reads it
+    rounds: list[model.Round] = field(default_factory=list)
+    feed_params: list[model.FeedParams] = field(default_factory=list)
     positions: dict[tuple[str, int, int], perps.Position] = field(default_factory=dict)
-    balances: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
+    balances: dict[Account, dict[str, int]] = field(default_factory=dict)
     pool: int = 0
+    lp: liq.LiquidationParams = field(default_factory=liq.LiquidationParams)
+    insurance: int = 0
+    # running totals: deficit, from insurance, from pool (native quote units)
+    bad_debt: list[int] = field(default_factory=lambda: [0, 0, 0])
+    # the on-chain registry, in index order
+    registered: list[Account] = field(default_factory=list)
+    # optional test-only batch reader (contracts/mocks/StateReader.vy)
+    reader: Any = None
 
     @classmethod
     def read(cls, ch, params, feeds, accounts, quote, assets, market_collateral, tokens) -> World:
         """A world seeded from the chain's current state (before any action).
 
         Only the tracked accounts may hold balances in the engine: the
-        tokens-held invariant counts theirs and the pool's, nothing else.
+        tokens-held invariant counts theirs, the pool's and the insurance
+        fund's, nothing else.
         """
-        w = cls(ch, params, feeds, accounts, quote, assets, 10 ** (18 - assets[quote].decimals))
+        # Own copies: owner rules change params and haircuts in the world.
+        w = cls(
+            ch,
+            list(params),
+            list(feeds),
+            list(accounts),
+            quote,
+            dict(assets),
+            10 ** (18 - assets[quote].decimals),
+        )
         w.market_collateral = list(market_collateral)
         w.tokens = dict(tokens)
         w.states = [perps.MarketState(*ch.market_state(m)) for m in range(len(params))]
-        w.prices = [f.answer() * 10 ** (18 - f.decimals()) for f in feeds]
+        w.feed_params = [model.FeedParams(f.decimals(), HEARTBEAT) for f in feeds]
+        w.rounds = [model.Round(*f.latestRoundData()) for f in feeds]
+        w.prices = [
+            r.answer * 10 ** (18 - fp.decimals)
+            for r, fp in zip(w.rounds, w.feed_params, strict=True)
+        ]
         for who, sub in accounts:
             w.balances[(str(who), sub)] = {a: ch.balance_of(who, sub, a) for a in assets}
             for m in range(len(params)):
                 w.positions[(str(who), sub, m)] = perps.Position(*ch.position(who, sub, m))
         w.pool = ch.pool_balance()
+        w.lp = liq.LiquidationParams(*ch.liquidation_params())
+        w.insurance = ch.insurance_fund()
+        w.bad_debt = [ch.bad_debt_total(), ch.bad_debt_insurance(), ch.bad_debt_pool()]
+        w.registered = [
+            (str(a.owner), int(a.sub_id))
+            for a in (ch.account_at(i) for i in range(ch.num_accounts()))
+        ]
         return w
+
+    # ------------------------------------------------------------ prices
+
+    def price_error(self, m: int, now: int) -> str | None:
+        """The router's revert reason for feed `m` at time `now`, or None."""
+        try:
+            model.normalise_price(self.rounds[m], self.feed_params[m], BOUNDS, now)
+        except model.PriceError as err:
+            return err.reason
+        return None
+
+    def asset_feed(self, asset: str) -> int:
+        return self.market_collateral.index(asset)
+
+    def require_prices(self, feeds: list[int], now: int) -> None:
+        """Raises PriceError for the first feed, in read order, the router refuses."""
+        for m in feeds:
+            if (reason := self.price_error(m, now)) is not None:
+                raise model.PriceError(reason)
+
+    def first_price_error(self, feeds: list[int], now: int) -> str | None:
+        try:
+            self.require_prices(feeds, now)
+        except model.PriceError as err:
+            return err.reason
+        return None
 
     # ------------------------------------------------------------ model maths
 
     def collateral_prices(self) -> dict[str, int]:
         return {a: self.prices[m] for m, a in enumerate(self.market_collateral) if a}
 
+    def open_markets(self, who, sub) -> list[int]:
+        return [m for m in range(len(self.params)) if self.positions[(str(who), sub, m)].size]
+
+    def held(self, who, sub) -> list[str]:
+        """Non-quote assets with a balance, in listing order."""
+        bal = self.balances[(str(who), sub)]
+        return [a for a in self.assets if a != self.quote and bal[a] > 0]
+
     def risk(self, who, sub, now) -> perps.PositionRisk:
         total = perps.PositionRisk()
-        for m in range(len(self.params)):
+        for m in self.open_markets(who, sub):
             pos = self.positions[(str(who), sub, m)]
-            if pos.size:
-                _, index = perps.funding(self.states[m], self.params[m], self.prices[m], now)
-                total += perps.risk(pos, self.params[m], self.prices[m], index)
+            _, index = perps.funding(self.states[m], self.params[m], self.prices[m], now)
+            total += perps.risk(pos, self.params[m], self.prices[m], index)
         return total
 
     def health(self, who, sub, now) -> model.Health:
+        """(equity, IM, MM), or PriceError with the reason the chain reverts with:
+        held collateral is priced first (listing order), then markets."""
+        feeds = [self.asset_feed(a) for a in self.held(who, sub)] + self.open_markets(who, sub)
+        self.require_prices(feeds, now)
         return model.account_health(
             self.balances[(str(who), sub)],
             self.assets,
@@ -83,98 +189,410 @@ class World:
         )
 
     def has_liabilities(self, who, sub) -> bool:
-        return self.balances[(str(who), sub)][self.quote] < 0 or any(
-            self.positions[(str(who), sub, m)].size for m in range(len(self.params))
-        )
+        return self.balances[(str(who), sub)][self.quote] < 0 or bool(self.open_markets(who, sub))
 
-    def below_im_after(self, who, sub, now, change) -> bool:
-        """Applies `change(world)` tentatively; True if the account ends below IM."""
+    def liquidatable(self, who, sub, now) -> bool:
+        """`is_liquidatable` (PriceError if a price it needs is invalid)."""
+        if not self.has_liabilities(who, sub):
+            return False
+        h = self.health(who, sub, now)
+        return h.equity < h.mm
+
+    def im_failure_after(
+        self, who, sub, now, change: Callable[[World], None], floor: str = "im"
+    ) -> str | None:
+        """Applies `change(world)` tentatively; the reason the IM check that
+        follows would revert with (below IM, or a price), or None. With
+        `floor="mm"`, the check of a reduction that costs more than the
+        margin it frees (E >= MM)."""
         saved = (
             list(self.states),
             dict(self.positions),
             {k: dict(v) for k, v in self.balances.items()},
         )
         change(self)
-        below = self.has_liabilities(who, sub) and ((h := self.health(who, sub, now)).equity < h.im)
+        reason = None
+        if self.has_liabilities(who, sub):
+            try:
+                h = self.health(who, sub, now)
+            except model.PriceError as err:
+                reason = err.reason
+            else:
+                if floor == "im" and h.equity < h.im:
+                    reason = "xmargin: below initial margin"
+                elif floor == "mm" and h.equity < h.mm:
+                    reason = REDUCTION_TOO_COSTLY
         self.states, self.positions, self.balances = saved
-        return below
+        return reason
 
-    # ------------------------------------------------------------ actions
+    # ------------------------------------------------------------ oracle
+
+    def _post(self, m: int, answer: int, owner) -> None:
+        self.feeds[m].set_answer(answer, sender=owner)
+        # The round as the router will read it (its timestamp is the block's).
+        self.rounds[m] = model.Round(*self.feeds[m].latestRoundData())
+        self.prices[m] = answer * 10 ** (18 - self.feed_params[m].decimals)
 
     def set_price(self, m: int, bps: int, owner) -> None:
-        scale = 10 ** (18 - self.feeds[m].decimals())
-        self.prices[m] = self.prices[m] * (10_000 + bps) // 10_000 // scale * scale
-        self.feeds[m].set_answer(self.prices[m] // scale, sender=owner)
+        """Moves feed `m` by `bps` basis points (and refreshes its round)."""
+        scale = 10 ** (18 - self.feed_params[m].decimals)
+        self._post(m, self.prices[m] * (10_000 + bps) // 10_000 // scale, owner)
 
-    def refresh_prices(self, owner) -> None:
-        for feed, price in zip(self.feeds, self.prices, strict=True):
-            feed.set_answer(price // 10 ** (18 - feed.decimals()), sender=owner)
+    def set_answer(self, m: int, answer: int, owner) -> None:
+        self._post(m, answer, owner)
 
-    def trade(self, chain, who, sub, m, delta) -> str | None:
-        """Trades on chain; asserts the exact outcome. Returns the revert reason, if any."""
+    def refresh_prices(self, owner, which: list[int] | None = None) -> None:
+        for m in range(len(self.feeds)) if which is None else which:
+            self._post(m, self.prices[m] // 10 ** (18 - self.feed_params[m].decimals), owner)
+
+    # ------------------------------------------------------------ trading
+
+    def trade(self, chain, who, sub, m, delta, via=None) -> str | None:
+        """Trades on chain (by `via`, an operator, with `trade_for`); asserts
+        the exact outcome. Returns the revert reason, if any."""
         key = (str(who), sub, m)
         old = self.positions[key]
-        now = chain.blocks.head.timestamp + 1  # the trade's block
-        chain.pending_timestamp = now
-        r = perps.trade(
-            self.states[m], self.params[m], old, delta, self.prices[m], now, self.quote_precision
-        )
+        now = next_timestamp(chain)  # the trade's block
+        reason = "xmargin: zero size" if delta == 0 else self.price_error(m, now)
+        r = None
+        if reason is None:
+            r = perps.trade(
+                self.states[m],
+                self.params[m],
+                old,
+                delta,
+                self.prices[m],
+                now,
+                self.quote_precision,
+            )
 
-        def apply(w: World) -> None:
-            w.states[m], w.positions[key] = r.state, r.position
-            w.balances[(str(who), sub)][w.quote] += r.quote_delta
+            def apply(w: World) -> None:
+                w.states[m], w.positions[key] = r.state, r.position
+                w.balances[(str(who), sub)][w.quote] += r.quote_delta
 
-        reason = None
-        if not r.reducing:
-            new_oi = r.state.long_oi if old.size + delta > 0 else r.state.short_oi
-            if new_oi > self.params[m].max_oi:
-                reason = "xmargin: open interest cap reached"
-            elif self.below_im_after(who, sub, now, apply):
-                reason = "xmargin: below initial margin"
+            if not r.reducing:
+                new_oi = r.state.long_oi if old.size + delta > 0 else r.state.short_oi
+                if new_oi > self.params[m].max_oi:
+                    reason = "xmargin: open interest cap reached"
+                else:
+                    reason = self.im_failure_after(who, sub, now, apply)
+            elif r.premium + r.fee > 0:
+                # A reduction whose premium and fee exceed the MM it frees
+                # must leave the account at or above MM.
+                index = r.state.funding_index
+                p = self.params[m]
+                freed = perps.risk(old, p, self.prices[m], index).mm
+                if r.position.size:
+                    freed -= perps.risk(r.position, p, self.prices[m], index).mm
+                if r.premium + r.fee > freed:
+                    reason = self.im_failure_after(who, sub, now, apply, floor="mm")
         limit = 0 if delta < 0 else 2**200
+
+        def send():
+            if via is None:
+                return self.ch.trade(sub, m, delta, limit, sender=who)
+            return self.ch.trade_for(who, sub, m, delta, limit, sender=via)
+
         if reason is not None:
             with ape.reverts(reason):
-                self.ch.trade(sub, m, delta, limit, sender=who)
+                send()
             return reason
-        tx = self.ch.trade(sub, m, delta, limit, sender=who)
+        assert r is not None
+        tx = send()
         (event,) = tx.events.filter(self.ch.Trade)
         # WAD-level amounts, before the quote balance's native rounding.
-        assert (event.fill_price, event.pnl, event.funding, event.premium, event.fee) == (
-            r.fill_price,
-            r.pnl,
-            r.funding,
-            r.premium,
-            r.fee,
-        )
+        got = (event.fill_price, event.pnl, event.funding, event.premium, event.fee)
+        want = (r.fill_price, r.pnl, r.funding, r.premium, r.fee)
+        assert got == want, f"trade at {now}: chain {got} != model {want}"
         assert event.quote_delta == r.quote_delta
         apply(self)
         self.pool -= r.quote_delta
+        self._register(who, sub)
+        if not r.reducing:
+            # Invariant 3: a risk-increasing action never ends below IM.
+            h = self.health(who, sub, now)
+            assert h.equity >= h.im
+        return None
+
+    def _register(self, who, sub) -> None:
+        acct = (str(who), sub)
+        if self.open_markets(who, sub) and acct not in self.registered:
+            self.registered.append(acct)
+
+    # ------------------------------------------------------------ liquidation
+
+    def settle_bad_debt(self, who, sub) -> tuple[int, int, int] | None:
+        """`_settle_bad_debt`: (deficit, from insurance, from pool) if it fires."""
+        bal = self.balances[(str(who), sub)]
+        if self.open_markets(who, sub) or self.held(who, sub) or bal[self.quote] >= 0:
+            return None
+        deficit = -bal[self.quote]
+        from_insurance, from_pool = liq.absorb(deficit, self.insurance)
+        self.insurance -= from_insurance
+        self.pool -= from_pool
+        bal[self.quote] = 0
+        for i, amount in enumerate((deficit, from_insurance, from_pool)):
+            self.bad_debt[i] += amount
+        return deficit, from_insurance, from_pool
+
+    def liquidate_reason(self, liquidator, who, sub, m, max_size, now, operators=()) -> str | None:
+        """The reason `liquidate` reverts with, in the contract's order, or None."""
+        if str(liquidator) == str(who) or str(liquidator) in operators:
+            return "xmargin: self-liquidation"
+        if not 0 <= m < len(self.params):
+            return "xmargin: unknown market"
+        if max_size == 0:
+            return "xmargin: zero size"
+        if self.lp.target_health == 0:
+            return "xmargin: liquidation not configured"
+        if not self.positions[(str(who), sub, m)].size:
+            return "xmargin: no position in market"
+        try:
+            h = self.health(who, sub, now)
+        except model.PriceError as err:
+            return err.reason
+        if h.equity >= h.mm:
+            return "xmargin: account not liquidatable"
+        return None
+
+    def liquidate(
+        self, chain, liquidator, who, sub, m, max_size, operators=(), tx=None
+    ) -> str | None:
+        """Liquidates on chain (or checks `tx`, a liquidation the keeper sent)
+        and asserts the exact outcome; returns the revert reason, if any.
+
+        Invariant 4: only an account below MM is liquidated, a partial close
+        reaches the target health, and no liquidation lowers E - MM by more
+        than its rounding (the penalty rate is capped at the market's MMR).
+        """
+        key = (str(who), sub, m)
+        old = self.positions[key]
+        now = self._tx_time(chain, tx)
+        reason = self.liquidate_reason(liquidator, who, sub, m, max_size, now, operators)
+        res = None
+        if reason is None:
+            h = self.health(who, sub, now)
+            try:
+                res = liq.liquidate(
+                    self.states[m],
+                    self.params[m],
+                    old,
+                    h.equity,
+                    h.mm,
+                    self.prices[m],
+                    now,
+                    max_size,
+                    self.quote_precision,
+                    self.lp,
+                )
+            except ValueError as err:
+                reason = str(err)
+        if reason is not None:
+            assert tx is None, f"the keeper's liquidation should have reverted: {reason}"
+            with ape.reverts(reason):
+                self.ch.liquidate(who, sub, m, max_size, 0, sender=liquidator)
+            return reason
+        assert res is not None
+        if tx is None:
+            tx = self.ch.liquidate(who, sub, m, max_size, 0, sender=liquidator)
+        (ev,) = tx.events.filter(self.ch.Liquidation)
+        closed = abs(ev.size_delta)
+        assert (closed, ev.new_size, ev.price, ev.funding_index) == (
+            res.closed,
+            res.position.size,
+            self.prices[m],
+            res.state.funding_index,
+        )
+        assert (ev.equity_before, ev.mm_before, ev.quote_delta) == (h.equity, h.mm, res.quote_delta)
+        assert (ev.penalty, ev.keeper_reward, ev.insurance_share) == (
+            res.penalty.total,
+            res.penalty.keeper,
+            res.penalty.insurance,
+        )
+        self.states[m], self.positions[key] = res.state, res.position
+        self.balances[(str(who), sub)][self.quote] += res.quote_delta - res.penalty.total
+        self.pool -= res.quote_delta
+        self.insurance += res.penalty.insurance
+        self.balances[(str(liquidator), 0)][self.quote] += res.penalty.keeper
+        self._expect_bad_debt(tx, who, sub)
+        after = self.health(who, sub, now)
+        slack = LIQUIDATION_ROUNDING * self.quote_precision
+        assert after.equity - after.mm >= h.equity - h.mm - slack
+        if res.position.size and res.closed == res.wanted:
+            # A partial close the caller did not cap reached the target E / MM.
+            assert after.equity * E18 >= self.lp.target_health * after.mm
+        return None
+
+    @staticmethod
+    def _tx_time(chain, tx) -> int:
+        """The timestamp `tx` ran at, or the next block's (pinned) when None."""
+        return next_timestamp(chain) if tx is None else chain.blocks[tx.block_number].timestamp
+
+    def _expect_bad_debt(self, tx, who, sub) -> None:
+        settled = self.settle_bad_debt(who, sub)
+        events = list(tx.events.filter(self.ch.BadDebt))
+        if settled is None:
+            assert events == []
+        else:
+            (ev,) = events
+            assert (ev.deficit, ev.from_insurance, ev.from_pool) == settled
+
+    def liquidate_collateral_reason(
+        self, liquidator, who, sub, asset, repay, now, operators=()
+    ) -> str | None:
+        bal = self.balances[(str(who), sub)]
+        if str(liquidator) == str(who) or str(liquidator) in operators:
+            return "xmargin: self-liquidation"
+        if asset not in self.assets:
+            return "xmargin: asset not listed"
+        if asset == self.quote:
+            return "xmargin: quote asset is not collateral to liquidate"
+        if repay == 0:
+            return "xmargin: zero amount"
+        if repay > model.MAX_AMOUNT:
+            return "xmargin: amount too large"
+        if self.open_markets(who, sub):
+            return "xmargin: account has positions: liquidate them first"
+        if bal[self.quote] >= 0:
+            return "xmargin: account has no debt"
+        try:
+            h = self.health(who, sub, now)
+        except model.PriceError as err:
+            return err.reason
+        if h.equity >= 0:
+            return "xmargin: account not liquidatable"
+        if bal[asset] <= 0:
+            return "xmargin: account holds none of that asset"
+        return None
+
+    def liquidate_collateral(
+        self, chain, liquidator, who, sub, asset, repay, operators=(), tx=None
+    ) -> str | None:
+        """`liquidate_collateral` on chain (or checks the keeper's `tx`);
+        the equity of the account never falls (discount <= MM haircut)."""
+        now = self._tx_time(chain, tx)
+        bal = self.balances[(str(who), sub)]
+        reason = self.liquidate_collateral_reason(
+            liquidator, who, sub, asset, repay, now, operators
+        )
+        repaid = out = 0
+        if reason is None:
+            m = self.asset_feed(asset)
+            repaid, out = liq.collateral_out(
+                repay,
+                -bal[self.quote],
+                bal[asset],
+                self.prices[m],
+                self.quote_precision,
+                self.assets[asset].precision,
+                self.assets[asset].mm_haircut,
+                self.lp,
+            )
+            if out == 0:
+                reason = "xmargin: repay too small for one unit of collateral"
+        if reason is not None:
+            assert tx is None, f"the keeper's collateral liquidation should revert: {reason}"
+            with ape.reverts(reason):
+                self.ch.liquidate_collateral(who, sub, asset, repay, 0, sender=liquidator)
+            return reason
+        before = self.health(who, sub, now)
+        if tx is None:
+            tx = self.ch.liquidate_collateral(who, sub, asset, repay, 0, sender=liquidator)
+        (ev,) = tx.events.filter(self.ch.CollateralLiquidation)
+        assert (ev.repaid, ev.collateral_out) == (repaid, out)
+        bal[self.quote] += repaid
+        bal[asset] -= out
+        self._expect_bad_debt(tx, who, sub)
+        assert self.health(who, sub, now).equity >= before.equity
         return None
 
     # ------------------------------------------------------------ checks
 
+    def read_chain(self) -> ChainState:
+        """The chain's side of every comparison `check` makes: one call to
+        the test-only StateReader when the world has one, else view by view."""
+        ch, n = self.ch, len(self.params)
+        keys = [(str(who), sub) for who, sub in self.accounts]
+        assets = list(self.assets)
+        if self.reader is not None:
+            bal, pos, hs, states, led, held = self.reader.read(
+                ch, [{"owner": o, "sub_id": s} for o, s in keys], assets, n
+            )
+            return ChainState(
+                balances={
+                    k: dict(zip(assets, bal[i * len(assets) :], strict=False))
+                    for i, k in enumerate(keys)
+                },
+                positions={
+                    (*k, m): tuple(pos[i * n + m]) for i, k in enumerate(keys) for m in range(n)
+                },
+                health={
+                    k: (h.equity, h.im, h.mm) if h.ok else None
+                    for k, h in zip(keys, hs, strict=True)
+                },
+                states=[tuple(x) for x in states],
+                ledgers=(
+                    led.pool_balance,
+                    led.insurance_fund,
+                    [led.bad_debt_total, led.bad_debt_insurance, led.bad_debt_pool],
+                    led.num_accounts,
+                ),
+                held=dict(zip(assets, held, strict=True)),
+            )
+        health = {}
+        for k in keys:
+            try:
+                health[k] = tuple(ch.account_health(*k))
+            except ape.exceptions.ContractLogicError:
+                health[k] = None
+        return ChainState(
+            balances={k: {a: ch.balance_of(*k, a) for a in assets} for k in keys},
+            positions={(*k, m): tuple(ch.position(*k, m)) for k in keys for m in range(n)},
+            health=health,
+            states=[tuple(ch.market_state(m)) for m in range(n)],
+            ledgers=(
+                ch.pool_balance(),
+                ch.insurance_fund(),
+                [ch.bad_debt_total(), ch.bad_debt_insurance(), ch.bad_debt_pool()],
+                ch.num_accounts(),
+            ),
+            held={a: self.tokens[a].balanceOf(ch) for a in assets if a in self.tokens},
+        )
+
     def check(self, chain) -> None:
         """Every account, market and ledger equals the model, to the wei."""
         ch, now = self.ch, chain.blocks.head.timestamp
+        got = self.read_chain()
         for who, sub in self.accounts:
-            for asset, amount in self.balances[(str(who), sub)].items():
-                assert ch.balance_of(who, sub, asset) == amount
+            key = (str(who), sub)
+            assert got.balances[key] == self.balances[key], key
             for m in range(len(self.params)):
-                assert tuple(ch.position(who, sub, m)) == tuple(
-                    vars(self.positions[(str(who), sub, m)]).values()
-                )
-            expected = self.health(who, sub, now)
-            assert tuple(ch.account_health(who, sub)) == (expected.equity, expected.im, expected.mm)
-        for m in range(len(self.params)):
-            assert tuple(ch.market_state(m)) == tuple(vars(self.states[m]).values())
-        assert ch.pool_balance() == self.pool
-        # Tokens held == the ledgers, to the unit: every settlement is a
-        # transfer between a trader's quote balance and the pool.
-        for asset, token in self.tokens.items():
+                assert got.positions[(*key, m)] == tuple(vars(self.positions[(*key, m)]).values())
+            try:
+                expected = self.health(who, sub, now)
+            except model.PriceError as err:
+                # A bad price never becomes a number in a health check.
+                assert got.health[key] is None, (key, err.reason, got.health[key], now, self.rounds)
+                with ape.reverts(err.reason):
+                    ch.account_health(who, sub)
+            else:
+                assert got.health[key] == (expected.equity, expected.im, expected.mm), key
+        assert got.states == [tuple(vars(s).values()) for s in self.states]
+        pool, insurance, totals, registered = got.ledgers
+        assert (pool, insurance) == (self.pool, self.insurance)
+        # Invariant 5: bad debt == what insurance and pool absorbed.
+        assert totals == self.bad_debt
+        assert totals[0] == totals[1] + totals[2]
+        assert registered == len(self.registered)
+        # Invariant 1: tokens held == the ledgers, to the unit: every
+        # settlement is a transfer between ledgers inside the engine.
+        for asset in self.tokens:
             ledgers = sum(b[asset] for b in self.balances.values())
             if asset == self.quote:
-                ledgers += self.pool
-            assert token.balanceOf(ch) == ledgers
+                ledgers += self.pool + self.insurance
+            assert got.held[asset] == ledgers, asset
+        if any(self.price_error(m, now) for m in range(len(self.params))):
+            return  # the pool's views need every market price
         # The pool's claim on traders, from exact aggregates, against the sum
         # of per-position figures: each position rounds once, so they differ
         # by at most one wei per open position, and only against the pool.

@@ -71,14 +71,21 @@ class PositionView:
 
 
 def read_markets(engine: Engine, block_id: int) -> list[MarketView]:
-    """Every market in the record, with price and funding index at `block_id`."""
+    """Every market in the record with a valid price, with its price and
+    funding index at `block_id` (a market whose price the router refuses is
+    left out)."""
     ch = engine.clearinghouse
     now = ch.chain_manager.blocks[block_id].timestamp
     out = []
     for symbol, market_id in engine.record.markets.items():
         params = perps.MarketParams(*ch.market_params(market_id, block_id=block_id))
         state = perps.MarketState(*ch.market_state(market_id, block_id=block_id))
-        price = engine.router.price(params.asset, block_id=block_id)
+        try:
+            price = engine.router.price(params.asset, block_id=block_id)
+        except ContractLogicError:
+            # An invalid price: no position in this market can be valued or
+            # liquidated now, but the others can.
+            continue
         _, index = perps.funding(state, params, price, now)
         out.append(MarketView(symbol, market_id, params, state, price, index))
     return out

@@ -293,7 +293,7 @@ class Keeper:
             mm = perps.risk(pos, m.params, m.price, m.index).mm
             size_abs = abs(pos.size)
             size = liq.close_size(h.equity, h.mm, size_abs, m.price, m.params, lp, precision)
-            reward = liq.penalty(size, m.price, h.equity, h.mm, precision, lp).keeper
+            reward = liq.penalty(size, m.price, h.equity, h.mm, precision, lp, m.params).keeper
             plan = Plan(m.market_id, m.symbol, size, reward)
             if best is None or mm > best[0]:
                 best = (mm, plan)

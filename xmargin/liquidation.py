@@ -8,10 +8,24 @@ the contract (see docs/liquidation.md for the derivation).
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 
 from xmargin.model import WAD, mul_div_down
-from xmargin.perps import MarketParams, ceil_div, div_trunc, mul_div_up
+from xmargin.perps import (
+    MarketParams,
+    MarketState,
+    Position,
+    accrue,
+    ceil_div,
+    div_trunc,
+    mul_div_up,
+    risk,
+    settle,
+)
+
+WHOLE_CLOSE = "xmargin: this liquidation must close the whole position"
+PIECE_TOO_SMALL = "xmargin: liquidation piece below the dust threshold"
+MIN_PIECE = WAD  # 1 USD: least notional of a piece smaller than the engine would close
 
 
 @dataclass(frozen=True)
@@ -29,6 +43,12 @@ class LiquidationParams:
 
     def as_tuple(self) -> tuple[int, ...]:
         return astuple(self)
+
+
+def penalty_rate(lp: LiquidationParams, p: MarketParams) -> int:
+    """The penalty rate a liquidation in market `p` charges: `lp.penalty`,
+    at most the market's base maintenance ratio (so E - MM never falls)."""
+    return min(lp.penalty, p.mmr_base)
 
 
 def keeper_share(equity: int, mm: int, lp: LiquidationParams) -> int:
@@ -54,6 +74,7 @@ def close_size(
     `quote_precision` is 10**(18 - quote decimals): the target is met with
     two native quote units to spare for rounding.
     """
+    lp = replace(lp, penalty=penalty_rate(lp, p))
     if equity <= 0:
         return size_abs
     if equity * WAD < mm * lp.full_close_health:
@@ -85,16 +106,78 @@ class Penalty:
 
 
 def penalty(
-    closed: int, price: int, equity: int, mm: int, quote_precision: int, lp: LiquidationParams
+    closed: int,
+    price: int,
+    equity: int,
+    mm: int,
+    quote_precision: int,
+    lp: LiquidationParams,
+    p: MarketParams,
 ) -> Penalty:
-    """The penalty of closing `closed` at `price` (quote_precision = 10**(18 - decimals))."""
-    wad = mul_div_up(mul_div_up(closed, price, WAD), lp.penalty, WAD)
+    """The penalty of closing `closed` at `price` in market `p`
+    (quote_precision = 10**(18 - decimals))."""
+    wad = mul_div_up(mul_div_up(closed, price, WAD), penalty_rate(lp, p), WAD)
     full = ceil_div(wad, quote_precision)
     keeper = full * keeper_share(equity, mm, lp) // WAD
     # The insurance share only out of equity left after the keeper's share.
     left = div_trunc(equity, quote_precision) - keeper
     insurance = max(0, min(full - keeper, left))
     return Penalty(total=keeper + insurance, keeper=keeper, insurance=insurance)
+
+
+@dataclass(frozen=True)
+class Liquidation:
+    """What `liquidate` does to a position (native quote units, WAD sizes)."""
+
+    closed: int
+    # what the engine would close with no `max_size` limit
+    wanted: int
+    # the account's realised PnL - funding, credited before the penalty
+    quote_delta: int
+    penalty: Penalty
+    state: MarketState
+    position: Position
+
+
+def liquidate(
+    state: MarketState,
+    p: MarketParams,
+    old: Position,
+    equity: int,
+    mm: int,
+    price: int,
+    now: int,
+    max_size: int,
+    quote_precision: int,
+    lp: LiquidationParams,
+) -> Liquidation:
+    """`liquidate` on an account the caller found liquidatable (E < MM, taken
+    before funding accrues) with `old.size != 0` and `max_size > 0`: closes
+    at the oracle price with no premium and no fee. Raises ValueError with
+    the contract's reason when `max_size` would split a whole-position close
+    or cut a piece worth less than the dust threshold."""
+    state = accrue(state, p, price, now)
+    index = state.funding_index
+    size_abs = abs(old.size)
+    wanted = close_size(equity, mm, size_abs, price, p, lp, quote_precision)
+    if wanted >= size_abs and max_size < size_abs:
+        raise ValueError(WHOLE_CLOSE)
+    closed = min(wanted, max_size)
+    if closed < wanted and mul_div_down(closed, price, WAD) < max(lp.dust_notional, MIN_PIECE):
+        raise ValueError(PIECE_TOO_SMALL)
+    new_size = old.size - closed if old.size > 0 else old.size + closed
+    r = risk(old, p, price, index)
+    state, position, quote_delta = settle(
+        state, old, new_size, price, index, r.pnl - r.funding, quote_precision
+    )
+    pen = penalty(closed, price, equity, mm, quote_precision, lp, p)
+    return Liquidation(closed, wanted, quote_delta, pen, state, position)
+
+
+def absorb(deficit: int, insurance_fund: int) -> tuple[int, int]:
+    """The bad-debt waterfall (`_settle_bad_debt`): (from insurance, from pool)."""
+    from_insurance = min(deficit, insurance_fund)
+    return from_insurance, deficit - from_insurance
 
 
 def collateral_out(

@@ -132,6 +132,12 @@ def funding(state: MarketState, p: MarketParams, price: int, now: int) -> tuple[
     return r1, state.funding_index + div_trunc(area * price, SECONDS_PER_DAY * WAD)
 
 
+def accrue(state: MarketState, p: MarketParams, price: int, now: int) -> MarketState:
+    """`markets._accrue`: the state with funding stored as of `now`."""
+    rate, index = funding(state, p, price, now)
+    return replace(state, funding_rate=rate, funding_index=index, last_funding_time=now)
+
+
 def margin_ratio(size_abs: int, base: int, scalar: int, skew_scale: int) -> int:
     return min(base + ceil_div(size_abs * scalar, skew_scale), WAD)
 
@@ -201,32 +207,16 @@ def trade(
     quote_precision: int,
 ) -> TradeResult:
     """`trading._trade` without its permission checks: what a fill does."""
-    rate, index = funding(state, p, price, now)
-    state = replace(state, funding_rate=rate, funding_index=index, last_funding_time=now)
+    state = accrue(state, p, price, now)
+    index = state.funding_index
     new_size = old.size + delta
     adj = fill_adjustment(state.skew, delta, price, p.skew_scale)
     r = risk(old, p, price, index)
     prem = premium(delta, adj)
     f = fee(state.skew, delta, price, p)
-    quote_delta = floor_div(r.pnl - r.funding - prem - f, quote_precision)
-    long_oi, short_oi = state.long_oi, state.short_oi
-    if old.size > 0:
-        long_oi -= old.size
-    elif old.size < 0:
-        short_oi -= -old.size
-    if new_size > 0:
-        long_oi += new_size
-    elif new_size < 0:
-        short_oi += -new_size
-    state = replace(
-        state,
-        skew=state.skew + delta,
-        long_oi=long_oi,
-        short_oi=short_oi,
-        entry_sum=state.entry_sum + new_size * price - old.size * old.entry_price,
-        funding_sum=state.funding_sum + new_size * index - old.size * old.funding_index,
+    state, position, quote_delta = settle(
+        state, old, new_size, price, index, r.pnl - r.funding - prem - f, quote_precision
     )
-    position = Position(new_size, price, index) if new_size else Position()
     return TradeResult(
         fill_price=max(price + adj, 0),
         pnl=r.pnl,
@@ -238,6 +228,41 @@ def trade(
         state=state,
         position=position,
     )
+
+
+def settle(
+    state: MarketState,
+    old: Position,
+    new_size: int,
+    price: int,
+    index: int,
+    owed: int,
+    quote_precision: int,
+) -> tuple[MarketState, Position, int]:
+    """`trading._apply`: books `owed` (WAD USD, > 0 to the account) rounded
+    down to native quote units, and re-enters the position at `price` and
+    `index` in the market aggregates. Returns (state, position, quote_delta).
+    Shared by trades and liquidations."""
+    quote_delta = floor_div(owed, quote_precision)
+    long_oi, short_oi = state.long_oi, state.short_oi
+    if old.size > 0:
+        long_oi -= old.size
+    elif old.size < 0:
+        short_oi -= -old.size
+    if new_size > 0:
+        long_oi += new_size
+    elif new_size < 0:
+        short_oi += -new_size
+    state = replace(
+        state,
+        skew=state.skew + new_size - old.size,
+        long_oi=long_oi,
+        short_oi=short_oi,
+        entry_sum=state.entry_sum + new_size * price - old.size * old.entry_price,
+        funding_sum=state.funding_sum + new_size * index - old.size * old.funding_index,
+    )
+    position = Position(new_size, price, index) if new_size else Position()
+    return state, position, quote_delta
 
 
 def liquidation_price(

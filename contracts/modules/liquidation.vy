@@ -11,8 +11,9 @@
           far under (E / MM < `full_close_health`, or E <= 0), or when a
           partial close could not raise E / MM (E / MM <= penalty / mmr).
           A whole-position close cannot be split into pieces (`max_size`
-          below the position reverts), so every partial liquidation raises
-          E / MM.
+          below the position reverts), and a piece smaller than the engine
+          would close must be worth at least `dust_notional` (and $1), so
+          every partial liquidation raises E / MM.
           With the linear margin ratio `mmr(y) = b + c * y / K`, closing `x`
           of `S` frees `x * P * (b + c * (2S - x) / K)` of MM, so the size
           solves `E - pen * P * x = target * (MM - x * P * r)` for r at the
@@ -21,8 +22,9 @@
           so the target is reached. With c = 0 the first is exact; with a
           size add-on 10 % of the base ratio the fifth is within 2e-7 of the
           least size (docs/liquidation.md).
-        - The penalty, `penalty` of closed notional, leaves the account's
-          quote balance. The liquidator's share rises linearly from
+        - The penalty, `penalty` of closed notional (at most the market's
+          base maintenance ratio, so a liquidation never lowers E - MM),
+          leaves the account's quote balance. The liquidator's share rises linearly from
           `keeper_share_min` just under MM to `keeper_share_max` at a
           shortfall (1 - E / MM) of `auction_depth` (a Dutch auction); the
           rest goes to the insurance fund, but only out of equity the
@@ -152,6 +154,8 @@ MAX_PENALTY: constant(uint256) = 10**17  # 10 % of closed notional
 MAX_TARGET_HEALTH: constant(uint256) = 2 * 10**18
 MAX_DISCOUNT: constant(uint256) = 2 * 10**17  # 20 %
 MAX_DUST: constant(uint256) = 10**24  # 1,000,000 USD
+# Least notional of a liquidation piece smaller than the engine would close.
+MIN_PIECE: constant(uint256) = 10**18  # 1 USD
 
 liquidation_params: public(LiquidationParams)
 # Native quote units held for bad debt (tokens in the Clearinghouse).
@@ -290,6 +294,10 @@ def liquidate(
     price: uint256 = markets._price(market_id)
     index: int256 = markets._accrue(market_id, price)
     p: markets.MarketParams = markets._risk_params(market_id)
+    # The penalty rate never exceeds the market's base maintenance ratio: a
+    # close then frees at least as much MM as it charges, so E - MM never
+    # falls (a 10 % penalty on a 5 % market would push accounts under).
+    lp.penalty = min(lp.penalty, p.mmr_base)
     size_abs: uint256 = fp._abs(old.size)
     precision: uint256 = collateral.asset_config[collateral.quote_asset].precision
     wanted: uint256 = self._close_size(h.equity, h.mm, size_abs, price, p, lp, precision)
@@ -297,6 +305,10 @@ def liquidate(
     # E / MM (or leave dust) and raise the next piece's keeper share.
     assert wanted < size_abs or max_size >= size_abs, "xmargin: this liquidation must close the whole position"
     closed: uint256 = min(wanted, max_size)
+    if closed < wanted:
+        # A piece pays a penalty rounded up to a native quote unit: one worth
+        # almost nothing would free less MM than that unit and lower E / MM.
+        assert math._mul_div(closed, price, constants.WAD, False) >= max(lp.dust_notional, MIN_PIECE), "xmargin: liquidation piece below the dust threshold"
 
     delta: int256 = convert(closed, int256)
     if old.size > 0:

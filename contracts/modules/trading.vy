@@ -10,10 +10,15 @@
         to the quote balance, which may go negative (a debt backed by the
         rest of the account).
         A trade that only shrinks a position (same side, smaller, or to zero)
-        is always allowed: while paused, in a closed market, above the OI cap
-        and below initial margin, so a user can always de-risk. Any other
-        trade needs the market open, the engine unpaused, room under the OI
-        cap and `equity >= IM` afterwards.
+        is allowed while paused, in a closed market, above the OI cap and
+        below initial margin, so a user can always de-risk, with one limit:
+        its premium and fee may not exceed the maintenance margin it frees
+        unless the account ends at or above MM. (Otherwise a reduction into
+        a skew the same owner built could pay a premium larger than the
+        account's equity, leave bad debt for the pool, and refund the
+        premium to the owner's other account.) Any other trade needs the
+        market open, the engine unpaused, room under the OI cap and
+        `equity >= IM` afterwards.
 @custom:security No token moves: settlement is internal to the ledger. The
                  quote amount is rounded down for the trader once, after
                  PnL, funding, premium and fee are summed in WAD.
@@ -133,6 +138,18 @@ def _trade(
         else:
             assert markets.market_state[market_id].short_oi <= p.max_oi, "xmargin: open interest cap reached"
         health._check_initial_margin(owner, sub_id)
+    else:
+        cost: int256 = premium + convert(fee, int256)
+        if cost > 0:
+            freed: uint256 = risk.mm
+            if new_size != 0:
+                freed -= markets._risk(
+                    markets.Position(size=new_size, entry_price=price, funding_index=index), p, price, index
+                ).mm
+            if cost > convert(freed, int256):
+                # The reduction lowers E - MM: only while the account stays above MM.
+                h: health.Health = health._account_health(owner, sub_id)
+                assert h.equity >= convert(h.mm, int256), "xmargin: reducing here costs more than the margin it frees"
 
     log Trade(
         owner=owner,

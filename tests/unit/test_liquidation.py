@@ -189,6 +189,28 @@ def test_far_under_closes_all_and_insurance_takes_only_what_is_left(
     assert usdc.balanceOf(ch) == quote_ledgers(ch, usdc, [trader, keeper])
 
 
+def test_penalty_rate_is_capped_at_the_markets_maintenance_ratio(
+    bull_10, eth_feed, owner, trader, keeper, usdc
+):
+    """Found by the state machine (owner parameters within bounds): an 8 %
+    penalty on a 5 % MMR market charged more than the MM a close frees, so
+    liquidations lowered E - MM. The rate is now min(penalty, mmr_base)."""
+    ch = bull_10
+    ch.set_liquidation_params(replace(LP, penalty=8 * E18 // 100).as_tuple(), sender=owner)
+    set_price(eth_feed, owner, 2_650)
+    # E = 469.85, MM = 1,325 (E / MM 0.35: all 10 ETH). Penalty 5 % (not 8 %)
+    # of 26,500 = 1,325; shortfall > 20 %: keeper 75 % = 993.75 (8 % would
+    # pay 1,590). No equity is left for the fund; the keeper's share leaves
+    # 469.85 - 993.75 = -523.90, written off (empty fund: the pool).
+    tx = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    (ev,) = tx.events.filter(ch.Liquidation)
+    assert (ev.penalty, ev.keeper_reward, ev.insurance_share) == (993_750_000, 993_750_000, 0)
+    (bad,) = tx.events.filter(ch.BadDebt)
+    assert (bad.deficit, bad.from_insurance, bad.from_pool) == (523_900_000, 0, 523_900_000)
+    assert ch.balance_of(trader, 0, usdc) == 0
+    assert usdc.balanceOf(ch) == quote_ledgers(ch, usdc, [trader, keeper])
+
+
 def test_deficit_beyond_the_insurance_fund_falls_on_the_pool(
     bull_10, eth_feed, owner, trader, keeper, usdc, lp, fund
 ):

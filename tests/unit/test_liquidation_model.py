@@ -82,7 +82,7 @@ def test_model_predicts_every_liquidation(
             return
         price = 3_000 * E18 * (10_000 + move) // 10_000
         expect = liq.close_size(equity, mm, size, price, market, lp, 10**12)
-        pen = liq.penalty(expect, price, equity, mm, 10**12, lp)
+        pen = liq.penalty(expect, price, equity, mm, 10**12, lp, market)
         tx = ch.liquidate(trader, 0, 0, 2**96, 0, sender=keeper)
         (ev,) = tx.events.filter(ch.Liquidation)
         assert abs(ev.size_delta) == expect
