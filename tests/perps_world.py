@@ -29,7 +29,7 @@ BOUNDS = model.PriceBounds(10**12, 10**6 * E18)  # conftest's MIN_PRICE, MAX_PRI
 LIQUIDATION_ROUNDING = 2
 
 Account = tuple[str, int]
-REDUCTION_TOO_COSTLY = "xmargin: reducing here costs more than the margin it frees"
+REDUCTION_TOO_COSTLY = "xmargin: this reduction costs more than the account can bear"
 
 
 def next_timestamp(chain) -> int:
@@ -204,7 +204,8 @@ class World:
         """Applies `change(world)` tentatively; the reason the IM check that
         follows would revert with (below IM, or a price), or None. With
         `floor="mm"`, the check of a reduction that costs more than the
-        margin it frees (E >= MM)."""
+        margin it frees (E >= MM); with `floor="solvent"`, that of one that
+        pays no more than it frees (E >= MM or E >= 0)."""
         saved = (
             list(self.states),
             dict(self.positions),
@@ -220,7 +221,7 @@ class World:
             else:
                 if floor == "im" and h.equity < h.im:
                     reason = "xmargin: below initial margin"
-                elif floor == "mm" and h.equity < h.mm:
+                elif h.equity < {"mm": h.mm, "solvent": min(h.mm, 0)}.get(floor, h.equity):
                     reason = REDUCTION_TOO_COSTLY
         self.states, self.positions, self.balances = saved
         return reason
@@ -276,16 +277,17 @@ class World:
                     reason = "xmargin: open interest cap reached"
                 else:
                     reason = self.im_failure_after(who, sub, now, apply)
-            elif r.premium + r.fee > 0:
-                # A reduction whose premium and fee exceed the MM it frees
-                # must leave the account at or above MM.
+            elif (cost := r.premium + r.fee) > 0:
+                # A reduction that pays must end at or above MM, or pay no
+                # more than the MM it frees and stay solvent.
                 index = r.state.funding_index
                 p = self.params[m]
                 freed = perps.risk(old, p, self.prices[m], index).mm
                 if r.position.size:
                     freed -= perps.risk(r.position, p, self.prices[m], index).mm
-                if r.premium + r.fee > freed:
-                    reason = self.im_failure_after(who, sub, now, apply, floor="mm")
+                reason = self.im_failure_after(
+                    who, sub, now, apply, floor="mm" if cost > freed else "solvent"
+                )
         limit = 0 if delta < 0 else 2**200
 
         def send():

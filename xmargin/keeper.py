@@ -101,7 +101,12 @@ class Plan:
 
     market_id: int
     symbol: str
+    # what the model says the engine will close, and the position's size:
+    # the keeper sends the latter as max_size, so funding that moves the
+    # engine's answer between the read and the transaction cannot turn the
+    # plan into a refused piece
     size: int
+    position_size: int
     reward: int
 
 
@@ -230,8 +235,10 @@ class Keeper:
                 return
             mask = ch.position_mask(owner, sub_id)
             if mask == 0:
-                self._liquidate_collateral(owner, sub_id, lp, stats)
-                return
+                # One asset per call: go round again while it makes progress.
+                if not self._liquidate_collateral(owner, sub_id, lp, stats):
+                    return
+                continue
             plan = self._plan(owner, sub_id, h, mask, lp, markets)
             cost = self._gas_cost_quote(LIQUIDATE_GAS)
             if plan.reward < cost:
@@ -248,7 +255,7 @@ class Keeper:
                 )
                 return
             outcome = self._send(
-                ch.liquidate, owner, sub_id, plan.market_id, plan.size, cost, stats=stats
+                ch.liquidate, owner, sub_id, plan.market_id, plan.position_size, cost, stats=stats
             )
             if outcome is None:
                 return
@@ -263,6 +270,7 @@ class Keeper:
                     "market": plan.symbol,
                     "closed": abs(ev.size_delta),
                     "predicted": plan.size,
+                    "max_size": plan.position_size,
                     "price": ev.price,
                     "penalty": ev.penalty,
                     "reward": ev.keeper_reward,
@@ -294,7 +302,7 @@ class Keeper:
             size_abs = abs(pos.size)
             size = liq.close_size(h.equity, h.mm, size_abs, m.price, m.params, lp, precision)
             reward = liq.penalty(size, m.price, h.equity, h.mm, precision, lp, m.params).keeper
-            plan = Plan(m.market_id, m.symbol, size, reward)
+            plan = Plan(m.market_id, m.symbol, size, size_abs, reward)
             if best is None or mm > best[0]:
                 best = (mm, plan)
         assert best is not None, "a position bit without a listed market"
@@ -302,8 +310,10 @@ class Keeper:
 
     def _liquidate_collateral(
         self, owner: str, sub_id: int, lp: liq.LiquidationParams, stats: PassStats
-    ) -> None:
-        """Repays the quote debt from the keeper's wallet for the largest collateral."""
+    ) -> bool:
+        """Repays the quote debt from the keeper's wallet for the largest
+        collateral (or writes off a deficit nothing backs); True if a
+        transaction went through."""
         ch = self.engine.clearinghouse
         quote = self.engine.tokens[self.engine.quote_symbol]
         debt = -ch.balance_of(owner, sub_id, quote.address)
@@ -324,13 +334,13 @@ class Keeper:
                         "tx": outcome.txn_hash,
                     }
                 )
-            return
+            return outcome is not None
         wallet = quote.balanceOf(self.sender)
         if debt <= 0 or wallet == 0:
             self.log(
                 {"event": "skip_collateral", "owner": owner, "sub_id": sub_id, "wallet": wallet}
             )
-            return
+            return False
         choices = []
         for symbol, token in self.engine.tokens.items():
             if symbol == self.engine.quote_symbol:
@@ -340,7 +350,7 @@ class Keeper:
                 price = self.engine.router.price(token.address)
                 choices.append((held * price * self._precision(symbol), symbol, held, price))
         if not choices:
-            return
+            return False
         _, symbol, held, price = max(choices)
         token = self.engine.tokens[symbol]
         repaid, out = liq.collateral_out(
@@ -354,14 +364,17 @@ class Keeper:
             lp,
         )
         if out == 0:
-            return
+            self.log(
+                {"event": "skip_collateral", "owner": owner, "sub_id": sub_id, "wallet": wallet}
+            )
+            return False
         if quote.allowance(self.sender, ch.address) < repaid:
             quote.approve(ch.address, 2**256 - 1, sender=self.sender)
         outcome = self._send(
             ch.liquidate_collateral, owner, sub_id, token.address, repaid, out, stats=stats
         )
         if outcome is None:
-            return
+            return False
         (ev,) = outcome.events.filter(ch.CollateralLiquidation)
         stats.collateral_liquidations += 1
         self.log(
@@ -376,6 +389,7 @@ class Keeper:
                 "tx": outcome.txn_hash,
             }
         )
+        return True
 
     def _send(self, method: Any, *args: Any, stats: PassStats) -> Any | None:
         """Sends; the receipt, or None after logging a lost race or a revert."""

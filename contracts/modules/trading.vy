@@ -12,13 +12,14 @@
         A trade that only shrinks a position (same side, smaller, or to zero)
         is allowed while paused, in a closed market, above the OI cap and
         below initial margin, so a user can always de-risk, with one limit:
-        its premium and fee may not exceed the maintenance margin it frees
-        unless the account ends at or above MM. (Otherwise a reduction into
-        a skew the same owner built could pay a premium larger than the
-        account's equity, leave bad debt for the pool, and refund the
-        premium to the owner's other account.) Any other trade needs the
-        market open, the engine unpaused, room under the OI cap and
-        `equity >= IM` afterwards.
+        when it pays a premium and fee (and the account still owes), the
+        account must end at or above MM, or have paid no more than the
+        maintenance margin the reduction freed and stay solvent (E >= 0).
+        Otherwise a reduction into a skew the same owner built could pay a
+        premium larger than the account's equity, leave bad debt for the
+        pool, and refund the premium to the owner's other account. Any
+        other trade needs the market open, the engine unpaused, room under
+        the OI cap and `equity >= IM` afterwards.
 @custom:security No token moves: settlement is internal to the ledger. The
                  quote amount is rounded down for the trader once, after
                  PnL, funding, premium and fee are summed in WAD.
@@ -140,16 +141,19 @@ def _trade(
         health._check_initial_margin(owner, sub_id)
     else:
         cost: int256 = premium + convert(fee, int256)
-        if cost > 0:
+        if cost > 0 and health._has_liabilities(owner, sub_id):
+            # What the reduction charges must not make the account worse than
+            # liquidation would: it ends at or above MM, or it paid no more
+            # than the MM it freed (E - MM did not fall) and stays solvent.
             freed: uint256 = risk.mm
             if new_size != 0:
                 freed -= markets._risk(
                     markets.Position(size=new_size, entry_price=price, funding_index=index), p, price, index
                 ).mm
-            if cost > convert(freed, int256):
-                # The reduction lowers E - MM: only while the account stays above MM.
-                h: health.Health = health._account_health(owner, sub_id)
-                assert h.equity >= convert(h.mm, int256), "xmargin: reducing here costs more than the margin it frees"
+            h: health.Health = health._account_health(owner, sub_id)
+            assert h.equity >= convert(h.mm, int256) or (
+                cost <= convert(freed, int256) and h.equity >= 0
+            ), "xmargin: this reduction costs more than the account can bear"
 
     log Trade(
         owner=owner,

@@ -1056,8 +1056,8 @@ def test_euler_a_reducing_trade_cannot_push_its_account_into_bad_debt(
     Euler's shape: an unchecked action makes one account insolvent, another
     account collects. Fixed: a reduction whose premium and fee exceed the
     maintenance margin it frees must leave the account at or above MM, so
-    A's close is refused ("reducing here costs more than the margin it
-    frees"); liquidation (no premium) remains the way out."""
+    A's close is refused ("this reduction costs more than the account can
+    bear"); liquidation (no premium) remains the way out."""
     ch = clearinghouse
     ch.list_market(flat(weth, skew_scale=1_000 * ETH, max_oi=1_000 * ETH), sender=owner)
     ch.set_liquidation_params(LP.as_tuple(), sender=owner)
@@ -1074,7 +1074,7 @@ def test_euler_a_reducing_trade_cannot_push_its_account_into_bad_debt(
     assert ch.balance_of(a, 0, usdc) == 3_820 * USDC
     ch.trade(0, 0, -990 * ETH, 0, sender=b)
     assert ch.balance_of(b, 0, usdc) == 556_595 * USDC
-    with ape.reverts("xmargin: reducing here costs more than the margin it frees"):
+    with ape.reverts("xmargin: this reduction costs more than the account can bear"):
         ch.trade(0, 0, -10 * ETH, 0, sender=a)  # the reduction into B's skew
     ch.trade(0, 0, 990 * ETH, BUY_ANY, sender=b)
     if ch.balance_of(a, 0, usdc) < 0 and ch.position_mask(a, 0) == 0:
@@ -1088,6 +1088,41 @@ def test_euler_a_reducing_trade_cannot_push_its_account_into_bad_debt(
         f"the attacker gained {gain / USDC:,.2f} USDC (hand: 21,260), the pool wrote off "
         f"{ch.bad_debt_pool() / USDC:,.2f} (hand: 25,760)"
     )
+
+
+def test_euler_a_reduction_paying_exactly_the_margin_it_frees_cannot_leave_bad_debt(
+    clearinghouse, owner, weth, usdc, eth_feed, trader, hedger, fund, snapshot_balances
+):
+    """Found in review of the first fix (which only checked reductions that
+    cost more than the MM they free). Flat market, skew scale = OI cap =
+    1,000 ETH. A: 4,000 USDC, long 10 at $3,000 (premium 150, fee 30: quote
+    3,820). B: short 54 (skew -44). At $2,700 A has E = 820 < MM = 1,350.
+    A sells its 10 into the -44 skew: premium -10 * floor(2,700 * (-98) /
+    2,000) = 1,323, taker fee 27: cost 1,350 = the MM freed, and A would end
+    at E = 820 - 1,350 = -530, a deficit for the pool. Refused: a paying
+    reduction must leave E >= MM, or E >= 0 having paid no more than it
+    freed."""
+    ch = clearinghouse
+    ch.list_market(flat(weth, skew_scale=1_000 * ETH, max_oi=1_000 * ETH), sender=owner)
+    fund(usdc, trader, 4_000 * USDC, ch)
+    ch.deposit(0, usdc, 4_000 * USDC, sender=trader)
+    fund(usdc, hedger, 100_000 * USDC, ch)
+    ch.deposit(0, usdc, 100_000 * USDC, sender=hedger)
+    ch.trade(0, 0, 10 * ETH, BUY_ANY, sender=trader)
+    assert ch.balance_of(trader, 0, usdc) == 3_820 * USDC
+    ch.trade(0, 0, -54 * ETH, 0, sender=hedger)
+    set_price(eth_feed, owner, 2_700)
+    assert tuple(ch.account_health(trader, 0))[::2] == (820 * E18, 1_350 * E18)
+    before = snapshot_balances(ch, [usdc], [trader, hedger])
+    with ape.reverts("xmargin: this reduction costs more than the account can bear"):
+        ch.trade(0, 0, -10 * ETH, 0, sender=trader)
+    assert snapshot_balances(ch, [usdc], [trader, hedger]) == before
+    assert ch.position(trader, 0, 0).size == 10 * ETH
+    # Half of it pays 5 * 2,700 * 93 / 2,000 + 13.5 = 641.25 for 675 freed;
+    # the whole position settles at $2,700 (PnL -3,000) and A keeps
+    # 3,820 - 3,000 - 641.25 = 178.75 >= 0: allowed, though below MM (675).
+    ch.trade(0, 0, -5 * ETH, 0, sender=trader)
+    assert ch.balance_of(trader, 0, usdc) == 178_750_000
 
 
 # ================================================================ 7. flash-style price moves

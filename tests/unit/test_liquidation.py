@@ -459,7 +459,7 @@ def test_no_partial_close_when_it_would_lower_health(
 
 
 def test_deficit_of_a_self_closed_account_can_be_settled(
-    bull_10, trader, stranger, usdc, eth_feed, owner, keeper
+    bull_10, trader, stranger, usdc, weth, eth_feed, owner, keeper
 ):
     """Review finding: an owner closing its own position under water leaves a
     debt with nothing to liquidate; anyone can have it written off."""
@@ -467,7 +467,14 @@ def test_deficit_of_a_self_closed_account_can_be_settled(
     set_price(eth_feed, owner, 2_000)
     with ape.reverts("xmargin: account has positions: liquidate them first"):
         ch.settle_bad_debt(trader, 0, sender=stranger)
-    ch.trade(0, 0, -10 * ETH, 0, sender=trader)  # reducing: always allowed
+    # A close that pays (fee 20 > premium rebate 0.10) would deepen the
+    # deficit of an insolvent account: refused (liquidation pays nothing).
+    with ape.reverts("xmargin: this reduction costs more than the account can bear"):
+        ch.trade(0, 0, -10 * ETH, 0, sender=trader)
+    # Without fees the close earns its rebate: allowed, and it strands a debt.
+    flat_free = params(weth, im_size_scalar=0, mm_size_scalar=0, taker_fee=0, maker_fee=0)
+    ch.set_market_params(0, flat_free, sender=owner)
+    ch.trade(0, 0, -10 * ETH, 0, sender=trader)
     debt = -ch.balance_of(trader, 0, usdc)
     # 3,969.85 - 10,000 loss - premium refund/fee of the close
     assert debt > 6_000 * USDC
