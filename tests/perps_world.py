@@ -219,10 +219,13 @@ class World:
             except model.PriceError as err:
                 reason = err.reason
             else:
-                if floor == "im" and h.equity < h.im:
-                    reason = "xmargin: below initial margin"
-                elif h.equity < {"mm": h.mm, "solvent": min(h.mm, 0)}.get(floor, h.equity):
-                    reason = REDUCTION_TOO_COSTLY
+                bound, why = {
+                    "im": (h.im, "xmargin: below initial margin"),
+                    "mm": (h.mm, REDUCTION_TOO_COSTLY),
+                    "solvent": (min(h.mm, 0), REDUCTION_TOO_COSTLY),
+                }[floor]
+                if h.equity < bound:
+                    reason = why
         self.states, self.positions, self.balances = saved
         return reason
 

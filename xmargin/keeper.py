@@ -336,11 +336,14 @@ class Keeper:
                 )
             return outcome is not None
         wallet = quote.balanceOf(self.sender)
-        if debt <= 0 or wallet == 0:
-            self.log(
-                {"event": "skip_collateral", "owner": owner, "sub_id": sub_id, "wallet": wallet}
-            )
+
+        def skip(why: str) -> bool:
+            entry = {"event": "skip_collateral", "owner": owner, "sub_id": sub_id}
+            self.log({**entry, "why": why, "wallet": wallet})
             return False
+
+        if debt <= 0 or wallet == 0:
+            return skip("no debt" if debt <= 0 else "empty wallet")
         choices = []
         for symbol, token in self.engine.tokens.items():
             if symbol == self.engine.quote_symbol:
@@ -350,7 +353,7 @@ class Keeper:
                 price = self.engine.router.price(token.address)
                 choices.append((held * price * self._precision(symbol), symbol, held, price))
         if not choices:
-            return False
+            return skip("no collateral")
         _, symbol, held, price = max(choices)
         token = self.engine.tokens[symbol]
         repaid, out = liq.collateral_out(
@@ -364,10 +367,7 @@ class Keeper:
             lp,
         )
         if out == 0:
-            self.log(
-                {"event": "skip_collateral", "owner": owner, "sub_id": sub_id, "wallet": wallet}
-            )
-            return False
+            return skip("repayment worth less than one collateral unit")
         if quote.allowance(self.sender, ch.address) < repaid:
             quote.approve(ch.address, 2**256 - 1, sender=self.sender)
         outcome = self._send(

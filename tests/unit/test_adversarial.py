@@ -941,8 +941,9 @@ def test_a_winner_is_never_paid_out_of_a_bystanders_deposit(
 # trade below IM (test_trading), self-liquidation by the owner and an
 # operator (test_liquidation, liquidate) and by the owner (liquidate_collateral),
 # self-liquidation through a second address (test_liquidation). Here: the
-# remaining paths, the operator on liquidate_collateral, and the one path
-# that is not checked: a reducing trade (BUG below).
+# remaining paths, the operator on liquidate_collateral, and reducing trades
+# (allowed below IM, but not when their premium and fee would leave the
+# account insolvent: two tests below, each a bug this suite found).
 
 
 def test_euler_every_path_that_lowers_health_is_margin_checked(
@@ -961,7 +962,7 @@ def test_euler_every_path_that_lowers_health_is_margin_checked(
     """The bull plus 1 WETH, at $2,600: E = 3,969.85 - 4,000 + 2,340 =
     2,309.85, IM = 2,600 + 260 = 2,860, MM = 1,300: below IM, above MM.
     Every account action that could lower its health refuses (but a pure
-    reduction, allowed below IM by design: see the BUG test below);
+    reduction, allowed below IM by design: see the reduction tests below);
     wallet-side actions (an LP deposit, funding the insurance, a donation)
     leave the account exactly as it was."""
     ch, pool = adv_pooled_bull, adv_pool
@@ -1363,7 +1364,7 @@ def test_partial_liquidation_that_would_leave_dust_closes_the_whole_position(
 # test_liquidation.py::test_splitting_a_liquidation_never_pays_more: pieces
 # of 1 ETH pay no more than one. Here: many pieces (0.1 ETH), each checked
 # against xmargin.liquidation, all against the one-shot reward computed by
-# the model; and pieces of 1 wei (a BUG below).
+# the model; and pieces of 1 wei (refused now: a bug this suite found).
 
 
 def _one_shot_reward(market) -> int:
