@@ -1022,3 +1022,19 @@ def test_scenario_an_insolvent_close_into_the_skew_is_refused(machine):
     )
     assert reached["levered trade"] == 2
     assert reached["refused: xmargin: this reduction costs more than the account can bear"] == 1
+
+
+def test_scenario_a_bad_price_in_a_market_nobody_holds_does_not_stop_the_keeper(machine):
+    """BTC's feed goes beyond the router's bound (two x10 spikes: $6M) while
+    nobody holds BTC; trader/0's levered ETH long is squeezed. The keeper's
+    pass still liquidates it: it plans with the markets it can price
+    (`read_markets` leaves out a market whose price the router refuses)."""
+    reached = replay(
+        machine,
+        ("lever_up_a", {"actor": 0, "market": 0, "short": False, "pct": 90}),
+        *[("oracle_a", {"kind": "spike", "market": 1, "bps": 1})] * 2,
+        ("oracle_a", {"kind": "squeeze", "market": 0, "bps": 300}),
+        ("keeper_pass", {"page": 50}),
+    )
+    assert reached["keeper pass"] == 1
+    assert reached["keeper liquidation"] >= 1
