@@ -10,7 +10,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: setup demo test test-unit test-integration fuzz bench lint format size clean
+.PHONY: setup demo node test test-unit test-integration fuzz bench bench-gas bench-keeper lint format size clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -26,6 +26,11 @@ node_modules/.installed: package.json package-lock.json
 demo: setup
 	ape run demo --network ethereum:local:foundry
 
+# A long-lived local chain for the CLI (docs/cli.md): anvil on 127.0.0.1:8545,
+# which `--network ethereum:local:node` reaches. Stop it with Ctrl-C.
+node: setup
+	anvil --host 127.0.0.1 --port 8545
+
 test: setup
 	ape test tests -q
 
@@ -38,8 +43,15 @@ test-integration: setup
 fuzz: setup
 	HYPOTHESIS_PROFILE=fuzz ape test tests/fuzz tests/unit -q
 
-bench: setup
+# Gas per operation against the anchors, then keeper throughput on anvil;
+# tables on stdout, JSON in benchmarks/results/ (docs/benchmarks.md).
+bench: bench-gas bench-keeper
+
+bench-gas: setup
 	python benchmarks/gas.py
+
+bench-keeper: setup
+	python benchmarks/keeper.py
 
 lint: setup
 	ruff check xmargin scripts tests benchmarks

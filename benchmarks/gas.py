@@ -1,6 +1,7 @@
-"""Gas of xmargin's operations on anvil, from transaction receipts.
+"""Gas of xmargin's operations on anvil, beside the anchors' published figures.
 
-    make bench        (= python benchmarks/gas.py)
+    make bench        (runs this, then benchmarks/keeper.py)
+    python benchmarks/gas.py
 
 Deploys with the real deploy pipeline (config/local.yaml) on an anvil that
 ape-foundry starts, runs each operation and reads `gas_used` from its
@@ -8,67 +9,167 @@ receipt: the whole transaction, 21,000 intrinsic gas and calldata included,
 the basis on which Aave and Compound figures are usually quoted. Views are
 measured with `eth_estimateGas` of the same call, also whole-transaction.
 
+Every price a measured operation reads is a cold read of its own feed: the
+benchmark lists 20 extra markets and 2 extra collateral assets, each on a
+token and mock Chainlink feed of its own, so no figure is flattered by an
+oracle slot another position or asset already warmed.
+
 The "withdraw with health check" rows use ClearinghouseHarness (the same
 modules plus a hook that books a quote debt), because an account can only
 owe quote once positions exist; without a debt, a withdrawal skips pricing.
 
-Prints a table and writes benchmarks/results/gas.json.
+Prints a table (with each anchor and target) and the contract sizes, and
+writes benchmarks/results/gas.json.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ape import accounts, networks, project
+from ape import accounts, chain, networks, project
 from ape.logging import logger
 from rich.console import Console
 from rich.table import Table
 
 from xmargin.abi import deploy_clearinghouse
+from xmargin.bulk import open_crowd_fast
 from xmargin.config import load_config
-from xmargin.deploy import deploy, network_info
+from xmargin.deploy import deploy_scratch
 from xmargin.engine import Engine, load_engine, shock_prices
-from xmargin.model import parse_units
+from xmargin.model import WAD
+from xmargin.sizes import EIP170_LIMIT, contract_sizes
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gas.json"
 NETWORK = "ethereum:local:foundry"
-# Whole tokens each asset is deposited in.
-AMOUNTS = {"USDC": "10000", "WETH": "10", "WBTC": "1", "LINK": "1000"}
+POSITIONS = (1, 5, 10, 20)
+ASSETS = (1, 3, 5)
+PAGE = 50  # the keeper's page: account_healths returns at most 50 rows
+SYNTHETIC_PRICE = 100  # USD, every extra feed
+MAX_UINT = 2**256 - 1
+
+# The anchors' published figures (whole transaction), quoted by our issue.
+AAVE_LIQUIDATION = "Aave v3 liquidationCall 312k-350k"
+AAVE_HEALTH = "Aave v3 health check ~30k per position; 115k for 2 supplies + 1 borrow"
+COMPOUND_CHECK = "Compound v3 collateral check 145k-199k for 1-3 assets"
 
 
-def _fund(engine: Engine, who: Any, spender: str, symbol: str, times: int = 4) -> int:
-    token = engine.tokens[symbol]
-    amount = parse_units(AMOUNTS[symbol], engine.record.assets[symbol].decimals)
-    token.mint(who, amount * times, sender=who)
-    token.approve(spender, amount * times, sender=who)
-    return amount
+@dataclass(frozen=True)
+class Row:
+    operation: str
+    gas: int
+    anchor: str = ""
+    # The issue's target for this figure, and whether it is met.
+    target: int | None = None
+
+    @property
+    def verdict(self) -> str:
+        if self.target is None:
+            return ""
+        return "met" if self.gas <= self.target else "MISSED"
 
 
-def _collateral_rows(engine: Engine, trader: Any) -> dict[str, int]:
+@dataclass
+class World:
+    """The deployed engine plus the benchmark's extra assets and markets."""
+
+    engine: Engine
+    owner: Any
+    # 20 market ids, each on its own synthetic asset and feed
+    markets: list[int]
+    # collateral token symbols in the order they are added to an account
+    collateral: list[str]
+    # symbol -> (token, feed) of every synthetic asset
+    synthetic: dict[str, tuple[Any, Any]]
+
+    def token(self, symbol: str) -> Any:
+        if symbol in self.synthetic:
+            return self.synthetic[symbol][0]
+        return self.engine.tokens[symbol]
+
+    def shock(self, bps: int) -> None:
+        """Moves every feed, real and synthetic, by `bps` basis points."""
+        shock_prices(self.engine, self.owner, {s: bps for s in self.engine.feeds})
+        for _, feed in self.synthetic.values():
+            feed.set_answer(feed.answer() * (10_000 + bps) // 10_000, sender=self.owner)
+
+
+def _synthetic_asset(engine: Engine, owner: Any, symbol: str) -> tuple[Any, Any]:
+    token = owner.deploy(project.MockERC20, symbol, symbol, 18)
+    feed = owner.deploy(project.MockAggregator, 8, f"{symbol} / USD", SYNTHETIC_PRICE * 10**8)
+    engine.router.set_feed(token, feed, 3_600, WAD // 100, 10**6 * WAD, sender=owner)
+    return token, feed
+
+
+def build_world(engine: Engine, owner: Any) -> World:
+    """Lists 20 markets and 2 collateral assets, each on a feed of its own."""
     ch = engine.clearinghouse
-    weth = engine.tokens["WETH"].address
-    amount = _fund(engine, trader, ch.address, "WETH")
-    rows = {
-        "deposit (first, new balance)": ch.deposit(0, weth, amount, sender=trader).gas_used,
-        "deposit (top-up)": ch.deposit(0, weth, amount, sender=trader).gas_used,
-        "withdraw (partial, no debt)": ch.withdraw(0, weth, amount, sender=trader).gas_used,
-        "withdraw (whole balance, no debt)": ch.withdraw(
-            0, weth, 2**256 - 1, sender=trader
-        ).gas_used,
-    }
-    for symbol in ("USDC", "WETH", "WBTC"):
-        amt = _fund(engine, trader, ch.address, symbol)
-        ch.deposit(1, engine.tokens[symbol].address, amt, sender=trader)
-    rows["account_health view, 3 assets (estimateGas)"] = ch.account_health.estimate_gas_cost(
-        trader, 1, sender=trader
-    )
-    return rows
+    synthetic = {}
+    template = list(ch.market_params(engine.record.markets["ETH-PERP"]))
+    markets = []
+    for i in range(max(POSITIONS)):
+        symbol = f"M{i}"
+        synthetic[symbol] = _synthetic_asset(engine, owner, symbol)
+        template[0] = synthetic[symbol][0].address
+        ch.list_market(tuple(template), sender=owner)
+        markets.append(ch.num_markets() - 1)
+    extra = [f"C{i}" for i in range(max(ASSETS) - 3)]
+    for symbol in extra:
+        synthetic[symbol] = _synthetic_asset(engine, owner, symbol)
+        ch.list_asset(synthetic[symbol][0], WAD // 5, WAD // 10, 10**30, sender=owner)
+    return World(engine, owner, markets, ["WETH", "WBTC", "LINK", *extra], synthetic)
 
 
-def _health_check_rows(engine: Engine, owner: Any, trader: Any) -> dict[str, int]:
+# Native units of each collateral an account deposits: ~$3,000 each.
+AMOUNTS = {"WETH": 10**18, "WBTC": 5 * 10**6, "LINK": 200 * 10**18}
+SYNTHETIC_AMOUNT = 30 * 10**18
+
+
+def _amount(symbol: str) -> int:
+    return AMOUNTS.get(symbol, SYNTHETIC_AMOUNT)
+
+
+def _deposit(world: World, who: Any, spender: Any, sub: int, symbol: str) -> int:
+    token = world.token(symbol)
+    amount = _amount(symbol)
+    # Twice the amount: the wallet keeps a balance, so a later withdrawal's
+    # transfer is not charged the token's zero -> non-zero storage write.
+    token.mint(who, 2 * amount, sender=who)
+    token.approve(spender, amount, sender=who)
+    return spender.deposit(sub, token, amount, sender=who).gas_used
+
+
+def _fund_quote(world: World, who: Any, amount: int) -> None:
+    usdc = world.engine.tokens["USDC"]
+    usdc.mint(who, amount, sender=who)
+    usdc.approve(world.engine.clearinghouse, amount, sender=who)
+
+
+def collateral_rows(world: World, trader: Any) -> list[Row]:
+    ch = world.engine.clearinghouse
+    weth = world.token("WETH")
+    first = _deposit(world, trader, ch, 0, "WETH")
+    top_up = _deposit(world, trader, ch, 0, "WETH")
+    half = _amount("WETH") // 2
+    return [
+        Row("deposit WETH (first, new balance)", first),
+        Row("deposit WETH (top-up)", top_up),
+        Row(
+            "withdraw (partial, no debt: no pricing)",
+            ch.withdraw(0, weth, half, sender=trader).gas_used,
+        ),
+        Row(
+            "withdraw (whole balance, no debt)",
+            ch.withdraw(0, weth, MAX_UINT, sender=trader).gas_used,
+        ),
+    ]
+
+
+def health_check_rows(world: World, trader: Any) -> list[Row]:
+    """Withdrawals that must price the account: 1, 3 and 5 assets held."""
+    engine, owner = world.engine, world.owner
     harness = deploy_clearinghouse(
         project,
         owner,
@@ -77,137 +178,235 @@ def _health_check_rows(engine: Engine, owner: Any, trader: Any) -> dict[str, int
         2**128,
         core="ClearinghouseHarness",
     )
-    for symbol in ("WETH", "WBTC", "LINK"):
-        cfg = engine.clearinghouse.asset_config(engine.tokens[symbol].address)
+    for symbol in world.collateral:
+        cfg = engine.clearinghouse.asset_config(world.token(symbol))
         harness.list_asset(
-            engine.tokens[symbol].address, cfg.im_haircut, cfg.mm_haircut, cfg.cap, sender=owner
+            world.token(symbol), cfg.im_haircut, cfg.mm_haircut, cfg.cap, sender=owner
         )
-    rows = {}
-    for sub_id, held in ((0, ("WETH",)), (1, ("WETH", "WBTC", "LINK"))):
-        for symbol in held:
-            amt = _fund(engine, trader, harness.address, symbol)
-            harness.deposit(sub_id, engine.tokens[symbol].address, amt, sender=trader)
-        # A 1,000 USDC debt: the withdrawal must now price every held asset.
-        harness.harness_settle(trader, sub_id, -1_000 * 10**6, sender=owner)
-        weth = engine.tokens["WETH"].address
-        receipt = harness.withdraw(sub_id, weth, 10**18, sender=trader)
-        rows[f"withdraw with health check, {len(held)} asset(s) held"] = receipt.gas_used
+    rows = []
+    for k in ASSETS:
+        sub = k
+        for symbol in world.collateral[:k]:
+            _deposit(world, trader, harness, sub, symbol)
+        # A 100 USDC debt: the withdrawal must now price every held asset.
+        harness.harness_settle(trader, sub, -100 * 10**6, sender=owner)
+        receipt = harness.withdraw(sub, world.token("WETH"), 10**16, sender=trader)
+        rows.append(
+            Row(f"withdraw with health check, {k} asset(s) held", receipt.gas_used, COMPOUND_CHECK)
+        )
     return rows
 
 
-def _perp_rows(engine: Engine, owner: Any, trader: Any, lp: Any) -> dict[str, int]:
-    """Trades and health checks against the pool, with 1, 5 and 10 positions."""
-    ch = engine.clearinghouse
-    usdc = engine.tokens["USDC"]
+def trade_rows(world: World, trader: Any, lp: Any) -> list[Row]:
+    """Trades against the pool; the Nth position's open pays a health check over N."""
+    engine = world.engine
+    ch, usdc, pool = engine.clearinghouse, engine.tokens["USDC"], engine.pool
     big = 10**7 * 10**6  # 10 M USDC (the local quote cap is 100 M)
     usdc.mint(lp, big, sender=lp)
-    usdc.approve(engine.pool.address, big, sender=lp)
-    rows = {"LP deposit (ERC-4626)": engine.pool.deposit(big // 2, lp, sender=lp).gas_used}
-    usdc.mint(trader, big, sender=trader)
-    usdc.approve(ch.address, big, sender=trader)
-    ch.deposit(2, usdc.address, big // 4, sender=trader)
-    # Up to 10 markets: copies of ETH-PERP's parameters on the three assets.
-    template = list(ch.market_params(0))
-    assets = [engine.tokens[s].address for s in ("WETH", "WBTC", "LINK")]
-    while ch.num_markets() < 10:
-        template[0] = assets[ch.num_markets() % 3]
-        ch.list_market(tuple(template), sender=owner)
-    one, limit = 10**16, 2**255
-    rows["trade: open (first position)"] = ch.trade(2, 0, one, limit, sender=trader).gas_used
-    rows["trade: increase"] = ch.trade(2, 0, one, limit, sender=trader).gas_used
-    rows["trade: close"] = ch.trade(2, 0, -2 * one, 0, sender=trader).gas_used
-    for n in (1, 5, 10):
-        sub = 10 + n
-        ch.transfer_between(2, sub, usdc.address, big // 100, sender=trader)
-        for m in range(n):
-            receipt = ch.trade(sub, m, one, limit, sender=trader)
-        rows[f"trade: open the {n}th position (health over {n})"] = receipt.gas_used
-        rows[f"account_health view, {n} position(s) (estimateGas)"] = (
-            ch.account_health.estimate_gas_cost(trader, sub, sender=trader)
-        )
-    rows["LP redeem (ERC-4626)"] = engine.pool.redeem(10**6, lp, lp, sender=lp).gas_used
-    return rows
-
-
-def _liquidation_rows(engine: Engine, owner: Any, trader: Any, keeper: Any) -> dict[str, int]:
-    """Liquidations of a 1-position and a 5-position account, and a collateral
-    liquidation; run last (they move prices). Longs of ~$10,000 notional per
-    position on margin just above IM, then every price -8 %."""
-    ch = engine.clearinghouse
-    usdc, weth = engine.tokens["USDC"], engine.tokens["WETH"]
-    price = {m: engine.router.price(ch.market_params(m).asset) for m in range(ch.num_markets())}
-    limit = 2**255
-
-    def open_longs(sub: int, markets: int) -> None:
-        margin = 1_050 * markets * 10**6  # IM ~ 10 % of $10,000 each, plus fees
-        ch.deposit(sub, usdc.address, margin, sender=trader)
-        for m in range(markets):
-            ch.trade(sub, m, 10_000 * 10**36 // price[m], limit, sender=trader)
-
-    open_longs(31, 1)
-    open_longs(35, 5)
-    # 1 WETH (90 % counts at MM) backing a 7 ETH long.
-    weth.mint(trader, 10**18, sender=trader)
-    weth.approve(ch.address, 10**18, sender=trader)
-    ch.deposit(40, weth.address, 10**18, sender=trader)
-    ch.trade(40, 0, 7 * 10**18, limit, sender=trader)
-    shock_prices(engine, owner, {"WETH": -800, "WBTC": -800, "LINK": -800})
-    rows = {}
-    for sub, n in ((31, 1), (35, 5)):
-        assert ch.is_liquidatable(trader, sub)
-        rows[f"liquidate: {n}-position account (partial)"] = ch.liquidate(
-            trader, sub, 0, 2**96, 0, sender=keeper
-        ).gas_used
-    # ETH -30 % in all: the 7 ETH long is closed whole, 1 WETH is left against a debt.
-    shock_prices(engine, owner, {"WETH": -2_400})
-    ch.liquidate(trader, 40, 0, 2**96, 0, sender=keeper)
-    assert ch.balance_of(trader, 40, usdc.address) < 0 and ch.is_liquidatable(trader, 40)
-    usdc.mint(keeper, 10**9, sender=keeper)
-    usdc.approve(ch.address, 10**9, sender=keeper)
-    rows["liquidate_collateral (partial repay, WETH)"] = ch.liquidate_collateral(
-        trader, 40, weth.address, 1_000 * 10**6, 0, sender=keeper
-    ).gas_used
-    rows["accounts_to_liquidate view, 50 accounts (estimateGas)"] = (
-        ch.accounts_to_liquidate.estimate_gas_cost(0, 50, sender=keeper)
-    )
-    rows["account_healths view, 50 accounts (estimateGas)"] = ch.account_healths.estimate_gas_cost(
-        0, 50, sender=keeper
-    )
-    return rows
-
-
-def measure() -> dict[str, int]:
-    with networks.parse_network_choice(NETWORK) as provider:
-        owner, trader = accounts.test_accounts[0], accounts.test_accounts[1]
-        with tempfile.TemporaryDirectory() as tmp:
-            result = deploy(
-                project,
-                provider,
-                owner,
-                load_config("local"),
-                network_info(provider),
-                directory=Path(tmp),
-                log=lambda _: None,
+    usdc.approve(pool, big, sender=lp)
+    rows = [Row("LP deposit (ERC-4626)", pool.deposit(big // 2, lp, sender=lp).gas_used)]
+    _fund_quote(world, trader, big // 2)
+    ch.deposit(200, usdc, 100_000 * 10**6, sender=trader)
+    eth, one, limit = engine.record.markets["ETH-PERP"], 10**16, 2**255
+    rows += [
+        Row("trade: open (first position)", ch.trade(200, eth, one, limit, sender=trader).gas_used),
+        Row("trade: increase", ch.trade(200, eth, one, limit, sender=trader).gas_used),
+        Row("trade: close (whole)", ch.trade(200, eth, -2 * one, 0, sender=trader).gas_used),
+    ]
+    ch.deposit(201, usdc, 100_000 * 10**6, sender=trader)
+    for n, market in enumerate(world.markets, start=1):
+        receipt = ch.trade(201, market, WAD, limit, sender=trader)
+        if n in POSITIONS:
+            rows.append(
+                Row(f"trade: open the position no. {n} (IM check over {n})", receipt.gas_used)
             )
-        engine = load_engine(project, result.record)
-        rows = _collateral_rows(engine, trader)
-        rows.update(_health_check_rows(engine, owner, trader))
-        rows.update(_perp_rows(engine, owner, trader, accounts.test_accounts[2]))
-        rows.update(_liquidation_rows(engine, owner, trader, accounts.test_accounts[3]))
-        return rows
+    rows.append(Row("LP redeem (ERC-4626)", pool.redeem(10**6, lp, lp, sender=lp).gas_used))
+    return rows
+
+
+def health_view_rows(world: World, trader: Any) -> tuple[list[Row], dict[tuple[int, int], int]]:
+    """`account_health` over a grid of positions x collateral assets, and the
+    marginal cost of one more of each (slopes of that grid)."""
+    ch = world.engine.clearinghouse
+    grid: dict[tuple[int, int], int] = {}
+    rows = []
+    for k in ASSETS:
+        for n in POSITIONS:
+            sub = 1_000 + 100 * k + n
+            for symbol in world.collateral[:k]:
+                _deposit(world, trader, ch, sub, symbol)
+            for market in world.markets[:n]:
+                ch.trade(sub, market, WAD // 10, 2**255, sender=trader)
+            gas = ch.account_health.estimate_gas_cost(trader, sub, sender=trader)
+            grid[(n, k)] = gas
+    for (n, k), gas in sorted(grid.items()):
+        target = 150_000 if (n, k) == (10, 5) else None
+        rows.append(
+            Row(
+                f"account_health view, {n} position(s), {k} asset(s)",
+                gas,
+                AAVE_HEALTH if k == 1 and n == 1 else "",
+                target,
+            )
+        )
+    lo, hi = min(POSITIONS), max(POSITIONS)
+    per_position = (grid[(hi, 1)] - grid[(lo, 1)]) // (hi - lo)
+    a_lo, a_hi = min(ASSETS), max(ASSETS)
+    per_asset = (grid[(1, a_hi)] - grid[(1, a_lo)]) // (a_hi - a_lo)
+    rows += [
+        Row(
+            "  marginal: one more position (1 -> 20, 1 asset)",
+            per_position,
+            "Aave ~30k per position",
+            8_000,
+        ),
+        Row(
+            "  marginal: one more collateral asset (1 -> 5, 1 position)",
+            per_asset,
+            "Aave ~30k per position",
+            8_000,
+        ),
+    ]
+    return rows, grid
+
+
+def liquidation_rows(world: World, trader: Any, keeper: Any) -> list[Row]:
+    """Partial liquidations of 1-position and 5-position accounts, and a
+    collateral liquidation; run after everything else (they move every
+    price). Longs of ~$10,000 notional per position on margin just above IM,
+    then -8 %.
+
+    The first liquidation a keeper ever makes also creates its quote balance,
+    its held-asset bit and the insurance fund (three zero -> non-zero writes,
+    ~60k gas); the steady-state rows come after one such liquidation and 12 s
+    of funding, as on a live chain."""
+    engine = world.engine
+    ch, usdc, weth = engine.clearinghouse, engine.tokens["USDC"], engine.tokens["WETH"]
+    limit = 2**255
+    ten_k = 10_000 * WAD // SYNTHETIC_PRICE
+
+    def open_longs(sub: int, markets: list[int]) -> None:
+        ch.deposit(sub, usdc, 1_050 * len(markets) * 10**6, sender=trader)  # IM 10 % + fees
+        for m in markets:
+            ch.trade(sub, m, ten_k, limit, sender=trader)
+
+    for sub in (31, 32):
+        open_longs(sub, world.markets[:1])
+    open_longs(35, world.markets[1:6])
+    # 1 WETH (90 % counts at MM) backing a 7 ETH long.
+    _deposit(world, trader, ch, 40, "WETH")
+    ch.trade(40, engine.record.markets["ETH-PERP"], 7 * WAD, limit, sender=trader)
+    world.shock(-800)
+    rows = []
+    cases = (
+        (31, 1, "keeper's first ever"),
+        (32, 1, "steady state"),
+        (35, 5, "steady state"),
+    )
+    for sub, n, when in cases:
+        assert ch.is_liquidatable(trader, sub)
+        chain.mine(deltatime=12)
+        market = world.markets[0 if n == 1 else 1]
+        receipt = ch.liquidate(trader, sub, market, 2**96, 0, sender=keeper)
+        target = 150_000 if (n, when) == (1, "steady state") else None
+        rows.append(
+            Row(
+                f"liquidate: {n}-position account ({when})",
+                receipt.gas_used,
+                AAVE_LIQUIDATION,
+                target,
+            )
+        )
+    # ETH -30 % in all: the 7 ETH long is closed whole, 1 WETH is left against a debt.
+    shock_prices(engine, world.owner, {"WETH": -2_400})
+    ch.liquidate(trader, 40, engine.record.markets["ETH-PERP"], 2**96, 0, sender=keeper)
+    assert ch.balance_of(trader, 40, usdc) < 0 and ch.is_liquidatable(trader, 40)
+    _fund_quote(world, keeper, 10**9)
+    receipt = ch.liquidate_collateral(trader, 40, weth, 1_000 * 10**6, 0, sender=keeper)
+    rows.append(
+        Row("liquidate_collateral (partial repay, WETH)", receipt.gas_used, AAVE_LIQUIDATION)
+    )
+    return rows
+
+
+def keeper_read_rows(world: World, owners: list[Any], url: str) -> list[Row]:
+    """Gas of the keeper's batch reads: `account_healths` pages of 50 over a
+    crowd of 1,000 one-position accounts (the registry holds a few more)."""
+    ch = world.engine.clearinghouse
+    first = ch.num_accounts()  # the crowd's accounts follow the benchmark's own
+    open_crowd_fast(world.engine, [str(o.address) for o in owners], 1_000, url)
+    pages = [
+        ch.account_healths.estimate_gas_cost(start, PAGE)
+        for start in range(first, first + 1_000, PAGE)
+    ]
+    rows = [Row(f"account_healths view, one page of {PAGE} accounts", pages[0])]
+    for n in (100, 1_000):
+        count = n // PAGE
+        rows.append(
+            Row(f"account_healths views over {n:,} accounts ({count} calls)", sum(pages[:count]))
+        )
+    rows.append(
+        Row(
+            f"accounts_to_liquidate view, one page of {PAGE}",
+            ch.accounts_to_liquidate.estimate_gas_cost(first, PAGE),
+        )
+    )
+    return rows
+
+
+def measure() -> tuple[list[Row], dict[tuple[int, int], int]]:
+    with networks.parse_network_choice(NETWORK) as provider:
+        owner, trader, lp, keeper = accounts.test_accounts[:4]
+        engine = load_engine(
+            project, deploy_scratch(project, provider, owner, load_config("local"))
+        )
+        world = build_world(engine, owner)
+        rows = collateral_rows(world, trader)
+        rows += health_check_rows(world, trader)
+        rows += trade_rows(world, trader, lp)
+        view_rows, grid = health_view_rows(world, trader)
+        rows += view_rows
+        rows += keeper_read_rows(world, list(accounts.test_accounts[4:8]), provider.uri)
+        rows += liquidation_rows(world, trader, keeper)
+        return rows, grid
 
 
 def main() -> None:
     logger.set_level("ERROR")
-    rows = measure()
+    rows, grid = measure()
+    console = Console(width=150)
     table = Table(title=f"xmargin gas on anvil ({NETWORK}), whole transaction")
-    table.add_column("operation")
-    table.add_column("gas", justify="right")
-    for name, gas in rows.items():
-        table.add_row(name, f"{gas:,}")
-    Console(width=110).print(table)
+    for name, justify in (
+        ("operation", "left"),
+        ("gas", "right"),
+        ("target", "right"),
+        ("", "left"),
+        ("anchor", "left"),
+    ):
+        table.add_column(name, justify=justify)
+    for r in rows:
+        table.add_row(
+            r.operation, f"{r.gas:,}", f"<= {r.target:,}" if r.target else "", r.verdict, r.anchor
+        )
+    console.print(table)
+    sizes = contract_sizes(project)
+    size_table = Table(title=f"runtime size against EIP-170 ({EIP170_LIMIT:,} bytes)")
+    for name in ("contract", "bytes", "free"):
+        size_table.add_column(name, justify="left" if name == "contract" else "right")
+    for name, size in sizes.items():
+        size_table.add_row(name, f"{size:,}", f"{EIP170_LIMIT - size:,}")
+    console.print(size_table)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"network": NETWORK, "gas": rows}, indent=2) + "\n")
+    out = {
+        "network": NETWORK,
+        "basis": "whole transaction (receipt gas_used; views: eth_estimateGas)",
+        "rows": [asdict(r) | {"verdict": r.verdict} for r in rows],
+        "gas": {r.operation.strip(): r.gas for r in rows},
+        "health_view_grid": {f"{n} positions, {k} assets": g for (n, k), g in grid.items()},
+        "sizes": sizes,
+        "eip170_limit": EIP170_LIMIT,
+    }
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
     print(f"written to {RESULTS}")
 
 

@@ -286,12 +286,16 @@ def _read(feed: Feed, min_price: uint256, max_price: uint256, which: String[12])
 @internal
 @view
 def _price(asset: address) -> uint256:
-    cfg: PriceConfig = self.configs[asset]
-    assert cfg.primary.aggregator != empty(address), "xmargin: no feed for asset"
-    p: uint256 = self._read(cfg.primary, cfg.min_price, cfg.max_price, "price")
-    if cfg.secondary.aggregator != empty(address):
-        s: uint256 = self._read(cfg.secondary, cfg.min_price, cfg.max_price, "second price")
+    # Field by field, not the whole struct: without a second feed a price
+    # costs 6 storage reads instead of 9 (~6k gas per cold read).
+    primary: Feed = self.configs[asset].primary
+    assert primary.aggregator != empty(address), "xmargin: no feed for asset"
+    min_price: uint256 = self.configs[asset].min_price
+    max_price: uint256 = self.configs[asset].max_price
+    p: uint256 = self._read(primary, min_price, max_price, "price")
+    if self.configs[asset].secondary.aggregator != empty(address):
+        s: uint256 = self._read(self.configs[asset].secondary, min_price, max_price, "second price")
         diff: uint256 = max(p, s) - min(p, s)
         # |s - p| / p > max_deviation, compared exactly without division.
-        assert diff * constants.WAD <= cfg.max_deviation * p, "xmargin: feeds deviate"
+        assert diff * constants.WAD <= self.configs[asset].max_deviation * p, "xmargin: feeds deviate"
     return p

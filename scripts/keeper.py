@@ -15,6 +15,7 @@ from ape.cli import ConnectedProviderCommand
 from ape.logging import logger
 
 from xmargin.ape_cli import account_alias_option, sending_account
+from xmargin.connect import ConnectError, check_genesis, genesis_hash
 from xmargin.deploy import network_info
 from xmargin.deployments import DeploymentError, read_record, record_path
 from xmargin.engine import load_engine
@@ -46,12 +47,10 @@ def cli(provider, alias, once, blocks, poll, from_block, min_profit, test_accoun
         raise click.ClickException(
             f"no deployment record for {network.name}: run `ape run deploy --network ...` first"
         )
-    genesis = "0x" + bytes(provider.get_block(0).hash).hex()
-    if record.genesis and record.genesis != genesis:
-        raise click.ClickException(
-            f"the {network.name} deployment record belongs to another chain (genesis "
-            f"{record.genesis}): deploy on this one first"
-        )
+    try:
+        check_genesis(record, genesis_hash(provider), network.name)
+    except ConnectError as err:
+        raise click.ClickException(str(err)) from err
     if test_account is not None:
         if not network.is_local:
             raise click.UsageError("--test-account works on local networks only")

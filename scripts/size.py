@@ -3,21 +3,12 @@
 import click
 from ape import project
 
-EIP170_LIMIT = 24_576
-DEPLOYABLES = (
-    "Clearinghouse",
-    "ClearinghouseAdmin",
-    "ClearinghouseLens",
-    "LiquidityPool",
-    "OracleRouter",
-)
+from xmargin.sizes import EIP170_LIMIT, contract_sizes
 
 
 @click.command()
 def cli():
     """Print each contract's runtime size and its headroom under 24,576 bytes."""
-    for name in DEPLOYABLES:
-        code = getattr(project, name).contract_type.runtime_bytecode.bytecode
-        size = (len(code) - 2) // 2 if code.startswith("0x") else len(code) // 2
+    for name, size in contract_sizes(project).items():
         flag = "OVER THE LIMIT" if size > EIP170_LIMIT else f"{EIP170_LIMIT - size:,} bytes free"
-        click.echo(f"{name:15} {size:7,} bytes  ({flag})")
+        click.echo(f"{name:23} {size:7,} bytes  ({flag})")

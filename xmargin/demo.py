@@ -15,7 +15,11 @@
 7. the keeper (xmargin.keeper, test account 9) scans every account in
    batches and liquidates each one below maintenance margin; print its
    liquidations, the accounts after, and the insurance fund, bad debt and
-   pool totals.
+   pool totals (xmargin.summary, as `xmargin report` reads them);
+8. write two charts with the CLI's functions (`reports/`, or
+   $XMARGIN_REPORTS_DIR): `health.png`, the named account nearest its
+   maintenance margin against price moves (`xmargin chart`), and
+   `report.png` (`xmargin report`).
 
 A crowd of CROWD accounts (xmargin.crowd, sub-accounts 100+ of test accounts
 6 and 7) trades alongside the named accounts so the keeper has work to do.
@@ -23,14 +27,18 @@ A crowd of CROWD accounts (xmargin.crowd, sub-accounts 100+ of test accounts
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from xmargin import charts
 from xmargin.config import load_config
 from xmargin.crowd import open_crowd
-from xmargin.deploy import deploy, network_info
+from xmargin.deploy import NetworkInfo, deploy, network_info
 from xmargin.deployments import DeploymentError
 from xmargin.engine import (
     AccountView,
@@ -41,17 +49,22 @@ from xmargin.engine import (
     revert_reason,
     shock_prices,
 )
+from xmargin.figures import account_chart
 from xmargin.keeper import Keeper, KeeperConfig
 from xmargin.model import format_units, parse_units
 from xmargin.report import (
     health_table,
     liquidations_table,
+    location,
     pool_table,
     positions_table,
     price_table,
+    ratio,
+    summary_rows,
     totals_table,
     usd,
 )
+from xmargin.summary import read_summary
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,15 @@ KEEPER_WALLET = "250000"
 # Price moves of the shock, in basis points.
 SHOCK_BPS: dict[str, int] = {"WETH": -3_000, "LINK": -5_000, "WBTC": 1_000}
 
+# Where the demo writes its charts (health.png, report.png); the variable
+# overrides it (tests).
+REPORTS_DIR_ENV = "XMARGIN_REPORTS_DIR"
+DEFAULT_REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
+
+
+def reports_dir() -> Path:
+    return Path(os.environ.get(REPORTS_DIR_ENV) or DEFAULT_REPORTS_DIR)
+
 
 @dataclass(frozen=True)
 class DemoResult:
@@ -104,6 +126,7 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
     network = network_info(provider)
     if not network.is_local:
         raise DeploymentError("the demo mints mock tokens: run it on a local network")
+    _check_signing_chain(provider, network)
     owner = accounts.test_accounts[0]
     config = load_config("local")
 
@@ -152,7 +175,7 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
             )
 
     _bad_requests(engine, accounts, console, decimals)
-    _keeper(engine, accounts, console, decimals, labels)
+    final = _keeper(engine, accounts, console, decimals, labels, network)
 
     out = DemoResult(before=before, after=after)
     verdict = "agrees" if out.model_agrees else "[red]DISAGREES[/red]"
@@ -160,13 +183,75 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
         f"xmargin.model {verdict} with the chain on equity, IM and MM of all "
         f"{len(before) + len(after)} readings, to the wei."
     )
+    _charts(engine, console, final, labels, network)
     return out
 
 
-def _keeper(
-    engine: Engine, accounts: Any, console: Console, decimals: dict[str, int], labels: list[str]
+def _check_signing_chain(provider: Any, network: NetworkInfo) -> None:
+    """Refuses to send from test accounts that sign for another chain id.
+
+    Ape's node provider (`ethereum:local:node`) signs for the chain id in
+    its config (`node.ethereum.local.chain_id`, 1337 by default), whatever
+    the node it reaches says; a plain anvil is chain 31337 and refuses every
+    transaction ("invalid chain id for signer").
+    """
+    answer = provider.make_request("eth_chainId", [])
+    node_chain = answer if isinstance(answer, int) else int(answer, 16)
+    if node_chain != network.chain_id:
+        settings = json.dumps({"ethereum": {"local": {"chain_id": node_chain}}})
+        raise DeploymentError(
+            f"Ape's {provider.name} provider signs for chain {network.chain_id} but the node "
+            f"is chain {node_chain}: start the node with `--chain-id {network.chain_id}`, or "
+            f"give Ape the node's chain id: `--provider-settings '{settings}'` (or "
+            f"`chain_id: {node_chain}` under `node: ethereum: local:` in ape-config.yaml)"
+        )
+
+
+def _charts(
+    engine: Engine,
+    console: Console,
+    views: list[AccountView],
+    labels: list[str],
+    network: NetworkInfo,
 ) -> None:
-    """One keeper pass over every account, then its liquidations and the totals."""
+    """Writes the health chart of the named account nearest its maintenance
+    margin, and the report chart, with the CLI's functions."""
+    directory = reports_dir()
+    block = engine.clearinghouse.chain_manager.blocks.head.number
+    where = location(network, block)
+    # Lowest equity / MM among the accounts with positions.
+    view, label = min(
+        ((v, n) for v, n in zip(views, labels, strict=True) if v.health.mm > 0),
+        key=lambda pair: pair[0].health.equity * 10**18 // pair[0].health.mm,
+    )
+    health = directory / "health.png"
+    account_chart(engine, view, engine.asset_params(), health, where, label=label)
+    report = directory / "report.png"
+    charts.report_chart(read_summary(engine, network.label, block), report)
+    console.print(
+        f"charts: {_shown(health)} ({label}/{view.sub_id}, equity/MM {ratio(view.health)}) "
+        f"and {_shown(report)}"
+    )
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _keeper(
+    engine: Engine,
+    accounts: Any,
+    console: Console,
+    decimals: dict[str, int],
+    labels: list[str],
+    network: NetworkInfo,
+) -> list[AccountView]:
+    """One keeper pass over every account, then its liquidations and the
+    totals; returns the named accounts after it."""
     ch = engine.clearinghouse
     quote_decimals = decimals[engine.quote_symbol]
     keeper_account = accounts.test_accounts[KEEPER_INDEX]
@@ -194,21 +279,9 @@ def _keeper(
     console.print(health_table("Named accounts after the keeper", after, labels, decimals))
     left = [r for r in keeper.scan(ch.chain_manager.blocks.head.number) if r.equity < r.mm]
     console.print(f"accounts still below maintenance margin: {len(left)}")
-    pool_value = engine.pool.totalAssets()
+    summary = read_summary(engine, network.label)
     console.print(
-        totals_table(
-            "Insurance fund, bad debt and pool",
-            [
-                ("liquidation penalties charged", sum(e.get("penalty", 0) for e in done)),
-                ("paid to the keeper", ch.balance_of(keeper_account, 0, quote.address)),
-                ("insurance fund now", ch.insurance_fund()),
-                ("bad debt, total", ch.bad_debt_total()),
-                ("  covered by the insurance fund", ch.bad_debt_insurance()),
-                ("  covered by the pool (LPs)", ch.bad_debt_pool()),
-                ("pool value (LP totalAssets)", pool_value),
-            ],
-            quote_decimals,
-        )
+        totals_table("Insurance fund, bad debt and pool", summary_rows(summary), quote_decimals)
     )
     held = quote.balanceOf(ch.address)
     ledgers = (
@@ -226,6 +299,7 @@ def _keeper(
     )
     if held != ledgers:
         raise AssertionError("tokens held differ from the ledgers")
+    return after
 
 
 def _all_accounts(accounts: Any, keeper: Keeper) -> set[tuple[str, int]]:

@@ -14,6 +14,7 @@ accident.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,24 @@ def deploy(
     else:
         log(f"{network.label}: {run.transactions} transaction(s) sent; record in {path}")
     return DeployResult(record=run.record, path=path, transactions=run.transactions)
+
+
+def deploy_scratch(
+    project: Any, provider: Any, sender: Any, config: DeployConfig
+) -> DeploymentRecord:
+    """Deploys `config` on a throwaway chain (benchmarks): the record goes to a
+    temporary directory, never to `deployments/`, and nothing is logged."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = deploy(
+            project,
+            provider,
+            sender,
+            config,
+            network_info(provider),
+            directory=Path(tmp),
+            log=lambda _: None,
+        )
+    return result
 
 
 class _Run:

@@ -107,11 +107,7 @@ class AccountView:
     @property
     def status(self) -> str:
         """healthy / below IM (no new risk) / liquidatable (equity < MM)."""
-        if self.health.equity < self.health.mm:
-            return "liquidatable"
-        if self.health.equity < self.health.im:
-            return "below IM"
-        return "healthy"
+        return self.health.status
 
     @property
     def model_agrees(self) -> bool:

@@ -79,6 +79,15 @@ class Health:
     def liquidatable(self) -> bool:
         return self.equity < self.mm
 
+    @property
+    def status(self) -> str:
+        """healthy / below IM (no new risk) / liquidatable (equity < MM)."""
+        if self.liquidatable:
+            return "liquidatable"
+        if self.equity < self.im:
+            return "below IM"
+        return "healthy"
+
 
 @dataclass(frozen=True)
 class Round:

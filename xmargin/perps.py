@@ -15,7 +15,7 @@ from xmargin.model import WAD
 
 SECONDS_PER_DAY = 86_400
 MAX_SIZE = 2**96
-MAX_MARKETS = 16
+MAX_MARKETS = 32
 
 
 # ---------------------------------------------------------------- integer helpers

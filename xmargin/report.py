@@ -6,13 +6,18 @@ into text here, truncated toward zero for display.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from xmargin.engine import AccountView
-from xmargin.model import format_units
+from xmargin.model import WAD, AssetParams, Health, format_units, token_value, weighted
+
+if TYPE_CHECKING:
+    from xmargin.deploy import NetworkInfo
+    from xmargin.scan import AccountHealth
+    from xmargin.summary import EngineSummary
 
 STATUS_STYLE = {
     "healthy": "[green]healthy[/green]",
@@ -25,11 +30,26 @@ def usd(value: int) -> str:
     return format_units(value, 18, 2)
 
 
-def health_ratio(view: AccountView) -> str:
+def location(network: NetworkInfo, block: int) -> str:
+    """'ethereum:local (chain 31337) at block 156': where a reading was taken."""
+    return f"{network.label} (chain {network.chain_id}) at block {block}"
+
+
+def short_address(address: str) -> str:
+    """0x1234…abcd: enough to tell accounts apart in a chart or a narrow table."""
+    return f"{address[:6]}…{address[-4:]}"
+
+
+def ratio(health: Health) -> str:
     """equity / MM, or '-' when the account has no maintenance requirement."""
-    if view.health.mm == 0:
+    if health.mm == 0:
         return "-"
-    return f"{view.health.equity * 100 // view.health.mm / 100:.2f}"
+    return f"{health.equity * 100 // health.mm / 100:.2f}"
+
+
+def health_ratio(view: AccountView) -> str:
+    """equity / MM of an account, or '-' when it has no maintenance requirement."""
+    return ratio(view.health)
 
 
 def health_table(
@@ -85,16 +105,29 @@ def price_table(title: str, prices: dict[str, int], before: dict[str, int] | Non
     return table
 
 
-def positions_table(title: str, views: Sequence[AccountView], labels: Sequence[str]) -> Table:
-    """One row per open position: size, entry and mark price, PnL, funding, margins."""
+def positions_table(
+    title: str,
+    views: Sequence[AccountView],
+    labels: Sequence[str],
+    liquidation: Sequence[Mapping[int, tuple[int, int | None]]] | None = None,
+) -> Table:
+    """One row per open position: size, entry and mark price, PnL, funding, margins.
+
+    With `liquidation` (per view: market id -> (the model's liquidation
+    price, the ClearinghouseLens's or None when there is no lens)), two more
+    columns: the liquidation price and whether the lens reports the same.
+    """
     table = Table(title=title, title_justify="left")
     for name in ("account", "sub", "market", "size"):
         table.add_column(name, justify="right" if name in ("sub", "size") else "left")
     for name in ("entry $", "mark $", "notional $", "PnL $", "funding owed $", "IM $", "MM $"):
         table.add_column(name, justify="right")
-    for label, v in zip(labels, views, strict=True):
+    if liquidation is not None:
+        table.add_column("liquidation $", justify="right")
+        table.add_column("lens", justify="center")
+    for i, (label, v) in enumerate(zip(labels, views, strict=True)):
         for p in v.positions:
-            table.add_row(
+            row = [
                 label,
                 str(v.sub_id),
                 p.market.symbol,
@@ -106,7 +139,96 @@ def positions_table(title: str, views: Sequence[AccountView], labels: Sequence[s
                 usd(p.risk.funding),
                 usd(p.risk.im),
                 usd(p.risk.mm),
-            )
+            ]
+            if liquidation is not None:
+                row.extend(_liquidation_cells(*liquidation[i][p.market.market_id]))
+            table.add_row(*row)
+    return table
+
+
+def _liquidation_cells(model_price: int, lens_price: int | None) -> tuple[str, str]:
+    """(the liquidation price, whether the lens agrees): 0 means no positive price."""
+    shown = usd(model_price) if model_price else "none"
+    if lens_price is None:
+        return shown, "n/a"
+    if lens_price == model_price:
+        return shown, "="
+    return shown, f"[red]{usd(lens_price) if lens_price else 'none'}[/red]"
+
+
+def collateral_table(
+    title: str, view: AccountView, assets: Mapping[str, AssetParams], quote: str
+) -> Table:
+    """One row per asset the account holds: balance, price, market value and
+    what it counts for in equity (after the maintenance haircut)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("asset")
+    for name in ("balance", "price $", "value $", "MM haircut", "counts in equity $"):
+        table.add_column(name, justify="right")
+    for symbol, amount in view.balances.items():
+        if amount == 0:
+            continue
+        params = assets[symbol]
+        if symbol == quote:
+            value = amount * params.precision
+            row = [usd(WAD), usd(value), "-", usd(value)]
+        else:
+            price = view.prices[symbol]
+            value = token_value(amount, params, price)
+            row = [
+                usd(price),
+                usd(value),
+                _percent(params.mm_haircut),
+                usd(weighted(value, params.mm_haircut)),
+            ]
+        table.add_row(symbol, format_units(amount, params.decimals, min(params.decimals, 4)), *row)
+    return table
+
+
+def _percent(wad: int) -> str:
+    return f"{wad * 10_000 // 10**18 / 100:.2f} %"
+
+
+def account_table(title: str, view: AccountView) -> Table:
+    """The account's health as one column: equity, IM, MM, free margin,
+    equity/MM and status, with the model's check."""
+    h = view.health
+    table = Table(title=title, title_justify="left")
+    table.add_column("item")
+    table.add_column("value", justify="right")
+    rows = [
+        ("equity $", usd(h.equity)),
+        ("initial margin (IM) $", usd(h.im)),
+        ("maintenance margin (MM) $", usd(h.mm)),
+        ("free margin (equity - IM) $", usd(h.free_margin)),
+        ("health ratio (equity / MM)", ratio(h)),
+        ("status", STATUS_STYLE[h.status]),
+        ("xmargin.model", "agrees" if view.model_agrees else "[red]DIFFERS[/red]"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def accounts_table(title: str, rows: Sequence[AccountHealth], shortfall: bool = False) -> Table:
+    """One row per registry account: equity, IM, MM, equity/MM and status;
+    with `shortfall`, also MM - equity (what a liquidation must restore)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("owner")
+    table.add_column("sub", justify="right")
+    for name in ("equity $", "IM $", "MM $", "equity/MM"):
+        table.add_column(name, justify="right")
+    table.add_column("status")
+    if shortfall:
+        table.add_column("shortfall $", justify="right")
+    for r in rows:
+        h = r.health
+        cells = [str(r.index), r.owner, str(r.sub_id), usd(h.equity), usd(h.im), usd(h.mm)]
+        cells += [ratio(h), STATUS_STYLE[h.status]]
+        if shortfall:
+            cells.append(usd(r.shortfall))
+        table.add_row(*cells)
     return table
 
 
@@ -179,4 +301,73 @@ def totals_table(title: str, rows: Sequence[tuple[str, int]], decimals: int) -> 
     table.add_column("USDC", justify="right")
     for name, value in rows:
         table.add_row(name, format_units(value, decimals, 2))
+    return table
+
+
+def summary_rows(summary: EngineSummary) -> list[tuple[str, int]]:
+    """Insurance fund, bad debt and pool totals (native quote units), as
+    `totals_table` rows: the demo's end report and `xmargin report`."""
+    return [
+        ("liquidation penalties charged", summary.penalties),
+        ("paid to the keeper", summary.keeper_rewards),
+        ("insurance fund now", summary.insurance_fund),
+        ("bad debt, total", summary.bad_debt_total),
+        ("  covered by the insurance fund", summary.bad_debt_insurance),
+        ("  covered by the pool (LPs)", summary.bad_debt_pool),
+        ("pool value (LP totalAssets)", summary.pool_total_assets),
+    ]
+
+
+def liquidation_entries(
+    summary: EngineSummary, labels: Mapping[tuple[str, int], str] | None = None
+) -> list[dict[str, Any]]:
+    """The summary's liquidation events as `liquidations_table` entries (the
+    keeper's log-line shape); accounts named by `labels` or by address."""
+    labels = labels or {}
+    out: list[dict[str, Any]] = []
+    for e in summary.liquidations:
+        out.append(
+            {
+                "event": "liquidated",
+                "label": labels.get((e.owner, e.sub_id), short_address(e.owner)),
+                "owner": e.owner,
+                "sub_id": e.sub_id,
+                "market": e.market,
+                "closed": e.closed,
+                "price": e.price,
+                "penalty": e.penalty,
+                "reward": e.keeper_reward,
+                "insurance": e.insurance_share,
+            }
+        )
+    for c in summary.collateral_liquidations:
+        out.append(
+            {
+                "event": "collateral_liquidated",
+                "label": labels.get((c.owner, c.sub_id), short_address(c.owner)),
+                "owner": c.owner,
+                "sub_id": c.sub_id,
+                "asset": c.asset,
+                "repaid": c.repaid,
+                "collateral_out": c.collateral_out,
+            }
+        )
+    return out
+
+
+def bad_debt_table(title: str, summary: EngineSummary) -> Table:
+    """One row per deficit written off: who paid it (native quote units)."""
+    q = summary.quote_decimals
+    table = Table(title=title, title_justify="left")
+    table.add_column("account")
+    for name in ("block", "deficit $", "from insurance $", "from pool $"):
+        table.add_column(name, justify="right")
+    for e in summary.bad_debts:
+        table.add_row(
+            f"{short_address(e.owner)}/{e.sub_id}",
+            str(e.block),
+            format_units(e.deficit, q, 2),
+            format_units(e.from_insurance, q, 2),
+            format_units(e.from_pool, q, 2),
+        )
     return table

@@ -30,7 +30,7 @@ MAX_HEARTBEAT: constant(uint256) = 7 * 86_400
 
 # Perpetual markets an engine can list. Health loops over an account's
 # bitmap of open positions, so this bounds that loop too.
-MAX_MARKETS: constant(uint256) = 16
+MAX_MARKETS: constant(uint256) = 32
 
 # Largest |size| of a trade or a position, in base units scaled to 18
 # decimals (about 7.9e10 whole units): keeps `size * price` (<= 2**96 *

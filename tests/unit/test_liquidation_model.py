@@ -68,9 +68,12 @@ def test_model_predicts_every_liquidation(
         size = deposit * leverage_pct * E18 // 100 * ETH // (3_000 * E18)
 
         # Keep the open inside IM: with the size add-on IM can exceed 10 %
-        # (IM = notional * (10 % + 2 c |size| / K), plus a 0.1 % fee).
+        # (IM = notional * (10 % + 2 c |size| / K)), and the open pays a
+        # 0.1 % fee plus the skew premium (notional * |size| / 2K from a
+        # flat market), which can reach 7 % at K = 1,000 ETH.
         def im_usd(s: int) -> int:
-            return s * 3_000 * (E18 // 10 + 2 * mm_scalar * s // skew_scale + E18 // 1_000) // E18
+            ratio = E18 // 10 + 2 * mm_scalar * s // skew_scale + E18 // 1_000
+            return s * 3_000 * (ratio + E18 * s // (2 * skew_scale)) // E18
 
         while im_usd(size) > deposit * E18 * 98 // 100:
             size //= 2

@@ -8,10 +8,13 @@ funding has its own tests).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import ape
 import pytest
 
-from tests.markets import E18, ETH, P3000, USDC, params
+from tests.markets import E18, ETH, ETH_MARKET, P3000, USDC, params
+from xmargin import perps
 
 
 @pytest.fixture
@@ -265,6 +268,52 @@ def test_list_market_is_owner_only_and_checked(clearinghouse, owner, stranger, w
     (event,) = tx.events.filter(clearinghouse.MarketListed)
     assert event.market_id == 0
     assert tuple(clearinghouse.market_params(0)) == params(weth.address)
+
+
+def test_thirty_two_markets_and_a_health_check_over_twenty_positions(
+    clearinghouse, owner, trader, usdc, deposit_usdc, make_token, make_feed, oracle
+):
+    """MAX_MARKETS is 32: the 33rd listing is refused, and one account's
+    health over 20 open positions in 4 feeds equals the model's sum, computed
+    from the known prices, sizes and fees (not read back from the chain)."""
+    prices_usd = (3_000, 100, 10, 5)  # sizes stay under the 1,000-unit OI cap
+    tokens, feeds = [], []
+    for usd in prices_usd:
+        tokens.append(make_token(18, "SYN"))
+        feeds.append(make_feed(usd))
+        oracle.set_feed(tokens[-1], feeds[-1], 3_600, 10**12, 10**24, sender=owner)
+    for m in range(32):
+        clearinghouse.list_market(params(tokens[m % 4].address), sender=owner)
+    with ape.reverts("xmargin: too many markets"):
+        clearinghouse.list_market(params(tokens[0].address), sender=owner)
+    assert clearinghouse.num_markets() == 32
+
+    deposit_usdc(trader, 50_000)
+    market = replace(ETH_MARKET, asset="")
+    quote = 50_000 * USDC  # native units
+    positions = []
+    for m in range(20):
+        price = prices_usd[m % 4] * E18
+        # Longs and shorts of about $1,000 to $4,000 notional.
+        size = (1_000 + 150 * m) * E18 * E18 // price * (1 if m % 3 else -1)
+        limit = 2**255 if size > 0 else 0
+        clearinghouse.trade(0, m, size, limit, sender=trader)
+        t = perps.trade(perps.MarketState(), market, perps.Position(), size, price, 0, 10**12)
+        # Each market starts flat: the fill pays its premium and taker fee,
+        # rounded to native units against the trader.
+        quote += t.quote_delta
+        positions.append(perps.Position(size, price, 0))
+    assert clearinghouse.position_mask(trader, 0) == 2**20 - 1
+    # ETH +5 %, the $100 asset -10 %, the others unchanged.
+    moved = (3_150 * E18, 90 * E18, 10 * E18, 5 * E18)
+    feeds[0].set_answer(3_150 * 10**8, sender=owner)
+    feeds[1].set_answer(90 * 10**8, sender=owner)
+    total = sum(
+        (perps.risk(pos, market, moved[m % 4], 0) for m, pos in enumerate(positions)),
+        perps.PositionRisk(),
+    )
+    expected = (quote * 10**12 + total.pnl - total.funding, total.im, total.mm)
+    assert tuple(clearinghouse.account_health(trader, 0)) == expected
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,894 @@
+"""Keeper throughput on anvil: batched health reads against one call per
+account, and the time from a price shock until every liquidatable account
+is liquidated, for 1,000 and 10,000 accounts.
+
+    python benchmarks/keeper.py [--accounts 1000,10000] [--sample 1000]
+
+For each size, on a fresh anvil:
+
+1. deploy with the real pipeline (`xmargin.deploy`, config/local.yaml);
+   the owner (test account 0) raises both markets' open-interest caps to
+   twice what the crowd opens (the local caps, 10,000 ETH and 500 BTC per
+   side, hold a few thousand accounts), and test account 0 deposits 10 M USDC
+   into the LiquidityPool;
+2. open the crowd (`xmargin.crowd.plan_crowd`: sub-accounts 100+ of test
+   accounts 1-8, one ETH-PERP or BTC-PERP position each at 1.5x to 8x) with
+   `xmargin.bulk`: the same mint/approve/deposit/trade transactions Ape
+   would send, in JSON-RPC batches to anvil with automine off, mined 2,000
+   per block, every receipt checked; then verify the registry holds exactly
+   the planned accounts and spot-check positions, balances and margins;
+3. scan rate at one pinned block: the keeper's batched read (`Keeper.scan`,
+   `account_healths` pages) against one `account_health` call per account
+   (on a sample for large crowds, extrapolated), both through Ape as the
+   keeper calls them, and both again as bare JSON-RPC `eth_call`s (what the
+   node costs without Ape's Python);
+4. shock the feeds (ETH -15 %, BTC +14 %: ETH longs at 8x go under water
+   and are closed whole, BTC shorts at 6x are partly closed; ~11 % of the
+   crowd), record every liquidatable account (`is_liquidatable` of every
+   account, read through bare JSON-RPC before the keeper starts), then time
+   real keeper passes (`Keeper.run_once`: real transactions, automine on)
+   until `accounts_to_liquidate` over the whole registry is empty; check
+   that nobody is left liquidatable, that every Liquidation/BadDebt event
+   is of an account that was liquidatable after the shock and every such
+   account was liquidated, and that the Clearinghouse's USDC equals every
+   ledger to the wei.
+
+Anvil runs with the flags ape-foundry gives it except `--steps-tracing`
+(`--steps-tracing` here puts it back): that flag records every opcode of
+every transaction for Ape's traces and makes anvil ~100x slower at mining
+(35 s instead of 0.3 s for 2,000 setup transactions), which no real node
+does. Ape connects to it as `ethereum:local:foundry` with its host.
+
+Prints tables and writes benchmarks/results/keeper.json. Timings on a
+shared 2-core machine are noisy; the ratio is the steadier number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests.adapters
+from ape import accounts, networks, project
+from ape.logging import logger
+from eth_abi import decode
+from eth_utils import keccak, to_checksum_address
+from rich.console import Console
+from rich.table import Table
+
+from xmargin.bulk import Bulk, Rpc, calldata, crowd_transactions
+from xmargin.config import load_config
+from xmargin.crowd import CrowdAccount, plan_crowd
+from xmargin.deploy import deploy_scratch
+from xmargin.engine import Engine, load_engine, read_markets, shock_prices
+from xmargin.keeper import PAGE, Keeper, KeeperConfig
+from xmargin.model import WAD, parse_units
+
+RESULTS = Path(__file__).resolve().parent / "results" / "keeper.json"
+NETWORK = "ethereum:local:foundry"
+SIZES = (1_000, 10_000)
+OWNER_INDEXES = tuple(range(1, 9))  # test accounts owning the crowd's sub-accounts
+LP_INDEX = 0
+KEEPER_INDEX = 9
+LP_DEPOSIT = "10000000"  # USDC
+# ETH longs at 8x under water (closed whole, bad debt), BTC shorts at 6x
+# between 0.5 and 1 MM (partly closed): ~11 % of plan_crowd's accounts.
+SHOCK_BPS = {"WETH": -1_500, "WBTC": 1_400}
+# OI cap = this many times the larger side the crowd opens (never lowered).
+OI_HEADROOM = 2
+PAGES = (25, 50)
+LARGER_PAGES = (100, 200)
+SPOT_CHECKS = 200
+MAX_PASSES = 10
+RPC_BATCH = 500  # eth_calls per HTTP request in the bare JSON-RPC reads
+
+HEALTH_ROW = "(address,uint256,int256,uint256,uint256)[]"
+ACCOUNT = "(address,uint256)"
+
+
+# ---------------------------------------------------------------- anvil
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def anvil(steps_tracing: bool, extra: list[str] | None = None) -> Iterator[tuple[str, list[str]]]:
+    """An anvil started with ape-foundry's own command line (its mnemonic,
+    accounts, balance, zero base fee and gas price), on a free port."""
+    cmd = networks.get_provider_from_choice(NETWORK).build_command()
+    if not steps_tracing:
+        cmd.remove("--steps-tracing")
+    cmd += extra or []
+    port = _free_port()
+    cmd[cmd.index("--port") + 1] = str(port)
+    if shutil.which(cmd[0]) is None:
+        raise SystemExit(f"{cmd[0]} not found: run `make setup` (npm anvil in node_modules)")
+    url = f"http://127.0.0.1:{port}"
+    # Its own process group: node_modules/.bin/anvil is a node wrapper that
+    # starts the binary, and both must stop with the benchmark.
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        rpc = Rpc(url)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                rpc.call("eth_chainId")
+                break
+            except Exception:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"anvil did not start on {url}") from None
+                time.sleep(0.1)
+        yield url, cmd
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+# ---------------------------------------------------------------- bare reads
+
+
+class Views:
+    """The Clearinghouse's views as bare JSON-RPC `eth_call`s, decoded with
+    eth_abi: an independent path from Ape's (and the keeper's)."""
+
+    def __init__(self, rpc: Rpc, clearinghouse: str) -> None:
+        self.rpc = rpc
+        self.to = clearinghouse
+
+    def _calls(self, datas: list[str], block: int) -> list[bytes]:
+        out: list[bytes] = []
+        tag = hex(block)
+        for start in range(0, len(datas), RPC_BATCH):
+            part = datas[start : start + RPC_BATCH]
+            results = self.rpc.batch(
+                [("eth_call", [{"to": self.to, "data": d}, tag]) for d in part]
+            )
+            out.extend(bytes.fromhex(r[2:]) for r in results)
+        return out
+
+    def num_accounts(self, block: int) -> int:
+        (raw,) = self._calls([calldata("num_accounts()")], block)
+        return decode(["uint256"], raw)[0]
+
+    def accounts(self, block: int) -> list[tuple[str, int]]:
+        """Every registered account, by index."""
+        n = self.num_accounts(block)
+        raws = self._calls([calldata("account_at(uint256)", i) for i in range(n)], block)
+        return [
+            (to_checksum_address(o), s)
+            for o, s in (decode(["address", "uint256"], r) for r in raws)
+        ]
+
+    def is_liquidatable(self, accts: list[tuple[str, int]], block: int) -> list[bool]:
+        datas = [calldata("is_liquidatable(address,uint256)", o, s) for o, s in accts]
+        return [decode(["bool"], r)[0] for r in self._calls(datas, block)]
+
+    def to_liquidate(self, n: int, block: int) -> set[tuple[str, int]]:
+        datas = [
+            calldata("accounts_to_liquidate(uint256,uint256)", i, PAGE) for i in range(0, n, PAGE)
+        ]
+        out = set()
+        for raw in self._calls(datas, block):
+            out.update((to_checksum_address(o), s) for o, s in decode([f"{ACCOUNT}[]"], raw)[0])
+        return out
+
+    def healths_page(self, start: int, limit: int, block: int) -> list[tuple]:
+        (raw,) = self._calls([calldata("account_healths(uint256,uint256)", start, limit)], block)
+        return list(decode([HEALTH_ROW], raw)[0])
+
+    def per_account(self, owner: str, sub_id: int, block: int) -> tuple:
+        (raw,) = self._calls([calldata("account_health(address,uint256)", owner, sub_id)], block)
+        return decode(["int256", "uint256", "uint256"], raw)
+
+    def reads(self, signature: str, args: list[tuple], block: int, types: list[str]) -> list[Any]:
+        raws = self._calls([calldata(signature, *a) for a in args], block)
+        return [decode(types, r) for r in raws]
+
+
+def _event_logs(rpc: Rpc, ch: Any, event: str, from_block: int, to_block: int) -> list[dict]:
+    """`event`'s logs, decoded: indexed fields from the topics, the rest from data."""
+    abi = getattr(ch, event).abi
+    topic = "0x" + keccak(text=abi.selector).hex()
+    logs = rpc.call(
+        "eth_getLogs",
+        [
+            {
+                "address": ch.address,
+                "topics": [topic],
+                "fromBlock": hex(from_block),
+                "toBlock": hex(to_block),
+            }
+        ],
+    )
+    indexed = [i for i in abi.inputs if i.indexed]
+    plain = [i for i in abi.inputs if not i.indexed]
+    out = []
+    for log in logs:
+        entry = {"block": int(log["blockNumber"], 16)}
+        for field, t in zip(indexed, log["topics"][1:], strict=True):
+            entry[field.name] = decode([field.type], bytes.fromhex(t[2:]))[0]
+        values = decode([i.type for i in plain], bytes.fromhex(log["data"][2:]))
+        entry.update({i.name: v for i, v in zip(plain, values, strict=True)})
+        out.append(entry)
+    return out
+
+
+def _account_of(entry: dict) -> tuple[str, int]:
+    return to_checksum_address(entry["owner"]), int(entry["sub_id"])
+
+
+# ---------------------------------------------------------------- timing
+
+
+def _rate(n: int, seconds: float) -> float:
+    return round(n / seconds, 1) if seconds > 0 else 0.0
+
+
+def _median(values: list[float]) -> float:
+    s = sorted(values)
+    return s[len(s) // 2]
+
+
+class Meter:
+    """While on: seconds spent in HTTP requests (every JSON-RPC call, Ape's
+    and web3's included) and in `time.sleep` (web3's receipt polling), by
+    wrapping both; the rest of a keeper pass is Python."""
+
+    def __init__(self) -> None:
+        self.http_seconds = 0.0
+        self.http_requests = 0
+        self.sleep_seconds = 0.0
+        self.sleeps = 0
+
+    @contextmanager
+    def on(self) -> Iterator[Meter]:
+        send = requests.adapters.HTTPAdapter.send
+        sleep = time.sleep
+        meter = self
+
+        def timed_send(adapter: Any, request: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return send(adapter, request, **kwargs)
+            finally:
+                meter.http_seconds += time.perf_counter() - start
+                meter.http_requests += 1
+
+        def counted_sleep(seconds: float) -> None:
+            meter.sleep_seconds += seconds
+            meter.sleeps += 1
+            sleep(seconds)
+
+        requests.adapters.HTTPAdapter.send = timed_send  # type: ignore[method-assign]
+        time.sleep = counted_sleep  # type: ignore[assignment]
+        try:
+            yield self
+        finally:
+            requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign]
+            time.sleep = sleep  # type: ignore[assignment]
+
+
+def _timed(fn: Callable, into: dict[str, float], key: str) -> Callable:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            into[key] = into.get(key, 0.0) + time.perf_counter() - start
+
+    return wrapper
+
+
+# ---------------------------------------------------------------- setup
+
+
+def _raise_oi_caps(engine: Engine, owner: Any, plan: list[CrowdAccount]) -> dict[str, dict]:
+    ch = engine.clearinghouse
+    out = {}
+    for symbol, market_id in engine.record.markets.items():
+        longs = sum(a.size for a in plan if a.market == symbol and a.size > 0)
+        shorts = -sum(a.size for a in plan if a.market == symbol and a.size < 0)
+        params = list(ch.market_params(market_id))
+        old = params[8]  # max_oi
+        need = -(-OI_HEADROOM * max(longs, shorts) // WAD) * WAD
+        new = min(max(old, need), params[5])  # never above skew_scale (the engine refuses)
+        if new != old:
+            params[8] = new
+            ch.set_market_params(market_id, tuple(params), sender=owner)
+        out[symbol] = {
+            "long_oi": longs / WAD,
+            "short_oi": shorts / WAD,
+            "max_oi_config": old / WAD,
+            "max_oi_set": new / WAD,
+        }
+    return out
+
+
+def _lp_deposit(engine: Engine, lp: Any, amount: int) -> None:
+    usdc = engine.tokens[engine.quote_symbol]
+    usdc.mint(lp, amount, sender=lp)
+    usdc.approve(engine.pool.address, amount, sender=lp)
+    engine.pool.deposit(amount, lp, sender=lp)
+
+
+def _verify_setup(
+    views: Views, engine: Engine, plan: list[CrowdAccount], prices: dict[str, int], block: int
+) -> dict[str, Any]:
+    """The registry holds exactly the planned accounts; a spread sample has
+    the planned position, its deposit in quote give or take the trade's fee
+    and premium, and equity at or above IM (every trade was IM-checked)."""
+    start = time.perf_counter()
+    registered = views.accounts(block)
+    planned = {(a.owner, a.sub_id) for a in plan}
+    assert len(registered) == len(plan), f"{len(registered)} registered, {len(plan)} planned"
+    assert set(registered) == planned, "the registry differs from the plan"
+    step = max(1, len(plan) // SPOT_CHECKS)
+    sample = plan[::step]
+    markets = engine.record.markets
+    quote = engine.tokens[engine.quote_symbol].address
+    decimals = engine.record.assets[engine.quote_symbol].decimals
+    sizes = views.reads(
+        "position(address,uint256,uint256)",
+        [(a.owner, a.sub_id, markets[a.market]) for a in sample],
+        block,
+        ["int256", "uint256", "int256"],
+    )
+    balances = views.reads(
+        "balance_of(address,uint256,address)",
+        [(a.owner, a.sub_id, quote) for a in sample],
+        block,
+        ["int256"],
+    )
+    healths = views.reads(
+        "account_health(address,uint256)",
+        [(a.owner, a.sub_id) for a in sample],
+        block,
+        ["int256", "uint256", "uint256"],
+    )
+    for a, pos, (bal,), (equity, im, _) in zip(sample, sizes, balances, healths, strict=True):
+        assert pos[0] == a.size, f"{a.owner}/{a.sub_id}: size {pos[0]} != planned {a.size}"
+        # the deposit, less the fee, less (or plus, reducing skew) the premium
+        notional = abs(a.size) * prices[a.market] // WAD // 10 ** (18 - decimals)
+        assert abs(bal - a.margin) <= notional // 20, f"{a.owner}/{a.sub_id}: quote balance {bal}"
+        assert equity >= im, f"{a.owner}/{a.sub_id}: below IM after its trade"
+    return {
+        "registered": len(registered),
+        "registry_equals_plan": True,
+        "spot_checked": len(sample),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def _block_ms(rpc: Rpc, blocks: int = 5) -> float:
+    """Median milliseconds anvil takes to mine an empty block (`evm_mine`):
+    its per-block cost, which grows with the state (it recomputes the state
+    root), and which every keeper transaction waits for."""
+    runs = []
+    for _ in range(blocks):
+        start = time.perf_counter()
+        rpc.call("evm_mine")
+        runs.append(time.perf_counter() - start)
+    return round(1_000 * _median(runs), 1)
+
+
+# ---------------------------------------------------------------- scan rates
+
+
+def _scan_rates(
+    keeper: Keeper, views: Views, engine: Engine, block: int, sample: int, repeat: int
+) -> dict[str, Any]:
+    ch = engine.clearinghouse
+    accts = [keeper.accounts[i] for i in sorted(keeper.accounts)]
+    n = len(accts)
+    out: dict[str, Any] = {"block": block, "accounts": n, "max_page": PAGE}
+
+    batched = {}
+    for page in PAGES:
+        keeper.config.page = page
+        runs = []
+        # the keeper's page: the median of `repeat` runs (one past 2,000 accounts)
+        for _ in range(repeat if page == PAGE and n <= 2_000 else 1):
+            start = time.perf_counter()
+            rows = keeper.scan(block)
+            runs.append(time.perf_counter() - start)
+            assert len(rows) == n
+        seconds = _median(runs)
+        batched[str(page)] = {
+            "calls": -(-n // page),
+            "seconds": round(seconds, 3),
+            "runs": [round(r, 3) for r in runs],
+            "accounts_per_s": _rate(n, seconds),
+        }
+    keeper.config.page = PAGE
+    out["batched_ape"] = batched
+    # The view's page is a constant (MAX_PAGE, what fits the return buffer):
+    # asking for more returns 50 rows.
+    out["larger_pages"] = {
+        str(p): f"capped: the view returns {len(ch.account_healths(0, p, block_id=block))} rows"
+        for p in LARGER_PAGES
+    }
+
+    k = min(sample, n)
+    step = n / k
+    picks = [accts[int(i * step)] for i in range(k)]
+    start = time.perf_counter()
+    for owner, sub_id in picks:
+        ch.account_health(owner, sub_id, block_id=block)
+    seconds = time.perf_counter() - start
+    per = {
+        "calls": k,
+        "seconds": round(seconds, 3),
+        "accounts_per_s": _rate(k, seconds),
+        "sampled": k < n,
+    }
+    if k < n:
+        per["extrapolated_seconds_all"] = round(seconds * n / k, 1)
+    out["per_account_ape"] = per
+    out["ratio_ape"] = round(batched[str(PAGE)]["accounts_per_s"] / per["accounts_per_s"], 1)
+
+    # The same two ways as bare eth_calls, one HTTP request each.
+    start = time.perf_counter()
+    rows = 0
+    for s in range(0, n, PAGE):
+        rows += len(views.healths_page(s, PAGE, block))
+    seconds = time.perf_counter() - start
+    assert rows == n
+    raw_batched = {
+        "calls": -(-n // PAGE),
+        "seconds": round(seconds, 3),
+        "accounts_per_s": _rate(n, seconds),
+    }
+    start = time.perf_counter()
+    for owner, sub_id in picks:
+        views.per_account(owner, sub_id, block)
+    seconds = time.perf_counter() - start
+    raw_per = {
+        "calls": k,
+        "seconds": round(seconds, 3),
+        "accounts_per_s": _rate(k, seconds),
+        "sampled": k < n,
+    }
+    # Every page in one JSON-RPC batch request (a node's ceiling, no Python per call).
+    start = time.perf_counter()
+    datas = [calldata("account_healths(uint256,uint256)", s, PAGE) for s in range(0, n, PAGE)]
+    rows = sum(len(decode([HEALTH_ROW], r)[0]) for r in views._calls(datas, block))
+    seconds = time.perf_counter() - start
+    raw_one_request = {
+        "calls": len(datas),
+        "http_requests": -(-len(datas) // RPC_BATCH),
+        "seconds": round(seconds, 3),
+        "accounts_per_s": _rate(n, seconds),
+    }
+    out["raw_jsonrpc"] = {
+        "batched": raw_batched,
+        "per_account": raw_per,
+        "batched_in_one_jsonrpc_batch": raw_one_request,
+        "ratio": round(raw_batched["accounts_per_s"] / raw_per["accounts_per_s"], 1),
+    }
+    return out
+
+
+# ---------------------------------------------------------------- one size
+
+
+def run_size(n: int, sample: int, repeat: int, steps_tracing: bool, console: Console) -> dict:
+    started = time.perf_counter()
+    result: dict[str, Any] = {"accounts": n}
+    with anvil(steps_tracing) as (url, cmd):
+        result["anvil_command"] = cmd[1:]
+        with networks.parse_network_choice(NETWORK, provider_settings={"host": url}) as provider:
+            setup: dict[str, Any] = {"anvil_start_seconds": round(time.perf_counter() - started, 2)}
+            owner = accounts.test_accounts[0]
+            t = time.perf_counter()
+            deployed = deploy_scratch(project, provider, owner, load_config("local"))
+            engine = load_engine(project, deployed.record)
+            ch = engine.clearinghouse
+            setup["deploy_seconds"] = round(time.perf_counter() - t, 2)
+            setup["deploy_transactions"] = deployed.transactions
+
+            head = provider.chain_manager.blocks.head.number
+            prices = {m.symbol: m.price for m in read_markets(engine, head)}
+            owners = [str(accounts.test_accounts[i].address) for i in OWNER_INDEXES]
+            quote_decimals = engine.record.assets[engine.quote_symbol].decimals
+            plan = plan_crowd(owners, n, prices, quote_decimals)
+
+            t = time.perf_counter()
+            setup["oi_caps"] = _raise_oi_caps(engine, owner, plan)
+            _lp_deposit(
+                engine, accounts.test_accounts[LP_INDEX], parse_units(LP_DEPOSIT, quote_decimals)
+            )
+            setup["caps_and_lp_seconds"] = round(time.perf_counter() - t, 2)
+
+            rpc = Rpc(url)
+            bulk = Bulk(rpc)
+            t = time.perf_counter()
+            txs = crowd_transactions(
+                bulk,
+                ch.address,
+                engine.tokens[engine.quote_symbol].address,
+                dict(engine.record.markets),
+                plan,
+            )
+            build = time.perf_counter() - t
+            stats = bulk.run(txs)
+            setup["bulk"] = {
+                "transactions": stats.transactions,
+                "blocks": stats.blocks,
+                "gas_used": stats.gas_used,
+                "build_seconds": round(build, 2),
+                "send_seconds": round(stats.send_seconds, 2),
+                "mine_seconds": round(stats.mine_seconds, 2),
+                "receipts_check_seconds": round(stats.check_seconds, 2),
+                "seconds": round(build + stats.seconds, 2),
+                "tx_per_s": _rate(stats.transactions, build + stats.seconds),
+            }
+            views = Views(rpc, ch.address)
+            block = provider.chain_manager.blocks.head.number
+            setup["verify"] = _verify_setup(views, engine, plan, prices, block)
+            result["anvil_empty_block_ms"] = _block_ms(rpc)
+            block = provider.chain_manager.blocks.head.number
+            setup["seconds"] = round(time.perf_counter() - started, 2)
+            result["setup"] = setup
+            console.print(
+                f"{n:,} accounts: set up in {setup['seconds']:.1f} s "
+                f"({stats.transactions:,} bulk transactions in {setup['bulk']['seconds']:.1f} s)"
+            )
+
+            # Discovery from events, cold (what a keeper started now does once).
+            entries: list[dict] = []
+            keeper = Keeper(
+                engine, accounts.test_accounts[KEEPER_INDEX], KeeperConfig(), log=entries.append
+            )
+            t = time.perf_counter()
+            known = keeper.discover()
+            result["discovery"] = {
+                "accounts": known,
+                "seconds": round(time.perf_counter() - t, 2),
+                "registry_fallbacks": sum(e["event"] == "registry_fallback" for e in entries),
+            }
+            result["scan"] = _scan_rates(keeper, views, engine, block, sample, repeat)
+            console.print(f"{n:,} accounts: scan rates measured")
+
+            result["liquidation"] = _shock_and_liquidate(keeper, entries, views, engine, owner, rpc)
+    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def _shock_and_liquidate(
+    keeper: Keeper, entries: list[dict], views: Views, engine: Engine, owner: Any, rpc: Rpc
+) -> dict[str, Any]:
+    ch = engine.clearinghouse
+    chain = ch.chain_manager
+    accts = [keeper.accounts[i] for i in sorted(keeper.accounts)]
+    n = len(accts)
+
+    shock_prices(engine, owner, SHOCK_BPS)
+    shock_block = chain.blocks.head.number
+    # Who is liquidatable now, read before the keeper runs (bare eth_calls).
+    flags = views.is_liquidatable(accts, shock_block)
+    doomed = {a for a, f in zip(accts, flags, strict=True) if f}
+    assert views.to_liquidate(n, shock_block) == doomed, "accounts_to_liquidate != is_liquidatable"
+
+    entries.clear()
+    timings: dict[str, float] = {}
+    keeper.discover = _timed(keeper.discover, timings, "discover")  # type: ignore[method-assign]
+    keeper.scan = _timed(keeper.scan, timings, "scan")  # type: ignore[method-assign]
+    passes = []
+    keeper_seconds = 0.0
+    cleared_after: int | None = None
+    cleared_seconds = 0.0
+    meter = Meter()
+    for _ in range(MAX_PASSES):
+        with meter.on():
+            stats = keeper.run_once()
+        keeper_seconds += stats.seconds
+        passes.append(stats.__dict__.copy())
+        # The clock stops here: an independent check over the whole registry.
+        left = views.to_liquidate(n, chain.blocks.head.number)
+        if not left and cleared_after is None:
+            cleared_after = len(passes)
+            cleared_seconds = keeper_seconds
+        if stats.liquidatable == 0:
+            break
+    del keeper.discover, keeper.scan
+    assert cleared_after is not None, f"still liquidatable after {MAX_PASSES} passes"
+
+    head = chain.blocks.head.number
+    left = [a for a, f in zip(accts, views.is_liquidatable(accts, head), strict=True) if f]
+    liquidations = _event_logs(rpc, ch, "Liquidation", shock_block + 1, head)
+    bad_debts = _event_logs(rpc, ch, "BadDebt", shock_block + 1, head)
+    collateral = _event_logs(rpc, ch, "CollateralLiquidation", shock_block + 1, head)
+    touched = {_account_of(e) for e in liquidations}
+    keeper_address = str(keeper.sender.address)
+    full = sum(e["new_size"] == 0 for e in liquidations)
+
+    # Tokens in the Clearinghouse == every quote ledger, to the wei.
+    quote = engine.tokens[engine.quote_symbol]
+    every = [*accts, (keeper_address, 0)]
+    balances = views.reads(
+        "balance_of(address,uint256,address)",
+        [(o, s, quote.address) for o, s in every],
+        head,
+        ["int256"],
+    )
+    ledgers = (
+        sum(b for (b,) in balances)
+        + ch.pool_balance(block_id=head)
+        + ch.insurance_fund(block_id=head)
+    )
+    held = quote.balanceOf(ch.address, block_id=head)
+
+    checks = {
+        "left_liquidatable": len(left),
+        "liquidated_accounts": len(touched),
+        "liquidated_subset_of_liquidatable_after_shock": touched <= doomed,
+        "every_liquidatable_account_liquidated": doomed <= touched,
+        "bad_debt_accounts_subset": {_account_of(e) for e in bad_debts} <= doomed,
+        "all_by_the_keeper": all(
+            to_checksum_address(e["liquidator"]) == keeper_address for e in liquidations
+        ),
+        "events_match_keeper_stats": len(liquidations) == sum(p["liquidations"] for p in passes),
+        "usdc_held_equals_ledgers": held == ledgers,
+    }
+    assert not left, f"{len(left)} account(s) still liquidatable"
+    assert touched <= doomed, f"healthy accounts liquidated: {sorted(touched - doomed)[:3]}"
+    assert all(v for k, v in checks.items() if isinstance(v, bool)), checks
+
+    txs = sum(
+        p["liquidations"]
+        + p["collateral_liquidations"]
+        + p["bad_debts_settled"]
+        + p["reverted"]
+        + p["lost_races"]
+        for p in passes
+    )
+    read_seconds = timings.get("scan", 0.0) + timings.get("discover", 0.0)
+    act_seconds = keeper_seconds - read_seconds
+    return {
+        "shock_bps": SHOCK_BPS,
+        "shock_block": shock_block,
+        "liquidatable_after_shock": len(doomed),
+        "liquidatable_fraction": round(len(doomed) / n, 4),
+        "passes": passes,
+        "passes_to_clear": cleared_after,
+        "seconds_to_clear": round(cleared_seconds, 2),
+        "keeper_seconds_all_passes": round(keeper_seconds, 2),
+        "liquidations": len(liquidations),
+        "full_closes": full,
+        "partial_closes": len(liquidations) - full,
+        "bad_debts": len(bad_debts),
+        "collateral_liquidations": len(collateral),
+        "keeper_transactions": txs,
+        "where_time_goes": {
+            "discover_seconds": round(timings.get("discover", 0.0), 2),
+            "scan_seconds": round(timings.get("scan", 0.0), 2),
+            "liquidating_seconds": round(act_seconds, 2),
+            "seconds_per_liquidation_tx": round(act_seconds / txs, 4) if txs else None,
+            "http_requests": meter.http_requests,
+            "http_seconds": round(meter.http_seconds, 2),
+            "receipt_poll_sleeps": meter.sleeps,
+            "receipt_poll_sleep_seconds": round(meter.sleep_seconds, 2),
+            "python_seconds": round(keeper_seconds - meter.http_seconds - meter.sleep_seconds, 2),
+        },
+        "checks": checks,
+    }
+
+
+# ---------------------------------------------------------------- report
+
+
+def print_report(results: dict, console: Console) -> None:
+    scan = Table(title="Keeper scan rate on anvil (one pinned block)")
+    for col in ("accounts", "how", "calls", "seconds", "accounts/s", "x per-account"):
+        scan.add_column(col, justify="left" if col == "how" else "right")
+    for size in results["sizes"].values():
+        s = size["scan"]
+        n = f"{s['accounts']:,}"
+        per = s["per_account_ape"]["accounts_per_s"]
+        for page, r in s["batched_ape"].items():
+            scan.add_row(
+                n,
+                f"batched, pages of {page} (Keeper.scan, Ape)",
+                f"{r['calls']:,}",
+                f"{r['seconds']:.2f}",
+                f"{r['accounts_per_s']:,.0f}",
+                f"{r['accounts_per_s'] / per:.1f}",
+            )
+        for page, what in s["larger_pages"].items():
+            scan.add_row(n, f"batched, pages of {page}", "-", "-", "-", what)
+        p = s["per_account_ape"]
+        note = f" (sample, all ~{p['extrapolated_seconds_all']:.0f} s)" if p["sampled"] else ""
+        scan.add_row(
+            n,
+            "one account_health per account (Ape)" + note,
+            f"{p['calls']:,}",
+            f"{p['seconds']:.2f}",
+            f"{per:,.0f}",
+            "1.0",
+        )
+        raw = s["raw_jsonrpc"]
+        raw_per = raw["per_account"]["accounts_per_s"]
+        for label, key in (
+            ("batched, pages of 50 (bare eth_call)", "batched"),
+            ("all pages in one JSON-RPC batch request", "batched_in_one_jsonrpc_batch"),
+            ("one account_health per account (bare eth_call)", "per_account"),
+        ):
+            r = raw[key]
+            scan.add_row(
+                n,
+                label,
+                f"{r['calls']:,}",
+                f"{r['seconds']:.2f}",
+                f"{r['accounts_per_s']:,.0f}",
+                f"{r['accounts_per_s'] / raw_per:.1f} (bare)",
+            )
+        scan.add_section()
+    console.print(scan)
+
+    liq = Table(
+        title="From the price shock to every liquidatable account liquidated (keeper passes)",
+        caption=(
+            "passes: keeper passes until accounts_to_liquidate finds none, + the keeper's own "
+            "confirming pass; s to clear: keeper time over those passes (discovery already "
+            "done, as a running keeper's is); s per liq: (pass time - scans) / transactions; "
+            "block wait: web3's 0.1 s receipt polls while anvil mines each transaction's block "
+            "(empty block ms: what anvil takes per block at this state size); HTTP: every "
+            "JSON-RPC request; Python: the rest (Ape and the keeper)"
+        ),
+    )
+    for col in (
+        "accounts",
+        "liquidatable",
+        "passes",
+        "liqs (full/part)",
+        "bad debts",
+        "s to clear",
+        "liq/s",
+        "s per liq",
+        "scan s",
+        "block wait s",
+        "HTTP s",
+        "Python s",
+        "empty block ms",
+    ):
+        liq.add_column(col, justify="right")
+    for size in results["sizes"].values():
+        r = size["liquidation"]
+        w = r["where_time_goes"]
+        liq.add_row(
+            f"{size['accounts']:,}",
+            f"{r['liquidatable_after_shock']:,} ({100 * r['liquidatable_fraction']:.1f} %)",
+            f"{r['passes_to_clear']}+{len(r['passes']) - r['passes_to_clear']}",
+            f"{r['liquidations']:,} ({r['full_closes']:,}/{r['partial_closes']:,})",
+            f"{r['bad_debts']:,}",
+            f"{r['seconds_to_clear']:.1f}",
+            f"{r['liquidations'] / r['seconds_to_clear']:.1f}",
+            f"{w['seconds_per_liquidation_tx']:.3f}",
+            f"{w['scan_seconds']:.1f}",
+            f"{w['receipt_poll_sleep_seconds']:.1f}",
+            f"{w['http_seconds']:.1f}",
+            f"{w['python_seconds']:.1f}",
+            f"{size['anvil_empty_block_ms']:.0f}",
+        )
+    console.print(liq)
+
+    setup = Table(title="Setup (fresh anvil per size)")
+    for col in (
+        "accounts",
+        "deploy s",
+        "bulk tx",
+        "blocks",
+        "bulk s",
+        "tx/s",
+        "verify s",
+        "discovery s",
+        "total s",
+    ):
+        setup.add_column(col, justify="right")
+    for size in results["sizes"].values():
+        s, b = size["setup"], size["setup"]["bulk"]
+        setup.add_row(
+            f"{size['accounts']:,}",
+            f"{s['deploy_seconds']:.1f}",
+            f"{b['transactions']:,}",
+            str(b["blocks"]),
+            f"{b['seconds']:.1f}",
+            f"{b['tx_per_s']:,.0f}",
+            f"{s['verify']['seconds']:.1f}",
+            f"{size['discovery']['seconds']:.1f}",
+            f"{s['seconds']:.1f}",
+        )
+    console.print(setup)
+    for size in results["sizes"].values():
+        checks = size["liquidation"]["checks"]
+        ok = all(v for v in checks.values() if isinstance(v, bool))
+        verdict = "all checks passed" if ok else "[red]CHECK FAILED[/red]"
+        console.print(
+            f"{size['accounts']:,} accounts: {verdict}: "
+            f"0 left liquidatable, {checks['liquidated_accounts']:,} liquidated == the "
+            f"{size['liquidation']['liquidatable_after_shock']:,} liquidatable after the shock, "
+            f"USDC held == ledgers; max OI per side "
+            + ", ".join(_cap(k, v) for k, v in size["setup"]["oi_caps"].items())
+        )
+
+
+def _cap(symbol: str, cap: dict) -> str:
+    if cap["max_oi_set"] == cap["max_oi_config"]:
+        return f"{symbol} {cap['max_oi_config']:,.0f} (config)"
+    return f"{symbol} raised {cap['max_oi_config']:,.0f} -> {cap['max_oi_set']:,.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--accounts", default=",".join(str(s) for s in SIZES), help="e.g. 1000,10000"
+    )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=1_000,
+        help="accounts timed one call each (extrapolated beyond)",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the page-50 scan (median)")
+    parser.add_argument(
+        "--steps-tracing", action="store_true", help="keep ape-foundry's --steps-tracing (slow)"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.accounts.split(",") if s.strip()]
+
+    logger.set_level("ERROR")
+    console = Console(width=160)
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "network": NETWORK,
+        "host": {"cores": os.cpu_count(), "load_before": round(os.getloadavg()[0], 2)},
+        "settings": {
+            "crowd": "xmargin.crowd.plan_crowd, sub-accounts 100+ of test accounts 1-8",
+            "keeper": f"test account {KEEPER_INDEX}, KeeperConfig() defaults",
+            "lp_deposit_usdc": LP_DEPOSIT,
+            "oi_cap_headroom": OI_HEADROOM,
+            "shock_bps": SHOCK_BPS,
+            "per_account_sample": args.sample,
+            "page_50_scan_runs": args.repeat,
+            "steps_tracing": args.steps_tracing,
+            "anvil": "ape-foundry's command line"
+            + ("" if args.steps_tracing else " without --steps-tracing"),
+            "scan_pages": list(PAGES),
+        },
+        "sizes": {},
+    }
+    for n in sizes:
+        results["sizes"][str(n)] = run_size(
+            n, args.sample, args.repeat, args.steps_tracing, console
+        )
+    results["wall_seconds"] = round(time.perf_counter() - started, 1)
+    print_report(results, console)
+    console.print(f"whole benchmark: {results['wall_seconds']:.0f} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

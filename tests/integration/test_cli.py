@@ -1,0 +1,133 @@
+"""`xmargin` against a real node: anvil, `ape run deploy` and `ape run crowd`, a
+price shock, then `status`, `accounts --unhealthy`, `chart` and `report` as
+subprocesses, their output checked against the chain read through web3."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_deploy import _contract, _ok, _record
+from tests.integration.test_keeper import _shock
+from xmargin.model import format_units
+
+pytestmark = pytest.mark.integration
+
+CROWD = 20
+XMARGIN = str(Path(sys.executable).parent / "xmargin")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _rows(text: str) -> list[list[str]]:
+    """The body rows of the rich tables in `text`, as stripped cells."""
+    return [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in text.splitlines()
+        if line.startswith("│")
+    ]
+
+
+def _usd(wad: int) -> str:
+    return format_units(wad, 18, 2)
+
+
+def test_cli_reads_what_the_chain_says(
+    start_anvil, ape_run, ape_env, deployments_dir, abi, tmp_path
+):
+    node = start_anvil()
+    on_node = ("--network", "ethereum:local:foundry", "--provider-settings")
+    on_node += (json.dumps({"host": node.url}),)
+    _ok(ape_run("deploy", *on_node))
+    _ok(ape_run("crowd", *on_node, "--count", str(CROWD)))
+    record = _record(deployments_dir, "local")
+    ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])
+    lens = _contract(node.w3, abi, "ClearinghouseLens", record["contracts"]["ClearinghouseLens"])
+    _shock(node, abi, record, {"WETH": -2_500, "WBTC": 1_200})
+    accounts = [tuple(ch.functions.account_at(i).call()) for i in range(CROWD)]
+    doomed = {a for a in accounts if ch.functions.is_liquidatable(*a).call()}
+    assert 0 < len(doomed) < CROWD, "the test needs liquidatable and healthy accounts"
+
+    def xmargin(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [XMARGIN, *args, "--rpc", node.url],
+            cwd=tmp_path,
+            env=ape_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def ok(*args: str) -> str:
+        result = xmargin(*args)
+        assert result.returncode == 0, f"xmargin {args} failed:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    # accounts --unhealthy: exactly the accounts the chain calls liquidatable,
+    # each with MM - equity as account_health says.
+    listed = _rows(ok("accounts", "--unhealthy"))
+    assert {(row[1], int(row[2])) for row in listed} == doomed
+    for row in listed:
+        equity, _, mm = ch.functions.account_health(row[1], int(row[2])).call()
+        assert (row[3], row[5], row[-1]) == (_usd(equity), _usd(mm), _usd(mm - equity))
+    everyone = _rows(ok("accounts"))
+    assert [(row[1], int(row[2])) for row in everyone] == accounts
+
+    # status: equity, IM, MM and the lens's liquidation price of one doomed
+    # account and one healthy one.
+    healthy = next(a for a in accounts if a not in doomed)
+    for owner, sub in (min(doomed), healthy):
+        out = ok("status", owner, "--sub", str(sub))
+        cells = {row[0]: row[-1] for row in _rows(out)}
+        equity, im, mm = ch.functions.account_health(owner, sub).call()
+        assert cells["equity $"] == _usd(equity)
+        assert cells["initial margin (IM) $"] == _usd(im)
+        assert cells["maintenance margin (MM) $"] == _usd(mm)
+        assert (cells["status"] == "LIQUIDATABLE") == ((owner, sub) in doomed)
+        (detail,) = lens.functions.position_details(ch.address, owner, sub).call()
+        (position,) = [row for row in _rows(out) if len(row) > 10]
+        assert position[-2:] == [_usd(detail[-1]), "="]
+
+    # chart: a PNG, and the liquidation price it marks is the lens's (the
+    # crowd holds only USDC, so moving the asset moves only the position).
+    owner, sub = min(doomed)
+    out = ok("chart", owner, "--sub", str(sub), "--out", "charts/health.png")
+    assert (tmp_path / "charts" / "health.png").read_bytes().startswith(PNG_SIGNATURE)
+    (detail,) = lens.functions.position_details(ch.address, owner, sub).call()
+    shown = out.split("liquidation $")[1].split(" ")[0]
+    assert abs(int(shown.replace(",", "").replace(".", "")) - detail[-1] // 10**16) <= 1
+
+    # report: after one liquidation sent through web3, its penalty and the
+    # insurance and bad-debt ledgers as the views say.
+    start = node.w3.eth.block_number
+    market = next(m for m in record["markets"].values() if detail[0] == m)
+    # (owner, sub_id, market, max size, min reward)
+    ch.functions.liquidate(owner, sub, market, abs(detail[1]), 0).transact(
+        {"from": node.w3.eth.accounts[9]}
+    )
+    (event,) = ch.events.Liquidation().get_logs(from_block=start + 1)
+    out = ok("report", "--out", "report.png")
+    assert (tmp_path / "report.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert "Liquidations since block 0: 1" in out
+    totals = {row[0]: row[1] for row in _rows(out) if len(row) == 2}
+    q = record["assets"]["USDC"]["decimals"]
+    assert totals["liquidation penalties charged"] == format_units(event.args.penalty, q, 2)
+    assert totals["insurance fund now"] == format_units(ch.functions.insurance_fund().call(), q, 2)
+    assert totals["bad debt, total"] == format_units(ch.functions.bad_debt_total().call(), q, 2)
+
+    # Another chain with the same id: the record is refused, and says why.
+    other = start_anvil()
+    result = subprocess.run(
+        [XMARGIN, "accounts", "--rpc", other.url],
+        cwd=tmp_path,
+        env=ape_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "deployment record belongs to another chain" in result.stderr
+    assert "Traceback" not in result.stderr

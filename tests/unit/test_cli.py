@@ -1,0 +1,121 @@
+"""`xmargin` (xmargin.cli) error paths through click's CliRunner: each failure
+is a click error that says what to do, with a non-zero exit and no traceback.
+
+No node is needed: a missing record is found before connecting, and the
+unreachable node is a free port nobody listens on.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from xmargin.cli import main
+from xmargin.deployments import DIR_ENV, DeploymentRecord, record_path, write_record
+
+OWNER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+@pytest.fixture
+def cli_runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def cli_record_dir(tmp_path: Path) -> Path:
+    """A deployments directory holding a (fake) record for the local network."""
+    directory = tmp_path / "deployments"
+    record = DeploymentRecord(
+        network="ethereum:local", chain_id=31337, config="local", deployer=OWNER
+    )
+    write_record(record_path("local", directory), record)
+    return directory
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _failed(result, code: int = 1) -> str:
+    assert result.exit_code == code, result.output
+    # A click error, not an exception escaping with a traceback.
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    return result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["accounts", "--unhealthy"],
+        ["status", OWNER],
+        ["chart", OWNER, "--sub", "1"],
+        ["report"],
+    ],
+)
+def test_no_deployment_record_says_how_to_deploy(cli_runner, tmp_path, args):
+    empty = tmp_path / "nothing-here"
+    result = cli_runner.invoke(main, args, env={DIR_ENV: str(empty)})
+    out = _failed(result)
+    assert "no deployment for network 'local'" in out
+    assert str(empty / "local.json") in out
+    assert "ape run deploy --network <ecosystem>:local:<provider>" in out
+
+
+def test_unreachable_node_says_start_one_or_pass_network(cli_runner, cli_record_dir):
+    url = f"http://127.0.0.1:{_free_port()}"
+    result = cli_runner.invoke(main, ["accounts", "--rpc", url], env={DIR_ENV: str(cli_record_dir)})
+    out = _failed(result)
+    assert f"no node at {url}: start one" in out
+    assert "--network" in out
+
+
+def test_default_network_is_a_node_on_8545(cli_runner, cli_record_dir):
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", 8545)) == 0:
+            pytest.skip("something listens on 8545: the default node is there")
+    result = cli_runner.invoke(main, ["status", OWNER], env={DIR_ENV: str(cli_record_dir)})
+    assert "no node at http://127.0.0.1:8545: start one" in _failed(result)
+
+
+def test_unknown_network_choice(cli_runner, cli_record_dir):
+    result = cli_runner.invoke(
+        main, ["report", "--network", "ethereum:nowhere:node"], env={DIR_ENV: str(cli_record_dir)}
+    )
+    out = _failed(result)
+    assert "unknown network 'ethereum:nowhere:node'" in out
+    assert "ape networks list" in out
+
+
+def test_a_broken_record_says_move_it_away(cli_runner, tmp_path):
+    directory = tmp_path / "deployments"
+    directory.mkdir()
+    (directory / "local.json").write_text("{not json")
+    out = _failed(cli_runner.invoke(main, ["accounts"], env={DIR_ENV: str(directory)}))
+    assert "is not a deployment record" in out
+
+
+@pytest.mark.parametrize("owner", ["0x1234", "alice", OWNER + "00"])
+def test_an_owner_that_is_not_an_address_is_a_usage_error(cli_runner, cli_record_dir, owner):
+    result = cli_runner.invoke(main, ["status", owner], env={DIR_ENV: str(cli_record_dir)})
+    out = _failed(result, code=2)
+    assert f"'{owner}' is not an address" in out
+
+
+def test_a_negative_sub_account_is_a_usage_error(cli_runner, cli_record_dir):
+    result = cli_runner.invoke(
+        main, ["chart", OWNER, "--sub", "-1"], env={DIR_ENV: str(cli_record_dir)}
+    )
+    assert "--sub" in _failed(result, code=2)
+
+
+def test_help_lists_the_four_commands(cli_runner):
+    result = cli_runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("status", "accounts", "chart", "report"):
+        assert command in result.output

@@ -1,0 +1,365 @@
+"""`xmargin`: the operator's view of a deployed engine.
+
+    xmargin status OWNER [--sub N]       collateral, positions, equity, IM, MM, liquidation prices
+    xmargin accounts [--unhealthy]       every account's health, or those a keeper would liquidate
+    xmargin chart OWNER [--sub N] --out health.png   equity and MM against each price move
+    xmargin report [--out report.png]    pool, insurance fund, bad debt, liquidations
+
+Every command reads `deployments/<network>.json` (XMARGIN_DEPLOYMENTS_DIR
+overrides the directory) and reads the chain through an already running
+node: `--network` is an Ape network choice (default `ethereum:local:node`,
+http://127.0.0.1:8545), `--rpc URL` points it at another node. Nothing is
+ever sent. Errors are click errors that say what to do (exit 1; 2 for a bad
+argument), never a traceback.
+
+This module is thin: connecting is `xmargin.connect`, reading
+`xmargin.engine` / `xmargin.scan` / `xmargin.summary`, the tables
+`xmargin.report`, the charts `xmargin.figures` / `xmargin.charts`. Those
+(and Ape) are imported inside the commands, so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from xmargin.connect import Connection
+    from xmargin.engine import AccountView, Engine
+    from xmargin.model import AssetParams
+
+DEFAULT_NETWORK = "ethereum:local:node"
+# The repository: its contracts give the ABIs, wherever the command runs.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Rich squeezes tables to the terminal; in a pipe or a log, never squeeze.
+PIPE_WIDTH = 200
+
+
+@dataclass(frozen=True)
+class Session:
+    """A connected engine, every read pinned to `block`."""
+
+    connection: Connection
+    engine: Engine
+    project: Any
+    block: int
+
+    @property
+    def where(self) -> str:
+        from xmargin.report import location
+
+        return location(self.connection.network, self.block)
+
+
+def _address(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A checksummed address, or a usage error naming the bad value."""
+    from eth_utils import is_address, to_checksum_address
+
+    if not is_address(value):
+        raise click.BadParameter(f"'{value}' is not an address (0x followed by 40 hex digits)")
+    return to_checksum_address(value)
+
+
+network_option = click.option(
+    "--network",
+    default=DEFAULT_NETWORK,
+    show_default=True,
+    help="Ape network choice of a running node (never started by this command).",
+)
+rpc_option = click.option(
+    "--rpc",
+    default=None,
+    metavar="URL",
+    help="The node's URL, if not the network's default (local: http://127.0.0.1:8545).",
+)
+owner_argument = click.argument("owner", callback=_address)
+sub_option = click.option(
+    "--sub", "sub_id", type=click.IntRange(min=0), default=0, show_default=True, help="Sub-account."
+)
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else PIPE_WIDTH, soft_wrap=False)
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """Turns every expected failure into a click error with its message."""
+    import requests
+    from ape.exceptions import ApeException, ContractLogicError
+
+    from xmargin.connect import ConnectError
+    from xmargin.deployments import DeploymentError
+
+    try:
+        yield
+    except click.ClickException:
+        raise
+    except (ConnectError, DeploymentError) as err:
+        raise click.ClickException(str(err)) from err
+    except ContractLogicError as err:
+        raise click.ClickException(
+            f"the chain refused a read: {err.message} (an oracle price the account needs may be "
+            "invalid or stale)"
+        ) from err
+    except (requests.RequestException, ConnectionError) as err:
+        raise click.ClickException(f"lost the node: {err}") from err
+    except ApeException as err:
+        raise click.ClickException(f"{type(err).__name__}: {err}") from err
+    except OSError as err:
+        raise click.ClickException(f"{err.strerror or err}: {err.filename or ''}") from err
+
+
+@contextlib.contextmanager
+def _session(network: str, rpc: str | None) -> Iterator[Session]:
+    """Connects and loads the engine; yields a Session pinned to the head block."""
+    from ape import Project
+    from ape.logging import logger
+
+    from xmargin.connect import connect
+    from xmargin.engine import load_engine
+
+    logger.set_level("ERROR")
+    with _errors(), connect(network, rpc) as connection:
+        project = Project(PROJECT_ROOT)
+        engine = load_engine(project, connection.record)
+        block = connection.provider.get_block("latest").number
+        yield Session(connection, engine, project, block)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Around chain reads: Ape prints a call trace to stdout for every
+    reverted call; the command reports the revert itself, once."""
+    from xmargin.engine import stdout_silenced
+
+    with stdout_silenced():
+        yield
+
+
+@contextlib.contextmanager
+def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr; yields `advance(done, total)`."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    console = Console(stderr=True)
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def _read_owner(session: Session, owner: str, sub_id: int) -> AccountView:
+    """The account at the session's block; a click error if it holds nothing."""
+    from xmargin.engine import read_account
+
+    view = read_account(session.engine, owner, sub_id, block_id=session.block)
+    if not view.positions and not any(view.balances.values()):
+        raise click.ClickException(
+            f"account {owner}/{sub_id} holds nothing on this deployment (no balance, no "
+            f"position at block {session.block}): check the address and --sub; "
+            "`xmargin accounts` lists every account that ever traded"
+        )
+    return view
+
+
+@click.group()
+def main() -> None:
+    """Read a deployed xmargin engine: account health, keeper targets, charts, report."""
+    # Raised inside Ape's own config models at import; not the user's concern.
+    warnings.filterwarnings("ignore", message="Field 'import_remapping'")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+@main.command()
+@owner_argument
+@sub_option
+@network_option
+@rpc_option
+def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
+    """Collateral, positions, equity, IM, MM and liquidation prices of one account."""
+    from xmargin import report
+    from xmargin.lens import lens_at, liquidation_prices
+
+    with _session(network, rpc) as s:
+        with _quiet():
+            view = _read_owner(s, owner, sub_id)
+            assets = s.engine.asset_params()
+            lens = lens_at(s.project, s.engine)
+            liquidation = liquidation_prices(view, lens, s.engine, s.block)
+        out = _console()
+        out.print(f"account {owner}/{sub_id} on {s.where}")
+        out.print(report.collateral_table("Collateral", view, assets, s.engine.quote_symbol))
+        if view.positions:
+            label = report.short_address(owner)
+            out.print(report.positions_table("Positions", [view], [label], [liquidation]))
+            _same_asset_note(out, s, view, assets)
+        else:
+            out.print("no open position")
+        out.print(report.account_table("Health", view))
+
+
+def _same_asset_note(
+    out: Console, s: Session, view: AccountView, assets: Mapping[str, AssetParams]
+) -> None:
+    """Explains the lens's liquidation price of a market whose asset the
+    account also holds as collateral: the lens holds that collateral fixed,
+    the chart moves it with the price."""
+    from xmargin import scenarios
+    from xmargin.figures import portfolio
+    from xmargin.report import usd
+
+    p = portfolio(s.engine, view, assets)
+    for asset in dict.fromkeys(e.asset for e in p.exposures):
+        if not p.holds(asset):
+            continue
+        price = scenarios.liquidation_price(p, asset)
+        moving = f"${usd(price)}" if price is not None else "no price"
+        out.print(
+            f"note: the lens's liquidation price holds the {asset} collateral at today's price; "
+            f"with it moving too, {moving} of {asset} liquidates the account (`xmargin chart`)"
+        )
+
+
+@main.command()
+@click.option("--unhealthy", is_flag=True, help="Only accounts below maintenance margin.")
+@network_option
+@rpc_option
+def accounts(unhealthy: bool, network: str, rpc: str | None) -> None:
+    """Every account's health; with --unhealthy, those a keeper would liquidate,
+    with their shortfall (MM - equity), largest first."""
+    from xmargin import report
+    from xmargin.scan import read_healths
+
+    with _session(network, rpc) as s:
+        with _quiet(), _progress("reading account health") as advance:
+            rows = read_healths(s.engine, s.block, progress=advance)
+        below = sorted(
+            (r for r in rows if r.health.liquidatable), key=lambda r: (-r.shortfall, r.index)
+        )
+        out = _console()
+        out.print(f"{len(rows)} accounts on {s.where}, {len(below)} below maintenance margin")
+        if not unhealthy:
+            out.print(report.accounts_table("Accounts, in registry order", rows))
+        elif below:
+            title = "Below maintenance margin (a keeper would liquidate), largest shortfall first"
+            out.print(report.accounts_table(title, below, shortfall=True))
+            total = sum(r.shortfall for r in below)
+            out.print(f"total shortfall ${report.usd(total)} across {len(below)} account(s)")
+        else:
+            out.print("no account below maintenance margin: nothing for a keeper to liquidate")
+
+
+@main.command()
+@owner_argument
+@sub_option
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("health.png"),
+    show_default=True,
+    help="PNG file to write.",
+)
+@network_option
+@rpc_option
+def chart(owner: str, sub_id: int, out: Path, network: str, rpc: str | None) -> None:
+    """Chart the account's equity and MM against a price move of each underlying."""
+    from xmargin import report
+    from xmargin.figures import account_chart, portfolio
+
+    with _session(network, rpc) as s:
+        with _quiet():
+            view = _read_owner(s, owner, sub_id)
+            assets = s.engine.asset_params()
+        if not portfolio(s.engine, view, assets).underlyings():
+            raise click.ClickException(
+                f"account {owner}/{sub_id} holds only {s.engine.quote_symbol} and no position: "
+                "no price moves its health, there is nothing to chart"
+            )
+        curves = account_chart(s.engine, view, assets, out, s.where)
+        console = _console()
+        console.print(f"wrote {out}: account {owner}/{sub_id} on {s.where}")
+        for c in curves:
+            if c.liquidation_price is None:
+                where = "no liquidation price"
+            else:
+                move = f"{c.liquidation_move_bps / 100:+.2f} %"
+                where = f"liquidation ${report.usd(c.liquidation_price)} ({move})"
+            console.print(f"  {c.asset}: now ${report.usd(c.price)}, {where}")
+
+
+@main.command(name="report")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.png"),
+    show_default=True,
+    help="PNG file to write.",
+)
+@click.option(
+    "--from-block",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="First block of the event scan.",
+)
+@network_option
+@rpc_option
+def report_command(out: Path, from_block: int, network: str, rpc: str | None) -> None:
+    """The engine's report: pool, insurance fund, bad debt and liquidations, as
+    tables and as a PNG chart."""
+    from xmargin import charts, report
+    from xmargin.summary import read_summary
+
+    with _session(network, rpc) as s:
+        with _quiet(), _progress("reading liquidation events") as advance:
+            summary = read_summary(
+                s.engine, s.connection.network.label, s.block, from_block, progress=advance
+            )
+        console = _console()
+        console.print(f"xmargin report on {s.where}")
+        if summary.pool is not None:
+            console.print(
+                report.pool_table(
+                    "Liquidity pool",
+                    summary.pool,
+                    summary.pool_total_assets,
+                    summary.pool_supply,
+                    summary.quote_decimals,
+                )
+            )
+        rows = report.summary_rows(summary)
+        console.print(
+            report.totals_table("Insurance fund, bad debt and pool", rows, summary.quote_decimals)
+        )
+        entries = report.liquidation_entries(summary)
+        console.print(
+            report.liquidations_table(
+                f"Liquidations since block {from_block}: {len(entries)}",
+                entries,
+                summary.decimals,
+                summary.quote,
+            )
+        )
+        if summary.bad_debts:
+            console.print(report.bad_debt_table("Bad debt written off", summary))
+        charts.report_chart(summary, out)
+        console.print(f"wrote {out}")

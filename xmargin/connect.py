@@ -1,0 +1,147 @@
+"""Connecting a reader (the CLI) to a running node and its deployment record.
+
+`connect(choice, rpc)` is a context manager that yields a `Connection`:
+the connected Ape provider, the network and the deployment record of that
+network, checked against the chain. It never starts a node: Ape's node
+provider would start `geth --dev` on a local network it cannot reach, and
+ape-foundry an anvil (whose fresh chain holds nothing); a reader must look
+at the chain that is already there. Every way this can fail raises
+`ConnectError` (or `xmargin.deployments.DeploymentError`) with a message
+that says what to do, in this order:
+
+1. the network choice is unknown to Ape;
+2. there is no deployment record for that network (checked before
+   connecting, so it needs no node);
+3. no node answers at the provider's URI;
+4. the record is for another chain id, or for another chain with the same
+   id (its genesis block differs: a restarted local node).
+
+The chain id is asked of the node itself: Ape's node provider reports the
+configured one for local networks (1337 unless `node.ethereum.local.chain_id`
+says otherwise), whatever the node answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import requests
+from ape import networks
+from ape.api.networks import ProviderContextManager
+from ape.exceptions import NetworkError
+
+from xmargin.deploy import NetworkInfo, network_info
+from xmargin.deployments import DeploymentRecord, read_record, record_path, require_record
+
+# Seconds to wait for a node to answer before saying there is none.
+PROBE_TIMEOUT = 3.0
+
+
+class ConnectError(RuntimeError):
+    """No usable node or deployment; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    provider: Any
+    network: NetworkInfo
+    record: DeploymentRecord
+    record_path: Path
+
+
+def genesis_hash(provider: Any) -> str:
+    """0x-hash of block 0: what a deployment record's `genesis` is compared to."""
+    return "0x" + bytes(provider.get_block(0).hash).hex()
+
+
+def check_genesis(record: DeploymentRecord, genesis: str, network: str) -> None:
+    """Refuses a record written on another chain (a restarted local node)."""
+    if record.genesis and record.genesis != genesis:
+        raise ConnectError(
+            f"the {network} deployment record belongs to another chain (genesis "
+            f"{record.genesis}, this node's is {genesis}): deploy on this one first "
+            f"(`ape run deploy --network <ecosystem>:{network}:<provider>`), or point "
+            "--rpc at the node it was deployed on"
+        )
+
+
+def provider_for(choice: str, rpc: str | None = None) -> Any:
+    """Ape's (unconnected) provider for a network choice, at `rpc` if given."""
+    try:
+        provider = networks.get_provider_from_choice(network_choice=choice)
+        if rpc is not None:
+            # ape-foundry calls its node URL `host`; Ape's node provider, `uri`.
+            key = "host" if provider.name == "foundry" else "uri"
+            provider = networks.get_provider_from_choice(
+                network_choice=choice, provider_settings={key: rpc}
+            )
+    except NetworkError as err:
+        raise ConnectError(
+            f"unknown network '{choice}' ({err}): pass --network <ecosystem>:<network>:<provider> "
+            "(see `ape networks list`)"
+        ) from err
+    return provider
+
+
+def probe(uri: str, timeout: float = PROBE_TIMEOUT) -> int:
+    """The chain id the node at `uri` (http/https) answers, or ConnectError."""
+    try:
+        reply = requests.post(
+            uri,
+            json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+            timeout=timeout,
+        )
+        return int(reply.json()["result"], 16)
+    except (requests.RequestException, ValueError, KeyError, TypeError) as err:
+        raise unreachable(uri) from err
+
+
+def unreachable(uri: str) -> ConnectError:
+    return ConnectError(
+        f"no node at {uri}: start one (`make node`, i.e. `anvil --host 127.0.0.1 --port 8545`), "
+        "or pass --rpc <url> / --network <ecosystem>:<network>:<provider>"
+    )
+
+
+@contextmanager
+def connect(choice: str, rpc: str | None = None) -> Iterator[Connection]:
+    """Connects to the node of `choice` (at `rpc` if given) and yields the
+    Connection, disconnecting after. See the module's notes for the errors."""
+    provider = provider_for(choice, rpc)
+    name = provider.network.name
+    path = record_path(name)
+    if read_record(path) is None:
+        raise ConnectError(
+            f"no deployment for network '{name}' ({path} is missing): deploy first "
+            f"(`ape run deploy --network <ecosystem>:{name}:<provider>`), pass the --network "
+            "it was deployed on, or point XMARGIN_DEPLOYMENTS_DIR at its records"
+        )
+    uri = str(getattr(provider, "uri", "") or "")
+    if uri.startswith(("http://", "https://")):
+        probe(uri)
+    # A reader looks at the chain that is there: never start a node.
+    if hasattr(provider, "allow_start"):
+        provider.allow_start = False
+    # What `networks.parse_network_choice(choice)` returns, around the
+    # provider configured above.
+    context = ProviderContextManager(provider=provider)
+    connected = context.__enter__()
+    try:
+        if not connected.is_connected:
+            raise unreachable(uri or choice)
+        chain_id = _chain_id(connected)
+        network = replace(network_info(connected), chain_id=chain_id)
+        record = require_record(name, chain_id)
+        check_genesis(record, genesis_hash(connected), name)
+        yield Connection(provider=connected, network=network, record=record, record_path=path)
+    finally:
+        context.__exit__(None)
+
+
+def _chain_id(provider: Any) -> int:
+    answer = provider.make_request("eth_chainId", [])
+    return answer if isinstance(answer, int) else int(answer, 16)

@@ -1,0 +1,49 @@
+"""From a deployed engine to its charts: the glue the CLI and the demo share.
+
+Reads nothing per chart point: an account read once
+(`xmargin.engine.read_account`) becomes a `xmargin.scenarios.Portfolio`,
+whose curves `xmargin.charts` draws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from xmargin import charts, scenarios
+from xmargin.engine import AccountView, Engine
+from xmargin.model import AssetParams
+from xmargin.report import ratio, short_address, usd
+
+
+def portfolio(
+    engine: Engine, view: AccountView, assets: Mapping[str, AssetParams]
+) -> scenarios.Portfolio:
+    """The account's model inputs; `assets` from `engine.asset_params()`."""
+    symbols = {a.token: s for s, a in engine.record.assets.items()}
+    return scenarios.from_view(view, assets, engine.quote_symbol, symbols)
+
+
+def account_chart(
+    engine: Engine,
+    view: AccountView,
+    assets: Mapping[str, AssetParams],
+    out: Path,
+    where: str,
+    label: str | None = None,
+) -> list[scenarios.Curve]:
+    """Writes the account's health chart to `out` (PNG); returns its curves.
+
+    `where` says which chain and block ("ethereum:local at block 156"),
+    `label` names the account (default: its short address).
+    """
+    curves = scenarios.account_curves(portfolio(engine, view, assets))
+    name = label or short_address(view.owner)
+    h = view.health
+    title = (
+        f"Account {name}/{view.sub_id} on {where}\n"
+        f"equity ${usd(h.equity)}, IM ${usd(h.im)}, MM ${usd(h.mm)}, equity/MM {ratio(h)}"
+    )
+    decimals = {s: a.decimals for s, a in engine.record.assets.items()}
+    charts.health_chart(curves, out, title, decimals)
+    return curves

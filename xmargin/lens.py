@@ -1,0 +1,42 @@
+"""Liquidation prices of an account's positions: the ClearinghouseLens and the model.
+
+The lens (`ClearinghouseLens.position_details`) reports each position's
+liquidation price; `xmargin.scenarios.position_liquidation_price` computes
+the same number from the account read by `xmargin.engine.read_account`.
+Readers show the model's and flag a lens that disagrees.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xmargin.engine import AccountView, Engine
+from xmargin.scenarios import position_liquidation_price
+
+LENS = "ClearinghouseLens"
+
+
+def lens_at(project: Any, engine: Engine) -> Any | None:
+    """The deployment's lens contract, or None if the record has none."""
+    address = engine.record.contracts.get(LENS)
+    return getattr(project, LENS).at(address) if address else None
+
+
+def liquidation_prices(
+    view: AccountView, lens: Any | None, engine: Engine, block: int
+) -> dict[int, tuple[int, int | None]]:
+    """market id -> (the model's liquidation price, the lens's or None),
+    for each open position of `view` (read at `block`)."""
+    reported: dict[int, int] = {}
+    if lens is not None and view.positions:
+        rows = lens.position_details(
+            engine.clearinghouse.address, view.owner, view.sub_id, block_id=block
+        )
+        reported = {int(r.market_id): int(r.liquidation_price) for r in rows}
+    return {
+        p.market.market_id: (
+            position_liquidation_price(view.health, p),
+            reported.get(p.market.market_id) if lens is not None else None,
+        )
+        for p in view.positions
+    }

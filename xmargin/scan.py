@@ -1,0 +1,55 @@
+"""Every registered account's health at one block, read in pages.
+
+The same batch read the keeper makes (`Clearinghouse.account_healths`, up
+to 50 accounts per call, every call pinned to one block), for readers that
+want the rows rather than liquidations: the CLI's `xmargin accounts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from xmargin.engine import Engine
+from xmargin.keeper import PAGE
+from xmargin.model import Health
+
+# (accounts read, accounts in total) after each page.
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class AccountHealth:
+    """One registry row: the account and its (equity, IM, MM), WAD USD."""
+
+    index: int
+    owner: str
+    sub_id: int
+    health: Health
+
+    @property
+    def shortfall(self) -> int:
+        """MM - equity when the account is liquidatable, else 0 (WAD USD)."""
+        return max(self.health.mm - self.health.equity, 0)
+
+
+def read_healths(
+    engine: Engine, block: int, page: int = PAGE, progress: Progress | None = None
+) -> list[AccountHealth]:
+    """Every account in the registry at `block`, in registry order."""
+    ch = engine.clearinghouse
+    total = ch.num_accounts(block_id=block)
+    out: list[AccountHealth] = []
+    for start in range(0, total, page):
+        for row in ch.account_healths(start, page, block_id=block):
+            out.append(
+                AccountHealth(
+                    index=len(out),
+                    owner=str(row.owner),
+                    sub_id=int(row.sub_id),
+                    health=Health(int(row.equity), int(row.im), int(row.mm)),
+                )
+            )
+        if progress is not None:
+            progress(len(out), total)
+    return out

@@ -1,0 +1,30 @@
+"""Runtime bytecode size of each deployable contract against EIP-170's limit.
+
+Shared by `ape run size` and `make bench` (benchmarks/gas.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EIP170_LIMIT = 24_576
+# Every contract the deploy pipeline puts on chain (mocks excluded).
+DEPLOYABLES = (
+    "Clearinghouse",
+    "ClearinghouseLiquidator",
+    "ClearinghouseAdmin",
+    "ClearinghouseLens",
+    "LiquidityPool",
+    "OracleRouter",
+)
+
+
+def runtime_size(project: Any, name: str) -> int:
+    """Bytes of `name`'s runtime bytecode, as compiled by the project."""
+    code = getattr(project, name).contract_type.runtime_bytecode.bytecode
+    return (len(code) - 2) // 2 if code.startswith("0x") else len(code) // 2
+
+
+def contract_sizes(project: Any) -> dict[str, int]:
+    """name -> runtime size in bytes, for every deployable."""
+    return {name: runtime_size(project, name) for name in DEPLOYABLES}

@@ -1,0 +1,216 @@
+"""The engine's end-of-day numbers, read from chain: pool, insurance, bad debt, liquidations.
+
+`read_summary` reads the views (pool state, insurance fund, bad-debt
+totals) at one block and the Clearinghouse's `Liquidation`,
+`CollateralLiquidation` and `BadDebt` logs up to that block, into plain
+data (`EngineSummary`) that `xmargin.report` prints as tables and
+`xmargin.charts` draws. Money stays in exact integers: native quote units
+for what the events and ledgers book, WAD USD for the pool state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from xmargin.engine import Engine
+
+# Blocks per log query: the progress callback advances once per chunk.
+LOG_CHUNK = 5_000
+
+# (blocks done, blocks in total) after each chunk of the log scan.
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class PoolState:
+    """Mirror of `liquidity.PoolState` (WAD USD)."""
+
+    cash: int
+    traders_pnl: int
+    traders_funding: int
+    premium_owed: int
+    oi_notional: int
+    value: int
+    required: int
+
+
+@dataclass(frozen=True)
+class LiquidationEvent:
+    """A `Liquidation` log: one position (partly) closed by a liquidator."""
+
+    block: int
+    owner: str
+    sub_id: int
+    market: str
+    liquidator: str
+    # WAD base units closed (absolute) and what is left (signed)
+    closed: int
+    new_size: int
+    # WAD USD
+    price: int
+    # native quote units
+    penalty: int
+    keeper_reward: int
+    insurance_share: int
+
+
+@dataclass(frozen=True)
+class CollateralLiquidationEvent:
+    """A `CollateralLiquidation` log: a liquidator repaid debt for collateral."""
+
+    block: int
+    owner: str
+    sub_id: int
+    asset: str
+    liquidator: str
+    # native quote units repaid, native collateral units received
+    repaid: int
+    collateral_out: int
+    price: int
+
+
+@dataclass(frozen=True)
+class BadDebtEvent:
+    """A `BadDebt` log: a deficit written off (native quote units)."""
+
+    block: int
+    owner: str
+    sub_id: int
+    deficit: int
+    from_insurance: int
+    from_pool: int
+
+
+@dataclass(frozen=True)
+class EngineSummary:
+    """Pool, insurance fund, bad debt and liquidations at one block."""
+
+    network: str
+    block: int
+    quote: str
+    quote_decimals: int
+    # asset symbol -> decimals
+    decimals: dict[str, int]
+    pool: PoolState | None
+    # native quote units (the LiquidityPool's ERC-4626 figures)
+    pool_total_assets: int
+    pool_supply: int
+    insurance_fund: int
+    bad_debt_total: int
+    bad_debt_insurance: int
+    bad_debt_pool: int
+    liquidations: tuple[LiquidationEvent, ...] = ()
+    collateral_liquidations: tuple[CollateralLiquidationEvent, ...] = ()
+    bad_debts: tuple[BadDebtEvent, ...] = ()
+
+    @property
+    def penalties(self) -> int:
+        """Liquidation penalties charged, native quote units."""
+        return sum(e.penalty for e in self.liquidations)
+
+    @property
+    def keeper_rewards(self) -> int:
+        """The liquidators' share of the penalties."""
+        return sum(e.keeper_reward for e in self.liquidations)
+
+    @property
+    def insurance_shares(self) -> int:
+        """The insurance fund's share of the penalties."""
+        return sum(e.insurance_share for e in self.liquidations)
+
+
+def read_summary(
+    engine: Engine,
+    network: str,
+    block: int | None = None,
+    from_block: int = 0,
+    progress: Progress | None = None,
+) -> EngineSummary:
+    """The engine's summary at `block` (default: the head), with every event
+    in [from_block, block]."""
+    ch = engine.clearinghouse
+    if block is None:
+        block = ch.chain_manager.blocks.head.number
+    at = {"block_id": block}
+    decimals = {s: a.decimals for s, a in engine.record.assets.items()}
+    pool = engine.pool
+    liquidations, collateral, bad_debts = _events(engine, from_block, block, progress)
+    return EngineSummary(
+        network=network,
+        block=block,
+        quote=engine.quote_symbol,
+        quote_decimals=decimals[engine.quote_symbol],
+        decimals=decimals,
+        pool=PoolState(*ch.pool_state(**at)) if pool is not None else None,
+        pool_total_assets=pool.totalAssets(**at) if pool is not None else 0,
+        pool_supply=pool.totalSupply(**at) if pool is not None else 0,
+        insurance_fund=ch.insurance_fund(**at),
+        bad_debt_total=ch.bad_debt_total(**at),
+        bad_debt_insurance=ch.bad_debt_insurance(**at),
+        bad_debt_pool=ch.bad_debt_pool(**at),
+        liquidations=tuple(liquidations),
+        collateral_liquidations=tuple(collateral),
+        bad_debts=tuple(bad_debts),
+    )
+
+
+def _events(
+    engine: Engine, start: int, stop: int, progress: Progress | None
+) -> tuple[list[LiquidationEvent], list[CollateralLiquidationEvent], list[BadDebtEvent]]:
+    """Every liquidation-related log of the Clearinghouse in [start, stop], in chunks."""
+    ch = engine.clearinghouse
+    markets = {i: s for s, i in engine.record.markets.items()}
+    assets = {a.token: s for s, a in engine.record.assets.items()}
+    liquidations: list[LiquidationEvent] = []
+    collateral: list[CollateralLiquidationEvent] = []
+    bad_debts: list[BadDebtEvent] = []
+    total = stop - start + 1
+    for lo in range(start, stop + 1, LOG_CHUNK):
+        hi = min(lo + LOG_CHUNK, stop + 1)  # exclusive, > 0: `range` reads 0 as the head
+        for log in ch.Liquidation.range(lo, hi):
+            a = log.event_arguments
+            liquidations.append(
+                LiquidationEvent(
+                    block=log.block_number,
+                    owner=str(a["owner"]),
+                    sub_id=int(a["sub_id"]),
+                    market=markets.get(int(a["market_id"]), f"market {a['market_id']}"),
+                    liquidator=str(a["liquidator"]),
+                    closed=abs(int(a["size_delta"])),
+                    new_size=int(a["new_size"]),
+                    price=int(a["price"]),
+                    penalty=int(a["penalty"]),
+                    keeper_reward=int(a["keeper_reward"]),
+                    insurance_share=int(a["insurance_share"]),
+                )
+            )
+        for log in ch.CollateralLiquidation.range(lo, hi):
+            a = log.event_arguments
+            collateral.append(
+                CollateralLiquidationEvent(
+                    block=log.block_number,
+                    owner=str(a["owner"]),
+                    sub_id=int(a["sub_id"]),
+                    asset=assets.get(str(a["asset"]), str(a["asset"])),
+                    liquidator=str(a["liquidator"]),
+                    repaid=int(a["repaid"]),
+                    collateral_out=int(a["collateral_out"]),
+                    price=int(a["price"]),
+                )
+            )
+        for log in ch.BadDebt.range(lo, hi):
+            a = log.event_arguments
+            bad_debts.append(
+                BadDebtEvent(
+                    block=log.block_number,
+                    owner=str(a["owner"]),
+                    sub_id=int(a["sub_id"]),
+                    deficit=int(a["deficit"]),
+                    from_insurance=int(a["from_insurance"]),
+                    from_pool=int(a["from_pool"]),
+                )
+            )
+        if progress is not None:
+            progress(hi - start, total)
+    return liquidations, collateral, bad_debts
