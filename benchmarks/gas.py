@@ -96,6 +96,14 @@ class World:
             feed.set_answer(feed.answer() * (10_000 + bps) // 10_000, sender=self.owner)
 
 
+def _block_later() -> None:
+    """Mines a block 12 s later. Called before every measured operation that
+    touches a market: funding then accrues over a real interval, as on a live
+    chain (two transactions in the same second skip the funding maths and
+    its writes, which made figures depend on the wall clock)."""
+    chain.mine(deltatime=12)
+
+
 def _synthetic_asset(engine: Engine, owner: Any, symbol: str) -> tuple[Any, Any]:
     token = owner.deploy(project.MockERC20, symbol, symbol, 18)
     feed = owner.deploy(project.MockAggregator, 8, f"{symbol} / USD", SYNTHETIC_PRICE * 10**8)
@@ -204,22 +212,27 @@ def trade_rows(world: World, trader: Any, lp: Any) -> list[Row]:
     big = 10**7 * 10**6  # 10 M USDC (the local quote cap is 100 M)
     usdc.mint(lp, big, sender=lp)
     usdc.approve(pool, big, sender=lp)
+    _block_later()
     rows = [Row("LP deposit (ERC-4626)", pool.deposit(big // 2, lp, sender=lp).gas_used)]
     _fund_quote(world, trader, big // 2)
     ch.deposit(200, usdc, 100_000 * 10**6, sender=trader)
     eth, one, limit = engine.record.markets["ETH-PERP"], 10**16, 2**255
-    rows += [
-        Row("trade: open (first position)", ch.trade(200, eth, one, limit, sender=trader).gas_used),
-        Row("trade: increase", ch.trade(200, eth, one, limit, sender=trader).gas_used),
-        Row("trade: close (whole)", ch.trade(200, eth, -2 * one, 0, sender=trader).gas_used),
-    ]
+    for name, size, price_limit in (
+        ("trade: open (first position)", one, limit),
+        ("trade: increase", one, limit),
+        ("trade: close (whole)", -2 * one, 0),
+    ):
+        _block_later()
+        rows.append(Row(name, ch.trade(200, eth, size, price_limit, sender=trader).gas_used))
     ch.deposit(201, usdc, 100_000 * 10**6, sender=trader)
     for n, market in enumerate(world.markets, start=1):
+        _block_later()
         receipt = ch.trade(201, market, WAD, limit, sender=trader)
         if n in POSITIONS:
             rows.append(
                 Row(f"trade: open the position no. {n} (IM check over {n})", receipt.gas_used)
             )
+    _block_later()
     rows.append(Row("LP redeem (ERC-4626)", pool.redeem(10**6, lp, lp, sender=lp).gas_used))
     return rows
 
@@ -237,6 +250,7 @@ def health_view_rows(world: World, trader: Any) -> tuple[list[Row], dict[tuple[i
                 _deposit(world, trader, ch, sub, symbol)
             for market in world.markets[:n]:
                 ch.trade(sub, market, WAD // 10, 2**255, sender=trader)
+            _block_later()
             gas = ch.account_health.estimate_gas_cost(trader, sub, sender=trader)
             grid[(n, k)] = gas
     for (n, k), gas in sorted(grid.items()):
@@ -305,7 +319,7 @@ def liquidation_rows(world: World, trader: Any, keeper: Any) -> list[Row]:
     )
     for sub, n, when in cases:
         assert ch.is_liquidatable(trader, sub)
-        chain.mine(deltatime=12)
+        _block_later()
         market = world.markets[0 if n == 1 else 1]
         receipt = ch.liquidate(trader, sub, market, 2**96, 0, sender=keeper)
         target = 150_000 if (n, when) == (1, "steady state") else None
@@ -322,6 +336,7 @@ def liquidation_rows(world: World, trader: Any, keeper: Any) -> list[Row]:
     ch.liquidate(trader, 40, engine.record.markets["ETH-PERP"], 2**96, 0, sender=keeper)
     assert ch.balance_of(trader, 40, usdc) < 0 and ch.is_liquidatable(trader, 40)
     _fund_quote(world, keeper, 10**9)
+    _block_later()
     receipt = ch.liquidate_collateral(trader, 40, weth, 1_000 * 10**6, 0, sender=keeper)
     rows.append(
         Row("liquidate_collateral (partial repay, WETH)", receipt.gas_used, AAVE_LIQUIDATION)
@@ -335,6 +350,7 @@ def keeper_read_rows(world: World, owners: list[Any], url: str) -> list[Row]:
     ch = world.engine.clearinghouse
     first = ch.num_accounts()  # the crowd's accounts follow the benchmark's own
     open_crowd_fast(world.engine, [str(o.address) for o in owners], 1_000, url)
+    _block_later()
     pages = [
         ch.account_healths.estimate_gas_cost(start, PAGE)
         for start in range(first, first + 1_000, PAGE)
@@ -357,9 +373,8 @@ def keeper_read_rows(world: World, owners: list[Any], url: str) -> list[Row]:
 def measure() -> tuple[list[Row], dict[tuple[int, int], int]]:
     with networks.parse_network_choice(NETWORK) as provider:
         owner, trader, lp, keeper = accounts.test_accounts[:4]
-        engine = load_engine(
-            project, deploy_scratch(project, provider, owner, load_config("local"))
-        )
+        deployed = deploy_scratch(project, provider, owner, load_config("local"))
+        engine = load_engine(project, deployed.record)
         world = build_world(engine, owner)
         rows = collateral_rows(world, trader)
         rows += health_check_rows(world, trader)

@@ -79,7 +79,27 @@ event FeedRemoved:
     asset: indexed(address)
 
 
-configs: HashMap[address, PriceConfig]
+# Vyper lays a struct out one field per slot; a price read would cost 9 cold
+# slots (~19k gas). The configuration is packed by hand into three words,
+# and a read without a second feed touches two of them:
+#   feed word (primary, second): aggregator (bits 0-159), heartbeat (160-179,
+#       <= 7 days < 2**20), feed decimals (180-184, <= 18);
+#   primary word, bit 185: a second feed is set;
+#   second word, bits 186-249: max_deviation (<= 1e18 < 2**64);
+#   bounds word: min_price (bits 0-127), max_price (128-255), both <= 1e36.
+primary_word: HashMap[address, uint256]
+second_word: HashMap[address, uint256]
+bounds_word: HashMap[address, uint256]
+
+HEARTBEAT_SHIFT: constant(uint256) = 160
+DECIMALS_SHIFT: constant(uint256) = 180
+HAS_SECOND_BIT: constant(uint256) = 1 << 185
+DEVIATION_SHIFT: constant(uint256) = 186
+ADDRESS_MASK: constant(uint256) = (1 << 160) - 1
+HEARTBEAT_MASK: constant(uint256) = (1 << 20) - 1
+DECIMALS_MASK: constant(uint256) = (1 << 5) - 1
+DEVIATION_MASK: constant(uint256) = (1 << 64) - 1
+BOUND_MASK: constant(uint256) = (1 << 128) - 1
 
 
 @deploy
@@ -114,7 +134,7 @@ def has_feed(asset: address) -> bool:
     @param asset The token.
     @return True when `price(asset)` has a feed to read.
     """
-    return self.configs[asset].primary.aggregator != empty(address)
+    return self.primary_word[asset] != 0
 
 
 @external
@@ -125,7 +145,15 @@ def price_config(asset: address) -> PriceConfig:
     @param asset The token.
     @return The primary and secondary feed, bounds and deviation limit.
     """
-    return self.configs[asset]
+    bounds: uint256 = self.bounds_word[asset]
+    second: uint256 = self.second_word[asset]
+    return PriceConfig(
+        primary=self._unpack_feed(self.primary_word[asset]),
+        secondary=self._unpack_feed(second),
+        min_price=bounds & BOUND_MASK,
+        max_price=bounds >> 128,
+        max_deviation=(second >> DEVIATION_SHIFT) & DEVIATION_MASK,
+    )
 
 
 # ---------------------------------------------------------------- configuration
@@ -155,11 +183,11 @@ def set_feed(
     assert max_price > min_price, "xmargin: max price must exceed min price"
     assert max_price <= constants.MAX_PRICE, "xmargin: max price too large"
     # A primary equal to the second feed would cross-check a feed with itself.
-    assert aggregator != self.configs[asset].secondary.aggregator, "xmargin: primary is the second feed"
+    assert aggregator != self._unpack_feed(self.second_word[asset]).aggregator, "xmargin: primary is the second feed"
     feed: Feed = self._make_feed(aggregator, heartbeat)
-    self.configs[asset].primary = feed
-    self.configs[asset].min_price = min_price
-    self.configs[asset].max_price = max_price
+    # Keep the "second feed set" bit of the word being replaced.
+    self.primary_word[asset] = self._pack_feed(feed) | (self.primary_word[asset] & HAS_SECOND_BIT)
+    self.bounds_word[asset] = min_price | (max_price << 128)
     log FeedSet(
         asset=asset,
         aggregator=aggregator,
@@ -185,13 +213,14 @@ def set_secondary_feed(
     @param max_deviation Largest |second - primary| / primary, WAD (0 < d <= 1).
     """
     ownable._check_owner()
-    assert self.configs[asset].primary.aggregator != empty(address), "xmargin: no feed for asset"
+    primary: uint256 = self.primary_word[asset]
+    assert primary != 0, "xmargin: no feed for asset"
     assert max_deviation > 0, "xmargin: max deviation must be positive"
     assert max_deviation <= constants.WAD, "xmargin: max deviation above 100%"
-    assert aggregator != self.configs[asset].primary.aggregator, "xmargin: second feed is the primary"
+    assert aggregator != self._unpack_feed(primary).aggregator, "xmargin: second feed is the primary"
     feed: Feed = self._make_feed(aggregator, heartbeat)
-    self.configs[asset].secondary = feed
-    self.configs[asset].max_deviation = max_deviation
+    self.second_word[asset] = self._pack_feed(feed) | (max_deviation << DEVIATION_SHIFT)
+    self.primary_word[asset] = primary | HAS_SECOND_BIT
     log SecondaryFeedSet(
         asset=asset,
         aggregator=aggregator,
@@ -209,9 +238,9 @@ def remove_secondary_feed(asset: address):
     @param asset The token.
     """
     ownable._check_owner()
-    assert self.configs[asset].secondary.aggregator != empty(address), "xmargin: no second feed"
-    self.configs[asset].secondary = empty(Feed)
-    self.configs[asset].max_deviation = 0
+    assert self.second_word[asset] != 0, "xmargin: no second feed"
+    self.second_word[asset] = 0
+    self.primary_word[asset] &= ~HAS_SECOND_BIT
     log SecondaryFeedSet(asset=asset, aggregator=empty(address), heartbeat=0, decimals=0, max_deviation=0)
 
 
@@ -222,8 +251,10 @@ def remove_feed(asset: address):
     @param asset The token.
     """
     ownable._check_owner()
-    assert self.configs[asset].primary.aggregator != empty(address), "xmargin: no feed for asset"
-    self.configs[asset] = empty(PriceConfig)
+    assert self.primary_word[asset] != 0, "xmargin: no feed for asset"
+    self.primary_word[asset] = 0
+    self.second_word[asset] = 0
+    self.bounds_word[asset] = 0
     log FeedRemoved(asset=asset)
 
 
@@ -239,6 +270,37 @@ def _make_feed(aggregator: address, heartbeat: uint256) -> Feed:
     decimals: uint256 = convert(staticcall IAggregatorV3(aggregator).decimals(), uint256)
     assert decimals <= constants.MAX_DECIMALS, "xmargin: feed decimals above 18"
     return Feed(aggregator=aggregator, heartbeat=heartbeat, scale=10 ** (constants.MAX_DECIMALS - decimals))
+
+
+@internal
+@pure
+def _pack_feed(feed: Feed) -> uint256:
+    """
+    @dev A feed word without its flag or deviation bits (0 for no feed).
+    """
+    if feed.aggregator == empty(address):
+        return 0
+    return (
+        convert(feed.aggregator, uint256)
+        | (feed.heartbeat << HEARTBEAT_SHIFT)
+        | (self._decimals_of(feed.scale) << DECIMALS_SHIFT)
+    )
+
+
+@internal
+@pure
+def _unpack_feed(word: uint256) -> Feed:
+    """
+    @dev The Feed a word holds (all zero for 0).
+    """
+    if word == 0:
+        return empty(Feed)
+    decimals: uint256 = (word >> DECIMALS_SHIFT) & DECIMALS_MASK
+    return Feed(
+        aggregator=convert(convert(word & ADDRESS_MASK, uint160), address),
+        heartbeat=(word >> HEARTBEAT_SHIFT) & HEARTBEAT_MASK,
+        scale=10 ** (constants.MAX_DECIMALS - decimals),
+    )
 
 
 @internal
@@ -286,16 +348,18 @@ def _read(feed: Feed, min_price: uint256, max_price: uint256, which: String[12])
 @internal
 @view
 def _price(asset: address) -> uint256:
-    # Field by field, not the whole struct: without a second feed a price
-    # costs 6 storage reads instead of 9 (~6k gas per cold read).
-    primary: Feed = self.configs[asset].primary
-    assert primary.aggregator != empty(address), "xmargin: no feed for asset"
-    min_price: uint256 = self.configs[asset].min_price
-    max_price: uint256 = self.configs[asset].max_price
-    p: uint256 = self._read(primary, min_price, max_price, "price")
-    if self.configs[asset].secondary.aggregator != empty(address):
-        s: uint256 = self._read(self.configs[asset].secondary, min_price, max_price, "second price")
+    # Two storage reads without a second feed, three with one.
+    word: uint256 = self.primary_word[asset]
+    assert word != 0, "xmargin: no feed for asset"
+    bounds: uint256 = self.bounds_word[asset]
+    min_price: uint256 = bounds & BOUND_MASK
+    max_price: uint256 = bounds >> 128
+    p: uint256 = self._read(self._unpack_feed(word), min_price, max_price, "price")
+    if word & HAS_SECOND_BIT != 0:
+        second: uint256 = self.second_word[asset]
+        s: uint256 = self._read(self._unpack_feed(second), min_price, max_price, "second price")
         diff: uint256 = max(p, s) - min(p, s)
         # |s - p| / p > max_deviation, compared exactly without division.
-        assert diff * constants.WAD <= self.configs[asset].max_deviation * p, "xmargin: feeds deviate"
+        max_deviation: uint256 = (second >> DEVIATION_SHIFT) & DEVIATION_MASK
+        assert diff * constants.WAD <= max_deviation * p, "xmargin: feeds deviate"
     return p

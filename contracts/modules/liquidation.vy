@@ -157,7 +157,15 @@ MAX_DUST: constant(uint256) = 10**24  # 1,000,000 USD
 # Least notional of a liquidation piece smaller than the engine would close.
 MIN_PIECE: constant(uint256) = 10**18  # 1 USD
 
-liquidation_params: public(LiquidationParams)
+# LiquidationParams packed by hand into three words (one slot per field
+# would cost a liquidation 8 cold reads instead of 2):
+#   [0] penalty | keeper_share_min << 64 | keeper_share_max << 128 | auction_depth << 192
+#   [1] target_health | full_close_health << 64 | dust_notional << 128
+#   [2] collateral_discount
+# Every field fits its lane by `set_liquidation_params`' bounds (<= 2e18 <
+# 2**64; dust <= 1e24 < 2**128).
+liquidation_words: uint256[3]
+LANE_64: constant(uint256) = (1 << 64) - 1
 # Native quote units held for bad debt (tokens in the Clearinghouse).
 insurance_fund: public(uint256)
 # Running totals, native quote units.
@@ -245,8 +253,46 @@ def set_liquidation_params(params: LiquidationParams):
     assert params.full_close_health < constants.WAD, "xmargin: full-close health must be below 1"
     assert params.dust_notional <= MAX_DUST, "xmargin: dust threshold too large"
     assert params.collateral_discount <= MAX_DISCOUNT, "xmargin: collateral discount above 20%"
-    self.liquidation_params = params
+    self.liquidation_words = [
+        params.penalty
+        | (params.keeper_share_min << 64)
+        | (params.keeper_share_max << 128)
+        | (params.auction_depth << 192),
+        params.target_health | (params.full_close_health << 64) | (params.dust_notional << 128),
+        params.collateral_discount,
+    ]
     log LiquidationParamsSet(params=params)
+
+
+@external
+@view
+def liquidation_params() -> LiquidationParams:
+    """
+    @notice The penalty, its split, the health target and thresholds.
+    @return See `LiquidationParams` (all zero until the owner sets them).
+    """
+    lp: LiquidationParams = self._liquidation_params()
+    lp.collateral_discount = self.liquidation_words[2]
+    return lp
+
+
+@internal
+@view
+def _liquidation_params() -> LiquidationParams:
+    """
+    @dev Every field `_liquidate` reads (words 0 and 1; not the discount).
+    """
+    w: uint256 = self.liquidation_words[0]
+    lp: LiquidationParams = empty(LiquidationParams)
+    lp.penalty = w & LANE_64
+    lp.keeper_share_min = (w >> 64) & LANE_64
+    lp.keeper_share_max = (w >> 128) & LANE_64
+    lp.auction_depth = w >> 192
+    w = self.liquidation_words[1]
+    lp.target_health = w & LANE_64
+    lp.full_close_health = (w >> 64) & LANE_64
+    lp.dust_notional = w >> 128
+    return lp
 
 
 @external
@@ -284,7 +330,7 @@ def liquidate(
     self._check_not_self(owner, sub_id)
     markets._check_market(market_id)
     assert max_size > 0, "xmargin: zero size"
-    lp: LiquidationParams = self.liquidation_params
+    lp: LiquidationParams = self._liquidation_params()
     assert lp.target_health != 0, "xmargin: liquidation not configured"
     old: markets.Position = markets.positions[owner][sub_id][market_id]
     assert old.size != 0, "xmargin: no position in market"
@@ -395,7 +441,7 @@ def liquidate_collateral(
     # never exceeds the asset's maintenance haircut, so buying collateral
     # never lowers the account's equity.
     discount: uint256 = min(
-        self.liquidation_params.collateral_discount, collateral.asset_config[asset].mm_haircut
+        self.liquidation_words[2], collateral.asset_config[asset].mm_haircut
     )
     cost_num: uint256 = a_precision * price * (constants.WAD - discount)
     repaid: uint256 = min(repay_amount, fp._abs(debt))

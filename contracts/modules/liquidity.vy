@@ -203,7 +203,7 @@ def _pool_state() -> PoolState:
         s.premium_owed += math._mul_div(
             math._mul_div(skew_abs, price, constants.WAD, True),
             skew_abs,
-            2 * markets.market_params[m].skew_scale,
+            2 * markets._skew_scale(m),
             True,
         )
     owed: int256 = convert(s.premium_owed, int256)

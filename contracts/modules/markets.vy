@@ -108,7 +108,19 @@ event MarketClosedSet:
 
 
 num_markets: public(uint256)
-market_params: public(HashMap[uint256, MarketParams])
+# MarketParams packed by hand into four words (Vyper gives every struct
+# field a slot of its own, and a health check pays ~2.1k gas per cold slot):
+#   [0] imr_base | mmr_base << 64 | im_size_scalar << 128 | mm_size_scalar << 192
+#   [1] asset | max_funding_rate << 160
+#   [2] skew_scale | max_funding_velocity << 128
+#   [3] taker_fee | maker_fee << 64 | max_oi << 128
+# Every field fits its lane by `_check_params`: ratios <= 1e18 and scalars,
+# funding limits <= 1e19 (< 2**64); skew_scale, max_oi <= 2**96 (< 2**128).
+# A position's health reads words 0-2 (3 slots, not 8).
+params_words: HashMap[uint256, uint256[4]]
+LANE_64: constant(uint256) = (1 << 64) - 1
+LANE_128: constant(uint256) = (1 << 128) - 1
+LANE_160: constant(uint256) = (1 << 160) - 1
 market_state: public(HashMap[uint256, MarketState])
 # A closed market accepts only trades that reduce positions.
 market_closed: public(HashMap[uint256, bool])
@@ -141,6 +153,17 @@ def position(owner: address, sub_id: uint256, market_id: uint256) -> Position:
 
 @external
 @view
+def market_params(market_id: uint256) -> MarketParams:
+    """
+    @notice A market's parameters (all zero for an unlisted id).
+    @param market_id The market.
+    @return Margin ratios, size scalars, skew scale, fees, OI cap, funding limits.
+    """
+    return self._params(market_id)
+
+
+@external
+@view
 def funding_now(market_id: uint256) -> (int256, int256):
     """
     @notice The market's funding rate and index as of this block.
@@ -167,7 +190,7 @@ def list_market(params: MarketParams):
     assert market_id < constants.MAX_MARKETS, "xmargin: too many markets"
     self._check_params(params)
     assert staticcall collateral.oracle.price(params.asset) > 0, "xmargin: asset has no price"
-    self.market_params[market_id] = params
+    self._store_params(market_id, params)
     self.market_state[market_id].last_funding_time = block.timestamp
     self.num_markets = market_id + 1
     log MarketListed(market_id=market_id, asset=params.asset, params=params)
@@ -183,10 +206,10 @@ def set_market_params(market_id: uint256, params: MarketParams):
     """
     ownable._check_owner()
     self._check_market(market_id)
-    assert params.asset == self.market_params[market_id].asset, "xmargin: market asset cannot change"
+    assert params.asset == self._asset(market_id), "xmargin: market asset cannot change"
     self._check_params(params)
     self._accrue(market_id, self._price(market_id))
-    self.market_params[market_id] = params
+    self._store_params(market_id, params)
     log MarketParamsSet(market_id=market_id, params=params)
 
 
@@ -208,7 +231,7 @@ def set_oracle(new_oracle: address):
     for m: uint256 in range(constants.MAX_MARKETS):
         if m == self.num_markets:
             break
-        assert staticcall router.price(self.market_params[m].asset) > 0, "xmargin: market has no price"
+        assert staticcall router.price(self._asset(m)) > 0, "xmargin: market has no price"
     log collateral.OracleSet(previous_oracle=collateral.oracle.address, new_oracle=new_oracle)
     collateral.oracle = router
 
@@ -262,7 +285,7 @@ def _check_params(p: MarketParams):
 @internal
 @view
 def _price(market_id: uint256) -> uint256:
-    return staticcall collateral.oracle.price(self.market_params[market_id].asset)
+    return staticcall collateral.oracle.price(self._asset(market_id))
 
 
 @internal
@@ -277,7 +300,7 @@ def _funding(market_id: uint256, price: uint256) -> (int256, int256):
     # Field by field: each is one storage slot, and a health check pays
     # for every cold slot it touches.
     dt: int256 = convert(block.timestamp - self.market_state[market_id].last_funding_time, int256)
-    cap: int256 = convert(self.market_params[market_id].max_funding_rate, int256)
+    cap: int256 = convert(self.params_words[market_id][1] >> 160, int256)
     # A rate left beyond a lowered cap is clamped from here on.
     r0: int256 = min(max(self.market_state[market_id].funding_rate, -cap), cap)
     index: int256 = self.market_state[market_id].funding_index
@@ -285,17 +308,16 @@ def _funding(market_id: uint256, price: uint256) -> (int256, int256):
         return r0, index
     day: int256 = convert(constants.SECONDS_PER_DAY, int256)
     wad: int256 = convert(constants.WAD, int256)
+    skew_word: uint256 = self.params_words[market_id][2]
     # Proportional skew, clamped to [-1, 1].
     k: int256 = min(
         max(
-            self.market_state[market_id].skew
-            * wad
-            // convert(self.market_params[market_id].skew_scale, int256),
+            self.market_state[market_id].skew * wad // convert(skew_word & LANE_128, int256),
             -wad,
         ),
         wad,
     )
-    velocity: int256 = k * convert(self.market_params[market_id].max_funding_velocity, int256) // wad
+    velocity: int256 = k * convert(skew_word >> 128, int256) // wad
     r1: int256 = r0 + velocity * dt // day
     # area = integral of the rate over dt, in (WAD per day) * seconds.
     area: int256 = 0
@@ -330,15 +352,62 @@ def _accrue(market_id: uint256, price: uint256) -> int256:
 @view
 def _risk_params(market_id: uint256) -> MarketParams:
     """
-    @dev Only the fields `_risk` reads (5 slots instead of 11).
+    @dev Only the fields `_risk` reads (2 words).
     """
+    ratios: uint256 = self.params_words[market_id][0]
     p: MarketParams = empty(MarketParams)
-    p.imr_base = self.market_params[market_id].imr_base
-    p.mmr_base = self.market_params[market_id].mmr_base
-    p.im_size_scalar = self.market_params[market_id].im_size_scalar
-    p.mm_size_scalar = self.market_params[market_id].mm_size_scalar
-    p.skew_scale = self.market_params[market_id].skew_scale
+    p.imr_base = ratios & LANE_64
+    p.mmr_base = (ratios >> 64) & LANE_64
+    p.im_size_scalar = (ratios >> 128) & LANE_64
+    p.mm_size_scalar = ratios >> 192
+    p.skew_scale = self.params_words[market_id][2] & LANE_128
     return p
+
+
+@internal
+@view
+def _params(market_id: uint256) -> MarketParams:
+    """
+    @dev Every field (4 words).
+    """
+    p: MarketParams = self._risk_params(market_id)
+    w: uint256 = self.params_words[market_id][1]
+    p.asset = convert(convert(w & LANE_160, uint160), address)
+    p.max_funding_rate = w >> 160
+    p.max_funding_velocity = self.params_words[market_id][2] >> 128
+    w = self.params_words[market_id][3]
+    p.taker_fee = w & LANE_64
+    p.maker_fee = (w >> 64) & LANE_64
+    p.max_oi = w >> 128
+    return p
+
+
+@internal
+@view
+def _asset(market_id: uint256) -> address:
+    """
+    @dev The market's oracle key (1 word).
+    """
+    return convert(convert(self.params_words[market_id][1] & LANE_160, uint160), address)
+
+
+@internal
+@view
+def _skew_scale(market_id: uint256) -> uint256:
+    return self.params_words[market_id][2] & LANE_128
+
+
+@internal
+def _store_params(market_id: uint256, p: MarketParams):
+    """
+    @dev `p` passed `_check_params`, so every field fits its lane.
+    """
+    self.params_words[market_id] = [
+        p.imr_base | (p.mmr_base << 64) | (p.im_size_scalar << 128) | (p.mm_size_scalar << 192),
+        convert(p.asset, uint256) | (p.max_funding_rate << 160),
+        p.skew_scale | (p.max_funding_velocity << 128),
+        p.taker_fee | (p.maker_fee << 64) | (p.max_oi << 128),
+    ]
 
 
 @internal

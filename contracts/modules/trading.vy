@@ -94,7 +94,7 @@ def _trade(
     markets._check_market(market_id)
     assert size_delta != 0, "xmargin: zero size"
     assert fp._abs(size_delta) <= constants.MAX_SIZE, "xmargin: size too large"
-    p: markets.MarketParams = markets.market_params[market_id]
+    p: markets.MarketParams = markets._params(market_id)
     price: uint256 = markets._price(market_id)
     # Funding accrues under the skew that held until now.
     index: int256 = markets._accrue(market_id, price)

@@ -539,6 +539,20 @@ def test_liquidation_params_are_bounded_and_owner_only(clearinghouse, owner, str
     tx = ch.set_liquidation_params(LP.as_tuple(), sender=owner)
     assert tuple(ch.liquidation_params()) == LP.as_tuple()
     assert [e.event_name for e in tx.events] == ["LiquidationParamsSet"]
+    # The parameters are packed into words: every field at its bound (and
+    # the others at distinct values) reads back unchanged.
+    top = LiquidationParams(
+        penalty=10**17,
+        keeper_share_min=E18 - 1,
+        keeper_share_max=E18,
+        auction_depth=E18,
+        target_health=2 * E18,
+        full_close_health=E18 - 1,
+        dust_notional=10**24,
+        collateral_discount=2 * 10**17,
+    )
+    ch.set_liquidation_params(top.as_tuple(), sender=owner)
+    assert tuple(ch.liquidation_params()) == top.as_tuple()
 
 
 # ---------------------------------------------------------------- incentives

@@ -2,6 +2,7 @@
 
 import ape
 import pytest
+from ape.utils import ZERO_ADDRESS
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
 from xmargin.model import WAD
@@ -178,6 +179,44 @@ def test_remove_second_feed(oracle, priced, cross_checked, owner):
         oracle.price(priced)
     oracle.remove_secondary_feed(priced, sender=owner)
     assert oracle.price(priced) == ASSET_USD * WAD
+
+
+def test_replacing_the_primary_keeps_the_second_feed_check(
+    oracle, priced, cross_checked, owner, make_feed
+):
+    """The config is packed into words: a new primary must not drop the
+    "second feed set" bit (the cross-check would silently stop)."""
+    new_primary = make_feed(ASSET_USD, decimals=6)
+    oracle.set_feed(priced, new_primary, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    cross_checked.set_answer(2_550 * 10**18 + 1, sender=owner)
+    with ape.reverts("xmargin: feeds deviate"):
+        oracle.price(priced)
+    cfg = oracle.price_config(priced)
+    assert (cfg.primary.aggregator, cfg.primary.scale) == (new_primary.address, 10**12)
+    assert (cfg.secondary.aggregator, cfg.max_deviation) == (cross_checked.address, WAD // 50)
+    oracle.remove_secondary_feed(priced, sender=owner)
+    assert oracle.price(priced) == ASSET_USD * WAD
+    cfg = oracle.price_config(priced)
+    assert (cfg.secondary.aggregator, cfg.secondary.heartbeat, cfg.max_deviation) == (
+        ZERO_ADDRESS,
+        0,
+        0,
+    )
+
+
+def test_config_extremes_round_trip(oracle, owner, asset, make_feed):
+    """Every packed field at its largest allowed value reads back unchanged."""
+    primary = make_feed(1, decimals=0)
+    second = make_feed(1, decimals=18)
+    week = 7 * 86_400
+    top = 10**36  # constants.MAX_PRICE
+    oracle.set_feed(asset, primary, week, WAD - 1, top, sender=owner)
+    oracle.set_secondary_feed(asset, second, week, WAD, sender=owner)
+    cfg = oracle.price_config(asset)
+    assert tuple(cfg.primary) == (primary.address, week, 10**18)
+    assert tuple(cfg.secondary) == (second.address, week, 1)
+    assert (cfg.min_price, cfg.max_price, cfg.max_deviation) == (WAD - 1, top, WAD)
+    assert oracle.price(asset) == WAD
 
 
 def test_remove_feed(oracle, priced, owner):

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import ape
 import pytest
+from ape.utils import ZERO_ADDRESS
 
 from tests.markets import E18, ETH, ETH_MARKET, P3000, USDC, params
 from xmargin import perps
@@ -314,6 +315,30 @@ def test_thirty_two_markets_and_a_health_check_over_twenty_positions(
     )
     expected = (quote * 10**12 + total.pnl - total.funding, total.im, total.mm)
     assert tuple(clearinghouse.account_health(trader, 0)) == expected
+
+
+def test_market_params_at_their_bounds_read_back_unchanged(clearinghouse, owner, weth):
+    """The parameters are packed into four words: each field at the largest
+    value the checks allow (and every field distinct) round-trips."""
+    top = params(
+        weth.address,
+        imr_base=E18,
+        mmr_base=E18 - 1,
+        im_size_scalar=10 * E18,
+        mm_size_scalar=10 * E18 - 1,
+        skew_scale=2**96,
+        taker_fee=10**17,
+        maker_fee=10**17 - 1,
+        max_oi=2**96 - 1,
+        max_funding_velocity=10 * E18,
+        max_funding_rate=10 * E18 - 1,
+    )
+    clearinghouse.list_market(top, sender=owner)
+    assert tuple(clearinghouse.market_params(0)) == top
+    lower = params(weth.address, skew_scale=E18, max_oi=1, taker_fee=0, maker_fee=0)
+    clearinghouse.set_market_params(0, lower, sender=owner)
+    assert tuple(clearinghouse.market_params(0)) == lower
+    assert tuple(clearinghouse.market_params(1)) == (ZERO_ADDRESS, *[0] * 10)
 
 
 @pytest.mark.parametrize(
