@@ -493,10 +493,16 @@ class Access:
     router_call: int | None  # index into Profile.router_calls if inside one
 
 
+# The router's first read of a price, OracleRouter._price's `primary_word[asset]`
+# (a price without a second feed reads primary_word and bounds_word only): its
+# key is the asset a router call prices, which a per-transaction cache keys on.
+ROUTER_PRICE_KEY = "primary_word["
+
+
 @dataclass
 class RouterCall:
     inclusive: int  # call overhead + everything the router and its feeds spend
-    asset: str | None = None  # the configs[...] key it read first
+    asset: str | None = None  # the primary_word[...] key it read first (the priced asset)
 
 
 @dataclass
@@ -640,8 +646,13 @@ def analyse(
                 p.unlabelled_sloads += 1
                 group, full = f"slot {hex(key)[:10]}", f"slot {hex(key)}"
             p.accesses.append(Access(op, label_of(storage), full, group, cost, rc))
-            if rc is not None and p.router_calls[rc].asset is None and "configs[" in full:
-                p.router_calls[rc].asset = full.split("]")[0]
+            if (
+                rc is not None
+                and p.router_calls[rc].asset is None
+                and label_of(storage) == "OracleRouter"
+                and full.startswith(ROUTER_PRICE_KEY)
+            ):
+                p.router_calls[rc].asset = full[len(ROUTER_PRICE_KEY) :].split("]")[0]
             row = p.sloads[f"{label_of(storage)}: {group}"]
             row[0 if cat == "SLOAD cold" else 1] += 1
             row[2] += cost
@@ -675,6 +686,11 @@ def analyse(
         p.by_contract[who][cat] += cost
         p.by_function[fn] += cost
 
+    missing = [i for i, r in enumerate(p.router_calls) if r.asset is None]
+    assert not missing, (
+        f"{name}: router calls {missing} read no {ROUTER_PRICE_KEY}...] slot: "
+        "the per-transaction price cache could not key them by asset"
+    )
     if hop:
         # The core's own frame around the delegatecall: dispatch, the hop's
         # cold access and return buffer, copying the result back.
@@ -775,18 +791,15 @@ def _diff(a: Profile, b: Profile, n: int) -> dict[str, Any]:
 # A packed field costs 40 more gas per read (shift, mask) and 150 more per
 # write (re-read the slot warm, merge). Every width below fits the
 # contracts' own bounds (constants.vy, the _check_params functions).
+#
+# Already packed in the contracts, so measured as they are and not projected:
+# the router's per-asset price config (primary_word / second_word /
+# bounds_word[asset]; a price without a second feed reads only the first and
+# the last), MarketParams (markets.params_words[m][0..3]; health reads words
+# 0, 1 and 2) and LiquidationParams (liquidation.liquidation_words[0..2]).
 
+# name -> (storage, struct prefix as in the layout labels, fields per packed slot)
 PACKINGS: dict[str, tuple[str, str, list[tuple[str, ...]]]] = {
-    "MarketParams": (
-        "Clearinghouse",
-        "markets.market_params[.]",
-        [
-            ("asset", "skew_scale"),  # address + uint96 (skew_scale <= 2**96)
-            ("imr_base", "mmr_base", "im_size_scalar", "mm_size_scalar"),  # 4 x uint64 (<= 1e19)
-            ("max_funding_velocity", "max_funding_rate", "taker_fee", "maker_fee"),  # 4 x uint64
-            ("max_oi",),
-        ],
-    ),
     "MarketState": (
         "Clearinghouse",
         "markets.market_state[.]",
@@ -808,37 +821,12 @@ PACKINGS: dict[str, tuple[str, str, list[tuple[str, ...]]]] = {
         "collateral.asset_config[.]",
         [("listed", "index", "decimals", "precision", "im_haircut", "mm_haircut"), ("cap",)],
     ),
-    "LiquidationParams": (
-        "Clearinghouse",
-        "liquidation.liquidation_params",
-        [
-            ("penalty", "keeper_share_min", "keeper_share_max", "auction_depth"),  # 4 x uint64
-            ("target_health", "full_close_health", "collateral_discount"),
-            ("dust_notional",),  # up to 1e24: uint80, does not fit beside three uint64
-        ],
-    ),
-    "PriceConfig": (
-        "OracleRouter",
-        "configs[.]",
-        [
-            # address + uint24 heartbeat (<= 7 days) + uint8 decimals (scale derived)
-            ("primary.aggregator", "primary.heartbeat", "primary.scale"),
-            ("min_price", "max_price"),  # 2 x uint128 (<= 1e36)
-            # address + uint24 + uint8 + uint64 max_deviation (<= 1e18)
-            ("secondary.aggregator", "secondary.heartbeat", "secondary.scale", "max_deviation"),
-        ],
-    ),
 }
 MASKS = ("collateral.held_mask[.][.]", "markets.position_mask[.][.]")
 # Unkeyed variables read and written together by every liquidation.
 LEDGERS = ("markets.pool_balance", "liquidation.insurance_fund")  # int128 + uint128
 IMMUTABLE = ("collateral.quote_asset",)
-# Read only when a second feed is configured (none is, here and in config/).
-SECONDARY = (
-    "configs[.].secondary.heartbeat",
-    "configs[.].secondary.scale",
-    "configs[.].max_deviation",
-)
+NUM_MARKETS = "markets.num_markets"
 
 
 @dataclass(frozen=True)
@@ -847,7 +835,6 @@ class Change:
     masks: bool = False  # held_mask and position_mask in one slot
     ledgers: bool = False  # pool_balance and insurance_fund in one slot
     immutables: bool = False  # IMMUTABLE become immutables (no storage read)
-    lazy_secondary: bool = False  # the router reads the second feed's fields only if set
     no_num_markets: bool = False  # _check_market tests the market's asset slot instead
     price: str | None = None  # "transient": per-tx cache; "stored": engine-held snapshot
     no_hop: bool = False  # liquidate in the core: no delegatecall
@@ -855,26 +842,61 @@ class Change:
 
 CHANGES: dict[str, Change] = {
     "today (replayed)": Change(),
-    "1 pack MarketParams 11->4 slots": Change(pack=("MarketParams",)),
-    "2 pack MarketState 8->5 slots": Change(pack=("MarketState",)),
-    "3 pack Position 3->2 slots": Change(pack=("Position",)),
-    "4 pack Asset 7->2 slots": Change(pack=("Asset",)),
-    "5 pack LiquidationParams 8->3 slots": Change(pack=("LiquidationParams",)),
-    "6 pack router PriceConfig 9->3 slots": Change(pack=("PriceConfig",)),
-    "6b router: skip an unset 2nd feed (no packing)": Change(lazy_secondary=True),
-    "7 held_mask + position_mask in one slot": Change(masks=True),
-    "8 quote_asset immutable": Change(immutables=True),
-    "9 pool_balance + insurance_fund in one slot": Change(ledgers=True),
-    "10 _check_market without num_markets": Change(no_num_markets=True),
-    "11 per-tx price cache (transient storage)": Change(price="transient"),
-    "12 liquidate in the core (no delegatecall hop)": Change(no_hop=True),
+    "1 pack MarketState 8->5 slots": Change(pack=("MarketState",)),
+    "2 pack Position 3->2 slots": Change(pack=("Position",)),
+    "3 pack Asset 7->2 slots": Change(pack=("Asset",)),
+    "4 held_mask + position_mask in one slot": Change(masks=True),
+    "5 quote_asset immutable": Change(immutables=True),
+    "6 pool_balance + insurance_fund in one slot": Change(ledgers=True),
+    "7 _check_market without num_markets": Change(no_num_markets=True),
+    "8 per-tx price cache (transient storage)": Change(price="transient"),
+    "9 liquidate in the core (no delegatecall hop)": Change(no_hop=True),
+    "10 stored price snapshot (no router call)": Change(price="stored"),
 }
 STORAGE_ALL = Change(
     pack=tuple(PACKINGS), masks=True, ledgers=True, immutables=True, no_num_markets=True
 )
-CHANGES["A = storage 1-10"] = STORAGE_ALL
-CHANGES["B = A + 11 + 12"] = replace(STORAGE_ALL, price="transient", no_hop=True)
-CHANGES["C = A + 12 + stored price snapshot"] = replace(STORAGE_ALL, price="stored", no_hop=True)
+CHANGES["A = storage 1-7"] = STORAGE_ALL
+CHANGES["B = A + 8 + 9"] = replace(STORAGE_ALL, price="transient", no_hop=True)
+CHANGES["C = A + 9 + 10"] = replace(STORAGE_ALL, price="stored", no_hop=True)
+
+
+def check_changes(P: dict[str, Profile], labels: dict[str, SlotLabels]) -> None:
+    """Fails unless every storage variable a change re-lays out is read or
+    written in the traces under that name (a renamed or already packed
+    variable would make the change a silent no-op), each packing names every
+    field of its struct exactly once, and every router call was keyed by asset."""
+    accesses = [a for p in P.values() for a in p.accesses]
+
+    def matching(store: str, test: Any) -> list[Access]:
+        return [a for a in accesses if a.store == store and test(a)]
+
+    for name, (store, prefix, slots) in PACKINGS.items():
+        hits = matching(store, lambda a, pre=prefix + ".": a.group.startswith(pre))
+        assert hits, f"PACKINGS[{name!r}]: no {store} access to {prefix}.* in the traces"
+        packed = [f for fields in slots for f in fields]
+        assert len(packed) == len(set(packed)), f"PACKINGS[{name!r}]: a field twice"
+        layout = {
+            g[len(prefix) + 1 :]
+            for _, g in labels[store].labels.values()
+            if g.startswith(prefix + ".")
+        }
+        assert (
+            set(packed) == layout
+        ), f"PACKINGS[{name!r}] fields {sorted(packed)} are not the layout's {sorted(layout)}"
+    for what, groups in (
+        ("MASKS", MASKS),
+        ("LEDGERS", LEDGERS),
+        ("IMMUTABLE", IMMUTABLE),
+        ("NUM_MARKETS", (NUM_MARKETS,)),
+    ):
+        for g in groups:
+            assert matching(
+                "Clearinghouse", lambda a, g=g: a.group == g
+            ), f"{what}: no Clearinghouse access to {g} in the traces"
+    assert any(p.router_calls for p in P.values()), "no router call in the traces"
+    assert all(r.asset for p in P.values() for r in p.router_calls), "a router call without asset"
+    assert any(p.hop for p in P.values()), "no delegatecall hop in the traces"
 
 
 def _virtual(a: Access, change: Change) -> tuple[str | None, bool]:
@@ -885,7 +907,8 @@ def _virtual(a: Access, change: Change) -> tuple[str | None, bool]:
         if a.store == store and a.group.startswith(prefix + "."):
             fld = a.group[len(prefix) + 1 :]
             instance = a.full[: len(a.full) - len(fld) - 1]
-            index = next(i for i, fields in enumerate(slots) if fld in fields)
+            index = next((i for i, fields in enumerate(slots) if fld in fields), None)
+            assert index is not None, f"PACKINGS[{name!r}] has no field {fld!r}"
             return f"{store}:{instance}#{index}", len(slots[index]) > 1
     if a.store == "Clearinghouse":
         if change.masks and a.group in MASKS:
@@ -894,10 +917,8 @@ def _virtual(a: Access, change: Change) -> tuple[str | None, bool]:
             return f"{a.store}:ledgers", True
         if change.immutables and a.group in IMMUTABLE:
             return None, False
-        if change.no_num_markets and a.group == "markets.num_markets":
+        if change.no_num_markets and a.group == NUM_MARKETS:
             return None, False
-    if change.lazy_secondary and a.store == "OracleRouter" and a.group in SECONDARY:
-        return None, False
     return f"{a.store}:{a.full}", False
 
 
@@ -905,6 +926,9 @@ def recost(p: Profile, change: Change) -> int:
     """Whole-transaction gas of the same execution under `change`."""
     removed: set[int] = set()
     added = 0
+    if change.price is not None:
+        # Keyed by the asset each call prices: only a repeated asset hits.
+        assert all(rc.asset for rc in p.router_calls), (p.name, "router call without asset")
     if change.price == "transient":
         seen: set[str | None] = set()
         for i, rc in enumerate(p.router_calls):
@@ -1247,6 +1271,7 @@ def main() -> None:
     for p in P.values():
         assert p.total == p.trace_gas, (p.name, p.total, p.trace_gas)
         assert recost(p, Change()) == p.total, (p.name, recost(p, Change()), p.total)
+    check_changes(P, labels)
     health = {k.removeprefix("account_health: "): v for k, v in P.items() if k.startswith("acc")}
     liq = {k.removeprefix("liquidate: "): v for k, v in P.items() if k.startswith("liq")}
     one = P["account_health: 1 position(s)"]

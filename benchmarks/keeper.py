@@ -207,6 +207,8 @@ class Views:
 
 def _event_logs(rpc: Rpc, ch: Any, event: str, from_block: int, to_block: int) -> list[dict]:
     """`event`'s logs, decoded: indexed fields from the topics, the rest from data."""
+    if from_block > to_block:  # no block since (nothing was liquidated)
+        return []
     abi = getattr(ch, event).abi
     topic = "0x" + keccak(text=abi.selector).hex()
     logs = rpc.call(
@@ -775,6 +777,7 @@ def print_report(results: dict, console: Console) -> None:
     for size in results["sizes"].values():
         r = size["liquidation"]
         w = r["where_time_goes"]
+        per_tx = w["seconds_per_liquidation_tx"]  # None when nothing was liquidated
         liq.add_row(
             f"{size['accounts']:,}",
             f"{r['liquidatable_after_shock']:,} ({100 * r['liquidatable_fraction']:.1f} %)",
@@ -782,8 +785,8 @@ def print_report(results: dict, console: Console) -> None:
             f"{r['liquidations']:,} ({r['full_closes']:,}/{r['partial_closes']:,})",
             f"{r['bad_debts']:,}",
             f"{r['seconds_to_clear']:.1f}",
-            f"{r['liquidations'] / r['seconds_to_clear']:.1f}",
-            f"{w['seconds_per_liquidation_tx']:.3f}",
+            f"{r['liquidations'] / r['seconds_to_clear']:.1f}" if r["seconds_to_clear"] else "-",
+            "-" if per_tx is None else f"{per_tx:.3f}",
             f"{w['scan_seconds']:.1f}",
             f"{w['receipt_poll_sleep_seconds']:.1f}",
             f"{w['http_seconds']:.1f}",
@@ -883,10 +886,11 @@ def main() -> None:
             n, args.sample, args.repeat, args.steps_tracing, console
         )
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
-    print_report(results, console)
-    console.print(f"whole benchmark: {results['wall_seconds']:.0f} s")
+    # The JSON first: a report that fails to print must not lose the run.
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print_report(results, console)
+    console.print(f"whole benchmark: {results['wall_seconds']:.0f} s")
     print(f"written to {args.out}")
 
 

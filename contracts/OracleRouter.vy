@@ -359,7 +359,7 @@ def _price(asset: address) -> uint256:
         second: uint256 = self.second_word[asset]
         s: uint256 = self._read(self._unpack_feed(second), min_price, max_price, "second price")
         diff: uint256 = max(p, s) - min(p, s)
-        # |s - p| / p > max_deviation, compared exactly without division.
+        # |s - p| / p <= max_deviation, compared exactly without division.
         max_deviation: uint256 = (second >> DEVIATION_SHIFT) & DEVIATION_MASK
         assert diff * constants.WAD <= max_deviation * p, "xmargin: feeds deviate"
     return p

@@ -123,9 +123,10 @@ def deploy(
 
 def deploy_scratch(
     project: Any, provider: Any, sender: Any, config: DeployConfig
-) -> DeploymentRecord:
+) -> DeployResult:
     """Deploys `config` on a throwaway chain (benchmarks): the record goes to a
-    temporary directory, never to `deployments/`, and nothing is logged."""
+    temporary directory, never to `deployments/`, and nothing is logged.
+    The result's `path` is gone when this returns; use its `record`."""
     with tempfile.TemporaryDirectory() as tmp:
         result = deploy(
             project,

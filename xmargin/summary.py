@@ -136,6 +136,11 @@ def read_summary(
     decimals = {s: a.decimals for s, a in engine.record.assets.items()}
     pool = engine.pool
     liquidations, collateral, bad_debts = _events(engine, from_block, block, progress)
+    for e in collateral:
+        if e.asset not in decimals:
+            # Listed on chain but not in the deployment record: named by its
+            # address, with the decimals the Clearinghouse listed it with.
+            decimals[e.asset] = ch.asset_config(e.asset, **at).decimals
     return EngineSummary(
         network=network,
         block=block,

@@ -41,6 +41,8 @@ MAX_SIZE: constant(uint256) = 2**96
 SECONDS_PER_DAY: constant(uint256) = 86_400
 
 # Bounds on market parameters an owner may set.
+# These four (and MAX_SIZE) also bound the lanes MarketParams is packed
+# into (markets.params_words: 64 bits, 128 for sizes); keep them below.
 MAX_FEE: constant(uint256) = 10**17  # 10 % of notional
 MAX_SIZE_SCALAR: constant(uint256) = 10 * 10**18
 MAX_FUNDING_RATE: constant(uint256) = 10 * 10**18  # 1,000 % per day

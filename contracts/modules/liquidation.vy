@@ -163,7 +163,9 @@ MIN_PIECE: constant(uint256) = 10**18  # 1 USD
 #   [1] target_health | full_close_health << 64 | dust_notional << 128
 #   [2] collateral_discount
 # Every field fits its lane by `set_liquidation_params`' bounds (<= 2e18 <
-# 2**64; dust <= 1e24 < 2**128).
+# 2**64; dust <= MAX_DUST = 1e24 < 2**128); raising a MAX_ above past its
+# lane would corrupt a neighbour, which the round-trip test at the bounds in
+# test_liquidation_params_are_bounded_and_owner_only catches.
 liquidation_words: uint256[3]
 LANE_64: constant(uint256) = (1 << 64) - 1
 # Native quote units held for bad debt (tokens in the Clearinghouse).

@@ -114,8 +114,11 @@ num_markets: public(uint256)
 #   [1] asset | max_funding_rate << 160
 #   [2] skew_scale | max_funding_velocity << 128
 #   [3] taker_fee | maker_fee << 64 | max_oi << 128
-# Every field fits its lane by `_check_params`: ratios <= 1e18 and scalars,
-# funding limits <= 1e19 (< 2**64); skew_scale, max_oi <= 2**96 (< 2**128).
+# Every field fits its lane by `_check_params`: ratios and fees <= 1e18,
+# size scalars and funding limits <= 1e19 (< 2**64); skew_scale, max_oi
+# <= 2**96 (< 2**128). Raising a bound in constants.vy past its lane would
+# corrupt the neighbouring field: the round-trip test at the bounds
+# (test_market_params_at_their_bounds_read_back_unchanged) must then fail.
 # A position's health reads words 0-2 (3 slots, not 8).
 params_words: HashMap[uint256, uint256[4]]
 LANE_64: constant(uint256) = (1 << 64) - 1
@@ -297,7 +300,7 @@ def _funding(market_id: uint256, price: uint256) -> (int256, int256):
          Shared by both sides of every position, so its divisions (toward
          zero) favour no one.
     """
-    # Field by field: each is one storage slot, and a health check pays
+    # Only the words and state fields needed: a health check pays ~2.1k gas
     # for every cold slot it touches.
     dt: int256 = convert(block.timestamp - self.market_state[market_id].last_funding_time, int256)
     cap: int256 = convert(self.params_words[market_id][1] >> 160, int256)
