@@ -121,9 +121,7 @@ def deploy(
     return DeployResult(record=run.record, path=path, transactions=run.transactions)
 
 
-def deploy_scratch(
-    project: Any, provider: Any, sender: Any, config: DeployConfig
-) -> DeployResult:
+def deploy_scratch(project: Any, provider: Any, sender: Any, config: DeployConfig) -> DeployResult:
     """Deploys `config` on a throwaway chain (benchmarks): the record goes to a
     temporary directory, never to `deployments/`, and nothing is logged.
     The result's `path` is gone when this returns; use its `record`."""
