@@ -38,7 +38,7 @@ from xmargin.abi import deploy_clearinghouse
 from xmargin.bulk import open_crowd_fast
 from xmargin.config import load_config
 from xmargin.deploy import deploy_scratch
-from xmargin.engine import Engine, load_engine, shock_prices
+from xmargin.engine import Engine, load_engine, move_feed, shock_prices
 from xmargin.model import WAD
 from xmargin.sizes import EIP170_LIMIT, contract_sizes
 
@@ -93,7 +93,7 @@ class World:
         """Moves every feed, real and synthetic, by `bps` basis points."""
         shock_prices(self.engine, self.owner, {s: bps for s in self.engine.feeds})
         for _, feed in self.synthetic.values():
-            feed.set_answer(feed.answer() * (10_000 + bps) // 10_000, sender=self.owner)
+            move_feed(feed, self.owner, bps)
 
 
 def _block_later() -> None:

@@ -183,16 +183,18 @@ def set_feed(
     assert max_price > min_price, "xmargin: max price must exceed min price"
     assert max_price <= constants.MAX_PRICE, "xmargin: max price too large"
     # A primary equal to the second feed would cross-check a feed with itself.
-    assert aggregator != self._unpack_feed(self.second_word[asset]).aggregator, "xmargin: primary is the second feed"
-    feed: Feed = self._make_feed(aggregator, heartbeat)
+    assert aggregator != self._aggregator_of(self.second_word[asset]), "xmargin: primary is the second feed"
+    word: uint256 = 0
+    decimals: uint256 = 0
+    word, decimals = self._feed_word(aggregator, heartbeat)
     # Keep the "second feed set" bit of the word being replaced.
-    self.primary_word[asset] = self._pack_feed(feed) | (self.primary_word[asset] & HAS_SECOND_BIT)
+    self.primary_word[asset] = word | (self.primary_word[asset] & HAS_SECOND_BIT)
     self.bounds_word[asset] = min_price | (max_price << 128)
     log FeedSet(
         asset=asset,
         aggregator=aggregator,
         heartbeat=heartbeat,
-        decimals=self._decimals_of(feed.scale),
+        decimals=decimals,
         min_price=min_price,
         max_price=max_price,
     )
@@ -217,15 +219,17 @@ def set_secondary_feed(
     assert primary != 0, "xmargin: no feed for asset"
     assert max_deviation > 0, "xmargin: max deviation must be positive"
     assert max_deviation <= constants.WAD, "xmargin: max deviation above 100%"
-    assert aggregator != self._unpack_feed(primary).aggregator, "xmargin: second feed is the primary"
-    feed: Feed = self._make_feed(aggregator, heartbeat)
-    self.second_word[asset] = self._pack_feed(feed) | (max_deviation << DEVIATION_SHIFT)
+    assert aggregator != self._aggregator_of(primary), "xmargin: second feed is the primary"
+    word: uint256 = 0
+    decimals: uint256 = 0
+    word, decimals = self._feed_word(aggregator, heartbeat)
+    self.second_word[asset] = word | (max_deviation << DEVIATION_SHIFT)
     self.primary_word[asset] = primary | HAS_SECOND_BIT
     log SecondaryFeedSet(
         asset=asset,
         aggregator=aggregator,
         heartbeat=heartbeat,
-        decimals=self._decimals_of(feed.scale),
+        decimals=decimals,
         max_deviation=max_deviation,
     )
     self._price(asset)
@@ -263,28 +267,24 @@ def remove_feed(asset: address):
 
 @internal
 @view
-def _make_feed(aggregator: address, heartbeat: uint256) -> Feed:
+def _feed_word(aggregator: address, heartbeat: uint256) -> (uint256, uint256):
+    """
+    @dev Checks a feed and returns its word (without flag or deviation bits)
+         and its decimals, read from the feed now.
+    """
     assert aggregator.is_contract, "xmargin: feed is not a contract"
     assert heartbeat > 0, "xmargin: heartbeat must be positive"
     assert heartbeat <= constants.MAX_HEARTBEAT, "xmargin: heartbeat above 7 days"
     decimals: uint256 = convert(staticcall IAggregatorV3(aggregator).decimals(), uint256)
     assert decimals <= constants.MAX_DECIMALS, "xmargin: feed decimals above 18"
-    return Feed(aggregator=aggregator, heartbeat=heartbeat, scale=10 ** (constants.MAX_DECIMALS - decimals))
+    word: uint256 = convert(aggregator, uint256) | (heartbeat << HEARTBEAT_SHIFT) | (decimals << DECIMALS_SHIFT)
+    return word, decimals
 
 
 @internal
 @pure
-def _pack_feed(feed: Feed) -> uint256:
-    """
-    @dev A feed word without its flag or deviation bits (0 for no feed).
-    """
-    if feed.aggregator == empty(address):
-        return 0
-    return (
-        convert(feed.aggregator, uint256)
-        | (feed.heartbeat << HEARTBEAT_SHIFT)
-        | (self._decimals_of(feed.scale) << DECIMALS_SHIFT)
-    )
+def _aggregator_of(word: uint256) -> address:
+    return convert(convert(word & ADDRESS_MASK, uint160), address)
 
 
 @internal
@@ -297,23 +297,10 @@ def _unpack_feed(word: uint256) -> Feed:
         return empty(Feed)
     decimals: uint256 = (word >> DECIMALS_SHIFT) & DECIMALS_MASK
     return Feed(
-        aggregator=convert(convert(word & ADDRESS_MASK, uint160), address),
+        aggregator=convert(convert(word & ADDRESS_MASK, uint160), address),  # inline: hot path
         heartbeat=(word >> HEARTBEAT_SHIFT) & HEARTBEAT_MASK,
         scale=10 ** (constants.MAX_DECIMALS - decimals),
     )
-
-
-@internal
-@pure
-def _decimals_of(scale: uint256) -> uint256:
-    d: uint256 = 0
-    s: uint256 = scale
-    for _: uint256 in range(constants.MAX_DECIMALS):
-        if s == 1:
-            break
-        s //= 10
-        d += 1
-    return constants.MAX_DECIMALS - d
 
 
 @internal

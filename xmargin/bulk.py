@@ -31,7 +31,7 @@ import requests
 from eth_abi import encode
 from eth_utils import keccak
 
-from xmargin.crowd import CrowdAccount
+from xmargin.crowd import CrowdAccount, plan_for
 
 # Gas limits per call: well above what these calls use (a first deposit
 # ~140k, a first trade ~300k; see benchmarks/gas.py), so none runs out;
@@ -215,14 +215,9 @@ def crowd_transactions(
 def open_crowd_fast(engine: Any, owners: Sequence[str], count: int, url: str) -> BulkStats:
     """`xmargin.crowd.open_crowd` through `Bulk`: the same accounts and calls,
     mined a chunk per block on the anvil at `url` (owners are its dev accounts)."""
-    from xmargin.crowd import plan_crowd
-    from xmargin.engine import read_markets
-
     ch = engine.clearinghouse
-    head = ch.chain_manager.blocks.head.number
-    prices = {m.symbol: m.price for m in read_markets(engine, head)}
     quote = engine.quote_symbol
-    plan = plan_crowd(list(owners), count, prices, engine.record.assets[quote].decimals)
+    plan = plan_for(engine, list(owners), count)
     bulk = Bulk(Rpc(url))
     txs = crowd_transactions(
         bulk, ch.address, engine.tokens[quote].address, dict(engine.record.markets), plan

@@ -133,7 +133,7 @@ def connect(choice: str, rpc: str | None = None) -> Iterator[Connection]:
     try:
         if not connected.is_connected:
             raise unreachable(uri or choice)
-        chain_id = _chain_id(connected)
+        chain_id = node_chain_id(connected)
         network = replace(network_info(connected), chain_id=chain_id)
         record = require_record(name, chain_id)
         check_genesis(record, genesis_hash(connected), name)
@@ -142,6 +142,7 @@ def connect(choice: str, rpc: str | None = None) -> Iterator[Connection]:
         context.__exit__(None)
 
 
-def _chain_id(provider: Any) -> int:
+def node_chain_id(provider: Any) -> int:
+    """The chain id the node itself reports (not the provider's configured one)."""
     answer = provider.make_request("eth_chainId", [])
     return answer if isinstance(answer, int) else int(answer, 16)

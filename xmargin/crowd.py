@@ -60,15 +60,20 @@ def plan_crowd(
     return out
 
 
+def plan_for(engine: Engine, owners: list[str], count: int) -> list[CrowdAccount]:
+    """`plan_crowd` at the engine's current market prices and quote decimals."""
+    head = engine.clearinghouse.chain_manager.blocks.head.number
+    prices = {m.symbol: m.price for m in read_markets(engine, head)}
+    decimals = engine.record.assets[engine.quote_symbol].decimals
+    return plan_crowd(owners, count, prices, decimals)
+
+
 def open_crowd(engine: Engine, owners: list[Any], count: int) -> list[CrowdAccount]:
     """Funds, deposits and trades the crowd on a local chain (mock quote token)."""
     ch = engine.clearinghouse
     quote = engine.tokens[engine.quote_symbol]
-    head = ch.chain_manager.blocks.head.number
-    prices = {m.symbol: m.price for m in read_markets(engine, head)}
     by_address = {str(o.address): o for o in owners}
-    decimals = engine.record.assets[engine.quote_symbol].decimals
-    plan = plan_crowd(list(by_address), count, prices, decimals)
+    plan = plan_for(engine, list(by_address), count)
     for address, owner in by_address.items():
         total = sum(a.margin for a in plan if a.owner == address)
         quote.mint(owner, total, sender=owner)

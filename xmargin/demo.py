@@ -37,6 +37,7 @@ from rich.console import Console
 
 from xmargin import charts
 from xmargin.config import load_config
+from xmargin.connect import node_chain_id
 from xmargin.crowd import open_crowd
 from xmargin.deploy import NetworkInfo, deploy, network_info
 from xmargin.deployments import DeploymentError
@@ -64,7 +65,7 @@ from xmargin.report import (
     totals_table,
     usd,
 )
-from xmargin.summary import read_summary
+from xmargin.summary import EngineSummary, read_summary
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
             )
 
     _bad_requests(engine, accounts, console, decimals)
-    final = _keeper(engine, accounts, console, decimals, labels, network)
+    final, summary = _keeper(engine, accounts, console, decimals, labels, network)
 
     out = DemoResult(before=before, after=after)
     verdict = "agrees" if out.model_agrees else "[red]DISAGREES[/red]"
@@ -183,7 +184,7 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
         f"xmargin.model {verdict} with the chain on equity, IM and MM of all "
         f"{len(before) + len(after)} readings, to the wei."
     )
-    _charts(engine, console, final, labels, network)
+    _charts(engine, console, final, labels, network, summary)
     return out
 
 
@@ -195,8 +196,7 @@ def _check_signing_chain(provider: Any, network: NetworkInfo) -> None:
     the node it reaches says; a plain anvil is chain 31337 and refuses every
     transaction ("invalid chain id for signer").
     """
-    answer = provider.make_request("eth_chainId", [])
-    node_chain = answer if isinstance(answer, int) else int(answer, 16)
+    node_chain = node_chain_id(provider)
     if node_chain != network.chain_id:
         settings = json.dumps({"ethereum": {"local": {"chain_id": node_chain}}})
         raise DeploymentError(
@@ -213,9 +213,11 @@ def _charts(
     views: list[AccountView],
     labels: list[str],
     network: NetworkInfo,
+    summary: EngineSummary,
 ) -> None:
     """Writes the health chart of the named account nearest its maintenance
-    margin, and the report chart, with the CLI's functions."""
+    margin, and the report chart (of `summary`, read at the head block), with
+    the CLI's functions."""
     directory = reports_dir()
     block = engine.clearinghouse.chain_manager.blocks.head.number
     where = location(network, block)
@@ -227,7 +229,7 @@ def _charts(
     health = directory / "health.png"
     account_chart(engine, view, engine.asset_params(), health, where, label=label)
     report = directory / "report.png"
-    charts.report_chart(read_summary(engine, network.label, block), report)
+    charts.report_chart(summary, report)
     console.print(
         f"charts: {_shown(health)} ({label}/{view.sub_id}, equity/MM {ratio(view.health)}) "
         f"and {_shown(report)}"
@@ -249,7 +251,7 @@ def _keeper(
     decimals: dict[str, int],
     labels: list[str],
     network: NetworkInfo,
-) -> list[AccountView]:
+) -> tuple[list[AccountView], EngineSummary]:
     """One keeper pass over every account, then its liquidations and the
     totals; returns the named accounts after it."""
     ch = engine.clearinghouse
@@ -286,7 +288,7 @@ def _keeper(
     held = quote.balanceOf(ch.address)
     ledgers = (
         ch.pool_balance()
-        + ch.insurance_fund()
+        + summary.insurance_fund
         + sum(
             ch.balance_of(owner, sub_id, quote.address)
             for owner, sub_id in _all_accounts(accounts, keeper)
@@ -299,7 +301,7 @@ def _keeper(
     )
     if held != ledgers:
         raise AssertionError("tokens held differ from the ledgers")
-    return after
+    return after, summary
 
 
 def _all_accounts(accounts: Any, keeper: Keeper) -> set[tuple[str, int]]:

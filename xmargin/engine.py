@@ -184,8 +184,12 @@ def read_account(
 def shock_prices(engine: Engine, sender: Any, moves_bps: dict[str, int]) -> None:
     """Moves each named mock feed by its basis points (local chains: demo, benchmarks)."""
     for symbol, bps in moves_bps.items():
-        feed = engine.feeds[symbol]
-        feed.set_answer(feed.answer() * (10_000 + bps) // 10_000, sender=sender)
+        move_feed(engine.feeds[symbol], sender, bps)
+
+
+def move_feed(feed: Any, sender: Any, bps: int) -> None:
+    """Moves one mock feed's answer by `bps` basis points."""
+    feed.set_answer(feed.answer() * (10_000 + bps) // 10_000, sender=sender)
 
 
 def revert_reason(method: Any, *args: Any, **kwargs: Any) -> str | None:

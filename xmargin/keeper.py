@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,13 @@ def json_logger(stream: Any = None) -> Log:
         out.flush()
 
     return log
+
+
+def health_pages(ch: Any, total: int, page: int, block: int) -> Iterator[list[Any]]:
+    """`account_healths` rows of registry accounts [0, total), one view call
+    per page of `page`, every call pinned to `block`."""
+    for start in range(0, total, page):
+        yield list(ch.account_healths(start, page, block_id=block))
 
 
 @dataclass
@@ -147,11 +154,8 @@ class Keeper:
     def scan(self, block: int) -> list[Any]:
         """Health rows of every known account at `block`, in pages."""
         ch = self.engine.clearinghouse
-        rows: list[Any] = []
-        total = len(self.accounts)
-        for start in range(0, total, self.config.page):
-            rows.extend(ch.account_healths(start, self.config.page, block_id=block))
-        return rows
+        pages = health_pages(ch, len(self.accounts), self.config.page, block)
+        return [row for rows in pages for row in rows]
 
     # ------------------------------------------------------------ acting
 

@@ -36,7 +36,7 @@ def liquidation_prices(
     return {
         p.market.market_id: (
             position_liquidation_price(view.health, p),
-            reported.get(p.market.market_id) if lens is not None else None,
+            reported.get(p.market.market_id),
         )
         for p in view.positions
     }

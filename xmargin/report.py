@@ -47,11 +47,6 @@ def ratio(health: Health) -> str:
     return f"{health.equity * 100 // health.mm / 100:.2f}"
 
 
-def health_ratio(view: AccountView) -> str:
-    """equity / MM of an account, or '-' when it has no maintenance requirement."""
-    return ratio(view.health)
-
-
 def health_table(
     title: str,
     views: Sequence[AccountView],
@@ -81,7 +76,7 @@ def health_table(
             usd(v.health.im),
             usd(v.health.mm),
             usd(v.health.free_margin),
-            health_ratio(v),
+            ratio(v.health),
             STATUS_STYLE[v.status],
             "=" if v.model_agrees else "[red]DIFFERS[/red]",
         )

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from xmargin.engine import Engine
-from xmargin.keeper import PAGE
+from xmargin.keeper import PAGE, health_pages
 from xmargin.model import Health
 
 # (accounts read, accounts in total) after each page.
@@ -40,8 +40,8 @@ def read_healths(
     ch = engine.clearinghouse
     total = ch.num_accounts(block_id=block)
     out: list[AccountHealth] = []
-    for start in range(0, total, page):
-        for row in ch.account_healths(start, page, block_id=block):
+    for rows in health_pages(ch, total, page, block):
+        for row in rows:
             out.append(
                 AccountHealth(
                     index=len(out),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from xmargin.engine import Engine
 
@@ -167,55 +168,58 @@ def _events(
     ch = engine.clearinghouse
     markets = {i: s for s, i in engine.record.markets.items()}
     assets = {a.token: s for s, a in engine.record.assets.items()}
+
+    def account(log: Any) -> dict[str, Any]:
+        a = log.event_arguments
+        return {"block": log.block_number, "owner": str(a["owner"]), "sub_id": int(a["sub_id"])}
+
+    def liquidation(log: Any) -> LiquidationEvent:
+        a = log.event_arguments
+        return LiquidationEvent(
+            **account(log),
+            market=markets.get(int(a["market_id"]), f"market {a['market_id']}"),
+            liquidator=str(a["liquidator"]),
+            closed=abs(int(a["size_delta"])),
+            new_size=int(a["new_size"]),
+            price=int(a["price"]),
+            penalty=int(a["penalty"]),
+            keeper_reward=int(a["keeper_reward"]),
+            insurance_share=int(a["insurance_share"]),
+        )
+
+    def collateral_sale(log: Any) -> CollateralLiquidationEvent:
+        a = log.event_arguments
+        return CollateralLiquidationEvent(
+            **account(log),
+            asset=assets.get(str(a["asset"]), str(a["asset"])),
+            liquidator=str(a["liquidator"]),
+            repaid=int(a["repaid"]),
+            collateral_out=int(a["collateral_out"]),
+            price=int(a["price"]),
+        )
+
+    def bad_debt(log: Any) -> BadDebtEvent:
+        a = log.event_arguments
+        return BadDebtEvent(
+            **account(log),
+            deficit=int(a["deficit"]),
+            from_insurance=int(a["from_insurance"]),
+            from_pool=int(a["from_pool"]),
+        )
+
     liquidations: list[LiquidationEvent] = []
     collateral: list[CollateralLiquidationEvent] = []
     bad_debts: list[BadDebtEvent] = []
+    kinds: tuple[tuple[Any, list[Any], Callable[[Any], Any]], ...] = (
+        (ch.Liquidation, liquidations, liquidation),
+        (ch.CollateralLiquidation, collateral, collateral_sale),
+        (ch.BadDebt, bad_debts, bad_debt),
+    )
     total = stop - start + 1
     for lo in range(start, stop + 1, LOG_CHUNK):
         hi = min(lo + LOG_CHUNK, stop + 1)  # exclusive, > 0: `range` reads 0 as the head
-        for log in ch.Liquidation.range(lo, hi):
-            a = log.event_arguments
-            liquidations.append(
-                LiquidationEvent(
-                    block=log.block_number,
-                    owner=str(a["owner"]),
-                    sub_id=int(a["sub_id"]),
-                    market=markets.get(int(a["market_id"]), f"market {a['market_id']}"),
-                    liquidator=str(a["liquidator"]),
-                    closed=abs(int(a["size_delta"])),
-                    new_size=int(a["new_size"]),
-                    price=int(a["price"]),
-                    penalty=int(a["penalty"]),
-                    keeper_reward=int(a["keeper_reward"]),
-                    insurance_share=int(a["insurance_share"]),
-                )
-            )
-        for log in ch.CollateralLiquidation.range(lo, hi):
-            a = log.event_arguments
-            collateral.append(
-                CollateralLiquidationEvent(
-                    block=log.block_number,
-                    owner=str(a["owner"]),
-                    sub_id=int(a["sub_id"]),
-                    asset=assets.get(str(a["asset"]), str(a["asset"])),
-                    liquidator=str(a["liquidator"]),
-                    repaid=int(a["repaid"]),
-                    collateral_out=int(a["collateral_out"]),
-                    price=int(a["price"]),
-                )
-            )
-        for log in ch.BadDebt.range(lo, hi):
-            a = log.event_arguments
-            bad_debts.append(
-                BadDebtEvent(
-                    block=log.block_number,
-                    owner=str(a["owner"]),
-                    sub_id=int(a["sub_id"]),
-                    deficit=int(a["deficit"]),
-                    from_insurance=int(a["from_insurance"]),
-                    from_pool=int(a["from_pool"]),
-                )
-            )
+        for event, out, make in kinds:
+            out.extend(make(log) for log in event.range(lo, hi))
         if progress is not None:
             progress(hi - start, total)
     return liquidations, collateral, bad_debts

@@ -363,7 +363,7 @@ def _risk_params(market_id: uint256) -> MarketParams:
     p.mmr_base = (ratios >> 64) & LANE_64
     p.im_size_scalar = (ratios >> 128) & LANE_64
     p.mm_size_scalar = ratios >> 192
-    p.skew_scale = self.params_words[market_id][2] & LANE_128
+    p.skew_scale = self.params_words[market_id][2] & LANE_128  # inline: hot path
     return p
 
 
