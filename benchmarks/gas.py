@@ -54,6 +54,11 @@ MAX_UINT = 2**256 - 1
 AAVE_LIQUIDATION = "Aave v3 liquidationCall 312k-350k"
 AAVE_HEALTH = "Aave v3 health check ~30k per position; 115k for 2 supplies + 1 borrow"
 COMPOUND_CHECK = "Compound v3 collateral check 145k-199k for 1-3 assets"
+LYRA_PORTFOLIO = "Lyra v2 portfolio margin ~1.7M for its perps-only test portfolio"
+# The portfolio-mode scenario set: 32 scenarios over 4 risk groups (WETH and
+# the quote in group 0, the 20 synthetic markets spread over groups 1-3).
+PORTFOLIO_GROUPS = 4
+PORTFOLIO_SCENARIOS = 32
 
 
 @dataclass(frozen=True)
@@ -284,6 +289,56 @@ def health_view_rows(world: World, trader: Any) -> tuple[list[Row], dict[tuple[i
     return rows, grid
 
 
+def portfolio_rows(world: World, trader: Any, linear: dict[tuple[int, int], int]) -> list[Row]:
+    """`account_health` of portfolio-mode accounts with 1, 5, 10 and 20
+    positions (1 collateral asset), beside the linear grid's same accounts,
+    and the scenario grid alone (PortfolioRisk.requirement)."""
+    ch, owner = world.engine.clearinghouse, world.owner
+    shocks = [
+        [((s * 7 + g * 13) % 61 - 30) * WAD // 100 for g in range(PORTFOLIO_GROUPS)]
+        for s in range(PORTFOLIO_SCENARIOS)
+    ]
+    risk = owner.deploy(project.PortfolioRisk, shocks, WAD // 200, 5 * WAD, 3 * WAD // 2)
+    for i in range(len(world.markets)):
+        group = 1 + i % (PORTFOLIO_GROUPS - 1)
+        ch.set_risk_group(world.token(f"M{i}"), group, sender=owner)
+    ch.set_portfolio_risk(risk, sender=owner)
+    rows, gas = [], {}
+    for n in POSITIONS:
+        sub = 3_000 + n
+        _deposit(world, trader, ch, sub, "WETH")
+        receipt = ch.set_margin_mode(sub, True, sender=trader)
+        if n == min(POSITIONS):
+            rows.append(Row("set_margin_mode (to portfolio, no positions yet)", receipt.gas_used))
+        for market in world.markets[:n]:
+            ch.trade(sub, market, WAD // 10, 2**255, sender=trader)
+        _block_later()
+        gas[n] = ch.account_health.estimate_gas_cost(trader, sub, sender=trader)
+        rows.append(
+            Row(
+                f"account_health view, portfolio mode, {n} position(s), 1 asset",
+                gas[n],
+                f"linear mode: {linear[(n, 1)]:,}; {LYRA_PORTFOLIO}"
+                if n == 1
+                else f"linear mode: {linear[(n, 1)]:,}",
+            )
+        )
+    lo, hi = min(POSITIONS), max(POSITIONS)
+    rows.append(
+        Row("  marginal: one more position, portfolio mode", (gas[hi] - gas[lo]) // (hi - lo))
+    )
+    bounds = [10**21 * (g + 1) for g in range(8)]
+    grid = risk.requirement.estimate_gas_cost(bounds, bounds, 10**21, max(POSITIONS))
+    rows.append(
+        Row(
+            f"  the scenario grid alone ({PORTFOLIO_SCENARIOS} scenarios x "
+            f"{PORTFOLIO_GROUPS} groups, PortfolioRisk.requirement as a transaction)",
+            grid,
+        )
+    )
+    return rows
+
+
 def liquidation_rows(world: World, trader: Any, keeper: Any) -> list[Row]:
     """Partial liquidations of 1-position and 5-position accounts, and a
     collateral liquidation; run after everything else (they move every
@@ -381,6 +436,7 @@ def measure() -> tuple[list[Row], dict[tuple[int, int], int]]:
         rows += trade_rows(world, trader, lp)
         view_rows, grid = health_view_rows(world, trader)
         rows += view_rows
+        rows += portfolio_rows(world, trader, grid)
         rows += keeper_read_rows(world, list(accounts.test_accounts[4:8]), provider.uri)
         rows += liquidation_rows(world, trader, keeper)
         return rows, grid

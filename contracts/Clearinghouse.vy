@@ -24,6 +24,7 @@ from .modules import liquidation
 from .modules import liquidity
 from .modules import markets
 from .modules import operators
+from .modules import portfolio
 from .modules import registry
 from .modules import trading
 
@@ -33,7 +34,7 @@ initializes: governance[ownable := ownable]
 initializes: operators
 initializes: collateral[ownable := ownable]
 initializes: markets[ownable := ownable, collateral := collateral]
-initializes: health[collateral := collateral, markets := markets]
+initializes: health[collateral := collateral, markets := markets, portfolio := portfolio]
 initializes: funds[
     collateral := collateral, governance := governance, health := health, operators := operators
 ]
@@ -53,9 +54,11 @@ initializes: liquidation[
     health := health,
     markets := markets,
     operators := operators,
+    portfolio := portfolio,
     registry := registry,
     trading := trading,
 ]
+initializes: portfolio[ownable := ownable, collateral := collateral, markets := markets]
 
 exports: (
     # ownership (renounce is deliberately not exported)

@@ -28,6 +28,7 @@ from .modules import liquidation
 from .modules import liquidity
 from .modules import markets
 from .modules import operators
+from .modules import portfolio
 from .modules import registry
 from .modules import trading
 
@@ -38,7 +39,7 @@ initializes: governance[ownable := ownable]
 initializes: operators
 initializes: collateral[ownable := ownable]
 initializes: markets[ownable := ownable, collateral := collateral]
-initializes: health[collateral := collateral, markets := markets]
+initializes: health[collateral := collateral, markets := markets, portfolio := portfolio]
 initializes: funds[
     collateral := collateral, governance := governance, health := health, operators := operators
 ]
@@ -58,9 +59,11 @@ initializes: liquidation[
     health := health,
     markets := markets,
     operators := operators,
+    portfolio := portfolio,
     registry := registry,
     trading := trading,
 ]
+initializes: portfolio[ownable := ownable, collateral := collateral, markets := markets]
 
 exports: (
     # ownership (renounce is deliberately not exported)
@@ -83,6 +86,9 @@ exports: (
     liquidity.set_pool_buffer,
     # liquidation
     liquidation.set_liquidation_params,
+    # portfolio margin
+    portfolio.set_portfolio_risk,
+    portfolio.set_risk_group,
 )
 
 

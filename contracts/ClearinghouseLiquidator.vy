@@ -31,6 +31,7 @@ from .modules import liquidation
 from .modules import liquidity
 from .modules import markets
 from .modules import operators
+from .modules import portfolio
 from .modules import registry
 from .modules import trading
 
@@ -41,7 +42,7 @@ initializes: governance[ownable := ownable]
 initializes: operators
 initializes: collateral[ownable := ownable]
 initializes: markets[ownable := ownable, collateral := collateral]
-initializes: health[collateral := collateral, markets := markets]
+initializes: health[collateral := collateral, markets := markets, portfolio := portfolio]
 initializes: funds[
     collateral := collateral, governance := governance, health := health, operators := operators
 ]
@@ -61,9 +62,11 @@ initializes: liquidation[
     health := health,
     markets := markets,
     operators := operators,
+    portfolio := portfolio,
     registry := registry,
     trading := trading,
 ]
+initializes: portfolio[ownable := ownable, collateral := collateral, markets := markets]
 
 exports: (
     # liquidation
@@ -83,6 +86,11 @@ exports: (
     liquidation.account_healths,
     registry.num_accounts,
     registry.account_at,
+    health.set_margin_mode,
+    portfolio.portfolio_risk,
+    portfolio.risk_group,
+    portfolio.portfolio_mode,
+    portfolio.portfolio_exposure,
 )
 
 ADMIN: public(immutable(address))

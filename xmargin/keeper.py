@@ -37,7 +37,7 @@ from ape.exceptions import ContractLogicError
 from xmargin import liquidation as liq
 from xmargin import perps
 from xmargin.engine import Engine, MarketView, read_markets, stdout_silenced
-from xmargin.model import WAD
+from xmargin.model import WAD, holds_collateral
 
 PAGE = 50
 # Races: the account was healed or liquidated by someone else since the read.
@@ -321,7 +321,7 @@ class Keeper:
         ch = self.engine.clearinghouse
         quote = self.engine.tokens[self.engine.quote_symbol]
         debt = -ch.balance_of(owner, sub_id, quote.address)
-        if debt > 0 and ch.held_mask(owner, sub_id) >> 1 == 0:
+        if debt > 0 and not holds_collateral(ch.held_mask(owner, sub_id)):
             # Nothing left to sell: write the deficit off (insurance, then pool).
             outcome = self._send(ch.settle_bad_debt, owner, sub_id, stats=stats)
             if outcome is not None:

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 WAD = 10**18
 MAX_DECIMALS = 18
 MAX_ASSETS = 16
+# The account header word `held_mask`: bit i while asset i is held, and
+# bit 255 while the account is in portfolio margin mode (collateral.vy).
+ASSET_BITS = (1 << MAX_ASSETS) - 1
+PORTFOLIO_FLAG = 1 << 255
+
 MAX_AMOUNT = 2**128
 MAX_PRICE = 10**36
 MAX_HEARTBEAT = 7 * 86_400
@@ -262,3 +267,8 @@ def format_units(value: int, decimals: int, places: int = 2) -> str:
         return f"{sign}{whole:,}"
     frac_s = str(frac).rjust(decimals, "0")[:places].ljust(places, "0")
     return f"{sign}{whole:,}.{frac_s}"
+
+
+def holds_collateral(held_mask: int) -> bool:
+    """True while an account holds any non-quote asset (bit 0 is the quote)."""
+    return (held_mask & ASSET_BITS) >> 1 != 0

@@ -1,8 +1,9 @@
-"""Scenario-grid portfolio margin (issue 7, slice 1): the maths, in pure integers.
+"""Scenario-grid portfolio margin (issue 7): the maths, in pure integers.
 
-No contract implements this yet; this module is the specification the
-contracts will mirror to the wei, the way `xmargin.model` mirrors the linear
-engine (docs/portfolio-margin.md).
+The contracts (contracts/modules/portfolio.vy, contracts/PortfolioRisk.vy)
+compute exactly this, to the wei; `group_exposure` mirrors the engine's
+`portfolio_exposure` view and `requirement` the risk set's `requirement`
+(docs/portfolio-margin.md).
 
 The model in one paragraph. Every asset belongs to one risk group (ETH-like,
 BTC-like, stablecoins, ...). The owner configures up to 32 scenarios, each a
@@ -11,8 +12,8 @@ vector of relative price shocks, one per group (a WAD fraction, -0.30e18 =
 every asset of group g moves by shock[g]:
 
     pnl_s = sum_g shock[g, s] * V_g
-    V_g   = sum_{a in g} ( net perp size on a * price_a              )
-                         ( + collateral a at price_a after MM haircut )
+    V_g   = sum over positions on group-g assets of size * price
+          + sum over group-g collateral of its value after the MM haircut
 
 so a perp and collateral in the same group offset (10 WETH collateral
 against a short ETH perp), groups move together or apart as each scenario
@@ -30,32 +31,31 @@ way, so the scenario P&L is exactly the equity change under the shock (to
 rounding); a scenario loss never double counts what the haircut already
 holds back, nor credits value a liquidator would not get.
 
-The incremental form (`Sensitivities`): a perp's scenario P&L is
-size * price * shock, linear in the *current* price, so a USD P&L stored at
-trade time goes stale as soon as the price moves. What stays exact is the
-base exposure: per account and asset, the net perp size (and the gross size
-and the number of open positions, for the floor), next to the collateral
-balances the engine already keeps. A trade changes one asset's entry, a
-deposit or withdrawal one balance; the health check prices each asset once
-(V_g at today's prices) and then runs the scenario grid over groups:
-O(assets + scenarios * groups), independent of the number of positions on an
-asset, and never positions * scenarios.
+What is computed where: the engine rebuilds V_g from the positions and
+balances its equity reads anyway (one pass, each price read once), and the
+risk set runs the grid over groups: O(positions + assets + scenarios *
+groups), never positions * scenarios. Nothing but the mode is stored per
+account: a USD P&L per scenario stored at trade time would go stale at the
+next price move, and stored per-asset sizes would save nothing while the
+equity still reads every position (docs/portfolio-margin.md, "Design").
 
-Rounding is against the account, explicitly: each asset's exposure value is
-computed both rounded down and rounded up; a scenario with a positive shock
-on a group uses the lower bound, a negative shock the upper one, and each
-group term is floored, so every scenario P&L is at most the exact one (every
-loss at least the exact loss). Gross notional and IM round up.
+Rounding is against the account, explicitly: each term of V_g is computed
+both rounded down and rounded up; a scenario with a positive shock on a
+group uses the lower bound, a negative shock the upper one, and each
+scenario's sum is floored once, so every scenario P&L is at most the exact one (every loss
+at least the exact loss; `exact_scenario_pnls` is the rational reference).
+Gross notional and IM round up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
 
 from xmargin import model, perps
 from xmargin.model import WAD
-from xmargin.scenarios import Exposure, Portfolio
+from xmargin.scenarios import Portfolio
 
 MAX_SCENARIOS = 32
 MAX_GROUPS = 8
@@ -64,6 +64,8 @@ MAX_GROUPS = 8
 MIN_SHOCK = -WAD
 MAX_SHOCK = 9 * WAD
 MAX_IM_FACTOR = 10 * WAD
+# |exposure| of a group the risk set accepts (PortfolioRisk.MAX_EXPOSURE)
+MAX_EXPOSURE = 2**160
 
 
 # ---------------------------------------------------------------- configuration
@@ -180,159 +182,130 @@ class PortfolioMargin:
     im: int
 
 
-# ---------------------------------------------------------------- shared pricing
+# ---------------------------------------------------------------- the engine's exposure
 
 
-def _exposure_value(
-    net_size: int,
-    balance: int,
-    asset: str,
-    prices: Mapping[str, int],
-    assets: Mapping[str, model.AssetParams],
-    quote: str,
-) -> tuple[int, int]:
-    """(down, up): the WAD USD value of an account's exposure to one asset's
-    price, rounded down and up.
+@dataclass(frozen=True)
+class GroupExposure:
+    """An account's book as the risk set sees it (the engine's
+    `portfolio_exposure` view, field for field; WAD USD)."""
 
-    net_size * price (signed perp exposure) plus the collateral balance at
-    price after its MM haircut, the value equity counts. The quote counts
-    at its peg, exactly (balance * precision, which may be negative)."""
-    params = assets[asset]
-    if asset == quote:
-        if net_size:
-            raise ValueError("no perp market is priced from the quote asset")
-        v = balance * params.precision
-        return v, v
-    if balance < 0:
-        raise ValueError(f"non-quote balance of {asset} is negative")
-    if not net_size and not balance:
-        return 0, 0
-    price = prices[asset]
-    down = perps.floor_div(net_size * price, WAD)
-    up = perps.ceil_div(net_size * price, WAD)
-    if balance:
-        # down: exactly model.weighted(model.token_value(...)), the equity's figure
-        down += model.weighted(model.token_value(balance, params, price), params.mm_haircut)
-        up += perps.mul_div_up(
+    # the linear engine's equity
+    equity: int
+    # collateral haircut gap (weighted at MM - weighted at IM): the IM add-on
+    addon: int
+    # per risk group (MAX_GROUPS entries), rounded down and up
+    lo: tuple[int, ...]
+    hi: tuple[int, ...]
+    gross_notional: int
+    open_positions: int
+
+
+def group_exposure(account: Portfolio, groups: RiskGroups) -> GroupExposure:
+    """V_g bounds, gross notional and the position count, as the engine sums
+    them: the quote at its peg, each collateral after its MM haircut (down:
+    the equity's own figure; up: both steps rounded up), each position's
+    size * price floored and ceiled."""
+    lo = [0] * MAX_GROUPS
+    hi = [0] * MAX_GROUPS
+    addon = 0
+    for asset, balance in account.balances.items():
+        if not balance:
+            continue
+        params = account.assets[asset]
+        g = groups.of(asset)
+        if asset == account.quote:
+            lo[g] += balance * params.precision
+            hi[g] += balance * params.precision
+            continue
+        if balance < 0:
+            raise ValueError(f"non-quote balance of {asset} is negative")
+        price = account.prices[asset]
+        value = model.token_value(balance, params, price)
+        weighted_mm = model.weighted(value, params.mm_haircut)
+        addon += weighted_mm - model.weighted(value, params.im_haircut)
+        lo[g] += weighted_mm
+        hi[g] += perps.mul_div_up(
             perps.mul_div_up(balance * params.precision, price, WAD), WAD - params.mm_haircut, WAD
         )
-    return down, up
+    gross = 0
+    count = 0
+    for e in account.exposures:
+        if not e.position.size:
+            continue
+        price = account.prices[e.asset]
+        g = groups.of(e.asset)
+        lo[g] += perps.floor_div(e.position.size * price, WAD)
+        hi[g] += perps.ceil_div(e.position.size * price, WAD)
+        gross += perps.mul_div_up(abs(e.position.size), price, WAD)
+        count += 1
+    return GroupExposure(
+        equity=account.health().equity,
+        addon=addon,
+        lo=tuple(lo),
+        hi=tuple(hi),
+        gross_notional=gross,
+        open_positions=count,
+    )
 
 
-def _pnls(down: Sequence[int], up: Sequence[int], scenarios: ScenarioSet) -> list[int]:
+# ---------------------------------------------------------------- the risk set
+
+
+def grid_pnls(lo: Sequence[int], hi: Sequence[int], scenarios: ScenarioSet) -> list[int]:
     """Each scenario's P&L from per-group exposure bounds, rounded against the
-    account: a rise uses the lower bound, a fall the upper, each term floored."""
+    account: a rise uses the lower bound, a fall the upper, and the sum is
+    floored once (PortfolioRisk.scenario_pnls)."""
+    for g in range(scenarios.groups):
+        if lo[g] > hi[g]:
+            raise ValueError("exposure bounds out of order")
+        if lo[g] < -MAX_EXPOSURE or hi[g] > MAX_EXPOSURE:
+            raise ValueError("exposure too large")
     out = []
     for s in scenarios.scenarios:
-        pnl = 0
-        for g, shock in enumerate(s.shocks):
-            v = down[g] if shock > 0 else up[g]
-            pnl += perps.floor_div(v * shock, WAD)
-        out.append(pnl)
+        acc = sum(shock * (lo[g] if shock > 0 else hi[g]) for g, shock in enumerate(s.shocks))
+        out.append(perps.floor_div(acc, WAD))
     return out
 
 
-def _margin(
-    pnls: Sequence[int],
-    gross_notional: int,
-    positions: int,
-    addon: int,
-    params: PortfolioParams,
-) -> PortfolioMargin:
+def requirement(x: GroupExposure, config: PortfolioConfig) -> PortfolioMargin:
+    """MM and IM of an exposure (PortfolioRisk.requirement, plus the add-on
+    the engine adds to IM)."""
+    pnls = grid_pnls(x.lo, x.hi, config.scenarios)
+    params = config.params
     worst_loss, worst = 0, None
     for i, pnl in enumerate(pnls):
         if -pnl > worst_loss:
             worst_loss, worst = -pnl, i
     floor = max(
-        perps.mul_div_up(gross_notional, params.floor_fraction, WAD),
-        positions * params.min_per_position,
+        perps.mul_div_up(x.gross_notional, params.floor_fraction, WAD),
+        x.open_positions * params.min_per_position,
     )
     mm = max(worst_loss, floor)
     return PortfolioMargin(
         pnls=tuple(pnls),
         worst_loss=worst_loss,
         worst_scenario=worst,
-        gross_notional=gross_notional,
-        positions=positions,
+        gross_notional=x.gross_notional,
+        positions=x.open_positions,
         floor=floor,
-        addon=addon,
+        addon=x.addon,
         mm=mm,
-        im=perps.mul_div_up(mm, params.im_factor, WAD) + addon,
+        im=perps.mul_div_up(mm, params.im_factor, WAD) + x.addon,
     )
-
-
-def _addon(
-    balances: Mapping[str, int],
-    assets: Mapping[str, model.AssetParams],
-    prices: Mapping[str, int],
-    quote: str,
-) -> int:
-    """The collateral part of linear IM (weighted MM - weighted IM), reused."""
-    c = model.collateral_value(balances, assets, prices, quote)
-    return c.weighted_mm - c.weighted_im
-
-
-# ---------------------------------------------------------------- from scratch (reference)
-
-
-def scenario_pnls(
-    positions: Iterable[Exposure],
-    collateral: Mapping[str, int],
-    prices: Mapping[str, int],
-    groups: RiskGroups,
-    scenarios: ScenarioSet,
-    *,
-    assets: Mapping[str, model.AssetParams],
-    quote: str,
-) -> list[int]:
-    """The account's P&L in every scenario, recomputed from its positions and
-    balances (the reference the incremental form is tested against)."""
-    positions = list(positions)
-    result = []
-    for s in scenarios.scenarios:
-        down = [0] * scenarios.groups
-        up = [0] * scenarios.groups
-        # every asset the account touches, each priced once per scenario
-        touched = dict.fromkeys([*(e.asset for e in positions), *collateral])
-        for asset in touched:
-            net = sum(e.position.size for e in positions if e.asset == asset)
-            lo, hi = _exposure_value(net, collateral.get(asset, 0), asset, prices, assets, quote)
-            if lo or hi:
-                g = groups.of(asset)
-                down[g] += lo
-                up[g] += hi
-        result.extend(_pnls(down, up, ScenarioSet((s,))))
-    return result
 
 
 def portfolio_margin(account: Portfolio, config: PortfolioConfig) -> PortfolioMargin:
-    """(MM, IM) of an account in portfolio mode, from scratch."""
-    pnls = scenario_pnls(
-        account.exposures,
-        account.balances,
-        account.prices,
-        config.groups,
-        config.scenarios,
-        assets=account.assets,
-        quote=account.quote,
-    )
-    open_positions = [e for e in account.exposures if e.position.size]
-    gross = sum(
-        perps.mul_div_up(
-            sum(abs(e.position.size) for e in open_positions if e.asset == asset),
-            account.prices[asset],
-            WAD,
-        )
-        for asset in dict.fromkeys(e.asset for e in open_positions)
-    )
-    addon = _addon(account.balances, account.assets, account.prices, account.quote)
-    return _margin(pnls, gross, len(open_positions), addon, config.params)
+    """(MM, IM) of an account in portfolio mode, as the engine computes them."""
+    return requirement(group_exposure(account, config.groups), config)
 
 
 def portfolio_health(account: Portfolio, config: PortfolioConfig) -> model.Health:
-    """(equity, IM, MM) in portfolio mode: the linear equity, portfolio IM/MM."""
-    m = portfolio_margin(account, config)
-    return model.Health(equity=account.health().equity, im=m.im, mm=m.mm)
+    """(equity, IM, MM) in portfolio mode: the engine's `account_health` for a
+    portfolio-mode account."""
+    x = group_exposure(account, config.groups)
+    m = requirement(x, config)
+    return model.Health(equity=x.equity, im=m.im, mm=m.mm)
 
 
 def linear_health(account: Portfolio) -> model.Health:
@@ -341,95 +314,30 @@ def linear_health(account: Portfolio) -> model.Health:
     return account.health()
 
 
-# ---------------------------------------------------------------- incremental
+# ---------------------------------------------------------------- exact reference
 
 
-@dataclass(frozen=True)
-class Sensitivities:
-    """What the contract stores per account for portfolio mode.
-
-    Per asset: the net perp size over every market priced from it (signed
-    WAD base units) and the gross size (sum of |size|, for the floor); the
-    number of open positions; and the collateral balances (the engine's
-    existing ledger, mirrored here). Base exposure, not USD: it does not go
-    stale when prices move. Zero entries are dropped (the held mask)."""
-
-    net_size: Mapping[str, int] = field(default_factory=dict)
-    gross_size: Mapping[str, int] = field(default_factory=dict)
-    positions: int = 0
-    balances: Mapping[str, int] = field(default_factory=dict)
-
-    def apply_trade(self, asset: str, old_size: int, new_size: int) -> Sensitivities:
-        """After a trade (or liquidation) moved one position on a market priced
-        from `asset` from `old_size` to `new_size`: three additions."""
-        net = dict(self.net_size)
-        gross = dict(self.gross_size)
-        net[asset] = net.get(asset, 0) + new_size - old_size
-        gross[asset] = gross.get(asset, 0) + abs(new_size) - abs(old_size)
-        if gross[asset] < 0:
-            raise ValueError(f"gross size of {asset} below zero: old_size was not the position")
-        return Sensitivities(
-            net_size=_drop_zeros(net),
-            gross_size=_drop_zeros(gross),
-            positions=self.positions + (new_size != 0) - (old_size != 0),
-            balances=self.balances,
-        )
-
-    def apply_collateral(self, asset: str, delta: int) -> Sensitivities:
-        """After a deposit (+), withdrawal or settlement (-) of `delta` native units."""
-        balances = dict(self.balances)
-        balances[asset] = balances.get(asset, 0) + delta
-        return Sensitivities(self.net_size, self.gross_size, self.positions, _drop_zeros(balances))
-
-    @classmethod
-    def of(cls, positions: Iterable[Exposure], balances: Mapping[str, int]) -> Sensitivities:
-        """The same state, built from scratch (for tests and migration)."""
-        s = cls(balances=_drop_zeros(dict(balances)))
-        for e in positions:
-            s = s.apply_trade(e.asset, 0, e.position.size)
-        return s
-
-
-def _drop_zeros(d: dict[str, int]) -> dict[str, int]:
-    return {k: v for k, v in d.items() if v}
-
-
-def scenario_pnls_from(
-    sens: Sensitivities,
-    prices: Mapping[str, int],
-    groups: RiskGroups,
-    scenarios: ScenarioSet,
-    *,
-    assets: Mapping[str, model.AssetParams],
-    quote: str,
-) -> list[int]:
-    """Every scenario's P&L from the stored sensitivities: each asset priced
-    once, then the grid over groups. Equal to `scenario_pnls` exactly."""
-    down = [0] * scenarios.groups
-    up = [0] * scenarios.groups
-    for asset in dict.fromkeys([*sens.net_size, *sens.balances]):
-        lo, hi = _exposure_value(
-            sens.net_size.get(asset, 0), sens.balances.get(asset, 0), asset, prices, assets, quote
-        )
-        if lo or hi:
-            g = groups.of(asset)
-            down[g] += lo
-            up[g] += hi
-    return _pnls(down, up, scenarios)
-
-
-def portfolio_margin_from(
-    sens: Sensitivities,
-    prices: Mapping[str, int],
-    config: PortfolioConfig,
-    *,
-    assets: Mapping[str, model.AssetParams],
-    quote: str,
-) -> PortfolioMargin:
-    """`portfolio_margin` from the stored sensitivities (what the contract does)."""
-    pnls = scenario_pnls_from(
-        sens, prices, config.groups, config.scenarios, assets=assets, quote=quote
-    )
-    gross = sum(perps.mul_div_up(g, prices[a], WAD) for a, g in sens.gross_size.items())
-    addon = _addon(sens.balances, assets, prices, quote)
-    return _margin(pnls, gross, sens.positions, addon, config.params)
+def exact_scenario_pnls(
+    account: Portfolio, groups: RiskGroups, scenarios: ScenarioSet
+) -> list[Fraction]:
+    """Every scenario's P&L recomputed from scratch, term by term, in exact
+    rationals (no rounding at all): what `grid_pnls` approximates from below.
+    Each position and each collateral balance is repriced in each scenario."""
+    out = []
+    for s in scenarios.scenarios:
+        pnl = Fraction(0)
+        for asset, balance in account.balances.items():
+            if not balance:
+                continue
+            shock = Fraction(s.shocks[groups.of(asset)], WAD)
+            params = account.assets[asset]
+            if asset == account.quote:
+                pnl += shock * balance * params.precision
+                continue
+            value = Fraction(balance * params.precision * account.prices[asset], WAD)
+            pnl += shock * value * Fraction(WAD - params.mm_haircut, WAD)
+        for e in account.exposures:
+            shock = Fraction(s.shocks[groups.of(e.asset)], WAD)
+            pnl += shock * Fraction(e.position.size * account.prices[e.asset], WAD)
+        out.append(pnl)
+    return out

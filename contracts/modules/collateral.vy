@@ -85,9 +85,15 @@ total_deposits: public(HashMap[address, uint256])
 
 # owner -> sub_id -> asset -> native amount
 balances: HashMap[address, HashMap[uint256, HashMap[address, int256]]]
-# owner -> sub_id -> bit i set when the balance of asset_list[i] is non-zero;
-# lets a health check skip assets the account does not hold without an SLOAD.
+# owner -> sub_id -> the account's header word, read by every health check:
+# bit i (< MAX_ASSETS) set when the balance of asset_list[i] is non-zero,
+# which lets a health check skip assets the account does not hold without
+# an SLOAD; bit 255 (PORTFOLIO_FLAG) set while the account is in portfolio
+# margin mode (modules/portfolio.vy), so telling the modes apart costs no
+# slot of its own.
 held_mask: public(HashMap[address, HashMap[uint256, uint256]])
+ASSET_BITS: constant(uint256) = (1 << constants.MAX_ASSETS) - 1
+PORTFOLIO_FLAG: constant(uint256) = 1 << 255
 
 
 @internal
@@ -225,6 +231,15 @@ def _check_listed(asset: address):
 
 
 @internal
+@view
+def _holds_collateral(owner: address, sub_id: uint256) -> bool:
+    """
+    @dev True while the account holds any non-quote asset (bit 0 is the quote).
+    """
+    return (self.held_mask[owner][sub_id] & ASSET_BITS) >> 1 != 0
+
+
+@internal
 def _add(owner: address, sub_id: uint256, asset: address, delta: int256) -> int256:
     """
     @dev Adds `delta` (native units) to a balance and keeps the held bitmap
@@ -264,7 +279,7 @@ def _collateral_value(owner: address, sub_id: uint256) -> CollateralValue:
         self.asset_config[quote].precision, int256
     )
     # Bit 0 is the quote asset, valued above.
-    mask: uint256 = self.held_mask[owner][sub_id] >> 1
+    mask: uint256 = (self.held_mask[owner][sub_id] & ASSET_BITS) >> 1
     for i: uint256 in range(1, constants.MAX_ASSETS):
         if mask == 0:
             break

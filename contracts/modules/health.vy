@@ -14,6 +14,9 @@
         "collateral at initial haircuts covers position IM", with no double
         rounding. With no positions, MM is 0 and IM is that difference (0 when
         the two haircuts are equal).
+        That is linear margin. A sub-account in portfolio mode
+        (`set_margin_mode`, modules/portfolio.vy) keeps the same equity but
+        takes MM and IM from the scenario set over its whole book.
         Risk-increasing actions need `equity >= IM` afterwards; an account with
         `equity < MM` is liquidatable.
 @custom:security Collateral and PnL round down, funding owed and margins
@@ -23,8 +26,9 @@
 
 from . import collateral
 from . import markets
+from . import portfolio
 
-uses: (collateral, markets)
+uses: (collateral, markets, portfolio)
 
 
 struct Health:
@@ -58,9 +62,29 @@ def collateral_value(owner: address, sub_id: uint256) -> collateral.CollateralVa
     return collateral._collateral_value(owner, sub_id)
 
 
+@external
+def set_margin_mode(sub_id: uint256, portfolio_mode: bool):
+    """
+    @notice Switches one of the caller's sub-accounts between linear margin
+            (position by position) and portfolio margin (the whole book over
+            the risk set's scenarios). An account with debt or positions
+            must meet the new mode's initial margin.
+    @param sub_id The caller's sub-account.
+    @param portfolio_mode True for portfolio margin, False for linear.
+    """
+    portfolio._set_mode(msg.sender, sub_id, portfolio_mode)
+    self._check_initial_margin(msg.sender, sub_id)
+
+
 @internal
 @view
 def _account_health(owner: address, sub_id: uint256) -> Health:
+    if portfolio._is_portfolio(owner, sub_id):
+        x: portfolio.Exposure = portfolio._exposure(owner, sub_id)
+        mm: uint256 = 0
+        im: uint256 = 0
+        mm, im = portfolio._requirement(x)
+        return Health(equity=x.equity, im=im, mm=mm)
     c: collateral.CollateralValue = collateral._collateral_value(owner, sub_id)
     r: markets.PositionRisk = markets._positions_risk(owner, sub_id)
     # weighted_mm, weighted_im <= market <= 2**128 * 1e36 / 1e18 < 2**255:

@@ -63,11 +63,12 @@ from . import fixed_point as fp
 from . import health
 from . import markets
 from . import operators
+from . import portfolio
 from . import registry
 from . import token_transfer
 from . import trading
 
-uses: (ownable, collateral, health, markets, operators, registry, trading)
+uses: (ownable, collateral, health, markets, operators, portfolio, registry, trading)
 
 
 struct LiquidationParams:
@@ -348,7 +349,12 @@ def liquidate(
     lp.penalty = min(lp.penalty, p.mmr_base)
     size_abs: uint256 = fp._abs(old.size)
     precision: uint256 = collateral.asset_config[collateral.quote_asset].precision
-    wanted: uint256 = self._close_size(h.equity, h.mm, size_abs, price, p, lp, precision)
+    # Portfolio MM is not a sum over positions, so the partial-close sizing
+    # (which solves for the MM a close frees) does not apply: portfolio
+    # accounts lose whole positions.
+    wanted: uint256 = size_abs
+    if not portfolio._is_portfolio(owner, sub_id):
+        wanted = self._close_size(h.equity, h.mm, size_abs, price, p, lp, precision)
     # A whole-position close cannot be taken in pieces: a piece would lower
     # E / MM (or leave dust) and raise the next piece's keeper share.
     assert wanted < size_abs or max_size >= size_abs, "xmargin: this liquidation must close the whole position"
@@ -483,7 +489,7 @@ def settle_bad_debt(owner: address, sub_id: uint256):
     @param sub_id The sub-account.
     """
     assert markets.position_mask[owner][sub_id] == 0, "xmargin: account has positions: liquidate them first"
-    assert collateral.held_mask[owner][sub_id] >> 1 == 0, "xmargin: account holds collateral: liquidate it first"
+    assert not collateral._holds_collateral(owner, sub_id), "xmargin: account holds collateral: liquidate it first"
     assert collateral.balances[owner][sub_id][collateral.quote_asset] < 0, "xmargin: account has no debt"
     self._settle_bad_debt(owner, sub_id)
 
@@ -576,8 +582,7 @@ def _settle_bad_debt(owner: address, sub_id: uint256):
     """
     if markets.position_mask[owner][sub_id] != 0:
         return
-    # Bit 0 is the quote asset.
-    if collateral.held_mask[owner][sub_id] >> 1 != 0:
+    if collateral._holds_collateral(owner, sub_id):
         return
     quote: address = collateral.quote_asset
     balance: int256 = collateral.balances[owner][sub_id][quote]

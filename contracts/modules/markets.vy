@@ -429,16 +429,31 @@ def _risk(pos: Position, p: MarketParams, price: uint256, index: int256) -> Posi
     @dev One position at `price` and funding `index`, rounded against it.
     """
     size_abs: uint256 = fp._abs(pos.size)
-    wad: int256 = convert(constants.WAD, int256)
     notional: uint256 = math._mul_div(size_abs, price, constants.WAD, True)
     imr: uint256 = self._margin_ratio(size_abs, p.imr_base, p.im_size_scalar, p.skew_scale)
     mmr: uint256 = self._margin_ratio(size_abs, p.mmr_base, p.mm_size_scalar, p.skew_scale)
+    pnl: int256 = 0
+    funding: int256 = 0
+    pnl, funding = self._pnl_funding(pos, price, index)
     return PositionRisk(
-        pnl=fp._floor_div(pos.size * (convert(price, int256) - convert(pos.entry_price, int256)), wad),
-        funding=fp._ceil_div(pos.size * (index - pos.funding_index), wad),
+        pnl=pnl,
+        funding=funding,
         notional=notional,
         im=math._mul_div(notional, imr, constants.WAD, True),
         mm=math._mul_div(notional, mmr, constants.WAD, True),
+    )
+
+
+@internal
+@pure
+def _pnl_funding(pos: Position, price: uint256, index: int256) -> (int256, int256):
+    """
+    @dev (unrealised PnL rounded down, funding owed rounded up), WAD USD.
+    """
+    wad: int256 = convert(constants.WAD, int256)
+    return (
+        fp._floor_div(pos.size * (convert(price, int256) - convert(pos.entry_price, int256)), wad),
+        fp._ceil_div(pos.size * (index - pos.funding_index), wad),
     )
 
 

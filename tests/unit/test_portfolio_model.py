@@ -1,6 +1,6 @@
-"""xmargin.portfolio (issue 7, slice 1: the maths, no contract) against
-hand-computed numbers, and its incremental form against the from-scratch
-reference.
+"""xmargin.portfolio (issue 7) against hand-computed numbers, and its
+rounded grid against the exact, term-by-term rational reference. The
+contracts are checked against this module in test_portfolio_margin.py.
 
 The examples are the table of docs/portfolio-margin.md. Common ground:
 
@@ -24,45 +24,29 @@ sum_g shock_g * V_g.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.markets import ETH_MARKET
+from tests.portfolio_config import (
+    ASSETS,
+    BTC_PERP,
+    CONFIG,
+    DEPEG,
+    E18,
+    ETH_PERP,
+    GROUPS,
+    PARAMS,
+    PCT,
+    PRICES,
+    TOGETHER,
+    USD,
+    USDC,
+)
 from xmargin import perps
 from xmargin import portfolio as pm
 from xmargin.model import AssetParams
 from xmargin.scenarios import Exposure, Portfolio
-
-E18 = 10**18
-USD = E18  # one WAD US dollar
-USDC = 10**6
-PCT = E18 // 100
-
-ASSETS = {
-    "USDC": AssetParams(6),
-    "WETH": AssetParams(18, im_haircut=20 * PCT, mm_haircut=10 * PCT),
-    "WBTC": AssetParams(8, im_haircut=15 * PCT, mm_haircut=8 * PCT),
-}
-PRICES = {"WETH": 3_000 * E18, "WBTC": 60_000 * E18}
-ETH_PERP = replace(ETH_MARKET, asset="WETH", im_size_scalar=0, mm_size_scalar=0)
-BTC_PERP = replace(ETH_PERP, asset="WBTC")
-GROUPS = pm.RiskGroups(("ETH", "BTC", "USD"), {"WETH": 0, "WBTC": 1, "USDC": 2})
-TOGETHER = (
-    pm.Scenario("together up", (10 * PCT, 10 * PCT, 0)),
-    pm.Scenario("together down", (-10 * PCT, -10 * PCT, 0)),
-)
-APART = (
-    pm.Scenario("ETH up, BTC down", (4 * PCT, -4 * PCT, 0)),
-    pm.Scenario("ETH down, BTC up", (-4 * PCT, 4 * PCT, 0)),
-)
-DEPEG = (pm.Scenario("USDC de-peg", (0, 0, -5 * PCT)),)
-PARAMS = pm.PortfolioParams(
-    floor_fraction=E18 // 200, min_per_position=50 * USD, im_factor=3 * E18 // 2
-)
-CONFIG = pm.PortfolioConfig(GROUPS, pm.ScenarioSet(TOGETHER + APART + DEPEG), PARAMS)
 
 
 def pm_position(asset: str, size: int, market: perps.MarketParams = ETH_PERP) -> Exposure:
@@ -75,10 +59,10 @@ def pm_account(balances: dict[str, int], *positions: Exposure) -> Portfolio:
 
 
 def both(account: Portfolio, config: pm.PortfolioConfig = CONFIG):
-    """(portfolio margin, linear health), checking the incremental form agrees."""
+    """(portfolio margin, linear health), checking the grid against the exact
+    reference (the examples are exact: no rounding to absorb)."""
     m = pm.portfolio_margin(account, config)
-    sens = pm.Sensitivities.of(account.exposures, account.balances)
-    assert pm.portfolio_margin_from(sens, account.prices, config, assets=ASSETS, quote="USDC") == m
+    assert list(m.pnls) == pm.exact_scenario_pnls(account, config.groups, config.scenarios)
     return m, pm.linear_health(account)
 
 
@@ -173,13 +157,11 @@ def test_rounding_is_against_the_account():
     # A +10 % shock uses the lower bound, floored (300); a -10 % one the
     # upper bound, floored (-300.1 -> -301): both against the account.
     prices = {**PRICES, "WETH": 3_000 * E18 + 1}
-    sens = pm.Sensitivities().apply_trade("WETH", 0, 1)
-    pnls = pm.scenario_pnls_from(
-        sens, prices, GROUPS, pm.ScenarioSet(TOGETHER), assets=ASSETS, quote="USDC"
-    )
-    assert pnls == [300, -301]
+    account = Portfolio({}, ASSETS, "USDC", prices, (pm_position("WETH", 1),))
+    config = pm.PortfolioConfig(GROUPS, pm.ScenarioSet(TOGETHER), PARAMS)
+    m = pm.portfolio_margin(account, config)
+    assert m.pnls == (300, -301)
     # gross notional rounds up too: ceil(3,000.000000000000000001e-18 USD) = 3,001 wei
-    m = pm.portfolio_margin_from(sens, prices, CONFIG, assets=ASSETS, quote="USDC")
     assert m.gross_notional == 3_001
 
 
@@ -195,10 +177,10 @@ def test_config_is_validated():
     with pytest.raises(ValueError, match="shock 1 groups"):
         pm.PortfolioConfig(GROUPS, pm.ScenarioSet((pm.Scenario("a", (0,)),)), PARAMS)
     with pytest.raises(ValueError, match="no risk group"):
-        pm.scenario_pnls(
-            [], {"LINK": 1}, {"LINK": E18}, GROUPS, CONFIG.scenarios,
-            assets={**ASSETS, "LINK": AssetParams(18)}, quote="USDC",
-        )  # fmt: skip
+        pm.group_exposure(
+            Portfolio({"LINK": 1}, {**ASSETS, "LINK": AssetParams(18)}, "USDC", {"LINK": E18}),
+            GROUPS,
+        )
 
 
 # ---------------------------------------------------------------- properties
@@ -235,27 +217,24 @@ pm_actions = st.lists(
 
 
 @given(actions=pm_actions, scenarios=pm_scenarios, params=pm_params)
-def test_incremental_equals_from_scratch(actions, scenarios, params):
-    """After any sequence of trades, deposits/withdrawals and price moves, the
-    stored sensitivities give exactly the from-scratch P&L and margins, and
-    MM never falls below the floor."""
+def test_grid_is_the_exact_pnl_rounded_against_the_account(actions, scenarios, params):
+    """After any sequence of trades (two markets on WETH), deposits and
+    withdrawals (the quote may go negative) and price moves: every scenario
+    P&L of the grid is at most the exact one, and short of it by less than
+    the rounding of one wei per term and group; MM never falls below the
+    floor, nor IM below MM."""
     config = pm.PortfolioConfig(GROUPS, scenarios, params)
     sizes = {m: 0 for m, _ in MARKETS}
     balances: dict[str, int] = {}
     prices = dict(PRICES)
-    sens = pm.Sensitivities()
     for kind, key, value in actions:
         if kind == "trade":
-            market, asset = MARKETS[key]
-            old, new = sizes[market], sizes[market] + value
-            sizes[market] = new
-            sens = sens.apply_trade(asset, old, new)
+            sizes[MARKETS[key][0]] += value
         elif kind == "collateral":
             native = value // ODD_ASSETS[key].precision
             if key != "USDC":
                 native = max(native, -balances.get(key, 0))  # no negative collateral
             balances[key] = balances.get(key, 0) + native
-            sens = sens.apply_collateral(key, native)
         else:
             prices[key] = value
         positions = tuple(
@@ -264,10 +243,17 @@ def test_incremental_equals_from_scratch(actions, scenarios, params):
             if sizes[m]
         )
         account = Portfolio(balances, ODD_ASSETS, "USDC", prices, positions)
-        assert sens == pm.Sensitivities.of(positions, balances)
-        ref = pm.portfolio_margin(account, config)
-        got = pm.portfolio_margin_from(sens, prices, config, assets=ODD_ASSETS, quote="USDC")
-        assert got == ref
+        got = pm.portfolio_margin(account, config)
+        exact = pm.exact_scenario_pnls(account, GROUPS, scenarios)
+        terms = len(positions) + sum(1 for v in balances.values() if v)
+        for pnl, ref, s in zip(got.pnls, exact, scenarios.scenarios, strict=True):
+            assert pnl <= ref
+            # per term: one wei of V bound, times |shock| <= 2; one more per group floor
+            slack = sum(2 * terms * abs(x) // E18 + 2 for x in s.shocks)
+            assert ref - pnl <= slack
+        assert got.gross_notional == sum(
+            perps.mul_div_up(abs(e.position.size), prices[e.asset], E18) for e in positions
+        )
         assert got.mm >= got.floor >= len(positions) * params.min_per_position
         assert got.mm >= got.worst_loss >= 0
         assert got.im >= got.mm

@@ -1,0 +1,248 @@
+# pragma version 0.4.3
+# pragma nonreentrancy on
+"""
+@title xmargin portfolio margin: risk groups, the risk set, account exposure
+@notice A sub-account in portfolio mode is margined on its whole book over
+        the scenarios of a PortfolioRisk contract instead of position by
+        position (docs/portfolio-margin.md). Every asset (collateral or a
+        market's oracle key) belongs to one risk group, 0 unless the owner
+        says otherwise. For each group the engine sums the account's
+        exposure at today's prices:
+            V_g = sum over positions priced from a group-g asset of size * price
+                + sum over group-g collateral of value * (1 - mm_haircut)
+                + the quote balance at its peg, in the quote's group
+        (each term both rounded down and up), and the risk set turns the
+        sums into MM and IM. Equity is the linear engine's equity, unchanged.
+        Nothing is stored per account but the mode: the exposure is rebuilt
+        from the positions and balances the equity reads anyway, so a trade
+        or a deposit costs a portfolio account no extra write, and the
+        scenario grid runs over groups, never over positions.
+@custom:security Invariant kept by every setter: each listed asset's and
+                 each market's group is below the risk set's `num_groups`,
+                 so no held asset can fall outside the scenarios.
+"""
+
+from snekmate.auth import ownable
+from snekmate.utils import math
+
+from ..interfaces import IPortfolioRisk
+from . import collateral
+from . import constants
+from . import fixed_point as fp
+from . import markets
+
+uses: (ownable, collateral, markets)
+
+MAX_GROUPS: constant(uint256) = 8
+
+
+# An account's book as the risk set sees it (WAD USD).
+struct Exposure:
+    # Linear equity (quote + weighted collateral + PnL - funding).
+    equity: int256
+    # Collateral haircut gap (weighted at MM - weighted at IM): IM add-on.
+    addon: uint256
+    # Per risk group, rounded down and up.
+    lo: int256[MAX_GROUPS]
+    hi: int256[MAX_GROUPS]
+    gross_notional: uint256
+    open_positions: uint256
+
+
+event PortfolioRiskSet:
+    previous_risk: indexed(address)
+    new_risk: indexed(address)
+
+
+event RiskGroupSet:
+    asset: indexed(address)
+    group: uint256
+
+
+event MarginModeSet:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    portfolio: bool
+
+
+portfolio_risk: public(IPortfolioRisk)
+# asset (collateral or market oracle key) -> risk group.
+risk_group: public(HashMap[address, uint256])
+# The mode is bit 255 of the account's `collateral.held_mask` word, which
+# every health check reads anyway.
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@external
+def set_portfolio_risk(risk: address):
+    """
+    @notice Points portfolio-mode accounts at a PortfolioRisk scenario set.
+            Every listed asset's and market's risk group must exist in it.
+            Takes effect for every portfolio account at once (like an
+            oracle change): accounts it pushes under MM become liquidatable.
+    @param risk The PortfolioRisk contract.
+    """
+    ownable._check_owner()
+    assert risk.is_contract, "xmargin: risk set is not a contract"
+    groups: uint256 = staticcall IPortfolioRisk(risk).num_groups()
+    assert groups > 0 and groups <= MAX_GROUPS, "xmargin: risk set has no valid groups"
+    for i: uint256 in range(constants.MAX_ASSETS):
+        if i == collateral.num_assets:
+            break
+        assert self.risk_group[collateral.asset_list[i]] < groups, "xmargin: an asset's group is not in the risk set"
+    for m: uint256 in range(constants.MAX_MARKETS):
+        if m == markets.num_markets:
+            break
+        assert self.risk_group[markets._asset(m)] < groups, "xmargin: a market's group is not in the risk set"
+    log PortfolioRiskSet(previous_risk=self.portfolio_risk.address, new_risk=risk)
+    self.portfolio_risk = IPortfolioRisk(risk)
+
+
+@external
+def set_risk_group(asset: address, group: uint256):
+    """
+    @notice Puts an asset (a collateral token or a market's oracle key) in a
+            risk group. Unset assets are in group 0.
+    @param asset The asset.
+    @param group The group, below the risk set's `num_groups` (or below 8
+           while no risk set is configured).
+    """
+    ownable._check_owner()
+    groups: uint256 = MAX_GROUPS
+    if self.portfolio_risk.address != empty(address):
+        groups = staticcall self.portfolio_risk.num_groups()
+    assert group < groups, "xmargin: no such risk group"
+    self.risk_group[asset] = group
+    log RiskGroupSet(asset=asset, group=group)
+
+
+# ---------------------------------------------------------------- views
+
+
+@external
+@view
+def portfolio_mode(owner: address, sub_id: uint256) -> bool:
+    """
+    @notice Whether the sub-account is margined in portfolio mode.
+    @param owner The account owner.
+    @param sub_id The sub-account number.
+    @return True in portfolio mode, False in linear mode.
+    """
+    return self._is_portfolio(owner, sub_id)
+
+
+@external
+@view
+def portfolio_exposure(owner: address, sub_id: uint256) -> Exposure:
+    """
+    @notice The account's book as the risk set sees it, in either mode
+            (what portfolio mode would charge; reverts on a bad price).
+    @param owner The account owner.
+    @param sub_id The sub-account number.
+    @return (equity, addon, lo, hi, gross_notional, open_positions), WAD USD.
+    """
+    return self._exposure(owner, sub_id)
+
+
+# ---------------------------------------------------------------- internals
+
+
+@internal
+@view
+def _is_portfolio(owner: address, sub_id: uint256) -> bool:
+    return collateral.held_mask[owner][sub_id] & collateral.PORTFOLIO_FLAG != 0
+
+
+@internal
+def _set_mode(owner: address, sub_id: uint256, portfolio_mode: bool):
+    """
+    @dev Flips the flag; the caller checks the margin afterwards.
+    """
+    assert self._is_portfolio(owner, sub_id) != portfolio_mode, "xmargin: account already in that mode"
+    if portfolio_mode:
+        assert self.portfolio_risk.address != empty(address), "xmargin: portfolio margin not configured"
+    collateral.held_mask[owner][sub_id] ^= collateral.PORTFOLIO_FLAG
+    log MarginModeSet(owner=owner, sub_id=sub_id, portfolio=portfolio_mode)
+
+
+@internal
+@view
+def _requirement(x: Exposure) -> (uint256, uint256):
+    """
+    @dev (MM, IM) of an exposure under the current risk set.
+    """
+    mm: uint256 = 0
+    im: uint256 = 0
+    mm, im = staticcall self.portfolio_risk.requirement(x.lo, x.hi, x.gross_notional, x.open_positions)
+    return mm, im + x.addon
+
+
+@internal
+@view
+def _exposure(owner: address, sub_id: uint256) -> Exposure:
+    """
+    @dev One pass over the held collateral and the open positions, the same
+         reads and roundings as the linear health (collateral down, funding
+         owed up), plus each asset's group.
+    """
+    x: Exposure = empty(Exposure)
+    quote: address = collateral.quote_asset
+    q: int256 = collateral.balances[owner][sub_id][quote] * convert(
+        collateral.asset_config[quote].precision, int256
+    )
+    x.equity = q
+    if q != 0:
+        g: uint256 = self.risk_group[quote]
+        x.lo[g] = q
+        x.hi[g] = q
+    # Bit 0 is the quote asset, valued above.
+    mask: uint256 = (collateral.held_mask[owner][sub_id] & collateral.ASSET_BITS) >> 1
+    for i: uint256 in range(1, constants.MAX_ASSETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            asset: address = collateral.asset_list[i]
+            # Non-quote balances are never negative.
+            amount: uint256 = convert(collateral.balances[owner][sub_id][asset], uint256) * collateral.asset_config[asset].precision
+            price: uint256 = staticcall collateral.oracle.price(asset)
+            value: uint256 = math._mul_div(amount, price, constants.WAD, False)
+            keep: uint256 = constants.WAD - collateral.asset_config[asset].mm_haircut
+            weighted_mm: uint256 = math._mul_div(value, keep, constants.WAD, False)
+            weighted_im: uint256 = math._mul_div(
+                value, constants.WAD - collateral.asset_config[asset].im_haircut, constants.WAD, False
+            )
+            x.equity += convert(weighted_mm, int256)
+            x.addon += weighted_mm - weighted_im
+            g: uint256 = self.risk_group[asset]
+            x.lo[g] += convert(weighted_mm, int256)
+            x.hi[g] += convert(
+                math._mul_div(math._mul_div(amount, price, constants.WAD, True), keep, constants.WAD, True),
+                int256,
+            )
+        mask >>= 1
+
+    wad: int256 = convert(constants.WAD, int256)
+    mask = markets.position_mask[owner][sub_id]
+    for m: uint256 in range(constants.MAX_MARKETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            price: uint256 = markets._price(m)
+            rate: int256 = 0
+            index: int256 = 0
+            rate, index = markets._funding(m, price)
+            pos: markets.Position = markets.positions[owner][sub_id][m]
+            pnl: int256 = 0
+            funding: int256 = 0
+            pnl, funding = markets._pnl_funding(pos, price, index)
+            x.equity += pnl - funding
+            x.gross_notional += math._mul_div(fp._abs(pos.size), price, constants.WAD, True)
+            x.open_positions += 1
+            g: uint256 = self.risk_group[markets._asset(m)]
+            e: int256 = pos.size * convert(price, int256)
+            x.lo[g] += fp._floor_div(e, wad)
+            x.hi[g] += fp._ceil_div(e, wad)
+        mask >>= 1
+    return x

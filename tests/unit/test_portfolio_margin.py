@@ -1,0 +1,429 @@
+"""Portfolio margin on chain (issue 7): the mode switch, the health branch,
+the risk set and its guards, and liquidation of portfolio accounts.
+
+Setting: tests/portfolio_config.py (the hand-computed examples of
+docs/portfolio-margin.md). Markets 0 (ETH, on the WETH feed) and 1 (BTC, on
+the WBTC feed) are the standard test market with the size add-on off: taker
+fee 0.1 %, skew scale 1,000,000 units, funding off. A trade of `n` units at
+skew 0 and price P pays the fee n * P * 0.1 % and the skew premium
+n^2 * P / 2e6 (rounded up), so every quote balance below is worked out by
+hand in its comment.
+
+Every expected margin is hand-computed, and every account is also checked
+against the Python model (`xmargin.portfolio`) to the wei: `account_health`
+against `portfolio_health`, `portfolio_exposure` against `group_exposure`.
+"""
+
+from __future__ import annotations
+
+import ape
+import pytest
+from ape.utils import ZERO_ADDRESS
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, feed_price_wad, isolated
+from tests.markets import params
+from tests.portfolio_config import (
+    ASSETS,
+    BTC_PERP,
+    CONFIG,
+    DEPEG,
+    E18,
+    ETH_PERP,
+    GROUPS,
+    PARAMS,
+    TOGETHER,
+    USD,
+    USDC,
+    shock_rows,
+)
+from xmargin import perps
+from xmargin import portfolio as pm
+from xmargin.liquidation import LiquidationParams
+from xmargin.scenarios import Exposure, Portfolio
+
+ETH_ID, BTC_ID = 0, 1
+MARKETS = ((ETH_ID, "WETH", ETH_PERP), (BTC_ID, "WBTC", BTC_PERP))
+
+
+def deploy_risk(project, owner, config: pm.PortfolioConfig = CONFIG):
+    p = config.params
+    return owner.deploy(
+        project.PortfolioRisk, shock_rows(config), p.floor_fraction, p.min_per_position, p.im_factor
+    )
+
+
+@pytest.fixture
+def tokens(usdc, weth, wbtc) -> dict:
+    return {"USDC": usdc, "WETH": weth, "WBTC": wbtc}
+
+
+@pytest.fixture
+def pm_engine(project, clearinghouse, owner, tokens):
+    """Both markets, the example risk groups and scenario set, liquidation on."""
+    ch = clearinghouse
+    for _, symbol, _p in MARKETS:
+        ch.list_market(params(tokens[symbol], im_size_scalar=0, mm_size_scalar=0), sender=owner)
+    for symbol, group in GROUPS.members.items():
+        ch.set_risk_group(tokens[symbol], group, sender=owner)
+    ch.set_portfolio_risk(deploy_risk(project, owner), sender=owner)
+    ch.set_liquidation_params(LiquidationParams().as_tuple(), sender=owner)
+    return ch
+
+
+@pytest.fixture
+def deposit(pm_engine, tokens, fund):
+    def do(who, symbol: str, amount: int, sub_id: int = 0) -> None:
+        fund(tokens[symbol], who, amount, pm_engine)
+        pm_engine.deposit(sub_id, tokens[symbol], amount, sender=who)
+
+    return do
+
+
+def trade(ch, who, market_id: int, size: int, sub_id: int = 0):
+    limit = 10**30 if size > 0 else 0
+    return ch.trade(sub_id, market_id, size, limit, sender=who)
+
+
+def model_account(ch, who, tokens, eth_feed, btc_feed, sub_id: int = 0) -> Portfolio:
+    """The account as model inputs: ledger balances and positions read from
+    the chain, prices straight from the feeds (funding is off: index 0)."""
+    prices = {"WETH": feed_price_wad(eth_feed), "WBTC": feed_price_wad(btc_feed)}
+    exposures = []
+    for m, symbol, mp in MARKETS:
+        pos = ch.position(who, sub_id, m)
+        if pos.size:
+            p = perps.Position(pos.size, pos.entry_price, pos.funding_index)
+            exposures.append(Exposure(f"{symbol}-PERP", symbol, p, mp, 0))
+    balances = {s: ch.balance_of(who, sub_id, t) for s, t in tokens.items()}
+    return Portfolio(balances, ASSETS, "USDC", prices, tuple(exposures))
+
+
+def assert_mirrors_model(ch, who, tokens, eth_feed, btc_feed, config=CONFIG, sub_id: int = 0):
+    """account_health and portfolio_exposure == the Python model, to the wei."""
+    account = model_account(ch, who, tokens, eth_feed, btc_feed, sub_id)
+    x = pm.group_exposure(account, config.groups)
+    got = ch.portfolio_exposure(who, sub_id)
+    assert (got.equity, got.addon, tuple(got.lo), tuple(got.hi)) == (x.equity, x.addon, x.lo, x.hi)
+    assert (got.gross_notional, got.open_positions) == (x.gross_notional, x.open_positions)
+    expected = pm.portfolio_health(account, config)
+    if ch.portfolio_mode(who, sub_id):
+        assert tuple(ch.account_health(who, sub_id)) == (expected.equity, expected.im, expected.mm)
+    return expected
+
+
+# ---------------------------------------------------------------- hand-computed examples
+
+
+def test_hedged_eth_collateral_and_short_perp(
+    pm_engine, trader, deposit, tokens, eth_feed, wbtc_listed
+):
+    ch = pm_engine
+    deposit(trader, "WETH", 10 * E18)
+    # Short 10 ETH: fee $30, premium 100 * 3000 / 2e6 = $0.15: quote -30.15.
+    trade(ch, trader, ETH_ID, -10 * E18)
+    assert ch.balance_of(trader, 0, tokens["USDC"]) == -30_150_000
+    # Linear: MM 5 % of 30,000 = 1,500; IM 3,000 + haircut gap 3,000 = 6,000.
+    equity = 27_000 * USD - 30_150_000 * 10**12
+    assert tuple(ch.account_health(trader, 0)) == (equity, 6_000 * USD, 1_500 * USD)
+    tx = ch.set_margin_mode(0, True, sender=trader)
+    assert [(e.owner, e.sub_id, e.portfolio) for e in tx.events.filter(ch.MarginModeSet)] == [
+        (trader.address, 0, True)
+    ]
+    # V_ETH = 27,000 - 30,000 = -3,000; V_USD = -30.15. s0 (ETH +10 %): -300;
+    # the de-peg gains on the debt. MM = max(300, floor 150) = 300;
+    # IM = 1.5 * 300 + 3,000 = 3,450. Equity unchanged.
+    assert tuple(ch.account_health(trader, 0)) == (equity, 3_450 * USD, 300 * USD)
+    assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed)
+
+
+def test_naked_short_and_the_switch_that_would_break_initial_margin(
+    pm_engine, trader, hedger, deposit, tokens, eth_feed, wbtc_listed
+):
+    ch = pm_engine
+    # Quote 10,000 - 30.15 = 9,969.85 against short 10 ETH: V_ETH = -30,000,
+    # V_USD = 9,969.85. s0: -3,000; de-peg: -498.4925. MM 3,000, IM 4,500.
+    deposit(hedger, "USDC", 10_000 * USDC)
+    trade(ch, hedger, ETH_ID, -10 * E18)
+    ch.set_margin_mode(0, True, sender=hedger)
+    equity = 9_969_850_000 * 10**12
+    assert tuple(ch.account_health(hedger, 0)) == (equity, 4_500 * USD, 3_000 * USD)
+    assert_mirrors_model(ch, hedger, tokens, eth_feed, wbtc_listed.feed)
+
+    # 4,000 USDC: linear IM 3,000 <= 3,969.85, portfolio IM 4,500 is not met.
+    deposit(trader, "USDC", 4_000 * USDC)
+    trade(ch, trader, ETH_ID, -10 * E18)
+    with ape.reverts("xmargin: below initial margin"):
+        ch.set_margin_mode(0, True, sender=trader)
+    assert not ch.portfolio_mode(trader, 0)
+    with ape.reverts("xmargin: account already in that mode"):
+        ch.set_margin_mode(0, False, sender=trader)
+
+
+def test_btc_eth_spread(pm_engine, trader, deposit, tokens, eth_feed, wbtc_listed):
+    ch = pm_engine
+    deposit(trader, "USDC", 10_000 * USDC)
+    ch.set_margin_mode(0, True, sender=trader)
+    # Long 0.5 BTC: fee $30, premium 0.25 * 60,000 / 2e6 = $0.0075.
+    trade(ch, trader, BTC_ID, E18 // 2)
+    trade(ch, trader, ETH_ID, -10 * E18)
+    # Quote 10,000 - 30.0075 - 30.15 = 9,939.8425. V_ETH = -30,000,
+    # V_BTC = +30,000: together 0, apart (s2) -1,200 - 1,200 = -2,400;
+    # de-peg -496.992125. MM 2,400 (floor 0.5 % * 60,000 = 300), IM 3,600.
+    # Linear would be MM 3,000, IM 6,000.
+    equity = 9_939_842_500 * 10**12
+    assert tuple(ch.account_health(trader, 0)) == (equity, 3_600 * USD, 2_400 * USD)
+    assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed)
+
+
+def test_a_depeg_can_be_the_worst_scenario(
+    pm_engine, hedger, deposit, tokens, eth_feed, wbtc_listed
+):
+    ch = pm_engine
+    # 20,000 USDC, long 2 ETH: fee $6, premium 4 * 3,000 / 2e6 = $0.006.
+    # Quote 19,993.994: the de-peg loses 999.6997, more than ETH -10 % (600).
+    # MM 999.6997; IM ceil(1.5 * 999.6997) = 1,499.54955. Linear MM is 300.
+    deposit(hedger, "USDC", 20_000 * USDC)
+    ch.set_margin_mode(0, True, sender=hedger)
+    trade(ch, hedger, ETH_ID, 2 * E18)
+    assert tuple(ch.account_health(hedger, 0)) == (
+        19_993_994_000 * 10**12,
+        1_499_549_550 * 10**12,
+        999_699_700 * 10**12,
+    )
+    assert_mirrors_model(ch, hedger, tokens, eth_feed, wbtc_listed.feed)
+
+
+def test_a_spread_frees_capital_linear_margin_keeps_locked(
+    project, pm_engine, owner, trader, deposit, tokens, usdc, eth_feed, wbtc_listed
+):
+    """With scenarios where ETH and BTC only move together (plus the de-peg),
+    the spread's IM is 750 instead of linear's 6,000: the account can take
+    out 8,000 of its 10,000 USDC, and then cannot go back to linear."""
+    ch = pm_engine
+    together = pm.PortfolioConfig(GROUPS, pm.ScenarioSet(TOGETHER + DEPEG), PARAMS)
+    ch.set_portfolio_risk(deploy_risk(project, owner, together), sender=owner)
+    deposit(trader, "USDC", 10_000 * USDC)
+    ch.set_margin_mode(0, True, sender=trader)
+    trade(ch, trader, ETH_ID, -10 * E18)  # naked for now: IM 4,500
+    trade(ch, trader, BTC_ID, E18 // 2)
+    ch.withdraw(0, usdc, 8_000 * USDC, sender=trader)
+    # Quote 1,939.8425; de-peg -96.992125 < floor 300: MM 300, IM 450.
+    assert tuple(ch.account_health(trader, 0)) == (
+        1_939_842_500 * 10**12,
+        450 * USD,
+        300 * USD,
+    )
+    assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed, together)
+    with ape.reverts("xmargin: below initial margin"):
+        ch.set_margin_mode(0, False, sender=trader)
+    with ape.reverts("xmargin: below initial margin"):
+        ch.withdraw(0, usdc, 1_500 * USDC, sender=trader)
+
+
+def test_floor_and_per_position_minimum(
+    pm_engine, trader, hedger, deposit, tokens, eth_feed, wbtc_listed
+):
+    ch = pm_engine
+    # 10 WETH, short 9 ETH: V_ETH = 27,000 - 27,000 = 0, but the quote
+    # (-27 fee - 81 * 3,000 / 2e6 = -0.1215 premium) gains in the de-peg
+    # only. Every loss is 0: floor 0.5 % * 27,000 = 135; IM 202.5 + 3,000.
+    deposit(trader, "WETH", 10 * E18)
+    ch.set_margin_mode(0, True, sender=trader)
+    trade(ch, trader, ETH_ID, -9 * E18)
+    h = ch.account_health(trader, 0)
+    assert (h.im, h.mm) == (3_202_500 * 10**15, 135 * USD)
+    assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed)
+    # 1 WETH, short 0.9 ETH: the floor 13.5 is below $50 per position.
+    deposit(hedger, "WETH", E18)
+    ch.set_margin_mode(0, True, sender=hedger)
+    trade(ch, hedger, ETH_ID, -9 * E18 // 10)
+    h = ch.account_health(hedger, 0)
+    assert (h.im, h.mm) == (375 * USD, 50 * USD)
+    assert_mirrors_model(ch, hedger, tokens, eth_feed, wbtc_listed.feed)
+
+
+# ---------------------------------------------------------------- liquidation
+
+
+def test_portfolio_accounts_are_liquidated_whole_position_by_position(
+    pm_engine, owner, trader, keeper, deposit, tokens, usdc, eth_feed, wbtc_listed
+):
+    ch = pm_engine
+    deposit(trader, "USDC", 4_600 * USDC)
+    ch.set_margin_mode(0, True, sender=trader)
+    trade(ch, trader, ETH_ID, -10 * E18)  # IM 4,500 <= 4,569.85
+    # ETH $3,150: PnL -1,500, equity 3,069.85; V_ETH = -31,500, s0 -3,150.
+    # Portfolio MM 3,150 > equity: liquidatable. Linear MM would be 1,575.
+    eth_feed.set_answer(3_150 * 10**8, sender=owner)
+    h = ch.account_health(trader, 0)
+    assert (h.equity, h.mm) == (3_069_850_000 * 10**12, 3_150 * USD)
+    assert ch.is_liquidatable(trader, 0)
+    with ape.reverts("xmargin: this liquidation must close the whole position"):
+        ch.liquidate(trader, 0, ETH_ID, E18, 0, sender=keeper)
+    tx = ch.liquidate(trader, 0, ETH_ID, 10 * E18, 0, sender=keeper)
+    (event,) = tx.events.filter(ch.Liquidation)
+    # Closed at the oracle: PnL -1,500; penalty 2 % of 31,500 = 630, the
+    # keeper's share at a shortfall of 1 - 3,069.85 / 3,150 = 2.54 %:
+    # 25 % + 50 % * 2.54 / 20 = 31.36 %.
+    assert (event.size_delta, event.new_size, event.penalty) == (10 * E18, 0, 630 * USDC)
+    shortfall = 80_150 * 10**15 * E18 // (3_150 * E18)
+    share = 25 * 10**16 + 50 * 10**16 * (shortfall * E18 // (20 * 10**16)) // E18
+    assert event.keeper_reward == 630 * USDC * share // E18
+    assert share // 10**14 == 3136
+    # Flat: quote 4,569.85 - 1,500 - 630 = 2,439.85. Nothing is enforced on
+    # an account with no debt and no position, but the model still reports
+    # the de-peg of its USDC: MM 5 % of 2,439.85 = 121.9925, IM 182.98875.
+    assert ch.balance_of(trader, 0, usdc) == 2_439_850_000
+    assert tuple(ch.account_health(trader, 0)) == (
+        2_439_850_000 * 10**12,
+        18_298_875 * 10**13,
+        1_219_925 * 10**14,
+    )
+    assert not ch.is_liquidatable(trader, 0)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def test_risk_set_constructor_refuses_bad_sets(project, owner):
+    def deploy(rows, floor=0, minimum=0, factor=E18):
+        return owner.deploy(project.PortfolioRisk, rows, floor, minimum, factor)
+
+    with ape.reverts("xmargin: no scenarios"):
+        deploy([])
+    with ape.reverts("xmargin: no risk groups"):
+        deploy([[]])
+    with ape.reverts("xmargin: every scenario needs one shock per group"):
+        deploy([[0, 0], [0]])
+    with ape.reverts("xmargin: shock outside [-100%, +900%]"):
+        deploy([[-E18 - 1]])
+    with ape.reverts("xmargin: shock outside [-100%, +900%]"):
+        deploy([[9 * E18 + 1]])
+    with ape.reverts("xmargin: floor fraction above 100%"):
+        deploy([[0]], floor=E18 + 1)
+    with ape.reverts("xmargin: per-position minimum too large"):
+        deploy([[0]], minimum=10**24 + 1)
+    with ape.reverts("xmargin: IM factor outside [1, 10]"):
+        deploy([[0]], factor=E18 - 1)
+    with ape.reverts("xmargin: IM factor outside [1, 10]"):
+        deploy([[0]], factor=10 * E18 + 1)
+    risk = deploy([[-E18, 9 * E18]] * 32, E18, 10**24, 10 * E18)
+    assert (risk.num_groups(), risk.num_scenarios(), risk.shock(31, 1)) == (2, 32, 9 * E18)
+    with ape.reverts("xmargin: no such scenario or group"):
+        risk.shock(32, 0)
+
+
+def test_risk_set_grid_rounds_against_the_account(project, owner):
+    """The grid alone, against xmargin.portfolio.grid_pnls and by hand."""
+    risk = deploy_risk(project, owner)
+    lo = [3_000, -7, 10**6, 0, 0, 0, 0, 0]
+    hi = [3_001, -6, 10**6, 0, 0, 0, 0, 0]
+    # Each scenario's sum is floored once.
+    # s0 (+10 %, +10 %, 0), lower bounds: floor(300 - 0.7) = 299.
+    # s1 (-10 %, -10 %, 0), upper bounds: floor(-300.1 + 0.6) = -300.
+    # s3 (-4 %, +4 %, 0): floor(-120.04 - 0.28) = -121.
+    # s4 (de-peg -5 %): -50,000.
+    expected = pm.grid_pnls(lo, hi, CONFIG.scenarios)
+    assert list(risk.scenario_pnls(lo, hi)) == expected
+    assert (expected[0], expected[1], expected[3], expected[4]) == (299, -300, -121, -50_000)
+    # the worst loss is the de-peg: 5 % of 1e6 = 50,000 wei;
+    # floor: 0.5 % of 10**21 = 5e18 vs 2 * 50 USD = 1e20.
+    mm, im = risk.requirement(lo, hi, 10**21, 2)
+    assert (mm, im) == (100 * USD, 150 * USD)
+    mm, im = risk.requirement(lo, hi, 0, 0)
+    assert (mm, im) == (50_000, 75_000)
+    with ape.reverts("xmargin: exposure bounds out of order"):
+        risk.requirement(hi, lo, 0, 0)
+    with ape.reverts("xmargin: exposure too large"):
+        risk.requirement([2**160 + 1] + lo[1:], [2**160 + 1] + hi[1:], 0, 0)
+
+
+def test_configuration_guards(
+    project, owner, stranger, clearinghouse, trader, tokens, oracle, make_token, make_feed
+):
+    ch = clearinghouse
+    with ape.reverts("xmargin: portfolio margin not configured"):
+        ch.set_margin_mode(0, True, sender=trader)
+    with ape.reverts():
+        ch.set_portfolio_risk(deploy_risk(project, owner), sender=stranger)
+    with ape.reverts():
+        ch.set_risk_group(tokens["WETH"], 1, sender=stranger)
+    with ape.reverts("xmargin: risk set is not a contract"):
+        ch.set_portfolio_risk(stranger, sender=owner)
+    with ape.reverts("xmargin: no such risk group"):
+        ch.set_risk_group(tokens["WETH"], 8, sender=owner)
+    tx = ch.set_risk_group(tokens["WBTC"], 2, sender=owner)
+    assert [(e.asset, e.group) for e in tx.events.filter(ch.RiskGroupSet)] == [
+        (tokens["WBTC"].address, 2)
+    ]
+    one_group = owner.deploy(project.PortfolioRisk, [[-E18 // 10]], 0, 0, E18)
+    two_groups = owner.deploy(project.PortfolioRisk, [[0, 0]], 0, 0, E18)
+    with ape.reverts("xmargin: an asset's group is not in the risk set"):
+        ch.set_portfolio_risk(one_group, sender=owner)
+    three = deploy_risk(project, owner)
+    tx = ch.set_portfolio_risk(three, sender=owner)
+    assert [(e.previous_risk, e.new_risk) for e in tx.events.filter(ch.PortfolioRiskSet)] == [
+        (ZERO_ADDRESS, three.address)
+    ]
+    with ape.reverts("xmargin: no such risk group"):
+        ch.set_risk_group(tokens["WETH"], 3, sender=owner)
+    # A market on an oracle key that is no collateral is checked the same way.
+    ch.set_risk_group(tokens["WBTC"], 1, sender=owner)
+    link = make_token(18, "LINK")
+    oracle.set_feed(link, make_feed(15), HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    ch.list_market(params(link), sender=owner)
+    ch.set_risk_group(link, 2, sender=owner)
+    with ape.reverts("xmargin: a market's group is not in the risk set"):
+        ch.set_portfolio_risk(two_groups, sender=owner)
+    ch.set_risk_group(link, 1, sender=owner)
+    ch.set_portfolio_risk(two_groups, sender=owner)
+    assert ch.portfolio_risk() == two_groups.address
+
+
+# ---------------------------------------------------------------- property
+
+
+pm_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("trade"), st.sampled_from((ETH_ID, BTC_ID)), st.integers(-30, 30)),
+        st.tuples(
+            st.just("deposit"), st.sampled_from(("USDC", "WETH", "WBTC")), st.integers(1, 50)
+        ),
+        st.tuples(st.just("price"), st.sampled_from(("eth", "btc")), st.integers(-300, 300)),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@given(steps=pm_steps)
+def test_chain_equals_the_model_after_any_sequence(
+    pm_engine, owner, trader, deposit, tokens, eth_feed, wbtc_listed, steps
+):
+    """Random trades on both markets, deposits of every asset and price moves
+    of up to +-30 %: after each step the engine's portfolio exposure and
+    health equal the Python model's to the wei (refused steps change
+    nothing and are skipped)."""
+    with isolated(ape.chain):
+        ch = pm_engine
+        feeds = {"eth": eth_feed, "btc": wbtc_listed.feed}
+        deposit(trader, "USDC", 50_000 * USDC)
+        ch.set_margin_mode(0, True, sender=trader)
+        unit = {"USDC": 1_000 * USDC, "WETH": E18 // 10, "WBTC": 10**6}
+        for kind, key, value in steps:
+            if kind == "trade":
+                size = value * E18 // (10 if key == ETH_ID else 200)
+                if size == 0:
+                    continue
+                try:
+                    trade(ch, trader, key, size)
+                except ape.exceptions.ContractLogicError as e:
+                    assert "xmargin: below initial margin" in str(e)
+            elif kind == "deposit":
+                deposit(trader, key, value * unit[key])
+            else:
+                feed = feeds[key]
+                feed.set_answer(feed.answer() * (1_000 + value) // 1_000, sender=owner)
+            assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed)
