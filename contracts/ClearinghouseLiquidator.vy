@@ -91,6 +91,7 @@ exports: (
     portfolio.risk_group,
     portfolio.portfolio_mode,
     portfolio.portfolio_exposure,
+    portfolio.portfolio_liquidation_market,
 )
 
 ADMIN: public(immutable(address))

@@ -148,6 +148,32 @@ def requirement(
     return mm, fp._ceil_div_u(mm * im_factor, WAD)
 
 
+@external
+@view
+def worst_scenario(lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS]) -> (uint256, int256[MAX_GROUPS]):
+    """
+    @notice The scenario with the lowest P&L (the first on ties) and its
+            shocks: what a portfolio liquidation is ordered by.
+    @param lo Each group's exposure rounded down (WAD USD, signed).
+    @param hi The same rounded up.
+    @return (scenario index, its shock per group; 0 beyond num_groups).
+    """
+    pnls: DynArray[int256, MAX_SCENARIOS] = self._pnls(lo, hi)
+    worst: uint256 = 0
+    for s: uint256 in range(1, MAX_SCENARIOS):
+        if s == len(pnls):
+            break
+        if pnls[s] < pnls[worst]:
+            worst = s
+    row: int256[MAX_GROUPS] = empty(int256[MAX_GROUPS])
+    shocks: int256[GRID] = SHOCKS
+    for g: uint256 in range(MAX_GROUPS):
+        if g == num_groups:
+            break
+        row[g] = shocks[worst * MAX_GROUPS + g]
+    return worst, row
+
+
 @internal
 @view
 def _pnls(lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS]) -> DynArray[int256, MAX_SCENARIOS]:

@@ -294,9 +294,18 @@ class Keeper:
         lp: liq.LiquidationParams,
         markets: list[MarketView],
     ) -> Plan:
-        """The position with the largest MM, and what liquidating it yields."""
+        """The position to liquidate, and what liquidating it yields: for a
+        linear account the position with the largest MM; for a portfolio
+        account the one the engine takes first (the position losing most
+        in the worst scenario), closed whole."""
         ch = self.engine.clearinghouse
         precision = self._quote_precision
+        if ch.portfolio_mode(owner, sub_id):
+            market_id = ch.portfolio_liquidation_market(owner, sub_id)
+            (m,) = (m for m in markets if m.market_id == market_id)
+            size_abs = abs(ch.position(owner, sub_id, market_id).size)
+            reward = liq.penalty(size_abs, m.price, h.equity, h.mm, precision, lp, m.params).keeper
+            return Plan(market_id, m.symbol, size_abs, size_abs, reward)
         best: tuple[int, Plan] | None = None
         for m in markets:
             if not mask >> m.market_id & 1:

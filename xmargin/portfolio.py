@@ -314,6 +314,39 @@ def linear_health(account: Portfolio) -> model.Health:
     return account.health()
 
 
+# ---------------------------------------------------------------- liquidation order
+
+
+def worst_scenario(x: GroupExposure, scenarios: ScenarioSet) -> int:
+    """Index of the scenario with the lowest P&L, the first on ties
+    (PortfolioRisk.worst_scenario)."""
+    pnls = grid_pnls(x.lo, x.hi, scenarios)
+    return pnls.index(min(pnls))
+
+
+def close_contributions(account: Portfolio, config: PortfolioConfig) -> dict[str, int]:
+    """Each open position's P&L in the worst scenario, unscaled (shock * the
+    floored position value, WAD^2 USD), by market name."""
+    x = group_exposure(account, config.groups)
+    row = config.scenarios.scenarios[worst_scenario(x, config.scenarios)].shocks
+    return {
+        e.market: row[config.groups.of(e.asset)]
+        * perps.floor_div(e.position.size * account.prices[e.asset], WAD)
+        for e in account.exposures
+        if e.position.size
+    }
+
+
+def liquidation_order(account: Portfolio, config: PortfolioConfig) -> list[str]:
+    """The markets a portfolio account may be liquidated in, in the engine's
+    order: greedy on the worst scenario, the positions losing most in it
+    first. The engine accepts any market whose contribution equals the
+    lowest (`liquidate` refuses the others); this lists them all, lowest
+    contribution first, ties in market order."""
+    c = close_contributions(account, config)
+    return sorted(c, key=lambda m: c[m])
+
+
 # ---------------------------------------------------------------- exact reference
 
 

@@ -351,9 +351,16 @@ def liquidate(
     precision: uint256 = collateral.asset_config[collateral.quote_asset].precision
     # Portfolio MM is not a sum over positions, so the partial-close sizing
     # (which solves for the MM a close frees) does not apply: portfolio
-    # accounts lose whole positions.
+    # accounts lose whole positions, the one losing most in the account's
+    # worst scenario first (greedy: the next liquidation takes the next).
     wanted: uint256 = size_abs
-    if not portfolio._is_portfolio(owner, sub_id):
+    if portfolio._is_portfolio(owner, sub_id):
+        chosen: int256 = 0
+        lowest: int256 = 0
+        first: uint256 = 0
+        chosen, lowest, first = portfolio._close_order(owner, sub_id, market_id)
+        assert chosen == lowest, "xmargin: liquidate the position losing most in the worst scenario first"
+    else:
         wanted = self._close_size(h.equity, h.mm, size_abs, price, p, lp, precision)
     # A whole-position close cannot be taken in pieces: a piece would lower
     # E / MM (or leave dust) and raise the next piece's keeper share.

@@ -146,6 +146,28 @@ def portfolio_exposure(owner: address, sub_id: uint256) -> Exposure:
     return self._exposure(owner, sub_id)
 
 
+@external
+@view
+def portfolio_liquidation_market(owner: address, sub_id: uint256) -> uint256:
+    """
+    @notice The market a liquidation of this portfolio-mode account closes
+            first: the position losing most in the account's worst
+            scenario (the first such market on ties). `liquidate` accepts
+            any market whose position loses as much.
+    @dev Reverts for an account with no position or not in portfolio mode.
+    @param owner The account owner.
+    @param sub_id The sub-account number.
+    @return The market id.
+    """
+    assert self._is_portfolio(owner, sub_id), "xmargin: account not in portfolio mode"
+    assert markets.position_mask[owner][sub_id] != 0, "xmargin: account has no position"
+    chosen: int256 = 0
+    lowest: int256 = 0
+    first: uint256 = 0
+    chosen, lowest, first = self._close_order(owner, sub_id, 0)
+    return first
+
+
 # ---------------------------------------------------------------- internals
 
 
@@ -177,6 +199,40 @@ def _requirement(x: Exposure) -> (uint256, uint256):
     im: uint256 = 0
     mm, im = staticcall self.portfolio_risk.requirement(x.lo, x.hi, x.gross_notional, x.open_positions)
     return mm, im + x.addon
+
+
+@internal
+@view
+def _close_order(owner: address, sub_id: uint256, market_id: uint256) -> (int256, int256, uint256):
+    """
+    @dev Each open position's P&L in the account's worst scenario, unscaled:
+         shock[worst][group] * floor(size * price / WAD). Returns (that of
+         `market_id`, the lowest, the first market with the lowest).
+    """
+    x: Exposure = self._exposure(owner, sub_id)
+    worst: uint256 = 0
+    row: int256[MAX_GROUPS] = empty(int256[MAX_GROUPS])
+    worst, row = staticcall self.portfolio_risk.worst_scenario(x.lo, x.hi)
+    wad: int256 = convert(constants.WAD, int256)
+    chosen: int256 = 0
+    lowest: int256 = max_value(int256)
+    first: uint256 = 0
+    mask: uint256 = markets.position_mask[owner][sub_id]
+    for m: uint256 in range(constants.MAX_MARKETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            size: int256 = markets.positions[owner][sub_id][m].size
+            c: int256 = row[self.risk_group[markets._asset(m)]] * fp._floor_div(
+                size * convert(markets._price(m), int256), wad
+            )
+            if c < lowest:
+                lowest = c
+                first = m
+            if m == market_id:
+                chosen = c
+        mask >>= 1
+    return chosen, lowest, first
 
 
 @internal

@@ -284,6 +284,104 @@ def test_portfolio_accounts_are_liquidated_whole_position_by_position(
     assert not ch.is_liquidatable(trader, 0)
 
 
+@pytest.fixture
+def stressed_spread(pm_engine, owner, trader, deposit, eth_feed, wbtc_listed):
+    """The BTC/ETH spread after ETH +15 % and BTC -15 %, in portfolio mode.
+
+    Quote 9,939.8425 (test_btc_eth_spread). At ETH $3,450 and BTC $51,000
+    both legs lose 4,500: equity 939.8425. V_ETH = -34,500, V_BTC = 25,500,
+    V_USD = 9,939.8425. s0 -3,450 + 2,550 = -900; s2 (ETH +4 %, BTC -4 %)
+    -1,380 - 1,020 = -2,400, the worst: MM 2,400 > equity. In s2 the ETH
+    short loses 1,380 and the BTC long 1,020: ETH goes first."""
+    ch = pm_engine
+    deposit(trader, "USDC", 10_000 * USDC)
+    ch.set_margin_mode(0, True, sender=trader)
+    trade(ch, trader, BTC_ID, E18 // 2)
+    trade(ch, trader, ETH_ID, -10 * E18)
+    eth_feed.set_answer(3_450 * 10**8, sender=owner)
+    wbtc_listed.feed.set_answer(51_000 * 10**8, sender=owner)
+    return ch
+
+
+def test_portfolio_liquidation_order_and_the_waterfall(
+    stressed_spread, trader, keeper, tokens, usdc, eth_feed, wbtc_listed
+):
+    ch = stressed_spread
+    h = ch.account_health(trader, 0)
+    assert (h.equity, h.mm) == (939_842_500 * 10**12, 2_400 * USD)
+    account = model_account(ch, trader, tokens, eth_feed, wbtc_listed.feed)
+    assert pm.liquidation_order(account, CONFIG) == ["WETH-PERP", "WBTC-PERP"]
+    assert ch.portfolio_liquidation_market(trader, 0) == ETH_ID
+    with ape.reverts("xmargin: liquidate the position losing most in the worst scenario first"):
+        ch.liquidate(trader, 0, BTC_ID, E18, 0, sender=keeper)
+
+    # ETH: PnL -4,500; penalty 2 % of 34,500 = 690; shortfall
+    # 1 - 939.84 / 2,400 = 61 % > 20 %: the keeper takes 75 % = 517.5, the
+    # fund 172.5 (the account still has 422.34 after the reward).
+    tx = ch.liquidate(trader, 0, ETH_ID, 10 * E18, 0, sender=keeper)
+    (ev,) = tx.events.filter(ch.Liquidation)
+    assert (ev.market_id, ev.size_delta, ev.penalty) == (ETH_ID, 10 * E18, 690 * USDC)
+    assert (ev.keeper_reward, ev.insurance_share) == (517_500_000, 172_500_000)
+    # Quote 9,939.8425 - 4,500 - 690 = 4,749.8425; with the BTC leg's -4,500
+    # equity is 249.8425. Now V_BTC = 25,500 alone: s1 (-10 %) loses 2,550.
+    assert ch.balance_of(trader, 0, usdc) == 4_749_842_500
+    h = ch.account_health(trader, 0)
+    assert (h.equity, h.mm) == (249_842_500 * 10**12, 2_550 * USD)
+    assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed)
+    assert ch.portfolio_liquidation_market(trader, 0) == BTC_ID
+
+    # BTC: PnL -4,500, penalty 510, reward 75 % = 382.5, nothing left for the
+    # fund. Quote 4,749.8425 - 4,500 - 382.5 = -132.6575 with nothing
+    # behind it: the insurance fund (172.5) pays the deficit, 39.8425 remains.
+    tx = ch.liquidate(trader, 0, BTC_ID, E18, 0, sender=keeper)
+    (ev,) = tx.events.filter(ch.Liquidation)
+    assert (ev.keeper_reward, ev.insurance_share) == (382_500_000, 0)
+    (bad,) = tx.events.filter(ch.BadDebt)
+    assert (bad.deficit, bad.from_insurance, bad.from_pool) == (132_657_500, 132_657_500, 0)
+    assert ch.balance_of(trader, 0, usdc) == 0
+    assert ch.insurance_fund() == 39_842_500
+    assert ch.balance_of(keeper, 0, usdc) == 517_500_000 + 382_500_000
+    assert ch.position_mask(trader, 0) == 0
+
+
+def test_keeper_liquidates_portfolio_accounts_in_the_engines_order(
+    stressed_spread, trader, keeper, tokens, oracle, usdc, eth_feed, wbtc_listed
+):
+    """The keeper's plan for a portfolio account is the engine's market,
+    closed whole; one pass takes both legs, ETH first."""
+    from xmargin.deployments import AssetRecord, DeploymentRecord
+    from xmargin.engine import Engine
+    from xmargin.keeper import Keeper, KeeperConfig
+
+    ch = stressed_spread
+    record = DeploymentRecord(
+        network="ethereum:local:test",
+        chain_id=0,
+        config="unit",
+        deployer=str(keeper),
+        contracts={"Clearinghouse": ch.address, "OracleRouter": oracle.address},
+        assets={
+            "USDC": AssetRecord(usdc.address, 6),
+            "WETH": AssetRecord(tokens["WETH"].address, 18, eth_feed.address),
+            "WBTC": AssetRecord(tokens["WBTC"].address, 8, wbtc_listed.feed.address),
+        },
+        markets={"ETH": ETH_ID, "BTC": BTC_ID},
+    )
+    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
+    engine = Engine(record, oracle, ch, dict(tokens), feeds)
+    log: list[dict] = []
+    bot = Keeper(engine=engine, sender=keeper, config=KeeperConfig(gas_asset=None), log=log.append)
+    stats = bot.run_once()
+    done = [e for e in log if e["event"] == "liquidated"]
+    assert [(e["market"], e["closed"], e["max_size"]) for e in done] == [
+        ("ETH", 10 * E18, 10 * E18),
+        ("BTC", E18 // 2, E18 // 2),
+    ]
+    assert [e["reward"] for e in done] == [e["predicted_reward"] for e in done]
+    assert (stats.liquidations, stats.reverted, stats.lost_races) == (2, 0, 0)
+    assert ch.position_mask(trader, 0) == 0
+
+
 # ---------------------------------------------------------------- configuration
 
 
