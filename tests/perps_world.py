@@ -20,6 +20,8 @@ import ape
 
 from xmargin import liquidation as liq
 from xmargin import model, perps
+from xmargin import portfolio as pm
+from xmargin.scenarios import Exposure, Portfolio
 
 E18 = 10**18
 HEARTBEAT = 3_600
@@ -30,6 +32,7 @@ LIQUIDATION_ROUNDING = 2
 
 Account = tuple[str, int]
 REDUCTION_TOO_COSTLY = "xmargin: this reduction costs more than the account can bear"
+WRONG_ORDER = "xmargin: liquidate the position losing most in the worst scenario first"
 
 
 def next_timestamp(chain) -> int:
@@ -86,6 +89,10 @@ class World:
     registered: list[Account] = field(default_factory=list)
     # optional test-only batch reader (contracts/mocks/StateReader.vy)
     reader: Any = None
+    # accounts in portfolio margin mode, and the engine's risk set and groups
+    # (keyed by asset address); None while the engine has no risk set
+    portfolio: set[Account] = field(default_factory=set)
+    pm_config: pm.PortfolioConfig | None = None
 
     @classmethod
     def read(cls, ch, params, feeds, accounts, quote, assets, market_collateral, tokens) -> World:
@@ -180,12 +187,30 @@ class World:
         held collateral is priced first (listing order), then markets."""
         feeds = [self.asset_feed(a) for a in self.held(who, sub)] + self.open_markets(who, sub)
         self.require_prices(feeds, now)
+        if (str(who), sub) in self.portfolio:
+            assert self.pm_config is not None
+            return pm.portfolio_health(self.book(who, sub, now), self.pm_config)
         return model.account_health(
             self.balances[(str(who), sub)],
             self.assets,
             self.collateral_prices(),
             self.quote,
             positions=self.risk(who, sub, now),
+        )
+
+    def book(self, who, sub, now) -> Portfolio:
+        """The account as `xmargin.portfolio` inputs (prices already checked)."""
+        prices = dict(self.collateral_prices())
+        exposures = []
+        for m in self.open_markets(who, sub):
+            p = self.params[m]
+            prices[p.asset] = self.prices[m]
+            _, index = perps.funding(self.states[m], p, self.prices[m], now)
+            exposures.append(
+                Exposure(str(m), p.asset, self.positions[(str(who), sub, m)], p, index)
+            )
+        return Portfolio(
+            self.balances[(str(who), sub)], self.assets, self.quote, prices, tuple(exposures)
         )
 
     def has_liabilities(self, who, sub) -> bool:
@@ -210,6 +235,7 @@ class World:
             list(self.states),
             dict(self.positions),
             {k: dict(v) for k, v in self.balances.items()},
+            set(self.portfolio),
         )
         change(self)
         reason = None
@@ -226,7 +252,7 @@ class World:
                 }[floor]
                 if h.equity < bound:
                     reason = why
-        self.states, self.positions, self.balances = saved
+        self.states, self.positions, self.balances, self.portfolio = saved
         return reason
 
     # ------------------------------------------------------------ oracle
@@ -358,6 +384,11 @@ class World:
             return err.reason
         if h.equity >= h.mm:
             return "xmargin: account not liquidatable"
+        if (str(who), sub) in self.portfolio:
+            assert self.pm_config is not None
+            losses = pm.close_contributions(self.book(who, sub, now), self.pm_config)
+            if losses[str(m)] != min(losses.values()):
+                return WRONG_ORDER
         return None
 
     def liquidate(
@@ -389,6 +420,7 @@ class World:
                     max_size,
                     self.quote_precision,
                     self.lp,
+                    whole=(str(who), sub) in self.portfolio,
                 )
             except ValueError as err:
                 reason = str(err)
@@ -420,6 +452,11 @@ class World:
         self.insurance += res.penalty.insurance
         self.balances[(str(liquidator), 0)][self.quote] += res.penalty.keeper
         self._expect_bad_debt(tx, who, sub)
+        if (str(who), sub) in self.portfolio:
+            # Portfolio MM is not a sum over positions: a close can raise it
+            # (docs/portfolio-margin.md), so invariant 4's E - MM bound and
+            # the partial-close target are linear-mode properties.
+            return None
         after = self.health(who, sub, now)
         slack = LIQUIDATION_ROUNDING * self.quote_precision
         assert after.equity - after.mm >= h.equity - h.mm - slack

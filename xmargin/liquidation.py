@@ -150,16 +150,19 @@ def liquidate(
     max_size: int,
     quote_precision: int,
     lp: LiquidationParams,
+    whole: bool = False,
 ) -> Liquidation:
     """`liquidate` on an account the caller found liquidatable (E < MM, taken
     before funding accrues) with `old.size != 0` and `max_size > 0`: closes
     at the oracle price with no premium and no fee. Raises ValueError with
     the contract's reason when `max_size` would split a whole-position close
-    or cut a piece worth less than the dust threshold."""
+    or cut a piece worth less than the dust threshold. `whole`: the account
+    is in portfolio mode, whose liquidations close whole positions."""
     state = accrue(state, p, price, now)
     index = state.funding_index
     size_abs = abs(old.size)
-    wanted = close_size(equity, mm, size_abs, price, p, lp, quote_precision)
+    whole_size = size_abs if whole else None
+    wanted = whole_size or close_size(equity, mm, size_abs, price, p, lp, quote_precision)
     if wanted >= size_abs and max_size < size_abs:
         raise ValueError(WHOLE_CLOSE)
     closed = min(wanted, max_size)

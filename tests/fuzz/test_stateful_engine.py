@@ -59,12 +59,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from tests.perps_world import HEARTBEAT, World, next_timestamp
+from tests.engines import engine_over
+from tests.perps_world import HEARTBEAT, WRONG_ORDER, World, next_timestamp
+from tests.portfolio_config import CONFIG as PM_CONFIG
+from tests.portfolio_config import shock_rows
 from tests.unit.test_trading_properties import MARKETS
 from xmargin import liquidation as liq
 from xmargin import model, perps
-from xmargin.deployments import AssetRecord, DeploymentRecord
-from xmargin.engine import Engine
+from xmargin import portfolio as pm
 from xmargin.keeper import Keeper, KeeperConfig
 
 E18 = 10**18
@@ -142,6 +144,22 @@ def fuzz_setup(
     pool.deposit(LP_SEED, lp, sender=lp)
     fund(usdc, owner, INSURANCE_SEED, ch)
     ch.fund_insurance(INSURANCE_SEED, sender=owner)
+    # Portfolio margin: the hand-computed examples' scenario set and groups.
+    groups = pm.RiskGroups(
+        PM_CONFIG.groups.names,
+        {
+            weth_listed.token.address: PM_CONFIG.groups.of("WETH"),
+            wbtc_listed.token.address: PM_CONFIG.groups.of("WBTC"),
+            usdc.address: PM_CONFIG.groups.of("USDC"),
+        },
+    )
+    for asset, group in groups.members.items():
+        ch.set_risk_group(asset, group, sender=owner)
+    p = PM_CONFIG.params
+    risk = owner.deploy(
+        project.PortfolioRisk, shock_rows(), p.floor_fraction, p.min_per_position, p.im_factor
+    )
+    ch.set_portfolio_risk(risk, sender=owner)
     tokens = (usdc, weth_listed.token, wbtc_listed.token)
     for who, wallet in ((trader, True), (hedger, True), (keeper, False), (stranger, False)):
         fund(usdc, who, WALLET_USDC if wallet else LIQUIDATOR_USDC, ch)
@@ -157,26 +175,14 @@ def fuzz_setup(
         for sub in (0, 1):
             ch.deposit(sub, usdc, START_USDC, sender=who)
         ch.deposit(0, weth_listed.token, START_WETH, sender=who)
-    record = DeploymentRecord(
-        network="ethereum:local:test",
-        chain_id=0,
-        config="fuzz",
-        deployer=str(owner),
-        contracts={"Clearinghouse": ch.address, "OracleRouter": oracle.address},
-        assets={
-            "USDC": AssetRecord(usdc.address, 6),
-            "WETH": AssetRecord(weth_listed.token.address, 18, weth_listed.feed.address),
-            "WBTC": AssetRecord(wbtc_listed.token.address, 8, wbtc_listed.feed.address),
-        },
-        markets={"ETH": 0, "BTC": 1},
-    )
-    engine = Engine(
-        record,
-        oracle,
+    engine = engine_over(
         ch,
+        oracle,
         {"USDC": usdc, "WETH": weth_listed.token, "WBTC": wbtc_listed.token},
         {"WETH": weth_listed.feed, "WBTC": wbtc_listed.feed},
+        {"ETH": 0, "BTC": 1},
         pool,
+        deployer=str(owner),
     )
     return {
         "chain": chain,
@@ -197,6 +203,7 @@ def fuzz_setup(
         "keeper": keeper,
         "stranger": stranger,
         "assets": dict(assets),
+        "pm_config": replace(PM_CONFIG, groups=groups),
     }
 
 
@@ -240,6 +247,7 @@ class EngineMachine(RuleBasedStateMachine):
             {t.address: t for t in self.tokens},
         )
         self.w.reader = c["reader"]
+        self.w.pm_config = c["pm_config"]
         self.initial_prices = [3_000 * E18, 60_000 * E18]
         self.w.prices = list(self.initial_prices)
         self.w.refresh_prices(self.owner)
@@ -395,6 +403,37 @@ class EngineMachine(RuleBasedStateMachine):
         move(self.w)
 
     # ------------------------------------------------------------ trading
+
+    @rule(actor=st.integers(0, 3), portfolio=st.booleans())
+    def set_margin_mode(self, actor, portfolio):
+        """Switches between linear and portfolio margin: refused when the
+        account is already in that mode, or would end below the new mode's
+        IM (or a price the check needs is invalid)."""
+        who, sub = self.actors[actor]
+        key = (str(who), sub)
+        ch = self.ch
+        now = self._next()
+
+        def switch(w: World) -> None:
+            if portfolio:
+                w.portfolio.add(key)
+            else:
+                w.portfolio.discard(key)
+
+        if (key in self.w.portfolio) == portfolio:
+            reason = "xmargin: account already in that mode"
+        else:
+            reason = self.w.im_failure_after(who, sub, now, switch)
+        if reason is not None:
+            self._refused(lambda: ch.set_margin_mode(sub, portfolio, sender=who), reason)
+            return
+        tx = ch.set_margin_mode(sub, portfolio, sender=who)
+        assert [(e.owner, e.sub_id, e.portfolio) for e in tx.events.filter(ch.MarginModeSet)] == [
+            (str(who), sub, portfolio)
+        ]
+        switch(self.w)
+        assert ch.portfolio_mode(who, sub) == portfolio
+        COVERAGE["to portfolio mode" if portfolio else "to linear mode"] += 1
 
     @rule(actor=st.integers(0, 3), market=st.integers(0, 1), delta=sizes)
     def trade(self, actor, market, delta):
@@ -587,7 +626,8 @@ class EngineMachine(RuleBasedStateMachine):
             max_size,
             operators=self._operators(owner, sub),
         )
-        self._count("liquidation", reason)
+        portfolio = (str(owner), sub) in self.w.portfolio
+        self._count("portfolio liquidation" if portfolio else "liquidation", reason)
 
     # Third parties (the keeper's address or the stranger, which may be the
     # owner's second address) twice; the owner or its operator once.
@@ -1037,4 +1077,30 @@ def test_scenario_a_bad_price_in_a_market_nobody_holds_does_not_stop_the_keeper(
         ("keeper_pass", {"page": 50}),
     )
     assert reached["keeper pass"] == 1
+    assert reached["keeper liquidation"] >= 1
+
+
+def test_scenario_a_portfolio_spread_is_liquidated_in_the_engines_order(machine):
+    """hedger/0 (10,000 USDC, 2 WETH) switches to portfolio margin and holds
+    a BTC/ETH spread (long 1 BTC, short 20 ETH); ETH rises 10 % and BTC
+    falls 10 %, so both legs lose. The worst scenario is "ETH up, BTC down",
+    in which the ETH short loses most: a liquidation of the BTC leg first is
+    refused, and the keeper's pass takes the ETH leg, closed whole, as the
+    model predicts."""
+    reached = replay(
+        machine,
+        ("set_margin_mode", {"actor": 2, "portfolio": True}),
+        ("trade", {"actor": 2, "market": 1, "delta": E18}),
+        ("trade", {"actor": 2, "market": 0, "delta": -20 * E18}),
+        ("set_margin_mode", {"actor": 2, "portfolio": True}),
+        ("oracle_a", {"kind": "drift", "market": 0, "bps": 1_000}),
+        ("oracle_a", {"kind": "drift", "market": 1, "bps": -1_000}),
+        ("liquidate_a", {"who": 2, "actor": 4, "market": 1, "part": 1_100}),
+        ("liquidate_a", {"who": 2, "actor": 4, "market": 0, "part": 500}),
+        ("keeper_pass", {"page": 50}),
+    )
+    assert reached["to portfolio mode"] == 1
+    assert reached["refused: xmargin: account already in that mode"] == 1
+    assert reached[f"refused: {WRONG_ORDER}"] == 1
+    assert reached["refused: xmargin: this liquidation must close the whole position"] == 1
     assert reached["keeper liquidation"] >= 1

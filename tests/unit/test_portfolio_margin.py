@@ -349,26 +349,12 @@ def test_keeper_liquidates_portfolio_accounts_in_the_engines_order(
 ):
     """The keeper's plan for a portfolio account is the engine's market,
     closed whole; one pass takes both legs, ETH first."""
-    from xmargin.deployments import AssetRecord, DeploymentRecord
-    from xmargin.engine import Engine
+    from tests.engines import engine_over
     from xmargin.keeper import Keeper, KeeperConfig
 
     ch = stressed_spread
-    record = DeploymentRecord(
-        network="ethereum:local:test",
-        chain_id=0,
-        config="unit",
-        deployer=str(keeper),
-        contracts={"Clearinghouse": ch.address, "OracleRouter": oracle.address},
-        assets={
-            "USDC": AssetRecord(usdc.address, 6),
-            "WETH": AssetRecord(tokens["WETH"].address, 18, eth_feed.address),
-            "WBTC": AssetRecord(tokens["WBTC"].address, 8, wbtc_listed.feed.address),
-        },
-        markets={"ETH": ETH_ID, "BTC": BTC_ID},
-    )
     feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
-    engine = Engine(record, oracle, ch, dict(tokens), feeds)
+    engine = engine_over(ch, oracle, tokens, feeds, {"ETH": ETH_ID, "BTC": BTC_ID})
     log: list[dict] = []
     bot = Keeper(engine=engine, sender=keeper, config=KeeperConfig(gas_asset=None), log=log.append)
     stats = bot.run_once()

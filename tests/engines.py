@@ -1,0 +1,39 @@
+"""An `xmargin.engine.Engine` over contracts a test deployed itself (no
+deployment record on disk), for the keeper and the other tools that take one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xmargin.deployments import AssetRecord, DeploymentRecord
+from xmargin.engine import Engine
+
+
+def engine_over(
+    ch: Any,
+    oracle: Any,
+    tokens: dict[str, Any],
+    feeds: dict[str, Any],
+    markets: dict[str, int],
+    pool: Any = None,
+    deployer: str = "",
+) -> Engine:
+    """`tokens`: symbol -> token, the quote asset first; `feeds`: symbol ->
+    primary feed of each non-quote asset; `markets`: symbol -> market id."""
+    record = DeploymentRecord(
+        network="ethereum:local:test",
+        chain_id=0,
+        config="test",
+        deployer=deployer,
+        contracts={"Clearinghouse": ch.address, "OracleRouter": oracle.address},
+        assets={
+            symbol: AssetRecord(
+                token.address,
+                token.decimals(),
+                feeds[symbol].address if symbol in feeds else None,
+            )
+            for symbol, token in tokens.items()
+        },
+        markets=dict(markets),
+    )
+    return Engine(record, oracle, ch, dict(tokens), dict(feeds), pool)
