@@ -49,6 +49,7 @@ initializes: trading[
     health := health,
     markets := markets,
     operators := operators,
+    portfolio := portfolio,
     registry := registry,
 ]
 initializes: liquidity[ownable := ownable, collateral := collateral, markets := markets]

@@ -33,6 +33,10 @@ LIQUIDATION_ROUNDING = 2
 Account = tuple[str, int]
 REDUCTION_TOO_COSTLY = "xmargin: this reduction costs more than the account can bear"
 WRONG_ORDER = "xmargin: liquidate the position losing most in the worst scenario first"
+PORTFOLIO_REDUCTION = (
+    "xmargin: this reduction raises the portfolio's margin above the account's equity: "
+    "it needs initial margin"
+)
 
 
 def next_timestamp(chain) -> int:
@@ -306,17 +310,8 @@ class World:
                     reason = "xmargin: open interest cap reached"
                 else:
                     reason = self.im_failure_after(who, sub, now, apply)
-            elif (cost := r.premium + r.fee) > 0:
-                # A reduction that pays must end at or above MM, or pay no
-                # more than the MM it frees and stay solvent.
-                index = r.state.funding_index
-                p = self.params[m]
-                freed = perps.risk(old, p, self.prices[m], index).mm
-                if r.position.size:
-                    freed -= perps.risk(r.position, p, self.prices[m], index).mm
-                reason = self.im_failure_after(
-                    who, sub, now, apply, floor="mm" if cost > freed else "solvent"
-                )
+            else:
+                reason = self._reduction_failure(who, sub, m, old, r, now, apply)
         limit = 0 if delta < 0 else 2**200
 
         def send():
@@ -344,6 +339,45 @@ class World:
             h = self.health(who, sub, now)
             assert h.equity >= h.im
         return None
+
+    def _reduction_failure(self, who, sub, m, old, r, now, apply) -> str | None:
+        """Why a reducing trade reverts, in the contract's order: a portfolio
+        account's health before the trade (its prices), then a reduction
+        that pays must end at or above MM, or pay no more than the MM it
+        frees and stay solvent; then a portfolio account must end at or
+        above IM or with MM no higher than before."""
+        mm_before = None
+        if (str(who), sub) in self.portfolio:
+            try:
+                mm_before = self.health(who, sub, now).mm
+            except model.PriceError as err:
+                return err.reason
+        if (cost := r.premium + r.fee) > 0:
+            index = r.state.funding_index
+            p = self.params[m]
+            freed = perps.risk(old, p, self.prices[m], index).mm
+            if r.position.size:
+                freed -= perps.risk(r.position, p, self.prices[m], index).mm
+            reason = self.im_failure_after(
+                who, sub, now, apply, floor="mm" if cost > freed else "solvent"
+            )
+            if reason is not None:
+                return reason
+        if mm_before is None:
+            return None
+        saved = (
+            list(self.states),
+            dict(self.positions),
+            {k: dict(v) for k, v in self.balances.items()},
+        )
+        apply(self)
+        reason = None
+        if self.has_liabilities(who, sub):
+            h = self.health(who, sub, now)
+            if h.equity < h.im and h.mm > mm_before:
+                reason = PORTFOLIO_REDUCTION
+        self.states, self.positions, self.balances = saved
+        return reason
 
     def _register(self, who, sub) -> None:
         acct = (str(who), sub)

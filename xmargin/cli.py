@@ -203,18 +203,46 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
         with _quiet():
             view = _read_owner(s, owner, sub_id)
             assets = s.engine.asset_params()
-            lens = lens_at(s.project, s.engine)
-            liquidation = liquidation_prices(view, lens, s.engine, s.block)
+            if view.portfolio is None:
+                lens = lens_at(s.project, s.engine)
+                liquidation = liquidation_prices(view, lens, s.engine, s.block)
+            else:
+                liquidation = _portfolio_liquidation_prices(s, view, assets)
         out = _console()
         out.print(f"account {owner}/{sub_id} on {s.where}")
         out.print(report.collateral_table("Collateral", view, assets, s.engine.quote_symbol))
         if view.positions:
             label = report.short_address(owner)
             out.print(report.positions_table("Positions", [view], [label], [liquidation]))
-            _same_asset_note(out, s, view, assets)
+            if view.portfolio is None:
+                _same_asset_note(out, s, view, assets)
+            else:
+                out.print(
+                    "note: portfolio margin: IM and MM are the whole book's (table below); a "
+                    "liquidation price moves every holding of the asset; the lens is linear (n/a)"
+                )
         else:
             out.print("no open position")
         out.print(report.account_table("Health", view))
+        if view.portfolio is not None:
+            config = s.engine.portfolio_config(s.block)
+            out.print(report.portfolio_table("Portfolio margin", view.portfolio, config))
+
+
+def _portfolio_liquidation_prices(
+    s: Session, view: AccountView, assets: Mapping[str, AssetParams]
+) -> dict[int, tuple[int, None]]:
+    """market id -> (where moving its asset liquidates the portfolio account, 0
+    for nowhere; no lens figure)."""
+    from xmargin import scenarios
+    from xmargin.figures import portfolio
+
+    p = portfolio(s.engine, view, assets)
+    by_symbol = {m.market.symbol: m.market.market_id for m in view.positions}
+    return {
+        by_symbol[e.market]: (scenarios.liquidation_price(p, e.asset) or 0, None)
+        for e in p.exposures
+    }
 
 
 def _same_asset_note(

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from eth_utils import to_checksum_address
 
+from xmargin import portfolio as pm
 from xmargin.liquidation import LiquidationParams
 from xmargin.model import (
     MAX_AMOUNT,
@@ -127,6 +128,8 @@ class DeployConfig:
     pool: PoolConfig | None = None
     # Penalty, keeper share, health target, thresholds; set when markets exist.
     liquidation: LiquidationParams | None = None
+    # Portfolio margin: risk groups (keyed by asset symbol) and the scenario set.
+    portfolio: pm.PortfolioConfig | None = None
 
     @property
     def all_assets(self) -> tuple[AssetConfig, ...]:
@@ -166,7 +169,16 @@ def load_config(path: str | Path) -> DeployConfig:
 def parse_config(raw: dict[str, Any], name: str = "config") -> DeployConfig:
     _only(
         raw,
-        {"quote", "assets", "allow_mocks", "guardian", "markets", "pool", "liquidation"},
+        {
+            "quote",
+            "assets",
+            "allow_mocks",
+            "guardian",
+            "markets",
+            "pool",
+            "liquidation",
+            "portfolio",
+        },
         "top level",
     )
     if "quote" not in raw:
@@ -196,6 +208,9 @@ def parse_config(raw: dict[str, Any], name: str = "config") -> DeployConfig:
         liquidation = _liquidation(raw["liquidation"])
     elif markets:
         liquidation = LiquidationParams()
+    portfolio = None
+    if raw.get("portfolio") is not None:
+        portfolio = _portfolio(raw["portfolio"], [a.symbol for a in everything])
     return DeployConfig(
         name=name,
         quote=quote,
@@ -205,6 +220,7 @@ def parse_config(raw: dict[str, Any], name: str = "config") -> DeployConfig:
         markets=markets,
         pool=pool,
         liquidation=liquidation,
+        portfolio=portfolio,
     )
 
 
@@ -235,6 +251,75 @@ def _liquidation(raw: Any) -> LiquidationParams:
     if values["keeper_share_min"] > values["keeper_share_max"]:
         raise ConfigError("liquidation: keeper_share_min above keeper_share_max")
     return LiquidationParams(**values)
+
+
+def _portfolio(raw: Any, symbols: list[str]) -> pm.PortfolioConfig:
+    """`groups` (group name -> its assets' symbols; every asset in exactly
+    one), `scenarios` (each a `name` and the `moves` of some groups, signed
+    fractions; groups left out do not move), `floor_fraction`,
+    `min_per_position` (USD) and `im_factor`."""
+    where = "portfolio"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    _only(raw, {"groups", "scenarios", "floor_fraction", "min_per_position", "im_factor"}, where)
+    groups = raw.get("groups")
+    if not isinstance(groups, dict) or not groups:
+        raise ConfigError(f"{where}: groups must map each group's name to its assets")
+    if len(groups) > pm.MAX_GROUPS:
+        raise ConfigError(f"{where}: at most {pm.MAX_GROUPS} risk groups")
+    members: dict[str, int] = {}
+    for g, (name, assets) in enumerate(groups.items()):
+        if not isinstance(assets, list):
+            raise ConfigError(f"{where}: groups: {name} must list asset symbols")
+        for symbol in assets:
+            if symbol not in symbols:
+                raise ConfigError(f"{where}: groups: {name}: unknown asset {symbol!r}")
+            if symbol in members:
+                raise ConfigError(f"{where}: groups: {symbol} is in two groups")
+            members[symbol] = g
+    missing = [s for s in symbols if s not in members]
+    if missing:
+        raise ConfigError(f"{where}: groups: no group for {', '.join(missing)}")
+    names = tuple(str(n) for n in groups)
+    rows = raw.get("scenarios")
+    if not isinstance(rows, list) or not rows:
+        raise ConfigError(f"{where}: scenarios must be a list of 1 to {pm.MAX_SCENARIOS}")
+    scenarios = []
+    for i, row in enumerate(rows):
+        at = f"{where}: scenarios[{i}]"
+        if not isinstance(row, dict) or not isinstance(row.get("moves"), dict):
+            raise ConfigError(f"{at} needs a name and a mapping of moves")
+        _only(row, {"name", "moves"}, at)
+        unknown = [g for g in row["moves"] if g not in names]
+        if unknown:
+            raise ConfigError(f"{at}: unknown group(s) {', '.join(map(str, unknown))}")
+        shocks = tuple(
+            _signed_wad(row["moves"][n], f"{at}: {n}") if n in row["moves"] else 0 for n in names
+        )
+        scenarios.append(pm.Scenario(str(row.get("name", f"s{i}")), shocks))
+    try:
+        return pm.PortfolioConfig(
+            pm.RiskGroups(names, members),
+            pm.ScenarioSet(tuple(scenarios)),
+            pm.PortfolioParams(
+                floor_fraction=_wad(
+                    raw.get("floor_fraction", "0"), f"{where}: floor_fraction", 0, WAD
+                ),
+                min_per_position=_wad(
+                    raw.get("min_per_position", "0"), f"{where}: min_per_position", 0, 10**24
+                ),
+                im_factor=_wad(raw.get("im_factor", "1"), f"{where}: im_factor", WAD, 10 * WAD),
+            ),
+        )
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from err
+
+
+def _signed_wad(value: Any, where: str) -> int:
+    text = str(value).strip()
+    negative = text.startswith("-")
+    out = _wad(text.lstrip("-"), where, 0, None)
+    return -out if negative else out
 
 
 def _market(raw: Any, asset_symbols: set[str]) -> MarketConfig:

@@ -4,8 +4,10 @@
    the LiquidityPool);
 2. an LP deposits 1,000,000 USDC into the pool;
 3. traders deposit collateral and trade: a hedger (ETH collateral, short
-   ETH-PERP), a leveraged ETH bull, a BTC long, and an isolated BTC short in
-   a second sub-account;
+   ETH-PERP), a leveraged ETH bull, a BTC long, an isolated BTC short in
+   a second sub-account, and the hedger's book again in a sub-account in
+   portfolio margin mode (the config's scenario set), to compare the two
+   modes' requirements on the same book;
 4. print positions, every account's health (as the chain reports it and as
    `xmargin.model` / `xmargin.perps` recompute it from the same inputs) and
    the pool;
@@ -76,6 +78,8 @@ class DemoAccount:
     sub_id: int
     # symbol -> amount in whole tokens
     deposits: dict[str, str]
+    # margined in portfolio mode (set before it trades)
+    portfolio: bool = False
 
 
 DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
@@ -84,6 +88,7 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount("btc-long", 3, 0, {"USDC": "5000", "WBTC": "0.5"}),
     DemoAccount("diversified", 4, 0, {"WETH": "5", "WBTC": "0.25", "LINK": "1000"}),
     DemoAccount("isolated-short", 4, 1, {"USDC": "10000"}),
+    DemoAccount("hedger-pm", 1, 1, {"USDC": "5000", "WETH": "10"}, portfolio=True),
 )
 
 # (account label, sub_id, market symbol, size in whole units; < 0 sells)
@@ -92,6 +97,7 @@ DEMO_TRADES: tuple[tuple[str, int, str, str], ...] = (
     ("eth-bull", 0, "ETH-PERP", "17"),
     ("btc-long", 0, "BTC-PERP", "1"),
     ("isolated-short", 1, "BTC-PERP", "-1"),
+    ("hedger-pm", 1, "ETH-PERP", "-10"),
 )
 
 LP_DEPOSIT = "1000000"
@@ -162,6 +168,7 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
     console.print(price_table("Oracle prices", prices))
     before = _read_all(engine, accounts)
     _show(console, engine, "before the shock", before, labels, decimals)
+    _compare_modes(console, before, labels)
 
     shock_prices(engine, owner, SHOCK_BPS)
     console.print(price_table("Price shock", _prices(engine), before=prices))
@@ -334,6 +341,18 @@ def _show(
     )
 
 
+def _compare_modes(console: Console, views: list[AccountView], labels: list[str]) -> None:
+    """The same book margined both ways: the hedger (linear) and its twin in
+    portfolio mode, and what portfolio margin frees."""
+    linear = views[labels.index("hedger")].health
+    portfolio = views[labels.index("hedger-pm")].health
+    console.print(
+        f"  the hedger's book (10 WETH, 5,000 USDC, short 10 ETH-PERP): linear margin "
+        f"IM ${usd(linear.im)}, MM ${usd(linear.mm)}; portfolio margin IM ${usd(portfolio.im)}, "
+        f"MM ${usd(portfolio.mm)}: ${usd(linear.im - portfolio.im)} of initial margin freed"
+    )
+
+
 def _lp_deposit(engine: Engine, lp: Any, amount: int) -> None:
     usdc = engine.tokens[engine.quote_symbol]
     usdc.mint(lp, amount, sender=lp)
@@ -349,6 +368,8 @@ def _deposit(engine: Engine, who: Any, acct: DemoAccount, decimals: dict[str, in
         token.mint(who, amount, sender=who)
         token.approve(ch.address, amount, sender=who)
         ch.deposit(acct.sub_id, token.address, amount, sender=who)
+    if acct.portfolio:
+        ch.set_margin_mode(acct.sub_id, True, sender=who)
 
 
 def _read_all(engine: Engine, accounts: Any) -> list[AccountView]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xmargin import portfolio as pm
 from xmargin.abi import clearinghouse_at
 from xmargin.config import (
     AssetConfig,
@@ -37,6 +38,7 @@ from xmargin.deployments import (
     record_path,
     write_record,
 )
+from xmargin.risk_set import read_config, risk_set_address
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 Log = Callable[[str], None]
@@ -225,6 +227,8 @@ class _Run:
                 self._send(
                     "set liquidation parameters", clearinghouse.set_liquidation_params, wanted
                 )
+        if self.config.portfolio is not None:
+            self._converge_portfolio(clearinghouse, self.config.portfolio)
         # Stateless read-only breakdowns (position details, liquidation prices).
         self._contract("ClearinghouseLens", ())
 
@@ -398,6 +402,46 @@ class _Run:
                     wanted,
                 )
         self.record.markets[m.symbol] = market_id
+
+    def _converge_portfolio(self, clearinghouse: Any, cfg: pm.PortfolioConfig) -> None:
+        """The scenario set (a PortfolioRisk: immutable, so a different set is
+        a new contract) and every asset's risk group, in the order the
+        engine's checks accept: a set with fewer groups than the one in
+        force is pointed at after the groups moved into its range."""
+        tokens = {s: r.token for s, r in self.record.assets.items()}
+        p = cfg.params
+        args = (
+            [list(sc.shocks) for sc in cfg.scenarios.scenarios],
+            p.floor_fraction,
+            p.min_per_position,
+            p.im_factor,
+        )
+        risk = self._contract("PortfolioRisk", args)
+        on_chain = read_config(clearinghouse, risk, tokens).scenarios.scenarios
+        wanted = cfg.scenarios.scenarios
+        if [sc.shocks for sc in on_chain] != [sc.shocks for sc in wanted] or (
+            (risk.floor_fraction(), risk.min_per_position(), risk.im_factor())
+            != (p.floor_fraction, p.min_per_position, p.im_factor)
+        ):
+            self.used.discard(risk.address)
+            risk = self._deploy("PortfolioRisk", self.project.PortfolioRisk, *args)
+            self.record.contracts["PortfolioRisk"] = risk.address
+        current = risk_set_address(clearinghouse)
+        groups_first = current is not None and (
+            self.project.PortfolioRisk.at(current).num_groups() > cfg.scenarios.groups
+        )
+        if not groups_first and current != risk.address:
+            self._send(f"use PortfolioRisk {risk.address}", clearinghouse.set_portfolio_risk, risk)
+        for symbol, group in cfg.groups.members.items():
+            if clearinghouse.risk_group(tokens[symbol]) != group:
+                self._send(
+                    f"put {symbol} in risk group {cfg.groups.names[group]}",
+                    clearinghouse.set_risk_group,
+                    tokens[symbol],
+                    group,
+                )
+        if groups_first:
+            self._send(f"use PortfolioRisk {risk.address}", clearinghouse.set_portfolio_risk, risk)
 
     def _converge_guardian(self, clearinghouse: Any) -> None:
         wanted = self.config.guardian

@@ -13,14 +13,17 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ape.exceptions import ContractLogicError
 
 from xmargin import model, perps
+from xmargin import portfolio as pm
 from xmargin.abi import clearinghouse_at
 from xmargin.deployments import DeploymentRecord
+from xmargin.risk_set import read_config, risk_set_address
+from xmargin.scenarios import from_view
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,16 @@ class Engine:
     feeds: dict[str, Any]
     # The ERC-4626 LiquidityPool, if deployed
     pool: Any = None
+    # The PortfolioRisk scenario set in force when loaded, if any
+    portfolio_risk: Any = None
+
+    def portfolio_config(self, block_id: int | None = None) -> pm.PortfolioConfig:
+        """The portfolio-margin configuration (scenario set and groups)."""
+        if self.portfolio_risk is None:
+            raise ValueError("this engine has no portfolio risk set loaded")
+        tokens = {s: t.address for s, t in self.tokens.items()}
+        on_chain = read_config(self.clearinghouse, self.portfolio_risk, tokens, block_id)
+        return _named_like_the_config(on_chain, self.record.config)
 
     @property
     def quote_symbol(self) -> str:
@@ -103,6 +116,8 @@ class AccountView:
     health: model.Health
     model_health: model.Health
     positions: tuple[PositionView, ...] = ()
+    # portfolio margin mode: the requirement as the model explains it
+    portfolio: pm.PortfolioMargin | None = None
 
     @property
     def status(self) -> str:
@@ -114,19 +129,42 @@ class AccountView:
         return self.health == self.model_health
 
 
+def _named_like_the_config(on_chain: pm.PortfolioConfig, config: str) -> pm.PortfolioConfig:
+    """The chain keeps no names: take the deployment config's group and
+    scenario names when its set is the one on chain, else keep s0, group 0..."""
+    from xmargin.config import ConfigError, load_config
+
+    try:
+        named = load_config(config).portfolio
+    except (ConfigError, OSError):
+        return on_chain
+    if named is None:
+        return on_chain
+    same = (
+        named.groups.members == on_chain.groups.members
+        and [s.shocks for s in named.scenarios.scenarios]
+        == [s.shocks for s in on_chain.scenarios.scenarios]
+        and named.params == on_chain.params
+    )
+    return named if same else on_chain
+
+
 def load_engine(project: Any, record: DeploymentRecord) -> Engine:
     tokens = {s: project.MockERC20.at(a.token) for s, a in record.assets.items()}
     feeds = {
         s: project.MockAggregator.at(a.feed) for s, a in record.assets.items() if a.feed is not None
     }
     pool = record.contracts.get("LiquidityPool")
+    ch = clearinghouse_at(project, record.contracts["Clearinghouse"])
+    risk = risk_set_address(ch)
     return Engine(
         record=record,
         router=project.OracleRouter.at(record.contracts["OracleRouter"]),
-        clearinghouse=clearinghouse_at(project, record.contracts["Clearinghouse"]),
+        clearinghouse=ch,
         tokens=tokens,
         feeds=feeds,
         pool=project.LiquidityPool.at(pool) if pool else None,
+        portfolio_risk=project.PortfolioRisk.at(risk) if risk else None,
     )
 
 
@@ -167,7 +205,7 @@ def read_account(
         if pos.size:
             positions.append(PositionView(m, pos, perps.risk(pos, m.params, m.price, m.index)))
     total = sum((p.risk for p in positions), perps.PositionRisk())
-    return AccountView(
+    view = AccountView(
         owner=str(owner),
         sub_id=sub_id,
         balances=balances,
@@ -178,6 +216,17 @@ def read_account(
             balances, params, prices, engine.quote_symbol, positions=total
         ),
         positions=tuple(positions),
+    )
+    if not ch.portfolio_mode(owner, sub_id, **at):
+        return view
+    config = engine.portfolio_config(block_id)
+    symbols = {t.address: s for s, t in engine.tokens.items()}
+    book = from_view(view, params, engine.quote_symbol, symbols)
+    margin = pm.portfolio_margin(book, config)
+    return replace(
+        view,
+        model_health=model.Health(view.model_health.equity, margin.im, margin.mm),
+        portfolio=margin,
     )
 
 

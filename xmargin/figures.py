@@ -19,9 +19,12 @@ from xmargin.report import ratio, short_address, usd
 def portfolio(
     engine: Engine, view: AccountView, assets: Mapping[str, AssetParams]
 ) -> scenarios.Portfolio:
-    """The account's model inputs; `assets` from `engine.asset_params()`."""
+    """The account's model inputs; `assets` from `engine.asset_params()`.
+    A portfolio-mode account carries the engine's scenario set, so its
+    curves and liquidation prices are portfolio margin's."""
     symbols = {a.token: s for s, a in engine.record.assets.items()}
-    return scenarios.from_view(view, assets, engine.quote_symbol, symbols)
+    margin = engine.portfolio_config() if view.portfolio is not None else None
+    return scenarios.from_view(view, assets, engine.quote_symbol, symbols, margin)
 
 
 def account_chart(
@@ -40,8 +43,9 @@ def account_chart(
     curves = scenarios.account_curves(portfolio(engine, view, assets))
     name = label or short_address(view.owner)
     h = view.health
+    mode = " (portfolio margin)" if view.portfolio is not None else ""
     title = (
-        f"Account {name}/{view.sub_id} on {where}\n"
+        f"Account {name}/{view.sub_id}{mode} on {where}\n"
         f"equity ${usd(h.equity)}, IM ${usd(h.im)}, MM ${usd(h.mm)}, equity/MM {ratio(h)}"
     )
     decimals = {s: a.decimals for s, a in engine.record.assets.items()}

@@ -16,6 +16,7 @@ from xmargin.model import WAD, AssetParams, Health, format_units, token_value, w
 
 if TYPE_CHECKING:
     from xmargin.deploy import NetworkInfo
+    from xmargin.portfolio import PortfolioConfig, PortfolioMargin
     from xmargin.scan import AccountHealth
     from xmargin.summary import EngineSummary
 
@@ -132,8 +133,9 @@ def positions_table(
                 usd(p.risk.notional),
                 usd(p.risk.pnl),
                 usd(p.risk.funding),
-                usd(p.risk.im),
-                usd(p.risk.mm),
+                # a portfolio account's margins are the whole book's, not per position
+                usd(p.risk.im) if v.portfolio is None else "-",
+                usd(p.risk.mm) if v.portfolio is None else "-",
             ]
             if liquidation is not None:
                 row.extend(_liquidation_cells(*liquidation[i][p.market.market_id]))
@@ -192,6 +194,7 @@ def account_table(title: str, view: AccountView) -> Table:
     table.add_column("item")
     table.add_column("value", justify="right")
     rows = [
+        ("margin mode", "portfolio (scenario grid)" if view.portfolio else "linear"),
         ("equity $", usd(h.equity)),
         ("initial margin (IM) $", usd(h.im)),
         ("maintenance margin (MM) $", usd(h.mm)),
@@ -202,6 +205,38 @@ def account_table(title: str, view: AccountView) -> Table:
     ]
     for name, value in rows:
         table.add_row(name, value)
+    return table
+
+
+def portfolio_table(title: str, margin: PortfolioMargin, config: PortfolioConfig) -> Table:
+    """A portfolio-mode account's requirement: each scenario's P&L (the
+    worst marked), the floor, and how MM and IM follow from them."""
+    p = config.params
+    caption = (
+        f"floor = max({_percent(p.floor_fraction)} of gross notional "
+        f"${usd(margin.gross_notional)}, "
+        f"${usd(p.min_per_position)} x {margin.positions} position(s)); IM factor "
+        f"{p.im_factor / WAD:g}, collateral haircut gap ${usd(margin.addon)}"
+    )
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    table.add_column("scenario")
+    names = config.groups.names
+    for name in names:
+        table.add_column(f"{name} move", justify="right")
+    table.add_column("P&L $", justify="right")
+    for i, (scenario, pnl) in enumerate(zip(config.scenarios.scenarios, margin.pnls, strict=True)):
+        mark = " [bold red]<- worst[/bold red]" if i == margin.worst_scenario else ""
+        table.add_row(
+            f"{scenario.name}{mark}", *(_percent(shock) for shock in scenario.shocks), usd(pnl)
+        )
+    blank = [""] * len(names)
+    for item, value in (
+        ("worst loss", margin.worst_loss),
+        ("floor", margin.floor),
+        ("MM = max(worst loss, floor)", margin.mm),
+        ("IM = MM x factor + haircut gap", margin.im),
+    ):
+        table.add_row(item, *blank, usd(value))
     return table
 
 

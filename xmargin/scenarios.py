@@ -19,13 +19,14 @@ no collateral in the moved asset.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from xmargin import model, perps
 
 if TYPE_CHECKING:
     from xmargin.engine import AccountView, PositionView
+    from xmargin.portfolio import PortfolioConfig
 
 BPS = 10_000
 # The chart's default span (+-50 %) and how far it stretches to show a
@@ -61,10 +62,19 @@ class Portfolio:
     quote: str
     prices: Mapping[str, int]
     exposures: tuple[Exposure, ...] = ()
+    # set for an account in portfolio margin mode: its IM and MM come from
+    # the scenario set (xmargin.portfolio), its equity stays the linear one
+    margin: PortfolioConfig | None = None
 
     def health(self, prices: Mapping[str, int] | None = None) -> model.Health:
         """(equity, IM, MM) at `prices` (default: the prices read)."""
         prices = {**self.prices, **(prices or {})}
+        if self.margin is not None:
+            from xmargin import portfolio
+
+            return portfolio.portfolio_health(
+                replace(self, prices=prices, margin=None), self.margin
+            )
         risk = sum(
             (perps.risk(e.position, e.params, prices[e.asset], e.index) for e in self.exposures),
             perps.PositionRisk(),
@@ -90,6 +100,7 @@ def from_view(
     assets: Mapping[str, model.AssetParams],
     quote: str,
     symbols: Mapping[str, str],
+    margin: PortfolioConfig | None = None,
 ) -> Portfolio:
     """The Portfolio of an account read from chain.
 
@@ -98,6 +109,7 @@ def from_view(
         assets: asset symbol -> its listing (`Engine.asset_params()`).
         quote: the quote asset's symbol.
         symbols: token address -> asset symbol (markets name their asset by address).
+        margin: the scenario set, for an account in portfolio mode.
     """
     exposures = tuple(
         Exposure(
@@ -112,7 +124,7 @@ def from_view(
     prices = dict(view.prices)
     for e, p in zip(exposures, view.positions, strict=True):
         prices[e.asset] = p.market.price
-    return Portfolio(view.balances, assets, quote, prices, exposures)
+    return Portfolio(view.balances, assets, quote, prices, exposures, margin)
 
 
 def moved(price: int, move_bps: int) -> int:

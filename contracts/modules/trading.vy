@@ -14,7 +14,10 @@
         below initial margin, so a user can always de-risk, with one limit:
         when it pays a premium and fee (and the account still owes), the
         account must end at or above MM, or have paid no more than the
-        maintenance margin the reduction freed and stay solvent (E >= 0).
+        maintenance margin the reduction freed and stay solvent (E >= 0);
+        and for an account in portfolio margin mode, whose MM is the whole
+        book's, it must end at or above IM or leave MM no higher than it
+        was (closing one leg of a hedge is a risk increase).
         Otherwise a reduction into a skew the same owner built could pay a
         premium larger than the account's equity, leave bad debt for the
         pool, and refund the premium to the owner's other account. Any
@@ -32,9 +35,10 @@ from . import governance
 from . import health
 from . import markets
 from . import operators
+from . import portfolio
 from . import registry
 
-uses: (collateral, governance, health, markets, operators, registry)
+uses: (collateral, governance, health, markets, operators, portfolio, registry)
 
 
 event Trade:
@@ -119,6 +123,13 @@ def _trade(
     else:
         assert fill >= acceptable_price, "xmargin: fill price below acceptable"
 
+    # A portfolio account's MM is its whole book's: closing one leg of a
+    # hedge can raise it, so its reductions are checked against the MM
+    # they started from (below).
+    mm_before: uint256 = max_value(uint256)
+    if reducing and portfolio._is_portfolio(owner, sub_id):
+        mm_before = health._account_health(owner, sub_id).mm
+
     # Settle the old position at the oracle price, then charge the trade.
     risk: markets.PositionRisk = markets._risk(old, p, price, index)
     premium: int256 = markets._premium(size_delta, adjustment)
@@ -154,6 +165,9 @@ def _trade(
             assert h.equity >= convert(h.mm, int256) or (
                 cost <= convert(freed, int256) and h.equity >= 0
             ), "xmargin: this reduction costs more than the account can bear"
+        if mm_before != max_value(uint256) and health._has_liabilities(owner, sub_id):
+            h: health.Health = health._account_health(owner, sub_id)
+            assert h.equity >= convert(h.im, int256) or h.mm <= mm_before, "xmargin: this reduction raises the portfolio's margin above the account's equity: it needs initial margin"
 
     log Trade(
         owner=owner,

@@ -404,8 +404,7 @@ class EngineMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ trading
 
-    @rule(actor=st.integers(0, 3), portfolio=st.booleans())
-    def set_margin_mode(self, actor, portfolio):
+    def _set_margin_mode(self, actor, portfolio):
         """Switches between linear and portfolio margin: refused when the
         account is already in that mode, or would end below the new mode's
         IM (or a price the check needs is invalid)."""
@@ -434,6 +433,12 @@ class EngineMachine(RuleBasedStateMachine):
         switch(self.w)
         assert ch.portfolio_mode(who, sub) == portfolio
         COVERAGE["to portfolio mode" if portfolio else "to linear mode"] += 1
+
+    # Twice, so accounts spend long enough in portfolio mode to be liquidated
+    # there; the replays call it by this name.
+    margin_mode_rule = rule(actor=st.integers(0, 3), portfolio=st.sampled_from([True, True, False]))
+    set_margin_mode = margin_mode_rule(_named(_set_margin_mode, "set_margin_mode"))
+    set_margin_mode_b = margin_mode_rule(_named(_set_margin_mode, "set_margin_mode_b"))
 
     @rule(actor=st.integers(0, 3), market=st.integers(0, 1), delta=sizes)
     def trade(self, actor, market, delta):
@@ -499,7 +504,15 @@ class EngineMachine(RuleBasedStateMachine):
             return self._count("trade", self.w.trade(self.chain, who, sub, market, size))
         free = h.equity - h.im
         p = self.w.params[market]
-        per_unit = self.w.prices[market] * (p.imr_base + p.taker_fee) // E18
+        rate = p.imr_base
+        if (str(who), sub) in self.w.portfolio and self.w.pm_config is not None:
+            # the IM a naked unit costs under the scenario set: the group's
+            # largest move, times the IM factor
+            c = self.w.pm_config
+            group = c.groups.of(p.asset)
+            worst = max(abs(s.shocks[group]) for s in c.scenarios.scenarios)
+            rate = worst * c.params.im_factor // E18
+        per_unit = self.w.prices[market] * (rate + p.taker_fee) // E18
         if free <= 0 or per_unit == 0:
             return None
         size = free * pct // 100 * E18 // per_unit
@@ -749,6 +762,8 @@ class EngineMachine(RuleBasedStateMachine):
             tx = self.chain.provider.get_receipt(line["tx"]) if "tx" in line else None
             if event == "liquidated":
                 market = {"ETH": 0, "BTC": 1}[line["market"]]
+                if (str(who), sub) in self.w.portfolio:
+                    COVERAGE["keeper liquidation of a portfolio account"] += 1
                 assert (
                     self.w.liquidate(
                         self.chain, self.keeper_acct, who, sub, market, line["max_size"], tx=tx

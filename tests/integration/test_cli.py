@@ -91,6 +91,26 @@ def test_cli_reads_what_the_chain_says(
         (position,) = [row for row in _rows(out) if len(row) > 10]
         assert position[-2:] == [_usd(detail[-1]), "="]
 
+    # status of a portfolio-mode account: the mode, and the scenario table's
+    # MM and IM are the chain's (long 2 ETH against 10,000 USDC under the
+    # local config's scenarios).
+    pm_owner, pm_sub = node.w3.eth.accounts[8], 7
+    usdc = _contract(node.w3, abi, "MockERC20", record["assets"]["USDC"]["token"])
+    sender = {"from": pm_owner}
+    usdc.functions.mint(pm_owner, 10_000 * 10**6).transact(sender)
+    usdc.functions.approve(ch.address, 10_000 * 10**6).transact(sender)
+    ch.functions.deposit(pm_sub, usdc.address, 10_000 * 10**6).transact(sender)
+    ch.functions.set_margin_mode(pm_sub, True).transact(sender)
+    ch.functions.trade(pm_sub, record["markets"]["ETH-PERP"], 2 * 10**18, 10**30).transact(sender)
+    out = ok("status", pm_owner, "--sub", str(pm_sub))
+    cells = {row[0]: row[-1] for row in _rows(out)}
+    equity, im, mm = ch.functions.account_health(pm_owner, pm_sub).call()
+    assert cells["margin mode"] == "portfolio (scenario grid)"
+    assert cells["maintenance margin (MM) $"] == cells["MM = max(worst loss, floor)"] == _usd(mm)
+    assert cells["IM = MM x factor + haircut gap"] == _usd(im)
+    assert cells["xmargin.model"] == "agrees"
+    assert "<- worst" in out
+
     # chart: a PNG, and the liquidation price it marks is the lens's (the
     # crowd holds only USDC, so moving the asset moves only the position).
     owner, sub = min(doomed)

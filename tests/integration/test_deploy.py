@@ -27,8 +27,9 @@ LOCAL_ASSETS = {
 USDC_CAP = 100_000_000 * 10**6
 # 4 mock tokens + 3 mock feeds + router + 3 set_feed + admin and liquidator
 # extensions + Clearinghouse + 3 list_asset + LiquidityPool + set_pool
-# + set_pool_buffer + 2 list_market + set_liquidation_params + lens
-LOCAL_DEPLOY_TXS = 24
+# + set_pool_buffer + 2 list_market + set_liquidation_params + PortfolioRisk
+# + set_portfolio_risk + 3 set_risk_group (WETH stays in group 0) + lens
+LOCAL_DEPLOY_TXS = 29
 
 TESTNET_CONFIG = """
 quote: {symbol: USDC, decimals: 6, cap: "1000000"}
@@ -105,6 +106,12 @@ def test_local_deploy_converges_and_is_idempotent(
         8 * E18 // 100,
         500 * E18,
     )
+
+    # Portfolio margin: the scenario set in force, every asset in its group.
+    assert ch.functions.portfolio_risk().call() == record["contracts"]["PortfolioRisk"]
+    groups = [ch.functions.risk_group(record["assets"][s]["token"]).call() for s in LOCAL_ASSETS]
+    assert groups == [0, 1, 3]  # WETH, WBTC, LINK (USDC is group 2)
+    assert ch.functions.risk_group(usdc).call() == 2
 
     # Same config again: nothing to send.
     out = _ok(ape_run("deploy", *on_node))
@@ -198,5 +205,14 @@ def test_demo_end_to_end(ape_run):
     # After WETH -30 %: 4,969.85 + 10 * 2,100 * 0.90 + 9,000 perp PnL
     assert "32,869.85" in out
     assert "LIQUIDATABLE" in out
+    # The same book in portfolio mode (config/local.yaml's scenarios): V_ETH =
+    # 27,000 - 30,000 = -3,000, "crypto up" loses 300 (floor 0.5 % of 30,000
+    # = 150): MM 300, IM 1.5 * 300 + 3,000 haircut gap = 3,450. Linear IM is
+    # 30,000 * (10 % + 10 / 1e6) + 3,000 = 6,000.30.
+    assert "portfolio margin IM $3,450.00, MM $300.00: $2,550.30 of initial margin freed" in out
+    # After WETH -30 %: V_ETH = 18,900 - 21,000 = -2,100 (a 210 loss), but the
+    # de-peg of its USDC loses 249.028: MM 249.02. (Its quote is 5,000 - 19.44:
+    # it sold 10 into a +7 skew, maker fee on 7, taker on 3, 0.06 premium back.)
+    assert "│   249.02 │" in out
     assert "reverted 'xmargin: below initial margin'" in out
     assert "agrees with the chain" in out

@@ -227,3 +227,44 @@ def test_bad_liquidation_params_are_refused(change, message):
     with pytest.raises(ConfigError) as err:
         parse_config({**VALID, "pool": {}, "markets": [MARKET], "liquidation": change})
     assert message in str(err.value)
+
+
+def test_portfolio_section_parses_and_names_every_asset():
+    raw = {
+        **VALID,
+        "portfolio": {
+            "groups": {"BTC": ["WBTC"], "USD": ["USDC"]},
+            "scenarios": [{"name": "crash", "moves": {"BTC": "-0.3"}}],
+        },
+    }
+    c = parse_config(raw).portfolio
+    assert c.groups.members == {"WBTC": 0, "USDC": 1}
+    assert c.scenarios.scenarios[0].shocks == (-3 * E18 // 10, 0)
+    # Defaults: no floor, no per-position minimum, IM factor 1.
+    assert (c.params.floor_fraction, c.params.min_per_position, c.params.im_factor) == (0, 0, E18)
+    # The shipped config has one.
+    assert load_config("local").portfolio.groups.names == ("ETH", "BTC", "USD", "ALT")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"groups": {"BTC": ["WBTC"]}}, "portfolio: groups: no group for USDC"),
+        ({"groups": {"A": ["WBTC", "USDC"], "B": ["WBTC"]}}, "WBTC is in two groups"),
+        ({"groups": {"A": ["WBTC", "USDC", "DOGE"]}}, "unknown asset 'DOGE'"),
+        ({"scenarios": []}, "scenarios must be a list"),
+        ({"scenarios": [{"name": "x", "moves": {"ETH": "0.1"}}]}, "unknown group(s) ETH"),
+        ({"scenarios": [{"name": "x", "moves": {"A": "-1.5"}}]}, "outside [-1, +9] WAD"),
+        ({"im_factor": "0.9"}, "portfolio: im_factor out of range"),
+        ({"floor_fraction": "1.1"}, "portfolio: floor_fraction out of range"),
+        ({"limit": "1"}, "unknown key(s) limit"),
+    ],
+)
+def test_bad_portfolio_sections_are_refused(change, message):
+    section = {
+        "groups": {"A": ["WBTC", "USDC"]},
+        "scenarios": [{"name": "x", "moves": {"A": "0.1"}}],
+    }
+    with pytest.raises(ConfigError) as err:
+        parse_config({**VALID, "portfolio": {**section, **change}})
+    assert message in str(err.value)

@@ -144,3 +144,55 @@ def test_guardian_converges(run, project, stranger):
     ch = project.Clearinghouse.at(result.record.contracts["Clearinghouse"])
     assert ch.guardian() == stranger.address
     assert run(BASE | {"guardian": stranger.address}).transactions == 0
+
+
+PORTFOLIO = {
+    "groups": {"ETH": ["WETH"], "OTHER": ["LINK", "USDC"]},
+    "floor_fraction": "0.005",
+    "min_per_position": "50",
+    "im_factor": "1.5",
+    "scenarios": [
+        {"name": "up", "moves": {"ETH": "0.1"}},
+        {"name": "down", "moves": {"ETH": "-0.1", "OTHER": "-0.2"}},
+    ],
+}
+
+
+def test_portfolio_margin_converges(run, project):
+    """The scenario set is deployed and every asset grouped; a second run
+    sends nothing; a changed set is a new contract; a set with fewer groups
+    than the one in force is pointed at after the groups moved into range."""
+    from xmargin.abi import clearinghouse_at
+    from xmargin.risk_set import read_config
+
+    first = run(BASE | {"portfolio": PORTFOLIO})
+    ch = clearinghouse_at(project, first.record.contracts["Clearinghouse"])
+    risk = first.record.contracts["PortfolioRisk"]
+    tokens = {s: a.token for s, a in first.record.assets.items()}
+    assert ch.portfolio_risk() == risk
+    got = read_config(ch, project.PortfolioRisk.at(risk), tokens)
+    assert got.groups.members == {"WETH": 0, "LINK": 1, "USDC": 1}
+    assert [s.shocks for s in got.scenarios.scenarios] == [
+        (E18 // 10, 0),
+        (-E18 // 10, -E18 // 5),
+    ]
+    assert (got.params.floor_fraction, got.params.min_per_position, got.params.im_factor) == (
+        E18 // 200,
+        50 * E18,
+        3 * E18 // 2,
+    )
+    assert run(BASE | {"portfolio": PORTFOLIO}).transactions == 0
+
+    # One group only: LINK and USDC must leave group 1 before the set with
+    # one group can be used (the engine refuses the set otherwise).
+    one = {**PORTFOLIO, "groups": {"ALL": ["WETH", "LINK", "USDC"]}}
+    one["scenarios"] = [{"name": "down", "moves": {"ALL": "-0.1"}}]
+    second = run(BASE | {"portfolio": one})
+    assert second.transactions == 4  # deploy, two set_risk_group, set_portfolio_risk
+    assert second.record.contracts["PortfolioRisk"] != risk
+    assert ch.portfolio_risk() == second.record.contracts["PortfolioRisk"]
+    assert [ch.risk_group(t) for t in tokens.values()] == [0, 0, 0]
+    # Back to two groups: the set first, then the groups.
+    third = run(BASE | {"portfolio": PORTFOLIO})
+    assert third.transactions == 4
+    assert [ch.risk_group(tokens[s]) for s in ("WETH", "LINK", "USDC")] == [0, 1, 1]

@@ -244,6 +244,42 @@ def test_floor_and_per_position_minimum(
     assert_mirrors_model(ch, hedger, tokens, eth_feed, wbtc_listed.feed)
 
 
+def test_closing_a_hedge_leg_is_a_risk_increase(
+    pm_engine, trader, deposit, tokens, usdc, eth_feed, wbtc_listed
+):
+    """In portfolio mode a reduction can raise MM (one leg of a spread left
+    naked), so it must end at or above IM or leave MM no higher: the linear
+    engine's "reductions are always allowed" would let an account shed its
+    hedge without the margin the naked leg needs."""
+    ch = pm_engine
+    deposit(trader, "USDC", 10_000 * USDC)
+    ch.set_margin_mode(0, True, sender=trader)
+    trade(ch, trader, BTC_ID, E18 // 2)
+    trade(ch, trader, ETH_ID, -10 * E18)
+    # Quote 9,939.8425 (test_btc_eth_spread); MM 2,400, IM 3,600. Leave 3,939.8425.
+    ch.withdraw(0, usdc, 6_000 * USDC, sender=trader)
+    h = ch.account_health(trader, 0)
+    assert (h.equity, h.im, h.mm) == (3_939_842_500 * 10**12, 3_600 * USD, 2_400 * USD)
+    # Closing the ETH short leaves long 0.5 BTC naked: "together down" loses
+    # 3,000, MM 3,000 > 2,400 and IM 4,500 > equity: refused, nothing moves.
+    reason = (
+        "xmargin: this reduction raises the portfolio's margin above the account's equity: "
+        "it needs initial margin"
+    )
+    with ape.reverts(reason):
+        trade(ch, trader, ETH_ID, 10 * E18)
+    with ape.reverts(reason):
+        trade(ch, trader, BTC_ID, -E18 // 2)
+    assert ch.position(trader, 0, ETH_ID).size == -10 * E18
+    # Half of it: V_ETH = -15,000 against V_BTC = 30,000. "together down"
+    # loses 3,000 - 1,500 = 1,500, "ETH up, BTC down" 600 + 1,200 = 1,800:
+    # MM 1,800 < 2,400, a real reduction: allowed.
+    trade(ch, trader, ETH_ID, 5 * E18)
+    h = ch.account_health(trader, 0)
+    assert (h.im, h.mm) == (2_700 * USD, 1_800 * USD)
+    assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed)
+
+
 # ---------------------------------------------------------------- liquidation
 
 

@@ -24,6 +24,8 @@ sum_g shock_g * V_g.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -331,3 +333,25 @@ def test_scenario_loss_bounds_the_equity_change(
     # here the moved prices are exact; the model floors each value once more
     assert pnl <= change + 4
     assert change <= pnl + 4
+
+
+def test_charts_and_liquidation_prices_follow_portfolio_margin():
+    """A Portfolio carrying the scenario set answers health, and so the
+    charts' curves and liquidation prices, with portfolio margin.
+
+    10 WETH against short 10 ETH entered at $3,000, no USDC: at price P,
+    equity = 9 P - 10 (P - 3,000) = 30,000 - P and V_ETH = -P, so "together
+    up" loses 0.1 P, more than the floor (0.05 P): liquidatable once
+    30,000 - P < 0.1 P, above P = 30,000 / 1.1 = 27,272.72... Linear MM
+    (5 % of 10 P) puts it above 30,000 / 1.5 = 20,000."""
+    from xmargin import scenarios
+
+    book = pm_account({"WETH": 10 * E18}, pm_position("WETH", -10 * E18))
+    linear = scenarios.liquidation_price(book, "WETH")
+    assert linear == 20_000 * E18
+    margin = replace(book, margin=CONFIG)
+    assert margin.health() == pm.portfolio_health(book, CONFIG)
+    price = scenarios.liquidation_price(margin, "WETH")
+    assert price == 30_000 * E18 * 10 // 11
+    assert not margin.health({"WETH": price}).liquidatable
+    assert margin.health({"WETH": price + 1}).liquidatable

@@ -1,0 +1,49 @@
+"""The engine's portfolio-margin configuration, read from chain.
+
+The scenario set is a `PortfolioRisk` contract (immutable; the engine's
+`portfolio_risk()` names the one in force) and each asset's risk group is
+the engine's `risk_group(asset)`. This turns both into an
+`xmargin.portfolio.PortfolioConfig` keyed by the deployment's asset
+symbols, so a portfolio account read from chain can be recomputed with the
+model (`xmargin.engine.read_account`) and explained (`xmargin status`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xmargin import portfolio as pm
+
+ZERO = "0x" + "00" * 20
+
+
+def risk_set_address(ch: Any, block_id: int | None = None) -> str | None:
+    """The PortfolioRisk in force, or None while portfolio margin is off."""
+    address = str(ch.portfolio_risk(block_id=block_id))
+    return None if int(address, 16) == 0 else address
+
+
+def read_config(
+    ch: Any,
+    risk: Any,
+    tokens: dict[str, str],
+    block_id: int | None = None,
+) -> pm.PortfolioConfig:
+    """`risk`: the PortfolioRisk instance; `tokens`: symbol -> token address
+    of every asset (collateral and markets' oracle keys)."""
+    at = {"block_id": block_id}
+    groups = risk.num_groups(**at)
+    scenarios = tuple(
+        pm.Scenario(f"s{s}", tuple(risk.shock(s, g, **at) for g in range(groups)))
+        for s in range(risk.num_scenarios(**at))
+    )
+    members = {symbol: ch.risk_group(address, **at) for symbol, address in tokens.items()}
+    return pm.PortfolioConfig(
+        pm.RiskGroups(tuple(f"group {g}" for g in range(groups)), members),
+        pm.ScenarioSet(scenarios),
+        pm.PortfolioParams(
+            floor_fraction=risk.floor_fraction(**at),
+            min_per_position=risk.min_per_position(**at),
+            im_factor=risk.im_factor(**at),
+        ),
+    )
