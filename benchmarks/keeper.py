@@ -51,6 +51,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -246,11 +247,6 @@ def _rate(n: int, seconds: float) -> float:
     return round(n / seconds, 1) if seconds > 0 else 0.0
 
 
-def _median(values: list[float]) -> float:
-    s = sorted(values)
-    return s[len(s) // 2]
-
-
 class Meter:
     """While on: seconds spent in HTTP requests (every JSON-RPC call, Ape's
     and web3's included) and in `time.sleep` (web3's receipt polling), by
@@ -390,7 +386,7 @@ def _block_ms(rpc: Rpc, blocks: int = 5) -> float:
         start = time.perf_counter()
         rpc.call("evm_mine")
         runs.append(time.perf_counter() - start)
-    return round(1_000 * _median(runs), 1)
+    return round(1_000 * statistics.median_high(runs), 1)
 
 
 # ---------------------------------------------------------------- scan rates
@@ -414,7 +410,7 @@ def _scan_rates(
             rows = keeper.scan(block)
             runs.append(time.perf_counter() - start)
             assert len(rows) == n
-        seconds = _median(runs)
+        seconds = statistics.median_high(runs)
         batched[str(page)] = {
             "calls": -(-n // page),
             "seconds": round(seconds, 3),

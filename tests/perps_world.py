@@ -12,7 +12,8 @@ the trading property test and the stateful fuzz machine.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -227,6 +228,21 @@ class World:
         h = self.health(who, sub, now)
         return h.equity < h.mm
 
+    @contextmanager
+    def _trial(self, change: Callable[[World], None]) -> Iterator[None]:
+        """`change(world)` applied for the body of the `with`, then undone."""
+        saved = (
+            list(self.states),
+            dict(self.positions),
+            {k: dict(v) for k, v in self.balances.items()},
+            set(self.portfolio),
+        )
+        change(self)
+        try:
+            yield
+        finally:
+            self.states, self.positions, self.balances, self.portfolio = saved
+
     def im_failure_after(
         self, who, sub, now, change: Callable[[World], None], floor: str = "im"
     ) -> str | None:
@@ -235,28 +251,21 @@ class World:
         `floor="mm"`, the check of a reduction that costs more than the
         margin it frees (E >= MM); with `floor="solvent"`, that of one that
         pays no more than it frees (E >= MM or E >= 0)."""
-        saved = (
-            list(self.states),
-            dict(self.positions),
-            {k: dict(v) for k, v in self.balances.items()},
-            set(self.portfolio),
-        )
-        change(self)
         reason = None
-        if self.has_liabilities(who, sub):
-            try:
-                h = self.health(who, sub, now)
-            except model.PriceError as err:
-                reason = err.reason
-            else:
-                bound, why = {
-                    "im": (h.im, "xmargin: below initial margin"),
-                    "mm": (h.mm, REDUCTION_TOO_COSTLY),
-                    "solvent": (min(h.mm, 0), REDUCTION_TOO_COSTLY),
-                }[floor]
-                if h.equity < bound:
-                    reason = why
-        self.states, self.positions, self.balances, self.portfolio = saved
+        with self._trial(change):
+            if self.has_liabilities(who, sub):
+                try:
+                    h = self.health(who, sub, now)
+                except model.PriceError as err:
+                    reason = err.reason
+                else:
+                    bound, why = {
+                        "im": (h.im, "xmargin: below initial margin"),
+                        "mm": (h.mm, REDUCTION_TOO_COSTLY),
+                        "solvent": (min(h.mm, 0), REDUCTION_TOO_COSTLY),
+                    }[floor]
+                    if h.equity < bound:
+                        reason = why
         return reason
 
     # ------------------------------------------------------------ oracle
@@ -365,18 +374,12 @@ class World:
                 return reason
         if mm_before is None:
             return None
-        saved = (
-            list(self.states),
-            dict(self.positions),
-            {k: dict(v) for k, v in self.balances.items()},
-        )
-        apply(self)
         reason = None
-        if self.has_liabilities(who, sub):
-            h = self.health(who, sub, now)
-            if h.equity < h.im and h.mm > mm_before:
-                reason = PORTFOLIO_REDUCTION
-        self.states, self.positions, self.balances = saved
+        with self._trial(apply):
+            if self.has_liabilities(who, sub):
+                h = self.health(who, sub, now)
+                if h.equity < h.im and h.mm > mm_before:
+                    reason = PORTFOLIO_REDUCTION
         return reason
 
     def _register(self, who, sub) -> None:

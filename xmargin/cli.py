@@ -225,8 +225,9 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
             out.print("no open position")
         out.print(report.account_table("Health", view))
         if view.portfolio is not None:
-            config = s.engine.portfolio_config(s.block)
-            out.print(report.portfolio_table("Portfolio margin", view.portfolio, config))
+            out.print(
+                report.portfolio_table("Portfolio margin", view.portfolio, view.margin_config)
+            )
 
 
 def _portfolio_liquidation_prices(

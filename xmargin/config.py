@@ -306,9 +306,14 @@ def _portfolio(raw: Any, symbols: list[str]) -> pm.PortfolioConfig:
                     raw.get("floor_fraction", "0"), f"{where}: floor_fraction", 0, WAD
                 ),
                 min_per_position=_wad(
-                    raw.get("min_per_position", "0"), f"{where}: min_per_position", 0, 10**24
+                    raw.get("min_per_position", "0"),
+                    f"{where}: min_per_position",
+                    0,
+                    pm.MAX_MIN_PER_POSITION,
                 ),
-                im_factor=_wad(raw.get("im_factor", "1"), f"{where}: im_factor", WAD, 10 * WAD),
+                im_factor=_wad(
+                    raw.get("im_factor", "1"), f"{where}: im_factor", WAD, pm.MAX_IM_FACTOR
+                ),
             ),
         )
     except ValueError as err:

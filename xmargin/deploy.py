@@ -38,7 +38,7 @@ from xmargin.deployments import (
     record_path,
     write_record,
 )
-from xmargin.risk_set import read_config, risk_set_address
+from xmargin.risk_set import read_groups, read_set, risk_set_address
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 Log = Callable[[str], None]
@@ -417,12 +417,9 @@ class _Run:
             p.im_factor,
         )
         risk = self._contract("PortfolioRisk", args)
-        on_chain = read_config(clearinghouse, risk, tokens).scenarios.scenarios
-        wanted = cfg.scenarios.scenarios
-        if [sc.shocks for sc in on_chain] != [sc.shocks for sc in wanted] or (
-            (risk.floor_fraction(), risk.min_per_position(), risk.im_factor())
-            != (p.floor_fraction, p.min_per_position, p.im_factor)
-        ):
+        scenarios, params = read_set(risk)
+        wanted = [sc.shocks for sc in cfg.scenarios.scenarios]
+        if [sc.shocks for sc in scenarios.scenarios] != wanted or params != p:
             self.used.discard(risk.address)
             risk = self._deploy("PortfolioRisk", self.project.PortfolioRisk, *args)
             self.record.contracts["PortfolioRisk"] = risk.address
@@ -432,8 +429,9 @@ class _Run:
         )
         if not groups_first and current != risk.address:
             self._send(f"use PortfolioRisk {risk.address}", clearinghouse.set_portfolio_risk, risk)
+        groups = read_groups(clearinghouse, {s: tokens[s] for s in cfg.groups.members})
         for symbol, group in cfg.groups.members.items():
-            if clearinghouse.risk_group(tokens[symbol]) != group:
+            if groups[symbol] != group:
                 self._send(
                     f"put {symbol} in risk group {cfg.groups.names[group]}",
                     clearinghouse.set_risk_group,

@@ -116,8 +116,10 @@ class AccountView:
     health: model.Health
     model_health: model.Health
     positions: tuple[PositionView, ...] = ()
-    # portfolio margin mode: the requirement as the model explains it
+    # portfolio margin mode: the requirement as the model explains it, and
+    # the scenario set it was computed with (read once, with the account)
     portfolio: pm.PortfolioMargin | None = None
+    margin_config: pm.PortfolioConfig | None = None
 
     @property
     def status(self) -> str:
@@ -227,6 +229,7 @@ def read_account(
         view,
         model_health=model.Health(view.model_health.equity, margin.im, margin.mm),
         portfolio=margin,
+        margin_config=config,
     )
 
 

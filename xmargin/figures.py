@@ -23,8 +23,7 @@ def portfolio(
     A portfolio-mode account carries the engine's scenario set, so its
     curves and liquidation prices are portfolio margin's."""
     symbols = {a.token: s for s, a in engine.record.assets.items()}
-    margin = engine.portfolio_config() if view.portfolio is not None else None
-    return scenarios.from_view(view, assets, engine.quote_symbol, symbols, margin)
+    return scenarios.from_view(view, assets, engine.quote_symbol, symbols, view.margin_config)
 
 
 def account_chart(

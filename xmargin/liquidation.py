@@ -161,8 +161,7 @@ def liquidate(
     state = accrue(state, p, price, now)
     index = state.funding_index
     size_abs = abs(old.size)
-    whole_size = size_abs if whole else None
-    wanted = whole_size or close_size(equity, mm, size_abs, price, p, lp, quote_precision)
+    wanted = size_abs if whole else close_size(equity, mm, size_abs, price, p, lp, quote_precision)
     if wanted >= size_abs and max_size < size_abs:
         raise ValueError(WHOLE_CLOSE)
     closed = min(wanted, max_size)

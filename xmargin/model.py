@@ -24,10 +24,9 @@ if TYPE_CHECKING:
 WAD = 10**18
 MAX_DECIMALS = 18
 MAX_ASSETS = 16
-# The account header word `held_mask`: bit i while asset i is held, and
-# bit 255 while the account is in portfolio margin mode (collateral.vy).
+# The account header word `held_mask`: bit i while asset i is held (bit 255
+# is the portfolio-mode flag, collateral.vy); `holds_collateral` masks it off.
 ASSET_BITS = (1 << MAX_ASSETS) - 1
-PORTFOLIO_FLAG = 1 << 255
 
 MAX_AMOUNT = 2**128
 MAX_PRICE = 10**36

@@ -64,6 +64,8 @@ MAX_GROUPS = 8
 MIN_SHOCK = -WAD
 MAX_SHOCK = 9 * WAD
 MAX_IM_FACTOR = 10 * WAD
+# WAD USD per open position (PortfolioRisk.MAX_MIN_PER_POSITION: $1M)
+MAX_MIN_PER_POSITION = 10**24
 # |exposure| of a group the risk set accepts (PortfolioRisk.MAX_EXPOSURE)
 MAX_EXPOSURE = 2**160
 
@@ -306,12 +308,6 @@ def portfolio_health(account: Portfolio, config: PortfolioConfig) -> model.Healt
     x = group_exposure(account, config.groups)
     m = requirement(x, config)
     return model.Health(equity=x.equity, im=m.im, mm=m.mm)
-
-
-def linear_health(account: Portfolio) -> model.Health:
-    """Today's (linear) requirement of the same account: `model.account_health`
-    over `perps.risk` of each position (`scenarios.Portfolio.health`)."""
-    return account.health()
 
 
 # ---------------------------------------------------------------- liquidation order

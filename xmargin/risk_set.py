@@ -14,13 +14,32 @@ from typing import Any
 
 from xmargin import portfolio as pm
 
-ZERO = "0x" + "00" * 20
-
 
 def risk_set_address(ch: Any, block_id: int | None = None) -> str | None:
     """The PortfolioRisk in force, or None while portfolio margin is off."""
     address = str(ch.portfolio_risk(block_id=block_id))
     return None if int(address, 16) == 0 else address
+
+
+def read_set(risk: Any, block_id: int | None = None) -> tuple[pm.ScenarioSet, pm.PortfolioParams]:
+    """The immutable part: the scenarios (named s0, s1, ...) and the params."""
+    at = {"block_id": block_id}
+    groups = risk.num_groups(**at)
+    scenarios = tuple(
+        pm.Scenario(f"s{s}", tuple(risk.shock(s, g, **at) for g in range(groups)))
+        for s in range(risk.num_scenarios(**at))
+    )
+    params = pm.PortfolioParams(
+        floor_fraction=risk.floor_fraction(**at),
+        min_per_position=risk.min_per_position(**at),
+        im_factor=risk.im_factor(**at),
+    )
+    return pm.ScenarioSet(scenarios), params
+
+
+def read_groups(ch: Any, tokens: dict[str, str], block_id: int | None = None) -> dict[str, int]:
+    """symbol -> the engine's risk group of that token."""
+    return {symbol: ch.risk_group(address, block_id=block_id) for symbol, address in tokens.items()}
 
 
 def read_config(
@@ -31,19 +50,8 @@ def read_config(
 ) -> pm.PortfolioConfig:
     """`risk`: the PortfolioRisk instance; `tokens`: symbol -> token address
     of every asset (collateral and markets' oracle keys)."""
-    at = {"block_id": block_id}
-    groups = risk.num_groups(**at)
-    scenarios = tuple(
-        pm.Scenario(f"s{s}", tuple(risk.shock(s, g, **at) for g in range(groups)))
-        for s in range(risk.num_scenarios(**at))
-    )
-    members = {symbol: ch.risk_group(address, **at) for symbol, address in tokens.items()}
+    scenarios, params = read_set(risk, block_id)
+    names = tuple(f"group {g}" for g in range(scenarios.groups))
     return pm.PortfolioConfig(
-        pm.RiskGroups(tuple(f"group {g}" for g in range(groups)), members),
-        pm.ScenarioSet(scenarios),
-        pm.PortfolioParams(
-            floor_fraction=risk.floor_fraction(**at),
-            min_per_position=risk.min_per_position(**at),
-            im_factor=risk.im_factor(**at),
-        ),
+        pm.RiskGroups(names, read_groups(ch, tokens, block_id)), scenarios, params
     )

@@ -16,6 +16,7 @@ DEPLOYABLES = (
     "ClearinghouseLens",
     "LiquidityPool",
     "OracleRouter",
+    "PortfolioRisk",
 )
 
 

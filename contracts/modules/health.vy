@@ -80,11 +80,7 @@ def set_margin_mode(sub_id: uint256, portfolio_mode: bool):
 @view
 def _account_health(owner: address, sub_id: uint256) -> Health:
     if portfolio._is_portfolio(owner, sub_id):
-        x: portfolio.Exposure = portfolio._exposure(owner, sub_id)
-        mm: uint256 = 0
-        im: uint256 = 0
-        mm, im = portfolio._requirement(x)
-        return Health(equity=x.equity, im=im, mm=mm)
+        return self._portfolio_health(portfolio._exposure(owner, sub_id))
     c: collateral.CollateralValue = collateral._collateral_value(owner, sub_id)
     r: markets.PositionRisk = markets._positions_risk(owner, sub_id)
     # weighted_mm, weighted_im <= market <= 2**128 * 1e36 / 1e18 < 2**255:
@@ -95,6 +91,19 @@ def _account_health(owner: address, sub_id: uint256) -> Health:
         im=c.weighted_mm - c.weighted_im + r.im,
         mm=r.mm,
     )
+
+
+@internal
+@view
+def _portfolio_health(x: portfolio.Exposure) -> Health:
+    """
+    @dev A portfolio account's health from its `portfolio._exposure`: the
+         linear equity, the risk set's MM and IM.
+    """
+    mm: uint256 = 0
+    im: uint256 = 0
+    mm, im = portfolio._requirement(x)
+    return Health(equity=x.equity, im=im, mm=mm)
 
 
 @internal

@@ -337,7 +337,15 @@ def liquidate(
     assert lp.target_health != 0, "xmargin: liquidation not configured"
     old: markets.Position = markets.positions[owner][sub_id][market_id]
     assert old.size != 0, "xmargin: no position in market"
-    h: health.Health = health._account_health(owner, sub_id)
+    # A portfolio account's exposure is kept: it also orders the close below.
+    in_portfolio: bool = portfolio._is_portfolio(owner, sub_id)
+    x: portfolio.Exposure = empty(portfolio.Exposure)
+    h: health.Health = empty(health.Health)
+    if in_portfolio:
+        x = portfolio._exposure(owner, sub_id)
+        h = health._portfolio_health(x)
+    else:
+        h = health._account_health(owner, sub_id)
     assert h.equity < convert(h.mm, int256), "xmargin: account not liquidatable"
 
     price: uint256 = markets._price(market_id)
@@ -354,11 +362,13 @@ def liquidate(
     # accounts lose whole positions, the one losing most in the account's
     # worst scenario first (greedy: the next liquidation takes the next).
     wanted: uint256 = size_abs
-    if portfolio._is_portfolio(owner, sub_id):
+    if in_portfolio:
+        # `x` predates the accrual above, which moves no exposure: the order
+        # depends on sizes and prices only.
         chosen: int256 = 0
         lowest: int256 = 0
         first: uint256 = 0
-        chosen, lowest, first = portfolio._close_order(owner, sub_id, market_id)
+        chosen, lowest, first = portfolio._close_order(owner, sub_id, market_id, x)
         assert chosen == lowest, "xmargin: liquidate the position losing most in the worst scenario first"
     else:
         wanted = self._close_size(h.equity, h.mm, size_abs, price, p, lp, precision)

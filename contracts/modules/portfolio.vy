@@ -164,7 +164,7 @@ def portfolio_liquidation_market(owner: address, sub_id: uint256) -> uint256:
     chosen: int256 = 0
     lowest: int256 = 0
     first: uint256 = 0
-    chosen, lowest, first = self._close_order(owner, sub_id, 0)
+    chosen, lowest, first = self._close_order(owner, sub_id, 0, self._exposure(owner, sub_id))
     return first
 
 
@@ -203,13 +203,15 @@ def _requirement(x: Exposure) -> (uint256, uint256):
 
 @internal
 @view
-def _close_order(owner: address, sub_id: uint256, market_id: uint256) -> (int256, int256, uint256):
+def _close_order(
+    owner: address, sub_id: uint256, market_id: uint256, x: Exposure
+) -> (int256, int256, uint256):
     """
-    @dev Each open position's P&L in the account's worst scenario, unscaled:
+    @dev Each open position's P&L in the account's worst scenario (found
+         from `x`, the account's `_exposure`), unscaled:
          shock[worst][group] * floor(size * price / WAD). Returns (that of
          `market_id`, the lowest, the first market with the lowest).
     """
-    x: Exposure = self._exposure(owner, sub_id)
     worst: uint256 = 0
     row: int256[MAX_GROUPS] = empty(int256[MAX_GROUPS])
     worst, row = staticcall self.portfolio_risk.worst_scenario(x.lo, x.hi)

@@ -126,8 +126,9 @@ def _trade(
     # A portfolio account's MM is its whole book's: closing one leg of a
     # hedge can raise it, so its reductions are checked against the MM
     # they started from (below).
-    mm_before: uint256 = max_value(uint256)
-    if reducing and portfolio._is_portfolio(owner, sub_id):
+    portfolio_reduction: bool = reducing and portfolio._is_portfolio(owner, sub_id)
+    mm_before: uint256 = 0
+    if portfolio_reduction:
         mm_before = health._account_health(owner, sub_id).mm
 
     # Settle the old position at the oracle price, then charge the trade.
@@ -152,22 +153,23 @@ def _trade(
         health._check_initial_margin(owner, sub_id)
     else:
         cost: int256 = premium + convert(fee, int256)
-        if cost > 0 and health._has_liabilities(owner, sub_id):
-            # What the reduction charges must not make the account worse than
-            # liquidation would: it ends at or above MM, or it paid no more
-            # than the MM it freed (E - MM did not fall) and stays solvent.
-            freed: uint256 = risk.mm
-            if new_size != 0:
-                freed -= markets._risk(
-                    markets.Position(size=new_size, entry_price=price, funding_index=index), p, price, index
-                ).mm
+        if (cost > 0 or portfolio_reduction) and health._has_liabilities(owner, sub_id):
             h: health.Health = health._account_health(owner, sub_id)
-            assert h.equity >= convert(h.mm, int256) or (
-                cost <= convert(freed, int256) and h.equity >= 0
-            ), "xmargin: this reduction costs more than the account can bear"
-        if mm_before != max_value(uint256) and health._has_liabilities(owner, sub_id):
-            h: health.Health = health._account_health(owner, sub_id)
-            assert h.equity >= convert(h.im, int256) or h.mm <= mm_before, "xmargin: this reduction raises the portfolio's margin above the account's equity: it needs initial margin"
+            if cost > 0:
+                # What the reduction charges must not make the account worse
+                # than liquidation would: it ends at or above MM, or it paid no
+                # more than the MM it freed (E - MM did not fall) and stays
+                # solvent.
+                freed: uint256 = risk.mm
+                if new_size != 0:
+                    freed -= markets._risk(
+                        markets.Position(size=new_size, entry_price=price, funding_index=index), p, price, index
+                    ).mm
+                assert h.equity >= convert(h.mm, int256) or (
+                    cost <= convert(freed, int256) and h.equity >= 0
+                ), "xmargin: this reduction costs more than the account can bear"
+            if portfolio_reduction:
+                assert h.equity >= convert(h.im, int256) or h.mm <= mm_before, "xmargin: this reduction raises the portfolio's margin above the account's equity: it needs initial margin"
 
     log Trade(
         owner=owner,

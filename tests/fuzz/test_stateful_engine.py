@@ -62,7 +62,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from tests.engines import engine_over
 from tests.perps_world import HEARTBEAT, WRONG_ORDER, World, next_timestamp
 from tests.portfolio_config import CONFIG as PM_CONFIG
-from tests.portfolio_config import shock_rows
+from tests.portfolio_config import deploy_risk
 from tests.unit.test_trading_properties import MARKETS
 from xmargin import liquidation as liq
 from xmargin import model, perps
@@ -158,11 +158,7 @@ def fuzz_setup(
     )
     for asset, group in groups.members.items():
         ch.set_risk_group(asset, group, sender=owner)
-    p = PM_CONFIG.params
-    risk = owner.deploy(
-        project.PortfolioRisk, shock_rows(), p.floor_fraction, p.min_per_position, p.im_factor
-    )
-    ch.set_portfolio_risk(risk, sender=owner)
+    ch.set_portfolio_risk(deploy_risk(project, owner, PM_CONFIG), sender=owner)
     tokens = (usdc, weth_listed.token, wbtc_listed.token)
     for who, wallet in ((trader, True), (hedger, True), (keeper, False), (stranger, False)):
         fund(usdc, who, WALLET_USDC if wallet else LIQUIDATOR_USDC, ch)

@@ -65,7 +65,7 @@ def both(account: Portfolio, config: pm.PortfolioConfig = CONFIG):
     reference (the examples are exact: no rounding to absorb)."""
     m = pm.portfolio_margin(account, config)
     assert list(m.pnls) == pm.exact_scenario_pnls(account, config.groups, config.scenarios)
-    return m, pm.linear_health(account)
+    return m, account.health()
 
 
 # ---------------------------------------------------------------- hand-computed examples
@@ -294,7 +294,7 @@ def test_hedged_portfolio_needs_no_more_than_linear(
         (Exposure("ETH-PERP", "WETH", perps.Position(short, price, 0), ETH_PERP, 0),),
     )
     m = pm.portfolio_margin(account, config)
-    linear = pm.linear_health(account)
+    linear = account.health()
     assert m.floor <= m.mm <= linear.mm
     assert m.im <= linear.im
     # the residual exposure is rounding only: at most a few thousand wei of loss
