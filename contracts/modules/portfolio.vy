@@ -103,13 +103,21 @@ def set_portfolio_risk(risk: address):
 @external
 def set_risk_group(asset: address, group: uint256):
     """
-    @notice Puts an asset (a collateral token or a market's oracle key) in a
-            risk group. Unset assets are in group 0.
+    @notice Puts an asset (a listed collateral token or a listed market's
+            oracle key) in a risk group. Unset assets are in group 0.
     @param asset The asset.
     @param group The group, below the risk set's `num_groups` (or below 8
            while no risk set is configured).
     """
     ownable._check_owner()
+    # Only listed assets: every one of them is checked against a new risk
+    # set, so none can sit in a group the set in force does not shock.
+    listed: bool = collateral.asset_config[asset].listed
+    for m: uint256 in range(constants.MAX_MARKETS):
+        if listed or m == markets.num_markets:
+            break
+        listed = markets._asset(m) == asset
+    assert listed, "xmargin: asset is neither listed collateral nor a market's"
     groups: uint256 = MAX_GROUPS
     if self.portfolio_risk.address != empty(address):
         groups = staticcall self.portfolio_risk.num_groups()

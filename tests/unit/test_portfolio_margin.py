@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, feed_price_wad, isolated
 from tests.markets import params
+from tests.perps_world import PORTFOLIO_REDUCTION
 from tests.portfolio_config import (
     ASSETS,
     BTC_PERP,
@@ -36,7 +37,7 @@ from tests.portfolio_config import (
     TOGETHER,
     USD,
     USDC,
-    shock_rows,
+    deploy_risk,
 )
 from xmargin import perps
 from xmargin import portfolio as pm
@@ -45,13 +46,6 @@ from xmargin.scenarios import Exposure, Portfolio
 
 ETH_ID, BTC_ID = 0, 1
 MARKETS = ((ETH_ID, "WETH", ETH_PERP), (BTC_ID, "WBTC", BTC_PERP))
-
-
-def deploy_risk(project, owner, config: pm.PortfolioConfig = CONFIG):
-    p = config.params
-    return owner.deploy(
-        project.PortfolioRisk, shock_rows(config), p.floor_fraction, p.min_per_position, p.im_factor
-    )
 
 
 @pytest.fixture
@@ -244,20 +238,25 @@ def test_floor_and_per_position_minimum(
     assert_mirrors_model(ch, hedger, tokens, eth_feed, wbtc_listed.feed)
 
 
-def test_closing_a_hedge_leg_is_a_risk_increase(
-    pm_engine, trader, deposit, tokens, usdc, eth_feed, wbtc_listed
-):
-    """In portfolio mode a reduction can raise MM (one leg of a spread left
-    naked), so it must end at or above IM or leave MM no higher: the linear
-    engine's "reductions are always allowed" would let an account shed its
-    hedge without the margin the naked leg needs."""
+@pytest.fixture
+def thin_spread(pm_engine, trader, deposit, usdc):
+    """The BTC/ETH spread (test_btc_eth_spread, quote 9,939.8425) after
+    withdrawing 6,000 USDC: equity 3,939.8425 against MM 2,400, IM 3,600."""
     ch = pm_engine
     deposit(trader, "USDC", 10_000 * USDC)
     ch.set_margin_mode(0, True, sender=trader)
     trade(ch, trader, BTC_ID, E18 // 2)
     trade(ch, trader, ETH_ID, -10 * E18)
-    # Quote 9,939.8425 (test_btc_eth_spread); MM 2,400, IM 3,600. Leave 3,939.8425.
     ch.withdraw(0, usdc, 6_000 * USDC, sender=trader)
+    return ch
+
+
+def test_closing_a_hedge_leg_is_a_risk_increase(thin_spread, trader, tokens, eth_feed, wbtc_listed):
+    """In portfolio mode a reduction can raise MM (one leg of a spread left
+    naked), so it must end at or above IM or leave MM no higher: the linear
+    engine's "reductions are always allowed" would let an account shed its
+    hedge without the margin the naked leg needs."""
+    ch = thin_spread
     h = ch.account_health(trader, 0)
     assert (h.equity, h.im, h.mm) == (3_939_842_500 * 10**12, 3_600 * USD, 2_400 * USD)
     # Closing the ETH short leaves long 0.5 BTC naked: "together down" loses
@@ -278,6 +277,81 @@ def test_closing_a_hedge_leg_is_a_risk_increase(
     h = ch.account_health(trader, 0)
     assert (h.im, h.mm) == (2_700 * USD, 1_800 * USD)
     assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed)
+
+
+def test_a_reduction_that_lowers_mm_needs_no_initial_margin(
+    thin_spread, owner, trader, eth_feed, tokens, wbtc_listed
+):
+    """The other half of the rule: below IM, a reduction is still allowed
+    when it leaves MM lower (real de-risking)."""
+    ch = thin_spread
+    # ETH +8 %: the short loses 2,400, equity 1,539.8425; V_ETH = -32,400:
+    # "ETH up, BTC down" loses 1,296 + 1,200 = 2,496 = MM, above equity.
+    eth_feed.set_answer(3_240 * 10**8, sender=owner)
+    h = ch.account_health(trader, 0)
+    assert (h.equity, h.mm) == (1_539_842_500 * 10**12, 2_496 * USD)
+    # Buying back 5 ETH: V_ETH = -16,200, the worst loss 648 + 1,200 =
+    # 1,848 < 2,496, IM 2,772 > equity: allowed, on the MM branch alone.
+    trade(ch, trader, ETH_ID, 5 * E18)
+    h = ch.account_health(trader, 0)
+    assert h.mm == 1_848 * USD and h.equity < h.im
+    assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed)
+
+
+def test_a_reduction_that_ends_with_no_liabilities_is_not_checked(
+    project, pm_engine, owner, trader, deposit, usdc, tokens
+):
+    """As for every risk check, an account left with no position and no debt
+    is not priced: closing its last position is allowed even when the set
+    would charge the USDC left more than the position it hedged."""
+    ch = pm_engine
+    for token in tokens.values():
+        ch.set_risk_group(token, 0, sender=owner)
+    mild = owner.deploy(project.PortfolioRisk, [[-E18 // 10]], 0, 0, E18)
+    ch.set_portfolio_risk(mild, sender=owner)
+    deposit(trader, "USDC", 1_000 * USDC)
+    ch.set_margin_mode(0, True, sender=trader)
+    trade(ch, trader, ETH_ID, -E18 // 10)  # short 0.1 ETH hedges the USDC
+    # Every asset can go to zero, IM 1.5 x MM: the short still offsets 300
+    # of the 1,000 USDC, so closing it raises MM (about 700 -> 1,000) and IM
+    # (1,500) would exceed equity; but after it nothing is owed.
+    ch.set_portfolio_risk(
+        owner.deploy(project.PortfolioRisk, [[-E18]], 0, 0, 3 * E18 // 2), sender=owner
+    )
+    trade(ch, trader, ETH_ID, E18 // 10)
+    assert ch.position_mask(trader, 0) == 0
+    assert ch.balance_of(trader, 0, usdc) > 0
+
+
+def test_portfolio_liquidation_market_needs_a_portfolio_account_with_a_position(
+    pm_engine, trader, hedger, deposit
+):
+    ch = pm_engine
+    deposit(trader, "USDC", 10_000 * USDC)
+    with ape.reverts("xmargin: account not in portfolio mode"):
+        ch.portfolio_liquidation_market(trader, 0)
+    ch.set_margin_mode(0, True, sender=trader)
+    with ape.reverts("xmargin: account has no position"):
+        ch.portfolio_liquidation_market(trader, 0)
+
+
+def test_equal_losses_in_the_worst_scenario_may_be_liquidated_in_either_order(
+    pm_engine, owner, trader, keeper, deposit, eth_feed, wbtc_listed
+):
+    """Long 1 ETH and long 0.05 BTC are both $3,000: in "together down" each
+    loses 300. The view names the first market; liquidate accepts either."""
+    ch = pm_engine
+    deposit(trader, "USDC", 1_000 * USDC)
+    ch.set_margin_mode(0, True, sender=trader)
+    trade(ch, trader, ETH_ID, E18)
+    trade(ch, trader, BTC_ID, E18 // 20)
+    # Both -10 %: PnL -600, equity ~394 < MM 540 (each now loses 270).
+    eth_feed.set_answer(2_700 * 10**8, sender=owner)
+    wbtc_listed.feed.set_answer(54_000 * 10**8, sender=owner)
+    assert ch.is_liquidatable(trader, 0)
+    assert ch.portfolio_liquidation_market(trader, 0) == ETH_ID
+    tx = ch.liquidate(trader, 0, BTC_ID, E18, 0, sender=keeper)
+    assert [e.market_id for e in tx.events.filter(ch.Liquidation)] == [BTC_ID]
 
 
 # ---------------------------------------------------------------- liquidation
@@ -458,6 +532,13 @@ def test_risk_set_grid_rounds_against_the_account(project, owner):
         risk.requirement(hi, lo, 0, 0)
     with ape.reverts("xmargin: exposure too large"):
         risk.requirement([2**160 + 1] + lo[1:], [2**160 + 1] + hi[1:], 0, 0)
+    with ape.reverts("xmargin: exposure too large"):
+        risk.requirement([-(2**160) - 1] + lo[1:], [-(2**160) - 1] + hi[1:], 0, 0)
+    # worst_scenario: the de-peg (s4) here; with no exposure every P&L is 0
+    # and the first scenario wins the tie.
+    assert tuple(risk.worst_scenario(lo, hi)) == (4, [0, 0, -5 * E18 // 100, 0, 0, 0, 0, 0])
+    (index, _row) = risk.worst_scenario([0] * 8, [0] * 8)
+    assert index == 0
 
 
 def test_configuration_guards(
@@ -474,6 +555,10 @@ def test_configuration_guards(
         ch.set_portfolio_risk(stranger, sender=owner)
     with ape.reverts("xmargin: no such risk group"):
         ch.set_risk_group(tokens["WETH"], 8, sender=owner)
+    # An asset not yet listed could later be listed in a group the set in
+    # force does not have: refused.
+    with ape.reverts("xmargin: asset is neither listed collateral nor a market's"):
+        ch.set_risk_group(stranger, 1, sender=owner)
     tx = ch.set_risk_group(tokens["WBTC"], 2, sender=owner)
     assert [(e.asset, e.group) for e in tx.events.filter(ch.RiskGroupSet)] == [
         (tokens["WBTC"].address, 2)
@@ -540,7 +625,9 @@ def test_chain_equals_the_model_after_any_sequence(
                 try:
                     trade(ch, trader, key, size)
                 except ape.exceptions.ContractLogicError as e:
-                    assert "xmargin: below initial margin" in str(e)
+                    assert "xmargin: below initial margin" in str(e) or PORTFOLIO_REDUCTION in str(
+                        e
+                    )
             elif kind == "deposit":
                 deposit(trader, key, value * unit[key])
             else:
