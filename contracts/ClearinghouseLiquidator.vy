@@ -34,6 +34,7 @@ from .modules import operators
 from .modules import portfolio
 from .modules import registry
 from .modules import trading
+from .modules import errors
 
 # Same modules, same order as Clearinghouse.vy: same storage layout.
 initializes: ownable
@@ -104,7 +105,7 @@ def __init__(admin: address):
     @notice Deploys the extension, forwarding unknown selectors to `admin`.
     @param admin The ClearinghouseAdmin extension.
     """
-    assert admin.is_contract, "xmargin: admin is not a contract"
+    assert admin.is_contract, errors.BAD_ADMIN
     ownable.__init__()
     ownable_2step.__init__()
     # Its own storage is never used: without an owner, every owner-only

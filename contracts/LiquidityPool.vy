@@ -29,6 +29,7 @@ from snekmate.utils import math
 
 from .interfaces import IClearinghousePool
 from .modules import token_transfer
+from .modules import errors
 
 implements: IERC20
 implements: IERC4626
@@ -351,24 +352,24 @@ def _accepts_deposits(pool_value: uint256) -> bool:
 
 @internal
 def _deposit(assets: uint256, shares: uint256, receiver: address, pool_value: uint256):
-    assert not staticcall CLEARINGHOUSE.paused(), "xmargin: paused"
-    assert self._accepts_deposits(pool_value), "xmargin: pool has no value"
-    assert assets > 0, "xmargin: zero amount"
-    assert assets <= MAX_ASSETS_IN, "xmargin: amount too large"
-    assert shares > 0, "xmargin: deposit too small for one share"
+    assert not staticcall CLEARINGHOUSE.paused(), errors.PAUSED
+    assert self._accepts_deposits(pool_value), errors.POOL_NO_VALUE
+    assert assets > 0, errors.ZERO_AMOUNT
+    assert assets <= MAX_ASSETS_IN, errors.AMOUNT_TOO_LARGE
+    assert shares > 0, errors.BELOW_ONE_SHARE
     erc20._mint(receiver, shares)
     token_transfer._pull(asset, msg.sender, assets)
-    assert extcall IERC20(asset).approve(CLEARINGHOUSE.address, assets, default_return_value=True), "xmargin: approve failed"
+    assert extcall IERC20(asset).approve(CLEARINGHOUSE.address, assets, default_return_value=True), errors.APPROVE_FAILED
     extcall CLEARINGHOUSE.pool_deposit(assets)
     log IERC4626.Deposit(sender=msg.sender, owner=receiver, assets=assets, shares=shares)
 
 
 @internal
 def _withdraw(assets: uint256, shares: uint256, receiver: address, owner: address):
-    assert assets > 0 and shares > 0, "xmargin: zero amount"
+    assert assets > 0 and shares > 0, errors.ZERO_AMOUNT
     if msg.sender != owner:
         erc20._spend_allowance(owner, msg.sender, shares)
-    assert erc20.balanceOf[owner] >= shares, "xmargin: insufficient shares"
+    assert erc20.balanceOf[owner] >= shares, errors.INSUFFICIENT_SHARES
     erc20._burn(owner, shares)
     extcall CLEARINGHOUSE.pool_withdraw(assets, receiver)
     log IERC4626.Withdraw(sender=msg.sender, receiver=receiver, owner=owner, assets=assets, shares=shares)

@@ -4,7 +4,7 @@
 @title xmargin OracleRouter
 @notice Turns Chainlink-style AggregatorV3 feeds into USD prices per whole
         token in WAD (1e18). Every read is checked; a price that fails any
-        check reverts with an `xmargin: ...` reason, so a bad price can never
+        check reverts with an `xm.oracle: ...` reason (modules/errors.vy), so a bad price can never
         silently become a number in a health check:
         - no feed configured for the asset;
         - answer <= 0;
@@ -24,6 +24,7 @@ from snekmate.auth import ownable_2step
 from .interfaces import IAggregatorV3
 from .interfaces import IOracleRouter
 from .modules import constants
+from .modules import errors
 
 implements: IOracleRouter
 
@@ -119,7 +120,7 @@ def __init__():
 def price(asset: address) -> uint256:
     """
     @notice The checked USD price of one whole `asset` token, in WAD.
-    @dev Reverts with an `xmargin: ...` reason when any check fails.
+    @dev Reverts with an `xm.oracle: ...` reason when any check fails.
     @param asset The token whose price is read.
     @return The price in 1e18 USD per whole token.
     """
@@ -178,12 +179,12 @@ def set_feed(
     @param max_price Exclusive upper bound on the WAD price (<= 1e36).
     """
     ownable._check_owner()
-    assert asset != empty(address), "xmargin: asset is the zero address"
-    assert min_price > 0, "xmargin: min price must be positive"
-    assert max_price > min_price, "xmargin: max price must exceed min price"
-    assert max_price <= constants.MAX_PRICE, "xmargin: max price too large"
+    assert asset != empty(address), errors.ZERO_ASSET
+    assert min_price > 0, errors.MIN_PRICE_ZERO
+    assert max_price > min_price, errors.MAX_PRICE_BELOW_MIN
+    assert max_price <= constants.MAX_PRICE, errors.MAX_PRICE_TOO_LARGE
     # A primary equal to the second feed would cross-check a feed with itself.
-    assert aggregator != self._aggregator_of(self.second_word[asset]), "xmargin: primary is the second feed"
+    assert aggregator != self._aggregator_of(self.second_word[asset]), errors.PRIMARY_IS_SECOND
     word: uint256 = 0
     decimals: uint256 = 0
     word, decimals = self._feed_word(aggregator, heartbeat)
@@ -216,10 +217,10 @@ def set_secondary_feed(
     """
     ownable._check_owner()
     primary: uint256 = self.primary_word[asset]
-    assert primary != 0, "xmargin: no feed for asset"
-    assert max_deviation > 0, "xmargin: max deviation must be positive"
-    assert max_deviation <= constants.WAD, "xmargin: max deviation above 100%"
-    assert aggregator != self._aggregator_of(primary), "xmargin: second feed is the primary"
+    assert primary != 0, errors.NO_FEED
+    assert max_deviation > 0, errors.ZERO_DEVIATION
+    assert max_deviation <= constants.WAD, errors.DEVIATION_TOO_HIGH
+    assert aggregator != self._aggregator_of(primary), errors.SECOND_IS_PRIMARY
     word: uint256 = 0
     decimals: uint256 = 0
     word, decimals = self._feed_word(aggregator, heartbeat)
@@ -242,7 +243,7 @@ def remove_secondary_feed(asset: address):
     @param asset The token.
     """
     ownable._check_owner()
-    assert self.second_word[asset] != 0, "xmargin: no second feed"
+    assert self.second_word[asset] != 0, errors.NO_SECOND_FEED
     self.second_word[asset] = 0
     self.primary_word[asset] &= ~HAS_SECOND_BIT
     log SecondaryFeedSet(asset=asset, aggregator=empty(address), heartbeat=0, decimals=0, max_deviation=0)
@@ -255,7 +256,7 @@ def remove_feed(asset: address):
     @param asset The token.
     """
     ownable._check_owner()
-    assert self.primary_word[asset] != 0, "xmargin: no feed for asset"
+    assert self.primary_word[asset] != 0, errors.NO_FEED
     self.primary_word[asset] = 0
     self.second_word[asset] = 0
     self.bounds_word[asset] = 0
@@ -272,11 +273,11 @@ def _feed_word(aggregator: address, heartbeat: uint256) -> (uint256, uint256):
     @dev Checks a feed and returns its word (without flag or deviation bits)
          and its decimals, read from the feed now.
     """
-    assert aggregator.is_contract, "xmargin: feed is not a contract"
-    assert heartbeat > 0, "xmargin: heartbeat must be positive"
-    assert heartbeat <= constants.MAX_HEARTBEAT, "xmargin: heartbeat above 7 days"
+    assert aggregator.is_contract, errors.FEED_NOT_CONTRACT
+    assert heartbeat > 0, errors.ZERO_HEARTBEAT
+    assert heartbeat <= constants.MAX_HEARTBEAT, errors.HEARTBEAT_TOO_LONG
     decimals: uint256 = convert(staticcall IAggregatorV3(aggregator).decimals(), uint256)
-    assert decimals <= constants.MAX_DECIMALS, "xmargin: feed decimals above 18"
+    assert decimals <= constants.MAX_DECIMALS, errors.FEED_DECIMALS
     word: uint256 = convert(aggregator, uint256) | (heartbeat << HEARTBEAT_SHIFT) | (decimals << DECIMALS_SHIFT)
     return word, decimals
 
@@ -305,10 +306,10 @@ def _unpack_feed(word: uint256) -> Feed:
 
 @internal
 @view
-def _read(feed: Feed, min_price: uint256, max_price: uint256, which: String[12]) -> uint256:
+def _read(feed: Feed, min_price: uint256, max_price: uint256, second: bool) -> uint256:
     """
-    @dev Reads one feed and applies every per-feed check. `which` only
-         labels the reason ("price" or "second price").
+    @dev Reads one feed and applies every per-feed check. `second` only
+         picks the reasons (the primary's or the second feed's).
     """
     round_id: uint80 = 0
     answer: int256 = 0
@@ -318,18 +319,32 @@ def _read(feed: Feed, min_price: uint256, max_price: uint256, which: String[12])
     round_id, answer, started_at, updated_at, answered_in_round = staticcall IAggregatorV3(
         feed.aggregator
     ).latestRoundData()
-    assert answer > 0, concat("xmargin: ", which, " not positive")
-    assert updated_at != 0, concat("xmargin: ", which, " round incomplete")
-    assert answered_in_round >= round_id, concat("xmargin: ", which, " round incomplete")
-    assert updated_at <= block.timestamp, concat("xmargin: ", which, " from the future")
-    assert block.timestamp - updated_at <= feed.heartbeat, concat("xmargin: ", which, " stale")
+    if answer <= 0:
+        self._fail(second, errors.PRICE_NOT_POSITIVE, errors.SECOND_NOT_POSITIVE)
+    if updated_at == 0 or answered_in_round < round_id:
+        self._fail(second, errors.PRICE_INCOMPLETE, errors.SECOND_INCOMPLETE)
+    if updated_at > block.timestamp:
+        self._fail(second, errors.PRICE_FROM_FUTURE, errors.SECOND_FROM_FUTURE)
+    if block.timestamp - updated_at > feed.heartbeat:
+        self._fail(second, errors.PRICE_STALE, errors.SECOND_STALE)
     a: uint256 = convert(answer, uint256)
     # Bounding the raw answer first keeps `a * scale` <= 1e36 * 1e18: no
     # overflow, so the product needs no further check.
-    assert a <= constants.MAX_PRICE, "xmargin: price at or beyond bound"
+    assert a <= constants.MAX_PRICE, errors.PRICE_OUT_OF_BOUNDS
     p: uint256 = unsafe_mul(a, feed.scale)
-    assert p > min_price and p < max_price, "xmargin: price at or beyond bound"
+    assert p > min_price and p < max_price, errors.PRICE_OUT_OF_BOUNDS
     return p
+
+
+@internal
+@pure
+def _fail(second: bool, primary_reason: String[32], second_reason: String[32]):
+    """
+    @dev Reverts with the primary feed's or the second feed's reason.
+    """
+    if second:
+        raise second_reason
+    raise primary_reason
 
 
 @internal
@@ -337,16 +352,16 @@ def _read(feed: Feed, min_price: uint256, max_price: uint256, which: String[12])
 def _price(asset: address) -> uint256:
     # Two storage reads without a second feed, three with one.
     word: uint256 = self.primary_word[asset]
-    assert word != 0, "xmargin: no feed for asset"
+    assert word != 0, errors.NO_FEED
     bounds: uint256 = self.bounds_word[asset]
     min_price: uint256 = bounds & BOUND_MASK
     max_price: uint256 = bounds >> 128
-    p: uint256 = self._read(self._unpack_feed(word), min_price, max_price, "price")
+    p: uint256 = self._read(self._unpack_feed(word), min_price, max_price, False)
     if word & HAS_SECOND_BIT != 0:
         second: uint256 = self.second_word[asset]
-        s: uint256 = self._read(self._unpack_feed(second), min_price, max_price, "second price")
+        s: uint256 = self._read(self._unpack_feed(second), min_price, max_price, True)
         diff: uint256 = max(p, s) - min(p, s)
         # |s - p| / p <= max_deviation, compared exactly without division.
         max_deviation: uint256 = (second >> DEVIATION_SHIFT) & DEVIATION_MASK
-        assert diff * constants.WAD <= max_deviation * p, "xmargin: feeds deviate"
+        assert diff * constants.WAD <= max_deviation * p, errors.FEEDS_DEVIATE
     return p

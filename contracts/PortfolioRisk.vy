@@ -25,6 +25,7 @@
 """
 
 from .modules import fixed_point as fp
+from .modules import errors
 
 MAX_GROUPS: constant(uint256) = 8
 MAX_SCENARIOS: constant(uint256) = 32
@@ -69,23 +70,23 @@ def __init__(
     @param min_per_position_ WAD USD per open position MM never goes below (<= 1e24).
     @param im_factor_ WAD multiplier from MM to IM, in [1e18, 10e18].
     """
-    assert len(shocks) > 0, "xmargin: no scenarios"
+    assert len(shocks) > 0, errors.NO_SCENARIOS
     groups: uint256 = len(shocks[0])
-    assert groups > 0, "xmargin: no risk groups"
+    assert groups > 0, errors.NO_GROUPS
     grid: int256[GRID] = empty(int256[GRID])
     for s: uint256 in range(MAX_SCENARIOS):
         if s == len(shocks):
             break
-        assert len(shocks[s]) == groups, "xmargin: every scenario needs one shock per group"
+        assert len(shocks[s]) == groups, errors.RAGGED_SHOCKS
         for g: uint256 in range(MAX_GROUPS):
             if g == groups:
                 break
             shock: int256 = shocks[s][g]
-            assert shock >= MIN_SHOCK and shock <= MAX_SHOCK, "xmargin: shock outside [-100%, +900%]"
+            assert shock >= MIN_SHOCK and shock <= MAX_SHOCK, errors.SHOCK_OUT_OF_RANGE
             grid[s * MAX_GROUPS + g] = shock
-    assert floor_fraction_ <= WAD, "xmargin: floor fraction above 100%"
-    assert min_per_position_ <= MAX_MIN_PER_POSITION, "xmargin: per-position minimum too large"
-    assert im_factor_ >= WAD and im_factor_ <= MAX_IM_FACTOR, "xmargin: IM factor outside [1, 10]"
+    assert floor_fraction_ <= WAD, errors.FLOOR_TOO_HIGH
+    assert min_per_position_ <= MAX_MIN_PER_POSITION, errors.MIN_TOO_LARGE
+    assert im_factor_ >= WAD and im_factor_ <= MAX_IM_FACTOR, errors.IM_FACTOR_RANGE
     num_groups = groups
     num_scenarios = len(shocks)
     floor_fraction = floor_fraction_
@@ -103,7 +104,7 @@ def shock(scenario: uint256, group: uint256) -> int256:
     @param group Risk group (< num_groups).
     @return The WAD relative price move.
     """
-    assert scenario < num_scenarios and group < num_groups, "xmargin: no such scenario or group"
+    assert scenario < num_scenarios and group < num_groups, errors.NO_SUCH_SCENARIO
     return SHOCKS[scenario * MAX_GROUPS + group]
 
 
@@ -187,8 +188,8 @@ def _pnls(lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS]) -> DynArray[int256, MA
         if g == num_groups:
             break
         if lo[g] != 0 or hi[g] != 0:
-            assert lo[g] <= hi[g], "xmargin: exposure bounds out of order"
-            assert lo[g] >= -MAX_EXPOSURE and hi[g] <= MAX_EXPOSURE, "xmargin: exposure too large"
+            assert lo[g] <= hi[g], errors.EXPOSURE_BOUNDS
+            assert lo[g] >= -MAX_EXPOSURE and hi[g] <= MAX_EXPOSURE, errors.EXPOSURE_TOO_LARGE
             active.append(g)
     wad: int256 = convert(WAD, int256)
     # One copy of the whole grid to memory: indexing the immutable directly

@@ -19,8 +19,8 @@ from typing import Any
 
 import ape
 
+from xmargin import errors, model, perps
 from xmargin import liquidation as liq
-from xmargin import model, perps
 from xmargin import portfolio as pm
 from xmargin.scenarios import Exposure, Portfolio
 
@@ -32,12 +32,6 @@ BOUNDS = model.PriceBounds(10**12, 10**6 * E18)  # conftest's MIN_PRICE, MAX_PRI
 LIQUIDATION_ROUNDING = 2
 
 Account = tuple[str, int]
-REDUCTION_TOO_COSTLY = "xmargin: this reduction costs more than the account can bear"
-WRONG_ORDER = "xmargin: liquidate the position losing most in the worst scenario first"
-PORTFOLIO_REDUCTION = (
-    "xmargin: this reduction raises the portfolio's margin above the account's equity: "
-    "it needs initial margin"
-)
 
 
 def next_timestamp(chain) -> int:
@@ -260,9 +254,9 @@ class World:
                     reason = err.reason
                 else:
                     bound, why = {
-                        "im": (h.im, "xmargin: below initial margin"),
-                        "mm": (h.mm, REDUCTION_TOO_COSTLY),
-                        "solvent": (min(h.mm, 0), REDUCTION_TOO_COSTLY),
+                        "im": (h.im, errors.BELOW_IM),
+                        "mm": (h.mm, errors.REDUCTION_TOO_COSTLY),
+                        "solvent": (min(h.mm, 0), errors.REDUCTION_TOO_COSTLY),
                     }[floor]
                     if h.equity < bound:
                         reason = why
@@ -296,7 +290,7 @@ class World:
         key = (str(who), sub, m)
         old = self.positions[key]
         now = next_timestamp(chain)  # the trade's block
-        reason = "xmargin: zero size" if delta == 0 else self.price_error(m, now)
+        reason = errors.ZERO_SIZE if delta == 0 else self.price_error(m, now)
         r = None
         if reason is None:
             r = perps.trade(
@@ -316,7 +310,7 @@ class World:
             if not r.reducing:
                 new_oi = r.state.long_oi if old.size + delta > 0 else r.state.short_oi
                 if new_oi > self.params[m].max_oi:
-                    reason = "xmargin: open interest cap reached"
+                    reason = errors.OI_CAP
                 else:
                     reason = self.im_failure_after(who, sub, now, apply)
             else:
@@ -379,7 +373,7 @@ class World:
             if self.has_liabilities(who, sub):
                 h = self.health(who, sub, now)
                 if h.equity < h.im and h.mm > mm_before:
-                    reason = PORTFOLIO_REDUCTION
+                    reason = errors.REDUCTION_NEEDS_IM
         return reason
 
     def _register(self, who, sub) -> None:
@@ -406,26 +400,26 @@ class World:
     def liquidate_reason(self, liquidator, who, sub, m, max_size, now, operators=()) -> str | None:
         """The reason `liquidate` reverts with, in the contract's order, or None."""
         if str(liquidator) == str(who) or str(liquidator) in operators:
-            return "xmargin: self-liquidation"
+            return errors.SELF_LIQUIDATION
         if not 0 <= m < len(self.params):
-            return "xmargin: unknown market"
+            return errors.UNKNOWN_MARKET
         if max_size == 0:
-            return "xmargin: zero size"
+            return errors.ZERO_SIZE
         if self.lp.target_health == 0:
-            return "xmargin: liquidation not configured"
+            return errors.NOT_CONFIGURED
         if not self.positions[(str(who), sub, m)].size:
-            return "xmargin: no position in market"
+            return errors.NO_POSITION
         try:
             h = self.health(who, sub, now)
         except model.PriceError as err:
             return err.reason
         if h.equity >= h.mm:
-            return "xmargin: account not liquidatable"
+            return errors.NOT_LIQUIDATABLE
         if (str(who), sub) in self.portfolio:
             assert self.pm_config is not None
             losses = pm.close_contributions(self.book(who, sub, now), self.pm_config)
             if losses[str(m)] != min(losses.values()):
-                return WRONG_ORDER
+                return errors.WRONG_ORDER
         return None
 
     def liquidate(
@@ -521,27 +515,27 @@ class World:
     ) -> str | None:
         bal = self.balances[(str(who), sub)]
         if str(liquidator) == str(who) or str(liquidator) in operators:
-            return "xmargin: self-liquidation"
+            return errors.SELF_LIQUIDATION
         if asset not in self.assets:
-            return "xmargin: asset not listed"
+            return errors.ASSET_NOT_LISTED
         if asset == self.quote:
-            return "xmargin: quote asset is not collateral to liquidate"
+            return errors.QUOTE_NOT_COLLATERAL
         if repay == 0:
-            return "xmargin: zero amount"
+            return errors.ZERO_AMOUNT
         if repay > model.MAX_AMOUNT:
-            return "xmargin: amount too large"
+            return errors.AMOUNT_TOO_LARGE
         if self.open_markets(who, sub):
-            return "xmargin: account has positions: liquidate them first"
+            return errors.HAS_POSITIONS
         if bal[self.quote] >= 0:
-            return "xmargin: account has no debt"
+            return errors.NO_DEBT
         try:
             h = self.health(who, sub, now)
         except model.PriceError as err:
             return err.reason
         if h.equity >= 0:
-            return "xmargin: account not liquidatable"
+            return errors.NOT_LIQUIDATABLE
         if bal[asset] <= 0:
-            return "xmargin: account holds none of that asset"
+            return errors.HOLDS_NONE
         return None
 
     def liquidate_collateral(
@@ -568,7 +562,7 @@ class World:
                 self.lp,
             )
             if out == 0:
-                reason = "xmargin: repay too small for one unit of collateral"
+                reason = errors.REPAY_BELOW_ONE_UNIT
         if reason is not None:
             assert tx is None, f"the keeper's collateral liquidation should revert: {reason}"
             with ape.reverts(reason):

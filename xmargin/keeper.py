@@ -34,18 +34,18 @@ from typing import Any
 
 from ape.exceptions import ContractLogicError
 
+from xmargin import errors, perps
 from xmargin import liquidation as liq
-from xmargin import perps
 from xmargin.engine import Engine, MarketView, read_markets, stdout_silenced
 from xmargin.model import WAD, holds_collateral
 
 PAGE = 50
 # Races: the account was healed or liquidated by someone else since the read.
 LOST_RACE = (
-    "xmargin: account not liquidatable",
-    "xmargin: no position in market",
-    "xmargin: account has no debt",
-    "xmargin: account holds none of that asset",
+    errors.NOT_LIQUIDATABLE,
+    errors.NO_POSITION,
+    errors.NO_DEBT,
+    errors.HOLDS_NONE,
 )
 # Gas a liquidation needs, for the profit check before sending (measured on
 # anvil: ~150-330k for 1-5 positions; the estimate is the upper end).

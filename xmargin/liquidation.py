@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import astuple, dataclass, replace
 
+from xmargin import errors
 from xmargin.model import WAD, mul_div_down
 from xmargin.perps import (
     MarketParams,
@@ -23,8 +24,8 @@ from xmargin.perps import (
     settle,
 )
 
-WHOLE_CLOSE = "xmargin: this liquidation must close the whole position"
-PIECE_TOO_SMALL = "xmargin: liquidation piece below the dust threshold"
+WHOLE_CLOSE = errors.MUST_CLOSE_WHOLE
+PIECE_TOO_SMALL = errors.PIECE_BELOW_DUST
 MIN_PIECE = WAD  # 1 USD: least notional of a piece smaller than the engine would close
 
 

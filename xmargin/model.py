@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from xmargin import errors
+
 if TYPE_CHECKING:
     from xmargin.perps import PositionRisk
 
@@ -189,25 +191,25 @@ def has_liabilities(balances: Mapping[str, int], quote: str) -> bool:
 
 
 def normalise_price(
-    rnd: Round, feed: FeedParams, bounds: PriceBounds, now: int, label: str = "price"
+    rnd: Round, feed: FeedParams, bounds: PriceBounds, now: int, second: bool = False
 ) -> int:
     """The WAD price the OracleRouter returns for one feed's round, or PriceError
-    with the router's exact revert reason."""
+    with the router's exact revert reason (the second feed's when `second`)."""
     if not 0 <= feed.decimals <= MAX_DECIMALS:
         raise ValueError(f"feed decimals {feed.decimals} outside 0..{MAX_DECIMALS}")
     if rnd.answer <= 0:
-        raise PriceError(f"xmargin: {label} not positive")
+        raise PriceError(errors.SECOND_NOT_POSITIVE if second else errors.PRICE_NOT_POSITIVE)
     if rnd.updated_at == 0 or rnd.answered_in_round < rnd.round_id:
-        raise PriceError(f"xmargin: {label} round incomplete")
+        raise PriceError(errors.SECOND_INCOMPLETE if second else errors.PRICE_INCOMPLETE)
     if rnd.updated_at > now:
-        raise PriceError(f"xmargin: {label} from the future")
+        raise PriceError(errors.SECOND_FROM_FUTURE if second else errors.PRICE_FROM_FUTURE)
     if now - rnd.updated_at > feed.heartbeat:
-        raise PriceError(f"xmargin: {label} stale")
+        raise PriceError(errors.SECOND_STALE if second else errors.PRICE_STALE)
     if rnd.answer > MAX_PRICE:
-        raise PriceError("xmargin: price at or beyond bound")
+        raise PriceError(errors.PRICE_OUT_OF_BOUNDS)
     p = rnd.answer * 10 ** (MAX_DECIMALS - feed.decimals)
     if not bounds.min_price < p < bounds.max_price:
-        raise PriceError("xmargin: price at or beyond bound")
+        raise PriceError(errors.PRICE_OUT_OF_BOUNDS)
     return p
 
 
@@ -222,9 +224,9 @@ def checked_price(
     optional second feed (|s - p| / p <= max_deviation, compared exactly)."""
     p = normalise_price(*primary, bounds, now)
     if secondary is not None:
-        s = normalise_price(*secondary, bounds, now, label="second price")
+        s = normalise_price(*secondary, bounds, now, second=True)
         if abs(s - p) * WAD > max_deviation * p:
-            raise PriceError("xmargin: feeds deviate")
+            raise PriceError(errors.FEEDS_DEVIATE)
     return p
 
 

@@ -24,6 +24,7 @@ from ..modules import operators
 from ..modules import portfolio
 from ..modules import registry
 from ..modules import trading
+from ..modules import errors
 
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
@@ -94,7 +95,7 @@ def __init__(quote_asset: address, oracle: address, quote_cap: uint256, liquidat
            insurance fund, registry views; it forwards the owner's and
            guardian's functions to ClearinghouseAdmin).
     """
-    assert liquidator.is_contract, "xmargin: liquidator is not a contract"
+    assert liquidator.is_contract, errors.BAD_LIQUIDATOR
     ownable.__init__()
     ownable_2step.__init__()
     collateral._initialize(quote_asset, oracle, quote_cap)

@@ -24,6 +24,7 @@ from snekmate.utils import math
 from ..interfaces import IERC20Decimals
 from ..interfaces import IOracleRouter
 from . import constants
+from . import errors
 
 uses: ownable
 
@@ -103,7 +104,7 @@ def _initialize(quote: address, oracle: address, quote_cap: uint256):
          `__init__`, so that the admin extension (same storage layout, never
          holding state of its own) need not call it.
     """
-    assert oracle.is_contract, "xmargin: oracle is not a contract"
+    assert oracle.is_contract, errors.ORACLE_NOT_CONTRACT
     self.oracle = IOracleRouter(oracle)
     log OracleSet(previous_oracle=empty(address), new_oracle=oracle)
     self._list(quote, 0, 0, quote_cap)
@@ -157,7 +158,7 @@ def list_asset(asset: address, im_haircut: uint256, mm_haircut: uint256, cap: ui
     """
     ownable._check_owner()
     # The oracle must price the asset before any account can hold it.
-    assert staticcall self.oracle.price(asset) > 0, "xmargin: asset has no price"
+    assert staticcall self.oracle.price(asset) > 0, errors.ASSET_NO_PRICE
     self._list(asset, im_haircut, mm_haircut, cap)
 
 
@@ -172,7 +173,7 @@ def set_asset_params(asset: address, im_haircut: uint256, mm_haircut: uint256, c
     @param cap Largest total deposit, native units.
     """
     ownable._check_owner()
-    assert self.asset_config[asset].listed, "xmargin: asset not listed"
+    assert self.asset_config[asset].listed, errors.ASSET_NOT_LISTED
     self._check_params(asset, im_haircut, mm_haircut, cap)
     self.asset_config[asset].im_haircut = im_haircut
     self.asset_config[asset].mm_haircut = mm_haircut
@@ -185,13 +186,13 @@ def set_asset_params(asset: address, im_haircut: uint256, mm_haircut: uint256, c
 
 @internal
 def _list(asset: address, im_haircut: uint256, mm_haircut: uint256, cap: uint256):
-    assert asset.is_contract, "xmargin: asset is not a contract"
-    assert not self.asset_config[asset].listed, "xmargin: asset already listed"
+    assert asset.is_contract, errors.ASSET_NOT_CONTRACT
+    assert not self.asset_config[asset].listed, errors.ASSET_ALREADY_LISTED
     index: uint256 = self.num_assets
-    assert index < constants.MAX_ASSETS, "xmargin: too many assets"
+    assert index < constants.MAX_ASSETS, errors.TOO_MANY_ASSETS
     self._check_params(asset, im_haircut, mm_haircut, cap)
     decimals: uint256 = convert(staticcall IERC20Decimals(asset).decimals(), uint256)
-    assert decimals <= constants.MAX_DECIMALS, "xmargin: token decimals above 18"
+    assert decimals <= constants.MAX_DECIMALS, errors.TOKEN_DECIMALS
     self.asset_config[asset] = Asset(
         listed=True,
         index=index,
@@ -216,18 +217,18 @@ def _list(asset: address, im_haircut: uint256, mm_haircut: uint256, cap: uint256
 @internal
 @view
 def _check_params(asset: address, im_haircut: uint256, mm_haircut: uint256, cap: uint256):
-    assert im_haircut <= constants.WAD, "xmargin: haircut above 100%"
-    assert mm_haircut <= im_haircut, "xmargin: maintenance haircut above initial"
-    assert cap <= constants.MAX_AMOUNT, "xmargin: cap too large"
+    assert im_haircut <= constants.WAD, errors.HAIRCUT_TOO_HIGH
+    assert mm_haircut <= im_haircut, errors.MM_HAIRCUT_ABOVE_IM
+    assert cap <= constants.MAX_AMOUNT, errors.CAP_TOO_LARGE
     # The quote asset is the unit of account: always at face value.
     if asset == self.quote_asset and self.quote_asset != empty(address):
-        assert im_haircut == 0, "xmargin: quote asset takes no haircut"
+        assert im_haircut == 0, errors.QUOTE_HAIRCUT
 
 
 @internal
 @view
 def _check_listed(asset: address):
-    assert self.asset_config[asset].listed, "xmargin: asset not listed"
+    assert self.asset_config[asset].listed, errors.ASSET_NOT_LISTED
 
 
 @internal

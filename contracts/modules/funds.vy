@@ -15,6 +15,7 @@ from . import governance
 from . import health
 from . import operators
 from . import token_transfer
+from . import errors
 
 uses: (collateral, governance, health, operators)
 
@@ -55,12 +56,12 @@ def deposit(sub_id: uint256, asset: address, amount: uint256):
     """
     governance._check_not_paused()
     collateral._check_listed(asset)
-    assert amount > 0, "xmargin: zero amount"
+    assert amount > 0, errors.ZERO_AMOUNT
     total: uint256 = collateral.total_deposits[asset]
     cap: uint256 = collateral.asset_config[asset].cap
     # `cap - total` cannot underflow while total <= cap; a cap lowered below
     # the total stops deposits. Comparing this way never overflows.
-    assert total <= cap and amount <= cap - total, "xmargin: deposit cap exceeded"
+    assert total <= cap and amount <= cap - total, errors.DEPOSIT_CAP
     collateral.total_deposits[asset] = total + amount
     new_balance: int256 = collateral._add(msg.sender, sub_id, asset, convert(amount, int256))
     token_transfer._pull(asset, msg.sender, amount)
@@ -108,10 +109,10 @@ def transfer_between(sub_from: uint256, sub_to: uint256, asset: address, amount:
     @param amount Native units, > 0 and <= the source balance.
     """
     collateral._check_listed(asset)
-    assert sub_from != sub_to, "xmargin: same sub-account"
-    assert amount > 0, "xmargin: zero amount"
+    assert sub_from != sub_to, errors.SAME_SUB_ACCOUNT
+    assert amount > 0, errors.ZERO_AMOUNT
     balance: int256 = collateral.balances[msg.sender][sub_from][asset]
-    assert balance > 0 and amount <= convert(balance, uint256), "xmargin: insufficient balance"
+    assert balance > 0 and amount <= convert(balance, uint256), errors.INSUFFICIENT_BALANCE
     # amount <= balance <= 2**128: the conversion cannot fail.
     collateral._add(msg.sender, sub_from, asset, -convert(amount, int256))
     collateral._add(msg.sender, sub_to, asset, convert(amount, int256))
@@ -126,8 +127,8 @@ def _withdraw(owner: address, sub_id: uint256, asset: address, amount: uint256) 
     to_send: uint256 = amount
     if amount == max_value(uint256):
         to_send = convert(max(balance, 0), uint256)
-    assert to_send > 0, "xmargin: zero amount"
-    assert balance > 0 and to_send <= convert(balance, uint256), "xmargin: insufficient balance"
+    assert to_send > 0, errors.ZERO_AMOUNT
+    assert balance > 0 and to_send <= convert(balance, uint256), errors.INSUFFICIENT_BALANCE
     # balance <= cap <= 2**128, so the conversion cannot fail.
     new_balance: int256 = collateral._add(owner, sub_id, asset, -convert(to_send, int256))
     # Settlement moves quote balances without deposits, so a trader can

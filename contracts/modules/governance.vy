@@ -11,6 +11,7 @@
 """
 
 from snekmate.auth import ownable
+from . import errors
 
 uses: ownable
 
@@ -48,8 +49,8 @@ def pause():
     """
     @notice Stops deposits and risk-increasing actions. Owner or guardian.
     """
-    assert msg.sender == ownable.owner or msg.sender == self.guardian, "xmargin: caller is not owner or guardian"
-    assert not self.paused, "xmargin: already paused"
+    assert msg.sender == ownable.owner or msg.sender == self.guardian, errors.NOT_OWNER_OR_GUARDIAN
+    assert not self.paused, errors.ALREADY_PAUSED
     self.paused = True
     log Paused(account=msg.sender)
 
@@ -60,7 +61,7 @@ def unpause():
     @notice Resumes normal operation. Owner only.
     """
     ownable._check_owner()
-    assert self.paused, "xmargin: not paused"
+    assert self.paused, errors.NOT_PAUSED
     self.paused = False
     log Unpaused(account=msg.sender)
 
@@ -68,4 +69,4 @@ def unpause():
 @internal
 @view
 def _check_not_paused():
-    assert not self.paused, "xmargin: paused"
+    assert not self.paused, errors.PAUSED

@@ -27,6 +27,7 @@
 from . import collateral
 from . import markets
 from . import portfolio
+from . import errors
 
 uses: (collateral, markets, portfolio)
 
@@ -129,4 +130,4 @@ def _check_initial_margin(owner: address, sub_id: uint256):
     if not self._has_liabilities(owner, sub_id):
         return
     h: Health = self._account_health(owner, sub_id)
-    assert h.equity >= convert(h.im, int256), "xmargin: below initial margin"
+    assert h.equity >= convert(h.im, int256), errors.BELOW_IM

@@ -67,6 +67,7 @@ from . import portfolio
 from . import registry
 from . import token_transfer
 from . import trading
+from . import errors
 
 uses: (ownable, collateral, health, markets, operators, portfolio, registry, trading)
 
@@ -247,15 +248,15 @@ def set_liquidation_params(params: LiquidationParams):
     @param params See `LiquidationParams`; bounds are checked.
     """
     ownable._check_owner()
-    assert params.penalty <= MAX_PENALTY, "xmargin: penalty above 10%"
-    assert params.keeper_share_min <= params.keeper_share_max, "xmargin: keeper share min above max"
-    assert params.keeper_share_max <= constants.WAD, "xmargin: keeper share above 100%"
-    assert params.auction_depth > 0 and params.auction_depth <= constants.WAD, "xmargin: auction depth out of range"
-    assert params.target_health > constants.WAD, "xmargin: target health must be above 1"
-    assert params.target_health <= MAX_TARGET_HEALTH, "xmargin: target health above 2"
-    assert params.full_close_health < constants.WAD, "xmargin: full-close health must be below 1"
-    assert params.dust_notional <= MAX_DUST, "xmargin: dust threshold too large"
-    assert params.collateral_discount <= MAX_DISCOUNT, "xmargin: collateral discount above 20%"
+    assert params.penalty <= MAX_PENALTY, errors.PENALTY_TOO_HIGH
+    assert params.keeper_share_min <= params.keeper_share_max, errors.SHARE_MIN_ABOVE_MAX
+    assert params.keeper_share_max <= constants.WAD, errors.SHARE_TOO_HIGH
+    assert params.auction_depth > 0 and params.auction_depth <= constants.WAD, errors.AUCTION_DEPTH_RANGE
+    assert params.target_health > constants.WAD, errors.TARGET_TOO_LOW
+    assert params.target_health <= MAX_TARGET_HEALTH, errors.TARGET_TOO_HIGH
+    assert params.full_close_health < constants.WAD, errors.FULL_CLOSE_TOO_HIGH
+    assert params.dust_notional <= MAX_DUST, errors.DUST_TOO_LARGE
+    assert params.collateral_discount <= MAX_DISCOUNT, errors.DISCOUNT_TOO_HIGH
     self.liquidation_words = [
         params.penalty
         | (params.keeper_share_min << 64)
@@ -304,8 +305,8 @@ def fund_insurance(amount: uint256):
     @notice Adds quote tokens to the insurance fund (anyone may).
     @param amount Native quote units, > 0; the caller must have approved them.
     """
-    assert amount > 0, "xmargin: zero amount"
-    assert amount <= constants.MAX_AMOUNT, "xmargin: amount too large"
+    assert amount > 0, errors.ZERO_AMOUNT
+    assert amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
     self.insurance_fund += amount
     token_transfer._pull(collateral.quote_asset, msg.sender, amount)
     log InsuranceFunded(sender=msg.sender, amount=amount, balance=self.insurance_fund)
@@ -332,11 +333,11 @@ def liquidate(
     """
     self._check_not_self(owner, sub_id)
     markets._check_market(market_id)
-    assert max_size > 0, "xmargin: zero size"
+    assert max_size > 0, errors.ZERO_SIZE
     lp: LiquidationParams = self._liquidation_params()
-    assert lp.target_health != 0, "xmargin: liquidation not configured"
+    assert lp.target_health != 0, errors.NOT_CONFIGURED
     old: markets.Position = markets.positions[owner][sub_id][market_id]
-    assert old.size != 0, "xmargin: no position in market"
+    assert old.size != 0, errors.NO_POSITION
     # A portfolio account's exposure is kept: it also orders the close below.
     in_portfolio: bool = portfolio._is_portfolio(owner, sub_id)
     x: portfolio.Exposure = empty(portfolio.Exposure)
@@ -346,7 +347,7 @@ def liquidate(
         h = health._portfolio_health(x)
     else:
         h = health._account_health(owner, sub_id)
-    assert h.equity < convert(h.mm, int256), "xmargin: account not liquidatable"
+    assert h.equity < convert(h.mm, int256), errors.NOT_LIQUIDATABLE
 
     price: uint256 = markets._price(market_id)
     index: int256 = markets._accrue(market_id, price)
@@ -369,17 +370,17 @@ def liquidate(
         lowest: int256 = 0
         first: uint256 = 0
         chosen, lowest, first = portfolio._close_order(owner, sub_id, market_id, x)
-        assert chosen == lowest, "xmargin: liquidate the position losing most in the worst scenario first"
+        assert chosen == lowest, errors.WRONG_ORDER
     else:
         wanted = self._close_size(h.equity, h.mm, size_abs, price, p, lp, precision)
     # A whole-position close cannot be taken in pieces: a piece would lower
     # E / MM (or leave dust) and raise the next piece's keeper share.
-    assert wanted < size_abs or max_size >= size_abs, "xmargin: this liquidation must close the whole position"
+    assert wanted < size_abs or max_size >= size_abs, errors.MUST_CLOSE_WHOLE
     closed: uint256 = min(wanted, max_size)
     if closed < wanted:
         # A piece pays a penalty rounded up to a native quote unit: one worth
         # almost nothing would free less MM than that unit and lower E / MM.
-        assert math._mul_div(closed, price, constants.WAD, False) >= max(lp.dust_notional, MIN_PIECE), "xmargin: liquidation piece below the dust threshold"
+        assert math._mul_div(closed, price, constants.WAD, False) >= max(lp.dust_notional, MIN_PIECE), errors.PIECE_BELOW_DUST
 
     delta: int256 = convert(closed, int256)
     if old.size > 0:
@@ -396,7 +397,7 @@ def liquidate(
     )
     penalty: uint256 = fp._ceil_div_u(penalty_wad, precision)
     reward: uint256 = math._mul_div(penalty, self._keeper_share(h.equity, h.mm, lp), constants.WAD, False)
-    assert reward >= min_reward, "xmargin: reward below minimum"
+    assert reward >= min_reward, errors.REWARD_BELOW_MIN
     # The insurance fund takes its share only out of equity the account still
     # has after the reward: charging a bankrupt account for the fund would
     # only be paid back by the fund (and the pool) as bad debt.
@@ -447,16 +448,16 @@ def liquidate_collateral(
     self._check_not_self(owner, sub_id)
     collateral._check_listed(asset)
     quote: address = collateral.quote_asset
-    assert asset != quote, "xmargin: quote asset is not collateral to liquidate"
-    assert repay_amount > 0, "xmargin: zero amount"
-    assert repay_amount <= constants.MAX_AMOUNT, "xmargin: amount too large"
-    assert markets.position_mask[owner][sub_id] == 0, "xmargin: account has positions: liquidate them first"
+    assert asset != quote, errors.QUOTE_NOT_COLLATERAL
+    assert repay_amount > 0, errors.ZERO_AMOUNT
+    assert repay_amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
+    assert markets.position_mask[owner][sub_id] == 0, errors.HAS_POSITIONS
     debt: int256 = collateral.balances[owner][sub_id][quote]
-    assert debt < 0, "xmargin: account has no debt"
+    assert debt < 0, errors.NO_DEBT
     h: health.Health = health._account_health(owner, sub_id)
-    assert h.equity < 0, "xmargin: account not liquidatable"
+    assert h.equity < 0, errors.NOT_LIQUIDATABLE
     held: int256 = collateral.balances[owner][sub_id][asset]
-    assert held > 0, "xmargin: account holds none of that asset"
+    assert held > 0, errors.HOLDS_NONE
 
     price: uint256 = staticcall collateral.oracle.price(asset)
     q_precision: uint256 = collateral.asset_config[quote].precision
@@ -475,8 +476,8 @@ def liquidate_collateral(
         # Everything the account holds, for what it costs (rounded up).
         out = convert(held, uint256)
         repaid = math._mul_div(out, cost_num, constants.WAD * constants.WAD * q_precision, True)
-    assert out > 0, "xmargin: repay too small for one unit of collateral"
-    assert out >= min_out, "xmargin: collateral out below minimum"
+    assert out > 0, errors.REPAY_BELOW_ONE_UNIT
+    assert out >= min_out, errors.OUT_BELOW_MIN
 
     collateral._add(owner, sub_id, quote, convert(repaid, int256))
     collateral._add(owner, sub_id, asset, -convert(out, int256))
@@ -505,9 +506,9 @@ def settle_bad_debt(owner: address, sub_id: uint256):
     @param owner The account owner.
     @param sub_id The sub-account.
     """
-    assert markets.position_mask[owner][sub_id] == 0, "xmargin: account has positions: liquidate them first"
-    assert not collateral._holds_collateral(owner, sub_id), "xmargin: account holds collateral: liquidate it first"
-    assert collateral.balances[owner][sub_id][collateral.quote_asset] < 0, "xmargin: account has no debt"
+    assert markets.position_mask[owner][sub_id] == 0, errors.HAS_POSITIONS
+    assert not collateral._holds_collateral(owner, sub_id), errors.HOLDS_COLLATERAL
+    assert collateral.balances[owner][sub_id][collateral.quote_asset] < 0, errors.NO_DEBT
     self._settle_bad_debt(owner, sub_id)
 
 
@@ -517,7 +518,7 @@ def settle_bad_debt(owner: address, sub_id: uint256):
 @internal
 @view
 def _check_not_self(owner: address, sub_id: uint256):
-    assert msg.sender != owner and not operators.is_operator[owner][sub_id][msg.sender], "xmargin: self-liquidation"
+    assert msg.sender != owner and not operators.is_operator[owner][sub_id][msg.sender], errors.SELF_LIQUIDATION
 
 
 @internal

@@ -27,6 +27,7 @@ from . import constants
 from . import fixed_point as fp
 from . import markets
 from . import token_transfer
+from . import errors
 
 uses: (ownable, collateral, markets)
 
@@ -117,9 +118,9 @@ def pool_deposit(amount: uint256):
     @dev Only the LiquidityPool, which must have approved this contract.
     @param amount Native quote units, > 0.
     """
-    assert msg.sender == self.pool and msg.sender != empty(address), "xmargin: caller is not the pool"
-    assert amount > 0, "xmargin: zero amount"
-    assert amount <= constants.MAX_AMOUNT, "xmargin: amount too large"
+    assert msg.sender == self.pool and msg.sender != empty(address), errors.NOT_POOL
+    assert amount > 0, errors.ZERO_AMOUNT
+    assert amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
     markets.pool_balance += convert(amount, int256)
     token_transfer._pull(collateral.quote_asset, msg.sender, amount)
     log PoolDeposit(pool=msg.sender, amount=amount, balance=markets.pool_balance)
@@ -134,12 +135,12 @@ def pool_withdraw(amount: uint256, receiver: address):
     @param amount Native quote units, > 0.
     @param receiver Who gets the tokens.
     """
-    assert msg.sender == self.pool and msg.sender != empty(address), "xmargin: caller is not the pool"
-    assert amount > 0, "xmargin: zero amount"
-    assert amount <= constants.MAX_AMOUNT, "xmargin: amount too large"
+    assert msg.sender == self.pool and msg.sender != empty(address), errors.NOT_POOL
+    assert amount > 0, errors.ZERO_AMOUNT
+    assert amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
     markets.pool_balance -= convert(amount, int256)
     s: PoolState = self._pool_state()
-    assert s.cash >= convert(s.required, int256), "xmargin: pool cannot cover open positions"
+    assert s.cash >= convert(s.required, int256), errors.POOL_CANNOT_COVER
     token_transfer._push(collateral.quote_asset, receiver, amount)
     log PoolWithdraw(receiver=receiver, amount=amount, balance=markets.pool_balance)
 
@@ -151,8 +152,8 @@ def set_pool(new_pool: address):
     @param new_pool The ERC-4626 vault that owns the pool ledger.
     """
     ownable._check_owner()
-    assert self.pool == empty(address), "xmargin: pool already set"
-    assert new_pool.is_contract, "xmargin: pool is not a contract"
+    assert self.pool == empty(address), errors.POOL_ALREADY_SET
+    assert new_pool.is_contract, errors.POOL_NOT_CONTRACT
     self.pool = new_pool
     log PoolSet(pool=new_pool)
 
@@ -165,7 +166,7 @@ def set_pool_buffer(buffer: uint256):
     @param buffer WAD fraction, <= 1.
     """
     ownable._check_owner()
-    assert buffer <= constants.WAD, "xmargin: buffer above 100%"
+    assert buffer <= constants.WAD, errors.BUFFER_TOO_HIGH
     self.pool_buffer = buffer
     log PoolBufferSet(buffer=buffer)
 

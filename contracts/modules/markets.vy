@@ -33,6 +33,7 @@ from ..interfaces import IOracleRouter
 from . import collateral
 from . import constants
 from . import fixed_point as fp
+from . import errors
 
 uses: (ownable, collateral)
 
@@ -190,9 +191,9 @@ def list_market(params: MarketParams):
     """
     ownable._check_owner()
     market_id: uint256 = self.num_markets
-    assert market_id < constants.MAX_MARKETS, "xmargin: too many markets"
+    assert market_id < constants.MAX_MARKETS, errors.TOO_MANY_MARKETS
     self._check_params(params)
-    assert staticcall collateral.oracle.price(params.asset) > 0, "xmargin: asset has no price"
+    assert staticcall collateral.oracle.price(params.asset) > 0, errors.ASSET_NO_PRICE
     self._store_params(market_id, params)
     self.market_state[market_id].last_funding_time = block.timestamp
     self.num_markets = market_id + 1
@@ -209,7 +210,7 @@ def set_market_params(market_id: uint256, params: MarketParams):
     """
     ownable._check_owner()
     self._check_market(market_id)
-    assert params.asset == self._asset(market_id), "xmargin: market asset cannot change"
+    assert params.asset == self._asset(market_id), errors.MARKET_ASSET_FIXED
     self._check_params(params)
     self._accrue(market_id, self._price(market_id))
     self._store_params(market_id, params)
@@ -225,16 +226,16 @@ def set_oracle(new_oracle: address):
     @param new_oracle The router.
     """
     ownable._check_owner()
-    assert new_oracle.is_contract, "xmargin: oracle is not a contract"
+    assert new_oracle.is_contract, errors.ORACLE_NOT_CONTRACT
     router: IOracleRouter = IOracleRouter(new_oracle)
     for i: uint256 in range(1, constants.MAX_ASSETS):
         if i >= collateral.num_assets:
             break
-        assert staticcall router.price(collateral.asset_list[i]) > 0, "xmargin: asset has no price"
+        assert staticcall router.price(collateral.asset_list[i]) > 0, errors.ASSET_NO_PRICE
     for m: uint256 in range(constants.MAX_MARKETS):
         if m == self.num_markets:
             break
-        assert staticcall router.price(self._asset(m)) > 0, "xmargin: market has no price"
+        assert staticcall router.price(self._asset(m)) > 0, errors.MARKET_NO_PRICE
     log collateral.OracleSet(previous_oracle=collateral.oracle.address, new_oracle=new_oracle)
     collateral.oracle = router
 
@@ -258,28 +259,28 @@ def set_market_closed(market_id: uint256, closed: bool):
 @internal
 @view
 def _check_market(market_id: uint256):
-    assert market_id < self.num_markets, "xmargin: unknown market"
+    assert market_id < self.num_markets, errors.UNKNOWN_MARKET
 
 
 @internal
 @pure
 def _check_params(p: MarketParams):
-    assert p.asset != empty(address), "xmargin: market asset is the zero address"
-    assert p.mmr_base > 0, "xmargin: maintenance ratio must be positive"
-    assert p.mmr_base < p.imr_base, "xmargin: maintenance ratio must be below initial"
-    assert p.imr_base <= constants.WAD, "xmargin: initial ratio above 100%"
-    assert p.mm_size_scalar <= p.im_size_scalar, "xmargin: maintenance size scalar above initial"
-    assert p.im_size_scalar <= constants.MAX_SIZE_SCALAR, "xmargin: size scalar too large"
+    assert p.asset != empty(address), errors.ZERO_MARKET_ASSET
+    assert p.mmr_base > 0, errors.ZERO_MM_RATIO
+    assert p.mmr_base < p.imr_base, errors.MM_RATIO_ABOVE_IM
+    assert p.imr_base <= constants.WAD, errors.IM_RATIO_TOO_HIGH
+    assert p.mm_size_scalar <= p.im_size_scalar, errors.MM_SCALAR_ABOVE_IM
+    assert p.im_size_scalar <= constants.MAX_SIZE_SCALAR, errors.SIZE_SCALAR_TOO_LARGE
     # >= one whole unit keeps the premium maths inside int256.
-    assert p.skew_scale >= constants.WAD, "xmargin: skew scale below one unit"
-    assert p.skew_scale <= constants.MAX_SIZE, "xmargin: skew scale too large"
-    assert p.maker_fee <= p.taker_fee, "xmargin: maker fee above taker fee"
-    assert p.taker_fee <= constants.MAX_FEE, "xmargin: fee above 10%"
-    assert p.max_oi <= constants.MAX_SIZE, "xmargin: open interest cap too large"
+    assert p.skew_scale >= constants.WAD, errors.SKEW_SCALE_TOO_SMALL
+    assert p.skew_scale <= constants.MAX_SIZE, errors.SKEW_SCALE_TOO_LARGE
+    assert p.maker_fee <= p.taker_fee, errors.MAKER_FEE_ABOVE_TAKER
+    assert p.taker_fee <= constants.MAX_FEE, errors.FEE_TOO_HIGH
+    assert p.max_oi <= constants.MAX_SIZE, errors.OI_CAP_TOO_LARGE
     # |skew| <= max_oi <= skew_scale keeps every fill price positive.
-    assert p.max_oi <= p.skew_scale, "xmargin: open interest cap above skew scale"
-    assert p.max_funding_rate <= constants.MAX_FUNDING_RATE, "xmargin: funding rate cap too large"
-    assert p.max_funding_velocity <= constants.MAX_FUNDING_VELOCITY, "xmargin: funding velocity too large"
+    assert p.max_oi <= p.skew_scale, errors.OI_CAP_ABOVE_SKEW_SCALE
+    assert p.max_funding_rate <= constants.MAX_FUNDING_RATE, errors.RATE_CAP_TOO_LARGE
+    assert p.max_funding_velocity <= constants.MAX_FUNDING_VELOCITY, errors.VELOCITY_TOO_LARGE
 
 
 # ---------------------------------------------------------------- internals: maths

@@ -13,6 +13,8 @@
                  trading-bot key. Approve only operators you trust.
 """
 
+from . import errors
+
 
 event OperatorSet:
     owner: indexed(address)
@@ -33,8 +35,8 @@ def set_operator(sub_id: uint256, operator: address, approved: bool):
     @param operator Who may trade it and withdraw from it to the caller.
     @param approved True to approve, False to revoke.
     """
-    assert operator != msg.sender, "xmargin: owner needs no approval"
-    assert operator != empty(address), "xmargin: operator is the zero address"
+    assert operator != msg.sender, errors.OWNER_NEEDS_NO_APPROVAL
+    assert operator != empty(address), errors.ZERO_OPERATOR
     self.is_operator[msg.sender][sub_id][operator] = approved
     log OperatorSet(owner=msg.sender, sub_id=sub_id, operator=operator, approved=approved)
 
@@ -42,4 +44,4 @@ def set_operator(sub_id: uint256, operator: address, approved: bool):
 @internal
 @view
 def _check_operator(owner: address, sub_id: uint256):
-    assert msg.sender == owner or self.is_operator[owner][sub_id][msg.sender], "xmargin: caller is not an operator of the account"
+    assert msg.sender == owner or self.is_operator[owner][sub_id][msg.sender], errors.NOT_OPERATOR

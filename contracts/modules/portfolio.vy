@@ -30,6 +30,7 @@ from . import collateral
 from . import constants
 from . import fixed_point as fp
 from . import markets
+from . import errors
 
 uses: (ownable, collateral, markets)
 
@@ -85,17 +86,17 @@ def set_portfolio_risk(risk: address):
     @param risk The PortfolioRisk contract.
     """
     ownable._check_owner()
-    assert risk.is_contract, "xmargin: risk set is not a contract"
+    assert risk.is_contract, errors.RISK_SET_NOT_CONTRACT
     groups: uint256 = staticcall IPortfolioRisk(risk).num_groups()
-    assert groups > 0 and groups <= MAX_GROUPS, "xmargin: risk set has no valid groups"
+    assert groups > 0 and groups <= MAX_GROUPS, errors.RISK_SET_BAD_GROUPS
     for i: uint256 in range(constants.MAX_ASSETS):
         if i == collateral.num_assets:
             break
-        assert self.risk_group[collateral.asset_list[i]] < groups, "xmargin: an asset's group is not in the risk set"
+        assert self.risk_group[collateral.asset_list[i]] < groups, errors.ASSET_GROUP_NOT_IN_SET
     for m: uint256 in range(constants.MAX_MARKETS):
         if m == markets.num_markets:
             break
-        assert self.risk_group[markets._asset(m)] < groups, "xmargin: a market's group is not in the risk set"
+        assert self.risk_group[markets._asset(m)] < groups, errors.MARKET_GROUP_NOT_IN_SET
     log PortfolioRiskSet(previous_risk=self.portfolio_risk.address, new_risk=risk)
     self.portfolio_risk = IPortfolioRisk(risk)
 
@@ -117,11 +118,11 @@ def set_risk_group(asset: address, group: uint256):
         if listed or m == markets.num_markets:
             break
         listed = markets._asset(m) == asset
-    assert listed, "xmargin: asset is neither listed collateral nor a market's"
+    assert listed, errors.GROUP_ASSET_NOT_LISTED
     groups: uint256 = MAX_GROUPS
     if self.portfolio_risk.address != empty(address):
         groups = staticcall self.portfolio_risk.num_groups()
-    assert group < groups, "xmargin: no such risk group"
+    assert group < groups, errors.NO_SUCH_GROUP
     self.risk_group[asset] = group
     log RiskGroupSet(asset=asset, group=group)
 
@@ -167,8 +168,8 @@ def portfolio_liquidation_market(owner: address, sub_id: uint256) -> uint256:
     @param sub_id The sub-account number.
     @return The market id.
     """
-    assert self._is_portfolio(owner, sub_id), "xmargin: account not in portfolio mode"
-    assert markets.position_mask[owner][sub_id] != 0, "xmargin: account has no position"
+    assert self._is_portfolio(owner, sub_id), errors.NOT_PORTFOLIO
+    assert markets.position_mask[owner][sub_id] != 0, errors.PM_NO_POSITION
     chosen: int256 = 0
     lowest: int256 = 0
     first: uint256 = 0
@@ -190,9 +191,9 @@ def _set_mode(owner: address, sub_id: uint256, portfolio_mode: bool):
     """
     @dev Flips the flag; the caller checks the margin afterwards.
     """
-    assert self._is_portfolio(owner, sub_id) != portfolio_mode, "xmargin: account already in that mode"
+    assert self._is_portfolio(owner, sub_id) != portfolio_mode, errors.ALREADY_IN_MODE
     if portfolio_mode:
-        assert self.portfolio_risk.address != empty(address), "xmargin: portfolio margin not configured"
+        assert self.portfolio_risk.address != empty(address), errors.PM_NOT_CONFIGURED
     collateral.held_mask[owner][sub_id] ^= collateral.PORTFOLIO_FLAG
     log MarginModeSet(owner=owner, sub_id=sub_id, portfolio=portfolio_mode)
 

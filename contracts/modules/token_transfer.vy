@@ -13,6 +13,7 @@
 """
 
 from ethereum.ercs import IERC20
+from . import errors
 
 
 @internal
@@ -24,10 +25,10 @@ def _pull(token: address, sender: address, amount: uint256):
     ok: bool = extcall IERC20(token).transferFrom(
         sender, self, amount, default_return_value=True
     )
-    assert ok, "xmargin: token transferFrom failed"
+    assert ok, errors.TRANSFER_FROM_FAILED
     after: uint256 = staticcall IERC20(token).balanceOf(self)
     # A fee-on-transfer token credits less than `amount`.
-    assert after >= before and after - before == amount, "xmargin: token took a fee on transfer"
+    assert after >= before and after - before == amount, errors.FEE_ON_TRANSFER
 
 
 @internal
@@ -37,6 +38,6 @@ def _push(token: address, receiver: address, amount: uint256):
     """
     before: uint256 = staticcall IERC20(token).balanceOf(self)
     ok: bool = extcall IERC20(token).transfer(receiver, amount, default_return_value=True)
-    assert ok, "xmargin: token transfer failed"
+    assert ok, errors.TRANSFER_FAILED
     after: uint256 = staticcall IERC20(token).balanceOf(self)
-    assert before >= after and before - after == amount, "xmargin: token moved a different amount"
+    assert before >= after and before - after == amount, errors.WRONG_AMOUNT_MOVED

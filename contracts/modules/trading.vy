@@ -37,6 +37,7 @@ from . import markets
 from . import operators
 from . import portfolio
 from . import registry
+from . import errors
 
 uses: (collateral, governance, health, markets, operators, portfolio, registry)
 
@@ -96,8 +97,8 @@ def _trade(
     owner: address, sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_price: uint256
 ) -> uint256:
     markets._check_market(market_id)
-    assert size_delta != 0, "xmargin: zero size"
-    assert fp._abs(size_delta) <= constants.MAX_SIZE, "xmargin: size too large"
+    assert size_delta != 0, errors.ZERO_SIZE
+    assert fp._abs(size_delta) <= constants.MAX_SIZE, errors.SIZE_TOO_LARGE
     p: markets.MarketParams = markets._params(market_id)
     price: uint256 = markets._price(market_id)
     # Funding accrues under the skew that held until now.
@@ -105,23 +106,23 @@ def _trade(
     skew: int256 = markets.market_state[market_id].skew
     old: markets.Position = markets.positions[owner][sub_id][market_id]
     new_size: int256 = old.size + size_delta
-    assert fp._abs(new_size) <= constants.MAX_SIZE, "xmargin: position too large"
+    assert fp._abs(new_size) <= constants.MAX_SIZE, errors.POSITION_TOO_LARGE
 
     reducing: bool = old.size != 0 and (
         new_size == 0 or ((new_size > 0) == (old.size > 0) and fp._abs(new_size) < fp._abs(old.size))
     )
     if not reducing:
         governance._check_not_paused()
-        assert not markets.market_closed[market_id], "xmargin: market closed"
+        assert not markets.market_closed[market_id], errors.MARKET_CLOSED
 
     adjustment: int256 = markets._fill_adjustment(skew, size_delta, price, p.skew_scale)
     # Only a skew beyond skew_scale (after the owner lowered it) can push a
     # fill below zero; the premium stays exact, the reported fill stops at 0.
     fill: uint256 = convert(max(convert(price, int256) + adjustment, 0), uint256)
     if size_delta > 0:
-        assert fill <= acceptable_price, "xmargin: fill price above acceptable"
+        assert fill <= acceptable_price, errors.FILL_ABOVE_LIMIT
     else:
-        assert fill >= acceptable_price, "xmargin: fill price below acceptable"
+        assert fill >= acceptable_price, errors.FILL_BELOW_LIMIT
 
     # A portfolio account's MM is its whole book's: closing one leg of a
     # hedge can raise it, so its reductions are checked against the MM
@@ -147,9 +148,9 @@ def _trade(
     )
     if not reducing:
         if new_size > 0:
-            assert markets.market_state[market_id].long_oi <= p.max_oi, "xmargin: open interest cap reached"
+            assert markets.market_state[market_id].long_oi <= p.max_oi, errors.OI_CAP
         else:
-            assert markets.market_state[market_id].short_oi <= p.max_oi, "xmargin: open interest cap reached"
+            assert markets.market_state[market_id].short_oi <= p.max_oi, errors.OI_CAP
         health._check_initial_margin(owner, sub_id)
     else:
         cost: int256 = premium + convert(fee, int256)
@@ -167,9 +168,9 @@ def _trade(
                     ).mm
                 assert h.equity >= convert(h.mm, int256) or (
                     cost <= convert(freed, int256) and h.equity >= 0
-                ), "xmargin: this reduction costs more than the account can bear"
+                ), errors.REDUCTION_TOO_COSTLY
             if portfolio_reduction:
-                assert h.equity >= convert(h.im, int256) or h.mm <= mm_before, "xmargin: this reduction raises the portfolio's margin above the account's equity: it needs initial margin"
+                assert h.equity >= convert(h.im, int256) or h.mm <= mm_before, errors.REDUCTION_NEEDS_IM
 
     log Trade(
         owner=owner,

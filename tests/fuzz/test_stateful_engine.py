@@ -60,12 +60,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from tests.engines import engine_over
-from tests.perps_world import HEARTBEAT, WRONG_ORDER, World, next_timestamp
+from tests.perps_world import HEARTBEAT, World, next_timestamp
 from tests.portfolio_config import CONFIG as PM_CONFIG
 from tests.portfolio_config import deploy_risk
 from tests.unit.test_trading_properties import MARKETS
+from xmargin import errors, model, perps
 from xmargin import liquidation as liq
-from xmargin import model, perps
 from xmargin import portfolio as pm
 from xmargin.keeper import Keeper, KeeperConfig
 
@@ -79,7 +79,7 @@ LIQUIDATOR_USDC = 1_000_000 * USDC
 INSURANCE_SEED = 1_000 * USDC
 START_USDC = 10_000 * USDC
 START_WETH = 2 * E18
-NOT_OWNER = "ownable: caller is not the owner"
+NOT_OWNER = errors.NOT_OWNER
 # Steps per example: the `ci` profile keeps `make test` bounded; `fuzz`
 # (make fuzz) runs longer sequences. XMARGIN_FUZZ_STEPS overrides both.
 STEPS = int(
@@ -328,10 +328,10 @@ class EngineMachine(RuleBasedStateMachine):
         if token is self.unlisted:
             self._refused(
                 lambda: ch.deposit(sub, token, max(amount, 1), sender=who),
-                "xmargin: asset not listed",
+                errors.ASSET_NOT_LISTED,
             )
         elif amount == 0:
-            self._refused(lambda: ch.deposit(sub, token, 0, sender=who), "xmargin: zero amount")
+            self._refused(lambda: ch.deposit(sub, token, 0, sender=who), errors.ZERO_AMOUNT)
         elif amount > wallet:
             self._refused(
                 lambda: ch.deposit(sub, token, amount, sender=who), "mock: balance too low"
@@ -347,9 +347,7 @@ class EngineMachine(RuleBasedStateMachine):
         ch = self.ch
         now = self._next()
         if token is self.unlisted:
-            self._refused(
-                lambda: ch.withdraw(sub, token, 1, sender=who), "xmargin: asset not listed"
-            )
+            self._refused(lambda: ch.withdraw(sub, token, 1, sender=who), errors.ASSET_NOT_LISTED)
             return
         key = (str(who), sub)
         balance = self.w.balances[key][token.address]
@@ -359,9 +357,9 @@ class EngineMachine(RuleBasedStateMachine):
             w.balances[key][token.address] -= amount
 
         if amount == 0:
-            reason = "xmargin: zero amount"
+            reason = errors.ZERO_AMOUNT
         elif amount > balance:
-            reason = "xmargin: insufficient balance"
+            reason = errors.INSUFFICIENT_BALANCE
         else:
             reason = self.w.im_failure_after(who, sub, now, take)
         if reason is not None:
@@ -388,9 +386,9 @@ class EngineMachine(RuleBasedStateMachine):
 
         now = self._next()
         if amount == 0:
-            reason = "xmargin: zero amount"
+            reason = errors.ZERO_AMOUNT
         elif amount > balance:
-            reason = "xmargin: insufficient balance"
+            reason = errors.INSUFFICIENT_BALANCE
         else:
             reason = self.w.im_failure_after(who, sub, now, move)
         if reason is not None:
@@ -419,7 +417,7 @@ class EngineMachine(RuleBasedStateMachine):
                 w.portfolio.discard(key)
 
         if (key in self.w.portfolio) == portfolio:
-            reason = "xmargin: account already in that mode"
+            reason = errors.ALREADY_IN_MODE
         else:
             reason = self.w.im_failure_after(who, sub, now, switch)
         if reason is not None:
@@ -457,7 +455,7 @@ class EngineMachine(RuleBasedStateMachine):
         ch, usdc = self.ch, self.usdc
         if sub == 0:
             self._next()
-            reason = "xmargin: caller is not an operator of the account"
+            reason = errors.NOT_OPERATOR
             self._refused(
                 lambda: ch.trade_for(trader, 0, market, delta or 1, 0, sender=hedger), reason
             )
@@ -475,9 +473,9 @@ class EngineMachine(RuleBasedStateMachine):
 
         now = self._next()
         if amount == 0:
-            reason = "xmargin: zero amount"
+            reason = errors.ZERO_AMOUNT
         elif amount > balance:
-            reason = "xmargin: insufficient balance"
+            reason = errors.INSUFFICIENT_BALANCE
         else:
             reason = self.w.im_failure_after(trader, 1, now, pay)
         if reason is not None:
@@ -591,9 +589,9 @@ class EngineMachine(RuleBasedStateMachine):
         oi = [m for m, s in enumerate(self.w.states) if s.long_oi or s.short_oi]
         reason = self.w.first_price_error(oi, now)
         if reason is None and amount == 0:
-            reason = "xmargin: zero amount"
+            reason = errors.ZERO_AMOUNT
         if reason is None and self.pool.totalSupply() and self.ch.pool_value() == 0:
-            reason = "xmargin: pool has no value"
+            reason = errors.POOL_NO_VALUE
         if reason is not None:
             self._refused(lambda: self.pool.deposit(amount, self.lp, sender=self.lp), reason)
         else:
@@ -702,11 +700,11 @@ class EngineMachine(RuleBasedStateMachine):
         bal = self.w.balances[(str(owner), sub)]
         self._next()
         if self.w.open_markets(owner, sub):
-            reason = "xmargin: account has positions: liquidate them first"
+            reason = errors.HAS_POSITIONS
         elif self.w.held(owner, sub):
-            reason = "xmargin: account holds collateral: liquidate it first"
+            reason = errors.HOLDS_COLLATERAL
         elif bal[self.usdc.address] >= 0:
-            reason = "xmargin: account has no debt"
+            reason = errors.NO_DEBT
         else:
             tx = self.ch.settle_bad_debt(owner, sub, sender=self.stranger)
             self.w._expect_bad_debt(tx, owner, sub)
@@ -810,7 +808,7 @@ class EngineMachine(RuleBasedStateMachine):
         self._next()
         if amount == 0:
             self._refused(
-                lambda: self.ch.fund_insurance(0, sender=self.stranger), "xmargin: zero amount"
+                lambda: self.ch.fund_insurance(0, sender=self.stranger), errors.ZERO_AMOUNT
             )
             return
         self.ch.fund_insurance(amount, sender=self.stranger)
@@ -837,11 +835,11 @@ class EngineMachine(RuleBasedStateMachine):
         sender = self.stranger if bad == "stranger" else self.owner
         reason = {
             "stranger": NOT_OWNER,
-            "penalty": "xmargin: penalty above 10%",
-            "shares": "xmargin: keeper share min above max",
-            "depth": "xmargin: auction depth out of range",
-            "target": "xmargin: target health above 2",
-            "discount": "xmargin: collateral discount above 20%",
+            "penalty": errors.PENALTY_TOO_HIGH,
+            "shares": errors.SHARE_MIN_ABOVE_MAX,
+            "depth": errors.AUCTION_DEPTH_RANGE,
+            "target": errors.TARGET_TOO_HIGH,
+            "discount": errors.DISCOUNT_TOO_HIGH,
         }.get(bad)
         lp = {
             "penalty": replace(lp, penalty=10**17 + 1),
@@ -888,8 +886,8 @@ class EngineMachine(RuleBasedStateMachine):
         sender = self.stranger if bad == "stranger" else self.owner
         reason = {
             "stranger": NOT_OWNER,
-            "mmr": "xmargin: maintenance ratio must be below initial",
-            "fee": "xmargin: fee above 10%",
+            "mmr": errors.MM_RATIO_ABOVE_IM,
+            "fee": errors.FEE_TOO_HIGH,
         }.get(bad)
         if bad == "mmr":
             p = replace(p, mmr_base=p.imr_base)
@@ -924,8 +922,8 @@ class EngineMachine(RuleBasedStateMachine):
         sender = self.stranger if bad == "stranger" else self.owner
         reason = {
             "stranger": NOT_OWNER,
-            "order": "xmargin: maintenance haircut above initial",
-            "above": "xmargin: haircut above 100%",
+            "order": errors.MM_HAIRCUT_ABOVE_IM,
+            "above": errors.HAIRCUT_TOO_HIGH,
         }.get(bad)
         if bad == "order":
             mm = im + 1
@@ -1068,7 +1066,7 @@ def test_scenario_partial_liquidations_by_a_third_party(machine):
     ]
     reached = replay(machine, *steps)
     assert reached["liquidation"] >= 1
-    assert reached["refused: xmargin: self-liquidation"] == 1
+    assert reached[f"refused: {errors.SELF_LIQUIDATION}"] == 1
 
 
 def test_scenario_an_insolvent_close_into_the_skew_is_refused(machine):
@@ -1097,7 +1095,7 @@ def test_scenario_an_insolvent_close_into_the_skew_is_refused(machine):
         ("trade", {"actor": 0, "market": 0, "delta": -(10**18)}),
     )
     assert reached["levered trade"] == 2
-    assert reached["refused: xmargin: this reduction costs more than the account can bear"] == 1
+    assert reached[f"refused: {errors.REDUCTION_TOO_COSTLY}"] == 1
 
 
 def test_scenario_a_bad_price_in_a_market_nobody_holds_does_not_stop_the_keeper(machine):
@@ -1136,7 +1134,7 @@ def test_scenario_a_portfolio_spread_is_liquidated_in_the_engines_order(machine)
         ("keeper_pass", {"page": 50}),
     )
     assert reached["to portfolio mode"] == 1
-    assert reached["refused: xmargin: account already in that mode"] == 1
-    assert reached[f"refused: {WRONG_ORDER}"] == 1
-    assert reached["refused: xmargin: this liquidation must close the whole position"] == 1
+    assert reached[f"refused: {errors.ALREADY_IN_MODE}"] == 1
+    assert reached[f"refused: {errors.WRONG_ORDER}"] == 1
+    assert reached[f"refused: {errors.MUST_CLOSE_WHOLE}"] == 1
     assert reached["keeper liquidation"] >= 1

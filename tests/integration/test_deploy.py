@@ -14,6 +14,7 @@ from eth_account import Account
 from web3 import Web3
 
 from tests.integration.conftest import ANVIL_ACCOUNT_0, ROOT
+from xmargin import errors
 
 pytestmark = pytest.mark.integration
 
@@ -214,5 +215,5 @@ def test_demo_end_to_end(ape_run):
     # de-peg of its USDC loses 249.028: MM 249.02. (Its quote is 5,000 - 19.44:
     # it sold 10 into a +7 skew, maker fee on 7, taker on 3, 0.06 premium back.)
     assert "│   249.02 │" in out
-    assert "reverted 'xmargin: below initial margin'" in out
+    assert f"reverted '{errors.BELOW_IM}'" in out
     assert "agrees with the chain" in out

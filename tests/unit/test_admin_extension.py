@@ -10,6 +10,7 @@ import ape
 import pytest
 
 from tests.conftest import ROOT
+from xmargin import errors
 
 CONTRACTS = [
     "Clearinghouse",
@@ -43,20 +44,20 @@ def test_storage_layouts_are_identical():
 
 def test_admin_called_directly_refuses_everything(project, owner, guardian, usdc, oracle):
     admin = owner.deploy(project.ClearinghouseAdmin)
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         admin.list_asset(usdc, 0, 0, 1, sender=owner)
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         admin.set_oracle(oracle, sender=owner)
-    with ape.reverts("xmargin: caller is not owner or guardian"):
+    with ape.reverts(errors.NOT_OWNER_OR_GUARDIAN):
         admin.pause(sender=owner)
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         admin.transfer_ownership(owner, sender=owner)
 
 
 def test_admin_functions_act_on_the_clearinghouse(clearinghouse, owner, stranger):
     """Through the fallback the owner is the Clearinghouse's owner, and the
     change is visible through the core's own getters."""
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         clearinghouse.set_guardian(stranger, sender=stranger)
     tx = clearinghouse.set_guardian(stranger, sender=owner)
     assert clearinghouse.guardian() == stranger.address

@@ -33,8 +33,8 @@ from ape.exceptions import ContractLogicError, TransactionError
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, QUOTE_CAP, isolated
 from tests.markets import E18, ETH, ETH_MARKET, USDC, params
+from xmargin import errors, perps
 from xmargin import liquidation as liq
-from xmargin import perps
 from xmargin.abi import deploy_clearinghouse
 from xmargin.model import WAD
 
@@ -434,7 +434,7 @@ def test_fee_on_transfer_quote_refused_on_every_pull_charged_to_every_receiver(
         ),
     }
     for call in pulls.values():
-        with ape.reverts("xmargin: token took a fee on transfer"):
+        with ape.reverts(errors.FEE_ON_TRANSFER):
             call()
     assert ledgers(snapshot_balances, ch, [fusd, weth], people, pool) == before
 
@@ -512,23 +512,23 @@ def test_donations_to_every_contract_change_nothing_and_are_stranded(
         assert weth.balanceOf(address) == weth_before + 2 * ETH, name
 
     # The donor has no claim on any of it.
-    with ape.reverts("xmargin: insufficient balance"):
+    with ape.reverts(errors.INSUFFICIENT_BALANCE):
         ch.withdraw(0, usdc, 1, sender=hedger)
-    with ape.reverts("xmargin: insufficient balance"):
+    with ape.reverts(errors.INSUFFICIENT_BALANCE):
         ch.withdraw(0, weth, 1, sender=hedger)
-    with ape.reverts("xmargin: insufficient shares"):
+    with ape.reverts(errors.INSUFFICIENT_SHARES):
         pool.redeem(1, hedger, hedger, sender=hedger)
     # The extensions, called directly, run on their own empty storage: no
     # listed asset, no quote token, no owner; nothing there moves a token.
     liquidator = project.ClearinghouseLiquidator.at(targets["liquidator extension"])
     admin = project.ClearinghouseAdmin.at(targets["admin extension"])
-    with ape.reverts("xmargin: asset not listed"):
+    with ape.reverts(errors.ASSET_NOT_LISTED):
         liquidator.liquidate_collateral(trader, 0, usdc, 1, 0, sender=hedger)
-    with ape.reverts("xmargin: account has no debt"):
+    with ape.reverts(errors.NO_DEBT):
         liquidator.settle_bad_debt(trader, 0, sender=hedger)
     with ape.reverts():  # its quote asset is the zero address: no code to call
         liquidator.fund_insurance(1, sender=hedger)
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         admin.list_asset(usdc, 0, 0, 1, sender=owner)
 
     # Everyone leaves. Closing 10 ETH into +10 skew at $3,000: premium
@@ -609,52 +609,52 @@ BAD_PRICES = {
     "at the min bound": (
         "answers",
         lambda c: c.feed.set_answer(MIN_PRICE // 10**10, sender=c.owner),
-        "xmargin: price at or beyond bound",
+        errors.PRICE_OUT_OF_BOUNDS,
     ),
     "at the max bound": (
         "answers",
         lambda c: c.feed.set_answer(MAX_PRICE // 10**10, sender=c.owner),
-        "xmargin: price at or beyond bound",
+        errors.PRICE_OUT_OF_BOUNDS,
     ),
     "zero": (
         "answers",
         lambda c: c.feed.set_answer(0, sender=c.owner),
-        "xmargin: price not positive",
+        errors.PRICE_NOT_POSITIVE,
     ),
     "negative": (
         "answers",
         lambda c: c.feed.set_answer(-1, sender=c.owner),
-        "xmargin: price not positive",
+        errors.PRICE_NOT_POSITIVE,
     ),
     "stale": (
         "rounds",
         lambda c: _set_round(c.feed, c.owner, 3_000 * FEED, now(c.chain) - HEARTBEAT - 600),
-        "xmargin: price stale",
+        errors.PRICE_STALE,
     ),
     "updatedAt zero": (
         "rounds",
         lambda c: _set_round(c.feed, c.owner, 3_000 * FEED, 0),
-        "xmargin: price round incomplete",
+        errors.PRICE_INCOMPLETE,
     ),
     "answered in an earlier round": (
         "rounds",
         lambda c: _set_round(c.feed, c.owner, 3_000 * FEED, now(c.chain), answered_in=999),
-        "xmargin: price round incomplete",
+        errors.PRICE_INCOMPLETE,
     ),
     "from the future": (
         "rounds",
         lambda c: _set_round(c.feed, c.owner, 3_000 * FEED, now(c.chain) + 10_000),
-        "xmargin: price from the future",
+        errors.PRICE_FROM_FUTURE,
     ),
     "second feed 2.03 % away": (
         "rounds",
         lambda c: c.second.set_answer(3_061 * FEED, sender=c.owner),
-        "xmargin: feeds deviate",
+        errors.FEEDS_DEVIATE,
     ),
     "second feed stale": (
         "rounds",
         lambda c: _set_round(c.second, c.owner, 3_000 * FEED, now(c.chain) - HEARTBEAT - 600),
-        "xmargin: second price stale",
+        errors.SECOND_STALE,
     ),
 }
 
@@ -779,7 +779,7 @@ def test_mango_pumped_collateral_backs_positions_only_up_to_its_initial_haircut(
     # 0.4 BTC: IM 2,400; fee 24 and premium 0.4 * 60,000 * 0.4 / 2e6 = 0.0048
     # leave equity >= IM only if 2,400 - 24.0048 >= 2,400: no.
     before = snapshot_balances(ch, [usdc, weth], [trader])
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         ch.trade(0, 0, 4 * E18 // 10, BUY_ANY, sender=trader)
     assert snapshot_balances(ch, [usdc, weth], [trader]) == before
 
@@ -790,7 +790,7 @@ def test_mango_pumped_collateral_backs_positions_only_up_to_its_initial_haircut(
     #   24,000 - 238.070448 = 23,761.93 >= 23,760: opens.
     # s = 3.961: fee 237.66, premium 3.961 * 0.11883 = 0.47068563 -> 238.130686
     #   (native, rounded down); 23,761.87 < 23,766: refused.
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         ch.trade(0, 0, 3_961 * E18 // 1_000, BUY_ANY, sender=trader)
     ch.trade(0, 0, 396 * E18 // 100, BUY_ANY, sender=trader)
     assert ch.balance_of(trader, 0, usdc) == -238_070_448
@@ -801,7 +801,7 @@ def test_mango_pumped_collateral_backs_positions_only_up_to_its_initial_haircut(
         11_880 * E18,
     )
     # Nothing more: the IM rule holds at the pumped price.
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         ch.withdraw(0, weth, ETH // 1_000, sender=trader)
 
     set_price(eth_feed, owner, 3_000)  # the pump ends
@@ -828,7 +828,7 @@ def test_mango_pumped_market_price_is_paid_from_the_pool_and_beyond(
     set_price(eth_feed, owner, 30_000)
     # E = 3,969.85 + 10 * 27,000; IM = 10 % and MM = 5 % of 300,000.
     assert tuple(ch.account_health(trader, 0)) == (273_969_850 * 10**15, 30_000 * E18, 15_000 * E18)
-    with ape.reverts("xmargin: insufficient balance"):
+    with ape.reverts(errors.INSUFFICIENT_BALANCE):
         ch.withdraw(0, usdc, 3_969_850_001, sender=trader)
     # Pool: 100,030.15 cash - 270,000 owed - 1.5 premium owed < 0: worth 0.
     assert pool.totalAssets() == 0 and pool.maxWithdraw(lp) == 0
@@ -881,7 +881,7 @@ def test_mango_a_second_feed_refuses_the_pumped_price(
         "LP redeem": lambda: pool.redeem(USDC, lp, lp, sender=lp),
     }
     for call in refused.values():
-        with ape.reverts("xmargin: feeds deviate"):
+        with ape.reverts(errors.FEEDS_DEVIATE):
             call()
     assert ledgers(snapshot_balances, ch, [usdc, weth], [trader, lp], pool) == before
     set_price(eth_feed, owner, 3_000)  # the primary recovers: business as usual
@@ -985,12 +985,12 @@ def test_euler_every_path_that_lowers_health_is_margin_checked(
         ),
     }
     for call in refused.values():
-        with ape.reverts("xmargin: below initial margin"):
+        with ape.reverts(errors.BELOW_IM):
             call()
-    with ape.reverts("xmargin: account not liquidatable"):
+    with ape.reverts(errors.NOT_LIQUIDATABLE):
         ch.liquidate(trader, 0, 0, ETH, 0, sender=keeper)
     for who in (trader, stranger):
-        with ape.reverts("xmargin: self-liquidation"):
+        with ape.reverts(errors.SELF_LIQUIDATION):
             ch.liquidate(trader, 0, 0, ETH, 0, sender=who)
     assert ledgers(snapshot_balances, ch, [usdc, weth], [trader, stranger], pool, (0, 1)) == before
     # Wallet-side: none of these touches the account.
@@ -1029,7 +1029,7 @@ def test_euler_an_operator_cannot_liquidate_the_collateral_of_its_owner(
     fund(usdc, hedger, 1_000 * USDC, ch)
     before = snapshot_balances(ch, [usdc, weth], [trader, stranger, hedger])
     for who in (trader, stranger):
-        with ape.reverts("xmargin: self-liquidation"):
+        with ape.reverts(errors.SELF_LIQUIDATION):
             ch.liquidate_collateral(trader, 0, weth, 1_000 * USDC, 0, sender=who)
     assert snapshot_balances(ch, [usdc, weth], [trader, stranger, hedger]) == before
     ch.liquidate_collateral(trader, 0, weth, 1_000 * USDC, 0, sender=hedger)
@@ -1075,7 +1075,7 @@ def test_euler_a_reducing_trade_cannot_push_its_account_into_bad_debt(
     assert ch.balance_of(a, 0, usdc) == 3_820 * USDC
     ch.trade(0, 0, -990 * ETH, 0, sender=b)
     assert ch.balance_of(b, 0, usdc) == 556_595 * USDC
-    with ape.reverts("xmargin: this reduction costs more than the account can bear"):
+    with ape.reverts(errors.REDUCTION_TOO_COSTLY):
         ch.trade(0, 0, -10 * ETH, 0, sender=a)  # the reduction into B's skew
     ch.trade(0, 0, 990 * ETH, BUY_ANY, sender=b)
     if ch.balance_of(a, 0, usdc) < 0 and ch.position_mask(a, 0) == 0:
@@ -1115,7 +1115,7 @@ def test_euler_a_reduction_paying_exactly_the_margin_it_frees_cannot_leave_bad_d
     set_price(eth_feed, owner, 2_700)
     assert tuple(ch.account_health(trader, 0))[::2] == (820 * E18, 1_350 * E18)
     before = snapshot_balances(ch, [usdc], [trader, hedger])
-    with ape.reverts("xmargin: this reduction costs more than the account can bear"):
+    with ape.reverts(errors.REDUCTION_TOO_COSTLY):
         ch.trade(0, 0, -10 * ETH, 0, sender=trader)
     assert snapshot_balances(ch, [usdc], [trader, hedger]) == before
     assert ch.position(trader, 0, 0).size == 10 * ETH
@@ -1154,7 +1154,7 @@ def test_flash_pump_lets_collateral_out_and_the_im_mm_gap_absorbs_a_2x_flash(
     set_price(eth_feed, owner, 6_000)  # tx 1: up
     out = ETH - 252_500_250_000_000_000
     before = snapshot_balances(ch, [usdc, weth], [trader])
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         ch.withdraw(0, weth, out + 1, sender=trader)
     assert snapshot_balances(ch, [usdc, weth], [trader]) == before
     ch.withdraw(0, weth, out, sender=trader)  # tx 2: act
@@ -1314,7 +1314,7 @@ def test_dust_position_liquidation_closes_it_whole_and_the_keeper_earns_nothing(
     ch.trade(0, 1, 1, BUY_ANY, sender=trader)
     assert ch.balance_of(trader, 0, usdc) == 3_969_849_999
     set_price(eth_feed, owner, 2_650)
-    with ape.reverts("xmargin: zero size"):
+    with ape.reverts(errors.ZERO_SIZE):
         ch.liquidate(trader, 0, 1, 0, 0, sender=keeper)
     tx = ch.liquidate(trader, 0, 1, 10 * ETH, 0, sender=keeper)
     ev = liquidation_event(ch, tx)
@@ -1346,7 +1346,7 @@ def test_partial_liquidation_that_would_leave_dust_closes_the_whole_position(
     x = F(12 * 6_825 * 10**13 - e + 2 * 10**12, 2_730 * 4 * 10**16) * E18
     rest_usd = F(size - x, E18) * 2_730
     assert F(9, 1) < rest_usd < F(10, 1)
-    with ape.reverts("xmargin: this liquidation must close the whole position"):
+    with ape.reverts(errors.MUST_CLOSE_WHOLE):
         ch.liquidate(trader, 0, 0, size - 1, 0, sender=keeper)
     ev = liquidation_event(ch, ch.liquidate(trader, 0, 0, size, 0, sender=keeper))
     assert (ev.size_delta, ev.new_size) == (-size, 0)
@@ -1431,7 +1431,7 @@ def test_dust_sized_liquidation_pieces_never_pay_more_than_one(
     ratios = [F(e, mm)]
     rewards = []
     for piece in (1, 3_660_000_000_000_000):  # $0.00..., $9.9918
-        with ape.reverts("xmargin: liquidation piece below the dust threshold"):
+        with ape.reverts(errors.PIECE_BELOW_DUST):
             ch.liquidate(trader, 0, 0, piece, 0, sender=keeper)
     assert tuple(ch.account_health(trader, 0))[::2] == (e, mm)
     ev = liquidation_event(ch, ch.liquidate(trader, 0, 0, 3_670_000_000_000_000, 0, sender=keeper))
@@ -1471,19 +1471,19 @@ def test_owner_asset_params_out_of_bounds_change_nothing(
     # The router may price an address with no code; the engine refuses to list it.
     oracle.set_feed(stranger, make_feed(1), HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
     bad = [
-        ((weth, WAD + 1, 0, 1), "xmargin: haircut above 100%"),
-        ((weth, WAD // 10, WAD // 5, 1), "xmargin: maintenance haircut above initial"),
-        ((weth, WAD // 5, WAD // 10, 2**128 + 1), "xmargin: cap too large"),
-        ((usdc, 1, 0, 1), "xmargin: quote asset takes no haircut"),
-        ((usdc, 0, 1, 1), "xmargin: maintenance haircut above initial"),
-        ((usdc, 0, 0, 2**128 + 1), "xmargin: cap too large"),
-        ((unlisted, 0, 0, 1), "xmargin: asset not listed"),
+        ((weth, WAD + 1, 0, 1), errors.HAIRCUT_TOO_HIGH),
+        ((weth, WAD // 10, WAD // 5, 1), errors.MM_HAIRCUT_ABOVE_IM),
+        ((weth, WAD // 5, WAD // 10, 2**128 + 1), errors.CAP_TOO_LARGE),
+        ((usdc, 1, 0, 1), errors.QUOTE_HAIRCUT),
+        ((usdc, 0, 1, 1), errors.MM_HAIRCUT_ABOVE_IM),
+        ((usdc, 0, 0, 2**128 + 1), errors.CAP_TOO_LARGE),
+        ((unlisted, 0, 0, 1), errors.ASSET_NOT_LISTED),
     ]
     for args, reason in bad:
         with ape.reverts(reason):
             ch.set_asset_params(*args, sender=owner)
         assert config() == before, reason
-    with ape.reverts("xmargin: asset is not a contract"):
+    with ape.reverts(errors.ASSET_NOT_CONTRACT):
         ch.list_asset(stranger, 0, 0, 1, sender=owner)
     assert config() == before
     # The bounds themselves are accepted: a 100 % haircut, a 2**128 cap.
@@ -1493,19 +1493,19 @@ def test_owner_asset_params_out_of_bounds_change_nothing(
 
 
 MARKET_BOUNDS = [
-    ({"mmr_base": 0}, "xmargin: maintenance ratio must be positive"),
-    ({"mmr_base": 10 * E18 // 100}, "xmargin: maintenance ratio must be below initial"),
-    ({"imr_base": E18 + 1, "mmr_base": E18}, "xmargin: initial ratio above 100%"),
-    ({"mm_size_scalar": 2 * E18}, "xmargin: maintenance size scalar above initial"),
-    ({"im_size_scalar": 10 * E18 + 1}, "xmargin: size scalar too large"),
-    ({"skew_scale": E18 - 1, "max_oi": E18 - 1}, "xmargin: skew scale below one unit"),
-    ({"skew_scale": 2**96 + 1}, "xmargin: skew scale too large"),
-    ({"maker_fee": 2 * E18 // 1_000}, "xmargin: maker fee above taker fee"),
-    ({"taker_fee": E18 // 10 + 1}, "xmargin: fee above 10%"),
-    ({"skew_scale": 2**96, "max_oi": 2**96 + 1}, "xmargin: open interest cap too large"),
-    ({"max_oi": 1_000_000 * ETH + 1}, "xmargin: open interest cap above skew scale"),
-    ({"max_funding_rate": 10 * E18 + 1}, "xmargin: funding rate cap too large"),
-    ({"max_funding_velocity": 10 * E18 + 1}, "xmargin: funding velocity too large"),
+    ({"mmr_base": 0}, errors.ZERO_MM_RATIO),
+    ({"mmr_base": 10 * E18 // 100}, errors.MM_RATIO_ABOVE_IM),
+    ({"imr_base": E18 + 1, "mmr_base": E18}, errors.IM_RATIO_TOO_HIGH),
+    ({"mm_size_scalar": 2 * E18}, errors.MM_SCALAR_ABOVE_IM),
+    ({"im_size_scalar": 10 * E18 + 1}, errors.SIZE_SCALAR_TOO_LARGE),
+    ({"skew_scale": E18 - 1, "max_oi": E18 - 1}, errors.SKEW_SCALE_TOO_SMALL),
+    ({"skew_scale": 2**96 + 1}, errors.SKEW_SCALE_TOO_LARGE),
+    ({"maker_fee": 2 * E18 // 1_000}, errors.MAKER_FEE_ABOVE_TAKER),
+    ({"taker_fee": E18 // 10 + 1}, errors.FEE_TOO_HIGH),
+    ({"skew_scale": 2**96, "max_oi": 2**96 + 1}, errors.OI_CAP_TOO_LARGE),
+    ({"max_oi": 1_000_000 * ETH + 1}, errors.OI_CAP_ABOVE_SKEW_SCALE),
+    ({"max_funding_rate": 10 * E18 + 1}, errors.RATE_CAP_TOO_LARGE),
+    ({"max_funding_velocity": 10 * E18 + 1}, errors.VELOCITY_TOO_LARGE),
 ]
 
 
@@ -1521,13 +1521,13 @@ def test_owner_market_params_out_of_bounds_change_nothing(clearinghouse, market,
         with ape.reverts(reason):
             ch.set_market_params(0, params(weth, **change), sender=owner)
         assert config() == before, reason
-    with ape.reverts("xmargin: market asset cannot change"):
+    with ape.reverts(errors.MARKET_ASSET_FIXED):
         ch.set_market_params(0, params(ZERO_ADDRESS), sender=owner)
-    with ape.reverts("xmargin: unknown market"):
+    with ape.reverts(errors.UNKNOWN_MARKET):
         ch.set_market_params(1, params(weth), sender=owner)
-    with ape.reverts("xmargin: unknown market"):
+    with ape.reverts(errors.UNKNOWN_MARKET):
         ch.set_market_closed(1, True, sender=owner)
-    with ape.reverts("xmargin: market asset is the zero address"):
+    with ape.reverts(errors.ZERO_MARKET_ASSET):
         ch.list_market(params(ZERO_ADDRESS), sender=owner)
     assert config() == before
     # Every bound at once is accepted.
@@ -1553,19 +1553,19 @@ def test_owner_liquidation_params_out_of_bounds_change_nothing(clearinghouse, ow
     live = replace(LP, penalty=3 * 10**16, dust_notional=5 * WAD)
     ch.set_liquidation_params(live.as_tuple(), sender=owner)
     bad = [
-        ({"penalty": 10**17 + 1}, "xmargin: penalty above 10%"),
-        ({"keeper_share_min": 8 * 10**17}, "xmargin: keeper share min above max"),
+        ({"penalty": 10**17 + 1}, errors.PENALTY_TOO_HIGH),
+        ({"keeper_share_min": 8 * 10**17}, errors.SHARE_MIN_ABOVE_MAX),
         (
             {"keeper_share_min": WAD, "keeper_share_max": WAD + 1},
-            "xmargin: keeper share above 100%",
+            errors.SHARE_TOO_HIGH,
         ),
-        ({"auction_depth": 0}, "xmargin: auction depth out of range"),
-        ({"auction_depth": WAD + 1}, "xmargin: auction depth out of range"),
-        ({"target_health": WAD}, "xmargin: target health must be above 1"),
-        ({"target_health": 2 * WAD + 1}, "xmargin: target health above 2"),
-        ({"full_close_health": WAD}, "xmargin: full-close health must be below 1"),
-        ({"dust_notional": 10**24 + 1}, "xmargin: dust threshold too large"),
-        ({"collateral_discount": 2 * 10**17 + 1}, "xmargin: collateral discount above 20%"),
+        ({"auction_depth": 0}, errors.AUCTION_DEPTH_RANGE),
+        ({"auction_depth": WAD + 1}, errors.AUCTION_DEPTH_RANGE),
+        ({"target_health": WAD}, errors.TARGET_TOO_LOW),
+        ({"target_health": 2 * WAD + 1}, errors.TARGET_TOO_HIGH),
+        ({"full_close_health": WAD}, errors.FULL_CLOSE_TOO_HIGH),
+        ({"dust_notional": 10**24 + 1}, errors.DUST_TOO_LARGE),
+        ({"collateral_discount": 2 * 10**17 + 1}, errors.DISCOUNT_TOO_HIGH),
     ]
     for change, reason in bad:
         with ape.reverts(reason):
@@ -1602,22 +1602,22 @@ def test_owner_oracle_feeds_out_of_bounds_change_nothing(
     far = make_feed(6_000)
     week = 7 * 86_400
     bad_primary = [
-        ((weth, eth_feed, 0, MIN_PRICE, MAX_PRICE), "xmargin: heartbeat must be positive"),
-        ((weth, eth_feed, week + 1, MIN_PRICE, MAX_PRICE), "xmargin: heartbeat above 7 days"),
-        ((weth, eth_feed, HEARTBEAT, 0, MAX_PRICE), "xmargin: min price must be positive"),
+        ((weth, eth_feed, 0, MIN_PRICE, MAX_PRICE), errors.ZERO_HEARTBEAT),
+        ((weth, eth_feed, week + 1, MIN_PRICE, MAX_PRICE), errors.HEARTBEAT_TOO_LONG),
+        ((weth, eth_feed, HEARTBEAT, 0, MAX_PRICE), errors.MIN_PRICE_ZERO),
         (
             (weth, eth_feed, HEARTBEAT, MAX_PRICE, MAX_PRICE),
-            "xmargin: max price must exceed min price",
+            errors.MAX_PRICE_BELOW_MIN,
         ),
-        ((weth, eth_feed, HEARTBEAT, MIN_PRICE, 10**36 + 1), "xmargin: max price too large"),
-        ((weth, stranger, HEARTBEAT, MIN_PRICE, MAX_PRICE), "xmargin: feed is not a contract"),
-        ((weth, wide, HEARTBEAT, MIN_PRICE, MAX_PRICE), "xmargin: feed decimals above 18"),
+        ((weth, eth_feed, HEARTBEAT, MIN_PRICE, 10**36 + 1), errors.MAX_PRICE_TOO_LARGE),
+        ((weth, stranger, HEARTBEAT, MIN_PRICE, MAX_PRICE), errors.FEED_NOT_CONTRACT),
+        ((weth, wide, HEARTBEAT, MIN_PRICE, MAX_PRICE), errors.FEED_DECIMALS),
         # Bounds are exclusive: a live $3,000 at either bound is refused.
-        ((weth, eth_feed, HEARTBEAT, 3_000 * WAD, MAX_PRICE), "xmargin: price at or beyond bound"),
-        ((weth, eth_feed, HEARTBEAT, MIN_PRICE, 3_000 * WAD), "xmargin: price at or beyond bound"),
+        ((weth, eth_feed, HEARTBEAT, 3_000 * WAD, MAX_PRICE), errors.PRICE_OUT_OF_BOUNDS),
+        ((weth, eth_feed, HEARTBEAT, MIN_PRICE, 3_000 * WAD), errors.PRICE_OUT_OF_BOUNDS),
         (
             (ZERO_ADDRESS, eth_feed, HEARTBEAT, MIN_PRICE, MAX_PRICE),
-            "xmargin: asset is the zero address",
+            errors.ZERO_ASSET,
         ),
     ]
     for args, reason in bad_primary:
@@ -1625,28 +1625,28 @@ def test_owner_oracle_feeds_out_of_bounds_change_nothing(
             oracle.set_feed(*args, sender=owner)
         assert _feed_config(oracle, weth) == before, reason
     bad_second = [
-        ((weth, second, HEARTBEAT, 0), "xmargin: max deviation must be positive"),
-        ((weth, second, HEARTBEAT, WAD + 1), "xmargin: max deviation above 100%"),
-        ((weth, eth_feed, HEARTBEAT, WAD // 50), "xmargin: second feed is the primary"),
-        ((weth, second, 0, WAD // 50), "xmargin: heartbeat must be positive"),
-        ((weth, second, week + 1, WAD // 50), "xmargin: heartbeat above 7 days"),
-        ((weth, stranger, HEARTBEAT, WAD // 50), "xmargin: feed is not a contract"),
-        ((weth, wide, HEARTBEAT, WAD // 50), "xmargin: feed decimals above 18"),
-        ((weth, far, HEARTBEAT, WAD // 50), "xmargin: feeds deviate"),
-        ((make_token(18), second, HEARTBEAT, WAD // 50), "xmargin: no feed for asset"),
+        ((weth, second, HEARTBEAT, 0), errors.ZERO_DEVIATION),
+        ((weth, second, HEARTBEAT, WAD + 1), errors.DEVIATION_TOO_HIGH),
+        ((weth, eth_feed, HEARTBEAT, WAD // 50), errors.SECOND_IS_PRIMARY),
+        ((weth, second, 0, WAD // 50), errors.ZERO_HEARTBEAT),
+        ((weth, second, week + 1, WAD // 50), errors.HEARTBEAT_TOO_LONG),
+        ((weth, stranger, HEARTBEAT, WAD // 50), errors.FEED_NOT_CONTRACT),
+        ((weth, wide, HEARTBEAT, WAD // 50), errors.FEED_DECIMALS),
+        ((weth, far, HEARTBEAT, WAD // 50), errors.FEEDS_DEVIATE),
+        ((make_token(18), second, HEARTBEAT, WAD // 50), errors.NO_FEED),
     ]
     for args, reason in bad_second:
         with ape.reverts(reason):
             oracle.set_secondary_feed(*args, sender=owner)
         assert _feed_config(oracle, weth) == before, reason
-    with ape.reverts("xmargin: no second feed"):
+    with ape.reverts(errors.NO_SECOND_FEED):
         oracle.remove_secondary_feed(weth, sender=owner)
-    with ape.reverts("xmargin: no feed for asset"):
+    with ape.reverts(errors.NO_FEED):
         oracle.remove_feed(make_token(18), sender=owner)
     # With a second feed live, it cannot become the primary.
     oracle.set_secondary_feed(weth, second, HEARTBEAT, WAD // 50, sender=owner)
     live = _feed_config(oracle, weth)
-    with ape.reverts("xmargin: primary is the second feed"):
+    with ape.reverts(errors.PRIMARY_IS_SECOND):
         oracle.set_feed(weth, second, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
     assert _feed_config(oracle, weth) == live
     assert oracle.price(weth) == 3_000 * WAD
@@ -1656,24 +1656,24 @@ def test_owner_pool_and_oracle_switch_out_of_bounds_change_nothing(
     clearinghouse, project, owner, oracle, stranger
 ):
     ch = clearinghouse
-    with ape.reverts("xmargin: pool is not a contract"):
+    with ape.reverts(errors.POOL_NOT_CONTRACT):
         ch.set_pool(stranger, sender=owner)
     assert ch.pool() == ZERO_ADDRESS
     vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
     other = owner.deploy(project.LiquidityPool, ch.address, "other LP", "oLP")
     ch.set_pool(vault, sender=owner)
-    with ape.reverts("xmargin: pool already set"):
+    with ape.reverts(errors.POOL_ALREADY_SET):
         ch.set_pool(other, sender=owner)
     assert ch.pool() == vault.address
     ch.set_pool_buffer(E18 // 10, sender=owner)
-    with ape.reverts("xmargin: buffer above 100%"):
+    with ape.reverts(errors.BUFFER_TOO_HIGH):
         ch.set_pool_buffer(WAD + 1, sender=owner)
     assert ch.pool_buffer() == E18 // 10
     ch.set_pool_buffer(WAD, sender=owner)  # the bound itself
     assert ch.pool_buffer() == WAD
     empty_router = owner.deploy(project.OracleRouter)
-    with ape.reverts("xmargin: oracle is not a contract"):
+    with ape.reverts(errors.ORACLE_NOT_CONTRACT):
         ch.set_oracle(stranger, sender=owner)
-    with ape.reverts("xmargin: no feed for asset"):
+    with ape.reverts(errors.NO_FEED):
         ch.set_oracle(empty_router, sender=owner)
     assert ch.oracle() == oracle.address

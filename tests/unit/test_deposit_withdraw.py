@@ -4,6 +4,7 @@ import ape
 import pytest
 
 from tests.conftest import HEARTBEAT
+from xmargin import errors
 from xmargin.abi import deploy_clearinghouse
 
 USDC = 10**6
@@ -35,10 +36,10 @@ def test_sub_accounts_are_separate(clearinghouse, trader, hedger, usdc, fund):
     assert clearinghouse.balance_of(trader, 2**256 - 1, usdc) == 300 * USDC
     assert clearinghouse.balance_of(trader, 0, usdc) == 0
     assert clearinghouse.balance_of(hedger, 7, usdc) == 0
-    with ape.reverts("xmargin: insufficient balance"):
+    with ape.reverts(errors.INSUFFICIENT_BALANCE):
         clearinghouse.withdraw(0, usdc, 1, sender=trader)
     # Another owner cannot reach the same sub_id.
-    with ape.reverts("xmargin: insufficient balance"):
+    with ape.reverts(errors.INSUFFICIENT_BALANCE):
         clearinghouse.withdraw(7, usdc, 1, sender=hedger)
 
 
@@ -62,7 +63,7 @@ def test_withdraw_max_means_everything(clearinghouse, trader, usdc, fund):
     assert clearinghouse.balance_of(trader, 0, usdc) == 0
     assert clearinghouse.held_mask(trader, 0) == 0
     # Nothing left: "max" of an empty balance is a zero withdrawal.
-    with ape.reverts("xmargin: zero amount"):
+    with ape.reverts(errors.ZERO_AMOUNT):
         clearinghouse.withdraw(0, usdc, 2**256 - 1, sender=trader)
 
 
@@ -86,23 +87,23 @@ def test_deposit_cap(clearinghouse, owner, trader, hedger, weth, fund):
     fund(weth, hedger, 10 * ETH, clearinghouse)
     clearinghouse.deposit(0, weth, 3 * ETH, sender=trader)
     # The cap is global across accounts: 2 ETH left, exactly reachable.
-    with ape.reverts("xmargin: deposit cap exceeded"):
+    with ape.reverts(errors.DEPOSIT_CAP):
         clearinghouse.deposit(0, weth, 2 * ETH + 1, sender=hedger)
     clearinghouse.deposit(0, weth, 2 * ETH, sender=hedger)
-    with ape.reverts("xmargin: deposit cap exceeded"):
+    with ape.reverts(errors.DEPOSIT_CAP):
         clearinghouse.deposit(0, weth, 1, sender=trader)
     # Lowering the cap below deposits stops deposits but not withdrawals.
     clearinghouse.set_asset_params(weth, 0, 0, 1 * ETH, sender=owner)
-    with ape.reverts("xmargin: deposit cap exceeded"):
+    with ape.reverts(errors.DEPOSIT_CAP):
         clearinghouse.deposit(0, weth, 1, sender=trader)
     clearinghouse.withdraw(0, weth, 3 * ETH, sender=trader)
     assert clearinghouse.total_deposits(weth) == 2 * ETH
 
 
 BAD_DEPOSITS = [
-    ("zero", 0, "xmargin: zero amount"),
-    ("overflow-sized", 2**256 - 1, "xmargin: deposit cap exceeded"),
-    ("above cap", 1_000 * ETH + 1, "xmargin: deposit cap exceeded"),
+    ("zero", 0, errors.ZERO_AMOUNT),
+    ("overflow-sized", 2**256 - 1, errors.DEPOSIT_CAP),
+    ("above cap", 1_000 * ETH + 1, errors.DEPOSIT_CAP),
 ]
 
 
@@ -124,9 +125,9 @@ def test_deposit_unknown_asset(clearinghouse, trader, make_token, fund, snapshot
     token = make_token(18, "UNK")
     fund(token, trader, ETH, clearinghouse)
     before = snapshot_balances(clearinghouse, [token], [trader])
-    with ape.reverts("xmargin: asset not listed"):
+    with ape.reverts(errors.ASSET_NOT_LISTED):
         clearinghouse.deposit(0, token, ETH, sender=trader)
-    with ape.reverts("xmargin: asset not listed"):
+    with ape.reverts(errors.ASSET_NOT_LISTED):
         clearinghouse.withdraw(0, token, ETH, sender=trader)
     assert snapshot_balances(clearinghouse, [token], [trader]) == before
 
@@ -140,9 +141,9 @@ def test_deposit_without_allowance(clearinghouse, trader, weth, snapshot_balance
 
 
 BAD_WITHDRAWALS = [
-    ("zero", 0, "xmargin: zero amount"),
-    ("more than balance", 5 * ETH + 1, "xmargin: insufficient balance"),
-    ("overflow-sized", 2**256 - 2, "xmargin: insufficient balance"),
+    ("zero", 0, errors.ZERO_AMOUNT),
+    ("more than balance", 5 * ETH + 1, errors.INSUFFICIENT_BALANCE),
+    ("overflow-sized", 2**256 - 2, errors.INSUFFICIENT_BALANCE),
 ]
 
 
@@ -169,7 +170,7 @@ def test_pause_blocks_deposits_not_healthy_withdrawals(
     clearinghouse.deposit(0, weth, ETH, sender=trader)
     clearinghouse.pause(sender=guardian)
     before = snapshot_balances(clearinghouse, [usdc], [trader])
-    with ape.reverts("xmargin: paused"):
+    with ape.reverts(errors.PAUSED):
         clearinghouse.deposit(0, usdc, 40 * USDC, sender=trader)
     assert snapshot_balances(clearinghouse, [usdc], [trader]) == before
     clearinghouse.withdraw(0, usdc, 60 * USDC, sender=trader)
@@ -199,7 +200,7 @@ def test_donation_moves_no_account_and_no_cap(
     # The cap still admits exactly the 1 ETH left by real deposits.
     clearinghouse.deposit(0, weth, ETH, sender=trader)
     # The donor cannot withdraw what they sent.
-    with ape.reverts("xmargin: insufficient balance"):
+    with ape.reverts(errors.INSUFFICIENT_BALANCE):
         clearinghouse.withdraw(0, weth, 1, sender=stranger)
 
 
@@ -209,7 +210,7 @@ def test_withdraw_with_stale_oracle_when_no_liabilities(clearinghouse, trader, w
     fund(weth, trader, ETH, clearinghouse)
     clearinghouse.deposit(0, weth, ETH, sender=trader)
     chain.mine(timestamp=chain.blocks.head.timestamp + HEARTBEAT + 60)
-    with ape.reverts("xmargin: price stale"):
+    with ape.reverts(errors.PRICE_STALE):
         clearinghouse.account_health(trader, 0)
     clearinghouse.withdraw(0, weth, ETH, sender=trader)
     assert weth.balanceOf(trader) == ETH

@@ -9,6 +9,7 @@ import ape
 import pytest
 
 from tests.conftest import HEARTBEAT
+from xmargin import errors
 from xmargin.model import WAD
 
 USDC = 10**6
@@ -80,7 +81,7 @@ def test_price_move_changes_health(clearinghouse, trader, weth, weth_listed, own
 def test_stale_price_of_held_asset_reverts(clearinghouse, trader, weth, fund, chain):
     deposit(clearinghouse, trader, weth, ETH, fund)
     chain.mine(timestamp=chain.blocks.head.timestamp + HEARTBEAT + 60)
-    with ape.reverts("xmargin: price stale"):
+    with ape.reverts(errors.PRICE_STALE):
         clearinghouse.account_health(trader, 0)
 
 
@@ -99,7 +100,7 @@ def test_negative_price_of_held_asset_reverts(
 ):
     deposit(clearinghouse, trader, weth, ETH, fund)
     weth_listed.feed.set_answer(-1, sender=owner)
-    with ape.reverts("xmargin: price not positive"):
+    with ape.reverts(errors.PRICE_NOT_POSITIVE):
         clearinghouse.account_health(trader, 0)
 
 
@@ -134,29 +135,29 @@ def test_withdraw_up_to_initial_margin(harness, trader, indebted):
 
 def test_withdraw_below_initial_margin_reverts(harness, trader, indebted, snapshot_balances):
     before = snapshot_balances(harness, [indebted], [trader])
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         harness.withdraw(0, indebted, MAX_OUT + 1, sender=trader)
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         harness.withdraw(0, indebted, 2**256 - 1, sender=trader)
     assert snapshot_balances(harness, [indebted], [trader]) == before
 
 
 def test_withdraw_with_debt_needs_a_price(harness, trader, indebted, chain):
     chain.mine(timestamp=chain.blocks.head.timestamp + HEARTBEAT + 60)
-    with ape.reverts("xmargin: price stale"):
+    with ape.reverts(errors.PRICE_STALE):
         harness.withdraw(0, indebted, 1, sender=trader)
 
 
 def test_debt_cannot_be_withdrawn(harness, trader, indebted, usdc):
-    with ape.reverts("xmargin: insufficient balance"):
+    with ape.reverts(errors.INSUFFICIENT_BALANCE):
         harness.withdraw(0, usdc, 1, sender=trader)
-    with ape.reverts("xmargin: zero amount"):
+    with ape.reverts(errors.ZERO_AMOUNT):
         harness.withdraw(0, usdc, 2**256 - 1, sender=trader)
 
 
 def test_paused_withdrawal_still_margin_checked(harness, trader, guardian, indebted):
     harness.pause(sender=guardian)
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         harness.withdraw(0, indebted, MAX_OUT + 1, sender=trader)
     harness.withdraw(0, indebted, MAX_OUT, sender=trader)
 

@@ -5,6 +5,7 @@ import pytest
 from ape.exceptions import ContractLogicError, TransactionError
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
+from xmargin import errors
 
 ONE = 10**18
 
@@ -30,7 +31,7 @@ def reentrant(project, owner, clearinghouse, oracle, make_feed):
 def test_fee_on_transfer_deposit_refused(clearinghouse, trader, fee_token, fund, snapshot_balances):
     fund(fee_token, trader, 10 * ONE, clearinghouse)
     before = snapshot_balances(clearinghouse, [fee_token], [trader])
-    with ape.reverts("xmargin: token took a fee on transfer"):
+    with ape.reverts(errors.FEE_ON_TRANSFER):
         clearinghouse.deposit(0, fee_token, 10 * ONE, sender=trader)
     assert snapshot_balances(clearinghouse, [fee_token], [trader]) == before
 

@@ -23,6 +23,7 @@ import pytest
 
 from tests.conftest import isolated
 from tests.markets import E18, ETH, USDC, params
+from xmargin import errors
 from xmargin.liquidation import LiquidationParams
 
 LP = LiquidationParams()
@@ -310,17 +311,17 @@ def test_collateral_liquidation_bad_input(
     ch = weth_backed
     fund(usdc, stranger, 1_000 * USDC, ch)
     before = snapshot_balances(ch, [usdc, weth], [trader, stranger])
-    with ape.reverts("xmargin: self-liquidation"):
+    with ape.reverts(errors.SELF_LIQUIDATION):
         ch.liquidate_collateral(trader, 0, weth, 1_000 * USDC, 0, sender=trader)
-    with ape.reverts("xmargin: quote asset is not collateral to liquidate"):
+    with ape.reverts(errors.QUOTE_NOT_COLLATERAL):
         ch.liquidate_collateral(trader, 0, usdc, 1_000 * USDC, 0, sender=stranger)
-    with ape.reverts("xmargin: zero amount"):
+    with ape.reverts(errors.ZERO_AMOUNT):
         ch.liquidate_collateral(trader, 0, weth, 0, 0, sender=stranger)
-    with ape.reverts("xmargin: account holds none of that asset"):
+    with ape.reverts(errors.HOLDS_NONE):
         ch.liquidate_collateral(trader, 0, wbtc_listed.token, 1_000 * USDC, 0, sender=stranger)
-    with ape.reverts("xmargin: collateral out below minimum"):
+    with ape.reverts(errors.OUT_BELOW_MIN):
         ch.liquidate_collateral(trader, 0, weth, 1_000 * USDC, ETH, sender=stranger)
-    with ape.reverts("xmargin: account has no debt"):
+    with ape.reverts(errors.NO_DEBT):
         ch.liquidate_collateral(stranger, 0, weth, 1_000 * USDC, 0, sender=trader)
     assert snapshot_balances(ch, [usdc, weth], [trader, stranger]) == before
 
@@ -332,7 +333,7 @@ def test_collateral_liquidation_needs_no_positions_and_negative_equity(
     fund(weth, trader, ETH, ch)
     ch.deposit(0, weth, ETH, sender=trader)
     set_price(eth_feed, owner, 2_000)
-    with ape.reverts("xmargin: account has positions: liquidate them first"):
+    with ape.reverts(errors.HAS_POSITIONS):
         ch.liquidate_collateral(trader, 0, weth, USDC, 0, sender=stranger)
 
 
@@ -348,9 +349,9 @@ def test_collateral_liquidation_refuses_a_debt_its_collateral_covers(
     # ... that 10 WETH * $2,000 * 90 % = $18,000 covers: E > 0, not liquidatable.
     fund(usdc, stranger, 1_000 * USDC, ch)
     before = snapshot_balances(ch, [usdc, weth], [trader, stranger])
-    with ape.reverts("xmargin: account not liquidatable"):
+    with ape.reverts(errors.NOT_LIQUIDATABLE):
         ch.liquidate_collateral(trader, 0, weth, 1_000 * USDC, 0, sender=stranger)
-    with ape.reverts("xmargin: amount too large"):
+    with ape.reverts(errors.AMOUNT_TOO_LARGE):
         ch.liquidate_collateral(trader, 0, weth, 2**128 + 1, 0, sender=stranger)
     assert snapshot_balances(ch, [usdc, weth], [trader, stranger]) == before
 
@@ -384,7 +385,7 @@ def test_collateral_liquidation_refuses_a_repay_worth_no_unit(
     set_price(eth_feed, owner, 2_000)
     ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)  # whole; WBTC and a debt left
     fund(usdc, stranger, USDC, ch)
-    with ape.reverts("xmargin: repay too small for one unit of collateral"):
+    with ape.reverts(errors.REPAY_BELOW_ONE_UNIT):
         ch.liquidate_collateral(trader, 0, wbtc, 1, 0, sender=stranger)
 
 
@@ -398,7 +399,7 @@ def test_healthy_accounts_cannot_be_liquidated(
     set_price(eth_feed, owner, 2_750)  # E = 1,469.85 >= MM = 1,375
     assert not ch.is_liquidatable(trader, 0)
     before = snapshot_balances(ch, [usdc], [trader, keeper])
-    with ape.reverts("xmargin: account not liquidatable"):
+    with ape.reverts(errors.NOT_LIQUIDATABLE):
         ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
     assert snapshot_balances(ch, [usdc], [trader, keeper]) == before
 
@@ -410,23 +411,23 @@ def test_bad_liquidation_input(
     set_price(eth_feed, owner, 2_730)
     ch.set_operator(0, keeper, True, sender=trader)
     before = snapshot_balances(ch, [usdc], [trader, keeper])
-    with ape.reverts("xmargin: self-liquidation"):
+    with ape.reverts(errors.SELF_LIQUIDATION):
         ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=trader)
-    with ape.reverts("xmargin: self-liquidation"):  # an operator of the account
+    with ape.reverts(errors.SELF_LIQUIDATION):  # an operator of the account
         ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
     ch.set_operator(0, keeper, False, sender=trader)
-    with ape.reverts("xmargin: unknown market"):
+    with ape.reverts(errors.UNKNOWN_MARKET):
         ch.liquidate(trader, 0, 1, 10 * ETH, 0, sender=keeper)
-    with ape.reverts("xmargin: zero size"):
+    with ape.reverts(errors.ZERO_SIZE):
         ch.liquidate(trader, 0, 0, 0, 0, sender=keeper)
-    with ape.reverts("xmargin: no position in market"):
+    with ape.reverts(errors.NO_POSITION):
         ch.liquidate(trader, 1, 0, 10 * ETH, 0, sender=keeper)
     # The reward here is 42 % of $184.08, about $78.
-    with ape.reverts("xmargin: reward below minimum"):
+    with ape.reverts(errors.REWARD_BELOW_MIN):
         ch.liquidate(trader, 0, 0, 10 * ETH, 79 * USDC, sender=keeper)
     # No valid price: a clean revert.
     chain.mine(timestamp=chain.pending_timestamp + 3_700)
-    with ape.reverts("xmargin: price stale"):
+    with ape.reverts(errors.PRICE_STALE):
         ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
     assert snapshot_balances(ch, [usdc], [trader, keeper]) == before
 
@@ -434,7 +435,7 @@ def test_bad_liquidation_input(
 def test_a_whole_position_close_cannot_be_split(bull_10, trader, keeper, eth_feed, owner):
     ch = bull_10
     set_price(eth_feed, owner, 2_650)  # far under: the liq_engine closes all 10 ETH
-    with ape.reverts("xmargin: this liquidation must close the whole position"):
+    with ape.reverts(errors.MUST_CLOSE_WHOLE):
         ch.liquidate(trader, 0, 0, 9 * ETH, 0, sender=keeper)
     assert closed(ch, ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)) == 10 * ETH
 
@@ -453,7 +454,7 @@ def test_no_partial_close_when_it_would_lower_health(
     ch.deposit(0, usdc, 4_000 * USDC, sender=trader)
     ch.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)
     set_price(eth_feed, owner, 2_730)  # E / MM = 1,269.85 / 1,365 = 0.93
-    with ape.reverts("xmargin: this liquidation must close the whole position"):
+    with ape.reverts(errors.MUST_CLOSE_WHOLE):
         ch.liquidate(trader, 0, 0, ETH, 0, sender=keeper)
     assert closed(ch, ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)) == 10 * ETH
 
@@ -465,11 +466,11 @@ def test_deficit_of_a_self_closed_account_can_be_settled(
     debt with nothing to liquidate; anyone can have it written off."""
     ch = bull_10
     set_price(eth_feed, owner, 2_000)
-    with ape.reverts("xmargin: account has positions: liquidate them first"):
+    with ape.reverts(errors.HAS_POSITIONS):
         ch.settle_bad_debt(trader, 0, sender=stranger)
     # A close that pays (fee 20 > premium rebate 0.10) would deepen the
     # deficit of an insolvent account: refused (liquidation pays nothing).
-    with ape.reverts("xmargin: this reduction costs more than the account can bear"):
+    with ape.reverts(errors.REDUCTION_TOO_COSTLY):
         ch.trade(0, 0, -10 * ETH, 0, sender=trader)
     # Without fees the close earns its rebate: allowed, and it strands a debt.
     flat_free = params(weth, im_size_scalar=0, mm_size_scalar=0, taker_fee=0, maker_fee=0)
@@ -479,7 +480,7 @@ def test_deficit_of_a_self_closed_account_can_be_settled(
     # 3,969.85 - 10,000 loss - premium refund/fee of the close
     assert debt > 6_000 * USDC
     assert ch.is_liquidatable(trader, 0)
-    with ape.reverts("xmargin: account has no debt"):
+    with ape.reverts(errors.NO_DEBT):
         ch.settle_bad_debt(stranger, 0, sender=stranger)
     tx = ch.settle_bad_debt(trader, 0, sender=stranger)
     (bad,) = tx.events.filter(ch.BadDebt)
@@ -489,7 +490,7 @@ def test_deficit_of_a_self_closed_account_can_be_settled(
 
 
 def test_settle_bad_debt_refuses_an_account_with_collateral(weth_backed, trader, stranger):
-    with ape.reverts("xmargin: account holds collateral: liquidate it first"):
+    with ape.reverts(errors.HOLDS_COLLATERAL):
         weth_backed.settle_bad_debt(trader, 0, sender=stranger)
 
 
@@ -512,29 +513,29 @@ def test_liquidation_needs_configuration(
     ch.deposit(0, usdc, 4_000 * USDC, sender=trader)
     ch.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)
     set_price(eth_feed, owner, 2_000)
-    with ape.reverts("xmargin: liquidation not configured"):
+    with ape.reverts(errors.NOT_CONFIGURED):
         ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
 
 
 def test_liquidation_params_are_bounded_and_owner_only(clearinghouse, owner, stranger):
     ch = clearinghouse
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         ch.set_liquidation_params(LP.as_tuple(), sender=stranger)
     bad = {
-        "penalty": (10**17 + 1, "xmargin: penalty above 10%"),
-        "keeper_share_min": (8 * 10**17, "xmargin: keeper share min above max"),
-        "auction_depth": (0, "xmargin: auction depth out of range"),
-        "target_health": (E18, "xmargin: target health must be above 1"),
-        "full_close_health": (E18, "xmargin: full-close health must be below 1"),
-        "dust_notional": (10**24 + 1, "xmargin: dust threshold too large"),
-        "collateral_discount": (2 * 10**17 + 1, "xmargin: collateral discount above 20%"),
+        "penalty": (10**17 + 1, errors.PENALTY_TOO_HIGH),
+        "keeper_share_min": (8 * 10**17, errors.SHARE_MIN_ABOVE_MAX),
+        "auction_depth": (0, errors.AUCTION_DEPTH_RANGE),
+        "target_health": (E18, errors.TARGET_TOO_LOW),
+        "full_close_health": (E18, errors.FULL_CLOSE_TOO_HIGH),
+        "dust_notional": (10**24 + 1, errors.DUST_TOO_LARGE),
+        "collateral_discount": (2 * 10**17 + 1, errors.DISCOUNT_TOO_HIGH),
     }
     for field, (value, reason) in bad.items():
         with ape.reverts(reason):
             ch.set_liquidation_params(replace(LP, **{field: value}).as_tuple(), sender=owner)
-    with ape.reverts("xmargin: keeper share above 100%"):
+    with ape.reverts(errors.SHARE_TOO_HIGH):
         ch.set_liquidation_params(replace(LP, keeper_share_max=E18 + 1).as_tuple(), sender=owner)
-    with ape.reverts("xmargin: target health above 2"):
+    with ape.reverts(errors.TARGET_TOO_HIGH):
         ch.set_liquidation_params(replace(LP, target_health=2 * E18 + 1).as_tuple(), sender=owner)
     tx = ch.set_liquidation_params(LP.as_tuple(), sender=owner)
     assert tuple(ch.liquidation_params()) == LP.as_tuple()
@@ -634,9 +635,9 @@ def test_registry_and_batch_views(bull_10, trader, hedger, usdc, fund, eth_feed,
 
 def test_insurance_fund_deposits(liq_engine, stranger, usdc, fund):
     ch = liq_engine
-    with ape.reverts("xmargin: zero amount"):
+    with ape.reverts(errors.ZERO_AMOUNT):
         ch.fund_insurance(0, sender=stranger)
-    with ape.reverts("xmargin: amount too large"):
+    with ape.reverts(errors.AMOUNT_TOO_LARGE):
         ch.fund_insurance(2**128 + 1, sender=stranger)
     fund(usdc, stranger, 5 * USDC, ch)
     tx = ch.fund_insurance(5 * USDC, sender=stranger)
@@ -649,7 +650,7 @@ def test_insurance_fund_deposits(liq_engine, stranger, usdc, fund):
 def test_liquidator_called_directly_holds_nothing(project, owner, stranger):
     admin = owner.deploy(project.ClearinghouseAdmin)
     liquidator = owner.deploy(project.ClearinghouseLiquidator, admin)
-    with ape.reverts("xmargin: unknown market"):
+    with ape.reverts(errors.UNKNOWN_MARKET):
         liquidator.liquidate(stranger, 0, 0, 1, 0, sender=owner)
     with ape.reverts():
         liquidator.fund_insurance(1, sender=owner)
@@ -669,8 +670,8 @@ def test_keeper_survives_a_lost_race(bull_10, trader, keeper, stranger, eth_feed
     assert bot._send(ch.liquidate, trader, 0, 0, 10 * ETH, 0, stats=stats) is None
     assert (stats.lost_races, stats.reverted) == (1, 0)
     assert log[-1]["event"] == "lost_race"
-    assert log[-1]["reason"] == "xmargin: account not liquidatable"
+    assert log[-1]["reason"] == errors.NOT_LIQUIDATABLE
     # Any other revert is counted apart, and does not raise either.
     assert bot._send(ch.liquidate, trader, 0, 7, ETH, 0, stats=stats) is None
     assert (stats.lost_races, stats.reverted) == (1, 1)
-    assert log[-1]["reason"] == "xmargin: unknown market"
+    assert log[-1]["reason"] == errors.UNKNOWN_MARKET

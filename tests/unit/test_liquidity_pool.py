@@ -14,6 +14,7 @@ import ape
 import pytest
 
 from tests.markets import params
+from xmargin import errors
 
 E18 = 10**18
 USDC = 10**6
@@ -84,7 +85,7 @@ def test_withdrawals_keep_a_buffer_of_open_interest(
     # free = 100,030.15 - 6,300.165 = 93,729.985
     assert clearinghouse.pool_withdrawable() == 93_729_985_000
     assert funded_pool.maxWithdraw(lp) == 93_729_985_000
-    with ape.reverts("xmargin: pool cannot cover open positions"):
+    with ape.reverts(errors.POOL_CANNOT_COVER):
         funded_pool.withdraw(93_729_985_001, lp, lp, sender=lp)
     funded_pool.withdraw(93_729_985_000, lp, lp, sender=lp)
     assert clearinghouse.pool_withdrawable() == 0
@@ -103,7 +104,7 @@ def test_pause_stops_deposits_not_withdrawals(funded_pool, clearinghouse, lp, us
     clearinghouse.pause(sender=guardian)
     assert funded_pool.maxDeposit(lp) == funded_pool.maxMint(lp) == 0
     fund(usdc, lp, USDC, funded_pool)
-    with ape.reverts("xmargin: paused"):
+    with ape.reverts(errors.PAUSED):
         funded_pool.deposit(USDC, lp, sender=lp)
     funded_pool.withdraw(1_000 * USDC, lp, lp, sender=lp)
     assert usdc.balanceOf(lp) == 1_001 * USDC
@@ -112,30 +113,30 @@ def test_pause_stops_deposits_not_withdrawals(funded_pool, clearinghouse, lp, us
 def test_bad_deposits_and_withdrawals(
     funded_pool, clearinghouse, lp, stranger, usdc, fund, long_10
 ):
-    with ape.reverts("xmargin: zero amount"):
+    with ape.reverts(errors.ZERO_AMOUNT):
         funded_pool.deposit(0, lp, sender=lp)
     # The pool earned fees: one share is now worth more than 1 unit, so a
     # 1-unit deposit would mint no share.
     assert funded_pool.convertToShares(1) == 0
     fund(usdc, stranger, 1, funded_pool)
-    with ape.reverts("xmargin: deposit too small for one share"):
+    with ape.reverts(errors.BELOW_ONE_SHARE):
         funded_pool.deposit(1, stranger, sender=stranger)
-    with ape.reverts("xmargin: insufficient shares"):
+    with ape.reverts(errors.INSUFFICIENT_SHARES):
         funded_pool.redeem(1, stranger, stranger, sender=stranger)
     with ape.reverts():  # snekmate: insufficient allowance
         funded_pool.redeem(1, stranger, lp, sender=stranger)
 
 
 def test_only_the_pool_moves_pool_cash(clearinghouse, funded_pool, stranger, owner, project):
-    with ape.reverts("xmargin: caller is not the pool"):
+    with ape.reverts(errors.NOT_POOL):
         clearinghouse.pool_withdraw(1, stranger, sender=stranger)
-    with ape.reverts("xmargin: caller is not the pool"):
+    with ape.reverts(errors.NOT_POOL):
         clearinghouse.pool_deposit(1, sender=stranger)
-    with ape.reverts("xmargin: pool already set"):
+    with ape.reverts(errors.POOL_ALREADY_SET):
         clearinghouse.set_pool(funded_pool, sender=owner)
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         clearinghouse.set_pool_buffer(0, sender=stranger)
-    with ape.reverts("xmargin: buffer above 100%"):
+    with ape.reverts(errors.BUFFER_TOO_HIGH):
         clearinghouse.set_pool_buffer(E18 + 1, sender=owner)
 
 
@@ -199,7 +200,7 @@ def test_deposits_stop_when_the_pool_has_no_value(
     assert funded_pool.totalAssets() == 0
     assert funded_pool.maxDeposit(lp) == 0
     fund(usdc, lp, USDC, funded_pool)
-    with ape.reverts("xmargin: pool has no value"):
+    with ape.reverts(errors.POOL_NO_VALUE):
         funded_pool.deposit(USDC, lp, sender=lp)
 
 
@@ -212,7 +213,7 @@ def test_max_functions_return_zero_while_a_price_is_invalid(funded_pool, long_10
     assert funded_pool.maxMint(lp) == 0
     assert funded_pool.maxWithdraw(lp) == 0
     assert funded_pool.maxRedeem(lp) == 0
-    with ape.reverts("xmargin: price stale"):
+    with ape.reverts(errors.PRICE_STALE):
         funded_pool.totalAssets()
-    with ape.reverts("xmargin: price stale"):
+    with ape.reverts(errors.PRICE_STALE):
         funded_pool.redeem(USDC, lp, lp, sender=lp)

@@ -4,6 +4,7 @@ import ape
 import pytest
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, QUOTE_CAP, WBTC_CAP, WETH_CAP
+from xmargin import errors
 from xmargin.model import WAD
 
 
@@ -51,24 +52,24 @@ def test_list_reads_decimals(clearinghouse, owner, priced_token, decimals):
 
 def test_list_rejects(clearinghouse, owner, stranger, priced_token, make_token, weth_listed):
     token = priced_token(18)
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         clearinghouse.list_asset(token, 0, 0, 1, sender=stranger)
-    with ape.reverts("xmargin: haircut above 100%"):
+    with ape.reverts(errors.HAIRCUT_TOO_HIGH):
         clearinghouse.list_asset(token, WAD + 1, 0, 1, sender=owner)
-    with ape.reverts("xmargin: maintenance haircut above initial"):
+    with ape.reverts(errors.MM_HAIRCUT_ABOVE_IM):
         clearinghouse.list_asset(token, WAD // 10, WAD // 5, 1, sender=owner)
-    with ape.reverts("xmargin: cap too large"):
+    with ape.reverts(errors.CAP_TOO_LARGE):
         clearinghouse.list_asset(token, 0, 0, 2**128 + 1, sender=owner)
-    with ape.reverts("xmargin: asset already listed"):
+    with ape.reverts(errors.ASSET_ALREADY_LISTED):
         clearinghouse.list_asset(weth_listed.token, 0, 0, 1, sender=owner)
     # No feed: the router's reason surfaces.
-    with ape.reverts("xmargin: no feed for asset"):
+    with ape.reverts(errors.NO_FEED):
         clearinghouse.list_asset(make_token(18), 0, 0, 1, sender=owner)
     assert clearinghouse.num_assets() == 3
 
 
 def test_list_rejects_wide_decimals(clearinghouse, owner, priced_token):
-    with ape.reverts("xmargin: token decimals above 18"):
+    with ape.reverts(errors.TOKEN_DECIMALS):
         clearinghouse.list_asset(priced_token(24), 0, 0, 1, sender=owner)
 
 
@@ -77,7 +78,7 @@ def test_asset_limit(clearinghouse, owner, priced_token):
     for i in range(13):
         clearinghouse.list_asset(priced_token(18, symbol=f"T{i}"), 0, 0, 1, sender=owner)
     assert clearinghouse.num_assets() == 16
-    with ape.reverts("xmargin: too many assets"):
+    with ape.reverts(errors.TOO_MANY_ASSETS):
         clearinghouse.list_asset(priced_token(18), 0, 0, 1, sender=owner)
 
 
@@ -87,13 +88,13 @@ def test_set_asset_params(clearinghouse, owner, stranger, weth_listed, usdc, pri
     assert (cfg.im_haircut, cfg.mm_haircut, cfg.cap) == (WAD // 2, WAD // 3, 7)
     [ev] = tx.decode_logs(clearinghouse.AssetParamsSet)
     assert (ev.im_haircut, ev.mm_haircut, ev.cap) == (WAD // 2, WAD // 3, 7)
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         clearinghouse.set_asset_params(weth_listed.token, 0, 0, 7, sender=stranger)
-    with ape.reverts("xmargin: quote asset takes no haircut"):
+    with ape.reverts(errors.QUOTE_HAIRCUT):
         clearinghouse.set_asset_params(usdc, WAD // 100, 0, 7, sender=owner)
-    with ape.reverts("xmargin: asset not listed"):
+    with ape.reverts(errors.ASSET_NOT_LISTED):
         clearinghouse.set_asset_params(priced_token(18), 0, 0, 7, sender=owner)
-    with ape.reverts("xmargin: maintenance haircut above initial"):
+    with ape.reverts(errors.MM_HAIRCUT_ABOVE_IM):
         clearinghouse.set_asset_params(weth_listed.token, 1, 2, 7, sender=owner)
 
 
@@ -101,13 +102,13 @@ def test_set_oracle_requires_prices(
     clearinghouse, owner, stranger, project, weth_listed, wbtc_listed
 ):
     new = owner.deploy(project.OracleRouter)
-    with ape.reverts("xmargin: no feed for asset"):
+    with ape.reverts(errors.NO_FEED):
         clearinghouse.set_oracle(new, sender=owner)
     for listed in (weth_listed, wbtc_listed):
         new.set_feed(listed.token, listed.feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         clearinghouse.set_oracle(new, sender=stranger)
-    with ape.reverts("xmargin: oracle is not a contract"):
+    with ape.reverts(errors.ORACLE_NOT_CONTRACT):
         clearinghouse.set_oracle(stranger, sender=owner)
     old = clearinghouse.oracle()
     tx = clearinghouse.set_oracle(new, sender=owner)
@@ -120,19 +121,19 @@ def test_set_oracle_requires_prices(
 
 
 def test_guardian_pauses_owner_unpauses(clearinghouse, owner, guardian, stranger):
-    with ape.reverts("xmargin: caller is not owner or guardian"):
+    with ape.reverts(errors.NOT_OWNER_OR_GUARDIAN):
         clearinghouse.pause(sender=stranger)
     tx = clearinghouse.pause(sender=guardian)
     assert clearinghouse.paused()
     assert tx.decode_logs(clearinghouse.Paused)[0].account == guardian.address
-    with ape.reverts("xmargin: already paused"):
+    with ape.reverts(errors.ALREADY_PAUSED):
         clearinghouse.pause(sender=owner)
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         clearinghouse.unpause(sender=guardian)
     tx = clearinghouse.unpause(sender=owner)
     assert not clearinghouse.paused()
     assert tx.decode_logs(clearinghouse.Unpaused)[0].account == owner.address
-    with ape.reverts("xmargin: not paused"):
+    with ape.reverts(errors.NOT_PAUSED):
         clearinghouse.unpause(sender=owner)
 
 
@@ -142,12 +143,12 @@ def test_owner_can_pause(clearinghouse, owner):
 
 
 def test_set_guardian(clearinghouse, owner, guardian, stranger):
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         clearinghouse.set_guardian(stranger, sender=guardian)
     tx = clearinghouse.set_guardian(stranger, sender=owner)
     [ev] = tx.decode_logs(clearinghouse.GuardianSet)
     assert (ev.previous_guardian, ev.new_guardian) == (guardian.address, stranger.address)
-    with ape.reverts("xmargin: caller is not owner or guardian"):
+    with ape.reverts(errors.NOT_OWNER_OR_GUARDIAN):
         clearinghouse.pause(sender=guardian)
     clearinghouse.pause(sender=stranger)
 
@@ -158,6 +159,6 @@ def test_two_step_ownership(clearinghouse, owner, stranger, weth_listed):
     assert clearinghouse.pending_owner() == stranger.address
     clearinghouse.accept_ownership(sender=stranger)
     assert clearinghouse.owner() == stranger.address
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         clearinghouse.set_asset_params(weth_listed.token, 0, 0, 1, sender=owner)
     assert not hasattr(clearinghouse, "renounce_ownership")

@@ -5,6 +5,7 @@ import pytest
 from ape.utils import ZERO_ADDRESS
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
+from xmargin import errors
 from xmargin.model import WAD
 
 ASSET_USD = 2_500
@@ -67,14 +68,14 @@ def test_set_feed_records_config_and_event(oracle, owner, asset, feed):
 
 def test_no_feed(oracle, asset):
     assert not oracle.has_feed(asset)
-    with ape.reverts("xmargin: no feed for asset"):
+    with ape.reverts(errors.NO_FEED):
         oracle.price(asset)
 
 
 @pytest.mark.parametrize("answer", [0, -1, -(2**255)])
 def test_non_positive_answer(oracle, priced, feed, owner, answer):
     feed.set_answer(answer, sender=owner)
-    with ape.reverts("xmargin: price not positive"):
+    with ape.reverts(errors.PRICE_NOT_POSITIVE):
         oracle.price(priced)
 
 
@@ -85,34 +86,34 @@ def test_stale_round(oracle, priced, feed, owner, chain):
     feed.set_round(5, 3_000 * 10**8, t, t - HEARTBEAT + 30, 5, sender=owner)
     assert oracle.price(priced) == 3_000 * WAD
     feed.set_round(6, 3_000 * 10**8, t, t - HEARTBEAT - 30, 6, sender=owner)
-    with ape.reverts("xmargin: price stale"):
+    with ape.reverts(errors.PRICE_STALE):
         oracle.price(priced)
 
 
 def test_stale_after_time_passes(oracle, priced, chain):
     assert oracle.price(priced) == ASSET_USD * WAD
     chain.mine(timestamp=now(chain) + HEARTBEAT + 60)
-    with ape.reverts("xmargin: price stale"):
+    with ape.reverts(errors.PRICE_STALE):
         oracle.price(priced)
 
 
 def test_incomplete_round_updated_at_zero(oracle, priced, feed, owner, chain):
     feed.set_round(7, 3_000 * 10**8, now(chain), 0, 7, sender=owner)
-    with ape.reverts("xmargin: price round incomplete"):
+    with ape.reverts(errors.PRICE_INCOMPLETE):
         oracle.price(priced)
 
 
 def test_answered_in_earlier_round(oracle, priced, feed, owner, chain):
     t = now(chain)
     feed.set_round(9, 3_000 * 10**8, t, t, 8, sender=owner)
-    with ape.reverts("xmargin: price round incomplete"):
+    with ape.reverts(errors.PRICE_INCOMPLETE):
         oracle.price(priced)
 
 
 def test_round_from_the_future(oracle, priced, feed, owner, chain):
     t = now(chain)
     feed.set_round(9, 3_000 * 10**8, t, t + 10_000, 9, sender=owner)
-    with ape.reverts("xmargin: price from the future"):
+    with ape.reverts(errors.PRICE_FROM_FUTURE):
         oracle.price(priced)
 
 
@@ -132,7 +133,7 @@ def test_bounds_are_exclusive(oracle, priced, feed, owner, answer, ok):
     if ok:
         assert oracle.price(priced) == answer * 10**10
     else:
-        with ape.reverts("xmargin: price at or beyond bound"):
+        with ape.reverts(errors.PRICE_OUT_OF_BOUNDS):
             oracle.price(priced)
 
 
@@ -156,26 +157,26 @@ def test_second_feed_within_deviation(oracle, priced, cross_checked, owner):
 
 def test_second_feed_beyond_deviation(oracle, priced, cross_checked, owner):
     cross_checked.set_answer(2_550 * 10**18 + 1, sender=owner)
-    with ape.reverts("xmargin: feeds deviate"):
+    with ape.reverts(errors.FEEDS_DEVIATE):
         oracle.price(priced)
 
 
 def test_second_feed_stale(oracle, priced, cross_checked, owner, chain):
     t = now(chain)
     cross_checked.set_round(3, ASSET_USD * 10**18, t, t - HEARTBEAT - 30, 3, sender=owner)
-    with ape.reverts("xmargin: second price stale"):
+    with ape.reverts(errors.SECOND_STALE):
         oracle.price(priced)
 
 
 def test_second_feed_negative(oracle, priced, cross_checked, owner):
     cross_checked.set_answer(-5, sender=owner)
-    with ape.reverts("xmargin: second price not positive"):
+    with ape.reverts(errors.SECOND_NOT_POSITIVE):
         oracle.price(priced)
 
 
 def test_remove_second_feed(oracle, priced, cross_checked, owner):
     cross_checked.set_answer(1 * 10**18, sender=owner)
-    with ape.reverts("xmargin: feeds deviate"):
+    with ape.reverts(errors.FEEDS_DEVIATE):
         oracle.price(priced)
     oracle.remove_secondary_feed(priced, sender=owner)
     assert oracle.price(priced) == ASSET_USD * WAD
@@ -189,7 +190,7 @@ def test_replacing_the_primary_keeps_the_second_feed_check(
     new_primary = make_feed(ASSET_USD, decimals=6)
     oracle.set_feed(priced, new_primary, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
     cross_checked.set_answer(2_550 * 10**18 + 1, sender=owner)
-    with ape.reverts("xmargin: feeds deviate"):
+    with ape.reverts(errors.FEEDS_DEVIATE):
         oracle.price(priced)
     cfg = oracle.price_config(priced)
     assert (cfg.primary.aggregator, cfg.primary.scale) == (new_primary.address, 10**12)
@@ -222,7 +223,7 @@ def test_config_extremes_round_trip(oracle, owner, asset, make_feed):
 def test_remove_feed(oracle, priced, owner):
     tx = oracle.remove_feed(priced, sender=owner)
     assert len(tx.decode_logs(oracle.FeedRemoved)) == 1
-    with ape.reverts("xmargin: no feed for asset"):
+    with ape.reverts(errors.NO_FEED):
         oracle.price(priced)
 
 
@@ -230,24 +231,24 @@ def test_remove_feed(oracle, priced, owner):
 
 
 def test_only_owner_configures(oracle, asset, feed, stranger, priced):
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         oracle.set_feed(asset, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=stranger)
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         oracle.set_secondary_feed(asset, feed, HEARTBEAT, WAD // 50, sender=stranger)
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         oracle.remove_feed(asset, sender=stranger)
 
 
 @pytest.mark.parametrize(
     ("heartbeat", "lo", "hi", "reason"),
     [
-        (0, MIN_PRICE, MAX_PRICE, "xmargin: heartbeat must be positive"),
-        (7 * 86_400 + 1, MIN_PRICE, MAX_PRICE, "xmargin: heartbeat above 7 days"),
-        (HEARTBEAT, 0, MAX_PRICE, "xmargin: min price must be positive"),
-        (HEARTBEAT, MAX_PRICE, MAX_PRICE, "xmargin: max price must exceed min price"),
-        (HEARTBEAT, MIN_PRICE, 10**36 + 1, "xmargin: max price too large"),
+        (0, MIN_PRICE, MAX_PRICE, errors.ZERO_HEARTBEAT),
+        (7 * 86_400 + 1, MIN_PRICE, MAX_PRICE, errors.HEARTBEAT_TOO_LONG),
+        (HEARTBEAT, 0, MAX_PRICE, errors.MIN_PRICE_ZERO),
+        (HEARTBEAT, MAX_PRICE, MAX_PRICE, errors.MAX_PRICE_BELOW_MIN),
+        (HEARTBEAT, MIN_PRICE, 10**36 + 1, errors.MAX_PRICE_TOO_LARGE),
         # The feed's current answer ($2,500) must lie inside the bounds.
-        (HEARTBEAT, 3_000 * WAD, 4_000 * WAD, "xmargin: price at or beyond bound"),
+        (HEARTBEAT, 3_000 * WAD, 4_000 * WAD, errors.PRICE_OUT_OF_BOUNDS),
     ],
 )
 def test_set_feed_rejects_bad_config(oracle, owner, asset, feed, heartbeat, lo, hi, reason):
@@ -257,42 +258,42 @@ def test_set_feed_rejects_bad_config(oracle, owner, asset, feed, heartbeat, lo, 
 
 
 def test_set_feed_rejects_non_contract_and_wide_decimals(oracle, owner, asset, project, stranger):
-    with ape.reverts("xmargin: feed is not a contract"):
+    with ape.reverts(errors.FEED_NOT_CONTRACT):
         oracle.set_feed(asset, stranger, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
     wide = owner.deploy(project.MockAggregator, 19, "X / USD", 10**19)
-    with ape.reverts("xmargin: feed decimals above 18"):
+    with ape.reverts(errors.FEED_DECIMALS):
         oracle.set_feed(asset, wide, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
 
 
 def test_primary_cannot_become_the_second_feed(oracle, priced, cross_checked, owner):
     """Regression (review): set_feed(primary := second feed) compared the
     feed with itself, so a crash on that feed passed unchecked."""
-    with ape.reverts("xmargin: primary is the second feed"):
+    with ape.reverts(errors.PRIMARY_IS_SECOND):
         oracle.set_feed(priced, cross_checked, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
     cross_checked.set_answer(1 * 10**18, sender=owner)
-    with ape.reverts("xmargin: feeds deviate"):
+    with ape.reverts(errors.FEEDS_DEVIATE):
         oracle.price(priced)
 
 
 def test_second_feed_config_is_owner_only(oracle, priced, cross_checked, stranger, make_feed):
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         oracle.remove_secondary_feed(priced, sender=stranger)
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         oracle.set_secondary_feed(priced, make_feed(ASSET_USD), HEARTBEAT, WAD, sender=stranger)
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         oracle.remove_feed(priced, sender=stranger)
 
 
 def test_set_secondary_rejects_bad_config(oracle, owner, asset, priced, feed, make_feed):
     other = make_feed(ASSET_USD)
-    with ape.reverts("xmargin: max deviation must be positive"):
+    with ape.reverts(errors.ZERO_DEVIATION):
         oracle.set_secondary_feed(priced, other, HEARTBEAT, 0, sender=owner)
-    with ape.reverts("xmargin: max deviation above 100%"):
+    with ape.reverts(errors.DEVIATION_TOO_HIGH):
         oracle.set_secondary_feed(priced, other, HEARTBEAT, WAD + 1, sender=owner)
-    with ape.reverts("xmargin: second feed is the primary"):
+    with ape.reverts(errors.SECOND_IS_PRIMARY):
         oracle.set_secondary_feed(priced, feed, HEARTBEAT, WAD // 50, sender=owner)
     far = make_feed(ASSET_USD * 2)
-    with ape.reverts("xmargin: feeds deviate"):
+    with ape.reverts(errors.FEEDS_DEVIATE):
         oracle.set_secondary_feed(priced, far, HEARTBEAT, WAD // 50, sender=owner)
 
 
@@ -300,10 +301,10 @@ def test_two_step_ownership(oracle, owner, stranger, asset, feed):
     oracle.transfer_ownership(stranger, sender=owner)
     assert oracle.owner() == owner.address  # not yet
     assert oracle.pending_owner() == stranger.address
-    with ape.reverts("ownable_2step: caller is not the new owner"):
+    with ape.reverts(errors.NOT_NEW_OWNER):
         oracle.accept_ownership(sender=owner)
     oracle.accept_ownership(sender=stranger)
     assert oracle.owner() == stranger.address
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         oracle.set_feed(asset, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
     assert not hasattr(oracle, "renounce_ownership")

@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, feed_price_wad, isolated
 from tests.markets import params
-from tests.perps_world import PORTFOLIO_REDUCTION
 from tests.portfolio_config import (
     ASSETS,
     BTC_PERP,
@@ -39,7 +38,7 @@ from tests.portfolio_config import (
     USDC,
     deploy_risk,
 )
-from xmargin import perps
+from xmargin import errors, perps
 from xmargin import portfolio as pm
 from xmargin.liquidation import LiquidationParams
 from xmargin.scenarios import Exposure, Portfolio
@@ -148,10 +147,10 @@ def test_naked_short_and_the_switch_that_would_break_initial_margin(
     # 4,000 USDC: linear IM 3,000 <= 3,969.85, portfolio IM 4,500 is not met.
     deposit(trader, "USDC", 4_000 * USDC)
     trade(ch, trader, ETH_ID, -10 * E18)
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         ch.set_margin_mode(0, True, sender=trader)
     assert not ch.portfolio_mode(trader, 0)
-    with ape.reverts("xmargin: account already in that mode"):
+    with ape.reverts(errors.ALREADY_IN_MODE):
         ch.set_margin_mode(0, False, sender=trader)
 
 
@@ -210,9 +209,9 @@ def test_a_spread_frees_capital_linear_margin_keeps_locked(
         300 * USD,
     )
     assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed, together)
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         ch.set_margin_mode(0, False, sender=trader)
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         ch.withdraw(0, usdc, 1_500 * USDC, sender=trader)
 
 
@@ -261,10 +260,7 @@ def test_closing_a_hedge_leg_is_a_risk_increase(thin_spread, trader, tokens, eth
     assert (h.equity, h.im, h.mm) == (3_939_842_500 * 10**12, 3_600 * USD, 2_400 * USD)
     # Closing the ETH short leaves long 0.5 BTC naked: "together down" loses
     # 3,000, MM 3,000 > 2,400 and IM 4,500 > equity: refused, nothing moves.
-    reason = (
-        "xmargin: this reduction raises the portfolio's margin above the account's equity: "
-        "it needs initial margin"
-    )
+    reason = errors.REDUCTION_NEEDS_IM
     with ape.reverts(reason):
         trade(ch, trader, ETH_ID, 10 * E18)
     with ape.reverts(reason):
@@ -328,10 +324,10 @@ def test_portfolio_liquidation_market_needs_a_portfolio_account_with_a_position(
 ):
     ch = pm_engine
     deposit(trader, "USDC", 10_000 * USDC)
-    with ape.reverts("xmargin: account not in portfolio mode"):
+    with ape.reverts(errors.NOT_PORTFOLIO):
         ch.portfolio_liquidation_market(trader, 0)
     ch.set_margin_mode(0, True, sender=trader)
-    with ape.reverts("xmargin: account has no position"):
+    with ape.reverts(errors.PM_NO_POSITION):
         ch.portfolio_liquidation_market(trader, 0)
 
 
@@ -370,7 +366,7 @@ def test_portfolio_accounts_are_liquidated_whole_position_by_position(
     h = ch.account_health(trader, 0)
     assert (h.equity, h.mm) == (3_069_850_000 * 10**12, 3_150 * USD)
     assert ch.is_liquidatable(trader, 0)
-    with ape.reverts("xmargin: this liquidation must close the whole position"):
+    with ape.reverts(errors.MUST_CLOSE_WHOLE):
         ch.liquidate(trader, 0, ETH_ID, E18, 0, sender=keeper)
     tx = ch.liquidate(trader, 0, ETH_ID, 10 * E18, 0, sender=keeper)
     (event,) = tx.events.filter(ch.Liquidation)
@@ -422,7 +418,7 @@ def test_portfolio_liquidation_order_and_the_waterfall(
     account = model_account(ch, trader, tokens, eth_feed, wbtc_listed.feed)
     assert pm.liquidation_order(account, CONFIG) == ["WETH-PERP", "WBTC-PERP"]
     assert ch.portfolio_liquidation_market(trader, 0) == ETH_ID
-    with ape.reverts("xmargin: liquidate the position losing most in the worst scenario first"):
+    with ape.reverts(errors.WRONG_ORDER):
         ch.liquidate(trader, 0, BTC_ID, E18, 0, sender=keeper)
 
     # ETH: PnL -4,500; penalty 2 % of 34,500 = 690; shortfall
@@ -485,27 +481,27 @@ def test_risk_set_constructor_refuses_bad_sets(project, owner):
     def deploy(rows, floor=0, minimum=0, factor=E18):
         return owner.deploy(project.PortfolioRisk, rows, floor, minimum, factor)
 
-    with ape.reverts("xmargin: no scenarios"):
+    with ape.reverts(errors.NO_SCENARIOS):
         deploy([])
-    with ape.reverts("xmargin: no risk groups"):
+    with ape.reverts(errors.NO_GROUPS):
         deploy([[]])
-    with ape.reverts("xmargin: every scenario needs one shock per group"):
+    with ape.reverts(errors.RAGGED_SHOCKS):
         deploy([[0, 0], [0]])
-    with ape.reverts("xmargin: shock outside [-100%, +900%]"):
+    with ape.reverts(errors.SHOCK_OUT_OF_RANGE):
         deploy([[-E18 - 1]])
-    with ape.reverts("xmargin: shock outside [-100%, +900%]"):
+    with ape.reverts(errors.SHOCK_OUT_OF_RANGE):
         deploy([[9 * E18 + 1]])
-    with ape.reverts("xmargin: floor fraction above 100%"):
+    with ape.reverts(errors.FLOOR_TOO_HIGH):
         deploy([[0]], floor=E18 + 1)
-    with ape.reverts("xmargin: per-position minimum too large"):
+    with ape.reverts(errors.MIN_TOO_LARGE):
         deploy([[0]], minimum=10**24 + 1)
-    with ape.reverts("xmargin: IM factor outside [1, 10]"):
+    with ape.reverts(errors.IM_FACTOR_RANGE):
         deploy([[0]], factor=E18 - 1)
-    with ape.reverts("xmargin: IM factor outside [1, 10]"):
+    with ape.reverts(errors.IM_FACTOR_RANGE):
         deploy([[0]], factor=10 * E18 + 1)
     risk = deploy([[-E18, 9 * E18]] * 32, E18, 10**24, 10 * E18)
     assert (risk.num_groups(), risk.num_scenarios(), risk.shock(31, 1)) == (2, 32, 9 * E18)
-    with ape.reverts("xmargin: no such scenario or group"):
+    with ape.reverts(errors.NO_SUCH_SCENARIO):
         risk.shock(32, 0)
 
 
@@ -528,11 +524,11 @@ def test_risk_set_grid_rounds_against_the_account(project, owner):
     assert (mm, im) == (100 * USD, 150 * USD)
     mm, im = risk.requirement(lo, hi, 0, 0)
     assert (mm, im) == (50_000, 75_000)
-    with ape.reverts("xmargin: exposure bounds out of order"):
+    with ape.reverts(errors.EXPOSURE_BOUNDS):
         risk.requirement(hi, lo, 0, 0)
-    with ape.reverts("xmargin: exposure too large"):
+    with ape.reverts(errors.EXPOSURE_TOO_LARGE):
         risk.requirement([2**160 + 1] + lo[1:], [2**160 + 1] + hi[1:], 0, 0)
-    with ape.reverts("xmargin: exposure too large"):
+    with ape.reverts(errors.EXPOSURE_TOO_LARGE):
         risk.requirement([-(2**160) - 1] + lo[1:], [-(2**160) - 1] + hi[1:], 0, 0)
     # worst_scenario: the de-peg (s4) here; with no exposure every P&L is 0
     # and the first scenario wins the tie.
@@ -545,19 +541,19 @@ def test_configuration_guards(
     project, owner, stranger, clearinghouse, trader, tokens, oracle, make_token, make_feed
 ):
     ch = clearinghouse
-    with ape.reverts("xmargin: portfolio margin not configured"):
+    with ape.reverts(errors.PM_NOT_CONFIGURED):
         ch.set_margin_mode(0, True, sender=trader)
     with ape.reverts():
         ch.set_portfolio_risk(deploy_risk(project, owner), sender=stranger)
     with ape.reverts():
         ch.set_risk_group(tokens["WETH"], 1, sender=stranger)
-    with ape.reverts("xmargin: risk set is not a contract"):
+    with ape.reverts(errors.RISK_SET_NOT_CONTRACT):
         ch.set_portfolio_risk(stranger, sender=owner)
-    with ape.reverts("xmargin: no such risk group"):
+    with ape.reverts(errors.NO_SUCH_GROUP):
         ch.set_risk_group(tokens["WETH"], 8, sender=owner)
     # An asset not yet listed could later be listed in a group the set in
     # force does not have: refused.
-    with ape.reverts("xmargin: asset is neither listed collateral nor a market's"):
+    with ape.reverts(errors.GROUP_ASSET_NOT_LISTED):
         ch.set_risk_group(stranger, 1, sender=owner)
     tx = ch.set_risk_group(tokens["WBTC"], 2, sender=owner)
     assert [(e.asset, e.group) for e in tx.events.filter(ch.RiskGroupSet)] == [
@@ -565,14 +561,14 @@ def test_configuration_guards(
     ]
     one_group = owner.deploy(project.PortfolioRisk, [[-E18 // 10]], 0, 0, E18)
     two_groups = owner.deploy(project.PortfolioRisk, [[0, 0]], 0, 0, E18)
-    with ape.reverts("xmargin: an asset's group is not in the risk set"):
+    with ape.reverts(errors.ASSET_GROUP_NOT_IN_SET):
         ch.set_portfolio_risk(one_group, sender=owner)
     three = deploy_risk(project, owner)
     tx = ch.set_portfolio_risk(three, sender=owner)
     assert [(e.previous_risk, e.new_risk) for e in tx.events.filter(ch.PortfolioRiskSet)] == [
         (ZERO_ADDRESS, three.address)
     ]
-    with ape.reverts("xmargin: no such risk group"):
+    with ape.reverts(errors.NO_SUCH_GROUP):
         ch.set_risk_group(tokens["WETH"], 3, sender=owner)
     # A market on an oracle key that is no collateral is checked the same way.
     ch.set_risk_group(tokens["WBTC"], 1, sender=owner)
@@ -580,7 +576,7 @@ def test_configuration_guards(
     oracle.set_feed(link, make_feed(15), HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
     ch.list_market(params(link), sender=owner)
     ch.set_risk_group(link, 2, sender=owner)
-    with ape.reverts("xmargin: a market's group is not in the risk set"):
+    with ape.reverts(errors.MARKET_GROUP_NOT_IN_SET):
         ch.set_portfolio_risk(two_groups, sender=owner)
     ch.set_risk_group(link, 1, sender=owner)
     ch.set_portfolio_risk(two_groups, sender=owner)
@@ -625,9 +621,7 @@ def test_chain_equals_the_model_after_any_sequence(
                 try:
                     trade(ch, trader, key, size)
                 except ape.exceptions.ContractLogicError as e:
-                    assert "xmargin: below initial margin" in str(e) or PORTFOLIO_REDUCTION in str(
-                        e
-                    )
+                    assert errors.BELOW_IM in str(e) or errors.REDUCTION_NEEDS_IM in str(e)
             elif kind == "deposit":
                 deposit(trader, key, value * unit[key])
             else:

@@ -6,6 +6,7 @@ import ape
 import pytest
 
 from tests.markets import ETH, P3000, USDC
+from xmargin import errors
 
 
 @pytest.fixture
@@ -32,9 +33,9 @@ def test_transfer_between_moves_only_the_ledger(clearinghouse, funded, trader, u
 @pytest.mark.parametrize(
     ("sub_to", "amount", "reason"),
     [
-        (0, USDC, "xmargin: same sub-account"),
-        (1, 0, "xmargin: zero amount"),
-        (1, 10_000 * USDC + 1, "xmargin: insufficient balance"),
+        (0, USDC, errors.SAME_SUB_ACCOUNT),
+        (1, 0, errors.ZERO_AMOUNT),
+        (1, 10_000 * USDC + 1, errors.INSUFFICIENT_BALANCE),
     ],
 )
 def test_bad_transfers_revert(
@@ -47,14 +48,14 @@ def test_bad_transfers_revert(
 
 
 def test_transfer_of_an_unlisted_asset_reverts(clearinghouse, funded, trader, stranger):
-    with ape.reverts("xmargin: asset not listed"):
+    with ape.reverts(errors.ASSET_NOT_LISTED):
         clearinghouse.transfer_between(0, 1, stranger, 1, sender=trader)
 
 
 def test_transfer_leaving_the_source_below_im_reverts(clearinghouse, funded, market, trader, usdc):
     clearinghouse.trade(0, market, 3 * ETH, 2 * P3000, sender=trader)
     # IM = 9,000 * 0.100003 = 900.027; equity = 10,000 - 9.0045
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         clearinghouse.transfer_between(0, 1, usdc, 9_100 * USDC, sender=trader)
     clearinghouse.transfer_between(0, 1, usdc, 9_000 * USDC, sender=trader)
     h = clearinghouse.account_health(trader, 0)
@@ -75,7 +76,7 @@ def test_rescuing_an_isolated_sub_account(clearinghouse, funded, market, trader,
 def test_operator_trades_and_withdraws_only_to_the_owner(
     clearinghouse, funded, market, trader, keeper, usdc
 ):
-    with ape.reverts("xmargin: caller is not an operator of the account"):
+    with ape.reverts(errors.NOT_OPERATOR):
         clearinghouse.trade_for(trader, 0, market, ETH, 2 * P3000, sender=keeper)
     tx = clearinghouse.set_operator(0, keeper, True, sender=trader)
     assert [e.event_name for e in tx.events] == ["OperatorSet"]
@@ -87,10 +88,10 @@ def test_operator_trades_and_withdraws_only_to_the_owner(
     assert usdc.balanceOf(trader) == 1_000 * USDC
     assert usdc.balanceOf(keeper) == 0
     # Another sub-account of the same owner is out of reach.
-    with ape.reverts("xmargin: caller is not an operator of the account"):
+    with ape.reverts(errors.NOT_OPERATOR):
         clearinghouse.withdraw_for(trader, 1, usdc, 1, sender=keeper)
     clearinghouse.set_operator(0, keeper, False, sender=trader)
-    with ape.reverts("xmargin: caller is not an operator of the account"):
+    with ape.reverts(errors.NOT_OPERATOR):
         clearinghouse.trade_for(trader, 0, market, -ETH, 0, sender=keeper)
 
 
@@ -99,12 +100,12 @@ def test_operator_is_still_held_to_initial_margin(
 ):
     clearinghouse.set_operator(0, keeper, True, sender=trader)
     clearinghouse.trade_for(trader, 0, market, 3 * ETH, 2 * P3000, sender=keeper)
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         clearinghouse.withdraw_for(trader, 0, usdc, 9_500 * USDC, sender=keeper)
 
 
 def test_set_operator_rejects_self_and_zero(clearinghouse, trader):
-    with ape.reverts("xmargin: owner needs no approval"):
+    with ape.reverts(errors.OWNER_NEEDS_NO_APPROVAL):
         clearinghouse.set_operator(0, trader, True, sender=trader)
-    with ape.reverts("xmargin: operator is the zero address"):
+    with ape.reverts(errors.ZERO_OPERATOR):
         clearinghouse.set_operator(0, "0x" + "00" * 20, True, sender=trader)

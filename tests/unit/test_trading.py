@@ -15,7 +15,7 @@ import pytest
 from ape.utils import ZERO_ADDRESS
 
 from tests.markets import E18, ETH, ETH_MARKET, P3000, USDC, params
-from xmargin import perps
+from xmargin import errors, perps
 
 
 @pytest.fixture
@@ -111,13 +111,13 @@ def test_acceptable_price_guards_both_sides(
     deposit_usdc(trader, 10_000)
     fill = 3_000_001_500_000_000_000_000
     before = snapshot_balances(clearinghouse, [usdc], [trader])
-    with ape.reverts("xmargin: fill price above acceptable"):
+    with ape.reverts(errors.FILL_ABOVE_LIMIT):
         clearinghouse.trade(0, market, ETH, fill - 1, sender=trader)
     assert snapshot_balances(clearinghouse, [usdc], [trader]) == before
     assert clearinghouse.position(trader, 0, market).size == 0
     clearinghouse.trade(0, market, ETH, fill, sender=trader)
     # Selling 1 back at skew +1: fill = 3000 * (1 + 1 / 2e6) = 3000.0015.
-    with ape.reverts("xmargin: fill price below acceptable"):
+    with ape.reverts(errors.FILL_BELOW_LIMIT):
         clearinghouse.trade(0, market, -ETH, fill + 1, sender=trader)
     clearinghouse.trade(0, market, -ETH, fill, sender=trader)
 
@@ -128,7 +128,7 @@ def test_open_below_initial_margin_reverts(
     deposit_usdc(trader, 1_000)
     # 3.5 ETH: IM = 10,500 * (0.1 + 3.5e-6) = 1,050.04 > equity ~ 989.5
     before = snapshot_balances(clearinghouse, [usdc], [trader])
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         clearinghouse.trade(0, market, 35 * ETH // 10, 2 * P3000, sender=trader)
     assert snapshot_balances(clearinghouse, [usdc], [trader]) == before
     assert clearinghouse.pool_balance() == 0
@@ -145,9 +145,9 @@ def test_reducing_is_allowed_below_initial_margin(
     # equity = 1,000 - 9.0045 - 600 = 390.9955 < IM = 8,400 * 0.100003 = 840.03
     h = clearinghouse.account_health(trader, 0)
     assert h.equity < h.im
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         clearinghouse.trade(0, market, ETH // 10, 2 * P3000, sender=trader)
-    with ape.reverts("xmargin: below initial margin"):
+    with ape.reverts(errors.BELOW_IM):
         clearinghouse.withdraw(0, usdc, 1, sender=trader)
     # De-risking is always possible.
     clearinghouse.trade(0, market, -ETH, 0, sender=trader)
@@ -167,7 +167,7 @@ def test_flip_is_risk_increasing(clearinghouse, market, trader, deposit_usdc, ow
     deposit_usdc(trader, 10_000)
     clearinghouse.trade(0, market, ETH, 2 * P3000, sender=trader)
     clearinghouse.pause(sender=owner)
-    with ape.reverts("xmargin: paused"):
+    with ape.reverts(errors.PAUSED):
         clearinghouse.trade(0, market, -2 * ETH, 0, sender=trader)
 
 
@@ -177,12 +177,12 @@ def test_pause_and_closed_market_allow_only_reduction(
     deposit_usdc(trader, 10_000)
     clearinghouse.trade(0, market, 2 * ETH, 2 * P3000, sender=trader)
     clearinghouse.pause(sender=guardian)
-    with ape.reverts("xmargin: paused"):
+    with ape.reverts(errors.PAUSED):
         clearinghouse.trade(0, market, ETH, 2 * P3000, sender=trader)
     clearinghouse.trade(0, market, -ETH // 2, 0, sender=trader)
     clearinghouse.unpause(sender=owner)
     clearinghouse.set_market_closed(market, True, sender=owner)
-    with ape.reverts("xmargin: market closed"):
+    with ape.reverts(errors.MARKET_CLOSED):
         clearinghouse.trade(0, market, ETH, 2 * P3000, sender=trader)
     clearinghouse.trade(0, market, -ETH // 2, 0, sender=trader)
     assert clearinghouse.position(trader, 0, market).size == ETH
@@ -192,23 +192,23 @@ def test_open_interest_cap(clearinghouse, market, trader, deposit_usdc, owner, w
     deposit_usdc(trader, 10_000)
     clearinghouse.trade(0, market, 2 * ETH, 2 * P3000, sender=trader)
     clearinghouse.set_market_params(market, params(weth.address, max_oi=2 * ETH), sender=owner)
-    with ape.reverts("xmargin: open interest cap reached"):
+    with ape.reverts(errors.OI_CAP):
         clearinghouse.trade(0, market, 1, 2 * P3000, sender=trader)
     # Above a lowered cap, reductions still go through.
     clearinghouse.set_market_params(market, params(weth.address, max_oi=ETH), sender=owner)
     clearinghouse.trade(0, market, -ETH // 2, 0, sender=trader)
     # Shorts have their own cap.
-    with ape.reverts("xmargin: open interest cap reached"):
+    with ape.reverts(errors.OI_CAP):
         clearinghouse.trade(0, market, -3 * ETH, 0, sender=trader)
 
 
 @pytest.mark.parametrize(
     ("market_id", "size", "reason"),
     [
-        (7, ETH, "xmargin: unknown market"),
-        (0, 0, "xmargin: zero size"),
-        (0, 2**96 + 1, "xmargin: size too large"),
-        (0, -(2**96) - 1, "xmargin: size too large"),
+        (7, ETH, errors.UNKNOWN_MARKET),
+        (0, 0, errors.ZERO_SIZE),
+        (0, 2**96 + 1, errors.SIZE_TOO_LARGE),
+        (0, -(2**96) - 1, errors.SIZE_TOO_LARGE),
     ],
 )
 def test_bad_trades_revert(clearinghouse, market, trader, deposit_usdc, market_id, size, reason):
@@ -221,9 +221,9 @@ def test_stale_price_blocks_trading_and_health(clearinghouse, market, trader, de
     deposit_usdc(trader, 10_000)
     clearinghouse.trade(0, market, ETH, 2 * P3000, sender=trader)
     chain.mine(timestamp=chain.blocks.head.timestamp + 3_600 + 60)
-    with ape.reverts("xmargin: price stale"):
+    with ape.reverts(errors.PRICE_STALE):
         clearinghouse.trade(0, market, -ETH, 0, sender=trader)
-    with ape.reverts("xmargin: price stale"):
+    with ape.reverts(errors.PRICE_STALE):
         clearinghouse.account_health(trader, 0)
 
 
@@ -259,10 +259,10 @@ def test_cross_margin_collateral_backs_positions(
 
 
 def test_list_market_is_owner_only_and_checked(clearinghouse, owner, stranger, weth, project):
-    with ape.reverts("ownable: caller is not the owner"):
+    with ape.reverts(errors.NOT_OWNER):
         clearinghouse.list_market(params(weth.address), sender=stranger)
     unpriced = owner.deploy(project.MockERC20, "N", "N", 18)
-    with ape.reverts("xmargin: no feed for asset"):
+    with ape.reverts(errors.NO_FEED):
         clearinghouse.list_market(params(unpriced.address), sender=owner)
     tx = clearinghouse.list_market(params(weth.address), sender=owner)
     assert clearinghouse.num_markets() == 1
@@ -285,7 +285,7 @@ def test_thirty_two_markets_and_a_health_check_over_twenty_positions(
         oracle.set_feed(tokens[-1], feeds[-1], 3_600, 10**12, 10**24, sender=owner)
     for m in range(32):
         clearinghouse.list_market(params(tokens[m % 4].address), sender=owner)
-    with ape.reverts("xmargin: too many markets"):
+    with ape.reverts(errors.TOO_MANY_MARKETS):
         clearinghouse.list_market(params(tokens[0].address), sender=owner)
     assert clearinghouse.num_markets() == 32
 
@@ -344,19 +344,19 @@ def test_market_params_at_their_bounds_read_back_unchanged(clearinghouse, owner,
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"mmr_base": 0}, "xmargin: maintenance ratio must be positive"),
-        ({"mmr_base": 10 * E18 // 100}, "xmargin: maintenance ratio must be below initial"),
-        ({"imr_base": E18 + 1}, "xmargin: initial ratio above 100%"),
-        ({"mm_size_scalar": 2 * E18}, "xmargin: maintenance size scalar above initial"),
-        ({"im_size_scalar": 11 * E18, "mm_size_scalar": 0}, "xmargin: size scalar too large"),
-        ({"skew_scale": E18 - 1}, "xmargin: skew scale below one unit"),
-        ({"skew_scale": 2**96 + 1}, "xmargin: skew scale too large"),
-        ({"maker_fee": 2 * E18 // 1_000}, "xmargin: maker fee above taker fee"),
-        ({"taker_fee": E18 // 10 + 1}, "xmargin: fee above 10%"),
-        ({"max_oi": 2**96 + 1}, "xmargin: open interest cap too large"),
-        ({"max_oi": 1_000_001 * ETH}, "xmargin: open interest cap above skew scale"),
-        ({"max_funding_rate": 10 * E18 + 1}, "xmargin: funding rate cap too large"),
-        ({"max_funding_velocity": 10 * E18 + 1}, "xmargin: funding velocity too large"),
+        ({"mmr_base": 0}, errors.ZERO_MM_RATIO),
+        ({"mmr_base": 10 * E18 // 100}, errors.MM_RATIO_ABOVE_IM),
+        ({"imr_base": E18 + 1}, errors.IM_RATIO_TOO_HIGH),
+        ({"mm_size_scalar": 2 * E18}, errors.MM_SCALAR_ABOVE_IM),
+        ({"im_size_scalar": 11 * E18, "mm_size_scalar": 0}, errors.SIZE_SCALAR_TOO_LARGE),
+        ({"skew_scale": E18 - 1}, errors.SKEW_SCALE_TOO_SMALL),
+        ({"skew_scale": 2**96 + 1}, errors.SKEW_SCALE_TOO_LARGE),
+        ({"maker_fee": 2 * E18 // 1_000}, errors.MAKER_FEE_ABOVE_TAKER),
+        ({"taker_fee": E18 // 10 + 1}, errors.FEE_TOO_HIGH),
+        ({"max_oi": 2**96 + 1}, errors.OI_CAP_TOO_LARGE),
+        ({"max_oi": 1_000_001 * ETH}, errors.OI_CAP_ABOVE_SKEW_SCALE),
+        ({"max_funding_rate": 10 * E18 + 1}, errors.RATE_CAP_TOO_LARGE),
+        ({"max_funding_velocity": 10 * E18 + 1}, errors.VELOCITY_TOO_LARGE),
     ],
 )
 def test_out_of_bounds_market_params_revert(clearinghouse, owner, weth, change, reason):
@@ -366,7 +366,7 @@ def test_out_of_bounds_market_params_revert(clearinghouse, owner, weth, change, 
 
 
 def test_market_asset_cannot_change(clearinghouse, market, owner, usdc):
-    with ape.reverts("xmargin: market asset cannot change"):
+    with ape.reverts(errors.MARKET_ASSET_FIXED):
         clearinghouse.set_market_params(market, params(usdc.address), sender=owner)
 
 
@@ -378,9 +378,9 @@ def test_deviating_second_feed_blocks_trading(
     oracle.set_secondary_feed(weth, second, 3_600, E18 // 50, sender=owner)  # 2 %
     clearinghouse.trade(0, market, ETH, 2 * P3000, sender=trader)
     second.set_answer(3_100 * 10**8, sender=owner)  # 3.3 % away
-    with ape.reverts("xmargin: feeds deviate"):
+    with ape.reverts(errors.FEEDS_DEVIATE):
         clearinghouse.trade(0, market, -ETH, 0, sender=trader)
-    with ape.reverts("xmargin: feeds deviate"):
+    with ape.reverts(errors.FEEDS_DEVIATE):
         clearinghouse.account_health(trader, 0)
 
 
@@ -434,7 +434,7 @@ def test_set_oracle_requires_market_prices(
     new = owner.deploy(project.OracleRouter)
     for listed in (weth_listed, wbtc_listed):
         new.set_feed(listed.token, listed.feed, 3_600, 10**12, 10**24, sender=owner)
-    with ape.reverts("xmargin: no feed for asset"):
+    with ape.reverts(errors.NO_FEED):
         clearinghouse.set_oracle(new, sender=owner)
     new.set_feed(btc_like, make_feed(50), 3_600, 10**12, 10**24, sender=owner)
     clearinghouse.set_oracle(new, sender=owner)

@@ -1,0 +1,186 @@
+"""The one catalogue of revert reasons (mirror of contracts/modules/errors.vy).
+
+Every xmargin contract reverts with one of these strings, "xm.<area>: <what>"
+(at most 32 bytes). Python code matches reasons by these names, never by a
+copied literal; tests/unit/test_errors.py checks this file against
+errors.vy and the compiled contracts.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# input: bad input of any entry point
+ZERO_AMOUNT: Final = "xm.input: zero amount"
+AMOUNT_TOO_LARGE: Final = "xm.input: amount too large"
+ZERO_SIZE: Final = "xm.input: zero size"
+SIZE_TOO_LARGE: Final = "xm.input: size too large"
+
+# deploy: constructors
+BAD_LIQUIDATOR: Final = "xm.deploy: bad liquidator"
+BAD_ADMIN: Final = "xm.deploy: bad admin"
+
+# gov: guardian and pause
+PAUSED: Final = "xm.gov: paused"
+NOT_PAUSED: Final = "xm.gov: not paused"
+ALREADY_PAUSED: Final = "xm.gov: already paused"
+NOT_OWNER_OR_GUARDIAN: Final = "xm.gov: not owner or guardian"
+
+# acct: accounts, sub-accounts and operators
+INSUFFICIENT_BALANCE: Final = "xm.acct: insufficient balance"
+SAME_SUB_ACCOUNT: Final = "xm.acct: same sub-account"
+OWNER_NEEDS_NO_APPROVAL: Final = "xm.acct: owner needs no approval"
+ZERO_OPERATOR: Final = "xm.acct: zero operator"
+NOT_OPERATOR: Final = "xm.acct: not an operator"
+
+# health: margin checks
+BELOW_IM: Final = "xm.health: below IM"
+
+# asset: collateral listing, parameters and deposits
+ASSET_NOT_LISTED: Final = "xm.asset: not listed"
+ASSET_NOT_CONTRACT: Final = "xm.asset: not a contract"
+ASSET_ALREADY_LISTED: Final = "xm.asset: already listed"
+TOO_MANY_ASSETS: Final = "xm.asset: too many assets"
+TOKEN_DECIMALS: Final = "xm.asset: decimals above 18"
+HAIRCUT_TOO_HIGH: Final = "xm.asset: haircut above 100%"
+MM_HAIRCUT_ABOVE_IM: Final = "xm.asset: mm haircut > im"
+CAP_TOO_LARGE: Final = "xm.asset: cap too large"
+QUOTE_HAIRCUT: Final = "xm.asset: quote takes no haircut"
+DEPOSIT_CAP: Final = "xm.asset: deposit cap exceeded"
+
+# token: ERC-20 transfers
+TRANSFER_FROM_FAILED: Final = "xm.token: transferFrom failed"
+TRANSFER_FAILED: Final = "xm.token: transfer failed"
+FEE_ON_TRANSFER: Final = "xm.token: fee on transfer"
+WRONG_AMOUNT_MOVED: Final = "xm.token: moved wrong amount"
+APPROVE_FAILED: Final = "xm.token: approve failed"
+
+# oracle: OracleRouter and the engine's oracle
+ORACLE_NOT_CONTRACT: Final = "xm.oracle: not a contract"
+NO_FEED: Final = "xm.oracle: no feed"
+ASSET_NO_PRICE: Final = "xm.oracle: asset has no price"
+MARKET_NO_PRICE: Final = "xm.oracle: market has no price"
+PRICE_OUT_OF_BOUNDS: Final = "xm.oracle: price out of bounds"
+PRICE_NOT_POSITIVE: Final = "xm.oracle: price <= 0"
+PRICE_INCOMPLETE: Final = "xm.oracle: round incomplete"
+PRICE_FROM_FUTURE: Final = "xm.oracle: price from future"
+PRICE_STALE: Final = "xm.oracle: price stale"
+SECOND_NOT_POSITIVE: Final = "xm.oracle: second price <= 0"
+SECOND_INCOMPLETE: Final = "xm.oracle: second incomplete"
+SECOND_FROM_FUTURE: Final = "xm.oracle: second from future"
+SECOND_STALE: Final = "xm.oracle: second price stale"
+FEEDS_DEVIATE: Final = "xm.oracle: feeds deviate"
+ZERO_ASSET: Final = "xm.oracle: zero asset"
+MIN_PRICE_ZERO: Final = "xm.oracle: min price is zero"
+MAX_PRICE_TOO_LARGE: Final = "xm.oracle: max price too large"
+MAX_PRICE_BELOW_MIN: Final = "xm.oracle: max price <= min"
+PRIMARY_IS_SECOND: Final = "xm.oracle: primary is second"
+SECOND_IS_PRIMARY: Final = "xm.oracle: second is primary"
+NO_SECOND_FEED: Final = "xm.oracle: no second feed"
+ZERO_DEVIATION: Final = "xm.oracle: zero deviation"
+DEVIATION_TOO_HIGH: Final = "xm.oracle: deviation above 100%"
+FEED_NOT_CONTRACT: Final = "xm.oracle: feed not a contract"
+ZERO_HEARTBEAT: Final = "xm.oracle: zero heartbeat"
+HEARTBEAT_TOO_LONG: Final = "xm.oracle: heartbeat > 7 days"
+FEED_DECIMALS: Final = "xm.oracle: feed decimals > 18"
+
+# market: market listing and parameters
+UNKNOWN_MARKET: Final = "xm.market: unknown market"
+TOO_MANY_MARKETS: Final = "xm.market: too many markets"
+ZERO_MARKET_ASSET: Final = "xm.market: zero asset"
+MARKET_ASSET_FIXED: Final = "xm.market: asset cannot change"
+ZERO_MM_RATIO: Final = "xm.market: zero mm ratio"
+MM_RATIO_ABOVE_IM: Final = "xm.market: mm ratio >= im"
+IM_RATIO_TOO_HIGH: Final = "xm.market: im ratio above 100%"
+MM_SCALAR_ABOVE_IM: Final = "xm.market: mm scalar > im"
+SIZE_SCALAR_TOO_LARGE: Final = "xm.market: size scalar too large"
+SKEW_SCALE_TOO_SMALL: Final = "xm.market: skew scale < 1 unit"
+SKEW_SCALE_TOO_LARGE: Final = "xm.market: skew scale too large"
+MAKER_FEE_ABOVE_TAKER: Final = "xm.market: maker fee > taker"
+FEE_TOO_HIGH: Final = "xm.market: fee above 10%"
+OI_CAP_TOO_LARGE: Final = "xm.market: OI cap too large"
+OI_CAP_ABOVE_SKEW_SCALE: Final = "xm.market: OI cap > skew scale"
+RATE_CAP_TOO_LARGE: Final = "xm.market: rate cap too large"
+VELOCITY_TOO_LARGE: Final = "xm.market: velocity too large"
+
+# trade: trading
+MARKET_CLOSED: Final = "xm.trade: market closed"
+OI_CAP: Final = "xm.trade: open interest cap"
+POSITION_TOO_LARGE: Final = "xm.trade: position too large"
+FILL_ABOVE_LIMIT: Final = "xm.trade: fill above limit"
+FILL_BELOW_LIMIT: Final = "xm.trade: fill below limit"
+REDUCTION_TOO_COSTLY: Final = "xm.trade: reduction too costly"
+REDUCTION_NEEDS_IM: Final = "xm.trade: reduction needs IM"
+
+# pool: the engine's pool ledger
+NOT_POOL: Final = "xm.pool: caller is not the pool"
+POOL_NOT_CONTRACT: Final = "xm.pool: not a contract"
+POOL_ALREADY_SET: Final = "xm.pool: already set"
+POOL_CANNOT_COVER: Final = "xm.pool: cannot cover positions"
+BUFFER_TOO_HIGH: Final = "xm.pool: buffer above 100%"
+
+# vault: the LiquidityPool vault
+POOL_NO_VALUE: Final = "xm.vault: pool has no value"
+BELOW_ONE_SHARE: Final = "xm.vault: below one share"
+INSUFFICIENT_SHARES: Final = "xm.vault: insufficient shares"
+
+# liq: liquidation, collateral liquidation, bad debt
+SELF_LIQUIDATION: Final = "xm.liq: self-liquidation"
+NOT_LIQUIDATABLE: Final = "xm.liq: not liquidatable"
+NOT_CONFIGURED: Final = "xm.liq: not configured"
+NO_POSITION: Final = "xm.liq: no position in market"
+WRONG_ORDER: Final = "xm.liq: worst loser first"
+MUST_CLOSE_WHOLE: Final = "xm.liq: must close whole"
+PIECE_BELOW_DUST: Final = "xm.liq: piece below dust"
+REWARD_BELOW_MIN: Final = "xm.liq: reward below minimum"
+QUOTE_NOT_COLLATERAL: Final = "xm.liq: quote is not collateral"
+HAS_POSITIONS: Final = "xm.liq: has positions"
+NO_DEBT: Final = "xm.liq: no debt"
+HOLDS_NONE: Final = "xm.liq: holds none of asset"
+HOLDS_COLLATERAL: Final = "xm.liq: holds collateral"
+REPAY_BELOW_ONE_UNIT: Final = "xm.liq: repay below one unit"
+OUT_BELOW_MIN: Final = "xm.liq: out below minimum"
+PENALTY_TOO_HIGH: Final = "xm.liq: penalty above 10%"
+SHARE_MIN_ABOVE_MAX: Final = "xm.liq: keeper share min > max"
+SHARE_TOO_HIGH: Final = "xm.liq: keeper share > 100%"
+AUCTION_DEPTH_RANGE: Final = "xm.liq: auction depth range"
+TARGET_TOO_LOW: Final = "xm.liq: target health <= 1"
+TARGET_TOO_HIGH: Final = "xm.liq: target health > 2"
+FULL_CLOSE_TOO_HIGH: Final = "xm.liq: full-close health >= 1"
+DUST_TOO_LARGE: Final = "xm.liq: dust too large"
+DISCOUNT_TOO_HIGH: Final = "xm.liq: discount above 20%"
+
+# pm: portfolio margin and PortfolioRisk
+PM_NOT_CONFIGURED: Final = "xm.pm: not configured"
+ALREADY_IN_MODE: Final = "xm.pm: already in that mode"
+NOT_PORTFOLIO: Final = "xm.pm: not in portfolio mode"
+PM_NO_POSITION: Final = "xm.pm: no position"
+RISK_SET_NOT_CONTRACT: Final = "xm.pm: set is not a contract"
+RISK_SET_BAD_GROUPS: Final = "xm.pm: set has no valid groups"
+ASSET_GROUP_NOT_IN_SET: Final = "xm.pm: asset group not in set"
+MARKET_GROUP_NOT_IN_SET: Final = "xm.pm: market group not in set"
+GROUP_ASSET_NOT_LISTED: Final = "xm.pm: asset not listed"
+NO_SUCH_GROUP: Final = "xm.pm: no such group"
+NO_SCENARIOS: Final = "xm.pm: no scenarios"
+NO_GROUPS: Final = "xm.pm: no groups"
+RAGGED_SHOCKS: Final = "xm.pm: one shock per group"
+SHOCK_OUT_OF_RANGE: Final = "xm.pm: shock out of range"
+FLOOR_TOO_HIGH: Final = "xm.pm: floor above 100%"
+MIN_TOO_LARGE: Final = "xm.pm: minimum too large"
+IM_FACTOR_RANGE: Final = "xm.pm: IM factor out of range"
+NO_SUCH_SCENARIO: Final = "xm.pm: no such scenario"
+EXPOSURE_BOUNDS: Final = "xm.pm: exposure lo > hi"
+EXPOSURE_TOO_LARGE: Final = "xm.pm: exposure too large"
+
+# Reasons of snekmate's modules the engine exports (not in errors.vy).
+NOT_OWNER: Final = "ownable: caller is not the owner"
+NOT_NEW_OWNER: Final = "ownable_2step: caller is not the new owner"
+
+
+def catalogue() -> dict[str, str]:
+    """name -> reason for every xmargin reason (snekmate's excluded)."""
+    return {
+        name: value
+        for name, value in globals().items()
+        if name.isupper() and isinstance(value, str) and value.startswith("xm.")
+    }
