@@ -1,6 +1,6 @@
 """Open a crowd of traders on a local chain: `ape run crowd --count 60 --network ...`.
 
-Test and benchmark scaffolding for the keeper (see xmargin.crowd): needs a
+Test and benchmark scaffolding for the keeper (see xmargin.ops.crowd): needs a
 local deployment with mock tokens (`ape run deploy` first).
 """
 
@@ -9,10 +9,10 @@ from ape import accounts, project
 from ape.cli import ConnectedProviderCommand
 from ape.logging import logger
 
-from xmargin.crowd import open_crowd
-from xmargin.deploy import network_info
-from xmargin.deployments import read_record, record_path
-from xmargin.engine import load_engine
+from xmargin.chain.deployments import read_record, record_path
+from xmargin.chain.engine import load_engine
+from xmargin.ops.crowd import open_crowd
+from xmargin.ops.deploy import network_info
 
 
 @click.command(cls=ConnectedProviderCommand)

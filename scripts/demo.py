@@ -1,7 +1,7 @@
 """The README's demo: `make demo` (= `ape run demo --network ethereum:local:foundry`).
 
 Starts anvil (ape-foundry), deploys, funds accounts, shocks prices and
-prints health tables; anvil stops when the command ends. See xmargin.demo.
+prints health tables; anvil stops when the command ends. See xmargin.ui.demo.
 """
 
 import sys
@@ -12,8 +12,8 @@ from ape.cli import ConnectedProviderCommand
 from ape.logging import logger
 from rich.console import Console
 
-from xmargin.demo import run_demo
-from xmargin.deployments import DeploymentError
+from xmargin.chain.deployments import DeploymentError
+from xmargin.ui.demo import run_demo
 
 
 @click.command(cls=ConnectedProviderCommand)

@@ -3,7 +3,7 @@
     ape run deploy --network ethereum:local:foundry            # config/local.yaml, mocks
     ape run deploy --network ethereum:sepolia:node --config sepolia --account deployer
 
-A second run with the same config sends no transaction (see xmargin.deploy).
+A second run with the same config sends no transaction (see xmargin.ops.deploy).
 """
 
 import click
@@ -11,10 +11,10 @@ from ape import accounts, project
 from ape.cli import ConnectedProviderCommand
 from ape.exceptions import ContractLogicError
 
-from xmargin.ape_cli import account_alias_option, sending_account
-from xmargin.config import ConfigError, load_config
-from xmargin.deploy import deploy, network_info
-from xmargin.deployments import DeploymentError
+from xmargin.chain.config import ConfigError, load_config
+from xmargin.chain.deployments import DeploymentError
+from xmargin.ops.deploy import deploy, network_info
+from xmargin.ui.ape_cli import account_alias_option, sending_account
 
 
 @click.command(cls=ConnectedProviderCommand)

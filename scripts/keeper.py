@@ -5,7 +5,7 @@
 
 Scans every account in batches, liquidates those below maintenance margin
 when the reward beats the gas, logs one JSON line per action (see
-xmargin.keeper). Exits non-zero only on a real failure (no deployment, node
+xmargin.ops.keeper). Exits non-zero only on a real failure (no deployment, node
 unreachable), never because a liquidation lost a race.
 """
 
@@ -14,13 +14,13 @@ from ape import accounts, project
 from ape.cli import ConnectedProviderCommand
 from ape.logging import logger
 
-from xmargin.ape_cli import account_alias_option, sending_account
-from xmargin.connect import ConnectError, check_genesis, genesis_hash
-from xmargin.deploy import network_info
-from xmargin.deployments import DeploymentError, read_record, record_path
-from xmargin.engine import load_engine
-from xmargin.keeper import Keeper, KeeperConfig, json_logger
-from xmargin.model import parse_wad
+from xmargin.chain.connect import ConnectError, check_genesis, genesis_hash
+from xmargin.chain.deployments import DeploymentError, read_record, record_path
+from xmargin.chain.engine import load_engine
+from xmargin.maths.model import parse_wad
+from xmargin.ops.deploy import network_info
+from xmargin.ops.keeper import Keeper, KeeperConfig, json_logger
+from xmargin.ui.ape_cli import account_alias_option, sending_account
 
 
 @click.command(cls=ConnectedProviderCommand)

@@ -3,7 +3,7 @@
 import click
 from ape import project
 
-from xmargin.sizes import EIP170_LIMIT, contract_sizes
+from xmargin.chain.sizes import EIP170_LIMIT, contract_sizes
 
 
 @click.command()

@@ -3,7 +3,7 @@
 `World` holds what the model needs (balances per account and asset,
 positions, market states, the pool ledger, the insurance fund and bad-debt
 totals, each feed's latest round) and predicts each action's outcome with
-`xmargin.model` / `xmargin.perps` / `xmargin.liquidation`: the exact result
+`xmargin.maths.model` / `xmargin.maths.perps` / `xmargin.maths.liquidation`: the exact result
 of a valid action, or the revert reason of an invalid one (an invalid price
 included: the router's reason, in the order the contract reads prices).
 `check` compares every account, market and ledger with the chain. Used by
@@ -19,10 +19,10 @@ from typing import Any
 
 import ape
 
-from xmargin import liquidation as liq
-from xmargin import model, perps
-from xmargin import portfolio as pm
-from xmargin.scenarios import Exposure, Portfolio
+from xmargin.maths import liquidation as liq
+from xmargin.maths import model, perps
+from xmargin.maths import portfolio as pm
+from xmargin.maths.scenarios import Exposure, Portfolio
 
 E18 = 10**18
 HEARTBEAT = 3_600
@@ -204,7 +204,7 @@ class World:
         )
 
     def book(self, who, sub, now) -> Portfolio:
-        """The account as `xmargin.portfolio` inputs (prices already checked)."""
+        """The account as `xmargin.maths.portfolio` inputs (prices already checked)."""
         prices = dict(self.collateral_prices())
         exposures = []
         for m in self.open_markets(who, sub):

@@ -1,4 +1,4 @@
-"""xmargin.scenarios against hand-computed numbers, and xmargin.charts' PNGs (no chain).
+"""xmargin.maths.scenarios against hand-computed numbers, and xmargin.ui.charts' PNGs (no chain).
 
 The account: 5,000 USDC and a 10 ETH long entered at $2,000 on a market with
 a flat 10 % initial and 5 % maintenance ratio (no size scaling, no funding).
@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from xmargin import charts, model, perps, scenarios
-from xmargin.engine import AccountView, MarketView, PositionView
-from xmargin.summary import EngineSummary, LiquidationEvent, PoolState
+from xmargin.chain.engine import AccountView, MarketView, PositionView
+from xmargin.maths import model, perps, scenarios
+from xmargin.ui import charts
+from xmargin.ui.summary import EngineSummary, LiquidationEvent, PoolState
 
 E18 = 10**18
 WETH = "0x00000000000000000000000000000000000000E7"

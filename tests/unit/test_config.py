@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
-from xmargin.config import ConfigError, load_config, parse_config
-from xmargin.deploy import NetworkInfo, check_mocks_allowed
-from xmargin.deployments import DeploymentError
+from xmargin.chain.config import ConfigError, load_config, parse_config
+from xmargin.chain.deployments import DeploymentError
+from xmargin.ops.deploy import NetworkInfo, check_mocks_allowed
 
 E18 = 10**18
 

@@ -4,7 +4,7 @@ import ape
 import pytest
 
 from tests.conftest import HEARTBEAT
-from xmargin.abi import deploy_clearinghouse
+from xmargin.chain.abi import deploy_clearinghouse
 
 USDC = 10**6
 ETH = 10**18

@@ -1,4 +1,4 @@
-"""xmargin.perps against hand-computed numbers (no chain): the branches the
+"""xmargin.maths.perps against hand-computed numbers (no chain): the branches the
 random property test may not reach in its bounded CI run."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from tests.unit.test_funding import FUNDING_MARKET
-from xmargin import perps
+from xmargin.maths import perps
 
 E18 = 10**18
 DAY = 86_400

@@ -10,7 +10,7 @@ n^2 * P / 2e6 (rounded up), so every quote balance below is worked out by
 hand in its comment.
 
 Every expected margin is hand-computed, and every account is also checked
-against the Python model (`xmargin.portfolio`) to the wei: `account_health`
+against the Python model (`xmargin.maths.portfolio`) to the wei: `account_health`
 against `portfolio_health`, `portfolio_exposure` against `group_exposure`.
 """
 
@@ -39,10 +39,10 @@ from tests.portfolio_config import (
     USDC,
     deploy_risk,
 )
-from xmargin import perps
-from xmargin import portfolio as pm
-from xmargin.liquidation import LiquidationParams
-from xmargin.scenarios import Exposure, Portfolio
+from xmargin.maths import perps
+from xmargin.maths import portfolio as pm
+from xmargin.maths.liquidation import LiquidationParams
+from xmargin.maths.scenarios import Exposure, Portfolio
 
 ETH_ID, BTC_ID = 0, 1
 MARKETS = ((ETH_ID, "WETH", ETH_PERP), (BTC_ID, "WBTC", BTC_PERP))
@@ -460,7 +460,7 @@ def test_keeper_liquidates_portfolio_accounts_in_the_engines_order(
     """The keeper's plan for a portfolio account is the engine's market,
     closed whole; one pass takes both legs, ETH first."""
     from tests.engines import engine_over
-    from xmargin.keeper import Keeper, KeeperConfig
+    from xmargin.ops.keeper import Keeper, KeeperConfig
 
     ch = stressed_spread
     feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
@@ -510,7 +510,7 @@ def test_risk_set_constructor_refuses_bad_sets(project, owner):
 
 
 def test_risk_set_grid_rounds_against_the_account(project, owner):
-    """The grid alone, against xmargin.portfolio.grid_pnls and by hand."""
+    """The grid alone, against xmargin.maths.portfolio.grid_pnls and by hand."""
     risk = deploy_risk(project, owner)
     lo = [3_000, -7, 10**6, 0, 0, 0, 0, 0]
     hi = [3_001, -6, 10**6, 0, 0, 0, 0, 0]

@@ -1,4 +1,4 @@
-"""xmargin.portfolio (issue 7) against hand-computed numbers, and its
+"""xmargin.maths.portfolio (issue 7) against hand-computed numbers, and its
 rounded grid against the exact, term-by-term rational reference. The
 contracts are checked against this module in test_portfolio_margin.py.
 
@@ -45,10 +45,10 @@ from tests.portfolio_config import (
     USD,
     USDC,
 )
-from xmargin import perps
-from xmargin import portfolio as pm
-from xmargin.model import AssetParams
-from xmargin.scenarios import Exposure, Portfolio
+from xmargin.maths import perps
+from xmargin.maths import portfolio as pm
+from xmargin.maths.model import AssetParams
+from xmargin.maths.scenarios import Exposure, Portfolio
 
 
 def pm_position(asset: str, size: int, market: perps.MarketParams = ETH_PERP) -> Exposure:
@@ -344,7 +344,7 @@ def test_charts_and_liquidation_prices_follow_portfolio_margin():
     up" loses 0.1 P, more than the floor (0.05 P): liquidatable once
     30,000 - P < 0.1 P, above P = 30,000 / 1.1 = 27,272.72... Linear MM
     (5 % of 10 P) puts it above 30,000 / 1.5 = 20,000."""
-    from xmargin import scenarios
+    from xmargin.maths import scenarios
 
     book = pm_account({"WETH": 10 * E18}, pm_position("WETH", -10 * E18))
     linear = scenarios.liquidation_price(book, "WETH")

@@ -1,8 +1,8 @@
 """Liquidation prices of an account's positions: the ClearinghouseLens and the model.
 
 The lens (`ClearinghouseLens.position_details`) reports each position's
-liquidation price; `xmargin.scenarios.position_liquidation_price` computes
-the same number from the account read by `xmargin.engine.read_account`.
+liquidation price; `xmargin.maths.scenarios.position_liquidation_price` computes
+the same number from the account read by `xmargin.chain.engine.read_account`.
 Readers show the model's and flag a lens that disagrees.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from xmargin.engine import AccountView, Engine
-from xmargin.scenarios import position_liquidation_price
+from xmargin.chain.engine import AccountView, Engine
+from xmargin.maths.scenarios import position_liquidation_price
 
 LENS = "ClearinghouseLens"
 

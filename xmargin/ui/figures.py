@@ -1,8 +1,8 @@
 """From a deployed engine to its charts: the glue the CLI and the demo share.
 
 Reads nothing per chart point: an account read once
-(`xmargin.engine.read_account`) becomes a `xmargin.scenarios.Portfolio`,
-whose curves `xmargin.charts` draws.
+(`xmargin.chain.engine.read_account`) becomes a `xmargin.maths.scenarios.Portfolio`,
+whose curves `xmargin.ui.charts` draws.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from xmargin import charts, scenarios
-from xmargin.engine import AccountView, Engine
-from xmargin.model import AssetParams
-from xmargin.report import ratio, short_address, usd
+from xmargin.chain.engine import AccountView, Engine
+from xmargin.maths import scenarios
+from xmargin.maths.model import AssetParams
+from xmargin.ui import charts
+from xmargin.ui.report import ratio, short_address, usd
 
 
 def portfolio(

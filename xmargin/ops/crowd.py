@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from xmargin.engine import Engine, read_markets
-from xmargin.model import WAD
+from xmargin.chain.engine import Engine, read_markets
+from xmargin.maths.model import WAD
 
 # Leverage in tenths, cycled through: mostly moderate, a few aggressive.
 LEVERAGE_TENTHS = (15, 20, 25, 30, 35, 40, 50, 60, 80)

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xmargin import portfolio as pm
-from xmargin.abi import clearinghouse_at
-from xmargin.config import (
+from xmargin.chain.abi import clearinghouse_at
+from xmargin.chain.config import (
     AssetConfig,
     DeployConfig,
     FeedConfig,
@@ -30,7 +29,7 @@ from xmargin.config import (
     PoolConfig,
     SecondaryFeedConfig,
 )
-from xmargin.deployments import (
+from xmargin.chain.deployments import (
     AssetRecord,
     DeploymentError,
     DeploymentRecord,
@@ -38,7 +37,8 @@ from xmargin.deployments import (
     record_path,
     write_record,
 )
-from xmargin.risk_set import read_groups, read_set, risk_set_address
+from xmargin.chain.risk_set import read_groups, read_set, risk_set_address
+from xmargin.maths import portfolio as pm
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 Log = Callable[[str], None]

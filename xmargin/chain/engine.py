@@ -2,7 +2,7 @@
 
 `load_engine` turns a deployment record into Ape contract instances;
 `read_account` reads one account's balances, prices and health from the
-chain, and recomputes the health with `xmargin.model` from those same
+chain, and recomputes the health with `xmargin.maths.model` from those same
 inputs, so every reader (demo, keeper, CLI) can show both and flag any
 difference.
 """
@@ -18,12 +18,12 @@ from typing import Any
 
 from ape.exceptions import ContractLogicError
 
-from xmargin import model, perps
-from xmargin import portfolio as pm
-from xmargin.abi import clearinghouse_at
-from xmargin.deployments import DeploymentRecord
-from xmargin.risk_set import read_config, risk_set_address
-from xmargin.scenarios import from_view
+from xmargin.chain.abi import clearinghouse_at
+from xmargin.chain.deployments import DeploymentRecord
+from xmargin.chain.risk_set import read_config, risk_set_address
+from xmargin.maths import model, perps
+from xmargin.maths import portfolio as pm
+from xmargin.maths.scenarios import from_view
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ class AccountView:
 def _named_like_the_config(on_chain: pm.PortfolioConfig, config: str) -> pm.PortfolioConfig:
     """The chain keeps no names: take the deployment config's group and
     scenario names when its set is the one on chain, else keep s0, group 0..."""
-    from xmargin.config import ConfigError, load_config
+    from xmargin.chain.config import ConfigError, load_config
 
     try:
         named = load_config(config).portfolio

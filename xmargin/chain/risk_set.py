@@ -3,16 +3,16 @@
 The scenario set is a `PortfolioRisk` contract (immutable; the engine's
 `portfolio_risk()` names the one in force) and each asset's risk group is
 the engine's `risk_group(asset)`. This turns both into an
-`xmargin.portfolio.PortfolioConfig` keyed by the deployment's asset
+`xmargin.maths.portfolio.PortfolioConfig` keyed by the deployment's asset
 symbols, so a portfolio account read from chain can be recomputed with the
-model (`xmargin.engine.read_account`) and explained (`xmargin status`).
+model (`xmargin.chain.engine.read_account`) and explained (`xmargin status`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from xmargin import portfolio as pm
+from xmargin.maths import portfolio as pm
 
 
 def risk_set_address(ch: Any, block_id: int | None = None) -> str | None:

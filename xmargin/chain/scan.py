@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from xmargin.engine import Engine
-from xmargin.keeper import PAGE, health_pages
-from xmargin.model import Health
+from xmargin.chain.engine import Engine
+from xmargin.maths.model import Health
+from xmargin.ops.keeper import PAGE, health_pages
 
 # (accounts read, accounts in total) after each page.
 Progress = Callable[[int, int], None]

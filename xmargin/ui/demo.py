@@ -9,21 +9,21 @@
    portfolio margin mode (the config's scenario set), to compare the two
    modes' requirements on the same book;
 4. print positions, every account's health (as the chain reports it and as
-   `xmargin.model` / `xmargin.perps` recompute it from the same inputs) and
+   `xmargin.maths.model` / `xmargin.maths.perps` recompute it from the same inputs) and
    the pool;
 5. move prices (ETH -30 %, LINK -50 %, BTC +10 %) and print them again: who
    is now below IM or liquidatable;
 6. show that bad requests revert with a reason and change nothing;
-7. the keeper (xmargin.keeper, test account 9) scans every account in
+7. the keeper (xmargin.ops.keeper, test account 9) scans every account in
    batches and liquidates each one below maintenance margin; print its
    liquidations, the accounts after, and the insurance fund, bad debt and
-   pool totals (xmargin.summary, as `xmargin report` reads them);
+   pool totals (xmargin.ui.summary, as `xmargin report` reads them);
 8. write two charts with the CLI's functions (`reports/`, or
    $XMARGIN_REPORTS_DIR): `health.png`, the named account nearest its
    maintenance margin against price moves (`xmargin chart`), and
    `report.png` (`xmargin report`).
 
-A crowd of CROWD accounts (xmargin.crowd, sub-accounts 100+ of test accounts
+A crowd of CROWD accounts (xmargin.ops.crowd, sub-accounts 100+ of test accounts
 6 and 7) trades alongside the named accounts so the keeper has work to do.
 """
 
@@ -37,13 +37,10 @@ from typing import Any
 
 from rich.console import Console
 
-from xmargin import charts
-from xmargin.config import load_config
-from xmargin.connect import node_chain_id
-from xmargin.crowd import open_crowd
-from xmargin.deploy import NetworkInfo, deploy, network_info
-from xmargin.deployments import DeploymentError
-from xmargin.engine import (
+from xmargin.chain.config import load_config
+from xmargin.chain.connect import node_chain_id
+from xmargin.chain.deployments import REPO_ROOT, DeploymentError
+from xmargin.chain.engine import (
     AccountView,
     Engine,
     load_engine,
@@ -52,10 +49,13 @@ from xmargin.engine import (
     revert_reason,
     shock_prices,
 )
-from xmargin.figures import account_chart
-from xmargin.keeper import Keeper, KeeperConfig
-from xmargin.model import format_units, parse_units
-from xmargin.report import (
+from xmargin.maths.model import format_units, parse_units
+from xmargin.ops.crowd import open_crowd
+from xmargin.ops.deploy import NetworkInfo, deploy, network_info
+from xmargin.ops.keeper import Keeper, KeeperConfig
+from xmargin.ui import charts
+from xmargin.ui.figures import account_chart
+from xmargin.ui.report import (
     health_table,
     liquidations_table,
     location,
@@ -67,7 +67,7 @@ from xmargin.report import (
     totals_table,
     usd,
 )
-from xmargin.summary import EngineSummary, read_summary
+from xmargin.ui.summary import EngineSummary, read_summary
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ SHOCK_BPS: dict[str, int] = {"WETH": -3_000, "LINK": -5_000, "WBTC": 1_000}
 # Where the demo writes its charts (health.png, report.png); the variable
 # overrides it (tests).
 REPORTS_DIR_ENV = "XMARGIN_REPORTS_DIR"
-DEFAULT_REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
+DEFAULT_REPORTS_DIR = REPO_ROOT / "reports"
 
 
 def reports_dir() -> Path:
@@ -188,7 +188,7 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
     out = DemoResult(before=before, after=after)
     verdict = "agrees" if out.model_agrees else "[red]DISAGREES[/red]"
     console.print(
-        f"xmargin.model {verdict} with the chain on equity, IM and MM of all "
+        f"xmargin.maths.model {verdict} with the chain on equity, IM and MM of all "
         f"{len(before) + len(after)} readings, to the wei."
     )
     _charts(engine, console, final, labels, network, summary)

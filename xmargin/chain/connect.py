@@ -6,7 +6,7 @@ network, checked against the chain. It never starts a node: Ape's node
 provider would start `geth --dev` on a local network it cannot reach, and
 ape-foundry an anvil (whose fresh chain holds nothing); a reader must look
 at the chain that is already there. Every way this can fail raises
-`ConnectError` (or `xmargin.deployments.DeploymentError`) with a message
+`ConnectError` (or `xmargin.chain.deployments.DeploymentError`) with a message
 that says what to do, in this order:
 
 1. the network choice is unknown to Ape;
@@ -34,8 +34,8 @@ from ape import networks
 from ape.api.networks import ProviderContextManager
 from ape.exceptions import NetworkError
 
-from xmargin.deploy import NetworkInfo, network_info
-from xmargin.deployments import DeploymentRecord, read_record, record_path, require_record
+from xmargin.chain.deployments import DeploymentRecord, read_record, record_path, require_record
+from xmargin.ops.deploy import NetworkInfo, network_info
 
 # Seconds to wait for a node to answer before saying there is none.
 PROBE_TIMEOUT = 3.0

@@ -1,7 +1,7 @@
 """PNG charts: an account's health against price moves, and the engine's report.
 
-Pure functions: data in (`xmargin.scenarios.Curve`,
-`xmargin.summary.EngineSummary`), a PNG file out. matplotlib draws on its
+Pure functions: data in (`xmargin.maths.scenarios.Curve`,
+`xmargin.ui.summary.EngineSummary`), a PNG file out. matplotlib draws on its
 Agg canvas (no display, no pyplot global state), so this works on a server,
 in CI and inside `ape run`.
 """
@@ -16,14 +16,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from xmargin.model import WAD, format_units
-from xmargin.report import short_address, usd
-from xmargin.scenarios import Curve
+from xmargin.maths.model import WAD, format_units
+from xmargin.maths.scenarios import Curve
+from xmargin.ui.report import short_address, usd
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from xmargin.summary import EngineSummary
+    from xmargin.ui.summary import EngineSummary
 
 EQUITY = "tab:blue"
 MM = "tab:red"
@@ -69,7 +69,7 @@ def health_chart(
     One panel per curve: the move in % along the bottom, the price in $
     along the top, $ up the side; the region where equity is below MM
     shaded; the current price and the liquidation price (where equity meets
-    MM, see `xmargin.scenarios.liquidation_price`) as vertical markers with
+    MM, see `xmargin.maths.scenarios.liquidation_price`) as vertical markers with
     their values. `decimals` maps asset symbols to their decimals (to label
     collateral amounts). Returns `out`.
     """

@@ -6,7 +6,7 @@ Every number in a config is a decimal string in human units ("3000",
 that would have to be rounded. A config is checked here, before any
 transaction is sent, against the same limits the contracts enforce.
 
-An asset or feed without an `address` is a mock: `xmargin.deploy` deploys a
+An asset or feed without an `address` is a mock: `xmargin.ops.deploy` deploys a
 MockERC20 / MockAggregator for it on a local chain, and refuses to on any
 other chain unless the config sets `allow_mocks: true` explicitly.
 """
@@ -20,9 +20,10 @@ from typing import Any
 import yaml
 from eth_utils import to_checksum_address
 
-from xmargin import portfolio as pm
-from xmargin.liquidation import LiquidationParams
-from xmargin.model import (
+from xmargin.chain.deployments import REPO_ROOT
+from xmargin.maths import portfolio as pm
+from xmargin.maths.liquidation import LiquidationParams
+from xmargin.maths.model import (
     MAX_AMOUNT,
     MAX_ASSETS,
     MAX_DECIMALS,
@@ -31,9 +32,9 @@ from xmargin.model import (
     WAD,
     parse_units,
 )
-from xmargin.perps import MAX_MARKETS, MAX_SIZE, MarketParams
+from xmargin.maths.perps import MAX_MARKETS, MAX_SIZE, MarketParams
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+CONFIG_DIR = REPO_ROOT / "config"
 
 
 class ConfigError(ValueError):

@@ -53,9 +53,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from xmargin import model, perps
-from xmargin.model import WAD
-from xmargin.scenarios import Portfolio
+from xmargin.maths import model, perps
+from xmargin.maths.model import WAD
+from xmargin.maths.scenarios import Portfolio
 
 MAX_SCENARIOS = 32
 MAX_GROUPS = 8

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from xmargin.perps import PositionRisk
+    from xmargin.maths.perps import PositionRisk
 
 WAD = 10**18
 MAX_DECIMALS = 18

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import astuple, dataclass, replace
 
-from xmargin.model import WAD, mul_div_down
-from xmargin.perps import (
+from xmargin.maths.model import WAD, mul_div_down
+from xmargin.maths.perps import (
     MarketParams,
     MarketState,
     Position,

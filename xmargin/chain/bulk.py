@@ -31,7 +31,7 @@ import requests
 from eth_abi import encode
 from eth_utils import keccak
 
-from xmargin.crowd import CrowdAccount, plan_for
+from xmargin.ops.crowd import CrowdAccount, plan_for
 
 # Gas limits per call: well above what these calls use (a first deposit
 # ~140k, a first trade ~300k; see benchmarks/gas.py), so none runs out;
@@ -177,7 +177,7 @@ def crowd_transactions(
     plan: list[CrowdAccount],
 ) -> list[dict[str, Any]]:
     """The crowd's transactions: each owner mints and approves its total
-    margin, then each account deposits and trades (xmargin.crowd.open_crowd's
+    margin, then each account deposits and trades (xmargin.ops.crowd.open_crowd's
     calls, in its order)."""
     txs = []
     owners: dict[str, int] = {}
@@ -213,7 +213,7 @@ def crowd_transactions(
 
 
 def open_crowd_fast(engine: Any, owners: Sequence[str], count: int, url: str) -> BulkStats:
-    """`xmargin.crowd.open_crowd` through `Bulk`: the same accounts and calls,
+    """`xmargin.ops.crowd.open_crowd` through `Bulk`: the same accounts and calls,
     mined a chunk per block on the anvil at `url` (owners are its dev accounts)."""
     ch = engine.clearinghouse
     quote = engine.quote_symbol

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import astuple, dataclass, replace
 
-from xmargin.model import WAD
+from xmargin.maths.model import WAD
 
 SECONDS_PER_DAY = 86_400
 MAX_SIZE = 2**96

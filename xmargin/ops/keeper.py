@@ -8,7 +8,7 @@ One pass (`Keeper.run_once`):
    the Clearinghouse's `account_healths` view: one call per 50 accounts,
    all pinned to one block;
 3. for each account with equity < MM: read its positions, let
-   `xmargin.liquidation` (the mirror of the contract) compute the size the
+   `xmargin.maths.liquidation` (the mirror of the contract) compute the size the
    engine will close and the reward, compare the reward with the gas the
    transaction costs (priced through the oracle), and send `liquidate` for
    the position with the largest maintenance margin, again until the
@@ -34,10 +34,10 @@ from typing import Any
 
 from ape.exceptions import ContractLogicError
 
-from xmargin import liquidation as liq
-from xmargin import perps
-from xmargin.engine import Engine, MarketView, read_markets, stdout_silenced
-from xmargin.model import WAD, holds_collateral
+from xmargin.chain.engine import Engine, MarketView, read_markets, stdout_silenced
+from xmargin.maths import liquidation as liq
+from xmargin.maths import perps
+from xmargin.maths.model import WAD, holds_collateral
 
 PAGE = 50
 # Races: the account was healed or liquidated by someone else since the read.

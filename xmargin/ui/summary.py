@@ -3,8 +3,8 @@
 `read_summary` reads the views (pool state, insurance fund, bad-debt
 totals) at one block and the Clearinghouse's `Liquidation`,
 `CollateralLiquidation` and `BadDebt` logs up to that block, into plain
-data (`EngineSummary`) that `xmargin.report` prints as tables and
-`xmargin.charts` draws. Money stays in exact integers: native quote units
+data (`EngineSummary`) that `xmargin.ui.report` prints as tables and
+`xmargin.ui.charts` draws. Money stays in exact integers: native quote units
 for what the events and ledgers book, WAD USD for the pool state.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from xmargin.engine import Engine
+from xmargin.chain.engine import Engine
 
 # Blocks per log query: the progress callback advances once per chunk.
 LOG_CHUNK = 5_000

@@ -1,8 +1,8 @@
 """What-if health: an account's equity, IM and MM as one underlying's price moves.
 
 Pure functions over model inputs: no chain call. An account read once
-(`xmargin.engine.read_account`) becomes a `Portfolio`; `curve` then
-recomputes its health with `xmargin.model` and `xmargin.perps` at each price
+(`xmargin.chain.engine.read_account`) becomes a `Portfolio`; `curve` then
+recomputes its health with `xmargin.maths.model` and `xmargin.maths.perps` at each price
 of one asset, every other price held where it is and funding frozen at the
 index read. Moving an asset moves everything the oracle prices from it:
 the perp markets on that asset *and* collateral held in it (one oracle
@@ -22,11 +22,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from xmargin import model, perps
+from xmargin.maths import model, perps
 
 if TYPE_CHECKING:
-    from xmargin.engine import AccountView, PositionView
-    from xmargin.portfolio import PortfolioConfig
+    from xmargin.chain.engine import AccountView, PositionView
+    from xmargin.maths.portfolio import PortfolioConfig
 
 BPS = 10_000
 # The chart's default span (+-50 %) and how far it stretches to show a
@@ -63,14 +63,14 @@ class Portfolio:
     prices: Mapping[str, int]
     exposures: tuple[Exposure, ...] = ()
     # set for an account in portfolio margin mode: its IM and MM come from
-    # the scenario set (xmargin.portfolio), its equity stays the linear one
+    # the scenario set (xmargin.maths.portfolio), its equity stays the linear one
     margin: PortfolioConfig | None = None
 
     def health(self, prices: Mapping[str, int] | None = None) -> model.Health:
         """(equity, IM, MM) at `prices` (default: the prices read)."""
         prices = {**self.prices, **(prices or {})}
         if self.margin is not None:
-            from xmargin import portfolio
+            from xmargin.maths import portfolio
 
             return portfolio.portfolio_health(
                 replace(self, prices=prices, margin=None), self.margin
@@ -105,7 +105,7 @@ def from_view(
     """The Portfolio of an account read from chain.
 
     Args:
-        view: the account (`xmargin.engine.read_account`).
+        view: the account (`xmargin.chain.engine.read_account`).
         assets: asset symbol -> its listing (`Engine.asset_params()`).
         quote: the quote asset's symbol.
         symbols: token address -> asset symbol (markets name their asset by address).
