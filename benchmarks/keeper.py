@@ -67,13 +67,14 @@ from eth_utils import keccak, to_checksum_address
 from rich.console import Console
 from rich.table import Table
 
-from xmargin.chain.bulk import Bulk, Rpc, calldata, crowd_transactions
+from xmargin.chain.bulk import Bulk, Rpc, calldata
 from xmargin.chain.config import load_config
 from xmargin.chain.engine import Engine, load_engine, read_markets, shock_prices
-from xmargin.maths.model import WAD, parse_units
-from xmargin.ops.crowd import CrowdAccount, plan_crowd
+from xmargin.chain.scan import PAGE
+from xmargin.maths.fixed_point import WAD, parse_units
+from xmargin.ops.crowd import CrowdAccount, crowd_transactions, plan_crowd
 from xmargin.ops.deploy import deploy_scratch
-from xmargin.ops.keeper import PAGE, Keeper, KeeperConfig
+from xmargin.ops.keeper import Keeper, KeeperConfig
 
 RESULTS = Path(__file__).resolve().parent / "results" / "keeper.json"
 NETWORK = "ethereum:local:foundry"

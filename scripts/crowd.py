@@ -9,10 +9,10 @@ from ape import accounts, project
 from ape.cli import ConnectedProviderCommand
 from ape.logging import logger
 
+from xmargin.chain.connect import network_info
 from xmargin.chain.deployments import read_record, record_path
 from xmargin.chain.engine import load_engine
 from xmargin.ops.crowd import open_crowd
-from xmargin.ops.deploy import network_info
 
 
 @click.command(cls=ConnectedProviderCommand)

@@ -12,8 +12,9 @@ from ape.cli import ConnectedProviderCommand
 from ape.exceptions import ContractLogicError
 
 from xmargin.chain.config import ConfigError, load_config
+from xmargin.chain.connect import network_info
 from xmargin.chain.deployments import DeploymentError
-from xmargin.ops.deploy import deploy, network_info
+from xmargin.ops.deploy import deploy
 from xmargin.ui.ape_cli import account_alias_option, sending_account
 
 

@@ -14,11 +14,10 @@ from ape import accounts, project
 from ape.cli import ConnectedProviderCommand
 from ape.logging import logger
 
-from xmargin.chain.connect import ConnectError, check_genesis, genesis_hash
+from xmargin.chain.connect import ConnectError, check_genesis, genesis_hash, network_info
 from xmargin.chain.deployments import DeploymentError, read_record, record_path
 from xmargin.chain.engine import load_engine
-from xmargin.maths.model import parse_wad
-from xmargin.ops.deploy import network_info
+from xmargin.maths.fixed_point import parse_wad
 from xmargin.ops.keeper import Keeper, KeeperConfig, json_logger
 from xmargin.ui.ape_cli import account_alias_option, sending_account
 

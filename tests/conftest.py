@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from xmargin.chain.abi import deploy_clearinghouse
-from xmargin.maths.model import WAD, AssetParams
+from xmargin.maths.fixed_point import WAD
+from xmargin.maths.model import AssetParams
 
 # Hypothesis: `ci` is bounded so `make test` stays well inside CI's budget;
 # `fuzz` (make fuzz) runs long and keeps its example database.

@@ -19,10 +19,10 @@ from typing import Any
 
 import ape
 
+from xmargin.maths import account as acct
+from xmargin.maths import fixed_point, model, perps
 from xmargin.maths import liquidation as liq
-from xmargin.maths import model, perps
 from xmargin.maths import portfolio as pm
-from xmargin.maths.scenarios import Exposure, Portfolio
 
 E18 = 10**18
 HEARTBEAT = 3_600
@@ -179,32 +179,16 @@ class World:
         bal = self.balances[(str(who), sub)]
         return [a for a in self.assets if a != self.quote and bal[a] > 0]
 
-    def risk(self, who, sub, now) -> perps.PositionRisk:
-        total = perps.PositionRisk()
-        for m in self.open_markets(who, sub):
-            pos = self.positions[(str(who), sub, m)]
-            _, index = perps.funding(self.states[m], self.params[m], self.prices[m], now)
-            total += perps.risk(pos, self.params[m], self.prices[m], index)
-        return total
-
     def health(self, who, sub, now) -> model.Health:
         """(equity, IM, MM), or PriceError with the reason the chain reverts with:
         held collateral is priced first (listing order), then markets."""
         feeds = [self.asset_feed(a) for a in self.held(who, sub)] + self.open_markets(who, sub)
         self.require_prices(feeds, now)
-        if (str(who), sub) in self.portfolio:
-            assert self.pm_config is not None
-            return pm.portfolio_health(self.book(who, sub, now), self.pm_config)
-        return model.account_health(
-            self.balances[(str(who), sub)],
-            self.assets,
-            self.collateral_prices(),
-            self.quote,
-            positions=self.risk(who, sub, now),
-        )
+        return self.book(who, sub, now).health()
 
-    def book(self, who, sub, now) -> Portfolio:
-        """The account as `xmargin.maths.portfolio` inputs (prices already checked)."""
+    def book(self, who, sub, now) -> acct.Account:
+        """The account as model inputs (prices already checked), margined in
+        its mode: the scenario set for an account in portfolio mode."""
         prices = dict(self.collateral_prices())
         exposures = []
         for m in self.open_markets(who, sub):
@@ -212,10 +196,16 @@ class World:
             prices[p.asset] = self.prices[m]
             _, index = perps.funding(self.states[m], p, self.prices[m], now)
             exposures.append(
-                Exposure(str(m), p.asset, self.positions[(str(who), sub, m)], p, index)
+                acct.Exposure(str(m), p.asset, self.positions[(str(who), sub, m)], p, index)
             )
-        return Portfolio(
-            self.balances[(str(who), sub)], self.assets, self.quote, prices, tuple(exposures)
+        margin = self.pm_config if (str(who), sub) in self.portfolio else None
+        return acct.Account(
+            self.balances[(str(who), sub)],
+            self.assets,
+            self.quote,
+            prices,
+            tuple(exposures),
+            margin,
         )
 
     def has_liabilities(self, who, sub) -> bool:
@@ -423,7 +413,7 @@ class World:
             return "xmargin: account not liquidatable"
         if (str(who), sub) in self.portfolio:
             assert self.pm_config is not None
-            losses = pm.close_contributions(self.book(who, sub, now), self.pm_config)
+            losses = acct.close_contributions(self.book(who, sub, now), self.pm_config)
             if losses[str(m)] != min(losses.values()):
                 return WRONG_ORDER
         return None
@@ -690,8 +680,10 @@ class World:
         assert 0 <= sum(r.funding for r in risks) - s.traders_funding <= len(risks)
         # Refundable skew premium: price * skew^2 / (2 * skew_scale), rounded up.
         owed = sum(
-            perps.mul_div_up(
-                perps.mul_div_up(abs(st.skew), self.prices[m], E18), abs(st.skew), 2 * p.skew_scale
+            fixed_point.mul_div_up(
+                fixed_point.mul_div_up(abs(st.skew), self.prices[m], E18),
+                abs(st.skew),
+                2 * p.skew_scale,
             )
             for m, (st, p) in enumerate(zip(self.states, self.params, strict=True))
         )

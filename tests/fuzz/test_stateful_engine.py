@@ -64,6 +64,7 @@ from tests.perps_world import HEARTBEAT, WRONG_ORDER, World, next_timestamp
 from tests.portfolio_config import CONFIG as PM_CONFIG
 from tests.portfolio_config import deploy_risk
 from tests.unit.test_trading_properties import MARKETS
+from xmargin.maths import account as acct
 from xmargin.maths import liquidation as liq
 from xmargin.maths import model, perps
 from xmargin.maths import portfolio as pm
@@ -651,7 +652,7 @@ class EngineMachine(RuleBasedStateMachine):
         now = self.chain.blocks.head.timestamp + 1
         try:
             book = self.w.book(owner, sub, now)
-            order = pm.liquidation_order(book, self.w.pm_config)
+            order = acct.liquidation_order(book, self.w.pm_config)
         except (model.PriceError, KeyError):
             return open_markets
         return [int(m) for m in order]

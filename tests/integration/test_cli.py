@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.test_deploy import _contract, _ok, _record
 from tests.integration.test_keeper import _shock
-from xmargin.maths.model import format_units
+from xmargin.maths.fixed_point import format_units
 
 pytestmark = pytest.mark.integration
 

@@ -36,7 +36,7 @@ from tests.markets import E18, ETH, ETH_MARKET, USDC, params
 from xmargin.chain.abi import deploy_clearinghouse
 from xmargin.maths import liquidation as liq
 from xmargin.maths import perps
-from xmargin.maths.model import WAD
+from xmargin.maths.fixed_point import WAD
 
 LP = liq.LiquidationParams()
 FEED = 10**8  # the mock feeds' 8 decimals

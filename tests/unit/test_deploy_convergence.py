@@ -11,8 +11,9 @@ import copy
 import pytest
 
 from xmargin.chain.config import parse_config
+from xmargin.chain.connect import network_info
 from xmargin.chain.deployments import DeploymentError, read_record
-from xmargin.ops.deploy import deploy, network_info
+from xmargin.ops.deploy import deploy
 
 E18 = 10**18
 

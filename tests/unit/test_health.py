@@ -9,7 +9,7 @@ import ape
 import pytest
 
 from tests.conftest import HEARTBEAT
-from xmargin.maths.model import WAD
+from xmargin.maths.fixed_point import WAD
 
 USDC = 10**6
 ETH = 10**18

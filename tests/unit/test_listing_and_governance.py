@@ -4,7 +4,7 @@ import ape
 import pytest
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, QUOTE_CAP, WBTC_CAP, WETH_CAP
-from xmargin.maths.model import WAD
+from xmargin.maths.fixed_point import WAD
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 from ape.utils import ZERO_ADDRESS
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
-from xmargin.maths.model import WAD
+from xmargin.maths.fixed_point import WAD
 
 ASSET_USD = 2_500
 

@@ -39,10 +39,10 @@ from tests.portfolio_config import (
     USDC,
     deploy_risk,
 )
+from xmargin.maths import account as acct
 from xmargin.maths import perps
 from xmargin.maths import portfolio as pm
 from xmargin.maths.liquidation import LiquidationParams
-from xmargin.maths.scenarios import Exposure, Portfolio
 
 ETH_ID, BTC_ID = 0, 1
 MARKETS = ((ETH_ID, "WETH", ETH_PERP), (BTC_ID, "WBTC", BTC_PERP))
@@ -80,7 +80,7 @@ def trade(ch, who, market_id: int, size: int, sub_id: int = 0):
     return ch.trade(sub_id, market_id, size, limit, sender=who)
 
 
-def model_account(ch, who, tokens, eth_feed, btc_feed, sub_id: int = 0) -> Portfolio:
+def model_account(ch, who, tokens, eth_feed, btc_feed, sub_id: int = 0) -> acct.Account:
     """The account as model inputs: ledger balances and positions read from
     the chain, prices straight from the feeds (funding is off: index 0)."""
     prices = {"WETH": feed_price_wad(eth_feed), "WBTC": feed_price_wad(btc_feed)}
@@ -89,19 +89,19 @@ def model_account(ch, who, tokens, eth_feed, btc_feed, sub_id: int = 0) -> Portf
         pos = ch.position(who, sub_id, m)
         if pos.size:
             p = perps.Position(pos.size, pos.entry_price, pos.funding_index)
-            exposures.append(Exposure(f"{symbol}-PERP", symbol, p, mp, 0))
+            exposures.append(acct.Exposure(f"{symbol}-PERP", symbol, p, mp, 0))
     balances = {s: ch.balance_of(who, sub_id, t) for s, t in tokens.items()}
-    return Portfolio(balances, ASSETS, "USDC", prices, tuple(exposures))
+    return acct.Account(balances, ASSETS, "USDC", prices, tuple(exposures))
 
 
 def assert_mirrors_model(ch, who, tokens, eth_feed, btc_feed, config=CONFIG, sub_id: int = 0):
     """account_health and portfolio_exposure == the Python model, to the wei."""
     account = model_account(ch, who, tokens, eth_feed, btc_feed, sub_id)
-    x = pm.group_exposure(account, config.groups)
+    x = acct.group_exposure(account, config.groups)
     got = ch.portfolio_exposure(who, sub_id)
     assert (got.equity, got.addon, tuple(got.lo), tuple(got.hi)) == (x.equity, x.addon, x.lo, x.hi)
     assert (got.gross_notional, got.open_positions) == (x.gross_notional, x.open_positions)
-    expected = pm.portfolio_health(account, config)
+    expected = acct.portfolio_health(account, config)
     if ch.portfolio_mode(who, sub_id):
         assert tuple(ch.account_health(who, sub_id)) == (expected.equity, expected.im, expected.mm)
     return expected
@@ -420,7 +420,7 @@ def test_portfolio_liquidation_order_and_the_waterfall(
     h = ch.account_health(trader, 0)
     assert (h.equity, h.mm) == (939_842_500 * 10**12, 2_400 * USD)
     account = model_account(ch, trader, tokens, eth_feed, wbtc_listed.feed)
-    assert pm.liquidation_order(account, CONFIG) == ["WETH-PERP", "WBTC-PERP"]
+    assert acct.liquidation_order(account, CONFIG) == ["WETH-PERP", "WBTC-PERP"]
     assert ch.portfolio_liquidation_market(trader, 0) == ETH_ID
     with ape.reverts("xmargin: liquidate the position losing most in the worst scenario first"):
         ch.liquidate(trader, 0, BTC_ID, E18, 0, sender=keeper)

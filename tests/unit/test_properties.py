@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, isolated
 from xmargin.maths import model
-from xmargin.maths.model import WAD, AssetParams
+from xmargin.maths.fixed_point import WAD
+from xmargin.maths.model import AssetParams
 
 
 @pytest.fixture(scope="module")

@@ -22,16 +22,9 @@ from eth_utils import to_checksum_address
 
 from xmargin.chain.deployments import REPO_ROOT
 from xmargin.maths import portfolio as pm
+from xmargin.maths.fixed_point import MAX_DECIMALS, WAD, parse_units
 from xmargin.maths.liquidation import LiquidationParams
-from xmargin.maths.model import (
-    MAX_AMOUNT,
-    MAX_ASSETS,
-    MAX_DECIMALS,
-    MAX_HEARTBEAT,
-    MAX_PRICE,
-    WAD,
-    parse_units,
-)
+from xmargin.maths.model import MAX_AMOUNT, MAX_ASSETS, MAX_HEARTBEAT, MAX_PRICE
 from xmargin.maths.perps import MAX_MARKETS, MAX_SIZE, MarketParams
 
 CONFIG_DIR = REPO_ROOT / "config"
@@ -105,7 +98,7 @@ class MarketConfig:
     # Every field but `asset` (left empty): what `list_market` takes.
     market: MarketParams
 
-    def params(self, asset_address: str) -> tuple:
+    def params(self, asset_address: str) -> tuple[str | int, ...]:
         """The on-chain `MarketParams` struct, in field order."""
         return replace(self.market, asset=asset_address).as_tuple()
 

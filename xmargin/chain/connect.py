@@ -35,7 +35,6 @@ from ape.api.networks import ProviderContextManager
 from ape.exceptions import NetworkError
 
 from xmargin.chain.deployments import DeploymentRecord, read_record, record_path, require_record
-from xmargin.ops.deploy import NetworkInfo, network_info
 
 # Seconds to wait for a node to answer before saying there is none.
 PROBE_TIMEOUT = 3.0
@@ -43,6 +42,31 @@ PROBE_TIMEOUT = 3.0
 
 class ConnectError(RuntimeError):
     """No usable node or deployment; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    """Where a deployment goes, independent of Ape's objects."""
+
+    ecosystem: str
+    name: str
+    chain_id: int
+    is_local: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.ecosystem}:{self.name}"
+
+
+def network_info(provider: Any) -> NetworkInfo:
+    """The NetworkInfo of a connected Ape provider."""
+    network = provider.network
+    return NetworkInfo(
+        ecosystem=network.ecosystem.name,
+        name=network.name,
+        chain_id=provider.chain_id,
+        is_local=network.is_local,
+    )
 
 
 @dataclass(frozen=True)

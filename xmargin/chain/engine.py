@@ -12,18 +12,19 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ape.exceptions import ContractLogicError
 
 from xmargin.chain.abi import clearinghouse_at
+from xmargin.chain.config import ConfigError, load_config
 from xmargin.chain.deployments import DeploymentRecord
 from xmargin.chain.risk_set import read_config, risk_set_address
 from xmargin.maths import model, perps
 from xmargin.maths import portfolio as pm
-from xmargin.maths.scenarios import from_view
+from xmargin.maths.account import Account, Exposure, portfolio_margin
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,6 @@ class AccountView:
 def _named_like_the_config(on_chain: pm.PortfolioConfig, config: str) -> pm.PortfolioConfig:
     """The chain keeps no names: take the deployment config's group and
     scenario names when its set is the one on chain, else keep s0, group 0..."""
-    from xmargin.chain.config import ConfigError, load_config
-
     try:
         named = load_config(config).portfolio
     except (ConfigError, OSError):
@@ -206,31 +205,72 @@ def read_account(
         pos = perps.Position(*ch.position(owner, sub_id, m.market_id, **at))
         if pos.size:
             positions.append(PositionView(m, pos, perps.risk(pos, m.params, m.price, m.index)))
-    total = sum((p.risk for p in positions), perps.PositionRisk())
-    view = AccountView(
+    margin = engine.portfolio_config(block_id) if ch.portfolio_mode(owner, sub_id, **at) else None
+    quote = engine.quote_symbol
+    account = model_account(balances, prices, positions, params, quote, _symbols(engine), margin)
+    return AccountView(
         owner=str(owner),
         sub_id=sub_id,
         balances=balances,
         prices=prices,
         collateral=model.CollateralValue(c.quote, c.market, c.weighted_mm, c.weighted_im),
         health=model.Health(on_chain.equity, on_chain.im, on_chain.mm),
-        model_health=model.account_health(
-            balances, params, prices, engine.quote_symbol, positions=total
-        ),
+        model_health=account.health(),
         positions=tuple(positions),
+        portfolio=None if margin is None else portfolio_margin(account, margin),
+        margin_config=margin,
     )
-    if not ch.portfolio_mode(owner, sub_id, **at):
-        return view
-    config = engine.portfolio_config(block_id)
-    symbols = {t.address: s for s, t in engine.tokens.items()}
-    book = from_view(view, params, engine.quote_symbol, symbols)
-    margin = pm.portfolio_margin(book, config)
-    return replace(
-        view,
-        model_health=model.Health(view.model_health.equity, margin.im, margin.mm),
-        portfolio=margin,
-        margin_config=config,
+
+
+def model_account(
+    balances: Mapping[str, int],
+    prices: Mapping[str, int],
+    positions: Sequence[PositionView],
+    assets: Mapping[str, model.AssetParams],
+    quote: str,
+    symbols: Mapping[str, str],
+    margin: pm.PortfolioConfig | None = None,
+) -> Account:
+    """The model's Account of what was read: each position's market priced
+    from its asset, named by symbol (`symbols`: token address -> symbol; an
+    address not in it names itself); `margin` for an account in portfolio mode."""
+    exposures = tuple(
+        Exposure(
+            market=p.market.symbol,
+            asset=symbols.get(p.market.params.asset, p.market.params.asset),
+            position=p.position,
+            params=p.market.params,
+            index=p.market.index,
+        )
+        for p in positions
     )
+    at = dict(prices)
+    for e, p in zip(exposures, positions, strict=True):
+        at[e.asset] = p.market.price
+    return Account(balances, assets, quote, at, exposures, margin)
+
+
+def account_of(
+    engine: Engine, view: AccountView, assets: Mapping[str, model.AssetParams]
+) -> Account:
+    """The model's Account of an account read from chain (`read_account`),
+    margined as it was read: a portfolio-mode account carries the engine's
+    scenario set, so its curves and liquidation prices are portfolio
+    margin's. `assets` from `engine.asset_params()`."""
+    return model_account(
+        view.balances,
+        view.prices,
+        view.positions,
+        assets,
+        engine.quote_symbol,
+        _symbols(engine),
+        view.margin_config,
+    )
+
+
+def _symbols(engine: Engine) -> dict[str, str]:
+    """token address -> asset symbol (markets name their asset by address)."""
+    return {t.address: s for s, t in engine.tokens.items()}
 
 
 def shock_prices(engine: Engine, sender: Any, moves_bps: dict[str, int]) -> None:

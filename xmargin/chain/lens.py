@@ -35,7 +35,9 @@ def liquidation_prices(
         reported = {int(r.market_id): int(r.liquidation_price) for r in rows}
     return {
         p.market.market_id: (
-            position_liquidation_price(view.health, p),
+            position_liquidation_price(
+                view.health, p.position.size, p.market.params, p.market.price, p.risk.mm
+            ),
             reported.get(p.market.market_id),
         )
         for p in view.positions

@@ -7,15 +7,24 @@ want the rows rather than liquidations: the CLI's `xmargin accounts`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from xmargin.chain.engine import Engine
 from xmargin.maths.model import Health
-from xmargin.ops.keeper import PAGE, health_pages
 
+# Rows per `account_healths` call: the contract's page.
+PAGE = 50
 # (accounts read, accounts in total) after each page.
 Progress = Callable[[int, int], None]
+
+
+def health_pages(ch: Any, total: int, page: int, block: int) -> Iterator[list[Any]]:
+    """`account_healths` rows of registry accounts [0, total), one view call
+    per page of `page`, every call pinned to `block`."""
+    for start in range(0, total, page):
+        yield list(ch.account_healths(start, page, block_id=block))
 
 
 @dataclass(frozen=True)

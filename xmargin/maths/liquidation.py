@@ -10,18 +10,8 @@ from __future__ import annotations
 
 from dataclasses import astuple, dataclass, replace
 
-from xmargin.maths.model import WAD, mul_div_down
-from xmargin.maths.perps import (
-    MarketParams,
-    MarketState,
-    Position,
-    accrue,
-    ceil_div,
-    div_trunc,
-    mul_div_up,
-    risk,
-    settle,
-)
+from xmargin.maths.fixed_point import WAD, ceil_div, div_trunc, mul_div_down, mul_div_up
+from xmargin.maths.perps import MarketParams, MarketState, Position, accrue, risk, settle
 
 WHOLE_CLOSE = "xmargin: this liquidation must close the whole position"
 PIECE_TOO_SMALL = "xmargin: liquidation piece below the dust threshold"

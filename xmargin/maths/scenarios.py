@@ -1,10 +1,10 @@
 """What-if health: an account's equity, IM and MM as one underlying's price moves.
 
 Pure functions over model inputs: no chain call. An account read once
-(`xmargin.chain.engine.read_account`) becomes a `Portfolio`; `curve` then
-recomputes its health with `xmargin.maths.model` and `xmargin.maths.perps` at each price
-of one asset, every other price held where it is and funding frozen at the
-index read. Moving an asset moves everything the oracle prices from it:
+(`xmargin.chain.engine.read_account`) becomes an `xmargin.maths.account.Account`;
+`curve` then recomputes its health (`Account.health`) at each price of one
+asset, every other price held where it is and funding frozen at the index
+read. Moving an asset moves everything the oracle prices from it:
 the perp markets on that asset *and* collateral held in it (one oracle
 price feeds both on chain).
 
@@ -18,15 +18,11 @@ no collateral in the moved asset.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from xmargin.maths import model, perps
-
-if TYPE_CHECKING:
-    from xmargin.chain.engine import AccountView, PositionView
-    from xmargin.maths.portfolio import PortfolioConfig
+from xmargin.maths.account import Account, Exposure
 
 BPS = 10_000
 # The chart's default span (+-50 %) and how far it stretches to show a
@@ -35,96 +31,6 @@ DEFAULT_SPAN_BPS = 5_000
 MIN_MOVE_BPS = -9_900
 MAX_MOVE_BPS = 50_000
 DEFAULT_POINTS = 201
-
-
-@dataclass(frozen=True)
-class Exposure:
-    """One open position and the asset its market is priced from."""
-
-    market: str
-    asset: str
-    position: perps.Position
-    params: perps.MarketParams
-    # funding index, held fixed in every scenario
-    index: int
-
-
-@dataclass(frozen=True)
-class Portfolio:
-    """Everything an account's health depends on, as model inputs.
-
-    `prices` holds the WAD USD price of every asset the account holds
-    (besides the quote) or trades a market on.
-    """
-
-    balances: Mapping[str, int]
-    assets: Mapping[str, model.AssetParams]
-    quote: str
-    prices: Mapping[str, int]
-    exposures: tuple[Exposure, ...] = ()
-    # set for an account in portfolio margin mode: its IM and MM come from
-    # the scenario set (xmargin.maths.portfolio), its equity stays the linear one
-    margin: PortfolioConfig | None = None
-
-    def health(self, prices: Mapping[str, int] | None = None) -> model.Health:
-        """(equity, IM, MM) at `prices` (default: the prices read)."""
-        prices = {**self.prices, **(prices or {})}
-        if self.margin is not None:
-            from xmargin.maths import portfolio
-
-            return portfolio.portfolio_health(
-                replace(self, prices=prices, margin=None), self.margin
-            )
-        risk = sum(
-            (perps.risk(e.position, e.params, prices[e.asset], e.index) for e in self.exposures),
-            perps.PositionRisk(),
-        )
-        return model.account_health(self.balances, self.assets, prices, self.quote, positions=risk)
-
-    def underlyings(self) -> tuple[str, ...]:
-        """Assets whose price moves this account's health: traded ones first,
-        then collateral, each once."""
-        traded = [e.asset for e in self.exposures]
-        held = [s for s, amount in self.balances.items() if amount and s != self.quote]
-        return tuple(dict.fromkeys([*traded, *held]))
-
-    def holds(self, asset: str) -> bool:
-        return self.balances.get(asset, 0) > 0
-
-    def markets_on(self, asset: str) -> tuple[Exposure, ...]:
-        return tuple(e for e in self.exposures if e.asset == asset)
-
-
-def from_view(
-    view: AccountView,
-    assets: Mapping[str, model.AssetParams],
-    quote: str,
-    symbols: Mapping[str, str],
-    margin: PortfolioConfig | None = None,
-) -> Portfolio:
-    """The Portfolio of an account read from chain.
-
-    Args:
-        view: the account (`xmargin.chain.engine.read_account`).
-        assets: asset symbol -> its listing (`Engine.asset_params()`).
-        quote: the quote asset's symbol.
-        symbols: token address -> asset symbol (markets name their asset by address).
-        margin: the scenario set, for an account in portfolio mode.
-    """
-    exposures = tuple(
-        Exposure(
-            market=p.market.symbol,
-            asset=symbols[p.market.params.asset],
-            position=p.position,
-            params=p.market.params,
-            index=p.market.index,
-        )
-        for p in view.positions
-    )
-    prices = dict(view.prices)
-    for e, p in zip(exposures, view.positions, strict=True):
-        prices[e.asset] = p.market.price
-    return Portfolio(view.balances, assets, quote, prices, exposures, margin)
 
 
 def moved(price: int, move_bps: int) -> int:
@@ -137,14 +43,12 @@ def move_of(price: int, base: int) -> float:
     return (price - base) * BPS / base
 
 
-def health_at(portfolio: Portfolio, asset: str, price: int) -> model.Health:
+def health_at(account: Account, asset: str, price: int) -> model.Health:
     """The account's health with `asset` at `price`, everything else as read."""
-    return portfolio.health({asset: price})
+    return account.health({asset: price})
 
 
-def liquidation_price(
-    portfolio: Portfolio, asset: str, max_price: int = model.MAX_PRICE
-) -> int | None:
+def liquidation_price(account: Account, asset: str, max_price: int = model.MAX_PRICE) -> int | None:
     """The price of `asset` at which equity meets maintenance margin.
 
     Exact by the model's integer maths: the boundary between a price where
@@ -153,10 +57,10 @@ def liquidation_price(
     the highest), searched in [0, max_price]. None when no price in that
     range changes whether the account is liquidatable.
     """
-    now = portfolio.prices[asset]
+    now = account.prices[asset]
 
     def under(price: int) -> bool:
-        return portfolio.health({asset: price}).liquidatable
+        return account.health({asset: price}).liquidatable
 
     here = under(now)
     if under(0) != here:
@@ -175,16 +79,15 @@ def liquidation_price(
     return hi if lo_under else lo
 
 
-def position_liquidation_price(health: model.Health, position: PositionView) -> int:
-    """`ClearinghouseLens._liquidation_price` of one position: the price of
-    its market at which the account's equity meets its MM, collateral and
-    other markets held, funding frozen (0: no positive price does it)."""
-    size = position.position.size
-    p = position.market.params
+def position_liquidation_price(
+    health: model.Health, size: int, p: perps.MarketParams, price: int, position_mm: int
+) -> int:
+    """`ClearinghouseLens._liquidation_price` of one position of `size` in
+    market `p` at `price`, whose MM is `position_mm`: the price of its market
+    at which the account's equity meets its MM, collateral and other markets
+    held, funding frozen (0: no positive price does it)."""
     mmr = perps.margin_ratio(abs(size), p.mmr_base, p.mm_size_scalar, p.skew_scale)
-    return perps.liquidation_price(
-        size, position.market.price, mmr, health.equity, health.mm, position.risk.mm
-    )
+    return perps.liquidation_price(size, price, mmr, health.equity, health.mm, position_mm)
 
 
 @dataclass(frozen=True)
@@ -231,25 +134,25 @@ def chart_moves(
     return [lo + (hi - lo) * i // (points - 1) for i in range(points)]
 
 
-def curve(portfolio: Portfolio, asset: str, moves_bps: Sequence[int] | None = None) -> Curve:
+def curve(account: Account, asset: str, moves_bps: Sequence[int] | None = None) -> Curve:
     """Health of the account at each move of `asset` (default `chart_moves`)."""
-    base = portfolio.prices[asset]
-    liq = liquidation_price(portfolio, asset)
+    base = account.prices[asset]
+    liq = liquidation_price(account, asset)
     if moves_bps is None:
         moves_bps = chart_moves(None if liq is None else move_of(liq, base))
     points = tuple(
-        Point(m, moved(base, m), health_at(portfolio, asset, moved(base, m))) for m in moves_bps
+        Point(m, moved(base, m), health_at(account, asset, moved(base, m))) for m in moves_bps
     )
     return Curve(
         asset=asset,
         price=base,
         points=points,
         liquidation_price=liq,
-        markets=portfolio.markets_on(asset),
-        collateral=portfolio.balances.get(asset, 0) if asset != portfolio.quote else 0,
+        markets=account.markets_on(asset),
+        collateral=account.balances.get(asset, 0) if asset != account.quote else 0,
     )
 
 
-def account_curves(portfolio: Portfolio) -> list[Curve]:
-    """One curve per underlying of the account (`Portfolio.underlyings`)."""
-    return [curve(portfolio, asset) for asset in portfolio.underlyings()]
+def account_curves(account: Account) -> list[Curve]:
+    """One curve per underlying of the account (`Account.underlyings`)."""
+    return [curve(account, asset) for asset in account.underlyings()]

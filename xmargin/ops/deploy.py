@@ -29,6 +29,7 @@ from xmargin.chain.config import (
     PoolConfig,
     SecondaryFeedConfig,
 )
+from xmargin.chain.connect import NetworkInfo, genesis_hash, network_info
 from xmargin.chain.deployments import (
     AssetRecord,
     DeploymentError,
@@ -45,35 +46,10 @@ Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class NetworkInfo:
-    """Where a deployment goes, independent of Ape's objects."""
-
-    ecosystem: str
-    name: str
-    chain_id: int
-    is_local: bool
-
-    @property
-    def label(self) -> str:
-        return f"{self.ecosystem}:{self.name}"
-
-
-@dataclass(frozen=True)
 class DeployResult:
     record: DeploymentRecord
     path: Path
     transactions: int
-
-
-def network_info(provider: Any) -> NetworkInfo:
-    """The NetworkInfo of a connected Ape provider."""
-    network = provider.network
-    return NetworkInfo(
-        ecosystem=network.ecosystem.name,
-        name=network.name,
-        chain_id=provider.chain_id,
-        is_local=network.is_local,
-    )
 
 
 def check_mocks_allowed(config: DeployConfig, network: NetworkInfo) -> None:
@@ -160,7 +136,7 @@ class _Run:
         self.network = network
         self.log = log
         self.transactions = 0
-        self.genesis = "0x" + bytes(provider.get_block(0).hash).hex()
+        self.genesis = genesis_hash(provider)
         self.previous = self._usable_previous(read_record(path))
         # Addresses taken in this run: one recorded address never serves twice.
         self.used: set[str] = set()
@@ -250,6 +226,7 @@ class _Run:
                 ).address
         else:
             token = a.address
+            assert token is not None  # not a mock: the config gives its address
             self._require_code(token, f"{a.symbol} token")
             on_chain = self.project.MockERC20.at(token).decimals()
             if on_chain != a.decimals:

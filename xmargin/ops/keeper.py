@@ -28,18 +28,19 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ape.exceptions import ContractLogicError
 
 from xmargin.chain.engine import Engine, MarketView, read_markets, stdout_silenced
+from xmargin.chain.scan import PAGE, health_pages
 from xmargin.maths import liquidation as liq
 from xmargin.maths import perps
-from xmargin.maths.model import WAD, holds_collateral
+from xmargin.maths.fixed_point import WAD, ceil_div, precision
+from xmargin.maths.model import holds_collateral
 
-PAGE = 50
 # Races: the account was healed or liquidated by someone else since the read.
 LOST_RACE = (
     "xmargin: account not liquidatable",
@@ -64,13 +65,6 @@ def json_logger(stream: Any = None) -> Log:
         out.flush()
 
     return log
-
-
-def health_pages(ch: Any, total: int, page: int, block: int) -> Iterator[list[Any]]:
-    """`account_healths` rows of registry accounts [0, total), one view call
-    per page of `page`, every call pinned to `block`."""
-    for start in range(0, total, page):
-        yield list(ch.account_healths(start, page, block_id=block))
 
 
 @dataclass
@@ -213,12 +207,12 @@ class Keeper:
         ch = self.engine.clearinghouse
         gas_price = ch.provider.gas_price
         coin_usd = self.engine.router.price(self.engine.tokens[asset].address)
-        usd_wad = -(-gas * gas_price * coin_usd // WAD) + self.config.min_profit
-        return -(-usd_wad // self._quote_precision)
+        usd_wad = ceil_div(gas * gas_price * coin_usd, WAD) + self.config.min_profit
+        return ceil_div(usd_wad, self._quote_precision)
 
     def _precision(self, symbol: str) -> int:
         """10**(18 - decimals): native units of `symbol` to WAD (from the record, no call)."""
-        return 10 ** (18 - self.engine.record.assets[symbol].decimals)
+        return precision(self.engine.record.assets[symbol].decimals)
 
     @property
     def _quote_precision(self) -> int:

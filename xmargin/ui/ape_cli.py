@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from xmargin.ops.deploy import NetworkInfo
+from xmargin.chain.connect import NetworkInfo
 
 account_alias_option = click.option(
     "--account",

@@ -205,6 +205,7 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
         with _quiet():
             view = _read_owner(s, owner, sub_id)
             assets = s.engine.asset_params()
+            liquidation: Mapping[int, tuple[int, int | None]]
             if view.portfolio is None:
                 lens = lens_at(s.project, s.engine)
                 liquidation = liquidation_prices(view, lens, s.engine, s.block)
@@ -226,7 +227,7 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
         else:
             out.print("no open position")
         out.print(report.account_table("Health", view))
-        if view.portfolio is not None:
+        if view.portfolio is not None and view.margin_config is not None:
             out.print(
                 report.portfolio_table("Portfolio margin", view.portfolio, view.margin_config)
             )
@@ -237,10 +238,10 @@ def _portfolio_liquidation_prices(
 ) -> dict[int, tuple[int, None]]:
     """market id -> (where moving its asset liquidates the portfolio account, 0
     for nowhere; no lens figure)."""
+    from xmargin.chain.engine import account_of
     from xmargin.maths import scenarios
-    from xmargin.ui.figures import portfolio
 
-    p = portfolio(s.engine, view, assets)
+    p = account_of(s.engine, view, assets)
     by_symbol = {m.market.symbol: m.market.market_id for m in view.positions}
     return {
         by_symbol[e.market]: (scenarios.liquidation_price(p, e.asset) or 0, None)
@@ -254,11 +255,11 @@ def _same_asset_note(
     """Explains the lens's liquidation price of a market whose asset the
     account also holds as collateral: the lens holds that collateral fixed,
     the chart moves it with the price."""
+    from xmargin.chain.engine import account_of
     from xmargin.maths import scenarios
-    from xmargin.ui.figures import portfolio
     from xmargin.ui.report import usd
 
-    p = portfolio(s.engine, view, assets)
+    p = account_of(s.engine, view, assets)
     for asset in dict.fromkeys(e.asset for e in p.exposures):
         if not p.holds(asset):
             continue
@@ -313,14 +314,15 @@ def accounts(unhealthy: bool, network: str, rpc: str | None) -> None:
 @rpc_option
 def chart(owner: str, sub_id: int, out: Path, network: str, rpc: str | None) -> None:
     """Chart the account's equity and MM against a price move of each underlying."""
+    from xmargin.chain.engine import account_of
     from xmargin.ui import report
-    from xmargin.ui.figures import account_chart, portfolio
+    from xmargin.ui.figures import account_chart
 
     with _session(network, rpc) as s:
         with _quiet():
             view = _read_owner(s, owner, sub_id)
             assets = s.engine.asset_params()
-        if not portfolio(s.engine, view, assets).underlyings():
+        if not account_of(s.engine, view, assets).underlyings():
             raise click.ClickException(
                 f"account {owner}/{sub_id} holds only {s.engine.quote_symbol} and no position: "
                 "no price moves its health, there is nothing to chart"
@@ -329,10 +331,11 @@ def chart(owner: str, sub_id: int, out: Path, network: str, rpc: str | None) -> 
         console = _console()
         console.print(f"wrote {out}: account {owner}/{sub_id} on {s.where}")
         for c in curves:
-            if c.liquidation_price is None:
+            move_bps = c.liquidation_move_bps
+            if c.liquidation_price is None or move_bps is None:
                 where = "no liquidation price"
             else:
-                move = f"{c.liquidation_move_bps / 100:+.2f} %"
+                move = f"{move_bps / 100:+.2f} %"
                 where = f"liquidation ${report.usd(c.liquidation_price)} ({move})"
             console.print(f"  {c.asset}: now ${report.usd(c.price)}, {where}")
 

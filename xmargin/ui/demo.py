@@ -38,7 +38,7 @@ from typing import Any
 from rich.console import Console
 
 from xmargin.chain.config import load_config
-from xmargin.chain.connect import node_chain_id
+from xmargin.chain.connect import NetworkInfo, network_info, node_chain_id
 from xmargin.chain.deployments import REPO_ROOT, DeploymentError
 from xmargin.chain.engine import (
     AccountView,
@@ -49,9 +49,9 @@ from xmargin.chain.engine import (
     revert_reason,
     shock_prices,
 )
-from xmargin.maths.model import format_units, parse_units
+from xmargin.maths.fixed_point import format_units, parse_units
 from xmargin.ops.crowd import open_crowd
-from xmargin.ops.deploy import NetworkInfo, deploy, network_info
+from xmargin.ops.deploy import deploy
 from xmargin.ops.keeper import Keeper, KeeperConfig
 from xmargin.ui import charts
 from xmargin.ui.figures import account_chart

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from xmargin.chain.engine import AccountView
-from xmargin.maths.model import WAD, AssetParams, Health, format_units, token_value, weighted
+from xmargin.maths.fixed_point import WAD, format_units
+from xmargin.maths.model import AssetParams, Health, token_value, weighted
 
 if TYPE_CHECKING:
+    from xmargin.chain.connect import NetworkInfo
     from xmargin.chain.scan import AccountHealth
     from xmargin.maths.portfolio import PortfolioConfig, PortfolioMargin
-    from xmargin.ops.deploy import NetworkInfo
     from xmargin.ui.summary import EngineSummary
 
 STATUS_STYLE = {
