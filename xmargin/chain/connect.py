@@ -27,11 +27,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import requests
 from ape import networks
 from ape.api.networks import ProviderContextManager
+from ape.api.providers import ProviderAPI
 from ape.exceptions import NetworkError
 
 from xmargin.chain.deployments import DeploymentRecord, read_record, record_path, require_record
@@ -58,7 +58,7 @@ class NetworkInfo:
         return f"{self.ecosystem}:{self.name}"
 
 
-def network_info(provider: Any) -> NetworkInfo:
+def network_info(provider: ProviderAPI) -> NetworkInfo:
     """The NetworkInfo of a connected Ape provider."""
     network = provider.network
     return NetworkInfo(
@@ -71,15 +71,17 @@ def network_info(provider: Any) -> NetworkInfo:
 
 @dataclass(frozen=True)
 class Connection:
-    provider: Any
+    provider: ProviderAPI
     network: NetworkInfo
     record: DeploymentRecord
     record_path: Path
 
 
-def genesis_hash(provider: Any) -> str:
+def genesis_hash(provider: ProviderAPI) -> str:
     """0x-hash of block 0: what a deployment record's `genesis` is compared to."""
-    return "0x" + bytes(provider.get_block(0).hash).hex()
+    genesis = provider.get_block(0).hash
+    assert genesis is not None, "block 0 has a hash"
+    return "0x" + bytes(genesis).hex()
 
 
 def check_genesis(record: DeploymentRecord, genesis: str, network: str) -> None:
@@ -93,7 +95,7 @@ def check_genesis(record: DeploymentRecord, genesis: str, network: str) -> None:
         )
 
 
-def provider_for(choice: str, rpc: str | None = None) -> Any:
+def provider_for(choice: str, rpc: str | None = None) -> ProviderAPI:
     """Ape's (unconnected) provider for a network choice, at `rpc` if given."""
     try:
         provider = networks.get_provider_from_choice(network_choice=choice)
@@ -166,7 +168,7 @@ def connect(choice: str, rpc: str | None = None) -> Iterator[Connection]:
         context.__exit__(None)
 
 
-def node_chain_id(provider: Any) -> int:
+def node_chain_id(provider: ProviderAPI) -> int:
     """The chain id the node itself reports (not the provider's configured one)."""
     answer = provider.make_request("eth_chainId", [])
     return answer if isinstance(answer, int) else int(answer, 16)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ape.contracts.base import ContractInstance
 from ape.exceptions import ContractLogicError
 
 from xmargin.chain.abi import clearinghouse_at
@@ -26,20 +27,24 @@ from xmargin.maths import model, perps
 from xmargin.maths import portfolio as pm
 from xmargin.maths.account import Account, Exposure, portfolio_margin
 
+if TYPE_CHECKING:
+    from ape.api.accounts import AccountAPI
+    from ape.managers.project import ProjectManager
+
 
 @dataclass(frozen=True)
 class Engine:
     record: DeploymentRecord
-    router: Any
-    clearinghouse: Any
+    router: ContractInstance
+    clearinghouse: ContractInstance
     # symbol -> token contract, the quote asset first
-    tokens: dict[str, Any]
+    tokens: dict[str, ContractInstance]
     # symbol -> primary feed contract (non-quote assets)
-    feeds: dict[str, Any]
+    feeds: dict[str, ContractInstance]
     # The ERC-4626 LiquidityPool, if deployed
-    pool: Any = None
+    pool: ContractInstance | None = None
     # The PortfolioRisk scenario set in force when loaded, if any
-    portfolio_risk: Any = None
+    portfolio_risk: ContractInstance | None = None
 
     def portfolio_config(self, block_id: int | None = None) -> pm.PortfolioConfig:
         """The portfolio-margin configuration (scenario set and groups)."""
@@ -150,7 +155,7 @@ def _named_like_the_config(on_chain: pm.PortfolioConfig, config: str) -> pm.Port
     return named if same else on_chain
 
 
-def load_engine(project: Any, record: DeploymentRecord) -> Engine:
+def load_engine(project: ProjectManager, record: DeploymentRecord) -> Engine:
     tokens = {s: project.MockERC20.at(a.token) for s, a in record.assets.items()}
     feeds = {
         s: project.MockAggregator.at(a.feed) for s, a in record.assets.items() if a.feed is not None
@@ -273,18 +278,18 @@ def _symbols(engine: Engine) -> dict[str, str]:
     return {t.address: s for s, t in engine.tokens.items()}
 
 
-def shock_prices(engine: Engine, sender: Any, moves_bps: dict[str, int]) -> None:
+def shock_prices(engine: Engine, sender: AccountAPI, moves_bps: dict[str, int]) -> None:
     """Moves each named mock feed by its basis points (local chains: demo, benchmarks)."""
     for symbol, bps in moves_bps.items():
         move_feed(engine.feeds[symbol], sender, bps)
 
 
-def move_feed(feed: Any, sender: Any, bps: int) -> None:
+def move_feed(feed: ContractInstance, sender: AccountAPI, bps: int) -> None:
     """Moves one mock feed's answer by `bps` basis points."""
     feed.set_answer(feed.answer() * (10_000 + bps) // 10_000, sender=sender)
 
 
-def revert_reason(method: Any, *args: Any, **kwargs: Any) -> str | None:
+def revert_reason(method: Callable[..., object], *args: Any, **kwargs: Any) -> str | None:
     """Sends `method(*args, **kwargs)`; its revert reason, or None if it succeeded.
 
     ape-foundry prints a call trace for every revert; a caller that expects

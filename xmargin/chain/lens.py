@@ -8,22 +8,26 @@ Readers show the model's and flag a lens that disagrees.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from xmargin.chain.engine import AccountView, Engine
 from xmargin.maths.scenarios import position_liquidation_price
 
+if TYPE_CHECKING:
+    from ape.contracts.base import ContractInstance
+    from ape.managers.project import ProjectManager
+
 LENS = "ClearinghouseLens"
 
 
-def lens_at(project: Any, engine: Engine) -> Any | None:
+def lens_at(project: ProjectManager, engine: Engine) -> ContractInstance | None:
     """The deployment's lens contract, or None if the record has none."""
     address = engine.record.contracts.get(LENS)
     return getattr(project, LENS).at(address) if address else None
 
 
 def liquidation_prices(
-    view: AccountView, lens: Any | None, engine: Engine, block: int
+    view: AccountView, lens: ContractInstance | None, engine: Engine, block: int
 ) -> dict[int, tuple[int, int | None]]:
     """market id -> (the model's liquidation price, the lens's or None),
     for each open position of `view` (read at `block`)."""

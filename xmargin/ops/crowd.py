@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xmargin.chain.bulk import Bulk, BulkStats, Rpc
 from xmargin.chain.engine import Engine, read_markets
 from xmargin.maths.fixed_point import WAD
+
+if TYPE_CHECKING:
+    from ape.api.accounts import AccountAPI
 
 # Leverage in tenths, cycled through: mostly moderate, a few aggressive.
 LEVERAGE_TENTHS = (15, 20, 25, 30, 35, 40, 50, 60, 80)
@@ -72,7 +75,7 @@ def plan_for(engine: Engine, owners: list[str], count: int) -> list[CrowdAccount
     return plan_crowd(owners, count, prices, decimals)
 
 
-def open_crowd(engine: Engine, owners: list[Any], count: int) -> list[CrowdAccount]:
+def open_crowd(engine: Engine, owners: list[AccountAPI], count: int) -> list[CrowdAccount]:
     """Funds, deposits and trades the crowd on a local chain (mock quote token)."""
     ch = engine.clearinghouse
     quote = engine.tokens[engine.quote_symbol]

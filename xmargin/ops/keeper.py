@@ -30,16 +30,21 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ape.exceptions import ContractLogicError
 
 from xmargin.chain.engine import Engine, MarketView, read_markets, stdout_silenced
-from xmargin.chain.scan import PAGE, health_pages
+from xmargin.chain.scan import PAGE, HealthRow, Margins, health_pages
 from xmargin.maths import liquidation as liq
 from xmargin.maths import perps
 from xmargin.maths.fixed_point import WAD, ceil_div, precision
 from xmargin.maths.model import holds_collateral
+
+if TYPE_CHECKING:
+    from ape.api.accounts import AccountAPI
+    from ape.api.transactions import ReceiptAPI
+    from ape.contracts.base import ContractTransactionHandler
 
 # Races: the account was healed or liquidated by someone else since the read.
 LOST_RACE = (
@@ -56,7 +61,7 @@ COLLATERAL_GAS = 250_000
 Log = Callable[[dict[str, Any]], None]
 
 
-def json_logger(stream: Any = None) -> Log:
+def json_logger(stream: TextIO | None = None) -> Log:
     """A logger printing one JSON object per line (stdout by default)."""
 
     def log(entry: dict[str, Any]) -> None:
@@ -114,7 +119,7 @@ class Plan:
 @dataclass
 class Keeper:
     engine: Engine
-    sender: Any
+    sender: AccountAPI
     config: KeeperConfig = field(default_factory=KeeperConfig)
     log: Log = field(default_factory=json_logger)
     from_block: int = 0
@@ -145,7 +150,7 @@ class Keeper:
 
     # ------------------------------------------------------------ reading
 
-    def scan(self, block: int) -> list[Any]:
+    def scan(self, block: int) -> list[HealthRow]:
         """Health rows of every known account at `block`, in pages."""
         ch = self.engine.clearinghouse
         pages = health_pages(ch, len(self.accounts), self.config.page, block)
@@ -283,7 +288,7 @@ class Keeper:
         self,
         owner: str,
         sub_id: int,
-        h: Any,
+        h: Margins,
         mask: int,
         lp: liq.LiquidationParams,
         markets: list[MarketView],
@@ -398,7 +403,9 @@ class Keeper:
         )
         return True
 
-    def _send(self, method: Any, *args: Any, stats: PassStats) -> Any | None:
+    def _send(
+        self, method: ContractTransactionHandler, *args: Any, stats: PassStats
+    ) -> ReceiptAPI | None:
         """Sends; the receipt, or None after logging a lost race or a revert."""
         try:
             with stdout_silenced():

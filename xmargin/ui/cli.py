@@ -26,13 +26,14 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from xmargin.chain.deployments import REPO_ROOT
 
 if TYPE_CHECKING:
+    from ape.managers.project import ProjectManager
     from rich.console import Console
 
     from xmargin.chain.connect import Connection
@@ -52,7 +53,7 @@ class Session:
 
     connection: Connection
     engine: Engine
-    project: Any
+    project: ProjectManager
     block: int
 
     @property
@@ -137,6 +138,7 @@ def _session(network: str, rpc: str | None) -> Iterator[Session]:
         project = Project(PROJECT_ROOT)
         engine = load_engine(project, connection.record)
         block = connection.provider.get_block("latest").number
+        assert block is not None, "a mined block has a number"
         yield Session(connection, engine, project, block)
 
 

@@ -33,7 +33,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -67,7 +67,14 @@ from xmargin.ui.report import (
     totals_table,
     usd,
 )
-from xmargin.ui.summary import EngineSummary, read_summary
+from xmargin.ui.summary import EngineSummary, PoolState, read_summary
+
+if TYPE_CHECKING:
+    from ape.api.accounts import AccountAPI
+    from ape.api.providers import ProviderAPI
+    from ape.contracts.base import ContractInstance
+    from ape.managers.accounts import AccountManager
+    from ape.managers.project import ProjectManager
 
 
 @dataclass(frozen=True)
@@ -129,7 +136,9 @@ class DemoResult:
         return all(v.model_agrees for v in (*self.before, *self.after))
 
 
-def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> DemoResult:
+def run_demo(
+    project: ProjectManager, provider: ProviderAPI, accounts: AccountManager, console: Console
+) -> DemoResult:
     network = network_info(provider)
     if not network.is_local:
         raise DeploymentError("the demo mints mock tokens: run it on a local network")
@@ -149,7 +158,7 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
 
     lp = accounts.test_accounts[5]
     _lp_deposit(engine, lp, parse_units(LP_DEPOSIT, decimals[engine.quote_symbol]))
-    console.print(f"LP deposits {LP_DEPOSIT} USDC into the LiquidityPool {engine.pool.address}")
+    console.print(f"LP deposits {LP_DEPOSIT} USDC into the LiquidityPool {_pool(engine).address}")
     for acct in DEMO_ACCOUNTS:
         _deposit(engine, accounts.test_accounts[acct.index], acct, decimals)
     by_label = {(a.label, a.sub_id): a for a in DEMO_ACCOUNTS}
@@ -195,7 +204,7 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
     return out
 
 
-def _check_signing_chain(provider: Any, network: NetworkInfo) -> None:
+def _check_signing_chain(provider: ProviderAPI, network: NetworkInfo) -> None:
     """Refuses to send from test accounts that sign for another chain id.
 
     Ape's node provider (`ethereum:local:node`) signs for the chain id in
@@ -253,7 +262,7 @@ def _shown(path: Path) -> str:
 
 def _keeper(
     engine: Engine,
-    accounts: Any,
+    accounts: AccountManager,
     console: Console,
     decimals: dict[str, int],
     labels: list[str],
@@ -311,7 +320,7 @@ def _keeper(
     return after, summary
 
 
-def _all_accounts(accounts: Any, keeper: Keeper) -> set[tuple[str, int]]:
+def _all_accounts(accounts: AccountManager, keeper: Keeper) -> set[tuple[str, int]]:
     """Every account that may hold quote: the registry, the keeper, the named depositors."""
     out = set(keeper.accounts.values())
     out.add((str(keeper.sender.address), 0))
@@ -333,9 +342,9 @@ def _show(
     console.print(
         pool_table(
             f"Liquidity pool {when}",
-            engine.clearinghouse.pool_state(),
-            engine.pool.totalAssets(),
-            engine.pool.totalSupply(),
+            PoolState(*engine.clearinghouse.pool_state()),
+            _pool(engine).totalAssets(),
+            _pool(engine).totalSupply(),
             quote_decimals,
         )
     )
@@ -353,14 +362,22 @@ def _compare_modes(console: Console, views: list[AccountView], labels: list[str]
     )
 
 
-def _lp_deposit(engine: Engine, lp: Any, amount: int) -> None:
+def _pool(engine: Engine) -> ContractInstance:
+    """The deployment's LiquidityPool (config/local.yaml has one)."""
+    if engine.pool is None:
+        raise DeploymentError("the demo needs a LiquidityPool: give the config a `pool`")
+    return engine.pool
+
+
+def _lp_deposit(engine: Engine, lp: AccountAPI, amount: int) -> None:
     usdc = engine.tokens[engine.quote_symbol]
     usdc.mint(lp, amount, sender=lp)
-    usdc.approve(engine.pool.address, amount, sender=lp)
-    engine.pool.deposit(amount, lp, sender=lp)
+    pool = _pool(engine)
+    usdc.approve(pool.address, amount, sender=lp)
+    pool.deposit(amount, lp, sender=lp)
 
 
-def _deposit(engine: Engine, who: Any, acct: DemoAccount, decimals: dict[str, int]) -> None:
+def _deposit(engine: Engine, who: AccountAPI, acct: DemoAccount, decimals: dict[str, int]) -> None:
     ch = engine.clearinghouse
     for symbol, whole in acct.deposits.items():
         token = engine.tokens[symbol]
@@ -372,7 +389,7 @@ def _deposit(engine: Engine, who: Any, acct: DemoAccount, decimals: dict[str, in
         ch.set_margin_mode(acct.sub_id, True, sender=who)
 
 
-def _read_all(engine: Engine, accounts: Any) -> list[AccountView]:
+def _read_all(engine: Engine, accounts: AccountManager) -> list[AccountView]:
     params = engine.asset_params()
     block = engine.clearinghouse.chain_manager.blocks.head.number
     markets = read_markets(engine, block)
@@ -389,7 +406,7 @@ def _prices(engine: Engine) -> dict[str, int]:
 
 
 def _bad_requests(
-    engine: Engine, accounts: Any, console: Console, decimals: dict[str, int]
+    engine: Engine, accounts: AccountManager, console: Console, decimals: dict[str, int]
 ) -> None:
     """Each bad request reverts with its reason and changes nothing; de-risking
     is always allowed."""

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from xmargin.chain.connect import NetworkInfo
     from xmargin.chain.scan import AccountHealth
     from xmargin.maths.portfolio import PortfolioConfig, PortfolioMargin
-    from xmargin.ui.summary import EngineSummary
+    from xmargin.ui.summary import EngineSummary, PoolState
 
 STATUS_STYLE = {
     "healthy": "[green]healthy[/green]",
@@ -263,7 +263,9 @@ def accounts_table(title: str, rows: Sequence[AccountHealth], shortfall: bool = 
     return table
 
 
-def pool_table(title: str, state: Any, total_assets: int, supply: int, decimals: int) -> Table:
+def pool_table(
+    title: str, state: PoolState, total_assets: int, supply: int, decimals: int
+) -> Table:
     """The LiquidityPool: cash, its claim on traders, what it must keep, share price."""
     table = Table(title=title, title_justify="left")
     table.add_column("item")
