@@ -5,14 +5,9 @@ local deployment with mock tokens (`ape run deploy` first).
 """
 
 import click
-from ape import accounts, project
 from ape.cli import ConnectedProviderCommand
-from ape.logging import logger
 
-from xmargin.chain.connect import network_info
-from xmargin.chain.deployments import read_record, record_path
-from xmargin.chain.engine import load_engine
-from xmargin.ops.crowd import open_crowd
+from xmargin.ui import ape_cli
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -22,14 +17,4 @@ from xmargin.ops.crowd import open_crowd
 )
 def cli(provider, count, owners):
     """Deposit and trade `count` accounts (sub-accounts of a few test accounts)."""
-    logger.set_level("ERROR")
-    network = network_info(provider)
-    if not network.is_local:
-        raise click.UsageError("the crowd mints mock tokens: local networks only")
-    record = read_record(record_path(network.name))
-    if record is None:
-        raise click.ClickException("no local deployment record: run `ape run deploy` first")
-    engine = load_engine(project, record)
-    owner_accounts = [accounts.test_accounts[int(i)] for i in owners.split(",")]
-    plan = open_crowd(engine, owner_accounts, count)
-    click.echo(f"opened {len(plan)} accounts")
+    ape_cli.crowd(provider, count, owners)
