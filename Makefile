@@ -53,9 +53,12 @@ bench-gas: setup
 bench-keeper: setup
 	python benchmarks/keeper.py
 
+# ruff (lint and format) on all Python, mypy on the package (strict on
+# xmargin.maths; pyproject.toml [tool.mypy]).
 lint: setup
 	ruff check xmargin scripts tests benchmarks
 	ruff format --check xmargin scripts tests benchmarks
+	mypy xmargin
 
 format: setup
 	ruff format xmargin scripts tests benchmarks

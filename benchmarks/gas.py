@@ -34,19 +34,19 @@ from ape.logging import logger
 from rich.console import Console
 from rich.table import Table
 
-from xmargin.abi import deploy_clearinghouse
-from xmargin.bulk import open_crowd_fast
-from xmargin.config import load_config
-from xmargin.deploy import deploy_scratch
-from xmargin.engine import Engine, load_engine, move_feed, shock_prices
-from xmargin.model import WAD
-from xmargin.sizes import EIP170_LIMIT, contract_sizes
+from xmargin.chain.abi import deploy_clearinghouse
+from xmargin.chain.config import load_config
+from xmargin.chain.engine import Engine, load_engine, move_feed, shock_prices
+from xmargin.chain.scan import PAGE
+from xmargin.chain.sizes import EIP170_LIMIT, contract_sizes
+from xmargin.maths.fixed_point import WAD
+from xmargin.ops.crowd import open_crowd_fast
+from xmargin.ops.deploy import deploy_scratch
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gas.json"
 NETWORK = "ethereum:local:foundry"
 POSITIONS = (1, 5, 10, 20)
 ASSETS = (1, 3, 5)
-PAGE = 50  # the keeper's page: account_healths returns at most 50 rows
 SYNTHETIC_PRICE = 100  # USD, every extra feed
 MAX_UINT = 2**256 - 1
 

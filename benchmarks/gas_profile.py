@@ -60,9 +60,9 @@ from eth_utils import keccak
 from rich.console import Console
 from rich.table import Table
 
-from xmargin.config import CONFIG_DIR, parse_config
-from xmargin.deploy import deploy_scratch
-from xmargin.engine import Engine, load_engine, shock_prices
+from xmargin.chain.config import CONFIG_DIR, parse_config
+from xmargin.chain.engine import Engine, load_engine, shock_prices
+from xmargin.ops.deploy import deploy_scratch
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "gas_profile.json"

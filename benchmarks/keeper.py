@@ -6,14 +6,14 @@ is liquidated, for 1,000 and 10,000 accounts.
 
 For each size, on a fresh anvil:
 
-1. deploy with the real pipeline (`xmargin.deploy`, config/local.yaml);
+1. deploy with the real pipeline (`xmargin.ops.deploy`, config/local.yaml);
    the owner (test account 0) raises both markets' open-interest caps to
    twice what the crowd opens (the local caps, 10,000 ETH and 500 BTC per
    side, hold a few thousand accounts), and test account 0 deposits 10 M USDC
    into the LiquidityPool;
-2. open the crowd (`xmargin.crowd.plan_crowd`: sub-accounts 100+ of test
+2. open the crowd (`xmargin.ops.crowd.plan_crowd`: sub-accounts 100+ of test
    accounts 1-8, one ETH-PERP or BTC-PERP position each at 1.5x to 8x) with
-   `xmargin.bulk`: the same mint/approve/deposit/trade transactions Ape
+   `xmargin.chain.bulk`: the same mint/approve/deposit/trade transactions Ape
    would send, in JSON-RPC batches to anvil with automine off, mined 2,000
    per block, every receipt checked; then verify the registry holds exactly
    the planned accounts and spot-check positions, balances and margins;
@@ -67,13 +67,14 @@ from eth_utils import keccak, to_checksum_address
 from rich.console import Console
 from rich.table import Table
 
-from xmargin.bulk import Bulk, Rpc, calldata, crowd_transactions
-from xmargin.config import load_config
-from xmargin.crowd import CrowdAccount, plan_crowd
-from xmargin.deploy import deploy_scratch
-from xmargin.engine import Engine, load_engine, read_markets, shock_prices
-from xmargin.keeper import PAGE, Keeper, KeeperConfig
-from xmargin.model import WAD, parse_units
+from xmargin.chain.bulk import Bulk, Rpc, calldata
+from xmargin.chain.config import load_config
+from xmargin.chain.engine import Engine, load_engine, read_markets, shock_prices
+from xmargin.chain.scan import PAGE
+from xmargin.maths.fixed_point import WAD, parse_units
+from xmargin.ops.crowd import CrowdAccount, crowd_transactions, plan_crowd
+from xmargin.ops.deploy import deploy_scratch
+from xmargin.ops.keeper import Keeper, KeeperConfig
 
 RESULTS = Path(__file__).resolve().parent / "results" / "keeper.json"
 NETWORK = "ethereum:local:foundry"
@@ -863,7 +864,7 @@ def main() -> None:
         "network": NETWORK,
         "host": {"cores": os.cpu_count(), "load_before": round(os.getloadavg()[0], 2)},
         "settings": {
-            "crowd": "xmargin.crowd.plan_crowd, sub-accounts 100+ of test accounts 1-8",
+            "crowd": "xmargin.ops.crowd.plan_crowd, sub-accounts 100+ of test accounts 1-8",
             "keeper": f"test account {KEEPER_INDEX}, KeeperConfig() defaults",
             "lp_deposit_usdc": LP_DEPOSIT,
             "oi_cap_headroom": OI_HEADROOM,

@@ -105,7 +105,7 @@ def measure_loop(network: str, n_tx: int, n_calls: int, n_snapshots: int, n_reve
     from ape import accounts, chain, networks, project
     from ape.logging import logger
 
-    from xmargin.engine import stdout_silenced
+    from xmargin.chain.engine import stdout_silenced
 
     logger.set_level("ERROR")
     with networks.parse_network_choice(network):

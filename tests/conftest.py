@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from xmargin.abi import deploy_clearinghouse
-from xmargin.model import WAD, AssetParams
+from xmargin.chain.abi import deploy_clearinghouse
+from xmargin.maths.fixed_point import WAD
+from xmargin.maths.model import AssetParams
 
 # Hypothesis: `ci` is bounded so `make test` stays well inside CI's budget;
 # `fuzz` (make fuzz) runs long and keeps its example database.

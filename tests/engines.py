@@ -1,12 +1,12 @@
-"""An `xmargin.engine.Engine` over contracts a test deployed itself (no
+"""An `xmargin.chain.engine.Engine` over contracts a test deployed itself (no
 deployment record on disk), for the keeper and the other tools that take one."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from xmargin.deployments import AssetRecord, DeploymentRecord
-from xmargin.engine import Engine
+from xmargin.chain.deployments import AssetRecord, DeploymentRecord
+from xmargin.chain.engine import Engine
 
 
 def engine_over(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from xmargin.perps import MarketParams
+from xmargin.maths.perps import MarketParams
 
 E18 = 10**18
 USDC = 10**6

@@ -3,7 +3,7 @@
 `World` holds what the model needs (balances per account and asset,
 positions, market states, the pool ledger, the insurance fund and bad-debt
 totals, each feed's latest round) and predicts each action's outcome with
-`xmargin.model` / `xmargin.perps` / `xmargin.liquidation`: the exact result
+`xmargin.maths.model` / `xmargin.maths.perps` / `xmargin.maths.liquidation`: the exact result
 of a valid action, or the revert reason of an invalid one (an invalid price
 included: the router's reason, in the order the contract reads prices).
 `check` compares every account, market and ledger with the chain. Used by
@@ -19,10 +19,10 @@ from typing import Any
 
 import ape
 
-from xmargin import errors, model, perps
-from xmargin import liquidation as liq
-from xmargin import portfolio as pm
-from xmargin.scenarios import Exposure, Portfolio
+from xmargin.maths import account as acct
+from xmargin.maths import errors, fixed_point, model, perps
+from xmargin.maths import liquidation as liq
+from xmargin.maths import portfolio as pm
 
 E18 = 10**18
 HEARTBEAT = 3_600
@@ -173,32 +173,16 @@ class World:
         bal = self.balances[(str(who), sub)]
         return [a for a in self.assets if a != self.quote and bal[a] > 0]
 
-    def risk(self, who, sub, now) -> perps.PositionRisk:
-        total = perps.PositionRisk()
-        for m in self.open_markets(who, sub):
-            pos = self.positions[(str(who), sub, m)]
-            _, index = perps.funding(self.states[m], self.params[m], self.prices[m], now)
-            total += perps.risk(pos, self.params[m], self.prices[m], index)
-        return total
-
     def health(self, who, sub, now) -> model.Health:
         """(equity, IM, MM), or PriceError with the reason the chain reverts with:
         held collateral is priced first (listing order), then markets."""
         feeds = [self.asset_feed(a) for a in self.held(who, sub)] + self.open_markets(who, sub)
         self.require_prices(feeds, now)
-        if (str(who), sub) in self.portfolio:
-            assert self.pm_config is not None
-            return pm.portfolio_health(self.book(who, sub, now), self.pm_config)
-        return model.account_health(
-            self.balances[(str(who), sub)],
-            self.assets,
-            self.collateral_prices(),
-            self.quote,
-            positions=self.risk(who, sub, now),
-        )
+        return self.book(who, sub, now).health()
 
-    def book(self, who, sub, now) -> Portfolio:
-        """The account as `xmargin.portfolio` inputs (prices already checked)."""
+    def book(self, who, sub, now) -> acct.Account:
+        """The account as model inputs (prices already checked), margined in
+        its mode: the scenario set for an account in portfolio mode."""
         prices = dict(self.collateral_prices())
         exposures = []
         for m in self.open_markets(who, sub):
@@ -206,10 +190,16 @@ class World:
             prices[p.asset] = self.prices[m]
             _, index = perps.funding(self.states[m], p, self.prices[m], now)
             exposures.append(
-                Exposure(str(m), p.asset, self.positions[(str(who), sub, m)], p, index)
+                acct.Exposure(str(m), p.asset, self.positions[(str(who), sub, m)], p, index)
             )
-        return Portfolio(
-            self.balances[(str(who), sub)], self.assets, self.quote, prices, tuple(exposures)
+        margin = self.pm_config if (str(who), sub) in self.portfolio else None
+        return acct.Account(
+            self.balances[(str(who), sub)],
+            self.assets,
+            self.quote,
+            prices,
+            tuple(exposures),
+            margin,
         )
 
     def has_liabilities(self, who, sub) -> bool:
@@ -417,7 +407,7 @@ class World:
             return errors.NOT_LIQUIDATABLE
         if (str(who), sub) in self.portfolio:
             assert self.pm_config is not None
-            losses = pm.close_contributions(self.book(who, sub, now), self.pm_config)
+            losses = acct.close_contributions(self.book(who, sub, now), self.pm_config)
             if losses[str(m)] != min(losses.values()):
                 return errors.WRONG_ORDER
         return None
@@ -684,8 +674,10 @@ class World:
         assert 0 <= sum(r.funding for r in risks) - s.traders_funding <= len(risks)
         # Refundable skew premium: price * skew^2 / (2 * skew_scale), rounded up.
         owed = sum(
-            perps.mul_div_up(
-                perps.mul_div_up(abs(st.skew), self.prices[m], E18), abs(st.skew), 2 * p.skew_scale
+            fixed_point.mul_div_up(
+                fixed_point.mul_div_up(abs(st.skew), self.prices[m], E18),
+                abs(st.skew),
+                2 * p.skew_scale,
             )
             for m, (st, p) in enumerate(zip(self.states, self.params, strict=True))
         )

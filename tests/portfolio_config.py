@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tests.markets import ETH_MARKET
-from xmargin import portfolio as pm
-from xmargin.model import AssetParams
+from xmargin.maths import portfolio as pm
+from xmargin.maths.model import AssetParams
 
 E18 = 10**18
 USD = E18  # one WAD US dollar

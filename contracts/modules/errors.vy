@@ -3,7 +3,7 @@
 @title xmargin revert reasons
 @notice Every reason an xmargin contract reverts with, listed once. Each is
         "xm.<area>: <what>", at most 32 bytes (one word of bytecode).
-        `xmargin/errors.py` lists the same names and strings for Python, and
+        `xmargin/maths/errors.py` lists the same names and strings for Python, and
         tests/unit/test_errors.py checks the two agree with each other and
         with the compiled contracts.
 """

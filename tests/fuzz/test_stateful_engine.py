@@ -8,7 +8,7 @@ oracle moves (drift, +-50 % gaps, x10 / /10 spikes, prices beyond the
 router's bounds, staleness by advancing time past the heartbeat with only
 some feeds refreshed), funding over time, LP deposits and redemptions,
 direct liquidations by any caller (the owner and its operator included),
-the keeper's own scan-and-liquidate pass (`xmargin.keeper.Keeper.run_once`),
+the keeper's own scan-and-liquidate pass (`xmargin.ops.keeper.Keeper.run_once`),
 collateral liquidations, bad-debt write-offs, insurance top-ups, and owner
 parameter changes (liquidation, market and asset parameters) within and
 beyond their bounds, and from a stranger.
@@ -64,10 +64,11 @@ from tests.perps_world import HEARTBEAT, World, next_timestamp
 from tests.portfolio_config import CONFIG as PM_CONFIG
 from tests.portfolio_config import deploy_risk
 from tests.unit.test_trading_properties import MARKETS
-from xmargin import errors, model, perps
-from xmargin import liquidation as liq
-from xmargin import portfolio as pm
-from xmargin.keeper import Keeper, KeeperConfig
+from xmargin.maths import account as acct
+from xmargin.maths import errors, model, perps
+from xmargin.maths import liquidation as liq
+from xmargin.maths import portfolio as pm
+from xmargin.ops.keeper import Keeper, KeeperConfig
 
 E18 = 10**18
 USDC = 10**6
@@ -649,7 +650,7 @@ class EngineMachine(RuleBasedStateMachine):
         now = self.chain.blocks.head.timestamp + 1
         try:
             book = self.w.book(owner, sub, now)
-            order = pm.liquidation_order(book, self.w.pm_config)
+            order = acct.liquidation_order(book, self.w.pm_config)
         except (model.PriceError, KeyError):
             return open_markets
         return [int(m) for m in order]

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from xmargin.abi import combined_type
+from xmargin.chain.abi import combined_type
 
 ROOT = Path(__file__).resolve().parents[2]
 # anvil's first default account (the test mnemonic's account 0).
@@ -135,7 +135,7 @@ def ape_start(ape_env: dict[str, str]) -> Iterator:
 @pytest.fixture
 def abi(project):
     """Contract name -> ABI as plain JSON, from the compiled project; the
-    Clearinghouse's includes its extensions' functions (xmargin.abi)."""
+    Clearinghouse's includes its extensions' functions (xmargin.chain.abi)."""
 
     def get(name: str) -> list[dict]:
         if name == "Clearinghouse":

@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.test_deploy import _contract, _ok, _record
 from tests.integration.test_keeper import _shock
-from xmargin.model import format_units
+from xmargin.maths.fixed_point import format_units
 
 pytestmark = pytest.mark.integration
 
@@ -108,7 +108,7 @@ def test_cli_reads_what_the_chain_says(
     assert cells["margin mode"] == "portfolio (scenario grid)"
     assert cells["maintenance margin (MM) $"] == cells["MM = max(worst loss, floor)"] == _usd(mm)
     assert cells["IM = MM x factor + haircut gap"] == _usd(im)
-    assert cells["xmargin.model"] == "agrees"
+    assert cells["xmargin.maths.model"] == "agrees"
     assert "<- worst" in out
 
     # chart: a PNG, and the liquidation price it marks is the lens's (the

@@ -14,7 +14,7 @@ from eth_account import Account
 from web3 import Web3
 
 from tests.integration.conftest import ANVIL_ACCOUNT_0, ROOT
-from xmargin import errors
+from xmargin.maths import errors
 
 pytestmark = pytest.mark.integration
 

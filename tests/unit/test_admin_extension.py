@@ -10,7 +10,7 @@ import ape
 import pytest
 
 from tests.conftest import ROOT
-from xmargin import errors
+from xmargin.maths import errors
 
 CONTRACTS = [
     "Clearinghouse",

@@ -1,7 +1,7 @@
 """The adversarial suite of issue 6: each attack a named test.
 
 Every number is worked out by hand in the comments (or, for liquidation
-sizes and penalty splits, with `xmargin.liquidation`), never read back from
+sizes and penalty splits, with `xmargin.maths.liquidation`), never read back from
 the contract; every revert is checked for its exact reason and for leaving
 every ledger as it was. docs/testing.md ("Adversarial cases") maps each of
 the ten cases of the issue to its tests, here and elsewhere.
@@ -15,7 +15,7 @@ Standard setting (tests/conftest.py, tests/markets.py): USDC quote (6 dp),
 WETH $3,000 (IM haircut 20 %, MM 10 %), WBTC $60,000 (IM 15 %, MM 8 %);
 "flat" markets have no size add-on: IMR 10 %, MMR 5 %, taker 0.1 %, maker
 0.05 %, skew scale 1,000,000 units, OI cap 1,000 units, funding off.
-Liquidation defaults (xmargin.liquidation.LiquidationParams): penalty 2 %,
+Liquidation defaults (xmargin.maths.liquidation.LiquidationParams): penalty 2 %,
 keeper share 25 % -> 75 % over a 20 % shortfall, target E / MM 1.2, whole
 close below 0.5, dust $10, collateral discount 5 %.
 """
@@ -33,10 +33,10 @@ from ape.exceptions import ContractLogicError, TransactionError
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, QUOTE_CAP, isolated
 from tests.markets import E18, ETH, ETH_MARKET, USDC, params
-from xmargin import errors, perps
-from xmargin import liquidation as liq
-from xmargin.abi import deploy_clearinghouse
-from xmargin.model import WAD
+from xmargin.chain.abi import deploy_clearinghouse
+from xmargin.maths import errors, perps
+from xmargin.maths import liquidation as liq
+from xmargin.maths.fixed_point import WAD
 
 LP = liq.LiquidationParams()
 FEED = 10**8  # the mock feeds' 8 decimals
@@ -63,7 +63,7 @@ def flat(asset, **changes) -> tuple:
 
 
 def flat_model(asset, **changes) -> perps.MarketParams:
-    """The same market for xmargin.perps / xmargin.liquidation."""
+    """The same market for xmargin.maths.perps / xmargin.maths.liquidation."""
     return replace(ETH_MARKET, asset=str(asset), im_size_scalar=0, mm_size_scalar=0, **changes)
 
 
@@ -660,9 +660,9 @@ BAD_PRICES = {
 
 
 def _model_health_at(price: int, weth_amount: int, quote_native: int) -> tuple:
-    """The trader's (equity, IM, MM) at a WETH price, from xmargin.model and
-    xmargin.perps (long 1 ETH entered at $3,000, funding off)."""
-    from xmargin import model
+    """The trader's (equity, IM, MM) at a WETH price, from xmargin.maths.model and
+    xmargin.maths.perps (long 1 ETH entered at $3,000, funding off)."""
+    from xmargin.maths import model
 
     assets = {"USDC": model.AssetParams(6), "WETH": model.AssetParams(18, WAD // 5, WAD // 10)}
     market = replace(ETH_MARKET, asset="WETH")
@@ -1363,7 +1363,7 @@ def test_partial_liquidation_that_would_leave_dust_closes_the_whole_position(
 #
 # test_liquidation.py::test_splitting_a_liquidation_never_pays_more: pieces
 # of 1 ETH pay no more than one. Here: many pieces (0.1 ETH), each checked
-# against xmargin.liquidation, all against the one-shot reward computed by
+# against xmargin.maths.liquidation, all against the one-shot reward computed by
 # the model; and pieces of 1 wei (refused now: a bug this suite found).
 
 

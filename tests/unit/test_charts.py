@@ -1,4 +1,4 @@
-"""xmargin.scenarios against hand-computed numbers, and xmargin.charts' PNGs (no chain).
+"""xmargin.maths.scenarios against hand-computed numbers, and xmargin.ui.charts' PNGs (no chain).
 
 The account: 5,000 USDC and a 10 ETH long entered at $2,000 on a market with
 a flat 10 % initial and 5 % maintenance ratio (no size scaling, no funding).
@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from xmargin import charts, model, perps, scenarios
-from xmargin.engine import AccountView, MarketView, PositionView
-from xmargin.summary import EngineSummary, LiquidationEvent, PoolState
+from xmargin.chain.engine import AccountView, MarketView, PositionView, model_account
+from xmargin.maths import account as acct
+from xmargin.maths import model, perps, scenarios
+from xmargin.ui import charts
+from xmargin.ui.summary import EngineSummary, LiquidationEvent, PoolState
 
 E18 = 10**18
 WETH = "0x00000000000000000000000000000000000000E7"
@@ -38,10 +40,10 @@ ETH_PERP = perps.MarketParams(
 LONG = perps.Position(size=10 * E18, entry_price=2_000 * E18, funding_index=0)
 
 
-def _portfolio(weth: int = 0) -> scenarios.Portfolio:
+def _portfolio(weth: int = 0) -> acct.Account:
     balances = {"USDC": 5_000 * 10**6, "WETH": weth}
-    exposure = scenarios.Exposure("ETH-PERP", "WETH", LONG, ETH_PERP, index=0)
-    return scenarios.Portfolio(balances, ASSETS, "USDC", {"WETH": 2_000 * E18}, (exposure,))
+    exposure = acct.Exposure("ETH-PERP", "WETH", LONG, ETH_PERP, index=0)
+    return acct.Account(balances, ASSETS, "USDC", {"WETH": 2_000 * E18}, (exposure,))
 
 
 def test_equity_and_mm_after_a_ten_percent_fall_by_hand():
@@ -83,14 +85,14 @@ def test_liquidation_price_with_collateral_in_the_same_asset_by_hand():
 
 
 def test_no_liquidation_price_without_a_position_or_debt():
-    cash = scenarios.Portfolio({"USDC": 10**6, "WETH": E18}, ASSETS, "USDC", {"WETH": 2_000 * E18})
+    cash = acct.Account({"USDC": 10**6, "WETH": E18}, ASSETS, "USDC", {"WETH": 2_000 * E18})
     assert scenarios.liquidation_price(cash, "WETH") is None
     assert cash.underlyings() == ("WETH",)
 
 
 def test_a_liquidatable_account_gets_the_price_where_it_recovers():
     p = _portfolio()
-    below = scenarios.Portfolio(p.balances, ASSETS, "USDC", {"WETH": 1_500 * E18}, p.exposures)
+    below = acct.Account(p.balances, ASSETS, "USDC", {"WETH": 1_500 * E18}, p.exposures)
     assert below.health().liquidatable
     assert scenarios.liquidation_price(below, "WETH") == -(-30_000 * E18 // 19)
 
@@ -101,7 +103,7 @@ def test_chart_moves_stretch_to_show_the_liquidation_price():
     assert scenarios.chart_moves(-9_999, points=2) == [-5_000, 5_000]  # beyond -99 %: no stretch
 
 
-def test_from_view_and_position_liquidation_price():
+def test_model_account_and_position_liquidation_price():
     market = MarketView("ETH-PERP", 0, ETH_PERP, perps.MarketState(), 2_000 * E18, 0)
     position = PositionView(market, LONG, perps.risk(LONG, ETH_PERP, 2_000 * E18, 0))
     health = model.Health(5_000 * E18, 2_000 * E18, 1_000 * E18)
@@ -115,9 +117,12 @@ def test_from_view_and_position_liquidation_price():
         model_health=health,
         positions=(position,),
     )
-    p = scenarios.from_view(view, ASSETS, "USDC", {WETH: "WETH"})
+    p = model_account(view.balances, view.prices, view.positions, ASSETS, "USDC", {WETH: "WETH"})
     assert p == _portfolio()
-    assert scenarios.position_liquidation_price(health, position) == -(-30_000 * E18 // 19)
+    price = scenarios.position_liquidation_price(
+        health, LONG.size, ETH_PERP, market.price, position.risk.mm
+    )
+    assert price == -(-30_000 * E18 // 19)
 
 
 def _png(path: Path) -> bytes:

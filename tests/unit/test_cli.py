@@ -1,4 +1,4 @@
-"""`xmargin` (xmargin.cli) error paths through click's CliRunner: each failure
+"""`xmargin` (xmargin.ui.cli) error paths through click's CliRunner: each failure
 is a click error that says what to do, with a non-zero exit and no traceback.
 
 No node is needed: a missing record is found before connecting, and the
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from xmargin.cli import main
-from xmargin.deployments import DIR_ENV, DeploymentRecord, record_path, write_record
+from xmargin.chain.deployments import DIR_ENV, DeploymentRecord, record_path, write_record
+from xmargin.ui.cli import main
 
 OWNER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 

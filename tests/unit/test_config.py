@@ -6,9 +6,10 @@ import copy
 
 import pytest
 
-from xmargin.config import ConfigError, load_config, parse_config
-from xmargin.deploy import NetworkInfo, check_mocks_allowed
-from xmargin.deployments import DeploymentError
+from xmargin.chain.config import ConfigError, load_config, parse_config
+from xmargin.chain.connect import NetworkInfo
+from xmargin.chain.deployments import DeploymentError
+from xmargin.ops.deploy import check_mocks_allowed
 
 E18 = 10**18
 

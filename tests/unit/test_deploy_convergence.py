@@ -1,4 +1,4 @@
-"""xmargin.deploy on the in-process chain: convergence, reuse, partial runs.
+"""xmargin.ops.deploy on the in-process chain: convergence, reuse, partial runs.
 
 The anvil integration tests drive the script end to end; these pin the
 convergence rules cheaply, including the review's failure cases.
@@ -10,9 +10,10 @@ import copy
 
 import pytest
 
-from xmargin.config import parse_config
-from xmargin.deploy import deploy, network_info
-from xmargin.deployments import DeploymentError, read_record
+from xmargin.chain.config import parse_config
+from xmargin.chain.connect import network_info
+from xmargin.chain.deployments import DeploymentError, read_record
+from xmargin.ops.deploy import deploy
 
 E18 = 10**18
 
@@ -162,8 +163,8 @@ def test_portfolio_margin_converges(run, project):
     """The scenario set is deployed and every asset grouped; a second run
     sends nothing; a changed set is a new contract; a set with fewer groups
     than the one in force is pointed at after the groups moved into range."""
-    from xmargin.abi import clearinghouse_at
-    from xmargin.risk_set import read_config
+    from xmargin.chain.abi import clearinghouse_at
+    from xmargin.chain.risk_set import read_config
 
     first = run(BASE | {"portfolio": PORTFOLIO})
     ch = clearinghouse_at(project, first.record.contracts["Clearinghouse"])

@@ -4,8 +4,8 @@ import ape
 import pytest
 
 from tests.conftest import HEARTBEAT
-from xmargin import errors
-from xmargin.abi import deploy_clearinghouse
+from xmargin.chain.abi import deploy_clearinghouse
+from xmargin.maths import errors
 
 USDC = 10**6
 ETH = 10**18

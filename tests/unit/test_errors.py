@@ -13,8 +13,8 @@ import re
 import pytest
 
 from tests.conftest import ROOT
-from xmargin import errors
-from xmargin.sizes import DEPLOYABLES
+from xmargin.chain.sizes import DEPLOYABLES
+from xmargin.maths import errors
 
 ERRORS_VY = ROOT / "contracts" / "modules" / "errors.vy"
 CONSTANT = re.compile(r'^([A-Z_0-9]+): constant\(String\[32\]\) = "([^"]*)"$', re.M)
@@ -63,9 +63,7 @@ def compiled_code(project) -> bytes:
 
 def test_every_catalogue_reason_is_in_a_compiled_contract(compiled_code):
     missing = [
-        name
-        for name, reason in errors.catalogue().items()
-        if reason.encode() not in compiled_code
+        name for name, reason in errors.catalogue().items() if reason.encode() not in compiled_code
     ]
     assert missing == []
     # snekmate's ownership reasons, which the engine exports (a reason over
@@ -75,7 +73,7 @@ def test_every_catalogue_reason_is_in_a_compiled_contract(compiled_code):
 
 
 def test_python_matches_reasons_by_name_not_by_a_copied_literal():
-    catalogue_file = ROOT / "xmargin" / "errors.py"
+    catalogue_file = ROOT / "xmargin" / "maths" / "errors.py"
     offenders = [
         f"{path.relative_to(ROOT)}:{n}"
         for folder in ("xmargin", "tests", "scripts", "benchmarks")

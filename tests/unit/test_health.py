@@ -9,8 +9,8 @@ import ape
 import pytest
 
 from tests.conftest import HEARTBEAT
-from xmargin import errors
-from xmargin.model import WAD
+from xmargin.maths import errors
+from xmargin.maths.fixed_point import WAD
 
 USDC = 10**6
 ETH = 10**18

@@ -5,7 +5,7 @@ import pytest
 from ape.exceptions import ContractLogicError, TransactionError
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
-from xmargin import errors
+from xmargin.maths import errors
 
 ONE = 10**18
 

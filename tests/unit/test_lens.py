@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.markets import ETH, P3000, USDC, params
-from xmargin import perps
+from xmargin.maths import perps
 
 E18 = 10**18
 

@@ -23,8 +23,8 @@ import pytest
 
 from tests.conftest import isolated
 from tests.markets import E18, ETH, USDC, params
-from xmargin import errors
-from xmargin.liquidation import LiquidationParams
+from xmargin.maths import errors
+from xmargin.maths.liquidation import LiquidationParams
 
 LP = LiquidationParams()
 FEED = 10**8
@@ -659,7 +659,7 @@ def test_liquidator_called_directly_holds_nothing(project, owner, stranger):
 def test_keeper_survives_a_lost_race(bull_10, trader, keeper, stranger, eth_feed, owner):
     """The keeper planned a liquidation, another liquidator got there first:
     its transaction reverts, it logs a lost race and carries on."""
-    from xmargin.keeper import Keeper, PassStats
+    from xmargin.ops.keeper import Keeper, PassStats
 
     ch = bull_10
     set_price(eth_feed, owner, 2_730)

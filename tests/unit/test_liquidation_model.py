@@ -1,4 +1,4 @@
-"""xmargin.liquidation (what the keeper plans with) == the contract, to the wei.
+"""xmargin.maths.liquidation (what the keeper plans with) == the contract, to the wei.
 
 Hypothesis draws a market (size add-on from none to large), a deposit, a
 leverage, a price move and liquidation parameters; whenever the account is
@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import isolated
 from tests.markets import E18, ETH, USDC, params
-from xmargin import liquidation as liq
-from xmargin.perps import MarketParams
+from xmargin.maths import liquidation as liq
+from xmargin.maths.perps import MarketParams
 
 LP = liq.LiquidationParams()
 

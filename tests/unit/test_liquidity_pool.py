@@ -14,7 +14,7 @@ import ape
 import pytest
 
 from tests.markets import params
-from xmargin import errors
+from xmargin.maths import errors
 
 E18 = 10**18
 USDC = 10**6

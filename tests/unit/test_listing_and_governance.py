@@ -4,8 +4,8 @@ import ape
 import pytest
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, QUOTE_CAP, WBTC_CAP, WETH_CAP
-from xmargin import errors
-from xmargin.model import WAD
+from xmargin.maths import errors
+from xmargin.maths.fixed_point import WAD
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import pytest
 from ape.utils import ZERO_ADDRESS
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
-from xmargin import errors
-from xmargin.model import WAD
+from xmargin.maths import errors
+from xmargin.maths.fixed_point import WAD
 
 ASSET_USD = 2_500
 

@@ -1,4 +1,4 @@
-"""xmargin.perps against hand-computed numbers (no chain): the branches the
+"""xmargin.maths.perps against hand-computed numbers (no chain): the branches the
 random property test may not reach in its bounded CI run."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from tests.unit.test_funding import FUNDING_MARKET
-from xmargin import perps
+from xmargin.maths import fixed_point, perps
 
 E18 = 10**18
 DAY = 86_400
@@ -37,10 +37,14 @@ def test_rate_beyond_a_lowered_cap_is_clamped_first():
 
 
 def test_div_trunc_matches_vyper():
-    assert [perps.div_trunc(a, b) for a, b in ((-7, 2), (7, -2), (7, 2), (-8, 2))] == [
+    assert [fixed_point.div_trunc(a, b) for a, b in ((-7, 2), (7, -2), (7, 2), (-8, 2))] == [
         -3,
         -3,
         3,
         -4,
     ]
-    assert (perps.floor_div(-7, 2), perps.ceil_div(-7, 2), perps.ceil_div(7, 2)) == (-4, -3, 4)
+    assert (
+        fixed_point.floor_div(-7, 2),
+        fixed_point.ceil_div(-7, 2),
+        fixed_point.ceil_div(7, 2),
+    ) == (-4, -3, 4)

@@ -10,7 +10,7 @@ n^2 * P / 2e6 (rounded up), so every quote balance below is worked out by
 hand in its comment.
 
 Every expected margin is hand-computed, and every account is also checked
-against the Python model (`xmargin.portfolio`) to the wei: `account_health`
+against the Python model (`xmargin.maths.portfolio`) to the wei: `account_health`
 against `portfolio_health`, `portfolio_exposure` against `group_exposure`.
 """
 
@@ -38,10 +38,10 @@ from tests.portfolio_config import (
     USDC,
     deploy_risk,
 )
-from xmargin import errors, perps
-from xmargin import portfolio as pm
-from xmargin.liquidation import LiquidationParams
-from xmargin.scenarios import Exposure, Portfolio
+from xmargin.maths import account as acct
+from xmargin.maths import errors, perps
+from xmargin.maths import portfolio as pm
+from xmargin.maths.liquidation import LiquidationParams
 
 ETH_ID, BTC_ID = 0, 1
 MARKETS = ((ETH_ID, "WETH", ETH_PERP), (BTC_ID, "WBTC", BTC_PERP))
@@ -79,7 +79,7 @@ def trade(ch, who, market_id: int, size: int, sub_id: int = 0):
     return ch.trade(sub_id, market_id, size, limit, sender=who)
 
 
-def model_account(ch, who, tokens, eth_feed, btc_feed, sub_id: int = 0) -> Portfolio:
+def model_account(ch, who, tokens, eth_feed, btc_feed, sub_id: int = 0) -> acct.Account:
     """The account as model inputs: ledger balances and positions read from
     the chain, prices straight from the feeds (funding is off: index 0)."""
     prices = {"WETH": feed_price_wad(eth_feed), "WBTC": feed_price_wad(btc_feed)}
@@ -88,19 +88,19 @@ def model_account(ch, who, tokens, eth_feed, btc_feed, sub_id: int = 0) -> Portf
         pos = ch.position(who, sub_id, m)
         if pos.size:
             p = perps.Position(pos.size, pos.entry_price, pos.funding_index)
-            exposures.append(Exposure(f"{symbol}-PERP", symbol, p, mp, 0))
+            exposures.append(acct.Exposure(f"{symbol}-PERP", symbol, p, mp, 0))
     balances = {s: ch.balance_of(who, sub_id, t) for s, t in tokens.items()}
-    return Portfolio(balances, ASSETS, "USDC", prices, tuple(exposures))
+    return acct.Account(balances, ASSETS, "USDC", prices, tuple(exposures))
 
 
 def assert_mirrors_model(ch, who, tokens, eth_feed, btc_feed, config=CONFIG, sub_id: int = 0):
     """account_health and portfolio_exposure == the Python model, to the wei."""
     account = model_account(ch, who, tokens, eth_feed, btc_feed, sub_id)
-    x = pm.group_exposure(account, config.groups)
+    x = acct.group_exposure(account, config.groups)
     got = ch.portfolio_exposure(who, sub_id)
     assert (got.equity, got.addon, tuple(got.lo), tuple(got.hi)) == (x.equity, x.addon, x.lo, x.hi)
     assert (got.gross_notional, got.open_positions) == (x.gross_notional, x.open_positions)
-    expected = pm.portfolio_health(account, config)
+    expected = acct.portfolio_health(account, config)
     if ch.portfolio_mode(who, sub_id):
         assert tuple(ch.account_health(who, sub_id)) == (expected.equity, expected.im, expected.mm)
     return expected
@@ -416,7 +416,7 @@ def test_portfolio_liquidation_order_and_the_waterfall(
     h = ch.account_health(trader, 0)
     assert (h.equity, h.mm) == (939_842_500 * 10**12, 2_400 * USD)
     account = model_account(ch, trader, tokens, eth_feed, wbtc_listed.feed)
-    assert pm.liquidation_order(account, CONFIG) == ["WETH-PERP", "WBTC-PERP"]
+    assert acct.liquidation_order(account, CONFIG) == ["WETH-PERP", "WBTC-PERP"]
     assert ch.portfolio_liquidation_market(trader, 0) == ETH_ID
     with ape.reverts(errors.WRONG_ORDER):
         ch.liquidate(trader, 0, BTC_ID, E18, 0, sender=keeper)
@@ -456,7 +456,7 @@ def test_keeper_liquidates_portfolio_accounts_in_the_engines_order(
     """The keeper's plan for a portfolio account is the engine's market,
     closed whole; one pass takes both legs, ETH first."""
     from tests.engines import engine_over
-    from xmargin.keeper import Keeper, KeeperConfig
+    from xmargin.ops.keeper import Keeper, KeeperConfig
 
     ch = stressed_spread
     feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
@@ -506,7 +506,7 @@ def test_risk_set_constructor_refuses_bad_sets(project, owner):
 
 
 def test_risk_set_grid_rounds_against_the_account(project, owner):
-    """The grid alone, against xmargin.portfolio.grid_pnls and by hand."""
+    """The grid alone, against xmargin.maths.portfolio.grid_pnls and by hand."""
     risk = deploy_risk(project, owner)
     lo = [3_000, -7, 10**6, 0, 0, 0, 0, 0]
     hi = [3_001, -6, 10**6, 0, 0, 0, 0, 0]

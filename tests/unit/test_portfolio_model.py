@@ -1,4 +1,4 @@
-"""xmargin.portfolio (issue 7) against hand-computed numbers, and its
+"""xmargin.maths.portfolio (issue 7) against hand-computed numbers, and its
 rounded grid against the exact, term-by-term rational reference. The
 contracts are checked against this module in test_portfolio_margin.py.
 
@@ -45,26 +45,26 @@ from tests.portfolio_config import (
     USD,
     USDC,
 )
-from xmargin import perps
-from xmargin import portfolio as pm
-from xmargin.model import AssetParams
-from xmargin.scenarios import Exposure, Portfolio
+from xmargin.maths import account as acct
+from xmargin.maths import fixed_point, perps
+from xmargin.maths import portfolio as pm
+from xmargin.maths.model import AssetParams
 
 
-def pm_position(asset: str, size: int, market: perps.MarketParams = ETH_PERP) -> Exposure:
+def pm_position(asset: str, size: int, market: perps.MarketParams = ETH_PERP) -> acct.Exposure:
     price = PRICES[asset]
-    return Exposure(f"{asset}-PERP", asset, perps.Position(size, price, 0), market, 0)
+    return acct.Exposure(f"{asset}-PERP", asset, perps.Position(size, price, 0), market, 0)
 
 
-def pm_account(balances: dict[str, int], *positions: Exposure) -> Portfolio:
-    return Portfolio(balances, ASSETS, "USDC", PRICES, tuple(positions))
+def pm_account(balances: dict[str, int], *positions: acct.Exposure) -> acct.Account:
+    return acct.Account(balances, ASSETS, "USDC", PRICES, tuple(positions))
 
 
-def both(account: Portfolio, config: pm.PortfolioConfig = CONFIG):
+def both(account: acct.Account, config: pm.PortfolioConfig = CONFIG):
     """(portfolio margin, linear health), checking the grid against the exact
     reference (the examples are exact: no rounding to absorb)."""
-    m = pm.portfolio_margin(account, config)
-    assert list(m.pnls) == pm.exact_scenario_pnls(account, config.groups, config.scenarios)
+    m = acct.portfolio_margin(account, config)
+    assert list(m.pnls) == acct.exact_scenario_pnls(account, config.groups, config.scenarios)
     return m, account.health()
 
 
@@ -84,7 +84,9 @@ def test_hedged_eth_collateral_with_short_perp():
     assert (m.mm, m.im, m.addon) == (300 * USD, 3_450 * USD, 3_000 * USD)
     assert (linear.mm, linear.im) == (1_500 * USD, 6_000 * USD)
     # equity is the linear engine's: 27,000 (WETH at its MM haircut)
-    h = pm.portfolio_health(pm_account({"WETH": 10 * E18}, pm_position("WETH", -10 * E18)), CONFIG)
+    h = acct.portfolio_health(
+        pm_account({"WETH": 10 * E18}, pm_position("WETH", -10 * E18)), CONFIG
+    )
     assert (h.equity, h.im, h.mm) == (27_000 * USD, 3_450 * USD, 300 * USD)
 
 
@@ -159,9 +161,9 @@ def test_rounding_is_against_the_account():
     # A +10 % shock uses the lower bound, floored (300); a -10 % one the
     # upper bound, floored (-300.1 -> -301): both against the account.
     prices = {**PRICES, "WETH": 3_000 * E18 + 1}
-    account = Portfolio({}, ASSETS, "USDC", prices, (pm_position("WETH", 1),))
+    account = acct.Account({}, ASSETS, "USDC", prices, (pm_position("WETH", 1),))
     config = pm.PortfolioConfig(GROUPS, pm.ScenarioSet(TOGETHER), PARAMS)
-    m = pm.portfolio_margin(account, config)
+    m = acct.portfolio_margin(account, config)
     assert m.pnls == (300, -301)
     # gross notional rounds up too: ceil(3,000.000000000000000001e-18 USD) = 3,001 wei
     assert m.gross_notional == 3_001
@@ -179,8 +181,8 @@ def test_config_is_validated():
     with pytest.raises(ValueError, match="shock 1 groups"):
         pm.PortfolioConfig(GROUPS, pm.ScenarioSet((pm.Scenario("a", (0,)),)), PARAMS)
     with pytest.raises(ValueError, match="no risk group"):
-        pm.group_exposure(
-            Portfolio({"LINK": 1}, {**ASSETS, "LINK": AssetParams(18)}, "USDC", {"LINK": E18}),
+        acct.group_exposure(
+            acct.Account({"LINK": 1}, {**ASSETS, "LINK": AssetParams(18)}, "USDC", {"LINK": E18}),
             GROUPS,
         )
 
@@ -240,13 +242,13 @@ def test_grid_is_the_exact_pnl_rounded_against_the_account(actions, scenarios, p
         else:
             prices[key] = value
         positions = tuple(
-            Exposure(m, a, perps.Position(sizes[m], prices[a], 0), ETH_PERP, 0)
+            acct.Exposure(m, a, perps.Position(sizes[m], prices[a], 0), ETH_PERP, 0)
             for m, a in MARKETS
             if sizes[m]
         )
-        account = Portfolio(balances, ODD_ASSETS, "USDC", prices, positions)
-        got = pm.portfolio_margin(account, config)
-        exact = pm.exact_scenario_pnls(account, GROUPS, scenarios)
+        account = acct.Account(balances, ODD_ASSETS, "USDC", prices, positions)
+        got = acct.portfolio_margin(account, config)
+        exact = acct.exact_scenario_pnls(account, GROUPS, scenarios)
         terms = len(positions) + sum(1 for v in balances.values() if v)
         for pnl, ref, s in zip(got.pnls, exact, scenarios.scenarios, strict=True):
             assert pnl <= ref
@@ -254,7 +256,7 @@ def test_grid_is_the_exact_pnl_rounded_against_the_account(actions, scenarios, p
             slack = sum(2 * terms * abs(x) // E18 + 2 for x in s.shocks)
             assert ref - pnl <= slack
         assert got.gross_notional == sum(
-            perps.mul_div_up(abs(e.position.size), prices[e.asset], E18) for e in positions
+            fixed_point.mul_div_up(abs(e.position.size), prices[e.asset], E18) for e in positions
         )
         assert got.mm >= got.floor >= len(positions) * params.min_per_position
         assert got.mm >= got.worst_loss >= 0
@@ -286,14 +288,14 @@ def test_hedged_portfolio_needs_no_more_than_linear(
         pm.PortfolioParams(floor_fraction, USD, im_factor),
     )
     short = -(weth * (E18 - mm_haircut) // E18)
-    account = Portfolio(
+    account = acct.Account(
         {"WETH": weth},
         assets,
         "USDC",
         {"WETH": price},
-        (Exposure("ETH-PERP", "WETH", perps.Position(short, price, 0), ETH_PERP, 0),),
+        (acct.Exposure("ETH-PERP", "WETH", perps.Position(short, price, 0), ETH_PERP, 0),),
     )
-    m = pm.portfolio_margin(account, config)
+    m = acct.portfolio_margin(account, config)
     linear = account.health()
     assert m.floor <= m.mm <= linear.mm
     assert m.im <= linear.im
@@ -324,7 +326,7 @@ def test_scenario_loss_bounds_the_equity_change(
     account = pm_account({"USDC": usdc, "WETH": weth, "WBTC": wbtc}, *positions)
     scenario = pm.ScenarioSet((pm.Scenario("s", (eth_shock, btc_shock, 0)),))
     config = pm.PortfolioConfig(GROUPS, scenario, PARAMS)
-    (pnl,) = pm.portfolio_margin(account, config).pnls
+    (pnl,) = acct.portfolio_margin(account, config).pnls
     moved = {
         "WETH": PRICES["WETH"] * (E18 + eth_shock) // E18,
         "WBTC": PRICES["WBTC"] * (E18 + btc_shock) // E18,
@@ -336,7 +338,7 @@ def test_scenario_loss_bounds_the_equity_change(
 
 
 def test_charts_and_liquidation_prices_follow_portfolio_margin():
-    """A Portfolio carrying the scenario set answers health, and so the
+    """An Account carrying the scenario set answers health, and so the
     charts' curves and liquidation prices, with portfolio margin.
 
     10 WETH against short 10 ETH entered at $3,000, no USDC: at price P,
@@ -344,13 +346,13 @@ def test_charts_and_liquidation_prices_follow_portfolio_margin():
     up" loses 0.1 P, more than the floor (0.05 P): liquidatable once
     30,000 - P < 0.1 P, above P = 30,000 / 1.1 = 27,272.72... Linear MM
     (5 % of 10 P) puts it above 30,000 / 1.5 = 20,000."""
-    from xmargin import scenarios
+    from xmargin.maths import scenarios
 
     book = pm_account({"WETH": 10 * E18}, pm_position("WETH", -10 * E18))
     linear = scenarios.liquidation_price(book, "WETH")
     assert linear == 20_000 * E18
     margin = replace(book, margin=CONFIG)
-    assert margin.health() == pm.portfolio_health(book, CONFIG)
+    assert margin.health() == acct.portfolio_health(book, CONFIG)
     price = scenarios.liquidation_price(margin, "WETH")
     assert price == 30_000 * E18 * 10 // 11
     assert not margin.health({"WETH": price}).liquidatable

@@ -1,7 +1,7 @@
 """Property tests (hypothesis, `ci` profile bounded in tests/conftest.py).
 
 - deposit-then-withdraw returns exactly what went in, for 6/8/18 decimals;
-- account_health and collateral_value equal xmargin.model to the wei, for
+- account_health and collateral_value equal xmargin.maths.model to the wei, for
   random balances (a settlement debt included), prices and haircuts.
 
 Each example runs inside `isolated(chain)` (snapshot/restore, re-raising)
@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, isolated
-from xmargin import model
-from xmargin.model import WAD, AssetParams
+from xmargin.maths import model
+from xmargin.maths.fixed_point import WAD
+from xmargin.maths.model import AssetParams
 
 
 @pytest.fixture(scope="module")

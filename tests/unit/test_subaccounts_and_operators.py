@@ -6,7 +6,7 @@ import ape
 import pytest
 
 from tests.markets import ETH, P3000, USDC
-from xmargin import errors
+from xmargin.maths import errors
 
 
 @pytest.fixture

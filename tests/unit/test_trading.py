@@ -15,7 +15,7 @@ import pytest
 from ape.utils import ZERO_ADDRESS
 
 from tests.markets import E18, ETH, ETH_MARKET, P3000, USDC, params
-from xmargin import errors, perps
+from xmargin.maths import errors, perps
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Property: any sequence of trades, price moves and waits keeps the chain
-equal to xmargin.perps / xmargin.model to the wei.
+equal to xmargin.maths.perps / xmargin.maths.model to the wei.
 
 After every step, for every account: quote balance, position and
 (equity, IM, MM) equal the model's; each market's state equals the model's;

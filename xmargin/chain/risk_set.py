@@ -3,25 +3,31 @@
 The scenario set is a `PortfolioRisk` contract (immutable; the engine's
 `portfolio_risk()` names the one in force) and each asset's risk group is
 the engine's `risk_group(asset)`. This turns both into an
-`xmargin.portfolio.PortfolioConfig` keyed by the deployment's asset
+`xmargin.maths.portfolio.PortfolioConfig` keyed by the deployment's asset
 symbols, so a portfolio account read from chain can be recomputed with the
-model (`xmargin.engine.read_account`) and explained (`xmargin status`).
+model (`xmargin.chain.engine.read_account`) and explained (`xmargin status`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from xmargin import portfolio as pm
+from xmargin.maths import portfolio as pm
+
+if TYPE_CHECKING:
+    from ape.contracts.base import ContractInstance
 
 
-def risk_set_address(ch: Any, block_id: int | None = None) -> str | None:
+def risk_set_address(ch: ContractInstance, block_id: int | None = None) -> str | None:
     """The PortfolioRisk in force, or None while portfolio margin is off."""
     address = str(ch.portfolio_risk(block_id=block_id))
     return None if int(address, 16) == 0 else address
 
 
-def read_set(risk: Any, block_id: int | None = None) -> tuple[pm.ScenarioSet, pm.PortfolioParams]:
+def read_set(
+    risk: ContractInstance, block_id: int | None = None
+) -> tuple[pm.ScenarioSet, pm.PortfolioParams]:
     """The immutable part: the scenarios (named s0, s1, ...) and the params."""
     at = {"block_id": block_id}
     groups = risk.num_groups(**at)
@@ -37,15 +43,17 @@ def read_set(risk: Any, block_id: int | None = None) -> tuple[pm.ScenarioSet, pm
     return pm.ScenarioSet(scenarios), params
 
 
-def read_groups(ch: Any, tokens: dict[str, str], block_id: int | None = None) -> dict[str, int]:
+def read_groups(
+    ch: ContractInstance, tokens: Mapping[str, str], block_id: int | None = None
+) -> dict[str, int]:
     """symbol -> the engine's risk group of that token."""
     return {symbol: ch.risk_group(address, block_id=block_id) for symbol, address in tokens.items()}
 
 
 def read_config(
-    ch: Any,
-    risk: Any,
-    tokens: dict[str, str],
+    ch: ContractInstance,
+    risk: ContractInstance,
+    tokens: Mapping[str, str],
     block_id: int | None = None,
 ) -> pm.PortfolioConfig:
     """`risk`: the PortfolioRisk instance; `tokens`: symbol -> token address

@@ -5,7 +5,10 @@ Shared by `ape run size` and `make bench` (benchmarks/gas.py).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ape.managers.project import ProjectManager
 
 EIP170_LIMIT = 24_576
 # Every contract the deploy pipeline puts on chain (mocks excluded).
@@ -20,12 +23,12 @@ DEPLOYABLES = (
 )
 
 
-def runtime_size(project: Any, name: str) -> int:
+def runtime_size(project: ProjectManager, name: str) -> int:
     """Bytes of `name`'s runtime bytecode, as compiled by the project."""
     code = getattr(project, name).contract_type.runtime_bytecode.bytecode
     return (len(code) - 2) // 2 if code.startswith("0x") else len(code) // 2
 
 
-def contract_sizes(project: Any) -> dict[str, int]:
+def contract_sizes(project: ProjectManager) -> dict[str, int]:
     """name -> runtime size in bytes, for every deployable."""
     return {name: runtime_size(project, name) for name in DEPLOYABLES}

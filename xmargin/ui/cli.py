@@ -12,9 +12,9 @@ http://127.0.0.1:8545), `--rpc URL` points it at another node. Nothing is
 ever sent. Errors are click errors that say what to do (exit 1; 2 for a bad
 argument), never a traceback.
 
-This module is thin: connecting is `xmargin.connect`, reading
-`xmargin.engine` / `xmargin.scan` / `xmargin.summary`, the tables
-`xmargin.report`, the charts `xmargin.figures` / `xmargin.charts`. Those
+This module is thin: connecting is `xmargin.chain.connect`, reading
+`xmargin.chain.engine` / `xmargin.chain.scan` / `xmargin.ui.summary`, the tables
+`xmargin.ui.report`, the charts `xmargin.ui.figures` / `xmargin.ui.charts`. Those
 (and Ape) are imported inside the commands, so `--help` is instant.
 """
 
@@ -26,20 +26,23 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
+from xmargin.chain.deployments import REPO_ROOT
+
 if TYPE_CHECKING:
+    from ape.managers.project import ProjectManager
     from rich.console import Console
 
-    from xmargin.connect import Connection
-    from xmargin.engine import AccountView, Engine
-    from xmargin.model import AssetParams
+    from xmargin.chain.connect import Connection
+    from xmargin.chain.engine import AccountView, Engine
+    from xmargin.maths.model import AssetParams
 
 DEFAULT_NETWORK = "ethereum:local:node"
 # The repository: its contracts give the ABIs, wherever the command runs.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = REPO_ROOT
 # Rich squeezes tables to the terminal; in a pipe or a log, never squeeze.
 PIPE_WIDTH = 200
 
@@ -50,12 +53,12 @@ class Session:
 
     connection: Connection
     engine: Engine
-    project: Any
+    project: ProjectManager
     block: int
 
     @property
     def where(self) -> str:
-        from xmargin.report import location
+        from xmargin.ui.report import location
 
         return location(self.connection.network, self.block)
 
@@ -99,8 +102,8 @@ def _errors() -> Iterator[None]:
     import requests
     from ape.exceptions import ApeException, ContractLogicError
 
-    from xmargin.connect import ConnectError
-    from xmargin.deployments import DeploymentError
+    from xmargin.chain.connect import ConnectError
+    from xmargin.chain.deployments import DeploymentError
 
     try:
         yield
@@ -127,14 +130,15 @@ def _session(network: str, rpc: str | None) -> Iterator[Session]:
     from ape import Project
     from ape.logging import logger
 
-    from xmargin.connect import connect
-    from xmargin.engine import load_engine
+    from xmargin.chain.connect import connect
+    from xmargin.chain.engine import load_engine
 
     logger.set_level("ERROR")
     with _errors(), connect(network, rpc) as connection:
         project = Project(PROJECT_ROOT)
         engine = load_engine(project, connection.record)
         block = connection.provider.get_block("latest").number
+        assert block is not None, "a mined block has a number"
         yield Session(connection, engine, project, block)
 
 
@@ -142,7 +146,7 @@ def _session(network: str, rpc: str | None) -> Iterator[Session]:
 def _quiet() -> Iterator[None]:
     """Around chain reads: Ape prints a call trace to stdout for every
     reverted call; the command reports the revert itself, once."""
-    from xmargin.engine import stdout_silenced
+    from xmargin.chain.engine import stdout_silenced
 
     with stdout_silenced():
         yield
@@ -169,7 +173,7 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
 
 def _read_owner(session: Session, owner: str, sub_id: int) -> AccountView:
     """The account at the session's block; a click error if it holds nothing."""
-    from xmargin.engine import read_account
+    from xmargin.chain.engine import read_account
 
     view = read_account(session.engine, owner, sub_id, block_id=session.block)
     if not view.positions and not any(view.balances.values()):
@@ -196,13 +200,14 @@ def main() -> None:
 @rpc_option
 def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
     """Collateral, positions, equity, IM, MM and liquidation prices of one account."""
-    from xmargin import report
-    from xmargin.lens import lens_at, liquidation_prices
+    from xmargin.chain.lens import lens_at, liquidation_prices
+    from xmargin.ui import report
 
     with _session(network, rpc) as s:
         with _quiet():
             view = _read_owner(s, owner, sub_id)
             assets = s.engine.asset_params()
+            liquidation: Mapping[int, tuple[int, int | None]]
             if view.portfolio is None:
                 lens = lens_at(s.project, s.engine)
                 liquidation = liquidation_prices(view, lens, s.engine, s.block)
@@ -224,7 +229,7 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
         else:
             out.print("no open position")
         out.print(report.account_table("Health", view))
-        if view.portfolio is not None:
+        if view.portfolio is not None and view.margin_config is not None:
             out.print(
                 report.portfolio_table("Portfolio margin", view.portfolio, view.margin_config)
             )
@@ -235,10 +240,10 @@ def _portfolio_liquidation_prices(
 ) -> dict[int, tuple[int, None]]:
     """market id -> (where moving its asset liquidates the portfolio account, 0
     for nowhere; no lens figure)."""
-    from xmargin import scenarios
-    from xmargin.figures import portfolio
+    from xmargin.chain.engine import account_of
+    from xmargin.maths import scenarios
 
-    p = portfolio(s.engine, view, assets)
+    p = account_of(s.engine, view, assets)
     by_symbol = {m.market.symbol: m.market.market_id for m in view.positions}
     return {
         by_symbol[e.market]: (scenarios.liquidation_price(p, e.asset) or 0, None)
@@ -252,11 +257,11 @@ def _same_asset_note(
     """Explains the lens's liquidation price of a market whose asset the
     account also holds as collateral: the lens holds that collateral fixed,
     the chart moves it with the price."""
-    from xmargin import scenarios
-    from xmargin.figures import portfolio
-    from xmargin.report import usd
+    from xmargin.chain.engine import account_of
+    from xmargin.maths import scenarios
+    from xmargin.ui.report import usd
 
-    p = portfolio(s.engine, view, assets)
+    p = account_of(s.engine, view, assets)
     for asset in dict.fromkeys(e.asset for e in p.exposures):
         if not p.holds(asset):
             continue
@@ -275,8 +280,8 @@ def _same_asset_note(
 def accounts(unhealthy: bool, network: str, rpc: str | None) -> None:
     """Every account's health; with --unhealthy, those a keeper would liquidate,
     with their shortfall (MM - equity), largest first."""
-    from xmargin import report
-    from xmargin.scan import read_healths
+    from xmargin.chain.scan import read_healths
+    from xmargin.ui import report
 
     with _session(network, rpc) as s:
         with _quiet(), _progress("reading account health") as advance:
@@ -311,14 +316,15 @@ def accounts(unhealthy: bool, network: str, rpc: str | None) -> None:
 @rpc_option
 def chart(owner: str, sub_id: int, out: Path, network: str, rpc: str | None) -> None:
     """Chart the account's equity and MM against a price move of each underlying."""
-    from xmargin import report
-    from xmargin.figures import account_chart, portfolio
+    from xmargin.chain.engine import account_of
+    from xmargin.ui import report
+    from xmargin.ui.figures import account_chart
 
     with _session(network, rpc) as s:
         with _quiet():
             view = _read_owner(s, owner, sub_id)
             assets = s.engine.asset_params()
-        if not portfolio(s.engine, view, assets).underlyings():
+        if not account_of(s.engine, view, assets).underlyings():
             raise click.ClickException(
                 f"account {owner}/{sub_id} holds only {s.engine.quote_symbol} and no position: "
                 "no price moves its health, there is nothing to chart"
@@ -327,10 +333,11 @@ def chart(owner: str, sub_id: int, out: Path, network: str, rpc: str | None) -> 
         console = _console()
         console.print(f"wrote {out}: account {owner}/{sub_id} on {s.where}")
         for c in curves:
-            if c.liquidation_price is None:
+            move_bps = c.liquidation_move_bps
+            if c.liquidation_price is None or move_bps is None:
                 where = "no liquidation price"
             else:
-                move = f"{c.liquidation_move_bps / 100:+.2f} %"
+                move = f"{move_bps / 100:+.2f} %"
                 where = f"liquidation ${report.usd(c.liquidation_price)} ({move})"
             console.print(f"  {c.asset}: now ${report.usd(c.price)}, {where}")
 
@@ -355,8 +362,8 @@ def chart(owner: str, sub_id: int, out: Path, network: str, rpc: str | None) -> 
 def report_command(out: Path, from_block: int, network: str, rpc: str | None) -> None:
     """The engine's report: pool, insurance fund, bad debt and liquidations, as
     tables and as a PNG chart."""
-    from xmargin import charts, report
-    from xmargin.summary import read_summary
+    from xmargin.ui import charts, report
+    from xmargin.ui.summary import read_summary
 
     with _session(network, rpc) as s:
         with _quiet(), _progress("reading liquidation events") as advance:

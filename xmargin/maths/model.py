@@ -16,15 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from xmargin import errors
+from xmargin.maths import errors
+from xmargin.maths.fixed_point import MAX_DECIMALS, WAD, mul_div_down, precision
+from xmargin.maths.perps import PositionRisk
 
-if TYPE_CHECKING:
-    from xmargin.perps import PositionRisk
-
-WAD = 10**18
-MAX_DECIMALS = 18
 MAX_ASSETS = 16
 # The account header word `held_mask`: bit i while asset i is held (bit 255
 # is the portfolio-mode flag, collateral.vy); `holds_collateral` masks it off.
@@ -53,9 +49,7 @@ class AssetParams:
 
     @property
     def precision(self) -> int:
-        if not 0 <= self.decimals <= MAX_DECIMALS:
-            raise ValueError(f"decimals {self.decimals} outside 0..{MAX_DECIMALS}")
-        return 10 ** (MAX_DECIMALS - self.decimals)
+        return precision(self.decimals)
 
 
 @dataclass(frozen=True)
@@ -116,13 +110,6 @@ class FeedParams:
 class PriceBounds:
     min_price: int
     max_price: int
-
-
-def mul_div_down(x: int, y: int, d: int) -> int:
-    """floor(x * y / d) for non-negative integers (snekmate `_mul_div`, roundup=False)."""
-    if x < 0 or y < 0 or d <= 0:
-        raise ValueError("mul_div_down takes non-negative x, y and positive d")
-    return x * y // d
 
 
 def token_value(amount: int, asset: AssetParams, price: int) -> int:
@@ -207,7 +194,7 @@ def normalise_price(
         raise PriceError(errors.SECOND_STALE if second else errors.PRICE_STALE)
     if rnd.answer > MAX_PRICE:
         raise PriceError(errors.PRICE_OUT_OF_BOUNDS)
-    p = rnd.answer * 10 ** (MAX_DECIMALS - feed.decimals)
+    p = rnd.answer * precision(feed.decimals)
     if not bounds.min_price < p < bounds.max_price:
         raise PriceError(errors.PRICE_OUT_OF_BOUNDS)
     return p
@@ -228,46 +215,6 @@ def checked_price(
         if abs(s - p) * WAD > max_deviation * p:
             raise PriceError(errors.FEEDS_DEVIATE)
     return p
-
-
-def to_wad(amount: int, decimals: int) -> int:
-    """A native amount scaled to 18 decimals (exact)."""
-    return amount * 10 ** (MAX_DECIMALS - decimals)
-
-
-def parse_wad(text: str) -> int:
-    """'0.15' -> 150000000000000000, exactly (no float)."""
-    return parse_units(text, MAX_DECIMALS)
-
-
-def parse_units(text: str, decimals: int) -> int:
-    """A decimal string in whole units -> native integer units, exactly.
-
-    Refuses more fractional digits than `decimals` rather than round.
-    """
-    s = str(text).strip().replace("_", "")
-    negative = s.startswith("-")
-    if negative:
-        s = s[1:]
-    whole, _, frac = s.partition(".")
-    if not (whole or frac) or not (whole or "0").isdigit() or (frac and not frac.isdigit()):
-        raise ValueError(f"not a decimal number: {text!r}")
-    if len(frac) > decimals:
-        raise ValueError(f"{text!r} has more than {decimals} decimals")
-    value = int(whole or "0") * 10**decimals + int((frac or "0").ljust(decimals, "0"))
-    return -value if negative else value
-
-
-def format_units(value: int, decimals: int, places: int = 2) -> str:
-    """Native/WAD integer -> human string with `places` decimals, truncated
-    toward zero (display only: never feed the result back into maths)."""
-    sign = "-" if value < 0 else ""
-    v = abs(value)
-    whole, frac = divmod(v, 10**decimals)
-    if places == 0:
-        return f"{sign}{whole:,}"
-    frac_s = str(frac).rjust(decimals, "0")[:places].ljust(places, "0")
-    return f"{sign}{whole:,}.{frac_s}"
 
 
 def holds_collateral(held_mask: int) -> bool:

@@ -1,6 +1,6 @@
 """The deployment record: `deployments/<network>.json`.
 
-`xmargin.deploy` writes it; the demo, keeper and CLI read it to find the
+`xmargin.ops.deploy` writes it; the demo, keeper and CLI read it to find the
 contracts. It is plain JSON so any tool can read it:
 
     {
@@ -20,7 +20,10 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "deployments"
+# The repository xmargin is installed from (editable): its contracts,
+# configs, records and reports.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DIR = REPO_ROOT / "deployments"
 # Tests and CI point this elsewhere so they never touch a developer's records.
 DIR_ENV = "XMARGIN_DEPLOYMENTS_DIR"
 

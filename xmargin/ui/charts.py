@@ -1,7 +1,7 @@
 """PNG charts: an account's health against price moves, and the engine's report.
 
-Pure functions: data in (`xmargin.scenarios.Curve`,
-`xmargin.summary.EngineSummary`), a PNG file out. matplotlib draws on its
+Pure functions: data in (`xmargin.maths.scenarios.Curve`,
+`xmargin.ui.summary.EngineSummary`), a PNG file out. matplotlib draws on its
 Agg canvas (no display, no pyplot global state), so this works on a server,
 in CI and inside `ape run`.
 """
@@ -12,18 +12,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from xmargin.model import WAD, format_units
-from xmargin.report import short_address, usd
-from xmargin.scenarios import Curve
+from xmargin.maths.fixed_point import WAD, format_units
+from xmargin.maths.scenarios import Curve
+from xmargin.ui.report import short_address, usd
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from numpy.typing import ArrayLike
 
-    from xmargin.summary import EngineSummary
+    from xmargin.ui.summary import EngineSummary
 
 EQUITY = "tab:blue"
 MM = "tab:red"
@@ -69,7 +71,7 @@ def health_chart(
     One panel per curve: the move in % along the bottom, the price in $
     along the top, $ up the side; the region where equity is below MM
     shaded; the current price and the liquidation price (where equity meets
-    MM, see `xmargin.scenarios.liquidation_price`) as vertical markers with
+    MM, see `xmargin.maths.scenarios.liquidation_price`) as vertical markers with
     their values. `decimals` maps asset symbols to their decimals (to label
     collateral amounts). Returns `out`.
     """
@@ -120,10 +122,14 @@ def _health_panel(ax: Axes, c: Curve, decimals: Mapping[str, int]) -> None:
     ax.set_ylabel("USD")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: dollars(v)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f} %"))
-    top = ax.secondary_xaxis(
-        "top",
-        functions=(lambda pct: price_now * (1 + pct / 100), lambda p: (p / price_now - 1) * 100),
-    )
+
+    def to_price(pct: ArrayLike) -> ArrayLike:
+        return price_now * (1 + np.asarray(pct) / 100)
+
+    def to_move(price: ArrayLike) -> ArrayLike:
+        return (np.asarray(price) / price_now - 1) * 100
+
+    top = ax.secondary_xaxis("top", functions=(to_price, to_move))
     top.set_xlabel(f"{c.asset} price (USD)")
     top.xaxis.set_major_formatter(FuncFormatter(lambda v, _: dollars(v)))
     ax.set_xlim(moves[0], moves[-1])
@@ -205,7 +211,7 @@ def report_title(s: EngineSummary) -> str:
 
 
 def _flows_panel(ax: Axes, s: EngineSummary, q: int) -> None:
-    rows = [
+    rows: list[tuple[str, list[tuple[int, str, str | None]]]] = [
         ("penalties charged", [(s.penalties, MM, None)]),
         ("  to keepers", [(s.keeper_rewards, KEEPER, None)]),
         ("  to the insurance fund", [(s.insurance_shares, INSURANCE, None)]),

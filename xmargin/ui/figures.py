@@ -1,8 +1,8 @@
 """From a deployed engine to its charts: the glue the CLI and the demo share.
 
 Reads nothing per chart point: an account read once
-(`xmargin.engine.read_account`) becomes a `xmargin.scenarios.Portfolio`,
-whose curves `xmargin.charts` draws.
+(`xmargin.chain.engine.read_account`) becomes an `xmargin.maths.account.Account`
+(`xmargin.chain.engine.account_of`), whose curves `xmargin.ui.charts` draws.
 """
 
 from __future__ import annotations
@@ -10,20 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from xmargin import charts, scenarios
-from xmargin.engine import AccountView, Engine
-from xmargin.model import AssetParams
-from xmargin.report import ratio, short_address, usd
-
-
-def portfolio(
-    engine: Engine, view: AccountView, assets: Mapping[str, AssetParams]
-) -> scenarios.Portfolio:
-    """The account's model inputs; `assets` from `engine.asset_params()`.
-    A portfolio-mode account carries the engine's scenario set, so its
-    curves and liquidation prices are portfolio margin's."""
-    symbols = {a.token: s for s, a in engine.record.assets.items()}
-    return scenarios.from_view(view, assets, engine.quote_symbol, symbols, view.margin_config)
+from xmargin.chain.engine import AccountView, Engine, account_of
+from xmargin.maths import scenarios
+from xmargin.maths.model import AssetParams
+from xmargin.ui import charts
+from xmargin.ui.report import ratio, short_address, usd
 
 
 def account_chart(
@@ -39,7 +30,7 @@ def account_chart(
     `where` says which chain and block ("ethereum:local at block 156"),
     `label` names the account (default: its short address).
     """
-    curves = scenarios.account_curves(portfolio(engine, view, assets))
+    curves = scenarios.account_curves(account_of(engine, view, assets))
     name = label or short_address(view.owner)
     h = view.health
     mode = " (portfolio margin)" if view.portfolio is not None else ""

@@ -9,21 +9,21 @@
    portfolio margin mode (the config's scenario set), to compare the two
    modes' requirements on the same book;
 4. print positions, every account's health (as the chain reports it and as
-   `xmargin.model` / `xmargin.perps` recompute it from the same inputs) and
+   `xmargin.maths.model` / `xmargin.maths.perps` recompute it from the same inputs) and
    the pool;
 5. move prices (ETH -30 %, LINK -50 %, BTC +10 %) and print them again: who
    is now below IM or liquidatable;
 6. show that bad requests revert with a reason and change nothing;
-7. the keeper (xmargin.keeper, test account 9) scans every account in
+7. the keeper (xmargin.ops.keeper, test account 9) scans every account in
    batches and liquidates each one below maintenance margin; print its
    liquidations, the accounts after, and the insurance fund, bad debt and
-   pool totals (xmargin.summary, as `xmargin report` reads them);
+   pool totals (xmargin.ui.summary, as `xmargin report` reads them);
 8. write two charts with the CLI's functions (`reports/`, or
    $XMARGIN_REPORTS_DIR): `health.png`, the named account nearest its
    maintenance margin against price moves (`xmargin chart`), and
    `report.png` (`xmargin report`).
 
-A crowd of CROWD accounts (xmargin.crowd, sub-accounts 100+ of test accounts
+A crowd of CROWD accounts (xmargin.ops.crowd, sub-accounts 100+ of test accounts
 6 and 7) trades alongside the named accounts so the keeper has work to do.
 """
 
@@ -33,17 +33,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from xmargin import charts
-from xmargin.config import load_config
-from xmargin.connect import node_chain_id
-from xmargin.crowd import open_crowd
-from xmargin.deploy import NetworkInfo, deploy, network_info
-from xmargin.deployments import DeploymentError
-from xmargin.engine import (
+from xmargin.chain.config import load_config
+from xmargin.chain.connect import NetworkInfo, network_info, node_chain_id
+from xmargin.chain.deployments import REPO_ROOT, DeploymentError
+from xmargin.chain.engine import (
     AccountView,
     Engine,
     load_engine,
@@ -52,10 +49,13 @@ from xmargin.engine import (
     revert_reason,
     shock_prices,
 )
-from xmargin.figures import account_chart
-from xmargin.keeper import Keeper, KeeperConfig
-from xmargin.model import format_units, parse_units
-from xmargin.report import (
+from xmargin.maths.fixed_point import format_units, parse_units
+from xmargin.ops.crowd import open_crowd
+from xmargin.ops.deploy import deploy
+from xmargin.ops.keeper import Keeper, KeeperConfig
+from xmargin.ui import charts
+from xmargin.ui.figures import account_chart
+from xmargin.ui.report import (
     health_table,
     liquidations_table,
     location,
@@ -67,7 +67,14 @@ from xmargin.report import (
     totals_table,
     usd,
 )
-from xmargin.summary import EngineSummary, read_summary
+from xmargin.ui.summary import EngineSummary, PoolState, read_summary
+
+if TYPE_CHECKING:
+    from ape.api.accounts import AccountAPI
+    from ape.api.providers import ProviderAPI
+    from ape.contracts.base import ContractInstance
+    from ape.managers.accounts import AccountManager
+    from ape.managers.project import ProjectManager
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,7 @@ SHOCK_BPS: dict[str, int] = {"WETH": -3_000, "LINK": -5_000, "WBTC": 1_000}
 # Where the demo writes its charts (health.png, report.png); the variable
 # overrides it (tests).
 REPORTS_DIR_ENV = "XMARGIN_REPORTS_DIR"
-DEFAULT_REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
+DEFAULT_REPORTS_DIR = REPO_ROOT / "reports"
 
 
 def reports_dir() -> Path:
@@ -129,7 +136,9 @@ class DemoResult:
         return all(v.model_agrees for v in (*self.before, *self.after))
 
 
-def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> DemoResult:
+def run_demo(
+    project: ProjectManager, provider: ProviderAPI, accounts: AccountManager, console: Console
+) -> DemoResult:
     network = network_info(provider)
     if not network.is_local:
         raise DeploymentError("the demo mints mock tokens: run it on a local network")
@@ -149,7 +158,7 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
 
     lp = accounts.test_accounts[5]
     _lp_deposit(engine, lp, parse_units(LP_DEPOSIT, decimals[engine.quote_symbol]))
-    console.print(f"LP deposits {LP_DEPOSIT} USDC into the LiquidityPool {engine.pool.address}")
+    console.print(f"LP deposits {LP_DEPOSIT} USDC into the LiquidityPool {_pool(engine).address}")
     for acct in DEMO_ACCOUNTS:
         _deposit(engine, accounts.test_accounts[acct.index], acct, decimals)
     by_label = {(a.label, a.sub_id): a for a in DEMO_ACCOUNTS}
@@ -188,14 +197,14 @@ def run_demo(project: Any, provider: Any, accounts: Any, console: Console) -> De
     out = DemoResult(before=before, after=after)
     verdict = "agrees" if out.model_agrees else "[red]DISAGREES[/red]"
     console.print(
-        f"xmargin.model {verdict} with the chain on equity, IM and MM of all "
+        f"xmargin.maths.model {verdict} with the chain on equity, IM and MM of all "
         f"{len(before) + len(after)} readings, to the wei."
     )
     _charts(engine, console, final, labels, network, summary)
     return out
 
 
-def _check_signing_chain(provider: Any, network: NetworkInfo) -> None:
+def _check_signing_chain(provider: ProviderAPI, network: NetworkInfo) -> None:
     """Refuses to send from test accounts that sign for another chain id.
 
     Ape's node provider (`ethereum:local:node`) signs for the chain id in
@@ -253,7 +262,7 @@ def _shown(path: Path) -> str:
 
 def _keeper(
     engine: Engine,
-    accounts: Any,
+    accounts: AccountManager,
     console: Console,
     decimals: dict[str, int],
     labels: list[str],
@@ -311,7 +320,7 @@ def _keeper(
     return after, summary
 
 
-def _all_accounts(accounts: Any, keeper: Keeper) -> set[tuple[str, int]]:
+def _all_accounts(accounts: AccountManager, keeper: Keeper) -> set[tuple[str, int]]:
     """Every account that may hold quote: the registry, the keeper, the named depositors."""
     out = set(keeper.accounts.values())
     out.add((str(keeper.sender.address), 0))
@@ -333,9 +342,9 @@ def _show(
     console.print(
         pool_table(
             f"Liquidity pool {when}",
-            engine.clearinghouse.pool_state(),
-            engine.pool.totalAssets(),
-            engine.pool.totalSupply(),
+            PoolState(*engine.clearinghouse.pool_state()),
+            _pool(engine).totalAssets(),
+            _pool(engine).totalSupply(),
             quote_decimals,
         )
     )
@@ -353,14 +362,22 @@ def _compare_modes(console: Console, views: list[AccountView], labels: list[str]
     )
 
 
-def _lp_deposit(engine: Engine, lp: Any, amount: int) -> None:
+def _pool(engine: Engine) -> ContractInstance:
+    """The deployment's LiquidityPool (config/local.yaml has one)."""
+    if engine.pool is None:
+        raise DeploymentError("the demo needs a LiquidityPool: give the config a `pool`")
+    return engine.pool
+
+
+def _lp_deposit(engine: Engine, lp: AccountAPI, amount: int) -> None:
     usdc = engine.tokens[engine.quote_symbol]
     usdc.mint(lp, amount, sender=lp)
-    usdc.approve(engine.pool.address, amount, sender=lp)
-    engine.pool.deposit(amount, lp, sender=lp)
+    pool = _pool(engine)
+    usdc.approve(pool.address, amount, sender=lp)
+    pool.deposit(amount, lp, sender=lp)
 
 
-def _deposit(engine: Engine, who: Any, acct: DemoAccount, decimals: dict[str, int]) -> None:
+def _deposit(engine: Engine, who: AccountAPI, acct: DemoAccount, decimals: dict[str, int]) -> None:
     ch = engine.clearinghouse
     for symbol, whole in acct.deposits.items():
         token = engine.tokens[symbol]
@@ -372,7 +389,7 @@ def _deposit(engine: Engine, who: Any, acct: DemoAccount, decimals: dict[str, in
         ch.set_margin_mode(acct.sub_id, True, sender=who)
 
 
-def _read_all(engine: Engine, accounts: Any) -> list[AccountView]:
+def _read_all(engine: Engine, accounts: AccountManager) -> list[AccountView]:
     params = engine.asset_params()
     block = engine.clearinghouse.chain_manager.blocks.head.number
     markets = read_markets(engine, block)
@@ -389,7 +406,7 @@ def _prices(engine: Engine) -> dict[str, int]:
 
 
 def _bad_requests(
-    engine: Engine, accounts: Any, console: Console, decimals: dict[str, int]
+    engine: Engine, accounts: AccountManager, console: Console, decimals: dict[str, int]
 ) -> None:
     """Each bad request reverts with its reason and changes nothing; de-risking
     is always allowed."""

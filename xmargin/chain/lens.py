@@ -1,29 +1,33 @@
 """Liquidation prices of an account's positions: the ClearinghouseLens and the model.
 
 The lens (`ClearinghouseLens.position_details`) reports each position's
-liquidation price; `xmargin.scenarios.position_liquidation_price` computes
-the same number from the account read by `xmargin.engine.read_account`.
+liquidation price; `xmargin.maths.scenarios.position_liquidation_price` computes
+the same number from the account read by `xmargin.chain.engine.read_account`.
 Readers show the model's and flag a lens that disagrees.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from xmargin.engine import AccountView, Engine
-from xmargin.scenarios import position_liquidation_price
+from xmargin.chain.engine import AccountView, Engine
+from xmargin.maths.scenarios import position_liquidation_price
+
+if TYPE_CHECKING:
+    from ape.contracts.base import ContractInstance
+    from ape.managers.project import ProjectManager
 
 LENS = "ClearinghouseLens"
 
 
-def lens_at(project: Any, engine: Engine) -> Any | None:
+def lens_at(project: ProjectManager, engine: Engine) -> ContractInstance | None:
     """The deployment's lens contract, or None if the record has none."""
     address = engine.record.contracts.get(LENS)
     return getattr(project, LENS).at(address) if address else None
 
 
 def liquidation_prices(
-    view: AccountView, lens: Any | None, engine: Engine, block: int
+    view: AccountView, lens: ContractInstance | None, engine: Engine, block: int
 ) -> dict[int, tuple[int, int | None]]:
     """market id -> (the model's liquidation price, the lens's or None),
     for each open position of `view` (read at `block`)."""
@@ -35,7 +39,9 @@ def liquidation_prices(
         reported = {int(r.market_id): int(r.liquidation_price) for r in rows}
     return {
         p.market.market_id: (
-            position_liquidation_price(view.health, p),
+            position_liquidation_price(
+                view.health, p.position.size, p.market.params, p.market.price, p.risk.mm
+            ),
             reported.get(p.market.market_id),
         )
         for p in view.positions

@@ -1,47 +1,19 @@
 """Pure-integer mirror of the perpetual-market maths (contracts/modules/markets.vy
 and trading.vy): margin ratios, skew premium, fees, funding, settlement.
 
-Same operations, same order, same rounding as the contracts. Vyper's `//`
-on signed integers truncates toward zero, Python's floors: `div_trunc`
-reproduces the former wherever the contract uses a bare `//`, and
-`floor_div` / `ceil_div` mirror `fixed_point.vy`.
+Same operations, same order, same rounding as the contracts (the
+rounding helpers are `xmargin.maths.fixed_point`'s).
 """
 
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass, replace
 
-from xmargin.model import WAD
+from xmargin.maths.fixed_point import WAD, ceil_div, div_trunc, floor_div, mul_div_up
 
 SECONDS_PER_DAY = 86_400
 MAX_SIZE = 2**96
 MAX_MARKETS = 32
-
-
-# ---------------------------------------------------------------- integer helpers
-
-
-def div_trunc(a: int, b: int) -> int:
-    """a / b rounded toward zero (Vyper's signed `//`)."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
-def floor_div(a: int, b: int) -> int:
-    """floor(a / b) for b > 0 (`fixed_point._floor_div`)."""
-    assert b > 0
-    return a // b
-
-
-def ceil_div(a: int, b: int) -> int:
-    """ceil(a / b) for b > 0 (`fixed_point._ceil_div`)."""
-    assert b > 0
-    return -((-a) // b)
-
-
-def mul_div_up(x: int, y: int, d: int) -> int:
-    """ceil(x * y / d) for non-negative x, y (snekmate `_mul_div(..., True)`)."""
-    return -((-(x * y)) // d)
 
 
 # ---------------------------------------------------------------- market data
@@ -63,7 +35,7 @@ class MarketParams:
     max_funding_velocity: int
     max_funding_rate: int
 
-    def as_tuple(self) -> tuple:
+    def as_tuple(self) -> tuple[str | int, ...]:
         """The on-chain struct, in field order."""
         return astuple(self)
 

@@ -6,7 +6,7 @@ network, checked against the chain. It never starts a node: Ape's node
 provider would start `geth --dev` on a local network it cannot reach, and
 ape-foundry an anvil (whose fresh chain holds nothing); a reader must look
 at the chain that is already there. Every way this can fail raises
-`ConnectError` (or `xmargin.deployments.DeploymentError`) with a message
+`ConnectError` (or `xmargin.chain.deployments.DeploymentError`) with a message
 that says what to do, in this order:
 
 1. the network choice is unknown to Ape;
@@ -27,15 +27,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import requests
 from ape import networks
 from ape.api.networks import ProviderContextManager
+from ape.api.providers import ProviderAPI
 from ape.exceptions import NetworkError
 
-from xmargin.deploy import NetworkInfo, network_info
-from xmargin.deployments import DeploymentRecord, read_record, record_path, require_record
+from xmargin.chain.deployments import DeploymentRecord, read_record, record_path, require_record
 
 # Seconds to wait for a node to answer before saying there is none.
 PROBE_TIMEOUT = 3.0
@@ -46,16 +45,43 @@ class ConnectError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class NetworkInfo:
+    """Where a deployment goes, independent of Ape's objects."""
+
+    ecosystem: str
+    name: str
+    chain_id: int
+    is_local: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.ecosystem}:{self.name}"
+
+
+def network_info(provider: ProviderAPI) -> NetworkInfo:
+    """The NetworkInfo of a connected Ape provider."""
+    network = provider.network
+    return NetworkInfo(
+        ecosystem=network.ecosystem.name,
+        name=network.name,
+        chain_id=provider.chain_id,
+        is_local=network.is_local,
+    )
+
+
+@dataclass(frozen=True)
 class Connection:
-    provider: Any
+    provider: ProviderAPI
     network: NetworkInfo
     record: DeploymentRecord
     record_path: Path
 
 
-def genesis_hash(provider: Any) -> str:
+def genesis_hash(provider: ProviderAPI) -> str:
     """0x-hash of block 0: what a deployment record's `genesis` is compared to."""
-    return "0x" + bytes(provider.get_block(0).hash).hex()
+    genesis = provider.get_block(0).hash
+    assert genesis is not None, "block 0 has a hash"
+    return "0x" + bytes(genesis).hex()
 
 
 def check_genesis(record: DeploymentRecord, genesis: str, network: str) -> None:
@@ -69,7 +95,7 @@ def check_genesis(record: DeploymentRecord, genesis: str, network: str) -> None:
         )
 
 
-def provider_for(choice: str, rpc: str | None = None) -> Any:
+def provider_for(choice: str, rpc: str | None = None) -> ProviderAPI:
     """Ape's (unconnected) provider for a network choice, at `rpc` if given."""
     try:
         provider = networks.get_provider_from_choice(network_choice=choice)
@@ -142,7 +168,7 @@ def connect(choice: str, rpc: str | None = None) -> Iterator[Connection]:
         context.__exit__(None)
 
 
-def node_chain_id(provider: Any) -> int:
+def node_chain_id(provider: ProviderAPI) -> int:
     """The chain id the node itself reports (not the provider's configured one)."""
     answer = provider.make_request("eth_chainId", [])
     return answer if isinstance(answer, int) else int(answer, 16)

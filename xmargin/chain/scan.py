@@ -7,15 +7,46 @@ want the rows rather than liquidations: the CLI's `xmargin accounts`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-from xmargin.engine import Engine
-from xmargin.keeper import PAGE, health_pages
-from xmargin.model import Health
+from xmargin.chain.engine import Engine
+from xmargin.maths.model import Health
+
+if TYPE_CHECKING:
+    from ape.contracts.base import ContractInstance
+
+# Rows per `account_healths` call: the contract's page.
+PAGE = 50
+
+
+class Margins(Protocol):
+    """What `account_health` returns (WAD USD)."""
+
+    equity: int
+    im: int
+    mm: int
+
+
+class HealthRow(Margins, Protocol):
+    """One `account_healths` row: an account and its margins."""
+
+    owner: str
+    sub_id: int
+
 
 # (accounts read, accounts in total) after each page.
 Progress = Callable[[int, int], None]
+
+
+def health_pages(
+    ch: ContractInstance, total: int, page: int, block: int
+) -> Iterator[list[HealthRow]]:
+    """`account_healths` rows of registry accounts [0, total), one view call
+    per page of `page`, every call pinned to `block`."""
+    for start in range(0, total, page):
+        yield list(ch.account_healths(start, page, block_id=block))
 
 
 @dataclass(frozen=True)

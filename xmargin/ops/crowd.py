@@ -5,15 +5,22 @@ Each account is a sub-account of one of a few owners (an account is
 `(owner, sub_id)`), so hundreds of accounts need no new keys or ether.
 Account `i` is deterministic: it deposits some USDC and opens one position
 in ETH-PERP or BTC-PERP, long or short, at 1.5x to 8x leverage.
+`open_crowd` sends its transactions through Ape, one at a time;
+`open_crowd_fast` sends the same ones in JSON-RPC batches (`xmargin.chain.bulk`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from xmargin.engine import Engine, read_markets
-from xmargin.model import WAD
+from xmargin.chain.bulk import Bulk, BulkStats, Rpc
+from xmargin.chain.engine import Engine, read_markets
+from xmargin.maths.fixed_point import WAD
+
+if TYPE_CHECKING:
+    from ape.api.accounts import AccountAPI
 
 # Leverage in tenths, cycled through: mostly moderate, a few aggressive.
 LEVERAGE_TENTHS = (15, 20, 25, 30, 35, 40, 50, 60, 80)
@@ -68,7 +75,7 @@ def plan_for(engine: Engine, owners: list[str], count: int) -> list[CrowdAccount
     return plan_crowd(owners, count, prices, decimals)
 
 
-def open_crowd(engine: Engine, owners: list[Any], count: int) -> list[CrowdAccount]:
+def open_crowd(engine: Engine, owners: list[AccountAPI], count: int) -> list[CrowdAccount]:
     """Funds, deposits and trades the crowd on a local chain (mock quote token)."""
     ch = engine.clearinghouse
     quote = engine.tokens[engine.quote_symbol]
@@ -84,3 +91,59 @@ def open_crowd(engine: Engine, owners: list[Any], count: int) -> list[CrowdAccou
         limit = 2**255 if a.size > 0 else 0
         ch.trade(a.sub_id, engine.record.markets[a.market], a.size, limit, sender=owner)
     return plan
+
+
+def crowd_transactions(
+    bulk: Bulk,
+    clearinghouse: str,
+    quote: str,
+    markets: dict[str, int],
+    plan: list[CrowdAccount],
+) -> list[dict[str, Any]]:
+    """The crowd's transactions: each owner mints and approves its total
+    margin, then each account deposits and trades (xmargin.ops.crowd.open_crowd's
+    calls, in its order)."""
+    txs = []
+    owners: dict[str, int] = {}
+    for a in plan:
+        owners[a.owner] = owners.get(a.owner, 0) + a.margin
+    for owner, total in owners.items():
+        txs.append(bulk.tx(owner, quote, "mint(address,uint256)", owner, total))
+        txs.append(bulk.tx(owner, quote, "approve(address,uint256)", clearinghouse, total))
+    for a in plan:
+        txs.append(
+            bulk.tx(
+                a.owner,
+                clearinghouse,
+                "deposit(uint256,address,uint256)",
+                a.sub_id,
+                quote,
+                a.margin,
+            )
+        )
+        limit = 2**255 if a.size > 0 else 0
+        txs.append(
+            bulk.tx(
+                a.owner,
+                clearinghouse,
+                "trade(uint256,uint256,int256,uint256)",
+                a.sub_id,
+                markets[a.market],
+                a.size,
+                limit,
+            )
+        )
+    return txs
+
+
+def open_crowd_fast(engine: Engine, owners: Sequence[str], count: int, url: str) -> BulkStats:
+    """`xmargin.ops.crowd.open_crowd` through `Bulk`: the same accounts and calls,
+    mined a chunk per block on the anvil at `url` (owners are its dev accounts)."""
+    ch = engine.clearinghouse
+    quote = engine.quote_symbol
+    plan = plan_for(engine, list(owners), count)
+    bulk = Bulk(Rpc(url))
+    txs = crowd_transactions(
+        bulk, ch.address, engine.tokens[quote].address, dict(engine.record.markets), plan
+    )
+    return bulk.run(txs)

@@ -10,19 +10,9 @@ from __future__ import annotations
 
 from dataclasses import astuple, dataclass, replace
 
-from xmargin import errors
-from xmargin.model import WAD, mul_div_down
-from xmargin.perps import (
-    MarketParams,
-    MarketState,
-    Position,
-    accrue,
-    ceil_div,
-    div_trunc,
-    mul_div_up,
-    risk,
-    settle,
-)
+from xmargin.maths import errors
+from xmargin.maths.fixed_point import WAD, ceil_div, div_trunc, mul_div_down, mul_div_up
+from xmargin.maths.perps import MarketParams, MarketState, Position, accrue, risk, settle
 
 WHOLE_CLOSE = errors.MUST_CLOSE_WHOLE
 PIECE_TOO_SMALL = errors.PIECE_BELOW_DUST

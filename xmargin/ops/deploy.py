@@ -18,11 +18,13 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from xmargin import portfolio as pm
-from xmargin.abi import clearinghouse_at
-from xmargin.config import (
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+
+from xmargin.chain.abi import clearinghouse_at
+from xmargin.chain.config import (
     AssetConfig,
     DeployConfig,
     FeedConfig,
@@ -30,7 +32,8 @@ from xmargin.config import (
     PoolConfig,
     SecondaryFeedConfig,
 )
-from xmargin.deployments import (
+from xmargin.chain.connect import NetworkInfo, genesis_hash, network_info
+from xmargin.chain.deployments import (
     AssetRecord,
     DeploymentError,
     DeploymentRecord,
@@ -38,24 +41,17 @@ from xmargin.deployments import (
     record_path,
     write_record,
 )
-from xmargin.risk_set import read_groups, read_set, risk_set_address
+from xmargin.chain.risk_set import read_groups, read_set, risk_set_address
+from xmargin.maths import portfolio as pm
+
+if TYPE_CHECKING:
+    from ape.api.accounts import AccountAPI
+    from ape.api.providers import ProviderAPI
+    from ape.contracts.base import ContractContainer, ContractInstance, ContractTransactionHandler
+    from ape.managers.project import ProjectManager
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class NetworkInfo:
-    """Where a deployment goes, independent of Ape's objects."""
-
-    ecosystem: str
-    name: str
-    chain_id: int
-    is_local: bool
-
-    @property
-    def label(self) -> str:
-        return f"{self.ecosystem}:{self.name}"
 
 
 @dataclass(frozen=True)
@@ -63,17 +59,6 @@ class DeployResult:
     record: DeploymentRecord
     path: Path
     transactions: int
-
-
-def network_info(provider: Any) -> NetworkInfo:
-    """The NetworkInfo of a connected Ape provider."""
-    network = provider.network
-    return NetworkInfo(
-        ecosystem=network.ecosystem.name,
-        name=network.name,
-        chain_id=provider.chain_id,
-        is_local=network.is_local,
-    )
 
 
 def check_mocks_allowed(config: DeployConfig, network: NetworkInfo) -> None:
@@ -88,9 +73,9 @@ def check_mocks_allowed(config: DeployConfig, network: NetworkInfo) -> None:
 
 
 def deploy(
-    project: Any,
-    provider: Any,
-    sender: Any,
+    project: ProjectManager,
+    provider: ProviderAPI,
+    sender: AccountAPI,
     config: DeployConfig,
     network: NetworkInfo,
     directory: Path | None = None,
@@ -123,7 +108,9 @@ def deploy(
     return DeployResult(record=run.record, path=path, transactions=run.transactions)
 
 
-def deploy_scratch(project: Any, provider: Any, sender: Any, config: DeployConfig) -> DeployResult:
+def deploy_scratch(
+    project: ProjectManager, provider: ProviderAPI, sender: AccountAPI, config: DeployConfig
+) -> DeployResult:
     """Deploys `config` on a throwaway chain (benchmarks): the record goes to a
     temporary directory, never to `deployments/`, and nothing is logged.
     The result's `path` is gone when this returns; use its `record`."""
@@ -145,9 +132,9 @@ class _Run:
 
     def __init__(
         self,
-        project: Any,
-        provider: Any,
-        sender: Any,
+        project: ProjectManager,
+        provider: ProviderAPI,
+        sender: AccountAPI,
         config: DeployConfig,
         network: NetworkInfo,
         path: Path,
@@ -160,7 +147,7 @@ class _Run:
         self.network = network
         self.log = log
         self.transactions = 0
-        self.genesis = "0x" + bytes(provider.get_block(0).hash).hex()
+        self.genesis = genesis_hash(provider)
         self.previous = self._usable_previous(read_record(path))
         # Addresses taken in this run: one recorded address never serves twice.
         self.used: set[str] = set()
@@ -250,6 +237,7 @@ class _Run:
                 ).address
         else:
             token = a.address
+            assert token is not None  # not a mock: the config gives its address
             self._require_code(token, f"{a.symbol} token")
             on_chain = self.project.MockERC20.at(token).decimals()
             if on_chain != a.decimals:
@@ -294,7 +282,7 @@ class _Run:
             ).address
         return str(mock), True
 
-    def _converge_feed(self, router: Any, a: AssetConfig, record: AssetRecord) -> None:
+    def _converge_feed(self, router: ContractInstance, a: AssetConfig, record: AssetRecord) -> None:
         feed = a.feed
         assert feed is not None
         current = router.price_config(record.token)
@@ -339,7 +327,9 @@ class _Run:
                 second.max_deviation,
             )
 
-    def _converge_listing(self, clearinghouse: Any, a: AssetConfig, token: str) -> None:
+    def _converge_listing(
+        self, clearinghouse: ContractInstance, a: AssetConfig, token: str
+    ) -> None:
         listed = clearinghouse.asset_config(token)
         if not listed.listed:
             self._send(
@@ -364,7 +354,7 @@ class _Run:
                 a.cap,
             )
 
-    def _converge_pool(self, clearinghouse: Any, cfg: PoolConfig) -> None:
+    def _converge_pool(self, clearinghouse: ContractInstance, cfg: PoolConfig) -> None:
         address = clearinghouse.pool()
         if address == ZERO_ADDRESS:
             pool = self._deploy(
@@ -381,7 +371,7 @@ class _Run:
             self._send(f"set pool buffer {cfg.buffer}", clearinghouse.set_pool_buffer, cfg.buffer)
 
     def _converge_market(
-        self, clearinghouse: Any, market_id: int, m: MarketConfig, token: str
+        self, clearinghouse: ContractInstance, market_id: int, m: MarketConfig, token: str
     ) -> None:
         wanted = m.params(token)
         if market_id >= clearinghouse.num_markets():
@@ -403,7 +393,7 @@ class _Run:
                 )
         self.record.markets[m.symbol] = market_id
 
-    def _converge_portfolio(self, clearinghouse: Any, cfg: pm.PortfolioConfig) -> None:
+    def _converge_portfolio(self, clearinghouse: ContractInstance, cfg: pm.PortfolioConfig) -> None:
         """The scenario set (a PortfolioRisk: immutable, so a different set is
         a new contract) and every asset's risk group, in the order the
         engine's checks accept: a set with fewer groups than the one in
@@ -441,12 +431,12 @@ class _Run:
         if groups_first:
             self._send(f"use PortfolioRisk {risk.address}", clearinghouse.set_portfolio_risk, risk)
 
-    def _converge_guardian(self, clearinghouse: Any) -> None:
+    def _converge_guardian(self, clearinghouse: ContractInstance) -> None:
         wanted = self.config.guardian
         if wanted is not None and clearinghouse.guardian().lower() != wanted.lower():
             self._send(f"set guardian {wanted}", clearinghouse.set_guardian, wanted)
 
-    def _warn_unlisted(self, clearinghouse: Any, tokens: set[str]) -> None:
+    def _warn_unlisted(self, clearinghouse: ContractInstance, tokens: set[str]) -> None:
         for token in clearinghouse.listed_assets():
             if token not in tokens:
                 self.log(
@@ -456,7 +446,7 @@ class _Run:
 
     # ------------------------------------------------------------ helpers
 
-    def _contract(self, name: str, args: tuple) -> Any:
+    def _contract(self, name: str, args: tuple[Any, ...]) -> ContractInstance:
         container = getattr(self.project, name)
         previous = self.previous.contracts.get(name) if self.previous else None
         address = self._reuse(previous, container)
@@ -464,36 +454,41 @@ class _Run:
         self.record.contracts[name] = contract.address
         return contract
 
-    def _deploy(self, label: str, container: Any, *args: Any) -> Any:
+    def _deploy(self, label: str, container: ContractContainer, *args: Any) -> ContractInstance:
         self.transactions += 1
         contract = self.sender.deploy(container, *args)
         self.used.add(contract.address)
         self.log(f"deployed {label} at {contract.address}")
         return contract
 
-    def _send(self, label: str, method: Any, *args: Any) -> None:
+    def _send(self, label: str, method: ContractTransactionHandler, *args: Any) -> None:
         self.transactions += 1
         method(*args, sender=self.sender)
         self.log(label)
 
-    def _reuse(self, address: str | None, container: Any) -> str | None:
+    def _reuse(self, address: str | None, container: ContractContainer) -> str | None:
         """A recorded address, if it still holds `container`'s code and is not
         already taken in this run; else None (deploy afresh)."""
         if not address or address in self.used:
             return None
-        code = bytes(self.provider.get_code(address))
-        expected = bytes.fromhex(container.contract_type.runtime_bytecode.bytecode[2:])
+        code = self._code(address)
+        runtime = container.contract_type.runtime_bytecode
+        expected = HexBytes(runtime.bytecode or "") if runtime is not None else b""
         # Vyper appends immutable values after the runtime code.
         if not expected or not code.startswith(expected):
             return None
         self.used.add(address)
         return address
 
+    def _code(self, address: str) -> bytes:
+        """The code at `address` on this chain."""
+        return HexBytes(self.provider.get_code(to_checksum_address(address)))
+
     def _require_code(self, address: str, what: str) -> None:
-        if len(self.provider.get_code(address)) == 0:
+        if len(self._code(address)) == 0:
             raise DeploymentError(f"{what} at {address} has no code on {self.network.label}")
 
-    def _check_owner(self, contract: Any, name: str) -> None:
+    def _check_owner(self, contract: ContractInstance, name: str) -> None:
         owner = contract.owner()
         if owner != self.sender.address:
             raise DeploymentError(

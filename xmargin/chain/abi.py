@@ -11,23 +11,29 @@ ABI is the union of both, and writes that ABI for other tools.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ape import chain
-from ape.contracts import ContractInstance
+from ape.contracts.base import ContractInstance
+from eth_utils import to_checksum_address
 from ethpm_types import ContractType
+from ethpm_types.abi import ABI
+
+if TYPE_CHECKING:
+    from ape.api.accounts import AccountAPI
+    from ape.managers.project import ProjectManager
 
 ADMIN = "ClearinghouseAdmin"
 LIQUIDATOR = "ClearinghouseLiquidator"
 EXTENSIONS = (LIQUIDATOR, ADMIN)
 
 
-def _key(item: Any) -> tuple:
+def _key(item: ABI) -> tuple[str, str | None, tuple[str, ...]]:
     inputs = tuple(i.type for i in getattr(item, "inputs", []) or [])
     return (item.type, getattr(item, "name", None), inputs)
 
 
-def combined_type(project: Any, core: str = "Clearinghouse") -> ContractType:
+def combined_type(project: ProjectManager, core: str = "Clearinghouse") -> ContractType:
     """The core's contract type with the extensions' functions and events added."""
     core_type = getattr(project, core).contract_type
     seen = {_key(item) for item in core_type.abi}
@@ -41,7 +47,9 @@ def combined_type(project: Any, core: str = "Clearinghouse") -> ContractType:
     return core_type.model_copy(update={"abi": [*core_type.abi, *extra]})
 
 
-def clearinghouse_at(project: Any, address: str, core: str = "Clearinghouse") -> ContractInstance:
+def clearinghouse_at(
+    project: ProjectManager, address: str, core: str = "Clearinghouse"
+) -> ContractInstance:
     """An instance at `address` that can call core and extension functions.
 
     The combined type is also cached for the address, so Ape decodes the
@@ -49,12 +57,12 @@ def clearinghouse_at(project: Any, address: str, core: str = "Clearinghouse") ->
     """
     contract_type = combined_type(project, core)
     chain.contracts.cache_contract_type(address, contract_type)
-    return ContractInstance(address, contract_type)
+    return ContractInstance(to_checksum_address(address), contract_type)
 
 
 def deploy_clearinghouse(
-    project: Any,
-    sender: Any,
+    project: ProjectManager,
+    sender: AccountAPI,
     quote: str,
     oracle: str,
     quote_cap: int,

@@ -8,7 +8,7 @@ One pass (`Keeper.run_once`):
    the Clearinghouse's `account_healths` view: one call per 50 accounts,
    all pinned to one block;
 3. for each account with equity < MM: read its positions, let
-   `xmargin.liquidation` (the mirror of the contract) compute the size the
+   `xmargin.maths.liquidation` (the mirror of the contract) compute the size the
    engine will close and the reward, compare the reward with the gas the
    transaction costs (priced through the oracle), and send `liquidate` for
    the position with the largest maintenance margin, again until the
@@ -28,18 +28,24 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ape.exceptions import ContractLogicError
 
-from xmargin import errors, perps
-from xmargin import liquidation as liq
-from xmargin.engine import Engine, MarketView, read_markets, stdout_silenced
-from xmargin.model import WAD, holds_collateral
+from xmargin.chain.engine import Engine, MarketView, read_markets, stdout_silenced
+from xmargin.chain.scan import PAGE, HealthRow, Margins, health_pages
+from xmargin.maths import errors, perps
+from xmargin.maths import liquidation as liq
+from xmargin.maths.fixed_point import WAD, ceil_div, precision
+from xmargin.maths.model import holds_collateral
 
-PAGE = 50
+if TYPE_CHECKING:
+    from ape.api.accounts import AccountAPI
+    from ape.api.transactions import ReceiptAPI
+    from ape.contracts.base import ContractTransactionHandler
+
 # Races: the account was healed or liquidated by someone else since the read.
 LOST_RACE = (
     errors.NOT_LIQUIDATABLE,
@@ -55,7 +61,7 @@ COLLATERAL_GAS = 250_000
 Log = Callable[[dict[str, Any]], None]
 
 
-def json_logger(stream: Any = None) -> Log:
+def json_logger(stream: TextIO | None = None) -> Log:
     """A logger printing one JSON object per line (stdout by default)."""
 
     def log(entry: dict[str, Any]) -> None:
@@ -64,13 +70,6 @@ def json_logger(stream: Any = None) -> Log:
         out.flush()
 
     return log
-
-
-def health_pages(ch: Any, total: int, page: int, block: int) -> Iterator[list[Any]]:
-    """`account_healths` rows of registry accounts [0, total), one view call
-    per page of `page`, every call pinned to `block`."""
-    for start in range(0, total, page):
-        yield list(ch.account_healths(start, page, block_id=block))
 
 
 @dataclass
@@ -120,7 +119,7 @@ class Plan:
 @dataclass
 class Keeper:
     engine: Engine
-    sender: Any
+    sender: AccountAPI
     config: KeeperConfig = field(default_factory=KeeperConfig)
     log: Log = field(default_factory=json_logger)
     from_block: int = 0
@@ -151,7 +150,7 @@ class Keeper:
 
     # ------------------------------------------------------------ reading
 
-    def scan(self, block: int) -> list[Any]:
+    def scan(self, block: int) -> list[HealthRow]:
         """Health rows of every known account at `block`, in pages."""
         ch = self.engine.clearinghouse
         pages = health_pages(ch, len(self.accounts), self.config.page, block)
@@ -213,12 +212,12 @@ class Keeper:
         ch = self.engine.clearinghouse
         gas_price = ch.provider.gas_price
         coin_usd = self.engine.router.price(self.engine.tokens[asset].address)
-        usd_wad = -(-gas * gas_price * coin_usd // WAD) + self.config.min_profit
-        return -(-usd_wad // self._quote_precision)
+        usd_wad = ceil_div(gas * gas_price * coin_usd, WAD) + self.config.min_profit
+        return ceil_div(usd_wad, self._quote_precision)
 
     def _precision(self, symbol: str) -> int:
         """10**(18 - decimals): native units of `symbol` to WAD (from the record, no call)."""
-        return 10 ** (18 - self.engine.record.assets[symbol].decimals)
+        return precision(self.engine.record.assets[symbol].decimals)
 
     @property
     def _quote_precision(self) -> int:
@@ -289,7 +288,7 @@ class Keeper:
         self,
         owner: str,
         sub_id: int,
-        h: Any,
+        h: Margins,
         mask: int,
         lp: liq.LiquidationParams,
         markets: list[MarketView],
@@ -404,7 +403,9 @@ class Keeper:
         )
         return True
 
-    def _send(self, method: Any, *args: Any, stats: PassStats) -> Any | None:
+    def _send(
+        self, method: ContractTransactionHandler, *args: Any, stats: PassStats
+    ) -> ReceiptAPI | None:
         """Sends; the receipt, or None after logging a lost race or a revert."""
         try:
             with stdout_silenced():

@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from xmargin.engine import AccountView
-from xmargin.model import WAD, AssetParams, Health, format_units, token_value, weighted
+from xmargin.chain.engine import AccountView
+from xmargin.maths.fixed_point import WAD, format_units
+from xmargin.maths.model import AssetParams, Health, token_value, weighted
 
 if TYPE_CHECKING:
-    from xmargin.deploy import NetworkInfo
-    from xmargin.portfolio import PortfolioConfig, PortfolioMargin
-    from xmargin.scan import AccountHealth
-    from xmargin.summary import EngineSummary
+    from xmargin.chain.connect import NetworkInfo
+    from xmargin.chain.scan import AccountHealth
+    from xmargin.maths.portfolio import PortfolioConfig, PortfolioMargin
+    from xmargin.ui.summary import EngineSummary, PoolState
 
 STATUS_STYLE = {
     "healthy": "[green]healthy[/green]",
@@ -201,7 +202,7 @@ def account_table(title: str, view: AccountView) -> Table:
         ("free margin (equity - IM) $", usd(h.free_margin)),
         ("health ratio (equity / MM)", ratio(h)),
         ("status", STATUS_STYLE[h.status]),
-        ("xmargin.model", "agrees" if view.model_agrees else "[red]DIFFERS[/red]"),
+        ("xmargin.maths.model", "agrees" if view.model_agrees else "[red]DIFFERS[/red]"),
     ]
     for name, value in rows:
         table.add_row(name, value)
@@ -262,7 +263,9 @@ def accounts_table(title: str, rows: Sequence[AccountHealth], shortfall: bool = 
     return table
 
 
-def pool_table(title: str, state: Any, total_assets: int, supply: int, decimals: int) -> Table:
+def pool_table(
+    title: str, state: PoolState, total_assets: int, supply: int, decimals: int
+) -> Table:
     """The LiquidityPool: cash, its claim on traders, what it must keep, share price."""
     table = Table(title=title, title_justify="left")
     table.add_column("item")

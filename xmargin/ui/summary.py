@@ -3,8 +3,8 @@
 `read_summary` reads the views (pool state, insurance fund, bad-debt
 totals) at one block and the Clearinghouse's `Liquidation`,
 `CollateralLiquidation` and `BadDebt` logs up to that block, into plain
-data (`EngineSummary`) that `xmargin.report` prints as tables and
-`xmargin.charts` draws. Money stays in exact integers: native quote units
+data (`EngineSummary`) that `xmargin.ui.report` prints as tables and
+`xmargin.ui.charts` draws. Money stays in exact integers: native quote units
 for what the events and ledgers book, WAD USD for the pool state.
 """
 
@@ -12,9 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from xmargin.engine import Engine
+from xmargin.chain.engine import Engine
+
+if TYPE_CHECKING:
+    from ape.contracts.base import ContractEvent
+    from ape.types.events import ContractLog
 
 # Blocks per log query: the progress callback advances once per chunk.
 LOG_CHUNK = 5_000
@@ -169,11 +173,11 @@ def _events(
     markets = {i: s for s, i in engine.record.markets.items()}
     assets = {a.token: s for s, a in engine.record.assets.items()}
 
-    def account(log: Any) -> dict[str, Any]:
+    def account(log: ContractLog) -> dict[str, Any]:
         a = log.event_arguments
         return {"block": log.block_number, "owner": str(a["owner"]), "sub_id": int(a["sub_id"])}
 
-    def liquidation(log: Any) -> LiquidationEvent:
+    def liquidation(log: ContractLog) -> LiquidationEvent:
         a = log.event_arguments
         return LiquidationEvent(
             **account(log),
@@ -187,7 +191,7 @@ def _events(
             insurance_share=int(a["insurance_share"]),
         )
 
-    def collateral_sale(log: Any) -> CollateralLiquidationEvent:
+    def collateral_sale(log: ContractLog) -> CollateralLiquidationEvent:
         a = log.event_arguments
         return CollateralLiquidationEvent(
             **account(log),
@@ -198,7 +202,7 @@ def _events(
             price=int(a["price"]),
         )
 
-    def bad_debt(log: Any) -> BadDebtEvent:
+    def bad_debt(log: ContractLog) -> BadDebtEvent:
         a = log.event_arguments
         return BadDebtEvent(
             **account(log),
@@ -210,7 +214,7 @@ def _events(
     liquidations: list[LiquidationEvent] = []
     collateral: list[CollateralLiquidationEvent] = []
     bad_debts: list[BadDebtEvent] = []
-    kinds: tuple[tuple[Any, list[Any], Callable[[Any], Any]], ...] = (
+    kinds: tuple[tuple[ContractEvent, list[Any], Callable[[ContractLog], object]], ...] = (
         (ch.Liquidation, liquidations, liquidation),
         (ch.CollateralLiquidation, collateral, collateral_sale),
         (ch.BadDebt, bad_debts, bad_debt),

@@ -2,7 +2,7 @@
 
 `load_engine` turns a deployment record into Ape contract instances;
 `read_account` reads one account's balances, prices and health from the
-chain, and recomputes the health with `xmargin.model` from those same
+chain, and recomputes the health with `xmargin.maths.model` from those same
 inputs, so every reader (demo, keeper, CLI) can show both and flag any
 difference.
 """
@@ -12,33 +12,39 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from ape.contracts.base import ContractInstance
 from ape.exceptions import ContractLogicError
 
-from xmargin import model, perps
-from xmargin import portfolio as pm
-from xmargin.abi import clearinghouse_at
-from xmargin.deployments import DeploymentRecord
-from xmargin.risk_set import read_config, risk_set_address
-from xmargin.scenarios import from_view
+from xmargin.chain.abi import clearinghouse_at
+from xmargin.chain.config import ConfigError, load_config
+from xmargin.chain.deployments import DeploymentRecord
+from xmargin.chain.risk_set import read_config, risk_set_address
+from xmargin.maths import model, perps
+from xmargin.maths import portfolio as pm
+from xmargin.maths.account import Account, Exposure, portfolio_margin
+
+if TYPE_CHECKING:
+    from ape.api.accounts import AccountAPI
+    from ape.managers.project import ProjectManager
 
 
 @dataclass(frozen=True)
 class Engine:
     record: DeploymentRecord
-    router: Any
-    clearinghouse: Any
+    router: ContractInstance
+    clearinghouse: ContractInstance
     # symbol -> token contract, the quote asset first
-    tokens: dict[str, Any]
+    tokens: dict[str, ContractInstance]
     # symbol -> primary feed contract (non-quote assets)
-    feeds: dict[str, Any]
+    feeds: dict[str, ContractInstance]
     # The ERC-4626 LiquidityPool, if deployed
-    pool: Any = None
+    pool: ContractInstance | None = None
     # The PortfolioRisk scenario set in force when loaded, if any
-    portfolio_risk: Any = None
+    portfolio_risk: ContractInstance | None = None
 
     def portfolio_config(self, block_id: int | None = None) -> pm.PortfolioConfig:
         """The portfolio-margin configuration (scenario set and groups)."""
@@ -134,8 +140,6 @@ class AccountView:
 def _named_like_the_config(on_chain: pm.PortfolioConfig, config: str) -> pm.PortfolioConfig:
     """The chain keeps no names: take the deployment config's group and
     scenario names when its set is the one on chain, else keep s0, group 0..."""
-    from xmargin.config import ConfigError, load_config
-
     try:
         named = load_config(config).portfolio
     except (ConfigError, OSError):
@@ -151,7 +155,7 @@ def _named_like_the_config(on_chain: pm.PortfolioConfig, config: str) -> pm.Port
     return named if same else on_chain
 
 
-def load_engine(project: Any, record: DeploymentRecord) -> Engine:
+def load_engine(project: ProjectManager, record: DeploymentRecord) -> Engine:
     tokens = {s: project.MockERC20.at(a.token) for s, a in record.assets.items()}
     feeds = {
         s: project.MockAggregator.at(a.feed) for s, a in record.assets.items() if a.feed is not None
@@ -206,45 +210,86 @@ def read_account(
         pos = perps.Position(*ch.position(owner, sub_id, m.market_id, **at))
         if pos.size:
             positions.append(PositionView(m, pos, perps.risk(pos, m.params, m.price, m.index)))
-    total = sum((p.risk for p in positions), perps.PositionRisk())
-    view = AccountView(
+    margin = engine.portfolio_config(block_id) if ch.portfolio_mode(owner, sub_id, **at) else None
+    quote = engine.quote_symbol
+    account = model_account(balances, prices, positions, params, quote, _symbols(engine), margin)
+    return AccountView(
         owner=str(owner),
         sub_id=sub_id,
         balances=balances,
         prices=prices,
         collateral=model.CollateralValue(c.quote, c.market, c.weighted_mm, c.weighted_im),
         health=model.Health(on_chain.equity, on_chain.im, on_chain.mm),
-        model_health=model.account_health(
-            balances, params, prices, engine.quote_symbol, positions=total
-        ),
+        model_health=account.health(),
         positions=tuple(positions),
-    )
-    if not ch.portfolio_mode(owner, sub_id, **at):
-        return view
-    config = engine.portfolio_config(block_id)
-    symbols = {t.address: s for s, t in engine.tokens.items()}
-    book = from_view(view, params, engine.quote_symbol, symbols)
-    margin = pm.portfolio_margin(book, config)
-    return replace(
-        view,
-        model_health=model.Health(view.model_health.equity, margin.im, margin.mm),
-        portfolio=margin,
-        margin_config=config,
+        portfolio=None if margin is None else portfolio_margin(account, margin),
+        margin_config=margin,
     )
 
 
-def shock_prices(engine: Engine, sender: Any, moves_bps: dict[str, int]) -> None:
+def model_account(
+    balances: Mapping[str, int],
+    prices: Mapping[str, int],
+    positions: Sequence[PositionView],
+    assets: Mapping[str, model.AssetParams],
+    quote: str,
+    symbols: Mapping[str, str],
+    margin: pm.PortfolioConfig | None = None,
+) -> Account:
+    """The model's Account of what was read: each position's market priced
+    from its asset, named by symbol (`symbols`: token address -> symbol; an
+    address not in it names itself); `margin` for an account in portfolio mode."""
+    exposures = tuple(
+        Exposure(
+            market=p.market.symbol,
+            asset=symbols.get(p.market.params.asset, p.market.params.asset),
+            position=p.position,
+            params=p.market.params,
+            index=p.market.index,
+        )
+        for p in positions
+    )
+    at = dict(prices)
+    for e, p in zip(exposures, positions, strict=True):
+        at[e.asset] = p.market.price
+    return Account(balances, assets, quote, at, exposures, margin)
+
+
+def account_of(
+    engine: Engine, view: AccountView, assets: Mapping[str, model.AssetParams]
+) -> Account:
+    """The model's Account of an account read from chain (`read_account`),
+    margined as it was read: a portfolio-mode account carries the engine's
+    scenario set, so its curves and liquidation prices are portfolio
+    margin's. `assets` from `engine.asset_params()`."""
+    return model_account(
+        view.balances,
+        view.prices,
+        view.positions,
+        assets,
+        engine.quote_symbol,
+        _symbols(engine),
+        view.margin_config,
+    )
+
+
+def _symbols(engine: Engine) -> dict[str, str]:
+    """token address -> asset symbol (markets name their asset by address)."""
+    return {t.address: s for s, t in engine.tokens.items()}
+
+
+def shock_prices(engine: Engine, sender: AccountAPI, moves_bps: dict[str, int]) -> None:
     """Moves each named mock feed by its basis points (local chains: demo, benchmarks)."""
     for symbol, bps in moves_bps.items():
         move_feed(engine.feeds[symbol], sender, bps)
 
 
-def move_feed(feed: Any, sender: Any, bps: int) -> None:
+def move_feed(feed: ContractInstance, sender: AccountAPI, bps: int) -> None:
     """Moves one mock feed's answer by `bps` basis points."""
     feed.set_answer(feed.answer() * (10_000 + bps) // 10_000, sender=sender)
 
 
-def revert_reason(method: Any, *args: Any, **kwargs: Any) -> str | None:
+def revert_reason(method: Callable[..., object], *args: Any, **kwargs: Any) -> str | None:
     """Sends `method(*args, **kwargs)`; its revert reason, or None if it succeeded.
 
     ape-foundry prints a call trace for every revert; a caller that expects

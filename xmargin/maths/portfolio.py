@@ -1,9 +1,9 @@
 """Scenario-grid portfolio margin (issue 7): the maths, in pure integers.
 
 The contracts (contracts/modules/portfolio.vy, contracts/PortfolioRisk.vy)
-compute exactly this, to the wei; `group_exposure` mirrors the engine's
-`portfolio_exposure` view and `requirement` the risk set's `requirement`
-(docs/portfolio-margin.md).
+compute exactly this, to the wei; `requirement` mirrors the risk set's
+`requirement`, and `xmargin.maths.account.group_exposure` the engine's
+`portfolio_exposure` view (docs/portfolio-margin.md).
 
 The model in one paragraph. Every asset belongs to one risk group (ETH-like,
 BTC-like, stablecoins, ...). The owner configures up to 32 scenarios, each a
@@ -43,19 +43,16 @@ Rounding is against the account, explicitly: each term of V_g is computed
 both rounded down and rounded up; a scenario with a positive shock on a
 group uses the lower bound, a negative shock the upper one, and each
 scenario's sum is floored once, so every scenario P&L is at most the exact one (every loss
-at least the exact loss; `exact_scenario_pnls` is the rational reference).
-Gross notional and IM round up.
+at least the exact loss; `xmargin.maths.account.exact_scenario_pnls` is the
+rational reference). Gross notional and IM round up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
-from xmargin import model, perps
-from xmargin.model import WAD
-from xmargin.scenarios import Portfolio
+from xmargin.maths.fixed_point import WAD, floor_div, mul_div_up
 
 MAX_SCENARIOS = 32
 MAX_GROUPS = 8
@@ -203,54 +200,6 @@ class GroupExposure:
     open_positions: int
 
 
-def group_exposure(account: Portfolio, groups: RiskGroups) -> GroupExposure:
-    """V_g bounds, gross notional and the position count, as the engine sums
-    them: the quote at its peg, each collateral after its MM haircut (down:
-    the equity's own figure; up: both steps rounded up), each position's
-    size * price floored and ceiled."""
-    lo = [0] * MAX_GROUPS
-    hi = [0] * MAX_GROUPS
-    addon = 0
-    for asset, balance in account.balances.items():
-        if not balance:
-            continue
-        params = account.assets[asset]
-        g = groups.of(asset)
-        if asset == account.quote:
-            lo[g] += balance * params.precision
-            hi[g] += balance * params.precision
-            continue
-        if balance < 0:
-            raise ValueError(f"non-quote balance of {asset} is negative")
-        price = account.prices[asset]
-        value = model.token_value(balance, params, price)
-        weighted_mm = model.weighted(value, params.mm_haircut)
-        addon += weighted_mm - model.weighted(value, params.im_haircut)
-        lo[g] += weighted_mm
-        hi[g] += perps.mul_div_up(
-            perps.mul_div_up(balance * params.precision, price, WAD), WAD - params.mm_haircut, WAD
-        )
-    gross = 0
-    count = 0
-    for e in account.exposures:
-        if not e.position.size:
-            continue
-        price = account.prices[e.asset]
-        g = groups.of(e.asset)
-        lo[g] += perps.floor_div(e.position.size * price, WAD)
-        hi[g] += perps.ceil_div(e.position.size * price, WAD)
-        gross += perps.mul_div_up(abs(e.position.size), price, WAD)
-        count += 1
-    return GroupExposure(
-        equity=account.health().equity,
-        addon=addon,
-        lo=tuple(lo),
-        hi=tuple(hi),
-        gross_notional=gross,
-        open_positions=count,
-    )
-
-
 # ---------------------------------------------------------------- the risk set
 
 
@@ -266,7 +215,7 @@ def grid_pnls(lo: Sequence[int], hi: Sequence[int], scenarios: ScenarioSet) -> l
     out = []
     for s in scenarios.scenarios:
         acc = sum(shock * (lo[g] if shock > 0 else hi[g]) for g, shock in enumerate(s.shocks))
-        out.append(perps.floor_div(acc, WAD))
+        out.append(floor_div(acc, WAD))
     return out
 
 
@@ -280,7 +229,7 @@ def requirement(x: GroupExposure, config: PortfolioConfig) -> PortfolioMargin:
         if -pnl > worst_loss:
             worst_loss, worst = -pnl, i
     floor = max(
-        perps.mul_div_up(x.gross_notional, params.floor_fraction, WAD),
+        mul_div_up(x.gross_notional, params.floor_fraction, WAD),
         x.open_positions * params.min_per_position,
     )
     mm = max(worst_loss, floor)
@@ -293,21 +242,8 @@ def requirement(x: GroupExposure, config: PortfolioConfig) -> PortfolioMargin:
         floor=floor,
         addon=x.addon,
         mm=mm,
-        im=perps.mul_div_up(mm, params.im_factor, WAD) + x.addon,
+        im=mul_div_up(mm, params.im_factor, WAD) + x.addon,
     )
-
-
-def portfolio_margin(account: Portfolio, config: PortfolioConfig) -> PortfolioMargin:
-    """(MM, IM) of an account in portfolio mode, as the engine computes them."""
-    return requirement(group_exposure(account, config.groups), config)
-
-
-def portfolio_health(account: Portfolio, config: PortfolioConfig) -> model.Health:
-    """(equity, IM, MM) in portfolio mode: the engine's `account_health` for a
-    portfolio-mode account."""
-    x = group_exposure(account, config.groups)
-    m = requirement(x, config)
-    return model.Health(equity=x.equity, im=m.im, mm=m.mm)
 
 
 # ---------------------------------------------------------------- liquidation order
@@ -318,55 +254,3 @@ def worst_scenario(x: GroupExposure, scenarios: ScenarioSet) -> int:
     (PortfolioRisk.worst_scenario)."""
     pnls = grid_pnls(x.lo, x.hi, scenarios)
     return pnls.index(min(pnls))
-
-
-def close_contributions(account: Portfolio, config: PortfolioConfig) -> dict[str, int]:
-    """Each open position's P&L in the worst scenario, unscaled (shock * the
-    floored position value, WAD^2 USD), by market name."""
-    x = group_exposure(account, config.groups)
-    row = config.scenarios.scenarios[worst_scenario(x, config.scenarios)].shocks
-    return {
-        e.market: row[config.groups.of(e.asset)]
-        * perps.floor_div(e.position.size * account.prices[e.asset], WAD)
-        for e in account.exposures
-        if e.position.size
-    }
-
-
-def liquidation_order(account: Portfolio, config: PortfolioConfig) -> list[str]:
-    """The markets a portfolio account may be liquidated in, in the engine's
-    order: greedy on the worst scenario, the positions losing most in it
-    first. The engine accepts any market whose contribution equals the
-    lowest (`liquidate` refuses the others); this lists them all, lowest
-    contribution first, ties in market order."""
-    c = close_contributions(account, config)
-    return sorted(c, key=lambda m: c[m])
-
-
-# ---------------------------------------------------------------- exact reference
-
-
-def exact_scenario_pnls(
-    account: Portfolio, groups: RiskGroups, scenarios: ScenarioSet
-) -> list[Fraction]:
-    """Every scenario's P&L recomputed from scratch, term by term, in exact
-    rationals (no rounding at all): what `grid_pnls` approximates from below.
-    Each position and each collateral balance is repriced in each scenario."""
-    out = []
-    for s in scenarios.scenarios:
-        pnl = Fraction(0)
-        for asset, balance in account.balances.items():
-            if not balance:
-                continue
-            shock = Fraction(s.shocks[groups.of(asset)], WAD)
-            params = account.assets[asset]
-            if asset == account.quote:
-                pnl += shock * balance * params.precision
-                continue
-            value = Fraction(balance * params.precision * account.prices[asset], WAD)
-            pnl += shock * value * Fraction(WAD - params.mm_haircut, WAD)
-        for e in account.exposures:
-            shock = Fraction(s.shocks[groups.of(e.asset)], WAD)
-            pnl += shock * Fraction(e.position.size * account.prices[e.asset], WAD)
-        out.append(pnl)
-    return out

@@ -31,8 +31,6 @@ import requests
 from eth_abi import encode
 from eth_utils import keccak
 
-from xmargin.crowd import CrowdAccount, plan_for
-
 # Gas limits per call: well above what these calls use (a first deposit
 # ~140k, a first trade ~300k; see benchmarks/gas.py), so none runs out;
 # each block's gas limit is the sum of its transactions' limits.
@@ -167,59 +165,3 @@ class Bulk:
         failed = [r["transactionHash"] for r in receipts if int(r["status"], 16) != 1]
         if failed:
             raise RpcError(f"{len(failed)} transaction(s) reverted, e.g. {failed[0]}")
-
-
-def crowd_transactions(
-    bulk: Bulk,
-    clearinghouse: str,
-    quote: str,
-    markets: dict[str, int],
-    plan: list[CrowdAccount],
-) -> list[dict[str, Any]]:
-    """The crowd's transactions: each owner mints and approves its total
-    margin, then each account deposits and trades (xmargin.crowd.open_crowd's
-    calls, in its order)."""
-    txs = []
-    owners: dict[str, int] = {}
-    for a in plan:
-        owners[a.owner] = owners.get(a.owner, 0) + a.margin
-    for owner, total in owners.items():
-        txs.append(bulk.tx(owner, quote, "mint(address,uint256)", owner, total))
-        txs.append(bulk.tx(owner, quote, "approve(address,uint256)", clearinghouse, total))
-    for a in plan:
-        txs.append(
-            bulk.tx(
-                a.owner,
-                clearinghouse,
-                "deposit(uint256,address,uint256)",
-                a.sub_id,
-                quote,
-                a.margin,
-            )
-        )
-        limit = 2**255 if a.size > 0 else 0
-        txs.append(
-            bulk.tx(
-                a.owner,
-                clearinghouse,
-                "trade(uint256,uint256,int256,uint256)",
-                a.sub_id,
-                markets[a.market],
-                a.size,
-                limit,
-            )
-        )
-    return txs
-
-
-def open_crowd_fast(engine: Any, owners: Sequence[str], count: int, url: str) -> BulkStats:
-    """`xmargin.crowd.open_crowd` through `Bulk`: the same accounts and calls,
-    mined a chunk per block on the anvil at `url` (owners are its dev accounts)."""
-    ch = engine.clearinghouse
-    quote = engine.quote_symbol
-    plan = plan_for(engine, list(owners), count)
-    bulk = Bulk(Rpc(url))
-    txs = crowd_transactions(
-        bulk, ch.address, engine.tokens[quote].address, dict(engine.record.markets), plan
-    )
-    return bulk.run(txs)

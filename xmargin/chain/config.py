@@ -6,7 +6,7 @@ Every number in a config is a decimal string in human units ("3000",
 that would have to be rounded. A config is checked here, before any
 transaction is sent, against the same limits the contracts enforce.
 
-An asset or feed without an `address` is a mock: `xmargin.deploy` deploys a
+An asset or feed without an `address` is a mock: `xmargin.ops.deploy` deploys a
 MockERC20 / MockAggregator for it on a local chain, and refuses to on any
 other chain unless the config sets `allow_mocks: true` explicitly.
 """
@@ -15,25 +15,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import yaml
 from eth_utils import to_checksum_address
 
-from xmargin import portfolio as pm
-from xmargin.liquidation import LiquidationParams
-from xmargin.model import (
-    MAX_AMOUNT,
-    MAX_ASSETS,
-    MAX_DECIMALS,
-    MAX_HEARTBEAT,
-    MAX_PRICE,
-    WAD,
-    parse_units,
-)
-from xmargin.perps import MAX_MARKETS, MAX_SIZE, MarketParams
+from xmargin.chain.deployments import REPO_ROOT
+from xmargin.maths import portfolio as pm
+from xmargin.maths.fixed_point import MAX_DECIMALS, WAD, parse_units
+from xmargin.maths.liquidation import LiquidationParams
+from xmargin.maths.model import MAX_AMOUNT, MAX_ASSETS, MAX_HEARTBEAT, MAX_PRICE
+from xmargin.maths.perps import MAX_MARKETS, MAX_SIZE, MarketParams
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+CONFIG_DIR = REPO_ROOT / "config"
 
 
 class ConfigError(ValueError):
@@ -104,7 +97,7 @@ class MarketConfig:
     # Every field but `asset` (left empty): what `list_market` takes.
     market: MarketParams
 
-    def params(self, asset_address: str) -> tuple:
+    def params(self, asset_address: str) -> tuple[str | int, ...]:
         """The on-chain `MarketParams` struct, in field order."""
         return replace(self.market, asset=asset_address).as_tuple()
 
@@ -166,7 +159,7 @@ def load_config(path: str | Path) -> DeployConfig:
     return parse_config(raw, name=p.stem)
 
 
-def parse_config(raw: dict[str, Any], name: str = "config") -> DeployConfig:
+def parse_config(raw: dict[str, object], name: str = "config") -> DeployConfig:
     _only(
         raw,
         {
@@ -184,7 +177,7 @@ def parse_config(raw: dict[str, Any], name: str = "config") -> DeployConfig:
     if "quote" not in raw:
         raise ConfigError("the config needs a `quote` asset (the USD settlement stablecoin)")
     quote = _asset(raw["quote"], is_quote=True)
-    assets = tuple(_asset(a, is_quote=False) for a in raw.get("assets") or [])
+    assets = tuple(_asset(a, is_quote=False) for a in _list(raw.get("assets"), "assets"))
     everything = (quote, *assets)
     if len(everything) > MAX_ASSETS:
         raise ConfigError(f"at most {MAX_ASSETS} assets including the quote asset")
@@ -194,7 +187,7 @@ def parse_config(raw: dict[str, Any], name: str = "config") -> DeployConfig:
         if dupes:
             raise ConfigError(f"duplicate asset {key}: {', '.join(map(str, dupes))}")
     symbols = {a.symbol for a in assets}
-    markets = tuple(_market(m, symbols) for m in raw.get("markets") or [])
+    markets = tuple(_market(m, symbols) for m in _list(raw.get("markets"), "markets"))
     if len(markets) > MAX_MARKETS:
         raise ConfigError(f"at most {MAX_MARKETS} markets")
     names = [m.symbol for m in markets]
@@ -237,7 +230,7 @@ _LIQUIDATION_BOUNDS = {
 }
 
 
-def _liquidation(raw: Any) -> LiquidationParams:
+def _liquidation(raw: object) -> LiquidationParams:
     if not isinstance(raw, dict):
         raise ConfigError("liquidation must be a mapping")
     _only(raw, set(_LIQUIDATION_BOUNDS), "liquidation")
@@ -253,7 +246,7 @@ def _liquidation(raw: Any) -> LiquidationParams:
     return LiquidationParams(**values)
 
 
-def _portfolio(raw: Any, symbols: list[str]) -> pm.PortfolioConfig:
+def _portfolio(raw: object, symbols: list[str]) -> pm.PortfolioConfig:
     """`groups` (group name -> its assets' symbols; every asset in exactly
     one), `scenarios` (each a `name` and the `moves` of some groups, signed
     fractions; groups left out do not move), `floor_fraction`,
@@ -320,14 +313,14 @@ def _portfolio(raw: Any, symbols: list[str]) -> pm.PortfolioConfig:
         raise ConfigError(f"{where}: {err}") from err
 
 
-def _signed_wad(value: Any, where: str) -> int:
+def _signed_wad(value: object, where: str) -> int:
     text = str(value).strip()
     negative = text.startswith("-")
     out = _wad(text.lstrip("-"), where, 0, None)
     return -out if negative else out
 
 
-def _market(raw: Any, asset_symbols: set[str]) -> MarketConfig:
+def _market(raw: object, asset_symbols: set[str]) -> MarketConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"a market must be a mapping, got {raw!r}")
     symbol = str(raw.get("symbol", "")).strip()
@@ -368,7 +361,7 @@ def _market(raw: Any, asset_symbols: set[str]) -> MarketConfig:
     return MarketConfig(symbol=symbol, asset=asset, market=MarketParams(asset="", **v))
 
 
-def _pool(raw: Any) -> PoolConfig:
+def _pool(raw: object) -> PoolConfig:
     if not isinstance(raw, dict):
         raise ConfigError("pool must be a mapping")
     _only(raw, {"name", "symbol", "buffer"}, "pool")
@@ -383,7 +376,7 @@ def _pool(raw: Any) -> PoolConfig:
 # ---------------------------------------------------------------- parsing helpers
 
 
-def _asset(raw: Any, is_quote: bool) -> AssetConfig:
+def _asset(raw: object, is_quote: bool) -> AssetConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"an asset must be a mapping, got {raw!r}")
     symbol = str(raw.get("symbol", "")).strip()
@@ -419,7 +412,7 @@ def _asset(raw: Any, is_quote: bool) -> AssetConfig:
     )
 
 
-def _feed(raw: Any, where: str) -> FeedConfig:
+def _feed(raw: object, where: str) -> FeedConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: feed must be a mapping")
     _only(
@@ -473,7 +466,7 @@ def _feed(raw: Any, where: str) -> FeedConfig:
 
 
 def _mock_price(
-    raw: dict[str, Any], address: str | None, decimals: int, where: str, default: int = 0
+    raw: dict[str, object], address: str | None, decimals: int, where: str, default: int = 0
 ) -> int:
     if raw.get("price") is None:
         if address is None and not default:
@@ -485,13 +478,22 @@ def _mock_price(
     return price
 
 
-def _only(raw: dict[str, Any], allowed: set[str], where: str) -> None:
+def _list(value: object, where: str) -> list[object]:
+    """A YAML list; absent or empty: no entries."""
+    if not value:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list")
+    return value
+
+
+def _only(raw: dict[str, object], allowed: set[str], where: str) -> None:
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
 
 
-def _units(value: Any, decimals: int, where: str) -> int:
+def _units(value: object, decimals: int, where: str) -> int:
     if value is None:
         raise ConfigError(f"{where} is missing")
     if isinstance(value, float):
@@ -505,14 +507,14 @@ def _units(value: Any, decimals: int, where: str) -> int:
     return out
 
 
-def _wad(value: Any, where: str, low: int, high: int | None) -> int:
+def _wad(value: object, where: str, low: int, high: int | None) -> int:
     out = _units(value, 18, where)
     if out < low or (high is not None and out > high):
         raise ConfigError(f"{where} out of range")
     return out
 
 
-def _int(value: Any, where: str, low: int, high: int) -> int:
+def _int(value: object, where: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{where} must be an integer")
     if not low <= value <= high:
@@ -520,13 +522,13 @@ def _int(value: Any, where: str, low: int, high: int) -> int:
     return value
 
 
-def _bool(value: Any, where: str) -> bool:
+def _bool(value: object, where: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where} must be true or false")
     return value
 
 
-def _address(value: Any, where: str) -> str | None:
+def _address(value: object, where: str) -> str | None:
     if value is None:
         return None
     s = str(value)

@@ -1,0 +1,4 @@
+"""Chain access: connection, deployment records and configs, ABIs, batched reads.
+
+May import `xmargin.maths`, never `xmargin.ops` or `xmargin.ui`.
+"""

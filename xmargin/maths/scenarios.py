@@ -1,0 +1,158 @@
+"""What-if health: an account's equity, IM and MM as one underlying's price moves.
+
+Pure functions over model inputs: no chain call. An account read once
+(`xmargin.chain.engine.read_account`) becomes an `xmargin.maths.account.Account`;
+`curve` then recomputes its health (`Account.health`) at each price of one
+asset, every other price held where it is and funding frozen at the index
+read. Moving an asset moves everything the oracle prices from it:
+the perp markets on that asset *and* collateral held in it (one oracle
+price feeds both on chain).
+
+`liquidation_price` finds, under the same assumptions, the price at which
+the account's equity meets its maintenance margin, exactly by the model's
+integer maths. `position_liquidation_price` is the number the
+ClearinghouseLens reports for one position, which holds collateral fixed
+even in the same asset: the two agree (to rounding) when the account holds
+no collateral in the moved asset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from xmargin.maths import model, perps
+from xmargin.maths.account import Account, Exposure
+
+BPS = 10_000
+# The chart's default span (+-50 %) and how far it stretches to show a
+# liquidation price: at most down to -99 % and up to +500 %.
+DEFAULT_SPAN_BPS = 5_000
+MIN_MOVE_BPS = -9_900
+MAX_MOVE_BPS = 50_000
+DEFAULT_POINTS = 201
+
+
+def moved(price: int, move_bps: int) -> int:
+    """`price` moved by `move_bps` basis points, rounded down."""
+    return price * (BPS + move_bps) // BPS
+
+
+def move_of(price: int, base: int) -> float:
+    """The move from `base` to `price`, in basis points (display only)."""
+    return (price - base) * BPS / base
+
+
+def health_at(account: Account, asset: str, price: int) -> model.Health:
+    """The account's health with `asset` at `price`, everything else as read."""
+    return account.health({asset: price})
+
+
+def liquidation_price(account: Account, asset: str, max_price: int = model.MAX_PRICE) -> int | None:
+    """The price of `asset` at which equity meets maintenance margin.
+
+    Exact by the model's integer maths: the boundary between a price where
+    the account is liquidatable (equity < MM) and one where it is not, on
+    the healthy side (for a long, the lowest healthy price; for a short,
+    the highest), searched in [0, max_price]. None when no price in that
+    range changes whether the account is liquidatable.
+    """
+    now = account.prices[asset]
+
+    def under(price: int) -> bool:
+        return account.health({asset: price}).liquidatable
+
+    here = under(now)
+    if under(0) != here:
+        lo, hi = 0, now
+    elif under(max_price) != here:
+        lo, hi = now, max_price
+    else:
+        return None
+    lo_under = under(lo)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if under(mid) == lo_under:
+            lo = mid
+        else:
+            hi = mid
+    return hi if lo_under else lo
+
+
+def position_liquidation_price(
+    health: model.Health, size: int, p: perps.MarketParams, price: int, position_mm: int
+) -> int:
+    """`ClearinghouseLens._liquidation_price` of one position of `size` in
+    market `p` at `price`, whose MM is `position_mm`: the price of its market
+    at which the account's equity meets its MM, collateral and other markets
+    held, funding frozen (0: no positive price does it)."""
+    mmr = perps.margin_ratio(abs(size), p.mmr_base, p.mm_size_scalar, p.skew_scale)
+    return perps.liquidation_price(size, price, mmr, health.equity, health.mm, position_mm)
+
+
+@dataclass(frozen=True)
+class Point:
+    move_bps: int
+    price: int
+    health: model.Health
+
+
+@dataclass(frozen=True)
+class Curve:
+    """An account's health along one asset's price moves."""
+
+    asset: str
+    # the asset's price as read, WAD USD
+    price: int
+    points: tuple[Point, ...]
+    liquidation_price: int | None
+    # markets on this asset the account trades, and its collateral in it
+    markets: tuple[Exposure, ...]
+    collateral: int
+
+    @property
+    def liquidation_move_bps(self) -> float | None:
+        if self.liquidation_price is None:
+            return None
+        return move_of(self.liquidation_price, self.price)
+
+
+def chart_moves(
+    liquidation_move_bps: float | None,
+    span_bps: int = DEFAULT_SPAN_BPS,
+    points: int = DEFAULT_POINTS,
+) -> list[int]:
+    """Evenly spaced moves (bps) over +-span, stretched to show the
+    liquidation move with a margin when it lies within [-99 %, +500 %]."""
+    lo, hi = -span_bps, span_bps
+    if liquidation_move_bps is not None:
+        margin = span_bps // 5
+        if MIN_MOVE_BPS <= liquidation_move_bps < lo:
+            lo = max(MIN_MOVE_BPS, int(liquidation_move_bps) - margin)
+        elif hi < liquidation_move_bps <= MAX_MOVE_BPS:
+            hi = min(MAX_MOVE_BPS, int(liquidation_move_bps) + margin)
+    return [lo + (hi - lo) * i // (points - 1) for i in range(points)]
+
+
+def curve(account: Account, asset: str, moves_bps: Sequence[int] | None = None) -> Curve:
+    """Health of the account at each move of `asset` (default `chart_moves`)."""
+    base = account.prices[asset]
+    liq = liquidation_price(account, asset)
+    if moves_bps is None:
+        moves_bps = chart_moves(None if liq is None else move_of(liq, base))
+    points = tuple(
+        Point(m, moved(base, m), health_at(account, asset, moved(base, m))) for m in moves_bps
+    )
+    return Curve(
+        asset=asset,
+        price=base,
+        points=points,
+        liquidation_price=liq,
+        markets=account.markets_on(asset),
+        collateral=account.balances.get(asset, 0) if asset != account.quote else 0,
+    )
+
+
+def account_curves(account: Account) -> list[Curve]:
+    """One curve per underlying of the account (`Account.underlyings`)."""
+    return [curve(account, asset) for asset in account.underlyings()]

@@ -1,0 +1,194 @@
+"""The `ape run` scripts' bodies: scripts/<name>.py parses its options and
+makes one call here (`deploy`, `keeper`, `crowd`, `demo`, `size`).
+
+Every expected failure becomes a click error that says what to do.
+No private key is ever read from a file of ours: on a local network the
+sender is one of the node's test accounts, elsewhere an Ape account alias
+(`ape accounts import <alias>`), unlocked from the environment variable
+`APE_ACCOUNTS_<alias>_PASSPHRASE` when it is set (CI, scripted testnet
+deploys) or by prompting.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import click
+from ape import accounts, project
+from ape.exceptions import ContractLogicError
+from ape.logging import logger
+from rich.console import Console
+
+from xmargin.chain.config import ConfigError, load_config
+from xmargin.chain.connect import (
+    ConnectError,
+    NetworkInfo,
+    check_genesis,
+    genesis_hash,
+    network_info,
+)
+from xmargin.chain.deployments import (
+    DeploymentError,
+    DeploymentRecord,
+    read_record,
+    record_path,
+)
+from xmargin.chain.engine import load_engine
+from xmargin.chain.sizes import EIP170_LIMIT, contract_sizes
+from xmargin.maths.fixed_point import parse_wad
+from xmargin.ops.crowd import open_crowd
+from xmargin.ops.deploy import deploy as deploy_config
+from xmargin.ops.keeper import Keeper, KeeperConfig, json_logger
+
+if TYPE_CHECKING:
+    from ape.api.accounts import AccountAPI
+    from ape.api.providers import ProviderAPI
+    from ape.managers.accounts import AccountManager
+
+# The demo's tables are ~180 columns wide: in a terminal, use its width (rich
+# squeezes columns if it is narrower); in a log or a pipe, never squeeze.
+DEMO_PIPE_WIDTH = 220
+
+account_alias_option = click.option(
+    "--account",
+    "alias",
+    default=None,
+    help="Ape account alias that sends transactions (default on local networks: test account 0).",
+)
+
+
+def sending_account(
+    accounts: AccountManager, network: NetworkInfo, alias: str | None
+) -> AccountAPI:
+    """The account to send from; raises click.UsageError with what to do."""
+    if alias is None:
+        if not network.is_local:
+            raise click.UsageError(
+                f"{network.label} is not a local network: pass --account <alias> "
+                "(an account imported with `ape accounts import <alias>`)"
+            )
+        return accounts.test_accounts[0]
+    try:
+        account = accounts.load(alias)
+    except (KeyError, ValueError) as err:
+        raise click.UsageError(
+            f"no Ape account '{alias}' (import one with `ape accounts import {alias}`)"
+        ) from err
+    passphrase = os.environ.get(f"APE_ACCOUNTS_{alias}_PASSPHRASE")
+    if passphrase is not None and hasattr(account, "set_autosign"):
+        # Non-interactive: sign without a per-transaction prompt.
+        account.set_autosign(True, passphrase=passphrase)
+    return account
+
+
+def deploy(provider: ProviderAPI, config_name: str | None, alias: str | None) -> None:
+    """`ape run deploy`: converge the chain to a config (default `local` on a
+    local network) and write the deployment record."""
+    network = network_info(provider)
+    if config_name is None:
+        if not network.is_local:
+            raise click.UsageError("pass --config <name|path> for a non-local network")
+        config_name = "local"
+    try:
+        config = load_config(config_name)
+        sender = sending_account(accounts, network, alias)
+        deploy_config(project, provider, sender, config, network, log=click.echo)
+    except (ConfigError, DeploymentError) as err:
+        raise click.ClickException(str(err)) from err
+    except ContractLogicError as err:
+        raise click.ClickException(
+            f"a transaction reverted: {err.message}. What was deployed before it is recorded "
+            "and will be reused: fix the config and run again"
+        ) from err
+
+
+def keeper(
+    provider: ProviderAPI,
+    alias: str | None,
+    once: bool,
+    blocks: int | None,
+    poll: float,
+    from_block: int,
+    min_profit: str,
+    test_account: int | None,
+) -> None:
+    """`ape run keeper`: one pass (`once`) or a pass per new block."""
+    logger.set_level("ERROR")  # our own JSON lines only
+    network = network_info(provider)
+    record = _record(
+        network,
+        f"no deployment record for {network.name}: run `ape run deploy --network ...` first",
+    )
+    try:
+        check_genesis(record, genesis_hash(provider), network.name)
+    except ConnectError as err:
+        raise click.ClickException(str(err)) from err
+    if test_account is not None:
+        if not network.is_local:
+            raise click.UsageError("--test-account works on local networks only")
+        sender = accounts.test_accounts[test_account]
+    else:
+        sender = sending_account(accounts, network, alias)
+    try:
+        engine = load_engine(project, record)
+    except DeploymentError as err:
+        raise click.ClickException(str(err)) from err
+    bot = Keeper(
+        engine,
+        sender,
+        KeeperConfig(min_profit=parse_wad(min_profit)),
+        log=json_logger(),
+        from_block=from_block,
+    )
+    if once:
+        bot.run_once()
+    else:
+        bot.follow(poll_seconds=poll, max_blocks=blocks)
+
+
+def crowd(provider: ProviderAPI, count: int, owners: str) -> None:
+    """`ape run crowd`: deposit and trade `count` accounts, sub-accounts of
+    the test accounts listed in `owners` ("6,7,8")."""
+    logger.set_level("ERROR")
+    network = network_info(provider)
+    if not network.is_local:
+        raise click.UsageError("the crowd mints mock tokens: local networks only")
+    record = _record(network, "no local deployment record: run `ape run deploy` first")
+    engine = load_engine(project, record)
+    owner_accounts = [accounts.test_accounts[int(i)] for i in owners.split(",")]
+    plan = open_crowd(engine, owner_accounts, count)
+    click.echo(f"opened {len(plan)} accounts")
+
+
+def demo(provider: ProviderAPI) -> None:
+    """`make demo`: deploy, fund accounts, shock prices, show health; exits 1
+    if the model disagrees with the chain anywhere."""
+    logger.set_level("WARNING")  # keep the tables readable: no per-tx lines
+    # The demo draws charts (matplotlib): imported only when it runs.
+    from xmargin.ui.demo import run_demo
+
+    width = None if sys.stdout.isatty() else DEMO_PIPE_WIDTH
+    console = Console(width=width, soft_wrap=False)
+    try:
+        result = run_demo(project, provider, accounts, console)
+    except DeploymentError as err:
+        raise click.ClickException(str(err)) from err
+    if not result.model_agrees:
+        sys.exit(1)
+
+
+def size() -> None:
+    """`make size`: each deployable's runtime size and its EIP-170 headroom."""
+    for name, code in contract_sizes(project).items():
+        flag = "OVER THE LIMIT" if code > EIP170_LIMIT else f"{EIP170_LIMIT - code:,} bytes free"
+        click.echo(f"{name:23} {code:7,} bytes  ({flag})")
+
+
+def _record(network: NetworkInfo, missing: str) -> DeploymentRecord:
+    """This network's deployment record, or a click error saying `missing`."""
+    record = read_record(record_path(network.name))
+    if record is None:
+        raise click.ClickException(missing)
+    return record
