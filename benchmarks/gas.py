@@ -39,6 +39,7 @@ from xmargin.bulk import open_crowd_fast
 from xmargin.config import load_config
 from xmargin.deploy import deploy_scratch
 from xmargin.engine import Engine, load_engine, move_feed, shock_prices
+from xmargin.lens import lens_at
 from xmargin.model import WAD
 from xmargin.sizes import EIP170_LIMIT, contract_sizes
 
@@ -372,8 +373,9 @@ def liquidation_rows(world: World, trader: Any, keeper: Any) -> list[Row]:
         (32, 1, "steady state"),
         (35, 5, "steady state"),
     )
+    lens = lens_at(project, engine)
     for sub, n, when in cases:
-        assert ch.is_liquidatable(trader, sub)
+        assert lens.is_liquidatable(ch, trader, sub)
         _block_later()
         market = world.markets[0 if n == 1 else 1]
         receipt = ch.liquidate(trader, sub, market, 2**96, 0, sender=keeper)
@@ -389,7 +391,7 @@ def liquidation_rows(world: World, trader: Any, keeper: Any) -> list[Row]:
     # ETH -30 % in all: the 7 ETH long is closed whole, 1 WETH is left against a debt.
     shock_prices(engine, world.owner, {"WETH": -2_400})
     ch.liquidate(trader, 40, engine.record.markets["ETH-PERP"], 2**96, 0, sender=keeper)
-    assert ch.balance_of(trader, 40, usdc) < 0 and ch.is_liquidatable(trader, 40)
+    assert ch.balance_of(trader, 40, usdc) < 0 and lens.is_liquidatable(ch, trader, 40)
     _fund_quote(world, keeper, 10**9)
     _block_later()
     receipt = ch.liquidate_collateral(trader, 40, weth, 1_000 * 10**6, 0, sender=keeper)
@@ -403,11 +405,12 @@ def keeper_read_rows(world: World, owners: list[Any], url: str) -> list[Row]:
     """Gas of the keeper's batch reads: `account_healths` pages of 50 over a
     crowd of 1,000 one-position accounts (the registry holds a few more)."""
     ch = world.engine.clearinghouse
+    lens = lens_at(project, world.engine)
     first = ch.num_accounts()  # the crowd's accounts follow the benchmark's own
     open_crowd_fast(world.engine, [str(o.address) for o in owners], 1_000, url)
     _block_later()
     pages = [
-        ch.account_healths.estimate_gas_cost(start, PAGE)
+        lens.account_healths.estimate_gas_cost(ch, start, PAGE)
         for start in range(first, first + 1_000, PAGE)
     ]
     rows = [Row(f"account_healths view, one page of {PAGE} accounts", pages[0])]
@@ -419,7 +422,7 @@ def keeper_read_rows(world: World, owners: list[Any], url: str) -> list[Row]:
     rows.append(
         Row(
             f"accounts_to_liquidate view, one page of {PAGE}",
-            ch.accounts_to_liquidate.estimate_gas_cost(first, PAGE),
+            lens.accounts_to_liquidate.estimate_gas_cost(ch, first, PAGE),
         )
     )
     return rows

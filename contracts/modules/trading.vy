@@ -28,18 +28,19 @@
                  PnL, funding, premium and fee are summed in WAD.
 """
 
+from . import accounts
 from . import collateral
 from . import constants
 from . import fixed_point as fp
 from . import governance
 from . import health
+from . import liquidity
 from . import markets
 from . import operators
-from . import portfolio
 from . import registry
 from . import errors
 
-uses: (collateral, governance, health, markets, operators, portfolio, registry)
+uses: (accounts, collateral, governance, health, liquidity, markets, operators, registry)
 
 
 event Trade:
@@ -127,7 +128,7 @@ def _trade(
     # A portfolio account's MM is its whole book's: closing one leg of a
     # hedge can raise it, so its reductions are checked against the MM
     # they started from (below).
-    portfolio_reduction: bool = reducing and portfolio._is_portfolio(owner, sub_id)
+    portfolio_reduction: bool = reducing and accounts._is_portfolio(owner, sub_id)
     mm_before: uint256 = 0
     if portfolio_reduction:
         mm_before = health._account_health(owner, sub_id).mm
@@ -147,10 +148,10 @@ def _trade(
         risk.pnl - risk.funding - premium - convert(fee, int256),
     )
     if not reducing:
+        oi: uint256 = markets.market_state[market_id].short_oi
         if new_size > 0:
-            assert markets.market_state[market_id].long_oi <= p.max_oi, errors.OI_CAP
-        else:
-            assert markets.market_state[market_id].short_oi <= p.max_oi, errors.OI_CAP
+            oi = markets.market_state[market_id].long_oi
+        assert oi <= p.max_oi, errors.OI_CAP
         health._check_initial_margin(owner, sub_id)
     else:
         cost: int256 = premium + convert(fee, int256)
@@ -214,7 +215,7 @@ def _apply(
     quote_delta: int256 = fp._floor_div(owed, precision)
     if quote_delta != 0:
         collateral._add(owner, sub_id, collateral.quote_asset, quote_delta)
-        markets.pool_balance -= quote_delta
+        liquidity._book(-quote_delta)
 
     s: markets.MarketState = markets.market_state[market_id]
     s.skew += new_size - old.size
@@ -237,8 +238,7 @@ def _apply(
             size=new_size, entry_price=price, funding_index=index
         )
     if (old.size == 0) != (new_size == 0):
-        mask: uint256 = markets.position_mask[owner][sub_id]
-        if mask == 0:
+        if accounts._position_mask(owner, sub_id) == 0:
             registry._register(owner, sub_id)
-        markets.position_mask[owner][sub_id] = mask ^ (1 << market_id)
+        accounts._flip(owner, sub_id, 1 << (accounts.POSITION_SHIFT + market_id))
     return quote_delta
