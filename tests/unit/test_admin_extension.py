@@ -48,7 +48,10 @@ def test_no_selector_is_served_twice():
     """The core answers its own selectors and forwards the rest to the
     liquidation extension, which forwards its unknown ones to the admin
     extension: a selector in two of them would shadow the later one."""
-    ids = {name: _vyper(name, "method_identifiers") for name in CONTRACTS[:3]}
+    ids = {
+        name: {k: v for k, v in _vyper(name, "method_identifiers").items() if k != "__default__()"}
+        for name in CONTRACTS[:3]
+    }
     names = list(ids)
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
