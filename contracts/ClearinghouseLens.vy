@@ -47,6 +47,9 @@ interface IClearinghouseView:
 
 # Accounts per keeper page.
 MAX_PAGE: constant(uint256) = 50
+# An encoded Health (3 words), or a revert with one reason string (selector,
+# offset, length and up to 2 words).
+HEALTH_BYTES: constant(uint256) = 132
 
 
 struct AccountHealth:
@@ -94,6 +97,7 @@ def position_details(
             out.append(self._detail(clearinghouse, oracle, owner, sub_id, m, h))
         mask >>= 1
     return out
+
 
 @external
 @view
@@ -165,15 +169,31 @@ def account_healths(
 @internal
 @view
 def _is_liquidatable(ch: IClearinghouseView, owner: address, sub_id: uint256) -> bool:
-    # No debt and no position: nothing to liquidate (the engine's
-    # `health._has_liabilities`), and no price is read.
+    """
+    @dev One call in the common case: the account's health. Only when that
+         reverts (a price it needs is invalid) does the lens ask whether the
+         account owes anything (the engine's `health._has_liabilities`): an
+         account with no debt and no position is not liquidatable and is
+         not priced, anything else reverts with the engine's reason.
+    """
+    ok: bool = False
+    data: Bytes[HEALTH_BYTES] = b""
+    ok, data = raw_call(
+        ch.address,
+        abi_encode(owner, sub_id, method_id=method_id("account_health(address,uint256)")),
+        max_outsize=HEALTH_BYTES,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if ok:
+        h: health.Health = abi_decode(data, health.Health)
+        return h.equity < convert(h.mm, int256)
     if (
         staticcall ch.balance_of(owner, sub_id, staticcall ch.quote_asset()) >= 0
         and staticcall ch.position_mask(owner, sub_id) == 0
     ):
         return False
-    h: health.Health = staticcall ch.account_health(owner, sub_id)
-    return h.equity < convert(h.mm, int256)
+    raw_revert(data)
 
 
 @internal
@@ -193,7 +213,9 @@ def _detail(
     index: int256 = 0
     rate, index = staticcall ch.funding_now(m)
     r: markets.PositionRisk = markets._risk(pos, p, price, index)
-    mmr: uint256 = markets._margin_ratio(fp._abs(pos.size), p.mmr_base, p.mm_size_scalar, p.skew_scale)
+    mmr: uint256 = markets._margin_ratio(
+        fp._abs(pos.size), p.mmr_base, p.mm_size_scalar, p.skew_scale
+    )
     return PositionDetail(
         market_id=m,
         size=pos.size,
@@ -211,11 +233,18 @@ def _detail(
 @internal
 @pure
 def _liquidation_price(
-    size: int256, price: uint256, mmr: uint256, equity: int256, account_mm: uint256, position_mm: uint256
+    size: int256,
+    price: uint256,
+    mmr: uint256,
+    equity: int256,
+    account_mm: uint256,
+    position_mm: uint256,
 ) -> uint256:
     wad: int256 = convert(constants.WAD, int256)
     # num in WAD^2 units, den in WAD units: p = num / den is WAD USD.
-    num: int256 = (convert(account_mm, int256) - convert(position_mm, int256) - equity) * wad + size * convert(price, int256)
+    num: int256 = (
+        convert(account_mm, int256) - convert(position_mm, int256) - equity
+    ) * wad + size * convert(price, int256)
     den: int256 = fp._floor_div(size * wad - convert(fp._abs(size) * mmr, int256), wad)
     if den == 0:
         return 0

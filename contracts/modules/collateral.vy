@@ -26,7 +26,9 @@ from . import constants
 from . import errors
 from . import oracle
 
-uses: (ownable, accounts, oracle)
+uses: ownable
+uses: accounts
+uses: oracle
 
 
 struct Asset:
@@ -179,7 +181,7 @@ def _list(asset: address, im_haircut: uint256, mm_haircut: uint256, cap: uint256
         listed=True,
         index=index,
         decimals=decimals,
-        precision=10 ** (constants.MAX_DECIMALS - decimals),
+        precision=10**(constants.MAX_DECIMALS - decimals),
         im_haircut=im_haircut,
         mm_haircut=mm_haircut,
         cap=cap,

@@ -17,7 +17,10 @@ from . import operators
 from . import token_transfer
 from . import errors
 
-uses: (collateral, governance, health, operators)
+uses: collateral
+uses: governance
+uses: health
+uses: operators
 
 
 event Deposit:
@@ -112,7 +115,9 @@ def transfer_between(sub_from: uint256, sub_to: uint256, asset: address, amount:
     self._debit(msg.sender, sub_from, asset, amount)
     collateral._add(msg.sender, sub_to, asset, convert(amount, int256))
     health._check_initial_margin(msg.sender, sub_from)
-    log TransferBetween(owner=msg.sender, sub_from=sub_from, sub_to=sub_to, asset=asset, amount=amount)
+    log TransferBetween(
+        owner=msg.sender, sub_from=sub_from, sub_to=sub_to, asset=asset, amount=amount
+    )
 
 
 @internal

@@ -35,7 +35,11 @@ from . import markets
 from . import oracle
 from . import portfolio
 
-uses: (accounts, collateral, markets, oracle, portfolio)
+uses: accounts
+uses: collateral
+uses: markets
+uses: oracle
+uses: portfolio
 
 
 struct Health:
@@ -68,7 +72,10 @@ def collateral_value(owner: address, sub_id: uint256) -> collateral.CollateralVa
     """
     x: portfolio.Exposure = self._book(owner, sub_id, False)
     return collateral.CollateralValue(
-        quote=x.quote, market=x.market, weighted_mm=x.weighted_mm, weighted_im=x.weighted_mm - x.addon
+        quote=x.quote,
+        market=x.market,
+        weighted_mm=x.weighted_mm,
+        weighted_im=x.weighted_mm - x.addon,
     )
 
 
@@ -178,7 +185,10 @@ def _book(owner: address, sub_id: uint256, groups: bool) -> portfolio.Exposure:
         if mask & 1 == 1:
             asset: address = collateral.asset_list[i]
             # Non-quote balances are never negative.
-            amount: uint256 = convert(collateral.balances[owner][sub_id][asset], uint256) * collateral.asset_config[asset].precision
+            amount: uint256 = (
+                convert(collateral.balances[owner][sub_id][asset], uint256)
+                * collateral.asset_config[asset].precision
+            )
             price: uint256 = oracle._price(asset)
             value: uint256 = math._mul_div(amount, price, constants.WAD, False)
             keep: uint256 = constants.WAD - collateral.asset_config[asset].mm_haircut
@@ -186,13 +196,18 @@ def _book(owner: address, sub_id: uint256, groups: bool) -> portfolio.Exposure:
             x.market += value
             x.weighted_mm += weighted_mm
             x.addon += weighted_mm - math._mul_div(
-                value, constants.WAD - collateral.asset_config[asset].im_haircut, constants.WAD, False
+                value,
+                constants.WAD - collateral.asset_config[asset].im_haircut,
+                constants.WAD,
+                False,
             )
             if groups:
                 g: uint256 = portfolio.risk_group[asset]
                 x.lo[g] += convert(weighted_mm, int256)
                 x.hi[g] += convert(
-                    math._mul_div(math._mul_div(amount, price, constants.WAD, True), keep, constants.WAD, True),
+                    math._mul_div(
+                        math._mul_div(amount, price, constants.WAD, True), keep, constants.WAD, True
+                    ),
                     int256,
                 )
         mask >>= 1

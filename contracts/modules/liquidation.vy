@@ -71,7 +71,16 @@ from . import token_transfer
 from . import trading
 from . import errors
 
-uses: (ownable, accounts, collateral, health, liquidity, markets, operators, oracle, portfolio, trading)
+uses: ownable
+uses: accounts
+uses: collateral
+uses: health
+uses: liquidity
+uses: markets
+uses: operators
+uses: oracle
+uses: portfolio
+uses: trading
 
 
 struct LiquidationParams:
@@ -183,7 +192,9 @@ def set_liquidation_params(params: LiquidationParams):
     assert params.penalty <= MAX_PENALTY, errors.PENALTY_TOO_HIGH
     assert params.keeper_share_min <= params.keeper_share_max, errors.SHARE_MIN_ABOVE_MAX
     assert params.keeper_share_max <= constants.WAD, errors.SHARE_TOO_HIGH
-    assert params.auction_depth > 0 and params.auction_depth <= constants.WAD, errors.AUCTION_DEPTH_RANGE
+    assert (
+        params.auction_depth > 0 and params.auction_depth <= constants.WAD
+    ), errors.AUCTION_DEPTH_RANGE
     assert params.target_health > constants.WAD, errors.TARGET_TOO_LOW
     assert params.target_health <= MAX_TARGET_HEALTH, errors.TARGET_TOO_HIGH
     assert params.full_close_health < constants.WAD, errors.FULL_CLOSE_TOO_HIGH
@@ -312,7 +323,9 @@ def liquidate(
     if closed < wanted:
         # A piece pays a penalty rounded up to a native quote unit: one worth
         # almost nothing would free less MM than that unit and lower E / MM.
-        assert math._mul_div(closed, price, constants.WAD, False) >= max(lp.dust_notional, MIN_PIECE), errors.PIECE_BELOW_DUST
+        assert math._mul_div(closed, price, constants.WAD, False) >= max(
+            lp.dust_notional, MIN_PIECE
+        ), errors.PIECE_BELOW_DUST
 
     delta: int256 = convert(closed, int256)
     if old.size > 0:
@@ -328,7 +341,9 @@ def liquidate(
         math._mul_div(closed, price, constants.WAD, True), lp.penalty, constants.WAD, True
     )
     penalty: uint256 = fp._ceil_div_u(penalty_wad, precision)
-    reward: uint256 = math._mul_div(penalty, self._keeper_share(h.equity, h.mm, lp), constants.WAD, False)
+    reward: uint256 = math._mul_div(
+        penalty, self._keeper_share(h.equity, h.mm, lp), constants.WAD, False
+    )
     assert reward >= min_reward, errors.REWARD_BELOW_MIN
     # The insurance fund takes its share only out of equity the account still
     # has after the reward: charging a bankrupt account for the fund would
@@ -398,12 +413,12 @@ def liquidate_collateral(
     # out * a_precision * price * (1 - discount) / WAD^2 USD. The discount
     # never exceeds the asset's maintenance haircut, so buying collateral
     # never lowers the account's equity.
-    discount: uint256 = min(
-        self.liquidation_words[2], collateral.asset_config[asset].mm_haircut
-    )
+    discount: uint256 = min(self.liquidation_words[2], collateral.asset_config[asset].mm_haircut)
     cost_num: uint256 = a_precision * price * (constants.WAD - discount)
     repaid: uint256 = min(repay_amount, fp._abs(debt))
-    out: uint256 = math._mul_div(repaid * q_precision, constants.WAD * constants.WAD, cost_num, False)
+    out: uint256 = math._mul_div(
+        repaid * q_precision, constants.WAD * constants.WAD, cost_num, False
+    )
     if out > convert(held, uint256):
         # Everything the account holds, for what it costs (rounded up).
         out = convert(held, uint256)
@@ -462,7 +477,9 @@ def portfolio_liquidation_market(owner: address, sub_id: uint256) -> uint256:
     chosen: int256 = 0
     lowest: int256 = 0
     first: uint256 = 0
-    chosen, lowest, first = portfolio._close_order(owner, sub_id, 0, health._book(owner, sub_id, True))
+    chosen, lowest, first = portfolio._close_order(
+        owner, sub_id, 0, health._book(owner, sub_id, True)
+    )
     return first
 
 
@@ -472,7 +489,9 @@ def portfolio_liquidation_market(owner: address, sub_id: uint256) -> uint256:
 @internal
 @view
 def _check_not_self(owner: address, sub_id: uint256):
-    assert msg.sender != owner and not operators.is_operator[owner][sub_id][msg.sender], errors.SELF_LIQUIDATION
+    assert (
+        msg.sender != owner and not operators.is_operator[owner][sub_id][msg.sender]
+    ), errors.SELF_LIQUIDATION
 
 
 @internal
@@ -561,5 +580,9 @@ def _settle_bad_debt(owner: address, sub_id: uint256):
     self.bad_debt_insurance += from_insurance
     self.bad_debt_pool += from_pool
     log BadDebt(
-        owner=owner, sub_id=sub_id, deficit=deficit, from_insurance=from_insurance, from_pool=from_pool
+        owner=owner,
+        sub_id=sub_id,
+        deficit=deficit,
+        from_insurance=from_insurance,
+        from_pool=from_pool,
     )

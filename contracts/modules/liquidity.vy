@@ -29,7 +29,9 @@ from . import markets
 from . import token_transfer
 from . import errors
 
-uses: (ownable, collateral, markets)
+uses: ownable
+uses: collateral
+uses: markets
 
 
 struct PoolState:

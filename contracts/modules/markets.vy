@@ -36,7 +36,9 @@ from . import fixed_point as fp
 from . import errors
 from . import oracle
 
-uses: (ownable, collateral, oracle)
+uses: ownable
+uses: collateral
+uses: oracle
 
 
 struct MarketParams:
@@ -309,8 +311,7 @@ def _funding(market_id: uint256, price: uint256) -> (int256, int256):
     # Proportional skew, clamped to [-1, 1].
     k: int256 = min(
         max(
-            self.market_state[market_id].skew * wad // convert(skew_word & LANE_128, int256),
-            -wad,
+            self.market_state[market_id].skew * wad // convert(skew_word & LANE_128, int256), -wad,
         ),
         wad,
     )
@@ -409,7 +410,9 @@ def _store_params(market_id: uint256, p: MarketParams):
 
 @internal
 @pure
-def _margin_ratio(size_abs: uint256, base: uint256, scalar: uint256, skew_scale: uint256) -> uint256:
+def _margin_ratio(
+    size_abs: uint256, base: uint256, scalar: uint256, skew_scale: uint256
+) -> uint256:
     """
     @dev min(base + ceil(|size| * scalar / skew_scale), WAD).
     """

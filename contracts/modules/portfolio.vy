@@ -32,7 +32,10 @@ from . import fixed_point as fp
 from . import markets
 from . import errors
 
-uses: (ownable, accounts, collateral, markets)
+uses: ownable
+uses: accounts
+uses: collateral
+uses: markets
 
 MAX_GROUPS: constant(uint256) = 8
 
@@ -174,7 +177,9 @@ def _requirement(x: Exposure) -> (uint256, uint256):
     """
     mm: uint256 = 0
     im: uint256 = 0
-    mm, im = staticcall self.portfolio_risk.requirement(x.lo, x.hi, x.gross_notional, x.open_positions)
+    mm, im = staticcall self.portfolio_risk.requirement(
+        x.lo, x.hi, x.gross_notional, x.open_positions
+    )
     return mm, im + x.addon
 
 

@@ -28,9 +28,7 @@ def _pull(token: address, sender: address, amount: uint256):
     @dev Moves exactly `amount` of `token` from `sender` to this contract.
     """
     before: uint256 = self._held(token)
-    ok: bool = extcall IERC20(token).transferFrom(
-        sender, self, amount, default_return_value=True
-    )
+    ok: bool = extcall IERC20(token).transferFrom(sender, self, amount, default_return_value=True)
     assert ok, errors.TRANSFER_FROM_FAILED
     after: uint256 = self._held(token)
     # A fee-on-transfer token credits less than `amount`.

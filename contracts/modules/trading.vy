@@ -40,7 +40,14 @@ from . import operators
 from . import registry
 from . import errors
 
-uses: (accounts, collateral, governance, health, liquidity, markets, operators, registry)
+uses: accounts
+uses: collateral
+uses: governance
+uses: health
+uses: liquidity
+uses: markets
+uses: operators
+uses: registry
 
 
 event Trade:
@@ -62,7 +69,9 @@ event Trade:
 
 
 @external
-def trade(sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_price: uint256) -> uint256:
+def trade(
+    sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_price: uint256
+) -> uint256:
     """
     @notice Trades `size_delta` (WAD base units, > 0 buys, < 0 sells) in a
             market for the caller's sub-account.
@@ -78,7 +87,11 @@ def trade(sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_pr
 
 @external
 def trade_for(
-    owner: address, sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_price: uint256
+    owner: address,
+    sub_id: uint256,
+    market_id: uint256,
+    size_delta: int256,
+    acceptable_price: uint256,
 ) -> uint256:
     """
     @notice An approved operator trades `owner`'s sub-account (see `trade`).
@@ -95,7 +108,11 @@ def trade_for(
 
 @internal
 def _trade(
-    owner: address, sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_price: uint256
+    owner: address,
+    sub_id: uint256,
+    market_id: uint256,
+    size_delta: int256,
+    acceptable_price: uint256,
 ) -> uint256:
     markets._check_market(market_id)
     assert size_delta != 0, errors.ZERO_SIZE
@@ -110,7 +127,8 @@ def _trade(
     assert fp._abs(new_size) <= constants.MAX_SIZE, errors.POSITION_TOO_LARGE
 
     reducing: bool = old.size != 0 and (
-        new_size == 0 or ((new_size > 0) == (old.size > 0) and fp._abs(new_size) < fp._abs(old.size))
+        new_size == 0
+        or ((new_size > 0) == (old.size > 0) and fp._abs(new_size) < fp._abs(old.size))
     )
     if not reducing:
         governance._check_not_paused()
@@ -124,7 +142,6 @@ def _trade(
         assert fill <= acceptable_price, errors.FILL_ABOVE_LIMIT
     else:
         assert fill >= acceptable_price, errors.FILL_BELOW_LIMIT
-
     # A portfolio account's MM is its whole book's: closing one leg of a
     # hedge can raise it, so its reductions are checked against the MM
     # they started from (below).
@@ -132,7 +149,6 @@ def _trade(
     mm_before: uint256 = 0
     if portfolio_reduction:
         mm_before = health._account_health(owner, sub_id).mm
-
     # Settle the old position at the oracle price, then charge the trade.
     risk: markets.PositionRisk = markets._risk(old, p, price, index)
     premium: int256 = markets._premium(size_delta, adjustment)
@@ -165,14 +181,18 @@ def _trade(
                 freed: uint256 = risk.mm
                 if new_size != 0:
                     freed -= markets._risk(
-                        markets.Position(size=new_size, entry_price=price, funding_index=index), p, price, index
+                        markets.Position(size=new_size, entry_price=price, funding_index=index),
+                        p,
+                        price,
+                        index,
                     ).mm
                 assert h.equity >= convert(h.mm, int256) or (
                     cost <= convert(freed, int256) and h.equity >= 0
                 ), errors.REDUCTION_TOO_COSTLY
             if portfolio_reduction:
-                assert h.equity >= convert(h.im, int256) or h.mm <= mm_before, errors.REDUCTION_NEEDS_IM
-
+                assert (
+                    h.equity >= convert(h.im, int256) or h.mm <= mm_before
+                ), errors.REDUCTION_NEEDS_IM
     log Trade(
         owner=owner,
         sub_id=sub_id,
