@@ -277,7 +277,7 @@ def build_world(provider: Any, project: Any, root: Path) -> World:
         (42, "liquidate: 1 position (steady state)"),
         (45, "liquidate: 5 positions (steady state)"),
     ):
-        assert ch.is_liquidatable(trader, sub), sub
+        assert engine.require_lens().is_liquidatable(ch, trader, sub), sub
         _mine(provider, 12)  # a later block: funding accrues (dt > 0), as on a live chain
         receipt = ch.liquidate(trader, sub, 0, 2**96, 0, sender=keeper)
         probe[name] = _tx_probe(name, receipt)
@@ -464,14 +464,17 @@ def compiler_maps(world: World) -> tuple[dict[str, SlotLabels], dict[str, dict[i
         if kind == "ClearinghouseLiquidator":
             continue  # same storage layout as the Clearinghouse (a unit test checks it)
         labeller = SlotLabels(structs, keys)
-        labeller.add_layout(layout["storage_layout"])
+        # Every engine field lives under `state` (contracts/modules/state.vy).
+        labeller.add_layout(layout["storage_layout"]["state"])
         labels[kind] = labeller
     # The hashing convention (keccak(slot . key) per level) against the chain.
     ch, trader = engine.clearinghouse, world.eoas[1]
-    full = f"markets.position_mask[0x{trader.lower()[2:]}][20]"
+    full = f"accounts.header[0x{trader.lower()[2:]}][20]"
     slot = next(s for s, (f, _) in labels["Clearinghouse"].labels.items() if f == full)
     stored = int.from_bytes(bytes(world.provider.get_storage(ch.address, slot)), "big")
-    assert stored == ch.position_mask(trader, 20) != 0, "storage labels do not match the chain"
+    # The header's open-position bits start at bit 16 (modules/accounts.vy).
+    positions = (stored >> 16) & (2**32 - 1)
+    assert positions == ch.position_mask(trader, 20) != 0, "storage labels do not match the chain"
     return labels, functions
 
 
@@ -822,9 +825,8 @@ PACKINGS: dict[str, tuple[str, str, list[tuple[str, ...]]]] = {
         [("listed", "index", "decimals", "precision", "im_haircut", "mm_haircut"), ("cap",)],
     ),
 }
-MASKS = ("collateral.held_mask[.][.]", "markets.position_mask[.][.]")
 # Unkeyed variables read and written together by every liquidation.
-LEDGERS = ("markets.pool_balance", "liquidation.insurance_fund")  # int128 + uint128
+LEDGERS = ("liquidity.pool_balance", "liquidation.insurance_fund")  # int128 + uint128
 IMMUTABLE = ("collateral.quote_asset",)
 NUM_MARKETS = "markets.num_markets"
 
@@ -832,7 +834,6 @@ NUM_MARKETS = "markets.num_markets"
 @dataclass(frozen=True)
 class Change:
     pack: tuple[str, ...] = ()
-    masks: bool = False  # held_mask and position_mask in one slot
     ledgers: bool = False  # pool_balance and insurance_fund in one slot
     immutables: bool = False  # IMMUTABLE become immutables (no storage read)
     no_num_markets: bool = False  # _check_market tests the market's asset slot instead
@@ -845,7 +846,6 @@ CHANGES: dict[str, Change] = {
     "1 pack MarketState 8->5 slots": Change(pack=("MarketState",)),
     "2 pack Position 3->2 slots": Change(pack=("Position",)),
     "3 pack Asset 7->2 slots": Change(pack=("Asset",)),
-    "4 held_mask + position_mask in one slot": Change(masks=True),
     "5 quote_asset immutable": Change(immutables=True),
     "6 pool_balance + insurance_fund in one slot": Change(ledgers=True),
     "7 _check_market without num_markets": Change(no_num_markets=True),
@@ -853,9 +853,7 @@ CHANGES: dict[str, Change] = {
     "9 liquidate in the core (no delegatecall hop)": Change(no_hop=True),
     "10 stored price snapshot (no router call)": Change(price="stored"),
 }
-STORAGE_ALL = Change(
-    pack=tuple(PACKINGS), masks=True, ledgers=True, immutables=True, no_num_markets=True
-)
+STORAGE_ALL = Change(pack=tuple(PACKINGS), ledgers=True, immutables=True, no_num_markets=True)
 CHANGES["A = storage 1-7"] = STORAGE_ALL
 CHANGES["B = A + 8 + 9"] = replace(STORAGE_ALL, price="transient", no_hop=True)
 CHANGES["C = A + 9 + 10"] = replace(STORAGE_ALL, price="stored", no_hop=True)
@@ -885,7 +883,6 @@ def check_changes(P: dict[str, Profile], labels: dict[str, SlotLabels]) -> None:
             set(packed) == layout
         ), f"PACKINGS[{name!r}] fields {sorted(packed)} are not the layout's {sorted(layout)}"
     for what, groups in (
-        ("MASKS", MASKS),
         ("LEDGERS", LEDGERS),
         ("IMMUTABLE", IMMUTABLE),
         ("NUM_MARKETS", (NUM_MARKETS,)),
@@ -911,8 +908,6 @@ def _virtual(a: Access, change: Change) -> tuple[str | None, bool]:
             assert index is not None, f"PACKINGS[{name!r}] has no field {fld!r}"
             return f"{store}:{instance}#{index}", len(slots[index]) > 1
     if a.store == "Clearinghouse":
-        if change.masks and a.group in MASKS:
-            return f"{a.store}:mask{a.full[a.full.index('[') :]}", True
         if change.ledgers and a.group in LEDGERS:
             return f"{a.store}:ledgers", True
         if change.immutables and a.group in IMMUTABLE:

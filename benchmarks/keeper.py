@@ -150,20 +150,22 @@ def anvil(steps_tracing: bool, extra: list[str] | None = None) -> Iterator[tuple
 
 
 class Views:
-    """The Clearinghouse's views as bare JSON-RPC `eth_call`s, decoded with
-    eth_abi: an independent path from Ape's (and the keeper's)."""
+    """The Clearinghouse's and its lens's views as bare JSON-RPC
+    `eth_call`s, decoded with eth_abi: an independent path from Ape's (and
+    the keeper's)."""
 
-    def __init__(self, rpc: Rpc, clearinghouse: str) -> None:
+    def __init__(self, rpc: Rpc, clearinghouse: str, lens: str) -> None:
         self.rpc = rpc
         self.to = clearinghouse
+        self.lens = lens
 
-    def _calls(self, datas: list[str], block: int) -> list[bytes]:
+    def _calls(self, datas: list[str], block: int, to: str | None = None) -> list[bytes]:
         out: list[bytes] = []
         tag = hex(block)
         for start in range(0, len(datas), RPC_BATCH):
             part = datas[start : start + RPC_BATCH]
             results = self.rpc.batch(
-                [("eth_call", [{"to": self.to, "data": d}, tag]) for d in part]
+                [("eth_call", [{"to": to or self.to, "data": d}, tag]) for d in part]
             )
             out.extend(bytes.fromhex(r[2:]) for r in results)
         return out
@@ -182,20 +184,27 @@ class Views:
         ]
 
     def is_liquidatable(self, accts: list[tuple[str, int]], block: int) -> list[bool]:
-        datas = [calldata("is_liquidatable(address,uint256)", o, s) for o, s in accts]
-        return [decode(["bool"], r)[0] for r in self._calls(datas, block)]
+        datas = [
+            calldata("is_liquidatable(address,address,uint256)", self.to, o, s) for o, s in accts
+        ]
+        return [decode(["bool"], r)[0] for r in self._calls(datas, block, self.lens)]
 
     def to_liquidate(self, n: int, block: int) -> set[tuple[str, int]]:
         datas = [
-            calldata("accounts_to_liquidate(uint256,uint256)", i, PAGE) for i in range(0, n, PAGE)
+            calldata("accounts_to_liquidate(address,uint256,uint256)", self.to, i, PAGE)
+            for i in range(0, n, PAGE)
         ]
         out = set()
-        for raw in self._calls(datas, block):
+        for raw in self._calls(datas, block, self.lens):
             out.update((to_checksum_address(o), s) for o, s in decode([f"{ACCOUNT}[]"], raw)[0])
         return out
 
     def healths_page(self, start: int, limit: int, block: int) -> list[tuple]:
-        (raw,) = self._calls([calldata("account_healths(uint256,uint256)", start, limit)], block)
+        (raw,) = self._calls(
+            [calldata("account_healths(address,uint256,uint256)", self.to, start, limit)],
+            block,
+            self.lens,
+        )
         return list(decode([HEALTH_ROW], raw)[0])
 
     def per_account(self, owner: str, sub_id: int, block: int) -> tuple:
@@ -420,10 +429,11 @@ def _scan_rates(
         }
     keeper.config.page = PAGE
     out["batched_ape"] = batched
-    # The view's page is a constant (MAX_PAGE, what fits the return buffer):
-    # asking for more returns 50 rows.
+    # The view's page is a constant (MAX_PAGE): asking for more returns 50 rows.
+    lens = engine.require_lens()
     out["larger_pages"] = {
-        str(p): f"capped: the view returns {len(ch.account_healths(0, p, block_id=block))} rows"
+        str(p): "capped: the view returns "
+        f"{len(lens.account_healths(ch, 0, p, block_id=block))} rows"
         for p in LARGER_PAGES
     }
 
@@ -469,8 +479,11 @@ def _scan_rates(
     }
     # Every page in one JSON-RPC batch request (a node's ceiling, no Python per call).
     start = time.perf_counter()
-    datas = [calldata("account_healths(uint256,uint256)", s, PAGE) for s in range(0, n, PAGE)]
-    rows = sum(len(decode([HEALTH_ROW], r)[0]) for r in views._calls(datas, block))
+    datas = [
+        calldata("account_healths(address,uint256,uint256)", views.to, s, PAGE)
+        for s in range(0, n, PAGE)
+    ]
+    rows = sum(len(decode([HEALTH_ROW], r)[0]) for r in views._calls(datas, block, views.lens))
     seconds = time.perf_counter() - start
     raw_one_request = {
         "calls": len(datas),
@@ -541,7 +554,7 @@ def run_size(n: int, sample: int, repeat: int, steps_tracing: bool, console: Con
                 "seconds": round(build + stats.seconds, 2),
                 "tx_per_s": _rate(stats.transactions, build + stats.seconds),
             }
-            views = Views(rpc, ch.address)
+            views = Views(rpc, ch.address, engine.require_lens().address)
             block = provider.chain_manager.blocks.head.number
             setup["verify"] = _verify_setup(views, engine, plan, prices, block)
             result["anvil_empty_block_ms"] = _block_ms(rpc)

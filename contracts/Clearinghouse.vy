@@ -2,112 +2,57 @@
 # pragma nonreentrancy on
 """
 @title xmargin Clearinghouse
-@notice Holds pooled multi-asset collateral for every account `(owner,
-        sub_id)`, prices it through the OracleRouter and reports each
-        account's equity, initial margin and maintenance margin. Positions
-        and liquidation are built on these modules in later releases.
+@notice The core of the engine: the ledger and every user action. It holds
+        pooled multi-asset collateral for every account `(owner, sub_id)`,
+        prices it through the OracleRouter, reports each account's equity,
+        initial and maintenance margin, and runs deposits, withdrawals,
+        transfers between sub-accounts, operators, trades, the margin mode
+        and the liquidity pool's cash ledger. Everything else runs on this
+        contract's storage, at its address, through `__default__`:
+        liquidation, bad debt and keeper reads in ClearinghouseLiquidator,
+        the owner's and guardian's functions and configuration reads in
+        ClearinghouseAdmin (docs/architecture.md).
 @custom:security Owner (two-step) configures; a guardian may pause.
                  Every external function holds one global reentrancy lock
                  (module pragmas), views included, so no view can be read
                  mid-call by a reentering token.
 """
 
-from snekmate.auth import ownable
-from snekmate.auth import ownable_2step
-
-from .modules import collateral
 from .modules import constants
-from .modules import funds
-from .modules import governance
-from .modules import health
-from .modules import liquidation
-from .modules import liquidity
-from .modules import markets
-from .modules import operators
-from .modules import portfolio
-from .modules import registry
-from .modules import trading
 from .modules import errors
+from .modules import state
 
-initializes: ownable
-initializes: ownable_2step[ownable := ownable]
-initializes: governance[ownable := ownable]
-initializes: operators
-initializes: collateral[ownable := ownable]
-initializes: markets[ownable := ownable, collateral := collateral]
-initializes: health[collateral := collateral, markets := markets, portfolio := portfolio]
-initializes: funds[
-    collateral := collateral, governance := governance, health := health, operators := operators
-]
-initializes: trading[
-    collateral := collateral,
-    governance := governance,
-    health := health,
-    markets := markets,
-    operators := operators,
-    portfolio := portfolio,
-    registry := registry,
-]
-initializes: liquidity[ownable := ownable, collateral := collateral, markets := markets]
-initializes: registry
-initializes: liquidation[
-    ownable := ownable,
-    collateral := collateral,
-    health := health,
-    markets := markets,
-    operators := operators,
-    portfolio := portfolio,
-    registry := registry,
-    trading := trading,
-]
-initializes: portfolio[ownable := ownable, collateral := collateral, markets := markets]
+initializes: state
 
 exports: (
-    # ownership (renounce is deliberately not exported)
-    ownable_2step.owner,
-    ownable_2step.pending_owner,
-    # guardian and pause
-    governance.guardian,
-    governance.paused,
-    # asset registry
-    collateral.oracle,
-    collateral.quote_asset,
-    collateral.num_assets,
-    collateral.asset_list,
-    collateral.asset_config,
-    collateral.total_deposits,
-    collateral.held_mask,
-    collateral.listed_assets,
-    # accounts
-    collateral.balance_of,
-    funds.deposit,
-    funds.withdraw,
-    funds.withdraw_for,
-    funds.transfer_between,
-    operators.is_operator,
-    operators.set_operator,
-    # health
-    health.account_health,
-    health.collateral_value,
+    # ownership (renounce is deliberately not exported) and pause
+    state.ownable_2step.owner,
+    state.ownable_2step.pending_owner,
+    state.governance.paused,
+    # accounts: balances and operators
+    state.collateral.quote_asset,
+    state.collateral.balance_of,
+    state.operators.is_operator,
+    state.operators.set_operator,
+    # collateral in and out
+    state.funds.deposit,
+    state.funds.withdraw,
+    state.funds.withdraw_for,
+    state.funds.transfer_between,
+    # health and margin mode
+    state.health.account_health,
+    state.health.set_margin_mode,
     # perpetual markets
-    markets.num_markets,
-    markets.market_params,
-    markets.market_state,
-    markets.market_closed,
-    markets.position_mask,
-    markets.pool_balance,
-    markets.position,
-    markets.funding_now,
-    trading.trade,
-    trading.trade_for,
+    state.markets.position,
+    state.trading.trade,
+    state.trading.trade_for,
     # liquidity pool ledger (the LiquidityPool vault moves its cash)
-    liquidity.pool,
-    liquidity.pool_buffer,
-    liquidity.pool_state,
-    liquidity.pool_value,
-    liquidity.pool_withdrawable,
-    liquidity.pool_deposit,
-    liquidity.pool_withdraw,
+    state.liquidity.pool_balance,
+    state.liquidity.pool_state,
+    state.liquidity.pool_value,
+    state.liquidity.pool_withdrawable,
+    state.liquidity.pool_deposit,
+    state.liquidity.pool_withdraw,
 )
 
 # The extension (ClearinghouseLiquidator, which forwards what it does not
@@ -127,9 +72,9 @@ def __init__(quote_asset: address, oracle: address, quote_cap: uint256, liquidat
            guardian's functions to ClearinghouseAdmin).
     """
     assert liquidator.is_contract, errors.BAD_LIQUIDATOR
-    ownable.__init__()
-    ownable_2step.__init__()
-    collateral._initialize(quote_asset, oracle, quote_cap)
+    state.__init__()
+    state.oracle._set(oracle)
+    state.collateral._initialize(quote_asset, quote_cap)
     LIQUIDATOR = liquidator
 
 

@@ -6,7 +6,10 @@
         Clearinghouse so they cost it no bytecode. Everything is computed
         from the Clearinghouse's own views with the same maths
         (`markets._risk`), so a row here sums to what `account_health`
-        reports.
+        reports. The keepers' pages (`account_healths`,
+        `accounts_to_liquidate`, `is_liquidatable`) read the engine's
+        account registry 50 accounts at a time: a page is one call, and no
+        loop ever walks the whole registry.
         The liquidation price of a position is the price of its market at
         which the account's equity would equal its maintenance margin, all
         other prices held where they are (collateral included, even when it
@@ -20,11 +23,41 @@
                  is asked about.
 """
 
-from .interfaces import IClearinghouseView
 from .interfaces import IOracleRouter
 from .modules import constants
 from .modules import fixed_point as fp
+from .modules import health
 from .modules import markets
+from .modules import registry
+
+
+# The engine's views the lens reads, typed with the modules' own structs.
+interface IClearinghouseView:
+    def oracle() -> address: view
+    def quote_asset() -> address: view
+    def balance_of(owner: address, sub_id: uint256, asset: address) -> int256: view
+    def position_mask(owner: address, sub_id: uint256) -> uint256: view
+    def position(owner: address, sub_id: uint256, market_id: uint256) -> markets.Position: view
+    def market_params(market_id: uint256) -> markets.MarketParams: view
+    def funding_now(market_id: uint256) -> (int256, int256): view
+    def account_health(owner: address, sub_id: uint256) -> health.Health: view
+    def num_accounts() -> uint256: view
+    def account_at(index: uint256) -> registry.Account: view
+
+
+# Accounts per keeper page.
+MAX_PAGE: constant(uint256) = 50
+# An encoded Health (3 words), or a revert with one reason string (selector,
+# offset, length and up to 2 words).
+HEALTH_BYTES: constant(uint256) = 132
+
+
+struct AccountHealth:
+    owner: address
+    sub_id: uint256
+    equity: int256
+    im: uint256
+    mm: uint256
 
 
 struct PositionDetail:
@@ -54,7 +87,7 @@ def position_details(
     @return One row per open position, in market order (WAD USD, WAD sizes).
     """
     out: DynArray[PositionDetail, constants.MAX_MARKETS] = []
-    h: IClearinghouseView.Health = staticcall clearinghouse.account_health(owner, sub_id)
+    h: health.Health = staticcall clearinghouse.account_health(owner, sub_id)
     oracle: IOracleRouter = IOracleRouter(staticcall clearinghouse.oracle())
     mask: uint256 = staticcall clearinghouse.position_mask(owner, sub_id)
     for m: uint256 in range(constants.MAX_MARKETS):
@@ -66,6 +99,103 @@ def position_details(
     return out
 
 
+@external
+@view
+def is_liquidatable(clearinghouse: IClearinghouseView, owner: address, sub_id: uint256) -> bool:
+    """
+    @notice Whether the account's equity is below its maintenance margin:
+            what `liquidate` (or `liquidate_collateral`) checks.
+    @dev An account with no debt and no position is never liquidatable and
+         is not priced (a stale feed does not make it revert). Otherwise
+         reverts if a price the account needs is invalid.
+    @param clearinghouse The engine.
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @return True if the account can be liquidated now.
+    """
+    return self._is_liquidatable(clearinghouse, owner, sub_id)
+
+
+@external
+@view
+def accounts_to_liquidate(
+    clearinghouse: IClearinghouseView, start: uint256, limit: uint256
+) -> DynArray[registry.Account, MAX_PAGE]:
+    """
+    @notice The liquidatable accounts among registry indexes
+            [start, start + min(limit, 50)).
+    @dev Reverts if a price one of them needs is invalid.
+    @param clearinghouse The engine.
+    @param start First registry index.
+    @param limit Accounts to scan, at most 50.
+    @return The accounts with equity below maintenance margin.
+    """
+    out: DynArray[registry.Account, MAX_PAGE] = []
+    n: uint256 = staticcall clearinghouse.num_accounts()
+    for j: uint256 in range(MAX_PAGE):
+        if j >= limit or start + j >= n:
+            break
+        a: registry.Account = staticcall clearinghouse.account_at(start + j)
+        if self._is_liquidatable(clearinghouse, a.owner, a.sub_id):
+            out.append(a)
+    return out
+
+
+@external
+@view
+def account_healths(
+    clearinghouse: IClearinghouseView, start: uint256, limit: uint256
+) -> DynArray[AccountHealth, MAX_PAGE]:
+    """
+    @notice Equity, IM and MM of registry accounts [start, start + min(limit, 50)),
+            one call for a keeper's batch read.
+    @dev Reverts if a price one of them needs is invalid.
+    @param clearinghouse The engine.
+    @param start First registry index.
+    @param limit Accounts to read, at most 50.
+    @return One row per account, in registry order.
+    """
+    out: DynArray[AccountHealth, MAX_PAGE] = []
+    n: uint256 = staticcall clearinghouse.num_accounts()
+    for j: uint256 in range(MAX_PAGE):
+        if j >= limit or start + j >= n:
+            break
+        a: registry.Account = staticcall clearinghouse.account_at(start + j)
+        h: health.Health = staticcall clearinghouse.account_health(a.owner, a.sub_id)
+        out.append(AccountHealth(owner=a.owner, sub_id=a.sub_id, equity=h.equity, im=h.im, mm=h.mm))
+    return out
+
+
+@internal
+@view
+def _is_liquidatable(ch: IClearinghouseView, owner: address, sub_id: uint256) -> bool:
+    """
+    @dev One call in the common case: the account's health. Only when that
+         reverts (a price it needs is invalid) does the lens ask whether the
+         account owes anything (the engine's `health._has_liabilities`): an
+         account with no debt and no position is not liquidatable and is
+         not priced, anything else reverts with the engine's reason.
+    """
+    ok: bool = False
+    data: Bytes[HEALTH_BYTES] = b""
+    ok, data = raw_call(
+        ch.address,
+        abi_encode(owner, sub_id, method_id=method_id("account_health(address,uint256)")),
+        max_outsize=HEALTH_BYTES,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if ok:
+        h: health.Health = abi_decode(data, health.Health)
+        return h.equity < convert(h.mm, int256)
+    if (
+        staticcall ch.balance_of(owner, sub_id, staticcall ch.quote_asset()) >= 0
+        and staticcall ch.position_mask(owner, sub_id) == 0
+    ):
+        return False
+    raw_revert(data)
+
+
 @internal
 @view
 def _detail(
@@ -74,32 +204,18 @@ def _detail(
     owner: address,
     sub_id: uint256,
     m: uint256,
-    h: IClearinghouseView.Health,
+    h: health.Health,
 ) -> PositionDetail:
-    q: IClearinghouseView.Position = staticcall ch.position(owner, sub_id, m)
-    pos: markets.Position = markets.Position(
-        size=q.size, entry_price=q.entry_price, funding_index=q.funding_index
-    )
-    c: IClearinghouseView.MarketParams = staticcall ch.market_params(m)
-    p: markets.MarketParams = markets.MarketParams(
-        asset=c.asset,
-        imr_base=c.imr_base,
-        mmr_base=c.mmr_base,
-        im_size_scalar=c.im_size_scalar,
-        mm_size_scalar=c.mm_size_scalar,
-        skew_scale=c.skew_scale,
-        taker_fee=c.taker_fee,
-        maker_fee=c.maker_fee,
-        max_oi=c.max_oi,
-        max_funding_velocity=c.max_funding_velocity,
-        max_funding_rate=c.max_funding_rate,
-    )
+    pos: markets.Position = staticcall ch.position(owner, sub_id, m)
+    p: markets.MarketParams = staticcall ch.market_params(m)
     price: uint256 = staticcall oracle.price(p.asset)
     rate: int256 = 0
     index: int256 = 0
     rate, index = staticcall ch.funding_now(m)
     r: markets.PositionRisk = markets._risk(pos, p, price, index)
-    mmr: uint256 = markets._margin_ratio(fp._abs(pos.size), p.mmr_base, p.mm_size_scalar, p.skew_scale)
+    mmr: uint256 = markets._margin_ratio(
+        fp._abs(pos.size), p.mmr_base, p.mm_size_scalar, p.skew_scale
+    )
     return PositionDetail(
         market_id=m,
         size=pos.size,
@@ -117,11 +233,18 @@ def _detail(
 @internal
 @pure
 def _liquidation_price(
-    size: int256, price: uint256, mmr: uint256, equity: int256, account_mm: uint256, position_mm: uint256
+    size: int256,
+    price: uint256,
+    mmr: uint256,
+    equity: int256,
+    account_mm: uint256,
+    position_mm: uint256,
 ) -> uint256:
     wad: int256 = convert(constants.WAD, int256)
     # num in WAD^2 units, den in WAD units: p = num / den is WAD USD.
-    num: int256 = (convert(account_mm, int256) - convert(position_mm, int256) - equity) * wad + size * convert(price, int256)
+    num: int256 = (
+        convert(account_mm, int256) - convert(position_mm, int256) - equity
+    ) * wad + size * convert(price, int256)
     den: int256 = fp._floor_div(size * wad - convert(fp._abs(size) * mmr, int256), wad)
     if den == 0:
         return 0

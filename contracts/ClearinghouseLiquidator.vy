@@ -2,98 +2,57 @@
 # pragma nonreentrancy on
 """
 @title xmargin Clearinghouse liquidation extension
-@notice Liquidation, collateral liquidation, the insurance fund and the
-        keepers' batch views (`modules/liquidation.vy`), run only by
-        `delegatecall` from the Clearinghouse's `__default__` on the
-        Clearinghouse's storage, at its address. Selectors this contract
-        does not implement are forwarded, again by `delegatecall`, to
-        ClearinghouseAdmin (the owner's and guardian's functions), so the
-        core needs one extension address. Both live outside the core because
-        the core, with trading and health, must stay under the
-        24,576-byte limit (EIP-170).
+@notice Liquidation, collateral liquidation, bad debt and the insurance
+        fund (`modules/liquidation.vy`), the portfolio liquidation order,
+        and the account and market state reads keepers and integrators use
+        but the core does not need. It runs only by `delegatecall` from the
+        Clearinghouse's `__default__`, on the Clearinghouse's storage, at
+        its address. Selectors this contract does not implement are
+        forwarded, again by `delegatecall`, to ClearinghouseAdmin (the
+        owner's and guardian's functions), so the core needs one extension
+        address. The keepers' pages (`account_healths`,
+        `accounts_to_liquidate`, `is_liquidatable`) are in the stateless
+        ClearinghouseLens.
         Called directly, this contract acts on its own empty storage: no
         owner, no configuration, no quote asset; every function reverts or
         reports nothing.
-@custom:security Storage layout must equal the Clearinghouse's: the same
-                 modules are initialized in the same order, and a unit test
-                 compares the compiler's layouts.
+@custom:security Storage layout equals the Clearinghouse's by construction:
+                 both `initializes: state` and declare nothing else; a unit
+                 test compares the compiler's layouts.
 """
 
-from snekmate.auth import ownable
-from snekmate.auth import ownable_2step
-
-from .modules import collateral
 from .modules import constants
-from .modules import funds
-from .modules import governance
-from .modules import health
-from .modules import liquidation
-from .modules import liquidity
-from .modules import markets
-from .modules import operators
-from .modules import portfolio
-from .modules import registry
-from .modules import trading
 from .modules import errors
+from .modules import state
 
-# Same modules, same order as Clearinghouse.vy: same storage layout.
-initializes: ownable
-initializes: ownable_2step[ownable := ownable]
-initializes: governance[ownable := ownable]
-initializes: operators
-initializes: collateral[ownable := ownable]
-initializes: markets[ownable := ownable, collateral := collateral]
-initializes: health[collateral := collateral, markets := markets, portfolio := portfolio]
-initializes: funds[
-    collateral := collateral, governance := governance, health := health, operators := operators
-]
-initializes: trading[
-    collateral := collateral,
-    governance := governance,
-    health := health,
-    markets := markets,
-    operators := operators,
-    portfolio := portfolio,
-    registry := registry,
-]
-initializes: liquidity[ownable := ownable, collateral := collateral, markets := markets]
-initializes: registry
-initializes: liquidation[
-    ownable := ownable,
-    collateral := collateral,
-    health := health,
-    markets := markets,
-    operators := operators,
-    portfolio := portfolio,
-    registry := registry,
-    trading := trading,
-]
-initializes: portfolio[ownable := ownable, collateral := collateral, markets := markets]
+# The Clearinghouse's storage, by construction (modules/state.vy).
+initializes: state
 
 exports: (
     # liquidation
-    liquidation.liquidate,
-    liquidation.liquidate_collateral,
-    liquidation.liquidation_params,
+    state.liquidation.liquidate,
+    state.liquidation.liquidate_collateral,
+    state.liquidation.liquidation_params,
     # insurance fund and bad debt
-    liquidation.fund_insurance,
-    liquidation.insurance_fund,
-    liquidation.bad_debt_total,
-    liquidation.bad_debt_insurance,
-    liquidation.bad_debt_pool,
-    liquidation.settle_bad_debt,
-    # keepers' views
-    liquidation.is_liquidatable,
-    liquidation.accounts_to_liquidate,
-    liquidation.account_healths,
-    registry.num_accounts,
-    registry.account_at,
-    health.set_margin_mode,
-    portfolio.portfolio_risk,
-    portfolio.risk_group,
-    portfolio.portfolio_mode,
-    portfolio.portfolio_exposure,
-    portfolio.portfolio_liquidation_market,
+    state.liquidation.fund_insurance,
+    state.liquidation.insurance_fund,
+    state.liquidation.bad_debt_total,
+    state.liquidation.bad_debt_insurance,
+    state.liquidation.bad_debt_pool,
+    state.liquidation.settle_bad_debt,
+    # the order in which a portfolio-mode account is liquidated
+    state.health.portfolio_exposure,
+    state.liquidation.portfolio_liquidation_market,
+    # state reads for keepers and integrators (the core does not need them)
+    state.accounts.held_mask,
+    state.accounts.position_mask,
+    state.portfolio.portfolio_mode,
+    state.registry.num_accounts,
+    state.registry.account_at,
+    state.collateral.total_deposits,
+    state.health.collateral_value,
+    state.markets.market_state,
+    state.markets.funding_now,
 )
 
 ADMIN: public(immutable(address))
@@ -106,11 +65,10 @@ def __init__(admin: address):
     @param admin The ClearinghouseAdmin extension.
     """
     assert admin.is_contract, errors.BAD_ADMIN
-    ownable.__init__()
-    ownable_2step.__init__()
+    state.__init__()
     # Its own storage is never used: without an owner, every owner-only
     # function forwarded from a direct call reverts.
-    ownable._transfer_ownership(empty(address))
+    state.ownable._transfer_ownership(empty(address))
     ADMIN = admin
 
 
@@ -119,8 +77,8 @@ def __init__(admin: address):
 @raw_return
 def __default__() -> Bytes[constants.MAX_RETURN]:
     """
-    @notice Runs the owner's and guardian's functions (ClearinghouseAdmin)
-            on the calling Clearinghouse's storage.
+    @notice Runs the owner's and guardian's functions and the configuration
+            reads (ClearinghouseAdmin) on the calling Clearinghouse's storage.
     @dev `@reentrant`: the admin functions take the shared lock themselves.
     """
     return raw_call(ADMIN, msg.data, max_outsize=constants.MAX_RETURN, is_delegate_call=True)

@@ -78,6 +78,7 @@ def __init__(clearinghouse: IClearinghousePool, name: String[25], symbol: String
     # minter role, which this vault never uses.
     ownable._transfer_ownership(empty(address))
 
+
 # ---------------------------------------------------------------- views
 
 
@@ -318,7 +319,11 @@ def _try_read(selector: Bytes[4]) -> (bool, uint256):
     ok: bool = False
     data: Bytes[32] = b""
     ok, data = raw_call(
-        CLEARINGHOUSE.address, selector, max_outsize=32, is_static_call=True, revert_on_failure=False
+        CLEARINGHOUSE.address,
+        selector,
+        max_outsize=32,
+        is_static_call=True,
+        revert_on_failure=False,
     )
     if not ok or len(data) != 32:
         return False, 0
@@ -359,7 +364,9 @@ def _deposit(assets: uint256, shares: uint256, receiver: address, pool_value: ui
     assert shares > 0, errors.BELOW_ONE_SHARE
     erc20._mint(receiver, shares)
     token_transfer._pull(asset, msg.sender, assets)
-    assert extcall IERC20(asset).approve(CLEARINGHOUSE.address, assets, default_return_value=True), errors.APPROVE_FAILED
+    assert extcall IERC20(asset).approve(
+        CLEARINGHOUSE.address, assets, default_return_value=True
+    ), errors.APPROVE_FAILED
     extcall CLEARINGHOUSE.pool_deposit(assets)
     log IERC4626.Deposit(sender=msg.sender, owner=receiver, assets=assets, shares=shares)
 
@@ -372,4 +379,6 @@ def _withdraw(assets: uint256, shares: uint256, receiver: address, owner: addres
     assert erc20.balanceOf[owner] >= shares, errors.INSUFFICIENT_SHARES
     erc20._burn(owner, shares)
     extcall CLEARINGHOUSE.pool_withdraw(assets, receiver)
-    log IERC4626.Withdraw(sender=msg.sender, receiver=receiver, owner=owner, assets=assets, shares=shares)
+    log IERC4626.Withdraw(
+        sender=msg.sender, receiver=receiver, owner=owner, assets=assets, shares=shares
+    )

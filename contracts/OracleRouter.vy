@@ -246,7 +246,9 @@ def remove_secondary_feed(asset: address):
     assert self.second_word[asset] != 0, errors.NO_SECOND_FEED
     self.second_word[asset] = 0
     self.primary_word[asset] &= ~HAS_SECOND_BIT
-    log SecondaryFeedSet(asset=asset, aggregator=empty(address), heartbeat=0, decimals=0, max_deviation=0)
+    log SecondaryFeedSet(
+        asset=asset, aggregator=empty(address), heartbeat=0, decimals=0, max_deviation=0
+    )
 
 
 @external
@@ -278,7 +280,9 @@ def _feed_word(aggregator: address, heartbeat: uint256) -> (uint256, uint256):
     assert heartbeat <= constants.MAX_HEARTBEAT, errors.HEARTBEAT_TOO_LONG
     decimals: uint256 = convert(staticcall IAggregatorV3(aggregator).decimals(), uint256)
     assert decimals <= constants.MAX_DECIMALS, errors.FEED_DECIMALS
-    word: uint256 = convert(aggregator, uint256) | (heartbeat << HEARTBEAT_SHIFT) | (decimals << DECIMALS_SHIFT)
+    word: uint256 = (
+        convert(aggregator, uint256) | (heartbeat << HEARTBEAT_SHIFT) | (decimals << DECIMALS_SHIFT)
+    )
     return word, decimals
 
 
@@ -300,7 +304,7 @@ def _unpack_feed(word: uint256) -> Feed:
     return Feed(
         aggregator=convert(convert(word & ADDRESS_MASK, uint160), address),  # inline: hot path
         heartbeat=(word >> HEARTBEAT_SHIFT) & HEARTBEAT_MASK,
-        scale=10 ** (constants.MAX_DECIMALS - decimals),
+        scale=10**(constants.MAX_DECIMALS - decimals),
     )
 
 

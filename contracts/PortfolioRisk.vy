@@ -110,7 +110,9 @@ def shock(scenario: uint256, group: uint256) -> int256:
 
 @external
 @view
-def scenario_pnls(lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS]) -> DynArray[int256, MAX_SCENARIOS]:
+def scenario_pnls(
+    lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS]
+) -> DynArray[int256, MAX_SCENARIOS]:
     """
     @notice Every scenario's P&L for per-group exposures (what the engine's
             `portfolio_exposure` returns), rounded against the account.

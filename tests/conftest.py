@@ -109,6 +109,13 @@ def stranger(accounts):
 
 
 @pytest.fixture(scope="session")
+def lens(project, owner):
+    """The stateless ClearinghouseLens (keeper pages, position breakdowns):
+    one serves every engine, which each call names."""
+    return owner.deploy(project.ClearinghouseLens)
+
+
+@pytest.fixture(scope="session")
 def lp(accounts):
     return accounts[6]
 

@@ -17,6 +17,7 @@ def engine_over(
     markets: dict[str, int],
     pool: Any = None,
     deployer: str = "",
+    lens: Any = None,
 ) -> Engine:
     """`tokens`: symbol -> token, the quote asset first; `feeds`: symbol ->
     primary feed of each non-quote asset; `markets`: symbol -> market id."""
@@ -25,7 +26,8 @@ def engine_over(
         chain_id=0,
         config="test",
         deployer=deployer,
-        contracts={"Clearinghouse": ch.address, "OracleRouter": oracle.address},
+        contracts={"Clearinghouse": ch.address, "OracleRouter": oracle.address}
+        | ({"ClearinghouseLens": lens.address} if lens is not None else {}),
         assets={
             symbol: AssetRecord(
                 token.address,
@@ -36,4 +38,4 @@ def engine_over(
         },
         markets=dict(markets),
     )
-    return Engine(record, oracle, ch, dict(tokens), dict(feeds), pool)
+    return Engine(record, oracle, ch, dict(tokens), dict(feeds), pool, lens=lens)

@@ -9,74 +9,24 @@
         withdrawals alone cannot create. Never deployed outside tests.
 """
 
-from snekmate.auth import ownable
-from snekmate.auth import ownable_2step
-
-from ..modules import collateral
 from ..modules import constants
-from ..modules import funds
-from ..modules import governance
-from ..modules import health
-from ..modules import liquidation
-from ..modules import liquidity
-from ..modules import markets
-from ..modules import operators
-from ..modules import portfolio
-from ..modules import registry
-from ..modules import trading
 from ..modules import errors
+from ..modules import state
 
-initializes: ownable
-initializes: ownable_2step[ownable := ownable]
-initializes: governance[ownable := ownable]
-initializes: operators
-initializes: collateral[ownable := ownable]
-initializes: markets[ownable := ownable, collateral := collateral]
-initializes: health[collateral := collateral, markets := markets, portfolio := portfolio]
-initializes: funds[
-    collateral := collateral, governance := governance, health := health, operators := operators
-]
-initializes: trading[
-    collateral := collateral,
-    governance := governance,
-    health := health,
-    markets := markets,
-    operators := operators,
-    portfolio := portfolio,
-    registry := registry,
-]
-initializes: liquidity[ownable := ownable, collateral := collateral, markets := markets]
-initializes: registry
-initializes: liquidation[
-    ownable := ownable,
-    collateral := collateral,
-    health := health,
-    markets := markets,
-    operators := operators,
-    portfolio := portfolio,
-    registry := registry,
-    trading := trading,
-]
-initializes: portfolio[ownable := ownable, collateral := collateral, markets := markets]
+initializes: state
 
 exports: (
-    ownable_2step.owner,
-    ownable_2step.pending_owner,
-    governance.guardian,
-    governance.paused,
-    collateral.oracle,
-    collateral.quote_asset,
-    collateral.num_assets,
-    collateral.asset_list,
-    collateral.asset_config,
-    collateral.total_deposits,
-    collateral.held_mask,
-    collateral.listed_assets,
-    collateral.balance_of,
-    funds.deposit,
-    funds.withdraw,
-    health.account_health,
-    health.collateral_value,
+    state.ownable_2step.owner,
+    state.ownable_2step.pending_owner,
+    state.governance.paused,
+    state.collateral.quote_asset,
+    state.collateral.total_deposits,
+    state.accounts.held_mask,
+    state.collateral.balance_of,
+    state.funds.deposit,
+    state.funds.withdraw,
+    state.health.account_health,
+    state.health.collateral_value,
 )
 
 # The extension (ClearinghouseLiquidator, which forwards what it does not
@@ -96,9 +46,9 @@ def __init__(quote_asset: address, oracle: address, quote_cap: uint256, liquidat
            guardian's functions to ClearinghouseAdmin).
     """
     assert liquidator.is_contract, errors.BAD_LIQUIDATOR
-    ownable.__init__()
-    ownable_2step.__init__()
-    collateral._initialize(quote_asset, oracle, quote_cap)
+    state.__init__()
+    state.oracle._set(oracle)
+    state.collateral._initialize(quote_asset, quote_cap)
     LIQUIDATOR = liquidator
 
 
@@ -124,4 +74,4 @@ def harness_settle(owner: address, sub_id: uint256, delta: int256):
     @notice Adds `delta` (native quote units, may be negative) to an
             account's quote balance, as realised PnL would.
     """
-    collateral._add(owner, sub_id, collateral.quote_asset, delta)
+    state.collateral._add(owner, sub_id, state.collateral.quote_asset, delta)

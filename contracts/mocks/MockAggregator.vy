@@ -17,11 +17,19 @@ answered_in_round: public(uint80)
 def __init__(decimals: uint8, description: String[64], initial_answer: int256):
     self.decimals = decimals
     self.description = description
-    self._set(self.round_id + 1, initial_answer, block.timestamp, block.timestamp, self.round_id + 1)
+    self._set(
+        self.round_id + 1, initial_answer, block.timestamp, block.timestamp, self.round_id + 1
+    )
 
 
 @internal
-def _set(round_id: uint80, answer: int256, started_at: uint256, updated_at: uint256, answered_in_round: uint80):
+def _set(
+    round_id: uint80,
+    answer: int256,
+    started_at: uint256,
+    updated_at: uint256,
+    answered_in_round: uint80,
+):
     self.round_id = round_id
     self.answer = answer
     self.started_at = started_at
@@ -39,7 +47,11 @@ def set_answer(answer: int256):
 
 @external
 def set_round(
-    round_id: uint80, answer: int256, started_at: uint256, updated_at: uint256, answered_in_round: uint80
+    round_id: uint80,
+    answer: int256,
+    started_at: uint256,
+    updated_at: uint256,
+    answered_in_round: uint80,
 ):
     """
     @notice Sets every field of the latest round, for stale, incomplete and

@@ -4,6 +4,7 @@
 @notice Anyone may mint. Not for production.
 """
 
+
 event Transfer:
     sender: indexed(address)
     receiver: indexed(address)

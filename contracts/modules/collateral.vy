@@ -5,12 +5,12 @@
 @notice The asset registry and every account's internal collateral balances.
         An account is `(owner, sub_id)`; each sub-account is margined on its
         own. Balances are kept in each token's native decimals and change only
-        through deposits, withdrawals and (later) settlement, never through
+        through deposits, withdrawals and settlement, never through
         tokens sent straight to the contract, so a donation moves no account
         and no cap.
         The quote asset (a USD stablecoin, index 0) is the settlement asset:
         valued at face value with no haircut, and the only balance that may
-        later go negative. Every other asset is valued at its checked oracle
+        go negative (settled losses). Every other asset is valued at its checked oracle
         price less a haircut: `mm_haircut` for the maintenance view,
         `im_haircut >= mm_haircut` for the initial view.
 @custom:security Values are rounded down (against the account) at each step:
@@ -19,14 +19,16 @@
 """
 
 from snekmate.auth import ownable
-from snekmate.utils import math
 
 from ..interfaces import IERC20Decimals
-from ..interfaces import IOracleRouter
+from . import accounts
 from . import constants
 from . import errors
+from . import oracle
 
 uses: ownable
+uses: accounts
+uses: oracle
 
 
 struct Asset:
@@ -70,14 +72,8 @@ event AssetParamsSet:
     cap: uint256
 
 
-event OracleSet:
-    previous_oracle: indexed(address)
-    new_oracle: indexed(address)
-
-
 QUOTE_INDEX: constant(uint256) = 0
 
-oracle: public(IOracleRouter)
 quote_asset: public(address)
 num_assets: public(uint256)
 asset_list: public(address[constants.MAX_ASSETS])
@@ -86,27 +82,15 @@ total_deposits: public(HashMap[address, uint256])
 
 # owner -> sub_id -> asset -> native amount
 balances: HashMap[address, HashMap[uint256, HashMap[address, int256]]]
-# owner -> sub_id -> the account's header word, read by every health check:
-# bit i (< MAX_ASSETS) set when the balance of asset_list[i] is non-zero,
-# which lets a health check skip assets the account does not hold without
-# an SLOAD; bit 255 (PORTFOLIO_FLAG) set while the account is in portfolio
-# margin mode (modules/portfolio.vy), so telling the modes apart costs no
-# slot of its own.
-held_mask: public(HashMap[address, HashMap[uint256, uint256]])
-ASSET_BITS: constant(uint256) = (1 << constants.MAX_ASSETS) - 1
-PORTFOLIO_FLAG: constant(uint256) = 1 << 255
 
 
 @internal
-def _initialize(quote: address, oracle: address, quote_cap: uint256):
+def _initialize(quote: address, quote_cap: uint256):
     """
     @dev Called once from the deploying contract's constructor. Not a module
          `__init__`, so that the admin extension (same storage layout, never
          holding state of its own) need not call it.
     """
-    assert oracle.is_contract, errors.ORACLE_NOT_CONTRACT
-    self.oracle = IOracleRouter(oracle)
-    log OracleSet(previous_oracle=empty(address), new_oracle=oracle)
     self._list(quote, 0, 0, quote_cap)
     self.quote_asset = quote
 
@@ -119,7 +103,7 @@ def _initialize(quote: address, oracle: address, quote_cap: uint256):
 def balance_of(owner: address, sub_id: uint256, asset: address) -> int256:
     """
     @notice An account's internal balance of `asset`, native decimals.
-    @dev Only the quote asset can (later) be negative: a settlement debt.
+    @dev Only the quote asset can be negative: a settlement debt.
     @param owner The account owner.
     @param sub_id The sub-account number.
     @param asset The token.
@@ -158,7 +142,7 @@ def list_asset(asset: address, im_haircut: uint256, mm_haircut: uint256, cap: ui
     """
     ownable._check_owner()
     # The oracle must price the asset before any account can hold it.
-    assert staticcall self.oracle.price(asset) > 0, errors.ASSET_NO_PRICE
+    assert oracle._price(asset) > 0, errors.ASSET_NO_PRICE
     self._list(asset, im_haircut, mm_haircut, cap)
 
 
@@ -197,7 +181,7 @@ def _list(asset: address, im_haircut: uint256, mm_haircut: uint256, cap: uint256
         listed=True,
         index=index,
         decimals=decimals,
-        precision=10 ** (constants.MAX_DECIMALS - decimals),
+        precision=10**(constants.MAX_DECIMALS - decimals),
         im_haircut=im_haircut,
         mm_haircut=mm_haircut,
         cap=cap,
@@ -232,15 +216,6 @@ def _check_listed(asset: address):
 
 
 @internal
-@view
-def _holds_collateral(owner: address, sub_id: uint256) -> bool:
-    """
-    @dev True while the account holds any non-quote asset (bit 0 is the quote).
-    """
-    return (self.held_mask[owner][sub_id] & ASSET_BITS) >> 1 != 0
-
-
-@internal
 def _add(owner: address, sub_id: uint256, asset: address, delta: int256) -> int256:
     """
     @dev Adds `delta` (native units) to a balance and keeps the held bitmap
@@ -250,10 +225,8 @@ def _add(owner: address, sub_id: uint256, asset: address, delta: int256) -> int2
     new: int256 = old + delta
     self.balances[owner][sub_id][asset] = new
     if (old == 0) != (new == 0):
-        bit: uint256 = 1 << self.asset_config[asset].index
-        # XOR flips the bit: set when the balance became non-zero,
-        # cleared when it became zero.
-        self.held_mask[owner][sub_id] ^= bit
+        # Set when the balance became non-zero, cleared when it became zero.
+        accounts._flip(owner, sub_id, 1 << self.asset_config[asset].index)
     return new
 
 
@@ -265,39 +238,3 @@ def _untrack_deposit(asset: address, amount: uint256):
     """
     total: uint256 = self.total_deposits[asset]
     self.total_deposits[asset] = total - min(amount, total)
-
-
-@internal
-@view
-def _collateral_value(owner: address, sub_id: uint256) -> CollateralValue:
-    """
-    @dev Prices every asset the account holds. Reverts (through the oracle)
-         if any held asset has no valid price.
-    """
-    out: CollateralValue = empty(CollateralValue)
-    quote: address = self.quote_asset
-    out.quote = self.balances[owner][sub_id][quote] * convert(
-        self.asset_config[quote].precision, int256
-    )
-    # Bit 0 is the quote asset, valued above.
-    mask: uint256 = (self.held_mask[owner][sub_id] & ASSET_BITS) >> 1
-    for i: uint256 in range(1, constants.MAX_ASSETS):
-        if mask == 0:
-            break
-        if mask & 1 == 1:
-            asset: address = self.asset_list[i]
-            # Non-quote balances are never negative.
-            amount: uint256 = convert(self.balances[owner][sub_id][asset], uint256)
-            price: uint256 = staticcall self.oracle.price(asset)
-            value: uint256 = math._mul_div(
-                amount * self.asset_config[asset].precision, price, constants.WAD, False
-            )
-            out.market += value
-            out.weighted_mm += math._mul_div(
-                value, constants.WAD - self.asset_config[asset].mm_haircut, constants.WAD, False
-            )
-            out.weighted_im += math._mul_div(
-                value, constants.WAD - self.asset_config[asset].im_haircut, constants.WAD, False
-            )
-        mask >>= 1
-    return out

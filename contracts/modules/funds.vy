@@ -17,7 +17,10 @@ from . import operators
 from . import token_transfer
 from . import errors
 
-uses: (collateral, governance, health, operators)
+uses: collateral
+uses: governance
+uses: health
+uses: operators
 
 
 event Deposit:
@@ -108,29 +111,21 @@ def transfer_between(sub_from: uint256, sub_to: uint256, asset: address, amount:
     @param asset A listed token.
     @param amount Native units, > 0 and <= the source balance.
     """
-    collateral._check_listed(asset)
     assert sub_from != sub_to, errors.SAME_SUB_ACCOUNT
-    assert amount > 0, errors.ZERO_AMOUNT
-    balance: int256 = collateral.balances[msg.sender][sub_from][asset]
-    assert balance > 0 and amount <= convert(balance, uint256), errors.INSUFFICIENT_BALANCE
-    # amount <= balance <= 2**128: the conversion cannot fail.
-    collateral._add(msg.sender, sub_from, asset, -convert(amount, int256))
+    self._debit(msg.sender, sub_from, asset, amount)
     collateral._add(msg.sender, sub_to, asset, convert(amount, int256))
     health._check_initial_margin(msg.sender, sub_from)
-    log TransferBetween(owner=msg.sender, sub_from=sub_from, sub_to=sub_to, asset=asset, amount=amount)
+    log TransferBetween(
+        owner=msg.sender, sub_from=sub_from, sub_to=sub_to, asset=asset, amount=amount
+    )
 
 
 @internal
 def _withdraw(owner: address, sub_id: uint256, asset: address, amount: uint256) -> uint256:
-    collateral._check_listed(asset)
-    balance: int256 = collateral.balances[owner][sub_id][asset]
     to_send: uint256 = amount
     if amount == max_value(uint256):
-        to_send = convert(max(balance, 0), uint256)
-    assert to_send > 0, errors.ZERO_AMOUNT
-    assert balance > 0 and to_send <= convert(balance, uint256), errors.INSUFFICIENT_BALANCE
-    # balance <= cap <= 2**128, so the conversion cannot fail.
-    new_balance: int256 = collateral._add(owner, sub_id, asset, -convert(to_send, int256))
+        to_send = convert(max(collateral.balances[owner][sub_id][asset], 0), uint256)
+    new_balance: int256 = self._debit(owner, sub_id, asset, to_send)
     # Settlement moves quote balances without deposits, so a trader can
     # withdraw more quote than was ever deposited: the cap's running total
     # (net deposits) floors at zero instead of underflowing.
@@ -139,3 +134,18 @@ def _withdraw(owner: address, sub_id: uint256, asset: address, amount: uint256) 
     token_transfer._push(asset, owner, to_send)
     log Withdraw(owner=owner, sub_id=sub_id, asset=asset, amount=to_send, balance=new_balance)
     return to_send
+
+
+@internal
+def _debit(owner: address, sub_id: uint256, asset: address, amount: uint256) -> int256:
+    """
+    @dev Takes `amount` (> 0, at most the balance) of a listed asset out of
+         an account's balance; returns the new balance. The caller checks
+         the account's margin afterwards.
+    """
+    collateral._check_listed(asset)
+    assert amount > 0, errors.ZERO_AMOUNT
+    balance: int256 = collateral.balances[owner][sub_id][asset]
+    assert balance > 0 and amount <= convert(balance, uint256), errors.INSUFFICIENT_BALANCE
+    # amount <= balance <= 2**128: the conversion cannot fail.
+    return collateral._add(owner, sub_id, asset, -convert(amount, int256))

@@ -24,12 +24,22 @@
                  understated.
 """
 
-from . import collateral
-from . import markets
-from . import portfolio
-from . import errors
+from snekmate.utils import math
 
-uses: (collateral, markets, portfolio)
+from . import accounts
+from . import collateral
+from . import constants
+from . import errors
+from . import fixed_point as fp
+from . import markets
+from . import oracle
+from . import portfolio
+
+uses: accounts
+uses: collateral
+uses: markets
+uses: oracle
+uses: portfolio
 
 
 struct Health:
@@ -60,7 +70,27 @@ def collateral_value(owner: address, sub_id: uint256) -> collateral.CollateralVa
     @param sub_id The sub-account number.
     @return (quote, market, weighted_mm, weighted_im) in WAD USD.
     """
-    return collateral._collateral_value(owner, sub_id)
+    x: portfolio.Exposure = self._book(owner, sub_id, False)
+    return collateral.CollateralValue(
+        quote=x.quote,
+        market=x.market,
+        weighted_mm=x.weighted_mm,
+        weighted_im=x.weighted_mm - x.addon,
+    )
+
+
+@external
+@view
+def portfolio_exposure(owner: address, sub_id: uint256) -> portfolio.Exposure:
+    """
+    @notice The account's book as the risk set sees it, in either mode
+            (what portfolio mode would charge; reverts on a bad price).
+    @param owner The account owner.
+    @param sub_id The sub-account number.
+    @return (equity, addon, lo, hi, gross_notional, open_positions, quote,
+            market, weighted_mm, im, mm), WAD USD; im and mm are 0.
+    """
+    return self._book(owner, sub_id, True)
 
 
 @external
@@ -80,25 +110,18 @@ def set_margin_mode(sub_id: uint256, portfolio_mode: bool):
 @internal
 @view
 def _account_health(owner: address, sub_id: uint256) -> Health:
-    if portfolio._is_portfolio(owner, sub_id):
-        return self._portfolio_health(portfolio._exposure(owner, sub_id))
-    c: collateral.CollateralValue = collateral._collateral_value(owner, sub_id)
-    r: markets.PositionRisk = markets._positions_risk(owner, sub_id)
-    # weighted_mm, weighted_im <= market <= 2**128 * 1e36 / 1e18 < 2**255:
-    # the conversions cannot fail.
-    return Health(
-        equity=c.quote + convert(c.weighted_mm, int256) + r.pnl - r.funding,
-        # im_haircut >= mm_haircut for every asset, so weighted_im <= weighted_mm.
-        im=c.weighted_mm - c.weighted_im + r.im,
-        mm=r.mm,
-    )
+    if accounts._is_portfolio(owner, sub_id):
+        return self._portfolio_health(self._book(owner, sub_id, True))
+    x: portfolio.Exposure = self._book(owner, sub_id, False)
+    # im_haircut >= mm_haircut for every asset, so the add-on is >= 0.
+    return Health(equity=x.equity, im=x.addon + x.im, mm=x.mm)
 
 
 @internal
 @view
 def _portfolio_health(x: portfolio.Exposure) -> Health:
     """
-    @dev A portfolio account's health from its `portfolio._exposure`: the
+    @dev A portfolio account's health from its `_book(.., True)`: the
          linear equity, the risk set's MM and IM.
     """
     mm: uint256 = 0
@@ -117,7 +140,7 @@ def _has_liabilities(owner: address, sub_id: uint256) -> bool:
     """
     return (
         collateral.balances[owner][sub_id][collateral.quote_asset] < 0
-        or markets.position_mask[owner][sub_id] != 0
+        or accounts._position_mask(owner, sub_id) != 0
     )
 
 
@@ -131,3 +154,94 @@ def _check_initial_margin(owner: address, sub_id: uint256):
         return
     h: Health = self._account_health(owner, sub_id)
     assert h.equity >= convert(h.im, int256), errors.BELOW_IM
+
+
+@internal
+@view
+def _book(owner: address, sub_id: uint256, groups: bool) -> portfolio.Exposure:
+    """
+    @dev One pass over the account's held collateral and open positions,
+         rounded against the account (collateral and PnL down, funding owed
+         and margins up), giving the linear equity and what each margin
+         mode needs: with `groups` (portfolio mode) each asset's and
+         position's exposure is added to its risk group, rounded both ways,
+         and the positions are counted; without it each position's linear
+         IM and MM are summed. Reverts if a price it needs is invalid.
+    """
+    x: portfolio.Exposure = empty(portfolio.Exposure)
+    quote: address = collateral.quote_asset
+    x.quote = collateral.balances[owner][sub_id][quote] * convert(
+        collateral.asset_config[quote].precision, int256
+    )
+    if groups and x.quote != 0:
+        g: uint256 = portfolio.risk_group[quote]
+        x.lo[g] = x.quote
+        x.hi[g] = x.quote
+    # Bit 0 is the quote asset, valued above.
+    mask: uint256 = accounts._held_mask(owner, sub_id) >> 1
+    for i: uint256 in range(1, constants.MAX_ASSETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            asset: address = collateral.asset_list[i]
+            # Non-quote balances are never negative.
+            amount: uint256 = (
+                convert(collateral.balances[owner][sub_id][asset], uint256)
+                * collateral.asset_config[asset].precision
+            )
+            price: uint256 = oracle._price(asset)
+            value: uint256 = math._mul_div(amount, price, constants.WAD, False)
+            keep: uint256 = constants.WAD - collateral.asset_config[asset].mm_haircut
+            weighted_mm: uint256 = math._mul_div(value, keep, constants.WAD, False)
+            x.market += value
+            x.weighted_mm += weighted_mm
+            x.addon += weighted_mm - math._mul_div(
+                value,
+                constants.WAD - collateral.asset_config[asset].im_haircut,
+                constants.WAD,
+                False,
+            )
+            if groups:
+                g: uint256 = portfolio.risk_group[asset]
+                x.lo[g] += convert(weighted_mm, int256)
+                x.hi[g] += convert(
+                    math._mul_div(
+                        math._mul_div(amount, price, constants.WAD, True), keep, constants.WAD, True
+                    ),
+                    int256,
+                )
+        mask >>= 1
+    # weighted_mm <= market <= 2**128 * 1e18 * 1e36 / 1e18 < 2**255: the
+    # conversion cannot fail.
+    x.equity = x.quote + convert(x.weighted_mm, int256)
+
+    wad: int256 = convert(constants.WAD, int256)
+    mask = accounts._position_mask(owner, sub_id)
+    for m: uint256 in range(constants.MAX_MARKETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            price: uint256 = markets._price(m)
+            rate: int256 = 0
+            index: int256 = 0
+            rate, index = markets._funding(m, price)
+            pos: markets.Position = markets.positions[owner][sub_id][m]
+            if groups:
+                pnl: int256 = 0
+                funding: int256 = 0
+                pnl, funding = markets._pnl_funding(pos, price, index)
+                x.equity += pnl - funding
+                x.gross_notional += math._mul_div(fp._abs(pos.size), price, constants.WAD, True)
+                x.open_positions += 1
+                g: uint256 = portfolio.risk_group[markets._asset(m)]
+                e: int256 = pos.size * convert(price, int256)
+                x.lo[g] += fp._floor_div(e, wad)
+                x.hi[g] += fp._ceil_div(e, wad)
+            else:
+                r: markets.PositionRisk = markets._risk(pos, markets._risk_params(m), price, index)
+                x.equity += r.pnl - r.funding
+                x.gross_notional += r.notional
+                x.im += r.im
+                x.mm += r.mm
+        mask >>= 1
+    return x

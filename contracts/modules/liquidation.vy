@@ -57,19 +57,30 @@
 from snekmate.auth import ownable
 from snekmate.utils import math
 
+from . import accounts
 from . import collateral
 from . import constants
 from . import fixed_point as fp
 from . import health
+from . import liquidity
 from . import markets
 from . import operators
+from . import oracle
 from . import portfolio
-from . import registry
 from . import token_transfer
 from . import trading
 from . import errors
 
-uses: (ownable, collateral, health, markets, operators, portfolio, registry, trading)
+uses: ownable
+uses: accounts
+uses: collateral
+uses: health
+uses: liquidity
+uses: markets
+uses: operators
+uses: oracle
+uses: portfolio
+uses: trading
 
 
 struct LiquidationParams:
@@ -88,14 +99,6 @@ struct LiquidationParams:
     dust_notional: uint256
     # WAD discount at which liquidated collateral is sold.
     collateral_discount: uint256
-
-
-struct AccountHealth:
-    owner: address
-    sub_id: uint256
-    equity: int256
-    im: uint256
-    mm: uint256
 
 
 event LiquidationParamsSet:
@@ -149,8 +152,6 @@ event InsuranceFunded:
     balance: uint256
 
 
-# Accounts per keeper page (constants.MAX_RETURN bytes fit 50 health rows).
-MAX_PAGE: constant(uint256) = 50
 # Bounds an owner may set.
 MAX_PENALTY: constant(uint256) = 10**17  # 10 % of closed notional
 MAX_TARGET_HEALTH: constant(uint256) = 2 * 10**18
@@ -178,66 +179,6 @@ bad_debt_insurance: public(uint256)
 bad_debt_pool: public(uint256)
 
 
-# ---------------------------------------------------------------- views
-
-
-@external
-@view
-def is_liquidatable(owner: address, sub_id: uint256) -> bool:
-    """
-    @notice Whether the account's equity is below its maintenance margin.
-    @dev Reverts if a price the account needs is invalid.
-    @param owner The account owner.
-    @param sub_id The sub-account.
-    @return True if `liquidate` (or `liquidate_collateral`) would accept it.
-    """
-    return self._is_liquidatable(owner, sub_id)
-
-
-@external
-@view
-def accounts_to_liquidate(start: uint256, limit: uint256) -> DynArray[registry.Account, MAX_PAGE]:
-    """
-    @notice The liquidatable accounts among registry indexes
-            [start, start + min(limit, 50)).
-    @dev Reverts if a price one of them needs is invalid.
-    @param start First registry index.
-    @param limit Accounts to scan, at most 50.
-    @return The accounts with equity below maintenance margin.
-    """
-    out: DynArray[registry.Account, MAX_PAGE] = []
-    n: uint256 = registry.num_accounts
-    for j: uint256 in range(MAX_PAGE):
-        if j >= limit or start + j >= n:
-            break
-        a: registry.Account = registry.account_at[start + j]
-        if self._is_liquidatable(a.owner, a.sub_id):
-            out.append(a)
-    return out
-
-
-@external
-@view
-def account_healths(start: uint256, limit: uint256) -> DynArray[AccountHealth, MAX_PAGE]:
-    """
-    @notice Equity, IM and MM of registry accounts [start, start + min(limit, 50)),
-            one call for a keeper's batch read.
-    @dev Reverts if a price one of them needs is invalid.
-    @param start First registry index.
-    @param limit Accounts to read, at most 50.
-    @return One row per account, in registry order.
-    """
-    out: DynArray[AccountHealth, MAX_PAGE] = []
-    n: uint256 = registry.num_accounts
-    for j: uint256 in range(MAX_PAGE):
-        if j >= limit or start + j >= n:
-            break
-        a: registry.Account = registry.account_at[start + j]
-        h: health.Health = health._account_health(a.owner, a.sub_id)
-        out.append(AccountHealth(owner=a.owner, sub_id=a.sub_id, equity=h.equity, im=h.im, mm=h.mm))
-    return out
-
-
 # ---------------------------------------------------------------- configuration
 
 
@@ -251,7 +192,9 @@ def set_liquidation_params(params: LiquidationParams):
     assert params.penalty <= MAX_PENALTY, errors.PENALTY_TOO_HIGH
     assert params.keeper_share_min <= params.keeper_share_max, errors.SHARE_MIN_ABOVE_MAX
     assert params.keeper_share_max <= constants.WAD, errors.SHARE_TOO_HIGH
-    assert params.auction_depth > 0 and params.auction_depth <= constants.WAD, errors.AUCTION_DEPTH_RANGE
+    assert (
+        params.auction_depth > 0 and params.auction_depth <= constants.WAD
+    ), errors.AUCTION_DEPTH_RANGE
     assert params.target_health > constants.WAD, errors.TARGET_TOO_LOW
     assert params.target_health <= MAX_TARGET_HEALTH, errors.TARGET_TOO_HIGH
     assert params.full_close_health < constants.WAD, errors.FULL_CLOSE_TOO_HIGH
@@ -339,11 +282,11 @@ def liquidate(
     old: markets.Position = markets.positions[owner][sub_id][market_id]
     assert old.size != 0, errors.NO_POSITION
     # A portfolio account's exposure is kept: it also orders the close below.
-    in_portfolio: bool = portfolio._is_portfolio(owner, sub_id)
+    in_portfolio: bool = accounts._is_portfolio(owner, sub_id)
     x: portfolio.Exposure = empty(portfolio.Exposure)
     h: health.Health = empty(health.Health)
     if in_portfolio:
-        x = portfolio._exposure(owner, sub_id)
+        x = health._book(owner, sub_id, True)
         h = health._portfolio_health(x)
     else:
         h = health._account_health(owner, sub_id)
@@ -380,7 +323,9 @@ def liquidate(
     if closed < wanted:
         # A piece pays a penalty rounded up to a native quote unit: one worth
         # almost nothing would free less MM than that unit and lower E / MM.
-        assert math._mul_div(closed, price, constants.WAD, False) >= max(lp.dust_notional, MIN_PIECE), errors.PIECE_BELOW_DUST
+        assert math._mul_div(closed, price, constants.WAD, False) >= max(
+            lp.dust_notional, MIN_PIECE
+        ), errors.PIECE_BELOW_DUST
 
     delta: int256 = convert(closed, int256)
     if old.size > 0:
@@ -396,7 +341,9 @@ def liquidate(
         math._mul_div(closed, price, constants.WAD, True), lp.penalty, constants.WAD, True
     )
     penalty: uint256 = fp._ceil_div_u(penalty_wad, precision)
-    reward: uint256 = math._mul_div(penalty, self._keeper_share(h.equity, h.mm, lp), constants.WAD, False)
+    reward: uint256 = math._mul_div(
+        penalty, self._keeper_share(h.equity, h.mm, lp), constants.WAD, False
+    )
     assert reward >= min_reward, errors.REWARD_BELOW_MIN
     # The insurance fund takes its share only out of equity the account still
     # has after the reward: charging a bankrupt account for the fund would
@@ -451,7 +398,7 @@ def liquidate_collateral(
     assert asset != quote, errors.QUOTE_NOT_COLLATERAL
     assert repay_amount > 0, errors.ZERO_AMOUNT
     assert repay_amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
-    assert markets.position_mask[owner][sub_id] == 0, errors.HAS_POSITIONS
+    assert accounts._position_mask(owner, sub_id) == 0, errors.HAS_POSITIONS
     debt: int256 = collateral.balances[owner][sub_id][quote]
     assert debt < 0, errors.NO_DEBT
     h: health.Health = health._account_health(owner, sub_id)
@@ -459,19 +406,19 @@ def liquidate_collateral(
     held: int256 = collateral.balances[owner][sub_id][asset]
     assert held > 0, errors.HOLDS_NONE
 
-    price: uint256 = staticcall collateral.oracle.price(asset)
+    price: uint256 = oracle._price(asset)
     q_precision: uint256 = collateral.asset_config[quote].precision
     a_precision: uint256 = collateral.asset_config[asset].precision
     # Collateral sells at price * (1 - discount): `out` native units cost
     # out * a_precision * price * (1 - discount) / WAD^2 USD. The discount
     # never exceeds the asset's maintenance haircut, so buying collateral
     # never lowers the account's equity.
-    discount: uint256 = min(
-        self.liquidation_words[2], collateral.asset_config[asset].mm_haircut
-    )
+    discount: uint256 = min(self.liquidation_words[2], collateral.asset_config[asset].mm_haircut)
     cost_num: uint256 = a_precision * price * (constants.WAD - discount)
     repaid: uint256 = min(repay_amount, fp._abs(debt))
-    out: uint256 = math._mul_div(repaid * q_precision, constants.WAD * constants.WAD, cost_num, False)
+    out: uint256 = math._mul_div(
+        repaid * q_precision, constants.WAD * constants.WAD, cost_num, False
+    )
     if out > convert(held, uint256):
         # Everything the account holds, for what it costs (rounded up).
         out = convert(held, uint256)
@@ -506,10 +453,34 @@ def settle_bad_debt(owner: address, sub_id: uint256):
     @param owner The account owner.
     @param sub_id The sub-account.
     """
-    assert markets.position_mask[owner][sub_id] == 0, errors.HAS_POSITIONS
-    assert not collateral._holds_collateral(owner, sub_id), errors.HOLDS_COLLATERAL
+    assert accounts._position_mask(owner, sub_id) == 0, errors.HAS_POSITIONS
+    assert not accounts._holds_collateral(owner, sub_id), errors.HOLDS_COLLATERAL
     assert collateral.balances[owner][sub_id][collateral.quote_asset] < 0, errors.NO_DEBT
     self._settle_bad_debt(owner, sub_id)
+
+
+@external
+@view
+def portfolio_liquidation_market(owner: address, sub_id: uint256) -> uint256:
+    """
+    @notice The market a liquidation of this portfolio-mode account closes
+            first: the position losing most in the account's worst
+            scenario (the first such market on ties). `liquidate` accepts
+            any market whose position loses as much.
+    @dev Reverts for an account with no position or not in portfolio mode.
+    @param owner The account owner.
+    @param sub_id The sub-account number.
+    @return The market id.
+    """
+    assert accounts._is_portfolio(owner, sub_id), errors.NOT_PORTFOLIO
+    assert accounts._position_mask(owner, sub_id) != 0, errors.PM_NO_POSITION
+    chosen: int256 = 0
+    lowest: int256 = 0
+    first: uint256 = 0
+    chosen, lowest, first = portfolio._close_order(
+        owner, sub_id, 0, health._book(owner, sub_id, True)
+    )
+    return first
 
 
 # ---------------------------------------------------------------- internals
@@ -518,16 +489,9 @@ def settle_bad_debt(owner: address, sub_id: uint256):
 @internal
 @view
 def _check_not_self(owner: address, sub_id: uint256):
-    assert msg.sender != owner and not operators.is_operator[owner][sub_id][msg.sender], errors.SELF_LIQUIDATION
-
-
-@internal
-@view
-def _is_liquidatable(owner: address, sub_id: uint256) -> bool:
-    if not health._has_liabilities(owner, sub_id):
-        return False
-    h: health.Health = health._account_health(owner, sub_id)
-    return h.equity < convert(h.mm, int256)
+    assert (
+        msg.sender != owner and not operators.is_operator[owner][sub_id][msg.sender]
+    ), errors.SELF_LIQUIDATION
 
 
 @internal
@@ -598,9 +562,9 @@ def _settle_bad_debt(owner: address, sub_id: uint256):
          has a deficit nobody can liquidate: the insurance fund pays it,
          then the pool ledger.
     """
-    if markets.position_mask[owner][sub_id] != 0:
+    if accounts._position_mask(owner, sub_id) != 0:
         return
-    if collateral._holds_collateral(owner, sub_id):
+    if accounts._holds_collateral(owner, sub_id):
         return
     quote: address = collateral.quote_asset
     balance: int256 = collateral.balances[owner][sub_id][quote]
@@ -610,11 +574,15 @@ def _settle_bad_debt(owner: address, sub_id: uint256):
     from_insurance: uint256 = min(deficit, self.insurance_fund)
     from_pool: uint256 = deficit - from_insurance
     self.insurance_fund -= from_insurance
-    markets.pool_balance -= convert(from_pool, int256)
+    liquidity._book(-convert(from_pool, int256))
     collateral._add(owner, sub_id, quote, balance * -1)
     self.bad_debt_total += deficit
     self.bad_debt_insurance += from_insurance
     self.bad_debt_pool += from_pool
     log BadDebt(
-        owner=owner, sub_id=sub_id, deficit=deficit, from_insurance=from_insurance, from_pool=from_pool
+        owner=owner,
+        sub_id=sub_id,
+        deficit=deficit,
+        from_insurance=from_insurance,
+        from_pool=from_pool,
     )

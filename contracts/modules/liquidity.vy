@@ -3,7 +3,7 @@
 """
 @title xmargin liquidity-pool ledger
 @notice The counterparty side of every trade, inside the Clearinghouse: the
-        pool's quote cash (`markets.pool_balance`) plus its claim on traders'
+        pool's quote cash (`pool_balance`, written only here) plus its claim on traders'
         open positions. The LiquidityPool vault (ERC-4626) is the only
         address that may move cash in and out; its share price is
         `pool_value`, which includes traders' unrealised PnL and funding,
@@ -29,7 +29,9 @@ from . import markets
 from . import token_transfer
 from . import errors
 
-uses: (ownable, collateral, markets)
+uses: ownable
+uses: collateral
+uses: markets
 
 
 struct PoolState:
@@ -71,6 +73,10 @@ event PoolWithdraw:
     balance: int256
 
 
+# The pool's quote cash (native quote units): the counterparty side of
+# every settlement. Negative only if traders' realised gains exceed what
+# LPs put in (covered by the bad-debt waterfall).
+pool_balance: public(int256)
 pool: public(address)
 # WAD fraction of open-interest notional the pool keeps in cash.
 pool_buffer: public(uint256)
@@ -121,9 +127,9 @@ def pool_deposit(amount: uint256):
     assert msg.sender == self.pool and msg.sender != empty(address), errors.NOT_POOL
     assert amount > 0, errors.ZERO_AMOUNT
     assert amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
-    markets.pool_balance += convert(amount, int256)
+    self.pool_balance += convert(amount, int256)
     token_transfer._pull(collateral.quote_asset, msg.sender, amount)
-    log PoolDeposit(pool=msg.sender, amount=amount, balance=markets.pool_balance)
+    log PoolDeposit(pool=msg.sender, amount=amount, balance=self.pool_balance)
 
 
 @external
@@ -138,11 +144,11 @@ def pool_withdraw(amount: uint256, receiver: address):
     assert msg.sender == self.pool and msg.sender != empty(address), errors.NOT_POOL
     assert amount > 0, errors.ZERO_AMOUNT
     assert amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
-    markets.pool_balance -= convert(amount, int256)
+    self.pool_balance -= convert(amount, int256)
     s: PoolState = self._pool_state()
     assert s.cash >= convert(s.required, int256), errors.POOL_CANNOT_COVER
     token_transfer._push(collateral.quote_asset, receiver, amount)
-    log PoolWithdraw(receiver=receiver, amount=amount, balance=markets.pool_balance)
+    log PoolWithdraw(receiver=receiver, amount=amount, balance=self.pool_balance)
 
 
 @external
@@ -172,6 +178,15 @@ def set_pool_buffer(buffer: uint256):
 
 
 @internal
+def _book(delta: int256):
+    """
+    @dev Moves the pool's cash by `delta` native quote units: what a trade
+         or a liquidation settles against it, or bad debt it absorbs.
+    """
+    self.pool_balance += delta
+
+
+@internal
 @view
 def _precision() -> uint256:
     return collateral.asset_config[collateral.quote_asset].precision
@@ -181,7 +196,7 @@ def _precision() -> uint256:
 @view
 def _pool_state() -> PoolState:
     s: PoolState = empty(PoolState)
-    s.cash = markets.pool_balance * convert(self._precision(), int256)
+    s.cash = self.pool_balance * convert(self._precision(), int256)
     wad: int256 = convert(constants.WAD, int256)
     for m: uint256 in range(constants.MAX_MARKETS):
         if m == markets.num_markets:
@@ -199,7 +214,7 @@ def _pool_state() -> PoolState:
         s.oi_notional += math._mul_div(st.long_oi + st.short_oi, price, constants.WAD, True)
         # Growing |skew| from 0 to k paid price * k^2 / (2 * skew_scale) into
         # the pool; unwinding pays it back. It is not the pool's money until
-        # then, or an LP could leave with a share of it (review finding).
+        # then, or an LP could leave with a share of it.
         skew_abs: uint256 = fp._abs(st.skew)
         s.premium_owed += math._mul_div(
             math._mul_div(skew_abs, price, constants.WAD, True),

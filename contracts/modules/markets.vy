@@ -34,8 +34,11 @@ from . import collateral
 from . import constants
 from . import fixed_point as fp
 from . import errors
+from . import oracle
 
-uses: (ownable, collateral)
+uses: ownable
+uses: collateral
+uses: oracle
 
 
 struct MarketParams:
@@ -129,14 +132,7 @@ market_state: public(HashMap[uint256, MarketState])
 # A closed market accepts only trades that reduce positions.
 market_closed: public(HashMap[uint256, bool])
 
-# The liquidity pool's quote ledger (native quote units): the counterparty
-# side of every settlement. May go negative only if traders' realised gains
-# exceed what LPs put in (covered by the bad-debt waterfall).
-pool_balance: public(int256)
-
 positions: HashMap[address, HashMap[uint256, HashMap[uint256, Position]]]
-# owner -> sub_id -> bit m set while the account has a position in market m.
-position_mask: public(HashMap[address, HashMap[uint256, uint256]])
 
 
 # ---------------------------------------------------------------- views
@@ -193,7 +189,7 @@ def list_market(params: MarketParams):
     market_id: uint256 = self.num_markets
     assert market_id < constants.MAX_MARKETS, errors.TOO_MANY_MARKETS
     self._check_params(params)
-    assert staticcall collateral.oracle.price(params.asset) > 0, errors.ASSET_NO_PRICE
+    assert oracle._price(params.asset) > 0, errors.ASSET_NO_PRICE
     self._store_params(market_id, params)
     self.market_state[market_id].last_funding_time = block.timestamp
     self.num_markets = market_id + 1
@@ -236,8 +232,7 @@ def set_oracle(new_oracle: address):
         if m == self.num_markets:
             break
         assert staticcall router.price(self._asset(m)) > 0, errors.MARKET_NO_PRICE
-    log collateral.OracleSet(previous_oracle=collateral.oracle.address, new_oracle=new_oracle)
-    collateral.oracle = router
+    oracle._set(new_oracle)
 
 
 @external
@@ -289,7 +284,7 @@ def _check_params(p: MarketParams):
 @internal
 @view
 def _price(market_id: uint256) -> uint256:
-    return staticcall collateral.oracle.price(self._asset(market_id))
+    return oracle._price(self._asset(market_id))
 
 
 @internal
@@ -316,8 +311,7 @@ def _funding(market_id: uint256, price: uint256) -> (int256, int256):
     # Proportional skew, clamped to [-1, 1].
     k: int256 = min(
         max(
-            self.market_state[market_id].skew * wad // convert(skew_word & LANE_128, int256),
-            -wad,
+            self.market_state[market_id].skew * wad // convert(skew_word & LANE_128, int256), -wad,
         ),
         wad,
     )
@@ -416,7 +410,9 @@ def _store_params(market_id: uint256, p: MarketParams):
 
 @internal
 @pure
-def _margin_ratio(size_abs: uint256, base: uint256, scalar: uint256, skew_scale: uint256) -> uint256:
+def _margin_ratio(
+    size_abs: uint256, base: uint256, scalar: uint256, skew_scale: uint256
+) -> uint256:
     """
     @dev min(base + ceil(|size| * scalar / skew_scale), WAD).
     """
@@ -459,33 +455,6 @@ def _pnl_funding(pos: Position, price: uint256, index: int256) -> (int256, int25
 
 
 @internal
-@view
-def _positions_risk(owner: address, sub_id: uint256) -> PositionRisk:
-    """
-    @dev Sum over the account's open positions (bitmap, at most MAX_MARKETS).
-         `notional` is the gross notional. Reverts if a price is invalid.
-    """
-    total: PositionRisk = empty(PositionRisk)
-    mask: uint256 = self.position_mask[owner][sub_id]
-    for m: uint256 in range(constants.MAX_MARKETS):
-        if mask == 0:
-            break
-        if mask & 1 == 1:
-            price: uint256 = self._price(m)
-            rate: int256 = 0
-            index: int256 = 0
-            rate, index = self._funding(m, price)
-            r: PositionRisk = self._risk(self.positions[owner][sub_id][m], self._risk_params(m), price, index)
-            total.pnl += r.pnl
-            total.funding += r.funding
-            total.notional += r.notional
-            total.im += r.im
-            total.mm += r.mm
-        mask >>= 1
-    return total
-
-
-@internal
 @pure
 def _fill_adjustment(skew: int256, delta: int256, price: uint256, skew_scale: uint256) -> int256:
     """
@@ -493,8 +462,8 @@ def _fill_adjustment(skew: int256, delta: int256, price: uint256, skew_scale: ui
          price * (2 * skew + delta) / (2 * skew_scale), rounded up for a buy
          and down for a sell (against the trader). Never clamped: the
          premium `delta * adjustment` must stay exactly the integral of the
-         skew premium, or a round trip through |skew| > skew_scale would pay
-         (review finding). With skew_scale >= 1e18 and |skew|, |delta| <=
+         skew premium, or a round trip through |skew| > skew_scale would pay.
+         With skew_scale >= 1e18 and |skew|, |delta| <=
          MAX_SIZE, every product below stays inside int256.
     """
     num: int256 = convert(price, int256) * (2 * skew + delta)

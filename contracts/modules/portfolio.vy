@@ -23,31 +23,43 @@
 """
 
 from snekmate.auth import ownable
-from snekmate.utils import math
 
 from ..interfaces import IPortfolioRisk
+from . import accounts
 from . import collateral
 from . import constants
 from . import fixed_point as fp
 from . import markets
 from . import errors
 
-uses: (ownable, collateral, markets)
+uses: ownable
+uses: accounts
+uses: collateral
+uses: markets
 
 MAX_GROUPS: constant(uint256) = 8
 
 
-# An account's book as the risk set sees it (WAD USD).
+# An account's book (WAD USD), from `health._book`'s one pass: what both
+# margin modes read.
 struct Exposure:
     # Linear equity (quote + weighted collateral + PnL - funding).
     equity: int256
     # Collateral haircut gap (weighted at MM - weighted at IM): IM add-on.
     addon: uint256
-    # Per risk group, rounded down and up.
+    # Per risk group, rounded down and up (portfolio pass only).
     lo: int256[MAX_GROUPS]
     hi: int256[MAX_GROUPS]
     gross_notional: uint256
     open_positions: uint256
+    # Quote balance at face value, collateral market value and its value
+    # after maintenance haircuts.
+    quote: int256
+    market: uint256
+    weighted_mm: uint256
+    # Sum of the positions' linear IM and MM (linear pass only).
+    im: uint256
+    mm: uint256
 
 
 event PortfolioRiskSet:
@@ -69,7 +81,7 @@ event MarginModeSet:
 portfolio_risk: public(IPortfolioRisk)
 # asset (collateral or market oracle key) -> risk group.
 risk_group: public(HashMap[address, uint256])
-# The mode is bit 255 of the account's `collateral.held_mask` word, which
+# The mode is `accounts.PORTFOLIO_FLAG` of the account's header word, which
 # every health check reads anyway.
 
 
@@ -139,51 +151,10 @@ def portfolio_mode(owner: address, sub_id: uint256) -> bool:
     @param sub_id The sub-account number.
     @return True in portfolio mode, False in linear mode.
     """
-    return self._is_portfolio(owner, sub_id)
-
-
-@external
-@view
-def portfolio_exposure(owner: address, sub_id: uint256) -> Exposure:
-    """
-    @notice The account's book as the risk set sees it, in either mode
-            (what portfolio mode would charge; reverts on a bad price).
-    @param owner The account owner.
-    @param sub_id The sub-account number.
-    @return (equity, addon, lo, hi, gross_notional, open_positions), WAD USD.
-    """
-    return self._exposure(owner, sub_id)
-
-
-@external
-@view
-def portfolio_liquidation_market(owner: address, sub_id: uint256) -> uint256:
-    """
-    @notice The market a liquidation of this portfolio-mode account closes
-            first: the position losing most in the account's worst
-            scenario (the first such market on ties). `liquidate` accepts
-            any market whose position loses as much.
-    @dev Reverts for an account with no position or not in portfolio mode.
-    @param owner The account owner.
-    @param sub_id The sub-account number.
-    @return The market id.
-    """
-    assert self._is_portfolio(owner, sub_id), errors.NOT_PORTFOLIO
-    assert markets.position_mask[owner][sub_id] != 0, errors.PM_NO_POSITION
-    chosen: int256 = 0
-    lowest: int256 = 0
-    first: uint256 = 0
-    chosen, lowest, first = self._close_order(owner, sub_id, 0, self._exposure(owner, sub_id))
-    return first
+    return accounts._is_portfolio(owner, sub_id)
 
 
 # ---------------------------------------------------------------- internals
-
-
-@internal
-@view
-def _is_portfolio(owner: address, sub_id: uint256) -> bool:
-    return collateral.held_mask[owner][sub_id] & collateral.PORTFOLIO_FLAG != 0
 
 
 @internal
@@ -191,10 +162,10 @@ def _set_mode(owner: address, sub_id: uint256, portfolio_mode: bool):
     """
     @dev Flips the flag; the caller checks the margin afterwards.
     """
-    assert self._is_portfolio(owner, sub_id) != portfolio_mode, errors.ALREADY_IN_MODE
+    assert accounts._is_portfolio(owner, sub_id) != portfolio_mode, errors.ALREADY_IN_MODE
     if portfolio_mode:
         assert self.portfolio_risk.address != empty(address), errors.PM_NOT_CONFIGURED
-    collateral.held_mask[owner][sub_id] ^= collateral.PORTFOLIO_FLAG
+    accounts._flip(owner, sub_id, accounts.PORTFOLIO_FLAG)
     log MarginModeSet(owner=owner, sub_id=sub_id, portfolio=portfolio_mode)
 
 
@@ -206,7 +177,9 @@ def _requirement(x: Exposure) -> (uint256, uint256):
     """
     mm: uint256 = 0
     im: uint256 = 0
-    mm, im = staticcall self.portfolio_risk.requirement(x.lo, x.hi, x.gross_notional, x.open_positions)
+    mm, im = staticcall self.portfolio_risk.requirement(
+        x.lo, x.hi, x.gross_notional, x.open_positions
+    )
     return mm, im + x.addon
 
 
@@ -217,7 +190,7 @@ def _close_order(
 ) -> (int256, int256, uint256):
     """
     @dev Each open position's P&L in the account's worst scenario (found
-         from `x`, the account's `_exposure`), unscaled:
+         from `x`, the account's `health._book`), unscaled:
          shock[worst][group] * floor(size * price / WAD). Returns (that of
          `market_id`, the lowest, the first market with the lowest).
     """
@@ -228,7 +201,7 @@ def _close_order(
     chosen: int256 = 0
     lowest: int256 = max_value(int256)
     first: uint256 = 0
-    mask: uint256 = markets.position_mask[owner][sub_id]
+    mask: uint256 = accounts._position_mask(owner, sub_id)
     for m: uint256 in range(constants.MAX_MARKETS):
         if mask == 0:
             break
@@ -244,72 +217,3 @@ def _close_order(
                 chosen = c
         mask >>= 1
     return chosen, lowest, first
-
-
-@internal
-@view
-def _exposure(owner: address, sub_id: uint256) -> Exposure:
-    """
-    @dev One pass over the held collateral and the open positions, the same
-         reads and roundings as the linear health (collateral down, funding
-         owed up), plus each asset's group.
-    """
-    x: Exposure = empty(Exposure)
-    quote: address = collateral.quote_asset
-    q: int256 = collateral.balances[owner][sub_id][quote] * convert(
-        collateral.asset_config[quote].precision, int256
-    )
-    x.equity = q
-    if q != 0:
-        g: uint256 = self.risk_group[quote]
-        x.lo[g] = q
-        x.hi[g] = q
-    # Bit 0 is the quote asset, valued above.
-    mask: uint256 = (collateral.held_mask[owner][sub_id] & collateral.ASSET_BITS) >> 1
-    for i: uint256 in range(1, constants.MAX_ASSETS):
-        if mask == 0:
-            break
-        if mask & 1 == 1:
-            asset: address = collateral.asset_list[i]
-            # Non-quote balances are never negative.
-            amount: uint256 = convert(collateral.balances[owner][sub_id][asset], uint256) * collateral.asset_config[asset].precision
-            price: uint256 = staticcall collateral.oracle.price(asset)
-            value: uint256 = math._mul_div(amount, price, constants.WAD, False)
-            keep: uint256 = constants.WAD - collateral.asset_config[asset].mm_haircut
-            weighted_mm: uint256 = math._mul_div(value, keep, constants.WAD, False)
-            weighted_im: uint256 = math._mul_div(
-                value, constants.WAD - collateral.asset_config[asset].im_haircut, constants.WAD, False
-            )
-            x.equity += convert(weighted_mm, int256)
-            x.addon += weighted_mm - weighted_im
-            g: uint256 = self.risk_group[asset]
-            x.lo[g] += convert(weighted_mm, int256)
-            x.hi[g] += convert(
-                math._mul_div(math._mul_div(amount, price, constants.WAD, True), keep, constants.WAD, True),
-                int256,
-            )
-        mask >>= 1
-
-    wad: int256 = convert(constants.WAD, int256)
-    mask = markets.position_mask[owner][sub_id]
-    for m: uint256 in range(constants.MAX_MARKETS):
-        if mask == 0:
-            break
-        if mask & 1 == 1:
-            price: uint256 = markets._price(m)
-            rate: int256 = 0
-            index: int256 = 0
-            rate, index = markets._funding(m, price)
-            pos: markets.Position = markets.positions[owner][sub_id][m]
-            pnl: int256 = 0
-            funding: int256 = 0
-            pnl, funding = markets._pnl_funding(pos, price, index)
-            x.equity += pnl - funding
-            x.gross_notional += math._mul_div(fp._abs(pos.size), price, constants.WAD, True)
-            x.open_positions += 1
-            g: uint256 = self.risk_group[markets._asset(m)]
-            e: int256 = pos.size * convert(price, int256)
-            x.lo[g] += fp._floor_div(e, wad)
-            x.hi[g] += fp._ceil_div(e, wad)
-        mask >>= 1
-    return x

@@ -17,16 +17,20 @@ from . import errors
 
 
 @internal
+@view
+def _held(token: address) -> uint256:
+    return staticcall IERC20(token).balanceOf(self)
+
+
+@internal
 def _pull(token: address, sender: address, amount: uint256):
     """
     @dev Moves exactly `amount` of `token` from `sender` to this contract.
     """
-    before: uint256 = staticcall IERC20(token).balanceOf(self)
-    ok: bool = extcall IERC20(token).transferFrom(
-        sender, self, amount, default_return_value=True
-    )
+    before: uint256 = self._held(token)
+    ok: bool = extcall IERC20(token).transferFrom(sender, self, amount, default_return_value=True)
     assert ok, errors.TRANSFER_FROM_FAILED
-    after: uint256 = staticcall IERC20(token).balanceOf(self)
+    after: uint256 = self._held(token)
     # A fee-on-transfer token credits less than `amount`.
     assert after >= before and after - before == amount, errors.FEE_ON_TRANSFER
 
@@ -36,8 +40,8 @@ def _push(token: address, receiver: address, amount: uint256):
     """
     @dev Moves exactly `amount` of `token` from this contract to `receiver`.
     """
-    before: uint256 = staticcall IERC20(token).balanceOf(self)
+    before: uint256 = self._held(token)
     ok: bool = extcall IERC20(token).transfer(receiver, amount, default_return_value=True)
     assert ok, errors.TRANSFER_FAILED
-    after: uint256 = staticcall IERC20(token).balanceOf(self)
+    after: uint256 = self._held(token)
     assert before >= after and before - after == amount, errors.WRONG_AMOUNT_MOVED

@@ -28,18 +28,26 @@
                  PnL, funding, premium and fee are summed in WAD.
 """
 
+from . import accounts
 from . import collateral
 from . import constants
 from . import fixed_point as fp
 from . import governance
 from . import health
+from . import liquidity
 from . import markets
 from . import operators
-from . import portfolio
 from . import registry
 from . import errors
 
-uses: (collateral, governance, health, markets, operators, portfolio, registry)
+uses: accounts
+uses: collateral
+uses: governance
+uses: health
+uses: liquidity
+uses: markets
+uses: operators
+uses: registry
 
 
 event Trade:
@@ -61,7 +69,9 @@ event Trade:
 
 
 @external
-def trade(sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_price: uint256) -> uint256:
+def trade(
+    sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_price: uint256
+) -> uint256:
     """
     @notice Trades `size_delta` (WAD base units, > 0 buys, < 0 sells) in a
             market for the caller's sub-account.
@@ -77,7 +87,11 @@ def trade(sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_pr
 
 @external
 def trade_for(
-    owner: address, sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_price: uint256
+    owner: address,
+    sub_id: uint256,
+    market_id: uint256,
+    size_delta: int256,
+    acceptable_price: uint256,
 ) -> uint256:
     """
     @notice An approved operator trades `owner`'s sub-account (see `trade`).
@@ -94,7 +108,11 @@ def trade_for(
 
 @internal
 def _trade(
-    owner: address, sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_price: uint256
+    owner: address,
+    sub_id: uint256,
+    market_id: uint256,
+    size_delta: int256,
+    acceptable_price: uint256,
 ) -> uint256:
     markets._check_market(market_id)
     assert size_delta != 0, errors.ZERO_SIZE
@@ -109,7 +127,8 @@ def _trade(
     assert fp._abs(new_size) <= constants.MAX_SIZE, errors.POSITION_TOO_LARGE
 
     reducing: bool = old.size != 0 and (
-        new_size == 0 or ((new_size > 0) == (old.size > 0) and fp._abs(new_size) < fp._abs(old.size))
+        new_size == 0
+        or ((new_size > 0) == (old.size > 0) and fp._abs(new_size) < fp._abs(old.size))
     )
     if not reducing:
         governance._check_not_paused()
@@ -123,15 +142,13 @@ def _trade(
         assert fill <= acceptable_price, errors.FILL_ABOVE_LIMIT
     else:
         assert fill >= acceptable_price, errors.FILL_BELOW_LIMIT
-
     # A portfolio account's MM is its whole book's: closing one leg of a
     # hedge can raise it, so its reductions are checked against the MM
     # they started from (below).
-    portfolio_reduction: bool = reducing and portfolio._is_portfolio(owner, sub_id)
+    portfolio_reduction: bool = reducing and accounts._is_portfolio(owner, sub_id)
     mm_before: uint256 = 0
     if portfolio_reduction:
         mm_before = health._account_health(owner, sub_id).mm
-
     # Settle the old position at the oracle price, then charge the trade.
     risk: markets.PositionRisk = markets._risk(old, p, price, index)
     premium: int256 = markets._premium(size_delta, adjustment)
@@ -147,10 +164,10 @@ def _trade(
         risk.pnl - risk.funding - premium - convert(fee, int256),
     )
     if not reducing:
+        oi: uint256 = markets.market_state[market_id].short_oi
         if new_size > 0:
-            assert markets.market_state[market_id].long_oi <= p.max_oi, errors.OI_CAP
-        else:
-            assert markets.market_state[market_id].short_oi <= p.max_oi, errors.OI_CAP
+            oi = markets.market_state[market_id].long_oi
+        assert oi <= p.max_oi, errors.OI_CAP
         health._check_initial_margin(owner, sub_id)
     else:
         cost: int256 = premium + convert(fee, int256)
@@ -164,14 +181,18 @@ def _trade(
                 freed: uint256 = risk.mm
                 if new_size != 0:
                     freed -= markets._risk(
-                        markets.Position(size=new_size, entry_price=price, funding_index=index), p, price, index
+                        markets.Position(size=new_size, entry_price=price, funding_index=index),
+                        p,
+                        price,
+                        index,
                     ).mm
                 assert h.equity >= convert(h.mm, int256) or (
                     cost <= convert(freed, int256) and h.equity >= 0
                 ), errors.REDUCTION_TOO_COSTLY
             if portfolio_reduction:
-                assert h.equity >= convert(h.im, int256) or h.mm <= mm_before, errors.REDUCTION_NEEDS_IM
-
+                assert (
+                    h.equity >= convert(h.im, int256) or h.mm <= mm_before
+                ), errors.REDUCTION_NEEDS_IM
     log Trade(
         owner=owner,
         sub_id=sub_id,
@@ -214,7 +235,7 @@ def _apply(
     quote_delta: int256 = fp._floor_div(owed, precision)
     if quote_delta != 0:
         collateral._add(owner, sub_id, collateral.quote_asset, quote_delta)
-        markets.pool_balance -= quote_delta
+        liquidity._book(-quote_delta)
 
     s: markets.MarketState = markets.market_state[market_id]
     s.skew += new_size - old.size
@@ -237,8 +258,7 @@ def _apply(
             size=new_size, entry_price=price, funding_index=index
         )
     if (old.size == 0) != (new_size == 0):
-        mask: uint256 = markets.position_mask[owner][sub_id]
-        if mask == 0:
+        if accounts._position_mask(owner, sub_id) == 0:
             registry._register(owner, sub_id)
-        markets.position_mask[owner][sub_id] = mask ^ (1 << market_id)
+        accounts._flip(owner, sub_id, 1 << (accounts.POSITION_SHIFT + market_id))
     return quote_delta

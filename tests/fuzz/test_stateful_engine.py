@@ -109,6 +109,7 @@ fractions = st.integers(-100, 1_200).map(lambda x: max(x, 0))
 
 @pytest.fixture(scope="module")
 def fuzz_setup(
+    lens,
     project,
     chain,
     clearinghouse,
@@ -183,6 +184,7 @@ def fuzz_setup(
         {"ETH": 0, "BTC": 1},
         pool,
         deployer=str(owner),
+        lens=lens,
     )
     return {
         "chain": chain,

@@ -48,7 +48,7 @@ def test_cli_reads_what_the_chain_says(
     lens = _contract(node.w3, abi, "ClearinghouseLens", record["contracts"]["ClearinghouseLens"])
     _shock(node, abi, record, {"WETH": -2_500, "WBTC": 1_200})
     accounts = [tuple(ch.functions.account_at(i).call()) for i in range(CROWD)]
-    doomed = {a for a in accounts if ch.functions.is_liquidatable(*a).call()}
+    doomed = {a for a in accounts if lens.functions.is_liquidatable(ch.address, *a).call()}
     assert 0 < len(doomed) < CROWD, "the test needs liquidatable and healthy accounts"
 
     def xmargin(*args: str) -> subprocess.CompletedProcess:

@@ -42,16 +42,20 @@ def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
     _ok(ape_run("crowd", *on_node, "--count", str(CROWD)))
     record = _record(deployments_dir, "local")
     ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])
+    lens = _contract(node.w3, abi, "ClearinghouseLens", record["contracts"]["ClearinghouseLens"])
     assert ch.functions.num_accounts().call() == CROWD
     accounts = [tuple(ch.functions.account_at(i).call()) for i in range(CROWD)]
-    assert not any(ch.functions.is_liquidatable(*a).call() for a in accounts)
+    assert not any(lens.functions.is_liquidatable(ch.address, *a).call() for a in accounts)
 
     # ETH -25 %, BTC +12 %: longs in ETH and shorts in BTC lose.
     _shock(node, abi, record, {"WETH": -2_500, "WBTC": 1_200})
-    doomed = {a for a in accounts if ch.functions.is_liquidatable(*a).call()}
+    doomed = {a for a in accounts if lens.functions.is_liquidatable(ch.address, *a).call()}
     assert 5 <= len(doomed) < CROWD - 5, f"{len(doomed)} liquidatable: the test needs both kinds"
     # The batch view agrees with the per-account view.
-    rows = ch.functions.account_healths(0, 50).call() + ch.functions.account_healths(50, 50).call()
+    rows = [
+        *lens.functions.account_healths(ch.address, 0, 50).call(),
+        *lens.functions.account_healths(ch.address, 50, 50).call(),
+    ]
     assert {(r[0], r[1]) for r in rows if r[2] < r[4]} == doomed
 
     # A keeper that wants $1M of profit per liquidation sends nothing.
@@ -73,7 +77,7 @@ def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
     assert summary["lost_races"] == summary["reverted"] == summary["skipped_unprofitable"] == 0
 
     # Independently: nobody is left liquidatable, and only the doomed were touched.
-    assert not any(ch.functions.is_liquidatable(*a).call() for a in accounts)
+    assert not any(lens.functions.is_liquidatable(ch.address, *a).call() for a in accounts)
     events = ch.events.Liquidation().get_logs(from_block=start + 1)
     touched = {(e.args.owner, e.args.sub_id) for e in events}
     assert touched == doomed
@@ -96,11 +100,11 @@ def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
     first = json.loads(next(line for line in follower.stdout if '"event": "pass"' in line))
     assert first["liquidations"] == 0
     _shock(node, abi, record, {"WBTC": 3_000})
-    second_doomed = {a for a in accounts if ch.functions.is_liquidatable(*a).call()}
+    second_doomed = {a for a in accounts if lens.functions.is_liquidatable(ch.address, *a).call()}
     assert second_doomed, "the second shock must make some account liquidatable"
     rest, err = follower.communicate(timeout=120)
     assert follower.returncode == 0, err
     (second,) = [e for e in _entries(rest) if e["event"] == "pass"]
     assert second["liquidatable"] == len(second_doomed)
     assert second["liquidations"] >= len(second_doomed)
-    assert not any(ch.functions.is_liquidatable(*a).call() for a in accounts)
+    assert not any(lens.functions.is_liquidatable(ch.address, *a).call() for a in accounts)

@@ -20,11 +20,11 @@ CONTRACTS = [
 ]
 
 
-def _layout(name: str) -> dict:
+def _vyper(name: str, output: str) -> dict:
     vyper = shutil.which("vyper")
     assert vyper, "vyper not on PATH: run via make"
     out = subprocess.run(
-        [vyper, "-p", str(ROOT), "-f", "layout", str(ROOT / "contracts" / f"{name}.vy")],
+        [vyper, "-p", str(ROOT), "-f", output, str(ROOT / "contracts" / f"{name}.vy")],
         capture_output=True,
         text=True,
         check=True,
@@ -34,12 +34,32 @@ def _layout(name: str) -> dict:
 
 def test_storage_layouts_are_identical():
     """A delegatecall into a contract with another layout would write the
-    wrong slots: all must agree slot for slot, locks included."""
-    core, *others = (_layout(name) for name in CONTRACTS)
-    assert core["storage_layout"]["liquidation"], "the layout lists the liquidation module"
+    wrong slots: all must agree slot for slot, locks included. Each
+    contract's only storage is `modules/state.vy`."""
+    core, *others = (_vyper(name, "layout") for name in CONTRACTS)
+    assert list(core["storage_layout"]) == ["state"]
+    assert core["storage_layout"]["state"]["liquidation"], "the layout lists every module"
     for other in others:
         assert other["storage_layout"] == core["storage_layout"]
         assert other["transient_storage_layout"] == core["transient_storage_layout"]
+
+
+def test_no_selector_is_served_twice():
+    """The core answers its own selectors and forwards the rest to the
+    liquidation extension, which forwards its unknown ones to the admin
+    extension: a selector in two of them would shadow the later one."""
+    ids = {
+        name: {k: v for k, v in _vyper(name, "method_identifiers").items() if k != "__default__()"}
+        for name in CONTRACTS[:3]
+    }
+    names = list(ids)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            shared = set(ids[a]) & set(ids[b])
+            assert shared == set(), f"{a} and {b} both implement {sorted(shared)}"
+    # Selectors, not just names: two signatures can share four bytes.
+    selectors = [sel for name in names for sel in ids[name].values()]
+    assert len(selectors) == len(set(selectors))
 
 
 def test_admin_called_directly_refuses_everything(project, owner, guardian, usdc, oracle):

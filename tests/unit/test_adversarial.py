@@ -243,7 +243,7 @@ def _core_payloads(w, who) -> dict:
         "trade": (ch, ch.trade.encode_input(0, 0, 1, BUY_ANY)),
         "liquidate (liquidator extension)": (ch, ch.liquidate.encode_input(who, 1, 0, 1, 0)),
         "set_pool_buffer (admin extension)": (ch, ch.set_pool_buffer.encode_input(0)),
-        "is_liquidatable (extension view)": (ch, ch.is_liquidatable.encode_input(who, 1)),
+        "funding_now (extension view)": (ch, ch.funding_now.encode_input(0)),
         "pool_value (view)": (ch, ch.pool_value.encode_input()),
         "LiquidityPool.redeem (reads the core)": (pool, pool.redeem.encode_input(1, who, who)),
     }
@@ -675,6 +675,7 @@ def _model_health_at(price: int, weth_amount: int, quote_native: int) -> tuple:
 
 @pytest.mark.parametrize("group", ["answers", "rounds"])
 def test_bad_price_stops_every_engine_path_and_moves_nothing(
+    lens,
     adv_priced,
     adv_pool,
     oracle,
@@ -697,9 +698,9 @@ def test_bad_price_stops_every_engine_path_and_moves_nothing(
     views = {
         "account_health": lambda: ch.account_health(trader, 0),
         "collateral_value": lambda: ch.collateral_value(trader, 0),
-        "is_liquidatable (extension)": lambda: ch.is_liquidatable(trader, 0),
-        "account_healths (extension)": lambda: ch.account_healths(0, 50),
-        "accounts_to_liquidate (extension)": lambda: ch.accounts_to_liquidate(0, 50),
+        "is_liquidatable (lens)": lambda: lens.is_liquidatable(ch, trader, 0),
+        "account_healths (lens)": lambda: lens.account_healths(ch, 0, 50),
+        "accounts_to_liquidate (lens)": lambda: lens.accounts_to_liquidate(ch, 0, 50),
         "funding_now": lambda: ch.funding_now(0),
         "pool_value": lambda: ch.pool_value(),
         "LiquidityPool.totalAssets": lambda: pool.totalAssets(),
@@ -768,7 +769,7 @@ def adv_btc_flat(clearinghouse, owner, wbtc):
 
 
 def test_mango_pumped_collateral_backs_positions_only_up_to_its_initial_haircut(
-    adv_btc_flat, trader, weth, usdc, eth_feed, owner, fund, snapshot_balances
+    lens, adv_btc_flat, trader, weth, usdc, eth_feed, owner, fund, snapshot_balances
 ):
     """1 WETH, no USDC. At $3,000 it backs IM of 2,400 (80 %); pumped to
     $30,000, 24,000: ten times the exposure, to the unit the IM rule allows;
@@ -812,7 +813,7 @@ def test_mango_pumped_collateral_backs_positions_only_up_to_its_initial_haircut(
         24_060 * E18,
         11_880 * E18,
     )
-    assert ch.is_liquidatable(trader, 0)
+    assert lens.is_liquidatable(ch, trader, 0)
 
 
 def test_mango_pumped_market_price_is_paid_from_the_pool_and_beyond(
@@ -1135,7 +1136,7 @@ def test_euler_a_reduction_paying_exactly_the_margin_it_frees_cannot_leave_bad_d
 
 
 def test_flash_pump_lets_collateral_out_and_the_im_mm_gap_absorbs_a_2x_flash(
-    adv_btc_flat, weth, usdc, eth_feed, owner, trader, fund, snapshot_balances
+    lens, adv_btc_flat, weth, usdc, eth_feed, owner, trader, fund, snapshot_balances
 ):
     """1 WETH, long 0.2 BTC (fee 12, premium 0.2 * 0.006 = 0.0012: quote
     -12.0012; position IM 1,200, MM 600). WETH flashes to $6,000: the IM rule
@@ -1166,7 +1167,7 @@ def test_flash_pump_lets_collateral_out_and_the_im_mm_gap_absorbs_a_2x_flash(
         (681_750_675 - 606_000_600) * 10**12 + 1_200 * E18,
         600 * E18,
     )
-    assert not ch.is_liquidatable(trader, 0)
+    assert not lens.is_liquidatable(ch, trader, 0)
 
 
 def test_flash_trade_around_an_oracle_update_keeps_the_move_less_fees(
@@ -1376,7 +1377,7 @@ def _one_shot_reward(market) -> int:
 
 
 def test_many_small_liquidations_never_pay_more_than_one(
-    adv_bull, usdc, eth_feed, owner, trader, keeper
+    lens, adv_bull, usdc, eth_feed, owner, trader, keeper
 ):
     ch = adv_bull
     market = flat_model(ETH_MARKET.asset)
@@ -1399,7 +1400,7 @@ def test_many_small_liquidations_never_pay_more_than_one(
         e, size = e - pen.total * 10**12, size - closed
     assert len(expected) >= 10
     got = []
-    while ch.is_liquidatable(trader, 0):
+    while lens.is_liquidatable(ch, trader, 0):
         ev = liquidation_event(ch, ch.liquidate(trader, 0, 0, piece, 0, sender=keeper))
         got.append((-ev.size_delta, ev.penalty, ev.keeper_reward))
     assert got == expected

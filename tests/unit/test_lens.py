@@ -11,11 +11,6 @@ E18 = 10**18
 
 
 @pytest.fixture
-def lens(project, owner):
-    return owner.deploy(project.ClearinghouseLens)
-
-
-@pytest.fixture
 def account(clearinghouse, trader, usdc, fund):
     def make(usdc_amount: int, size: int):
         fund(usdc, trader, usdc_amount * USDC, clearinghouse)

@@ -80,14 +80,14 @@ def keeper_share(equity: F, mm: F) -> F:
 
 
 def test_partial_liquidation_restores_target_health(
-    bull_10, eth_feed, owner, trader, keeper, usdc, weth
+    lens, bull_10, eth_feed, owner, trader, keeper, usdc, weth
 ):
     ch = bull_10
     set_price(eth_feed, owner, 2_730)
     # E = 3,969.85 - 2,700 = 1,269.85 < MM = 1,365: liquidatable.
     # IM = 27,300 * 10 % = 2,730.
     assert tuple(ch.account_health(trader, 0)) == (1_269_850 * 10**15, 2_730 * E18, 1_365 * E18)
-    assert ch.is_liquidatable(trader, 0)
+    assert lens.is_liquidatable(ch, trader, 0)
     # Least x with E - 2 % * 2,730 x = 1.2 * 5 % * 2,730 (10 - x), where the
     # liq_engine takes E two native units ($0.000002) low for rounding:
     # x = (1.2 * 1,365 - 1,269.849998) / (2,730 * (1.2 * 5 % - 2 %))
@@ -116,7 +116,7 @@ def test_partial_liquidation_restores_target_health(
     # E / MM is back at 1.2.
     e, _, mm = ch.account_health(trader, 0)
     assert F(12, 10) <= F(e, mm) < F(12, 10) + F(1, 10**8)
-    assert not ch.is_liquidatable(trader, 0)
+    assert not lens.is_liquidatable(ch, trader, 0)
     # Closing a hair less (1e-7 ETH) would not have reached the target.
     less = F(size, ETH) - F(1, 10**7)
     e_less = F(126985, 100) - F(2, 100) * 2_730 * less
@@ -393,11 +393,11 @@ def test_collateral_liquidation_refuses_a_repay_worth_no_unit(
 
 
 def test_healthy_accounts_cannot_be_liquidated(
-    bull_10, trader, keeper, usdc, snapshot_balances, eth_feed, owner
+    lens, bull_10, trader, keeper, usdc, snapshot_balances, eth_feed, owner
 ):
     ch = bull_10
     set_price(eth_feed, owner, 2_750)  # E = 1,469.85 >= MM = 1,375
-    assert not ch.is_liquidatable(trader, 0)
+    assert not lens.is_liquidatable(ch, trader, 0)
     before = snapshot_balances(ch, [usdc], [trader, keeper])
     with ape.reverts(errors.NOT_LIQUIDATABLE):
         ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
@@ -460,7 +460,7 @@ def test_no_partial_close_when_it_would_lower_health(
 
 
 def test_deficit_of_a_self_closed_account_can_be_settled(
-    bull_10, trader, stranger, usdc, weth, eth_feed, owner, keeper
+    lens, bull_10, trader, stranger, usdc, weth, eth_feed, owner, keeper
 ):
     """Review finding: an owner closing its own position under water leaves a
     debt with nothing to liquidate; anyone can have it written off."""
@@ -479,13 +479,13 @@ def test_deficit_of_a_self_closed_account_can_be_settled(
     debt = -ch.balance_of(trader, 0, usdc)
     # 3,969.85 - 10,000 loss - premium refund/fee of the close
     assert debt > 6_000 * USDC
-    assert ch.is_liquidatable(trader, 0)
+    assert lens.is_liquidatable(ch, trader, 0)
     with ape.reverts(errors.NO_DEBT):
         ch.settle_bad_debt(stranger, 0, sender=stranger)
     tx = ch.settle_bad_debt(trader, 0, sender=stranger)
     (bad,) = tx.events.filter(ch.BadDebt)
     assert (bad.deficit, bad.from_insurance, bad.from_pool) == (debt, 0, debt)
-    assert ch.balance_of(trader, 0, usdc) == 0 and not ch.is_liquidatable(trader, 0)
+    assert ch.balance_of(trader, 0, usdc) == 0 and not lens.is_liquidatable(ch, trader, 0)
     assert usdc.balanceOf(ch) == quote_ledgers(ch, usdc, [trader, keeper]) == 4_000 * USDC
 
 
@@ -583,7 +583,7 @@ def test_self_liquidation_through_another_address_loses_the_insurance_share(
 
 
 def test_splitting_a_liquidation_never_pays_more(
-    bull_10, trader, keeper, eth_feed, owner, chain, usdc
+    lens, bull_10, trader, keeper, eth_feed, owner, chain, usdc
 ):
     ch = bull_10
     set_price(eth_feed, owner, 2_730)
@@ -592,7 +592,7 @@ def test_splitting_a_liquidation_never_pays_more(
         one = ch.balance_of(keeper, 0, usdc)
     # Four pieces of 1 ETH: after each, E / MM is higher and the share lower.
     rewards = []
-    while ch.is_liquidatable(trader, 0):
+    while lens.is_liquidatable(ch, trader, 0):
         tx = ch.liquidate(trader, 0, 0, ETH, 0, sender=keeper)
         (ev,) = tx.events.filter(ch.Liquidation)
         rewards.append(ev.keeper_reward)
@@ -604,7 +604,7 @@ def test_splitting_a_liquidation_never_pays_more(
 # ---------------------------------------------------------------- keepers' views and the registry
 
 
-def test_registry_and_batch_views(bull_10, trader, hedger, usdc, fund, eth_feed, owner):
+def test_registry_and_batch_views(lens, bull_10, trader, hedger, usdc, fund, eth_feed, owner):
     ch = bull_10
     fund(usdc, hedger, 10_000 * USDC, ch)
     ch.deposit(3, usdc, 10_000 * USDC, sender=hedger)
@@ -616,21 +616,21 @@ def test_registry_and_batch_views(bull_10, trader, hedger, usdc, fund, eth_feed,
     assert tuple(ch.account_at(1)) == (hedger.address, 3)
 
     set_price(eth_feed, owner, 2_730)
-    assert [tuple(a) for a in ch.accounts_to_liquidate(0, 50)] == [(trader.address, 0)]
-    assert [tuple(a) for a in ch.accounts_to_liquidate(1, 50)] == []
-    assert list(ch.accounts_to_liquidate(0, 0)) == []
-    rows = ch.account_healths(0, 50)
+    assert [tuple(a) for a in lens.accounts_to_liquidate(ch, 0, 50)] == [(trader.address, 0)]
+    assert [tuple(a) for a in lens.accounts_to_liquidate(ch, 1, 50)] == []
+    assert list(lens.accounts_to_liquidate(ch, 0, 0)) == []
+    rows = lens.account_healths(ch, 0, 50)
     assert [(r.owner, r.sub_id) for r in rows] == [(trader.address, 0), (hedger.address, 3)]
     assert rows[0].equity == 1_269_850 * 10**15 and rows[0].mm == 1_365 * E18
     # The hedger is short 1 ETH from $3,000: up $270 at $2,730.
     assert tuple(rows[1])[2:] == tuple(ch.account_health(hedger, 3))
-    assert len(ch.account_healths(0, 1)) == 1
+    assert len(lens.account_healths(ch, 0, 1)) == 1
     # Review finding: a registered account with nothing owed is reported in
     # WAD USD like any other (it was the raw native quote balance).
     ch.trade(3, 0, ETH, 3_001 * E18, sender=hedger)
     assert ch.position_mask(hedger, 3) == 0
-    assert tuple(ch.account_healths(1, 1)[0])[2:] == tuple(ch.account_health(hedger, 3))
-    assert ch.account_healths(1, 1)[0].equity > 9_000 * E18
+    assert tuple(lens.account_healths(ch, 1, 1)[0])[2:] == tuple(ch.account_health(hedger, 3))
+    assert lens.account_healths(ch, 1, 1)[0].equity > 9_000 * E18
 
 
 def test_insurance_fund_deposits(liq_engine, stranger, usdc, fund):

@@ -332,7 +332,7 @@ def test_portfolio_liquidation_market_needs_a_portfolio_account_with_a_position(
 
 
 def test_equal_losses_in_the_worst_scenario_may_be_liquidated_in_either_order(
-    pm_engine, owner, trader, keeper, deposit, eth_feed, wbtc_listed
+    lens, pm_engine, owner, trader, keeper, deposit, eth_feed, wbtc_listed
 ):
     """Long 1 ETH and long 0.05 BTC are both $3,000: in "together down" each
     loses 300. The view names the first market; liquidate accepts either."""
@@ -344,7 +344,7 @@ def test_equal_losses_in_the_worst_scenario_may_be_liquidated_in_either_order(
     # Both -10 %: PnL -600, equity ~394 < MM 540 (each now loses 270).
     eth_feed.set_answer(2_700 * 10**8, sender=owner)
     wbtc_listed.feed.set_answer(54_000 * 10**8, sender=owner)
-    assert ch.is_liquidatable(trader, 0)
+    assert lens.is_liquidatable(ch, trader, 0)
     assert ch.portfolio_liquidation_market(trader, 0) == ETH_ID
     tx = ch.liquidate(trader, 0, BTC_ID, E18, 0, sender=keeper)
     assert [e.market_id for e in tx.events.filter(ch.Liquidation)] == [BTC_ID]
@@ -354,7 +354,7 @@ def test_equal_losses_in_the_worst_scenario_may_be_liquidated_in_either_order(
 
 
 def test_portfolio_accounts_are_liquidated_whole_position_by_position(
-    pm_engine, owner, trader, keeper, deposit, tokens, usdc, eth_feed, wbtc_listed
+    lens, pm_engine, owner, trader, keeper, deposit, tokens, usdc, eth_feed, wbtc_listed
 ):
     ch = pm_engine
     deposit(trader, "USDC", 4_600 * USDC)
@@ -365,7 +365,7 @@ def test_portfolio_accounts_are_liquidated_whole_position_by_position(
     eth_feed.set_answer(3_150 * 10**8, sender=owner)
     h = ch.account_health(trader, 0)
     assert (h.equity, h.mm) == (3_069_850_000 * 10**12, 3_150 * USD)
-    assert ch.is_liquidatable(trader, 0)
+    assert lens.is_liquidatable(ch, trader, 0)
     with ape.reverts(errors.MUST_CLOSE_WHOLE):
         ch.liquidate(trader, 0, ETH_ID, E18, 0, sender=keeper)
     tx = ch.liquidate(trader, 0, ETH_ID, 10 * E18, 0, sender=keeper)
@@ -387,7 +387,7 @@ def test_portfolio_accounts_are_liquidated_whole_position_by_position(
         18_298_875 * 10**13,
         1_219_925 * 10**14,
     )
-    assert not ch.is_liquidatable(trader, 0)
+    assert not lens.is_liquidatable(ch, trader, 0)
 
 
 @pytest.fixture
@@ -451,7 +451,7 @@ def test_portfolio_liquidation_order_and_the_waterfall(
 
 
 def test_keeper_liquidates_portfolio_accounts_in_the_engines_order(
-    stressed_spread, trader, keeper, tokens, oracle, usdc, eth_feed, wbtc_listed
+    lens, stressed_spread, trader, keeper, tokens, oracle, usdc, eth_feed, wbtc_listed
 ):
     """The keeper's plan for a portfolio account is the engine's market,
     closed whole; one pass takes both legs, ETH first."""
@@ -460,7 +460,7 @@ def test_keeper_liquidates_portfolio_accounts_in_the_engines_order(
 
     ch = stressed_spread
     feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
-    engine = engine_over(ch, oracle, tokens, feeds, {"ETH": ETH_ID, "BTC": BTC_ID})
+    engine = engine_over(ch, oracle, tokens, feeds, {"ETH": ETH_ID, "BTC": BTC_ID}, lens=lens)
     log: list[dict] = []
     bot = Keeper(engine=engine, sender=keeper, config=KeeperConfig(gas_asset=None), log=log.append)
     stats = bot.run_once()

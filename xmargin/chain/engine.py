@@ -21,7 +21,7 @@ from ape.exceptions import ContractLogicError
 
 from xmargin.chain.abi import clearinghouse_at
 from xmargin.chain.config import ConfigError, load_config
-from xmargin.chain.deployments import DeploymentRecord
+from xmargin.chain.deployments import DeploymentError, DeploymentRecord
 from xmargin.chain.risk_set import read_config, risk_set_address
 from xmargin.maths import model, perps
 from xmargin.maths import portfolio as pm
@@ -45,6 +45,17 @@ class Engine:
     pool: ContractInstance | None = None
     # The PortfolioRisk scenario set in force when loaded, if any
     portfolio_risk: ContractInstance | None = None
+    # The stateless ClearinghouseLens (keeper pages, position breakdowns), if deployed
+    lens: ContractInstance | None = None
+
+    def require_lens(self) -> ContractInstance:
+        """The lens, or DeploymentError: keeper pages are read through it."""
+        if self.lens is None:
+            raise DeploymentError(
+                "this deployment has no ClearinghouseLens: the keeper's pages "
+                "(account_healths, accounts_to_liquidate) are read through it"
+            )
+        return self.lens
 
     def portfolio_config(self, block_id: int | None = None) -> pm.PortfolioConfig:
         """The portfolio-margin configuration (scenario set and groups)."""
@@ -161,6 +172,7 @@ def load_engine(project: ProjectManager, record: DeploymentRecord) -> Engine:
         s: project.MockAggregator.at(a.feed) for s, a in record.assets.items() if a.feed is not None
     }
     pool = record.contracts.get("LiquidityPool")
+    lens = record.contracts.get("ClearinghouseLens")
     ch = clearinghouse_at(project, record.contracts["Clearinghouse"])
     risk = risk_set_address(ch)
     return Engine(
@@ -171,6 +183,7 @@ def load_engine(project: ProjectManager, record: DeploymentRecord) -> Engine:
         feeds=feeds,
         pool=project.LiquidityPool.at(pool) if pool else None,
         portfolio_risk=project.PortfolioRisk.at(risk) if risk else None,
+        lens=project.ClearinghouseLens.at(lens) if lens else None,
     )
 
 

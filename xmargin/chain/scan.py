@@ -1,8 +1,8 @@
 """Every registered account's health at one block, read in pages.
 
-The same batch read the keeper makes (`Clearinghouse.account_healths`, up
-to 50 accounts per call, every call pinned to one block), for readers that
-want the rows rather than liquidations: the CLI's `xmargin accounts`.
+The same batch read the keeper makes (`ClearinghouseLens.account_healths`,
+up to 50 accounts per call, every call pinned to one block), for readers
+that want the rows rather than liquidations: the CLI's `xmargin accounts`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from xmargin.chain.engine import Engine
 from xmargin.maths.model import Health
 
 if TYPE_CHECKING:
-    from ape.contracts.base import ContractInstance
+    pass
 
 # Rows per `account_healths` call: the contract's page.
 PAGE = 50
@@ -40,13 +40,12 @@ class HealthRow(Margins, Protocol):
 Progress = Callable[[int, int], None]
 
 
-def health_pages(
-    ch: ContractInstance, total: int, page: int, block: int
-) -> Iterator[list[HealthRow]]:
-    """`account_healths` rows of registry accounts [0, total), one view call
-    per page of `page`, every call pinned to `block`."""
+def health_pages(engine: Engine, total: int, page: int, block: int) -> Iterator[list[HealthRow]]:
+    """The lens's `account_healths` rows of registry accounts [0, total),
+    one view call per page of `page`, every call pinned to `block`."""
+    lens, ch = engine.require_lens(), engine.clearinghouse.address
     for start in range(0, total, page):
-        yield list(ch.account_healths(start, page, block_id=block))
+        yield list(lens.account_healths(ch, start, page, block_id=block))
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ def read_healths(
     ch = engine.clearinghouse
     total = ch.num_accounts(block_id=block)
     out: list[AccountHealth] = []
-    for rows in health_pages(ch, total, page, block):
+    for rows in health_pages(engine, total, page, block):
         for row in rows:
             out.append(
                 AccountHealth(

@@ -5,7 +5,7 @@ One pass (`Keeper.run_once`):
    `from_block` the first time, then only new blocks), falling back to the
    on-chain registry (`account_at`) for any index the logs did not give;
 2. read every account's equity and maintenance margin in pages of 50 with
-   the Clearinghouse's `account_healths` view: one call per 50 accounts,
+   the lens's `account_healths` view: one call per 50 accounts,
    all pinned to one block;
 3. for each account with equity < MM: read its positions, let
    `xmargin.maths.liquidation` (the mirror of the contract) compute the size the
@@ -152,8 +152,7 @@ class Keeper:
 
     def scan(self, block: int) -> list[HealthRow]:
         """Health rows of every known account at `block`, in pages."""
-        ch = self.engine.clearinghouse
-        pages = health_pages(ch, len(self.accounts), self.config.page, block)
+        pages = health_pages(self.engine, len(self.accounts), self.config.page, block)
         return [row for rows in pages for row in rows]
 
     # ------------------------------------------------------------ acting

@@ -36,7 +36,7 @@ from xmargin.chain.deployments import (
     record_path,
 )
 from xmargin.chain.engine import load_engine
-from xmargin.chain.sizes import EIP170_LIMIT, contract_sizes
+from xmargin.chain.sizes import EIP170_LIMIT, HEADROOM_LIMIT, contract_sizes
 from xmargin.maths.fixed_point import parse_wad
 from xmargin.ops.crowd import open_crowd
 from xmargin.ops.deploy import deploy as deploy_config
@@ -180,10 +180,14 @@ def demo(provider: ProviderAPI) -> None:
 
 
 def size() -> None:
-    """`make size`: each deployable's runtime size and its EIP-170 headroom."""
+    """`make size`: each deployable's runtime size, against the project's
+    20,000-byte limit (4.5 KB of EIP-170 headroom) and EIP-170's own."""
+    click.echo(f"{'contract':23} {'bytes':>7}  {'under 20,000':>12}  {'under EIP-170':>13}")
     for name, code in contract_sizes(project).items():
-        flag = "OVER THE LIMIT" if code > EIP170_LIMIT else f"{EIP170_LIMIT - code:,} bytes free"
-        click.echo(f"{name:23} {code:7,} bytes  ({flag})")
+        flag = "  OVER THE PROJECT LIMIT" if code > HEADROOM_LIMIT else ""
+        click.echo(
+            f"{name:23} {code:7,}  {HEADROOM_LIMIT - code:12,}  {EIP170_LIMIT - code:13,}{flag}"
+        )
 
 
 def _record(network: NetworkInfo, missing: str) -> DeploymentRecord:
