@@ -47,9 +47,8 @@ interface IClearinghouseView:
 
 # Accounts per keeper page.
 MAX_PAGE: constant(uint256) = 50
-# An encoded Health (3 words), or a revert with one reason string (selector,
-# offset, length and up to 2 words).
-HEALTH_BYTES: constant(uint256) = 132
+# An encoded Health (3 words).
+HEALTH_BYTES: constant(uint256) = 96
 
 
 struct AccountHealth:
@@ -170,11 +169,14 @@ def account_healths(
 @view
 def _is_liquidatable(ch: IClearinghouseView, owner: address, sub_id: uint256) -> bool:
     """
-    @dev One call in the common case: the account's health. Only when that
-         reverts (a price it needs is invalid) does the lens ask whether the
-         account owes anything (the engine's `health._has_liabilities`): an
-         account with no debt and no position is not liquidatable and is
-         not priced, anything else reverts with the engine's reason.
+    @dev What the engine's liquidation entry points check: equity below
+         maintenance margin, and something owed (a position or quote debt;
+         the engine's `health._has_liabilities`). One call in the common
+         case: the account's health; liabilities are read only for an
+         account below MM, or when the health call reverts (a price it
+         needs is invalid): then an account that owes nothing is not
+         liquidatable (and is not priced), and any other reverts with the
+         engine's own reason, whole.
     """
     ok: bool = False
     data: Bytes[HEALTH_BYTES] = b""
@@ -187,13 +189,23 @@ def _is_liquidatable(ch: IClearinghouseView, owner: address, sub_id: uint256) ->
     )
     if ok:
         h: health.Health = abi_decode(data, health.Health)
-        return h.equity < convert(h.mm, int256)
-    if (
-        staticcall ch.balance_of(owner, sub_id, staticcall ch.quote_asset()) >= 0
-        and staticcall ch.position_mask(owner, sub_id) == 0
-    ):
+        if h.equity >= convert(h.mm, int256):
+            return False
+        return self._has_liabilities(ch, owner, sub_id)
+    if not self._has_liabilities(ch, owner, sub_id):
         return False
-    raw_revert(data)
+    # Reverts again, now bubbling the engine's revert data whatever its length.
+    h: health.Health = staticcall ch.account_health(owner, sub_id)
+    return h.equity < convert(h.mm, int256)
+
+
+@internal
+@view
+def _has_liabilities(ch: IClearinghouseView, owner: address, sub_id: uint256) -> bool:
+    return (
+        staticcall ch.balance_of(owner, sub_id, staticcall ch.quote_asset()) < 0
+        or staticcall ch.position_mask(owner, sub_id) != 0
+    )
 
 
 @internal

@@ -70,7 +70,7 @@ def collateral_value(owner: address, sub_id: uint256) -> collateral.CollateralVa
     @param sub_id The sub-account number.
     @return (quote, market, weighted_mm, weighted_im) in WAD USD.
     """
-    x: portfolio.Exposure = self._book(owner, sub_id, False)
+    x: portfolio.Exposure = self._book(owner, sub_id, False, False)
     return collateral.CollateralValue(
         quote=x.quote,
         market=x.market,
@@ -90,7 +90,7 @@ def portfolio_exposure(owner: address, sub_id: uint256) -> portfolio.Exposure:
     @return (equity, addon, lo, hi, gross_notional, open_positions, quote,
             market, weighted_mm, im, mm), WAD USD; im and mm are 0.
     """
-    return self._book(owner, sub_id, True)
+    return self._book(owner, sub_id, True, True)
 
 
 @external
@@ -111,8 +111,8 @@ def set_margin_mode(sub_id: uint256, portfolio_mode: bool):
 @view
 def _account_health(owner: address, sub_id: uint256) -> Health:
     if accounts._is_portfolio(owner, sub_id):
-        return self._portfolio_health(self._book(owner, sub_id, True))
-    x: portfolio.Exposure = self._book(owner, sub_id, False)
+        return self._portfolio_health(self._book(owner, sub_id, True, True))
+    x: portfolio.Exposure = self._book(owner, sub_id, False, True)
     # im_haircut >= mm_haircut for every asset, so the add-on is >= 0.
     return Health(equity=x.equity, im=x.addon + x.im, mm=x.mm)
 
@@ -121,7 +121,7 @@ def _account_health(owner: address, sub_id: uint256) -> Health:
 @view
 def _portfolio_health(x: portfolio.Exposure) -> Health:
     """
-    @dev A portfolio account's health from its `_book(.., True)`: the
+    @dev A portfolio account's health from its `_book(.., True, True)`: the
          linear equity, the risk set's MM and IM.
     """
     mm: uint256 = 0
@@ -158,7 +158,7 @@ def _check_initial_margin(owner: address, sub_id: uint256):
 
 @internal
 @view
-def _book(owner: address, sub_id: uint256, groups: bool) -> portfolio.Exposure:
+def _book(owner: address, sub_id: uint256, groups: bool, positions: bool) -> portfolio.Exposure:
     """
     @dev One pass over the account's held collateral and open positions,
          rounded against the account (collateral and PnL down, funding owed
@@ -166,7 +166,9 @@ def _book(owner: address, sub_id: uint256, groups: bool) -> portfolio.Exposure:
          mode needs: with `groups` (portfolio mode) each asset's and
          position's exposure is added to its risk group, rounded both ways,
          and the positions are counted; without it each position's linear
-         IM and MM are summed. Reverts if a price it needs is invalid.
+         IM and MM are summed. Without `positions` only the collateral is
+         priced (no market's price is read). Reverts if a price it needs is
+         invalid.
     """
     x: portfolio.Exposure = empty(portfolio.Exposure)
     quote: address = collateral.quote_asset
@@ -215,6 +217,8 @@ def _book(owner: address, sub_id: uint256, groups: bool) -> portfolio.Exposure:
     # conversion cannot fail.
     x.equity = x.quote + convert(x.weighted_mm, int256)
 
+    if not positions:
+        return x
     wad: int256 = convert(constants.WAD, int256)
     mask = accounts._position_mask(owner, sub_id)
     for m: uint256 in range(constants.MAX_MARKETS):

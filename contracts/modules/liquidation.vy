@@ -286,7 +286,7 @@ def liquidate(
     x: portfolio.Exposure = empty(portfolio.Exposure)
     h: health.Health = empty(health.Health)
     if in_portfolio:
-        x = health._book(owner, sub_id, True)
+        x = health._book(owner, sub_id, True, True)
         h = health._portfolio_health(x)
     else:
         h = health._account_health(owner, sub_id)
@@ -478,7 +478,7 @@ def portfolio_liquidation_market(owner: address, sub_id: uint256) -> uint256:
     lowest: int256 = 0
     first: uint256 = 0
     chosen, lowest, first = portfolio._close_order(
-        owner, sub_id, 0, health._book(owner, sub_id, True)
+        owner, sub_id, 0, health._book(owner, sub_id, True, True)
     )
     return first
 
@@ -574,7 +574,7 @@ def _settle_bad_debt(owner: address, sub_id: uint256):
     from_insurance: uint256 = min(deficit, self.insurance_fund)
     from_pool: uint256 = deficit - from_insurance
     self.insurance_fund -= from_insurance
-    liquidity._book(-convert(from_pool, int256))
+    liquidity._move_cash(-convert(from_pool, int256))
     collateral._add(owner, sub_id, quote, balance * -1)
     self.bad_debt_total += deficit
     self.bad_debt_insurance += from_insurance

@@ -178,7 +178,7 @@ def set_pool_buffer(buffer: uint256):
 
 
 @internal
-def _book(delta: int256):
+def _move_cash(delta: int256):
     """
     @dev Moves the pool's cash by `delta` native quote units: what a trade
          or a liquidation settles against it, or bad debt it absorbs.

@@ -235,7 +235,7 @@ def _apply(
     quote_delta: int256 = fp._floor_div(owed, precision)
     if quote_delta != 0:
         collateral._add(owner, sub_id, collateral.quote_asset, quote_delta)
-        liquidity._book(-quote_delta)
+        liquidity._move_cash(-quote_delta)
 
     s: markets.MarketState = markets.market_state[market_id]
     s.skew += new_size - old.size

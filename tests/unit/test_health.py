@@ -95,6 +95,29 @@ def test_stale_price_of_asset_not_held_is_ignored(
     assert clearinghouse.account_health(trader, 0) == (2_710 * WAD, 300 * WAD, 0)
 
 
+def test_collateral_value_reads_no_market_price(
+    clearinghouse, trader, usdc, weth_listed, wbtc_listed, market, owner, fund, chain
+):
+    """collateral_value prices the collateral only: a stale feed of a market
+    the account trades (but whose asset it does not hold) stops its health,
+    never its collateral figures."""
+    deposit(clearinghouse, trader, usdc, 10_000 * USDC, fund)
+    deposit(clearinghouse, trader, wbtc_listed.token, BTC // 10, fund)
+    clearinghouse.trade(0, market, ETH // 100, 10**30, sender=trader)
+    t = chain.blocks.head.timestamp
+    weth_listed.feed.set_round(50, 3_000 * 10**8, t, t - 10 * HEARTBEAT, 50, sender=owner)
+    with ape.reverts(errors.PRICE_STALE):
+        clearinghouse.account_health(trader, 0)
+    # 0.1 WBTC x 60,000 = 6,000 -> 5,520 after 8 %, 5,100 after 15 %.
+    quote = clearinghouse.balance_of(trader, 0, usdc) * 10**12
+    assert tuple(clearinghouse.collateral_value(trader, 0)) == (
+        quote,
+        6_000 * WAD,
+        5_520 * WAD,
+        5_100 * WAD,
+    )
+
+
 def test_negative_price_of_held_asset_reverts(
     clearinghouse, trader, weth, weth_listed, owner, fund
 ):

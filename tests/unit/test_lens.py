@@ -1,9 +1,12 @@
-"""ClearinghouseLens: the per-position breakdown and liquidation prices."""
+"""ClearinghouseLens: the per-position breakdown, liquidation prices and the
+keepers' pages."""
 
 from __future__ import annotations
 
+import ape
 import pytest
 
+from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
 from tests.markets import ETH, P3000, USDC, params
 from xmargin.maths import perps
 
@@ -80,3 +83,66 @@ def test_rows_sum_to_account_health_and_match_the_model(
         assert r.liquidation_price == perps.liquidation_price(
             r.size, r.price, mmr, h.equity, h.mm, r.mm
         )
+
+
+# ---------------------------------------------------------------- keeper pages
+
+
+def test_keeper_views_skip_an_account_below_mm_that_owes_nothing(
+    project, clearinghouse, lens, owner, trader, keeper, usdc, weth_listed, fund
+):
+    """An account in portfolio mode holding only WETH, in a risk set with an
+    'ETH to zero' scenario, is a wei below its MM (collateral rounds down in
+    equity, up in the scenario): no entry point can liquidate it (no
+    position, no debt), so the keeper's views must not list it."""
+    ch = clearinghouse
+    weth, feed = weth_listed.token, weth_listed.feed
+    feed.set_answer(300_012_345_678, sender=owner)  # $3,000.12345678
+    ch.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner)
+    ch.set_risk_group(weth, 0, sender=owner)
+    ch.set_risk_group(usdc, 1, sender=owner)
+    risk = owner.deploy(project.PortfolioRisk, [[-E18, 0], [E18 // 10, 0]], 0, 0, E18)
+    ch.set_portfolio_risk(risk, sender=owner)
+    fund(weth, trader, E18 + 7, ch)
+    ch.deposit(0, weth, E18 + 7, sender=trader)
+    fund(usdc, trader, 1_000 * USDC, ch)
+    ch.deposit(0, usdc, 1_000 * USDC, sender=trader)
+    # Open and close a position: the account is in the keepers' registry.
+    ch.trade(0, 0, E18 // 100, 10**30, sender=trader)
+    ch.trade(0, 0, -(E18 // 100), 0, sender=trader)
+    ch.withdraw(0, usdc, 2**256 - 1, sender=trader)
+    ch.set_margin_mode(0, True, sender=trader)
+    h = ch.account_health(trader, 0)
+    assert h.equity < h.mm, "the scenario needs an account below MM"
+
+    assert not lens.is_liquidatable(ch, trader, 0)
+    assert list(lens.accounts_to_liquidate(ch, 0, 50)) == []
+    for refused in (
+        lambda: ch.liquidate(trader, 0, 0, E18, 0, sender=keeper),
+        lambda: ch.liquidate_collateral(trader, 0, weth, USDC, 0, sender=keeper),
+        lambda: ch.settle_bad_debt(trader, 0, sender=keeper),
+    ):
+        with pytest.raises(ape.exceptions.ContractLogicError):
+            refused()
+
+
+def test_keeper_views_bubble_a_feeds_whole_revert_reason(
+    project, clearinghouse, lens, owner, oracle, trader, wbtc_listed, market, fund
+):
+    """A feed that reverts with a reason longer than any of the engine's: the
+    lens reverts with the same whole reason as the engine, never a cut one."""
+    ch = clearinghouse
+    wbtc = wbtc_listed.token
+    feed = owner.deploy(project.MockRevertingFeed, 60_000 * 10**8)
+    oracle.set_feed(wbtc, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    fund(wbtc, trader, 10**8, ch)
+    ch.deposit(0, wbtc, 10**8, sender=trader)
+    ch.trade(0, market, E18 // 10, 10**30, sender=trader)
+    feed.set_reverting(True, sender=owner)
+    reason = "feed paused: the aggregator proxy is being migrated, please retry later"
+    with ape.reverts(reason):
+        ch.account_health(trader, 0)
+    with ape.reverts(reason):
+        lens.is_liquidatable(ch, trader, 0)
+    with ape.reverts(reason):
+        lens.accounts_to_liquidate(ch, 0, 50)
