@@ -48,6 +48,8 @@ MAX_SIZE_SCALAR: constant(uint256) = 10 * 10**18
 MAX_FUNDING_RATE: constant(uint256) = 10 * 10**18  # 1,000 % per day
 MAX_FUNDING_VELOCITY: constant(uint256) = 10 * 10**18  # per day, per day
 # Largest return data the Clearinghouse's fallback forwards from its
-# extensions: a page of 50 account-health rows is 32 * (2 + 5 * 50) = 8,064
-# bytes. The caller pays memory for all of it on every forwarded call (~1k gas).
-MAX_RETURN: constant(uint256) = 8_064
+# extensions (raw_call cuts anything longer): today `portfolio_exposure`,
+# 25 words = 800 bytes; tests/unit/test_forwarding.py checks every
+# forwarded function against it. Every forwarded call pays memory for the
+# whole buffer, once per hop.
+MAX_RETURN: constant(uint256) = 1_024

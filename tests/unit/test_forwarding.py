@@ -1,0 +1,77 @@
+"""The core's fallback forwards the extensions' return data through a
+buffer of constants.MAX_RETURN bytes; `raw_call` cuts anything longer. No
+function the core forwards may return more (checked from the compiled ABIs
+and, for dynamic arrays, the bounds in the Vyper interface)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from typing import Any
+
+from tests.conftest import ROOT
+
+FORWARDED = ("ClearinghouseLiquidator", "ClearinghouseAdmin")
+WORD = 32
+
+
+def _vyper(name: str, output: str) -> str:
+    vyper = shutil.which("vyper")
+    assert vyper, "vyper not on PATH: run via make"
+    return subprocess.run(
+        [vyper, "-p", str(ROOT), "-f", output, str(ROOT / "contracts" / f"{name}.vy")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def max_return() -> int:
+    text = (ROOT / "contracts" / "modules" / "constants.vy").read_text()
+    (value,) = re.findall(r"^MAX_RETURN: constant\(uint256\) = ([\d_]+)$", text, re.M)
+    return int(value.replace("_", ""))
+
+
+def _size(item: dict[str, Any], bounds: dict[str, int]) -> int:
+    """Largest ABI encoding of one output, head and tail (a dynamic array's
+    bound comes from the Vyper interface, keyed by function name)."""
+    kind: str = item["type"]
+    if kind.endswith("[]"):
+        element = dict(item, type=kind[:-2])
+        return 2 * WORD + bounds[item["_function"]] * _size(element, bounds)
+    fixed = re.fullmatch(r"(.*)\[(\d+)\]", kind)
+    if fixed:
+        return int(fixed.group(2)) * _size(dict(item, type=fixed.group(1)), bounds)
+    if kind == "tuple":
+        return sum(_size(dict(c, _function=item["_function"]), bounds) for c in item["components"])
+    assert kind not in ("bytes", "string"), f"{item['_function']}: unbounded {kind}"
+    return WORD
+
+
+def forwarded_returns() -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for name in FORWARDED:
+        bounds = {
+            fn: int(bound)
+            for fn, bound in re.findall(
+                r"def (\w+)\(.*\) -> DynArray\[[^,]+, (\d+)\]", _vyper(name, "external_interface")
+            )
+        }
+        for fn in json.loads(_vyper(name, "abi")):
+            if fn.get("type") != "function" or fn["name"] == "__default__":
+                continue
+            outputs = [dict(o, _function=fn["name"]) for o in fn["outputs"]]
+            sizes[f"{name}.{fn['name']}"] = sum(_size(o, bounds) for o in outputs)
+    return sizes
+
+
+def test_every_forwarded_return_fits_the_fallback_buffer():
+    sizes = forwarded_returns()
+    largest = max(sizes, key=sizes.__getitem__)
+    assert sizes[largest] <= max_return(), f"{largest} returns up to {sizes[largest]} bytes"
+    # The sizing itself, on hand-counted cases: 25 static words, and a
+    # bounded array of 16 addresses (offset, length, 16 words).
+    assert sizes["ClearinghouseLiquidator.portfolio_exposure"] == 25 * WORD
+    assert sizes["ClearinghouseAdmin.listed_assets"] == (2 + 16) * WORD
