@@ -104,9 +104,9 @@ def is_liquidatable(clearinghouse: IClearinghouseView, owner: address, sub_id: u
     """
     @notice Whether the account's equity is below its maintenance margin:
             what `liquidate` (or `liquidate_collateral`) checks.
-    @dev An account with no debt and no position is never liquidatable and
-         is not priced (a stale feed does not make it revert). Otherwise
-         reverts if a price the account needs is invalid.
+    @dev An account with no debt and no position is never liquidatable (a
+         stale feed does not make it revert). Otherwise reverts if a price
+         the account needs is invalid.
     @param clearinghouse The engine.
     @param owner The account owner.
     @param sub_id The sub-account.
@@ -130,11 +130,8 @@ def accounts_to_liquidate(
     @return The accounts with equity below maintenance margin.
     """
     out: DynArray[registry.Account, MAX_PAGE] = []
-    n: uint256 = staticcall clearinghouse.num_accounts()
-    for j: uint256 in range(MAX_PAGE):
-        if j >= limit or start + j >= n:
-            break
-        a: registry.Account = staticcall clearinghouse.account_at(start + j)
+    page: DynArray[registry.Account, MAX_PAGE] = self._page(clearinghouse, start, limit)
+    for a: registry.Account in page:
         if self._is_liquidatable(clearinghouse, a.owner, a.sub_id):
             out.append(a)
     return out
@@ -155,13 +152,27 @@ def account_healths(
     @return One row per account, in registry order.
     """
     out: DynArray[AccountHealth, MAX_PAGE] = []
-    n: uint256 = staticcall clearinghouse.num_accounts()
+    page: DynArray[registry.Account, MAX_PAGE] = self._page(clearinghouse, start, limit)
+    for a: registry.Account in page:
+        h: health.Health = staticcall clearinghouse.account_health(a.owner, a.sub_id)
+        out.append(AccountHealth(owner=a.owner, sub_id=a.sub_id, equity=h.equity, im=h.im, mm=h.mm))
+    return out
+
+
+@internal
+@view
+def _page(
+    ch: IClearinghouseView, start: uint256, limit: uint256
+) -> DynArray[registry.Account, MAX_PAGE]:
+    """
+    @dev Registry accounts [start, start + min(limit, MAX_PAGE)), in order.
+    """
+    out: DynArray[registry.Account, MAX_PAGE] = []
+    n: uint256 = staticcall ch.num_accounts()
     for j: uint256 in range(MAX_PAGE):
         if j >= limit or start + j >= n:
             break
-        a: registry.Account = staticcall clearinghouse.account_at(start + j)
-        h: health.Health = staticcall clearinghouse.account_health(a.owner, a.sub_id)
-        out.append(AccountHealth(owner=a.owner, sub_id=a.sub_id, equity=h.equity, im=h.im, mm=h.mm))
+        out.append(staticcall ch.account_at(start + j))
     return out
 
 

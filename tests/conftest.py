@@ -8,6 +8,8 @@ test, so each test starts from the same state.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -106,6 +108,18 @@ def keeper(accounts):
 @pytest.fixture(scope="session")
 def stranger(accounts):
     return accounts[5]
+
+
+def vyper_output(name: str, output: str) -> str:
+    """`vyper -f output` of contracts/<name>.vy, as the project compiles it."""
+    vyper = shutil.which("vyper")
+    assert vyper, "vyper not on PATH: run via make"
+    return subprocess.run(
+        [vyper, "-p", str(ROOT), "-f", output, str(ROOT / "contracts" / f"{name}.vy")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 @pytest.fixture(scope="session")

@@ -73,7 +73,7 @@ def _holds_collateral(owner: address, sub_id: uint256) -> bool:
     """
     @dev True while the account holds any non-quote asset (bit 0 is the quote).
     """
-    return (self.header[owner][sub_id] & ASSET_BITS) >> 1 != 0
+    return self._held_mask(owner, sub_id) >> 1 != 0
 
 
 @internal

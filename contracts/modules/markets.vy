@@ -29,7 +29,6 @@
 from snekmate.auth import ownable
 from snekmate.utils import math
 
-from ..interfaces import IOracleRouter
 from . import collateral
 from . import constants
 from . import fixed_point as fp
@@ -222,17 +221,17 @@ def set_oracle(new_oracle: address):
     @param new_oracle The router.
     """
     ownable._check_owner()
-    assert new_oracle.is_contract, errors.ORACLE_NOT_CONTRACT
-    router: IOracleRouter = IOracleRouter(new_oracle)
+    # Switched first, then every listed price read through it: one that
+    # fails reverts the whole switch.
+    oracle._set(new_oracle)
     for i: uint256 in range(1, constants.MAX_ASSETS):
         if i >= collateral.num_assets:
             break
-        assert staticcall router.price(collateral.asset_list[i]) > 0, errors.ASSET_NO_PRICE
+        assert oracle._price(collateral.asset_list[i]) > 0, errors.ASSET_NO_PRICE
     for m: uint256 in range(constants.MAX_MARKETS):
         if m == self.num_markets:
             break
-        assert staticcall router.price(self._asset(m)) > 0, errors.MARKET_NO_PRICE
-    oracle._set(new_oracle)
+        assert self._price(m) > 0, errors.MARKET_NO_PRICE
 
 
 @external

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
 import ape
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import vyper_output
 from xmargin.maths import errors
 
 CONTRACTS = [
@@ -21,15 +19,7 @@ CONTRACTS = [
 
 
 def _vyper(name: str, output: str) -> dict:
-    vyper = shutil.which("vyper")
-    assert vyper, "vyper not on PATH: run via make"
-    out = subprocess.run(
-        [vyper, "-p", str(ROOT), "-f", output, str(ROOT / "contracts" / f"{name}.vy")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(out)
+    return json.loads(vyper_output(name, output))
 
 
 def test_storage_layouts_are_identical():

@@ -7,25 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from typing import Any
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, vyper_output
 
 FORWARDED = ("ClearinghouseLiquidator", "ClearinghouseAdmin")
 WORD = 32
-
-
-def _vyper(name: str, output: str) -> str:
-    vyper = shutil.which("vyper")
-    assert vyper, "vyper not on PATH: run via make"
-    return subprocess.run(
-        [vyper, "-p", str(ROOT), "-f", output, str(ROOT / "contracts" / f"{name}.vy")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 def max_return() -> int:
@@ -56,10 +43,11 @@ def forwarded_returns() -> dict[str, int]:
         bounds = {
             fn: int(bound)
             for fn, bound in re.findall(
-                r"def (\w+)\(.*\) -> DynArray\[[^,]+, (\d+)\]", _vyper(name, "external_interface")
+                r"def (\w+)\(.*\) -> DynArray\[[^,]+, (\d+)\]",
+                vyper_output(name, "external_interface"),
             )
         }
-        for fn in json.loads(_vyper(name, "abi")):
+        for fn in json.loads(vyper_output(name, "abi")):
             if fn.get("type") != "function" or fn["name"] == "__default__":
                 continue
             outputs = [dict(o, _function=fn["name"]) for o in fn["outputs"]]
