@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import ape
+
 from xmargin.chain.deployments import AssetRecord, DeploymentRecord
 from xmargin.chain.engine import Engine
+from xmargin.chain.risk_set import risk_set_address
 
 
 def engine_over(
@@ -38,4 +41,7 @@ def engine_over(
         },
         markets=dict(markets),
     )
-    return Engine(record, oracle, ch, dict(tokens), dict(feeds), pool, lens=lens)
+    # the scenario set in force now, as `load_engine` finds it
+    risk = risk_set_address(ch)
+    portfolio_risk = ape.project.PortfolioRisk.at(risk) if risk else None
+    return Engine(record, oracle, ch, dict(tokens), dict(feeds), pool, portfolio_risk, lens)

@@ -675,3 +675,59 @@ def test_keeper_survives_a_lost_race(bull_10, trader, keeper, stranger, eth_feed
     assert bot._send(ch.liquidate, trader, 0, 7, ETH, 0, stats=stats) is None
     assert (stats.lost_races, stats.reverted) == (1, 1)
     assert log[-1]["reason"] == errors.UNKNOWN_MARKET
+
+
+def test_keeper_plans_from_the_models_account(
+    lens,
+    bull_10,
+    trader,
+    keeper,
+    usdc,
+    weth,
+    wbtc_listed,
+    oracle,
+    eth_feed,
+    owner,
+    chain,
+    monkeypatch,
+):
+    """The keeper reads the candidate into the model's `Account` and plans
+    with its `health()`: at $2,730 the bull (quote 3,969.85, long 10 ETH at
+    $3,000) has E = 1,269.85 and MM = 1,365 (hand-computed in
+    test_registry_and_batch_views); the model's close size and reward are
+    what the engine does. A model that disagrees with the engine is logged,
+    and the engine's word decides: the liquidation still goes through."""
+    from tests.engines import engine_over
+    from xmargin.ops import keeper as keeper_module
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+
+    ch = bull_10
+    set_price(eth_feed, owner, 2_730)
+    tokens = {"USDC": usdc, "WETH": weth, "WBTC": wbtc_listed.token}
+    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
+    engine = engine_over(ch, oracle, tokens, feeds, {"ETH": 0}, lens=lens)
+    with isolated(chain):
+        log: list[dict] = []
+        bot = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append)
+        stats = bot.run_once()
+        (done,) = [e for e in log if e["event"] == "liquidated"]
+        assert [e for e in log if e["event"] == "model_disagrees"] == []
+        assert (done["closed"], done["reward"]) == (done["predicted"], done["predicted_reward"])
+        assert 0 < done["closed"] < 10 * ETH  # a partial close, as the model said
+        assert (stats.liquidations, stats.reverted, stats.lost_races) == (1, 0, 0)
+
+    # The model is handed one more quote unit than the engine holds.
+    real = keeper_module.account_of
+
+    def richer(engine, view, assets):  # type: ignore[no-untyped-def]
+        acct = real(engine, view, assets)
+        return replace(acct, balances={**acct.balances, "USDC": acct.balances["USDC"] + 1})
+
+    monkeypatch.setattr(keeper_module, "account_of", richer)
+    log = []
+    bot = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append)
+    stats = bot.run_once()
+    (odd, *_) = [e for e in log if e["event"] == "model_disagrees"]
+    assert odd["model"]["equity"] - odd["engine"]["equity"] == 10**12  # 1 unit, 6 decimals
+    assert odd["engine"] == {"equity": 1_269_850 * 10**15, "im": 2_730 * E18, "mm": 1_365 * E18}
+    assert stats.liquidations == 1

@@ -470,6 +470,8 @@ def test_keeper_liquidates_portfolio_accounts_in_the_engines_order(
         ("BTC", E18 // 2, E18 // 2),
     ]
     assert [e["reward"] for e in done] == [e["predicted_reward"] for e in done]
+    # the order came from the model's Account, and the model agreed throughout
+    assert [e for e in log if e["event"] == "model_disagrees"] == []
     assert (stats.liquidations, stats.reverted, stats.lost_races) == (2, 0, 0)
     assert ch.position_mask(trader, 0) == 0
 
