@@ -68,6 +68,13 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "gas_profile.json"
 NETWORK = "ethereum:local:foundry"
 LIMIT = 2**255  # acceptable price of a buy: any
+# The core and the extensions that run on its storage (one layout).
+ENGINE_CONTRACTS = (
+    "Clearinghouse",
+    "ClearinghouseLiquidator",
+    "ClearinghousePool",
+    "ClearinghouseAdmin",
+)
 
 # Seven more mock assets, so ten markets can each have their own feed.
 EXTRA_ASSETS = {
@@ -203,6 +210,7 @@ def build_world(provider: Any, project: Any, root: Path) -> World:
         ch.address.lower(): "Clearinghouse",
         record.contracts["ClearinghouseLiquidator"].lower(): "ClearinghouseLiquidator",
         record.contracts["ClearinghouseAdmin"].lower(): "ClearinghouseAdmin",
+        record.contracts["ClearinghousePool"].lower(): "ClearinghousePool",
         engine.router.address.lower(): "OracleRouter",
         engine.pool.address.lower(): "LiquidityPool",
     }
@@ -440,6 +448,7 @@ def compiler_maps(world: World) -> tuple[dict[str, SlotLabels], dict[str, dict[i
     for kind, contract, address in (
         ("Clearinghouse", "contracts/Clearinghouse.vy", engine.clearinghouse.address),
         ("ClearinghouseLiquidator", "contracts/ClearinghouseLiquidator.vy", None),
+        ("ClearinghousePool", "contracts/ClearinghousePool.vy", None),
         ("OracleRouter", "contracts/OracleRouter.vy", engine.router.address),
         ("feed", "contracts/mocks/MockAggregator.vy", None),
         ("token", "contracts/mocks/MockERC20.vy", None),
@@ -461,7 +470,7 @@ def compiler_maps(world: World) -> tuple[dict[str, SlotLabels], dict[str, dict[i
                     "recompile for those). Gas is of the deployed code; no per-function "
                     "breakdown. Run with --fresh to compile and measure the current sources."
                 )
-        if kind == "ClearinghouseLiquidator":
+        if kind in ENGINE_CONTRACTS[1:]:
             continue  # same storage layout as the Clearinghouse (a unit test checks it)
         labeller = SlotLabels(structs, keys)
         # Every engine field lives under `state` (contracts/modules/state.vy).
@@ -581,7 +590,7 @@ def analyse(
 
     def labeller_for(addr: str) -> SlotLabels | None:
         who = names.get(addr, "")
-        if who in ("Clearinghouse", "ClearinghouseLiquidator", "ClearinghouseAdmin"):
+        if who in ENGINE_CONTRACTS:
             return labels["Clearinghouse"]
         if who == "OracleRouter":
             return labels["OracleRouter"]

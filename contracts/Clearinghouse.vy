@@ -8,10 +8,11 @@
         initial and maintenance margin, and runs deposits, withdrawals,
         transfers between sub-accounts, operators, trades, the margin mode
         and the liquidity pool's cash ledger. Everything else runs on this
-        contract's storage, at its address, through `__default__`:
-        liquidation, bad debt and keeper reads in ClearinghouseLiquidator,
-        the owner's and guardian's functions and configuration reads in
-        ClearinghouseAdmin (docs/architecture.md).
+        contract's storage, at its address, through `__default__`: the
+        LiquidityPool's cash in and out and the pool's value in
+        ClearinghousePool; liquidation, bad debt and keeper reads in
+        ClearinghouseLiquidator; the owner's and guardian's functions and
+        configuration reads in ClearinghouseAdmin (docs/architecture.md).
 @custom:security Owner (two-step) configures; a guardian may pause.
                  Every external function holds one global reentrancy lock
                  (module pragmas), views included, so no view can be read
@@ -19,10 +20,11 @@
 """
 
 from .modules import constants
-from .modules import errors
+from .modules import extensions
 from .modules import state
 
 initializes: state
+initializes: extensions
 
 exports: (
     # ownership (renounce is deliberately not exported) and pause
@@ -46,22 +48,18 @@ exports: (
     state.markets.position,
     state.trading.trade,
     state.trading.trade_for,
-    # liquidity pool ledger (the LiquidityPool vault moves its cash)
+    # the liquidity pool's cash (its entry points are in ClearinghousePool)
     state.liquidity.pool_balance,
-    state.liquidity.pool_state,
-    state.liquidity.pool_value,
-    state.liquidity.pool_withdrawable,
-    state.liquidity.pool_deposit,
-    state.liquidity.pool_withdraw,
+    # the extensions this contract runs (modules/extensions.vy)
+    extensions.LIQUIDATOR,
+    extensions.POOL,
 )
-
-# The extension (ClearinghouseLiquidator, which forwards what it does not
-# implement to ClearinghouseAdmin) runs on this contract's storage.
-LIQUIDATOR: public(immutable(address))
 
 
 @deploy
-def __init__(quote_asset: address, oracle: address, quote_cap: uint256, liquidator: address):
+def __init__(
+    quote_asset: address, oracle: address, quote_cap: uint256, liquidator: address, pool: address
+):
     """
     @notice Deploys the engine with its quote (settlement) asset.
     @param quote_asset The USD stablecoin in which PnL settles (face value).
@@ -70,12 +68,13 @@ def __init__(quote_asset: address, oracle: address, quote_cap: uint256, liquidat
     @param liquidator The ClearinghouseLiquidator extension (liquidation,
            insurance fund, registry views; it forwards the owner's and
            guardian's functions to ClearinghouseAdmin).
+    @param pool The ClearinghousePool extension (the LiquidityPool's cash
+           in and out, pool value and requirement).
     """
-    assert liquidator.is_contract, errors.BAD_LIQUIDATOR
     state.__init__()
+    extensions.__init__(liquidator, pool)
     state.oracle._set(oracle)
     state.collateral._initialize(quote_asset, quote_cap)
-    LIQUIDATOR = liquidator
 
 
 @external
@@ -83,12 +82,15 @@ def __init__(quote_asset: address, oracle: address, quote_cap: uint256, liquidat
 @raw_return
 def __default__() -> Bytes[constants.MAX_RETURN]:
     """
-    @notice Runs the extension's functions (liquidation, insurance fund,
-            keeper views, and through it the owner's and guardian's
-            functions) on this contract's storage, returning their result.
-            Unknown selectors revert there.
-    @dev `@reentrant` here only: the extension's functions take the shared
+    @notice Runs the extensions' functions on this contract's storage,
+            returning their result: the pool's selectors in
+            ClearinghousePool, every other one in ClearinghouseLiquidator
+            (liquidation, insurance fund, keeper views, and through it the
+            owner's and guardian's functions). Unknown selectors revert there.
+    @dev `@reentrant` here only: the extensions' functions take the shared
          lock themselves (the same transient slot, as it is the same contract
          context), so this hop must not take it first.
     """
-    return raw_call(LIQUIDATOR, msg.data, max_outsize=constants.MAX_RETURN, is_delegate_call=True)
+    return raw_call(
+        extensions._target(), msg.data, max_outsize=constants.MAX_RETURN, is_delegate_call=True
+    )

@@ -32,6 +32,9 @@ exports: (
     state.governance.set_guardian,
     state.governance.pause,
     state.governance.unpause,
+    state.governance.liquidation_grace,
+    state.governance.liquidations_resume_at,
+    state.governance.set_liquidation_grace,
     # oracle
     state.oracle.oracle,
     state.markets.set_oracle,

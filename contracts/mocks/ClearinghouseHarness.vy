@@ -10,10 +10,11 @@
 """
 
 from ..modules import constants
-from ..modules import errors
+from ..modules import extensions
 from ..modules import state
 
 initializes: state
+initializes: extensions
 
 exports: (
     state.ownable_2step.owner,
@@ -27,29 +28,22 @@ exports: (
     state.funds.withdraw,
     state.health.account_health,
     state.health.collateral_value,
+    extensions.LIQUIDATOR,
+    extensions.POOL,
 )
-
-# The extension (ClearinghouseLiquidator, which forwards what it does not
-# implement to ClearinghouseAdmin) runs on this contract's storage.
-LIQUIDATOR: public(immutable(address))
 
 
 @deploy
-def __init__(quote_asset: address, oracle: address, quote_cap: uint256, liquidator: address):
+def __init__(
+    quote_asset: address, oracle: address, quote_cap: uint256, liquidator: address, pool: address
+):
     """
-    @notice Deploys the engine with its quote (settlement) asset.
-    @param quote_asset The USD stablecoin in which PnL settles (face value).
-    @param oracle The OracleRouter pricing every other asset.
-    @param quote_cap Largest total quote deposit, native units.
-    @param liquidator The ClearinghouseLiquidator extension (liquidation,
-           insurance fund, registry views; it forwards the owner's and
-           guardian's functions to ClearinghouseAdmin).
+    @notice Deploys the engine as the Clearinghouse does.
     """
-    assert liquidator.is_contract, errors.BAD_LIQUIDATOR
     state.__init__()
+    extensions.__init__(liquidator, pool)
     state.oracle._set(oracle)
     state.collateral._initialize(quote_asset, quote_cap)
-    LIQUIDATOR = liquidator
 
 
 @external
@@ -57,15 +51,12 @@ def __init__(quote_asset: address, oracle: address, quote_cap: uint256, liquidat
 @raw_return
 def __default__() -> Bytes[constants.MAX_RETURN]:
     """
-    @notice Runs the extension's functions (liquidation, insurance fund,
-            keeper views, and through it the owner's and guardian's
-            functions) on this contract's storage, returning their result.
-            Unknown selectors revert there.
-    @dev `@reentrant` here only: the extension's functions take the shared
-         lock themselves (the same transient slot, as it is the same contract
-         context), so this hop must not take it first.
+    @notice Runs the extensions' functions on this contract's storage, as
+            the Clearinghouse does.
     """
-    return raw_call(LIQUIDATOR, msg.data, max_outsize=constants.MAX_RETURN, is_delegate_call=True)
+    return raw_call(
+        extensions._target(), msg.data, max_outsize=constants.MAX_RETURN, is_delegate_call=True
+    )
 
 
 @external

@@ -40,6 +40,9 @@ MAX_SIZE: constant(uint256) = 2**96
 # Funding rates are quoted per day.
 SECONDS_PER_DAY: constant(uint256) = 86_400
 
+# Longest liquidation grace period after an unpause (Aave v3.1's bound).
+MAX_GRACE: constant(uint256) = 4 * 3_600
+
 # Bounds on market parameters an owner may set.
 # These four (and MAX_SIZE) also bound the lanes MarketParams is packed
 # into (markets.params_words: 64 bits, 128 for sizes); keep them below.

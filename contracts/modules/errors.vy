@@ -17,12 +17,15 @@ SIZE_TOO_LARGE: constant(String[32]) = "xm.input: size too large"
 # deploy: constructors
 BAD_LIQUIDATOR: constant(String[32]) = "xm.deploy: bad liquidator"
 BAD_ADMIN: constant(String[32]) = "xm.deploy: bad admin"
+BAD_POOL_EXTENSION: constant(String[32]) = "xm.deploy: bad pool extension"
 
 # gov: guardian and pause
 PAUSED: constant(String[32]) = "xm.gov: paused"
 NOT_PAUSED: constant(String[32]) = "xm.gov: not paused"
 ALREADY_PAUSED: constant(String[32]) = "xm.gov: already paused"
 NOT_OWNER_OR_GUARDIAN: constant(String[32]) = "xm.gov: not owner or guardian"
+GRACE_TOO_LONG: constant(String[32]) = "xm.gov: grace too long"
+IN_GRACE: constant(String[32]) = "xm.gov: liquidation grace"
 
 # acct: accounts, sub-accounts and operators
 INSUFFICIENT_BALANCE: constant(String[32]) = "xm.acct: insufficient balance"

@@ -11,14 +11,12 @@
 """
 
 from . import collateral
-from . import governance
 from . import health
 from . import operators
 from . import token_transfer
 from . import errors
 
 uses: collateral
-uses: governance
 uses: health
 uses: operators
 
@@ -56,8 +54,8 @@ def deposit(sub_id: uint256, asset: address, amount: uint256):
     @param sub_id The caller's sub-account number (any uint256).
     @param asset A listed token.
     @param amount Native units, > 0, within the asset's deposit cap.
+    @dev Allowed while paused: a margin top-up only lowers risk.
     """
-    governance._check_not_paused()
     collateral._check_listed(asset)
     assert amount > 0, errors.ZERO_AMOUNT
     total: uint256 = collateral.total_deposits[asset]

@@ -4,13 +4,18 @@
 @title xmargin governance: guardian and pause
 @notice Two roles guard the engine. The owner (two-step, snekmate) changes
         parameters and may pause or unpause. The guardian, a fast hot key or
-        monitoring bot, may only pause. Pausing stops deposits and every
-        risk-increasing action; it never stops a healthy account from
-        withdrawing.
+        monitoring bot, may only pause. Pausing stops every risk-increasing
+        action (new exposure, a switch to a lower-margin mode, LP deposits)
+        and liquidations (as Aave v3 pauses them); it never stops a margin
+        top-up, a reduction or a healthy account's withdrawal. Liquidations
+        resume `liquidation_grace` seconds after the unpause (Aave v3.1's
+        grace period), so owners whose accounts fell below maintenance
+        margin during the pause get time to top up first.
 @custom:security Owner checks come from snekmate `ownable`.
 """
 
 from snekmate.auth import ownable
+from . import constants
 from . import errors
 
 uses: ownable
@@ -27,10 +32,19 @@ event Paused:
 
 event Unpaused:
     account: indexed(address)
+    liquidations_resume_at: uint256
+
+
+event LiquidationGraceSet:
+    grace: uint256
 
 
 guardian: public(address)
 paused: public(bool)
+# Seconds between an unpause and the first liquidation it allows.
+liquidation_grace: public(uint256)
+# Timestamp before which no liquidation runs (set by `unpause`).
+liquidations_resume_at: public(uint256)
 
 
 @external
@@ -47,7 +61,7 @@ def set_guardian(new_guardian: address):
 @external
 def pause():
     """
-    @notice Stops deposits and risk-increasing actions. Owner or guardian.
+    @notice Stops risk-increasing actions and liquidations. Owner or guardian.
     """
     assert msg.sender == ownable.owner or msg.sender == self.guardian, errors.NOT_OWNER_OR_GUARDIAN
     assert not self.paused, errors.ALREADY_PAUSED
@@ -58,15 +72,41 @@ def pause():
 @external
 def unpause():
     """
-    @notice Resumes normal operation. Owner only.
+    @notice Resumes normal operation; liquidations resume after the grace
+            period. Owner only.
     """
     ownable._check_owner()
     assert self.paused, errors.NOT_PAUSED
     self.paused = False
-    log Unpaused(account=msg.sender)
+    resume: uint256 = block.timestamp + self.liquidation_grace
+    self.liquidations_resume_at = resume
+    log Unpaused(account=msg.sender, liquidations_resume_at=resume)
+
+
+@external
+def set_liquidation_grace(grace: uint256):
+    """
+    @notice Sets the seconds between the next unpause and the first
+            liquidation it allows (0: none).
+    @param grace Seconds, at most MAX_GRACE (4 hours).
+    """
+    ownable._check_owner()
+    assert grace <= constants.MAX_GRACE, errors.GRACE_TOO_LONG
+    self.liquidation_grace = grace
+    log LiquidationGraceSet(grace=grace)
 
 
 @internal
 @view
 def _check_not_paused():
     assert not self.paused, errors.PAUSED
+
+
+@internal
+@view
+def _check_liquidations_open():
+    """
+    @dev Liquidations stop while paused and during the grace period after.
+    """
+    assert not self.paused, errors.PAUSED
+    assert block.timestamp >= self.liquidations_resume_at, errors.IN_GRACE

@@ -31,12 +31,14 @@ from . import collateral
 from . import constants
 from . import errors
 from . import fixed_point as fp
+from . import governance
 from . import markets
 from . import oracle
 from . import portfolio
 
 uses: accounts
 uses: collateral
+uses: governance
 uses: markets
 uses: oracle
 uses: portfolio
@@ -99,12 +101,20 @@ def set_margin_mode(sub_id: uint256, portfolio_mode: bool):
     @notice Switches one of the caller's sub-accounts between linear margin
             (position by position) and portfolio margin (the whole book over
             the risk set's scenarios). An account with debt or positions
-            must meet the new mode's initial margin.
+            must meet the new mode's initial margin. While paused, a switch
+            that lowers either margin (a risk increase) is refused.
     @param sub_id The caller's sub-account.
     @param portfolio_mode True for portfolio margin, False for linear.
     """
+    before: Health = empty(Health)
+    paused: bool = governance.paused
+    if paused:
+        before = self._account_health(msg.sender, sub_id)
     portfolio._set_mode(msg.sender, sub_id, portfolio_mode)
     self._check_initial_margin(msg.sender, sub_id)
+    if paused:
+        after: Health = self._account_health(msg.sender, sub_id)
+        assert after.im >= before.im and after.mm >= before.mm, errors.PAUSED
 
 
 @internal

@@ -35,7 +35,9 @@
           later pieces: never more profitable than one. The liquidator is
           paid in its sub-account 0 quote balance.
         - `liquidate_collateral` lets a liquidator repay the quote debt of
-          an account with no positions and E < 0, receiving a non-quote
+          an account with no positions and E < MM (in linear margin MM is
+          0 without positions; in portfolio margin it is the collateral's
+          worst scenario loss), receiving a non-quote
           collateral at `collateral_discount` below the oracle price (at
           most the asset's maintenance haircut, so the account's equity
           never falls).
@@ -46,8 +48,10 @@
           equal to the sum of all ledgers, to the wei. `settle_bad_debt`
           does the same for an account that closed its own positions
           under water.
-        Liquidation ignores pause and closed markets; it needs valid prices
-        for every asset and market the account holds.
+        Liquidation stops while paused and for `liquidation_grace` seconds
+        after the unpause (`governance`); it ignores closed markets; it
+        needs valid prices for every asset and market the account holds.
+        `settle_bad_debt` runs regardless: it takes nothing from anyone.
 @custom:security Self-liquidation (the owner or one of its operators) is
                  refused. Through another address the owner earns exactly
                  the liquidator's share a third party would; a solvent
@@ -61,6 +65,7 @@ from . import accounts
 from . import collateral
 from . import constants
 from . import fixed_point as fp
+from . import governance
 from . import health
 from . import liquidity
 from . import markets
@@ -74,6 +79,7 @@ from . import errors
 uses: ownable
 uses: accounts
 uses: collateral
+uses: governance
 uses: health
 uses: liquidity
 uses: markets
@@ -274,6 +280,7 @@ def liquidate(
     @param min_reward Least reward accepted (native quote units).
     @return The size closed (WAD base units).
     """
+    governance._check_liquidations_open()
     self._check_not_self(owner, sub_id)
     markets._check_market(market_id)
     assert max_size > 0, errors.ZERO_SIZE
@@ -382,8 +389,9 @@ def liquidate_collateral(
     owner: address, sub_id: uint256, asset: address, repay_amount: uint256, min_out: uint256
 ) -> uint256:
     """
-    @notice Repays quote debt of an account with no positions and negative
-            equity, buying one of its collateral assets at a discount.
+    @notice Repays quote debt of an account with no positions and equity
+            below its maintenance margin, buying one of its collateral
+            assets at a discount.
     @param owner The account owner (not the caller).
     @param sub_id The sub-account.
     @param asset A listed non-quote asset the account holds.
@@ -392,6 +400,7 @@ def liquidate_collateral(
     @param min_out Least collateral accepted (native units of `asset`).
     @return The collateral received (native units).
     """
+    governance._check_liquidations_open()
     self._check_not_self(owner, sub_id)
     collateral._check_listed(asset)
     quote: address = collateral.quote_asset
@@ -402,7 +411,7 @@ def liquidate_collateral(
     debt: int256 = collateral.balances[owner][sub_id][quote]
     assert debt < 0, errors.NO_DEBT
     h: health.Health = health._account_health(owner, sub_id)
-    assert h.equity < 0, errors.NOT_LIQUIDATABLE
+    assert h.equity < convert(h.mm, int256), errors.NOT_LIQUIDATABLE
     held: int256 = collateral.balances[owner][sub_id][asset]
     assert held > 0, errors.HOLDS_NONE
 

@@ -47,13 +47,12 @@ initializes: portfolio[
 initializes: health[
     accounts := accounts,
     collateral := collateral,
+    governance := governance,
     markets := markets,
     oracle := oracle,
     portfolio := portfolio,
 ]
-initializes: funds[
-    collateral := collateral, governance := governance, health := health, operators := operators
-]
+initializes: funds[collateral := collateral, health := health, operators := operators]
 initializes: trading[
     accounts := accounts,
     collateral := collateral,
@@ -68,6 +67,7 @@ initializes: liquidation[
     ownable := ownable,
     accounts := accounts,
     collateral := collateral,
+    governance := governance,
     health := health,
     liquidity := liquidity,
     markets := markets,

@@ -26,11 +26,11 @@ LOCAL_ASSETS = {
     "LINK": (35 * E18 // 100, 25 * E18 // 100, 2_000_000 * E18, 15 * E18),
 }
 USDC_CAP = 100_000_000 * 10**6
-# 4 mock tokens + 3 mock feeds + router + 3 set_feed + admin and liquidator
-# extensions + Clearinghouse + 3 list_asset + LiquidityPool + set_pool
+# 4 mock tokens + 3 mock feeds + router + 3 set_feed + admin, liquidator and
+# pool extensions + Clearinghouse + 3 list_asset + LiquidityPool + set_pool
 # + set_pool_buffer + 2 list_market + set_liquidation_params + PortfolioRisk
 # + set_portfolio_risk + 3 set_risk_group (WETH stays in group 0) + lens
-LOCAL_DEPLOY_TXS = 29
+LOCAL_DEPLOY_TXS = 30
 
 TESTNET_CONFIG = """
 quote: {symbol: USDC, decimals: 6, cap: "1000000"}
@@ -167,11 +167,11 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
     assert not (deployments_dir / "sepolia.json").exists()
 
     # Named explicitly, they are deployed: 2 tokens, 1 feed, router, set_feed,
-    # admin and liquidator extensions, Clearinghouse, list_asset, lens.
+    # admin, liquidator and pool extensions, Clearinghouse, list_asset, lens.
     config.write_text("allow_mocks: true\n" + TESTNET_CONFIG)
     out = _ok(ape_run(*args, env=env))
-    assert "10 transaction(s) sent" in out
-    assert node.w3.eth.get_transaction_count(deployer.address) == 10
+    assert "11 transaction(s) sent" in out
+    assert node.w3.eth.get_transaction_count(deployer.address) == 11
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
     record = _record(deployments_dir, "sepolia")
     assert record["chain_id"] == 11155111
@@ -184,14 +184,14 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
     # Idempotent on the testnet path too.
     out = _ok(ape_run(*args, env=env))
     assert "no transaction sent" in out
-    assert node.w3.eth.get_transaction_count(deployer.address) == 10
+    assert node.w3.eth.get_transaction_count(deployer.address) == 11
 
     # With a wrong passphrase the keyfile stays locked: a config change that
     # needs a transaction is not sent, by this or by any other account.
     config.write_text(("allow_mocks: true\n" + TESTNET_CONFIG).replace('cap: "100"', 'cap: "200"'))
     locked = ape_run(*args, env={**env, "APE_ACCOUNTS_deployer_PASSPHRASE": "wrong"})
     assert locked.returncode != 0
-    assert node.w3.eth.get_transaction_count(deployer.address) == 10
+    assert node.w3.eth.get_transaction_count(deployer.address) == 11
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
     assert ch.functions.asset_config(weth).call()[6] == 100 * E18
 

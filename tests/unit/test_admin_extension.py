@@ -1,17 +1,19 @@
-"""The admin extension runs on the Clearinghouse's storage, and only there."""
+"""The extensions run on the Clearinghouse's storage, and only there."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import ape
 import pytest
 
-from tests.conftest import vyper_output
+from tests.conftest import ROOT, vyper_output
 from xmargin.maths import errors
 
 CONTRACTS = [
     "Clearinghouse",
+    "ClearinghousePool",
     "ClearinghouseAdmin",
     "ClearinghouseLiquidator",
     "mocks/ClearinghouseHarness",
@@ -35,12 +37,13 @@ def test_storage_layouts_are_identical():
 
 
 def test_no_selector_is_served_twice():
-    """The core answers its own selectors and forwards the rest to the
-    liquidation extension, which forwards its unknown ones to the admin
-    extension: a selector in two of them would shadow the later one."""
+    """The core answers its own selectors and forwards the pool's to the
+    pool extension and the rest to the liquidation extension, which
+    forwards its unknown ones to the admin extension: a selector in two of
+    them would shadow the later one."""
     ids = {
         name: {k: v for k, v in _vyper(name, "method_identifiers").items() if k != "__default__()"}
-        for name in CONTRACTS[:3]
+        for name in CONTRACTS[:4]
     }
     names = list(ids)
     for i, a in enumerate(names):
@@ -50,6 +53,26 @@ def test_no_selector_is_served_twice():
     # Selectors, not just names: two signatures can share four bytes.
     selectors = [sel for name in names for sel in ids[name].values()]
     assert len(selectors) == len(set(selectors))
+
+
+def test_the_core_routes_exactly_the_pool_extensions_selectors():
+    """modules/extensions.vy lists the selectors it sends to
+    ClearinghousePool; a pool function missing from that list would be
+    sent to the liquidator and revert, one listed but not implemented
+    would revert in the pool extension."""
+    text = (ROOT / "contracts" / "modules" / "extensions.vy").read_text()
+    routed = set(re.findall(r'method_id\("([^"]+)"', text))
+    pool = set(_vyper("ClearinghousePool", "method_identifiers"))
+    assert routed == pool
+    assert len(routed) == 5
+
+
+def test_pool_extension_called_directly_refuses_everything(project, owner):
+    extension = owner.deploy(project.ClearinghousePool)
+    with ape.reverts(errors.NOT_POOL):
+        extension.pool_deposit(1, sender=owner)
+    with ape.reverts(errors.NOT_POOL):
+        extension.pool_withdraw(1, owner, sender=owner)
 
 
 def test_admin_called_directly_refuses_everything(project, owner, guardian, usdc, oracle):

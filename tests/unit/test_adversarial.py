@@ -481,6 +481,7 @@ def test_donations_to_every_contract_change_nothing_and_are_stranded(
         "Clearinghouse": ch.address,
         "liquidator extension": ch.LIQUIDATOR(),
         "admin extension": ch.ADMIN(),
+        "pool extension": ch.POOL(),
         "LiquidityPool": pool.address,
         "OracleRouter": oracle.address,
     }
@@ -500,8 +501,8 @@ def test_donations_to_every_contract_change_nothing_and_are_stranded(
     before = books()
     held_before = {name: (usdc.balanceOf(a), weth.balanceOf(a)) for name, a in targets.items()}
     assert held_before["Clearinghouse"][0] == quote_ledgers(ch, usdc, people)
-    usdc.mint(hedger, 5 * 5_000 * USDC, sender=hedger)
-    weth.mint(hedger, 5 * 2 * ETH, sender=hedger)
+    usdc.mint(hedger, len(targets) * 5_000 * USDC, sender=hedger)
+    weth.mint(hedger, len(targets) * 2 * ETH, sender=hedger)
     for address in targets.values():
         usdc.transfer(address, 5_000 * USDC, sender=hedger)
         weth.transfer(address, 2 * ETH, sender=hedger)
@@ -530,6 +531,10 @@ def test_donations_to_every_contract_change_nothing_and_are_stranded(
         liquidator.fund_insurance(1, sender=hedger)
     with ape.reverts(errors.NOT_OWNER):
         admin.list_asset(usdc, 0, 0, 1, sender=owner)
+    with ape.reverts(errors.NOT_POOL):
+        project.ClearinghousePool.at(targets["pool extension"]).pool_withdraw(
+            1, hedger, sender=hedger
+        )
 
     # Everyone leaves. Closing 10 ETH into +10 skew at $3,000: premium
     # refund $0.15, maker fee $15: quote 3,969.85 + 0.15 - 15 = 3,955.

@@ -68,9 +68,9 @@ def _prices(project, result) -> dict[str, int]:
 
 
 def test_second_run_sends_nothing(run):
-    # 3 mock tokens, 2 mock feeds, router, 2 set_feed, admin, liquidator, Clearinghouse,
-    # 2 list_asset, lens
-    assert run(BASE).transactions == 14
+    # 3 mock tokens, 2 mock feeds, router, 2 set_feed, admin, liquidator, pool
+    # extension, Clearinghouse, 2 list_asset, lens
+    assert run(BASE).transactions == 15
     assert run(BASE).transactions == 0
 
 

@@ -161,24 +161,24 @@ def test_bad_withdraw_reverts_and_changes_nothing(
     assert snapshot_balances(clearinghouse, [weth], [trader]) == before
 
 
-def test_pause_blocks_deposits_not_healthy_withdrawals(
-    clearinghouse, guardian, owner, trader, usdc, weth, fund, snapshot_balances
+def test_pause_allows_top_ups_and_healthy_withdrawals(
+    clearinghouse, guardian, owner, trader, usdc, weth, fund
 ):
+    """A deposit only lowers an account's risk: while paused (and
+    liquidations with it) a user can still top up margin."""
     fund(usdc, trader, 100 * USDC, clearinghouse)
     fund(weth, trader, ETH, clearinghouse)
     clearinghouse.deposit(0, usdc, 60 * USDC, sender=trader)
-    clearinghouse.deposit(0, weth, ETH, sender=trader)
     clearinghouse.pause(sender=guardian)
-    before = snapshot_balances(clearinghouse, [usdc], [trader])
-    with ape.reverts(errors.PAUSED):
-        clearinghouse.deposit(0, usdc, 40 * USDC, sender=trader)
-    assert snapshot_balances(clearinghouse, [usdc], [trader]) == before
+    tx = clearinghouse.deposit(0, weth, ETH, sender=trader)
+    assert [(e.asset, e.amount) for e in tx.events.filter(clearinghouse.Deposit)] == [
+        (weth.address, ETH)
+    ]
+    assert clearinghouse.balance_of(trader, 0, weth) == ETH
     clearinghouse.withdraw(0, usdc, 60 * USDC, sender=trader)
     clearinghouse.withdraw(0, weth, ETH, sender=trader)
     assert usdc.balanceOf(trader) == 100 * USDC
     assert weth.balanceOf(trader) == ETH
-    clearinghouse.unpause(sender=owner)
-    clearinghouse.deposit(0, usdc, 40 * USDC, sender=trader)
 
 
 def test_donation_moves_no_account_and_no_cap(

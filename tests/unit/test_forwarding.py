@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.conftest import ROOT, vyper_output
 
-FORWARDED = ("ClearinghouseLiquidator", "ClearinghouseAdmin")
+FORWARDED = ("ClearinghousePool", "ClearinghouseLiquidator", "ClearinghouseAdmin")
 WORD = 32
 
 

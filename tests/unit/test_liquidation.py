@@ -494,14 +494,52 @@ def test_settle_bad_debt_refuses_an_account_with_collateral(weth_backed, trader,
         weth_backed.settle_bad_debt(trader, 0, sender=stranger)
 
 
-def test_liquidation_ignores_pause_and_closed_markets(
-    bull_10, trader, keeper, guardian, owner, eth_feed
+def test_liquidation_stops_while_paused_and_through_the_grace_period(
+    bull_10, trader, keeper, guardian, owner, eth_feed, usdc, fund, chain
 ):
+    """Paused: no liquidation (Aave v3 pauses them too), but the owner of
+    an account below MM may top up. After the unpause, liquidations wait
+    `liquidation_grace` seconds (here 10 minutes); a closed market does not
+    stop them."""
     ch = bull_10
-    set_price(eth_feed, owner, 2_730)
+    with ape.reverts(errors.NOT_OWNER):
+        ch.set_liquidation_grace(3_600, sender=guardian)
+    with ape.reverts(errors.GRACE_TOO_LONG):
+        ch.set_liquidation_grace(4 * 3_600 + 1, sender=owner)
+    tx = ch.set_liquidation_grace(600, sender=owner)
+    assert [e.grace for e in tx.events.filter(ch.LiquidationGraceSet)] == [600]
+    assert ch.liquidation_grace() == 600
     ch.pause(sender=guardian)
+    set_price(eth_feed, owner, 2_730)
     ch.set_market_closed(0, True, sender=owner)
+    with ape.reverts(errors.PAUSED):
+        ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    tx = ch.unpause(sender=owner)
+    (ev,) = tx.events.filter(ch.Unpaused)
+    unpaused_at = chain.blocks[tx.block_number].timestamp
+    assert ev.liquidations_resume_at == unpaused_at + 600 == ch.liquidations_resume_at()
+    chain.pending_timestamp = unpaused_at + 599
+    with ape.reverts(errors.IN_GRACE):
+        ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    chain.pending_timestamp = unpaused_at + 600
     assert closed(ch, ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)) > 0
+
+
+def test_a_top_up_during_the_pause_saves_the_account(
+    bull_10, trader, keeper, guardian, owner, eth_feed, usdc, fund
+):
+    """At $2,730 the bull has E = 1,269.85 < MM = 1,365. Paused, its owner
+    deposits 100 USDC: E = 1,369.85 >= MM, and after the unpause (grace 0)
+    nobody can liquidate it."""
+    ch = bull_10
+    ch.pause(sender=guardian)
+    set_price(eth_feed, owner, 2_730)
+    fund(usdc, trader, 100 * USDC, ch)
+    ch.deposit(0, usdc, 100 * USDC, sender=trader)
+    assert tuple(ch.account_health(trader, 0))[::2] == (1_369_850 * 10**15, 1_365 * E18)
+    ch.unpause(sender=owner)
+    with ape.reverts(errors.NOT_LIQUIDATABLE):
+        ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
 
 
 def test_liquidation_needs_configuration(
@@ -677,28 +715,15 @@ def test_keeper_survives_a_lost_race(bull_10, trader, keeper, stranger, eth_feed
     assert log[-1]["reason"] == errors.UNKNOWN_MARKET
 
 
-def test_keeper_plans_from_the_models_account(
-    lens,
-    bull_10,
-    trader,
-    keeper,
-    usdc,
-    weth,
-    wbtc_listed,
-    oracle,
-    eth_feed,
-    owner,
-    chain,
-    monkeypatch,
+def test_keeper_plans_what_the_engine_does(
+    lens, bull_10, trader, keeper, usdc, weth, wbtc_listed, oracle, eth_feed, owner
 ):
-    """The keeper reads the candidate into the model's `Account` and plans
-    with its `health()`: at $2,730 the bull (quote 3,969.85, long 10 ETH at
-    $3,000) has E = 1,269.85 and MM = 1,365 (hand-computed in
-    test_registry_and_batch_views); the model's close size and reward are
-    what the engine does. A model that disagrees with the engine is logged,
-    and the engine's word decides: the liquidation still goes through."""
+    """At $2,730 the bull (quote 3,969.85, long 10 ETH at $3,000) has
+    E = 1,269.85 and MM = 1,365 (hand-computed in
+    test_registry_and_batch_views): the keeper's plan from the model
+    (`xmargin.maths.liquidation`) is a partial close, and the engine closes
+    exactly that size and pays exactly that reward."""
     from tests.engines import engine_over
-    from xmargin.ops import keeper as keeper_module
     from xmargin.ops.keeper import Keeper, KeeperConfig
 
     ch = bull_10
@@ -706,28 +731,30 @@ def test_keeper_plans_from_the_models_account(
     tokens = {"USDC": usdc, "WETH": weth, "WBTC": wbtc_listed.token}
     feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
     engine = engine_over(ch, oracle, tokens, feeds, {"ETH": 0}, lens=lens)
-    with isolated(chain):
-        log: list[dict] = []
-        bot = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append)
-        stats = bot.run_once()
-        (done,) = [e for e in log if e["event"] == "liquidated"]
-        assert [e for e in log if e["event"] == "model_disagrees"] == []
-        assert (done["closed"], done["reward"]) == (done["predicted"], done["predicted_reward"])
-        assert 0 < done["closed"] < 10 * ETH  # a partial close, as the model said
-        assert (stats.liquidations, stats.reverted, stats.lost_races) == (1, 0, 0)
+    log: list[dict] = []
+    stats = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append).run_once()
+    (done,) = [e for e in log if e["event"] == "liquidated"]
+    assert (done["closed"], done["reward"]) == (done["predicted"], done["predicted_reward"])
+    assert 0 < done["closed"] < 10 * ETH
+    assert (stats.liquidations, stats.reverted, stats.lost_races) == (1, 0, 0)
 
-    # The model is handed one more quote unit than the engine holds.
-    real = keeper_module.account_of
 
-    def richer(engine, view, assets):  # type: ignore[no-untyped-def]
-        acct = real(engine, view, assets)
-        return replace(acct, balances={**acct.balances, "USDC": acct.balances["USDC"] + 1})
+def test_keeper_sends_nothing_while_liquidations_are_closed(
+    lens, bull_10, trader, keeper, usdc, weth, wbtc_listed, oracle, eth_feed, owner, guardian
+):
+    """Paused, the bull at $2,730 is listed below MM, but every liquidation
+    would revert: the keeper logs it once and sends nothing."""
+    from tests.engines import engine_over
+    from xmargin.ops.keeper import Keeper, KeeperConfig
 
-    monkeypatch.setattr(keeper_module, "account_of", richer)
-    log = []
-    bot = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append)
-    stats = bot.run_once()
-    (odd, *_) = [e for e in log if e["event"] == "model_disagrees"]
-    assert odd["model"]["equity"] - odd["engine"]["equity"] == 10**12  # 1 unit, 6 decimals
-    assert odd["engine"] == {"equity": 1_269_850 * 10**15, "im": 2_730 * E18, "mm": 1_365 * E18}
-    assert stats.liquidations == 1
+    ch = bull_10
+    set_price(eth_feed, owner, 2_730)
+    ch.pause(sender=guardian)
+    tokens = {"USDC": usdc, "WETH": weth, "WBTC": wbtc_listed.token}
+    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
+    engine = engine_over(ch, oracle, tokens, feeds, {"ETH": 0}, lens=lens)
+    log: list[dict] = []
+    stats = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append).run_once()
+    assert [e["event"] for e in log] == ["scan", "liquidations_closed", "pass"]
+    assert (log[1]["paused"], stats.liquidatable, stats.liquidations) == (True, 1, 0)
+    assert ch.position(trader, 0, 0).size == 10 * ETH

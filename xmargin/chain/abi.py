@@ -1,12 +1,13 @@
-"""The Clearinghouse as one contract: core ABI plus its two extensions'.
+"""The Clearinghouse as one contract: core ABI plus its three extensions'.
 
-Liquidation, the insurance fund and the keepers' views live in
-`ClearinghouseLiquidator.vy`, the owner's and guardian's functions in
-`ClearinghouseAdmin.vy`; both run by delegatecall from the Clearinghouse's
-fallback (core -> liquidator -> admin), on its storage, at its address (see
-those contracts' notes). Callers should not have to know: this
-module gives an Ape contract instance at the Clearinghouse's address whose
-ABI is the union of both, and writes that ABI for other tools.
+The liquidity pool's entry points live in `ClearinghousePool.vy`;
+liquidation, the insurance fund and the keepers' views in
+`ClearinghouseLiquidator.vy`; the owner's and guardian's functions in
+`ClearinghouseAdmin.vy`. All run by delegatecall from the Clearinghouse's
+fallback (core -> pool by selector; core -> liquidator -> admin otherwise),
+on its storage, at its address (see those contracts' notes). Callers
+should not have to know: this module gives an Ape contract instance at the
+Clearinghouse's address whose ABI is the union of all four.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 
 ADMIN = "ClearinghouseAdmin"
 LIQUIDATOR = "ClearinghouseLiquidator"
-EXTENSIONS = (LIQUIDATOR, ADMIN)
+POOL = "ClearinghousePool"
+EXTENSIONS = (POOL, LIQUIDATOR, ADMIN)
 
 
 def _key(item: ABI) -> tuple[str, str | None, tuple[str, ...]]:
@@ -68,10 +70,13 @@ def deploy_clearinghouse(
     quote_cap: int,
     core: str = "Clearinghouse",
     liquidator: str | None = None,
+    pool: str | None = None,
 ) -> ContractInstance:
     """Deploys the extensions (unless given) and the core; returns the combined instance."""
     if liquidator is None:
         admin = sender.deploy(getattr(project, ADMIN)).address
         liquidator = sender.deploy(getattr(project, LIQUIDATOR), admin).address
-    ch = sender.deploy(getattr(project, core), quote, oracle, quote_cap, liquidator)
+    if pool is None:
+        pool = sender.deploy(getattr(project, POOL)).address
+    ch = sender.deploy(getattr(project, core), quote, oracle, quote_cap, liquidator, pool)
     return clearinghouse_at(project, ch.address, core)

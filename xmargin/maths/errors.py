@@ -19,12 +19,15 @@ SIZE_TOO_LARGE: Final = "xm.input: size too large"
 # deploy: constructors
 BAD_LIQUIDATOR: Final = "xm.deploy: bad liquidator"
 BAD_ADMIN: Final = "xm.deploy: bad admin"
+BAD_POOL_EXTENSION: Final = "xm.deploy: bad pool extension"
 
 # gov: guardian and pause
 PAUSED: Final = "xm.gov: paused"
 NOT_PAUSED: Final = "xm.gov: not paused"
 ALREADY_PAUSED: Final = "xm.gov: already paused"
 NOT_OWNER_OR_GUARDIAN: Final = "xm.gov: not owner or guardian"
+GRACE_TOO_LONG: Final = "xm.gov: grace too long"
+IN_GRACE: Final = "xm.gov: liquidation grace"
 
 # acct: accounts, sub-accounts and operators
 INSUFFICIENT_BALANCE: Final = "xm.acct: insufficient balance"

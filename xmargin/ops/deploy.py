@@ -172,21 +172,27 @@ class _Run:
             self._converge_feed(router, a, assets[a.symbol])
         admin = self._contract("ClearinghouseAdmin", ())
         liquidator = self._contract("ClearinghouseLiquidator", (admin.address,))
+        pool_extension = self._contract("ClearinghousePool", ())
         quote = self.config.quote
         core = self._contract(
             "Clearinghouse",
-            (assets[quote.symbol].token, router.address, quote.cap, liquidator.address),
+            (
+                assets[quote.symbol].token,
+                router.address,
+                quote.cap,
+                liquidator.address,
+                pool_extension.address,
+            ),
         )
-        clearinghouse = clearinghouse_at(self.project, core.address)
+        clearinghouse = ch = clearinghouse_at(self.project, core.address)
         self._check_owner(clearinghouse, "Clearinghouse")
-        if (clearinghouse.LIQUIDATOR(), clearinghouse.ADMIN()) != (
-            liquidator.address,
-            admin.address,
-        ):
+        recorded = [str(a) for a in (ch.POOL(), ch.LIQUIDATOR(), ch.ADMIN())]
+        deployed = [str(c.address) for c in (pool_extension, liquidator, admin)]
+        if recorded != deployed:
             raise DeploymentError(
-                f"the recorded Clearinghouse uses extensions {clearinghouse.LIQUIDATOR()} -> "
-                f"{clearinghouse.ADMIN()}, not {liquidator.address} -> {admin.address}: "
-                "move the deployment record away to deploy afresh"
+                "the recorded Clearinghouse uses extensions "
+                f"{' / '.join(recorded)}, not {' / '.join(deployed)} (pool / liquidator / "
+                "admin): move the deployment record away to deploy afresh"
             )
         if clearinghouse.quote_asset() != assets[quote.symbol].token:
             raise DeploymentError(

@@ -7,19 +7,15 @@ One pass (`Keeper.run_once`):
 2. read every account's equity and maintenance margin in pages of 50 with
    the lens's `account_healths` view: one call per 50 accounts,
    all pinned to one block;
-3. for each account with equity < MM: read it whole at the head block
-   (`xmargin.chain.engine.read_account`) into the model's `Account`, whose
-   `health()` gives the equity and MM the plan uses (a disagreement with
-   the engine's figure is logged as `model_disagrees`; the engine's word
-   decides whether to act). For a linear account, the position with the
-   largest maintenance margin; for a portfolio account, the first market
-   of the model's `liquidation_order` (the engine's greedy order). Let
-   `xmargin.maths.liquidation` (the mirror of the contract) compute the
-   size the engine will close and the reward, compare the reward with the
-   gas the transaction costs (priced through the oracle), and send
-   `liquidate`, again until the account is healthy; an account left with
-   only collateral and quote debt gets `liquidate_collateral` if the
-   keeper holds quote tokens;
+3. for each account with equity < MM: read its positions, let
+   `xmargin.maths.liquidation` (the mirror of the contract) compute the size the
+   engine will close and the reward, compare the reward with the gas the
+   transaction costs (priced through the oracle), and send `liquidate` for
+   the position with the largest maintenance margin, again until the
+   account is healthy; an account left with only collateral and quote
+   debt gets `liquidate_collateral` if the keeper holds quote tokens;
+   while the engine is paused, or within its grace period after an unpause,
+   nothing is sent (one `liquidations_closed` line);
 4. a transaction that reverts because another keeper got there first (the
    account is healthy again, the position is gone) is logged as a lost race
    and the pass goes on; any other revert is logged with its reason and
@@ -40,21 +36,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ape.exceptions import ContractLogicError
 
-from xmargin.chain.engine import (
-    AccountView,
-    Engine,
-    MarketView,
-    account_of,
-    read_account,
-    read_markets,
-    stdout_silenced,
-)
-from xmargin.chain.scan import PAGE, HealthRow, health_pages
-from xmargin.maths import errors
+from xmargin.chain.engine import Engine, MarketView, read_markets, stdout_silenced
+from xmargin.chain.scan import PAGE, HealthRow, Margins, health_pages
+from xmargin.maths import errors, perps
 from xmargin.maths import liquidation as liq
-from xmargin.maths.account import Account, liquidation_order
 from xmargin.maths.fixed_point import WAD, ceil_div, precision
-from xmargin.maths.model import AssetParams, Health, holds_collateral
+from xmargin.maths.model import holds_collateral
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
@@ -193,12 +180,13 @@ class Keeper:
                 "pages": stats.pages,
             }
         )
+        if unhealthy and not self._liquidations_open(block):
+            unhealthy = []
         if unhealthy:
             lp = liq.LiquidationParams(*ch.liquidation_params())
             markets = read_markets(self.engine, block)
-            assets = self.engine.asset_params()
             for row in unhealthy:
-                self._heal(str(row.owner), int(row.sub_id), lp, markets, block, assets, stats)
+                self._heal(str(row.owner), int(row.sub_id), lp, markets, stats)
         stats.seconds = time.monotonic() - started
         self.log({"event": "pass", **stats.__dict__})
         return stats
@@ -218,6 +206,18 @@ class Keeper:
                 time.sleep(poll_seconds)
 
     # ------------------------------------------------------------ internals
+
+    def _liquidations_open(self, block: int) -> bool:
+        """False (and logged) while the engine is paused or in the grace
+        period after an unpause: every liquidation would revert."""
+        ch = self.engine.clearinghouse
+        paused = bool(ch.paused(block_id=block))
+        resume_at = int(ch.liquidations_resume_at(block_id=block))
+        now = ch.chain_manager.blocks[block].timestamp
+        if not paused and now >= resume_at:
+            return True
+        self.log({"event": "liquidations_closed", "paused": paused, "resume_at": resume_at})
+        return False
 
     def _gas_cost_quote(self, gas: int) -> int:
         """Native quote units the gas of a transaction costs, rounded up."""
@@ -244,41 +244,20 @@ class Keeper:
         sub_id: int,
         lp: liq.LiquidationParams,
         markets: list[MarketView],
-        read_at: int,
-        assets: dict[str, AssetParams],
         stats: PassStats,
     ) -> None:
-        """Liquidates one account, a round at a time, until it is healthy,
-        out of rounds, or a round cannot be sent (unprofitable, lost race,
-        revert). `markets` were read at block `read_at`."""
         ch = self.engine.clearinghouse
         for _ in range(self.config.max_rounds):
-            head = ch.chain_manager.blocks.head.number
-            if head != read_at:
-                # a liquidation moved the chain on: funding indexes moved too
-                markets, read_at = read_markets(self.engine, head), head
-            view = read_account(self.engine, owner, sub_id, assets, head, markets)
-            account = account_of(self.engine, view, assets)
-            h = account.health()
-            if h != view.health:
-                self.log(
-                    {
-                        "event": "model_disagrees",
-                        "owner": owner,
-                        "sub_id": sub_id,
-                        "block": head,
-                        "engine": view.health.__dict__,
-                        "model": h.__dict__,
-                    }
-                )
-            if not view.health.liquidatable:
+            h = ch.account_health(owner, sub_id)
+            if h.equity >= h.mm:
                 return
-            if not view.positions:
+            mask = ch.position_mask(owner, sub_id)
+            if mask == 0:
                 # One asset per call: go round again while it makes progress.
                 if not self._liquidate_collateral(owner, sub_id, lp, stats):
                     return
                 continue
-            plan = self._plan(view, account, h, lp)
+            plan = self._plan(owner, sub_id, h, mask, lp, markets)
             cost = self._gas_cost_quote(LIQUIDATE_GAS)
             if plan.reward < cost:
                 stats.skipped_unprofitable += 1
@@ -321,31 +300,39 @@ class Keeper:
             )
 
     def _plan(
-        self, view: AccountView, account: Account, h: Health, lp: liq.LiquidationParams
+        self,
+        owner: str,
+        sub_id: int,
+        h: Margins,
+        mask: int,
+        lp: liq.LiquidationParams,
+        markets: list[MarketView],
     ) -> Plan:
-        """The position to liquidate, and what liquidating it yields, from
-        the model's `Account` and its health `h`: for a linear account the
-        position with the largest MM; for a portfolio account the first
-        market of the model's liquidation order (the position losing most
+        """The position to liquidate, and what liquidating it yields: for a
+        linear account the position with the largest MM; for a portfolio
+        account the one the engine takes first (the position losing most
         in the worst scenario), closed whole."""
+        ch = self.engine.clearinghouse
         precision = self._quote_precision
-        if view.margin_config is not None:
-            first = liquidation_order(account, view.margin_config)[0]
-            (p,) = (p for p in view.positions if p.market.symbol == first)
-            size_abs = abs(p.position.size)
-            m = p.market
+        if ch.portfolio_mode(owner, sub_id):
+            market_id = ch.portfolio_liquidation_market(owner, sub_id)
+            (m,) = (m for m in markets if m.market_id == market_id)
+            size_abs = abs(ch.position(owner, sub_id, market_id).size)
             reward = liq.penalty(size_abs, m.price, h.equity, h.mm, precision, lp, m.params).keeper
-            return Plan(m.market_id, m.symbol, size_abs, size_abs, reward)
+            return Plan(market_id, m.symbol, size_abs, size_abs, reward)
         best: tuple[int, Plan] | None = None
-        for p in view.positions:
-            m = p.market
-            size_abs = abs(p.position.size)
+        for m in markets:
+            if not mask >> m.market_id & 1:
+                continue
+            pos = perps.Position(*ch.position(owner, sub_id, m.market_id))
+            mm = perps.risk(pos, m.params, m.price, m.index).mm
+            size_abs = abs(pos.size)
             size = liq.close_size(h.equity, h.mm, size_abs, m.price, m.params, lp, precision)
             reward = liq.penalty(size, m.price, h.equity, h.mm, precision, lp, m.params).keeper
             plan = Plan(m.market_id, m.symbol, size, size_abs, reward)
-            if best is None or p.risk.mm > best[0]:
-                best = (p.risk.mm, plan)
-        assert best is not None, "no position to plan"
+            if best is None or mm > best[0]:
+                best = (mm, plan)
+        assert best is not None, "a position bit without a listed market"
         return best[1]
 
     def _liquidate_collateral(

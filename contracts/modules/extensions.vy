@@ -1,0 +1,42 @@
+# pragma version 0.4.3
+"""
+@title xmargin extension routing
+@notice Where the Clearinghouse's `__default__` sends a call it does not
+        implement: the liquidity pool's selectors to ClearinghousePool,
+        every other one to ClearinghouseLiquidator (which forwards what it
+        does not implement to ClearinghouseAdmin). All of them run by
+        `delegatecall`, on the Clearinghouse's storage.
+"""
+
+from . import errors
+
+LIQUIDATOR: public(immutable(address))
+POOL: public(immutable(address))
+
+
+@deploy
+def __init__(liquidator: address, pool: address):
+    assert liquidator.is_contract, errors.BAD_LIQUIDATOR
+    assert pool.is_contract, errors.BAD_POOL_EXTENSION
+    LIQUIDATOR = liquidator
+    POOL = pool
+
+
+@internal
+@view
+def _target() -> address:
+    """
+    @dev The extension that implements the selector of this call.
+    """
+    if (
+        len(msg.data) >= 4
+        and convert(slice(msg.data, 0, 4), bytes4) in [
+            method_id("pool_state()", output_type=bytes4),
+            method_id("pool_value()", output_type=bytes4),
+            method_id("pool_withdrawable()", output_type=bytes4),
+            method_id("pool_deposit(uint256)", output_type=bytes4),
+            method_id("pool_withdraw(uint256,address)", output_type=bytes4),
+        ]
+    ):
+        return POOL
+    return LIQUIDATOR
