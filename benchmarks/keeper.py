@@ -72,7 +72,7 @@ from xmargin.chain.config import load_config
 from xmargin.chain.engine import Engine, load_engine, read_markets, shock_prices
 from xmargin.chain.scan import PAGE
 from xmargin.maths.fixed_point import WAD, parse_units
-from xmargin.ops.crowd import CrowdAccount, crowd_transactions, plan_crowd
+from xmargin.ops.crowd import CrowdAccount, backing_needed, crowd_transactions, plan_crowd
 from xmargin.ops.deploy import deploy_scratch
 from xmargin.ops.keeper import Keeper, KeeperConfig
 
@@ -526,9 +526,9 @@ def run_size(n: int, sample: int, repeat: int, steps_tracing: bool, console: Con
 
             t = time.perf_counter()
             setup["oi_caps"] = _raise_oi_caps(engine, owner, plan)
-            _lp_deposit(
-                engine, accounts.test_accounts[LP_INDEX], parse_units(LP_DEPOSIT, quote_decimals)
-            )
+            # At least LP_DEPOSIT, and what the crowd needs under the pool's caps.
+            lp_amount = max(parse_units(LP_DEPOSIT, quote_decimals), backing_needed(engine, plan))
+            _lp_deposit(engine, accounts.test_accounts[LP_INDEX], lp_amount)
             setup["caps_and_lp_seconds"] = round(time.perf_counter() - t, 2)
 
             rpc = Rpc(url)

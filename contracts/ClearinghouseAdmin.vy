@@ -57,6 +57,10 @@ exports: (
     state.liquidity.pool_buffer,
     state.liquidity.set_pool,
     state.liquidity.set_pool_buffer,
+    state.liquidity.market_caps,
+    state.liquidity.set_market_caps,
+    state.liquidity.total_reserve_factor,
+    state.liquidity.set_total_reserve_factor,
     # liquidation
     state.liquidation.set_liquidation_params,
     # portfolio margin

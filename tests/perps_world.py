@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from typing import Any
 
 import ape
@@ -22,6 +22,7 @@ import ape
 from xmargin.maths import account as acct
 from xmargin.maths import errors, fixed_point, model, perps
 from xmargin.maths import liquidation as liq
+from xmargin.maths import pool as pool_model
 from xmargin.maths import portfolio as pm
 
 E18 = 10**18
@@ -92,6 +93,11 @@ class World:
     # (keyed by asset address); None while the engine has no risk set
     portfolio: set[Account] = field(default_factory=set)
     pm_config: pm.PortfolioConfig | None = None
+    # the pool's capital caps (docs/pool.md): per market (None: uncapped),
+    # the total reserve factor (0: none) and the cash buffer
+    caps: list[pool_model.Caps | None] = field(default_factory=list)
+    total_reserve: int = 0
+    buffer: int = 0
 
     @classmethod
     def read(cls, ch, params, feeds, accounts, quote, assets, market_collateral, tokens) -> World:
@@ -125,6 +131,12 @@ class World:
             for m in range(len(params)):
                 w.positions[(str(who), sub, m)] = perps.Position(*ch.position(who, sub, m))
         w.pool = ch.pool_balance()
+        w.caps = [
+            pool_model.Caps(*c) if any(c) else None
+            for c in (ch.market_caps(m) for m in range(len(params)))
+        ]
+        w.total_reserve = ch.total_reserve_factor()
+        w.buffer = ch.pool_buffer()
         w.lp = liq.LiquidationParams(*ch.liquidation_params())
         w.insurance = ch.insurance_fund()
         w.bad_debt = [ch.bad_debt_total(), ch.bad_debt_insurance(), ch.bad_debt_pool()]
@@ -265,6 +277,25 @@ class World:
         scale = 10 ** (18 - self.feed_params[m].decimals)
         self._post(m, self.prices[m] * (10_000 + bps) // 10_000 // scale, owner)
 
+    def pool_state(self, now: int) -> pool_model.PoolState:
+        """The pool as `pool_state()` reports it at `now` (every market with
+        open interest needs a valid price: see `pool_price_error`)."""
+        terms = [
+            pool_model.market_terms(s, p, price, perps.funding(s, p, price, now)[1])
+            if s.long_oi or s.short_oi
+            else None
+            for s, p, price in zip(self.states, self.params, self.prices, strict=True)
+        ]
+        return pool_model.pool_state(
+            self.pool * self.quote_precision, terms, self.caps, self.buffer, self.total_reserve
+        )
+
+    def pool_price_error(self, now: int) -> str | None:
+        """Why reading the pool reverts at `now`: the first market with open
+        interest whose price is invalid."""
+        live = [m for m, s in enumerate(self.states) if s.long_oi or s.short_oi]
+        return self.first_price_error(live, now)
+
     def set_answer(self, m: int, answer: int, owner) -> None:
         self._post(m, answer, owner)
 
@@ -302,7 +333,9 @@ class World:
                 if new_oi > self.params[m].max_oi:
                     reason = errors.OI_CAP
                 else:
-                    reason = self.im_failure_after(who, sub, now, apply)
+                    grows = abs(r.state.skew) > abs(self.states[m].skew)
+                    reason = self.cap_failure_after(m, r, now) if grows else None
+                    reason = reason or self.im_failure_after(who, sub, now, apply)
             else:
                 reason = self._reduction_failure(who, sub, m, old, r, now, apply)
         limit = 0 if delta < 0 else 2**200
@@ -332,6 +365,26 @@ class World:
             h = self.health(who, sub, now)
             assert h.equity >= h.im
         return None
+
+    def cap_failure_after(self, m: int, r: perps.TradeResult, now: int) -> str | None:
+        """Why a trade that grew market `m`'s |skew| meets the pool's caps
+        (`liquidity._check_caps`): a price the pool needs, or the broken cap."""
+        if self.caps[m] is None and not self.total_reserve:
+            return None
+        saved = (list(self.states), self.pool)
+        self.states[m] = r.state
+        self.pool -= r.quote_delta
+        try:
+            reason = self.pool_price_error(now)
+            if reason is None:
+                after = self.pool_state(now)
+                price = self.prices[m]
+                index = perps.funding(r.state, self.params[m], price, now)[1]
+                traded = pool_model.market_terms(r.state, self.params[m], price, index)
+                reason = pool_model.cap_breach(after, traded, self.caps[m], self.total_reserve)
+        finally:
+            self.states, self.pool = saved
+        return reason
 
     def _reduction_failure(self, who, sub, m, old, r, now, apply) -> str | None:
         """Why a reducing trade reverts, in the contract's order: a portfolio
@@ -522,7 +575,9 @@ class World:
             h = self.health(who, sub, now)
         except model.PriceError as err:
             return err.reason
-        if h.equity >= 0:
+        # E < MM, as `is_liquidatable` (MM is 0 without positions in linear
+        # margin; the collateral's worst scenario loss in portfolio margin).
+        if h.equity >= h.mm:
             return errors.NOT_LIQUIDATABLE
         if bal[asset] <= 0:
             return errors.HOLDS_NONE
@@ -683,6 +738,13 @@ class World:
         )
         assert s.premium_owed == owed
         assert s.value == max(s.cash - s.traders_pnl + s.traders_funding - owed, 0)
+        # The whole pool, from the markets' aggregates, to the wei: value,
+        # the cash it must keep (net notional) and the value its caps need.
+        assert tuple(s) == astuple(self.pool_state(now))
+        # The caps bound new exposure, not price moves: a market may sit over
+        # them, but the pool then releases nothing to LPs.
+        if s.value < s.min_value:
+            assert self.ch.pool_withdrawable() == 0
 
 
 def with_asset(p: perps.MarketParams, asset: str) -> perps.MarketParams:

@@ -43,6 +43,11 @@ SECONDS_PER_DAY: constant(uint256) = 86_400
 # Longest liquidation grace period after an unpause (Aave v3.1's bound).
 MAX_GRACE: constant(uint256) = 4 * 3_600
 
+# Pool capital caps (modules/liquidity.vy): net notional may reach at most
+# twice the pool's value, traders' profit at most its whole value.
+MAX_RESERVE_FACTOR: constant(uint256) = 2 * 10**18
+MAX_PNL_FACTOR: constant(uint256) = 10**18
+
 # Bounds on market parameters an owner may set.
 # These four (and MAX_SIZE) also bound the lanes MarketParams is packed
 # into (markets.params_words: 64 bits, 128 for sizes); keep them below.

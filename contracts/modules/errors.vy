@@ -119,6 +119,12 @@ POOL_NOT_CONTRACT: constant(String[32]) = "xm.pool: not a contract"
 POOL_ALREADY_SET: constant(String[32]) = "xm.pool: already set"
 POOL_CANNOT_COVER: constant(String[32]) = "xm.pool: cannot cover positions"
 BUFFER_TOO_HIGH: constant(String[32]) = "xm.pool: buffer above 100%"
+RESERVE_CAP: constant(String[32]) = "xm.pool: reserve cap"
+TOTAL_RESERVE_CAP: constant(String[32]) = "xm.pool: total reserve cap"
+PNL_CAP: constant(String[32]) = "xm.pool: pnl cap"
+RESERVE_FACTOR_RANGE: constant(String[32]) = "xm.pool: reserve factor range"
+PNL_FACTOR_RANGE: constant(String[32]) = "xm.pool: pnl factor range"
+CAPS_NEED_VALUE: constant(String[32]) = "xm.pool: caps need the value"
 
 # vault: the LiquidityPool vault
 POOL_NO_VALUE: constant(String[32]) = "xm.vault: pool has no value"

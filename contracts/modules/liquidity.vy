@@ -11,10 +11,23 @@
         option:
             value = cash - sum(traders' unrealised PnL) + sum(funding traders owe)
                      - sum(skew premium the pool must refund as skew unwinds)
-        A withdrawal must leave enough cash to pay every trader's unrealised
-        gain plus a buffer, a fraction of open-interest notional.
+        The pool's risk is the net skew of each market (longs and shorts
+        of a hedged pair cancel), so its capital caps and cash buffer
+        count net notional |skew| * price, never gross open interest:
+        - reserve: a trade that grows a market's |skew| must leave its net
+          notional <= reserve_factor * value, and every market's together
+          <= total_reserve_factor * value;
+        - profit: it must also leave traders' net profit in that market
+          (PnL less the funding they owe) <= max_pnl_factor * value;
+        - a withdrawal must leave cash for traders' net gains, the
+          refundable premium and `pool_buffer` of net notional, and leave
+          the value every cap needs (`min_value`), so LPs cannot leave
+          the pool over its caps.
+        A market with no caps set is uncapped (the deploy script sets them
+        for every market it lists). Reductions are never capped.
 @custom:security Pool value rounds against the pool (traders' PnL up, the
-                 funding they owe down); the cash requirement rounds up.
+                 funding they owe down); the cash requirement and the
+                 value the caps need round up, what they allow down.
                  The aggregates are exact sums kept by `markets`, so the
                  value can differ from a per-position sum by a few wei.
 """
@@ -49,8 +62,25 @@ struct PoolState:
     # max(cash - traders_pnl + traders_funding - premium_owed, 0).
     value: uint256
     # Cash the pool must keep: max(traders_pnl - traders_funding, 0)
-    # + premium_owed + buffer.
+    # + premium_owed + buffer * net_notional.
     required: uint256
+    # sum over markets of |skew| * price, rounded up: the pool's exposure.
+    net_notional: uint256
+    # The least value that keeps every cap, rounded up (0 in the state a
+    # trade checks: see `_with_min_value`).
+    min_value: uint256
+
+
+# One market's terms in the pool's claim (WAD USD).
+struct MarketTerms:
+    # traders' unrealised PnL, rounded up; the funding they owe, rounded down
+    pnl: int256
+    funding: int256
+    # |skew| * price and (long + short) * price, rounded up
+    net_notional: uint256
+    oi_notional: uint256
+    # price * skew^2 / (2 * skew_scale), rounded up
+    premium_owed: uint256
 
 
 event PoolSet:
@@ -73,13 +103,29 @@ event PoolWithdraw:
     balance: int256
 
 
+event MarketCapsSet:
+    market_id: indexed(uint256)
+    reserve_factor: uint256
+    max_pnl_factor: uint256
+
+
+event TotalReserveFactorSet:
+    factor: uint256
+
+
 # The pool's quote cash (native quote units): the counterparty side of
 # every settlement. Negative only if traders' realised gains exceed what
 # LPs put in (covered by the bad-debt waterfall).
 pool_balance: public(int256)
 pool: public(address)
-# WAD fraction of open-interest notional the pool keeps in cash.
+# WAD fraction of net notional the pool keeps in cash.
 pool_buffer: public(uint256)
+# market -> reserve_factor | max_pnl_factor << 128 (WAD each; 0: uncapped)
+caps_of: HashMap[uint256, uint256]
+# WAD: most net notional of all markets together per unit of value (0: none)
+total_reserve_factor: public(uint256)
+
+LANE: constant(uint256) = 2**128 - 1
 
 
 @external
@@ -87,9 +133,10 @@ pool_buffer: public(uint256)
 def pool_state() -> PoolState:
     """
     @notice The pool's cash, its claim on open positions and what it must keep.
-    @return (cash, traders_pnl, traders_funding, oi_notional, value, required), WAD USD.
+    @return (cash, traders_pnl, traders_funding, premium_owed, oi_notional,
+            value, required, net_notional, min_value), WAD USD.
     """
-    return self._pool_state()
+    return self._with_min_value(self._pool_state())
 
 
 @external
@@ -107,14 +154,15 @@ def pool_value() -> uint256:
 @view
 def pool_withdrawable() -> uint256:
     """
-    @notice The most cash the pool may release now, native quote units.
-    @return Native quote units (0 when cash does not cover the requirement).
+    @notice The most cash the pool may release now, native quote units:
+            what leaves the cash requirement and the value every cap needs.
+    @return Native quote units (0 when either is not met).
     """
-    s: PoolState = self._pool_state()
+    s: PoolState = self._with_min_value(self._pool_state())
     free: int256 = s.cash - convert(s.required, int256)
-    if free <= 0:
+    if free <= 0 or s.value <= s.min_value:
         return 0
-    return min(convert(free, uint256), s.value) // self._precision()
+    return min(convert(free, uint256), s.value - s.min_value) // self._precision()
 
 
 @external
@@ -137,7 +185,7 @@ def pool_withdraw(amount: uint256, receiver: address):
     """
     @notice Pays `amount` of pool cash to `receiver` for the LiquidityPool.
     @dev Reverts if the cash left would not cover traders' unrealised gains
-         plus the buffer.
+         plus the buffer, or the value left would break a cap.
     @param amount Native quote units, > 0.
     @param receiver Who gets the tokens.
     """
@@ -145,8 +193,9 @@ def pool_withdraw(amount: uint256, receiver: address):
     assert amount > 0, errors.ZERO_AMOUNT
     assert amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
     self.pool_balance -= convert(amount, int256)
-    s: PoolState = self._pool_state()
+    s: PoolState = self._with_min_value(self._pool_state())
     assert s.cash >= convert(s.required, int256), errors.POOL_CANNOT_COVER
+    assert s.value >= s.min_value, errors.CAPS_NEED_VALUE
     token_transfer._push(collateral.quote_asset, receiver, amount)
     log PoolWithdraw(receiver=receiver, amount=amount, balance=self.pool_balance)
 
@@ -168,13 +217,89 @@ def set_pool(new_pool: address):
 def set_pool_buffer(buffer: uint256):
     """
     @notice Sets the cash the pool keeps beyond traders' gains, as a WAD
-            fraction of open-interest notional.
+            fraction of net notional (|skew| * price, every market).
     @param buffer WAD fraction, <= 1.
     """
     ownable._check_owner()
     assert buffer <= constants.WAD, errors.BUFFER_TOO_HIGH
     self.pool_buffer = buffer
     log PoolBufferSet(buffer=buffer)
+
+
+@external
+@view
+def market_caps(market_id: uint256) -> (uint256, uint256):
+    """
+    @notice A market's capital caps (both 0: uncapped).
+    @param market_id The market.
+    @return (reserve_factor, max_pnl_factor), WAD fractions of pool value.
+    """
+    caps: uint256 = self.caps_of[market_id]
+    return caps & LANE, caps >> 128
+
+
+@external
+def set_market_caps(market_id: uint256, reserve_factor: uint256, max_pnl_factor: uint256):
+    """
+    @notice Caps a market against the pool's value: a trade that grows its
+            |skew| must leave |skew| * price <= reserve_factor * value and
+            traders' net profit in it <= max_pnl_factor * value.
+    @param market_id A listed market.
+    @param reserve_factor WAD, 0 < f <= MAX_RESERVE_FACTOR (2).
+    @param max_pnl_factor WAD, 0 < f <= MAX_PNL_FACTOR (1).
+    """
+    ownable._check_owner()
+    markets._check_market(market_id)
+    assert (
+        reserve_factor > 0 and reserve_factor <= constants.MAX_RESERVE_FACTOR
+    ), errors.RESERVE_FACTOR_RANGE
+    assert (
+        max_pnl_factor > 0 and max_pnl_factor <= constants.MAX_PNL_FACTOR
+    ), errors.PNL_FACTOR_RANGE
+    self.caps_of[market_id] = reserve_factor | max_pnl_factor << 128
+    log MarketCapsSet(
+        market_id=market_id, reserve_factor=reserve_factor, max_pnl_factor=max_pnl_factor
+    )
+
+
+@external
+def set_total_reserve_factor(factor: uint256):
+    """
+    @notice Caps every market's net notional together at `factor` * value.
+    @param factor WAD, 0 < factor <= MAX_RESERVE_FACTOR (2).
+    """
+    ownable._check_owner()
+    assert factor > 0 and factor <= constants.MAX_RESERVE_FACTOR, errors.RESERVE_FACTOR_RANGE
+    self.total_reserve_factor = factor
+    log TotalReserveFactorSet(factor=factor)
+
+
+@internal
+@view
+def _check_caps(market_id: uint256, price: uint256):
+    """
+    @dev After a trade that grew `market_id`'s |skew|: its net notional and
+         traders' net profit in it against its caps, and every market's net
+         notional against the total cap, all at the pool value after the
+         trade. Reverts with the cap that is broken.
+    """
+    caps: uint256 = self.caps_of[market_id]
+    total: uint256 = self.total_reserve_factor
+    if caps == 0 and total == 0:
+        return
+    s: PoolState = self._pool_state()
+    if caps != 0:
+        t: MarketTerms = self._market_terms(market_id, price)
+        assert t.net_notional <= math._mul_div(
+            s.value, caps & LANE, constants.WAD, False
+        ), errors.RESERVE_CAP
+        assert t.pnl - t.funding <= convert(
+            math._mul_div(s.value, caps >> 128, constants.WAD, False), int256
+        ), errors.PNL_CAP
+    if total != 0:
+        assert s.net_notional <= math._mul_div(
+            s.value, total, constants.WAD, False
+        ), errors.TOTAL_RESERVE_CAP
 
 
 @internal
@@ -194,39 +319,84 @@ def _precision() -> uint256:
 
 @internal
 @view
+def _market_terms(m: uint256, price: uint256) -> MarketTerms:
+    """
+    @dev One market's part of the pool's claim at `price`, from its exact
+         aggregates (funding accrued to now).
+    """
+    st: markets.MarketState = markets.market_state[m]
+    rate: int256 = 0
+    index: int256 = 0
+    rate, index = markets._funding(m, price)
+    wad: int256 = convert(constants.WAD, int256)
+    t: MarketTerms = empty(MarketTerms)
+    t.pnl = fp._ceil_div(convert(price, int256) * st.skew - st.entry_sum, wad)
+    t.funding = fp._floor_div(index * st.skew - st.funding_sum, wad)
+    skew_abs: uint256 = fp._abs(st.skew)
+    t.net_notional = math._mul_div(skew_abs, price, constants.WAD, True)
+    t.oi_notional = math._mul_div(st.long_oi + st.short_oi, price, constants.WAD, True)
+    # Growing |skew| from 0 to k paid price * k^2 / (2 * skew_scale) into
+    # the pool; unwinding pays it back. It is not the pool's money until
+    # then, or an LP could leave with a share of it.
+    t.premium_owed = math._mul_div(t.net_notional, skew_abs, 2 * markets._skew_scale(m), True)
+    return t
+
+
+@internal
+@view
 def _pool_state() -> PoolState:
     s: PoolState = empty(PoolState)
     s.cash = self.pool_balance * convert(self._precision(), int256)
-    wad: int256 = convert(constants.WAD, int256)
     for m: uint256 in range(constants.MAX_MARKETS):
         if m == markets.num_markets:
             break
         # An empty market costs two storage reads, not the struct's eight.
         if markets.market_state[m].long_oi == 0 and markets.market_state[m].short_oi == 0:
             continue
-        st: markets.MarketState = markets.market_state[m]
-        price: uint256 = markets._price(m)
-        rate: int256 = 0
-        index: int256 = 0
-        rate, index = markets._funding(m, price)
-        s.traders_pnl += fp._ceil_div(convert(price, int256) * st.skew - st.entry_sum, wad)
-        s.traders_funding += fp._floor_div(index * st.skew - st.funding_sum, wad)
-        s.oi_notional += math._mul_div(st.long_oi + st.short_oi, price, constants.WAD, True)
-        # Growing |skew| from 0 to k paid price * k^2 / (2 * skew_scale) into
-        # the pool; unwinding pays it back. It is not the pool's money until
-        # then, or an LP could leave with a share of it.
-        skew_abs: uint256 = fp._abs(st.skew)
-        s.premium_owed += math._mul_div(
-            math._mul_div(skew_abs, price, constants.WAD, True),
-            skew_abs,
-            2 * markets._skew_scale(m),
-            True,
-        )
+        t: MarketTerms = self._market_terms(m, markets._price(m))
+        s.traders_pnl += t.pnl
+        s.traders_funding += t.funding
+        s.oi_notional += t.oi_notional
+        s.net_notional += t.net_notional
+        s.premium_owed += t.premium_owed
     owed: int256 = convert(s.premium_owed, int256)
     s.value = convert(max(s.cash - s.traders_pnl + s.traders_funding - owed, 0), uint256)
     s.required = (
         convert(max(s.traders_pnl - s.traders_funding, 0), uint256)
         + s.premium_owed
-        + math._mul_div(s.oi_notional, self.pool_buffer, constants.WAD, True)
+        + math._mul_div(s.net_notional, self.pool_buffer, constants.WAD, True)
     )
     return s
+
+
+@internal
+@view
+def _with_min_value(s: PoolState) -> PoolState:
+    """
+    @dev `s` with `min_value`: the least pool value that keeps every
+         capped market's net notional and traders' net profit, and all
+         markets' net notional together, under their caps. Only what a
+         withdrawal checks needs it, so the trade path does not pay for it.
+    """
+    need: uint256 = 0
+    for m: uint256 in range(constants.MAX_MARKETS):
+        if m == markets.num_markets:
+            break
+        caps: uint256 = self.caps_of[m]
+        if caps == 0:
+            continue
+        if markets.market_state[m].long_oi == 0 and markets.market_state[m].short_oi == 0:
+            continue
+        t: MarketTerms = self._market_terms(m, markets._price(m))
+        need = max(need, math._mul_div(t.net_notional, constants.WAD, caps & LANE, True))
+        profit: int256 = t.pnl - t.funding
+        if profit > 0:
+            need = max(
+                need, math._mul_div(convert(profit, uint256), constants.WAD, caps >> 128, True)
+            )
+    total: uint256 = self.total_reserve_factor
+    if total != 0:
+        need = max(need, math._mul_div(s.net_notional, constants.WAD, total, True))
+    r: PoolState = s
+    r.min_value = need
+    return r

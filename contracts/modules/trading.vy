@@ -11,7 +11,8 @@
         rest of the account).
         A trade that only shrinks a position (same side, smaller, or to zero)
         is allowed while paused, in a closed market, above the OI cap and
-        below initial margin, so a user can always de-risk, with one limit:
+        the pool's capital caps and below initial margin, so a user can
+        always de-risk, with one limit:
         when it pays a premium and fee (and the account still owes), the
         account must end at or above MM, or have paid no more than the
         maintenance margin the reduction freed and stay solvent (E >= 0);
@@ -22,7 +23,8 @@
         premium larger than the account's equity, leave bad debt for the
         pool, and refund the premium to the owner's other account. Any
         other trade needs the market open, the engine unpaused, room under
-        the OI cap and `equity >= IM` afterwards.
+        the OI cap, `equity >= IM` afterwards and, if it grows the
+        market's |skew|, room under the pool's capital caps (`liquidity`).
 @custom:security No token moves: settlement is internal to the ledger. The
                  quote amount is rounded down for the trader once, after
                  PnL, funding, premium and fee are summed in WAD.
@@ -168,6 +170,9 @@ def _trade(
         if new_size > 0:
             oi = markets.market_state[market_id].long_oi
         assert oi <= p.max_oi, errors.OI_CAP
+        # Only a trade that adds to the pool's exposure meets its caps.
+        if fp._abs(skew + size_delta) > fp._abs(skew):
+            liquidity._check_caps(market_id, price)
         health._check_initial_margin(owner, sub_id)
     else:
         cost: int256 = premium + convert(fee, int256)

@@ -42,7 +42,14 @@ Invariants after every step (exact, 0 wei, unless stated):
      every reward equals it), so the owner through a second address earns a
      third party's reward and pays the penalty: never a profit over one.
   7. the keeper finds every liquidation: after its pass no tracked account
-     is liquidatable unless the keeper logged why it left it.
+     is liquidatable unless the keeper logged why it left it;
+  8. the pool (docs/pool.md): `pool_state` == `xmargin.maths.pool` from the
+     markets' aggregates, to the wei (value, the cash it must keep, net
+     notional, the value its caps need); every trade that grows a market's
+     |skew| meets the caps exactly as the model predicts (reserve, profit,
+     total), and a pool over its caps releases nothing to LPs;
+  9. every liquidatable account has an entry a third party can use:
+     `liquidate`, `liquidate_collateral` or `settle_bad_debt`.
 """
 
 from __future__ import annotations
@@ -128,7 +135,7 @@ def fuzz_setup(
     assets,
 ) -> dict:
     """Two markets (ETH on the WETH feed, BTC on the WBTC feed), default
-    liquidation parameters, a funded pool and insurance fund, traders with
+    liquidation parameters, capital caps, a funded pool and insurance fund, traders with
     wallets of all three tokens and 10,000 USDC in each sub-account (2 WETH
     in sub-account 0), liquidators with USDC; hedger operates trader's
     sub-account 1; an unlisted token and the batch reader. Returns the
@@ -140,6 +147,15 @@ def fuzz_setup(
         ch.list_market(p.as_tuple(), sender=owner)
         params.append(p)
     ch.set_liquidation_params(liq.LiquidationParams().as_tuple(), sender=owner)
+    # The pool's capital caps (docs/pool.md), tight enough to bind when two
+    # accounts lever up the same way or a gap makes traders win: on the
+    # 200,000 seed, 160,000 of net notional per market (one account levered
+    # to its IM limit stays under), 200,000 together, traders' profit 30,000
+    # per market; a 5 % cash buffer of net notional.
+    for m in range(len(params)):
+        ch.set_market_caps(m, 8 * E18 // 10, 15 * E18 // 100, sender=owner)
+    ch.set_total_reserve_factor(E18, sender=owner)
+    ch.set_pool_buffer(5 * E18 // 100, sender=owner)
     pool = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
     ch.set_pool(pool, sender=owner)
     # Enough wallet and allowance for every round trip a long run can draw
@@ -953,6 +969,38 @@ class EngineMachine(RuleBasedStateMachine):
             if self.w.bad_debt[0] != getattr(self, "_bad_debt_seen", 0):
                 COVERAGE["bad debt absorbed"] += 1
                 self._bad_debt_seen = self.w.bad_debt[0]
+
+    @invariant()
+    def every_liquidatable_account_has_an_entry(self):
+        """Invariant 9: an account below MM that a third party may act on
+        has an entry the engine accepts: `liquidate` in some market if it
+        holds positions, else `liquidate_collateral` for an asset it holds,
+        else (quote debt only) `settle_bad_debt`."""
+        if not hasattr(self, "w"):
+            return
+        w, now = self.w, self.chain.blocks.head.timestamp + 1
+        for who, sub in self.actors:
+            try:
+                if not w.liquidatable(who, sub, now):
+                    continue
+            except model.PriceError:
+                continue  # nothing can price it: every entry reverts alike
+            ops = self._operators(who, sub)
+            debt = -w.balances[(str(who), sub)][w.quote]
+            markets, held = w.open_markets(who, sub), w.held(who, sub)
+            if markets:
+                reasons = [
+                    w.liquidate_reason(self.stranger, who, sub, m, 2**96, now, ops) for m in markets
+                ]
+            elif held:
+                reasons = [
+                    w.liquidate_collateral_reason(self.stranger, who, sub, a, debt, now, ops)
+                    for a in held
+                ]
+            else:
+                reasons = [None if debt > 0 else errors.NO_DEBT]
+            assert None in reasons, (str(who), sub, reasons)
+            COVERAGE["liquidatable with an entry"] += 1
 
 
 @pytest.fixture

@@ -28,9 +28,10 @@ LOCAL_ASSETS = {
 USDC_CAP = 100_000_000 * 10**6
 # 4 mock tokens + 3 mock feeds + router + 3 set_feed + admin, liquidator and
 # pool extensions + Clearinghouse + 3 list_asset + LiquidityPool + set_pool
-# + set_pool_buffer + 2 list_market + set_liquidation_params + PortfolioRisk
-# + set_portfolio_risk + 3 set_risk_group (WETH stays in group 0) + lens
-LOCAL_DEPLOY_TXS = 30
+# + set_pool_buffer + set_total_reserve_factor + 2 list_market + 2
+# set_market_caps + set_liquidation_params + PortfolioRisk + set_portfolio_risk
+# + 3 set_risk_group (WETH stays in group 0) + lens
+LOCAL_DEPLOY_TXS = 33
 
 TESTNET_CONFIG = """
 quote: {symbol: USDC, decimals: 6, cap: "1000000"}

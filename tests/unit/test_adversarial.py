@@ -6,11 +6,6 @@ the contract; every revert is checked for its exact reason and for leaving
 every ledger as it was. docs/testing.md ("Adversarial cases") maps each of
 the ten cases of the issue to its tests, here and elsewhere.
 
-Tests marked `xfail(strict=True, reason="BUG: ...")` assert the property
-the engine should have and fail today: each demonstrates an open bug (see
-the test's docstring for the exact reproduction and a proposed fix); the
-day a fix lands the strict xfail fails, and the marker goes.
-
 Standard setting (tests/conftest.py, tests/markets.py): USDC quote (6 dp),
 WETH $3,000 (IM haircut 20 %, MM 10 %), WBTC $60,000 (IM 15 %, MM 8 %);
 "flat" markets have no size add-on: IMR 10 %, MMR 5 %, taker 0.1 %, maker
@@ -894,50 +889,45 @@ def test_mango_a_second_feed_refuses_the_pumped_price(
     assert tuple(ch.account_health(trader, 0)) == (3_969_850 * 10**15, 3_000 * E18, 1_500 * E18)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: a trader's realised gain is withdrawable even when the pool ledger is "
-    "negative, so it is paid out of other accounts' deposits (no pool-capital check)",
-)
 def test_a_winner_is_never_paid_out_of_a_bystanders_deposit(
     project, adv_flat_eth, owner, usdc, eth_feed, trader, hedger, lp, fund
 ):
-    """A genuine 10 % move, no manipulation. Pool: 10,000 USDC. Trader:
-    40,000 USDC, long 100 ETH at $3,000 (fee 300, premium
-    100 * 3000 * 100 / 2e6 = 15: quote 39,685; IM 30,000). Bystander: 50,000
-    USDC, no position. At $3,300 the trader closes (PnL 30,000, premium
-    refund 16.5, maker fee 165: quote 69,536.5) and withdraws it all; the
-    pool ledger is 10,315 - 29,851.5 = -19,536.5 and the Clearinghouse holds
-    100,000 - 69,536.5 = 30,463.5 USDC against the bystander's 50,000.
-    Fix: bound open interest by pool capital and/or let a trader withdraw
-    realised gains only while the pool ledger can pay them (else
-    auto-deleverage), so every positive ledger stays backed by tokens."""
+    """A genuine 10 % move, no manipulation (was a strict xfail: nothing
+    tied open interest to pool capital). Pool: 10,000 USDC, ETH-PERP capped
+    at reserve 50 %, profit 30 %. Trader: 40,000 USDC. Bystander: 50,000
+    USDC, no position.
+
+    A long of 100 ETH ($300,000 of net notional against a 10,000 pool) is
+    refused: 300,000 > 50 % of 10,300. The trader takes 1.6 ETH: $4,800 <=
+    50 % of 10,004.8 (fee 4.8, premium 1.6^2 * 3000 / 2e6 = 0.00384: quote
+    39,995.19616). At $3,300 it closes (PnL 480, maker fee 2.64, premium
+    refund 0.004224: quote 40,472.560384) and withdraws it all; the pool
+    ledger is 10,000 + 4.80384 - 480 + 2.64 - 0.004224 = 9,527.439616 and
+    the bystander withdraws its 50,000 in full. (A gap larger than the
+    pool can pay is the auto-deleveraging and realisation cap's to bound.)"""
     ch = adv_flat_eth
     vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
     ch.set_pool(vault, sender=owner)
+    ch.set_market_caps(0, E18 // 2, 3 * E18 // 10, sender=owner)
     fund(usdc, lp, 10_000 * USDC, vault)
     vault.deposit(10_000 * USDC, lp, sender=lp)
     fund(usdc, trader, 40_000 * USDC, ch)
     ch.deposit(0, usdc, 40_000 * USDC, sender=trader)
     fund(usdc, hedger, 50_000 * USDC, ch)
     ch.deposit(0, usdc, 50_000 * USDC, sender=hedger)
-    ch.trade(0, 0, 100 * ETH, BUY_ANY, sender=trader)
-    assert ch.balance_of(trader, 0, usdc) == 39_685 * USDC
+    with ape.reverts(errors.RESERVE_CAP):
+        ch.trade(0, 0, 100 * ETH, BUY_ANY, sender=trader)
+    ch.trade(0, 0, 16 * ETH // 10, BUY_ANY, sender=trader)
+    assert ch.balance_of(trader, 0, usdc) == 39_995_196_160
     set_price(eth_feed, owner, 3_300)
-    ch.trade(0, 0, -100 * ETH, 0, sender=trader)
-    assert ch.balance_of(trader, 0, usdc) == 69_536_500_000
-    with contextlib.suppress(ContractLogicError):  # a fix may hold the gain back
-        ch.withdraw(0, usdc, MAX_UINT, sender=trader)
-    try:
-        ch.withdraw(0, usdc, 50_000 * USDC, sender=hedger)
-    except ContractLogicError as err:
-        raise AssertionError(
-            f"the bystander cannot withdraw its own 50,000 USDC ({err.message}): the "
-            f"Clearinghouse holds {usdc.balanceOf(ch) / USDC:,.1f}, the pool ledger is "
-            f"{ch.pool_balance() / USDC:,.1f}"
-        ) from err
+    ch.trade(0, 0, -16 * ETH // 10, 0, sender=trader)
+    assert ch.balance_of(trader, 0, usdc) == 40_472_560_384
+    ch.withdraw(0, usdc, MAX_UINT, sender=trader)
+    assert usdc.balanceOf(trader) == 40_472_560_384
+    assert ch.pool_balance() == 9_527_439_616
+    ch.withdraw(0, usdc, 50_000 * USDC, sender=hedger)
     assert usdc.balanceOf(hedger) == 50_000 * USDC
+    assert usdc.balanceOf(ch) == ch.pool_balance()
 
 
 # ================================================================ 6. the Euler pattern

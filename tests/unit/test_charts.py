@@ -169,7 +169,7 @@ def test_report_chart_writes_a_png(tmp_path, liquidations):
         quote="USDC",
         quote_decimals=6,
         decimals={"USDC": 6},
-        pool=PoolState(0, 0, 0, 0, 0, 0, 0),
+        pool=PoolState(0, 0, 0, 0, 0, 0, 0, 0, 0),
         pool_total_assets=10**12,
         pool_supply=10**12,
         insurance_fund=5 * 10**6,

@@ -197,3 +197,45 @@ def test_portfolio_margin_converges(run, project):
     third = run(BASE | {"portfolio": PORTFOLIO})
     assert third.transactions == 4
     assert [ch.risk_group(tokens[s]) for s in ("WETH", "LINK", "USDC")] == [0, 1, 1]
+
+
+MARKET = {
+    "symbol": "ETH-PERP",
+    "asset": "WETH",
+    "imr": "0.10",
+    "mmr": "0.05",
+    "im_size_scalar": "1",
+    "mm_size_scalar": "0.5",
+    "skew_scale": "1000000",
+    "taker_fee": "0.001",
+    "maker_fee": "0.0005",
+    "max_oi": "10000",
+    "max_funding_velocity": "0.03",
+    "max_funding_rate": "0.01",
+}
+
+
+def test_capital_caps_converge(run, project):
+    """A market's caps and the pool's total reserve are set by the run that
+    lists them, left alone by the next, and moved by one transaction each
+    when the config changes them. Out-of-range values are refused before
+    anything is sent."""
+    from xmargin.chain.abi import clearinghouse_at
+    from xmargin.chain.config import ConfigError
+
+    capped = {**MARKET, "reserve_factor": "0.5", "max_pnl_factor": "0.3"}
+    pool = {"buffer": "0.1", "total_reserve_factor": "0.8"}
+    raw = BASE | {"pool": pool, "markets": [capped]}
+    first = run(raw)
+    ch = clearinghouse_at(project, first.record.contracts["Clearinghouse"])
+    assert tuple(ch.market_caps(0)) == (E18 // 2, 3 * E18 // 10)
+    assert ch.total_reserve_factor() == 8 * E18 // 10
+    assert run(raw).transactions == 0
+    moved = BASE | {"pool": pool, "markets": [{**capped, "max_pnl_factor": "0.25"}]}
+    assert run(moved).transactions == 1
+    assert tuple(ch.market_caps(0)) == (E18 // 2, E18 // 4)
+    for bad in ({"reserve_factor": "0"}, {"reserve_factor": "2.1"}, {"max_pnl_factor": "1.5"}):
+        with pytest.raises(ConfigError):
+            parse_config(BASE | {"markets": [{**capped, **bad}]}, name="bad")
+    with pytest.raises(ConfigError):
+        parse_config(BASE | {"pool": {"total_reserve_factor": "3"}}, name="bad")

@@ -217,3 +217,157 @@ def test_max_functions_return_zero_while_a_price_is_invalid(funded_pool, long_10
         funded_pool.totalAssets()
     with ape.reverts(errors.PRICE_STALE):
         funded_pool.redeem(USDC, lp, lp, sender=lp)
+
+
+# ---------------------------------------------------------------- capital caps
+#
+# The standard test market on the 100,000 USDC pool. A long of x ETH from
+# zero skew at $3,000 pays the taker fee 3 * x and the premium
+# 3000 * x^2 / 2e6 (refundable, so not the pool's value): the pool's value
+# after it is 100,000 + 3 * x, its net notional 3,000 * x.
+
+BUY = 2**200
+
+
+@pytest.fixture
+def capped(clearinghouse, funded_pool, owner, trader, hedger, usdc, fund, weth_listed):
+    """ETH-PERP listed and capped at reserve 30 %, profit 100 %; the trader
+    and the hedger each hold 10,000 USDC."""
+    ch = clearinghouse
+    ch.list_market(params(weth_listed.token.address), sender=owner)
+    ch.set_market_caps(0, 3 * E18 // 10, E18, sender=owner)
+    for who in (trader, hedger):
+        fund(usdc, who, 10_000 * USDC, ch)
+        ch.deposit(0, usdc, 10_000 * USDC, sender=who)
+    return ch
+
+
+def test_reserve_cap_bounds_the_pools_net_exposure(capped, trader, hedger, weth_listed, owner):
+    """10 ETH: net notional 30,000 <= 30 % of 100,030 = 30,009. 0.01 ETH
+    more: 30,030 > 30 % of 100,030.03 = 30,009.009, refused. At $3,100 the
+    market is over its cap (31,000 > 30 % of 100,030.15 - 1,000 - 0.155):
+    what grows the skew is refused, what shrinks it (the hedger's short,
+    the trader's own reduction) is not."""
+    ch = capped
+    ch.trade(0, 0, 10 * ETH, BUY, sender=trader)
+    with ape.reverts(errors.RESERVE_CAP):
+        ch.trade(0, 0, ETH // 100, BUY, sender=trader)
+    assert ch.position(trader, 0, 0).size == 10 * ETH
+    weth_listed.feed.set_answer(3_100 * 10**8, sender=owner)
+    with ape.reverts(errors.RESERVE_CAP):
+        ch.trade(0, 0, ETH // 1_000, BUY, sender=trader)
+    ch.trade(0, 0, -ETH, 0, sender=hedger)
+    ch.trade(0, 0, -ETH, 0, sender=trader)
+    assert ch.position(trader, 0, 0).size == 9 * ETH
+    # Skew 8 at $3,100: 24,800 is within 30 % of the value again.
+    ch.trade(0, 0, ETH // 100, BUY, sender=trader)
+
+
+def test_pnl_cap_stops_new_exposure_while_traders_win_big(
+    capped, trader, hedger, weth_listed, owner
+):
+    """Reserve 100 %, profit 5 %. Long 10 ETH at $3,000, then $3,500:
+    traders' net profit 5,000; value 100,030.15 - 5,000 - 0.175 premium =
+    95,029.975, 5 % of it 4,751.49875: no new long by the hedger, but a
+    short (it shrinks the skew) is taken. (The winner's own trade re-marks
+    its position, realising the 5,000 and leaving no unrealised profit to
+    cap: what a winner may realise is bounded by auto-deleveraging and the
+    realisation cap, not by this check.)"""
+    ch = capped
+    ch.set_market_caps(0, E18, 5 * E18 // 100, sender=owner)
+    ch.trade(0, 0, 10 * ETH, BUY, sender=trader)
+    weth_listed.feed.set_answer(3_500 * 10**8, sender=owner)
+    s = ch.pool_state()
+    assert (s.traders_pnl, s.value) == (5_000 * E18, 95_029_975 * 10**15)
+    with ape.reverts(errors.PNL_CAP):
+        ch.trade(0, 0, ETH // 100, BUY, sender=hedger)
+    ch.trade(0, 0, -ETH, 0, sender=hedger)
+    assert ch.position(hedger, 0, 0).size == -ETH
+
+
+def test_total_reserve_caps_every_market_together(capped, trader, owner, wbtc_listed, stranger):
+    """Both markets at reserve 30 %, all together at 40 %. Long 10 ETH
+    (30,000). A BTC long of 0.2 ($12,000, fee 12) would make 42,000 > 40 %
+    of 100,042 = 40,016.8; 0.16 BTC ($9,600, fee 9.6) makes 39,600 <=
+    40,015.84."""
+    ch = capped
+    ch.list_market(params(wbtc_listed.token.address), sender=owner)
+    ch.set_market_caps(1, 3 * E18 // 10, E18, sender=owner)
+    with ape.reverts(errors.NOT_OWNER):
+        ch.set_total_reserve_factor(4 * E18 // 10, sender=stranger)
+    tx = ch.set_total_reserve_factor(4 * E18 // 10, sender=owner)
+    assert [e.factor for e in tx.events.filter(ch.TotalReserveFactorSet)] == [4 * E18 // 10]
+    ch.trade(0, 0, 10 * ETH, BUY, sender=trader)
+    with ape.reverts(errors.TOTAL_RESERVE_CAP):
+        ch.trade(0, 1, 2 * ETH // 10, BUY, sender=trader)
+    ch.trade(0, 1, 16 * ETH // 100, BUY, sender=trader)
+    assert ch.pool_state().net_notional == 39_600 * E18
+
+
+def test_withdrawals_keep_the_value_the_caps_need(capped, funded_pool, trader, lp):
+    """Long 10 ETH under a 30 % reserve needs a value of 30,000 / 0.3 =
+    100,000; the pool is worth 100,030 (cash 100,030.15 less the 0.15
+    premium it owes), so an LP may take 30 USDC and no more."""
+    ch = capped
+    ch.trade(0, 0, 10 * ETH, BUY, sender=trader)
+    s = ch.pool_state()
+    assert (s.net_notional, s.min_value, s.value) == (30_000 * E18, 100_000 * E18, 100_030 * E18)
+    assert ch.pool_withdrawable() == funded_pool.maxWithdraw(lp) == 30 * USDC
+    with ape.reverts(errors.CAPS_NEED_VALUE):
+        funded_pool.withdraw(30 * USDC + 1, lp, lp, sender=lp)
+    funded_pool.withdraw(30 * USDC, lp, lp, sender=lp)
+    assert ch.pool_withdrawable() == 0
+
+
+def test_a_hedged_pair_does_not_freeze_the_pool(
+    capped, funded_pool, trader, hedger, stranger, lp, usdc, fund, owner
+):
+    """Buffer 10 %. The pair builds 50 ETH long and 50 ETH short in 10 ETH
+    steps (each long pays taker 30 and premium 0.15, each short maker 15
+    and gets the 0.15 back): net skew 0, cash 100,225. The pool's exposure
+    is nil, so an LP may take everything: the old rule (10 % of 300,000
+    gross notional) would have kept 30,000 back. A third party still trades."""
+    ch = capped
+    ch.set_pool_buffer(E18 // 10, sender=owner)
+    for who in (trader, hedger):  # IM of 50 ETH: 15,007.5
+        fund(usdc, who, 10_000 * USDC, ch)
+        ch.deposit(0, usdc, 10_000 * USDC, sender=who)
+    for _ in range(5):
+        ch.trade(0, 0, 10 * ETH, BUY, sender=trader)
+        ch.trade(0, 0, -10 * ETH, 0, sender=hedger)
+    s = ch.pool_state()
+    assert (s.oi_notional, s.net_notional, s.required, s.min_value) == (300_000 * E18, 0, 0, 0)
+    assert s.value == 100_225 * E18
+    assert ch.pool_withdrawable() == 100_225 * USDC
+    # The LP's 1e11 shares, with the vault's virtual share and unit:
+    value = 100_225 * USDC
+    assert funded_pool.maxWithdraw(lp) == 10**11 * (value + 1) // (10**11 + 1)
+    fund(usdc, stranger, 1_000 * USDC, ch)
+    ch.deposit(0, usdc, 1_000 * USDC, sender=stranger)
+    ch.trade(0, 0, ETH, BUY, sender=stranger)
+    assert ch.position(stranger, 0, 0).size == ETH
+
+
+def test_caps_are_bounded_and_owner_only(capped, owner, stranger):
+    ch = capped
+    with ape.reverts(errors.NOT_OWNER):
+        ch.set_market_caps(0, E18, E18, sender=stranger)
+    with ape.reverts(errors.UNKNOWN_MARKET):
+        ch.set_market_caps(1, E18, E18, sender=owner)
+    for reserve, pnl, reason in (
+        (0, E18, errors.RESERVE_FACTOR_RANGE),
+        (2 * E18 + 1, E18, errors.RESERVE_FACTOR_RANGE),
+        (E18, 0, errors.PNL_FACTOR_RANGE),
+        (E18, E18 + 1, errors.PNL_FACTOR_RANGE),
+    ):
+        with ape.reverts(reason):
+            ch.set_market_caps(0, reserve, pnl, sender=owner)
+    for factor in (0, 2 * E18 + 1):
+        with ape.reverts(errors.RESERVE_FACTOR_RANGE):
+            ch.set_total_reserve_factor(factor, sender=owner)
+    assert tuple(ch.market_caps(0)) == (3 * E18 // 10, E18)
+    assert ch.total_reserve_factor() == 0
+    tx = ch.set_market_caps(0, 2 * E18, E18 // 2, sender=owner)
+    (ev,) = tx.events.filter(ch.MarketCapsSet)
+    assert (ev.market_id, ev.reserve_factor, ev.max_pnl_factor) == (0, 2 * E18, E18 // 2)
+    assert tuple(ch.market_caps(0)) == (2 * E18, E18 // 2)

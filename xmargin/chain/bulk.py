@@ -34,9 +34,17 @@ from eth_utils import keccak
 # Gas limits per call: well above what these calls use (a first deposit
 # ~140k, a first trade ~300k; see benchmarks/gas.py), so none runs out;
 # each block's gas limit is the sum of its transactions' limits.
-GAS = {"mint": 100_000, "approve": 80_000, "deposit": 200_000, "trade": 600_000}
-# Transactions per JSON-RPC batch and per mined block.
-CHUNK = 2_000
+GAS = {
+    "mint": 100_000,
+    "approve": 80_000,
+    "deposit": 200_000,
+    "trade": 600_000,
+    # the LiquidityPool's ERC-4626 deposit (vault -> Clearinghouse -> pool extension)
+    "deposit(uint256,address)": 400_000,
+}
+# Transactions per JSON-RPC batch and per mined block: ape-foundry's anvil
+# traces every step, and a block of 2,000 capped trades took it past 24 GB.
+CHUNK = 500
 
 
 class RpcError(RuntimeError):
@@ -122,7 +130,7 @@ class Bulk:
             "from": sender,
             "to": to,
             "data": calldata(signature, *args),
-            "gas": hex(GAS[name]),
+            "gas": hex(GAS.get(signature, GAS[name])),
             "gasPrice": "0x0",
             "nonce": hex(nonce),
         }

@@ -96,6 +96,9 @@ class MarketConfig:
     asset: str
     # Every field but `asset` (left empty): what `list_market` takes.
     market: MarketParams
+    # (reserve_factor, max_pnl_factor), WAD fractions of pool value; None:
+    # uncapped (docs/pool.md)
+    caps: tuple[int, int] | None = None
 
     def params(self, asset_address: str) -> tuple[str | int, ...]:
         """The on-chain `MarketParams` struct, in field order."""
@@ -106,8 +109,11 @@ class MarketConfig:
 class PoolConfig:
     name: str = "xmargin LP"
     symbol: str = "xLP"
-    # WAD fraction of open-interest notional kept in cash.
+    # WAD fraction of net notional (|skew| * price) kept in cash.
     buffer: int = 0
+    # WAD: every market's net notional together per unit of pool value
+    # (0: no total cap).
+    total_reserve_factor: int = 0
 
 
 @dataclass(frozen=True)
@@ -339,7 +345,7 @@ def _market(raw: object, asset_symbols: set[str]) -> MarketConfig:
         "max_funding_velocity": "max_funding_velocity",
         "max_funding_rate": "max_funding_rate",
     }
-    _only(raw, {"symbol", "asset", *fields}, where)
+    _only(raw, {"symbol", "asset", "reserve_factor", "max_pnl_factor", *fields}, where)
     asset = str(raw.get("asset", ""))
     if asset not in asset_symbols:
         raise ConfigError(f"{where}: asset must be one of the configured assets, not {asset!r}")
@@ -358,18 +364,31 @@ def _market(raw: object, asset_symbols: set[str]) -> MarketConfig:
     for ok, why in checks:
         if not ok:
             raise ConfigError(f"{where}: {why}")
-    return MarketConfig(symbol=symbol, asset=asset, market=MarketParams(asset="", **v))
+    caps = None
+    if "reserve_factor" in raw or "max_pnl_factor" in raw:
+        # The contract's bounds (liquidity.set_market_caps): 0 < f <= 2, 0 < p <= 1.
+        caps = (
+            _wad(raw.get("reserve_factor"), f"{where}: reserve_factor", 1, 2 * WAD),
+            _wad(raw.get("max_pnl_factor"), f"{where}: max_pnl_factor", 1, WAD),
+        )
+    return MarketConfig(symbol=symbol, asset=asset, market=MarketParams(asset="", **v), caps=caps)
 
 
 def _pool(raw: object) -> PoolConfig:
     if not isinstance(raw, dict):
         raise ConfigError("pool must be a mapping")
-    _only(raw, {"name", "symbol", "buffer"}, "pool")
+    _only(raw, {"name", "symbol", "buffer", "total_reserve_factor"}, "pool")
     name, symbol = str(raw.get("name", "xmargin LP")), str(raw.get("symbol", "xLP"))
     if len(name) > 25 or len(symbol) > 5:
         raise ConfigError("pool: name at most 25 characters, symbol at most 5")
+    total = 0
+    if "total_reserve_factor" in raw:
+        total = _wad(raw["total_reserve_factor"], "pool: total_reserve_factor", 1, 2 * WAD)
     return PoolConfig(
-        name=name, symbol=symbol, buffer=_wad(raw.get("buffer", "0"), "pool: buffer", 0, WAD)
+        name=name,
+        symbol=symbol,
+        buffer=_wad(raw.get("buffer", "0"), "pool: buffer", 0, WAD),
+        total_reserve_factor=total,
     )
 
 

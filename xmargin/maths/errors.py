@@ -121,6 +121,12 @@ POOL_NOT_CONTRACT: Final = "xm.pool: not a contract"
 POOL_ALREADY_SET: Final = "xm.pool: already set"
 POOL_CANNOT_COVER: Final = "xm.pool: cannot cover positions"
 BUFFER_TOO_HIGH: Final = "xm.pool: buffer above 100%"
+RESERVE_CAP: Final = "xm.pool: reserve cap"
+TOTAL_RESERVE_CAP: Final = "xm.pool: total reserve cap"
+PNL_CAP: Final = "xm.pool: pnl cap"
+RESERVE_FACTOR_RANGE: Final = "xm.pool: reserve factor range"
+PNL_FACTOR_RANGE: Final = "xm.pool: pnl factor range"
+CAPS_NEED_VALUE: Final = "xm.pool: caps need the value"
 
 # vault: the LiquidityPool vault
 POOL_NO_VALUE: Final = "xm.vault: pool has no value"

@@ -5,6 +5,10 @@ Each account is a sub-account of one of a few owners (an account is
 `(owner, sub_id)`), so hundreds of accounts need no new keys or ether.
 Account `i` is deterministic: it deposits some USDC and opens one position
 in ETH-PERP or BTC-PERP, long or short, at 1.5x to 8x leverage.
+The pool is the crowd's counterparty and caps its net exposure
+(docs/pool.md): before trading, the first owner deposits into the
+LiquidityPool what the crowd's largest net notional along the way needs
+under the caps, plus a tenth (`backing`).
 `open_crowd` sends its transactions through Ape, one at a time;
 `open_crowd_fast` sends the same ones in JSON-RPC batches (`xmargin.chain.bulk`).
 """
@@ -67,6 +71,43 @@ def plan_crowd(
     return out
 
 
+def backing(
+    plan: Sequence[CrowdAccount],
+    prices: dict[str, int],
+    reserve: dict[str, int],
+    total_reserve: int,
+    quote_decimals: int,
+) -> int:
+    """Native quote units of pool value the plan's trades need, in their
+    order, under the reserve caps (`reserve`: market -> WAD factor, 0 for an
+    uncapped market; `total_reserve` 0 for none), plus a tenth: the
+    largest |skew| * price each market reaches over its factor, and the
+    largest sum over the total factor. Fees only add to the value."""
+    skew = dict.fromkeys(prices, 0)
+    need = 0
+    for a in plan:
+        skew[a.market] += a.size
+        net = {m: abs(s) * prices[m] // WAD for m, s in skew.items()}
+        if reserve.get(a.market):
+            need = max(need, net[a.market] * WAD // reserve[a.market])
+        if total_reserve:
+            need = max(need, sum(net.values()) * WAD // total_reserve)
+    return -(-need * 11 // 10 // 10 ** (18 - quote_decimals))
+
+
+def backing_needed(engine: Engine, plan: Sequence[CrowdAccount]) -> int:
+    """What `backing` asks beyond the pool's value now (native quote units)."""
+    ch = engine.clearinghouse
+    if engine.pool is None:
+        return 0
+    head = ch.chain_manager.blocks.head.number
+    prices = {m.symbol: m.price for m in read_markets(engine, head)}
+    reserve = {s: int(ch.market_caps(i)[0]) for s, i in engine.record.markets.items()}
+    decimals = engine.record.assets[engine.quote_symbol].decimals
+    need = backing(plan, prices, reserve, int(ch.total_reserve_factor()), decimals)
+    return max(need - int(ch.pool_value()), 0)
+
+
 def plan_for(engine: Engine, owners: list[str], count: int) -> list[CrowdAccount]:
     """`plan_crowd` at the engine's current market prices and quote decimals."""
     head = engine.clearinghouse.chain_manager.blocks.head.number
@@ -81,6 +122,12 @@ def open_crowd(engine: Engine, owners: list[AccountAPI], count: int) -> list[Cro
     quote = engine.tokens[engine.quote_symbol]
     by_address = {str(o.address): o for o in owners}
     plan = plan_for(engine, list(by_address), count)
+    lp_amount = backing_needed(engine, plan)
+    if lp_amount and engine.pool is not None:
+        lp = owners[0]
+        quote.mint(lp, lp_amount, sender=lp)
+        quote.approve(engine.pool.address, lp_amount, sender=lp)
+        engine.pool.deposit(lp_amount, lp, sender=lp)
     for address, owner in by_address.items():
         total = sum(a.margin for a in plan if a.owner == address)
         quote.mint(owner, total, sender=owner)
@@ -99,11 +146,19 @@ def crowd_transactions(
     quote: str,
     markets: dict[str, int],
     plan: list[CrowdAccount],
+    pool: str | None = None,
+    lp_amount: int = 0,
 ) -> list[dict[str, Any]]:
-    """The crowd's transactions: each owner mints and approves its total
-    margin, then each account deposits and trades (xmargin.ops.crowd.open_crowd's
+    """The crowd's transactions: the first owner backs the pool with
+    `lp_amount` (if any), each owner mints and approves its total margin,
+    then each account deposits and trades (xmargin.ops.crowd.open_crowd's
     calls, in its order)."""
     txs = []
+    if pool is not None and lp_amount:
+        lp = plan[0].owner
+        txs.append(bulk.tx(lp, quote, "mint(address,uint256)", lp, lp_amount))
+        txs.append(bulk.tx(lp, quote, "approve(address,uint256)", pool, lp_amount))
+        txs.append(bulk.tx(lp, pool, "deposit(uint256,address)", lp_amount, lp))
     owners: dict[str, int] = {}
     for a in plan:
         owners[a.owner] = owners.get(a.owner, 0) + a.margin
@@ -143,7 +198,14 @@ def open_crowd_fast(engine: Engine, owners: Sequence[str], count: int, url: str)
     quote = engine.quote_symbol
     plan = plan_for(engine, list(owners), count)
     bulk = Bulk(Rpc(url))
+    pool = engine.pool.address if engine.pool is not None else None
     txs = crowd_transactions(
-        bulk, ch.address, engine.tokens[quote].address, dict(engine.record.markets), plan
+        bulk,
+        ch.address,
+        engine.tokens[quote].address,
+        dict(engine.record.markets),
+        plan,
+        pool,
+        backing_needed(engine, plan),
     )
     return bulk.run(txs)

@@ -375,6 +375,11 @@ class _Run:
         self.record.contracts["LiquidityPool"] = address
         if clearinghouse.pool_buffer() != cfg.buffer:
             self._send(f"set pool buffer {cfg.buffer}", clearinghouse.set_pool_buffer, cfg.buffer)
+        total = cfg.total_reserve_factor
+        if total and clearinghouse.total_reserve_factor() != total:
+            self._send(
+                f"set total reserve factor {total}", clearinghouse.set_total_reserve_factor, total
+            )
 
     def _converge_market(
         self, clearinghouse: ContractInstance, market_id: int, m: MarketConfig, token: str
@@ -397,6 +402,10 @@ class _Run:
                     market_id,
                     wanted,
                 )
+        if m.caps is not None and tuple(clearinghouse.market_caps(market_id)) != m.caps:
+            self._send(
+                f"set market {m.symbol} caps", clearinghouse.set_market_caps, market_id, *m.caps
+            )
         self.record.markets[m.symbol] = market_id
 
     def _converge_portfolio(self, clearinghouse: ContractInstance, cfg: pm.PortfolioConfig) -> None:

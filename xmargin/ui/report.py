@@ -276,8 +276,10 @@ def pool_table(
         ("funding traders owe the pool", state.traders_funding),
         ("skew premium refundable to traders", state.premium_owed),
         ("pool value = LP totalAssets", state.value),
-        ("open interest notional", state.oi_notional),
+        ("open interest notional (long + short)", state.oi_notional),
+        ("net notional (the pool's exposure)", state.net_notional),
         ("cash the pool must keep", state.required),
+        ("value the capital caps need", state.min_value),
     ]
     for name, value in rows:
         table.add_row(name, usd(value))

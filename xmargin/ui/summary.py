@@ -38,6 +38,10 @@ class PoolState:
     oi_notional: int
     value: int
     required: int
+    # sum of |skew| * price: the pool's exposure, which its caps and buffer count
+    net_notional: int
+    # the least value that keeps every capital cap
+    min_value: int
 
 
 @dataclass(frozen=True)
