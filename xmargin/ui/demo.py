@@ -50,6 +50,7 @@ from xmargin.chain.engine import (
     shock_prices,
 )
 from xmargin.maths.fixed_point import format_units, parse_units
+from xmargin.maths.pool import PoolState
 from xmargin.ops.crowd import open_crowd
 from xmargin.ops.deploy import deploy
 from xmargin.ops.keeper import Keeper, KeeperConfig
@@ -67,7 +68,7 @@ from xmargin.ui.report import (
     totals_table,
     usd,
 )
-from xmargin.ui.summary import EngineSummary, PoolState, read_summary
+from xmargin.ui.summary import EngineSummary, read_summary
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI

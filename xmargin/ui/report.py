@@ -18,8 +18,9 @@ from xmargin.maths.model import AssetParams, Health, token_value, weighted
 if TYPE_CHECKING:
     from xmargin.chain.connect import NetworkInfo
     from xmargin.chain.scan import AccountHealth
+    from xmargin.maths.pool import PoolState
     from xmargin.maths.portfolio import PortfolioConfig, PortfolioMargin
-    from xmargin.ui.summary import EngineSummary, PoolState
+    from xmargin.ui.summary import EngineSummary
 
 STATUS_STYLE = {
     "healthy": "[green]healthy[/green]",

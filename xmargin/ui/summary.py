@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from xmargin.chain.engine import Engine
+from xmargin.maths.pool import PoolState
 
 if TYPE_CHECKING:
     from ape.contracts.base import ContractEvent
@@ -25,23 +26,6 @@ LOG_CHUNK = 5_000
 
 # (blocks done, blocks in total) after each chunk of the log scan.
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class PoolState:
-    """Mirror of `liquidity.PoolState` (WAD USD)."""
-
-    cash: int
-    traders_pnl: int
-    traders_funding: int
-    premium_owed: int
-    oi_notional: int
-    value: int
-    required: int
-    # sum of |skew| * price: the pool's exposure, which its caps and buffer count
-    net_notional: int
-    # the least value that keeps every capital cap
-    min_value: int
 
 
 @dataclass(frozen=True)
