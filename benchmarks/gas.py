@@ -3,8 +3,9 @@
     make bench        (runs this, then benchmarks/keeper.py)
     python benchmarks/gas.py
 
-Deploys with the real deploy pipeline (config/local.yaml) on an anvil that
-ape-foundry starts, runs each operation and reads `gas_used` from its
+Deploys with the real deploy pipeline (config/local.yaml) on an anvil it
+starts with ape-foundry's command line less step tracing (benchmarks/nodes.py),
+runs each operation and reads `gas_used` from its
 receipt: the whole transaction, 21,000 intrinsic gas and calldata included,
 the basis on which Aave and Compound figures are usually quoted. Views are
 measured with `eth_estimateGas` of the same call, also whole-transaction.
@@ -31,6 +32,7 @@ from typing import Any
 
 from ape import accounts, chain, networks, project
 from ape.logging import logger
+from nodes import anvil  # benchmarks/nodes.py (scripts run from benchmarks/)
 from rich.console import Console
 from rich.table import Table
 
@@ -429,7 +431,11 @@ def keeper_read_rows(world: World, owners: list[Any], url: str) -> list[Row]:
 
 
 def measure() -> tuple[list[Row], dict[tuple[int, int], int]]:
-    with networks.parse_network_choice(NETWORK) as provider:
+    # Its own anvil, without step traces (benchmarks/nodes.py says why).
+    with (
+        anvil(steps_tracing=False) as (url, _),
+        networks.parse_network_choice(NETWORK, provider_settings={"host": url}) as provider,
+    ):
         owner, trader, lp, keeper = accounts.test_accounts[:4]
         deployed = deploy_scratch(project, provider, owner, load_config("local"))
         engine = load_engine(project, deployed.record)

@@ -48,11 +48,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -64,6 +60,7 @@ from ape import accounts, networks, project
 from ape.logging import logger
 from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
+from nodes import anvil  # benchmarks/nodes.py (scripts run from benchmarks/)
 from rich.console import Console
 from rich.table import Table
 
@@ -99,51 +96,6 @@ ACCOUNT = "(address,uint256)"
 
 
 # ---------------------------------------------------------------- anvil
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def anvil(steps_tracing: bool, extra: list[str] | None = None) -> Iterator[tuple[str, list[str]]]:
-    """An anvil started with ape-foundry's own command line (its mnemonic,
-    accounts, balance, zero base fee and gas price), on a free port."""
-    cmd = networks.get_provider_from_choice(NETWORK).build_command()
-    if not steps_tracing:
-        cmd.remove("--steps-tracing")
-    cmd += extra or []
-    port = _free_port()
-    cmd[cmd.index("--port") + 1] = str(port)
-    if shutil.which(cmd[0]) is None:
-        raise SystemExit(f"{cmd[0]} not found: run `make setup` (npm anvil in node_modules)")
-    url = f"http://127.0.0.1:{port}"
-    # Its own process group: node_modules/.bin/anvil is a node wrapper that
-    # starts the binary, and both must stop with the benchmark.
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    try:
-        rpc = Rpc(url)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                rpc.call("eth_chainId")
-                break
-            except Exception:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"anvil did not start on {url}") from None
-                time.sleep(0.1)
-        yield url, cmd
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 # ---------------------------------------------------------------- bare reads
