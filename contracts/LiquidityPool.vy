@@ -11,8 +11,10 @@
         Tokens sent straight here or to the Clearinghouse change no share
         price (no donation or inflation attack through balances).
         Deposits stop while the Clearinghouse is paused; withdrawals stop
-        only where the pool's cash would no longer cover traders' gains
-        plus a buffer (`maxWithdraw` says how much is free). The max*
+        while its liquidations do (paused, then the grace period after),
+        and where the pool's cash would no longer cover traders' gains
+        plus a buffer or its value the capital caps (`maxWithdraw` says
+        how much is free; docs/pool.md). The max*
         functions return 0 instead of reverting while a price is invalid.
 @custom:security Shares are snekmate ERC-20 (with EIP-2612 permit); the
                  vault maths is ERC-4626 with one virtual share and one

@@ -333,8 +333,7 @@ class World:
                 if new_oi > self.params[m].max_oi:
                     reason = errors.OI_CAP
                 else:
-                    grows = abs(r.state.skew) > abs(self.states[m].skew)
-                    reason = self.cap_failure_after(m, r, now) if grows else None
+                    reason = self.cap_failure_after(m, r, now)
                     reason = reason or self.im_failure_after(who, sub, now, apply)
             else:
                 reason = self._reduction_failure(who, sub, m, old, r, now, apply)
@@ -367,9 +366,13 @@ class World:
         return None
 
     def cap_failure_after(self, m: int, r: perps.TradeResult, now: int) -> str | None:
-        """Why a trade that grew market `m`'s |skew| meets the pool's caps
-        (`liquidity._check_caps`): a price the pool needs, or the broken cap."""
-        if self.caps[m] is None and not self.total_reserve:
+        """Why a risk-increasing trade in market `m` meets the pool's caps
+        (`liquidity._check_caps`), if it grew the larger side or |skew|: a
+        price the pool needs, or the broken cap."""
+        before = self.states[m]
+        side_grew = max(r.state.long_oi, r.state.short_oi) > max(before.long_oi, before.short_oi)
+        skew_grew = abs(r.state.skew) > abs(before.skew)
+        if not (side_grew or skew_grew) or (self.caps[m] is None and not self.total_reserve):
             return None
         saved = (list(self.states), self.pool)
         self.states[m] = r.state
@@ -381,7 +384,9 @@ class World:
                 price = self.prices[m]
                 index = perps.funding(r.state, self.params[m], price, now)[1]
                 traded = pool_model.market_terms(r.state, self.params[m], price, index)
-                reason = pool_model.cap_breach(after, traded, self.caps[m], self.total_reserve)
+                reason = pool_model.cap_breach(
+                    after, traded, self.caps[m], self.total_reserve, side_grew, skew_grew
+                )
         finally:
             self.states, self.pool = saved
         return reason
@@ -596,6 +601,7 @@ class World:
         repaid = out = 0
         if reason is None:
             m = self.asset_feed(asset)
+            h = self.health(who, sub, now)
             repaid, out = liq.collateral_out(
                 repay,
                 -bal[self.quote],
@@ -605,6 +611,8 @@ class World:
                 self.assets[asset].precision,
                 self.assets[asset].mm_haircut,
                 self.lp,
+                h.equity,
+                h.mm,
             )
             if out == 0:
                 reason = errors.REPAY_BELOW_ONE_UNIT

@@ -423,6 +423,11 @@ def liquidate_collateral(
     # never exceeds the asset's maintenance haircut, so buying collateral
     # never lowers the account's equity.
     discount: uint256 = min(self.liquidation_words[2], collateral.asset_config[asset].mm_haircut)
+    if h.equity >= 0:
+        # Solvent but below MM (portfolio margin): the discount scales with
+        # the shortfall (MM - E) / MM, a Dutch auction like `liquidate`'s
+        # keeper share, so an account just under MM loses next to nothing.
+        discount = discount * (h.mm - convert(h.equity, uint256)) // h.mm
     cost_num: uint256 = a_precision * price * (constants.WAD - discount)
     repaid: uint256 = min(repay_amount, fp._abs(debt))
     out: uint256 = math._mul_div(

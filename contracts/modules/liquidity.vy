@@ -11,18 +11,25 @@
         option:
             value = cash - sum(traders' unrealised PnL) + sum(funding traders owe)
                      - sum(skew premium the pool must refund as skew unwinds)
-        The pool's risk is the net skew of each market (longs and shorts
-        of a hedged pair cancel), so its capital caps and cash buffer
-        count net notional |skew| * price, never gross open interest:
-        - reserve: a trade that grows a market's |skew| must leave its net
-          notional <= reserve_factor * value, and every market's together
-          <= total_reserve_factor * value;
-        - profit: it must also leave traders' net profit in that market
-          (PnL less the funding they owe) <= max_pnl_factor * value;
+        The pool's price risk now is each market's net skew, but a
+        reduction is never refused, so either side of a hedged pair can
+        close at any time and leave the pool holding the other: what the
+        pool may come to hold is the larger side's open interest. So:
+        - reserve: a trade that grows a market's larger side must leave
+          max(long, short) * price <= reserve_factor * value, and every
+          market's together <= total_reserve_factor * value (GMX v2
+          reserves open interest per side the same way);
+        - profit: a trade that grows |skew| must leave traders' net profit
+          in that market (PnL less the funding they owe) <=
+          max_pnl_factor * value;
         - a withdrawal must leave cash for traders' net gains, the
-          refundable premium and `pool_buffer` of net notional, and leave
-          the value every cap needs (`min_value`), so LPs cannot leave
-          the pool over its caps.
+          refundable premium and `pool_buffer` of net notional (the price
+          risk now), and leave the value every cap needs (`min_value`),
+          so LPs cannot leave the pool over its caps; and none runs while
+          liquidations are stopped (paused, then the grace period): the
+          pool's value counts under-water accounts' losses as its gain
+          until they are liquidated, so the first LP out would leave the
+          bad debt to the others.
         A market with no caps set is uncapped (the deploy script sets them
         for every market it lists). Reductions are never capped.
 @custom:security Pool value rounds against the pool (traders' PnL up, the
@@ -38,12 +45,14 @@ from snekmate.utils import math
 from . import collateral
 from . import constants
 from . import fixed_point as fp
+from . import governance
 from . import markets
 from . import token_transfer
 from . import errors
 
 uses: ownable
 uses: collateral
+uses: governance
 uses: markets
 
 
@@ -57,8 +66,9 @@ struct PoolState:
     # Skew premium traders paid in that the pool refunds as skew unwinds:
     # price * skew^2 / (2 * skew_scale) per market, rounded up.
     premium_owed: uint256
-    # Long plus short open interest at oracle prices, rounded up.
-    oi_notional: uint256
+    # sum over markets of max(long, short) * price, rounded up: what the
+    # pool may come to hold, which the reserve caps count.
+    side_notional: uint256
     # max(cash - traders_pnl + traders_funding - premium_owed, 0).
     value: uint256
     # Cash the pool must keep: max(traders_pnl - traders_funding, 0)
@@ -76,9 +86,9 @@ struct MarketTerms:
     # traders' unrealised PnL, rounded up; the funding they owe, rounded down
     pnl: int256
     funding: int256
-    # |skew| * price and (long + short) * price, rounded up
+    # |skew| * price and max(long, short) * price, rounded up
     net_notional: uint256
-    oi_notional: uint256
+    side_notional: uint256
     # price * skew^2 / (2 * skew_scale), rounded up
     premium_owed: uint256
 
@@ -133,7 +143,7 @@ LANE: constant(uint256) = 2**128 - 1
 def pool_state() -> PoolState:
     """
     @notice The pool's cash, its claim on open positions and what it must keep.
-    @return (cash, traders_pnl, traders_funding, premium_owed, oi_notional,
+    @return (cash, traders_pnl, traders_funding, premium_owed, side_notional,
             value, required, net_notional, min_value), WAD USD.
     """
     return self._with_min_value(self._pool_state())
@@ -156,8 +166,11 @@ def pool_withdrawable() -> uint256:
     """
     @notice The most cash the pool may release now, native quote units:
             what leaves the cash requirement and the value every cap needs.
-    @return Native quote units (0 when either is not met).
+    @return Native quote units (0 when either is not met, or while
+            liquidations are stopped).
     """
+    if governance.paused or block.timestamp < governance.liquidations_resume_at:
+        return 0
     s: PoolState = self._with_min_value(self._pool_state())
     free: int256 = s.cash - convert(s.required, int256)
     if free <= 0 or s.value <= s.min_value:
@@ -185,13 +198,15 @@ def pool_withdraw(amount: uint256, receiver: address):
     """
     @notice Pays `amount` of pool cash to `receiver` for the LiquidityPool.
     @dev Reverts if the cash left would not cover traders' unrealised gains
-         plus the buffer, or the value left would break a cap.
+         plus the buffer, or the value left would break a cap, or while
+         liquidations are stopped (paused, or in the grace period).
     @param amount Native quote units, > 0.
     @param receiver Who gets the tokens.
     """
     assert msg.sender == self.pool and msg.sender != empty(address), errors.NOT_POOL
     assert amount > 0, errors.ZERO_AMOUNT
     assert amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
+    governance._check_liquidations_open()
     self.pool_balance -= convert(amount, int256)
     s: PoolState = self._with_min_value(self._pool_state())
     assert s.cash >= convert(s.required, int256), errors.POOL_CANNOT_COVER
@@ -242,7 +257,8 @@ def market_caps(market_id: uint256) -> (uint256, uint256):
 def set_market_caps(market_id: uint256, reserve_factor: uint256, max_pnl_factor: uint256):
     """
     @notice Caps a market against the pool's value: a trade that grows its
-            |skew| must leave |skew| * price <= reserve_factor * value and
+            larger side must leave max(long, short) * price <=
+            reserve_factor * value; one that grows its |skew| must leave
             traders' net profit in it <= max_pnl_factor * value.
     @param market_id A listed market.
     @param reserve_factor WAD, 0 < f <= MAX_RESERVE_FACTOR (2).
@@ -265,7 +281,8 @@ def set_market_caps(market_id: uint256, reserve_factor: uint256, max_pnl_factor:
 @external
 def set_total_reserve_factor(factor: uint256):
     """
-    @notice Caps every market's net notional together at `factor` * value.
+    @notice Caps every market's larger side together: the sum of
+            max(long, short) * price <= `factor` * value.
     @param factor WAD, 0 < factor <= MAX_RESERVE_FACTOR (2).
     """
     ownable._check_owner()
@@ -276,12 +293,13 @@ def set_total_reserve_factor(factor: uint256):
 
 @internal
 @view
-def _check_caps(market_id: uint256, price: uint256):
+def _check_caps(market_id: uint256, price: uint256, side_grew: bool, skew_grew: bool):
     """
-    @dev After a trade that grew `market_id`'s |skew|: its net notional and
-         traders' net profit in it against its caps, and every market's net
-         notional against the total cap, all at the pool value after the
-         trade. Reverts with the cap that is broken.
+    @dev After a trade that grew `market_id`'s larger side (`side_grew`) or
+         its |skew| (`skew_grew`), at the pool value after the trade: the
+         larger side against the market's reserve and, with the others,
+         the total reserve; traders' net profit against the profit cap.
+         Reverts with the cap that is broken.
     """
     caps: uint256 = self.caps_of[market_id]
     total: uint256 = self.total_reserve_factor
@@ -290,14 +308,16 @@ def _check_caps(market_id: uint256, price: uint256):
     s: PoolState = self._pool_state()
     if caps != 0:
         t: MarketTerms = self._market_terms(market_id, price)
-        assert t.net_notional <= math._mul_div(
-            s.value, caps & LANE, constants.WAD, False
-        ), errors.RESERVE_CAP
-        assert t.pnl - t.funding <= convert(
-            math._mul_div(s.value, caps >> 128, constants.WAD, False), int256
-        ), errors.PNL_CAP
-    if total != 0:
-        assert s.net_notional <= math._mul_div(
+        if side_grew:
+            assert t.side_notional <= math._mul_div(
+                s.value, caps & LANE, constants.WAD, False
+            ), errors.RESERVE_CAP
+        if skew_grew:
+            assert t.pnl - t.funding <= convert(
+                math._mul_div(s.value, caps >> 128, constants.WAD, False), int256
+            ), errors.PNL_CAP
+    if total != 0 and side_grew:
+        assert s.side_notional <= math._mul_div(
             s.value, total, constants.WAD, False
         ), errors.TOTAL_RESERVE_CAP
 
@@ -334,7 +354,7 @@ def _market_terms(m: uint256, price: uint256) -> MarketTerms:
     t.funding = fp._floor_div(index * st.skew - st.funding_sum, wad)
     skew_abs: uint256 = fp._abs(st.skew)
     t.net_notional = math._mul_div(skew_abs, price, constants.WAD, True)
-    t.oi_notional = math._mul_div(st.long_oi + st.short_oi, price, constants.WAD, True)
+    t.side_notional = math._mul_div(max(st.long_oi, st.short_oi), price, constants.WAD, True)
     # Growing |skew| from 0 to k paid price * k^2 / (2 * skew_scale) into
     # the pool; unwinding pays it back. It is not the pool's money until
     # then, or an LP could leave with a share of it.
@@ -356,7 +376,7 @@ def _pool_state() -> PoolState:
         t: MarketTerms = self._market_terms(m, markets._price(m))
         s.traders_pnl += t.pnl
         s.traders_funding += t.funding
-        s.oi_notional += t.oi_notional
+        s.side_notional += t.side_notional
         s.net_notional += t.net_notional
         s.premium_owed += t.premium_owed
     owed: int256 = convert(s.premium_owed, int256)
@@ -374,8 +394,8 @@ def _pool_state() -> PoolState:
 def _with_min_value(s: PoolState) -> PoolState:
     """
     @dev `s` with `min_value`: the least pool value that keeps every
-         capped market's net notional and traders' net profit, and all
-         markets' net notional together, under their caps. Only what a
+         capped market's larger side and traders' net profit, and all
+         markets' larger sides together, under their caps. Only what a
          withdrawal checks needs it, so the trade path does not pay for it.
     """
     need: uint256 = 0
@@ -388,7 +408,7 @@ def _with_min_value(s: PoolState) -> PoolState:
         if markets.market_state[m].long_oi == 0 and markets.market_state[m].short_oi == 0:
             continue
         t: MarketTerms = self._market_terms(m, markets._price(m))
-        need = max(need, math._mul_div(t.net_notional, constants.WAD, caps & LANE, True))
+        need = max(need, math._mul_div(t.side_notional, constants.WAD, caps & LANE, True))
         profit: int256 = t.pnl - t.funding
         if profit > 0:
             need = max(
@@ -396,7 +416,7 @@ def _with_min_value(s: PoolState) -> PoolState:
             )
     total: uint256 = self.total_reserve_factor
     if total != 0:
-        need = max(need, math._mul_div(s.net_notional, constants.WAD, total, True))
+        need = max(need, math._mul_div(s.side_notional, constants.WAD, total, True))
     r: PoolState = s
     r.min_value = need
     return r

@@ -40,7 +40,9 @@ initializes: oracle
 initializes: registry
 initializes: collateral[ownable := ownable, accounts := accounts, oracle := oracle]
 initializes: markets[ownable := ownable, collateral := collateral, oracle := oracle]
-initializes: liquidity[ownable := ownable, collateral := collateral, markets := markets]
+initializes: liquidity[
+    ownable := ownable, collateral := collateral, governance := governance, markets := markets
+]
 initializes: portfolio[
     ownable := ownable, accounts := accounts, collateral := collateral, markets := markets
 ]

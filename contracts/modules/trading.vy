@@ -24,7 +24,8 @@
         pool, and refund the premium to the owner's other account. Any
         other trade needs the market open, the engine unpaused, room under
         the OI cap, `equity >= IM` afterwards and, if it grows the
-        market's |skew|, room under the pool's capital caps (`liquidity`).
+        market's larger side or its |skew|, room under the pool's capital
+        caps (`liquidity`).
 @custom:security No token moves: settlement is internal to the ledger. The
                  quote amount is rounded down for the trader once, after
                  PnL, funding, premium and fee are summed in WAD.
@@ -124,6 +125,10 @@ def _trade(
     # Funding accrues under the skew that held until now.
     index: int256 = markets._accrue(market_id, price)
     skew: int256 = markets.market_state[market_id].skew
+    # The larger side before the trade: the pool's reserve counts it.
+    side: uint256 = max(
+        markets.market_state[market_id].long_oi, markets.market_state[market_id].short_oi
+    )
     old: markets.Position = markets.positions[owner][sub_id][market_id]
     new_size: int256 = old.size + size_delta
     assert fp._abs(new_size) <= constants.MAX_SIZE, errors.POSITION_TOO_LARGE
@@ -170,9 +175,12 @@ def _trade(
         if new_size > 0:
             oi = markets.market_state[market_id].long_oi
         assert oi <= p.max_oi, errors.OI_CAP
-        # Only a trade that adds to the pool's exposure meets its caps.
-        if fp._abs(skew + size_delta) > fp._abs(skew):
-            liquidity._check_caps(market_id, price)
+        # Only a trade that adds to what the pool may hold meets its caps:
+        # the larger side (reserve) or the net skew (profit).
+        side_grew: bool = oi > side
+        skew_grew: bool = fp._abs(skew + size_delta) > fp._abs(skew)
+        if side_grew or skew_grew:
+            liquidity._check_caps(market_id, price, side_grew, skew_grew)
         health._check_initial_margin(owner, sub_id)
     else:
         cost: int256 = premium + convert(fee, int256)

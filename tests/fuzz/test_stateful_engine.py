@@ -45,9 +45,10 @@ Invariants after every step (exact, 0 wei, unless stated):
      is liquidatable unless the keeper logged why it left it;
   8. the pool (docs/pool.md): `pool_state` == `xmargin.maths.pool` from the
      markets' aggregates, to the wei (value, the cash it must keep, net
-     notional, the value its caps need); every trade that grows a market's
-     |skew| meets the caps exactly as the model predicts (reserve, profit,
-     total), and a pool over its caps releases nothing to LPs;
+     notional, larger sides, the value its caps need); every trade that
+     grows a market's larger side or |skew| meets the caps exactly as the
+     model predicts (reserve, profit, total), and a pool over its caps
+     releases nothing to LPs;
   9. every liquidatable account has an entry a third party can use:
      `liquidate`, `liquidate_collateral` or `settle_bad_debt`.
 """

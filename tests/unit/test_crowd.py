@@ -12,13 +12,13 @@ def _acct(market: str, size: int) -> CrowdAccount:
     return CrowdAccount("0x0", 100, market, size, 1, 10)
 
 
-def test_backing_follows_the_largest_skew_along_the_way():
-    """+10 ETH, +5 ETH, -12 ETH: the ETH skew peaks at 15 ($45,000), which a
-    50 % reserve needs $90,000 of pool value for; +1 BTC ($60,000) under a
-    50 % reserve needs $120,000; the total at its peak (3 ETH + 1 BTC =
-    $69,000, after the ETH short) under 80 % needs $86,250; the ETH peak
-    with no BTC yet: $45,000 / 0.8 = $56,250. The largest, $120,000, plus a
-    tenth: 132,000 USDC."""
+def test_backing_follows_the_largest_side_along_the_way():
+    """+10 ETH, +5 ETH, -12 ETH: the ETH long side peaks at 15 ($45,000),
+    which a 50 % reserve needs $90,000 of pool value for (the short of 12
+    does not shrink it: either side may close); +1 BTC ($60,000) under a 50 %
+    reserve needs $120,000; the total at its peak (15 ETH + 1 BTC =
+    $105,000) under 80 % needs $131,250. The largest, $131,250, plus a
+    tenth: 144,375 USDC."""
     plan = [
         _acct("ETH-PERP", 10 * E18),
         _acct("ETH-PERP", 5 * E18),
@@ -26,8 +26,8 @@ def test_backing_follows_the_largest_skew_along_the_way():
         _acct("BTC-PERP", E18),
     ]
     reserve = {"ETH-PERP": E18 // 2, "BTC-PERP": E18 // 2}
-    assert backing(plan, PRICES, reserve, 8 * E18 // 10, 6) == 132_000 * 10**6
+    assert backing(plan, PRICES, reserve, 8 * E18 // 10, 6) == 144_375 * 10**6
     # Uncapped markets and no total cap need nothing.
     assert backing(plan, PRICES, {"ETH-PERP": 0, "BTC-PERP": 0}, 0, 6) == 0
-    # Only the total: the peak sum $69,000 at 80 %: $86,250 + a tenth.
-    assert backing(plan, PRICES, {}, 8 * E18 // 10, 6) == 94_875 * 10**6
+    # Only the markets' reserves: $120,000 + a tenth.
+    assert backing(plan, PRICES, reserve, 0, 6) == 132_000 * 10**6

@@ -67,7 +67,7 @@ def test_share_price_includes_traders_pnl(
     assert funded_pool.totalAssets() == 97_029_985_000
     s = clearinghouse.pool_state()
     assert (s.traders_pnl, s.traders_funding, s.premium_owed) == (3_000 * E18, 0, 165 * E18 // 1000)
-    assert s.oi_notional == 33_000 * E18
+    assert s.side_notional == 33_000 * E18
     # 100,000 shares * (97,029,985,000 + 1) / (100,000,000,000 + 1), rounded down
     assert funded_pool.previewRedeem(100_000 * USDC) == 97_029_985_000
     funded_pool.redeem(100_000 * USDC, lp, lp, sender=lp)
@@ -100,12 +100,20 @@ def test_donations_change_no_share_price(clearinghouse, funded_pool, usdc, fund,
     assert funded_pool.convertToAssets(USDC) == USDC
 
 
-def test_pause_stops_deposits_not_withdrawals(funded_pool, clearinghouse, lp, usdc, fund, guardian):
+def test_pause_stops_deposits_and_withdrawals(
+    funded_pool, clearinghouse, lp, usdc, fund, guardian, owner
+):
+    """Paused, no LP money moves either way (withdrawals wait for the
+    liquidations: test_lps_cannot_leave_while_liquidations_are_stopped)."""
     clearinghouse.pause(sender=guardian)
     assert funded_pool.maxDeposit(lp) == funded_pool.maxMint(lp) == 0
+    assert funded_pool.maxWithdraw(lp) == 0
     fund(usdc, lp, USDC, funded_pool)
     with ape.reverts(errors.PAUSED):
         funded_pool.deposit(USDC, lp, sender=lp)
+    with ape.reverts(errors.PAUSED):
+        funded_pool.withdraw(1_000 * USDC, lp, lp, sender=lp)
+    clearinghouse.unpause(sender=owner)  # grace 0: at once
     funded_pool.withdraw(1_000 * USDC, lp, lp, sender=lp)
     assert usdc.balanceOf(lp) == 1_001 * USDC
 
@@ -319,16 +327,19 @@ def test_withdrawals_keep_the_value_the_caps_need(capped, funded_pool, trader, l
     assert ch.pool_withdrawable() == 0
 
 
-def test_a_hedged_pair_does_not_freeze_the_pool(
+def test_a_hedged_pair_needs_no_cash_but_counts_against_the_reserve(
     capped, funded_pool, trader, hedger, stranger, lp, usdc, fund, owner
 ):
-    """Buffer 10 %. The pair builds 50 ETH long and 50 ETH short in 10 ETH
-    steps (each long pays taker 30 and premium 0.15, each short maker 15
-    and gets the 0.15 back): net skew 0, cash 100,225. The pool's exposure
-    is nil, so an LP may take everything: the old rule (10 % of 300,000
-    gross notional) would have kept 30,000 back. A third party still trades."""
+    """Buffer 10 %, reserve 200 %. The pair builds 50 ETH long and 50 ETH
+    short in 10 ETH steps (each long pays taker 30 and premium 0.15, each
+    short maker 15 and gets the 0.15 back): net skew 0, cash 100,225. No
+    price risk now, so the pool keeps no cash for it (the old rule, 10 % of
+    300,000 gross, kept 30,000). But either leg may close at any time (a
+    reduction is never refused), so the reserve counts the larger side:
+    150,000 needs a value of 75,000, and an LP may take 25,225."""
     ch = capped
     ch.set_pool_buffer(E18 // 10, sender=owner)
+    ch.set_market_caps(0, 2 * E18, E18, sender=owner)
     for who in (trader, hedger):  # IM of 50 ETH: 15,007.5
         fund(usdc, who, 10_000 * USDC, ch)
         ch.deposit(0, usdc, 10_000 * USDC, sender=who)
@@ -336,16 +347,58 @@ def test_a_hedged_pair_does_not_freeze_the_pool(
         ch.trade(0, 0, 10 * ETH, BUY, sender=trader)
         ch.trade(0, 0, -10 * ETH, 0, sender=hedger)
     s = ch.pool_state()
-    assert (s.oi_notional, s.net_notional, s.required, s.min_value) == (300_000 * E18, 0, 0, 0)
-    assert s.value == 100_225 * E18
-    assert ch.pool_withdrawable() == 100_225 * USDC
-    # The LP's 1e11 shares, with the vault's virtual share and unit:
-    value = 100_225 * USDC
-    assert funded_pool.maxWithdraw(lp) == 10**11 * (value + 1) // (10**11 + 1)
+    assert (s.side_notional, s.net_notional, s.required) == (150_000 * E18, 0, 0)
+    assert (s.value, s.min_value) == (100_225 * E18, 75_000 * E18)
+    assert ch.pool_withdrawable() == funded_pool.maxWithdraw(lp) == 25_225 * USDC
     fund(usdc, stranger, 1_000 * USDC, ch)
     ch.deposit(0, usdc, 1_000 * USDC, sender=stranger)
     ch.trade(0, 0, ETH, BUY, sender=stranger)
     assert ch.position(stranger, 0, 0).size == ETH
+
+
+def test_a_hedged_pair_cannot_walk_past_the_reserve(capped, trader, hedger, usdc, fund):
+    """The attack an outside review found on a reserve of net notional:
+    alternate long 10 / short 10 (net 0 after each pair), then close the
+    short leg, which no cap may refuse, and hold +100 ETH ($300,000) on a
+    100,000 pool capped at 30 %. The reserve counts the larger side, so
+    the second long (side 20 ETH, $60,000 > 30 % of 100,075.0) is refused,
+    and closing the short leaves 10 ETH ($30,000) within the cap."""
+    ch = capped
+    ch.trade(0, 0, 10 * ETH, BUY, sender=trader)
+    ch.trade(0, 0, -10 * ETH, 0, sender=hedger)
+    with ape.reverts(errors.RESERVE_CAP):
+        ch.trade(0, 0, 10 * ETH, BUY, sender=trader)
+    ch.trade(0, 0, 10 * ETH, BUY, sender=hedger)  # the short leg closes
+    s = ch.pool_state()
+    assert (s.net_notional, s.side_notional) == (30_000 * E18, 30_000 * E18)
+    assert s.side_notional <= s.value * 3 // 10
+
+
+def test_lps_cannot_leave_while_liquidations_are_stopped(
+    capped, funded_pool, trader, lp, guardian, owner, weth_listed, chain
+):
+    """Paused, ETH falls to $1,500: the long 10 ETH account is under water
+    (E < 0), and the pool's value counts its loss as the pool's gain until
+    a liquidation writes the deficit off. So no LP leaves while
+    liquidations are stopped (paused, then the 10-minute grace): the first
+    out would leave the bad debt to the others (an outside review's
+    finding). Deposits stop while paused, as before."""
+    ch = capped
+    ch.set_liquidation_grace(600, sender=owner)
+    ch.trade(0, 0, 10 * ETH, BUY, sender=trader)
+    ch.pause(sender=guardian)
+    weth_listed.feed.set_answer(1_500 * 10**8, sender=owner)
+    assert ch.pool_withdrawable() == funded_pool.maxWithdraw(lp) == 0
+    with ape.reverts(errors.PAUSED):
+        funded_pool.withdraw(USDC, lp, lp, sender=lp)
+    tx = ch.unpause(sender=owner)
+    resume = chain.blocks[tx.block_number].timestamp + 600
+    assert ch.pool_withdrawable() == 0
+    with ape.reverts(errors.IN_GRACE):
+        funded_pool.withdraw(USDC, lp, lp, sender=lp)
+    chain.pending_timestamp = resume
+    weth_listed.feed.set_answer(1_500 * 10**8, sender=owner)  # fresh round
+    funded_pool.withdraw(USDC, lp, lp, sender=lp)
 
 
 def test_caps_are_bounded_and_owner_only(capped, owner, stranger):

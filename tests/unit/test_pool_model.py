@@ -18,12 +18,12 @@ CASH = 100_030_150_000 * 10**12
 
 def test_a_long_at_3300_against_its_caps():
     """At $3,300: PnL 3,000, premium owed 3300 * 10^2 / 2e6 = 0.165, value
-    97,029.985; net notional 33,000. Reserve 30 %: needs 110,000; profit
+    97,029.985; net notional and larger side 33,000. Reserve 30 %: needs 110,000; profit
     10 %: 3,000 / 0.1 = 30,000; so min_value 110,000, and the pool releases
     nothing. A trade ending here breaks the reserve first (33,000 >
     29,108.9955)."""
     t = pm.market_terms(LONG_10, ETH, 3_300 * E18, 0)
-    assert (t.pnl, t.funding, t.net_notional, t.premium_owed) == (
+    assert (t.pnl, t.funding, t.side_notional, t.premium_owed) == (
         3_000 * E18,
         0,
         33_000 * E18,
@@ -44,6 +44,8 @@ def test_a_long_at_3300_against_its_caps():
     assert pm.cap_breach(s, t, pm.Caps(4 * E18 // 10, E18 // 50), 0) == errors.PNL_CAP
     # Total 30 %: 33,000 > 29,108.9955.
     assert pm.cap_breach(s, t, None, 3 * E18 // 10) == errors.TOTAL_RESERVE_CAP
+    # A trade that grew only |skew| meets the profit cap, not the reserves.
+    assert pm.cap_breach(s, t, caps, 3 * E18 // 10, side_grew=False) is None
     # Uncapped, the buffer alone: 97,029.985 - 3,300 of it is free.
     free = pm.pool_state(CASH, [t], [None], E18 // 10, 0)
     assert free.min_value == 0

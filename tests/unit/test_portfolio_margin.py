@@ -503,20 +503,26 @@ def test_a_portfolio_account_below_mm_without_positions_can_be_liquidated(
         ch.liquidate(trader, 0, ETH_ID, E18, 0, sender=keeper)
     with ape.reverts(errors.HOLDS_COLLATERAL):
         ch.settle_bad_debt(trader, 0, sender=keeper)
-    # The keeper repays 500 USDC for WETH at 5 % under $1,200 ($1,140).
+    # The keeper repays 500 USDC for WETH. The account is solvent, so the
+    # 5 % discount scales with its shortfall (1,080 - 759.95) / 1,080:
+    # 1.4817... %, rounded down for the account.
+    discount = 5 * E18 // 100 * (mm - e) // mm
     fund(usdc, keeper, 500 * USDC, ch)
     ch.liquidate_collateral(trader, 0, weth, 500 * USDC, 0, sender=keeper)
-    out = 500 * E18 * E18 // (1_200 * E18 * 95 // 100)
+    out = 500 * E18 * E18 * E18 // (1_200 * E18 * (E18 - discount))
     assert weth.balanceOf(keeper) == out
     assert ch.balance_of(trader, 0, weth) == 10 * E18 - out
     assert ch.balance_of(trader, 0, usdc) == -9_540_050_000
     # E rises by 500 - out * 1,080 (the discount is under the haircut),
-    # MM falls by out * 120: the shortfall shrinks.
+    # MM falls by out * 120: the shortfall shrinks, and the keeper's gain
+    # is out * 1,200 - 500, about 7.5 USD (22 % of net worth at 5 % flat,
+    # for an account 0.4 % under MM, in an outside review's example).
     weighted = (10 * E18 - out) * 1_200 * 9 // 10
     after = ch.account_health(trader, 0)
     assert after.equity == weighted - 9_540_050_000 * 10**12
     assert after.mm == -(-weighted // 10)
     assert after.mm - after.equity < mm - e
+    assert 7 * E18 < out * 1_200 - 500 * E18 < 8 * E18
     assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed)
 
 

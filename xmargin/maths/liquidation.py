@@ -182,14 +182,21 @@ def collateral_out(
     asset_precision: int,
     mm_haircut: int,
     lp: LiquidationParams,
+    equity: int | None = None,
+    mm: int = 0,
 ) -> tuple[int, int]:
     """(quote repaid, collateral received), native units (`liquidate_collateral`).
 
     `debt` is the account's (positive) quote debt, `held` its balance of the
-    asset; the discount is capped at the asset's `mm_haircut`. The result
+    asset; the discount is capped at the asset's `mm_haircut` and, for an
+    account with `equity` >= 0 (below its `mm`: portfolio margin), scaled
+    by the shortfall (mm - equity) / mm. The result
     may be (x, 0), which the contract refuses.
     """
     discount = min(lp.collateral_discount, mm_haircut)
+    if equity is not None and equity >= 0:
+        # a solvent account below MM: the discount scales with the shortfall
+        discount = discount * (mm - equity) // mm
     cost_num = asset_precision * price * (WAD - discount)
     repaid = min(repay, debt)
     out = mul_div_down(repaid * quote_precision, WAD * WAD, cost_num)

@@ -3,7 +3,8 @@
 Mirror of `contracts/modules/liquidity.vy` (docs/pool.md): each market's
 terms from its exact aggregates (`market_terms`), the pool's value, the
 cash it must keep and the least value its caps need (`pool_state`), and
-the cap a trade that grows a market's |skew| would break (`cap_breach`).
+the cap a trade that grows a market's larger side or its |skew| would
+break (`cap_breach`).
 All amounts are WAD USD, rounded as the contract rounds: against the pool.
 """
 
@@ -32,7 +33,8 @@ class MarketTerms:
     pnl: int
     funding: int
     net_notional: int
-    oi_notional: int
+    # max(long, short) * price: what the pool may come to hold
+    side_notional: int
     premium_owed: int
 
     @property
@@ -49,7 +51,7 @@ class PoolState:
     traders_pnl: int
     traders_funding: int
     premium_owed: int
-    oi_notional: int
+    side_notional: int
     value: int
     required: int
     net_notional: int
@@ -64,7 +66,7 @@ def market_terms(state: MarketState, params: MarketParams, price: int, index: in
         pnl=ceil_div(price * state.skew - state.entry_sum, WAD),
         funding=floor_div(index * state.skew - state.funding_sum, WAD),
         net_notional=net,
-        oi_notional=mul_div_up(state.long_oi + state.short_oi, price, WAD),
+        side_notional=mul_div_up(max(state.long_oi, state.short_oi), price, WAD),
         premium_owed=mul_div_up(net, skew_abs, 2 * params.skew_scale),
     )
 
@@ -89,17 +91,18 @@ def pool_state(
     for t, c in zip(terms, caps, strict=True):
         if t is None or c is None:
             continue
-        need = max(need, mul_div_up(t.net_notional, WAD, c.reserve_factor))
+        need = max(need, mul_div_up(t.side_notional, WAD, c.reserve_factor))
         if t.profit > 0:
             need = max(need, mul_div_up(t.profit, WAD, c.max_pnl_factor))
+    side = sum(t.side_notional for t in live)
     if total_reserve:
-        need = max(need, mul_div_up(net, WAD, total_reserve))
+        need = max(need, mul_div_up(side, WAD, total_reserve))
     return PoolState(
         cash=cash,
         traders_pnl=pnl,
         traders_funding=funding,
         premium_owed=owed,
-        oi_notional=sum(t.oi_notional for t in live),
+        side_notional=side,
         value=max(cash - pnl + funding - owed, 0),
         required=max(pnl - funding, 0) + owed + mul_div_up(net, buffer, WAD),
         net_notional=net,
@@ -108,17 +111,27 @@ def pool_state(
 
 
 def cap_breach(
-    after: PoolState, traded: MarketTerms, caps: Caps | None, total_reserve: int
+    after: PoolState,
+    traded: MarketTerms,
+    caps: Caps | None,
+    total_reserve: int,
+    side_grew: bool = True,
+    skew_grew: bool = True,
 ) -> str | None:
-    """The reason a trade that grew a market's |skew| reverts with, given
-    the pool (`after`) and that market's terms (`traded`) after it, or None.
-    In the contract's order: the market's reserve, its profit, the total."""
+    """The reason a trade reverts with that grew a market's larger side
+    (`side_grew`) or its |skew| (`skew_grew`), given the pool (`after`) and
+    that market's terms (`traded`) after it, or None. In the contract's
+    order: the market's reserve, its profit, the total reserve."""
     if caps is not None:
-        if traded.net_notional > mul_div_down(after.value, caps.reserve_factor, WAD):
+        if side_grew and traded.side_notional > mul_div_down(after.value, caps.reserve_factor, WAD):
             return errors.RESERVE_CAP
-        if traded.profit > mul_div_down(after.value, caps.max_pnl_factor, WAD):
+        if skew_grew and traded.profit > mul_div_down(after.value, caps.max_pnl_factor, WAD):
             return errors.PNL_CAP
-    if total_reserve and after.net_notional > mul_div_down(after.value, total_reserve, WAD):
+    if (
+        total_reserve
+        and side_grew
+        and after.side_notional > mul_div_down(after.value, total_reserve, WAD)
+    ):
         return errors.TOTAL_RESERVE_CAP
     return None
 

@@ -81,17 +81,19 @@ def backing(
     """Native quote units of pool value the plan's trades need, in their
     order, under the reserve caps (`reserve`: market -> WAD factor, 0 for an
     uncapped market; `total_reserve` 0 for none), plus a tenth: the
-    largest |skew| * price each market reaches over its factor, and the
-    largest sum over the total factor. Fees only add to the value."""
-    skew = dict.fromkeys(prices, 0)
+    largest max(long, short) * price each market reaches over its factor,
+    and the largest sum over the total factor (docs/pool.md). Every crowd
+    account opens one position, so each trade adds to its side. Fees only
+    add to the value."""
+    sides = {m: [0, 0] for m in prices}
     need = 0
     for a in plan:
-        skew[a.market] += a.size
-        net = {m: abs(s) * prices[m] // WAD for m, s in skew.items()}
+        sides[a.market][a.size < 0] += abs(a.size)
+        held = {m: max(ls) * prices[m] // WAD for m, ls in sides.items()}
         if reserve.get(a.market):
-            need = max(need, net[a.market] * WAD // reserve[a.market])
+            need = max(need, held[a.market] * WAD // reserve[a.market])
         if total_reserve:
-            need = max(need, sum(net.values()) * WAD // total_reserve)
+            need = max(need, sum(held.values()) * WAD // total_reserve)
     return -(-need * 11 // 10 // 10 ** (18 - quote_decimals))
 
 

@@ -254,7 +254,7 @@ class Keeper:
             mask = ch.position_mask(owner, sub_id)
             if mask == 0:
                 # One asset per call: go round again while it makes progress.
-                if not self._liquidate_collateral(owner, sub_id, lp, stats):
+                if not self._liquidate_collateral(owner, sub_id, lp, h, stats):
                     return
                 continue
             plan = self._plan(owner, sub_id, h, mask, lp, markets)
@@ -336,7 +336,7 @@ class Keeper:
         return best[1]
 
     def _liquidate_collateral(
-        self, owner: str, sub_id: int, lp: liq.LiquidationParams, stats: PassStats
+        self, owner: str, sub_id: int, lp: liq.LiquidationParams, h: Margins, stats: PassStats
     ) -> bool:
         """Repays the quote debt from the keeper's wallet for the largest
         collateral (or writes off a deficit nothing backs); True if a
@@ -392,6 +392,8 @@ class Keeper:
             self._precision(symbol),
             ch.asset_config(token.address).mm_haircut,
             lp,
+            h.equity,
+            h.mm,
         )
         if out == 0:
             return skip("repayment worth less than one collateral unit")

@@ -277,7 +277,7 @@ def pool_table(
         ("funding traders owe the pool", state.traders_funding),
         ("skew premium refundable to traders", state.premium_owed),
         ("pool value = LP totalAssets", state.value),
-        ("open interest notional (long + short)", state.oi_notional),
+        ("larger side's open interest (the reserve's measure)", state.side_notional),
         ("net notional (the pool's exposure)", state.net_notional),
         ("cash the pool must keep", state.required),
         ("value the capital caps need", state.min_value),
