@@ -74,7 +74,8 @@ struct PoolState:
     # Cash the pool must keep: max(traders_pnl - traders_funding, 0)
     # + premium_owed + buffer * net_notional.
     required: uint256
-    # sum over markets of |skew| * price, rounded up: the pool's exposure.
+    # sum over markets of |skew| * price, rounded up: the price risk now,
+    # which the cash buffer counts.
     net_notional: uint256
     # The least value that keeps every cap, rounded up (0 in the state a
     # trade checks: see `_with_min_value`).
@@ -132,7 +133,7 @@ pool: public(address)
 pool_buffer: public(uint256)
 # market -> reserve_factor | max_pnl_factor << 128 (WAD each; 0: uncapped)
 caps_of: HashMap[uint256, uint256]
-# WAD: most net notional of all markets together per unit of value (0: none)
+# WAD: most of every market's larger side together per unit of value (0: none)
 total_reserve_factor: public(uint256)
 
 LANE: constant(uint256) = 2**128 - 1
