@@ -294,7 +294,7 @@ def set_total_reserve_factor(factor: uint256):
 
 @internal
 @view
-def _check_caps(market_id: uint256, price: uint256, side_grew: bool, skew_grew: bool):
+def _check_caps(market_id: uint256, side_grew: bool, skew_grew: bool):
     """
     @dev After a trade that grew `market_id`'s larger side (`side_grew`) or
          its |skew| (`skew_grew`), at the pool value after the trade: the
@@ -306,9 +306,12 @@ def _check_caps(market_id: uint256, price: uint256, side_grew: bool, skew_grew: 
     total: uint256 = self.total_reserve_factor
     if caps == 0 and total == 0:
         return
-    s: PoolState = self._pool_state()
+    # The traded market has open interest (the trade just grew it), so
+    # the pass over the pool gives its terms at the same price.
+    s: PoolState = empty(PoolState)
+    t: MarketTerms = empty(MarketTerms)
+    s, t = self._pool_and_market(market_id)
     if caps != 0:
-        t: MarketTerms = self._market_terms(market_id, price)
         if side_grew:
             assert t.side_notional <= math._mul_div(
                 s.value, caps & LANE, constants.WAD, False
@@ -367,6 +370,21 @@ def _market_terms(m: uint256, price: uint256) -> MarketTerms:
 @view
 def _pool_state() -> PoolState:
     s: PoolState = empty(PoolState)
+    t: MarketTerms = empty(MarketTerms)
+    s, t = self._pool_and_market(constants.MAX_MARKETS)
+    return s
+
+
+@internal
+@view
+def _pool_and_market(focus: uint256) -> (PoolState, MarketTerms):
+    """
+    @dev The pool's state, and the terms of market `focus` as the pass
+         computed them (empty if it has no open interest, or for
+         MAX_MARKETS), so a caller that needs both reads no price twice.
+    """
+    s: PoolState = empty(PoolState)
+    focused: MarketTerms = empty(MarketTerms)
     s.cash = self.pool_balance * convert(self._precision(), int256)
     for m: uint256 in range(constants.MAX_MARKETS):
         if m == markets.num_markets:
@@ -375,6 +393,8 @@ def _pool_state() -> PoolState:
         if markets.market_state[m].long_oi == 0 and markets.market_state[m].short_oi == 0:
             continue
         t: MarketTerms = self._market_terms(m, markets._price(m))
+        if m == focus:
+            focused = t
         s.traders_pnl += t.pnl
         s.traders_funding += t.funding
         s.side_notional += t.side_notional
@@ -387,7 +407,7 @@ def _pool_state() -> PoolState:
         + s.premium_owed
         + math._mul_div(s.net_notional, self.pool_buffer, constants.WAD, True)
     )
-    return s
+    return s, focused
 
 
 @internal

@@ -180,7 +180,7 @@ def _trade(
         side_grew: bool = oi > side
         skew_grew: bool = fp._abs(skew + size_delta) > fp._abs(skew)
         if side_grew or skew_grew:
-            liquidity._check_caps(market_id, price, side_grew, skew_grew)
+            liquidity._check_caps(market_id, side_grew, skew_grew)
         health._check_initial_margin(owner, sub_id)
     else:
         cost: int256 = premium + convert(fee, int256)
