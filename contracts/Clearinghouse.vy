@@ -48,8 +48,6 @@ exports: (
     state.markets.position,
     state.trading.trade,
     state.trading.trade_for,
-    # the liquidity pool's cash (its entry points are in ClearinghousePool)
-    state.liquidity.pool_balance,
     # the extensions this contract runs (modules/extensions.vy)
     extensions.LIQUIDATOR,
     extensions.POOL,

@@ -4,7 +4,8 @@
 @title xmargin Clearinghouse pool extension
 @notice The liquidity pool's side of the engine (`modules/liquidity.vy`):
         the LiquidityPool vault's cash in and out, and the reads of what
-        the pool is worth and may release. It runs only by `delegatecall`
+        the pool is worth and may release, and auto-deleveraging
+        (`modules/deleverage.vy`). It runs only by `delegatecall`
         from the Clearinghouse's `__default__`, which sends it exactly the
         selectors this contract exports, on the Clearinghouse's storage, at
         its address.
@@ -21,11 +22,14 @@ from .modules import state
 initializes: state
 
 exports: (
+    state.liquidity.pool_balance,
     state.liquidity.pool_state,
     state.liquidity.pool_value,
     state.liquidity.pool_withdrawable,
     state.liquidity.pool_deposit,
     state.liquidity.pool_withdraw,
+    state.deleverage.adl_state,
+    state.deleverage.adl,
 )
 
 

@@ -98,6 +98,9 @@ class World:
     caps: list[pool_model.Caps | None] = field(default_factory=list)
     total_reserve: int = 0
     buffer: int = 0
+    # governance: paused, and when liquidations (and ADL) resume after it
+    paused: bool = False
+    resume_at: int = 0
 
     @classmethod
     def read(cls, ch, params, feeds, accounts, quote, assets, market_collateral, tokens) -> World:
@@ -137,6 +140,8 @@ class World:
         ]
         w.total_reserve = ch.total_reserve_factor()
         w.buffer = ch.pool_buffer()
+        w.paused = ch.paused()
+        w.resume_at = ch.liquidations_resume_at()
         w.lp = liq.LiquidationParams(*ch.liquidation_params())
         w.insurance = ch.insurance_fund()
         w.bad_debt = [ch.bad_debt_total(), ch.bad_debt_insurance(), ch.bad_debt_pool()]
@@ -630,6 +635,119 @@ class World:
         bal[asset] -= out
         self._expect_bad_debt(tx, who, sub)
         assert self.health(who, sub, now).equity >= before.equity
+        return None
+
+    # ------------------------------------------------------------ auto-deleveraging
+
+    def adl_state(self, m: int, now: int) -> pool_model.AdlState:
+        """`adl_state(m)` at `now` (every market with open interest priced)."""
+        s = self.states[m]
+        terms = None
+        if s.long_oi or s.short_oi:
+            index = perps.funding(s, self.params[m], self.prices[m], now)[1]
+            terms = pool_model.market_terms(s, self.params[m], self.prices[m], index)
+        return pool_model.adl_state(self.pool_state(now).value, terms, self.caps[m])
+
+    def adl_reason(self, caller, who, sub, m, max_size, now, operators=()) -> str | None:
+        """The reason `adl` reverts with, in the contract's order, or None."""
+        if self.paused:
+            return errors.PAUSED
+        if now < self.resume_at:
+            return errors.IN_GRACE
+        if str(caller) == str(who) or str(caller) in operators:
+            return errors.ADL_SELF
+        if not 0 <= m < len(self.params):
+            return errors.UNKNOWN_MARKET
+        if max_size == 0:
+            return errors.ZERO_SIZE
+        if self.caps[m] is None:
+            return errors.ADL_NOT_SET
+        pos = self.positions[(str(who), sub, m)]
+        if not pos.size:
+            return errors.NO_POSITION
+        portfolio = (str(who), sub) in self.portfolio
+        try:
+            mm_before = self.health(who, sub, now).mm if portfolio else 0
+        except model.PriceError as err:
+            return err.reason
+        reason = self.price_error(m, now) or self.pool_price_error(now)
+        if reason is not None:
+            return reason
+        if not self.adl_state(m, now).needed:
+            return errors.ADL_NOT_NEEDED
+        index = perps.funding(self.states[m], self.params[m], self.prices[m], now)[1]
+        pnl, owed = perps.pnl_funding(pos, self.prices[m], index)
+        if pnl - owed <= 0:
+            return errors.ADL_NOT_IN_PROFIT
+        skew = self.states[m].skew
+        if skew == 0 or (pos.size > 0) != (skew > 0):
+            return errors.ADL_WRONG_SIDE
+        if portfolio:
+            # Portfolio MM is the whole book's: the close must not raise it
+            # unless the account stays at or above it.
+            res = self._adl_result(who, sub, m, max_size, now)
+            with self._trial(lambda w: w._book_adl(who, sub, m, res)):
+                h = self.health(who, sub, now)
+                if h.equity < h.mm and h.mm > mm_before:
+                    return errors.ADL_RAISES_MM
+        return None
+
+    def _adl_result(self, who, sub, m, max_size, now) -> pool_model.AdlResult:
+        state = perps.accrue(self.states[m], self.params[m], self.prices[m], now)
+        return pool_model.adl(
+            state,
+            self.params[m],
+            self.positions[(str(who), sub, m)],
+            self.adl_state(m, now),
+            self.prices[m],
+            state.funding_index,
+            max_size,
+            self.quote_precision,
+        )
+
+    def _book_adl(self, who, sub, m, res: pool_model.AdlResult) -> None:
+        self.states[m], self.positions[(str(who), sub, m)] = res.state, res.position
+        self.balances[(str(who), sub)][self.quote] += res.quote_delta
+
+    def adl(self, chain, caller, who, sub, m, max_size, operators=(), tx=None) -> str | None:
+        """`adl` on chain (or checks the keeper's `tx`) against the model to
+        the wei; returns the revert reason, if any. The market's profit
+        falls by what the close realised and, unless the caller's size, the
+        position or |skew| ran out first, ends at the target."""
+        now = self._tx_time(chain, tx)
+        reason = self.adl_reason(caller, who, sub, m, max_size, now, operators)
+        if reason is not None:
+            assert tx is None, f"the keeper's ADL should have reverted: {reason}"
+            with ape.reverts(reason):
+                self.ch.adl(who, sub, m, max_size, sender=caller)
+            return reason
+        a = self.adl_state(m, now)
+        skew = abs(self.states[m].skew)
+        res = self._adl_result(who, sub, m, max_size, now)
+        if tx is None:
+            tx = self.ch.adl(who, sub, m, max_size, sender=caller)
+        (ev,) = tx.events.filter(self.ch.AutoDeleverage)
+        assert (abs(ev.size_delta), ev.new_size, ev.price, ev.funding_index) == (
+            res.closed,
+            res.position.size,
+            self.prices[m],
+            res.state.funding_index,
+        )
+        assert (ev.pnl, ev.funding, ev.premium, ev.fee, ev.quote_delta) == (
+            res.pnl,
+            res.funding,
+            res.premium,
+            res.fee,
+            res.quote_delta,
+        )
+        assert (ev.profit_before, ev.value) == (a.profit, a.value)
+        self._book_adl(who, sub, m, res)
+        self.pool -= res.quote_delta
+        after = self.adl_state(m, now)
+        # The aggregates round once each side: a wei or two.
+        assert abs(a.profit - (res.pnl - res.funding) - after.profit) <= 2
+        if res.position.size and res.closed < min(max_size, skew):
+            assert after.profit <= a.target + 2
         return None
 
     # ------------------------------------------------------------ checks

@@ -125,6 +125,15 @@ PNL_CAP: constant(String[32]) = "xm.pool: pnl cap"
 RESERVE_FACTOR_RANGE: constant(String[32]) = "xm.pool: reserve factor range"
 PNL_FACTOR_RANGE: constant(String[32]) = "xm.pool: pnl factor range"
 CAPS_NEED_VALUE: constant(String[32]) = "xm.pool: caps need the value"
+ADL_TARGET_RANGE: constant(String[32]) = "xm.pool: adl target range"
+
+# adl: auto-deleveraging
+ADL_NOT_SET: constant(String[32]) = "xm.adl: market not capped"
+ADL_NOT_NEEDED: constant(String[32]) = "xm.adl: profit within cap"
+ADL_NOT_IN_PROFIT: constant(String[32]) = "xm.adl: position not in profit"
+ADL_WRONG_SIDE: constant(String[32]) = "xm.adl: not on the skew's side"
+ADL_SELF: constant(String[32]) = "xm.adl: own account"
+ADL_RAISES_MM: constant(String[32]) = "xm.adl: would raise MM"
 
 # vault: the LiquidityPool vault
 POOL_NO_VALUE: constant(String[32]) = "xm.vault: pool has no value"

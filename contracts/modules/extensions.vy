@@ -2,10 +2,10 @@
 """
 @title xmargin extension routing
 @notice Where the Clearinghouse's `__default__` sends a call it does not
-        implement: the liquidity pool's selectors to ClearinghousePool,
-        every other one to ClearinghouseLiquidator (which forwards what it
-        does not implement to ClearinghouseAdmin). All of them run by
-        `delegatecall`, on the Clearinghouse's storage.
+        implement: the liquidity pool's selectors and auto-deleveraging to
+        ClearinghousePool, every other one to ClearinghouseLiquidator (which
+        forwards what it does not implement to ClearinghouseAdmin). All of
+        them run by `delegatecall`, on the Clearinghouse's storage.
 """
 
 from . import errors
@@ -28,15 +28,16 @@ def _target() -> address:
     """
     @dev The extension that implements the selector of this call.
     """
-    if (
-        len(msg.data) >= 4
-        and convert(slice(msg.data, 0, 4), bytes4) in [
-            method_id("pool_state()", output_type=bytes4),
-            method_id("pool_value()", output_type=bytes4),
-            method_id("pool_withdrawable()", output_type=bytes4),
-            method_id("pool_deposit(uint256)", output_type=bytes4),
-            method_id("pool_withdraw(uint256,address)", output_type=bytes4),
-        ]
-    ):
+    # Shorter calldata (no selector) reverts here: nothing implements it.
+    if convert(slice(msg.data, 0, 4), bytes4) in [
+        method_id("pool_balance()", output_type=bytes4),
+        method_id("pool_state()", output_type=bytes4),
+        method_id("pool_value()", output_type=bytes4),
+        method_id("pool_withdrawable()", output_type=bytes4),
+        method_id("pool_deposit(uint256)", output_type=bytes4),
+        method_id("pool_withdraw(uint256,address)", output_type=bytes4),
+        method_id("adl_state(uint256)", output_type=bytes4),
+        method_id("adl(address,uint256,uint256,uint256)", output_type=bytes4),
+    ]:
         return POOL
     return LIQUIDATOR

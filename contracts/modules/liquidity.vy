@@ -118,6 +118,7 @@ event MarketCapsSet:
     market_id: indexed(uint256)
     reserve_factor: uint256
     max_pnl_factor: uint256
+    adl_target_factor: uint256
 
 
 event TotalReserveFactorSet:
@@ -135,6 +136,9 @@ pool_buffer: public(uint256)
 caps_of: HashMap[uint256, uint256]
 # WAD: most of every market's larger side together per unit of value (0: none)
 total_reserve_factor: public(uint256)
+# market -> WAD fraction of value that auto-deleveraging brings traders'
+# net profit back to once it passes max_pnl_factor (modules/deleverage.vy)
+adl_target_of: HashMap[uint256, uint256]
 
 LANE: constant(uint256) = 2**128 - 1
 
@@ -244,26 +248,36 @@ def set_pool_buffer(buffer: uint256):
 
 @external
 @view
-def market_caps(market_id: uint256) -> (uint256, uint256):
+def market_caps(market_id: uint256) -> (uint256, uint256, uint256):
     """
-    @notice A market's capital caps (both 0: uncapped).
+    @notice A market's capital caps (all 0: uncapped).
     @param market_id The market.
-    @return (reserve_factor, max_pnl_factor), WAD fractions of pool value.
+    @return (reserve_factor, max_pnl_factor, adl_target_factor), WAD
+            fractions of pool value.
     """
     caps: uint256 = self.caps_of[market_id]
-    return caps & LANE, caps >> 128
+    return caps & LANE, caps >> 128, self.adl_target_of[market_id]
 
 
 @external
-def set_market_caps(market_id: uint256, reserve_factor: uint256, max_pnl_factor: uint256):
+def set_market_caps(
+    market_id: uint256,
+    reserve_factor: uint256,
+    max_pnl_factor: uint256,
+    adl_target_factor: uint256,
+):
     """
     @notice Caps a market against the pool's value: a trade that grows its
             larger side must leave max(long, short) * price <=
             reserve_factor * value; one that grows its |skew| must leave
-            traders' net profit in it <= max_pnl_factor * value.
+            traders' net profit in it <= max_pnl_factor * value; once a
+            price move takes that profit past max_pnl_factor * value,
+            anyone may auto-deleverage winners back to
+            adl_target_factor * value (`adl`).
     @param market_id A listed market.
     @param reserve_factor WAD, 0 < f <= MAX_RESERVE_FACTOR (2).
     @param max_pnl_factor WAD, 0 < f <= MAX_PNL_FACTOR (1).
+    @param adl_target_factor WAD, 0 < f <= max_pnl_factor.
     """
     ownable._check_owner()
     markets._check_market(market_id)
@@ -273,9 +287,14 @@ def set_market_caps(market_id: uint256, reserve_factor: uint256, max_pnl_factor:
     assert (
         max_pnl_factor > 0 and max_pnl_factor <= constants.MAX_PNL_FACTOR
     ), errors.PNL_FACTOR_RANGE
+    assert (adl_target_factor > 0 and adl_target_factor <= max_pnl_factor), errors.ADL_TARGET_RANGE
     self.caps_of[market_id] = reserve_factor | max_pnl_factor << 128
+    self.adl_target_of[market_id] = adl_target_factor
     log MarketCapsSet(
-        market_id=market_id, reserve_factor=reserve_factor, max_pnl_factor=max_pnl_factor
+        market_id=market_id,
+        reserve_factor=reserve_factor,
+        max_pnl_factor=max_pnl_factor,
+        adl_target_factor=adl_target_factor,
     )
 
 

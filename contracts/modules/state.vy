@@ -19,6 +19,7 @@ from snekmate.auth import ownable_2step
 
 from . import accounts
 from . import collateral
+from . import deleverage
 from . import funds
 from . import governance
 from . import health
@@ -64,6 +65,15 @@ initializes: trading[
     markets := markets,
     operators := operators,
     registry := registry,
+]
+initializes: deleverage[
+    accounts := accounts,
+    collateral := collateral,
+    governance := governance,
+    health := health,
+    liquidity := liquidity,
+    markets := markets,
+    operators := operators,
 ]
 initializes: liquidation[
     ownable := ownable,

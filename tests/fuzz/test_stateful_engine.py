@@ -151,10 +151,11 @@ def fuzz_setup(
     # The pool's capital caps (docs/pool.md), tight enough to bind when two
     # accounts lever up the same way or a gap makes traders win: on the
     # 200,000 seed, 160,000 of net notional per market (one account levered
-    # to its IM limit stays under), 200,000 together, traders' profit 30,000
-    # per market; a 5 % cash buffer of net notional.
+    # to its IM limit stays under), 200,000 together, traders' profit 12,000
+    # per market (6 %: a gap on a levered account passes it, and opens
+    # auto-deleveraging back to 4 %); a 5 % cash buffer of net notional.
     for m in range(len(params)):
-        ch.set_market_caps(m, 8 * E18 // 10, 15 * E18 // 100, sender=owner)
+        ch.set_market_caps(m, 8 * E18 // 10, 6 * E18 // 100, 4 * E18 // 100, sender=owner)
     ch.set_total_reserve_factor(E18, sender=owner)
     ch.set_pool_buffer(5 * E18 // 100, sender=owner)
     pool = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
@@ -693,6 +694,26 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(
         who=st.sampled_from([0, 2, 0, 2, 3, 4]),
+        actor=st.integers(0, 3),
+        market=st.integers(0, 1),
+        part=st.sampled_from([1_100, 1_100, 500, 10, 0]),
+    )
+    def adl(self, who, actor, market, part):
+        """Auto-deleverages `part` per mille of a position (> 1,000: as much
+        as the engine wants, 0: zero size): refused unless the market's
+        traders' profit is past its cap and the position wins; by its
+        owner or operator, always."""
+        owner, sub = self.actors[actor]
+        caller = self._liquidator(who, owner, sub)
+        size = abs(self.w.positions[(str(owner), sub, market)].size)
+        max_size = 2**96 if part > 1_000 else max(size * part // 1_000, 1 if part else 0)
+        reason = self.w.adl(
+            self.chain, caller, owner, sub, market, max_size, operators=self._operators(owner, sub)
+        )
+        self._count("auto-deleveraging", reason)
+
+    @rule(
+        who=st.sampled_from([0, 2, 0, 2, 3, 4]),
         actor=st.integers(0, 15),
         asset=st.sampled_from([1, 2, 1, 2, 0, 3]),
         frac=st.sampled_from([1_000, 500, 100, 1_200, 1, 0]),
@@ -773,6 +794,17 @@ class EngineMachine(RuleBasedStateMachine):
                 continue
             if self.w.liquidatable(who, sub, now):
                 raise AssertionError(f"the keeper left {who}/{sub} liquidatable")
+        # Nor a market past its profit cap with a winner the engine would
+        # auto-deleverage (the next block's time: what a caller would meet).
+        then = now + 1
+        for m in range(len(self.w.params)):
+            if self.w.pool_price_error(then) or self.w.caps[m] is None:
+                continue
+            if not self.w.adl_state(m, then).needed:
+                continue
+            for who, sub in self.actors:
+                reason = self.w.adl_reason(self.stranger, who, sub, m, 2**96, then)
+                assert reason is not None, f"the keeper left {who}/{sub} to ADL in market {m}"
 
     @rule(page=st.sampled_from([1, 2, 50]))
     def keeper_pass(self, page):
@@ -784,10 +816,21 @@ class EngineMachine(RuleBasedStateMachine):
         """Checks every transaction of the keeper's pass against the model."""
         for line in self.keeper_lines:
             event = line["event"]
-            if event in ("scan", "pass", "registry_fallback", "skip_collateral"):
+            if event in ("scan", "pass", "registry_fallback", "skip_collateral", "adl_needed"):
                 continue
             # No rival, no gas price: every transaction the keeper sends here
-            # must go through.
+            # must go through, but for an ADL of a portfolio account that
+            # would raise its MM (the keeper does not model portfolio MM; the
+            # model must agree with the engine's refusal).
+            if event == "reverted" and line["reason"] == errors.ADL_RAISES_MM:
+                owner, sub, market, size = line["args"]
+                who = self._owner_account(owner)
+                then = self.chain.blocks.head.timestamp
+                assert (
+                    self.w.adl_reason(self.keeper_acct, who, int(sub), int(market), int(size), then)
+                    == errors.ADL_RAISES_MM
+                )
+                continue
             assert event not in ("reverted", "lost_race", "skip_unprofitable"), line
             who = self._owner_account(line["owner"])
             sub = int(line["sub_id"])
@@ -812,6 +855,13 @@ class EngineMachine(RuleBasedStateMachine):
                 )
             elif event == "bad_debt_settled":
                 self.w._expect_bad_debt(tx, who, sub)
+            elif event == "adl":
+                market = {"ETH": 0, "BTC": 1}[line["market"]]
+                reason = self.w.adl(
+                    self.chain, self.keeper_acct, who, sub, market, line["max_size"], tx=tx
+                )
+                assert reason is None
+                COVERAGE["keeper auto-deleveraging"] += 1
             else:
                 raise AssertionError(f"unexpected keeper line {line}")
 
@@ -1190,3 +1240,24 @@ def test_scenario_a_portfolio_spread_is_liquidated_in_the_engines_order(machine)
     assert reached[f"refused: {errors.WRONG_ORDER}"] == 1
     assert reached[f"refused: {errors.MUST_CLOSE_WHOLE}"] == 1
     assert reached["keeper liquidation"] >= 1
+
+
+def test_scenario_a_gap_past_the_profit_cap_is_auto_deleveraged(machine):
+    """trader/0 levers long ETH with 90 % of its free margin (~46 ETH);
+    ETH gaps up 50 %: traders' profit in ETH (~69,000) passes its cap
+    (6 % of the pool's value), which no trade can prevent. The owner may
+    not ADL itself; a 1 % ADL closes 1 % of the position; a full one closes
+    the least size that brings the market back to its 4 % target, as the
+    model predicts to the wei; after it, ADL is refused."""
+    steps = [
+        ("lever_up_a", {"actor": 0, "market": 0, "short": False, "pct": 90}),
+        ("oracle_a", {"kind": "gap", "market": 0, "bps": 1}),
+        ("adl", {"who": 3, "actor": 0, "market": 0, "part": 1_100}),
+        ("adl", {"who": 0, "actor": 0, "market": 0, "part": 10}),
+        ("adl", {"who": 2, "actor": 0, "market": 0, "part": 1_100}),
+        ("adl", {"who": 0, "actor": 0, "market": 0, "part": 1_100}),
+    ]
+    reached = replay(machine, *steps)
+    assert reached["auto-deleveraging"] == 2
+    assert reached[f"refused: {errors.ADL_SELF}"] == 1
+    assert reached[f"refused: {errors.ADL_NOT_NEEDED}"] == 1

@@ -7,6 +7,7 @@ back through the config parser under test.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,9 @@ def test_demo_end_to_end(ape_run):
     assert "│   249.02 │" in out
     assert f"reverted '{errors.BELOW_IM}'" in out
     assert "agrees with the chain" in out
+    # The squeeze: BTC traders' profit past its cap, the keeper's ADL
+    # closes (one per winner, the last partial) bring it back under it.
+    closes = re.search(r"keeper pass: \d+ liquidations, (\d+) auto-deleveraging closes", out)
+    assert closes is not None and int(closes.group(1)) > 0
+    btc_rows = [line for line in out.splitlines() if line.startswith("│ BTC-PERP │")]
+    assert "needed" in btc_rows[-2] and btc_rows[-1].rstrip().endswith("│ no  │")

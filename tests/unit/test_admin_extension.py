@@ -64,7 +64,7 @@ def test_the_core_routes_exactly_the_pool_extensions_selectors():
     routed = set(re.findall(r'method_id\("([^"]+)"', text))
     pool = set(_vyper("ClearinghousePool", "method_identifiers"))
     assert routed == pool
-    assert len(routed) == 5
+    assert len(routed) == 8
 
 
 def test_pool_extension_called_directly_refuses_everything(project, owner):
@@ -73,6 +73,8 @@ def test_pool_extension_called_directly_refuses_everything(project, owner):
         extension.pool_deposit(1, sender=owner)
     with ape.reverts(errors.NOT_POOL):
         extension.pool_withdraw(1, owner, sender=owner)
+    with ape.reverts(errors.UNKNOWN_MARKET):
+        extension.adl(extension, 0, 0, 1, sender=owner)
 
 
 def test_admin_called_directly_refuses_everything(project, owner, guardian, usdc, oracle):

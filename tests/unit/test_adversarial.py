@@ -908,7 +908,7 @@ def test_a_winner_is_never_paid_out_of_a_bystanders_deposit(
     ch = adv_flat_eth
     vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
     ch.set_pool(vault, sender=owner)
-    ch.set_market_caps(0, E18 // 2, 3 * E18 // 10, sender=owner)
+    ch.set_market_caps(0, E18 // 2, 3 * E18 // 10, 3 * E18 // 10, sender=owner)
     fund(usdc, lp, 10_000 * USDC, vault)
     vault.deposit(10_000 * USDC, lp, sender=lp)
     fund(usdc, trader, 40_000 * USDC, ch)

@@ -223,18 +223,29 @@ def test_capital_caps_converge(run, project):
     from xmargin.chain.abi import clearinghouse_at
     from xmargin.chain.config import ConfigError
 
-    capped = {**MARKET, "reserve_factor": "0.5", "max_pnl_factor": "0.3"}
+    capped = {
+        **MARKET,
+        "reserve_factor": "0.5",
+        "max_pnl_factor": "0.3",
+        "adl_target_factor": "0.2",
+    }
     pool = {"buffer": "0.1", "total_reserve_factor": "0.8"}
     raw = BASE | {"pool": pool, "markets": [capped]}
     first = run(raw)
     ch = clearinghouse_at(project, first.record.contracts["Clearinghouse"])
-    assert tuple(ch.market_caps(0)) == (E18 // 2, 3 * E18 // 10)
+    assert tuple(ch.market_caps(0)) == (E18 // 2, 3 * E18 // 10, E18 // 5)
     assert ch.total_reserve_factor() == 8 * E18 // 10
     assert run(raw).transactions == 0
     moved = BASE | {"pool": pool, "markets": [{**capped, "max_pnl_factor": "0.25"}]}
     assert run(moved).transactions == 1
-    assert tuple(ch.market_caps(0)) == (E18 // 2, E18 // 4)
-    for bad in ({"reserve_factor": "0"}, {"reserve_factor": "2.1"}, {"max_pnl_factor": "1.5"}):
+    assert tuple(ch.market_caps(0)) == (E18 // 2, E18 // 4, E18 // 5)
+    for bad in (
+        {"reserve_factor": "0"},
+        {"reserve_factor": "2.1"},
+        {"max_pnl_factor": "1.5"},
+        {"adl_target_factor": "0.31"},  # above max_pnl_factor
+        {"adl_target_factor": "0"},
+    ):
         with pytest.raises(ConfigError):
             parse_config(BASE | {"markets": [{**capped, **bad}]}, name="bad")
     with pytest.raises(ConfigError):

@@ -13,8 +13,9 @@ from __future__ import annotations
 import ape
 import pytest
 
-from tests.markets import params
-from xmargin.maths import errors
+from tests.conftest import HEARTBEAT
+from tests.markets import ETH_MARKET, params
+from xmargin.maths import errors, perps
 
 E18 = 10**18
 USDC = 10**6
@@ -243,7 +244,7 @@ def capped(clearinghouse, funded_pool, owner, trader, hedger, usdc, fund, weth_l
     and the hedger each hold 10,000 USDC."""
     ch = clearinghouse
     ch.list_market(params(weth_listed.token.address), sender=owner)
-    ch.set_market_caps(0, 3 * E18 // 10, E18, sender=owner)
+    ch.set_market_caps(0, 3 * E18 // 10, E18, E18, sender=owner)
     for who in (trader, hedger):
         fund(usdc, who, 10_000 * USDC, ch)
         ch.deposit(0, usdc, 10_000 * USDC, sender=who)
@@ -282,7 +283,7 @@ def test_pnl_cap_stops_new_exposure_while_traders_win_big(
     cap: what a winner may realise is bounded by auto-deleveraging and the
     realisation cap, not by this check.)"""
     ch = capped
-    ch.set_market_caps(0, E18, 5 * E18 // 100, sender=owner)
+    ch.set_market_caps(0, E18, 5 * E18 // 100, 5 * E18 // 100, sender=owner)
     ch.trade(0, 0, 10 * ETH, BUY, sender=trader)
     weth_listed.feed.set_answer(3_500 * 10**8, sender=owner)
     s = ch.pool_state()
@@ -300,7 +301,7 @@ def test_total_reserve_caps_every_market_together(capped, trader, owner, wbtc_li
     40,015.84."""
     ch = capped
     ch.list_market(params(wbtc_listed.token.address), sender=owner)
-    ch.set_market_caps(1, 3 * E18 // 10, E18, sender=owner)
+    ch.set_market_caps(1, 3 * E18 // 10, E18, E18, sender=owner)
     with ape.reverts(errors.NOT_OWNER):
         ch.set_total_reserve_factor(4 * E18 // 10, sender=stranger)
     tx = ch.set_total_reserve_factor(4 * E18 // 10, sender=owner)
@@ -339,7 +340,7 @@ def test_a_hedged_pair_needs_no_cash_but_counts_against_the_reserve(
     150,000 needs a value of 75,000, and an LP may take 25,225."""
     ch = capped
     ch.set_pool_buffer(E18 // 10, sender=owner)
-    ch.set_market_caps(0, 2 * E18, E18, sender=owner)
+    ch.set_market_caps(0, 2 * E18, E18, E18, sender=owner)
     for who in (trader, hedger):  # IM of 50 ETH: 15,007.5
         fund(usdc, who, 10_000 * USDC, ch)
         ch.deposit(0, usdc, 10_000 * USDC, sender=who)
@@ -404,23 +405,235 @@ def test_lps_cannot_leave_while_liquidations_are_stopped(
 def test_caps_are_bounded_and_owner_only(capped, owner, stranger):
     ch = capped
     with ape.reverts(errors.NOT_OWNER):
-        ch.set_market_caps(0, E18, E18, sender=stranger)
+        ch.set_market_caps(0, E18, E18, E18, sender=stranger)
     with ape.reverts(errors.UNKNOWN_MARKET):
-        ch.set_market_caps(1, E18, E18, sender=owner)
-    for reserve, pnl, reason in (
-        (0, E18, errors.RESERVE_FACTOR_RANGE),
-        (2 * E18 + 1, E18, errors.RESERVE_FACTOR_RANGE),
-        (E18, 0, errors.PNL_FACTOR_RANGE),
-        (E18, E18 + 1, errors.PNL_FACTOR_RANGE),
+        ch.set_market_caps(1, E18, E18, E18, sender=owner)
+    for reserve, pnl, target, reason in (
+        (0, E18, E18, errors.RESERVE_FACTOR_RANGE),
+        (2 * E18 + 1, E18, E18, errors.RESERVE_FACTOR_RANGE),
+        (E18, 0, 0, errors.PNL_FACTOR_RANGE),
+        (E18, E18 + 1, E18, errors.PNL_FACTOR_RANGE),
+        # ADL brings profit back to a target at or under the cap, never 0
+        (E18, E18 // 2, 0, errors.ADL_TARGET_RANGE),
+        (E18, E18 // 2, E18 // 2 + 1, errors.ADL_TARGET_RANGE),
     ):
         with ape.reverts(reason):
-            ch.set_market_caps(0, reserve, pnl, sender=owner)
+            ch.set_market_caps(0, reserve, pnl, target, sender=owner)
     for factor in (0, 2 * E18 + 1):
         with ape.reverts(errors.RESERVE_FACTOR_RANGE):
             ch.set_total_reserve_factor(factor, sender=owner)
-    assert tuple(ch.market_caps(0)) == (3 * E18 // 10, E18)
+    assert tuple(ch.market_caps(0)) == (3 * E18 // 10, E18, E18)
     assert ch.total_reserve_factor() == 0
-    tx = ch.set_market_caps(0, 2 * E18, E18 // 2, sender=owner)
+    tx = ch.set_market_caps(0, 2 * E18, E18 // 2, E18 // 4, sender=owner)
     (ev,) = tx.events.filter(ch.MarketCapsSet)
-    assert (ev.market_id, ev.reserve_factor, ev.max_pnl_factor) == (0, 2 * E18, E18 // 2)
-    assert tuple(ch.market_caps(0)) == (2 * E18, E18 // 2)
+    assert (ev.market_id, ev.reserve_factor, ev.max_pnl_factor, ev.adl_target_factor) == (
+        0,
+        2 * E18,
+        E18 // 2,
+        E18 // 4,
+    )
+    assert tuple(ch.market_caps(0)) == (2 * E18, E18 // 2, E18 // 4)
+
+
+# ---------------------------------------------------------------- auto-deleveraging
+#
+# Reserve 100 %, profit cap 5 %, ADL target 2 % on the 100,000 USDC pool.
+# The trader goes long 10 ETH at $3,000 (fee 30, premium 0.15: cash
+# 100,030.15); at $3,600 it is up 6,000 and the pool owes a premium refund
+# of 3,600 * 10^2 / 2e6 = 0.18, so the value is 100,030.15 - 6,000 - 0.18 =
+# 94,029.97: limit 5 % = 4,701.4985, target 2 % = 1,880.5994.
+
+P3600 = 3_600 * 10**8
+
+
+def adl_closed(ch, who, max_size: int, caller) -> int:
+    """ADLs `who`'s ETH position; the size closed (from the event)."""
+    (ev,) = ch.adl(who, 0, 0, max_size, sender=caller).events.filter(ch.AutoDeleverage)
+    return abs(ev.size_delta)
+
+
+@pytest.fixture
+def adl_ready(capped, owner, trader, weth_listed):
+    ch = capped
+    ch.set_market_caps(0, E18, 5 * E18 // 100, 2 * E18 // 100, sender=owner)
+    ch.trade(0, 0, 10 * ETH, BUY, sender=trader)
+    return ch
+
+
+def test_adl_closes_the_least_size_that_brings_profit_to_the_target(
+    adl_ready, trader, keeper, owner, weth_listed
+):
+    """Excess 6,000 - 1,880.5994 = 4,119.4006; the position earns 600 per
+    ETH, so the engine closes x = ceil(4,119.4006 / 600 ETH) =
+    6.865667666666666667 ETH as a reducing trade would: that part's profit
+    4,119.4006, less the maker fee 0.05 % * x * 3,600 = 12.3582018, plus
+    the skew premium refund x * 3,600 * (20 - x) / 2e6 = 0.16231672948:
+    4,107.204714 USDC. The rest keeps its $3,000 entry, and the market's
+    profit is the target."""
+    ch = adl_ready
+    weth_listed.feed.set_answer(P3600, sender=owner)
+    a = ch.adl_state(0)
+    assert (a.profit, a.value) == (6_000 * E18, 94_029_970 * 10**15)
+    assert (a.limit, a.target) == (4_701_498_500 * 10**12, 1_880_599_400 * 10**12)
+    quote_before = ch.balance_of(trader, 0, ch.quote_asset())
+    cash_before = ch.pool_balance()
+    closed = 6_865_667_666_666_666_667
+    tx = ch.adl(trader, 0, 0, 10 * ETH, sender=keeper)
+    (ev,) = tx.events.filter(ch.AutoDeleverage)
+    assert (ev.owner, ev.sub_id, ev.market_id, ev.caller) == (trader, 0, 0, keeper)
+    assert (ev.size_delta, ev.new_size, ev.price) == (-closed, 10 * ETH - closed, 3_600 * E18)
+    assert (ev.pnl, ev.funding) == (closed * 600, 0)
+    adj = perps.fill_adjustment(10 * ETH, -closed, 3_600 * E18, ETH_MARKET.skew_scale)
+    assert ev.premium == perps.premium(-closed, adj) == -162_316_729_483_598_193
+    assert ev.fee == -(-closed * 3_600 * 5 // 10_000) == 12_358_201_800_000_000_001
+    assert ev.quote_delta == 4_107_204_714
+    assert (ev.profit_before, ev.value) == (6_000 * E18, 94_029_970 * 10**15)
+    assert ch.balance_of(trader, 0, ch.quote_asset()) == quote_before + 4_107_204_714
+    assert ch.pool_balance() == cash_before - 4_107_204_714
+    pos = ch.position(trader, 0, 0)
+    assert (pos.size, pos.entry_price) == (10 * ETH - closed, 3_000 * E18)
+    # The rest's profit: 3.134332333333333333 ETH * 600, at the target.
+    a = ch.adl_state(0)
+    assert a.profit == (10 * ETH - closed) * 600 <= a.target
+    with ape.reverts(errors.ADL_NOT_NEEDED):
+        ch.adl(trader, 0, 0, 10 * ETH, sender=keeper)
+
+
+def test_adl_closes_winners_whole_until_the_target_and_obeys_max_size(
+    adl_ready, trader, hedger, keeper, owner, weth_listed, stranger
+):
+    """The hedger adds 2 ETH long (fee 6, premium 3000 * (10 + 1) * 2 / 1e6
+    = 0.066: cash 100,036.216). At $3,600 the market's profit is 7,200,
+    far above 5 % of the value: an ADL capped at 1 ETH closes 1 ETH of the
+    hedger and pays it 600 - 1.8 maker fee + 3,600 * 23 / 2e6 premium
+    refund = 598.2414; then the hedger's whole remaining 1 ETH (600 < the
+    excess; 598.2378 at skew 11); then the part of the trader's that
+    reaches the target."""
+    ch = adl_ready
+    ch.trade(0, 0, 2 * ETH, BUY, sender=hedger)
+    weth_listed.feed.set_answer(P3600, sender=owner)
+    assert ch.adl_state(0).profit == 7_200 * E18
+    assert adl_closed(ch, hedger, ETH, stranger) == ETH
+    assert ch.position(hedger, 0, 0).size == ETH
+    assert adl_closed(ch, hedger, 10 * ETH, stranger) == ETH
+    assert ch.position(hedger, 0, 0).size == 0
+    assert ch.position_mask(hedger, 0) == 0
+    # cash 100,036.216 - 1,196.4792 paid, premium owed 0.18 at skew 10:
+    # value 92,839.5568, target 1,856.791136, excess 4,143.208864 over 600
+    # per ETH.
+    a = ch.adl_state(0)
+    assert (a.profit, a.value) == (6_000 * E18, 92_839_556_800 * 10**12)
+    assert a.target == 1_856_791_136 * 10**12
+    closed = adl_closed(ch, trader, 10 * ETH, stranger)
+    assert closed == 6_905_348_106_666_666_667
+    assert ch.adl_state(0).profit == (10 * ETH - closed) * 600 <= a.target
+
+
+def test_adl_refuses_what_it_must_not_close(
+    adl_ready, trader, hedger, keeper, owner, weth_listed, wbtc_listed, guardian, chain, stranger
+):
+    """Each a clear revert, nothing closed: within the cap, a losing
+    position, the account itself or its operator, an uncapped market, no
+    position, zero size, an unknown market, paused, in the grace period, a
+    stale price."""
+    ch = adl_ready
+    ch.trade(0, 0, -ETH, 0, sender=hedger)  # a short: it loses as ETH rises
+    weth_listed.feed.set_answer(3_300 * 10**8, sender=owner)
+    # profit 3,000 - 300 = 2,700 within 5 % of ~97,030
+    with ape.reverts(errors.ADL_NOT_NEEDED):
+        ch.adl(trader, 0, 0, ETH, sender=keeper)
+    weth_listed.feed.set_answer(P3600, sender=owner)
+    with ape.reverts(errors.ADL_NOT_IN_PROFIT):
+        ch.adl(hedger, 0, 0, ETH, sender=keeper)
+    with ape.reverts(errors.ADL_SELF):
+        ch.adl(trader, 0, 0, ETH, sender=trader)
+    ch.set_operator(0, stranger, True, sender=trader)
+    with ape.reverts(errors.ADL_SELF):
+        ch.adl(trader, 0, 0, ETH, sender=stranger)
+    ch.list_market(params(wbtc_listed.token.address), sender=owner)
+    with ape.reverts(errors.ADL_NOT_SET):
+        ch.adl(trader, 0, 1, ETH, sender=keeper)
+    with ape.reverts(errors.NO_POSITION):
+        ch.adl(keeper, 0, 0, ETH, sender=trader)
+    with ape.reverts(errors.ZERO_SIZE):
+        ch.adl(trader, 0, 0, 0, sender=keeper)
+    with ape.reverts(errors.UNKNOWN_MARKET):
+        ch.adl(trader, 0, 2, ETH, sender=keeper)
+    ch.set_liquidation_grace(600, sender=owner)
+    ch.pause(sender=guardian)
+    with ape.reverts(errors.PAUSED):
+        ch.adl(trader, 0, 0, ETH, sender=keeper)
+    tx = ch.unpause(sender=owner)
+    with ape.reverts(errors.IN_GRACE):
+        ch.adl(trader, 0, 0, ETH, sender=keeper)
+    chain.pending_timestamp = chain.blocks[tx.block_number].timestamp + 600 + HEARTBEAT
+    with ape.reverts(errors.PRICE_STALE):
+        ch.adl(trader, 0, 0, ETH, sender=keeper)
+    assert ch.position(trader, 0, 0).size == 10 * ETH
+    assert ch.position(hedger, 0, 0).size == -ETH
+    weth_listed.feed.set_answer(P3600, sender=owner)  # a fresh round: it runs
+    ch.adl(trader, 0, 0, ETH, sender=keeper)
+    assert ch.position(trader, 0, 0).size == 9 * ETH
+
+
+@pytest.fixture
+def thin(clearinghouse, funded_pool, owner, trader, hedger, usdc, fund, weth_listed):
+    """ETH-PERP with a thin skew scale (1,000 ETH: the premium matters) and
+    funding on, capped at reserve 100 %, profit 5 %, ADL target 2 %."""
+    ch = clearinghouse
+    market = params(
+        weth_listed.token.address,
+        skew_scale=1_000 * ETH,
+        max_funding_velocity=E18,
+        max_funding_rate=E18 // 10,
+    )
+    ch.list_market(market, sender=owner)
+    ch.set_market_caps(0, E18, 5 * E18 // 100, 2 * E18 // 100, sender=owner)
+    for who, amount in ((trader, 30_000), (hedger, 20_000)):
+        fund(usdc, who, amount * USDC, ch)
+        ch.deposit(0, usdc, amount * USDC, sender=who)
+    return ch
+
+
+def test_adl_never_closes_against_the_skew(
+    thin, trader, hedger, stranger, owner, weth_listed, chain
+):
+    """An outside review's attack: the market is over its profit cap (a
+    long 30 ETH at $3,300); the attacker shorts 30 ETH into the long skew
+    (paid the skew premium, 1,485), waits for a few cents of funding to put
+    the short in profit, and has a second address ADL it. A close that
+    grows |skew| at no premium left the refund the pool owes unfunded:
+    4,306.56 USDC out of the pool in three rounds. ADL now takes only the
+    side the skew is on (and charges a trade's premium and fee)."""
+    ch = thin
+    ch.trade(0, 0, 30 * ETH, BUY, sender=trader)
+    chain.mine(timestamp=chain.blocks.head.timestamp + 3_600)
+    weth_listed.feed.set_answer(3_300 * 10**8, sender=owner)
+    a = ch.adl_state(0)
+    assert a.profit > a.limit
+    ch.trade(0, 0, -30 * ETH, 0, sender=hedger)
+    chain.mine(timestamp=chain.blocks.head.timestamp + 12)
+    assert ch.position(hedger, 0, 0).size == -30 * ETH
+    with ape.reverts(errors.ADL_WRONG_SIDE):
+        ch.adl(hedger, 0, 0, 30 * ETH, sender=stranger)
+
+
+def test_self_adl_through_a_second_address_is_no_cheaper_than_a_trade(
+    adl_ready, trader, stranger, owner, weth_listed, chain
+):
+    """The other finding: ADL at no fee let a winner exit through a second
+    address 12.20 USDC cheaper than a trade of the same size. ADL now
+    charges what the trade would: the two differ only by the rounding of
+    the quote credit (the trade also realises the rest, at 600 per ETH)."""
+    ch = adl_ready
+    weth_listed.feed.set_answer(P3600, sender=owner)
+    q = ch.quote_asset()
+    snap = chain.snapshot()
+    before = ch.balance_of(trader, 0, q)
+    closed = adl_closed(ch, trader, 10 * ETH, stranger)
+    via_adl = ch.balance_of(trader, 0, q) - before
+    chain.restore(snap)
+    ch.trade(0, 0, -closed, 0, sender=trader)
+    rest = (10 * ETH - closed) * 600 // 10**12  # the remainder's profit, native units
+    via_trade = ch.balance_of(trader, 0, q) - before - rest
+    assert abs(via_adl - via_trade) <= 1

@@ -29,7 +29,7 @@ def test_a_long_at_3300_against_its_caps():
         33_000 * E18,
         165 * E18 // 1_000,
     )
-    caps = pm.Caps(3 * E18 // 10, E18 // 10)
+    caps = pm.Caps(3 * E18 // 10, E18 // 10, E18 // 10)
     s = pm.pool_state(CASH, [t], [caps], E18 // 10, 0)
     assert s.value == 97_029_985 * 10**15
     # 3,000 gains + 0.165 premium + 10 % of 33,000 net notional
@@ -39,9 +39,9 @@ def test_a_long_at_3300_against_its_caps():
     assert pm.cap_breach(s, t, caps, 0) == errors.RESERVE_CAP
     # Reserve 40 % (38,811.994 >= 33,000): the profit, 3,000, is under 10 % of
     # the value (9,702.9985) but over 2 % (1,940.5997).
-    loose = pm.Caps(4 * E18 // 10, E18 // 10)
+    loose = pm.Caps(4 * E18 // 10, E18 // 10, E18 // 10)
     assert pm.cap_breach(s, t, loose, 0) is None
-    assert pm.cap_breach(s, t, pm.Caps(4 * E18 // 10, E18 // 50), 0) == errors.PNL_CAP
+    assert pm.cap_breach(s, t, pm.Caps(4 * E18 // 10, E18 // 50, E18 // 50), 0) == errors.PNL_CAP
     # Total 30 %: 33,000 > 29,108.9955.
     assert pm.cap_breach(s, t, None, 3 * E18 // 10) == errors.TOTAL_RESERVE_CAP
     # A trade that grew only |skew| meets the profit cap, not the reserves.

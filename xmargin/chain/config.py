@@ -96,9 +96,9 @@ class MarketConfig:
     asset: str
     # Every field but `asset` (left empty): what `list_market` takes.
     market: MarketParams
-    # (reserve_factor, max_pnl_factor), WAD fractions of pool value; None:
-    # uncapped (docs/pool.md)
-    caps: tuple[int, int] | None = None
+    # (reserve_factor, max_pnl_factor, adl_target_factor), WAD fractions of
+    # pool value; None: uncapped (docs/pool.md)
+    caps: tuple[int, int, int] | None = None
 
     def params(self, asset_address: str) -> tuple[str | int, ...]:
         """The on-chain `MarketParams` struct, in field order."""
@@ -345,7 +345,8 @@ def _market(raw: object, asset_symbols: set[str]) -> MarketConfig:
         "max_funding_velocity": "max_funding_velocity",
         "max_funding_rate": "max_funding_rate",
     }
-    _only(raw, {"symbol", "asset", "reserve_factor", "max_pnl_factor", *fields}, where)
+    cap_keys = ("reserve_factor", "max_pnl_factor", "adl_target_factor")
+    _only(raw, {"symbol", "asset", *cap_keys, *fields}, where)
     asset = str(raw.get("asset", ""))
     if asset not in asset_symbols:
         raise ConfigError(f"{where}: asset must be one of the configured assets, not {asset!r}")
@@ -365,11 +366,14 @@ def _market(raw: object, asset_symbols: set[str]) -> MarketConfig:
         if not ok:
             raise ConfigError(f"{where}: {why}")
     caps = None
-    if "reserve_factor" in raw or "max_pnl_factor" in raw:
-        # The contract's bounds (liquidity.set_market_caps): 0 < f <= 2, 0 < p <= 1.
+    if any(k in raw for k in cap_keys):
+        # The contract's bounds (liquidity.set_market_caps): 0 < f <= 2,
+        # 0 < p <= 1, 0 < adl target <= p; all three or none.
+        pnl = _wad(raw.get("max_pnl_factor"), f"{where}: max_pnl_factor", 1, WAD)
         caps = (
             _wad(raw.get("reserve_factor"), f"{where}: reserve_factor", 1, 2 * WAD),
-            _wad(raw.get("max_pnl_factor"), f"{where}: max_pnl_factor", 1, WAD),
+            pnl,
+            _wad(raw.get("adl_target_factor"), f"{where}: adl_target_factor", 1, pnl),
         )
     return MarketConfig(symbol=symbol, asset=asset, market=MarketParams(asset="", **v), caps=caps)
 

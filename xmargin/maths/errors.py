@@ -127,6 +127,15 @@ PNL_CAP: Final = "xm.pool: pnl cap"
 RESERVE_FACTOR_RANGE: Final = "xm.pool: reserve factor range"
 PNL_FACTOR_RANGE: Final = "xm.pool: pnl factor range"
 CAPS_NEED_VALUE: Final = "xm.pool: caps need the value"
+ADL_TARGET_RANGE: Final = "xm.pool: adl target range"
+
+# adl: auto-deleveraging
+ADL_NOT_SET: Final = "xm.adl: market not capped"
+ADL_NOT_NEEDED: Final = "xm.adl: profit within cap"
+ADL_NOT_IN_PROFIT: Final = "xm.adl: position not in profit"
+ADL_WRONG_SIDE: Final = "xm.adl: not on the skew's side"
+ADL_SELF: Final = "xm.adl: own account"
+ADL_RAISES_MM: Final = "xm.adl: would raise MM"
 
 # vault: the LiquidityPool vault
 POOL_NO_VALUE: Final = "xm.vault: pool has no value"

@@ -114,15 +114,25 @@ def margin_ratio(size_abs: int, base: int, scalar: int, skew_scale: int) -> int:
     return min(base + ceil_div(size_abs * scalar, skew_scale), WAD)
 
 
+def pnl_funding(pos: Position, price: int, index: int) -> tuple[int, int]:
+    """`markets._pnl_funding`: (unrealised PnL rounded down, funding owed
+    rounded up), WAD USD."""
+    return (
+        floor_div(pos.size * (price - pos.entry_price), WAD),
+        ceil_div(pos.size * (index - pos.funding_index), WAD),
+    )
+
+
 def risk(pos: Position, p: MarketParams, price: int, index: int) -> PositionRisk:
     """`markets._risk`: one position at `price` and funding `index`."""
     size_abs = abs(pos.size)
     notional = mul_div_up(size_abs, price, WAD)
     imr = margin_ratio(size_abs, p.imr_base, p.im_size_scalar, p.skew_scale)
     mmr = margin_ratio(size_abs, p.mmr_base, p.mm_size_scalar, p.skew_scale)
+    pnl, owed = pnl_funding(pos, price, index)
     return PositionRisk(
-        pnl=floor_div(pos.size * (price - pos.entry_price), WAD),
-        funding=ceil_div(pos.size * (index - pos.funding_index), WAD),
+        pnl=pnl,
+        funding=owed,
         notional=notional,
         im=mul_div_up(notional, imr, WAD),
         mm=mul_div_up(notional, mmr, WAD),

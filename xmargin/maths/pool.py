@@ -11,11 +11,19 @@ All amounts are WAD USD, rounded as the contract rounds: against the pool.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from xmargin.maths import errors
 from xmargin.maths.fixed_point import WAD, ceil_div, floor_div, mul_div_down, mul_div_up
-from xmargin.maths.perps import MarketParams, MarketState
+from xmargin.maths.perps import (
+    MarketParams,
+    MarketState,
+    Position,
+    fee,
+    fill_adjustment,
+    pnl_funding,
+    premium,
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,8 @@ class Caps:
 
     reserve_factor: int
     max_pnl_factor: int
+    # what auto-deleveraging brings traders' net profit back to
+    adl_target_factor: int
 
 
 @dataclass(frozen=True)
@@ -143,3 +153,124 @@ def withdrawable(state: PoolState, precision: int) -> int:
     if free <= 0 or state.value <= state.min_value:
         return 0
     return min(free, state.value - state.min_value) // precision
+
+
+# ---------------------------------------------------------------- auto-deleveraging
+
+
+@dataclass(frozen=True)
+class AdlState:
+    """`deleverage.AdlState`: a market's net profit against its ADL bounds."""
+
+    profit: int
+    value: int
+    # max_pnl_factor * value and adl_target_factor * value, rounded down
+    limit: int
+    target: int
+
+    @property
+    def needed(self) -> bool:
+        """ADL may run: traders' net profit is above the limit."""
+        return self.profit > self.limit
+
+
+def adl_state(value: int, terms: MarketTerms | None, caps: Caps | None) -> AdlState:
+    """`adl_state(market_id)` for a market with `terms` (None: no open
+    interest) in a pool worth `value`."""
+    profit = terms.profit if terms is not None else 0
+    if caps is None:
+        return AdlState(profit, value, 0, 0)
+    return AdlState(
+        profit,
+        value,
+        mul_div_down(value, caps.max_pnl_factor, WAD),
+        mul_div_down(value, caps.adl_target_factor, WAD),
+    )
+
+
+@dataclass(frozen=True)
+class AdlResult:
+    """What `adl` closes and books (WAD USD unless native)."""
+
+    closed: int
+    # the closed part's realised PnL and funding owed; the skew premium it
+    # paid (< 0: received) and the fee, as a reducing trade of that size
+    pnl: int
+    funding: int
+    premium: int
+    fee: int
+    # native quote units credited to the account (the pool's negation)
+    quote_delta: int
+    state: MarketState
+    position: Position
+
+
+def adl(
+    state: MarketState,
+    params: MarketParams,
+    pos: Position,
+    a: AdlState,
+    price: int,
+    index: int,
+    max_size: int,
+    quote_precision: int,
+) -> AdlResult:
+    """`deleverage.adl` with `state` accrued to `index`: raises ValueError
+    with the reason for a market within its cap, a position not in profit
+    or not on the skew's side; else closes the least size whose share of
+    the position's net profit covers `a.profit - a.target` (rounded up), at
+    most the position, |skew| and `max_size`, as a reducing trade (skew
+    premium and fee), realising the closed part's profit and funding in
+    proportion (the rest keeps its entry terms)."""
+    pnl, owed = pnl_funding(pos, price, index)
+    net = pnl - owed
+    if not a.needed:
+        raise ValueError(errors.ADL_NOT_NEEDED)
+    if net <= 0:
+        raise ValueError(errors.ADL_NOT_IN_PROFIT)
+    skew = state.skew
+    if skew == 0 or (pos.size > 0) != (skew > 0):
+        raise ValueError(errors.ADL_WRONG_SIDE)
+    size_abs = abs(pos.size)
+    closed = min(mul_div_up(a.profit - a.target, size_abs, net), size_abs, abs(skew), max_size)
+    delta = -closed if pos.size > 0 else closed
+    paid = premium(delta, fill_adjustment(skew, delta, price, params.skew_scale))
+    charged = fee(skew, delta, price, params)
+    part_pnl, part_owed = pnl_funding(
+        Position(-delta, pos.entry_price, pos.funding_index), price, index
+    )
+    quote_delta = floor_div(part_pnl - part_owed - paid - charged, quote_precision)
+    long_oi, short_oi = state.long_oi, state.short_oi
+    if pos.size > 0:
+        long_oi -= closed
+    else:
+        short_oi -= closed
+    state = replace(
+        state,
+        skew=state.skew + delta,
+        long_oi=long_oi,
+        short_oi=short_oi,
+        entry_sum=state.entry_sum + delta * pos.entry_price,
+        funding_sum=state.funding_sum + delta * pos.funding_index,
+    )
+    new_size = pos.size + delta
+    position = replace(pos, size=new_size) if new_size else Position()
+    return AdlResult(closed, part_pnl, part_owed, paid, charged, quote_delta, state, position)
+
+
+def adl_rank(pos: Position, price: int, index: int, equity: int, skew: int) -> int:
+    """The keeper's ADL order (highest first), as Hyperliquid ranks: the
+    position's profit ratio (net profit / entry notional) times the
+    account's leverage (notional / equity), WAD. 0 for a position the
+    engine would not take: not in profit, or not on the side of the
+    market's `skew`; an account with no equity left ranks above every
+    other."""
+    pnl, owed = pnl_funding(pos, price, index)
+    net = pnl - owed
+    if net <= 0 or pos.size == 0 or pos.size * skew <= 0:
+        return 0
+    if equity <= 0:
+        return 2**256 - 1
+    entry_notional = mul_div_up(abs(pos.size), pos.entry_price, WAD)
+    notional = mul_div_up(abs(pos.size), price, WAD)
+    return mul_div_down(mul_div_down(net, WAD, entry_notional), notional, equity)

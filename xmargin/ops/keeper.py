@@ -16,7 +16,12 @@ One pass (`Keeper.run_once`):
    debt gets `liquidate_collateral` if the keeper holds quote tokens;
    while the engine is paused, or within its grace period after an unpause,
    nothing is sent (one `liquidations_closed` line);
-4. a transaction that reverts because another keeper got there first (the
+4. in every capped market whose traders' net profit is past its cap (a
+   price move no trade could prevent, `adl_state`), auto-deleverage the
+   winners on the skew's side in Hyperliquid's order (profit ratio times
+   leverage, `xmargin.maths.pool.adl_rank`) until the market is back under
+   its cap (the engine closes each down to the target) or its skew is gone;
+5. a transaction that reverts because another keeper got there first (the
    account is healthy again, the position is gone) is logged as a lost race
    and the pass goes on; any other revert is logged with its reason and
    the pass goes on; only a failure to reach the node stops the keeper.
@@ -40,13 +45,14 @@ from xmargin.chain.engine import Engine, MarketView, read_markets, stdout_silenc
 from xmargin.chain.scan import PAGE, HealthRow, Margins, health_pages
 from xmargin.maths import errors, perps
 from xmargin.maths import liquidation as liq
+from xmargin.maths import pool as pool_model
 from xmargin.maths.fixed_point import WAD, ceil_div, precision
 from xmargin.maths.model import holds_collateral
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
     from ape.api.transactions import ReceiptAPI
-    from ape.contracts.base import ContractTransactionHandler
+    from ape.contracts.base import ContractEvent, ContractTransactionHandler
 
 # Races: the account was healed or liquidated by someone else since the read.
 LOST_RACE = (
@@ -54,6 +60,9 @@ LOST_RACE = (
     errors.NO_POSITION,
     errors.NO_DEBT,
     errors.HOLDS_NONE,
+    errors.ADL_NOT_NEEDED,
+    errors.ADL_NOT_IN_PROFIT,
+    errors.ADL_WRONG_SIDE,
 )
 # Gas a liquidation needs, for the profit check before sending (measured on
 # anvil: ~150-330k for 1-5 positions; the estimate is the upper end).
@@ -99,6 +108,8 @@ class PassStats:
     lost_races: int = 0
     reverted: int = 0
     skipped_unprofitable: int = 0
+    # positions auto-deleveraged
+    adl: int = 0
     rewards: int = 0  # native quote units earned
     seconds: float = 0.0
 
@@ -180,13 +191,16 @@ class Keeper:
                 "pages": stats.pages,
             }
         )
-        if unhealthy and not self._liquidations_open(block):
-            unhealthy = []
+        over_cap = self._over_profit_cap(block)
+        if (unhealthy or over_cap) and not self._liquidations_open(block):
+            unhealthy, over_cap = [], []
+        markets = read_markets(self.engine, block) if unhealthy or over_cap else []
         if unhealthy:
             lp = liq.LiquidationParams(*ch.liquidation_params())
-            markets = read_markets(self.engine, block)
             for row in unhealthy:
                 self._heal(str(row.owner), int(row.sub_id), lp, markets, stats)
+        for market_id in over_cap:
+            self._deleverage(market_id, rows, markets, block, stats)
         stats.seconds = time.monotonic() - started
         self.log({"event": "pass", **stats.__dict__})
         return stats
@@ -218,6 +232,105 @@ class Keeper:
             return True
         self.log({"event": "liquidations_closed", "paused": paused, "resume_at": resume_at})
         return False
+
+    def _over_profit_cap(self, block: int) -> list[int]:
+        """Capped markets whose traders' net profit is past `max_pnl_factor`
+        of the pool's value at `block` (a market whose pool read reverts,
+        an invalid price, is left for the next pass)."""
+        ch = self.engine.clearinghouse
+        out = []
+        for market_id in self.engine.record.markets.values():
+            if ch.market_caps(market_id, block_id=block)[2] == 0:
+                continue  # uncapped: no ADL
+            try:
+                a = ch.adl_state(market_id, block_id=block)
+            except ContractLogicError:
+                continue
+            if a.profit > a.limit:
+                self.log(
+                    {
+                        "event": "adl_needed",
+                        "market_id": market_id,
+                        "profit": a.profit,
+                        "limit": a.limit,
+                        "target": a.target,
+                    }
+                )
+                out.append(market_id)
+        return out
+
+    def _deleverage(
+        self,
+        market_id: int,
+        rows: list[HealthRow],
+        markets: list[MarketView],
+        block: int,
+        stats: PassStats,
+    ) -> None:
+        """ADLs `market_id`'s winners on the skew's side, highest rank
+        first, each by as much as the engine wants (the whole position as
+        `max_size`), until the market is back under its cap, its skew is
+        gone, or no winner is left."""
+        ch = self.engine.clearinghouse
+        view = next((m for m in markets if m.market_id == market_id), None)
+        if view is None:
+            return
+        ranked = []
+        for row in rows:
+            owner, sub_id = str(row.owner), int(row.sub_id)
+            pos = perps.Position(*ch.position(owner, sub_id, market_id, block_id=block))
+            rank = pool_model.adl_rank(
+                pos, view.price, view.index, int(row.equity), view.state.skew
+            )
+            if rank > 0:
+                ranked.append((rank, owner, sub_id, abs(pos.size)))
+        ranked.sort(key=lambda r: r[0], reverse=True)
+        for rank, owner, sub_id, size in ranked:
+            if not self._adl_one(market_id, view.symbol, owner, sub_id, rank, size, stats):
+                continue
+            a = ch.adl_state(market_id)
+            if a.profit <= a.limit or ch.market_state(market_id).skew == 0:
+                return
+
+    def _adl_one(
+        self,
+        market_id: int,
+        symbol: str,
+        owner: str,
+        sub_id: int,
+        rank: int,
+        size: int,
+        stats: PassStats,
+    ) -> bool:
+        """One ADL of (at most) `size`, logged; True if it went through."""
+        ch = self.engine.clearinghouse
+        sent = self._send_for(
+            ch.AutoDeleverage, ch.adl, owner, sub_id, market_id, size, stats=stats
+        )
+        if sent is None:
+            return False
+        outcome, ev = sent
+        stats.adl += 1
+        self.log(
+            {
+                "event": "adl",
+                "owner": owner,
+                "sub_id": sub_id,
+                "market": symbol,
+                "rank": rank,
+                "closed": abs(ev.size_delta),
+                "max_size": size,
+                "new_size": ev.new_size,
+                "price": ev.price,
+                "premium": ev.premium,
+                "fee": ev.fee,
+                "quote_delta": ev.quote_delta,
+                "profit_before": ev.profit_before,
+                "gas": outcome.gas_used,
+                "tx": outcome.txn_hash,
+            }
+        )
+        return True
 
     def _gas_cost_quote(self, gas: int) -> int:
         """Native quote units the gas of a transaction costs, rounded up."""
@@ -272,12 +385,19 @@ class Keeper:
                     }
                 )
                 return
-            outcome = self._send(
-                ch.liquidate, owner, sub_id, plan.market_id, plan.position_size, cost, stats=stats
+            sent = self._send_for(
+                ch.Liquidation,
+                ch.liquidate,
+                owner,
+                sub_id,
+                plan.market_id,
+                plan.position_size,
+                cost,
+                stats=stats,
             )
-            if outcome is None:
+            if sent is None:
                 return
-            (ev,) = outcome.events.filter(ch.Liquidation)
+            outcome, ev = sent
             stats.liquidations += 1
             stats.rewards += ev.keeper_reward
             self.log(
@@ -346,9 +466,9 @@ class Keeper:
         debt = -ch.balance_of(owner, sub_id, quote.address)
         if debt > 0 and not holds_collateral(ch.held_mask(owner, sub_id)):
             # Nothing left to sell: write the deficit off (insurance, then pool).
-            outcome = self._send(ch.settle_bad_debt, owner, sub_id, stats=stats)
-            if outcome is not None:
-                (ev,) = outcome.events.filter(ch.BadDebt)
+            sent = self._send_for(ch.BadDebt, ch.settle_bad_debt, owner, sub_id, stats=stats)
+            if sent is not None:
+                outcome, ev = sent
                 stats.bad_debts_settled += 1
                 self.log(
                     {
@@ -361,7 +481,7 @@ class Keeper:
                         "tx": outcome.txn_hash,
                     }
                 )
-            return outcome is not None
+            return sent is not None
         wallet = quote.balanceOf(self.sender)
 
         def skip(why: str) -> bool:
@@ -399,12 +519,19 @@ class Keeper:
             return skip("repayment worth less than one collateral unit")
         if quote.allowance(self.sender, ch.address) < repaid:
             quote.approve(ch.address, 2**256 - 1, sender=self.sender)
-        outcome = self._send(
-            ch.liquidate_collateral, owner, sub_id, token.address, repaid, out, stats=stats
+        sent = self._send_for(
+            ch.CollateralLiquidation,
+            ch.liquidate_collateral,
+            owner,
+            sub_id,
+            token.address,
+            repaid,
+            out,
+            stats=stats,
         )
-        if outcome is None:
+        if sent is None:
             return False
-        (ev,) = outcome.events.filter(ch.CollateralLiquidation)
+        outcome, ev = sent
         stats.collateral_liquidations += 1
         self.log(
             {
@@ -419,6 +546,20 @@ class Keeper:
             }
         )
         return True
+
+    def _send_for(
+        self,
+        event: ContractEvent,
+        method: ContractTransactionHandler,
+        *args: Any,
+        stats: PassStats,
+    ) -> tuple[ReceiptAPI, Any] | None:
+        """`_send`, and the one `event` the transaction emitted."""
+        outcome = self._send(method, *args, stats=stats)
+        if outcome is None:
+            return None
+        (ev,) = outcome.events.filter(event)
+        return outcome, ev
 
     def _send(
         self, method: ContractTransactionHandler, *args: Any, stats: PassStats

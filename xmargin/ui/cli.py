@@ -226,6 +226,7 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
                     "note: portfolio margin: IM and MM are the whole book's (table below); a "
                     "liquidation price moves every holding of the asset; the lens is linear (n/a)"
                 )
+            _adl_lines(out, s, view)
         else:
             out.print("no open position")
         out.print(report.account_table("Health", view))
@@ -233,6 +234,31 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
             out.print(
                 report.portfolio_table("Portfolio margin", view.portfolio, view.margin_config)
             )
+
+
+def _adl_lines(out: Console, s: Session, view: AccountView) -> None:
+    """Each winning position's ADL rank (profit ratio times leverage, the
+    keeper's order: docs/pool.md) and how close its market is to ADL."""
+    from ape.exceptions import ContractLogicError
+
+    from xmargin.maths.pool import adl_rank
+
+    ch = s.engine.clearinghouse
+    for p in view.positions:
+        m = p.market
+        rank = adl_rank(p.position, m.price, m.index, view.health.equity, m.state.skew)
+        if rank == 0 or ch.market_caps(m.market_id, block_id=s.block)[2] == 0:
+            continue
+        try:
+            a = ch.adl_state(m.market_id, block_id=s.block)
+        except ContractLogicError:
+            continue
+        used = f"{a.profit * 100 / a.limit:.1f} %" if a.limit else "n/a"
+        state = "[red]ADL running[/red]" if a.profit > a.limit else "no ADL"
+        score = "first (no equity)" if rank >= 2**255 else f"{rank / 10**18:.4f}"
+        out.print(
+            f"ADL: {m.symbol} rank score {score}; its traders' profit is {used} of the cap: {state}"
+        )
 
 
 def _portfolio_liquidation_prices(
@@ -379,6 +405,16 @@ def report_command(out: Path, from_block: int, network: str, rpc: str | None) ->
                     summary.pool,
                     summary.pool_total_assets,
                     summary.pool_supply,
+                    summary.quote_decimals,
+                )
+            )
+        if summary.caps:
+            console.print(report.caps_table("Capital caps (docs/pool.md)", summary.caps))
+        if summary.adls:
+            console.print(
+                report.adl_table(
+                    f"Auto-deleveraging since block {from_block}: {len(summary.adls)}",
+                    summary.adls,
                     summary.quote_decimals,
                 )
             )

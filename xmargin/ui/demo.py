@@ -49,14 +49,16 @@ from xmargin.chain.engine import (
     revert_reason,
     shock_prices,
 )
-from xmargin.maths.fixed_point import format_units, parse_units
-from xmargin.maths.pool import PoolState
+from xmargin.maths.fixed_point import WAD, format_units, parse_units
+from xmargin.maths.pool import PoolState, market_terms
 from xmargin.ops.crowd import open_crowd
 from xmargin.ops.deploy import deploy
 from xmargin.ops.keeper import Keeper, KeeperConfig
 from xmargin.ui import charts
 from xmargin.ui.figures import account_chart
 from xmargin.ui.report import (
+    adl_table,
+    caps_table,
     health_table,
     liquidations_table,
     location,
@@ -116,6 +118,14 @@ KEEPER_WALLET = "250000"
 
 # Price moves of the shock, in basis points.
 SHOCK_BPS: dict[str, int] = {"WETH": -3_000, "LINK": -5_000, "WBTC": 1_000}
+
+# The squeeze after it: a whale takes what the pool's reserve leaves of the
+# BTC longs, then BTC rises by the move that takes traders' BTC profit to
+# SQUEEZE_OVER times its cap, and the keeper auto-deleverages.
+WHALE_INDEX = 8
+WHALE_MARGIN = "150000"
+SQUEEZE_MARKET, SQUEEZE_ASSET = "BTC-PERP", "WBTC"
+SQUEEZE_OVER = 1.5
 
 # Where the demo writes its charts (health.png, report.png); the variable
 # overrides it (tests).
@@ -194,6 +204,7 @@ def run_demo(
 
     _bad_requests(engine, accounts, console, decimals)
     final, summary = _keeper(engine, accounts, console, decimals, labels, network)
+    summary = _squeeze(engine, accounts, console, decimals, network) or summary
 
     out = DemoResult(before=before, after=after)
     verdict = "agrees" if out.model_agrees else "[red]DISAGREES[/red]"
@@ -319,6 +330,81 @@ def _keeper(
     if held != ledgers:
         raise AssertionError("tokens held differ from the ledgers")
     return after, summary
+
+
+def _squeeze(
+    engine: Engine,
+    accounts: AccountManager,
+    console: Console,
+    decimals: dict[str, int],
+    network: NetworkInfo,
+) -> EngineSummary | None:
+    """Auto-deleveraging, shown: a whale goes long BTC with 90 % of what the
+    reserve and the total reserve leave; BTC then squeezes up by the move
+    that takes traders' BTC profit to SQUEEZE_OVER times its cap (no trade
+    can prevent a price move); one keeper pass liquidates the shorts it
+    hurt and auto-deleverages the winners, best ADL rank first, back to the
+    market's target. Returns the summary after it (None if the BTC market
+    is not capped or ends with no net long)."""
+    ch = engine.clearinghouse
+    market_id = engine.record.markets[SQUEEZE_MARKET]
+    reserve, pnl, target = (int(f) for f in ch.market_caps(market_id))
+    if reserve == 0:
+        return None
+    console.rule("Squeeze: auto-deleveraging")
+    quote = engine.tokens[engine.quote_symbol]
+    whale = accounts.test_accounts[WHALE_INDEX]
+    margin = parse_units(WHALE_MARGIN, decimals[engine.quote_symbol])
+    quote.mint(whale, margin, sender=whale)
+    quote.approve(ch.address, margin, sender=whale)
+    ch.deposit(0, quote.address, margin, sender=whale)
+    head = ch.chain_manager.blocks.head.number
+    (m,) = (v for v in read_markets(engine, head) if v.market_id == market_id)
+    pool = PoolState(*ch.pool_state())
+    terms = market_terms(m.state, m.params, m.price, m.index)
+    longs = m.state.long_oi * m.price // WAD
+    room = min(
+        reserve * pool.value // WAD - longs,
+        ch.total_reserve_factor() * pool.value // WAD
+        - pool.side_notional
+        + terms.side_notional
+        - longs,
+    )
+    size = room * 9 // 10 * WAD // m.price
+    if size > 0:
+        ch.trade(0, market_id, size, 2**255, sender=whale)
+        console.print(
+            f"  whale/0 deposits {WHALE_MARGIN} USDC and goes long "
+            f"{format_units(size, 18, 4)} {SQUEEZE_MARKET} (90 % of what the reserve leaves)"
+        )
+    a = ch.adl_state(market_id)
+    net = ch.market_state(market_id).skew * m.price // WAD
+    if net <= 0:
+        console.print(f"  {SQUEEZE_MARKET} has no net long: no squeeze")
+        return None
+    # profit + net * move > over * pnl * (value - net * move), solved for move
+    want = int(SQUEEZE_OVER * pnl) * a.value // WAD - a.profit
+    bps = -(-want * 10_000 * WAD // (net * (WAD + int(SQUEEZE_OVER * pnl))))
+    prices = _prices(engine)
+    shock_prices(engine, accounts.test_accounts[0], {SQUEEZE_ASSET: bps})
+    console.print(price_table("Squeeze", _prices(engine), before=prices))
+    before = read_summary(engine, network.label)
+    console.print(caps_table("Capital caps after the squeeze", before.caps))
+    entries: list[dict[str, Any]] = []
+    keeper = Keeper(
+        engine, accounts.test_accounts[KEEPER_INDEX], KeeperConfig(), log=entries.append
+    )
+    stats = keeper.run_once()
+    console.print(
+        f"keeper pass: {stats.liquidations} liquidations, {stats.adl} auto-deleveraging "
+        f"closes, {stats.lost_races} lost races, {stats.reverted} reverts"
+    )
+    after = read_summary(engine, network.label, from_block=before.block + 1)
+    console.print(
+        adl_table("Auto-deleveraging (best rank first)", after.adls, after.quote_decimals)
+    )
+    console.print(caps_table("Capital caps after the keeper", after.caps))
+    return read_summary(engine, network.label)
 
 
 def _all_accounts(accounts: AccountManager, keeper: Keeper) -> set[tuple[str, int]]:

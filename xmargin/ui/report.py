@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from xmargin.chain.scan import AccountHealth
     from xmargin.maths.pool import PoolState
     from xmargin.maths.portfolio import PortfolioConfig, PortfolioMargin
-    from xmargin.ui.summary import EngineSummary
+    from xmargin.ui.summary import AdlEvent, EngineSummary, MarketCaps
 
 STATUS_STYLE = {
     "healthy": "[green]healthy[/green]",
@@ -289,22 +289,57 @@ def pool_table(
     return table
 
 
+def _columns(title: str, names: Sequence[str], left: Sequence[str]) -> Table:
+    """A table titled `title` with columns `names`, right-justified but `left`."""
+    table = Table(title=title, title_justify="left")
+    for name in names:
+        table.add_column(name, justify="left" if name in left else "right")
+    return table
+
+
+def caps_table(title: str, caps: Sequence[MarketCaps]) -> Table:
+    """Each capped market against the pool's value: the reserve's use, the
+    traders' profit against its cap and the ADL target, and whether ADL runs."""
+    names = ("market", "reserve", "larger side $", "profit cap", "traders' profit $", "cap $")
+    table = _columns(title, (*names, "ADL target $", "ADL"), ("market", "ADL"))
+    for c in caps:
+        table.add_row(
+            c.market,
+            _percent(c.reserve_factor),
+            usd(c.side_notional),
+            f"{_percent(c.max_pnl_factor)} / {_percent(c.adl_target_factor)}",
+            usd(c.profit),
+            usd(c.limit),
+            usd(c.target),
+            "[red]needed[/red]" if c.adl_needed else "no",
+        )
+    return table
+
+
+def adl_table(title: str, events: Sequence[AdlEvent], quote_decimals: int) -> Table:
+    """Auto-deleveraging closes (`AutoDeleverage` logs)."""
+    names = ("block", "account", "market", "closed", "left", "price $", "paid $")
+    table = _columns(title, names, ("account", "market"))
+    for e in events:
+        table.add_row(
+            str(e.block),
+            f"{short_address(e.owner)}/{e.sub_id}",
+            e.market,
+            format_units(e.closed, 18, 4),
+            format_units(e.new_size, 18, 4),
+            usd(e.price),
+            format_units(e.quote_delta, quote_decimals, 2),
+        )
+    return table
+
+
 def liquidations_table(
     title: str, entries: Sequence[dict[str, Any]], decimals: dict[str, int], quote: str
 ) -> Table:
     """The keeper's liquidations (its `liquidated` / `collateral_liquidated` log lines)."""
     q = decimals[quote]
-    table = Table(title=title, title_justify="left")
-    for name in (
-        "account",
-        "what",
-        "size / amount",
-        "price $",
-        "penalty $",
-        "keeper $",
-        "insurance $",
-    ):
-        table.add_column(name, justify="left" if name in ("account", "what") else "right")
+    names = ("account", "what", "size / amount", "price $", "penalty $", "keeper $")
+    table = _columns(title, (*names, "insurance $"), ("account", "what"))
     for e in entries:
         account = f"{e.get('label', e['owner'][:10])}/{e['sub_id']}"
         if e["event"] == "liquidated":

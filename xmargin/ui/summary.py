@@ -1,8 +1,9 @@
 """The engine's end-of-day numbers, read from chain: pool, insurance, bad debt, liquidations.
 
-`read_summary` reads the views (pool state, insurance fund, bad-debt
-totals) at one block and the Clearinghouse's `Liquidation`,
-`CollateralLiquidation` and `BadDebt` logs up to that block, into plain
+`read_summary` reads the views (pool state, each capped market's
+`adl_state`, insurance fund, bad-debt totals) at one block and the
+Clearinghouse's `Liquidation`, `CollateralLiquidation`, `BadDebt` and
+`AutoDeleverage` logs up to that block, into plain
 data (`EngineSummary`) that `xmargin.ui.report` prints as tables and
 `xmargin.ui.charts` draws. Money stays in exact integers: native quote units
 for what the events and ledgers book, WAD USD for the pool state.
@@ -14,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from xmargin.chain.engine import Engine
-from xmargin.maths.pool import PoolState
+from ape.exceptions import ContractLogicError
+
+from xmargin.chain.engine import Engine, read_markets
+from xmargin.maths.pool import PoolState, market_terms
 
 if TYPE_CHECKING:
     from ape.contracts.base import ContractEvent
@@ -76,6 +79,45 @@ class BadDebtEvent:
 
 
 @dataclass(frozen=True)
+class AdlEvent:
+    """An `AutoDeleverage` log: part of a winner closed to bring its
+    market's profit back to the ADL target."""
+
+    block: int
+    owner: str
+    sub_id: int
+    market: str
+    caller: str
+    # WAD base units closed (absolute) and what is left (signed)
+    closed: int
+    new_size: int
+    # WAD USD
+    price: int
+    # native quote units paid to the account
+    quote_delta: int
+
+
+@dataclass(frozen=True)
+class MarketCaps:
+    """One capped market against the pool's value (WAD USD; factors WAD)."""
+
+    market: str
+    reserve_factor: int
+    max_pnl_factor: int
+    adl_target_factor: int
+    # max(long, short) * price: what the reserve counts
+    side_notional: int
+    # traders' net profit, and max_pnl_factor / adl_target_factor * value
+    profit: int
+    limit: int
+    target: int
+
+    @property
+    def adl_needed(self) -> bool:
+        return self.profit > self.limit
+
+
+@dataclass(frozen=True)
 class EngineSummary:
     """Pool, insurance fund, bad debt and liquidations at one block."""
 
@@ -96,6 +138,9 @@ class EngineSummary:
     liquidations: tuple[LiquidationEvent, ...] = ()
     collateral_liquidations: tuple[CollateralLiquidationEvent, ...] = ()
     bad_debts: tuple[BadDebtEvent, ...] = ()
+    # capped markets (empty without a pool), and ADL closes since from_block
+    caps: tuple[MarketCaps, ...] = ()
+    adls: tuple[AdlEvent, ...] = ()
 
     @property
     def penalties(self) -> int:
@@ -128,7 +173,7 @@ def read_summary(
     at = {"block_id": block}
     decimals = {s: a.decimals for s, a in engine.record.assets.items()}
     pool = engine.pool
-    liquidations, collateral, bad_debts = _events(engine, from_block, block, progress)
+    liquidations, collateral, bad_debts, adls = _events(engine, from_block, block, progress)
     for e in collateral:
         if e.asset not in decimals:
             # Listed on chain but not in the deployment record: named by its
@@ -150,12 +195,45 @@ def read_summary(
         liquidations=tuple(liquidations),
         collateral_liquidations=tuple(collateral),
         bad_debts=tuple(bad_debts),
+        caps=_caps(engine, block) if pool is not None else (),
+        adls=tuple(adls),
     )
+
+
+def _caps(engine: Engine, block: int) -> tuple[MarketCaps, ...]:
+    """Every capped market with a valid price at `block`: its factors, the
+    larger side's notional (from its aggregates) and `adl_state`."""
+    ch = engine.clearinghouse
+    out = []
+    for m in read_markets(engine, block):
+        reserve, pnl, target = (int(f) for f in ch.market_caps(m.market_id, block_id=block))
+        if reserve == 0:
+            continue
+        try:
+            a = ch.adl_state(m.market_id, block_id=block)
+        except ContractLogicError:
+            continue  # another market's price is invalid: the pool has no value now
+        terms = market_terms(m.state, m.params, m.price, m.index)
+        out.append(
+            MarketCaps(
+                market=m.symbol,
+                reserve_factor=reserve,
+                max_pnl_factor=pnl,
+                adl_target_factor=target,
+                side_notional=terms.side_notional,
+                profit=int(a.profit),
+                limit=int(a.limit),
+                target=int(a.target),
+            )
+        )
+    return tuple(out)
 
 
 def _events(
     engine: Engine, start: int, stop: int, progress: Progress | None
-) -> tuple[list[LiquidationEvent], list[CollateralLiquidationEvent], list[BadDebtEvent]]:
+) -> tuple[
+    list[LiquidationEvent], list[CollateralLiquidationEvent], list[BadDebtEvent], list[AdlEvent]
+]:
     """Every liquidation-related log of the Clearinghouse in [start, stop], in chunks."""
     ch = engine.clearinghouse
     markets = {i: s for s, i in engine.record.markets.items()}
@@ -199,13 +277,27 @@ def _events(
             from_pool=int(a["from_pool"]),
         )
 
+    def adl(log: ContractLog) -> AdlEvent:
+        a = log.event_arguments
+        return AdlEvent(
+            **account(log),
+            market=markets.get(int(a["market_id"]), f"market {a['market_id']}"),
+            caller=str(a["caller"]),
+            closed=abs(int(a["size_delta"])),
+            new_size=int(a["new_size"]),
+            price=int(a["price"]),
+            quote_delta=int(a["quote_delta"]),
+        )
+
     liquidations: list[LiquidationEvent] = []
     collateral: list[CollateralLiquidationEvent] = []
     bad_debts: list[BadDebtEvent] = []
+    adls: list[AdlEvent] = []
     kinds: tuple[tuple[ContractEvent, list[Any], Callable[[ContractLog], object]], ...] = (
         (ch.Liquidation, liquidations, liquidation),
         (ch.CollateralLiquidation, collateral, collateral_sale),
         (ch.BadDebt, bad_debts, bad_debt),
+        (ch.AutoDeleverage, adls, adl),
     )
     total = stop - start + 1
     for lo in range(start, stop + 1, LOG_CHUNK):
@@ -214,4 +306,4 @@ def _events(
             out.extend(make(log) for log in event.range(lo, hi))
         if progress is not None:
             progress(hi - start, total)
-    return liquidations, collateral, bad_debts
+    return liquidations, collateral, bad_debts, adls
