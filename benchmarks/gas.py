@@ -232,6 +232,14 @@ def trade_rows(world: World, trader: Any, lp: Any) -> list[Row]:
     ):
         _block_later()
         rows.append(Row(name, ch.trade(200, eth, size, price_limit, sender=trader).gas_used))
+    # A close in profit in a capped market values the pool (the realisation
+    # cap): ETH +5 % between the open and the close, then back.
+    ch.trade(200, eth, 2 * one, limit, sender=trader)
+    shock_prices(engine, world.owner, {"WETH": 500})
+    _block_later()
+    close = ch.trade(200, eth, -2 * one, 0, sender=trader)
+    rows.append(Row("trade: close (whole) in profit: the realisation cap", close.gas_used))
+    shock_prices(engine, world.owner, {"WETH": -476})
     ch.deposit(201, usdc, 100_000 * 10**6, sender=trader)
     for n, market in enumerate(world.markets, start=1):
         _block_later()

@@ -6,13 +6,14 @@
         pooled multi-asset collateral for every account `(owner, sub_id)`,
         prices it through the OracleRouter, reports each account's equity,
         initial and maintenance margin, and runs deposits, withdrawals,
-        transfers between sub-accounts, operators, trades, the margin mode
+        transfers between sub-accounts, trades, the margin mode
         and the liquidity pool's cash ledger. Everything else runs on this
         contract's storage, at its address, through `__default__`: the
         LiquidityPool's cash in and out and the pool's value in
         ClearinghousePool; liquidation, bad debt and keeper reads in
         ClearinghouseLiquidator; the owner's and guardian's functions and
-        configuration reads in ClearinghouseAdmin (docs/architecture.md).
+        configuration reads, and each account's operators, in
+        ClearinghouseAdmin (docs/architecture.md).
 @custom:security Owner (two-step) configures; a guardian may pause.
                  Every external function holds one global reentrancy lock
                  (module pragmas), views included, so no view can be read
@@ -31,11 +32,9 @@ exports: (
     state.ownable_2step.owner,
     state.ownable_2step.pending_owner,
     state.governance.paused,
-    # accounts: balances and operators
+    # accounts: balances (operators are set in ClearinghouseAdmin)
     state.collateral.quote_asset,
     state.collateral.balance_of,
-    state.operators.is_operator,
-    state.operators.set_operator,
     # collateral in and out
     state.funds.deposit,
     state.funds.withdraw,

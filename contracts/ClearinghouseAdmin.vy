@@ -6,7 +6,7 @@
         guardian's functions (ownership transfer, guardian and pause, the
         oracle, assets, markets, the pool, liquidation and portfolio-margin
         parameters, each with its bounds checks) and the reads of what they
-        set. They run only by `delegatecall` from the Clearinghouse's
+        set, and each account's own configuration: its operators. They run only by `delegatecall` from the Clearinghouse's
         `__default__` (through ClearinghouseLiquidator's), on the
         Clearinghouse's storage, at its address. They live here, not in the
         core, because the setters with their checks are ~10.7 kB the core
@@ -27,6 +27,9 @@ exports: (
     # ownership (renounce is deliberately not exported)
     state.ownable_2step.transfer_ownership,
     state.ownable_2step.accept_ownership,
+    # operators: each account's own configuration of who may act for it
+    state.operators.is_operator,
+    state.operators.set_operator,
     # guardian and pause
     state.governance.guardian,
     state.governance.set_guardian,

@@ -30,6 +30,7 @@ exports: (
     state.liquidity.pool_withdraw,
     state.deleverage.adl_state,
     state.deleverage.adl,
+    state.liquidity.pool_pay_out,
 )
 
 

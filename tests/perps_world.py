@@ -318,16 +318,24 @@ class World:
         now = next_timestamp(chain)  # the trade's block
         reason = errors.ZERO_SIZE if delta == 0 else self.price_error(m, now)
         r = None
-        if reason is None:
-            r = perps.trade(
-                self.states[m],
-                self.params[m],
-                old,
-                delta,
-                self.prices[m],
-                now,
-                self.quote_precision,
+
+        def fill(realise: Callable[[int], int] | None = None) -> perps.TradeResult:
+            p, price = self.params[m], self.prices[m]
+            return perps.trade(
+                self.states[m], p, old, delta, price, now, self.quote_precision, realise
             )
+
+        if reason is None:
+            r = fill()
+            if not r.reducing and self.paused:
+                reason = errors.PAUSED
+            elif self.caps[m] is not None and r.pnl - r.funding > 0:
+                # The realisation cap values the pool (after the portfolio
+                # health read a reduction makes first).
+                reason = self._realisation_failure(who, sub, now, r.reducing)
+                if reason is None:
+                    r = fill(self._realise(m, now))
+        if reason is None and r is not None:
 
             def apply(w: World) -> None:
                 w.states[m], w.positions[key] = r.state, r.position
@@ -369,6 +377,17 @@ class World:
             h = self.health(who, sub, now)
             assert h.equity >= h.im
         return None
+
+    def _realisation_failure(self, who, sub, now: int, reducing: bool) -> str | None:
+        """Why a trade that realises a profit in a capped market cannot value
+        the pool for the realisation cap: a portfolio account's reduction
+        reads its health first, then every market with open interest."""
+        if reducing and (str(who), sub) in self.portfolio:
+            try:
+                self.health(who, sub, now)
+            except model.PriceError as err:
+                return err.reason
+        return self.pool_price_error(now)
 
     def cap_failure_after(self, m: int, r: perps.TradeResult, now: int) -> str | None:
         """Why a risk-increasing trade in market `m` meets the pool's caps
@@ -436,6 +455,33 @@ class World:
 
     # ------------------------------------------------------------ liquidation
 
+    def liquidation_pool_failure(self, m: int, old: perps.Position, now: int) -> str | None:
+        """Why a liquidation that realises a profit in a capped market cannot
+        value the pool for the realisation cap (a market with open interest
+        priced invalid): the engine then waits for the price (issue 19)."""
+        if self.caps[m] is None:
+            return None
+        index = perps.funding(self.states[m], self.params[m], self.prices[m], now)[1]
+        pnl, owed = perps.pnl_funding(old, self.prices[m], index)
+        return self.pool_price_error(now) if pnl - owed > 0 else None
+
+    def _realise(self, m: int, now: int) -> Callable[[int], int] | None:
+        """The realisation cap a close in market `m` meets at `now` (None:
+        uncapped), against the pool before the close."""
+        if self.caps[m] is None or self.pool_price_error(now):
+            return None
+        pool = self.pool_state(now)
+        return lambda net: pool_model.pay_out(pool, net)
+
+    def liquidations_closed(self, now: int) -> str | None:
+        """Why liquidations (and ADL, and LP withdrawals) are refused at
+        `now`: paused, or within the grace period after the unpause."""
+        if self.paused:
+            return errors.PAUSED
+        if now < self.resume_at:
+            return errors.IN_GRACE
+        return None
+
     def settle_bad_debt(self, who, sub) -> tuple[int, int, int] | None:
         """`_settle_bad_debt`: (deficit, from insurance, from pool) if it fires."""
         bal = self.balances[(str(who), sub)]
@@ -452,6 +498,8 @@ class World:
 
     def liquidate_reason(self, liquidator, who, sub, m, max_size, now, operators=()) -> str | None:
         """The reason `liquidate` reverts with, in the contract's order, or None."""
+        if (closed := self.liquidations_closed(now)) is not None:
+            return closed
         if str(liquidator) == str(who) or str(liquidator) in operators:
             return errors.SELF_LIQUIDATION
         if not 0 <= m < len(self.params):
@@ -505,9 +553,11 @@ class World:
                     self.quote_precision,
                     self.lp,
                     whole=(str(who), sub) in self.portfolio,
+                    realise=self._realise(m, now),
                 )
             except ValueError as err:
                 reason = str(err)
+            reason = reason or self.liquidation_pool_failure(m, old, now)
         if reason is not None:
             assert tx is None, f"the keeper's liquidation should have reverted: {reason}"
             with ape.reverts(reason):
@@ -567,6 +617,8 @@ class World:
         self, liquidator, who, sub, asset, repay, now, operators=()
     ) -> str | None:
         bal = self.balances[(str(who), sub)]
+        if (closed := self.liquidations_closed(now)) is not None:
+            return closed
         if str(liquidator) == str(who) or str(liquidator) in operators:
             return errors.SELF_LIQUIDATION
         if asset not in self.assets:
@@ -650,10 +702,8 @@ class World:
 
     def adl_reason(self, caller, who, sub, m, max_size, now, operators=()) -> str | None:
         """The reason `adl` reverts with, in the contract's order, or None."""
-        if self.paused:
-            return errors.PAUSED
-        if now < self.resume_at:
-            return errors.IN_GRACE
+        if (closed := self.liquidations_closed(now)) is not None:
+            return closed
         if str(caller) == str(who) or str(caller) in operators:
             return errors.ADL_SELF
         if not 0 <= m < len(self.params):
@@ -703,6 +753,7 @@ class World:
             state.funding_index,
             max_size,
             self.quote_precision,
+            self.pool_state(now),
         )
 
     def _book_adl(self, who, sub, m, res: pool_model.AdlResult) -> None:

@@ -180,8 +180,9 @@ def adl(owner: address, sub_id: uint256, market_id: uint256, max_size: uint256) 
     part_pnl: int256 = 0
     part_funding: int256 = 0
     part_pnl, part_funding = markets._pnl_funding(part, price, index)
+    # What the pool can pay of the part's profit (the realisation cap).
     quote_delta: int256 = fp._floor_div(
-        part_pnl - part_funding - premium - convert(fee, int256),
+        liquidity._pay_out(s, part_pnl - part_funding) - premium - convert(fee, int256),
         convert(liquidity._precision(), int256),
     )
     if quote_delta != 0:

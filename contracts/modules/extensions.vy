@@ -38,6 +38,7 @@ def _target() -> address:
         method_id("pool_withdraw(uint256,address)", output_type=bytes4),
         method_id("adl_state(uint256)", output_type=bytes4),
         method_id("adl(address,uint256,uint256,uint256)", output_type=bytes4),
+        method_id("pool_pay_out(uint256,int256)", output_type=bytes4),
     ]:
         return POOL
     return LIQUIDATOR

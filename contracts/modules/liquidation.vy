@@ -89,6 +89,11 @@ uses: portfolio
 uses: trading
 
 
+# The Clearinghouse's own view of the realisation cap (ClearinghousePool).
+interface IPayOut:
+    def pool_pay_out(market_id: uint256, net: int256) -> int256: view
+
+
 struct LiquidationParams:
     # WAD fraction of the closed notional charged to the account.
     penalty: uint256
@@ -338,8 +343,13 @@ def liquidate(
     if old.size > 0:
         delta = -delta
     risk: markets.PositionRisk = markets._risk(old, p, price, index)
+    # A profit is paid only as far as the pool can pay it (the realisation
+    # cap), which the pool extension computes: `self` is the Clearinghouse.
+    paid: int256 = risk.pnl - risk.funding
+    if paid > 0:
+        paid = staticcall IPayOut(self).pool_pay_out(market_id, paid)
     quote_delta: int256 = trading._apply(
-        owner, sub_id, market_id, old, old.size + delta, price, index, risk.pnl - risk.funding
+        owner, sub_id, market_id, old, old.size + delta, price, index, paid
     )
 
     # Penalty, native quote units, rounded up against the account; the

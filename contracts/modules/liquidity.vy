@@ -30,6 +30,10 @@
           pool's value counts under-water accounts' losses as its gain
           until they are liquidated, so the first LP out would leave the
           bad debt to the others.
+        - realisation: a trade, a liquidation or an ADL in a capped market
+          pays a profit in full while the pool's cash (less the premium it
+          owes back) covers traders' net gains; past that, the share
+          cash / gains of it, and never more than that cash (`_pay_out`).
         A market with no caps set is uncapped (the deploy script sets them
         for every market it lists). Reductions are never capped.
 @custom:security Pool value rounds against the pool (traders' PnL up, the
@@ -343,6 +347,61 @@ def _check_caps(market_id: uint256, side_grew: bool, skew_grew: bool):
         assert s.side_notional <= math._mul_div(
             s.value, total, constants.WAD, False
         ), errors.TOTAL_RESERVE_CAP
+
+
+@external
+@view
+@reentrant
+def pool_pay_out(market_id: uint256, net: int256) -> int256:
+    """
+    @notice What the pool pays now of a profit realised in `market_id`:
+            the realisation cap (docs/pool.md). Not locked, unlike every
+            other entry point: a liquidation, which holds the lock, asks it
+            (the liquidator extension has no room for the pool's valuation).
+    @param market_id The market the position closes in.
+    @param net The closed position's PnL less the funding it owes (WAD USD);
+           a loss is returned as it is.
+    @return WAD USD.
+    """
+    return self._realisable(market_id, net)
+
+
+@internal
+@view
+def _realisable(market_id: uint256, net: int256) -> int256:
+    """
+    @dev What a close in `market_id` may realise of `net`: all of it in an
+         uncapped market or for a loss, else what `_pay_out` allows
+         against the pool now (every market with open interest priced).
+    """
+    if net <= 0 or self.caps_of[market_id] == 0:
+        return net
+    return self._pay_out(self._pool_state(), net)
+
+
+@internal
+@pure
+def _pay_out(s: PoolState, net: int256) -> int256:
+    """
+    @dev The realisation cap, against the pool `s` before the close: all
+         of a loss; of a profit, all while the pool's cash less the premium
+         it owes back covers traders' net gains (PnL less the funding they
+         owe), else the share cash / gains of it, rounded down; and never
+         more than that cash, so a payout never takes the pool's ledger
+         below what it owes back (traders' gains are netted against other
+         traders' unrealised losses, which the pool may not collect).
+         The rest stays with the pool.
+    """
+    if net <= 0:
+        return net
+    assets: int256 = s.cash - convert(s.premium_owed, int256)
+    if assets <= 0:
+        return 0
+    owed: int256 = s.traders_pnl - s.traders_funding
+    paid: int256 = net
+    if owed > assets:
+        paid = net * assets // owed
+    return min(paid, assets)
 
 
 @internal

@@ -26,6 +26,10 @@
         the OI cap, `equity >= IM` afterwards and, if it grows the
         market's larger side or its |skew|, room under the pool's capital
         caps (`liquidity`).
+        In a capped market, the old position's profit is paid only as far
+        as the pool can pay it (`liquidity._realisable`: the realisation
+        cap), which values the pool: every market with open interest then
+        needs a valid price.
 @custom:security No token moves: settlement is internal to the ledger. The
                  quote amount is rounded down for the trader once, after
                  PnL, funding, premium and fee are summed in WAD.
@@ -168,7 +172,7 @@ def _trade(
         new_size,
         price,
         index,
-        risk.pnl - risk.funding - premium - convert(fee, int256),
+        liquidity._realisable(market_id, risk.pnl - risk.funding) - premium - convert(fee, int256),
     )
     if not reducing:
         oi: uint256 = markets.market_state[market_id].short_oi

@@ -123,6 +123,7 @@ def fuzz_setup(
     clearinghouse,
     oracle,
     owner,
+    guardian,
     trader,
     hedger,
     keeper,
@@ -207,6 +208,7 @@ def fuzz_setup(
     return {
         "chain": chain,
         "owner": owner,
+        "guardian": guardian,
         "ch": ch,
         "params": params,
         "feeds": [weth_listed.feed, wbtc_listed.feed],
@@ -245,7 +247,7 @@ class EngineMachine(RuleBasedStateMachine):
     @initialize()
     def start(self):
         c = self.ctx
-        self.chain, self.owner = c["chain"], c["owner"]
+        self.chain, self.owner, self.guardian = c["chain"], c["owner"], c["guardian"]
         self.snapshot = self.chain.snapshot()
         self.usdc, self.pool, self.lp = c["usdc"], c["pool"], c["lp"]
         self.keeper_acct, self.stranger = c["keeper"], c["stranger"]
@@ -437,10 +439,25 @@ class EngineMachine(RuleBasedStateMachine):
             else:
                 w.portfolio.discard(key)
 
-        if (key in self.w.portfolio) == portfolio:
+        reason = None
+        before = None
+        if self.w.paused:
+            # While paused the engine prices the account before the switch
+            # (even one with no liabilities), and refuses a switch that
+            # lowers its IM or MM.
+            try:
+                before = self.w.health(who, sub, now)
+            except model.PriceError as err:
+                reason = err.reason
+        if reason is None and (key in self.w.portfolio) == portfolio:
             reason = errors.ALREADY_IN_MODE
-        else:
+        if reason is None:
             reason = self.w.im_failure_after(who, sub, now, switch)
+        if reason is None and before is not None:
+            with self.w._trial(switch):
+                after = self.w.health(who, sub, now)
+            if after.im < before.im or after.mm < before.mm:
+                reason = errors.PAUSED
         if reason is not None:
             self._refused(lambda: ch.set_margin_mode(sub, portfolio, sender=who), reason)
             return
@@ -620,7 +637,11 @@ class EngineMachine(RuleBasedStateMachine):
             self.pool.deposit(amount, self.lp, sender=self.lp)
             self.w.pool += amount
             assert self.ch.pool_balance() == before + amount
-        self._next()
+        now = self._next()
+        if self.w.liquidations_closed(now) is not None:
+            # No LP leaves while liquidations are stopped (docs/pool.md).
+            assert self.pool.maxRedeem(self.lp) == 0
+            COVERAGE["LP exit refused: liquidations stopped"] += 1
         shares = min(self.pool.maxRedeem(self.lp), self.pool.balanceOf(self.lp) // 10)
         if shares and self.pool.previewRedeem(shares):
             wallet = self.usdc.balanceOf(self.lp)
@@ -774,16 +795,25 @@ class EngineMachine(RuleBasedStateMachine):
             return
         stats = self.keeper.run_once()
         COVERAGE["keeper pass"] += 1
+        if self.w.liquidations_closed(now) is not None:
+            # Paused or in the grace period: the keeper sends nothing.
+            assert stats.liquidations == stats.collateral_liquidations == stats.adl == 0
+            assert any(line["event"] == "liquidations_closed" for line in self.keeper_lines) or (
+                stats.liquidatable == 0
+            )
+            COVERAGE["keeper pass while liquidations are stopped"] += 1
+            return
         COVERAGE["keeper liquidation"] += stats.liquidations
         COVERAGE["keeper collateral liquidation"] += stats.collateral_liquidations
         COVERAGE["keeper bad-debt settlement"] += stats.bad_debts_settled
         assert stats.accounts == len(registered)
         expected = [a for a in registered if self.w.liquidatable(*a, now)]
         assert stats.liquidatable == len(expected)
-        self._replay_keeper()
+        waiting = self._replay_keeper()
         # The keeper may leave an account it cannot help: a debt its wallet
-        # cannot repay, or a repayment worth less than one collateral unit.
-        left_alone = {
+        # cannot repay, or a repayment worth less than one collateral unit,
+        # or a liquidation that waits for the pool's prices.
+        left_alone = waiting | {
             (line["owner"], line["sub_id"])
             for line in self.keeper_lines
             if line["event"] == "skip_collateral"
@@ -812,8 +842,11 @@ class EngineMachine(RuleBasedStateMachine):
         self.keeper.config.page = page
         self._keeper_pass()
 
-    def _replay_keeper(self) -> None:
-        """Checks every transaction of the keeper's pass against the model."""
+    def _replay_keeper(self) -> set[tuple[str, int]]:
+        """Checks every transaction of the keeper's pass against the model;
+        returns the accounts whose liquidation waits for a price the
+        realisation cap needs."""
+        waiting: set[tuple[str, int]] = set()
         for line in self.keeper_lines:
             event = line["event"]
             if event in ("scan", "pass", "registry_fallback", "skip_collateral", "adl_needed"):
@@ -822,6 +855,12 @@ class EngineMachine(RuleBasedStateMachine):
             # must go through, but for an ADL of a portfolio account that
             # would raise its MM (the keeper does not model portfolio MM; the
             # model must agree with the engine's refusal).
+            then = self.chain.blocks.head.timestamp
+            if event == "reverted" and line["reason"] == self.w.pool_price_error(then):
+                # A liquidation realising a profit waits for the pool's
+                # prices (the realisation cap); the keeper moves on.
+                waiting.add((line["args"][0], int(line["args"][1])))
+                continue
             if event == "reverted" and line["reason"] == errors.ADL_RAISES_MM:
                 owner, sub, market, size = line["args"]
                 who = self._owner_account(owner)
@@ -864,6 +903,7 @@ class EngineMachine(RuleBasedStateMachine):
                 COVERAGE["keeper auto-deleveraging"] += 1
             else:
                 raise AssertionError(f"unexpected keeper line {line}")
+        return waiting
 
     def _owner_account(self, address: str):
         for who, _ in self.actors:
@@ -1010,6 +1050,39 @@ class EngineMachine(RuleBasedStateMachine):
         a = self.w.assets[token.address]
         self.w.assets[token.address] = replace(a, im_haircut=im, mm_haircut=mm)
 
+    # ------------------------------------------------------------ governance
+
+    @rule(who=st.sampled_from(["guardian", "owner", "stranger"]), grace=st.sampled_from([0, 600]))
+    def pause_or_unpause(self, who, grace):
+        """The guardian or the owner pauses; only the owner unpauses, after
+        setting a liquidation grace of `grace` seconds; a stranger is
+        refused either. While paused, risk-increasing trades, margin
+        switches that lower a margin, liquidations, ADL and LP exits are
+        refused; deposits, withdrawals that keep IM and reductions go on."""
+        ch, w = self.ch, self.w
+        self._next()
+        if who == "stranger":
+            if w.paused:
+                self._refused(lambda: ch.unpause(sender=self.stranger), NOT_OWNER)
+            else:
+                self._refused(lambda: ch.pause(sender=self.stranger), errors.NOT_OWNER_OR_GUARDIAN)
+            return
+        if not w.paused:
+            ch.pause(sender=self.guardian if who == "guardian" else self.owner)
+            w.paused = True
+            COVERAGE["pause"] += 1
+            return
+        if who == "guardian":
+            self._refused(lambda: ch.unpause(sender=self.guardian), NOT_OWNER)
+            return
+        ch.set_liquidation_grace(grace, sender=self.owner)
+        self._next()
+        tx = ch.unpause(sender=self.owner)
+        w.paused = False
+        w.resume_at = self.chain.blocks[tx.block_number].timestamp + grace
+        assert ch.liquidations_resume_at() == w.resume_at
+        COVERAGE["unpause"] += 1
+
     # ------------------------------------------------------------ invariants
 
     @invariant()
@@ -1030,6 +1103,8 @@ class EngineMachine(RuleBasedStateMachine):
         if not hasattr(self, "w"):
             return
         w, now = self.w, self.chain.blocks.head.timestamp + 1
+        if w.liquidations_closed(now) is not None:
+            return  # every entry is refused alike until they resume
         for who, sub in self.actors:
             try:
                 if not w.liquidatable(who, sub, now):
@@ -1041,8 +1116,16 @@ class EngineMachine(RuleBasedStateMachine):
             markets, held = w.open_markets(who, sub), w.held(who, sub)
             if markets:
                 reasons = [
-                    w.liquidate_reason(self.stranger, who, sub, m, 2**96, now, ops) for m in markets
+                    w.liquidate_reason(self.stranger, who, sub, m, 2**96, now, ops)
+                    or w.liquidation_pool_failure(m, w.positions[(str(who), sub, m)], now)
+                    for m in markets
                 ]
+                if None not in reasons and w.pool_price_error(now) in reasons:
+                    # Its only entries realise a profit, and the realisation
+                    # cap cannot value the pool until a price recovers
+                    # (issue 19: fault isolation).
+                    COVERAGE["liquidation waits for the pool's prices"] += 1
+                    continue
             elif held:
                 reasons = [
                     w.liquidate_collateral_reason(self.stranger, who, sub, a, debt, now, ops)

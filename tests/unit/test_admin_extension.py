@@ -64,7 +64,7 @@ def test_the_core_routes_exactly_the_pool_extensions_selectors():
     routed = set(re.findall(r'method_id\("([^"]+)"', text))
     pool = set(_vyper("ClearinghousePool", "method_identifiers"))
     assert routed == pool
-    assert len(routed) == 8
+    assert len(routed) == 9
 
 
 def test_pool_extension_called_directly_refuses_everything(project, owner):

@@ -904,7 +904,7 @@ def test_a_winner_is_never_paid_out_of_a_bystanders_deposit(
     refund 0.004224: quote 40,472.560384) and withdraws it all; the pool
     ledger is 10,000 + 4.80384 - 480 + 2.64 - 0.004224 = 9,527.439616 and
     the bystander withdraws its 50,000 in full. (A gap larger than the
-    pool can pay is the auto-deleveraging and realisation cap's to bound.)"""
+    pool can pay: the next test.)"""
     ch = adv_flat_eth
     vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
     ch.set_pool(vault, sender=owner)
@@ -1673,3 +1673,193 @@ def test_owner_pool_and_oracle_switch_out_of_bounds_change_nothing(
     with ape.reverts(errors.NO_FEED):
         ch.set_oracle(empty_router, sender=owner)
     assert ch.oracle() == oracle.address
+
+
+def test_a_gap_larger_than_the_pool_is_shared_pro_rata_and_never_paid_by_a_bystander(
+    project, adv_flat_eth, owner, usdc, eth_feed, trader, keeper, hedger, lp, fund
+):
+    """The realisation cap. Pool: 10,000 USDC, ETH-PERP at the widest caps
+    (reserve 200 %, profit 100 %). trader/0 and keeper/0 each go long 3 ETH
+    at $3,000 (taker fee 9 each, premiums 0.0135 and 0.0405: pool cash
+    10,018.054); the bystander holds 50,000 USDC. ETH gaps to $7,000: each
+    is up 12,000, traders' PnL 24,000 against the pool's 10,018.054 less
+    the 0.126 premium it owes back: 10,017.928. The pool cannot pay, so
+    each close is paid its share: trader first, 12,000 * 10,017.928 /
+    24,000 = 5,008.964, less the maker fee 10.5, plus the premium refund
+    0.0945: 4,998.5585; then keeper, 12,000 * 5,019.464 / 12,000 (the cash
+    left, 5,019.4955, less 0.0315 owed back) = 5,019.464 - 10.5 + 0.0315 =
+    5,008.9955. Without the cap the first winner would have taken 11,989.59
+    and the second been paid out of the bystander's deposit."""
+    ch = adv_flat_eth
+    vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
+    ch.set_pool(vault, sender=owner)
+    ch.set_market_caps(0, 2 * E18, E18, E18, sender=owner)
+    fund(usdc, lp, 10_000 * USDC, vault)
+    vault.deposit(10_000 * USDC, lp, sender=lp)
+    for who, amount in ((trader, 5_000), (keeper, 5_000), (hedger, 50_000)):
+        fund(usdc, who, amount * USDC, ch)
+        ch.deposit(0, usdc, amount * USDC, sender=who)
+    ch.trade(0, 0, 3 * ETH, BUY_ANY, sender=trader)
+    ch.trade(0, 0, 3 * ETH, BUY_ANY, sender=keeper)
+    assert ch.pool_balance() == 10_018_054_000
+    set_price(eth_feed, owner, 7_000)
+    s = ch.pool_state()
+    assert (s.traders_pnl, s.premium_owed) == (24_000 * E18, 126 * E18 // 1_000)
+    before = ch.balance_of(trader, 0, usdc)
+    ch.trade(0, 0, -3 * ETH, 0, sender=trader)
+    assert ch.balance_of(trader, 0, usdc) - before == 4_998_558_500
+    before = ch.balance_of(keeper, 0, usdc)
+    ch.trade(0, 0, -3 * ETH, 0, sender=keeper)
+    assert ch.balance_of(keeper, 0, usdc) - before == 5_008_995_500
+    # The pool keeps the second close's fee; nobody was paid from deposits.
+    assert ch.pool_balance() == 10_500_000
+    for who in (trader, keeper):
+        ch.withdraw(0, usdc, MAX_UINT, sender=who)
+    ch.withdraw(0, usdc, 50_000 * USDC, sender=hedger)
+    assert usdc.balanceOf(hedger) == 50_000 * USDC
+    assert usdc.balanceOf(ch) == ch.pool_balance() == 10_500_000
+
+
+# An outside review's attacks on the first realisation cap, each now a test.
+
+
+def _capped_pool(project, ch, owner, usdc, lp, fund, amount=10_000):
+    """A LiquidityPool of `amount` USDC; ETH-PERP (market 0) at the widest caps."""
+    vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
+    ch.set_pool(vault, sender=owner)
+    fund(usdc, lp, amount * USDC, vault)
+    vault.deposit(amount * USDC, lp, sender=lp)
+    ch.set_market_caps(0, 2 * E18, E18, E18, sender=owner)
+
+
+def _deposit_each(ch, usdc, fund, amounts) -> None:
+    for who, amount in amounts:
+        fund(usdc, who, amount * USDC, ch)
+        ch.deposit(0, usdc, amount * USDC, sender=who)
+
+
+def _fair_share(s, net: int) -> int:
+    """What the cap pays of `net` against pool state `s` (WAD), written out
+    from docs/pool.md: cash less premium owed back, over traders' net gains."""
+    assets = s.cash - s.premium_owed
+    gains = s.traders_pnl - s.traders_funding
+    return min(net * assets // gains if gains > assets else net, assets)
+
+
+def test_funding_the_winners_owe_is_not_counted_twice(
+    project, clearinghouse, owner, usdc, weth, eth_feed, trader, keeper, hedger, lp, fund, chain
+):
+    """The first cap paid net * (cash + F - premium) / P, but each winner's
+    `net` already has the funding it owes taken off: with F > 0 the ratio
+    was too high, both winners were overpaid and the pool's ledger ended at
+    -1,132.55 (the bystander's deposit paid). Funding on, two days of it,
+    then ETH to $7,000: both closes are paid their share of cash / net
+    gains, and the pool's ledger stays >= 0."""
+    ch = clearinghouse
+    fast = flat(
+        weth, skew_scale=1_000 * ETH, max_funding_velocity=10 * E18, max_funding_rate=10 * E18
+    )
+    ch.list_market(fast, sender=owner)
+    _capped_pool(project, ch, owner, usdc, lp, fund)
+    _deposit_each(ch, usdc, fund, ((trader, 5_000), (keeper, 5_000), (hedger, 50_000)))
+    ch.trade(0, 0, 3 * ETH, BUY_ANY, sender=trader)
+    ch.trade(0, 0, 3 * ETH, BUY_ANY, sender=keeper)
+    chain.mine(timestamp=chain.blocks.head.timestamp + 2 * 86_400)
+    set_price(eth_feed, owner, 7_000)
+    s = ch.pool_state()
+    assert s.traders_funding > 0 and s.traders_pnl > s.cash
+    for who in (trader, keeper):
+        ch.trade(0, 0, -3 * ETH, 0, sender=who)
+    assert ch.pool_balance() >= 0
+    ch.withdraw(0, usdc, 50_000 * USDC, sender=hedger)
+    assert usdc.balanceOf(hedger) == 50_000 * USDC
+
+
+def test_a_winner_cannot_dodge_the_cap_through_its_own_liquidation(
+    project,
+    adv_flat_eth,
+    owner,
+    usdc,
+    wbtc,
+    eth_feed,
+    trader,
+    keeper,
+    hedger,
+    stranger,
+    lp,
+    fund,
+    wbtc_listed,
+):
+    """The review's second attack: trader is up 12,000 in capped ETH, of
+    which the pool would pay 5,008.964 on a close. It withdraws its margin,
+    buys 1.6 BTC hedged by its own second address (stranger, short 1.6
+    BTC), and a BTC dip puts it under MM; stranger liquidates the ETH long.
+    The first cap let a liquidation realise the whole 12,000; now the
+    liquidation is paid the same share a close would be."""
+    ch = adv_flat_eth
+    ch.list_market(flat(wbtc, max_oi=10 * 10**18), sender=owner)  # BTC: uncapped
+    _capped_pool(project, ch, owner, usdc, lp, fund)
+    amounts = ((trader, 5_000), (keeper, 5_000), (hedger, 50_000), (stranger, 20_000))
+    _deposit_each(ch, usdc, fund, amounts)
+    ch.trade(0, 0, 3 * ETH, BUY_ANY, sender=trader)
+    ch.trade(0, 0, 3 * ETH, BUY_ANY, sender=keeper)
+    set_price(eth_feed, owner, 7_000)
+    ch.withdraw(0, usdc, MAX_UINT, sender=trader)
+    ch.trade(0, 1, 16 * E18 // 10, BUY_ANY, sender=trader)
+    ch.trade(0, 1, -16 * E18 // 10, 0, sender=stranger)
+    set_price(wbtc_listed.feed, owner, 55_000)
+    s = ch.pool_state()
+    (ev,) = ch.liquidate(trader, 0, 0, 3 * ETH, 0, sender=stranger).events.filter(ch.Liquidation)
+    assert ev.size_delta == -3 * ETH
+    assert ev.quote_delta * 10**12 <= _fair_share(s, 12_000 * E18) < 6_000 * E18
+
+
+def test_a_bankrupt_losers_loss_does_not_let_winners_empty_the_pool(
+    project, adv_flat_eth, owner, usdc, eth_feed, trader, keeper, hedger, stranger, lp, fund
+):
+    """The review's third attack: a short of 4 ETH on 1,300 USDC nets the
+    winners' 24,000 down to 8,000, which the pool's 10,018 seems to cover;
+    the first cap paid both winners 12,000 and the short's deficit fell on
+    the bystander. Now no payout exceeds the pool's cash less the premium
+    it owes back: the first winner takes 10,017.91 (less fee, plus refund),
+    the second nothing until losses are collected. The short's own
+    deficit past the pool (a 133 % gap on 10x leverage) is still bad debt
+    for the waterfall: the cap bounds payouts, not losses."""
+    ch = adv_flat_eth
+    _capped_pool(project, ch, owner, usdc, lp, fund)
+    amounts = ((trader, 5_000), (keeper, 5_000), (hedger, 50_000), (stranger, 1_300))
+    _deposit_each(ch, usdc, fund, amounts)
+    ch.trade(0, 0, 3 * ETH, BUY_ANY, sender=trader)
+    ch.trade(0, 0, 3 * ETH, BUY_ANY, sender=keeper)
+    ch.trade(0, 0, -4 * ETH, 0, sender=stranger)
+    set_price(eth_feed, owner, 7_000)
+    s = ch.pool_state()
+    assets = s.cash - s.premium_owed
+    assert s.traders_pnl == 8_000 * E18 < assets
+    before = ch.balance_of(trader, 0, usdc)
+    (ev,) = ch.trade(0, 0, -3 * ETH, 0, sender=trader).events.filter(ch.Trade)
+    assert (ch.balance_of(trader, 0, usdc) - before) * 10**12 <= assets - ev.fee - ev.premium
+    ch.trade(0, 0, -3 * ETH, 0, sender=keeper)
+    assert ch.pool_balance() >= 0
+
+
+def test_a_winners_close_waits_for_every_markets_price(
+    project, adv_flat_eth, owner, usdc, wbtc, eth_feed, trader, keeper, hedger, lp, fund, chain
+):
+    """The review's fourth finding, a limit now documented (docs/pool.md,
+    issue 19): the cap values the whole pool, so with BTC's feed stale a
+    winner's reduction in capped ETH waits (`price stale`); a losing close
+    does not value the pool and goes through."""
+    ch = adv_flat_eth
+    ch.list_market(flat(wbtc, max_oi=10 * 10**18), sender=owner)
+    _capped_pool(project, ch, owner, usdc, lp, fund, 100_000)
+    _deposit_each(ch, usdc, fund, ((trader, 5_000), (keeper, 10_000), (hedger, 10_000)))
+    ch.trade(0, 0, 3 * ETH, BUY_ANY, sender=trader)
+    ch.trade(0, 0, -ETH, 0, sender=keeper)
+    ch.trade(0, 1, E18 // 10, BUY_ANY, sender=hedger)
+    chain.mine(timestamp=chain.blocks.head.timestamp + HEARTBEAT + 60)
+    set_price(eth_feed, owner, 3_100)  # ETH fresh, BTC stale
+    with ape.reverts(errors.PRICE_STALE):
+        ch.trade(0, 0, -ETH, 0, sender=trader)
+    ch.trade(0, 0, ETH // 2, BUY_ANY, sender=keeper)  # the short's loss: no pool pass
+    assert ch.position(keeper, 0, 0).size == -ETH // 2

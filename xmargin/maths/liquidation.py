@@ -8,6 +8,7 @@ the contract (see docs/liquidation.md for the derivation).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import astuple, dataclass, replace
 
 from xmargin.maths import errors
@@ -142,13 +143,16 @@ def liquidate(
     quote_precision: int,
     lp: LiquidationParams,
     whole: bool = False,
+    realise: Callable[[int], int] | None = None,
 ) -> Liquidation:
     """`liquidate` on an account the caller found liquidatable (E < MM, taken
     before funding accrues) with `old.size != 0` and `max_size > 0`: closes
     at the oracle price with no premium and no fee. Raises ValueError with
     the contract's reason when `max_size` would split a whole-position close
     or cut a piece worth less than the dust threshold. `whole`: the account
-    is in portfolio mode, whose liquidations close whole positions."""
+    is in portfolio mode, whose liquidations close whole positions.
+    `realise`: what the pool pays of the position's net profit (the
+    realisation cap, `xmargin.maths.pool.pay_out`; all of it when None)."""
     state = accrue(state, p, price, now)
     index = state.funding_index
     size_abs = abs(old.size)
@@ -160,9 +164,9 @@ def liquidate(
         raise ValueError(PIECE_TOO_SMALL)
     new_size = old.size - closed if old.size > 0 else old.size + closed
     r = risk(old, p, price, index)
-    state, position, quote_delta = settle(
-        state, old, new_size, price, index, r.pnl - r.funding, quote_precision
-    )
+    net = r.pnl - r.funding
+    paid = net if realise is None or net <= 0 else realise(net)
+    state, position, quote_delta = settle(state, old, new_size, price, index, paid, quote_precision)
     pen = penalty(closed, price, equity, mm, quote_precision, lp, p)
     return Liquidation(closed, wanted, quote_delta, pen, state, position)
 

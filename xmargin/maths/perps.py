@@ -7,6 +7,7 @@ rounding helpers are `xmargin.maths.fixed_point`'s).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import astuple, dataclass, replace
 
 from xmargin.maths.fixed_point import WAD, ceil_div, div_trunc, floor_div, mul_div_up
@@ -187,8 +188,12 @@ def trade(
     price: int,
     now: int,
     quote_precision: int,
+    realise: Callable[[int], int] | None = None,
 ) -> TradeResult:
-    """`trading._trade` without its permission checks: what a fill does."""
+    """`trading._trade` without its permission checks: what a fill does.
+    `realise` maps the old position's net profit to what the pool pays of
+    it (the realisation cap, `xmargin.maths.pool.pay_out`; all of it when
+    None)."""
     state = accrue(state, p, price, now)
     index = state.funding_index
     new_size = old.size + delta
@@ -196,8 +201,10 @@ def trade(
     r = risk(old, p, price, index)
     prem = premium(delta, adj)
     f = fee(state.skew, delta, price, p)
+    net = r.pnl - r.funding
+    paid = net if realise is None else realise(net)
     state, position, quote_delta = settle(
-        state, old, new_size, price, index, r.pnl - r.funding - prem - f, quote_precision
+        state, old, new_size, price, index, paid - prem - f, quote_precision
     )
     return TradeResult(
         fill_price=max(price + adj, 0),

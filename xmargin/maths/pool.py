@@ -146,6 +146,22 @@ def cap_breach(
     return None
 
 
+def pay_out(state: PoolState, net: int) -> int:
+    """`liquidity._pay_out`, the realisation cap: what the pool in `state`
+    (before the close) pays of a close's `net` (PnL less funding owed,
+    WAD): all of a loss; of a profit, all while cash - premium owed back
+    covers traders' net gains (PnL - funding), else the share cash / gains,
+    rounded down; never more than that cash (0 when there is none)."""
+    if net <= 0:
+        return net
+    assets = state.cash - state.premium_owed
+    if assets <= 0:
+        return 0
+    owed = state.traders_pnl - state.traders_funding
+    paid = net * assets // owed if owed > assets else net
+    return min(paid, assets)
+
+
 def withdrawable(state: PoolState, precision: int) -> int:
     """`pool_withdrawable`: the most cash the pool may release, native
     quote units (`precision` = 10**(18 - decimals))."""
@@ -214,6 +230,7 @@ def adl(
     index: int,
     max_size: int,
     quote_precision: int,
+    pool: PoolState,
 ) -> AdlResult:
     """`deleverage.adl` with `state` accrued to `index`: raises ValueError
     with the reason for a market within its cap, a position not in profit
@@ -221,7 +238,8 @@ def adl(
     the position's net profit covers `a.profit - a.target` (rounded up), at
     most the position, |skew| and `max_size`, as a reducing trade (skew
     premium and fee), realising the closed part's profit and funding in
-    proportion (the rest keeps its entry terms)."""
+    proportion (the rest keeps its entry terms), paid as far as the `pool`
+    (before the close) can pay it (`pay_out`)."""
     pnl, owed = pnl_funding(pos, price, index)
     net = pnl - owed
     if not a.needed:
@@ -239,7 +257,7 @@ def adl(
     part_pnl, part_owed = pnl_funding(
         Position(-delta, pos.entry_price, pos.funding_index), price, index
     )
-    quote_delta = floor_div(part_pnl - part_owed - paid - charged, quote_precision)
+    quote_delta = floor_div(pay_out(pool, part_pnl - part_owed) - paid - charged, quote_precision)
     long_oi, short_oi = state.long_oi, state.short_oi
     if pos.size > 0:
         long_oi -= closed
