@@ -480,6 +480,18 @@ class EngineMachine(RuleBasedStateMachine):
         who, sub = self.actors[actor]
         self._count("trade", self.w.trade(self.chain, who, sub, market, delta))
 
+    @rule(market=st.integers(0, 1), size=sizes, first_long=st.booleans())
+    def hedged_pair(self, market, size, first_long):
+        """trader/0 and hedger/0 take opposite sides of `size` in one market
+        (the griefer's pair of issue 17): no net exposure and no cash
+        requirement, but both legs count against the reserve, as either
+        leg closing would leave the pool holding the other."""
+        (a, sa), (b, sb) = self.actors[0], self.actors[2]
+        size = abs(size) or 1
+        long_first = size if first_long else -size
+        self._count("hedged pair leg", self.w.trade(self.chain, a, sa, market, long_first))
+        self._count("hedged pair leg", self.w.trade(self.chain, b, sb, market, -long_first))
+
     @rule(
         sub=st.integers(0, 1),
         market=st.integers(0, 1),
@@ -625,11 +637,15 @@ class EngineMachine(RuleBasedStateMachine):
         amount = LP_SEED * frac // 10_000
         now = self._next()
         oi = [m for m, s in enumerate(self.w.states) if s.long_oi or s.short_oi]
+        # The vault's order: the pool's value (its prices), paused, a pool
+        # worth nothing, a zero amount.
         reason = self.w.first_price_error(oi, now)
-        if reason is None and amount == 0:
-            reason = errors.ZERO_AMOUNT
+        if reason is None and self.w.paused:
+            reason = errors.PAUSED
         if reason is None and self.pool.totalSupply() and self.ch.pool_value() == 0:
             reason = errors.POOL_NO_VALUE
+        if reason is None and amount == 0:
+            reason = errors.ZERO_AMOUNT
         if reason is not None:
             self._refused(lambda: self.pool.deposit(amount, self.lp, sender=self.lp), reason)
         else:
@@ -1089,6 +1105,9 @@ class EngineMachine(RuleBasedStateMachine):
     def matches_the_model(self):
         if hasattr(self, "w"):
             self.w.check(self.chain)
+            # What traders are paid never exceeds what the pool holds: its
+            # ledger goes below zero only by absorbing bad debt.
+            assert self.w.pool >= 0 or self.w.bad_debt[2] > 0, self.w.pool
             COVERAGE["steps checked"] += 1
             if self.w.bad_debt[0] != getattr(self, "_bad_debt_seen", 0):
                 COVERAGE["bad debt absorbed"] += 1

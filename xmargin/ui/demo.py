@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ape.exceptions import APINotImplementedError, ProviderError
 from rich.console import Console
 
 from xmargin.chain.config import load_config
@@ -204,7 +206,9 @@ def run_demo(
 
     _bad_requests(engine, accounts, console, decimals)
     final, summary = _keeper(engine, accounts, console, decimals, labels, network)
-    summary = _squeeze(engine, accounts, console, decimals, network) or summary
+    _on_snapshot(
+        engine, console, lambda: _squeeze_round(engine, accounts, console, decimals, network)
+    )
 
     out = DemoResult(before=before, after=after)
     verdict = "agrees" if out.model_agrees else "[red]DISAGREES[/red]"
@@ -332,25 +336,45 @@ def _keeper(
     return after, summary
 
 
-def _squeeze(
+def _on_snapshot(engine: Engine, console: Console, run: Callable[[], None]) -> None:
+    """`run()` on a snapshot of the chain (anvil's `evm_snapshot`), reverted
+    after it: the squeeze round leaves the chain as the keeper left it after
+    the shock, which the charts and the CLI examples (docs/cli.md) read."""
+    provider = engine.clearinghouse.provider
+    try:
+        snapshot = provider.make_request("evm_snapshot", [])
+    except (ProviderError, APINotImplementedError):
+        console.print("(no squeeze round: the node cannot take a snapshot; anvil can)")
+        return
+    try:
+        run()
+    finally:
+        provider.make_request("evm_revert", [snapshot])
+    console.print(
+        "(the squeeze ran on a snapshot of the chain, now reverted: "
+        "the chain is as the keeper left it after the shock)"
+    )
+
+
+def _squeeze_round(
     engine: Engine,
     accounts: AccountManager,
     console: Console,
     decimals: dict[str, int],
     network: NetworkInfo,
-) -> EngineSummary | None:
+) -> None:
     """Auto-deleveraging, shown: a whale goes long BTC with 90 % of what the
     reserve and the total reserve leave; BTC then squeezes up by the move
     that takes traders' BTC profit to SQUEEZE_OVER times its cap (no trade
     can prevent a price move); one keeper pass liquidates the shorts it
     hurt and auto-deleverages the winners, best ADL rank first, back to the
-    market's target. Returns the summary after it (None if the BTC market
-    is not capped or ends with no net long)."""
+    market's target (nothing, if the BTC market is not capped or has no
+    net long)."""
     ch = engine.clearinghouse
     market_id = engine.record.markets[SQUEEZE_MARKET]
     reserve, pnl, target = (int(f) for f in ch.market_caps(market_id))
     if reserve == 0:
-        return None
+        return
     console.rule("Squeeze: auto-deleveraging")
     quote = engine.tokens[engine.quote_symbol]
     whale = accounts.test_accounts[WHALE_INDEX]
@@ -381,7 +405,7 @@ def _squeeze(
     net = ch.market_state(market_id).skew * m.price // WAD
     if net <= 0:
         console.print(f"  {SQUEEZE_MARKET} has no net long: no squeeze")
-        return None
+        return
     # profit + net * move > over * pnl * (value - net * move), solved for move
     want = int(SQUEEZE_OVER * pnl) * a.value // WAD - a.profit
     bps = -(-want * 10_000 * WAD // (net * (WAD + int(SQUEEZE_OVER * pnl))))
@@ -404,7 +428,6 @@ def _squeeze(
         adl_table("Auto-deleveraging (best rank first)", after.adls, after.quote_decimals)
     )
     console.print(caps_table("Capital caps after the keeper", after.caps))
-    return read_summary(engine, network.label)
 
 
 def _all_accounts(accounts: AccountManager, keeper: Keeper) -> set[tuple[str, int]]:
