@@ -731,16 +731,26 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(
         who=st.sampled_from([0, 2, 0, 2, 3, 4]),
-        actor=st.integers(0, 3),
+        actor=st.integers(0, 7),
         market=st.integers(0, 1),
         part=st.sampled_from([1_100, 1_100, 500, 10, 0]),
     )
     def adl(self, who, actor, market, part):
         """Auto-deleverages `part` per mille of a position (> 1,000: as much
         as the engine wants, 0: zero size): refused unless the market's
-        traders' profit is past its cap and the position wins; by its
-        owner or operator, always."""
-        owner, sub = self.actors[actor]
+        traders' profit is past its cap and the position wins on the skew's
+        side; by its owner or operator, always. Actors 4-7 prefer a position
+        the engine would take, if the market needs ADL and has one."""
+        owner, sub = self.actors[actor % len(self.actors)]
+        if actor >= len(self.actors):
+            now = self.chain.blocks.head.timestamp + 1
+            eligible = [
+                (w, s)
+                for w, s in self.actors
+                if self.w.adl_reason(self.stranger, w, s, market, 2**96, now) is None
+            ]
+            if eligible:
+                owner, sub = eligible[actor % len(eligible)]
         caller = self._liquidator(who, owner, sub)
         size = abs(self.w.positions[(str(owner), sub, market)].size)
         max_size = 2**96 if part > 1_000 else max(size * part // 1_000, 1 if part else 0)

@@ -16,8 +16,10 @@ One pass (`Keeper.run_once`):
    debt gets `liquidate_collateral` if the keeper holds quote tokens;
    while the engine is paused, or within its grace period after an unpause,
    nothing is sent (one `liquidations_closed` line);
-4. in every capped market whose traders' net profit is past its cap (a
-   price move no trade could prevent, `adl_state`), auto-deleverage the
+4. then, at the head the liquidations left (closing a loser raises
+   traders' net profit), in every capped market whose traders' net profit
+   is past its cap (a price move no trade could prevent, `adl_state`),
+   auto-deleverage the
    winners on the skew's side in Hyperliquid's order (profit ratio times
    leverage, `xmargin.maths.pool.adl_rank`) until the market is back under
    its cap (the engine closes each down to the target) or its skew is gone;
@@ -191,16 +193,23 @@ class Keeper:
                 "pages": stats.pages,
             }
         )
-        over_cap = self._over_profit_cap(block)
-        if (unhealthy or over_cap) and not self._liquidations_open(block):
-            unhealthy, over_cap = [], []
-        markets = read_markets(self.engine, block) if unhealthy or over_cap else []
+        open_: bool | None = None
         if unhealthy:
-            lp = liq.LiquidationParams(*ch.liquidation_params())
-            for row in unhealthy:
-                self._heal(str(row.owner), int(row.sub_id), lp, markets, stats)
-        for market_id in over_cap:
-            self._deleverage(market_id, rows, markets, block, stats)
+            open_ = self._liquidations_open(block)
+            if open_:
+                lp = liq.LiquidationParams(*ch.liquidation_params())
+                markets = read_markets(self.engine, block)
+                for row in unhealthy:
+                    self._heal(str(row.owner), int(row.sub_id), lp, markets, stats)
+        # ADL after the liquidations, at the head they left: closing a
+        # loser realises its loss, which raises traders' net profit and can
+        # take a market past its cap.
+        head = ch.chain_manager.blocks.head.number
+        over_cap = self._over_profit_cap(head)
+        if over_cap and (open_ if open_ is not None else self._liquidations_open(head)):
+            markets = read_markets(self.engine, head)
+            for market_id in over_cap:
+                self._deleverage(market_id, rows, markets, head, stats)
         stats.seconds = time.monotonic() - started
         self.log({"event": "pass", **stats.__dict__})
         return stats
