@@ -24,6 +24,7 @@ from xmargin.chain.config import ConfigError, load_config
 from xmargin.chain.deployments import DeploymentError, DeploymentRecord
 from xmargin.chain.risk_set import read_config, risk_set_address
 from xmargin.maths import model, perps
+from xmargin.maths import pool as pool_model
 from xmargin.maths import portfolio as pm
 from xmargin.maths.account import Account, Exposure, portfolio_margin
 
@@ -98,6 +99,17 @@ class PositionView:
     market: MarketView
     position: perps.Position
     risk: perps.PositionRisk
+
+
+def read_adl_state(engine: Engine, market_id: int, block_id: int) -> pool_model.AdlState | None:
+    """`adl_state(market_id)` at `block_id` as the model's `AdlState`; None
+    when the pool cannot be valued (a market with open interest priced
+    invalid)."""
+    try:
+        a = engine.clearinghouse.adl_state(market_id, block_id=block_id)
+    except ContractLogicError:
+        return None
+    return pool_model.AdlState(int(a.profit), int(a.value), int(a.limit), int(a.target))
 
 
 def read_markets(engine: Engine, block_id: int) -> list[MarketView]:

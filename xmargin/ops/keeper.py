@@ -43,7 +43,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ape.exceptions import ContractLogicError
 
-from xmargin.chain.engine import Engine, MarketView, read_markets, stdout_silenced
+from xmargin.chain.engine import (
+    Engine,
+    MarketView,
+    read_adl_state,
+    read_markets,
+    stdout_silenced,
+)
 from xmargin.chain.scan import PAGE, HealthRow, Margins, health_pages
 from xmargin.maths import errors, perps
 from xmargin.maths import liquidation as liq
@@ -251,11 +257,8 @@ class Keeper:
         for market_id in self.engine.record.markets.values():
             if ch.market_caps(market_id, block_id=block)[2] == 0:
                 continue  # uncapped: no ADL
-            try:
-                a = ch.adl_state(market_id, block_id=block)
-            except ContractLogicError:
-                continue
-            if a.profit > a.limit:
+            a = read_adl_state(self.engine, market_id, block)
+            if a is not None and a.needed:
                 self.log(
                     {
                         "event": "adl_needed",
@@ -297,8 +300,9 @@ class Keeper:
         for rank, owner, sub_id, size in ranked:
             if not self._adl_one(market_id, view.symbol, owner, sub_id, rank, size, stats):
                 continue
-            a = ch.adl_state(market_id)
-            if a.profit <= a.limit or ch.market_state(market_id).skew == 0:
+            head = ch.chain_manager.blocks.head.number
+            a = read_adl_state(self.engine, market_id, head)
+            if a is None or not a.needed or ch.market_state(market_id, block_id=head).skew == 0:
                 return
 
     def _adl_one(

@@ -239,8 +239,7 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
 def _adl_lines(out: Console, s: Session, view: AccountView) -> None:
     """Each winning position's ADL rank (profit ratio times leverage, the
     keeper's order: docs/pool.md) and how close its market is to ADL."""
-    from ape.exceptions import ContractLogicError
-
+    from xmargin.chain.engine import read_adl_state
     from xmargin.maths.pool import adl_rank
 
     ch = s.engine.clearinghouse
@@ -249,12 +248,11 @@ def _adl_lines(out: Console, s: Session, view: AccountView) -> None:
         rank = adl_rank(p.position, m.price, m.index, view.health.equity, m.state.skew)
         if rank == 0 or ch.market_caps(m.market_id, block_id=s.block)[2] == 0:
             continue
-        try:
-            a = ch.adl_state(m.market_id, block_id=s.block)
-        except ContractLogicError:
+        a = read_adl_state(s.engine, m.market_id, s.block)
+        if a is None:
             continue
         used = f"{a.profit * 100 / a.limit:.1f} %" if a.limit else "n/a"
-        state = "[red]ADL running[/red]" if a.profit > a.limit else "no ADL"
+        state = "[red]ADL running[/red]" if a.needed else "no ADL"
         score = "first (no equity)" if rank >= 2**255 else f"{rank / 10**18:.4f}"
         out.print(
             f"ADL: {m.symbol} rank score {score}; its traders' profit is {used} of the cap: {state}"

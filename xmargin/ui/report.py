@@ -308,10 +308,10 @@ def caps_table(title: str, caps: Sequence[MarketCaps]) -> Table:
             _percent(c.reserve_factor),
             usd(c.side_notional),
             f"{_percent(c.max_pnl_factor)} / {_percent(c.adl_target_factor)}",
-            usd(c.profit),
-            usd(c.limit),
-            usd(c.target),
-            "[red]needed[/red]" if c.adl_needed else "no",
+            usd(c.adl.profit),
+            usd(c.adl.limit),
+            usd(c.adl.target),
+            "[red]needed[/red]" if c.adl.needed else "no",
         )
     return table
 

@@ -15,10 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ape.exceptions import ContractLogicError
-
-from xmargin.chain.engine import Engine, read_markets
-from xmargin.maths.pool import PoolState, market_terms
+from xmargin.chain.engine import Engine, read_adl_state, read_markets
+from xmargin.maths.pool import AdlState, PoolState, market_terms
 
 if TYPE_CHECKING:
     from ape.contracts.base import ContractEvent
@@ -107,14 +105,8 @@ class MarketCaps:
     adl_target_factor: int
     # max(long, short) * price: what the reserve counts
     side_notional: int
-    # traders' net profit, and max_pnl_factor / adl_target_factor * value
-    profit: int
-    limit: int
-    target: int
-
-    @property
-    def adl_needed(self) -> bool:
-        return self.profit > self.limit
+    # traders' net profit against max_pnl_factor / adl_target_factor * value
+    adl: AdlState
 
 
 @dataclass(frozen=True)
@@ -209,9 +201,8 @@ def _caps(engine: Engine, block: int) -> tuple[MarketCaps, ...]:
         reserve, pnl, target = (int(f) for f in ch.market_caps(m.market_id, block_id=block))
         if reserve == 0:
             continue
-        try:
-            a = ch.adl_state(m.market_id, block_id=block)
-        except ContractLogicError:
+        a = read_adl_state(engine, m.market_id, block)
+        if a is None:
             continue  # another market's price is invalid: the pool has no value now
         terms = market_terms(m.state, m.params, m.price, m.index)
         out.append(
@@ -221,9 +212,7 @@ def _caps(engine: Engine, block: int) -> tuple[MarketCaps, ...]:
                 max_pnl_factor=pnl,
                 adl_target_factor=target,
                 side_notional=terms.side_notional,
-                profit=int(a.profit),
-                limit=int(a.limit),
-                target=int(a.target),
+                adl=a,
             )
         )
     return tuple(out)
