@@ -6,10 +6,10 @@
         pooled multi-asset collateral for every account `(owner, sub_id)`,
         prices it through the OracleRouter, reports each account's equity,
         initial and maintenance margin, and runs deposits, withdrawals,
-        transfers between sub-accounts, trades, the margin mode
-        and the liquidity pool's cash ledger. Everything else runs on this
-        contract's storage, at its address, through `__default__`: the
-        LiquidityPool's cash in and out and the pool's value in
+        transfers between sub-accounts and the margin mode. Everything
+        else runs on this contract's storage, at its address, through
+        `__default__`: trades and delayed orders in ClearinghouseOrders;
+        the LiquidityPool's cash in and out and the pool's value in
         ClearinghousePool; liquidation, bad debt and keeper reads in
         ClearinghouseLiquidator; the owner's and guardian's functions and
         configuration reads, and each account's operators, in
@@ -43,19 +43,23 @@ exports: (
     # health and margin mode
     state.health.account_health,
     state.health.set_margin_mode,
-    # perpetual markets
+    # perpetual markets (trades and orders run in ClearinghouseOrders)
     state.markets.position,
-    state.trading.trade,
-    state.trading.trade_for,
     # the extensions this contract runs (modules/extensions.vy)
     extensions.LIQUIDATOR,
     extensions.POOL,
+    extensions.ORDERS,
 )
 
 
 @deploy
 def __init__(
-    quote_asset: address, oracle: address, quote_cap: uint256, liquidator: address, pool: address
+    quote_asset: address,
+    oracle: address,
+    quote_cap: uint256,
+    liquidator: address,
+    pool: address,
+    orders: address,
 ):
     """
     @notice Deploys the engine with its quote (settlement) asset.
@@ -67,9 +71,11 @@ def __init__(
            guardian's functions to ClearinghouseAdmin).
     @param pool The ClearinghousePool extension (the LiquidityPool's cash
            in and out, pool value and requirement).
+    @param orders The ClearinghouseOrders extension (trades, delayed
+           orders and their rules).
     """
     state.__init__()
-    extensions.__init__(liquidator, pool)
+    extensions.__init__(liquidator, pool, orders)
     state.oracle._set(oracle)
     state.collateral._initialize(quote_asset, quote_cap)
 
@@ -80,8 +86,9 @@ def __init__(
 def __default__() -> Bytes[constants.MAX_RETURN]:
     """
     @notice Runs the extensions' functions on this contract's storage,
-            returning their result: the pool's selectors in
-            ClearinghousePool, every other one in ClearinghouseLiquidator
+            returning their result: trades and orders in ClearinghouseOrders,
+            the pool's selectors in ClearinghousePool, every other one in
+            ClearinghouseLiquidator
             (liquidation, insurance fund, keeper views, and through it the
             owner's and guardian's functions). Unknown selectors revert there.
     @dev `@reentrant` here only: the extensions' functions take the shared

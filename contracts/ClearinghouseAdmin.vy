@@ -55,6 +55,7 @@ exports: (
     state.markets.list_market,
     state.markets.set_market_params,
     state.markets.set_market_closed,
+    state.orders.set_order_rules,
     # liquidity pool
     state.liquidity.pool,
     state.liquidity.pool_buffer,

@@ -124,6 +124,21 @@ def price(asset: address) -> uint256:
     @param asset The token whose price is read.
     @return The price in 1e18 USD per whole token.
     """
+    return self._price(asset)[0]
+
+
+@external
+@view
+def price_time(asset: address) -> (uint256, uint256):
+    """
+    @notice The checked USD price of one whole `asset` token, in WAD, and
+            when its feed published it.
+    @dev Reverts as `price` does. Delayed orders settle only on a price
+         published after their delay.
+    @param asset The token whose price is read.
+    @return The price (1e18 USD per whole token) and the primary feed's
+            `updatedAt` (seconds).
+    """
     return self._price(asset)
 
 
@@ -310,10 +325,11 @@ def _unpack_feed(word: uint256) -> Feed:
 
 @internal
 @view
-def _read(feed: Feed, min_price: uint256, max_price: uint256, second: bool) -> uint256:
+def _read(feed: Feed, min_price: uint256, max_price: uint256, second: bool) -> (uint256, uint256):
     """
     @dev Reads one feed and applies every per-feed check. `second` only
-         picks the reasons (the primary's or the second feed's).
+         picks the reasons (the primary's or the second feed's). Returns
+         the WAD price and the round's `updatedAt`.
     """
     round_id: uint80 = 0
     answer: int256 = 0
@@ -337,7 +353,7 @@ def _read(feed: Feed, min_price: uint256, max_price: uint256, second: bool) -> u
     assert a <= constants.MAX_PRICE, errors.PRICE_OUT_OF_BOUNDS
     p: uint256 = unsafe_mul(a, feed.scale)
     assert p > min_price and p < max_price, errors.PRICE_OUT_OF_BOUNDS
-    return p
+    return p, updated_at
 
 
 @internal
@@ -353,19 +369,21 @@ def _fail(second: bool, primary_reason: String[32], second_reason: String[32]):
 
 @internal
 @view
-def _price(asset: address) -> uint256:
+def _price(asset: address) -> (uint256, uint256):
     # Two storage reads without a second feed, three with one.
     word: uint256 = self.primary_word[asset]
     assert word != 0, errors.NO_FEED
     bounds: uint256 = self.bounds_word[asset]
     min_price: uint256 = bounds & BOUND_MASK
     max_price: uint256 = bounds >> 128
-    p: uint256 = self._read(self._unpack_feed(word), min_price, max_price, False)
+    p: uint256 = 0
+    published: uint256 = 0
+    p, published = self._read(self._unpack_feed(word), min_price, max_price, False)
     if word & HAS_SECOND_BIT != 0:
         second: uint256 = self.second_word[asset]
-        s: uint256 = self._read(self._unpack_feed(second), min_price, max_price, True)
+        s: uint256 = self._read(self._unpack_feed(second), min_price, max_price, True)[0]
         diff: uint256 = max(p, s) - min(p, s)
         # |s - p| / p <= max_deviation, compared exactly without division.
         max_deviation: uint256 = (second >> DEVIATION_SHIFT) & DEVIATION_MASK
         assert diff * constants.WAD <= max_deviation * p, errors.FEEDS_DEVIATE
-    return p
+    return p, published

@@ -277,9 +277,21 @@ def snapshot_balances():
 
 
 @pytest.fixture
+def deposit_usdc(clearinghouse, usdc, fund):
+    """Mints, approves and deposits whole USDC into an account."""
+
+    def do(who, amount_usdc: int, sub_id: int = 0):
+        fund(usdc, who, amount_usdc * 10**6, clearinghouse)
+        clearinghouse.deposit(sub_id, usdc, amount_usdc * 10**6, sender=who)
+
+    return do
+
+
+@pytest.fixture
 def market(clearinghouse, owner, weth_listed) -> int:
     """tests.markets.ETH_MARKET listed on the WETH feed: market id 0."""
-    from tests.markets import params
+    from tests.markets import allow_atomic, params
 
     clearinghouse.list_market(params(weth_listed.token.address), sender=owner)
+    allow_atomic(clearinghouse, owner)
     return 0

@@ -34,3 +34,13 @@ ETH_MARKET = MarketParams(
 def params(asset, **changes) -> tuple:
     """ETH_MARKET's on-chain struct for `asset`, with `changes` applied."""
     return replace(ETH_MARKET, asset=str(asset), **changes).as_tuple()
+
+
+def allow_atomic(ch, owner, market_id: int | None = None) -> None:
+    """Lets a listed market (the last one by default) trade atomically, as
+    tests that are not about delayed orders need: a 1 s delay, a 60 s
+    window, no settlement fee, and a declared deviation of 0 (the mock
+    feeds publish only when a test says so)."""
+    if market_id is None:
+        market_id = ch.num_markets() - 1
+    ch.set_order_rules(market_id, 1, 60, 0, True, 0, sender=owner)

@@ -30,18 +30,24 @@ exports: (
     state.health.collateral_value,
     extensions.LIQUIDATOR,
     extensions.POOL,
+    extensions.ORDERS,
 )
 
 
 @deploy
 def __init__(
-    quote_asset: address, oracle: address, quote_cap: uint256, liquidator: address, pool: address
+    quote_asset: address,
+    oracle: address,
+    quote_cap: uint256,
+    liquidator: address,
+    pool: address,
+    orders: address,
 ):
     """
     @notice Deploys the engine as the Clearinghouse does.
     """
     state.__init__()
-    extensions.__init__(liquidator, pool)
+    extensions.__init__(liquidator, pool, orders)
     state.oracle._set(oracle)
     state.collateral._initialize(quote_asset, quote_cap)
 

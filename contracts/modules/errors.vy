@@ -18,6 +18,7 @@ SIZE_TOO_LARGE: constant(String[32]) = "xm.input: size too large"
 BAD_LIQUIDATOR: constant(String[32]) = "xm.deploy: bad liquidator"
 BAD_ADMIN: constant(String[32]) = "xm.deploy: bad admin"
 BAD_POOL_EXTENSION: constant(String[32]) = "xm.deploy: bad pool extension"
+BAD_ORDERS_EXTENSION: constant(String[32]) = "xm.deploy: bad orders extension"
 
 # gov: guardian and pause
 PAUSED: constant(String[32]) = "xm.gov: paused"
@@ -134,6 +135,20 @@ ADL_NOT_IN_PROFIT: constant(String[32]) = "xm.adl: position not in profit"
 ADL_WRONG_SIDE: constant(String[32]) = "xm.adl: not on the skew's side"
 ADL_SELF: constant(String[32]) = "xm.adl: own account"
 ADL_RAISES_MM: constant(String[32]) = "xm.adl: would raise MM"
+
+# order: delayed orders and their rules
+ORDER_DELAY_RANGE: constant(String[32]) = "xm.order: delay out of range"
+ORDER_WINDOW_RANGE: constant(String[32]) = "xm.order: window out of range"
+ORDER_DEVIATION_RANGE: constant(String[32]) = "xm.order: deviation above 100%"
+FEES_BELOW_DEVIATION: constant(String[32]) = "xm.order: fees below deviation"
+TRADE_BY_ORDER: constant(String[32]) = "xm.order: market trades by order"
+NO_ORDER_RULES: constant(String[32]) = "xm.order: market has no rules"
+ORDER_PENDING: constant(String[32]) = "xm.order: order pending"
+NO_ORDER: constant(String[32]) = "xm.order: no order"
+ORDER_TOO_EARLY: constant(String[32]) = "xm.order: too early"
+ORDER_EXPIRED: constant(String[32]) = "xm.order: expired"
+ORDER_PRICE_TOO_OLD: constant(String[32]) = "xm.order: price not after delay"
+ORDER_NOT_EXPIRED: constant(String[32]) = "xm.order: not expired"
 
 # vault: the LiquidityPool vault
 POOL_NO_VALUE: constant(String[32]) = "xm.vault: pool has no value"

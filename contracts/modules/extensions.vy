@@ -2,7 +2,8 @@
 """
 @title xmargin extension routing
 @notice Where the Clearinghouse's `__default__` sends a call it does not
-        implement: the liquidity pool's selectors and auto-deleveraging to
+        implement: trades and delayed orders to ClearinghouseOrders, the
+        liquidity pool's selectors and auto-deleveraging to
         ClearinghousePool, every other one to ClearinghouseLiquidator (which
         forwards what it does not implement to ClearinghouseAdmin). All of
         them run by `delegatecall`, on the Clearinghouse's storage.
@@ -12,14 +13,17 @@ from . import errors
 
 LIQUIDATOR: public(immutable(address))
 POOL: public(immutable(address))
+ORDERS: public(immutable(address))
 
 
 @deploy
-def __init__(liquidator: address, pool: address):
+def __init__(liquidator: address, pool: address, orders: address):
     assert liquidator.is_contract, errors.BAD_LIQUIDATOR
     assert pool.is_contract, errors.BAD_POOL_EXTENSION
+    assert orders.is_contract, errors.BAD_ORDERS_EXTENSION
     LIQUIDATOR = liquidator
     POOL = pool
+    ORDERS = orders
 
 
 @internal
@@ -29,7 +33,19 @@ def _target() -> address:
     @dev The extension that implements the selector of this call.
     """
     # Shorter calldata (no selector) reverts here: nothing implements it.
-    if convert(slice(msg.data, 0, 4), bytes4) in [
+    selector: bytes4 = convert(slice(msg.data, 0, 4), bytes4)
+    if selector in [
+        method_id("trade(uint256,uint256,int256,uint256)", output_type=bytes4),
+        method_id("trade_for(address,uint256,uint256,int256,uint256)", output_type=bytes4),
+        method_id("commit_order(address,uint256,uint256,int256,uint256)", output_type=bytes4),
+        method_id("settle_order(address,uint256)", output_type=bytes4),
+        method_id("cancel_order(address,uint256)", output_type=bytes4),
+        method_id("pending_order(address,uint256)", output_type=bytes4),
+        method_id("order_rules(uint256)", output_type=bytes4),
+        method_id("order_fees()", output_type=bytes4),
+    ]:
+        return ORDERS
+    if selector in [
         method_id("pool_balance()", output_type=bytes4),
         method_id("pool_state()", output_type=bytes4),
         method_id("pool_value()", output_type=bytes4),

@@ -13,12 +13,14 @@
 from . import collateral
 from . import health
 from . import operators
+from . import orders
 from . import token_transfer
 from . import errors
 
 uses: collateral
 uses: health
 uses: operators
+uses: orders
 
 
 event Deposit:
@@ -141,6 +143,9 @@ def _debit(owner: address, sub_id: uint256, asset: address, amount: uint256) -> 
          an account's balance; returns the new balance. The caller checks
          the account's margin afterwards.
     """
+    # A pending order settles on this account: it may not take margin out
+    # from under it once the settlement price is known.
+    orders._check_no_order(owner, sub_id)
     collateral._check_listed(asset)
     assert amount > 0, errors.ZERO_AMOUNT
     balance: int256 = collateral.balances[owner][sub_id][asset]

@@ -34,6 +34,7 @@ from . import fixed_point as fp
 from . import governance
 from . import markets
 from . import oracle
+from . import orders
 from . import portfolio
 
 uses: accounts
@@ -41,6 +42,7 @@ uses: collateral
 uses: governance
 uses: markets
 uses: oracle
+uses: orders
 uses: portfolio
 
 
@@ -102,10 +104,12 @@ def set_margin_mode(sub_id: uint256, portfolio_mode: bool):
             (position by position) and portfolio margin (the whole book over
             the risk set's scenarios). An account with debt or positions
             must meet the new mode's initial margin. While paused, a switch
-            that lowers either margin (a risk increase) is refused.
+            that lowers either margin (a risk increase) is refused; with a
+            pending order (`commit_order`), every switch is.
     @param sub_id The caller's sub-account.
     @param portfolio_mode True for portfolio margin, False for linear.
     """
+    orders._check_no_order(msg.sender, sub_id)
     before: Health = empty(Health)
     paused: bool = governance.paused
     if paused:

@@ -41,3 +41,12 @@ def _price(asset: address) -> uint256:
     @dev The checked WAD USD price of `asset`; reverts with the router's reason.
     """
     return staticcall self.oracle.price(asset)
+
+
+@internal
+@view
+def _price_time(asset: address) -> (uint256, uint256):
+    """
+    @dev The checked WAD USD price of `asset` and when its feed published it.
+    """
+    return staticcall self.oracle.price_time(asset)

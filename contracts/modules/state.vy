@@ -3,8 +3,8 @@
 """
 @title xmargin engine state
 @notice Every module of the engine, initialized once and in one order. The
-        Clearinghouse and its two extensions (ClearinghouseLiquidator,
-        ClearinghouseAdmin), which run on the Clearinghouse's storage by
+        Clearinghouse and its extensions (ClearinghouseOrders,
+        ClearinghousePool, ClearinghouseLiquidator, ClearinghouseAdmin), which run on the Clearinghouse's storage by
         `delegatecall`, each `initializes: state`, so their storage layouts
         are the same by construction. Each storage field is written by the
         one module that declares it; the others call its internal functions
@@ -28,6 +28,7 @@ from . import liquidity
 from . import markets
 from . import operators
 from . import oracle
+from . import orders
 from . import portfolio
 from . import registry
 from . import trading
@@ -41,6 +42,7 @@ initializes: oracle
 initializes: registry
 initializes: collateral[ownable := ownable, accounts := accounts, oracle := oracle]
 initializes: markets[ownable := ownable, collateral := collateral, oracle := oracle]
+initializes: orders[ownable := ownable, markets := markets]
 initializes: liquidity[
     ownable := ownable, collateral := collateral, governance := governance, markets := markets
 ]
@@ -53,9 +55,15 @@ initializes: health[
     governance := governance,
     markets := markets,
     oracle := oracle,
+    orders := orders,
     portfolio := portfolio,
 ]
-initializes: funds[collateral := collateral, health := health, operators := operators]
+initializes: funds[
+    collateral := collateral,
+    health := health,
+    operators := operators,
+    orders := orders,
+]
 initializes: trading[
     accounts := accounts,
     collateral := collateral,
@@ -64,6 +72,8 @@ initializes: trading[
     liquidity := liquidity,
     markets := markets,
     operators := operators,
+    oracle := oracle,
+    orders := orders,
     registry := registry,
 ]
 initializes: deleverage[

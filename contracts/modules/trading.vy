@@ -44,6 +44,8 @@ from . import health
 from . import liquidity
 from . import markets
 from . import operators
+from . import oracle
+from . import orders
 from . import registry
 from . import errors
 
@@ -54,6 +56,8 @@ uses: health
 uses: liquidity
 uses: markets
 uses: operators
+uses: oracle
+uses: orders
 uses: registry
 
 
@@ -75,13 +79,53 @@ event Trade:
     funding_index: int256
 
 
+event OrderCommitted:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    market_id: indexed(uint256)
+    size_delta: int256
+    acceptable_price: uint256
+    # Native quote units escrowed for the settler.
+    fee: uint256
+    # The settlement price must be published at or after this time; the
+    # order may settle until `expires` (inclusive), then only be cancelled.
+    settle_after: uint256
+    expires: uint256
+
+
+event OrderSettled:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    market_id: indexed(uint256)
+    settler: address
+    size_delta: int256
+    # False: the fill was beyond the acceptable price; nothing traded.
+    filled: bool
+    oracle_price: uint256
+    # 0 when not filled.
+    fill_price: uint256
+    # Native quote units paid to the settler's sub-account 0.
+    fee: uint256
+
+
+event OrderCancelled:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    market_id: indexed(uint256)
+    size_delta: int256
+    # Native quote units refunded to the account.
+    fee: uint256
+
+
 @external
 def trade(
     sub_id: uint256, market_id: uint256, size_delta: int256, acceptable_price: uint256
 ) -> uint256:
     """
     @notice Trades `size_delta` (WAD base units, > 0 buys, < 0 sells) in a
-            market for the caller's sub-account.
+            market for the caller's sub-account, at once. Only in a market
+            whose rules allow atomic trades (`orders`), and not while the
+            account has a pending order; otherwise commit an order.
     @param sub_id The caller's sub-account.
     @param market_id A listed market.
     @param size_delta Signed size, 0 < |size_delta| <= 2**96.
@@ -89,7 +133,7 @@ def trade(
            the least a sell receives (WAD USD).
     @return The fill price (WAD USD).
     """
-    return self._trade(msg.sender, sub_id, market_id, size_delta, acceptable_price)
+    return self._trade_now(msg.sender, sub_id, market_id, size_delta, acceptable_price)
 
 
 @external
@@ -101,7 +145,8 @@ def trade_for(
     acceptable_price: uint256,
 ) -> uint256:
     """
-    @notice An approved operator trades `owner`'s sub-account (see `trade`).
+    @notice An approved operator trades `owner`'s sub-account at once (see
+            `trade`).
     @param owner The account owner.
     @param sub_id The sub-account the caller operates.
     @param market_id A listed market.
@@ -110,7 +155,196 @@ def trade_for(
     @return The fill price (WAD USD).
     """
     operators._check_operator(owner, sub_id)
-    return self._trade(owner, sub_id, market_id, size_delta, acceptable_price)
+    return self._trade_now(owner, sub_id, market_id, size_delta, acceptable_price)
+
+
+@external
+def commit_order(
+    owner: address,
+    sub_id: uint256,
+    market_id: uint256,
+    size_delta: int256,
+    acceptable_price: uint256,
+) -> uint256:
+    """
+    @notice Commits a trade of `size_delta` in a market for an account, to
+            be settled by anyone at a price published at least the
+            market's `min_delay` later (`settle_order`). The market's
+            settlement fee is escrowed from the account's quote balance.
+            An expired order of the account is cancelled (refunded) first.
+            Closing and reducing orders may be committed while paused or
+            in a closed market; the trade's checks run at settlement.
+    @param owner The account owner (the caller or an operator of it).
+    @param sub_id The sub-account.
+    @param market_id A listed market with order rules.
+    @param size_delta Signed size, 0 < |size_delta| <= 2**96.
+    @param acceptable_price Worst fill price accepted (WAD USD); beyond it
+           at settlement the order is refused and the settler keeps the fee.
+    @return The earliest publication time of the settlement price.
+    """
+    operators._check_operator(owner, sub_id)
+    markets._check_market(market_id)
+    assert size_delta != 0, errors.ZERO_SIZE
+    assert fp._abs(size_delta) <= constants.MAX_SIZE, errors.SIZE_TOO_LARGE
+    r: orders.OrderRules = orders._rules(market_id)
+    assert r.window != 0, errors.NO_ORDER_RULES
+    old: orders.Order = orders._order(owner, sub_id)
+    if old.size_delta != 0:
+        assert block.timestamp > self._expiry(old), errors.ORDER_PENDING
+        self._refund(owner, sub_id, old)
+    if r.settlement_fee != 0:
+        assert (
+            collateral._add(
+                owner, sub_id, collateral.quote_asset, -convert(r.settlement_fee, int256)
+            )
+            >= 0
+        ), errors.INSUFFICIENT_BALANCE
+    orders._store(
+        owner,
+        sub_id,
+        orders.Order(
+            market_id=market_id,
+            size_delta=size_delta,
+            acceptable_price=acceptable_price,
+            commit_time=block.timestamp,
+            fee=r.settlement_fee,
+        ),
+    )
+    ready: uint256 = block.timestamp + r.min_delay
+    log OrderCommitted(
+        owner=owner,
+        sub_id=sub_id,
+        market_id=market_id,
+        size_delta=size_delta,
+        acceptable_price=acceptable_price,
+        fee=r.settlement_fee,
+        settle_after=ready,
+        expires=ready + r.window,
+    )
+    return ready
+
+
+@external
+def settle_order(owner: address, sub_id: uint256) -> uint256:
+    """
+    @notice Settles an account's pending order at the market's current
+            price, which its feed must have published at or after the
+            commit time plus the market's `min_delay`, inside the window
+            after it. The trade runs every check of `trade` (margin, caps,
+            pause) at that price; if it fails, the call reverts and the
+            order stays. A fill beyond the order's acceptable price is
+            refused instead: the order is removed, nothing trades. Either
+            way the settler (the caller's sub-account 0) earns the fee.
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @return The fill price (WAD USD), 0 when refused.
+    """
+    o: orders.Order = orders._order(owner, sub_id)
+    assert o.size_delta != 0, errors.NO_ORDER
+    r: orders.OrderRules = orders._rules(o.market_id)
+    ready: uint256 = o.commit_time + r.min_delay
+    assert block.timestamp >= ready, errors.ORDER_TOO_EARLY
+    assert block.timestamp <= ready + r.window, errors.ORDER_EXPIRED
+    price: uint256 = 0
+    published: uint256 = 0
+    price, published = oracle._price_time(markets._asset(o.market_id))
+    assert published >= ready, errors.ORDER_PRICE_TOO_OLD
+    orders._clear(owner, sub_id)
+    if o.fee != 0:
+        collateral._add(msg.sender, 0, collateral.quote_asset, convert(o.fee, int256))
+    fill: uint256 = self._fill(o.market_id, o.size_delta, price)
+    filled: bool = fill >= o.acceptable_price
+    if o.size_delta > 0:
+        filled = fill <= o.acceptable_price
+    if filled:
+        self._trade(owner, sub_id, o.market_id, o.size_delta, o.acceptable_price, price)
+    else:
+        fill = 0
+    log OrderSettled(
+        owner=owner,
+        sub_id=sub_id,
+        market_id=o.market_id,
+        settler=msg.sender,
+        size_delta=o.size_delta,
+        filled=filled,
+        oracle_price=price,
+        fill_price=fill,
+        fee=o.fee,
+    )
+    return fill
+
+
+@external
+def cancel_order(owner: address, sub_id: uint256):
+    """
+    @notice Cancels an account's order once its window has passed without
+            a settlement, refunding the escrowed fee to the account.
+    @param owner The account owner (the caller or an operator of it).
+    @param sub_id The sub-account.
+    """
+    operators._check_operator(owner, sub_id)
+    o: orders.Order = orders._order(owner, sub_id)
+    assert o.size_delta != 0, errors.NO_ORDER
+    assert block.timestamp > self._expiry(o), errors.ORDER_NOT_EXPIRED
+    self._refund(owner, sub_id, o)
+
+
+@internal
+@view
+def _expiry(o: orders.Order) -> uint256:
+    """
+    @dev The last second an order may settle, under its market's rules now.
+    """
+    r: orders.OrderRules = orders._rules(o.market_id)
+    return o.commit_time + r.min_delay + r.window
+
+
+@internal
+def _refund(owner: address, sub_id: uint256, o: orders.Order):
+    orders._clear(owner, sub_id)
+    if o.fee != 0:
+        collateral._add(owner, sub_id, collateral.quote_asset, convert(o.fee, int256))
+    log OrderCancelled(
+        owner=owner, sub_id=sub_id, market_id=o.market_id, size_delta=o.size_delta, fee=o.fee
+    )
+
+
+@internal
+def _trade_now(
+    owner: address,
+    sub_id: uint256,
+    market_id: uint256,
+    size_delta: int256,
+    acceptable_price: uint256,
+) -> uint256:
+    """
+    @dev An atomic trade: the market must allow it and the account must
+         have no pending order (which it could otherwise make fail).
+    """
+    markets._check_market(market_id)
+    orders._check_atomic(market_id)
+    orders._check_no_order(owner, sub_id)
+    return self._trade(
+        owner, sub_id, market_id, size_delta, acceptable_price, markets._price(market_id)
+    )
+
+
+@internal
+@view
+def _fill(market_id: uint256, size_delta: int256, price: uint256) -> uint256:
+    """
+    @dev The fill price of `size_delta` at oracle `price` under the
+         market's skew now. Only a skew beyond skew_scale (after the owner
+         lowered it) can push a fill below zero; the premium stays exact,
+         the reported fill stops at 0.
+    """
+    adjustment: int256 = markets._fill_adjustment(
+        markets.market_state[market_id].skew,
+        size_delta,
+        price,
+        markets._params(market_id).skew_scale,
+    )
+    return convert(max(convert(price, int256) + adjustment, 0), uint256)
 
 
 @internal
@@ -120,12 +354,15 @@ def _trade(
     market_id: uint256,
     size_delta: int256,
     acceptable_price: uint256,
+    price: uint256,
 ) -> uint256:
-    markets._check_market(market_id)
+    """
+    @dev Trades at oracle `price` (the caller read it; `market_id` is
+         listed).
+    """
     assert size_delta != 0, errors.ZERO_SIZE
     assert fp._abs(size_delta) <= constants.MAX_SIZE, errors.SIZE_TOO_LARGE
     p: markets.MarketParams = markets._params(market_id)
-    price: uint256 = markets._price(market_id)
     # Funding accrues under the skew that held until now.
     index: int256 = markets._accrue(market_id, price)
     skew: int256 = markets.market_state[market_id].skew

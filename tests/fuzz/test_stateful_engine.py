@@ -68,6 +68,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from tests.engines import engine_over
+from tests.markets import allow_atomic
 from tests.perps_world import HEARTBEAT, World, next_timestamp
 from tests.portfolio_config import CONFIG as PM_CONFIG
 from tests.portfolio_config import deploy_risk
@@ -147,6 +148,7 @@ def fuzz_setup(
     for p, listed in zip(MARKETS, (weth_listed, wbtc_listed), strict=True):
         p = replace(p, asset=listed.token.address)
         ch.list_market(p.as_tuple(), sender=owner)
+        allow_atomic(ch, owner)
         params.append(p)
     ch.set_liquidation_params(liq.LiquidationParams().as_tuple(), sender=owner)
     # The pool's capital caps (docs/pool.md), tight enough to bind when two

@@ -27,12 +27,13 @@ LOCAL_ASSETS = {
     "LINK": (35 * E18 // 100, 25 * E18 // 100, 2_000_000 * E18, 15 * E18),
 }
 USDC_CAP = 100_000_000 * 10**6
-# 4 mock tokens + 3 mock feeds + router + 3 set_feed + admin, liquidator and
-# pool extensions + Clearinghouse + 3 list_asset + LiquidityPool + set_pool
-# + set_pool_buffer + set_total_reserve_factor + 2 list_market + 2
-# set_market_caps + set_liquidation_params + PortfolioRisk + set_portfolio_risk
-# + 3 set_risk_group (WETH stays in group 0) + lens
-LOCAL_DEPLOY_TXS = 33
+# 4 mock tokens + 3 mock feeds + router + 3 set_feed + admin, liquidator,
+# pool and orders extensions + Clearinghouse + 3 list_asset + LiquidityPool
+# + set_pool + set_pool_buffer + set_total_reserve_factor + 2 list_market + 2
+# set_market_caps + 2 set_order_rules + set_liquidation_params
+# + PortfolioRisk + set_portfolio_risk + 3 set_risk_group (WETH stays in
+# group 0) + lens
+LOCAL_DEPLOY_TXS = 36
 
 TESTNET_CONFIG = """
 quote: {symbol: USDC, decimals: 6, cap: "1000000"}
@@ -169,11 +170,12 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
     assert not (deployments_dir / "sepolia.json").exists()
 
     # Named explicitly, they are deployed: 2 tokens, 1 feed, router, set_feed,
-    # admin, liquidator and pool extensions, Clearinghouse, list_asset, lens.
+    # admin, liquidator, pool and orders extensions, Clearinghouse,
+    # list_asset, lens.
     config.write_text("allow_mocks: true\n" + TESTNET_CONFIG)
     out = _ok(ape_run(*args, env=env))
-    assert "11 transaction(s) sent" in out
-    assert node.w3.eth.get_transaction_count(deployer.address) == 11
+    assert "12 transaction(s) sent" in out
+    assert node.w3.eth.get_transaction_count(deployer.address) == 12
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
     record = _record(deployments_dir, "sepolia")
     assert record["chain_id"] == 11155111
@@ -186,14 +188,14 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
     # Idempotent on the testnet path too.
     out = _ok(ape_run(*args, env=env))
     assert "no transaction sent" in out
-    assert node.w3.eth.get_transaction_count(deployer.address) == 11
+    assert node.w3.eth.get_transaction_count(deployer.address) == 12
 
     # With a wrong passphrase the keyfile stays locked: a config change that
     # needs a transaction is not sent, by this or by any other account.
     config.write_text(("allow_mocks: true\n" + TESTNET_CONFIG).replace('cap: "100"', 'cap: "200"'))
     locked = ape_run(*args, env={**env, "APE_ACCOUNTS_deployer_PASSPHRASE": "wrong"})
     assert locked.returncode != 0
-    assert node.w3.eth.get_transaction_count(deployer.address) == 11
+    assert node.w3.eth.get_transaction_count(deployer.address) == 12
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
     assert ch.functions.asset_config(weth).call()[6] == 100 * E18
 

@@ -13,6 +13,7 @@ from xmargin.maths import errors
 
 CONTRACTS = [
     "Clearinghouse",
+    "ClearinghouseOrders",
     "ClearinghousePool",
     "ClearinghouseAdmin",
     "ClearinghouseLiquidator",
@@ -37,13 +38,13 @@ def test_storage_layouts_are_identical():
 
 
 def test_no_selector_is_served_twice():
-    """The core answers its own selectors and forwards the pool's to the
-    pool extension and the rest to the liquidation extension, which
+    """The core answers its own selectors and forwards the orders' and the
+    pool's to their extensions and the rest to the liquidation extension, which
     forwards its unknown ones to the admin extension: a selector in two of
     them would shadow the later one."""
     ids = {
         name: {k: v for k, v in _vyper(name, "method_identifiers").items() if k != "__default__()"}
-        for name in CONTRACTS[:4]
+        for name in CONTRACTS[:5]
     }
     names = list(ids)
     for i, a in enumerate(names):
@@ -55,16 +56,28 @@ def test_no_selector_is_served_twice():
     assert len(selectors) == len(set(selectors))
 
 
-def test_the_core_routes_exactly_the_pool_extensions_selectors():
+def test_the_core_routes_exactly_the_orders_and_pool_extensions_selectors():
     """modules/extensions.vy lists the selectors it sends to
-    ClearinghousePool; a pool function missing from that list would be
-    sent to the liquidator and revert, one listed but not implemented
-    would revert in the pool extension."""
+    ClearinghouseOrders, then those it sends to ClearinghousePool; a
+    function missing from its list would be sent to the liquidator and
+    revert, one listed but not implemented would revert in the extension."""
     text = (ROOT / "contracts" / "modules" / "extensions.vy").read_text()
-    routed = set(re.findall(r'method_id\("([^"]+)"', text))
-    pool = set(_vyper("ClearinghousePool", "method_identifiers"))
-    assert routed == pool
-    assert len(routed) == 9
+    orders_part, pool_part = text.split("return ORDERS")
+    to_orders = set(re.findall(r'method_id\("([^"]+)"', orders_part))
+    to_pool = set(re.findall(r'method_id\("([^"]+)"', pool_part))
+    assert to_orders == set(_vyper("ClearinghouseOrders", "method_identifiers"))
+    assert to_pool == set(_vyper("ClearinghousePool", "method_identifiers"))
+    assert (len(to_orders), len(to_pool)) == (8, 9)
+
+
+def test_orders_extension_called_directly_refuses_everything(project, owner):
+    extension = owner.deploy(project.ClearinghouseOrders)
+    with ape.reverts(errors.UNKNOWN_MARKET):
+        extension.trade(0, 0, 1, 1, sender=owner)
+    with ape.reverts(errors.UNKNOWN_MARKET):
+        extension.commit_order(owner, 0, 0, 1, 1, sender=owner)
+    with ape.reverts(errors.NO_ORDER):
+        extension.settle_order(owner, 0, sender=owner)
 
 
 def test_pool_extension_called_directly_refuses_everything(project, owner):

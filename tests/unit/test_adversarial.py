@@ -27,7 +27,7 @@ import pytest
 from ape.exceptions import ContractLogicError, TransactionError
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, QUOTE_CAP, isolated
-from tests.markets import E18, ETH, ETH_MARKET, USDC, params
+from tests.markets import E18, ETH, ETH_MARKET, USDC, allow_atomic, params
 from xmargin.chain.abi import deploy_clearinghouse
 from xmargin.maths import errors, perps
 from xmargin.maths import liquidation as liq
@@ -108,6 +108,7 @@ def liquidation_event(ch, tx):
 def adv_flat_eth(clearinghouse, owner, weth):
     """Market 0: flat ETH-PERP on the WETH feed; liquidation configured."""
     clearinghouse.list_market(flat(weth), sender=owner)
+    allow_atomic(clearinghouse, owner)
     clearinghouse.set_liquidation_params(LP.as_tuple(), sender=owner)
     return clearinghouse
 
@@ -169,6 +170,7 @@ def _engine_with_quote(project, owner, oracle, quote, collateral, fund, lp, seed
     ch = deploy_clearinghouse(project, owner, quote.address, oracle.address, QUOTE_CAP)
     ch.list_asset(collateral, WAD // 5, WAD // 10, 10**30, sender=owner)
     ch.list_market(flat(collateral), sender=owner)
+    allow_atomic(ch, owner)
     ch.set_liquidation_params(LP.as_tuple(), sender=owner)
     pool = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
     ch.set_pool(pool, sender=owner)
@@ -578,6 +580,7 @@ def adv_priced(adv_pool, clearinghouse, owner, weth, wbtc, usdc, fund, trader, h
     stranger its operator. The hedger: 1 WBTC only. The pool: 100,000 USDC."""
     ch = clearinghouse
     ch.list_market(params(weth), sender=owner)
+    allow_atomic(ch, owner)
     ch.set_liquidation_params(LP.as_tuple(), sender=owner)
     fund(usdc, trader, 10_000 * USDC, ch)
     fund(weth, trader, 2 * ETH, ch)
@@ -764,6 +767,7 @@ def adv_btc_flat(clearinghouse, owner, wbtc):
     """Market 0: a flat BTC-PERP on the WBTC feed ($60,000), so a WETH pump
     moves collateral only."""
     clearinghouse.list_market(flat(wbtc), sender=owner)
+    allow_atomic(clearinghouse, owner)
     clearinghouse.set_liquidation_params(LP.as_tuple(), sender=owner)
     return clearinghouse
 
@@ -1057,6 +1061,7 @@ def test_euler_a_reducing_trade_cannot_push_its_account_into_bad_debt(
     bear"); liquidation (no premium) remains the way out."""
     ch = clearinghouse
     ch.list_market(flat(weth, skew_scale=1_000 * ETH, max_oi=1_000 * ETH), sender=owner)
+    allow_atomic(ch, owner)
     ch.set_liquidation_params(LP.as_tuple(), sender=owner)
     vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
     ch.set_pool(vault, sender=owner)
@@ -1101,6 +1106,7 @@ def test_euler_a_reduction_paying_exactly_the_margin_it_frees_cannot_leave_bad_d
     freed."""
     ch = clearinghouse
     ch.list_market(flat(weth, skew_scale=1_000 * ETH, max_oi=1_000 * ETH), sender=owner)
+    allow_atomic(ch, owner)
     fund(usdc, trader, 4_000 * USDC, ch)
     ch.deposit(0, usdc, 4_000 * USDC, sender=trader)
     fund(usdc, hedger, 100_000 * USDC, ch)
@@ -1294,6 +1300,7 @@ def test_dust_into_an_opposing_skew_costs_nothing_but_is_never_paid(
 def adv_two_flat_markets(adv_flat_eth, owner, wbtc):
     """Market 0: flat ETH-PERP; market 1: flat BTC-PERP ($60,000)."""
     adv_flat_eth.list_market(flat(wbtc), sender=owner)
+    allow_atomic(adv_flat_eth, owner)
     return adv_flat_eth
 
 
@@ -1760,6 +1767,7 @@ def test_funding_the_winners_owe_is_not_counted_twice(
         weth, skew_scale=1_000 * ETH, max_funding_velocity=10 * E18, max_funding_rate=10 * E18
     )
     ch.list_market(fast, sender=owner)
+    allow_atomic(ch, owner)
     _capped_pool(project, ch, owner, usdc, lp, fund)
     _deposit_each(ch, usdc, fund, ((trader, 5_000), (keeper, 5_000), (hedger, 50_000)))
     ch.trade(0, 0, 3 * ETH, BUY_ANY, sender=trader)
@@ -1798,6 +1806,7 @@ def test_a_winner_cannot_dodge_the_cap_through_its_own_liquidation(
     liquidation is paid the same share a close would be."""
     ch = adv_flat_eth
     ch.list_market(flat(wbtc, max_oi=10 * 10**18), sender=owner)  # BTC: uncapped
+    allow_atomic(ch, owner)
     _capped_pool(project, ch, owner, usdc, lp, fund)
     amounts = ((trader, 5_000), (keeper, 5_000), (hedger, 50_000), (stranger, 20_000))
     _deposit_each(ch, usdc, fund, amounts)
@@ -1852,6 +1861,7 @@ def test_a_winners_close_waits_for_every_markets_price(
     does not value the pool and goes through."""
     ch = adv_flat_eth
     ch.list_market(flat(wbtc, max_oi=10 * 10**18), sender=owner)
+    allow_atomic(ch, owner)
     _capped_pool(project, ch, owner, usdc, lp, fund, 100_000)
     _deposit_each(ch, usdc, fund, ((trader, 5_000), (keeper, 10_000), (hedger, 10_000)))
     ch.trade(0, 0, 3 * ETH, BUY_ANY, sender=trader)

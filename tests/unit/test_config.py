@@ -269,3 +269,33 @@ def test_bad_portfolio_sections_are_refused(change, message):
     with pytest.raises(ConfigError) as err:
         parse_config({**VALID, "portfolio": {**section, **change}})
     assert message in str(err.value)
+
+
+def test_market_order_rules_default_to_delayed_and_parse():
+    c = parse_config({**VALID, "pool": {}, "markets": [MARKET]})
+    (m,) = c.markets
+    # No `orders` section: delayed only, 12 s delay, an hour's window.
+    assert m.orders.as_tuple() == (12, 3_600, 0, False, 0)
+    rules = {"min_delay": 2, "window": 600, "settlement_fee": "1.5", "atomic": True}
+    c = parse_config(
+        {**VALID, "pool": {}, "markets": [{**MARKET, "orders": {**rules, "deviation": "0.0015"}}]}
+    )
+    # 1.5 USDC (6 decimals); 0.05 % + 0.1 % fees cover a 0.15 % deviation.
+    assert c.markets[0].orders.as_tuple() == (2, 600, 1_500_000, True, 15 * E18 // 10_000)
+
+
+@pytest.mark.parametrize(
+    ("orders", "message"),
+    [
+        ({"atomic": True, "deviation": "0.005"}, "maker_fee + taker_fee >= deviation"),
+        ({"min_delay": 0}, "min_delay must lie in [1, 3600]"),
+        ({"window": 7 * 86_400 + 1}, "window must lie in"),
+        ({"deviation": "1.5"}, "deviation out of range"),
+        ({"atomic": "yes"}, "atomic must be true or false"),
+        ({"delay": 5}, "unknown key(s) delay"),
+    ],
+)
+def test_bad_order_rules_are_refused(orders, message):
+    with pytest.raises(ConfigError) as err:
+        parse_config({**VALID, "pool": {}, "markets": [{**MARKET, "orders": orders}]})
+    assert message in str(err.value)

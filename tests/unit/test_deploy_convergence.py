@@ -69,8 +69,8 @@ def _prices(project, result) -> dict[str, int]:
 
 def test_second_run_sends_nothing(run):
     # 3 mock tokens, 2 mock feeds, router, 2 set_feed, admin, liquidator, pool
-    # extension, Clearinghouse, 2 list_asset, lens
-    assert run(BASE).transactions == 15
+    # and orders extensions, Clearinghouse, 2 list_asset, lens
+    assert run(BASE).transactions == 16
     assert run(BASE).transactions == 0
 
 
@@ -250,3 +250,19 @@ def test_capital_caps_converge(run, project):
             parse_config(BASE | {"markets": [{**capped, **bad}]}, name="bad")
     with pytest.raises(ConfigError):
         parse_config(BASE | {"pool": {"total_reserve_factor": "3"}}, name="bad")
+
+
+def test_order_rules_converge(run, project):
+    """A market without an `orders` section trades by delayed order only
+    (12 s delay, an hour's window); a changed section is one transaction."""
+    from xmargin.chain.abi import clearinghouse_at
+
+    raw = BASE | {"pool": {}, "markets": [MARKET]}
+    first = run(raw)
+    ch = clearinghouse_at(project, first.record.contracts["Clearinghouse"])
+    assert tuple(ch.order_rules(0)) == (12, 3_600, 0, False, 0)
+    assert run(raw).transactions == 0
+    rules = {"min_delay": 2, "window": 600, "settlement_fee": "1", "atomic": True}
+    moved = BASE | {"pool": {}, "markets": [{**MARKET, "orders": {**rules, "deviation": "0.0015"}}]}
+    assert run(moved).transactions == 1
+    assert tuple(ch.order_rules(0)) == (2, 600, 10**6, True, 15 * E18 // 10_000)

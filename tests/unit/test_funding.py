@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.markets import ETH_MARKET
+from tests.markets import ETH_MARKET, allow_atomic
 
 E18 = 10**18
 ETH = E18
@@ -36,6 +36,7 @@ def market(clearinghouse, owner, weth_listed):
     def make(**changes):
         p = replace(FUNDING_MARKET, asset=weth_listed.token.address, **changes)
         clearinghouse.list_market(p.as_tuple(), sender=owner)
+        allow_atomic(clearinghouse, owner)
         return clearinghouse.num_markets() - 1
 
     return make

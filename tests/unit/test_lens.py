@@ -7,7 +7,7 @@ import ape
 import pytest
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
-from tests.markets import ETH, P3000, USDC, params
+from tests.markets import ETH, P3000, USDC, allow_atomic, params
 from xmargin.maths import perps
 
 E18 = 10**18
@@ -70,6 +70,7 @@ def test_rows_sum_to_account_health_and_match_the_model(
     lens, clearinghouse, market, account, trader, owner, weth_listed, wbtc_listed
 ):
     clearinghouse.list_market(params(wbtc_listed.token.address), sender=owner)
+    allow_atomic(clearinghouse, owner)
     account(50_000, 5 * ETH)
     clearinghouse.trade(0, 1, -ETH // 2, 0, sender=trader)
     rows = lens.position_details(clearinghouse, trader, 0)
@@ -99,6 +100,7 @@ def test_keeper_views_skip_an_account_below_mm_that_owes_nothing(
     weth, feed = weth_listed.token, weth_listed.feed
     feed.set_answer(300_012_345_678, sender=owner)  # $3,000.12345678
     ch.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner)
+    allow_atomic(ch, owner)
     ch.set_risk_group(weth, 0, sender=owner)
     ch.set_risk_group(usdc, 1, sender=owner)
     risk = owner.deploy(project.PortfolioRisk, [[-E18, 0], [E18 // 10, 0]], 0, 0, E18)

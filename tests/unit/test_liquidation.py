@@ -22,7 +22,7 @@ import ape
 import pytest
 
 from tests.conftest import isolated
-from tests.markets import E18, ETH, USDC, params
+from tests.markets import E18, ETH, USDC, allow_atomic, params
 from xmargin.maths import errors
 from xmargin.maths.liquidation import LiquidationParams
 
@@ -34,6 +34,7 @@ FEED = 10**8
 def liq_engine(clearinghouse, owner, weth, usdc, fund, lp):
     """The flat ETH market, liquidation configured, and a 100k USDC pool."""
     clearinghouse.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner)
+    allow_atomic(clearinghouse, owner)
     clearinghouse.set_liquidation_params(LP.as_tuple(), sender=owner)
     return clearinghouse
 
@@ -138,6 +139,7 @@ def test_size_add_on_closes_barely_more_than_needed(
         params(weth, skew_scale=1_000 * ETH, im_size_scalar=E18, mm_size_scalar=E18 // 2),
         sender=owner,
     )
+    allow_atomic(ch, owner)
     ch.set_liquidation_params(LP.as_tuple(), sender=owner)
     fund(usdc, trader, 4_000 * USDC, ch)
     ch.deposit(0, usdc, 4_000 * USDC, sender=trader)
@@ -449,6 +451,7 @@ def test_no_partial_close_when_it_would_lower_health(
     the whole position and refuses pieces."""
     ch = clearinghouse
     ch.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner)
+    allow_atomic(ch, owner)
     ch.set_liquidation_params(replace(LP, penalty=5 * 10**16).as_tuple(), sender=owner)
     fund(usdc, trader, 4_000 * USDC, ch)
     ch.deposit(0, usdc, 4_000 * USDC, sender=trader)
@@ -547,6 +550,7 @@ def test_liquidation_needs_configuration(
 ):
     ch = clearinghouse
     ch.list_market(params(weth), sender=owner)
+    allow_atomic(ch, owner)
     fund(usdc, trader, 4_000 * USDC, ch)
     ch.deposit(0, usdc, 4_000 * USDC, sender=trader)
     ch.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import isolated
-from tests.markets import E18, ETH, USDC, params
+from tests.markets import E18, ETH, USDC, allow_atomic, params
 from xmargin.maths import liquidation as liq
 from xmargin.maths.perps import MarketParams
 
@@ -60,6 +60,7 @@ def test_model_predicts_every_liquidation(
             mm_size_scalar=mm_scalar,
         )
         ch.list_market(on_chain, sender=owner)
+        allow_atomic(ch, owner)
         market = MarketParams(*on_chain)
         lp = replace(LP, penalty=penalty_bps * 10**14, target_health=target_pct * 10**16)
         ch.set_liquidation_params(lp.as_tuple(), sender=owner)

@@ -14,7 +14,7 @@ import ape
 import pytest
 
 from tests.conftest import HEARTBEAT
-from tests.markets import ETH_MARKET, params
+from tests.markets import ETH_MARKET, allow_atomic, params
 from xmargin.maths import errors, perps
 
 E18 = 10**18
@@ -39,6 +39,7 @@ def funded_pool(pool, lp, usdc, fund):
 @pytest.fixture
 def long_10(clearinghouse, owner, trader, usdc, fund, weth_listed):
     clearinghouse.list_market(params(weth_listed.token.address), sender=owner)
+    allow_atomic(clearinghouse, owner)
     fund(usdc, trader, 10_000 * USDC, clearinghouse)
     clearinghouse.deposit(0, usdc, 10_000 * USDC, sender=trader)
     clearinghouse.trade(0, 0, 10 * ETH, 2**200, sender=trader)
@@ -178,6 +179,7 @@ def test_lp_cannot_take_refundable_premium(
         params(weth_listed.token.address, skew_scale=10_000 * ETH, max_oi=1_000 * ETH),
         sender=owner,
     )
+    allow_atomic(clearinghouse, owner)
     fund(usdc, lp, 1_000_000 * USDC, pool)
     pool.deposit(1_000_000 * USDC, lp, sender=lp)
     attacker = stranger
@@ -202,6 +204,7 @@ def test_deposits_stop_when_the_pool_has_no_value(
 ):
     """A new LP's money must not fill the hole of an insolvent pool."""
     clearinghouse.list_market(params(weth_listed.token.address), sender=owner)
+    allow_atomic(clearinghouse, owner)
     fund(usdc, trader, 1_000_000 * USDC, clearinghouse)
     clearinghouse.deposit(0, usdc, 1_000_000 * USDC, sender=trader)
     clearinghouse.trade(0, 0, 1_000 * ETH, 2**200, sender=trader)
@@ -244,6 +247,7 @@ def capped(clearinghouse, funded_pool, owner, trader, hedger, usdc, fund, weth_l
     and the hedger each hold 10,000 USDC."""
     ch = clearinghouse
     ch.list_market(params(weth_listed.token.address), sender=owner)
+    allow_atomic(ch, owner)
     ch.set_market_caps(0, 3 * E18 // 10, E18, E18, sender=owner)
     for who in (trader, hedger):
         fund(usdc, who, 10_000 * USDC, ch)
@@ -301,6 +305,7 @@ def test_total_reserve_caps_every_market_together(capped, trader, owner, wbtc_li
     40,015.84."""
     ch = capped
     ch.list_market(params(wbtc_listed.token.address), sender=owner)
+    allow_atomic(ch, owner)
     ch.set_market_caps(1, 3 * E18 // 10, E18, E18, sender=owner)
     with ape.reverts(errors.NOT_OWNER):
         ch.set_total_reserve_factor(4 * E18 // 10, sender=stranger)
@@ -551,6 +556,7 @@ def test_adl_refuses_what_it_must_not_close(
     with ape.reverts(errors.ADL_SELF):
         ch.adl(trader, 0, 0, ETH, sender=stranger)
     ch.list_market(params(wbtc_listed.token.address), sender=owner)
+    allow_atomic(ch, owner)
     with ape.reverts(errors.ADL_NOT_SET):
         ch.adl(trader, 0, 1, ETH, sender=keeper)
     with ape.reverts(errors.NO_POSITION):
@@ -588,6 +594,7 @@ def thin(clearinghouse, funded_pool, owner, trader, hedger, usdc, fund, weth_lis
         max_funding_rate=E18 // 10,
     )
     ch.list_market(market, sender=owner)
+    allow_atomic(ch, owner)
     ch.set_market_caps(0, E18, 5 * E18 // 100, 2 * E18 // 100, sender=owner)
     for who, amount in ((trader, 30_000), (hedger, 20_000)):
         fund(usdc, who, amount * USDC, ch)

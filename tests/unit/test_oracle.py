@@ -308,3 +308,18 @@ def test_two_step_ownership(oracle, owner, stranger, asset, feed):
     with ape.reverts(errors.NOT_OWNER):
         oracle.set_feed(asset, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
     assert not hasattr(oracle, "renounce_ownership")
+
+
+def test_price_time_reports_the_primary_rounds_publication(
+    oracle, priced, feed, cross_checked, owner, chain
+):
+    """Delayed orders settle only on a price published after their delay:
+    `price_time` gives the price and the primary feed's updatedAt (the
+    second feed only cross-checks it), and fails as `price` does."""
+    t = now(chain)
+    feed.set_round(7, 2_510 * 10**8, t - 40, t - 30, 7, sender=owner)
+    cross_checked.set_round(3, 2_500 * 10**18, t - 5, t - 5, 3, sender=owner)
+    assert tuple(oracle.price_time(priced)) == (2_510 * WAD, t - 30)
+    feed.set_round(8, 2_510 * 10**8, t, t - HEARTBEAT - 30, 8, sender=owner)
+    with ape.reverts(errors.PRICE_STALE):
+        oracle.price_time(priced)

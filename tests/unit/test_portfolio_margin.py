@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, feed_price_wad, isolated
-from tests.markets import params
+from tests.markets import allow_atomic, params
 from tests.portfolio_config import (
     ASSETS,
     BTC_PERP,
@@ -58,6 +58,7 @@ def pm_engine(project, clearinghouse, owner, tokens):
     ch = clearinghouse
     for _, symbol, _p in MARKETS:
         ch.list_market(params(tokens[symbol], im_size_scalar=0, mm_size_scalar=0), sender=owner)
+        allow_atomic(ch, owner)
     for symbol, group in GROUPS.members.items():
         ch.set_risk_group(tokens[symbol], group, sender=owner)
     ch.set_portfolio_risk(deploy_risk(project, owner), sender=owner)
@@ -649,6 +650,7 @@ def test_configuration_guards(
     link = make_token(18, "LINK")
     oracle.set_feed(link, make_feed(15), HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
     ch.list_market(params(link), sender=owner)
+    allow_atomic(ch, owner)
     ch.set_risk_group(link, 2, sender=owner)
     with ape.reverts(errors.MARKET_GROUP_NOT_IN_SET):
         ch.set_portfolio_risk(two_groups, sender=owner)

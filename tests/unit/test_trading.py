@@ -14,17 +14,8 @@ import ape
 import pytest
 from ape.utils import ZERO_ADDRESS
 
-from tests.markets import E18, ETH, ETH_MARKET, P3000, USDC, params
+from tests.markets import E18, ETH, ETH_MARKET, P3000, USDC, allow_atomic, params
 from xmargin.maths import errors, perps
-
-
-@pytest.fixture
-def deposit_usdc(clearinghouse, usdc, fund):
-    def do(who, amount_usdc: int, sub_id: int = 0):
-        fund(usdc, who, amount_usdc * USDC, clearinghouse)
-        clearinghouse.deposit(sub_id, usdc, amount_usdc * USDC, sender=who)
-
-    return do
 
 
 def quote(ch, who, usdc, sub_id=0) -> int:
@@ -265,6 +256,7 @@ def test_list_market_is_owner_only_and_checked(clearinghouse, owner, stranger, w
     with ape.reverts(errors.NO_FEED):
         clearinghouse.list_market(params(unpriced.address), sender=owner)
     tx = clearinghouse.list_market(params(weth.address), sender=owner)
+    allow_atomic(clearinghouse, owner)
     assert clearinghouse.num_markets() == 1
     (event,) = tx.events.filter(clearinghouse.MarketListed)
     assert event.market_id == 0
@@ -285,6 +277,7 @@ def test_thirty_two_markets_and_a_health_check_over_twenty_positions(
         oracle.set_feed(tokens[-1], feeds[-1], 3_600, 10**12, 10**24, sender=owner)
     for m in range(32):
         clearinghouse.list_market(params(tokens[m % 4].address), sender=owner)
+        allow_atomic(clearinghouse, owner)
     with ape.reverts(errors.TOO_MANY_MARKETS):
         clearinghouse.list_market(params(tokens[0].address), sender=owner)
     assert clearinghouse.num_markets() == 32
@@ -334,6 +327,7 @@ def test_market_params_at_their_bounds_read_back_unchanged(clearinghouse, owner,
         max_funding_rate=10 * E18 - 1,
     )
     clearinghouse.list_market(top, sender=owner)
+    allow_atomic(clearinghouse, owner)
     assert tuple(clearinghouse.market_params(0)) == top
     lower = params(weth.address, skew_scale=E18, max_oi=1, taker_fee=0, maker_fee=0)
     clearinghouse.set_market_params(0, lower, sender=owner)
@@ -431,6 +425,7 @@ def test_set_oracle_requires_market_prices(
     btc_like = make_token(18, "XYZ")
     oracle.set_feed(btc_like, make_feed(50), 3_600, 10**12, 10**24, sender=owner)
     clearinghouse.list_market(params(btc_like.address), sender=owner)
+    allow_atomic(clearinghouse, owner)
     new = owner.deploy(project.OracleRouter)
     for listed in (weth_listed, wbtc_listed):
         new.set_feed(listed.token, listed.feed, 3_600, 10**12, 10**24, sender=owner)

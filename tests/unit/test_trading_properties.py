@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import isolated
-from tests.markets import ETH_MARKET
+from tests.markets import ETH_MARKET, allow_atomic
 from tests.perps_world import World
 
 E18 = 10**18
@@ -72,6 +72,7 @@ def world(clearinghouse, owner, trader, hedger, usdc, fund, weth_listed, wbtc_li
     for p, listed in zip(MARKETS, (weth_listed, wbtc_listed), strict=True):
         p = replace(p, asset=listed.token.address)
         clearinghouse.list_market(p.as_tuple(), sender=owner)
+        allow_atomic(clearinghouse, owner)
         params.append(p)
     accounts = [(trader, 0), (trader, 1), (hedger, 0), (hedger, 1)]
     for who, sub in accounts:

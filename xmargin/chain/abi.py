@@ -1,13 +1,14 @@
-"""The Clearinghouse as one contract: core ABI plus its three extensions'.
+"""The Clearinghouse as one contract: core ABI plus its four extensions'.
 
-The liquidity pool's entry points live in `ClearinghousePool.vy`;
+Trades and delayed orders live in `ClearinghouseOrders.vy`; the
+liquidity pool's entry points in `ClearinghousePool.vy`;
 liquidation, the insurance fund and the keepers' views in
 `ClearinghouseLiquidator.vy`; the owner's and guardian's functions in
 `ClearinghouseAdmin.vy`. All run by delegatecall from the Clearinghouse's
-fallback (core -> pool by selector; core -> liquidator -> admin otherwise),
-on its storage, at its address (see those contracts' notes). Callers
-should not have to know: this module gives an Ape contract instance at the
-Clearinghouse's address whose ABI is the union of all four.
+fallback (core -> orders or pool by selector; core -> liquidator -> admin
+otherwise), on its storage, at its address (see those contracts' notes).
+Callers should not have to know: this module gives an Ape contract
+instance at the Clearinghouse's address whose ABI is the union of all five.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 ADMIN = "ClearinghouseAdmin"
 LIQUIDATOR = "ClearinghouseLiquidator"
 POOL = "ClearinghousePool"
-EXTENSIONS = (POOL, LIQUIDATOR, ADMIN)
+ORDERS = "ClearinghouseOrders"
+EXTENSIONS = (ORDERS, POOL, LIQUIDATOR, ADMIN)
 
 
 def _key(item: ABI) -> tuple[str, str | None, tuple[str, ...]]:
@@ -71,6 +73,7 @@ def deploy_clearinghouse(
     core: str = "Clearinghouse",
     liquidator: str | None = None,
     pool: str | None = None,
+    orders: str | None = None,
 ) -> ContractInstance:
     """Deploys the extensions (unless given) and the core; returns the combined instance."""
     if liquidator is None:
@@ -78,5 +81,7 @@ def deploy_clearinghouse(
         liquidator = sender.deploy(getattr(project, LIQUIDATOR), admin).address
     if pool is None:
         pool = sender.deploy(getattr(project, POOL)).address
-    ch = sender.deploy(getattr(project, core), quote, oracle, quote_cap, liquidator, pool)
+    if orders is None:
+        orders = sender.deploy(getattr(project, ORDERS)).address
+    ch = sender.deploy(getattr(project, core), quote, oracle, quote_cap, liquidator, pool, orders)
     return clearinghouse_at(project, ch.address, core)

@@ -20,6 +20,7 @@ import yaml
 from eth_utils import to_checksum_address
 
 from xmargin.chain.deployments import REPO_ROOT
+from xmargin.maths import orders as om
 from xmargin.maths import portfolio as pm
 from xmargin.maths.fixed_point import MAX_DECIMALS, WAD, parse_units
 from xmargin.maths.liquidation import LiquidationParams
@@ -86,6 +87,12 @@ class AssetConfig:
         return self.address is None
 
 
+# A market without an `orders` section trades by delayed order only: a
+# 12 s delay (a block on mainnet, longer than a round is visible before it
+# lands), an hour's window (a typical heartbeat) and no settlement fee.
+DEFAULT_ORDER_RULES = om.OrderRules(min_delay=12, window=3_600)
+
+
 @dataclass(frozen=True)
 class MarketConfig:
     """A perpetual market: the on-chain parameters (WAD ratios and sizes) with
@@ -99,6 +106,8 @@ class MarketConfig:
     # (reserve_factor, max_pnl_factor, adl_target_factor), WAD fractions of
     # pool value; None: uncapped (docs/pool.md)
     caps: tuple[int, int, int] | None = None
+    # How it trades (docs/orders.md): delayed orders by default.
+    orders: om.OrderRules = DEFAULT_ORDER_RULES
 
     def params(self, asset_address: str) -> tuple[str | int, ...]:
         """The on-chain `MarketParams` struct, in field order."""
@@ -193,7 +202,9 @@ def parse_config(raw: dict[str, object], name: str = "config") -> DeployConfig:
         if dupes:
             raise ConfigError(f"duplicate asset {key}: {', '.join(map(str, dupes))}")
     symbols = {a.symbol for a in assets}
-    markets = tuple(_market(m, symbols) for m in _list(raw.get("markets"), "markets"))
+    markets = tuple(
+        _market(m, symbols, quote.decimals) for m in _list(raw.get("markets"), "markets")
+    )
     if len(markets) > MAX_MARKETS:
         raise ConfigError(f"at most {MAX_MARKETS} markets")
     names = [m.symbol for m in markets]
@@ -326,7 +337,7 @@ def _signed_wad(value: object, where: str) -> int:
     return -out if negative else out
 
 
-def _market(raw: object, asset_symbols: set[str]) -> MarketConfig:
+def _market(raw: object, asset_symbols: set[str], quote_decimals: int) -> MarketConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"a market must be a mapping, got {raw!r}")
     symbol = str(raw.get("symbol", "")).strip()
@@ -346,7 +357,7 @@ def _market(raw: object, asset_symbols: set[str]) -> MarketConfig:
         "max_funding_rate": "max_funding_rate",
     }
     cap_keys = ("reserve_factor", "max_pnl_factor", "adl_target_factor")
-    _only(raw, {"symbol", "asset", *cap_keys, *fields}, where)
+    _only(raw, {"symbol", "asset", "orders", *cap_keys, *fields}, where)
     asset = str(raw.get("asset", ""))
     if asset not in asset_symbols:
         raise ConfigError(f"{where}: asset must be one of the configured assets, not {asset!r}")
@@ -375,7 +386,38 @@ def _market(raw: object, asset_symbols: set[str]) -> MarketConfig:
             pnl,
             _wad(raw.get("adl_target_factor"), f"{where}: adl_target_factor", 1, pnl),
         )
-    return MarketConfig(symbol=symbol, asset=asset, market=MarketParams(asset="", **v), caps=caps)
+    rules = DEFAULT_ORDER_RULES
+    if "orders" in raw:
+        rules = _order_rules(raw["orders"], f"{where}: orders", quote_decimals)
+        reason = om.atomic_reason(rules, v["maker_fee"], v["taker_fee"])
+        if rules.atomic and reason is not None:
+            raise ConfigError(
+                f"{where}: atomic trades need maker_fee + taker_fee >= deviation ({reason})"
+            )
+    return MarketConfig(
+        symbol=symbol, asset=asset, market=MarketParams(asset="", **v), caps=caps, orders=rules
+    )
+
+
+def _order_rules(raw: object, where: str, quote_decimals: int) -> om.OrderRules:
+    """A market's `orders` section: delay and window in seconds, the
+    settlement fee in quote units, the atomic switch and the feed's
+    deviation threshold (a fraction)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    _only(raw, {"min_delay", "window", "settlement_fee", "atomic", "deviation"}, where)
+    d = DEFAULT_ORDER_RULES
+    rules = om.OrderRules(
+        min_delay=_int(raw.get("min_delay", d.min_delay), f"{where}: min_delay", 1, om.MAX_DELAY),
+        window=_int(raw.get("window", d.window), f"{where}: window", 1, om.MAX_WINDOW),
+        settlement_fee=_units(raw.get("settlement_fee", "0"), quote_decimals, f"{where}: fee"),
+        atomic=_bool(raw.get("atomic", False), f"{where}: atomic"),
+        deviation=_wad(raw.get("deviation", "0"), f"{where}: deviation", 0, WAD),
+    )
+    reason = om.rules_reason(rules)
+    if reason is not None:
+        raise ConfigError(f"{where}: {reason}")
+    return rules
 
 
 def _pool(raw: object) -> PoolConfig:

@@ -17,6 +17,7 @@ HEADROOM_LIMIT = 20_000
 # Every contract the deploy pipeline puts on chain (mocks excluded).
 DEPLOYABLES = (
     "Clearinghouse",
+    "ClearinghouseOrders",
     "ClearinghousePool",
     "ClearinghouseLiquidator",
     "ClearinghouseAdmin",

@@ -20,6 +20,7 @@ SIZE_TOO_LARGE: Final = "xm.input: size too large"
 BAD_LIQUIDATOR: Final = "xm.deploy: bad liquidator"
 BAD_ADMIN: Final = "xm.deploy: bad admin"
 BAD_POOL_EXTENSION: Final = "xm.deploy: bad pool extension"
+BAD_ORDERS_EXTENSION: Final = "xm.deploy: bad orders extension"
 
 # gov: guardian and pause
 PAUSED: Final = "xm.gov: paused"
@@ -136,6 +137,20 @@ ADL_NOT_IN_PROFIT: Final = "xm.adl: position not in profit"
 ADL_WRONG_SIDE: Final = "xm.adl: not on the skew's side"
 ADL_SELF: Final = "xm.adl: own account"
 ADL_RAISES_MM: Final = "xm.adl: would raise MM"
+
+# order: delayed orders and their rules
+ORDER_DELAY_RANGE: Final = "xm.order: delay out of range"
+ORDER_WINDOW_RANGE: Final = "xm.order: window out of range"
+ORDER_DEVIATION_RANGE: Final = "xm.order: deviation above 100%"
+FEES_BELOW_DEVIATION: Final = "xm.order: fees below deviation"
+TRADE_BY_ORDER: Final = "xm.order: market trades by order"
+NO_ORDER_RULES: Final = "xm.order: market has no rules"
+ORDER_PENDING: Final = "xm.order: order pending"
+NO_ORDER: Final = "xm.order: no order"
+ORDER_TOO_EARLY: Final = "xm.order: too early"
+ORDER_EXPIRED: Final = "xm.order: expired"
+ORDER_PRICE_TOO_OLD: Final = "xm.order: price not after delay"
+ORDER_NOT_EXPIRED: Final = "xm.order: not expired"
 
 # vault: the LiquidityPool vault
 POOL_NO_VALUE: Final = "xm.vault: pool has no value"

@@ -173,6 +173,7 @@ class _Run:
         admin = self._contract("ClearinghouseAdmin", ())
         liquidator = self._contract("ClearinghouseLiquidator", (admin.address,))
         pool_extension = self._contract("ClearinghousePool", ())
+        orders_extension = self._contract("ClearinghouseOrders", ())
         quote = self.config.quote
         core = self._contract(
             "Clearinghouse",
@@ -182,17 +183,18 @@ class _Run:
                 quote.cap,
                 liquidator.address,
                 pool_extension.address,
+                orders_extension.address,
             ),
         )
         clearinghouse = ch = clearinghouse_at(self.project, core.address)
         self._check_owner(clearinghouse, "Clearinghouse")
-        recorded = [str(a) for a in (ch.POOL(), ch.LIQUIDATOR(), ch.ADMIN())]
-        deployed = [str(c.address) for c in (pool_extension, liquidator, admin)]
+        recorded = [str(a) for a in (ch.ORDERS(), ch.POOL(), ch.LIQUIDATOR(), ch.ADMIN())]
+        deployed = [str(c.address) for c in (orders_extension, pool_extension, liquidator, admin)]
         if recorded != deployed:
             raise DeploymentError(
                 "the recorded Clearinghouse uses extensions "
-                f"{' / '.join(recorded)}, not {' / '.join(deployed)} (pool / liquidator / "
-                "admin): move the deployment record away to deploy afresh"
+                f"{' / '.join(recorded)}, not {' / '.join(deployed)} (orders / pool / "
+                "liquidator / admin): move the deployment record away to deploy afresh"
             )
         if clearinghouse.quote_asset() != assets[quote.symbol].token:
             raise DeploymentError(
@@ -405,6 +407,13 @@ class _Run:
         if m.caps is not None and tuple(clearinghouse.market_caps(market_id)) != m.caps:
             self._send(
                 f"set market {m.symbol} caps", clearinghouse.set_market_caps, market_id, *m.caps
+            )
+        if tuple(clearinghouse.order_rules(market_id)) != m.orders.as_tuple():
+            self._send(
+                f"set market {m.symbol} order rules",
+                clearinghouse.set_order_rules,
+                market_id,
+                *m.orders.as_tuple(),
             )
         self.record.markets[m.symbol] = market_id
 
