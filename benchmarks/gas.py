@@ -242,6 +242,7 @@ def trade_rows(world: World, trader: Any, lp: Any) -> list[Row]:
     close = ch.trade(200, eth, -2 * one, 0, sender=trader)
     rows.append(Row("trade: close (whole) in profit: the realisation cap", close.gas_used))
     shock_prices(engine, world.owner, {"WETH": -476})
+    rows += order_rows(world, trader, lp)
     ch.deposit(201, usdc, 100_000 * 10**6, sender=trader)
     for n, market in enumerate(world.markets, start=1):
         _block_later()
@@ -253,6 +254,31 @@ def trade_rows(world: World, trader: Any, lp: Any) -> list[Row]:
     _block_later()
     rows.append(Row("LP redeem (ERC-4626)", pool.redeem(10**6, lp, lp, sender=lp).gas_used))
     return rows
+
+
+def order_rows(world: World, trader: Any, settler: Any) -> list[Row]:
+    """A delayed order's life (docs/orders.md): commit (the fee escrowed),
+    settle on the round published after the delay, and a cancel after an
+    order's window ran out (the fee refunded)."""
+    engine = world.engine
+    ch = engine.clearinghouse
+    eth, one = engine.record.markets["ETH-PERP"], 10**16
+    rules = ch.order_rules(eth)
+    _block_later()
+    commit = ch.commit_order(trader, 200, eth, one, 2**255, sender=trader)
+    chain.mine(deltatime=rules.min_delay)
+    shock_prices(engine, world.owner, {"WETH": 0})  # the round after the delay
+    settle = ch.settle_order(trader, 200, sender=settler)
+    _block_later()
+    ch.commit_order(trader, 200, eth, -one, 0, sender=trader)
+    chain.mine(deltatime=rules.min_delay + rules.window + 1)
+    cancel = ch.cancel_order(trader, 200, sender=trader)
+    ch.trade(200, eth, -one, 0, sender=trader)
+    return [
+        Row("order: commit (fee escrowed)", commit.gas_used),
+        Row("order: settle (opens a position)", settle.gas_used),
+        Row("order: cancel after its window (fee refunded)", cancel.gas_used),
+    ]
 
 
 def health_view_rows(world: World, trader: Any) -> tuple[list[Row], dict[tuple[int, int], int]]:

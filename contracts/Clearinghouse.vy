@@ -45,6 +45,16 @@ exports: (
     state.health.set_margin_mode,
     # perpetual markets (trades and orders run in ClearinghouseOrders)
     state.markets.position,
+    # ledger reads for keepers and integrators
+    state.accounts.held_mask,
+    state.accounts.position_mask,
+    state.portfolio.portfolio_mode,
+    state.registry.num_accounts,
+    state.registry.account_at,
+    state.collateral.total_deposits,
+    state.health.collateral_value,
+    state.markets.market_state,
+    state.markets.funding_now,
     # the extensions this contract runs (modules/extensions.vy)
     extensions.LIQUIDATOR,
     extensions.POOL,

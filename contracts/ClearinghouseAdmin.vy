@@ -66,7 +66,10 @@ exports: (
     state.liquidity.total_reserve_factor,
     state.liquidity.set_total_reserve_factor,
     # liquidation
+    state.liquidation.liquidation_params,
     state.liquidation.set_liquidation_params,
+    state.liquidation.liquidation_capacity,
+    state.liquidation.set_liquidation_capacity,
     # portfolio margin
     state.portfolio.portfolio_risk,
     state.portfolio.risk_group,

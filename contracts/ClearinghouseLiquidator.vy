@@ -32,7 +32,6 @@ exports: (
     # liquidation
     state.liquidation.liquidate,
     state.liquidation.liquidate_collateral,
-    state.liquidation.liquidation_params,
     # insurance fund and bad debt
     state.liquidation.fund_insurance,
     state.liquidation.insurance_fund,
@@ -43,16 +42,6 @@ exports: (
     # the order in which a portfolio-mode account is liquidated
     state.health.portfolio_exposure,
     state.liquidation.portfolio_liquidation_market,
-    # state reads for keepers and integrators (the core does not need them)
-    state.accounts.held_mask,
-    state.accounts.position_mask,
-    state.portfolio.portfolio_mode,
-    state.registry.num_accounts,
-    state.registry.account_at,
-    state.collateral.total_deposits,
-    state.health.collateral_value,
-    state.markets.market_state,
-    state.markets.funding_now,
 )
 
 ADMIN: public(immutable(address))

@@ -22,6 +22,7 @@ import ape
 from xmargin.maths import account as acct
 from xmargin.maths import errors, fixed_point, model, perps
 from xmargin.maths import liquidation as liq
+from xmargin.maths import orders as om
 from xmargin.maths import pool as pool_model
 from xmargin.maths import portfolio as pm
 
@@ -101,6 +102,14 @@ class World:
     # governance: paused, and when liquidations (and ADL) resume after it
     paused: bool = False
     resume_at: int = 0
+    # delayed orders: each market's rules, each account's pending order and
+    # the escrowed settlement fees (a quote ledger)
+    order_rules: list[om.OrderRules] = field(default_factory=list)
+    orders: dict[Account, om.Order] = field(default_factory=dict)
+    order_fees: int = 0
+    # the liquidation capacity and each market's window: (start, size used)
+    capacity: liq.Capacity = field(default_factory=liq.Capacity)
+    windows: list[tuple[int, int]] = field(default_factory=list)
 
     @classmethod
     def read(cls, ch, params, feeds, accounts, quote, assets, market_collateral, tokens) -> World:
@@ -143,6 +152,17 @@ class World:
         w.paused = ch.paused()
         w.resume_at = ch.liquidations_resume_at()
         w.lp = liq.LiquidationParams(*ch.liquidation_params())
+        w.order_rules = [
+            om.OrderRules(*(int(v) for v in ch.order_rules(m))) for m in range(len(params))
+        ]
+        w.order_fees = ch.order_fees()
+        w.capacity = liq.Capacity(*(int(v) for v in ch.liquidation_capacity(0)[:2]))
+        # A fresh engine: no market has used a window yet.
+        w.windows = [(0, 0) for _ in params]
+        for who, sub in accounts:
+            o = om.Order(*(int(v) for v in ch.pending_order(who, sub)))
+            if o.exists:
+                w.orders[(str(who), sub)] = o
         w.insurance = ch.insurance_fund()
         w.bad_debt = [ch.bad_debt_total(), ch.bad_debt_insurance(), ch.bad_debt_pool()]
         w.registered = [
@@ -311,13 +331,41 @@ class World:
     # ------------------------------------------------------------ trading
 
     def trade(self, chain, who, sub, m, delta, via=None) -> str | None:
-        """Trades on chain (by `via`, an operator, with `trade_for`); asserts
-        the exact outcome. Returns the revert reason, if any."""
+        """Trades on chain at once (by `via`, an operator, with
+        `trade_for`); asserts the exact outcome. Returns the revert reason,
+        if any."""
+        now = next_timestamp(chain)  # the trade's block
+        p = self.params[m]
+        reason = om.atomic_reason(self.order_rules[m], p.maker_fee, p.taker_fee)
+        if reason is None and (str(who), sub) in self.orders:
+            reason = errors.ORDER_PENDING
+        r = apply = None
+        if reason is None:
+            reason, r, apply = self._trade_outcome(who, sub, m, delta, now)
+        limit = 0 if delta < 0 else 2**200
+
+        def send():
+            if via is None:
+                return self.ch.trade(sub, m, delta, limit, sender=who)
+            return self.ch.trade_for(who, sub, m, delta, limit, sender=via)
+
+        if reason is not None:
+            with ape.reverts(reason):
+                send()
+            return reason
+        assert r is not None and apply is not None
+        self._book_trade(send(), who, sub, r, apply, now)
+        return None
+
+    def _trade_outcome(self, who, sub, m, delta, now):
+        """(reason, TradeResult, apply) of `trading._trade` at the market's
+        price now: the revert reason, or the exact result and how it
+        changes the world."""
         key = (str(who), sub, m)
         old = self.positions[key]
-        now = next_timestamp(chain)  # the trade's block
         reason = errors.ZERO_SIZE if delta == 0 else self.price_error(m, now)
         r = None
+        apply = None
 
         def fill(realise: Callable[[int], int] | None = None) -> perps.TradeResult:
             p, price = self.params[m], self.prices[m]
@@ -350,19 +398,10 @@ class World:
                     reason = reason or self.im_failure_after(who, sub, now, apply)
             else:
                 reason = self._reduction_failure(who, sub, m, old, r, now, apply)
-        limit = 0 if delta < 0 else 2**200
+        return reason, r, apply
 
-        def send():
-            if via is None:
-                return self.ch.trade(sub, m, delta, limit, sender=who)
-            return self.ch.trade_for(who, sub, m, delta, limit, sender=via)
-
-        if reason is not None:
-            with ape.reverts(reason):
-                send()
-            return reason
-        assert r is not None
-        tx = send()
+    def _book_trade(self, tx, who, sub, r: perps.TradeResult, apply, now: int) -> None:
+        """Checks a trade's event against the model's result and books it."""
         (event,) = tx.events.filter(self.ch.Trade)
         # WAD-level amounts, before the quote balance's native rounding.
         got = (event.fill_price, event.pnl, event.funding, event.premium, event.fee)
@@ -376,6 +415,126 @@ class World:
             # Invariant 3: a risk-increasing action never ends below IM.
             h = self.health(who, sub, now)
             assert h.equity >= h.im
+        return None
+
+    # ------------------------------------------------------------ orders
+
+    def commit(self, chain, who, sub, m, delta, acceptable) -> str | None:
+        """`commit_order` by the owner; asserts the escrow and the event."""
+        now = next_timestamp(chain)
+        key = (str(who), sub)
+        rules = self.order_rules[m]
+        pending = self.orders.get(key, om.Order())
+        if delta == 0:
+            reason = errors.ZERO_SIZE
+        elif abs(delta) > perps.MAX_SIZE:
+            reason = errors.SIZE_TOO_LARGE
+        else:
+            reason = om.commit_reason(
+                rules,
+                pending,
+                self.order_rules[pending.market_id],
+                now,
+                self.balances[key][self.quote],
+            )
+        if reason is not None:
+            with ape.reverts(reason):
+                self.ch.commit_order(who, sub, m, delta, acceptable, sender=who)
+            return reason
+        tx = self.ch.commit_order(who, sub, m, delta, acceptable, sender=who)
+        names = [e.event_name for e in tx.events]
+        assert names == (["OrderCancelled"] if pending.exists else []) + ["OrderCommitted"]
+        if pending.exists:
+            self._refund(key, pending)
+        self.balances[key][self.quote] -= rules.settlement_fee
+        self.order_fees += rules.settlement_fee
+        self.orders[key] = om.Order(
+            m, delta, min(acceptable, om.MAX_ACCEPTABLE), now, rules.settlement_fee
+        )
+        return None
+
+    def _refund(self, key: Account, o: om.Order) -> None:
+        del self.orders[key]
+        self.order_fees -= o.fee
+        self.balances[key][self.quote] += o.fee
+
+    def settle_reason(self, who, sub, now: int) -> str | None:
+        """Why `settle_order` reverts before the trade's own checks, in the
+        contract's order: no order, too early, expired, the router's price
+        error, then a price published before the delay."""
+        o = self.orders.get((str(who), sub), om.Order())
+        rules = self.order_rules[o.market_id]
+        reason = om.settle_reason(o, rules, now, 2**64)
+        if reason is None:
+            reason = self.price_error(o.market_id, now)
+        if reason is None:
+            reason = om.settle_reason(o, rules, now, self.rounds[o.market_id].updated_at)
+        return reason
+
+    def settle_outcome(self, settler, who, sub, now: int):
+        """(reason, filled, TradeResult, apply) of `settle_order` now."""
+        key = (str(who), sub)
+        reason = self.settle_reason(who, sub, now)
+        o = self.orders.get(key, om.Order())
+        m = o.market_id
+        filled = False
+        r = apply = None
+        if reason is None:
+            fill = om.fill_price(
+                self.states[m].skew, o.size_delta, self.prices[m], self.params[m].skew_scale
+            )
+            filled = om.fills(o, fill)
+            if filled:
+                # The fee reaches the settler before the trade's checks.
+                payee = (str(settler), 0)
+                self.balances[payee][self.quote] += o.fee
+                del self.orders[key]
+                try:
+                    reason, r, apply = self._trade_outcome(who, sub, m, o.size_delta, now)
+                finally:
+                    self.balances[payee][self.quote] -= o.fee
+                    self.orders[key] = o
+        return reason, filled, r, apply
+
+    def settle(self, chain, settler, who, sub, tx=None) -> str | None:
+        """`settle_order` (sent here unless the keeper's `tx` is given);
+        asserts the fill or the refusal, the fee to the settler's
+        sub-account 0, and the trade. Returns the revert reason, if any."""
+        now = next_timestamp(chain) if tx is None else self._tx_time(chain, tx)
+        key = (str(who), sub)
+        o = self.orders.get(key, om.Order())
+        reason, filled, r, apply = self.settle_outcome(settler, who, sub, now)
+        if reason is not None:
+            assert tx is None, f"the keeper settled an order the model refuses: {reason}"
+            with ape.reverts(reason):
+                self.ch.settle_order(who, sub, sender=settler)
+            return reason
+        if tx is None:
+            tx = self.ch.settle_order(who, sub, sender=settler)
+        (event,) = tx.events.filter(self.ch.OrderSettled)
+        got = (event.filled, event.oracle_price, event.fee)
+        assert got == (filled, self.prices[o.market_id], o.fee)
+        del self.orders[key]
+        self.order_fees -= o.fee
+        self.balances[(str(settler), 0)][self.quote] += o.fee
+        if filled:
+            assert r is not None and apply is not None
+            self._book_trade(tx, who, sub, r, apply, now)
+        else:
+            assert list(tx.events.filter(self.ch.Trade)) == []
+        return None
+
+    def cancel(self, chain, who, sub) -> str | None:
+        now = next_timestamp(chain)
+        key = (str(who), sub)
+        o = self.orders.get(key, om.Order())
+        reason = om.cancel_reason(o, self.order_rules[o.market_id], now)
+        if reason is not None:
+            with ape.reverts(reason):
+                self.ch.cancel_order(who, sub, sender=who)
+            return reason
+        self.ch.cancel_order(who, sub, sender=who)
+        self._refund(key, o)
         return None
 
     def _realisation_failure(self, who, sub, now: int, reducing: bool) -> str | None:
@@ -554,6 +713,7 @@ class World:
                     self.lp,
                     whole=(str(who), sub) in self.portfolio,
                     realise=self._realise(m, now),
+                    capacity=self.capacity_left(m, now),
                 )
             except ValueError as err:
                 reason = str(err)
@@ -581,6 +741,11 @@ class World:
             res.penalty.insurance,
         )
         self.states[m], self.positions[key] = res.state, res.position
+        if self.capacity_left(m, now) is not None:
+            start, used = self.windows[m]
+            if now >= start + self.capacity.window:
+                start, used = now, 0
+            self.windows[m] = (start, used + res.closed)
         self.balances[(str(who), sub)][self.quote] += res.quote_delta - res.penalty.total
         self.pool -= res.quote_delta
         self.insurance += res.penalty.insurance
@@ -598,6 +763,11 @@ class World:
             # A partial close the caller did not cap reached the target E / MM.
             assert after.equity * E18 >= self.lp.target_health * after.mm
         return None
+
+    def capacity_left(self, m: int, now: int) -> int | None:
+        """Size liquidations may still close in market `m` now (None: uncapped)."""
+        start, used = self.windows[m]
+        return self.capacity.left(self.params[m], start, used, now)
 
     @staticmethod
     def _tx_time(chain, tx) -> int:
@@ -884,8 +1054,13 @@ class World:
         for asset in self.tokens:
             ledgers = sum(b[asset] for b in self.balances.values())
             if asset == self.quote:
-                ledgers += self.pool + self.insurance
+                ledgers += self.pool + self.insurance + self.order_fees
             assert got.held[asset] == ledgers, asset
+        # The escrow and the order book, to the wei.
+        assert ch.order_fees() == self.order_fees
+        for who, sub in self.accounts:
+            want = self.orders.get((str(who), sub), om.Order())
+            assert om.Order(*(int(v) for v in ch.pending_order(who, sub))) == want
         if any(self.price_error(m, now) for m in range(len(self.params))):
             return  # the pool's views need every market price
         # The pool's claim on traders, from exact aggregates, against the sum

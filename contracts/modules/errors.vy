@@ -180,6 +180,9 @@ TARGET_TOO_HIGH: constant(String[32]) = "xm.liq: target health > 2"
 FULL_CLOSE_TOO_HIGH: constant(String[32]) = "xm.liq: full-close health >= 1"
 DUST_TOO_LARGE: constant(String[32]) = "xm.liq: dust too large"
 DISCOUNT_TOO_HIGH: constant(String[32]) = "xm.liq: discount above 20%"
+CAPACITY_WINDOW_RANGE: constant(String[32]) = "xm.liq: capacity window range"
+CAPACITY_FACTOR_RANGE: constant(String[32]) = "xm.liq: capacity factor range"
+LIQ_CAPACITY: constant(String[32]) = "xm.liq: window capacity used"
 
 # pm: portfolio margin and PortfolioRisk
 PM_NOT_CONFIGURED: constant(String[32]) = "xm.pm: not configured"

@@ -163,6 +163,11 @@ event InsuranceFunded:
     balance: uint256
 
 
+event LiquidationCapacitySet:
+    window: uint256
+    factor: uint256
+
+
 # Bounds an owner may set.
 MAX_PENALTY: constant(uint256) = 10**17  # 10 % of closed notional
 MAX_TARGET_HEALTH: constant(uint256) = 2 * 10**18
@@ -170,6 +175,8 @@ MAX_DISCOUNT: constant(uint256) = 2 * 10**17  # 20 %
 MAX_DUST: constant(uint256) = 10**24  # 1,000,000 USD
 # Least notional of a liquidation piece smaller than the engine would close.
 MIN_PIECE: constant(uint256) = 10**18  # 1 USD
+MAX_CAPACITY_WINDOW: constant(uint256) = 3_600
+MAX_CAPACITY_FACTOR: constant(uint256) = 10 * 10**18
 
 # LiquidationParams packed by hand into three words (one slot per field
 # would cost a liquidation 8 cold reads instead of 2):
@@ -188,6 +195,10 @@ insurance_fund: public(uint256)
 bad_debt_total: public(uint256)
 bad_debt_insurance: public(uint256)
 bad_debt_pool: public(uint256)
+# Liquidation capacity: window (seconds) | factor << 64 (WAD; 0: no cap).
+capacity_word: uint256
+# market_id -> start of its current window | size closed in it << 64.
+liquidated_in_window: HashMap[uint256, uint256]
 
 
 # ---------------------------------------------------------------- configuration
@@ -251,6 +262,73 @@ def _liquidation_params() -> LiquidationParams:
     lp.full_close_health = (w >> 64) & LANE_64
     lp.dust_notional = w >> 128
     return lp
+
+
+@external
+def set_liquidation_capacity(window: uint256, factor: uint256):
+    """
+    @notice Caps the size liquidations may close in each market per window
+            at factor x 2 x maker_fee x skew_scale. A liquidation moves the
+            skew without paying the premium, so selling into the skew,
+            liquidating L and buying back earns price x L / skew_scale per
+            unit; the round trip pays at least 2 x maker_fee per unit, so
+            with factor <= 1 no sandwich pays (docs/liquidation.md). A
+            market with no maker fee is not capped.
+    @param window Seconds, 1 <= w <= 3,600 (ignored when factor is 0).
+    @param factor WAD, <= 10; 0 removes the cap.
+    """
+    ownable._check_owner()
+    if factor != 0:
+        assert window > 0 and window <= MAX_CAPACITY_WINDOW, errors.CAPACITY_WINDOW_RANGE
+        assert factor <= MAX_CAPACITY_FACTOR, errors.CAPACITY_FACTOR_RANGE
+    self.capacity_word = window | (factor << 64)
+    log LiquidationCapacitySet(window=window, factor=factor)
+
+
+@external
+@view
+def liquidation_capacity(market_id: uint256) -> (uint256, uint256, uint256):
+    """
+    @notice The liquidation window, its factor and the size liquidations
+            may still close in a market now.
+    @param market_id A listed market.
+    @return window (seconds), factor (WAD; 0: no cap), size left (WAD base
+            units; max_value(uint256) when uncapped).
+    """
+    markets._check_market(market_id)
+    w: uint256 = self.capacity_word
+    if w >> 64 == 0:
+        return w & LANE_64, 0, max_value(uint256)
+    return w & LANE_64, w >> 64, self._capacity(market_id, w)[0]
+
+
+@internal
+@view
+def _capacity(market_id: uint256, w: uint256) -> (uint256, uint256, uint256):
+    """
+    @dev (size left, window start, size used) of a capped market now: a
+         window that has run out starts again at this block. A market with
+         no maker fee is never capped (its cap would be 0).
+    """
+    cap: uint256 = math._mul_div(
+        2 * markets._maker_fee(market_id) * (w >> 64) // constants.WAD,
+        markets._risk_params(market_id).skew_scale,
+        constants.WAD,
+        False,
+    )
+    used_word: uint256 = self.liquidated_in_window[market_id]
+    start: uint256 = used_word & LANE_64
+    used: uint256 = used_word >> 64
+    if block.timestamp >= start + (w & LANE_64):
+        start = block.timestamp
+        used = 0
+    if cap == 0:
+        # No maker fee, no bound the cap could keep: never block liveness.
+        return max_value(uint256), start, 0
+    left: uint256 = 0
+    if cap > used:
+        left = cap - used
+    return left, start, used
 
 
 @external
@@ -332,6 +410,17 @@ def liquidate(
     # E / MM (or leave dust) and raise the next piece's keeper share.
     assert wanted < size_abs or max_size >= size_abs, errors.MUST_CLOSE_WHOLE
     closed: uint256 = min(wanted, max_size)
+    w: uint256 = self.capacity_word
+    if w >> 64 != 0:
+        # The market's window caps the size every liquidation in it closes.
+        left: uint256 = 0
+        start: uint256 = 0
+        used: uint256 = 0
+        left, start, used = self._capacity(market_id, w)
+        assert left != 0, errors.LIQ_CAPACITY
+        if left != max_value(uint256):
+            closed = min(closed, left)
+            self.liquidated_in_window[market_id] = start | ((used + closed) << 64)
     if closed < wanted:
         # A piece pays a penalty rounded up to a native quote unit: one worth
         # almost nothing would free less MM than that unit and lower E / MM.

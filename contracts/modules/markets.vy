@@ -381,6 +381,15 @@ def _params(market_id: uint256) -> MarketParams:
 
 @internal
 @view
+def _maker_fee(market_id: uint256) -> uint256:
+    """
+    @dev The maker fee alone (1 word).
+    """
+    return (self.params_words[market_id][3] >> 64) & LANE_64
+
+
+@internal
+@view
 def _asset(market_id: uint256) -> address:
     """
     @dev The market's oracle key (1 word).

@@ -77,7 +77,7 @@ from xmargin.maths import account as acct
 from xmargin.maths import errors, model, perps
 from xmargin.maths import liquidation as liq
 from xmargin.maths import portfolio as pm
-from xmargin.ops.keeper import Keeper, KeeperConfig
+from xmargin.ops.keeper import Keeper, KeeperConfig, PassStats
 
 E18 = 10**18
 USDC = 10**6
@@ -150,6 +150,12 @@ def fuzz_setup(
         ch.list_market(p.as_tuple(), sender=owner)
         allow_atomic(ch, owner)
         params.append(p)
+    # Delayed orders on both markets (atomic trades stay allowed): a 1 s
+    # delay, a 60 s window, and a 0.5 USDC settlement fee on ETH.
+    ch.set_order_rules(0, 1, 60, USDC // 2, True, 0, sender=owner)
+    # Liquidations nobody can sandwich: 2 x maker fee x skew scale per 30 s,
+    # 10 ETH and 0.5 of the second market's unit, so the cap binds.
+    ch.set_liquidation_capacity(30, E18, sender=owner)
     ch.set_liquidation_params(liq.LiquidationParams().as_tuple(), sender=owner)
     # The pool's capital caps (docs/pool.md), tight enough to bind when two
     # accounts lever up the same way or a gap makes traders win: on the
@@ -197,6 +203,9 @@ def fuzz_setup(
         for sub in (0, 1):
             ch.deposit(sub, usdc, START_USDC, sender=who)
         ch.deposit(0, weth_listed.token, START_WETH, sender=who)
+    # The sandwicher trades from stranger/0 (the rest of its wallet repays
+    # collateral liquidations).
+    ch.deposit(0, usdc, 10 * START_USDC, sender=stranger)
     engine = engine_over(
         ch,
         oracle,
@@ -278,7 +287,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.keeper = Keeper(
             engine=c["engine"],
             sender=self.keeper_acct,
-            config=KeeperConfig(gas_asset=None),
+            config=KeeperConfig(gas_asset=None, orders=False),
             log=self._keeper_log,
         )
         self.keeper_lines: list[dict] = []
@@ -371,6 +380,10 @@ class EngineMachine(RuleBasedStateMachine):
         token = self._asset(asset)
         ch = self.ch
         now = self._next()
+        if (str(who), sub) in self.w.orders:
+            # A pending order locks margin in its account (docs/orders.md).
+            self._refused(lambda: ch.withdraw(sub, token, 1, sender=who), errors.ORDER_PENDING)
+            return
         if token is self.unlisted:
             self._refused(lambda: ch.withdraw(sub, token, 1, sender=who), errors.ASSET_NOT_LISTED)
             return
@@ -410,7 +423,9 @@ class EngineMachine(RuleBasedStateMachine):
             w.balances[dst][token.address] += amount
 
         now = self._next()
-        if amount == 0:
+        if src in self.w.orders:
+            reason = errors.ORDER_PENDING
+        elif amount == 0:
             reason = errors.ZERO_AMOUNT
         elif amount > balance:
             reason = errors.INSUFFICIENT_BALANCE
@@ -441,9 +456,9 @@ class EngineMachine(RuleBasedStateMachine):
             else:
                 w.portfolio.discard(key)
 
-        reason = None
+        reason = errors.ORDER_PENDING if key in self.w.orders else None
         before = None
-        if self.w.paused:
+        if reason is None and self.w.paused:
             # While paused the engine prices the account before the switch
             # (even one with no liabilities), and refuses a switch that
             # lowers its IM or MM.
@@ -494,6 +509,33 @@ class EngineMachine(RuleBasedStateMachine):
         self._count("hedged pair leg", self.w.trade(self.chain, a, sa, market, long_first))
         self._count("hedged pair leg", self.w.trade(self.chain, b, sb, market, -long_first))
 
+    # ------------------------------------------------------------ orders
+
+    @rule(actor=st.integers(0, 3), market=st.integers(0, 1), delta=sizes, tight=st.booleans())
+    def commit_order(self, actor, market, delta, tight):
+        """A delayed order (docs/orders.md), at any price or at the current
+        oracle price as its limit (refused at settlement if the price moves
+        against it, or by the skew premium alone)."""
+        who, sub = self.actors[actor]
+        any_price = 2**200 if delta > 0 else 0
+        acceptable = self.w.prices[market] if tight else any_price
+        reason = self.w.commit(self.chain, who, sub, market, delta, acceptable)
+        self._count("order commit", reason)
+
+    @rule(settler=st.integers(0, 3), actor=st.integers(0, 4))
+    def settle_order(self, settler, actor):
+        """Anyone settles an account's order; the fee goes to the settler's
+        sub-account 0. Actor 4: an account that has an order, if any."""
+        pending = [a for a in self.actors if (str(a[0]), a[1]) in self.w.orders]
+        who, sub = pending[0] if actor == 4 and pending else self.actors[actor % 4]
+        reason = self.w.settle(self.chain, self.actors[settler][0], who, sub)
+        self._count("order settle", reason)
+
+    @rule(actor=st.integers(0, 3))
+    def cancel_order(self, actor):
+        who, sub = self.actors[actor]
+        self._count("order cancel", self.w.cancel(self.chain, who, sub))
+
     @rule(
         sub=st.integers(0, 1),
         market=st.integers(0, 1),
@@ -524,7 +566,9 @@ class EngineMachine(RuleBasedStateMachine):
             w.balances[key][usdc.address] -= amount
 
         now = self._next()
-        if amount == 0:
+        if key in self.w.orders:
+            reason = errors.ORDER_PENDING
+        elif amount == 0:
             reason = errors.ZERO_AMOUNT
         elif amount > balance:
             reason = errors.INSUFFICIENT_BALANCE
@@ -703,6 +747,59 @@ class EngineMachine(RuleBasedStateMachine):
         portfolio = (str(owner), sub) in self.w.portfolio
         self._count("portfolio liquidation" if portfolio else "liquidation", reason)
 
+    @rule(actor=st.integers(0, 3), market=st.integers(0, 1), pct=st.integers(10, 200))
+    def sandwich_liquidation(self, actor, market, pct):
+        """The sandwicher of issue 18: stranger sells `pct` % of the skew
+        into it, liquidates a linear account's position in that market and
+        buys back, all at one oracle price. Invariant 12: with the
+        per-window liquidation capacity it earns no more than the plain
+        liquidation's reward would have, to a few units of rounding."""
+        who, sub = self.actors[actor]
+        w, key = self.w, (str(who), sub)
+        skew = w.states[market].skew
+        now = self._next()
+        if (
+            not skew
+            or key in w.portfolio
+            or not w.positions[(*key, market)].size
+            or w.liquidate_reason(self.stranger, who, sub, market, 2**96, now) is not None
+            or w.capacity_left(market, now) == 0
+            or w.pool_price_error(now) is not None
+        ):
+            return
+        h = w.health(who, sub, now)
+        try:
+            plain = liq.liquidate(
+                w.states[market],
+                w.params[market],
+                w.positions[(*key, market)],
+                h.equity,
+                h.mm,
+                w.prices[market],
+                now,
+                2**96,
+                w.quote_precision,
+                w.lp,
+                realise=w._realise(market, now),
+                capacity=w.capacity_left(market, now),
+            ).penalty.keeper
+        except ValueError:
+            return
+        me = (str(self.stranger), 0)
+        before = w.balances[me][w.quote]
+        x = -skew * pct // 100 or (-1 if skew > 0 else 1)
+        if w.trade(self.chain, self.stranger, 0, market, x) is not None:
+            return
+        reason = w.liquidate(self.chain, self.stranger, who, sub, market, 2**96)
+        # Buy back whatever happened (a refused back-leg would leave the
+        # stranger a position: the rule then ends with it, as a trader).
+        back = w.trade(self.chain, self.stranger, 0, market, -x)
+        COVERAGE["sandwich" if reason is None else f"sandwich, liquidation {reason}"] += 1
+        if reason is None and back is None:
+            gain = w.balances[me][w.quote] - before
+            assert gain <= plain + 4, (gain, plain)
+            COVERAGE["sandwich earned no more than the plain liquidation"] += 1
+
     def _portfolio_order(self, owner, sub: int, open_markets: list[int]) -> list[int]:
         """A portfolio account's open markets in the engine's liquidation
         order (the model's), or as they are when a price it needs is invalid."""
@@ -844,7 +941,7 @@ class EngineMachine(RuleBasedStateMachine):
         left_alone = waiting | {
             (line["owner"], line["sub_id"])
             for line in self.keeper_lines
-            if line["event"] == "skip_collateral"
+            if line["event"] in ("skip_collateral", "capacity_wait")
         }
         now = self.chain.blocks.head.timestamp
         for who, sub in self.actors:
@@ -864,6 +961,39 @@ class EngineMachine(RuleBasedStateMachine):
                 reason = self.w.adl_reason(self.stranger, who, sub, m, 2**96, then)
                 assert reason is not None, f"the keeper left {who}/{sub} to ADL in market {m}"
 
+    @rule(seconds=st.integers(1, 40))
+    def orders_come_due(self, seconds):
+        """Time passes, every feed publishes, and the keeper settles what is
+        due (a 60 s window: orders older than it expire instead)."""
+        self.wait(seconds)
+        self.keeper_settles_orders()
+
+    @rule()
+    def keeper_settles_orders(self):
+        """The keeper's order step alone (its passes here leave orders out,
+        so the pass's own expectations stay about health): every due order
+        it settles, refuses or sees fail is replayed against the model."""
+        self._next()
+        self.keeper_lines.clear()
+        self.keeper.settle_orders(PassStats())
+        for line in self.keeper_lines:
+            event = line["event"]
+            if event in ("order_settled", "order_refused"):
+                who = self._owner_account(line["owner"])
+                tx = self.chain.provider.get_receipt(line["tx"])
+                sub = int(line["sub_id"])
+                assert self.w.settle(self.chain, self.keeper_acct, who, sub, tx=tx) is None
+                COVERAGE[f"keeper {event.replace('_', ' ')}"] += 1
+            elif event == "reverted" and "settle_order" in line["call"]:
+                # The trade's own checks refuse it: the model must agree.
+                who, sub = self._owner_account(line["args"][0]), int(line["args"][1])
+                then = self.chain.blocks.head.timestamp
+                got = self.w.settle_outcome(self.keeper_acct, who, sub, then)[0]
+                assert got == line["reason"], (got, line)
+                COVERAGE["keeper order refused by its trade checks"] += 1
+            else:
+                raise AssertionError(f"unexpected keeper line {line}")
+
     @rule(page=st.sampled_from([1, 2, 50]))
     def keeper_pass(self, page):
         """The keeper's pass, reading `page` accounts per batch call."""
@@ -877,7 +1007,14 @@ class EngineMachine(RuleBasedStateMachine):
         waiting: set[tuple[str, int]] = set()
         for line in self.keeper_lines:
             event = line["event"]
-            if event in ("scan", "pass", "registry_fallback", "skip_collateral", "adl_needed"):
+            if event in (
+                "scan",
+                "pass",
+                "registry_fallback",
+                "skip_collateral",
+                "adl_needed",
+                "capacity_wait",
+            ):
                 continue
             # No rival, no gas price: every transaction the keeper sends here
             # must go through, but for an ADL of a portfolio account that
@@ -1148,9 +1285,15 @@ class EngineMachine(RuleBasedStateMachine):
             if markets:
                 reasons = [
                     w.liquidate_reason(self.stranger, who, sub, m, 2**96, now, ops)
+                    or (errors.LIQ_CAPACITY if w.capacity_left(m, now) == 0 else None)
                     or w.liquidation_pool_failure(m, w.positions[(str(who), sub, m)], now)
                     for m in markets
                 ]
+                if None not in reasons and errors.LIQ_CAPACITY in reasons:
+                    # Its markets' liquidation windows are used up: it waits
+                    # for the next window (docs/orders.md).
+                    COVERAGE["liquidation waits for the next window"] += 1
+                    continue
                 if None not in reasons and w.pool_price_error(now) in reasons:
                     # Its only entries realise a profit, and the realisation
                     # cap cannot value the pool until a price recovers
@@ -1253,15 +1396,18 @@ def test_many_lp_round_trips(machine):
 
 def test_scenario_crash_keeper_collateral_and_bad_debt(machine):
     """trader/0 keeps only its 2 WETH, goes long ETH with all its free
-    margin, ETH falls 50 %: the keeper closes the position, buys the WETH
-    at a discount, and the rest of the deficit is written off (insurance
-    first, then the pool)."""
+    margin, ETH falls 50 %: the keeper closes the position (10 ETH per 30 s
+    window, the liquidation capacity, so over several passes), buys the
+    WETH at a discount, and the rest of the deficit is written off
+    (insurance first, then the pool)."""
+    window = [("wait", {"seconds": 31}), ("keeper_pass", {"page": 2})]
     reached = replay(
         machine,
         ("withdraw", {"actor": 0, "asset": 0, "frac": 1_000}),
         ("lever_up_a", {"actor": 0, "market": 0, "short": False, "pct": 90}),
         ("oracle_a", {"kind": "squeeze", "market": 0, "bps": 300}),
         ("keeper_pass", {"page": 2}),
+        *window * 4,
     )
     assert reached["keeper liquidation"] >= 1
     assert reached["keeper collateral liquidation"] == 1

@@ -111,6 +111,22 @@ def test_cli_reads_what_the_chain_says(
     assert cells["xmargin.maths.model"] == "agrees"
     assert "<- worst" in out
 
+    # status of an account with a pending delayed order: where it stands
+    # (local config: 2 s delay, 1 USDC fee escrowed), then due once the
+    # ETH feed publishes after the delay.
+    eth = record["markets"]["ETH-PERP"]
+    ch.functions.commit_order(pm_owner, pm_sub, eth, 10**18, 2**255).transact(sender)
+    out = ok("status", pm_owner, "--sub", str(pm_sub))
+    assert "pending order: 1.0000 ETH-PERP at any price, fee 1.00 USDC escrowed;" in out
+    assert "waiting for a price published after its delay" in out or "settles in" in out
+    node.w3.provider.make_request("evm_increaseTime", [3])
+    feed = _contract(node.w3, abi, "MockAggregator", record["assets"]["WETH"]["feed"])
+    feed.functions.set_answer(feed.functions.answer().call()).transact(
+        {"from": node.w3.eth.accounts[0]}
+    )
+    out = ok("status", pm_owner, "--sub", str(pm_sub))
+    assert "due: any keeper may settle it now" in out
+
     # chart: a PNG, and the liquidation price it marks is the lens's (the
     # crowd holds only USDC, so moving the asset moves only the position).
     owner, sub = min(doomed)

@@ -31,9 +31,9 @@ USDC_CAP = 100_000_000 * 10**6
 # pool and orders extensions + Clearinghouse + 3 list_asset + LiquidityPool
 # + set_pool + set_pool_buffer + set_total_reserve_factor + 2 list_market + 2
 # set_market_caps + 2 set_order_rules + set_liquidation_params
-# + PortfolioRisk + set_portfolio_risk + 3 set_risk_group (WETH stays in
+# + set_liquidation_capacity + PortfolioRisk + set_portfolio_risk + 3 set_risk_group (WETH stays in
 # group 0) + lens
-LOCAL_DEPLOY_TXS = 36
+LOCAL_DEPLOY_TXS = 37
 
 TESTNET_CONFIG = """
 quote: {symbol: USDC, decimals: 6, cap: "1000000"}
@@ -204,11 +204,13 @@ def test_demo_end_to_end(ape_run):
     """`make demo`'s command, with ape-foundry starting and stopping anvil."""
     result = ape_run("demo", "--network", "ethereum:local:foundry")
     out = _ok(result)
-    # Hand-computed, the hedger (5,000 USDC + 10 WETH, short 10 ETH-PERP):
-    # quote 5,000 - 30 fee - 0.15 premium = 4,969.85; equity 4,969.85 + 27,000
-    assert "31,969.85" in out
-    # After WETH -30 %: 4,969.85 + 10 * 2,100 * 0.90 + 9,000 perp PnL
-    assert "32,869.85" in out
+    # Hand-computed, the hedger (5,000 USDC + 10 WETH, short 10 ETH-PERP by
+    # a delayed order): quote 5,000 - 1 settlement fee - 30 fee - 0.15
+    # premium = 4,968.85; equity 4,968.85 + 27,000
+    assert "31,968.85" in out
+    # After WETH -30 %: 4,968.85 + 10 * 2,100 * 0.90 + 9,000 perp PnL
+    assert "32,868.85" in out
+    assert "the keeper settles 5 orders (0 refused, 0 reverted) and earns 5.00 USDC" in out
     assert "LIQUIDATABLE" in out
     # The same book in portfolio mode (config/local.yaml's scenarios): V_ETH =
     # 27,000 - 30,000 = -3,000, "crypto up" loses 300 (floor 0.5 % of 30,000
@@ -216,9 +218,10 @@ def test_demo_end_to_end(ape_run):
     # 30,000 * (10 % + 10 / 1e6) + 3,000 = 6,000.30.
     assert "portfolio margin IM $3,450.00, MM $300.00: $2,550.30 of initial margin freed" in out
     # After WETH -30 %: V_ETH = 18,900 - 21,000 = -2,100 (a 210 loss), but the
-    # de-peg of its USDC loses 249.028: MM 249.02. (Its quote is 5,000 - 19.44:
-    # it sold 10 into a +7 skew, maker fee on 7, taker on 3, 0.06 premium back.)
-    assert "│   249.02 │" in out
+    # de-peg of its USDC loses 248.978: MM 248.97. (Its quote is 5,000 - 1 -
+    # 19.44: the settlement fee, then it sold 10 into a +7 skew, maker fee on
+    # 7, taker on 3, 0.06 premium back.)
+    assert "│   248.97 │" in out
     assert f"reverted '{errors.BELOW_IM}'" in out
     assert "agrees with the chain" in out
     # The squeeze: BTC traders' profit past its cap, the keeper's ADL

@@ -299,3 +299,23 @@ def test_bad_order_rules_are_refused(orders, message):
     with pytest.raises(ConfigError) as err:
         parse_config({**VALID, "pool": {}, "markets": [{**MARKET, "orders": orders}]})
     assert message in str(err.value)
+
+
+def test_liquidation_capacity_defaults_on_and_parses():
+    c = parse_config({**VALID, "pool": {}, "markets": [MARKET]})
+    assert c.liquidation_capacity.as_tuple() == (30, E18)
+    raw = {"capacity_window": 60, "capacity_factor": "0.5"}
+    c = parse_config({**VALID, "pool": {}, "markets": [MARKET], "liquidation": raw})
+    assert c.liquidation_capacity.as_tuple() == (60, E18 // 2)
+    for bad, message in [
+        ({"capacity_window": 0}, "capacity window range"),
+        ({"capacity_factor": "11"}, "capacity_factor out of range"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            parse_config({**VALID, "pool": {}, "markets": [MARKET], "liquidation": bad})
+    free = {**MARKET, "maker_fee": "0"}
+    with pytest.raises(ConfigError, match="needs a maker fee"):
+        parse_config({**VALID, "pool": {}, "markets": [free]})
+    off = {"capacity_factor": "0"}
+    c = parse_config({**VALID, "pool": {}, "markets": [free], "liquidation": off})
+    assert c.liquidation_capacity.factor == 0

@@ -454,3 +454,46 @@ def test_an_atomic_round_trip_ahead_of_a_round_gains_at_most_the_bound(
     eth_feed.set_answer(3_015 * FEED, sender=owner)
     ch.trade(0, market, -100 * ETH, 0, sender=trader)
     assert ch.balance_of(trader, 0, usdc) == 100_000 * USDC - 2_925_000
+
+
+# ---------------------------------------------------------------- the keeper
+
+
+def test_the_keeper_settles_due_orders_once(
+    lens, clearinghouse, delayed, trader, hedger, stranger, keeper, usdc, weth, wbtc_listed,
+    oracle, eth_feed, owner, deposit_usdc, clock,
+):  # fmt: skip
+    """Three orders: one fills, one is refused at its acceptable price, one
+    fails its margin check at settlement. Before the delay the keeper sends
+    nothing; after the round it settles the first two (earning 2 x 2 USDC)
+    and tries the third once, not again on the same price."""
+    from tests.engines import engine_over
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+
+    ch = clearinghouse
+    deposit_usdc(trader, 10_000)
+    deposit_usdc(stranger, 10_000)
+    deposit_usdc(hedger, 320)
+    commit(ch, trader, delayed, ETH, 3_100 * E18, clock)
+    commit(ch, stranger, delayed, ETH, 3_020 * E18, clock, dt=1)
+    commit(ch, hedger, delayed, ETH, 10**30, clock, dt=2)
+    tokens = {"USDC": usdc, "WETH": weth, "WBTC": wbtc_listed.token}
+    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
+    engine = engine_over(ch, oracle, tokens, feeds, {"ETH": 0}, lens=lens)
+    log: list[dict] = []
+    bot = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append)
+    clock.at(DELAY)
+    eth_feed.set_answer(3_000 * FEED, sender=owner)  # published too early for the last two
+    first = bot.run_once()
+    assert (first.orders_filled, first.orders_refused, first.reverted) == (1, 0, 0)
+    clock.at(DELAY + 12)
+    eth_feed.set_answer(3_300 * FEED, sender=owner)
+    second = bot.run_once()
+    # stranger: 3,300.00165 > 3,020, refused; hedger: IM 330.0033 > 318 - 3.3
+    assert (second.orders_filled, second.orders_refused, second.reverted) == (0, 1, 1)
+    assert [e["reason"] for e in log if e["event"] == "reverted"] == [errors.BELOW_IM]
+    third = bot.run_once()
+    assert (third.orders_filled, third.orders_refused, third.reverted) == (0, 0, 0)
+    assert ch.balance_of(keeper, 0, usdc) == 2 * FEE
+    assert ch.pending_order(hedger, 0).size_delta == ETH
+    assert ch.position(trader, 0, delayed).size == ETH

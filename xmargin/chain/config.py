@@ -23,7 +23,7 @@ from xmargin.chain.deployments import REPO_ROOT
 from xmargin.maths import orders as om
 from xmargin.maths import portfolio as pm
 from xmargin.maths.fixed_point import MAX_DECIMALS, WAD, parse_units
-from xmargin.maths.liquidation import LiquidationParams
+from xmargin.maths.liquidation import Capacity, LiquidationParams, capacity_reason
 from xmargin.maths.model import MAX_AMOUNT, MAX_ASSETS, MAX_HEARTBEAT, MAX_PRICE
 from xmargin.maths.perps import MAX_MARKETS, MAX_SIZE, MarketParams
 
@@ -136,6 +136,8 @@ class DeployConfig:
     pool: PoolConfig | None = None
     # Penalty, keeper share, health target, thresholds; set when markets exist.
     liquidation: LiquidationParams | None = None
+    # Size liquidations may close per market per window; set with markets.
+    liquidation_capacity: Capacity | None = None
     # Portfolio margin: risk groups (keyed by asset symbol) and the scenario set.
     portfolio: pm.PortfolioConfig | None = None
 
@@ -214,10 +216,17 @@ def parse_config(raw: dict[str, object], name: str = "config") -> DeployConfig:
     if markets and pool is None:
         raise ConfigError("markets need a `pool` (the LiquidityPool is their counterparty)")
     liquidation = None
+    capacity = None
     if raw.get("liquidation") is not None:
-        liquidation = _liquidation(raw["liquidation"])
+        liquidation, capacity = _liquidation(raw["liquidation"])
     elif markets:
-        liquidation = LiquidationParams()
+        liquidation, capacity = LiquidationParams(), DEFAULT_CAPACITY
+    for m in markets if capacity is not None and capacity.factor else ():
+        if m.market.maker_fee == 0:
+            raise ConfigError(
+                f"market {m.symbol}: a liquidation capacity needs a maker fee "
+                "(2 x maker_fee x skew_scale per window); set one, or capacity_factor 0"
+            )
     portfolio = None
     if raw.get("portfolio") is not None:
         portfolio = _portfolio(raw["portfolio"], [a.symbol for a in everything])
@@ -230,6 +239,7 @@ def parse_config(raw: dict[str, object], name: str = "config") -> DeployConfig:
         markets=markets,
         pool=pool,
         liquidation=liquidation,
+        liquidation_capacity=capacity if markets else None,
         portfolio=portfolio,
     )
 
@@ -247,10 +257,23 @@ _LIQUIDATION_BOUNDS = {
 }
 
 
-def _liquidation(raw: object) -> LiquidationParams:
+# Liquidations close at most 2 x maker_fee x skew_scale per market per 30 s
+# unless the config says otherwise (docs/liquidation.md).
+DEFAULT_CAPACITY = Capacity(window=30, factor=WAD)
+
+
+def _liquidation(raw: object) -> tuple[LiquidationParams, Capacity]:
     if not isinstance(raw, dict):
         raise ConfigError("liquidation must be a mapping")
-    _only(raw, set(_LIQUIDATION_BOUNDS), "liquidation")
+    _only(raw, {*_LIQUIDATION_BOUNDS, "capacity_window", "capacity_factor"}, "liquidation")
+    d = DEFAULT_CAPACITY
+    capacity = Capacity(
+        window=_int(raw.get("capacity_window", d.window), "liquidation: capacity_window", 0, 3_600),
+        factor=_wad(raw.get("capacity_factor", "1"), "liquidation: capacity_factor", 0, 10 * WAD),
+    )
+    reason = capacity_reason(capacity)
+    if reason is not None:
+        raise ConfigError(f"liquidation: {reason}")
     defaults = LiquidationParams()
     values = {
         key: _wad(raw[key], f"liquidation: {key}", low, high)
@@ -260,7 +283,7 @@ def _liquidation(raw: object) -> LiquidationParams:
     }
     if values["keeper_share_min"] > values["keeper_share_max"]:
         raise ConfigError("liquidation: keeper_share_min above keeper_share_max")
-    return LiquidationParams(**values)
+    return LiquidationParams(**values), capacity
 
 
 def _portfolio(raw: object, symbols: list[str]) -> pm.PortfolioConfig:

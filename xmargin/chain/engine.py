@@ -309,6 +309,15 @@ def shock_prices(engine: Engine, sender: AccountAPI, moves_bps: dict[str, int]) 
         move_feed(engine.feeds[symbol], sender, bps)
 
 
+def publish_after(engine: Engine, sender: AccountAPI, seconds: int) -> None:
+    """Lets `seconds` pass, then every mock feed publishes its answer again:
+    the round a delayed order waits for (local chains: demo, benchmarks)."""
+    chain = engine.clearinghouse.chain_manager
+    chain.pending_timestamp = chain.blocks.head.timestamp + seconds
+    for feed in engine.feeds.values():
+        move_feed(feed, sender, 0)
+
+
 def move_feed(feed: ContractInstance, sender: AccountAPI, bps: int) -> None:
     """Moves one mock feed's answer by `bps` basis points."""
     feed.set_answer(feed.answer() * (10_000 + bps) // 10_000, sender=sender)

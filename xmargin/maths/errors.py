@@ -182,6 +182,9 @@ TARGET_TOO_HIGH: Final = "xm.liq: target health > 2"
 FULL_CLOSE_TOO_HIGH: Final = "xm.liq: full-close health >= 1"
 DUST_TOO_LARGE: Final = "xm.liq: dust too large"
 DISCOUNT_TOO_HIGH: Final = "xm.liq: discount above 20%"
+CAPACITY_WINDOW_RANGE: Final = "xm.liq: capacity window range"
+CAPACITY_FACTOR_RANGE: Final = "xm.liq: capacity factor range"
+LIQ_CAPACITY: Final = "xm.liq: window capacity used"
 
 # pm: portfolio margin and PortfolioRisk
 PM_NOT_CONFIGURED: Final = "xm.pm: not configured"

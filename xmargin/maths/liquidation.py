@@ -16,6 +16,9 @@ from xmargin.maths.fixed_point import WAD, ceil_div, div_trunc, mul_div_down, mu
 from xmargin.maths.perps import MarketParams, MarketState, Position, accrue, risk, settle
 
 WHOLE_CLOSE = errors.MUST_CLOSE_WHOLE
+# The contract's bounds (liquidation.set_liquidation_capacity).
+MAX_CAPACITY_WINDOW = 3_600
+MAX_CAPACITY_FACTOR = 10 * WAD
 PIECE_TOO_SMALL = errors.PIECE_BELOW_DUST
 MIN_PIECE = WAD  # 1 USD: least notional of a piece smaller than the engine would close
 
@@ -118,6 +121,48 @@ def penalty(
 
 
 @dataclass(frozen=True)
+class Capacity:
+    """How much size liquidations may close per market per window: factor x
+    2 x maker_fee x skew_scale (factor 0: no cap). Selling into the skew,
+    liquidating L and buying back earns the sandwicher price x L / skew_scale
+    per unit and costs it at least 2 x maker_fee per unit in fees, so with
+    L <= 2 x maker_fee x skew_scale per window (factor <= 1) the sandwich
+    does not pay (docs/liquidation.md). A market without a maker fee is not
+    capped (its cap would be 0 and block every liquidation)."""
+
+    window: int = 0
+    factor: int = 0
+
+    def as_tuple(self) -> tuple[int, int]:
+        return (self.window, self.factor)
+
+    def per_window(self, p: MarketParams) -> int | None:
+        """Size (WAD) one window allows in the market; None: uncapped."""
+        cap = mul_div_down(2 * p.maker_fee * self.factor // WAD, p.skew_scale, WAD)
+        return None if self.factor == 0 or cap == 0 else cap
+
+    def left(self, p: MarketParams, start: int, used: int, now: int) -> int | None:
+        """Size left now, given the window that opened at `start` with
+        `used` closed in it (a window over resets to the whole cap)."""
+        cap = self.per_window(p)
+        if cap is None:
+            return None
+        if now >= start + self.window:
+            used = 0
+        return max(cap - used, 0)
+
+
+def capacity_reason(c: Capacity) -> str | None:
+    if c.factor == 0:
+        return None
+    if not 0 < c.window <= MAX_CAPACITY_WINDOW:
+        return errors.CAPACITY_WINDOW_RANGE
+    if c.factor > MAX_CAPACITY_FACTOR:
+        return errors.CAPACITY_FACTOR_RANGE
+    return None
+
+
+@dataclass(frozen=True)
 class Liquidation:
     """What `liquidate` does to a position (native quote units, WAD sizes)."""
 
@@ -144,6 +189,7 @@ def liquidate(
     lp: LiquidationParams,
     whole: bool = False,
     realise: Callable[[int], int] | None = None,
+    capacity: int | None = None,
 ) -> Liquidation:
     """`liquidate` on an account the caller found liquidatable (E < MM, taken
     before funding accrues) with `old.size != 0` and `max_size > 0`: closes
@@ -152,7 +198,9 @@ def liquidate(
     or cut a piece worth less than the dust threshold. `whole`: the account
     is in portfolio mode, whose liquidations close whole positions.
     `realise`: what the pool pays of the position's net profit (the
-    realisation cap, `xmargin.maths.pool.pay_out`; all of it when None)."""
+    realisation cap, `xmargin.maths.pool.pay_out`; all of it when None).
+    `capacity`: the size the market's liquidation window has left
+    (`Capacity.left`; None: uncapped); the close stops there."""
     state = accrue(state, p, price, now)
     index = state.funding_index
     size_abs = abs(old.size)
@@ -160,6 +208,10 @@ def liquidate(
     if wanted >= size_abs and max_size < size_abs:
         raise ValueError(WHOLE_CLOSE)
     closed = min(wanted, max_size)
+    if capacity is not None:
+        if capacity == 0:
+            raise ValueError(errors.LIQ_CAPACITY)
+        closed = min(closed, capacity)
     if closed < wanted and mul_div_down(closed, price, WAD) < max(lp.dust_notional, MIN_PIECE):
         raise ValueError(PIECE_TOO_SMALL)
     new_size = old.size - closed if old.size > 0 else old.size + closed

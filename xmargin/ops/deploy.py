@@ -222,6 +222,15 @@ class _Run:
                 self._send(
                     "set liquidation parameters", clearinghouse.set_liquidation_params, wanted
                 )
+        capacity = self.config.liquidation_capacity
+        if capacity is not None and (
+            tuple(clearinghouse.liquidation_capacity(0))[:2] != capacity.as_tuple()
+        ):
+            self._send(
+                "set liquidation capacity",
+                clearinghouse.set_liquidation_capacity,
+                *capacity.as_tuple(),
+            )
         if self.config.portfolio is not None:
             self._converge_portfolio(clearinghouse, self.config.portfolio)
         # Stateless read-only breakdowns (position details, liquidation prices).

@@ -1,6 +1,12 @@
-"""The liquidation keeper: find every liquidatable account and liquidate it.
+"""The keeper: settle due orders, liquidate every liquidatable account, ADL.
 
 One pass (`Keeper.run_once`):
+0. settle every delayed order that is due (docs/orders.md): learned from
+   the order events (`xmargin.chain.orders.OrderBook`), settled once its
+   delay has passed and its market's feed has published a price after it,
+   earning the order's settlement fee; an order whose trade fails (margin,
+   caps, pause) is tried again only on a newer price; expired orders are
+   left to their owners;
 1. learn new accounts from `AccountRegistered` events (backfilled from
    `from_block` the first time, then only new blocks), falling back to the
    on-chain registry (`account_at`) for any index the logs did not give;
@@ -50,9 +56,11 @@ from xmargin.chain.engine import (
     read_markets,
     stdout_silenced,
 )
+from xmargin.chain.orders import OrderBook, PendingOrder, published_at, read_order, read_rules
 from xmargin.chain.scan import PAGE, HealthRow, Margins, health_pages
 from xmargin.maths import errors, perps
 from xmargin.maths import liquidation as liq
+from xmargin.maths import orders as om
 from xmargin.maths import pool as pool_model
 from xmargin.maths.fixed_point import WAD, ceil_div, precision
 from xmargin.maths.model import holds_collateral
@@ -71,6 +79,10 @@ LOST_RACE = (
     errors.ADL_NOT_NEEDED,
     errors.ADL_NOT_IN_PROFIT,
     errors.ADL_WRONG_SIDE,
+    # another liquidation used the market's window first
+    errors.LIQ_CAPACITY,
+    # another settler got the order first
+    errors.NO_ORDER,
 )
 # Gas a liquidation needs, for the profit check before sending (measured on
 # anvil: ~150-330k for 1-5 positions; the estimate is the upper end).
@@ -101,6 +113,8 @@ class KeeperConfig:
     max_rounds: int = 16
     # Scan pages of this many accounts (<= 50, the contract's page).
     page: int = PAGE
+    # Settle due delayed orders at the start of each pass.
+    orders: bool = True
 
 
 @dataclass
@@ -116,8 +130,13 @@ class PassStats:
     lost_races: int = 0
     reverted: int = 0
     skipped_unprofitable: int = 0
+    # accounts left for the next window: their markets' capacity was used
+    capacity_waits: int = 0
     # positions auto-deleveraged
     adl: int = 0
+    # delayed orders settled (filled or refused at their acceptable price)
+    orders_filled: int = 0
+    orders_refused: int = 0
     rewards: int = 0  # native quote units earned
     seconds: float = 0.0
 
@@ -147,6 +166,9 @@ class Keeper:
     # registry index -> (owner, sub_id)
     accounts: dict[int, tuple[str, int]] = field(default_factory=dict)
     _next_block: int | None = None
+    _book: OrderBook | None = None
+    # (owner, sub_id) -> the price time its order's trade last failed on
+    _failed_on: dict[tuple[str, int], int] = field(default_factory=dict)
 
     # ------------------------------------------------------------ discovery
 
@@ -181,6 +203,8 @@ class Keeper:
     def run_once(self) -> PassStats:
         started = time.monotonic()
         stats = PassStats()
+        if self.config.orders:
+            self.settle_orders(stats)
         self.discover()
         ch = self.engine.clearinghouse
         block = ch.chain_manager.blocks.head.number
@@ -233,6 +257,70 @@ class Keeper:
                 self.run_once()
             else:
                 time.sleep(poll_seconds)
+
+    # ------------------------------------------------------------ orders
+
+    def settle_orders(self, stats: PassStats) -> None:
+        """Settles every pending order that is due at the head."""
+        ch = self.engine.clearinghouse
+        if self._book is None:
+            self._book = OrderBook(ch, self.from_block)
+        head = ch.chain_manager.blocks.head
+        pending = self._book.update(head.number)
+        now = head.timestamp
+        published: dict[int, int | None] = {}
+        for key, order in list(pending.items()):
+            if not order.settle_after <= now <= order.expires:
+                continue
+            if order.market_id not in published:
+                asset = ch.market_params(order.market_id, block_id=head.number).asset
+                published[order.market_id] = published_at(self.engine.router, asset, head.number)
+            at = published[order.market_id]
+            if at is None or at < order.settle_after or self._failed_on.get(key) == at:
+                continue
+            self._settle(order, at, head.number, now, stats)
+
+    def _settle(self, order: PendingOrder, at: int, block: int, now: int, stats: PassStats) -> None:
+        ch = self.engine.clearinghouse
+        key = (order.owner, order.sub_id)
+        on_chain = read_order(ch, order.owner, order.sub_id, block)
+        rules = read_rules(ch, on_chain.market_id, block)
+        why = om.settle_reason(on_chain, rules, now, at)
+        if why is not None:
+            # Settled or replaced since the events were read, or the
+            # owner's rules moved the window: the next pass sees it.
+            self.log({"event": "order_not_due", "owner": order.owner, "reason": why})
+            return
+        reverted = stats.reverted
+        sent = self._send_for(
+            ch.OrderSettled, ch.settle_order, order.owner, order.sub_id, stats=stats
+        )
+        if sent is None:
+            if stats.reverted > reverted:
+                # The trade's own checks failed: retry on a newer price.
+                self._failed_on[key] = at
+            return
+        outcome, ev = sent
+        self._failed_on.pop(key, None)
+        if ev.filled:
+            stats.orders_filled += 1
+        else:
+            stats.orders_refused += 1
+        stats.rewards += ev.fee
+        self.log(
+            {
+                "event": "order_settled" if ev.filled else "order_refused",
+                "owner": order.owner,
+                "sub_id": order.sub_id,
+                "market_id": order.market_id,
+                "size_delta": order.size_delta,
+                "oracle_price": ev.oracle_price,
+                "fill_price": ev.fill_price,
+                "fee": ev.fee,
+                "gas": outcome.gas_used,
+                "tx": outcome.txn_hash,
+            }
+        )
 
     # ------------------------------------------------------------ internals
 
@@ -384,6 +472,10 @@ class Keeper:
                     return
                 continue
             plan = self._plan(owner, sub_id, h, mask, lp, markets)
+            if plan is None:
+                stats.capacity_waits += 1
+                self.log({"event": "capacity_wait", "owner": owner, "sub_id": sub_id})
+                return
             cost = self._gas_cost_quote(LIQUIDATE_GAS)
             if plan.reward < cost:
                 stats.skipped_unprofitable += 1
@@ -440,19 +532,24 @@ class Keeper:
         mask: int,
         lp: liq.LiquidationParams,
         markets: list[MarketView],
-    ) -> Plan:
+    ) -> Plan | None:
         """The position to liquidate, and what liquidating it yields: for a
         linear account the position with the largest MM; for a portfolio
         account the one the engine takes first (the position losing most
-        in the worst scenario), closed whole."""
+        in the worst scenario), closed whole. Each close stops at what its
+        market's liquidation window has left; None when every candidate's
+        window is used up (the account waits for the next window)."""
         ch = self.engine.clearinghouse
         precision = self._quote_precision
         if ch.portfolio_mode(owner, sub_id):
             market_id = ch.portfolio_liquidation_market(owner, sub_id)
             (m,) = (m for m in markets if m.market_id == market_id)
             size_abs = abs(ch.position(owner, sub_id, market_id).size)
-            reward = liq.penalty(size_abs, m.price, h.equity, h.mm, precision, lp, m.params).keeper
-            return Plan(market_id, m.symbol, size_abs, size_abs, reward)
+            size = min(size_abs, self._capacity_left(market_id))
+            if size == 0:
+                return None
+            reward = liq.penalty(size, m.price, h.equity, h.mm, precision, lp, m.params).keeper
+            return Plan(market_id, m.symbol, size, size_abs, reward)
         best: tuple[int, Plan] | None = None
         for m in markets:
             if not mask >> m.market_id & 1:
@@ -461,12 +558,18 @@ class Keeper:
             mm = perps.risk(pos, m.params, m.price, m.index).mm
             size_abs = abs(pos.size)
             size = liq.close_size(h.equity, h.mm, size_abs, m.price, m.params, lp, precision)
+            size = min(size, self._capacity_left(m.market_id))
+            if size == 0:
+                continue
             reward = liq.penalty(size, m.price, h.equity, h.mm, precision, lp, m.params).keeper
             plan = Plan(m.market_id, m.symbol, size, size_abs, reward)
             if best is None or mm > best[0]:
                 best = (mm, plan)
-        assert best is not None, "a position bit without a listed market"
-        return best[1]
+        return None if best is None else best[1]
+
+    def _capacity_left(self, market_id: int) -> int:
+        """Size liquidations may still close in the market's window now."""
+        return int(self.engine.clearinghouse.liquidation_capacity(market_id)[2])
 
     def _liquidate_collateral(
         self, owner: str, sub_id: int, lp: liq.LiquidationParams, h: Margins, stats: PassStats

@@ -229,11 +229,53 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
             _adl_lines(out, s, view)
         else:
             out.print("no open position")
+        _order_line(out, s, owner, sub_id)
         out.print(report.account_table("Health", view))
         if view.portfolio is not None and view.margin_config is not None:
             out.print(
                 report.portfolio_table("Portfolio margin", view.portfolio, view.margin_config)
             )
+
+
+def _order_line(out: Console, s: Session, owner: str, sub_id: int) -> None:
+    """The account's pending delayed order, if any, and where it stands
+    (docs/orders.md)."""
+    from xmargin.chain.orders import published_at, read_order, read_rules
+    from xmargin.maths import errors
+    from xmargin.maths import orders as om
+    from xmargin.maths.fixed_point import format_units
+
+    ch = s.engine.clearinghouse
+    order = read_order(ch, owner, sub_id, s.block)
+    if not order.exists:
+        return
+    rules = read_rules(ch, order.market_id, s.block)
+    symbol = next(
+        (k for k, v in s.engine.record.markets.items() if v == order.market_id),
+        f"market {order.market_id}",
+    )
+    now = ch.chain_manager.blocks[s.block].timestamp
+    asset = ch.market_params(order.market_id, block_id=s.block).asset
+    at = published_at(s.engine.router, asset, s.block)
+    why = om.settle_reason(order, rules, now, at if at is not None else 0)
+    state = {
+        None: "[green]due: any keeper may settle it now[/green]",
+        errors.ORDER_TOO_EARLY: f"settles in {order.settle_after(rules) - now} s",
+        errors.ORDER_EXPIRED: "[red]expired: the owner may cancel it (fee refunded)[/red]",
+        errors.ORDER_PRICE_TOO_OLD: "waiting for a price published after its delay",
+    }.get(why, why)
+    decimals = s.engine.record.assets[s.engine.quote_symbol].decimals
+    limit = (
+        "any price"
+        if order.acceptable_price >= om.MAX_ACCEPTABLE
+        or (order.size_delta < 0 and order.acceptable_price == 0)
+        else f"${format_units(order.acceptable_price, 18, 2)}"
+    )
+    out.print(
+        f"pending order: {format_units(order.size_delta, 18, 4)} {symbol} at {limit}, "
+        f"fee {format_units(order.fee, decimals, 2)} {s.engine.quote_symbol} escrowed; "
+        f"{state}"
+    )
 
 
 def _adl_lines(out: Console, s: Session, view: AccountView) -> None:

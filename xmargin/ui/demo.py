@@ -46,6 +46,7 @@ from xmargin.chain.engine import (
     AccountView,
     Engine,
     load_engine,
+    publish_after,
     read_account,
     read_markets,
     revert_reason,
@@ -55,7 +56,7 @@ from xmargin.maths.fixed_point import WAD, format_units, parse_units
 from xmargin.maths.pool import PoolState, market_terms
 from xmargin.ops.crowd import open_crowd
 from xmargin.ops.deploy import deploy
-from xmargin.ops.keeper import Keeper, KeeperConfig
+from xmargin.ops.keeper import Keeper, KeeperConfig, PassStats
 from xmargin.ui import charts
 from xmargin.ui.figures import account_chart
 from xmargin.ui.report import (
@@ -174,13 +175,7 @@ def run_demo(
     console.print(f"LP deposits {LP_DEPOSIT} USDC into the LiquidityPool {_pool(engine).address}")
     for acct in DEMO_ACCOUNTS:
         _deposit(engine, accounts.test_accounts[acct.index], acct, decimals)
-    by_label = {(a.label, a.sub_id): a for a in DEMO_ACCOUNTS}
-    for label, sub_id, market, size in DEMO_TRADES:
-        who = accounts.test_accounts[by_label[(label, sub_id)].index]
-        delta = parse_units(size, 18)
-        limit = 0 if delta < 0 else 2**255
-        engine.clearinghouse.trade(sub_id, engine.record.markets[market], delta, limit, sender=who)
-        console.print(f"  {label}/{sub_id} trades {size} {market}")
+    _orders(engine, accounts, console, owner)
 
     crowd = open_crowd(engine, [accounts.test_accounts[6], accounts.test_accounts[7]], CROWD)
     console.print(f"  a crowd of {len(crowd)} accounts opens positions at 1.5x to 8x leverage")
@@ -320,6 +315,7 @@ def _keeper(
     held = quote.balanceOf(ch.address)
     ledgers = (
         ch.pool_balance()
+        + ch.order_fees()
         + summary.insurance_fund
         + sum(
             ch.balance_of(owner, sub_id, quote.address)
@@ -328,7 +324,7 @@ def _keeper(
     )
     console.print(
         f"USDC held by the Clearinghouse {format_units(held, quote_decimals, 2)} == "
-        f"accounts + pool + insurance {format_units(ledgers, quote_decimals, 2)}: "
+        f"accounts + pool + insurance + order fees {format_units(ledgers, quote_decimals, 2)}: "
         f"{'yes' if held == ledgers else '[red]NO[/red]'}"
     )
     if held != ledgers:
@@ -428,6 +424,38 @@ def _squeeze_round(
         adl_table("Auto-deleveraging (best rank first)", after.adls, after.quote_decimals)
     )
     console.print(caps_table("Capital caps after the keeper", after.caps))
+
+
+def _orders(engine: Engine, accounts: AccountManager, console: Console, owner: AccountAPI) -> None:
+    """The named accounts commit their trades as delayed orders; the feeds
+    publish after the markets' delay; a keeper pass settles them
+    (docs/orders.md)."""
+    ch = engine.clearinghouse
+    by_label = {(a.label, a.sub_id): a for a in DEMO_ACCOUNTS}
+    delay = 0
+    for label, sub_id, market, size in DEMO_TRADES:
+        who = accounts.test_accounts[by_label[(label, sub_id)].index]
+        delta = parse_units(size, 18)
+        limit = 0 if delta < 0 else 2**255
+        market_id = engine.record.markets[market]
+        ch.commit_order(who, sub_id, market_id, delta, limit, sender=who)
+        delay = max(delay, int(ch.order_rules(market_id).min_delay))
+        console.print(f"  {label}/{sub_id} commits an order for {size} {market}")
+    publish_after(engine, owner, delay)
+    entries: list[dict[str, Any]] = []
+    keeper = Keeper(
+        engine, accounts.test_accounts[KEEPER_INDEX], KeeperConfig(), log=entries.append
+    )
+    stats = PassStats()
+    keeper.settle_orders(stats)
+    fees = format_units(stats.rewards, engine.record.assets[engine.quote_symbol].decimals, 2)
+    console.print(
+        f"  {delay} s later the feeds publish; the keeper settles {stats.orders_filled} orders "
+        f"({stats.orders_refused} refused, {stats.reverted} reverted) and earns {fees} "
+        f"{engine.quote_symbol} of settlement fees"
+    )
+    if stats.orders_filled != len(DEMO_TRADES):
+        raise AssertionError(f"the keeper settled {stats.orders_filled} of the demo's orders")
 
 
 def _all_accounts(accounts: AccountManager, keeper: Keeper) -> set[tuple[str, int]]:

@@ -1,0 +1,89 @@
+"""Pending delayed orders, rebuilt from the engine's order events.
+
+`OrderCommitted` adds an account's order, `OrderSettled` and
+`OrderCancelled` remove it (docs/orders.md). `OrderBook.update` reads the
+events of the blocks it has not seen, in chain order, so the keeper learns
+new orders incrementally and `xmargin status` reads the whole book once.
+The chain's own `pending_order` stays the authority: readers that act
+re-read it (`read_order`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ape.contracts.base import ContractInstance
+from ape.exceptions import ContractLogicError
+
+from xmargin.maths import orders as om
+
+
+@dataclass(frozen=True)
+class PendingOrder:
+    """An order as its commit event described it."""
+
+    owner: str
+    sub_id: int
+    market_id: int
+    size_delta: int
+    acceptable_price: int
+    fee: int
+    settle_after: int
+    expires: int
+
+
+@dataclass
+class OrderBook:
+    clearinghouse: ContractInstance
+    # The first block to read (the deployment's).
+    from_block: int = 0
+    pending: dict[tuple[str, int], PendingOrder] = field(default_factory=dict)
+    _next_block: int | None = None
+
+    def update(self, head: int) -> dict[tuple[str, int], PendingOrder]:
+        """Applies the order events of blocks up to `head` not read yet."""
+        ch = self.clearinghouse
+        start = self.from_block if self._next_block is None else self._next_block
+        if start <= head:
+            logs: list[tuple[int, int, str, Any]] = []
+            for name in ("OrderCommitted", "OrderSettled", "OrderCancelled"):
+                for log in getattr(ch, name).range(start, head + 1):
+                    logs.append((log.block_number, log.log_index, name, log.event_arguments))
+            for _, _, name, args in sorted(logs, key=lambda x: (x[0], x[1])):
+                key = (str(args["owner"]), int(args["sub_id"]))
+                if name == "OrderCommitted":
+                    self.pending[key] = PendingOrder(
+                        owner=key[0],
+                        sub_id=key[1],
+                        market_id=int(args["market_id"]),
+                        size_delta=int(args["size_delta"]),
+                        acceptable_price=int(args["acceptable_price"]),
+                        fee=int(args["fee"]),
+                        settle_after=int(args["settle_after"]),
+                        expires=int(args["expires"]),
+                    )
+                else:
+                    self.pending.pop(key, None)
+        self._next_block = head + 1
+        return self.pending
+
+
+def read_order(ch: ContractInstance, owner: str, sub_id: int, block_id: int) -> om.Order:
+    """The account's pending order on chain at `block_id` (size 0: none)."""
+    return om.Order(*(int(v) for v in ch.pending_order(owner, sub_id, block_id=block_id)))
+
+
+def read_rules(ch: ContractInstance, market_id: int, block_id: int) -> om.OrderRules:
+    """A market's order rules at `block_id`."""
+    d, w, fee, atomic, dev = ch.order_rules(market_id, block_id=block_id)
+    return om.OrderRules(int(d), int(w), int(fee), bool(atomic), int(dev))
+
+
+def published_at(router: ContractInstance, asset: str, block_id: int) -> int | None:
+    """When the asset's price in force at `block_id` was published; None
+    when the router refuses the price (no order on it can settle)."""
+    try:
+        return int(router.price_time(asset, block_id=block_id)[1])
+    except ContractLogicError:
+        return None
