@@ -26,6 +26,7 @@ exports: (
     state.trading.commit_order,
     state.trading.settle_order,
     state.trading.cancel_order,
+    state.trading.execute_order,
     state.orders.pending_order,
     state.orders.order_rules,
     state.orders.order_fees,

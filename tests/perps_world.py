@@ -430,13 +430,7 @@ class World:
         elif abs(delta) > perps.MAX_SIZE:
             reason = errors.SIZE_TOO_LARGE
         else:
-            reason = om.commit_reason(
-                rules,
-                pending,
-                self.order_rules[pending.market_id],
-                now,
-                self.balances[key][self.quote],
-            )
+            reason = om.commit_reason(rules, pending, now, self.balances[key][self.quote])
         if reason is not None:
             with ape.reverts(reason):
                 self.ch.commit_order(who, sub, m, delta, acceptable, sender=who)
@@ -449,7 +443,13 @@ class World:
         self.balances[key][self.quote] -= rules.settlement_fee
         self.order_fees += rules.settlement_fee
         self.orders[key] = om.Order(
-            m, delta, min(acceptable, om.MAX_ACCEPTABLE), now, rules.settlement_fee
+            m,
+            delta,
+            min(acceptable, om.MAX_ACCEPTABLE),
+            now,
+            rules.settlement_fee,
+            rules.min_delay,
+            rules.window,
         )
         return None
 
@@ -463,22 +463,24 @@ class World:
         contract's order: no order, too early, expired, the router's price
         error, then a price published before the delay."""
         o = self.orders.get((str(who), sub), om.Order())
-        rules = self.order_rules[o.market_id]
-        reason = om.settle_reason(o, rules, now, 2**64)
+        reason = om.settle_reason(o, now, 2**64)
         if reason is None:
             reason = self.price_error(o.market_id, now)
         if reason is None:
-            reason = om.settle_reason(o, rules, now, self.rounds[o.market_id].updated_at)
+            reason = om.settle_reason(o, now, self.rounds[o.market_id].updated_at)
         return reason
 
     def settle_outcome(self, settler, who, sub, now: int):
-        """(reason, filled, TradeResult, apply) of `settle_order` now."""
+        """(revert reason, filled, the trade's refusal, TradeResult, apply)
+        of `settle_order` now: it reverts only for the order's own timing
+        or price; a fill beyond the limit or a trade its checks refuse
+        removes the order (the refusal is returned, nothing trades)."""
         key = (str(who), sub)
         reason = self.settle_reason(who, sub, now)
         o = self.orders.get(key, om.Order())
         m = o.market_id
         filled = False
-        r = apply = None
+        refusal = r = apply = None
         if reason is None:
             fill = om.fill_price(
                 self.states[m].skew, o.size_delta, self.prices[m], self.params[m].skew_scale
@@ -490,11 +492,12 @@ class World:
                 self.balances[payee][self.quote] += o.fee
                 del self.orders[key]
                 try:
-                    reason, r, apply = self._trade_outcome(who, sub, m, o.size_delta, now)
+                    refusal, r, apply = self._trade_outcome(who, sub, m, o.size_delta, now)
                 finally:
                     self.balances[payee][self.quote] -= o.fee
                     self.orders[key] = o
-        return reason, filled, r, apply
+                filled = refusal is None
+        return reason, filled, refusal, r, apply
 
     def settle(self, chain, settler, who, sub, tx=None) -> str | None:
         """`settle_order` (sent here unless the keeper's `tx` is given);
@@ -503,7 +506,7 @@ class World:
         now = next_timestamp(chain) if tx is None else self._tx_time(chain, tx)
         key = (str(who), sub)
         o = self.orders.get(key, om.Order())
-        reason, filled, r, apply = self.settle_outcome(settler, who, sub, now)
+        reason, filled, refusal, r, apply = self.settle_outcome(settler, who, sub, now)
         if reason is not None:
             assert tx is None, f"the keeper settled an order the model refuses: {reason}"
             with ape.reverts(reason):
@@ -512,8 +515,8 @@ class World:
         if tx is None:
             tx = self.ch.settle_order(who, sub, sender=settler)
         (event,) = tx.events.filter(self.ch.OrderSettled)
-        got = (event.filled, event.oracle_price, event.fee)
-        assert got == (filled, self.prices[o.market_id], o.fee)
+        got = (event.filled, event.trade_refused, event.oracle_price, event.fee)
+        assert got == (filled, refusal is not None, self.prices[o.market_id], o.fee), refusal
         del self.orders[key]
         self.order_fees -= o.fee
         self.balances[(str(settler), 0)][self.quote] += o.fee
@@ -528,7 +531,7 @@ class World:
         now = next_timestamp(chain)
         key = (str(who), sub)
         o = self.orders.get(key, om.Order())
-        reason = om.cancel_reason(o, self.order_rules[o.market_id], now)
+        reason = om.cancel_reason(o, now)
         if reason is not None:
             with ape.reverts(reason):
                 self.ch.cancel_order(who, sub, sender=who)

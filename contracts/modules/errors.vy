@@ -149,6 +149,8 @@ ORDER_TOO_EARLY: constant(String[32]) = "xm.order: too early"
 ORDER_EXPIRED: constant(String[32]) = "xm.order: expired"
 ORDER_PRICE_TOO_OLD: constant(String[32]) = "xm.order: price not after delay"
 ORDER_NOT_EXPIRED: constant(String[32]) = "xm.order: not expired"
+ORDER_OUT_OF_GAS: constant(String[32]) = "xm.order: settle out of gas"
+ENGINE_ONLY: constant(String[32]) = "xm.order: engine only"
 
 # vault: the LiquidityPool vault
 POOL_NO_VALUE: constant(String[32]) = "xm.vault: pool has no value"

@@ -43,6 +43,10 @@ def _target() -> address:
         method_id("pending_order(address,uint256)", output_type=bytes4),
         method_id("order_rules(uint256)", output_type=bytes4),
         method_id("order_fees()", output_type=bytes4),
+        method_id(
+            "execute_order(address,uint256,uint256,int256,uint256,uint256)",
+            output_type=bytes4,
+        ),
     ]:
         return ORDERS
     if selector in [

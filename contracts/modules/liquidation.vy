@@ -272,7 +272,7 @@ def set_liquidation_capacity(window: uint256, factor: uint256):
             skew without paying the premium, so selling into the skew,
             liquidating L and buying back earns price x L / skew_scale per
             unit; the round trip pays at least 2 x maker_fee per unit, so
-            with factor <= 1 no sandwich pays (docs/liquidation.md). A
+            with factor <= 1 no one-window sandwich pays (docs/orders.md). A
             market with no maker fee is not capped.
     @param window Seconds, 1 <= w <= 3,600 (ignored when factor is 0).
     @param factor WAD, <= 10; 0 removes the cap.

@@ -15,8 +15,10 @@
         trades neither way.
         An account has at most one pending order; while it has one it may
         not withdraw, move collateral out, switch margin mode or trade
-        atomically, so it cannot make its own order fail once the price
-        is known.
+        atomically. An order whose trade fails its checks at settlement is
+        removed (the settler keeps the fee) rather than left pending, so
+        a committer cannot keep an order unsettleable and choose the round
+        it settles on.
 @custom:security This module owns `order_rules`, the order book and
                  `order_fees` (the escrowed fees, in native quote units, a
                  ledger the token balance must cover).
@@ -51,6 +53,10 @@ struct Order:
     acceptable_price: uint256
     commit_time: uint256
     fee: uint256
+    # The market's delay and window when the order was committed: later
+    # rule changes do not move a pending order's settlement or expiry.
+    min_delay: uint256
+    window: uint256
 
 
 event OrderRulesSet:
@@ -65,13 +71,16 @@ event OrderRulesSet:
 # market_id -> min_delay | window << 32 | (deviation + 1 if atomic) << 64
 #              | settlement_fee << 128 (0: no rules)
 rules_word: HashMap[uint256, uint256]
-# owner -> sub_id -> [size_delta + 2**127 | commit_time << 128 | market_id << 168,
+# owner -> sub_id -> [size_delta + 2**127 | commit_time << 128 | market_id << 168
+#                     | min_delay << 176 | window << 188,
 #                     acceptable_price | fee << 128]
 book: HashMap[address, HashMap[uint256, uint256[2]]]
 # Native quote units escrowed by pending orders.
 order_fees: public(uint256)
 
 LANE_32: constant(uint256) = (1 << 32) - 1
+LANE_8: constant(uint256) = (1 << 8) - 1
+LANE_12: constant(uint256) = (1 << 12) - 1
 LANE_40: constant(uint256) = (1 << 40) - 1
 LANE_64: constant(uint256) = (1 << 64) - 1
 LANE_128: constant(uint256) = (1 << 128) - 1
@@ -145,7 +154,8 @@ def pending_order(owner: address, sub_id: uint256) -> Order:
     @notice The account's pending order (all zero: none).
     @param owner The account owner.
     @param sub_id The sub-account.
-    @return market_id, size_delta, acceptable_price, commit_time, fee.
+    @return market_id, size_delta, acceptable_price, commit_time, fee,
+            and the market's min_delay and window at the commit.
     """
     return self._order(owner, sub_id)
 
@@ -206,11 +216,13 @@ def _order(owner: address, sub_id: uint256) -> Order:
     if w[0] == 0:
         return empty(Order)
     return Order(
-        market_id=w[0] >> 168,
+        market_id=(w[0] >> 168) & LANE_8,
         size_delta=convert(w[0] & LANE_128, int256) - SIZE_OFFSET,
         acceptable_price=w[1] & LANE_128,
         commit_time=(w[0] >> 128) & LANE_40,
         fee=w[1] >> 128,
+        min_delay=(w[0] >> 176) & LANE_12,
+        window=w[0] >> 188,
     )
 
 
@@ -222,7 +234,11 @@ def _store(owner: address, sub_id: uint256, o: Order):
          above any fill.
     """
     self.book[owner][sub_id] = [
-        convert(o.size_delta + SIZE_OFFSET, uint256) | o.commit_time << 128 | o.market_id << 168,
+        convert(o.size_delta + SIZE_OFFSET, uint256)
+        | o.commit_time << 128
+        | o.market_id << 168
+        | o.min_delay << 176
+        | o.window << 188,
         min(o.acceptable_price, LANE_128) | o.fee << 128,
     ]
     self.order_fees += o.fee

@@ -106,6 +106,9 @@ event OrderSettled:
     fill_price: uint256
     # Native quote units paid to the settler's sub-account 0.
     fee: uint256
+    # True: the trade's own checks (margin, caps, pause) refused it; the
+    # order is removed all the same.
+    trade_refused: bool
 
 
 event OrderCancelled:
@@ -208,6 +211,8 @@ def commit_order(
             acceptable_price=acceptable_price,
             commit_time=block.timestamp,
             fee=r.settlement_fee,
+            min_delay=r.min_delay,
+            window=r.window,
         ),
     )
     ready: uint256 = block.timestamp + r.min_delay
@@ -229,22 +234,21 @@ def settle_order(owner: address, sub_id: uint256) -> uint256:
     """
     @notice Settles an account's pending order at the market's current
             price, which its feed must have published at or after the
-            commit time plus the market's `min_delay`, inside the window
-            after it. The trade runs every check of `trade` (margin, caps,
-            pause) at that price; if it fails, the call reverts and the
-            order stays. A fill beyond the order's acceptable price is
-            refused instead: the order is removed, nothing trades. Either
-            way the settler (the caller's sub-account 0) earns the fee.
+            commit time plus the `min_delay` in force at the commit, inside
+            the window after it. The trade runs every check of `trade`
+            (margin, caps, pause) at that price. A fill beyond the order's
+            acceptable price, or a trade those checks refuse, is refused:
+            the order is removed and nothing trades. Either way the settler
+            (the caller's sub-account 0) earns the fee.
     @param owner The account owner.
     @param sub_id The sub-account.
     @return The fill price (WAD USD), 0 when refused.
     """
     o: orders.Order = orders._order(owner, sub_id)
     assert o.size_delta != 0, errors.NO_ORDER
-    r: orders.OrderRules = orders._rules(o.market_id)
-    ready: uint256 = o.commit_time + r.min_delay
+    ready: uint256 = o.commit_time + o.min_delay
     assert block.timestamp >= ready, errors.ORDER_TOO_EARLY
-    assert block.timestamp <= ready + r.window, errors.ORDER_EXPIRED
+    assert block.timestamp <= ready + o.window, errors.ORDER_EXPIRED
     price: uint256 = 0
     published: uint256 = 0
     price, published = oracle._price_time(markets._asset(o.market_id))
@@ -256,9 +260,31 @@ def settle_order(owner: address, sub_id: uint256) -> uint256:
     filled: bool = fill >= o.acceptable_price
     if o.size_delta > 0:
         filled = fill <= o.acceptable_price
+    refused: bool = False
     if filled:
-        self._trade(owner, sub_id, o.market_id, o.size_delta, o.acceptable_price, price)
-    else:
+        # The trade runs in a call to this engine, so that a refusal
+        # removes the order instead of leaving it pending for a later round.
+        gas_before: uint256 = msg.gas
+        filled = raw_call(
+            self,
+            abi_encode(
+                owner,
+                sub_id,
+                o.market_id,
+                o.size_delta,
+                o.acceptable_price,
+                price,
+                method_id=method_id(
+                    "execute_order(address,uint256,uint256,int256,uint256,uint256)"
+                ),
+            ),
+            revert_on_failure=False,
+        )
+        # A call starved of gas by the settler is not a refusal: after one,
+        # at most 1/64 of the gas is left.
+        assert filled or msg.gas * 32 > gas_before, errors.ORDER_OUT_OF_GAS
+        refused = not filled
+    if not filled:
         fill = 0
     log OrderSettled(
         owner=owner,
@@ -270,8 +296,34 @@ def settle_order(owner: address, sub_id: uint256) -> uint256:
         oracle_price=price,
         fill_price=fill,
         fee=o.fee,
+        trade_refused=refused,
     )
     return fill
+
+
+@external
+@reentrant
+def execute_order(
+    owner: address,
+    sub_id: uint256,
+    market_id: uint256,
+    size_delta: int256,
+    acceptable_price: uint256,
+    price: uint256,
+) -> uint256:
+    """
+    @notice The trade of an order being settled; only the engine itself
+            may call it (from `settle_order`, which holds the lock).
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @param market_id The order's market.
+    @param size_delta The order's size.
+    @param acceptable_price The order's limit.
+    @param price The settlement's oracle price.
+    @return The fill price (WAD USD).
+    """
+    assert msg.sender == self, errors.ENGINE_ONLY
+    return self._trade(owner, sub_id, market_id, size_delta, acceptable_price, price)
 
 
 @external
@@ -293,10 +345,9 @@ def cancel_order(owner: address, sub_id: uint256):
 @view
 def _expiry(o: orders.Order) -> uint256:
     """
-    @dev The last second an order may settle, under its market's rules now.
+    @dev The last second an order may settle (its rules at the commit).
     """
-    r: orders.OrderRules = orders._rules(o.market_id)
-    return o.commit_time + r.min_delay + r.window
+    return o.commit_time + o.min_delay + o.window
 
 
 @internal

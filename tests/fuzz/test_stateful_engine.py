@@ -984,13 +984,16 @@ class EngineMachine(RuleBasedStateMachine):
                 sub = int(line["sub_id"])
                 assert self.w.settle(self.chain, self.keeper_acct, who, sub, tx=tx) is None
                 COVERAGE[f"keeper {event.replace('_', ' ')}"] += 1
+                if line["trade_refused"]:
+                    COVERAGE["keeper order removed: its trade refused"] += 1
             elif event == "reverted" and "settle_order" in line["call"]:
-                # The trade's own checks refuse it: the model must agree.
+                # Only the order's own timing or price reverts: the model
+                # must agree.
                 who, sub = self._owner_account(line["args"][0]), int(line["args"][1])
                 then = self.chain.blocks.head.timestamp
                 got = self.w.settle_outcome(self.keeper_acct, who, sub, then)[0]
                 assert got == line["reason"], (got, line)
-                COVERAGE["keeper order refused by its trade checks"] += 1
+                COVERAGE["keeper settlement reverted"] += 1
             else:
                 raise AssertionError(f"unexpected keeper line {line}")
 

@@ -63,11 +63,11 @@ def test_the_core_routes_exactly_the_orders_and_pool_extensions_selectors():
     revert, one listed but not implemented would revert in the extension."""
     text = (ROOT / "contracts" / "modules" / "extensions.vy").read_text()
     orders_part, pool_part = text.split("return ORDERS")
-    to_orders = set(re.findall(r'method_id\("([^"]+)"', orders_part))
-    to_pool = set(re.findall(r'method_id\("([^"]+)"', pool_part))
+    to_orders = set(re.findall(r'method_id\(\s*"([^"]+)"', orders_part))
+    to_pool = set(re.findall(r'method_id\(\s*"([^"]+)"', pool_part))
     assert to_orders == set(_vyper("ClearinghouseOrders", "method_identifiers"))
     assert to_pool == set(_vyper("ClearinghousePool", "method_identifiers"))
-    assert (len(to_orders), len(to_pool)) == (8, 9)
+    assert (len(to_orders), len(to_pool)) == (9, 9)
 
 
 def test_orders_extension_called_directly_refuses_everything(project, owner):
@@ -117,3 +117,12 @@ def test_unknown_selector_and_ether_revert(clearinghouse, stranger):
         stranger.transfer(clearinghouse.address, 0, data="0xdeadbeef")
     with pytest.raises(ape.exceptions.ContractLogicError):
         stranger.transfer(clearinghouse.address, 1)
+
+
+def test_execute_order_is_the_engines_only(clearinghouse, market, trader, stranger):
+    """The settlement's inner trade runs only when the engine calls itself."""
+    for who in (trader, stranger):
+        with ape.reverts(errors.ENGINE_ONLY):
+            clearinghouse.execute_order(
+                trader, 0, market, 10**18, 2**255, 3_000 * 10**18, sender=who
+            )

@@ -11,7 +11,12 @@ from typing import Any
 
 from tests.conftest import ROOT, vyper_output
 
-FORWARDED = ("ClearinghousePool", "ClearinghouseLiquidator", "ClearinghouseAdmin")
+FORWARDED = (
+    "ClearinghouseOrders",
+    "ClearinghousePool",
+    "ClearinghouseLiquidator",
+    "ClearinghouseAdmin",
+)
 WORD = 32
 
 

@@ -19,6 +19,7 @@ DELAY = 10
 WINDOW = 300
 FEE = 2 * USDC
 FEED = 10**8  # the mock feeds' 8 decimals
+NONE = (0,) * 7  # no pending order
 
 
 @pytest.fixture
@@ -148,7 +149,7 @@ def test_commit_escrows_the_fee(clearinghouse, delayed, trader, usdc, deposit, c
     t, tx = commit(ch, trader, delayed, ETH, 3_100 * E18, clock)
     assert ch.balance_of(trader, 0, usdc) == 10_000 * USDC - FEE
     assert ch.order_fees() == FEE
-    assert tuple(ch.pending_order(trader, 0)) == (delayed, ETH, 3_100 * E18, t, FEE)
+    assert tuple(ch.pending_order(trader, 0)) == (delayed, ETH, 3_100 * E18, t, FEE, DELAY, WINDOW)
     (event,) = tx.events.filter(ch.OrderCommitted)
     assert (event.size_delta, event.fee, event.settle_after, event.expires) == (
         ETH,
@@ -217,7 +218,7 @@ def test_settle_fills_at_the_first_price_after_the_delay(
     assert ch.pool_balance() == 3_031_515
     assert ch.balance_of(keeper, 0, usdc) == FEE
     assert ch.order_fees() == 0
-    assert tuple(ch.pending_order(trader, 0)) == (0, 0, 0, 0, 0)
+    assert tuple(ch.pending_order(trader, 0)) == NONE
     assert tuple(ch.position(trader, 0, delayed)) == (ETH, 3_030 * E18, 0)
     (settled,) = tx.events.filter(ch.OrderSettled)
     assert (settled.filled, settled.oracle_price, settled.fill_price, settled.fee) == (
@@ -280,27 +281,80 @@ def test_a_fill_beyond_the_acceptable_price_is_refused_and_pays_the_settler(
     assert ch.balance_of(keeper, 0, usdc) == FEE
     assert ch.pool_balance() == 0
     assert tuple(ch.position(trader, 0, delayed)) == (0, 0, 0)
-    assert tuple(ch.pending_order(trader, 0)) == (0, 0, 0, 0, 0)
+    assert tuple(ch.pending_order(trader, 0)) == NONE
     (event,) = tx.events.filter(ch.OrderSettled)
     assert (event.filled, event.fill_price) == (False, 0)
     assert list(tx.events.filter(ch.Trade)) == []
     assert not om.fills(om.Order(size_delta=ETH, acceptable_price=3_020 * E18), 3_030 * E18)
 
 
-def test_risk_checks_run_at_settlement(
+def test_a_trade_refused_at_settlement_removes_the_order(
     clearinghouse, delayed, trader, keeper, usdc, deposit, clock, eth_feed, owner
 ):
+    """Risk checks run at settlement. One that fails removes the order (the
+    settler keeps the fee) instead of leaving it pending: otherwise an
+    order kept unsettleable on purpose (committed without the margin)
+    would wait for the round its owner likes, then be funded and settled
+    on the price before it (found by review)."""
     ch = clearinghouse
     deposit(trader, 320)
     # At $3,000 a 1 ETH long needs IM 300.003 + fee 3 of 318 after the
-    # escrow; at $3,300 it needs IM 330.0033: below IM, the order stays.
+    # escrow; at $3,300 it needs IM 330.0033: below IM.
     commit(ch, trader, delayed, ETH, 10**30, clock)
     clock.at(DELAY)
     eth_feed.set_answer(3_300 * FEED, sender=owner)
-    before = state(ch, usdc, (trader, keeper))
-    with ape.reverts(errors.BELOW_IM):
+    tx = ch.settle_order(trader, 0, sender=keeper)
+    (event,) = tx.events.filter(ch.OrderSettled)
+    assert (event.filled, event.trade_refused, event.fill_price) == (False, True, 0)
+    assert list(tx.events.filter(ch.Trade)) == []
+    assert tuple(ch.pending_order(trader, 0)) == NONE
+    assert ch.balance_of(trader, 0, usdc) == 320 * USDC - FEE
+    assert ch.balance_of(keeper, 0, usdc) == FEE
+    assert tuple(ch.position(trader, 0, delayed)) == (0, 0, 0)
+    assert ch.pool_balance() == 0
+    # The account is free again at once.
+    ch.withdraw(0, usdc, USDC, sender=trader)
+
+
+def test_an_underfunded_order_is_not_a_free_option(
+    clearinghouse, delayed, trader, keeper, usdc, deposit_usdc, clock, eth_feed, owner
+):
+    """The review's attack: commit +100 ETH on 10 USDC so that every
+    keeper's settlement fails, wait for a round seen coming, fund and
+    settle on the price before it. The first keeper settlement after the
+    delay now removes the order: the attacker keeps no option and loses
+    the fee; funding later settles nothing."""
+    ch = clearinghouse
+    deposit_usdc(trader, 10)
+    commit(ch, trader, delayed, 100 * ETH, 10**30, clock)
+    clock.at(DELAY)
+    eth_feed.set_answer(3_000 * FEED, sender=owner)
+    tx = ch.settle_order(trader, 0, sender=keeper)
+    assert tx.events.filter(ch.OrderSettled)[0].trade_refused
+    deposit_usdc(trader, 100_000)
+    eth_feed.set_answer(3_000 * FEED, sender=owner)
+    with ape.reverts(errors.NO_ORDER):
+        ch.settle_order(trader, 0, sender=trader)
+    assert ch.position(trader, 0, delayed).size == 0
+    assert ch.balance_of(trader, 0, usdc) == 100_010 * USDC - FEE
+
+
+def test_rule_changes_do_not_move_a_pending_order(
+    clearinghouse, delayed, trader, keeper, deposit, clock, eth_feed, owner
+):
+    """An order keeps the delay and window of its commit: the owner
+    shortening the delay cannot let it settle on a round visible at the
+    commit, nor a longer window lock its account longer (found by review)."""
+    ch = clearinghouse
+    deposit(trader, 10_000)
+    commit(ch, trader, delayed, ETH, 10**30, clock)
+    ch.set_order_rules(delayed, 1, 7 * 86_400, FEE, False, 0, sender=owner)
+    clock.at(DELAY - 2)
+    eth_feed.set_answer(3_015 * FEED, sender=owner)
+    with ape.reverts(errors.ORDER_TOO_EARLY):
         ch.settle_order(trader, 0, sender=keeper)
-    assert state(ch, usdc, (trader, keeper)) == before
+    clock.at(DELAY + WINDOW + 1)
+    ch.cancel_order(trader, 0, sender=trader)  # expired under its own window
 
 
 # ---------------------------------------------------------------- cancel
@@ -337,7 +391,7 @@ def test_a_new_commit_replaces_an_expired_order(
     assert [e.event_name for e in tx.events] == ["OrderCancelled", "OrderCommitted"]
     assert ch.balance_of(trader, 0, usdc) == 10_000 * USDC - FEE
     assert ch.order_fees() == FEE
-    assert tuple(ch.pending_order(trader, 0)) == (delayed, -ETH, 0, t, FEE)
+    assert tuple(ch.pending_order(trader, 0)) == (delayed, -ETH, 0, t, FEE, DELAY, WINDOW)
 
 
 # ---------------------------------------------------------------- locks
@@ -388,13 +442,14 @@ def test_closing_by_order_works_while_paused(
     eth_feed.set_answer(3_000 * FEED, sender=owner)
     ch.settle_order(trader, 0, sender=keeper)
     assert ch.position(trader, 0, delayed).size == ETH
-    # An order that adds risk waits for the unpause (it reverts, and stays).
+    # An order that adds risk is refused while paused: removed, fee to the
+    # settler, nothing trades.
     commit(ch, trader, delayed, ETH, 10**30, clock, dt=2 * DELAY + 20)
     clock.at(3 * DELAY + 20)
     eth_feed.set_answer(3_000 * FEED, sender=owner)
-    with ape.reverts(errors.PAUSED):
-        ch.settle_order(trader, 0, sender=keeper)
-    assert ch.pending_order(trader, 0).size_delta == ETH
+    tx = ch.settle_order(trader, 0, sender=keeper)
+    assert tx.events.filter(ch.OrderSettled)[0].trade_refused
+    assert ch.position(trader, 0, delayed).size == ETH
 
 
 # ---------------------------------------------------------------- the attack
@@ -464,9 +519,9 @@ def test_the_keeper_settles_due_orders_once(
     oracle, eth_feed, owner, deposit_usdc, clock,
 ):  # fmt: skip
     """Three orders: one fills, one is refused at its acceptable price, one
-    fails its margin check at settlement. Before the delay the keeper sends
-    nothing; after the round it settles the first two (earning 2 x 2 USDC)
-    and tries the third once, not again on the same price."""
+    fails its margin check at settlement (removed all the same). Before the
+    delay the keeper sends nothing; after the rounds it has settled all
+    three, earning 3 x 2 USDC, and a further pass sends nothing."""
     from tests.engines import engine_over
     from xmargin.ops.keeper import Keeper, KeeperConfig
 
@@ -490,10 +545,11 @@ def test_the_keeper_settles_due_orders_once(
     eth_feed.set_answer(3_300 * FEED, sender=owner)
     second = bot.run_once()
     # stranger: 3,300.00165 > 3,020, refused; hedger: IM 330.0033 > 318 - 3.3
-    assert (second.orders_filled, second.orders_refused, second.reverted) == (0, 1, 1)
-    assert [e["reason"] for e in log if e["event"] == "reverted"] == [errors.BELOW_IM]
+    assert (second.orders_filled, second.orders_refused, second.reverted) == (0, 2, 0)
+    refused = {e["owner"]: e["trade_refused"] for e in log if e["event"] == "order_refused"}
+    assert refused == {stranger.address: False, hedger.address: True}
     third = bot.run_once()
     assert (third.orders_filled, third.orders_refused, third.reverted) == (0, 0, 0)
-    assert ch.balance_of(keeper, 0, usdc) == 2 * FEE
-    assert ch.pending_order(hedger, 0).size_delta == ETH
+    assert ch.balance_of(keeper, 0, usdc) == 3 * FEE
+    assert ch.pending_order(hedger, 0).size_delta == 0
     assert ch.position(trader, 0, delayed).size == ETH

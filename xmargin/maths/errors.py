@@ -151,6 +151,8 @@ ORDER_TOO_EARLY: Final = "xm.order: too early"
 ORDER_EXPIRED: Final = "xm.order: expired"
 ORDER_PRICE_TOO_OLD: Final = "xm.order: price not after delay"
 ORDER_NOT_EXPIRED: Final = "xm.order: not expired"
+ORDER_OUT_OF_GAS: Final = "xm.order: settle out of gas"
+ENGINE_ONLY: Final = "xm.order: engine only"
 
 # vault: the LiquidityPool vault
 POOL_NO_VALUE: Final = "xm.vault: pool has no value"

@@ -3,9 +3,11 @@
 Mirror of `contracts/modules/orders.vy` and the order functions of
 `contracts/modules/trading.vy` (docs/orders.md). An order is committed at
 `commit_time`; it may settle from `settle_after` = commit_time + min_delay
-until `expires` = settle_after + window (inclusive), on a price its feed
-published at or after `settle_after`; after `expires` only its owner may
-cancel it. The fill itself is `perps.trade` at the settlement price.
+until `expires` = settle_after + window (inclusive; the delay and window in
+force at the commit), on a price its feed published at or after
+`settle_after`; after `expires` only its owner may cancel it. The fill
+itself is `perps.trade` at the settlement price; a fill beyond the limit
+or a trade its checks refuse removes the order instead.
 """
 
 from __future__ import annotations
@@ -45,23 +47,28 @@ class OrderRules:
 
 @dataclass(frozen=True)
 class Order:
-    """A pending order (size_delta 0: none)."""
+    """A pending order (size_delta 0: none), with its market's delay and
+    window as they were at the commit (later rule changes do not move it)."""
 
     market_id: int = 0
     size_delta: int = 0
     acceptable_price: int = 0
     commit_time: int = 0
     fee: int = 0
+    min_delay: int = 0
+    window: int = 0
 
     @property
     def exists(self) -> bool:
         return self.size_delta != 0
 
-    def settle_after(self, rules: OrderRules) -> int:
-        return self.commit_time + rules.min_delay
+    @property
+    def settle_after(self) -> int:
+        return self.commit_time + self.min_delay
 
-    def expires(self, rules: OrderRules) -> int:
-        return self.commit_time + rules.min_delay + rules.window
+    @property
+    def expires(self) -> int:
+        return self.commit_time + self.min_delay + self.window
 
 
 def rules_reason(rules: OrderRules) -> str | None:
@@ -88,9 +95,7 @@ def atomic_reason(rules: OrderRules, maker_fee: int, taker_fee: int) -> str | No
     return None
 
 
-def commit_reason(
-    rules: OrderRules, pending: Order, pending_rules: OrderRules, now: int, quote_balance: int
-) -> str | None:
+def commit_reason(rules: OrderRules, pending: Order, now: int, quote_balance: int) -> str | None:
     """Why `commit_order` is refused (size, market and operator checks
     aside): no rules, a pending order still in its window, or a quote
     balance below the settlement fee (an expired order's fee is refunded
@@ -98,7 +103,7 @@ def commit_reason(
     if not rules.is_set:
         return errors.NO_ORDER_RULES
     if pending.exists:
-        if now <= pending.expires(pending_rules):
+        if now <= pending.expires:
             return errors.ORDER_PENDING
         quote_balance += pending.fee
     if quote_balance - rules.settlement_fee < 0 and rules.settlement_fee > 0:
@@ -106,24 +111,25 @@ def commit_reason(
     return None
 
 
-def settle_reason(order: Order, rules: OrderRules, now: int, published: int) -> str | None:
-    """Why `settle_order` is refused before the trade's own checks run:
-    no order, too early, expired, or a price published before the delay."""
+def settle_reason(order: Order, now: int, published: int) -> str | None:
+    """Why `settle_order` reverts: no order, too early, expired, or a price
+    published before the delay. (A fill beyond the acceptable price, or a
+    trade its own checks refuse, does not revert: the order is removed.)"""
     if not order.exists:
         return errors.NO_ORDER
-    if now < order.settle_after(rules):
+    if now < order.settle_after:
         return errors.ORDER_TOO_EARLY
-    if now > order.expires(rules):
+    if now > order.expires:
         return errors.ORDER_EXPIRED
-    if published < order.settle_after(rules):
+    if published < order.settle_after:
         return errors.ORDER_PRICE_TOO_OLD
     return None
 
 
-def cancel_reason(order: Order, rules: OrderRules, now: int) -> str | None:
+def cancel_reason(order: Order, now: int) -> str | None:
     if not order.exists:
         return errors.NO_ORDER
-    if now <= order.expires(rules):
+    if now <= order.expires:
         return errors.ORDER_NOT_EXPIRED
     return None
 

@@ -4,9 +4,9 @@ One pass (`Keeper.run_once`):
 0. settle every delayed order that is due (docs/orders.md): learned from
    the order events (`xmargin.chain.orders.OrderBook`), settled once its
    delay has passed and its market's feed has published a price after it,
-   earning the order's settlement fee; an order whose trade fails (margin,
-   caps, pause) is tried again only on a newer price; expired orders are
-   left to their owners;
+   earning the order's settlement fee (an order whose fill passes its
+   limit, or whose trade fails its checks, is removed by the engine: the
+   keeper still earns the fee); expired orders are left to their owners;
 1. learn new accounts from `AccountRegistered` events (backfilled from
    `from_block` the first time, then only new blocks), falling back to the
    on-chain registry (`account_at`) for any index the logs did not give;
@@ -56,7 +56,7 @@ from xmargin.chain.engine import (
     read_markets,
     stdout_silenced,
 )
-from xmargin.chain.orders import OrderBook, PendingOrder, published_at, read_order, read_rules
+from xmargin.chain.orders import OrderBook, PendingOrder, published_at, read_order
 from xmargin.chain.scan import PAGE, HealthRow, Margins, health_pages
 from xmargin.maths import errors, perps
 from xmargin.maths import liquidation as liq
@@ -284,11 +284,10 @@ class Keeper:
         ch = self.engine.clearinghouse
         key = (order.owner, order.sub_id)
         on_chain = read_order(ch, order.owner, order.sub_id, block)
-        rules = read_rules(ch, on_chain.market_id, block)
-        why = om.settle_reason(on_chain, rules, now, at)
+        why = om.settle_reason(on_chain, now, at)
         if why is not None:
-            # Settled or replaced since the events were read, or the
-            # owner's rules moved the window: the next pass sees it.
+            # Settled or replaced since the events were read: the next
+            # pass sees it.
             self.log({"event": "order_not_due", "owner": order.owner, "reason": why})
             return
         reverted = stats.reverted
@@ -297,7 +296,8 @@ class Keeper:
         )
         if sent is None:
             if stats.reverted > reverted:
-                # The trade's own checks failed: retry on a newer price.
+                # Not settleable on this price (out of gas, a changed
+                # price): retry on a newer one.
                 self._failed_on[key] = at
             return
         outcome, ev = sent
@@ -310,6 +310,7 @@ class Keeper:
         self.log(
             {
                 "event": "order_settled" if ev.filled else "order_refused",
+                "trade_refused": ev.trade_refused,
                 "owner": order.owner,
                 "sub_id": order.sub_id,
                 "market_id": order.market_id,

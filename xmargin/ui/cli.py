@@ -240,7 +240,7 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
 def _order_line(out: Console, s: Session, owner: str, sub_id: int) -> None:
     """The account's pending delayed order, if any, and where it stands
     (docs/orders.md)."""
-    from xmargin.chain.orders import published_at, read_order, read_rules
+    from xmargin.chain.orders import published_at, read_order
     from xmargin.maths import errors
     from xmargin.maths import orders as om
     from xmargin.maths.fixed_point import format_units
@@ -249,7 +249,6 @@ def _order_line(out: Console, s: Session, owner: str, sub_id: int) -> None:
     order = read_order(ch, owner, sub_id, s.block)
     if not order.exists:
         return
-    rules = read_rules(ch, order.market_id, s.block)
     symbol = next(
         (k for k, v in s.engine.record.markets.items() if v == order.market_id),
         f"market {order.market_id}",
@@ -257,10 +256,10 @@ def _order_line(out: Console, s: Session, owner: str, sub_id: int) -> None:
     now = ch.chain_manager.blocks[s.block].timestamp
     asset = ch.market_params(order.market_id, block_id=s.block).asset
     at = published_at(s.engine.router, asset, s.block)
-    why = om.settle_reason(order, rules, now, at if at is not None else 0)
+    why = om.settle_reason(order, now, at if at is not None else 0)
     state = {
         None: "[green]due: any keeper may settle it now[/green]",
-        errors.ORDER_TOO_EARLY: f"settles in {order.settle_after(rules) - now} s",
+        errors.ORDER_TOO_EARLY: f"settles in {order.settle_after - now} s",
         errors.ORDER_EXPIRED: "[red]expired: the owner may cancel it (fee refunded)[/red]",
         errors.ORDER_PRICE_TOO_OLD: "waiting for a price published after its delay",
     }.get(why, why)
