@@ -961,6 +961,14 @@ class EngineMachine(RuleBasedStateMachine):
                 reason = self.w.adl_reason(self.stranger, who, sub, m, 2**96, then)
                 assert reason is not None, f"the keeper left {who}/{sub} to ADL in market {m}"
 
+    @rule(actor=st.integers(0, 3), market=st.integers(0, 1), delta=sizes, tight=st.booleans())
+    def order_round(self, actor, market, delta, tight):
+        """An order's whole life in one step: commit, the delay passes, the
+        feeds publish, the keeper settles (fills, refuses at the limit, or
+        removes an order whose trade its checks refuse)."""
+        self.commit_order(actor=actor, market=market, delta=delta, tight=tight)
+        self.orders_come_due(seconds=2)
+
     @rule(seconds=st.integers(1, 40))
     def orders_come_due(self, seconds):
         """Time passes, every feed publishes, and the keeper settles what is
