@@ -199,12 +199,6 @@ def _check_atomic(market_id: uint256):
 
 @internal
 @view
-def _has_order(owner: address, sub_id: uint256) -> bool:
-    return self.book[owner][sub_id][0] != 0
-
-
-@internal
-@view
 def _check_no_order(owner: address, sub_id: uint256):
     assert self.book[owner][sub_id][0] == 0, errors.ORDER_PENDING
 

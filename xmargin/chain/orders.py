@@ -74,12 +74,6 @@ def read_order(ch: ContractInstance, owner: str, sub_id: int, block_id: int) -> 
     return om.Order(*(int(v) for v in ch.pending_order(owner, sub_id, block_id=block_id)))
 
 
-def read_rules(ch: ContractInstance, market_id: int, block_id: int) -> om.OrderRules:
-    """A market's order rules at `block_id`."""
-    d, w, fee, atomic, dev = ch.order_rules(market_id, block_id=block_id)
-    return om.OrderRules(int(d), int(w), int(fee), bool(atomic), int(dev))
-
-
 def published_at(router: ContractInstance, asset: str, block_id: int) -> int | None:
     """When the asset's price in force at `block_id` was published; None
     when the router refuses the price (no order on it can settle)."""
