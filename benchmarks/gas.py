@@ -38,7 +38,7 @@ from rich.table import Table
 
 from xmargin.chain.abi import deploy_clearinghouse
 from xmargin.chain.config import load_config
-from xmargin.chain.engine import Engine, load_engine, move_feed, shock_prices
+from xmargin.chain.engine import Engine, load_engine, publish_after, shock_prices
 from xmargin.chain.lens import lens_at
 from xmargin.chain.scan import PAGE
 from xmargin.chain.sizes import EIP170_LIMIT, HEADROOM_LIMIT, contract_sizes
@@ -98,10 +98,9 @@ class World:
         return self.engine.tokens[symbol]
 
     def shock(self, bps: int) -> None:
-        """Moves every feed, real and synthetic, by `bps` basis points."""
+        """Moves every feed, real and synthetic (`engine.feeds` holds both),
+        by `bps` basis points."""
         shock_prices(self.engine, self.owner, {s: bps for s in self.engine.feeds})
-        for _, feed in self.synthetic.values():
-            move_feed(feed, self.owner, bps)
 
 
 def _block_later() -> None:
@@ -116,6 +115,8 @@ def _synthetic_asset(engine: Engine, owner: Any, symbol: str) -> tuple[Any, Any]
     token = owner.deploy(project.MockERC20, symbol, symbol, 18)
     feed = owner.deploy(project.MockAggregator, 8, f"{symbol} / USD", SYNTHETIC_PRICE * 10**8)
     engine.router.set_feed(token, feed, 3_600, WAD // 100, 10**6 * WAD, sender=owner)
+    # Every listed market's feed gates LP requests: `publish_after` posts them all.
+    engine.feeds[symbol] = feed
     return token, feed
 
 
@@ -223,7 +224,7 @@ def trade_rows(world: World, trader: Any, lp: Any) -> list[Row]:
     usdc.mint(lp, big, sender=lp)
     usdc.approve(pool, big, sender=lp)
     _block_later()
-    rows = [Row("LP deposit (ERC-4626)", pool.deposit(big // 2, lp, sender=lp).gas_used)]
+    rows = lp_rows(world, lp, big // 2, deposit=True)
     _fund_quote(world, trader, big // 2)
     ch.deposit(200, usdc, 100_000 * 10**6, sender=trader)
     eth, one, limit = engine.record.markets["ETH-PERP"], 10**16, 2**255
@@ -252,8 +253,33 @@ def trade_rows(world: World, trader: Any, lp: Any) -> list[Row]:
                 Row(f"trade: open the position no. {n} (IM check over {n})", receipt.gas_used)
             )
     _block_later()
-    rows.append(Row("LP redeem (ERC-4626)", pool.redeem(10**6, lp, lp, sender=lp).gas_used))
+    rows += lp_rows(world, lp, 10**6, deposit=False)
     return rows
+
+
+def lp_rows(world: World, lp: Any, amount: int, deposit: bool) -> list[Row]:
+    """An LP request's life (ERC-7540, docs/orders.md): request, settle once
+    the feeds publish after the delay (the pool's value over every market
+    with open interest), claim."""
+    pool = world.engine.pool
+    kind = "deposit" if deposit else "redemption"
+    if deposit:
+        request = pool.requestDeposit(amount, lp, lp, sender=lp)
+    else:
+        request = pool.requestRedeem(amount, lp, lp, sender=lp)
+    publish_after(world.engine, world.owner, int(pool.REQUEST_DELAY()))
+    _block_later()
+    settle = (pool.settle_deposit if deposit else pool.settle_redeem)(lp, sender=world.owner)
+    _block_later()
+    if deposit:
+        claim = pool.deposit(pool.maxDeposit(lp), lp, sender=lp)
+    else:
+        claim = pool.redeem(pool.maxRedeem(lp), lp, lp, sender=lp)
+    return [
+        Row(f"LP {kind}: request", request.gas_used),
+        Row(f"LP {kind}: settle (keeper)", settle.gas_used),
+        Row(f"LP {kind}: claim", claim.gas_used),
+    ]
 
 
 def order_rows(world: World, trader: Any, settler: Any) -> list[Row]:
@@ -445,7 +471,7 @@ def keeper_read_rows(world: World, owners: list[Any], url: str) -> list[Row]:
     ch = world.engine.clearinghouse
     lens = lens_at(project, world.engine)
     first = ch.num_accounts()  # the crowd's accounts follow the benchmark's own
-    open_crowd_fast(world.engine, [str(o.address) for o in owners], 1_000, url)
+    open_crowd_fast(world.engine, owners, 1_000, url)
     _block_later()
     pages = [
         lens.account_healths.estimate_gas_cost(ch, start, PAGE)

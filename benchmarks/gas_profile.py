@@ -63,6 +63,7 @@ from rich.table import Table
 from xmargin.chain.config import CONFIG_DIR, parse_config
 from xmargin.chain.engine import Engine, load_engine, shock_prices
 from xmargin.ops.deploy import deploy_scratch
+from xmargin.ops.lp import provide
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "gas_profile.json"
@@ -222,10 +223,9 @@ def build_world(provider: Any, project: Any, root: Path) -> World:
     world = World(provider, root, engine, names, eoas)
 
     big = 10**8 * 10**6
-    for who, spender in ((lp, engine.pool.address), (trader, ch.address)):
-        usdc.mint(who, big, sender=who)
-        usdc.approve(spender, big, sender=who)
-    engine.pool.deposit(big // 10, lp, sender=lp)
+    usdc.mint(trader, big, sender=trader)
+    usdc.approve(ch.address, big, sender=trader)
+    provide(engine, lp, big // 10)
     for symbol, whole in COLLATERAL_AMOUNT.items():
         amount = whole * 10 ** record.assets[symbol].decimals
         tokens[symbol].mint(trader, amount * 4, sender=trader)

@@ -72,6 +72,7 @@ from xmargin.maths.fixed_point import WAD, parse_units
 from xmargin.ops.crowd import CrowdAccount, backing_needed, crowd_transactions, plan_crowd
 from xmargin.ops.deploy import deploy_scratch
 from xmargin.ops.keeper import Keeper, KeeperConfig
+from xmargin.ops.lp import provide
 
 RESULTS = Path(__file__).resolve().parent / "results" / "keeper.json"
 NETWORK = "ethereum:local:foundry"
@@ -284,13 +285,6 @@ def _raise_oi_caps(engine: Engine, owner: Any, plan: list[CrowdAccount]) -> dict
     return out
 
 
-def _lp_deposit(engine: Engine, lp: Any, amount: int) -> None:
-    usdc = engine.tokens[engine.quote_symbol]
-    usdc.mint(lp, amount, sender=lp)
-    usdc.approve(engine.pool.address, amount, sender=lp)
-    engine.pool.deposit(amount, lp, sender=lp)
-
-
 def _verify_setup(
     views: Views, engine: Engine, plan: list[CrowdAccount], prices: dict[str, int], block: int
 ) -> dict[str, Any]:
@@ -480,7 +474,7 @@ def run_size(n: int, sample: int, repeat: int, steps_tracing: bool, console: Con
             setup["oi_caps"] = _raise_oi_caps(engine, owner, plan)
             # At least LP_DEPOSIT, and what the crowd needs under the pool's caps.
             lp_amount = max(parse_units(LP_DEPOSIT, quote_decimals), backing_needed(engine, plan))
-            _lp_deposit(engine, accounts.test_accounts[LP_INDEX], lp_amount)
+            provide(engine, accounts.test_accounts[LP_INDEX], lp_amount)
             setup["caps_and_lp_seconds"] = round(time.perf_counter() - t, 2)
 
             rpc = Rpc(url)

@@ -26,6 +26,7 @@ exports: (
     state.liquidity.pool_state,
     state.liquidity.pool_value,
     state.liquidity.pool_withdrawable,
+    state.liquidity.pool_prices_since,
     state.liquidity.pool_deposit,
     state.liquidity.pool_withdraw,
     state.deleverage.adl_state,

@@ -295,3 +295,20 @@ def market(clearinghouse, owner, weth_listed) -> int:
     clearinghouse.list_market(params(weth_listed.token.address), sender=owner)
     allow_atomic(clearinghouse, owner)
     return 0
+
+
+@pytest.fixture
+def clock(chain):
+    """Sets the next block's timestamp, `dt` seconds after the first call's
+    base (100 s after the head then)."""
+
+    class Clock:
+        base: int | None = None
+
+        def at(self, dt: int) -> int:
+            if self.base is None:
+                self.base = chain.blocks.head.timestamp + 100
+            chain.pending_timestamp = self.base + dt
+            return self.base + dt
+
+    return Clock()

@@ -22,6 +22,7 @@ import ape
 from xmargin.maths import account as acct
 from xmargin.maths import errors, fixed_point, model, perps
 from xmargin.maths import liquidation as liq
+from xmargin.maths import lp_requests as lr
 from xmargin.maths import orders as om
 from xmargin.maths import pool as pool_model
 from xmargin.maths import portfolio as pm
@@ -634,6 +635,51 @@ class World:
             return None
         pool = self.pool_state(now)
         return lambda net: pool_model.pay_out(pool, net)
+
+    def lp_settle(
+        self, is_deposit: bool, r: lr.Request, delay: int, supply: int, now: int
+    ) -> tuple[str | None, int]:
+        """The LiquidityPool's `settle_deposit` / `settle_redeem` of `r` at
+        `now` (share supply `supply`): (the revert reason, 0), or (None, the
+        shares a deposit buys / the assets a redemption fetches; 0: the
+        request went back to its controller)."""
+        if r.pending == 0:
+            return errors.NO_REQUEST, 0
+        ready = r.settles_from(delay)
+        if now < ready:
+            return errors.REQUEST_TOO_EARLY, 0
+        if (reason := self.pool_price_error(now)) is not None:
+            return reason, 0
+        published = [
+            None if self.price_error(m, now) else self.rounds[m].updated_at
+            for m in range(len(self.states))
+        ]
+        has_oi = [bool(s.long_oi or s.short_oi) for s in self.states]
+        since = lr.prices_since(published, has_oi)
+        if since is None or since < ready:
+            return errors.REQUEST_PRICE_TOO_OLD, 0
+        value = self.pool_state(now).value // self.quote_precision
+        if is_deposit:
+            if self.paused:
+                return errors.PAUSED, 0
+            if supply and value == 0:
+                return errors.POOL_NO_VALUE, 0
+            # 0 shares: the request goes back to its controller
+            return None, lr.to_shares(r.pending, value, supply)
+        assets = lr.to_assets(r.pending, value, supply)
+        if assets == 0:
+            return None, 0  # worth nothing: the shares go back
+        if (reason := self.liquidations_closed(now)) is not None:
+            return reason, 0
+        # `pool_withdraw`: the pool after the cash leaves
+        self.pool -= assets
+        after = self.pool_state(now)
+        self.pool += assets
+        if after.cash < after.required:
+            return errors.POOL_CANNOT_COVER, 0
+        if after.value < after.min_value:
+            return errors.CAPS_NEED_VALUE, 0
+        return None, assets
 
     def liquidations_closed(self, now: int) -> str | None:
         """Why liquidations (and ADL, and LP withdrawals) are refused at

@@ -54,6 +54,7 @@ def _target() -> address:
         method_id("pool_state()", output_type=bytes4),
         method_id("pool_value()", output_type=bytes4),
         method_id("pool_withdrawable()", output_type=bytes4),
+        method_id("pool_prices_since()", output_type=bytes4),
         method_id("pool_deposit(uint256)", output_type=bytes4),
         method_id("pool_withdraw(uint256,address)", output_type=bytes4),
         method_id("adl_state(uint256)", output_type=bytes4),

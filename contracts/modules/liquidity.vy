@@ -51,6 +51,7 @@ from . import constants
 from . import fixed_point as fp
 from . import governance
 from . import markets
+from . import oracle
 from . import token_transfer
 from . import errors
 
@@ -58,6 +59,7 @@ uses: ownable
 uses: collateral
 uses: governance
 uses: markets
+uses: oracle
 
 
 struct PoolState:
@@ -185,6 +187,47 @@ def pool_withdrawable() -> uint256:
     if free <= 0 or s.value <= s.min_value:
         return 0
     return min(convert(free, uint256), s.value - s.min_value) // self._precision()
+
+
+@external
+@view
+def pool_prices_since() -> uint256:
+    """
+    @notice When the oldest price an LP request settles on was published:
+            the earliest feed time over every listed market (max uint256
+            when none counts). An LP request settles only on prices
+            published after its delay (docs/orders.md). Every market
+            counts, not only those with open interest, so nobody can open
+            or shut the gate by trading; a market without open interest
+            whose price is invalid is skipped (the pool's value does not
+            need it), one with open interest reverts with the router's
+            reason.
+    @return Unix seconds.
+    """
+    oldest: uint256 = max_value(uint256)
+    for m: uint256 in range(constants.MAX_MARKETS):
+        if m == markets.num_markets:
+            break
+        asset: address = markets._asset(m)
+        published: uint256 = 0
+        if markets.market_state[m].long_oi == 0 and markets.market_state[m].short_oi == 0:
+            ok: bool = False
+            data: Bytes[64] = b""
+            ok, data = raw_call(
+                oracle.oracle.address,
+                abi_encode(asset, method_id=method_id("price_time(address)")),
+                max_outsize=64,
+                is_static_call=True,
+                revert_on_failure=False,
+            )
+            if not ok or len(data) != 64:
+                continue
+            published = convert(slice(data, 32, 32), uint256)
+        else:
+            price: uint256 = 0
+            price, published = oracle._price_time(asset)
+        oldest = min(oldest, published)
+    return oldest
 
 
 @external

@@ -44,7 +44,11 @@ initializes: collateral[ownable := ownable, accounts := accounts, oracle := orac
 initializes: markets[ownable := ownable, collateral := collateral, oracle := oracle]
 initializes: orders[ownable := ownable, markets := markets]
 initializes: liquidity[
-    ownable := ownable, collateral := collateral, governance := governance, markets := markets
+    ownable := ownable,
+    collateral := collateral,
+    governance := governance,
+    markets := markets,
+    oracle := oracle,
 ]
 initializes: portfolio[
     ownable := ownable, accounts := accounts, collateral := collateral, markets := markets

@@ -6,7 +6,9 @@ USDC, WETH and WBTC deposits, withdrawals and moves between sub-accounts,
 trades in both markets (small ones and ones levered up to the IM limit),
 oracle moves (drift, +-50 % gaps, x10 / /10 spikes, prices beyond the
 router's bounds, staleness by advancing time past the heartbeat with only
-some feeds refreshed), funding over time, LP deposits and redemptions,
+some feeds refreshed), funding over time, LP deposit and redemption
+requests (ERC-7540: requested, settled by anyone after the delay, claimed,
+cancelled; and an LP round trip around a price round it saw coming),
 direct liquidations by any caller (the owner and its operator included),
 the keeper's own scan-and-liquidate pass (`xmargin.ops.keeper.Keeper.run_once`),
 collateral liquidations, bad-debt write-offs, insurance top-ups, and owner
@@ -50,7 +52,11 @@ Invariants after every step (exact, 0 wei, unless stated):
      model predicts (reserve, profit, total), and a pool over its caps
      releases nothing to LPs;
   9. every liquidatable account has an entry a third party can use:
-     `liquidate`, `liquidate_collateral` or `settle_bad_debt`.
+     `liquidate`, `liquidate_collateral` or `settle_bad_debt`;
+  (10-12 in docs/testing.md)
+  13. an LP round trip around a price round gains no more than its part of
+     what the pool earned between its settlements; the vault's escrow and
+     share supply == the machine's account of its requests.
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ from tests.unit.test_trading_properties import MARKETS
 from xmargin.maths import account as acct
 from xmargin.maths import errors, model, perps
 from xmargin.maths import liquidation as liq
+from xmargin.maths import lp_requests as lr
 from xmargin.maths import portfolio as pm
 from xmargin.ops.keeper import Keeper, KeeperConfig, PassStats
 
@@ -85,6 +92,7 @@ WALLET_USDC = 50_000 * USDC
 WALLET_WETH = 20 * E18
 WALLET_WBTC = 2 * 10**8
 LP_SEED = 200_000 * USDC
+LP_DELAY = 5
 LIQUIDATOR_USDC = 1_000_000 * USDC
 INSURANCE_SEED = 1_000 * USDC
 START_USDC = 10_000 * USDC
@@ -167,12 +175,20 @@ def fuzz_setup(
         ch.set_market_caps(m, 8 * E18 // 10, 6 * E18 // 100, 4 * E18 // 100, sender=owner)
     ch.set_total_reserve_factor(E18, sender=owner)
     ch.set_pool_buffer(5 * E18 // 100, sender=owner)
-    pool = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
+    # LP money by ERC-7540 request, settled LP_DELAY s later (docs/orders.md).
+    pool = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP", LP_DELAY)
     ch.set_pool(pool, sender=owner)
-    # Enough wallet and allowance for every round trip a long run can draw
-    # (each deposits at most 10 % of the seed; found: 2x ran out at step ~50).
-    fund(usdc, lp, 10 * LP_SEED, pool)
-    usdc.approve(pool, 2**256 - 1, sender=lp)
+    # Enough wallet and allowance for every request a long run can draw
+    # (each deposits at most 10 % of the seed; found: 2x ran out at step ~50);
+    # the stranger funds its round trips around price rounds (attack 2).
+    for who in (lp, stranger):
+        fund(usdc, who, 10 * LP_SEED, pool)
+        usdc.approve(pool, 2**256 - 1, sender=who)
+    pool.requestDeposit(LP_SEED, lp, lp, sender=lp)
+    chain.pending_timestamp = chain.blocks.head.timestamp + LP_DELAY
+    for listed in (weth_listed, wbtc_listed):  # every listed market's feed gates
+        listed.feed.set_answer(listed.feed.answer(), sender=owner)
+    pool.settle_deposit(lp, sender=lp)
     pool.deposit(LP_SEED, lp, sender=lp)
     fund(usdc, owner, INSURANCE_SEED, ch)
     ch.fund_insurance(INSURANCE_SEED, sender=owner)
@@ -287,10 +303,17 @@ class EngineMachine(RuleBasedStateMachine):
         self.keeper = Keeper(
             engine=c["engine"],
             sender=self.keeper_acct,
-            config=KeeperConfig(gas_asset=None, orders=False),
+            config=KeeperConfig(gas_asset=None, orders=False, lp_requests=False),
             log=self._keeper_log,
         )
         self.keeper_lines: list[dict] = []
+        # The machine's own account of the vault's requests and supply.
+        self.lp_reqs = {
+            (str(who), kind): lr.Request()
+            for who in (self.lp, self.stranger)
+            for kind in (True, False)
+        }
+        self.lp_supply = LP_SEED
 
     def _keeper_log(self, entry: dict) -> None:
         self.keeper_lines.append(entry)
@@ -676,46 +699,169 @@ class EngineMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ pool
 
-    @rule(frac=st.integers(0, 1_000))
-    def lp_round_trip(self, frac):
-        """The LP deposits, then redeems what `maxRedeem` allows: the pool's
-        cash moves by exactly what the vault reports."""
-        amount = LP_SEED * frac // 10_000
-        now = self._next()
-        oi = [m for m, s in enumerate(self.w.states) if s.long_oi or s.short_oi]
-        # The vault's order: the pool's value (its prices), paused, a pool
-        # worth nothing, a zero amount.
-        reason = self.w.first_price_error(oi, now)
-        if reason is None and self.w.paused:
-            reason = errors.PAUSED
-        if reason is None and self.pool.totalSupply() and self.ch.pool_value() == 0:
-            reason = errors.POOL_NO_VALUE
+    def _lp(self, stranger: bool):
+        return self.stranger if stranger else self.lp
+
+    @rule(stranger=st.booleans(), deposit=st.booleans(), frac=st.integers(0, 1_000))
+    def lp_request(self, stranger, deposit, frac):
+        """An LP requests a deposit (up to 10 % of the seed) or the
+        redemption of up to all its shares; adding restarts the delay."""
+        who = self._lp(stranger)
+        key = (str(who), deposit)
+        if deposit:
+            amount = LP_SEED * frac // 10_000
+            send = lambda: self.pool.requestDeposit(amount, who, who, sender=who)  # noqa: E731
+            reason = errors.PAUSED if self.w.paused else None
+        else:
+            amount = self.pool.balanceOf(who) * frac // 1_000
+            send = lambda: self.pool.requestRedeem(amount, who, who, sender=who)  # noqa: E731
+            reason = None
         if reason is None and amount == 0:
             reason = errors.ZERO_AMOUNT
-        if reason is not None:
-            self._refused(lambda: self.pool.deposit(amount, self.lp, sender=self.lp), reason)
-        else:
-            before = self.ch.pool_balance()
-            self.pool.deposit(amount, self.lp, sender=self.lp)
-            self.w.pool += amount
-            assert self.ch.pool_balance() == before + amount
         now = self._next()
-        if self.w.liquidations_closed(now) is not None:
-            # No LP leaves while liquidations are stopped (docs/pool.md).
-            assert self.pool.maxRedeem(self.lp) == 0
-            COVERAGE["LP exit refused: liquidations stopped"] += 1
-        shares = min(self.pool.maxRedeem(self.lp), self.pool.balanceOf(self.lp) // 10)
-        if shares and self.pool.previewRedeem(shares):
-            wallet = self.usdc.balanceOf(self.lp)
-            tx = self.pool.redeem(shares, self.lp, self.lp, sender=self.lp)
-            # What a share is worth moves with funding between the preview's
-            # block and this one: the vault's event says what it paid, the
-            # LP's wallet must have received exactly that, and invariant 1
-            # then holds the pool ledger to it (the pool's value itself is
-            # checked against its formula in invariant 2).
-            (ev,) = tx.events.filter(self.pool.Withdraw)
-            assert self.usdc.balanceOf(self.lp) == wallet + ev.assets
-            self.w.pool -= ev.assets
+        if reason is not None:
+            self._refused(send, reason)
+            return
+        send()
+        r = self.lp_reqs[key]
+        self.lp_reqs[key] = replace(r, pending=r.pending + amount, since=now)
+        COVERAGE["LP request: " + ("deposit" if deposit else "redeem")] += 1
+
+    @rule(stranger=st.booleans(), deposit=st.booleans(), settler=st.integers(0, 1))
+    def lp_settle(self, stranger, deposit, settler):
+        """Anyone settles an LP request: exactly when, and at the rate, the
+        model says (docs/orders.md)."""
+        who = self._lp(stranger)
+        by = (self.keeper_acct, self.lp)[settler]
+        self._lp_settle(who, deposit, by)
+
+    def _lp_settle(self, who, deposit: bool, by) -> int | None:
+        key = (str(who), deposit)
+        r = self.lp_reqs[key]
+        method = self.pool.settle_deposit if deposit else self.pool.settle_redeem
+        now = self._next()
+        reason, out = self.w.lp_settle(deposit, r, LP_DELAY, self.lp_supply, now)
+        if reason is not None:
+            self._refused(lambda: method(who, sender=by), reason)
+            return None
+        tx = method(who, sender=by)
+        self.lp_reqs[key] = lr.settle(r, out)
+        if out == 0:
+            # Buys or fetches nothing: the pending part went back.
+            cancelled = (
+                self.pool.DepositRequestCancelled if deposit else self.pool.RedeemRequestCancelled
+            )
+            assert len(tx.events.filter(cancelled)) == 1
+            COVERAGE["LP dust request returned"] += 1
+            return None
+        (ev,) = tx.events.filter(self.pool.DepositSettled if deposit else self.pool.RedeemSettled)
+        if deposit:
+            assert (ev.assets, ev.shares) == (r.pending, out)
+            self.w.pool += r.pending
+            self.lp_supply += out
+        else:
+            assert (ev.shares, ev.assets) == (r.pending, out)
+            self.w.pool -= out
+            self.lp_supply -= r.pending
+        COVERAGE["LP settled: " + ("deposit" if deposit else "redeem")] += 1
+        return out
+
+    @rule(stranger=st.booleans(), deposit=st.booleans(), how=st.integers(0, 2))
+    def lp_claim(self, stranger, deposit, how):
+        """The controller claims all (0), half by its `in` side (1) or half
+        by its `out` side (2) of what settled: pro rata, for the vault."""
+        who = self._lp(stranger)
+        key = (str(who), deposit)
+        r = self.lp_reqs[key]
+        by_in = r.claimable_in if how == 0 else r.claimable_in // 2 if how == 1 else 0
+        by_out = r.claimable_out // 2 if how == 2 else 0
+        if deposit:
+            send = (
+                (lambda: self.pool.deposit(by_in, who, sender=who))
+                if by_out == 0
+                else (lambda: self.pool.mint(by_out, who, sender=who))
+            )
+        else:
+            send = (
+                (lambda: self.pool.redeem(by_in, who, who, sender=who))
+                if by_out == 0
+                else (lambda: self.pool.withdraw(by_out, who, who, sender=who))
+            )
+        try:
+            got_in, got_out = lr.split(r, by_in, by_out)
+        except ValueError as err:
+            self._refused(send, str(err))
+            return
+        shares, wallet = self.pool.balanceOf(who), self.usdc.balanceOf(who)
+        send()
+        if deposit:
+            assert self.pool.balanceOf(who) == shares + got_out
+        else:
+            assert self.usdc.balanceOf(who) == wallet + got_out
+        self.lp_reqs[key] = replace(
+            r, claimable_in=r.claimable_in - got_in, claimable_out=r.claimable_out - got_out
+        )
+        COVERAGE["LP claim"] += 1
+
+    @rule(stranger=st.booleans(), deposit=st.booleans())
+    def lp_cancel(self, stranger, deposit):
+        who = self._lp(stranger)
+        key = (str(who), deposit)
+        r = self.lp_reqs[key]
+        method = self.pool.cancelDepositRequest if deposit else self.pool.cancelRedeemRequest
+        if r.pending == 0:
+            self._refused(lambda: method(0, who, sender=who), errors.NO_REQUEST)
+            return
+        method(0, who, sender=who)
+        self.lp_reqs[key] = replace(r, pending=0, since=0)
+        COVERAGE["LP cancel"] += 1
+
+    @rule(market=st.integers(0, 1), bps=st.sampled_from([-200, 200]))
+    def lp_ahead_of_a_round(self, market, bps):
+        """Attack 2: the stranger, seeing a 2 % round coming, requests a
+        deposit of the whole seed before it and its redemption after. Both
+        settle at prices published after the round, the same prices, so the
+        round trip gains only what the pool earned between the two
+        settlements (funding over the delay), never the round."""
+        who, r = self.stranger, self.lp_reqs[(str(self.stranger), True)]
+        redeem = self.lp_reqs[(str(self.stranger), False)]
+        now = self.chain.blocks.head.timestamp + 1
+        if (
+            r != lr.Request()
+            or redeem != lr.Request()
+            or self.pool.balanceOf(who)
+            or self.w.paused
+            or self.w.pool_price_error(now) is not None
+        ):
+            return
+        self.lp_request(True, True, 10_000 * 1_000 // 10_000)  # LP_SEED * 1000 / 10,000
+        amount = self.lp_reqs[(str(who), True)].pending
+        self.chain.pending_timestamp = self.chain.blocks.head.timestamp + 1
+        self.w.set_price(market, bps, self.owner)  # the round lands
+        round_prices = list(self.w.prices)
+        self.chain.pending_timestamp = self.chain.blocks.head.timestamp + LP_DELAY
+        self.w.refresh_prices(self.owner)
+        shares = self._lp_settle(who, True, self.keeper_acct)
+        if shares is None:
+            return
+        rate_in = (self.w.pool_state(self.chain.blocks.head.timestamp).value, self.lp_supply)
+        self.lp_claim(True, True, 0)
+        self.lp_request(True, False, 1_000)
+        self.chain.pending_timestamp = self.chain.blocks.head.timestamp + LP_DELAY
+        self.w.refresh_prices(self.owner)
+        value_before = self.w.pool_state(self.chain.blocks.head.timestamp + 1).value
+        out = self._lp_settle(who, False, self.keeper_acct)
+        if out is None:
+            return  # the pool's rules hold the redemption: nothing gained yet
+        assert self.w.prices == round_prices
+        self.lp_claim(True, False, 0)
+        # What the shares fetched beyond the deposit is their part of the
+        # pool's change between the settlements (both at the round's
+        # prices), plus a unit of rounding each way.
+        precision = self.w.quote_precision
+        earned = max(value_before - rate_in[0], 0) // precision
+        assert out <= amount + lr.to_assets(shares, earned, rate_in[1]) + 2, (out, amount)
+        COVERAGE["attack 2: round trip around a round"] += 1
 
     # ------------------------------------------------------------ liquidation
 
@@ -1274,6 +1420,19 @@ class EngineMachine(RuleBasedStateMachine):
                 self._bad_debt_seen = self.w.bad_debt[0]
 
     @invariant()
+    def lp_requests_match(self):
+        """The vault's escrow against the machine's account of its requests:
+        the share supply, and the quote it holds (pending deposits plus
+        settled redemptions not yet claimed)."""
+        if not hasattr(self, "w"):
+            return
+        held = sum(
+            r.pending if deposit else r.claimable_out for (_, deposit), r in self.lp_reqs.items()
+        )
+        assert self.pool.requests_held() == held == self.usdc.balanceOf(self.pool)
+        assert self.pool.totalSupply() == self.lp_supply
+
+    @invariant()
     def every_liquidatable_account_has_an_entry(self):
         """Invariant 9: an account below MM that a third party may act on
         has an entry the engine accepts: `liquidate` in some market if it
@@ -1384,20 +1543,70 @@ def test_an_example_starts_from_the_listed_parameters(machine):
 
 
 def test_stale_feed_after_lp_round_trips(machine):
+    """Once, the model expected a health view to revert on a stale feed and
+    the chain answered, shrunk to LP round trips around `go_stale`; kept,
+    with today's LP requests, settled on both sides of the stale feed."""
     replay(machine, ("wait", {"seconds": 2 * 86_400}), ("go_stale", {"fresh": 1, "seconds": 9_000}))
+    lp = {"stranger": False}
     replay(
         machine,
-        ("lp_round_trip", {"frac": 205}),
+        ("lp_request", {**lp, "deposit": True, "frac": 205}),
+        ("wait", {"seconds": 6}),
+        ("lp_settle", {**lp, "deposit": True, "settler": 0}),
         ("go_stale", {"fresh": 0, "seconds": 5353}),
-        ("lp_round_trip", {"frac": 571}),
+        ("lp_request", {**lp, "deposit": False, "frac": 571}),
+        ("lp_settle", {**lp, "deposit": False, "settler": 1}),
     )
 
 
 def test_many_lp_round_trips(machine):
     """Found by a long run (60 steps): the LP's wallet and allowance were
     sized for ten round trips of 10 % of the seed, so the eleventh reverted
-    in the token, not the engine. A harness limit, not an engine bug."""
-    replay(machine, *[("lp_round_trip", {"frac": 1_000})] * 12)
+    in the token, not the engine. A harness limit, not an engine bug; now
+    twelve deposits by request, each settled and claimed."""
+    lp = {"stranger": False, "deposit": True}
+    steps = [
+        ("lp_request", {**lp, "frac": 1_000}),
+        ("wait", {"seconds": LP_DELAY}),
+        ("lp_settle", {**lp, "settler": 0}),
+        ("lp_claim", {**lp, "how": 0}),
+    ]
+    seen = replay(machine, *steps * 12)
+    assert seen["LP settled: deposit"] == seen["LP claim"] == 12
+
+
+def test_scenario_lp_requests_around_rounds(machine):
+    """The life of LP requests against the model: settling too early or on
+    a price older than the delay is refused; claims by either side, in
+    parts; a cancel; and attack 2 both ways round (a 2 % round that helps
+    the pool, then one that hurts it) gaining nothing beyond the pool's
+    earnings between its two settlements."""
+    lp = {"stranger": False}
+    seen = replay(
+        machine,
+        ("lever_up_a", {"actor": 0, "market": 0, "pct": 50, "short": False}),
+        ("lp_request", {**lp, "deposit": True, "frac": 500}),
+        ("lp_settle", {**lp, "deposit": True, "settler": 0}),  # too early
+        ("wait", {"seconds": LP_DELAY}),
+        ("lp_settle", {**lp, "deposit": True, "settler": 1}),
+        ("lp_claim", {**lp, "deposit": True, "how": 2}),
+        ("lp_claim", {**lp, "deposit": True, "how": 0}),
+        ("lp_request", {**lp, "deposit": False, "frac": 100}),
+        ("lp_request", {**lp, "deposit": False, "frac": 100}),
+        ("lp_cancel", {**lp, "deposit": False}),
+        ("lp_cancel", {**lp, "deposit": False}),  # nothing pending
+        ("lp_request", {**lp, "deposit": False, "frac": 100}),
+        ("wait", {"seconds": LP_DELAY + 1}),
+        ("lp_settle", {**lp, "deposit": False, "settler": 0}),
+        ("lp_claim", {**lp, "deposit": False, "how": 1}),
+        ("lp_claim", {**lp, "deposit": False, "how": 0}),
+        ("lp_ahead_of_a_round", {"market": 0, "bps": -200}),
+        ("lp_ahead_of_a_round", {"market": 0, "bps": 200}),
+    )
+    assert seen[f"refused: {errors.REQUEST_TOO_EARLY}"] == 1
+    assert seen[f"refused: {errors.NO_REQUEST}"] == 1
+    assert seen["LP claim"] >= 4 and seen["LP cancel"] == 1
+    assert seen["attack 2: round trip around a round"] == 2
 
 
 # ---------------------------------------------------------------- scenarios

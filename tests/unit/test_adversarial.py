@@ -119,7 +119,7 @@ def adv_pool(project, clearinghouse, owner, lp, usdc, fund):
     (1e11 shares). Fixtures that trade after it depend on it explicitly
     (adv_pooled_bull, adv_priced): else the LP may enter a pool that already
     earned fees, at another share price."""
-    vault = owner.deploy(project.LiquidityPool, clearinghouse.address, "xmargin LP", "xLP")
+    vault = owner.deploy(project.LiquidityPool, clearinghouse.address, "xmargin LP", "xLP", 0)
     clearinghouse.set_pool(vault, sender=owner)
     fund(usdc, lp, 100_000 * USDC, vault)
     vault.deposit(100_000 * USDC, lp, sender=lp)
@@ -172,7 +172,7 @@ def _engine_with_quote(project, owner, oracle, quote, collateral, fund, lp, seed
     ch.list_market(flat(collateral), sender=owner)
     allow_atomic(ch, owner)
     ch.set_liquidation_params(LP.as_tuple(), sender=owner)
-    pool = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
+    pool = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP", 0)
     ch.set_pool(pool, sender=owner)
     fund(quote, lp, wallet, pool)
     pool.deposit(seed, lp, sender=lp)
@@ -910,7 +910,7 @@ def test_a_winner_is_never_paid_out_of_a_bystanders_deposit(
     the bystander withdraws its 50,000 in full. (A gap larger than the
     pool can pay: the next test.)"""
     ch = adv_flat_eth
-    vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
+    vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP", 0)
     ch.set_pool(vault, sender=owner)
     ch.set_market_caps(0, E18 // 2, 3 * E18 // 10, 3 * E18 // 10, sender=owner)
     fund(usdc, lp, 10_000 * USDC, vault)
@@ -1063,7 +1063,7 @@ def test_euler_a_reducing_trade_cannot_push_its_account_into_bad_debt(
     ch.list_market(flat(weth, skew_scale=1_000 * ETH, max_oi=1_000 * ETH), sender=owner)
     allow_atomic(ch, owner)
     ch.set_liquidation_params(LP.as_tuple(), sender=owner)
-    vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
+    vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP", 0)
     ch.set_pool(vault, sender=owner)
     fund(usdc, lp, 1_000_000 * USDC, vault)
     vault.deposit(1_000_000 * USDC, lp, sender=lp)
@@ -1662,8 +1662,8 @@ def test_owner_pool_and_oracle_switch_out_of_bounds_change_nothing(
     with ape.reverts(errors.POOL_NOT_CONTRACT):
         ch.set_pool(stranger, sender=owner)
     assert ch.pool() == ZERO_ADDRESS
-    vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
-    other = owner.deploy(project.LiquidityPool, ch.address, "other LP", "oLP")
+    vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP", 0)
+    other = owner.deploy(project.LiquidityPool, ch.address, "other LP", "oLP", 0)
     ch.set_pool(vault, sender=owner)
     with ape.reverts(errors.POOL_ALREADY_SET):
         ch.set_pool(other, sender=owner)
@@ -1698,7 +1698,7 @@ def test_a_gap_larger_than_the_pool_is_shared_pro_rata_and_never_paid_by_a_bysta
     5,008.9955. Without the cap the first winner would have taken 11,989.59
     and the second been paid out of the bystander's deposit."""
     ch = adv_flat_eth
-    vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
+    vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP", 0)
     ch.set_pool(vault, sender=owner)
     ch.set_market_caps(0, 2 * E18, E18, E18, sender=owner)
     fund(usdc, lp, 10_000 * USDC, vault)
@@ -1732,7 +1732,7 @@ def test_a_gap_larger_than_the_pool_is_shared_pro_rata_and_never_paid_by_a_bysta
 
 def _capped_pool(project, ch, owner, usdc, lp, fund, amount=10_000):
     """A LiquidityPool of `amount` USDC; ETH-PERP (market 0) at the widest caps."""
-    vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP")
+    vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP", 0)
     ch.set_pool(vault, sender=owner)
     fund(usdc, lp, amount * USDC, vault)
     vault.deposit(amount * USDC, lp, sender=lp)

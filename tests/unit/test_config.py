@@ -319,3 +319,16 @@ def test_liquidation_capacity_defaults_on_and_parses():
     off = {"capacity_factor": "0"}
     c = parse_config({**VALID, "pool": {}, "markets": [free], "liquidation": off})
     assert c.liquidation_capacity.factor == 0
+
+
+def test_lp_request_delay_defaults_to_a_minute_and_is_bounded():
+    """docs/orders.md: LP requests settle `request_delay` seconds later; 0
+    is an instant vault; more than a week is refused (the contract's
+    bound, xmargin.maths.lp_requests.MAX_REQUEST_DELAY)."""
+    assert parse_config({**VALID, "pool": {}}).pool.request_delay == 60
+    assert parse_config({**VALID, "pool": {"request_delay": 0}}).pool.request_delay == 0
+    week = 7 * 86_400
+    assert parse_config({**VALID, "pool": {"request_delay": week}}).pool.request_delay == week
+    for bad in (week + 1, -1):
+        with pytest.raises(ConfigError, match="request_delay"):
+            parse_config({**VALID, "pool": {"request_delay": bad}})

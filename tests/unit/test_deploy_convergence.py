@@ -266,3 +266,16 @@ def test_order_rules_converge(run, project):
     moved = BASE | {"pool": {}, "markets": [{**MARKET, "orders": {**rules, "deviation": "0.0015"}}]}
     assert run(moved).transactions == 1
     assert tuple(ch.order_rules(0)) == (2, 600, 10**6, True, 15 * E18 // 10_000)
+
+
+def test_the_lp_request_delay_is_fixed_at_deployment(run, project):
+    """The LiquidityPool takes its request delay in its constructor: the
+    run that deploys it uses the config's, a later run with another delay
+    stops with the reason instead of pretending to converge."""
+    raw = BASE | {"pool": {"request_delay": 30}, "markets": [MARKET]}
+    first = run(raw)
+    vault = project.LiquidityPool.at(first.record.contracts["LiquidityPool"])
+    assert vault.REQUEST_DELAY() == 30
+    assert run(raw).transactions == 0
+    with pytest.raises(DeploymentError, match="settles requests after 30 s, the config says 60 s"):
+        run(BASE | {"pool": {"request_delay": 60}, "markets": [MARKET]})

@@ -24,7 +24,7 @@ ETH = E18
 
 @pytest.fixture
 def pool(project, clearinghouse, owner):
-    vault = owner.deploy(project.LiquidityPool, clearinghouse.address, "xmargin LP", "xLP")
+    vault = owner.deploy(project.LiquidityPool, clearinghouse.address, "xmargin LP", "xLP", 0)
     clearinghouse.set_pool(vault, sender=owner)
     return vault
 

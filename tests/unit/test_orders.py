@@ -33,23 +33,6 @@ def deposit(deposit_usdc):
     return deposit_usdc
 
 
-@pytest.fixture
-def clock(chain):
-    """Sets the next block's timestamp, `dt` seconds after the first call's
-    base (100 s after the head then)."""
-
-    class Clock:
-        base: int | None = None
-
-        def at(self, dt: int) -> int:
-            if self.base is None:
-                self.base = chain.blocks.head.timestamp + 100
-            chain.pending_timestamp = self.base + dt
-            return self.base + dt
-
-    return Clock()
-
-
 def commit(ch, who, market, size, acceptable, clock, dt=0, sub_id=0):
     t = clock.at(dt)
     tx = ch.commit_order(who, sub_id, market, size, acceptable, sender=who)

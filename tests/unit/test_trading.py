@@ -383,7 +383,7 @@ def test_profit_beyond_deposits_can_be_withdrawn(
 ):
     """Regression (review): total_deposits underflowed when a trader withdrew
     quote won from the pool, so profits were stuck."""
-    pool = owner.deploy(project.LiquidityPool, clearinghouse.address, "xmargin LP", "xLP")
+    pool = owner.deploy(project.LiquidityPool, clearinghouse.address, "xmargin LP", "xLP", 0)
     clearinghouse.set_pool(pool, sender=owner)
     fund(usdc, lp, 100_000 * USDC, pool)
     pool.deposit(100_000 * USDC, lp, sender=lp)

@@ -20,6 +20,7 @@ import yaml
 from eth_utils import to_checksum_address
 
 from xmargin.chain.deployments import REPO_ROOT
+from xmargin.maths import lp_requests as lr
 from xmargin.maths import orders as om
 from xmargin.maths import portfolio as pm
 from xmargin.maths.fixed_point import MAX_DECIMALS, WAD, parse_units
@@ -114,6 +115,11 @@ class MarketConfig:
         return replace(self.market, asset=asset_address).as_tuple()
 
 
+# A minute: longer than a visible oracle round stays pending on any chain
+# xmargin targets, short enough for an LP's patience.
+DEFAULT_REQUEST_DELAY = 60
+
+
 @dataclass(frozen=True)
 class PoolConfig:
     name: str = "xmargin LP"
@@ -123,6 +129,10 @@ class PoolConfig:
     # WAD: every market's net notional together per unit of pool value
     # (0: no total cap).
     total_reserve_factor: int = 0
+    # Seconds from an LP request to its settlement (ERC-7540); 0 makes
+    # deposits and redemptions instant, open to anyone who sees a price
+    # round coming (docs/orders.md). Fixed at deployment.
+    request_delay: int = DEFAULT_REQUEST_DELAY
 
 
 @dataclass(frozen=True)
@@ -446,7 +456,7 @@ def _order_rules(raw: object, where: str, quote_decimals: int) -> om.OrderRules:
 def _pool(raw: object) -> PoolConfig:
     if not isinstance(raw, dict):
         raise ConfigError("pool must be a mapping")
-    _only(raw, {"name", "symbol", "buffer", "total_reserve_factor"}, "pool")
+    _only(raw, {"name", "symbol", "buffer", "total_reserve_factor", "request_delay"}, "pool")
     name, symbol = str(raw.get("name", "xmargin LP")), str(raw.get("symbol", "xLP"))
     if len(name) > 25 or len(symbol) > 5:
         raise ConfigError("pool: name at most 25 characters, symbol at most 5")
@@ -458,6 +468,12 @@ def _pool(raw: object) -> PoolConfig:
         symbol=symbol,
         buffer=_wad(raw.get("buffer", "0"), "pool: buffer", 0, WAD),
         total_reserve_factor=total,
+        request_delay=_int(
+            raw.get("request_delay", DEFAULT_REQUEST_DELAY),
+            "pool: request_delay",
+            0,
+            lr.MAX_REQUEST_DELAY,
+        ),
     )
 
 

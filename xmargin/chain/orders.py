@@ -11,11 +11,11 @@ re-read it (`read_order`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from ape.contracts.base import ContractInstance
 from ape.exceptions import ContractLogicError
 
+from xmargin.chain.events import EventCursor
 from xmargin.maths import orders as om
 
 
@@ -39,33 +39,28 @@ class OrderBook:
     # The first block to read (the deployment's).
     from_block: int = 0
     pending: dict[tuple[str, int], PendingOrder] = field(default_factory=dict)
-    _next_block: int | None = None
+    _cursor: EventCursor | None = None
 
     def update(self, head: int) -> dict[tuple[str, int], PendingOrder]:
         """Applies the order events of blocks up to `head` not read yet."""
-        ch = self.clearinghouse
-        start = self.from_block if self._next_block is None else self._next_block
-        if start <= head:
-            logs: list[tuple[int, int, str, Any]] = []
-            for name in ("OrderCommitted", "OrderSettled", "OrderCancelled"):
-                for log in getattr(ch, name).range(start, head + 1):
-                    logs.append((log.block_number, log.log_index, name, log.event_arguments))
-            for _, _, name, args in sorted(logs, key=lambda x: (x[0], x[1])):
-                key = (str(args["owner"]), int(args["sub_id"]))
-                if name == "OrderCommitted":
-                    self.pending[key] = PendingOrder(
-                        owner=key[0],
-                        sub_id=key[1],
-                        market_id=int(args["market_id"]),
-                        size_delta=int(args["size_delta"]),
-                        acceptable_price=int(args["acceptable_price"]),
-                        fee=int(args["fee"]),
-                        settle_after=int(args["settle_after"]),
-                        expires=int(args["expires"]),
-                    )
-                else:
-                    self.pending.pop(key, None)
-        self._next_block = head + 1
+        if self._cursor is None:
+            names = ("OrderCommitted", "OrderSettled", "OrderCancelled")
+            self._cursor = EventCursor(self.clearinghouse, names, self.from_block)
+        for name, args in self._cursor.advance(head):
+            key = (str(args["owner"]), int(args["sub_id"]))
+            if name == "OrderCommitted":
+                self.pending[key] = PendingOrder(
+                    owner=key[0],
+                    sub_id=key[1],
+                    market_id=int(args["market_id"]),
+                    size_delta=int(args["size_delta"]),
+                    acceptable_price=int(args["acceptable_price"]),
+                    fee=int(args["fee"]),
+                    settle_after=int(args["settle_after"]),
+                    expires=int(args["expires"]),
+                )
+            else:
+                self.pending.pop(key, None)
         return self.pending
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from xmargin.chain.bulk import Bulk, BulkStats, Rpc
 from xmargin.chain.engine import Engine, read_markets
 from xmargin.maths.fixed_point import WAD
+from xmargin.ops.lp import provide
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
@@ -126,10 +127,7 @@ def open_crowd(engine: Engine, owners: list[AccountAPI], count: int) -> list[Cro
     plan = plan_for(engine, list(by_address), count)
     lp_amount = backing_needed(engine, plan)
     if lp_amount and engine.pool is not None:
-        lp = owners[0]
-        quote.mint(lp, lp_amount, sender=lp)
-        quote.approve(engine.pool.address, lp_amount, sender=lp)
-        engine.pool.deposit(lp_amount, lp, sender=lp)
+        provide(engine, owners[0], lp_amount)
     for address, owner in by_address.items():
         total = sum(a.margin for a in plan if a.owner == address)
         quote.mint(owner, total, sender=owner)
@@ -148,19 +146,12 @@ def crowd_transactions(
     quote: str,
     markets: dict[str, int],
     plan: list[CrowdAccount],
-    pool: str | None = None,
-    lp_amount: int = 0,
 ) -> list[dict[str, Any]]:
-    """The crowd's transactions: the first owner backs the pool with
-    `lp_amount` (if any), each owner mints and approves its total margin,
-    then each account deposits and trades (xmargin.ops.crowd.open_crowd's
-    calls, in its order)."""
+    """The crowd's transactions: each owner mints and approves its total
+    margin, then each account deposits and trades (xmargin.ops.crowd.open_crowd's
+    calls, in its order). The pool is backed beforehand (`provide`: an LP
+    request waits for its delay, which a batch cannot)."""
     txs = []
-    if pool is not None and lp_amount:
-        lp = plan[0].owner
-        txs.append(bulk.tx(lp, quote, "mint(address,uint256)", lp, lp_amount))
-        txs.append(bulk.tx(lp, quote, "approve(address,uint256)", pool, lp_amount))
-        txs.append(bulk.tx(lp, pool, "deposit(uint256,address)", lp_amount, lp))
     owners: dict[str, int] = {}
     for a in plan:
         owners[a.owner] = owners.get(a.owner, 0) + a.margin
@@ -193,21 +184,20 @@ def crowd_transactions(
     return txs
 
 
-def open_crowd_fast(engine: Engine, owners: Sequence[str], count: int, url: str) -> BulkStats:
+def open_crowd_fast(
+    engine: Engine, owners: Sequence[AccountAPI], count: int, url: str
+) -> BulkStats:
     """`xmargin.ops.crowd.open_crowd` through `Bulk`: the same accounts and calls,
-    mined a chunk per block on the anvil at `url` (owners are its dev accounts)."""
+    mined a chunk per block on the anvil at `url` (owners are its dev
+    accounts); the first owner backs the pool first (`provide`)."""
     ch = engine.clearinghouse
     quote = engine.quote_symbol
-    plan = plan_for(engine, list(owners), count)
+    plan = plan_for(engine, [str(o.address) for o in owners], count)
+    lp_amount = backing_needed(engine, plan)
+    if lp_amount and engine.pool is not None:
+        provide(engine, owners[0], lp_amount)
     bulk = Bulk(Rpc(url))
-    pool = engine.pool.address if engine.pool is not None else None
     txs = crowd_transactions(
-        bulk,
-        ch.address,
-        engine.tokens[quote].address,
-        dict(engine.record.markets),
-        plan,
-        pool,
-        backing_needed(engine, plan),
+        bulk, ch.address, engine.tokens[quote].address, dict(engine.record.markets), plan
     )
     return bulk.run(txs)

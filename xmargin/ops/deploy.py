@@ -380,10 +380,17 @@ class _Run:
                 clearinghouse.address,
                 cfg.name,
                 cfg.symbol,
+                cfg.request_delay,
             )
             self._send("name the LiquidityPool", clearinghouse.set_pool, pool.address)
             address = pool.address
         self.record.contracts["LiquidityPool"] = address
+        delay = self.project.LiquidityPool.at(address).REQUEST_DELAY()
+        if delay != cfg.request_delay:
+            raise DeploymentError(
+                f"the LiquidityPool at {address} settles requests after {delay} s, the config "
+                f"says {cfg.request_delay} s: the delay is fixed at deployment"
+            )
         if clearinghouse.pool_buffer() != cfg.buffer:
             self._send(f"set pool buffer {cfg.buffer}", clearinghouse.set_pool_buffer, cfg.buffer)
         total = cfg.total_reserve_factor

@@ -7,6 +7,11 @@ One pass (`Keeper.run_once`):
    earning the order's settlement fee (an order whose fill passes its
    limit, or whose trade fails its checks, is removed by the engine: the
    keeper still earns the fee); expired orders are left to their owners;
+   then every LP request that is due (the LiquidityPool's ERC-7540
+   deposits and redemptions, `xmargin.chain.lp_requests.RequestBook`):
+   its delay has passed and every feed of the pool's value has published
+   since; the pool's own refusals (no free cash, paused) are logged and
+   retried on the next pass;
 1. learn new accounts from `AccountRegistered` events (backfilled from
    `from_block` the first time, then only new blocks), falling back to the
    on-chain registry (`account_at`) for any index the logs did not give;
@@ -56,10 +61,12 @@ from xmargin.chain.engine import (
     read_markets,
     stdout_silenced,
 )
+from xmargin.chain.lp_requests import RequestBook, read_request
 from xmargin.chain.orders import OrderBook, PendingOrder, published_at, read_order
 from xmargin.chain.scan import PAGE, HealthRow, Margins, health_pages
 from xmargin.maths import errors, perps
 from xmargin.maths import liquidation as liq
+from xmargin.maths import lp_requests as lr
 from xmargin.maths import orders as om
 from xmargin.maths import pool as pool_model
 from xmargin.maths.fixed_point import WAD, ceil_div, precision
@@ -83,6 +90,8 @@ LOST_RACE = (
     errors.LIQ_CAPACITY,
     # another settler got the order first
     errors.NO_ORDER,
+    # another settler got the LP request first, or its controller cancelled
+    errors.NO_REQUEST,
 )
 # Gas a liquidation needs, for the profit check before sending (measured on
 # anvil: ~150-330k for 1-5 positions; the estimate is the upper end).
@@ -115,6 +124,8 @@ class KeeperConfig:
     page: int = PAGE
     # Settle due delayed orders at the start of each pass.
     orders: bool = True
+    # Settle due LP requests (deposits and redemptions) after the orders.
+    lp_requests: bool = True
 
 
 @dataclass
@@ -137,6 +148,9 @@ class PassStats:
     # delayed orders settled (filled or refused at their acceptable price)
     orders_filled: int = 0
     orders_refused: int = 0
+    # LP requests settled
+    lp_deposits: int = 0
+    lp_redemptions: int = 0
     rewards: int = 0  # native quote units earned
     seconds: float = 0.0
 
@@ -167,6 +181,7 @@ class Keeper:
     accounts: dict[int, tuple[str, int]] = field(default_factory=dict)
     _next_block: int | None = None
     _book: OrderBook | None = None
+    _requests: RequestBook | None = None
     # (owner, sub_id) -> the price time its order's trade last failed on
     _failed_on: dict[tuple[str, int], int] = field(default_factory=dict)
 
@@ -205,6 +220,8 @@ class Keeper:
         stats = PassStats()
         if self.config.orders:
             self.settle_orders(stats)
+        if self.config.lp_requests:
+            self.settle_lp_requests(stats)
         self.discover()
         ch = self.engine.clearinghouse
         block = ch.chain_manager.blocks.head.number
@@ -322,6 +339,47 @@ class Keeper:
                 "tx": outcome.txn_hash,
             }
         )
+
+    # ------------------------------------------------------------ LP requests
+
+    def settle_lp_requests(self, stats: PassStats) -> None:
+        """Settles every LP request that is due at the head: its delay
+        passed and every feed of the pool's value published since."""
+        vault = self.engine.pool
+        if vault is None:
+            return
+        if self._requests is None:
+            self._requests = RequestBook(vault, self.from_block)
+        head = vault.chain_manager.blocks.head
+        pending = self._requests.update(head.number)
+        if not pending:
+            return
+        delay = int(vault.REQUEST_DELAY())
+        prices_since = int(self.engine.clearinghouse.pool_prices_since(block_id=head.number))
+        for controller, is_deposit in sorted(pending):
+            r = read_request(vault, controller, is_deposit, head.number)
+            if lr.settle_reason(r, delay, head.timestamp, prices_since) is not None:
+                continue
+            method = vault.settle_deposit if is_deposit else vault.settle_redeem
+            outcome = self._send(method, controller, stats=stats)
+            if outcome is None:
+                continue
+            kind = "deposit" if is_deposit else "redeem"
+            settled = outcome.events.filter(
+                vault.DepositSettled if is_deposit else vault.RedeemSettled
+            )
+            entry: dict[str, Any] = {"controller": controller, "gas": outcome.gas_used}
+            if settled:
+                (ev,) = settled
+                if is_deposit:
+                    stats.lp_deposits += 1
+                else:
+                    stats.lp_redemptions += 1
+                entry |= {"event": f"lp_{kind}_settled", "assets": ev.assets, "shares": ev.shares}
+            else:
+                # A dust request that buys nothing is returned to its controller.
+                entry |= {"event": f"lp_{kind}_returned"}
+            self.log(entry | {"tx": outcome.txn_hash})
 
     # ------------------------------------------------------------ internals
 

@@ -230,6 +230,7 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
         else:
             out.print("no open position")
         _order_line(out, s, owner, sub_id)
+        _lp_request_lines(out, s, owner)
         out.print(report.account_table("Health", view))
         if view.portfolio is not None and view.margin_config is not None:
             out.print(
@@ -275,6 +276,45 @@ def _order_line(out: Console, s: Session, owner: str, sub_id: int) -> None:
         f"fee {format_units(order.fee, decimals, 2)} {s.engine.quote_symbol} escrowed; "
         f"{state}"
     )
+
+
+def _lp_request_lines(out: Console, s: Session, owner: str) -> None:
+    """The owner's LP requests in the LiquidityPool (as controller), if
+    any: what is pending and when it settles, what is claimable."""
+    from xmargin.chain.lp_requests import read_request
+    from xmargin.maths import errors
+    from xmargin.maths import lp_requests as lr
+    from xmargin.maths.fixed_point import format_units
+
+    vault = s.engine.pool
+    if vault is None:
+        return
+    delay = int(vault.REQUEST_DELAY(block_id=s.block))
+    now = vault.chain_manager.blocks[s.block].timestamp
+    prices_since = int(s.engine.clearinghouse.pool_prices_since(block_id=s.block))
+    decimals = s.engine.record.assets[s.engine.quote_symbol].decimals
+    quote = s.engine.quote_symbol
+    for is_deposit in (True, False):
+        r = read_request(vault, owner, is_deposit, s.block)
+        shares_in = not is_deposit
+        unit_in, unit_out = ("xLP", quote) if shares_in else (quote, "xLP")
+        if r.pending:
+            why = lr.settle_reason(r, delay, now, prices_since)
+            state = {
+                None: "[green]due: any keeper may settle it now[/green]",
+                errors.REQUEST_TOO_EARLY: f"settles in {r.settles_from(delay) - now} s",
+                errors.REQUEST_PRICE_TOO_OLD: "waiting for prices published after its delay",
+            }.get(why, why)
+            kind = "deposit" if is_deposit else "redemption"
+            out.print(
+                f"pending LP {kind}: {format_units(r.pending, decimals, 2)} {unit_in}; {state}"
+            )
+        if r.claimable_in:
+            out.print(
+                f"claimable LP {'deposit' if is_deposit else 'redemption'}: "
+                f"{format_units(r.claimable_out, decimals, 2)} {unit_out} for "
+                f"{format_units(r.claimable_in, decimals, 2)} {unit_in}"
+            )
 
 
 def _adl_lines(out: Console, s: Session, view: AccountView) -> None:

@@ -57,6 +57,7 @@ from xmargin.maths.pool import PoolState, market_terms
 from xmargin.ops.crowd import open_crowd
 from xmargin.ops.deploy import deploy
 from xmargin.ops.keeper import Keeper, KeeperConfig, PassStats
+from xmargin.ops.lp import claim_deposit, request_deposit, vault_of
 from xmargin.ui import charts
 from xmargin.ui.figures import account_chart
 from xmargin.ui.report import (
@@ -171,8 +172,8 @@ def run_demo(
     decimals = {s: a.decimals for s, a in result.record.assets.items()}
 
     lp = accounts.test_accounts[5]
-    _lp_deposit(engine, lp, parse_units(LP_DEPOSIT, decimals[engine.quote_symbol]))
-    console.print(f"LP deposits {LP_DEPOSIT} USDC into the LiquidityPool {_pool(engine).address}")
+    lp_amount = parse_units(LP_DEPOSIT, decimals[engine.quote_symbol])
+    _lp_deposit(engine, accounts, console, lp, lp_amount)
     for acct in DEMO_ACCOUNTS:
         _deposit(engine, accounts.test_accounts[acct.index], acct, decimals)
     _orders(engine, accounts, console, owner)
@@ -502,17 +503,34 @@ def _compare_modes(console: Console, views: list[AccountView], labels: list[str]
 
 def _pool(engine: Engine) -> ContractInstance:
     """The deployment's LiquidityPool (config/local.yaml has one)."""
-    if engine.pool is None:
-        raise DeploymentError("the demo needs a LiquidityPool: give the config a `pool`")
-    return engine.pool
+    return vault_of(engine)
 
 
-def _lp_deposit(engine: Engine, lp: AccountAPI, amount: int) -> None:
-    usdc = engine.tokens[engine.quote_symbol]
-    usdc.mint(lp, amount, sender=lp)
-    pool = _pool(engine)
-    usdc.approve(pool.address, amount, sender=lp)
-    pool.deposit(amount, lp, sender=lp)
+def _lp_deposit(
+    engine: Engine, accounts: AccountManager, console: Console, lp: AccountAPI, amount: int
+) -> None:
+    """The LP's deposit as an ERC-7540 request: the feeds publish after the
+    vault's delay, a keeper pass settles it, the LP claims its shares."""
+    vault = _pool(engine)
+    if not request_deposit(engine, lp, amount):
+        console.print(f"LP deposits {LP_DEPOSIT} USDC into the LiquidityPool {vault.address}")
+        return
+    delay = int(vault.REQUEST_DELAY())
+    console.print(
+        f"LP requests a deposit of {LP_DEPOSIT} USDC into the LiquidityPool {vault.address}"
+    )
+    publish_after(engine, lp, delay)
+    settler = accounts.test_accounts[KEEPER_INDEX]
+    keeper = Keeper(engine, settler, KeeperConfig(), log=lambda e: None)
+    stats = PassStats()
+    keeper.settle_lp_requests(stats)
+    if stats.lp_deposits != 1:
+        raise AssertionError("the keeper did not settle the LP's deposit request")
+    shares = claim_deposit(engine, lp)
+    console.print(
+        f"  {delay} s later the feeds publish; the keeper settles the request and the LP "
+        f"claims {format_units(shares, int(vault.decimals()), 2)} xLP"
+    )
 
 
 def _deposit(engine: Engine, who: AccountAPI, acct: DemoAccount, decimals: dict[str, int]) -> None:
