@@ -70,6 +70,12 @@ exports: (
     state.liquidation.set_liquidation_params,
     state.liquidation.liquidation_capacity,
     state.liquidation.set_liquidation_capacity,
+    # insurance fund and bad-debt totals (the write-off runs in the liquidator)
+    state.liquidation.fund_insurance,
+    state.liquidation.insurance_fund,
+    state.liquidation.bad_debt_total,
+    state.liquidation.bad_debt_insurance,
+    state.liquidation.bad_debt_pool,
     # portfolio margin
     state.portfolio.portfolio_risk,
     state.portfolio.risk_group,

@@ -2,8 +2,10 @@
 # pragma nonreentrancy on
 """
 @title xmargin Clearinghouse liquidation extension
-@notice Liquidation, collateral liquidation, bad debt and the insurance
-        fund (`modules/liquidation.vy`), the portfolio liquidation order,
+@notice Liquidation, collateral liquidation and the bad-debt write-off
+        (`modules/liquidation.vy`; the insurance fund's top-up and the
+        bad-debt totals are in ClearinghouseAdmin), the portfolio
+        liquidation order,
         and the account and market state reads keepers and integrators use
         but the core does not need. It runs only by `delegatecall` from the
         Clearinghouse's `__default__`, on the Clearinghouse's storage, at
@@ -32,12 +34,7 @@ exports: (
     # liquidation
     state.liquidation.liquidate,
     state.liquidation.liquidate_collateral,
-    # insurance fund and bad debt
-    state.liquidation.fund_insurance,
-    state.liquidation.insurance_fund,
-    state.liquidation.bad_debt_total,
-    state.liquidation.bad_debt_insurance,
-    state.liquidation.bad_debt_pool,
+    # bad debt (the insurance fund's reads and top-up are in ClearinghouseAdmin)
     state.liquidation.settle_bad_debt,
     # the order in which a portfolio-mode account is liquidated
     state.health.portfolio_exposure,

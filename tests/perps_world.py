@@ -789,6 +789,8 @@ class World:
             res.penalty.keeper,
             res.penalty.insurance,
         )
+        # The pool's value before, where every price it needs is valid.
+        value_before = self.pool_state(now).value if self.pool_price_error(now) is None else None
         self.states[m], self.positions[key] = res.state, res.position
         if self.capacity_left(m, now) is not None:
             start, used = self.windows[m]
@@ -800,6 +802,15 @@ class World:
         self.insurance += res.penalty.insurance
         self.balances[(str(liquidator), 0)][self.quote] += res.penalty.keeper
         self._expect_bad_debt(tx, who, sub)
+        if value_before is not None:
+            # Invariant 15: a liquidation costs the pool no more than the
+            # closed position's own loss (and the clean-up bounty of a
+            # bankrupt account, which the waterfall funds), a unit of
+            # rounding per position aside.
+            loss = max(-res.quote_delta, 0) + res.penalty.keeper
+            drop = value_before - self.pool_state(now).value
+            slack = (1 + len(self.params)) * self.quote_precision
+            assert drop <= loss * self.quote_precision + slack, (drop, loss)
         if (str(who), sub) in self.portfolio:
             # Portfolio MM is not a sum over positions: a close can raise it
             # (docs/portfolio-margin.md), so invariant 4's E - MM bound and

@@ -57,6 +57,10 @@ Invariants after every step (exact, 0 wei, unless stated):
   13. an LP round trip around a price round gains no more than its part of
      what the pool earned between its settlements; the vault's escrow and
      share supply == the machine's account of its requests.
+  14. a trade round trip by delayed orders around a price round gains no
+     more than the funding its position earned;
+  15. a liquidation costs the pool (its value) no more than the closed
+     position's own loss plus the keeper's reward (`World.liquidate`).
 """
 
 from __future__ import annotations
@@ -1115,6 +1119,59 @@ class EngineMachine(RuleBasedStateMachine):
         self.commit_order(actor=actor, market=market, delta=delta, tight=tight)
         self.orders_come_due(seconds=2)
 
+    @rule(market=st.integers(0, 1), long=st.booleans(), up=st.booleans())
+    def order_ahead_of_a_round(self, market, long, up):
+        """Attack 1: the stranger, seeing a 0.5 % round coming, commits an
+        order before it and the closing order after. Both settle on prices
+        published after their delay, both after the round, at the same
+        price: invariant 14, the round trip gains nothing beyond the funding
+        its position earned meanwhile, and pays two trade fees and two
+        settlement fees."""
+        w, me = self.w, (str(self.stranger), 0)
+        now = self.chain.blocks.head.timestamp + 1
+        if (
+            me in w.orders
+            or any(w.positions[(*me, m)].size for m in range(len(w.params)))
+            or w.paused
+            or any(w.price_error(m, now) for m in range(len(w.params)))
+        ):
+            return
+        size = (E18 if market == 0 else E18 // 20) * (1 if long else -1)
+        before = w.health(self.stranger, 0, now).equity
+
+        def stop(why: str | None) -> bool:
+            if why is not None:
+                COVERAGE[f"attack 1 stopped: {why}"] += 1
+            return why is not None
+
+        if stop(w.commit(self.chain, self.stranger, 0, market, size, 2**200 if long else 0)):
+            return
+        self.chain.pending_timestamp = self.chain.blocks.head.timestamp + 1
+        w.set_price(market, 50 if up else -50, self.owner)  # the round lands
+        price = w.prices[market]
+        self.wait(2)  # past the delay: every feed publishes again
+        if stop(w.settle(self.chain, self.keeper_acct, self.stranger, 0)):
+            return
+        if stop(None if w.positions[(*me, market)].size else "open refused at settlement"):
+            return
+        opened = self.chain.blocks.head.timestamp
+        if stop(w.commit(self.chain, self.stranger, 0, market, -size, 0 if long else 2**200)):
+            return
+        self.wait(2)
+        if stop(w.settle(self.chain, self.keeper_acct, self.stranger, 0)):
+            return
+        if stop("close refused at settlement" if w.positions[(*me, market)].size else None):
+            return
+        assert w.prices[market] == price
+        now = self.chain.blocks.head.timestamp + 1
+        gain = w.health(self.stranger, 0, now).equity - before
+        # Funding over the holding time at the market's highest rate.
+        p = w.params[market]
+        dt = self.chain.blocks.head.timestamp - opened
+        funding = abs(size) * price // E18 * p.max_funding_rate // E18 * dt // 86_400
+        assert gain <= funding + w.quote_precision, (gain, funding)
+        COVERAGE["attack 1: round trip around a round"] += 1
+
     @rule(seconds=st.integers(1, 40))
     def orders_come_due(self, seconds):
         """Time passes, every feed publishes, and the keeper settles what is
@@ -1612,6 +1669,29 @@ def test_scenario_lp_requests_around_rounds(machine):
 # ---------------------------------------------------------------- scenarios
 # Fixed sequences through the same rules and invariants, so every
 # liquidation path runs in CI whatever hypothesis draws.
+
+
+def test_scenario_the_three_attacks_of_issue_18(machine):
+    """Each attack of issue 18 as its rule, whatever hypothesis draws:
+    trading ahead of a 0.5 % round by delayed orders (both markets, both
+    ways), an LP ahead of a 2 % round, and a sandwich around a liquidation
+    inside one capacity window (invariants 12-14). The round trips by
+    order go first: after the levered ETH long the pool's reserve caps
+    refuse a new long."""
+    seen = replay(
+        machine,
+        ("order_ahead_of_a_round", {"market": 1, "long": True, "up": False}),
+        ("order_ahead_of_a_round", {"market": 0, "long": True, "up": True}),
+        ("order_ahead_of_a_round", {"market": 0, "long": False, "up": True}),
+        ("lever_up_a", {"actor": 0, "market": 0, "pct": 100, "short": False}),
+        ("lp_ahead_of_a_round", {"market": 0, "bps": -200}),
+        ("oracle_a", {"kind": "drift", "market": 0, "bps": -300}),
+        ("oracle_a", {"kind": "drift", "market": 0, "bps": -300}),
+        ("sandwich_liquidation", {"actor": 0, "market": 0, "pct": 50}),
+    )
+    assert seen["attack 1: round trip around a round"] == 3
+    assert seen["attack 2: round trip around a round"] == 1
+    assert seen["sandwich earned no more than the plain liquidation"] == 1
 
 
 def test_scenario_crash_keeper_collateral_and_bad_debt(machine):

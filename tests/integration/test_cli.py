@@ -127,6 +127,27 @@ def test_cli_reads_what_the_chain_says(
     out = ok("status", pm_owner, "--sub", str(pm_sub))
     assert "due: any keeper may settle it now" in out
 
+    # status of an owner with a pending LP deposit request (local config:
+    # 60 s delay), then settled by anyone and shown as claimable.
+    vault = _contract(node.w3, abi, "LiquidityPool", record["contracts"]["LiquidityPool"])
+    usdc.functions.mint(pm_owner, 500 * 10**6).transact(sender)
+    usdc.functions.approve(vault.address, 500 * 10**6).transact(sender)
+    vault.functions.requestDeposit(500 * 10**6, pm_owner, pm_owner).transact(sender)
+    out = ok("status", pm_owner, "--sub", str(pm_sub))
+    assert "pending LP deposit: 500.00 USDC; settles in" in out
+    node.w3.provider.make_request("evm_increaseTime", [61])
+    for symbol in ("WETH", "WBTC", "LINK"):
+        if symbol in record["assets"] and record["assets"][symbol]["feed"]:
+            f = _contract(node.w3, abi, "MockAggregator", record["assets"][symbol]["feed"])
+            f.functions.set_answer(f.functions.answer().call()).transact(
+                {"from": node.w3.eth.accounts[0]}
+            )
+    out = ok("status", pm_owner, "--sub", str(pm_sub))
+    assert "pending LP deposit: 500.00 USDC; due: any keeper may settle it now" in out
+    vault.functions.settle_deposit(pm_owner).transact(sender)
+    out = ok("status", pm_owner, "--sub", str(pm_sub))
+    assert "claimable LP deposit: " in out and " xLP for 500.00 USDC" in out
+
     # chart: a PNG, and the liquidation price it marks is the lens's (the
     # crowd holds only USDC, so moving the asset moves only the position).
     owner, sub = min(doomed)

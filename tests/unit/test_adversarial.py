@@ -525,7 +525,7 @@ def test_donations_to_every_contract_change_nothing_and_are_stranded(
     with ape.reverts(errors.NO_DEBT):
         liquidator.settle_bad_debt(trader, 0, sender=hedger)
     with ape.reverts():  # its quote asset is the zero address: no code to call
-        liquidator.fund_insurance(1, sender=hedger)
+        admin.fund_insurance(1, sender=hedger)
     with ape.reverts(errors.NOT_OWNER):
         admin.list_asset(usdc, 0, 0, 1, sender=owner)
     with ape.reverts(errors.NOT_POOL):
