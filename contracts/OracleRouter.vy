@@ -12,6 +12,10 @@
           of a feed that clamps at its `minAnswer` while the market crashes);
         - stale round: `updatedAt` older than the heartbeat, zero (round not
           complete), in the future, or `answeredInRound < roundId`;
+        - a feed call that reverts, runs out of its gas cap or answers in
+          another shape (`feed call failed`), or whose `decimals()` no
+          longer match the ones configured (`feed decimals changed`: the
+          owner must set the feed again);
         - an optional second feed that is itself invalid, or deviates from the
           primary by more than the configured fraction.
 @custom:security Owner-only configuration, two-step ownership (snekmate).
@@ -46,6 +50,8 @@ struct Feed:
     heartbeat: uint256
     # 10**(18 - feed decimals): multiplies the answer up to WAD.
     scale: uint256
+    # The feed's decimals when it was set: every read checks them again.
+    decimals: uint256
 
 
 struct PriceConfig:
@@ -101,6 +107,11 @@ HEARTBEAT_MASK: constant(uint256) = (1 << 20) - 1
 DECIMALS_MASK: constant(uint256) = (1 << 5) - 1
 DEVIATION_MASK: constant(uint256) = (1 << 64) - 1
 BOUND_MASK: constant(uint256) = (1 << 128) - 1
+# Gas a feed's `latestRoundData` and `decimals` may use per read: a
+# Chainlink proxy needs ~15k and ~8k cold; a composite adapter several
+# times that. Beyond it, the price is invalid (the issue-19 gas burner).
+FEED_GAS: constant(uint256) = 100_000
+DECIMALS_GAS: constant(uint256) = 30_000
 
 
 @deploy
@@ -320,6 +331,7 @@ def _unpack_feed(word: uint256) -> Feed:
         aggregator=convert(convert(word & ADDRESS_MASK, uint160), address),  # inline: hot path
         heartbeat=(word >> HEARTBEAT_SHIFT) & HEARTBEAT_MASK,
         scale=10**(constants.MAX_DECIMALS - decimals),
+        decimals=decimals,
     )
 
 
@@ -331,14 +343,44 @@ def _read(feed: Feed, min_price: uint256, max_price: uint256, second: bool) -> (
          picks the reasons (the primary's or the second feed's). Returns
          the WAD price and the round's `updatedAt`.
     """
-    round_id: uint80 = 0
+    # Gas-capped calls that cannot revert this read with the feed's own
+    # data: a feed that reverts, burns gas or answers in another shape is
+    # an invalid price for its asset only, with this router's reason.
+    ok: bool = False
+    data: Bytes[160] = b""
+    ok, data = raw_call(
+        feed.aggregator,
+        method_id("latestRoundData()"),
+        max_outsize=160,
+        gas=FEED_GAS,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if not ok or len(data) != 160:
+        self._fail(second, errors.FEED_CALL_FAILED, errors.SECOND_CALL_FAILED)
+    # Round ids decoded as uint256: an out-of-range uint80 must not make
+    # the decoder revert without a reason.
+    round_id: uint256 = 0
     answer: int256 = 0
     started_at: uint256 = 0
     updated_at: uint256 = 0
-    answered_in_round: uint80 = 0
-    round_id, answer, started_at, updated_at, answered_in_round = staticcall IAggregatorV3(
-        feed.aggregator
-    ).latestRoundData()
+    answered_in_round: uint256 = 0
+    round_id, answer, started_at, updated_at, answered_in_round = abi_decode(
+        data, (uint256, int256, uint256, uint256, uint256)
+    )
+    # The decimals the answer is scaled by must still be the feed's: a feed
+    # (or a proxy's new phase) that moved from 8 to 6 would read 100x low.
+    decimals: Bytes[32] = b""
+    ok, decimals = raw_call(
+        feed.aggregator,
+        method_id("decimals()"),
+        max_outsize=32,
+        gas=DECIMALS_GAS,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if not ok or len(decimals) != 32 or convert(decimals, uint256) != feed.decimals:
+        self._fail(second, errors.FEED_DECIMALS_CHANGED, errors.SECOND_DECIMALS_CHANGED)
     if answer <= 0:
         self._fail(second, errors.PRICE_NOT_POSITIVE, errors.SECOND_NOT_POSITIVE)
     if updated_at == 0 or answered_in_round < round_id:

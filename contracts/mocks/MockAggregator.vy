@@ -38,6 +38,15 @@ def _set(
 
 
 @external
+def set_decimals(decimals: uint8):
+    """
+    @notice Changes the decimals the feed reports (a proxy's new phase that
+            answers with another scale).
+    """
+    self.decimals = decimals
+
+
+@external
 def set_answer(answer: int256):
     """
     @notice Publishes a new, complete round at the current block time.

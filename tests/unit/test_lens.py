@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
 from tests.markets import ETH, P3000, USDC, allow_atomic, params
-from xmargin.maths import perps
+from xmargin.maths import errors, perps
 
 E18 = 10**18
 
@@ -128,11 +128,13 @@ def test_keeper_views_skip_an_account_below_mm_that_owes_nothing(
             refused()
 
 
-def test_keeper_views_bubble_a_feeds_whole_revert_reason(
+def test_keeper_views_report_a_reverting_feed_with_the_routers_reason(
     project, clearinghouse, lens, owner, oracle, trader, wbtc_listed, market, fund
 ):
-    """A feed that reverts with a reason longer than any of the engine's: the
-    lens reverts with the same whole reason as the engine, never a cut one."""
+    """A feed that reverts with a reason longer than any of the engine's:
+    the router turns it into its own reason (issue 19: the feed's text
+    never reaches readers), and the lens reverts with the same reason as
+    the engine."""
     ch = clearinghouse
     wbtc = wbtc_listed.token
     feed = owner.deploy(project.MockRevertingFeed, 60_000 * 10**8)
@@ -141,7 +143,7 @@ def test_keeper_views_bubble_a_feeds_whole_revert_reason(
     ch.deposit(0, wbtc, 10**8, sender=trader)
     ch.trade(0, market, E18 // 10, 10**30, sender=trader)
     feed.set_reverting(True, sender=owner)
-    reason = "feed paused: the aggregator proxy is being migrated, please retry later"
+    reason = errors.FEED_CALL_FAILED
     with ape.reverts(reason):
         ch.account_health(trader, 0)
     with ape.reverts(reason):

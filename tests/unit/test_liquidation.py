@@ -764,3 +764,39 @@ def test_keeper_sends_nothing_while_liquidations_are_closed(
     assert [e["event"] for e in log] == ["scan", "liquidations_closed", "pass"]
     assert (log[1]["paused"], stats.liquidatable, stats.liquidations) == (True, 1, 0)
     assert ch.position(trader, 0, 0).size == 10 * ETH
+
+
+@pytest.mark.parametrize("mode", [1, 3], ids=["reverting feed", "gas-burning feed"])
+def test_keeper_liquidates_everyone_else_when_one_feed_breaks(
+    project, lens, bull_10, trader, hedger, keeper, usdc, weth, wbtc_listed, oracle, eth_feed,
+    owner, fund, mode,
+):  # fmt: skip
+    """Issue 19: an account holding WBTC whose feed turns hostile cannot be
+    read, and the lens's page holding it reverts as a whole; the keeper
+    reads that page account by account, logs the one it cannot read with
+    the router's reason, and liquidates the bull in the same pass."""
+    from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
+    from tests.engines import engine_over
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+
+    ch, wbtc = bull_10, wbtc_listed.token
+    hostile = owner.deploy(project.MockRevertingFeed, 60_000 * FEED)
+    oracle.set_feed(wbtc, hostile, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    fund(wbtc, hedger, 10**8, ch)
+    ch.deposit(0, wbtc, 10**8, sender=hedger)
+    ch.trade(0, 0, -ETH, 0, sender=hedger)  # a position: its health needs WBTC's price
+    hostile.set_mode(mode, sender=owner)
+    set_price(eth_feed, owner, 2_730)
+    with ape.reverts(errors.FEED_CALL_FAILED):
+        lens.account_healths(ch, 0, 50)
+    tokens = {"USDC": usdc, "WETH": weth, "WBTC": wbtc}
+    feeds = {"WETH": eth_feed, "WBTC": hostile}
+    engine = engine_over(ch, oracle, tokens, feeds, {"ETH": 0}, lens=lens)
+    log: list[dict] = []
+    stats = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append).run_once()
+    (unreadable,) = [e for e in log if e["event"] == "account_unreadable"]
+    assert (unreadable["owner"], unreadable["sub_id"]) == (hedger.address, 0)
+    assert unreadable["reason"] == errors.FEED_CALL_FAILED
+    assert (stats.accounts, stats.unreadable, stats.liquidations) == (1, 1, 1)
+    h = ch.account_health(trader, 0)
+    assert h.equity >= h.mm

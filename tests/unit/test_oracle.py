@@ -5,7 +5,7 @@ import pytest
 from ape.utils import ZERO_ADDRESS
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
-from xmargin.maths import errors
+from xmargin.maths import errors, model
 from xmargin.maths.fixed_point import WAD
 
 ASSET_USD = 2_500
@@ -55,7 +55,7 @@ def test_set_feed_records_config_and_event(oracle, owner, asset, feed):
     cfg = oracle.price_config(asset)
     assert cfg.primary.aggregator == feed.address
     assert cfg.primary.heartbeat == HEARTBEAT
-    assert cfg.primary.scale == 10**10
+    assert cfg.primary.scale == 10**10 and cfg.primary.decimals == 8
     assert (cfg.min_price, cfg.max_price) == (MIN_PRICE, MAX_PRICE)
     [ev] = tx.decode_logs(oracle.FeedSet)
     assert ev.asset == asset.address and ev.aggregator == feed.address
@@ -214,8 +214,8 @@ def test_config_extremes_round_trip(oracle, owner, asset, make_feed):
     oracle.set_feed(asset, primary, week, WAD - 1, top, sender=owner)
     oracle.set_secondary_feed(asset, second, week, WAD, sender=owner)
     cfg = oracle.price_config(asset)
-    assert tuple(cfg.primary) == (primary.address, week, 10**18)
-    assert tuple(cfg.secondary) == (second.address, week, 1)
+    assert tuple(cfg.primary) == (primary.address, week, 10**18, 0)
+    assert tuple(cfg.secondary) == (second.address, week, 1, 18)
     assert (cfg.min_price, cfg.max_price, cfg.max_deviation) == (WAD - 1, top, WAD)
     assert oracle.price(asset) == WAD
 
@@ -323,3 +323,75 @@ def test_price_time_reports_the_primary_rounds_publication(
     feed.set_round(8, 2_510 * 10**8, t, t - HEARTBEAT - 30, 8, sender=owner)
     with ape.reverts(errors.PRICE_STALE):
         oracle.price_time(priced)
+
+
+# ---------------------------------------------------------------- hostile feeds (issue 19)
+
+
+def _call_failure(method, *args, gas: int) -> str:
+    """The failure of an `eth_call` of `method` given only `gas` (Ape's own
+    view calls do not pass a gas limit): it must fail, and within the gas."""
+    from ape import chain
+
+    data = method.as_transaction(*args).data
+    try:
+        chain.provider.web3.eth.call({"to": method.contract.address, "data": data, "gas": gas})
+    except Exception as err:  # the provider's own error type
+        assert "out of gas" not in str(err).lower(), err
+        return str(err)
+    raise AssertionError("the call succeeded")
+
+
+@pytest.mark.parametrize("mode", [1, 2, 3], ids=["long reason", "no data", "gas burner"])
+def test_a_hostile_feed_is_an_invalid_price_with_the_routers_reason(
+    oracle, owner, asset, project, mode
+):
+    """A feed that reverts (with a reason of its own or none) or burns all
+    the gas it gets is an invalid price for its asset, with this router's
+    reason: readers never see empty revert data or the feed's text, and a
+    gas burner costs at most its cap (the read fits in 300,000 gas: the
+    latestRoundData cap is 100,000, decimals is not reached)."""
+    feed = owner.deploy(project.MockRevertingFeed, ASSET_USD * 10**8)
+    oracle.set_feed(asset, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    assert oracle.price(asset) == ASSET_USD * WAD
+    feed.set_mode(mode, sender=owner)
+    with ape.reverts(errors.FEED_CALL_FAILED):
+        oracle.price(asset)
+    assert errors.FEED_CALL_FAILED in _call_failure(oracle.price, asset, gas=300_000)
+    feed.set_mode(0, sender=owner)
+    assert oracle.price(asset) == ASSET_USD * WAD
+
+
+def test_a_hostile_second_feed_has_its_own_reason(oracle, owner, priced, project):
+    second = owner.deploy(project.MockRevertingFeed, ASSET_USD * 10**8)
+    oracle.set_secondary_feed(priced, second, HEARTBEAT, WAD // 50, sender=owner)
+    second.set_mode(3, sender=owner)
+    with ape.reverts(errors.SECOND_CALL_FAILED):
+        oracle.price(priced)
+    assert errors.SECOND_CALL_FAILED in _call_failure(oracle.price, priced, gas=400_000)
+
+
+def test_a_feed_whose_decimals_change_is_refused_until_set_again(
+    oracle, owner, priced, feed, chain
+):
+    """Found by an attack: the router read decimals once, so a feed (or a
+    proxy's new phase) moving from 8 to 6 decimals was read 100x low:
+    $25.00 for $2,500, inside the bounds. Every read now checks them; the
+    owner's `set_feed` takes the new scale."""
+    feed.set_decimals(6, sender=owner)
+    feed.set_answer(ASSET_USD * 10**6, sender=owner)
+    with ape.reverts(errors.FEED_DECIMALS_CHANGED):
+        oracle.price(priced)
+    # The model refuses it the same way, before any other check.
+    rnd = model.Round(*feed.latestRoundData(), decimals=feed.decimals())
+    bounds = model.PriceBounds(MIN_PRICE, MAX_PRICE)
+    with pytest.raises(model.PriceError, match=errors.FEED_DECIMALS_CHANGED):
+        model.normalise_price(rnd, model.FeedParams(8, HEARTBEAT), bounds, now(chain))
+    oracle.set_feed(priced, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    assert oracle.price(priced) == ASSET_USD * WAD
+
+
+def test_a_second_feed_whose_decimals_change_is_refused(oracle, owner, priced, cross_checked):
+    cross_checked.set_decimals(8, sender=owner)
+    with ape.reverts(errors.SECOND_DECIMALS_CHANGED):
+        oracle.price(priced)

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from ape.exceptions import ContractLogicError
+
 from xmargin.chain.engine import Engine
 from xmargin.maths.model import Health
 
@@ -40,12 +42,55 @@ class HealthRow(Margins, Protocol):
 Progress = Callable[[int, int], None]
 
 
-def health_pages(engine: Engine, total: int, page: int, block: int) -> Iterator[list[HealthRow]]:
+@dataclass
+class ReadRow:
+    """A row read account by account (a page's fallback): as the lens's."""
+
+    owner: str
+    sub_id: int
+    equity: int
+    im: int
+    mm: int
+
+
+# (registry index, owner, sub_id, the engine's revert reason) of an account
+# whose health cannot be read at the block (a price it needs is invalid).
+Unreadable = Callable[[int, str, int, str], None]
+
+
+def health_pages(
+    engine: Engine,
+    total: int,
+    page: int,
+    block: int,
+    on_unreadable: Unreadable | None = None,
+) -> Iterator[list[HealthRow]]:
     """The lens's `account_healths` rows of registry accounts [0, total),
-    one view call per page of `page`, every call pinned to `block`."""
-    lens, ch = engine.require_lens(), engine.clearinghouse.address
+    one view call per page of `page`, every call pinned to `block`.
+
+    A page the lens cannot read (one of its accounts needs a price the
+    router refuses: the whole view reverts) is read account by account
+    instead; each account that still fails is left out and reported to
+    `on_unreadable` (issue 19: one broken feed must not hide the others)."""
+    lens, ch = engine.require_lens(), engine.clearinghouse
     for start in range(0, total, page):
-        yield list(lens.account_healths(ch, start, page, block_id=block))
+        try:
+            yield list(lens.account_healths(ch.address, start, page, block_id=block))
+            continue
+        except ContractLogicError:
+            pass
+        rows: list[HealthRow] = []
+        for i in range(start, min(start + page, total)):
+            a = ch.account_at(i, block_id=block)
+            owner, sub_id = str(a.owner), int(a.sub_id)
+            try:
+                h = ch.account_health(owner, sub_id, block_id=block)
+            except ContractLogicError as err:
+                if on_unreadable is not None:
+                    on_unreadable(i, owner, sub_id, str(err.message))
+                continue
+            rows.append(ReadRow(owner, sub_id, int(h.equity), int(h.im), int(h.mm)))
+        yield rows
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,9 @@ class Round:
     started_at: int
     updated_at: int
     answered_in_round: int
+    # what the feed's `decimals()` answers at the read (None: not read, taken
+    # as the configured ones); the router refuses a price when they moved
+    decimals: int | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,8 @@ def normalise_price(
     with the router's exact revert reason (the second feed's when `second`)."""
     if not 0 <= feed.decimals <= MAX_DECIMALS:
         raise ValueError(f"feed decimals {feed.decimals} outside 0..{MAX_DECIMALS}")
+    if rnd.decimals is not None and rnd.decimals != feed.decimals:
+        raise PriceError(errors.SECOND_DECIMALS_CHANGED if second else errors.FEED_DECIMALS_CHANGED)
     if rnd.answer <= 0:
         raise PriceError(errors.SECOND_NOT_POSITIVE if second else errors.PRICE_NOT_POSITIVE)
     if rnd.updated_at == 0 or rnd.answered_in_round < rnd.round_id:

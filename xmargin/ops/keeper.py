@@ -37,10 +37,16 @@ One pass (`Keeper.run_once`):
 5. a transaction that reverts because another keeper got there first (the
    account is healthy again, the position is gone) is logged as a lost race
    and the pass goes on; any other revert is logged with its reason and
-   the pass goes on; only a failure to reach the node stops the keeper.
+   the pass goes on. An account whose health cannot be read (a price it
+   needs is invalid: a page of the lens then reverts as a whole, and is
+   read account by account instead) is logged as `account_unreadable`, one
+   whose handling fails on a read mid-pass as `account_failed`, and the
+   pass goes on with the others (issue 19).
 
 Every action is one structured log line (a dict; `json_logger` prints it as
-JSON). `follow` repeats passes as new blocks arrive.
+JSON). `follow` repeats passes as new blocks arrive; a pass that fails on
+the node (connection, timeout) is logged and retried with a doubling
+backoff.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ape.exceptions import ContractLogicError
+from ape.exceptions import ContractLogicError, ProviderError
 
 from xmargin.chain.engine import (
     Engine,
@@ -78,6 +84,11 @@ if TYPE_CHECKING:
     from ape.contracts.base import ContractEvent, ContractTransactionHandler
 
 # Races: the account was healed or liquidated by someone else since the read.
+# What a pass may meet on the node rather than in the engine: a dropped
+# connection or a timeout (requests' errors are OSErrors). `follow` backs
+# off and retries them; anything else is a bug or a configuration error.
+TRANSIENT = (ProviderError, OSError)
+
 LOST_RACE = (
     errors.NOT_LIQUIDATABLE,
     errors.NO_POSITION,
@@ -151,6 +162,10 @@ class PassStats:
     # LP requests settled
     lp_deposits: int = 0
     lp_redemptions: int = 0
+    # accounts whose health could not be read (a price they need is
+    # invalid), and accounts whose handling failed on a read mid-pass
+    unreadable: int = 0
+    failed: int = 0
     rewards: int = 0  # native quote units earned
     seconds: float = 0.0
 
@@ -208,9 +223,27 @@ class Keeper:
 
     # ------------------------------------------------------------ reading
 
-    def scan(self, block: int) -> list[HealthRow]:
-        """Health rows of every known account at `block`, in pages."""
-        pages = health_pages(self.engine, len(self.accounts), self.config.page, block)
+    def scan(self, block: int, stats: PassStats | None = None) -> list[HealthRow]:
+        """Health rows of every known account at `block`, in pages. An
+        account whose health cannot be read (a price it needs is invalid)
+        is logged and left out; the others are read all the same."""
+
+        def unreadable(index: int, owner: str, sub_id: int, reason: str) -> None:
+            if stats is not None:
+                stats.unreadable += 1
+            self.log(
+                {
+                    "event": "account_unreadable",
+                    "index": index,
+                    "owner": owner,
+                    "sub_id": sub_id,
+                    "reason": reason,
+                }
+            )
+
+        pages = health_pages(
+            self.engine, len(self.accounts), self.config.page, block, on_unreadable=unreadable
+        )
         return [row for rows in pages for row in rows]
 
     # ------------------------------------------------------------ acting
@@ -226,7 +259,7 @@ class Keeper:
         ch = self.engine.clearinghouse
         block = ch.chain_manager.blocks.head.number
         stats.block = block
-        rows = self.scan(block)
+        rows = self.scan(block, stats)
         stats.accounts = len(rows)
         stats.pages = -(-len(rows) // self.config.page)
         unhealthy = [r for r in rows if r.equity < r.mm]
@@ -247,7 +280,21 @@ class Keeper:
                 lp = liq.LiquidationParams(*ch.liquidation_params())
                 markets = read_markets(self.engine, block)
                 for row in unhealthy:
-                    self._heal(str(row.owner), int(row.sub_id), lp, markets, stats)
+                    owner, sub_id = str(row.owner), int(row.sub_id)
+                    try:
+                        self._heal(owner, sub_id, lp, markets, stats)
+                    except ContractLogicError as err:
+                        # A read for this account failed (a price turned
+                        # invalid since the scan): the others go on.
+                        stats.failed += 1
+                        self.log(
+                            {
+                                "event": "account_failed",
+                                "owner": owner,
+                                "sub_id": sub_id,
+                                "reason": err.message,
+                            }
+                        )
         # ADL after the liquidations, at the head they left: closing a
         # loser realises its loss, which raises traders' net profit and can
         # take a market past its cap.
@@ -261,19 +308,33 @@ class Keeper:
         self.log({"event": "pass", **stats.__dict__})
         return stats
 
-    def follow(self, poll_seconds: float = 1.0, max_blocks: int | None = None) -> None:
-        """Runs a pass on every new block (at most `max_blocks` of them)."""
+    def follow(
+        self, poll_seconds: float = 1.0, max_blocks: int | None = None, max_backoff: float = 60.0
+    ) -> None:
+        """Runs a pass on every new block (at most `max_blocks` of them).
+        A pass that fails on the node (a dropped connection, a timeout) is
+        logged and retried after a backoff that doubles up to `max_backoff`
+        seconds; a revert never reaches here (each is logged where it
+        happens)."""
         ch = self.engine.clearinghouse
         seen = -1
         blocks = 0
+        backoff = poll_seconds
         while max_blocks is None or blocks < max_blocks:
-            head = ch.chain_manager.blocks.head.number
-            if head != seen:
-                seen = head
-                blocks += 1
+            try:
+                head = ch.chain_manager.blocks.head.number
+                if head == seen:
+                    time.sleep(poll_seconds)
+                    continue
                 self.run_once()
-            else:
-                time.sleep(poll_seconds)
+            except TRANSIENT as err:
+                self.log({"event": "node_error", "error": repr(err), "retry_in": backoff})
+                time.sleep(backoff)
+                backoff = min(backoff * 2, max_backoff)
+                continue
+            seen = head
+            blocks += 1
+            backoff = poll_seconds
 
     # ------------------------------------------------------------ orders
 
@@ -355,7 +416,13 @@ class Keeper:
         if not pending:
             return
         delay = int(vault.REQUEST_DELAY())
-        prices_since = int(self.engine.clearinghouse.pool_prices_since(block_id=head.number))
+        try:
+            prices_since = int(self.engine.clearinghouse.pool_prices_since(block_id=head.number))
+        except ContractLogicError as err:
+            # A market with open interest has an invalid price: every
+            # request waits (the pool cannot be valued).
+            self.log({"event": "lp_requests_wait", "reason": err.message})
+            return
         for controller, is_deposit in sorted(pending):
             r = read_request(vault, controller, is_deposit, head.number)
             if lr.settle_reason(r, delay, head.timestamp, prices_since) is not None:
