@@ -510,7 +510,7 @@ def settle_deposit(controller: address) -> uint256:
     self._check_due(r)
     assert not staticcall CLEARINGHOUSE.paused(), errors.PAUSED
     pool_value: uint256 = self._value()
-    assert self._accepts_deposits(pool_value), errors.POOL_NO_VALUE
+    assert self._fills_no_hole(pool_value), errors.POOL_NO_VALUE
     assets: uint256 = r.pending
     shares: uint256 = self._to_shares(assets, pool_value, False)
     if shares == 0:
@@ -865,13 +865,23 @@ def _accepts_deposits(pool_value: uint256) -> bool:
     @dev Not while paused, and never into a pool worth nothing while shares
          exist: a new LP's money must not fill an existing hole.
     """
-    return not staticcall CLEARINGHOUSE.paused() and (pool_value > 0 or erc20.totalSupply == 0)
+    return not staticcall CLEARINGHOUSE.paused() and self._fills_no_hole(pool_value)
+
+
+@internal
+@view
+def _fills_no_hole(pool_value: uint256) -> bool:
+    """
+    @dev The value part of `_accepts_deposits`, for callers that checked
+         the pause already.
+    """
+    return pool_value > 0 or erc20.totalSupply == 0
 
 
 @internal
 def _deposit(assets: uint256, shares: uint256, receiver: address, pool_value: uint256):
     assert not staticcall CLEARINGHOUSE.paused(), errors.PAUSED
-    assert self._accepts_deposits(pool_value), errors.POOL_NO_VALUE
+    assert self._fills_no_hole(pool_value), errors.POOL_NO_VALUE
     assert assets > 0, errors.ZERO_AMOUNT
     assert assets <= MAX_ASSETS_IN, errors.AMOUNT_TOO_LARGE
     assert shares > 0, errors.BELOW_ONE_SHARE

@@ -197,6 +197,7 @@ class Keeper:
     _next_block: int | None = None
     _book: OrderBook | None = None
     _requests: RequestBook | None = None
+    _request_delay: int | None = None
     # (owner, sub_id) -> the price time its order's trade last failed on
     _failed_on: dict[tuple[str, int], int] = field(default_factory=dict)
 
@@ -415,7 +416,9 @@ class Keeper:
         pending = self._requests.update(head.number)
         if not pending:
             return
-        delay = int(vault.REQUEST_DELAY())
+        if self._request_delay is None:
+            self._request_delay = int(vault.REQUEST_DELAY())  # immutable
+        delay = self._request_delay
         try:
             prices_since = int(self.engine.clearinghouse.pool_prices_since(block_id=head.number))
         except ContractLogicError as err:
