@@ -768,8 +768,8 @@ def test_keeper_sends_nothing_while_liquidations_are_closed(
 
 @pytest.mark.parametrize("mode", [1, 3], ids=["reverting feed", "gas-burning feed"])
 def test_keeper_liquidates_everyone_else_when_one_feed_breaks(
-    project, lens, bull_10, trader, hedger, keeper, usdc, weth, wbtc_listed, oracle, eth_feed,
-    owner, fund, mode,
+    project, lens, bull_10, trader, hedger, keeper, stranger, usdc, weth, wbtc_listed, oracle,
+    eth_feed, owner, fund, mode,
 ):  # fmt: skip
     """Issue 19: an account holding WBTC whose feed turns hostile cannot be
     read, and the lens's page holding it reverts as a whole; the keeper
@@ -785,6 +785,9 @@ def test_keeper_liquidates_everyone_else_when_one_feed_breaks(
     fund(wbtc, hedger, 10**8, ch)
     ch.deposit(0, wbtc, 10**8, sender=hedger)
     ch.trade(0, 0, -ETH, 0, sender=hedger)  # a position: its health needs WBTC's price
+    fund(usdc, stranger, 1_000 * USDC, ch)
+    ch.deposit(0, usdc, 1_000 * USDC, sender=stranger)
+    ch.trade(0, 0, ETH // 10, 2**200, sender=stranger)  # registry index 2, after the broken one
     hostile.set_mode(mode, sender=owner)
     set_price(eth_feed, owner, 2_730)
     with ape.reverts(errors.FEED_CALL_FAILED):
@@ -797,6 +800,14 @@ def test_keeper_liquidates_everyone_else_when_one_feed_breaks(
     (unreadable,) = [e for e in log if e["event"] == "account_unreadable"]
     assert (unreadable["owner"], unreadable["sub_id"]) == (hedger.address, 0)
     assert unreadable["reason"] == errors.FEED_CALL_FAILED
-    assert (stats.accounts, stats.unreadable, stats.liquidations) == (1, 1, 1)
+    assert (stats.accounts, stats.unreadable, stats.liquidations) == (2, 1, 1)
     h = ch.account_health(trader, 0)
     assert h.equity >= h.mm
+    # `xmargin accounts` reads the same way, each row with its registry index.
+    from xmargin.chain.scan import read_healths
+
+    missing: list[tuple] = []
+    block = ch.chain_manager.blocks.head.number
+    rows = read_healths(engine, block, on_unreadable=lambda *a: missing.append(a))
+    assert [(r.index, r.owner) for r in rows] == [(0, trader.address), (2, stranger.address)]
+    assert missing == [(1, hedger.address, 0, errors.FEED_CALL_FAILED)]

@@ -109,22 +109,38 @@ class AccountHealth:
 
 
 def read_healths(
-    engine: Engine, block: int, page: int = PAGE, progress: Progress | None = None
+    engine: Engine,
+    block: int,
+    page: int = PAGE,
+    progress: Progress | None = None,
+    on_unreadable: Unreadable | None = None,
 ) -> list[AccountHealth]:
-    """Every account in the registry at `block`, in registry order."""
+    """Every account in the registry at `block` whose health can be read,
+    in registry order; the others go to `on_unreadable` (`health_pages`)."""
     ch = engine.clearinghouse
     total = ch.num_accounts(block_id=block)
     out: list[AccountHealth] = []
-    for rows in health_pages(engine, total, page, block):
+    skipped: set[int] = set()
+
+    def unreadable(index: int, owner: str, sub_id: int, reason: str) -> None:
+        skipped.add(index)
+        if on_unreadable is not None:
+            on_unreadable(index, owner, sub_id, reason)
+
+    index = 0
+    for rows in health_pages(engine, total, page, block, on_unreadable=unreadable):
         for row in rows:
+            while index in skipped:
+                index += 1
             out.append(
                 AccountHealth(
-                    index=len(out),
+                    index=index,
                     owner=str(row.owner),
                     sub_id=int(row.sub_id),
                     health=Health(int(row.equity), int(row.im), int(row.mm)),
                 )
             )
+            index += 1
         if progress is not None:
-            progress(len(out), total)
+            progress(len(out) + len(skipped), total)
     return out

@@ -389,13 +389,22 @@ def accounts(unhealthy: bool, network: str, rpc: str | None) -> None:
     from xmargin.ui import report
 
     with _session(network, rpc) as s:
+        unreadable: list[tuple[int, str, int, str]] = []
         with _quiet(), _progress("reading account health") as advance:
-            rows = read_healths(s.engine, s.block, progress=advance)
+            rows = read_healths(
+                s.engine,
+                s.block,
+                progress=advance,
+                on_unreadable=lambda *row: unreadable.append(row),
+            )
         below = sorted(
             (r for r in rows if r.health.liquidatable), key=lambda r: (-r.shortfall, r.index)
         )
         out = _console()
-        out.print(f"{len(rows)} accounts on {s.where}, {len(below)} below maintenance margin")
+        out.print(
+            f"{len(rows) + len(unreadable)} accounts on {s.where}, "
+            f"{len(below)} below maintenance margin"
+        )
         if not unhealthy:
             out.print(report.accounts_table("Accounts, in registry order", rows))
         elif below:
@@ -405,6 +414,8 @@ def accounts(unhealthy: bool, network: str, rpc: str | None) -> None:
             out.print(f"total shortfall ${report.usd(total)} across {len(below)} account(s)")
         else:
             out.print("no account below maintenance margin: nothing for a keeper to liquidate")
+        for index, owner, sub_id, reason in unreadable:
+            out.print(f"[red]account #{index} {owner}/{sub_id} cannot be read: {reason}[/red]")
 
 
 @main.command()
