@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ape.exceptions import ContractLogicError
 
 from xmargin.chain.engine import Engine
 from xmargin.maths.model import Health
-
-if TYPE_CHECKING:
-    pass
 
 # Rows per `account_healths` call: the contract's page.
 PAGE = 50

@@ -79,7 +79,6 @@ from xmargin.ui.summary import EngineSummary, read_summary
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
     from ape.api.providers import ProviderAPI
-    from ape.contracts.base import ContractInstance
     from ape.managers.accounts import AccountManager
     from ape.managers.project import ProjectManager
 
@@ -482,8 +481,8 @@ def _show(
         pool_table(
             f"Liquidity pool {when}",
             PoolState(*engine.clearinghouse.pool_state()),
-            _pool(engine).totalAssets(),
-            _pool(engine).totalSupply(),
+            vault_of(engine).totalAssets(),
+            vault_of(engine).totalSupply(),
             quote_decimals,
         )
     )
@@ -501,17 +500,12 @@ def _compare_modes(console: Console, views: list[AccountView], labels: list[str]
     )
 
 
-def _pool(engine: Engine) -> ContractInstance:
-    """The deployment's LiquidityPool (config/local.yaml has one)."""
-    return vault_of(engine)
-
-
 def _lp_deposit(
     engine: Engine, accounts: AccountManager, console: Console, lp: AccountAPI, amount: int
 ) -> None:
     """The LP's deposit as an ERC-7540 request: the feeds publish after the
     vault's delay, a keeper pass settles it, the LP claims its shares."""
-    vault = _pool(engine)
+    vault = vault_of(engine)
     if not request_deposit(engine, lp, amount):
         console.print(f"LP deposits {LP_DEPOSIT} USDC into the LiquidityPool {vault.address}")
         return
