@@ -92,7 +92,7 @@ SPOT_CHECKS = 200
 MAX_PASSES = 10
 RPC_BATCH = 500  # eth_calls per HTTP request in the bare JSON-RPC reads
 
-HEALTH_ROW = "(address,uint256,int256,uint256,uint256)[]"
+HEALTH_ROW = "(address,uint256,int256,uint256,uint256,string,address)[]"
 ACCOUNT = "(address,uint256)"
 
 

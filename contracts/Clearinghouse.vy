@@ -32,9 +32,11 @@ exports: (
     state.ownable_2step.owner,
     state.ownable_2step.pending_owner,
     state.governance.paused,
-    # accounts: balances (operators are set in ClearinghouseAdmin)
+    # accounts: balances and each account's operators
     state.collateral.quote_asset,
     state.collateral.balance_of,
+    state.operators.is_operator,
+    state.operators.set_operator,
     # collateral in and out
     state.funds.deposit,
     state.funds.withdraw,
@@ -52,6 +54,13 @@ exports: (
     state.registry.num_accounts,
     state.registry.account_at,
     state.collateral.total_deposits,
+    # the asset registry (set in ClearinghouseAdmin) and frozen assets' ramps
+    state.collateral.num_assets,
+    state.collateral.asset_list,
+    state.collateral.asset_config,
+    state.collateral.listed_assets,
+    state.collateral.asset_freeze,
+    state.collateral.ramp_frozen_haircut,
     state.health.collateral_value,
     state.markets.market_state,
     state.markets.funding_now,

@@ -27,9 +27,6 @@ exports: (
     # ownership (renounce is deliberately not exported)
     state.ownable_2step.transfer_ownership,
     state.ownable_2step.accept_ownership,
-    # operators: each account's own configuration of who may act for it
-    state.operators.is_operator,
-    state.operators.set_operator,
     # guardian and pause
     state.governance.guardian,
     state.governance.set_guardian,
@@ -42,12 +39,10 @@ exports: (
     state.oracle.oracle,
     state.markets.set_oracle,
     # asset registry
-    state.collateral.num_assets,
-    state.collateral.asset_list,
-    state.collateral.asset_config,
-    state.collateral.listed_assets,
     state.collateral.list_asset,
     state.collateral.set_asset_params,
+    state.collateral.freeze_asset,
+    state.collateral.unfreeze_asset,
     # perpetual markets
     state.markets.num_markets,
     state.markets.market_params,
@@ -68,7 +63,6 @@ exports: (
     # liquidation
     state.liquidation.liquidation_params,
     state.liquidation.set_liquidation_params,
-    state.liquidation.liquidation_capacity,
     state.liquidation.set_liquidation_capacity,
     # insurance fund and bad-debt totals (the write-off runs in the liquidator)
     state.liquidation.fund_insurance,
@@ -76,6 +70,7 @@ exports: (
     state.liquidation.bad_debt_total,
     state.liquidation.bad_debt_insurance,
     state.liquidation.bad_debt_pool,
+    state.liquidation.recover_collateral,
     # portfolio margin
     state.portfolio.portfolio_risk,
     state.portfolio.risk_group,

@@ -24,6 +24,7 @@
 """
 
 from .interfaces import IOracleRouter
+from .modules import collateral
 from .modules import constants
 from .modules import fixed_point as fp
 from .modules import health
@@ -43,12 +44,17 @@ interface IClearinghouseView:
     def account_health(owner: address, sub_id: uint256) -> health.Health: view
     def num_accounts() -> uint256: view
     def account_at(index: uint256) -> registry.Account: view
+    def held_mask(owner: address, sub_id: uint256) -> uint256: view
+    def asset_list(index: uint256) -> address: view
+    def asset_config(asset: address) -> collateral.Asset: view
 
 
 # Accounts per keeper page.
 MAX_PAGE: constant(uint256) = 50
-# An encoded Health (3 words).
-HEALTH_BYTES: constant(uint256) = 96
+# An encoded Health (3 words), or the engine's revert data: Error(string)
+# with a reason of at most 32 bytes (selector, offset, length, one word:
+# 100 bytes; longer data is cut here and not decoded).
+HEALTH_BYTES: constant(uint256) = 132
 
 
 struct AccountHealth:
@@ -57,6 +63,11 @@ struct AccountHealth:
     equity: int256
     im: uint256
     mm: uint256
+    # "" when the health was read; else the engine's reason (a price the
+    # account needs is invalid) and the first asset, in the engine's read
+    # order, whose price the router refuses (margins are then zero).
+    error: String[32]
+    asset: address
 
 
 struct PositionDetail:
@@ -123,7 +134,9 @@ def accounts_to_liquidate(
     """
     @notice The liquidatable accounts among registry indexes
             [start, start + min(limit, 50)).
-    @dev Reverts if a price one of them needs is invalid.
+    @dev Never reverts for an account's invalid price: an account whose
+         health cannot be read is left out (`account_healths` names it
+         with the asset to blame), so one broken feed hides no one else.
     @param clearinghouse The engine.
     @param start First registry index.
     @param limit Accounts to scan, at most 50.
@@ -132,7 +145,10 @@ def accounts_to_liquidate(
     out: DynArray[registry.Account, MAX_PAGE] = []
     page: DynArray[registry.Account, MAX_PAGE] = self._page(clearinghouse, start, limit)
     for a: registry.Account in page:
-        if self._is_liquidatable(clearinghouse, a.owner, a.sub_id):
+        r: AccountHealth = self._row(clearinghouse, a)
+        if r.equity < convert(r.mm, int256) and self._has_liabilities(
+            clearinghouse, a.owner, a.sub_id
+        ):
             out.append(a)
     return out
 
@@ -145,7 +161,9 @@ def account_healths(
     """
     @notice Equity, IM and MM of registry accounts [start, start + min(limit, 50)),
             one call for a keeper's batch read.
-    @dev Reverts if a price one of them needs is invalid.
+    @dev Never reverts for an account's invalid price: that account's row
+         carries the engine's reason and the asset whose price the router
+         refuses, with zero margins; the other rows are read as usual.
     @param clearinghouse The engine.
     @param start First registry index.
     @param limit Accounts to read, at most 50.
@@ -154,9 +172,115 @@ def account_healths(
     out: DynArray[AccountHealth, MAX_PAGE] = []
     page: DynArray[registry.Account, MAX_PAGE] = self._page(clearinghouse, start, limit)
     for a: registry.Account in page:
-        h: health.Health = staticcall clearinghouse.account_health(a.owner, a.sub_id)
-        out.append(AccountHealth(owner=a.owner, sub_id=a.sub_id, equity=h.equity, im=h.im, mm=h.mm))
+        out.append(self._row(clearinghouse, a))
     return out
+
+
+@internal
+@view
+def _row(ch: IClearinghouseView, a: registry.Account) -> AccountHealth:
+    """
+    @dev The account's health, or why it cannot be read: the engine's
+         reason and the asset to blame.
+    """
+    ok: bool = False
+    data: Bytes[HEALTH_BYTES] = b""
+    ok, data = self._try_health(ch, a.owner, a.sub_id)
+    if ok:
+        h: health.Health = abi_decode(data, health.Health)
+        return AccountHealth(
+            owner=a.owner,
+            sub_id=a.sub_id,
+            equity=h.equity,
+            im=h.im,
+            mm=h.mm,
+            error="",
+            asset=empty(address),
+        )
+    return AccountHealth(
+        owner=a.owner,
+        sub_id=a.sub_id,
+        equity=0,
+        im=0,
+        mm=0,
+        error=self._reason(data),
+        asset=self._unpriced(ch, a.owner, a.sub_id),
+    )
+
+
+@internal
+@view
+def _try_health(
+    ch: IClearinghouseView, owner: address, sub_id: uint256
+) -> (bool, Bytes[HEALTH_BYTES]):
+    return raw_call(
+        ch.address,
+        abi_encode(owner, sub_id, method_id=method_id("account_health(address,uint256)")),
+        max_outsize=HEALTH_BYTES,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+
+
+@internal
+@pure
+def _reason(data: Bytes[HEALTH_BYTES]) -> String[32]:
+    """
+    @dev The reason of an Error(string) revert of at most 32 bytes (every
+         xmargin reason); "" for any other revert data.
+    """
+    if len(data) < 100 or slice(data, 0, 4) != method_id("Error(string)"):
+        return ""
+    n: uint256 = convert(slice(data, 36, 32), uint256)
+    if n > 32:
+        return ""
+    return convert(slice(slice(data, 68, 32), 0, n), String[32])
+
+
+@internal
+@view
+def _unpriced(ch: IClearinghouseView, owner: address, sub_id: uint256) -> address:
+    """
+    @dev The first asset, in the engine's read order (held collateral in
+         listing order, skipping assets at a 100 % haircut, then each
+         position's market), whose price the router refuses.
+    """
+    oracle: address = staticcall ch.oracle()
+    mask: uint256 = staticcall ch.held_mask(owner, sub_id) >> 1
+    for i: uint256 in range(1, constants.MAX_ASSETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            asset: address = staticcall ch.asset_list(i)
+            if (staticcall ch.asset_config(asset)).mm_haircut != constants.WAD:
+                if not self._priced(oracle, asset):
+                    return asset
+        mask >>= 1
+    mask = staticcall ch.position_mask(owner, sub_id)
+    for m: uint256 in range(constants.MAX_MARKETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            asset: address = (staticcall ch.market_params(m)).asset
+            if not self._priced(oracle, asset):
+                return asset
+        mask >>= 1
+    return empty(address)
+
+
+@internal
+@view
+def _priced(oracle: address, asset: address) -> bool:
+    ok: bool = False
+    data: Bytes[32] = b""
+    ok, data = raw_call(
+        oracle,
+        abi_encode(asset, method_id=method_id("price(address)")),
+        max_outsize=32,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    return ok
 
 
 @internal
@@ -191,13 +315,7 @@ def _is_liquidatable(ch: IClearinghouseView, owner: address, sub_id: uint256) ->
     """
     ok: bool = False
     data: Bytes[HEALTH_BYTES] = b""
-    ok, data = raw_call(
-        ch.address,
-        abi_encode(owner, sub_id, method_id=method_id("account_health(address,uint256)")),
-        max_outsize=HEALTH_BYTES,
-        is_static_call=True,
-        revert_on_failure=False,
-    )
+    ok, data = self._try_health(ch, owner, sub_id)
     if ok:
         h: health.Health = abi_decode(data, health.Health)
         if h.equity >= convert(h.mm, int256):

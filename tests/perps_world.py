@@ -87,6 +87,9 @@ class World:
     insurance: int = 0
     # running totals: deficit, from insurance, from pool (native quote units)
     bad_debt: list[int] = field(default_factory=lambda: [0, 0, 0])
+    # frozen assets (at the end of their ramp: 100 % haircuts) -> their
+    # parameters at the freeze, which `unfreeze_asset` puts back
+    frozen: dict[str, model.AssetParams] = field(default_factory=dict)
     # the on-chain registry, in index order
     registered: list[Account] = field(default_factory=list)
     # optional test-only batch reader (contracts/mocks/StateReader.vy)
@@ -211,10 +214,15 @@ class World:
         bal = self.balances[(str(who), sub)]
         return [a for a in self.assets if a != self.quote and bal[a] > 0]
 
+    def priced(self, who, sub) -> list[str]:
+        """Held assets whose price health reads: not the worthless ones
+        (a 100 % maintenance haircut)."""
+        return [a for a in self.held(who, sub) if not model.worthless(self.assets[a])]
+
     def health(self, who, sub, now) -> model.Health:
         """(equity, IM, MM), or PriceError with the reason the chain reverts with:
         held collateral is priced first (listing order), then markets."""
-        feeds = [self.asset_feed(a) for a in self.held(who, sub)] + self.open_markets(who, sub)
+        feeds = [self.asset_feed(a) for a in self.priced(who, sub)] + self.open_markets(who, sub)
         self.require_prices(feeds, now)
         return self.book(who, sub, now).health()
 
@@ -690,6 +698,22 @@ class World:
             return errors.IN_GRACE
         return None
 
+    def writable_off(self, who, sub) -> bool:
+        """Every non-quote asset the account holds counts for nothing (a
+        100 % maintenance haircut): `settle_bad_debt` may write it off."""
+        return not self.priced(who, sub)
+
+    def write_off(self, who, sub) -> dict[str, int]:
+        """`settle_bad_debt`'s first step: the worthless collateral moves to
+        the insurance account (the Clearinghouse's sub-account 0)."""
+        bal = self.balances[(str(who), sub)]
+        fund = self.balances.setdefault((str(self.ch.address), 0), dict.fromkeys(self.assets, 0))
+        moved = {a: bal[a] for a in self.held(who, sub)}
+        for a, amount in moved.items():
+            bal[a] = 0
+            fund[a] += amount
+        return moved
+
     def settle_bad_debt(self, who, sub) -> tuple[int, int, int] | None:
         """`_settle_bad_debt`: (deficit, from insurance, from pool) if it fires."""
         bal = self.balances[(str(who), sub)]
@@ -873,6 +897,9 @@ class World:
             return errors.NOT_LIQUIDATABLE
         if bal[asset] <= 0:
             return errors.HOLDS_NONE
+        # A worthless asset is not priced by health; the sale reads it.
+        if (reason := self.price_error(self.asset_feed(asset), now)) is not None:
+            return reason
         return None
 
     def liquidate_collateral(
@@ -915,6 +942,8 @@ class World:
         assert (ev.repaid, ev.collateral_out) == (repaid, out)
         bal[self.quote] += repaid
         bal[asset] -= out
+        # Seized inside the engine: credited to the liquidator's sub-account 0.
+        self.balances[(str(liquidator), 0)][asset] += out
         self._expect_bad_debt(tx, who, sub)
         assert self.health(who, sub, now).equity >= before.equity
         return None

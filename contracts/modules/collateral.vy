@@ -13,6 +13,13 @@
         go negative (settled losses). Every other asset is valued at its checked oracle
         price less a haircut: `mm_haircut` for the maintenance view,
         `im_haircut >= mm_haircut` for the initial view.
+        An asset can be frozen (owner or guardian) when its token or feed
+        turns bad: no more deposits, and its haircuts rise linearly to 100 %
+        over a ramp of 1 to 30 days, so holders have time to replace it and
+        liquidators to buy it before it counts for nothing. Anyone moves the
+        haircuts along the schedule (`ramp_frozen_haircut`; the keeper does
+        it every pass). Collateral at a 100 % maintenance haircut can be
+        written off with its account's debt (`settle_bad_debt`).
 @custom:security Values are rounded down (against the account) at each step:
                  `value = floor(amount * precision * price / WAD)`, then
                  `weighted = floor(value * (WAD - haircut) / WAD)`.
@@ -24,10 +31,12 @@ from ..interfaces import IERC20Decimals
 from . import accounts
 from . import constants
 from . import errors
+from . import governance
 from . import oracle
 
 uses: ownable
 uses: accounts
+uses: governance
 uses: oracle
 
 
@@ -72,7 +81,28 @@ event AssetParamsSet:
     cap: uint256
 
 
+event AssetFrozen:
+    asset: indexed(address)
+    by: indexed(address)
+    ramp: uint256
+    # The haircuts the ramp starts from (WAD).
+    im_haircut: uint256
+    mm_haircut: uint256
+
+
+event AssetUnfrozen:
+    asset: indexed(address)
+    # The haircuts restored (WAD): those at the freeze.
+    im_haircut: uint256
+    mm_haircut: uint256
+
+
 QUOTE_INDEX: constant(uint256) = 0
+# Bounds of a freeze's ramp to a 100 % haircut: even the guardian's freeze
+# gives holders a day; none lasts longer than a month.
+MIN_FREEZE_RAMP: constant(uint256) = 86_400
+MAX_FREEZE_RAMP: constant(uint256) = 30 * 86_400
+LANE_64: constant(uint256) = (1 << 64) - 1
 
 quote_asset: public(address)
 num_assets: public(uint256)
@@ -82,6 +112,10 @@ total_deposits: public(HashMap[address, uint256])
 
 # owner -> sub_id -> asset -> native amount
 balances: HashMap[address, HashMap[uint256, HashMap[address, int256]]]
+
+# asset -> 0, or its freeze: start time | ramp seconds << 64 | im haircut
+# at the start << 128 | mm haircut at the start << 192 (haircuts <= 1e18).
+freeze_word: HashMap[address, uint256]
 
 
 @internal
@@ -127,7 +161,79 @@ def listed_assets() -> DynArray[address, constants.MAX_ASSETS]:
     return out
 
 
+@external
+@view
+def asset_freeze(asset: address) -> (uint256, uint256, uint256, uint256):
+    """
+    @notice An asset's freeze, all zero when it is not frozen.
+    @param asset The token.
+    @return The freeze's start time, its ramp (seconds), and the initial
+            and maintenance haircuts the ramp starts from (WAD).
+    """
+    w: uint256 = self.freeze_word[asset]
+    return w & LANE_64, (w >> 64) & LANE_64, (w >> 128) & LANE_64, w >> 192
+
+
+@external
+def ramp_frozen_haircut(asset: address):
+    """
+    @notice Raises a frozen asset's haircuts to where its schedule is now:
+            `h + (100 % - h) * elapsed / ramp` from the haircuts `h` at the
+            freeze, rounded up. Anyone may call; the keeper does every pass.
+    @param asset A frozen asset.
+    """
+    w: uint256 = self.freeze_word[asset]
+    assert w != 0, errors.ASSET_NOT_FROZEN
+    ramp: uint256 = (w >> 64) & LANE_64
+    t: uint256 = min(block.timestamp - (w & LANE_64), ramp)
+    im: uint256 = (w >> 128) & LANE_64
+    mm: uint256 = w >> 192
+    im += (constants.WAD - im) * t // ramp + min((constants.WAD - im) * t % ramp, 1)
+    mm += (constants.WAD - mm) * t // ramp + min((constants.WAD - mm) * t % ramp, 1)
+    self.asset_config[asset].im_haircut = im
+    self.asset_config[asset].mm_haircut = mm
+    log AssetParamsSet(asset=asset, im_haircut=im, mm_haircut=mm, cap=self.asset_config[asset].cap)
+
+
 # ---------------------------------------------------------------- configuration
+
+
+@external
+def freeze_asset(asset: address, ramp: uint256):
+    """
+    @notice Freezes a collateral asset whose token or feed turned bad: no
+            more deposits, and its haircuts rise linearly to 100 % over
+            `ramp` seconds (`ramp_frozen_haircut`). Owner or guardian.
+    @param asset A listed non-quote asset, not frozen.
+    @param ramp Seconds to a 100 % haircut, 1 to 30 days.
+    """
+    governance._check_owner_or_guardian()
+    self._check_listed(asset)
+    assert asset != self.quote_asset, errors.QUOTE_HAIRCUT
+    assert self.freeze_word[asset] == 0, errors.ASSET_FROZEN
+    assert ramp >= MIN_FREEZE_RAMP and ramp <= MAX_FREEZE_RAMP, errors.FREEZE_RAMP_RANGE
+    im: uint256 = self.asset_config[asset].im_haircut
+    mm: uint256 = self.asset_config[asset].mm_haircut
+    self.freeze_word[asset] = block.timestamp | (ramp << 64) | (im << 128) | (mm << 192)
+    log AssetFrozen(asset=asset, by=msg.sender, ramp=ramp, im_haircut=im, mm_haircut=mm)
+
+
+@external
+def unfreeze_asset(asset: address):
+    """
+    @notice Ends a freeze: deposits reopen and the haircuts go back to
+            those at the freeze. Owner only.
+    @param asset A frozen asset.
+    """
+    ownable._check_owner()
+    w: uint256 = self.freeze_word[asset]
+    assert w != 0, errors.ASSET_NOT_FROZEN
+    self.freeze_word[asset] = 0
+    im: uint256 = (w >> 128) & LANE_64
+    mm: uint256 = w >> 192
+    self.asset_config[asset].im_haircut = im
+    self.asset_config[asset].mm_haircut = mm
+    log AssetUnfrozen(asset=asset, im_haircut=im, mm_haircut=mm)
 
 
 @external
@@ -150,7 +256,8 @@ def list_asset(asset: address, im_haircut: uint256, mm_haircut: uint256, cap: ui
 def set_asset_params(asset: address, im_haircut: uint256, mm_haircut: uint256, cap: uint256):
     """
     @notice Changes an asset's haircuts and deposit cap. Lowering the cap
-            below current deposits only stops new deposits.
+            below current deposits only stops new deposits. Refused while
+            the asset is frozen (its haircuts follow the ramp).
     @param asset A listed token.
     @param im_haircut Initial haircut (WAD).
     @param mm_haircut Maintenance haircut (WAD, <= im_haircut).
@@ -158,6 +265,8 @@ def set_asset_params(asset: address, im_haircut: uint256, mm_haircut: uint256, c
     """
     ownable._check_owner()
     assert self.asset_config[asset].listed, errors.ASSET_NOT_LISTED
+    # A frozen asset's haircuts follow its ramp; unfreeze it first.
+    assert self.freeze_word[asset] == 0, errors.ASSET_FROZEN
     self._check_params(asset, im_haircut, mm_haircut, cap)
     self.asset_config[asset].im_haircut = im_haircut
     self.asset_config[asset].mm_haircut = mm_haircut

@@ -56,9 +56,11 @@ def deposit(sub_id: uint256, asset: address, amount: uint256):
     @param sub_id The caller's sub-account number (any uint256).
     @param asset A listed token.
     @param amount Native units, > 0, within the asset's deposit cap.
-    @dev Allowed while paused: a margin top-up only lowers risk.
+    @dev Allowed while paused: a margin top-up only lowers risk. Refused
+         for a frozen asset.
     """
     collateral._check_listed(asset)
+    assert collateral.freeze_word[asset] == 0, errors.ASSET_FROZEN
     assert amount > 0, errors.ZERO_AMOUNT
     total: uint256 = collateral.total_deposits[asset]
     cap: uint256 = collateral.asset_config[asset].cap

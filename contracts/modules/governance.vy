@@ -63,7 +63,7 @@ def pause():
     """
     @notice Stops risk-increasing actions and liquidations. Owner or guardian.
     """
-    assert msg.sender == ownable.owner or msg.sender == self.guardian, errors.NOT_OWNER_OR_GUARDIAN
+    self._check_owner_or_guardian()
     assert not self.paused, errors.ALREADY_PAUSED
     self.paused = True
     log Paused(account=msg.sender)
@@ -94,6 +94,12 @@ def set_liquidation_grace(grace: uint256):
     assert grace <= constants.MAX_GRACE, errors.GRACE_TOO_LONG
     self.liquidation_grace = grace
     log LiquidationGraceSet(grace=grace)
+
+
+@internal
+@view
+def _check_owner_or_guardian():
+    assert msg.sender == ownable.owner or msg.sender == self.guardian, errors.NOT_OWNER_OR_GUARDIAN
 
 
 @internal

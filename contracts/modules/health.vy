@@ -200,32 +200,39 @@ def _book(owner: address, sub_id: uint256, groups: bool, positions: bool) -> por
             break
         if mask & 1 == 1:
             asset: address = collateral.asset_list[i]
-            # Non-quote balances are never negative.
-            amount: uint256 = (
-                convert(collateral.balances[owner][sub_id][asset], uint256)
-                * collateral.asset_config[asset].precision
-            )
-            price: uint256 = oracle._price(asset)
-            value: uint256 = math._mul_div(amount, price, constants.WAD, False)
-            keep: uint256 = constants.WAD - collateral.asset_config[asset].mm_haircut
-            weighted_mm: uint256 = math._mul_div(value, keep, constants.WAD, False)
-            x.market += value
-            x.weighted_mm += weighted_mm
-            x.addon += weighted_mm - math._mul_div(
-                value,
-                constants.WAD - collateral.asset_config[asset].im_haircut,
-                constants.WAD,
-                False,
-            )
-            if groups:
-                g: uint256 = portfolio.risk_group[asset]
-                x.lo[g] += convert(weighted_mm, int256)
-                x.hi[g] += convert(
-                    math._mul_div(
-                        math._mul_div(amount, price, constants.WAD, True), keep, constants.WAD, True
-                    ),
-                    int256,
+            # An asset at a 100 % maintenance haircut (a frozen asset at the
+            # end of its ramp) counts for nothing in any view: its price is
+            # not read, so its dead feed blocks nobody.
+            if collateral.asset_config[asset].mm_haircut != constants.WAD:
+                # Non-quote balances are never negative.
+                amount: uint256 = (
+                    convert(collateral.balances[owner][sub_id][asset], uint256)
+                    * collateral.asset_config[asset].precision
                 )
+                price: uint256 = oracle._price(asset)
+                value: uint256 = math._mul_div(amount, price, constants.WAD, False)
+                keep: uint256 = constants.WAD - collateral.asset_config[asset].mm_haircut
+                weighted_mm: uint256 = math._mul_div(value, keep, constants.WAD, False)
+                x.market += value
+                x.weighted_mm += weighted_mm
+                x.addon += weighted_mm - math._mul_div(
+                    value,
+                    constants.WAD - collateral.asset_config[asset].im_haircut,
+                    constants.WAD,
+                    False,
+                )
+                if groups:
+                    g: uint256 = portfolio.risk_group[asset]
+                    x.lo[g] += convert(weighted_mm, int256)
+                    x.hi[g] += convert(
+                        math._mul_div(
+                            math._mul_div(amount, price, constants.WAD, True),
+                            keep,
+                            constants.WAD,
+                            True,
+                        ),
+                        int256,
+                    )
         mask >>= 1
     # weighted_mm <= market <= 2**128 * 1e18 * 1e36 / 1e18 < 2**255: the
     # conversion cannot fail.

@@ -40,7 +40,10 @@
           worst scenario loss), receiving a non-quote
           collateral at `collateral_discount` below the oracle price (at
           most the asset's maintenance haircut, so the account's equity
-          never falls).
+          never falls). The collateral is seized inside the engine, credited
+          to the liquidator's sub-account 0 (as Compound v3's `absorb` and
+          Aave's `receiveAToken`): no token is pushed, so a paused or
+          blocklisting collateral token cannot block the liquidation.
         - Bad debt: once an account has no positions and no non-quote
           collateral, a negative quote balance is a deficit; the insurance
           fund pays it, then the pool ledger (LP share price falls). Both
@@ -155,6 +158,20 @@ event BadDebt:
     deficit: uint256
     from_insurance: uint256
     from_pool: uint256
+
+
+event CollateralWrittenOff:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    asset: indexed(address)
+    # Native units moved to the insurance account.
+    amount: int256
+
+
+event CollateralRecovered:
+    asset: indexed(address)
+    to: indexed(address)
+    amount: uint256
 
 
 event InsuranceFunded:
@@ -490,14 +507,16 @@ def liquidate_collateral(
     """
     @notice Repays quote debt of an account with no positions and equity
             below its maintenance margin, buying one of its collateral
-            assets at a discount.
+            assets at a discount. The repayment is pulled from the caller's
+            wallet; the collateral is credited to the caller's sub-account
+            0 in the engine (no token leaves), to withdraw when it wants.
     @param owner The account owner (not the caller).
     @param sub_id The sub-account.
     @param asset A listed non-quote asset the account holds.
     @param repay_amount Most quote to repay (native units, > 0); capped at
            the debt and at what the account's `asset` balance is worth.
-    @param min_out Least collateral accepted (native units of `asset`).
-    @return The collateral received (native units).
+    @param min_out Least collateral credited (native units of `asset`).
+    @return The collateral credited (native units).
     """
     governance._check_liquidations_open()
     self._check_not_self(owner, sub_id)
@@ -541,7 +560,10 @@ def liquidate_collateral(
 
     collateral._add(owner, sub_id, quote, convert(repaid, int256))
     collateral._add(owner, sub_id, asset, -convert(out, int256))
-    collateral._untrack_deposit(asset, out)
+    # Seized, not sent: the collateral moves to the liquidator's sub-account
+    # 0 inside the engine (withdrawing it is the liquidator's own step), so
+    # a token that is paused, blocklists or reverts cannot block this.
+    collateral._add(msg.sender, 0, asset, convert(out, int256))
     log CollateralLiquidation(
         owner=owner,
         sub_id=sub_id,
@@ -553,7 +575,6 @@ def liquidate_collateral(
     )
     self._settle_bad_debt(owner, sub_id)
     token_transfer._pull(quote, msg.sender, repaid)
-    token_transfer._push(asset, msg.sender, out)
     return out
 
 
@@ -561,15 +582,55 @@ def liquidate_collateral(
 def settle_bad_debt(owner: address, sub_id: uint256):
     """
     @notice Writes off the quote debt of an account with no positions and no
-            collateral left (e.g. it closed its own positions under water):
-            the insurance fund pays, then the pool ledger. Anyone may call.
+            collateral that counts (e.g. it closed its own positions under
+            water, or holds only a frozen asset at the end of its ramp):
+            collateral at a 100 % maintenance haircut moves to the
+            insurance account (the Clearinghouse's own sub-account 0) for
+            the owner to recover, and the insurance fund pays the debt,
+            then the pool ledger. Anyone may call; no price is read, so a
+            dead feed or a frozen token cannot block it.
     @param owner The account owner.
     @param sub_id The sub-account.
     """
     assert accounts._position_mask(owner, sub_id) == 0, errors.HAS_POSITIONS
-    assert not accounts._holds_collateral(owner, sub_id), errors.HOLDS_COLLATERAL
     assert collateral.balances[owner][sub_id][collateral.quote_asset] < 0, errors.NO_DEBT
+    held: uint256 = accounts._held_mask(owner, sub_id) >> 1
+    for i: uint256 in range(1, constants.MAX_ASSETS):
+        if held == 0:
+            break
+        if held & 1 != 0:
+            asset: address = collateral.asset_list[i]
+            # Only collateral worth nothing in every margin view is taken.
+            assert (
+                collateral.asset_config[asset].mm_haircut == constants.WAD
+            ), errors.HOLDS_COLLATERAL
+            amount: int256 = collateral.balances[owner][sub_id][asset]
+            collateral._add(owner, sub_id, asset, -amount)
+            collateral._add(self, 0, asset, amount)
+            log CollateralWrittenOff(owner=owner, sub_id=sub_id, asset=asset, amount=amount)
+        held >>= 1
     self._settle_bad_debt(owner, sub_id)
+
+
+@external
+def recover_collateral(asset: address, amount: uint256, to: address):
+    """
+    @notice Moves collateral written off with bad debt from the insurance
+            account (the Clearinghouse's own sub-account 0) to `to`'s
+            sub-account 0, inside the engine: `to` withdraws it (e.g. to
+            sell it and pay the proceeds back with `fund_insurance`) when
+            the token works. Owner only.
+    @param asset A listed asset.
+    @param amount Native units, > 0, at most the insurance account holds.
+    @param to The account credited (not the Clearinghouse).
+    """
+    ownable._check_owner()
+    assert amount > 0, errors.ZERO_AMOUNT
+    assert to != self, errors.RECOVER_TO_SELF
+    assert convert(amount, int256) <= collateral.balances[self][0][asset], errors.RECOVER_ABOVE_HELD
+    collateral._add(self, 0, asset, -convert(amount, int256))
+    collateral._add(to, 0, asset, convert(amount, int256))
+    log CollateralRecovered(asset=asset, to=to, amount=amount)
 
 
 @external

@@ -40,7 +40,9 @@ initializes: operators
 initializes: accounts
 initializes: oracle
 initializes: registry
-initializes: collateral[ownable := ownable, accounts := accounts, oracle := oracle]
+initializes: collateral[
+    ownable := ownable, accounts := accounts, governance := governance, oracle := oracle
+]
 initializes: markets[ownable := ownable, collateral := collateral, oracle := oracle]
 initializes: orders[ownable := ownable, markets := markets]
 initializes: liquidity[

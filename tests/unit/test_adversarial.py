@@ -318,8 +318,9 @@ def test_reentrancy_core_entry_points_are_locked(
 def test_reentrancy_liquidate_collateral_is_locked(
     adv_re_underwater, trader, stranger, keeper, lp, fund, snapshot_balances
 ):
-    """liquidate_collateral pulls the repayment (RUSD) and pushes the
-    collateral (RETH): a callback from either token finds the lock held."""
+    """liquidate_collateral pulls the repayment (RUSD): its callback finds
+    the lock held. The collateral (RETH) is seized inside the engine: the
+    token is never called, so it has no callback to make."""
     w = adv_re_underwater
     fund(w.rq, stranger, 1_000 * USDC, w.ch)
     outer = {
@@ -333,11 +334,11 @@ def test_reentrancy_liquidate_collateral_is_locked(
     before = ledgers(snapshot_balances, w.ch, [w.rq, w.rc], people, w.pool, (1,))
     payloads = _core_payloads(w, trader)
     _assert_reentry_blocked(w.rq, payloads, outer, stranger)  # repayment pulled
-    _assert_reentry_blocked(w.rc, payloads, outer, stranger)  # collateral pushed
     assert ledgers(snapshot_balances, w.ch, [w.rq, w.rc], people, w.pool, (1,)) == before
     _run(outer)
-    # 500 RUSD buys 500 / (2,600 * 95 %) RETH.
-    assert w.rc.balanceOf(stranger) == 500 * USDC * 10**12 * E18 // (2_470 * E18)
+    # 500 RUSD buys 500 / (2,600 * 95 %) RETH, credited in the engine.
+    assert w.ch.balance_of(stranger, 0, w.rc) == 500 * USDC * 10**12 * E18 // (2_470 * E18)
+    assert w.rc.balanceOf(stranger) == 0
 
 
 def test_reentrancy_liquidity_pool_entry_points_are_locked(
@@ -702,8 +703,6 @@ def test_bad_price_stops_every_engine_path_and_moves_nothing(
         "account_health": lambda: ch.account_health(trader, 0),
         "collateral_value": lambda: ch.collateral_value(trader, 0),
         "is_liquidatable (lens)": lambda: lens.is_liquidatable(ch, trader, 0),
-        "account_healths (lens)": lambda: lens.account_healths(ch, 0, 50),
-        "accounts_to_liquidate (lens)": lambda: lens.accounts_to_liquidate(ch, 0, 50),
         "funding_now": lambda: ch.funding_now(0),
         "pool_value": lambda: ch.pool_value(),
         "LiquidityPool.totalAssets": lambda: pool.totalAssets(),
@@ -736,6 +735,11 @@ def test_bad_price_stops_every_engine_path_and_moves_nothing(
             for call in {**views, **actions}.values():
                 with ape.reverts(reason):
                     call()
+            # The keepers' pages do not revert: the trader's row names the
+            # reason and WETH, and it is left out of the liquidatable list.
+            rows = {r.owner: r for r in lens.account_healths(ch, 0, 50)}
+            assert (rows[trader.address].error, rows[trader.address].asset) == (reason, weth), mode
+            assert trader.address not in [a.owner for a in lens.accounts_to_liquidate(ch, 0, 50)]
             assert ledgers(snapshot_balances, ch, [usdc, weth], people, pool) == before, mode
             # ERC-4626's max* report 0 instead of reverting.
             assert pool.maxDeposit(lp) == pool.maxWithdraw(lp) == pool.maxRedeem(lp) == 0, mode
@@ -1033,8 +1037,8 @@ def test_euler_an_operator_cannot_liquidate_the_collateral_of_its_owner(
             ch.liquidate_collateral(trader, 0, weth, 1_000 * USDC, 0, sender=who)
     assert snapshot_balances(ch, [usdc, weth], [trader, stranger, hedger]) == before
     ch.liquidate_collateral(trader, 0, weth, 1_000 * USDC, 0, sender=hedger)
-    # 1,000 USDC buys 1,000 / (2,600 * 95 %) WETH.
-    assert weth.balanceOf(hedger) == 404_858_299_595_141_700
+    # 1,000 USDC buys 1,000 / (2,600 * 95 %) WETH, credited in the engine.
+    assert ch.balance_of(hedger, 0, weth) == 404_858_299_595_141_700
 
 
 def test_euler_a_reducing_trade_cannot_push_its_account_into_bad_debt(

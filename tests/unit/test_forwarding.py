@@ -67,4 +67,8 @@ def test_every_forwarded_return_fits_the_fallback_buffer():
     # The sizing itself, on hand-counted cases: 25 static words, and a
     # bounded array of 16 addresses (offset, length, 16 words).
     assert sizes["ClearinghouseLiquidator.portfolio_exposure"] == 25 * WORD
-    assert sizes["ClearinghouseAdmin.listed_assets"] == (2 + 16) * WORD
+    # (No forwarded function returns an array today; the core serves
+    # `listed_assets` itself, so the array case is checked on its ABI item.)
+    assert "ClearinghouseAdmin.listed_assets" not in sizes
+    item = {"type": "address[]", "_function": "listed_assets"}
+    assert _size(item, {"listed_assets": 16}) == (2 + 16) * WORD

@@ -28,6 +28,7 @@ from xmargin.maths.liquidation import LiquidationParams
 
 LP = LiquidationParams()
 FEED = 10**8
+ZERO = "0x" + "0" * 40
 
 
 @pytest.fixture
@@ -278,11 +279,19 @@ def test_collateral_liquidation_partial(weth_backed, trader, stranger, usdc, wet
     assert expected == 404_858_299_595_141_700
     tx = ch.liquidate_collateral(trader, 0, weth, 1_000 * USDC, expected, sender=stranger)
     assert bought(ch, tx) == expected
-    assert weth.balanceOf(stranger) == expected
+    # Seized inside the engine: credited to the liquidator's sub-account 0,
+    # no WETH left the Clearinghouse.
+    assert ch.balance_of(stranger, 0, weth) == expected
+    assert weth.balanceOf(stranger) == 0 and weth.balanceOf(ch) == ETH
     assert usdc.balanceOf(stranger) == 0
     assert ch.balance_of(trader, 0, usdc) == -2_420_150_000
     assert ch.balance_of(trader, 0, weth) == ETH - expected
     assert not list(tx.events.filter(ch.BadDebt))
+    # Withdrawing it is the liquidator's own later step.
+    ch.withdraw(0, weth, expected, sender=stranger)
+    assert weth.balanceOf(stranger) == expected
+    assert ch.balance_of(stranger, 0, weth) == 0
+    assert weth.balanceOf(ch) == ETH - expected == ch.balance_of(trader, 0, weth)
     # A discount under the 10 % haircut: the account's equity rose.
     e, _, _ = ch.account_health(trader, 0)
     assert e > -690_150_000 * 10**12 - 390 * E18
@@ -304,7 +313,7 @@ def test_collateral_liquidation_takes_all_then_bad_debt(
     assert ch.balance_of(trader, 0, usdc) == 0 and ch.balance_of(trader, 0, weth) == 0
     assert ch.held_mask(trader, 0) == 0
     assert usdc.balanceOf(ch) == quote_ledgers(ch, usdc, [trader, keeper, stranger])
-    assert weth.balanceOf(ch) == 0
+    assert weth.balanceOf(ch) == ETH == ch.balance_of(stranger, 0, weth)
 
 
 def test_collateral_liquidation_bad_input(
@@ -665,13 +674,14 @@ def test_registry_and_batch_views(lens, bull_10, trader, hedger, usdc, fund, eth
     assert [(r.owner, r.sub_id) for r in rows] == [(trader.address, 0), (hedger.address, 3)]
     assert rows[0].equity == 1_269_850 * 10**15 and rows[0].mm == 1_365 * E18
     # The hedger is short 1 ETH from $3,000: up $270 at $2,730.
-    assert tuple(rows[1])[2:] == tuple(ch.account_health(hedger, 3))
+    assert tuple(rows[1])[2:5] == tuple(ch.account_health(hedger, 3))
+    assert (rows[1].error, rows[1].asset) == ("", ZERO)  # read
     assert len(lens.account_healths(ch, 0, 1)) == 1
     # Review finding: a registered account with nothing owed is reported in
     # WAD USD like any other (it was the raw native quote balance).
     ch.trade(3, 0, ETH, 3_001 * E18, sender=hedger)
     assert ch.position_mask(hedger, 3) == 0
-    assert tuple(lens.account_healths(ch, 1, 1)[0])[2:] == tuple(ch.account_health(hedger, 3))
+    assert tuple(lens.account_healths(ch, 1, 1)[0])[2:5] == tuple(ch.account_health(hedger, 3))
     assert lens.account_healths(ch, 1, 1)[0].equity > 9_000 * E18
 
 
@@ -772,9 +782,9 @@ def test_keeper_liquidates_everyone_else_when_one_feed_breaks(
     eth_feed, owner, fund, mode,
 ):  # fmt: skip
     """Issue 19: an account holding WBTC whose feed turns hostile cannot be
-    read, and the lens's page holding it reverts as a whole; the keeper
-    reads that page account by account, logs the one it cannot read with
-    the router's reason, and liquidates the bull in the same pass."""
+    read; the lens's page names it with the router's reason and WBTC, and
+    reads the two others. The keeper logs the one it cannot read and
+    liquidates the bull in the same pass."""
     from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
     from tests.engines import engine_over
     from xmargin.ops.keeper import Keeper, KeeperConfig
@@ -790,8 +800,17 @@ def test_keeper_liquidates_everyone_else_when_one_feed_breaks(
     ch.trade(0, 0, ETH // 10, 2**200, sender=stranger)  # registry index 2, after the broken one
     hostile.set_mode(mode, sender=owner)
     set_price(eth_feed, owner, 2_730)
-    with ape.reverts(errors.FEED_CALL_FAILED):
-        lens.account_healths(ch, 0, 50)
+    # The lens names the broken account and the asset to blame, and reads
+    # the others in the same page (issue 19).
+    rows = lens.account_healths(ch, 0, 50)
+    assert [(r.owner, r.error, r.asset) for r in rows] == [
+        (trader.address, "", ZERO),
+        (hedger.address, errors.FEED_CALL_FAILED, wbtc.address),
+        (stranger.address, "", ZERO),
+    ]
+    assert tuple(rows[1])[2:5] == (0, 0, 0)
+    assert tuple(rows[0])[2:5] == tuple(ch.account_health(trader, 0))
+    assert [tuple(a) for a in lens.accounts_to_liquidate(ch, 0, 50)] == [(trader.address, 0)]
     tokens = {"USDC": usdc, "WETH": weth, "WBTC": wbtc}
     feeds = {"WETH": eth_feed, "WBTC": hostile}
     engine = engine_over(ch, oracle, tokens, feeds, {"ETH": 0}, lens=lens)
@@ -799,7 +818,7 @@ def test_keeper_liquidates_everyone_else_when_one_feed_breaks(
     stats = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append).run_once()
     (unreadable,) = [e for e in log if e["event"] == "account_unreadable"]
     assert (unreadable["owner"], unreadable["sub_id"]) == (hedger.address, 0)
-    assert unreadable["reason"] == errors.FEED_CALL_FAILED
+    assert (unreadable["reason"], unreadable["asset"]) == (errors.FEED_CALL_FAILED, "WBTC")
     assert (stats.accounts, stats.unreadable, stats.liquidations) == (2, 1, 1)
     h = ch.account_health(trader, 0)
     assert h.equity >= h.mm
@@ -810,4 +829,4 @@ def test_keeper_liquidates_everyone_else_when_one_feed_breaks(
     block = ch.chain_manager.blocks.head.number
     rows = read_healths(engine, block, on_unreadable=lambda *a: missing.append(a))
     assert [(r.index, r.owner) for r in rows] == [(0, trader.address), (2, stranger.address)]
-    assert missing == [(1, hedger.address, 0, errors.FEED_CALL_FAILED)]
+    assert missing == [(1, hedger.address, 0, errors.FEED_CALL_FAILED, wbtc.address)]

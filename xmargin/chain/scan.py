@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from ape.exceptions import ContractLogicError
-
 from xmargin.chain.engine import Engine
 from xmargin.maths.model import Health
 
@@ -35,24 +33,23 @@ class HealthRow(Margins, Protocol):
     sub_id: int
 
 
+class LensRow(HealthRow, Protocol):
+    """What the lens returns: a row, or why it could not be read (the
+    engine's reason, and the first asset whose price the router refuses;
+    margins zero)."""
+
+    error: str
+    asset: str
+
+
 # (accounts read, accounts in total) after each page.
 Progress = Callable[[int, int], None]
 
 
-@dataclass
-class ReadRow:
-    """A row read account by account (a page's fallback): as the lens's."""
-
-    owner: str
-    sub_id: int
-    equity: int
-    im: int
-    mm: int
-
-
-# (registry index, owner, sub_id, the engine's revert reason) of an account
-# whose health cannot be read at the block (a price it needs is invalid).
-Unreadable = Callable[[int, str, int, str], None]
+# (registry index, owner, sub_id, the engine's revert reason, the asset
+# whose price the router refuses) of an account whose health cannot be read
+# at the block.
+Unreadable = Callable[[int, str, int, str, str], None]
 
 
 def health_pages(
@@ -65,28 +62,21 @@ def health_pages(
     """The lens's `account_healths` rows of registry accounts [0, total),
     one view call per page of `page`, every call pinned to `block`.
 
-    A page the lens cannot read (one of its accounts needs a price the
-    router refuses: the whole view reverts) is read account by account
-    instead; each account that still fails is left out and reported to
-    `on_unreadable` (issue 19: one broken feed must not hide the others)."""
+    The lens never reverts a page for one account's invalid price: that
+    account's row names the reason and the asset, and is reported to
+    `on_unreadable` and left out (issue 19: one broken feed must not hide
+    the others)."""
     lens, ch = engine.require_lens(), engine.clearinghouse
     for start in range(0, total, page):
-        try:
-            yield list(lens.account_healths(ch.address, start, page, block_id=block))
-            continue
-        except ContractLogicError:
-            pass
         rows: list[HealthRow] = []
-        for i in range(start, min(start + page, total)):
-            a = ch.account_at(i, block_id=block)
-            owner, sub_id = str(a.owner), int(a.sub_id)
-            try:
-                h = ch.account_health(owner, sub_id, block_id=block)
-            except ContractLogicError as err:
+        got: list[LensRow] = list(lens.account_healths(ch.address, start, page, block_id=block))
+        for i, row in enumerate(got, start):
+            if row.error:
                 if on_unreadable is not None:
-                    on_unreadable(i, owner, sub_id, str(err.message))
+                    owner, sub_id = str(row.owner), int(row.sub_id)
+                    on_unreadable(i, owner, sub_id, str(row.error), str(row.asset))
                 continue
-            rows.append(ReadRow(owner, sub_id, int(h.equity), int(h.im), int(h.mm)))
+            rows.append(row)
         yield rows
 
 
@@ -119,10 +109,10 @@ def read_healths(
     out: list[AccountHealth] = []
     skipped: set[int] = set()
 
-    def unreadable(index: int, owner: str, sub_id: int, reason: str) -> None:
+    def unreadable(index: int, owner: str, sub_id: int, reason: str, asset: str) -> None:
         skipped.add(index)
         if on_unreadable is not None:
-            on_unreadable(index, owner, sub_id, reason)
+            on_unreadable(index, owner, sub_id, reason, asset)
 
     index = 0
     for rows in health_pages(engine, total, page, block, on_unreadable=unreadable):

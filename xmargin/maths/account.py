@@ -23,7 +23,14 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from xmargin.maths.fixed_point import WAD, ceil_div, floor_div, mul_div_up
-from xmargin.maths.model import AssetParams, Health, account_health, token_value, weighted
+from xmargin.maths.model import (
+    AssetParams,
+    Health,
+    account_health,
+    token_value,
+    weighted,
+    worthless,
+)
 from xmargin.maths.perps import MarketParams, Position, PositionRisk, risk
 from xmargin.maths.portfolio import (
     MAX_GROUPS,
@@ -120,6 +127,8 @@ def group_exposure(account: Account, groups: RiskGroups) -> GroupExposure:
             continue
         if balance < 0:
             raise ValueError(f"non-quote balance of {asset} is negative")
+        if worthless(params):
+            continue
         price = account.prices[asset]
         value = token_value(balance, params, price)
         weighted_mm = weighted(value, params.mm_haircut)
@@ -207,6 +216,8 @@ def exact_scenario_pnls(
             params = account.assets[asset]
             if asset == account.quote:
                 pnl += shock * balance * params.precision
+                continue
+            if worthless(params):
                 continue
             value = Fraction(balance * params.precision * account.prices[asset], WAD)
             pnl += shock * value * Fraction(WAD - params.mm_haircut, WAD)

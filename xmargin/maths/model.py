@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from xmargin.maths import errors
-from xmargin.maths.fixed_point import MAX_DECIMALS, WAD, mul_div_down, precision
+from xmargin.maths.fixed_point import MAX_DECIMALS, WAD, ceil_div, mul_div_down, precision
 from xmargin.maths.perps import PositionRisk
 
 MAX_ASSETS = 16
@@ -125,6 +125,21 @@ def weighted(value: int, haircut: int) -> int:
     return mul_div_down(value, WAD - haircut, WAD)
 
 
+def worthless(params: AssetParams) -> bool:
+    """A 100 % maintenance haircut (a frozen asset at the end of its ramp):
+    the asset counts for nothing in any view, its price is never read, and
+    an account's debt can be written off with it (`settle_bad_debt`)."""
+    return params.mm_haircut == WAD
+
+
+def frozen_haircut(start: int, since: int, ramp: int, now: int) -> int:
+    """A frozen asset's haircut at `now` (`ramp_frozen_haircut`): from
+    `start` (the haircut at the freeze) linearly to 100 % over `ramp`
+    seconds, rounded up."""
+    t = min(now - since, ramp)
+    return start + ceil_div((WAD - start) * t, ramp)
+
+
 def collateral_value(
     balances: Mapping[str, int],
     assets: Mapping[str, AssetParams],
@@ -145,6 +160,8 @@ def collateral_value(
         if amount < 0:
             raise ValueError(f"non-quote balance of {name} is negative")
         params = assets[name]
+        if worthless(params):
+            continue  # counts for nothing; its price is not read
         v = token_value(amount, params, prices[name])
         market += v
         weighted_mm += weighted(v, params.mm_haircut)

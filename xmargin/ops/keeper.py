@@ -1,7 +1,9 @@
 """The keeper: settle due orders, liquidate every liquidatable account, ADL.
 
 One pass (`Keeper.run_once`):
-0. settle every delayed order that is due (docs/orders.md): learned from
+0. move every frozen asset's haircuts along their ramp
+   (`ramp_frozen_haircut`) once they have risen by `ramp_step` or reached
+   100 %; settle every delayed order that is due (docs/orders.md): learned from
    the order events (`xmargin.chain.orders.OrderBook`), settled once its
    delay has passed and its market's feed has published a price after it,
    earning the order's settlement fee (an order whose fill passes its
@@ -24,7 +26,12 @@ One pass (`Keeper.run_once`):
    transaction costs (priced through the oracle), and send `liquidate` for
    the position with the largest maintenance margin, again until the
    account is healthy; an account left with only collateral and quote
-   debt gets `liquidate_collateral` if the keeper holds quote tokens;
+   debt gets `liquidate_collateral` if the keeper holds quote tokens (the
+   collateral is credited to the keeper's sub-account 0 in the engine; the
+   keeper then withdraws it, and a token that refuses is logged and left
+   there); an account whose debt nothing backs (no collateral, or only
+   collateral at a 100 % haircut, whose price is then never read) gets
+   `settle_bad_debt`;
    while the engine is paused, or within its grace period after an unpause,
    nothing is sent (one `liquidations_closed` line);
 4. then, at the head the liquidations left (closing a loser raises
@@ -76,7 +83,7 @@ from xmargin.maths import lp_requests as lr
 from xmargin.maths import orders as om
 from xmargin.maths import pool as pool_model
 from xmargin.maths.fixed_point import WAD, ceil_div, precision
-from xmargin.maths.model import holds_collateral
+from xmargin.maths.model import frozen_haircut
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
@@ -137,6 +144,9 @@ class KeeperConfig:
     orders: bool = True
     # Settle due LP requests (deposits and redemptions) after the orders.
     lp_requests: bool = True
+    # Move a frozen asset's haircuts once their schedule is this far (WAD)
+    # above what the engine has, or at 100 %.
+    ramp_step: int = 10**15
 
 
 @dataclass
@@ -149,6 +159,10 @@ class PassStats:
     liquidations: int = 0
     collateral_liquidations: int = 0
     bad_debts_settled: int = 0
+    # frozen assets whose haircuts were moved along their ramp
+    haircuts_ramped: int = 0
+    # seized collateral the keeper could not withdraw (its token refused)
+    withdrawals_failed: int = 0
     lost_races: int = 0
     reverted: int = 0
     skipped_unprofitable: int = 0
@@ -229,7 +243,7 @@ class Keeper:
         account whose health cannot be read (a price it needs is invalid)
         is logged and left out; the others are read all the same."""
 
-        def unreadable(index: int, owner: str, sub_id: int, reason: str) -> None:
+        def unreadable(index: int, owner: str, sub_id: int, reason: str, asset: str) -> None:
             if stats is not None:
                 stats.unreadable += 1
             self.log(
@@ -239,6 +253,7 @@ class Keeper:
                     "owner": owner,
                     "sub_id": sub_id,
                     "reason": reason,
+                    "asset": self._symbol_of(asset),
                 }
             )
 
@@ -252,6 +267,7 @@ class Keeper:
     def run_once(self) -> PassStats:
         started = time.monotonic()
         stats = PassStats()
+        self.ramp_frozen_haircuts(stats)
         if self.config.orders:
             self.settle_orders(stats)
         if self.config.lp_requests:
@@ -709,24 +725,9 @@ class Keeper:
         ch = self.engine.clearinghouse
         quote = self.engine.tokens[self.engine.quote_symbol]
         debt = -ch.balance_of(owner, sub_id, quote.address)
-        if debt > 0 and not holds_collateral(ch.held_mask(owner, sub_id)):
+        if debt > 0 and self._worthless_debt(owner, sub_id):
             # Nothing left to sell: write the deficit off (insurance, then pool).
-            sent = self._send_for(ch.BadDebt, ch.settle_bad_debt, owner, sub_id, stats=stats)
-            if sent is not None:
-                outcome, ev = sent
-                stats.bad_debts_settled += 1
-                self.log(
-                    {
-                        "event": "bad_debt_settled",
-                        "owner": owner,
-                        "sub_id": sub_id,
-                        "deficit": ev.deficit,
-                        "from_insurance": ev.from_insurance,
-                        "from_pool": ev.from_pool,
-                        "tx": outcome.txn_hash,
-                    }
-                )
-            return sent is not None
+            return self._settle_bad_debt(owner, sub_id, stats)
         wallet = quote.balanceOf(self.sender)
 
         def skip(why: str) -> bool:
@@ -742,7 +743,10 @@ class Keeper:
                 continue
             held = ch.balance_of(owner, sub_id, token.address)
             if held > 0:
-                price = self.engine.router.price(token.address)
+                try:
+                    price = self.engine.router.price(token.address)
+                except ContractLogicError:
+                    continue  # its feed is down: another asset, or the write-off
                 choices.append((held * price * self._precision(symbol), symbol, held, price))
         if not choices:
             return skip("no collateral")
@@ -790,7 +794,99 @@ class Keeper:
                 "tx": outcome.txn_hash,
             }
         )
+        self._withdraw_seized(token.address, symbol, ev.collateral_out, stats)
         return True
+
+    def _withdraw_seized(self, asset: str, symbol: str, amount: int, stats: PassStats) -> None:
+        """Takes seized collateral out of the keeper's sub-account 0; a token
+        that refuses (paused, blocklisting) leaves it there, logged."""
+        ch = self.engine.clearinghouse
+        try:
+            with stdout_silenced():
+                ch.withdraw(0, asset, amount, sender=self.sender)
+        except ContractLogicError as err:
+            stats.withdrawals_failed += 1
+            self.log(
+                {"event": "seized_kept", "asset": symbol, "amount": amount, "reason": err.message}
+            )
+
+    def _symbol_of(self, address: str) -> str:
+        """The record's symbol of a token address (the address if unknown)."""
+        for symbol, token in self.engine.tokens.items():
+            if token.address == address:
+                return symbol
+        return address
+
+    def _worthless_debt(self, owner: str, sub_id: int) -> bool:
+        """No position, a quote debt, and no collateral that counts (none,
+        or only assets at a 100 % maintenance haircut): `settle_bad_debt`
+        writes it off."""
+        ch = self.engine.clearinghouse
+        if ch.position_mask(owner, sub_id) != 0:
+            return False
+        if ch.balance_of(owner, sub_id, self.engine.tokens[self.engine.quote_symbol].address) >= 0:
+            return False
+        for symbol, token in self.engine.tokens.items():
+            if symbol == self.engine.quote_symbol:
+                continue
+            held = ch.balance_of(owner, sub_id, token.address) > 0
+            if held and ch.asset_config(token.address).mm_haircut != WAD:
+                return False
+        return True
+
+    def _settle_bad_debt(self, owner: str, sub_id: int, stats: PassStats) -> bool:
+        """`settle_bad_debt`: the worthless collateral goes to the insurance
+        account, the deficit to the insurance fund, then the pool."""
+        ch = self.engine.clearinghouse
+        sent = self._send_for(ch.BadDebt, ch.settle_bad_debt, owner, sub_id, stats=stats)
+        if sent is None:
+            return False
+        outcome, ev = sent
+        stats.bad_debts_settled += 1
+        self.log(
+            {
+                "event": "bad_debt_settled",
+                "owner": owner,
+                "sub_id": sub_id,
+                "deficit": ev.deficit,
+                "from_insurance": ev.from_insurance,
+                "from_pool": ev.from_pool,
+                "written_off": len(outcome.events.filter(ch.CollateralWrittenOff)),
+                "tx": outcome.txn_hash,
+            }
+        )
+        return True
+
+    def ramp_frozen_haircuts(self, stats: PassStats) -> None:
+        """Moves each frozen asset's haircuts along its ramp once the
+        schedule is `ramp_step` above the engine's, or at 100 %: nobody
+        else has a reason to, and holders of the asset would rather not."""
+        ch = self.engine.clearinghouse
+        now = ch.chain_manager.blocks.head.timestamp
+        for symbol, token in self.engine.tokens.items():
+            if symbol == self.engine.quote_symbol:
+                continue
+            since, ramp, _, mm_start = ch.asset_freeze(token.address)
+            if ramp == 0:
+                continue
+            have = ch.asset_config(token.address).mm_haircut
+            due = frozen_haircut(mm_start, since, ramp, now)
+            if have == WAD or (due - have < self.config.ramp_step and due != WAD):
+                continue
+            sent = self._send_for(
+                ch.AssetParamsSet, ch.ramp_frozen_haircut, token.address, stats=stats
+            )
+            if sent is not None:
+                _, ev = sent
+                stats.haircuts_ramped += 1
+                self.log(
+                    {
+                        "event": "haircut_ramped",
+                        "asset": symbol,
+                        "mm_haircut": ev.mm_haircut,
+                        "im_haircut": ev.im_haircut,
+                    }
+                )
 
     def _send_for(
         self,

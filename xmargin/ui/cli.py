@@ -389,7 +389,7 @@ def accounts(unhealthy: bool, network: str, rpc: str | None) -> None:
     from xmargin.ui import report
 
     with _session(network, rpc) as s:
-        unreadable: list[tuple[int, str, int, str]] = []
+        unreadable: list[tuple[int, str, int, str, str]] = []
         with _quiet(), _progress("reading account health") as advance:
             rows = read_healths(
                 s.engine,
@@ -414,8 +414,12 @@ def accounts(unhealthy: bool, network: str, rpc: str | None) -> None:
             out.print(f"total shortfall ${report.usd(total)} across {len(below)} account(s)")
         else:
             out.print("no account below maintenance margin: nothing for a keeper to liquidate")
-        for index, owner, sub_id, reason in unreadable:
-            out.print(f"[red]account #{index} {owner}/{sub_id} cannot be read: {reason}[/red]")
+        symbols = {str(t.address): symbol for symbol, t in s.engine.tokens.items()}
+        for index, owner, sub_id, reason, asset in unreadable:
+            blame = symbols.get(asset, asset)
+            out.print(
+                f"[red]account #{index} {owner}/{sub_id} cannot be read: {reason} ({blame})[/red]"
+            )
 
 
 @main.command()

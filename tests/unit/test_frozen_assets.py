@@ -1,0 +1,332 @@
+"""Issue 19, points 1 and 2: a collateral token that turns hostile (paused,
+blocklisting) or whose feed dies cannot block a liquidation or keep a bad
+debt on the books.
+
+Setting: test_liquidation's flat ETH market and liquidation parameters, and
+HOST, a hostile-capable 18-decimal collateral at $2,600 (haircuts: initial
+20 %, maintenance 10 %). The trader deposits 1,000 USDC and 1 HOST and buys
+10 ETH at $3,000 (quote 969.85). At $2,600 its equity is
+969.85 - 4,000 + 90 % * 2,600 = -690.15: the keeper closes it whole and
+takes 75 % of the 2 % penalty on $26,000 (390). Left: 1 HOST against a
+quote debt of 969.85 - 4,000 - 390 = -3,420.15 USDC, equity
+-3,420.15 + 2,340 = -1,080.15 < MM = 0.
+"""
+
+from __future__ import annotations
+
+import ape
+import pytest
+
+from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
+from tests.markets import E18, ETH, USDC, allow_atomic, params
+from xmargin.maths import errors
+from xmargin.maths.liquidation import LiquidationParams
+from xmargin.maths.model import frozen_haircut
+
+FEED = 10**8
+WAD = 10**18
+DAY = 86_400
+PAUSED, BLOCKLIST = 1, 2
+DEBT = 3_420_150_000  # native USDC
+
+
+def set_price(feed, owner, usd: int) -> None:
+    feed.set_answer(usd * FEED, sender=owner)
+
+
+@pytest.fixture
+def host(project, owner, oracle, clearinghouse, make_feed):
+    token = owner.deploy(project.MockHostileToken, "Hostile", "HOST", 18)
+    feed = make_feed(2_600, description="HOST / USD")
+    oracle.set_feed(token, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    clearinghouse.list_asset(token, WAD // 5, WAD // 10, 1_000 * ETH, sender=owner)
+    return token
+
+
+@pytest.fixture
+def host_backed(clearinghouse, owner, weth, usdc, host, trader, keeper, fund, eth_feed):
+    """1 HOST against a 3,420.15 USDC debt, no position (module notes)."""
+    ch = clearinghouse
+    ch.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner)
+    allow_atomic(ch, owner)
+    ch.set_liquidation_params(LiquidationParams().as_tuple(), sender=owner)
+    fund(usdc, trader, 1_000 * USDC, ch)
+    fund(host, trader, ETH, ch)
+    ch.deposit(0, usdc, 1_000 * USDC, sender=trader)
+    ch.deposit(0, host, ETH, sender=trader)
+    ch.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)
+    set_price(eth_feed, owner, 2_600)
+    ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    assert ch.balance_of(trader, 0, usdc) == -DEBT
+    assert ch.balance_of(trader, 0, host) == ETH
+    assert ch.account_health(trader, 0).equity == -1_080_150_000 * 10**12
+    return ch
+
+
+def host_engine(ch, oracle, lens, usdc, weth, host, eth_feed):
+    """The keeper's view of this engine: USDC, WETH and HOST, the ETH market."""
+    from tests.engines import engine_over
+
+    host_feed = ch.chain_manager.contracts.instance_at(oracle.price_config(host).primary.aggregator)
+    tokens = {"USDC": usdc, "WETH": weth, "HOST": host}
+    feeds = {"WETH": eth_feed, "HOST": host_feed}
+    return engine_over(ch, oracle, tokens, feeds, {"ETH": 0}, lens=lens)
+
+
+def ledgers(ch, token, people) -> int:
+    """Every ledger of a non-quote token: the people's sub-account 0 and the
+    insurance account (the Clearinghouse's own sub-account 0)."""
+    return sum(ch.balance_of(p, 0, token) for p in people) + ch.balance_of(ch, 0, token)
+
+
+# ---------------------------------------------------------------- seizure without transfers
+
+
+@pytest.mark.parametrize("mode", [PAUSED, BLOCKLIST], ids=["paused", "blocklists the engine"])
+def test_a_hostile_collateral_token_cannot_block_its_liquidation(
+    host_backed, host, trader, stranger, usdc, fund, mode, snapshot_balances
+):
+    """Before issue 19 the engine pushed the seized HOST out, so a paused
+    token (or one blocklisting the engine) made the debt permanent. Now the
+    1,000 USDC repayment buys 1,000 / (2,600 * 95 %) HOST, credited to the
+    liquidator's sub-account 0: the token is never called. Withdrawing it is
+    the liquidator's own step, which the token refuses until it recovers,
+    moving nothing."""
+    ch = host_backed
+    host.set_mode(mode, sender=stranger)
+    host.set_blocked(ch, True, sender=stranger)
+    fund(usdc, stranger, 1_000 * USDC, ch)
+    expected = 1_000 * USDC * 10**12 * E18 // (2_470 * E18)
+    assert expected == 404_858_299_595_141_700
+    tx = ch.liquidate_collateral(trader, 0, host, 1_000 * USDC, expected, sender=stranger)
+    (ev,) = tx.events.filter(ch.CollateralLiquidation)
+    assert (ev.repaid, ev.collateral_out) == (1_000 * USDC, expected)
+    assert ch.balance_of(stranger, 0, host) == expected
+    assert ch.balance_of(trader, 0, host) == ETH - expected
+    assert ch.balance_of(trader, 0, usdc) == -DEBT + 1_000 * USDC
+    assert host.balanceOf(ch) == ETH == ledgers(ch, host, [trader, stranger])
+    before = snapshot_balances(ch, [host, usdc], [trader, stranger])
+    with ape.reverts():
+        ch.withdraw(0, host, expected, sender=stranger)
+    assert snapshot_balances(ch, [host, usdc], [trader, stranger]) == before
+    host.set_mode(0, sender=stranger)
+    ch.withdraw(0, host, expected, sender=stranger)
+    assert host.balanceOf(stranger) == expected
+    assert host.balanceOf(ch) == ETH - expected == ledgers(ch, host, [trader, stranger])
+
+
+def test_the_keeper_keeps_seized_collateral_its_token_will_not_send(
+    lens, host_backed, host, trader, keeper, usdc, weth, oracle, eth_feed, owner, fund
+):
+    """The keeper repays the whole debt it can (5,000 USDC in its wallet):
+    the account's 1 HOST costs 2,470, and the rest, 950.15, is bad debt.
+    Its withdrawal of the HOST fails on the paused token: logged, the HOST
+    stays in its sub-account 0, and the pass ends normally."""
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+
+    ch = host_backed
+    host.set_mode(PAUSED, sender=keeper)
+    fund(usdc, keeper, 5_000 * USDC, ch)
+    engine = host_engine(ch, oracle, lens, usdc, weth, host, eth_feed)
+    log: list[dict] = []
+    stats = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append).run_once()
+    (done,) = [e for e in log if e["event"] == "collateral_liquidated"]
+    assert (done["repaid"], done["collateral_out"]) == (2_470 * USDC, ETH)
+    (kept,) = [e for e in log if e["event"] == "seized_kept"]
+    assert (kept["asset"], kept["amount"]) == ("HOST", ETH)
+    assert (stats.collateral_liquidations, stats.withdrawals_failed) == (1, 1)
+    assert ch.balance_of(keeper, 0, host) == ETH == host.balanceOf(ch)
+    assert ch.balance_of(trader, 0, usdc) == 0 and ch.held_mask(trader, 0) == 0
+    assert ch.bad_debt_total() == DEBT - 2_470 * USDC
+
+
+# ---------------------------------------------------------------- freezing
+
+
+def test_freeze_roles_bounds_and_deposits(
+    host_backed, host, owner, guardian, stranger, trader, usdc, fund, snapshot_balances
+):
+    ch = host_backed
+    with ape.reverts(errors.NOT_OWNER_OR_GUARDIAN):
+        ch.freeze_asset(host, DAY, sender=stranger)
+    for ramp in (DAY - 1, 30 * DAY + 1):
+        with ape.reverts(errors.FREEZE_RAMP_RANGE):
+            ch.freeze_asset(host, ramp, sender=guardian)
+    with ape.reverts(errors.QUOTE_HAIRCUT):
+        ch.freeze_asset(usdc, DAY, sender=guardian)
+    with ape.reverts(errors.ASSET_NOT_LISTED):
+        ch.freeze_asset(stranger, DAY, sender=guardian)
+    with ape.reverts(errors.ASSET_NOT_FROZEN):
+        ch.ramp_frozen_haircut(host, sender=stranger)
+    with ape.reverts(errors.ASSET_NOT_FROZEN):
+        ch.unfreeze_asset(host, sender=owner)
+    tx = ch.freeze_asset(host, DAY, sender=guardian)
+    (ev,) = tx.events.filter(ch.AssetFrozen)
+    assert (ev.asset, ev.by, ev.ramp) == (host.address, guardian.address, DAY)
+    assert (ev.im_haircut, ev.mm_haircut) == (WAD // 5, WAD // 10)
+    since = ch.chain_manager.blocks[tx.block_number].timestamp
+    assert tuple(ch.asset_freeze(host)) == (since, DAY, WAD // 5, WAD // 10)
+    with ape.reverts(errors.ASSET_FROZEN):
+        ch.freeze_asset(host, DAY, sender=owner)
+    with ape.reverts(errors.ASSET_FROZEN):
+        ch.set_asset_params(host, 0, 0, 10**30, sender=owner)
+    fund(host, stranger, ETH, ch)
+    before = snapshot_balances(ch, [host], [stranger, trader])
+    with ape.reverts(errors.ASSET_FROZEN):
+        ch.deposit(0, host, ETH, sender=stranger)
+    assert snapshot_balances(ch, [host], [stranger, trader]) == before
+    # Withdrawing and moving between sub-accounts stay open.
+    with ape.reverts(errors.NOT_OWNER):
+        ch.unfreeze_asset(host, sender=guardian)
+    tx = ch.unfreeze_asset(host, sender=owner)
+    (ev,) = tx.events.filter(ch.AssetUnfrozen)
+    assert (ev.im_haircut, ev.mm_haircut) == (WAD // 5, WAD // 10)
+    assert tuple(ch.asset_freeze(host)) == (0, 0, 0, 0)
+    ch.deposit(0, host, ETH, sender=stranger)
+    assert ch.balance_of(stranger, 0, host) == ETH
+
+
+def test_haircuts_ramp_on_schedule_and_unfreeze_restores_them(
+    host_backed, host, owner, guardian, stranger, clock
+):
+    """Frozen with a one-day ramp: after 6 hours (a quarter) the maintenance
+    haircut is 10 % + 90 % / 4 = 32.5 % and the initial one
+    20 % + 80 % / 4 = 40 %; after the day, both are 100 %, and stay there."""
+    ch = host_backed
+    clock.at(0)
+    ch.freeze_asset(host, DAY, sender=guardian)
+    clock.at(6 * 3_600)
+    tx = ch.ramp_frozen_haircut(host, sender=stranger)
+    (ev,) = tx.events.filter(ch.AssetParamsSet)
+    assert (ev.im_haircut, ev.mm_haircut) == (4 * WAD // 10, 325 * WAD // 1_000)
+    cfg = ch.asset_config(host)
+    assert (cfg.im_haircut, cfg.mm_haircut) == (4 * WAD // 10, 325 * WAD // 1_000)
+    # One second in, a haircut moves by 0.9 / 86,400, rounded up.
+    # 0.9e18 / 86,400 = 10,416,666,666,666.67, up to ...667.
+    assert frozen_haircut(WAD // 10, 0, DAY, 1) == WAD // 10 + 10_416_666_666_667
+    clock.at(DAY + 3_600)
+    ch.ramp_frozen_haircut(host, sender=stranger)
+    cfg = ch.asset_config(host)
+    assert (cfg.im_haircut, cfg.mm_haircut) == (WAD, WAD)
+    ch.unfreeze_asset(host, sender=owner)
+    cfg = ch.asset_config(host)
+    assert (cfg.im_haircut, cfg.mm_haircut) == (WAD // 5, WAD // 10)
+
+
+# ---------------------------------------------------------------- write-off
+
+
+def test_debt_backed_by_a_dead_asset_is_written_off_and_its_collateral_recovered(
+    host_backed, host, owner, guardian, stranger, trader, keeper, usdc, fund, clock
+):
+    """The HOST token is paused and its feed dies. While its ramp runs the
+    debt cannot be written off (HOST still counts) nor the HOST bought (no
+    price). At the end of the ramp HOST counts for nothing and its price is
+    not read: the account's equity is its debt, -3,420.15, and anyone writes
+    it off. The 1 HOST moves to the insurance account; the insurance fund
+    (1,000 USDC) pays first, then the pool 2,420.15. Tokens held equal the
+    ledgers throughout; the owner recovers the HOST into its own account
+    and withdraws it once the token works again."""
+    ch = host_backed
+    fund(usdc, stranger, 1_000 * USDC, ch)
+    ch.fund_insurance(1_000 * USDC, sender=stranger)
+    host.set_mode(PAUSED, sender=stranger)
+    clock.at(0)
+    ch.freeze_asset(host, DAY, sender=guardian)
+    clock.at(12 * 3_600)  # the feed is 12 h old: stale (heartbeat 1 h)
+    ch.ramp_frozen_haircut(host, sender=stranger)
+    with ape.reverts(errors.HOLDS_COLLATERAL):
+        ch.settle_bad_debt(trader, 0, sender=stranger)
+    with ape.reverts(errors.PRICE_STALE):
+        ch.liquidate_collateral(trader, 0, host, USDC, 0, sender=stranger)
+    clock.at(DAY)
+    ch.ramp_frozen_haircut(host, sender=stranger)
+    assert tuple(ch.account_health(trader, 0)) == (-DEBT * 10**12, 0, 0)
+    pool_before = ch.pool_balance()
+    tx = ch.settle_bad_debt(trader, 0, sender=stranger)
+    (off,) = tx.events.filter(ch.CollateralWrittenOff)
+    assert (off.owner, off.sub_id, off.asset, off.amount) == (trader.address, 0, host.address, ETH)
+    (bad,) = tx.events.filter(ch.BadDebt)
+    assert (bad.deficit, bad.from_insurance, bad.from_pool) == (
+        DEBT,
+        1_000 * USDC,
+        DEBT - 1_000 * USDC,
+    )
+    assert pool_before - ch.pool_balance() == DEBT - 1_000 * USDC
+    assert ch.insurance_fund() == 0
+    assert ch.held_mask(trader, 0) == 0
+    assert ch.balance_of(ch, 0, host) == ETH == host.balanceOf(ch)
+    assert host.balanceOf(ch) == ledgers(ch, host, [trader, stranger, keeper, owner])
+    # Recovery: the owner's, within what the insurance account holds.
+    with ape.reverts(errors.NOT_OWNER):
+        ch.recover_collateral(host, ETH, stranger, sender=stranger)
+    with ape.reverts(errors.ZERO_AMOUNT):
+        ch.recover_collateral(host, 0, owner, sender=owner)
+    with ape.reverts(errors.RECOVER_ABOVE_HELD):
+        ch.recover_collateral(host, ETH + 1, owner, sender=owner)
+    with ape.reverts(errors.RECOVER_TO_SELF):
+        ch.recover_collateral(host, ETH, ch, sender=owner)
+    tx = ch.recover_collateral(host, ETH, owner, sender=owner)
+    (ev,) = tx.events.filter(ch.CollateralRecovered)
+    assert (ev.asset, ev.to, ev.amount) == (host.address, owner.address, ETH)
+    assert ch.balance_of(owner, 0, host) == ETH and ch.balance_of(ch, 0, host) == 0
+    host.set_mode(0, sender=stranger)
+    ch.withdraw(0, host, ETH, sender=owner)
+    assert host.balanceOf(owner) == ETH and host.balanceOf(ch) == 0
+
+
+def test_a_dead_feed_stops_blocking_its_holders_once_the_asset_is_worthless(
+    host_backed, host, owner, guardian, stranger, hedger, usdc, fund, eth_feed, clock
+):
+    """A bystander holding HOST beside USDC and an ETH position cannot take
+    USDC out while HOST's feed is dead (its initial margin needs the price).
+    At the end of the freeze's ramp HOST counts for nothing and is not
+    priced: the withdrawal goes through (1 ETH at $2,600 needs $260 of IM,
+    and 9,000 USDC is left)."""
+    ch = host_backed
+    fund(usdc, hedger, 10_000 * USDC, ch)
+    fund(host, hedger, ETH, ch)
+    ch.deposit(0, usdc, 10_000 * USDC, sender=hedger)
+    ch.deposit(0, host, ETH, sender=hedger)
+    ch.trade(0, 0, ETH, 2**200, sender=hedger)
+    clock.at(0)
+    ch.freeze_asset(host, DAY, sender=guardian)
+    clock.at(2 * 3_600)
+    set_price(eth_feed, owner, 2_600)  # ETH's feed is fresh, HOST's is not
+    with ape.reverts(errors.PRICE_STALE):
+        ch.withdraw(0, usdc, 1_000 * USDC, sender=hedger)
+    clock.at(DAY)
+    ch.ramp_frozen_haircut(host, sender=stranger)
+    set_price(eth_feed, owner, 2_600)
+    ch.withdraw(0, usdc, 1_000 * USDC, sender=hedger)
+    assert usdc.balanceOf(hedger) == 1_000 * USDC
+    assert ch.position(hedger, 0, 0).size == ETH
+
+
+def test_the_keeper_ramps_a_frozen_asset_and_writes_off_what_it_leaves(
+    lens, host_backed, host, trader, keeper, guardian, usdc, weth, oracle, eth_feed, clock
+):
+    """A day after the freeze the keeper moves HOST's haircuts to 100 %, then
+    finds the account at E = -3,420.15 < MM = 0 with nothing that counts,
+    and writes it off: the HOST to the insurance account, the debt to the
+    pool (the insurance fund is empty)."""
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+
+    ch = host_backed
+    clock.at(0)
+    ch.freeze_asset(host, DAY, sender=guardian)
+    engine = host_engine(ch, oracle, lens, usdc, weth, host, eth_feed)
+    clock.at(DAY)
+    ch.chain_manager.mine()
+    log: list[dict] = []
+    stats = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append).run_once()
+    (ramped,) = [e for e in log if e["event"] == "haircut_ramped"]
+    assert (ramped["asset"], ramped["mm_haircut"], ramped["im_haircut"]) == ("HOST", WAD, WAD)
+    (settled,) = [e for e in log if e["event"] == "bad_debt_settled"]
+    assert (settled["deficit"], settled["from_pool"], settled["written_off"]) == (DEBT, DEBT, 1)
+    assert (stats.haircuts_ramped, stats.bad_debts_settled) == (1, 1)
+    assert ch.balance_of(ch, 0, host) == ETH and ch.held_mask(trader, 0) == 0
+    # The next pass has nothing to do.
+    log.clear()
+    stats = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append).run_once()
+    assert (stats.haircuts_ramped, stats.liquidatable) == (0, 0)
