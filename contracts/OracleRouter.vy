@@ -16,6 +16,14 @@
           another shape (`feed call failed`), or whose `decimals()` no
           longer match the ones configured (`feed decimals changed`: the
           owner must set the feed again);
+        - a round from another Chainlink phase than the one confirmed
+          (`roundId >> 64`: the proxy now points at a new aggregator, whose
+          behaviour nobody has checked): `feed phase changed` until the
+          owner confirms the feed (`confirm_feed`). Round ids are never
+          assumed to grow (Chainlink's docs do not promise it within a
+          phase, and they jump across phases): freshness and publication
+          come from `updatedAt` alone, so a round that goes back is at most
+          stale, never taken as new;
         - an optional second feed that is itself invalid, or deviates from the
           primary by more than the configured fraction.
 @custom:security Owner-only configuration, two-step ownership (snekmate).
@@ -52,6 +60,9 @@ struct Feed:
     scale: uint256
     # The feed's decimals when it was set: every read checks them again.
     decimals: uint256
+    # The Chainlink phase (`roundId >> 64`) confirmed: rounds of another
+    # phase are refused until the owner confirms the feed again.
+    phase: uint256
 
 
 struct PriceConfig:
@@ -86,12 +97,21 @@ event FeedRemoved:
     asset: indexed(address)
 
 
+event FeedConfirmed:
+    asset: indexed(address)
+    # The phases (`roundId >> 64`) now accepted, primary and second feed.
+    phase: uint256
+    second_phase: uint256
+
+
 # Vyper lays a struct out one field per slot; a price read would cost 9 cold
 # slots (~19k gas). The configuration is packed by hand into three words,
 # and a read without a second feed touches two of them:
 #   feed word (primary, second): aggregator (bits 0-159), heartbeat (160-179,
 #       <= 7 days < 2**20), feed decimals (180-184, <= 18);
-#   primary word, bit 185: a second feed is set;
+#   primary word, bit 185: a second feed is set; bits 186-201 and 202-217:
+#       the primary's and the second feed's confirmed Chainlink phase
+#       (`roundId >> 64`, a uint16);
 #   second word, bits 186-249: max_deviation (<= 1e18 < 2**64);
 #   bounds word: min_price (bits 0-127), max_price (128-255), both <= 1e36.
 primary_word: HashMap[address, uint256]
@@ -102,6 +122,11 @@ HEARTBEAT_SHIFT: constant(uint256) = 160
 DECIMALS_SHIFT: constant(uint256) = 180
 HAS_SECOND_BIT: constant(uint256) = 1 << 185
 DEVIATION_SHIFT: constant(uint256) = 186
+PHASE_SHIFT: constant(uint256) = 186
+SECOND_PHASE_SHIFT: constant(uint256) = 202
+PHASE_MASK: constant(uint256) = (1 << 16) - 1
+# Everything in the primary word but the phases.
+PHASES: constant(uint256) = ((1 << 32) - 1) << PHASE_SHIFT
 ADDRESS_MASK: constant(uint256) = (1 << 160) - 1
 HEARTBEAT_MASK: constant(uint256) = (1 << 20) - 1
 DECIMALS_MASK: constant(uint256) = (1 << 5) - 1
@@ -174,9 +199,14 @@ def price_config(asset: address) -> PriceConfig:
     """
     bounds: uint256 = self.bounds_word[asset]
     second: uint256 = self.second_word[asset]
+    word: uint256 = self.primary_word[asset]
+    primary: Feed = self._unpack_feed(word)
+    primary.phase = (word >> PHASE_SHIFT) & PHASE_MASK
+    secondary: Feed = self._unpack_feed(second)
+    secondary.phase = (word >> SECOND_PHASE_SHIFT) & PHASE_MASK
     return PriceConfig(
-        primary=self._unpack_feed(self.primary_word[asset]),
-        secondary=self._unpack_feed(second),
+        primary=primary,
+        secondary=secondary,
         min_price=bounds & BOUND_MASK,
         max_price=bounds >> 128,
         max_deviation=(second >> DEVIATION_SHIFT) & DEVIATION_MASK,
@@ -214,8 +244,14 @@ def set_feed(
     word: uint256 = 0
     decimals: uint256 = 0
     word, decimals = self._feed_word(aggregator, heartbeat)
-    # Keep the "second feed set" bit of the word being replaced.
-    self.primary_word[asset] = word | (self.primary_word[asset] & HAS_SECOND_BIT)
+    # Keep the "second feed set" bit and the second feed's phase of the
+    # word being replaced; this feed's phase is the one it answers now.
+    old: uint256 = self.primary_word[asset]
+    self.primary_word[asset] = (
+        word
+        | (old & (HAS_SECOND_BIT | (PHASE_MASK << SECOND_PHASE_SHIFT)))
+        | (self._phase(aggregator) << PHASE_SHIFT)
+    )
     self.bounds_word[asset] = min_price | (max_price << 128)
     log FeedSet(
         asset=asset,
@@ -251,7 +287,11 @@ def set_secondary_feed(
     decimals: uint256 = 0
     word, decimals = self._feed_word(aggregator, heartbeat)
     self.second_word[asset] = word | (max_deviation << DEVIATION_SHIFT)
-    self.primary_word[asset] = primary | HAS_SECOND_BIT
+    self.primary_word[asset] = (
+        (primary & ~(PHASE_MASK << SECOND_PHASE_SHIFT))
+        | HAS_SECOND_BIT
+        | (self._phase(aggregator) << SECOND_PHASE_SHIFT)
+    )
     log SecondaryFeedSet(
         asset=asset,
         aggregator=aggregator,
@@ -271,10 +311,33 @@ def remove_secondary_feed(asset: address):
     ownable._check_owner()
     assert self.second_word[asset] != 0, errors.NO_SECOND_FEED
     self.second_word[asset] = 0
-    self.primary_word[asset] &= ~HAS_SECOND_BIT
+    self.primary_word[asset] &= ~(HAS_SECOND_BIT | (PHASE_MASK << SECOND_PHASE_SHIFT))
     log SecondaryFeedSet(
         asset=asset, aggregator=empty(address), heartbeat=0, decimals=0, max_deviation=0
     )
+
+
+@external
+def confirm_feed(asset: address):
+    """
+    @notice Accepts the Chainlink phase each of `asset`'s feeds answers in
+            now, after checking what the new aggregator behind the proxy
+            reports; reads refused with `feed phase changed` go through
+            again. The current answer must pass every check.
+    @param asset The token; it must have a feed.
+    """
+    ownable._check_owner()
+    word: uint256 = self.primary_word[asset]
+    assert word != 0, errors.NO_FEED
+    phase: uint256 = self._phase(self._aggregator_of(word))
+    second: uint256 = 0
+    if word & HAS_SECOND_BIT != 0:
+        second = self._phase(self._aggregator_of(self.second_word[asset]))
+    self.primary_word[asset] = (
+        (word & ~PHASES) | (phase << PHASE_SHIFT) | (second << SECOND_PHASE_SHIFT)
+    )
+    log FeedConfirmed(asset=asset, phase=phase, second_phase=second)
+    self._price(asset)
 
 
 @external
@@ -313,6 +376,29 @@ def _feed_word(aggregator: address, heartbeat: uint256) -> (uint256, uint256):
 
 
 @internal
+@view
+def _phase(aggregator: address) -> uint256:
+    """
+    @dev The Chainlink phase the feed's latest round is in (`roundId >> 64`,
+         0 for a plain aggregator); a feed whose round is unreadable fails
+         the price check that follows every configuration change.
+    """
+    ok: bool = False
+    data: Bytes[160] = b""
+    ok, data = raw_call(
+        aggregator,
+        method_id("latestRoundData()"),
+        max_outsize=160,
+        gas=FEED_GAS,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if not ok or len(data) != 160:
+        return 0
+    return (convert(slice(data, 0, 32), uint256) >> 64) & PHASE_MASK
+
+
+@internal
 @pure
 def _aggregator_of(word: uint256) -> address:
     return convert(convert(word & ADDRESS_MASK, uint160), address)
@@ -332,12 +418,15 @@ def _unpack_feed(word: uint256) -> Feed:
         heartbeat=(word >> HEARTBEAT_SHIFT) & HEARTBEAT_MASK,
         scale=10**(constants.MAX_DECIMALS - decimals),
         decimals=decimals,
+        phase=0,
     )
 
 
 @internal
 @view
-def _read(feed: Feed, min_price: uint256, max_price: uint256, second: bool) -> (uint256, uint256):
+def _read(
+    feed: Feed, phase: uint256, min_price: uint256, max_price: uint256, second: bool
+) -> (uint256, uint256):
     """
     @dev Reads one feed and applies every per-feed check. `second` only
          picks the reasons (the primary's or the second feed's). Returns
@@ -381,6 +470,9 @@ def _read(feed: Feed, min_price: uint256, max_price: uint256, second: bool) -> (
     )
     if not ok or len(decimals) != 32 or convert(decimals, uint256) != feed.decimals:
         self._fail(second, errors.FEED_DECIMALS_CHANGED, errors.SECOND_DECIMALS_CHANGED)
+    # A round from another phase comes from an aggregator nobody confirmed.
+    if round_id >> 64 != phase:
+        self._fail(second, errors.FEED_PHASE_CHANGED, errors.SECOND_PHASE_CHANGED)
     if answer <= 0:
         self._fail(second, errors.PRICE_NOT_POSITIVE, errors.SECOND_NOT_POSITIVE)
     if updated_at == 0 or answered_in_round < round_id:
@@ -420,10 +512,18 @@ def _price(asset: address) -> (uint256, uint256):
     max_price: uint256 = bounds >> 128
     p: uint256 = 0
     published: uint256 = 0
-    p, published = self._read(self._unpack_feed(word), min_price, max_price, False)
+    p, published = self._read(
+        self._unpack_feed(word), (word >> PHASE_SHIFT) & PHASE_MASK, min_price, max_price, False
+    )
     if word & HAS_SECOND_BIT != 0:
         second: uint256 = self.second_word[asset]
-        s: uint256 = self._read(self._unpack_feed(second), min_price, max_price, True)[0]
+        s: uint256 = self._read(
+            self._unpack_feed(second),
+            (word >> SECOND_PHASE_SHIFT) & PHASE_MASK,
+            min_price,
+            max_price,
+            True,
+        )[0]
         diff: uint256 = max(p, s) - min(p, s)
         # |s - p| / p <= max_deviation, compared exactly without division.
         max_deviation: uint256 = (second >> DEVIATION_SHIFT) & DEVIATION_MASK

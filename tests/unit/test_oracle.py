@@ -205,17 +205,21 @@ def test_replacing_the_primary_keeps_the_second_feed_check(
     )
 
 
-def test_config_extremes_round_trip(oracle, owner, asset, make_feed):
-    """Every packed field at its largest allowed value reads back unchanged."""
+def test_config_extremes_round_trip(oracle, owner, asset, make_feed, chain):
+    """Every packed field at its largest allowed value reads back unchanged
+    (a Chainlink phase is a uint16)."""
     primary = make_feed(1, decimals=0)
     second = make_feed(1, decimals=18)
+    t, top_phase = now(chain), (1 << 16) - 1
+    for f, answer in ((primary, 1), (second, WAD)):
+        f.set_round(top_phase << 64 | 1, answer, t, t, top_phase << 64 | 1, sender=owner)
     week = 7 * 86_400
     top = 10**36  # constants.MAX_PRICE
     oracle.set_feed(asset, primary, week, WAD - 1, top, sender=owner)
     oracle.set_secondary_feed(asset, second, week, WAD, sender=owner)
     cfg = oracle.price_config(asset)
-    assert tuple(cfg.primary) == (primary.address, week, 10**18, 0)
-    assert tuple(cfg.secondary) == (second.address, week, 1, 18)
+    assert tuple(cfg.primary) == (primary.address, week, 10**18, 0, top_phase)
+    assert tuple(cfg.secondary) == (second.address, week, 1, 18, top_phase)
     assert (cfg.min_price, cfg.max_price, cfg.max_deviation) == (WAD - 1, top, WAD)
     assert oracle.price(asset) == WAD
 
@@ -394,4 +398,80 @@ def test_a_feed_whose_decimals_change_is_refused_until_set_again(
 def test_a_second_feed_whose_decimals_change_is_refused(oracle, owner, priced, cross_checked):
     cross_checked.set_decimals(8, sender=owner)
     with ape.reverts(errors.SECOND_DECIMALS_CHANGED):
+        oracle.price(priced)
+
+
+# ---------------------------------------------------------------- Chainlink phases and rounds
+
+PHASE = 1 << 64  # roundId = phaseId << 64 | aggregatorRoundId
+
+
+def test_a_phase_change_is_refused_until_the_owner_confirms(
+    oracle, owner, stranger, priced, feed, chain
+):
+    """A Chainlink proxy moved to a new aggregator (phase 1): its rounds come
+    from code nobody checked, so the router refuses them with its own
+    reason until the owner confirms the feed; the confirmed phase then
+    reads as before. The model refuses the same round the same way."""
+    t = now(chain)
+    feed.set_round(PHASE | 1, 2_600 * 10**8, t, t, PHASE | 1, sender=owner)
+    with ape.reverts(errors.FEED_PHASE_CHANGED):
+        oracle.price(priced)
+    rnd = model.Round(*feed.latestRoundData())
+    bounds = model.PriceBounds(MIN_PRICE, MAX_PRICE)
+    with pytest.raises(model.PriceError, match=errors.FEED_PHASE_CHANGED):
+        model.normalise_price(rnd, model.FeedParams(8, HEARTBEAT), bounds, t)
+    assert model.normalise_price(rnd, model.FeedParams(8, HEARTBEAT, 1), bounds, t) == 2_600 * WAD
+    with ape.reverts(errors.NOT_OWNER):
+        oracle.confirm_feed(priced, sender=stranger)
+    tx = oracle.confirm_feed(priced, sender=owner)
+    [ev] = tx.decode_logs(oracle.FeedConfirmed)
+    assert (ev.asset, ev.phase, ev.second_phase) == (priced.address, 1, 0)
+    assert oracle.price(priced) == 2_600 * WAD
+    assert oracle.price_config(priced).primary.phase == 1
+    with ape.reverts(errors.NO_FEED):
+        oracle.confirm_feed(ZERO_ADDRESS, sender=owner)
+
+
+def test_a_second_feeds_phase_change_has_its_own_reason(
+    oracle, owner, priced, cross_checked, chain
+):
+    t = now(chain)
+    cross_checked.set_round(3 * PHASE | 7, ASSET_USD * 10**18, t, t, 3 * PHASE | 7, sender=owner)
+    with ape.reverts(errors.SECOND_PHASE_CHANGED):
+        oracle.price(priced)
+    oracle.confirm_feed(priced, sender=owner)
+    cfg = oracle.price_config(priced)
+    assert (cfg.primary.phase, cfg.secondary.phase) == (0, 3)
+    assert oracle.price(priced) == ASSET_USD * WAD
+    # Replacing the primary keeps the second feed's phase; removing the
+    # second feed clears it.
+    primary = oracle.price_config(priced).primary.aggregator
+    oracle.set_feed(priced, primary, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    assert oracle.price_config(priced).secondary.phase == 3
+    oracle.remove_secondary_feed(priced, sender=owner)
+    assert oracle.price_config(priced).secondary.phase == 0
+
+
+def test_a_feed_set_in_a_later_phase_is_read_in_it(oracle, owner, asset, feed, chain):
+    t = now(chain)
+    feed.set_round(5 * PHASE | 2, 2_400 * 10**8, t, t, 5 * PHASE | 2, sender=owner)
+    oracle.set_feed(asset, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    assert oracle.price_config(asset).primary.phase == 5
+    assert oracle.price(asset) == 2_400 * WAD
+
+
+def test_rounds_that_go_back_are_priced_by_their_own_time(oracle, owner, priced, feed, chain):
+    """Round ids are not promised to grow. A feed that answers round 9, then
+    round 4 published earlier, is read by `updatedAt` alone: round 4's
+    price with its own (older) publication time, so a delayed order never
+    takes it for a price published after its delay; older than the
+    heartbeat, it is stale."""
+    t = now(chain)
+    feed.set_round(9, 2_510 * 10**8, t - 5, t - 5, 9, sender=owner)
+    assert tuple(oracle.price_time(priced)) == (2_510 * WAD, t - 5)
+    feed.set_round(4, 2_490 * 10**8, t - 50, t - 50, 4, sender=owner)
+    assert tuple(oracle.price_time(priced)) == (2_490 * WAD, t - 50)
+    feed.set_round(3, 2_490 * 10**8, t, t - HEARTBEAT - 1, 3, sender=owner)
+    with ape.reverts(errors.PRICE_STALE):
         oracle.price(priced)

@@ -107,6 +107,8 @@ class Round:
 class FeedParams:
     decimals: int
     heartbeat: int
+    # the Chainlink phase (`roundId >> 64`) the owner confirmed
+    phase: int = 0
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,8 @@ def normalise_price(
         raise ValueError(f"feed decimals {feed.decimals} outside 0..{MAX_DECIMALS}")
     if rnd.decimals is not None and rnd.decimals != feed.decimals:
         raise PriceError(errors.SECOND_DECIMALS_CHANGED if second else errors.FEED_DECIMALS_CHANGED)
+    if rnd.round_id >> 64 != feed.phase:
+        raise PriceError(errors.SECOND_PHASE_CHANGED if second else errors.FEED_PHASE_CHANGED)
     if rnd.answer <= 0:
         raise PriceError(errors.SECOND_NOT_POSITIVE if second else errors.PRICE_NOT_POSITIVE)
     if rnd.updated_at == 0 or rnd.answered_in_round < rnd.round_id:
