@@ -41,6 +41,7 @@ exports: (
     state.funds.deposit,
     state.funds.withdraw,
     state.funds.withdraw_for,
+    state.funds.reconcile,
     state.funds.transfer_between,
     # health and margin mode
     state.health.account_health,

@@ -9,7 +9,9 @@
           (USDC's blacklist);
         3 false: transfers move nothing and return false;
         4 no return: transfers move the tokens and return no data (USDT);
-        5 upgraded to burn every gas unit a transfer is given.
+        5 upgraded to burn every gas unit a transfer is given;
+        and, in any mode, `rebase` moves one holder's balance up or down
+        (a rebasing token's supply change, as it lands on the engine).
 """
 
 from . import erc20_base
@@ -52,6 +54,21 @@ def set_mode(mode: uint256):
 @external
 def set_blocked(who: address, blocked: bool):
     self.blocked[who] = blocked
+
+
+@external
+def rebase(holder: address, bps: uint256, up: bool):
+    """
+    @notice Scales `holder`'s balance by `bps` basis points, up or down.
+    """
+    old: uint256 = erc20_base.balanceOf[holder]
+    delta: uint256 = old * bps // 10_000
+    if up:
+        erc20_base.balanceOf[holder] = old + delta
+        erc20_base.totalSupply += delta
+    else:
+        erc20_base.balanceOf[holder] = old - delta
+        erc20_base.totalSupply -= delta
 
 
 @internal

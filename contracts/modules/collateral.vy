@@ -90,6 +90,13 @@ event AssetFrozen:
     mm_haircut: uint256
 
 
+event AssetShortfall:
+    asset: indexed(address)
+    # Tokens the engine holds and what its ledgers book, native units.
+    held: uint256
+    ledgers: uint256
+
+
 event AssetUnfrozen:
     asset: indexed(address)
     # The haircuts restored (WAD): those at the freeze.
@@ -102,6 +109,8 @@ QUOTE_INDEX: constant(uint256) = 0
 # gives holders a day; none lasts longer than a month.
 MIN_FREEZE_RAMP: constant(uint256) = 86_400
 MAX_FREEZE_RAMP: constant(uint256) = 30 * 86_400
+# The ramp of a freeze the engine sets itself on a shortfall.
+SHORTFALL_RAMP: constant(uint256) = 7 * 86_400
 LANE_64: constant(uint256) = (1 << 64) - 1
 
 quote_asset: public(address)
@@ -212,10 +221,7 @@ def freeze_asset(asset: address, ramp: uint256):
     assert asset != self.quote_asset, errors.QUOTE_HAIRCUT
     assert self.freeze_word[asset] == 0, errors.ASSET_FROZEN
     assert ramp >= MIN_FREEZE_RAMP and ramp <= MAX_FREEZE_RAMP, errors.FREEZE_RAMP_RANGE
-    im: uint256 = self.asset_config[asset].im_haircut
-    mm: uint256 = self.asset_config[asset].mm_haircut
-    self.freeze_word[asset] = block.timestamp | (ramp << 64) | (im << 128) | (mm << 192)
-    log AssetFrozen(asset=asset, by=msg.sender, ramp=ramp, im_haircut=im, mm_haircut=mm)
+    self._freeze(asset, ramp, msg.sender)
 
 
 @external
@@ -322,6 +328,34 @@ def _check_params(asset: address, im_haircut: uint256, mm_haircut: uint256, cap:
 @view
 def _check_listed(asset: address):
     assert self.asset_config[asset].listed, errors.ASSET_NOT_LISTED
+
+
+@internal
+def _freeze(asset: address, ramp: uint256, by: address):
+    im: uint256 = self.asset_config[asset].im_haircut
+    mm: uint256 = self.asset_config[asset].mm_haircut
+    self.freeze_word[asset] = block.timestamp | (ramp << 64) | (im << 128) | (mm << 192)
+    log AssetFrozen(asset=asset, by=by, ramp=ramp, im_haircut=im, mm_haircut=mm)
+
+
+@internal
+def _reconcile(asset: address, held: uint256) -> uint256:
+    """
+    @dev `held`: the tokens of a non-quote `asset` the engine holds. Its
+         ledgers total exactly its deposit total (a non-quote balance moves
+         only by deposits, withdrawals and moves between accounts). On a
+         shortfall (a token that rebased down, or lost tokens) the asset
+         is frozen (a 7-day ramp, unless already frozen) and logged;
+         returns the fraction of the ledgers the tokens cover (WAD, at
+         most 1). A surplus (a donation, a rebase up) stays where it is.
+    """
+    ledgers: uint256 = self.total_deposits[asset]
+    if held >= ledgers:
+        return constants.WAD
+    log AssetShortfall(asset=asset, held=held, ledgers=ledgers)
+    if self.freeze_word[asset] == 0:
+        self._freeze(asset, SHORTFALL_RAMP, self)
+    return held * constants.WAD // ledgers
 
 
 @internal

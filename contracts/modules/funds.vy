@@ -11,6 +11,7 @@
 """
 
 from . import collateral
+from . import constants
 from . import health
 from . import operators
 from . import orders
@@ -83,7 +84,9 @@ def withdraw(sub_id: uint256, asset: address, amount: uint256) -> uint256:
     @param sub_id The caller's sub-account number.
     @param asset A listed token.
     @param amount Native units, > 0 and <= the balance.
-    @return The amount withdrawn.
+    @return The tokens sent: `amount`, or its share of what the engine holds
+            when a non-quote asset's tokens fall short of its ledgers
+            (`reconcile`).
     """
     return self._withdraw(msg.sender, sub_id, asset, amount)
 
@@ -97,10 +100,26 @@ def withdraw_for(owner: address, sub_id: uint256, asset: address, amount: uint25
     @param sub_id The sub-account the caller operates.
     @param asset A listed token.
     @param amount Native units, > 0 and <= the balance (max_value = all).
-    @return The amount withdrawn.
+    @return The tokens sent (as `withdraw`).
     """
     operators._check_operator(owner, sub_id)
     return self._withdraw(owner, sub_id, asset, amount)
+
+
+@external
+def reconcile(asset: address) -> uint256:
+    """
+    @notice Compares the tokens of a non-quote `asset` the engine holds
+            with its ledgers; on a shortfall, freezes the asset (a 7-day
+            ramp) with an `AssetShortfall` event. Anyone may call (the
+            keeper does when it sees a shortfall); every withdrawal of the
+            asset does the same.
+    @param asset A listed non-quote asset.
+    @return The fraction of the ledgers the tokens cover (WAD, at most 1).
+    """
+    collateral._check_listed(asset)
+    assert asset != collateral.quote_asset, errors.QUOTE_HAIRCUT
+    return collateral._reconcile(asset, token_transfer._held(asset))
 
 
 @external
@@ -128,14 +147,23 @@ def _withdraw(owner: address, sub_id: uint256, asset: address, amount: uint256) 
     if amount == max_value(uint256):
         to_send = convert(max(collateral.balances[owner][sub_id][asset], 0), uint256)
     new_balance: int256 = self._debit(owner, sub_id, asset, to_send)
+    # Reconciliation, where it is cheap: a non-quote asset's tokens held
+    # against its ledgers. On a shortfall the asset is frozen and every
+    # withdrawal is paid the same fraction (the ledger is debited in
+    # full), so nobody who leaves first takes the others' tokens.
+    to_pay: uint256 = to_send
+    if asset != collateral.quote_asset:
+        to_pay = to_send * collateral._reconcile(asset, token_transfer._held(asset)) // (
+            constants.WAD
+        )
     # Settlement moves quote balances without deposits, so a trader can
     # withdraw more quote than was ever deposited: the cap's running total
     # (net deposits) floors at zero instead of underflowing.
     collateral._untrack_deposit(asset, to_send)
     health._check_initial_margin(owner, sub_id)
-    token_transfer._push(asset, owner, to_send)
-    log Withdraw(owner=owner, sub_id=sub_id, asset=asset, amount=to_send, balance=new_balance)
-    return to_send
+    token_transfer._push(asset, owner, to_pay)
+    log Withdraw(owner=owner, sub_id=sub_id, asset=asset, amount=to_pay, balance=new_balance)
+    return to_pay
 
 
 @internal

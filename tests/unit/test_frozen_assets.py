@@ -330,3 +330,120 @@ def test_the_keeper_ramps_a_frozen_asset_and_writes_off_what_it_leaves(
     log.clear()
     stats = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append).run_once()
     assert (stats.haircuts_ramped, stats.liquidatable) == (0, 0)
+
+
+# ---------------------------------------------------------------- reconciliation
+
+
+@pytest.fixture
+def host_held(clearinghouse, host, stranger, hedger, fund):
+    """10 HOST in the stranger's account, 30 in the hedger's: 40 held."""
+    ch = clearinghouse
+    for who, amount in ((stranger, 10 * ETH), (hedger, 30 * ETH)):
+        fund(host, who, amount, ch)
+        ch.deposit(0, host, amount, sender=who)
+    assert host.balanceOf(ch) == ch.total_deposits(host) == 40 * ETH
+    return ch
+
+
+def test_a_token_that_rebases_down_is_frozen_and_paid_pro_rata(
+    host_held, host, stranger, hedger, keeper
+):
+    """The token takes 10 % of the engine's 40 HOST: 36 held against 40
+    booked. Before issue 19 the first to withdraw got all of theirs and the
+    last found the tokens gone. Now anyone's `reconcile` (or the next
+    withdrawal) freezes HOST (a 7-day ramp, by the engine itself), and
+    every withdrawal is paid 36 / 40 = 90 % of what it debits: 9 for the
+    stranger's 10, 27 for the hedger's 30, and nothing is left over."""
+    ch = host_held
+    host.rebase(ch, 1_000, False, sender=keeper)
+    tx = ch.reconcile(host, sender=keeper)
+    (short,) = tx.events.filter(ch.AssetShortfall)
+    assert (short.asset, short.held, short.ledgers) == (host.address, 36 * ETH, 40 * ETH)
+    (frozen,) = tx.events.filter(ch.AssetFrozen)
+    assert (frozen.by, frozen.ramp) == (ch.address, 7 * DAY)
+    tx = ch.withdraw(0, host, 10 * ETH, sender=stranger)
+    (w,) = tx.events.filter(ch.Withdraw)
+    assert (w.amount, w.balance) == (9 * ETH, 0)
+    assert not list(tx.events.filter(ch.AssetFrozen))  # frozen once
+    assert host.balanceOf(stranger) == 9 * ETH
+    assert (host.balanceOf(ch), ch.total_deposits(host)) == (27 * ETH, 30 * ETH)
+    ch.withdraw(0, host, 30 * ETH, sender=hedger)
+    assert host.balanceOf(hedger) == 27 * ETH
+    assert host.balanceOf(ch) == ch.total_deposits(host) == 0
+
+
+def test_the_first_withdrawal_after_a_rebase_down_freezes_by_itself(
+    host_held, host, stranger, keeper
+):
+    ch = host_held
+    host.rebase(ch, 2_500, False, sender=keeper)  # 30 held against 40
+    tx = ch.withdraw(0, host, 4 * ETH, sender=stranger)
+    (short,) = tx.events.filter(ch.AssetShortfall)
+    assert (short.held, short.ledgers) == (30 * ETH, 40 * ETH)
+    assert host.balanceOf(stranger) == 3 * ETH
+    assert tuple(ch.asset_freeze(host))[1] == 7 * DAY
+    with ape.reverts(errors.ASSET_FROZEN):
+        ch.deposit(0, host, 1, sender=stranger)
+
+
+def test_a_surplus_is_left_alone(host_held, host, stranger, keeper):
+    """A rebase up (or a donation) leaves more tokens than ledgers: nothing
+    is frozen, withdrawals pay what they debit, and the surplus stays in
+    the engine (it raises no deposit total: a donation cannot fill a cap)."""
+    ch = host_held
+    host.rebase(ch, 1_000, True, sender=keeper)  # 44 held against 40
+    tx = ch.reconcile(host, sender=keeper)
+    assert not list(tx.events.filter(ch.AssetShortfall))
+    ch.withdraw(0, host, 10 * ETH, sender=stranger)
+    assert host.balanceOf(stranger) == 10 * ETH
+    assert (host.balanceOf(ch), ch.total_deposits(host)) == (34 * ETH, 30 * ETH)
+    assert tuple(ch.asset_freeze(host)) == (0, 0, 0, 0)
+
+
+def test_reconcile_refuses_the_quote_and_unlisted_assets(clearinghouse, usdc, stranger):
+    with ape.reverts(errors.QUOTE_HAIRCUT):
+        clearinghouse.reconcile(usdc, sender=stranger)
+    with ape.reverts(errors.ASSET_NOT_LISTED):
+        clearinghouse.reconcile(stranger, sender=stranger)
+
+
+def test_the_keeper_freezes_an_asset_that_fell_short(
+    lens, host_held, host, keeper, usdc, weth, oracle, eth_feed
+):
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+
+    ch = host_held
+    host.rebase(ch, 1_000, False, sender=keeper)
+    engine = host_engine(ch, oracle, lens, usdc, weth, host, eth_feed)
+    log: list[dict] = []
+    stats = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append).run_once()
+    (short,) = [e for e in log if e["event"] == "asset_shortfall"]
+    assert (short["asset"], short["held"], short["ledgers"]) == ("HOST", 36 * ETH, 40 * ETH)
+    assert stats.shortfalls == 1
+    assert tuple(ch.asset_freeze(host))[1] == 7 * DAY
+    # Frozen once: the next pass sends nothing for it.
+    log.clear()
+    again = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append).run_once()
+    assert again.shortfalls == 0
+
+
+def test_status_and_report_lines_name_a_shortfall_and_a_freeze():
+    """The lines `xmargin status` and `report` print, from hand-made states:
+    36 held against 40 booked pays 90 %; a freeze from 10 % over a day, a
+    quarter in, shows the stored 10 % and the ramp's 32.5 %."""
+    from xmargin.chain.assets import AssetState
+    from xmargin.ui.report import asset_lines
+
+    short = AssetState("HOST", "0x1", 36 * ETH, 40 * ETH, 0, 0, 0, WAD // 10)
+    frozen = AssetState("WBTC", "0x2", 5 * 10**8, 5 * 10**8, 1_000, DAY, WAD // 10, WAD // 10)
+    fine = AssetState("WETH", "0x3", ETH, ETH, 0, 0, 0, WAD // 10)
+    lines = asset_lines(
+        [short, frozen, fine], {"HOST": 18, "WBTC": 8, "WETH": 18}, 1_000 + DAY // 4
+    )
+    assert lines == [
+        "[red]HOST: the engine holds 36.0000 against 40.0000 booked; withdrawals pay "
+        "90.00 % of what they debit[/red]",
+        "[yellow]WBTC frozen: no deposits; maintenance haircut 10.00 % (its ramp is at "
+        "32.50 %, 100 % in 64800 s)[/yellow]",
+    ]

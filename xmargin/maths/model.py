@@ -138,7 +138,7 @@ def frozen_haircut(start: int, since: int, ramp: int, now: int) -> int:
     """A frozen asset's haircut at `now` (`ramp_frozen_haircut`): from
     `start` (the haircut at the freeze) linearly to 100 % over `ramp`
     seconds, rounded up."""
-    t = min(now - since, ramp)
+    t = max(0, min(now - since, ramp))
     return start + ceil_div((WAD - start) * t, ramp)
 
 

@@ -1,19 +1,22 @@
 """The keeper: settle due orders, liquidate every liquidatable account, ADL.
 
 One pass (`Keeper.run_once`):
-0. move every frozen asset's haircuts along their ramp
-   (`ramp_frozen_haircut`) once they have risen by `ramp_step` or reached
-   100 %; settle every delayed order that is due (docs/orders.md): learned from
-   the order events (`xmargin.chain.orders.OrderBook`), settled once its
-   delay has passed and its market's feed has published a price after it,
+0. reconcile every non-quote asset whose tokens held fell short of its
+   ledgers (`reconcile` freezes it), and move every frozen asset's
+   haircuts along their ramp (`ramp_frozen_haircut`) once they have
+   risen by `ramp_step` or reached 100 %; settle every delayed order
+   that is due (docs/orders.md): learned from the order events
+   (`xmargin.chain.orders.OrderBook`), settled once its delay has
+   passed and its market's feed has published a price after it,
    earning the order's settlement fee (an order whose fill passes its
-   limit, or whose trade fails its checks, is removed by the engine: the
-   keeper still earns the fee); expired orders are left to their owners;
-   then every LP request that is due (the LiquidityPool's ERC-7540
-   deposits and redemptions, `xmargin.chain.lp_requests.RequestBook`):
-   its delay has passed and every feed of the pool's value has published
-   since; the pool's own refusals (no free cash, paused) are logged and
-   retried on the next pass;
+   limit, or whose trade fails its checks, is removed by the engine:
+   the keeper still earns the fee); expired orders are left to their
+   owners; then every LP request that is due (the LiquidityPool's
+   ERC-7540 deposits and redemptions,
+   `xmargin.chain.lp_requests.RequestBook`): its delay has passed and
+   every feed of the pool's value has published since; the pool's own
+   refusals (no free cash, paused) are logged and retried on the next
+   pass;
 1. learn new accounts from `AccountRegistered` events (backfilled from
    `from_block` the first time, then only new blocks), falling back to the
    on-chain registry (`account_at`) for any index the logs did not give;
@@ -67,6 +70,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ape.exceptions import ContractLogicError, ProviderError
 
+from xmargin.chain.assets import read_asset_states
 from xmargin.chain.engine import (
     Engine,
     MarketView,
@@ -83,7 +87,6 @@ from xmargin.maths import lp_requests as lr
 from xmargin.maths import orders as om
 from xmargin.maths import pool as pool_model
 from xmargin.maths.fixed_point import WAD, ceil_div, precision
-from xmargin.maths.model import frozen_haircut
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
@@ -159,8 +162,10 @@ class PassStats:
     liquidations: int = 0
     collateral_liquidations: int = 0
     bad_debts_settled: int = 0
-    # frozen assets whose haircuts were moved along their ramp
+    # frozen assets whose haircuts were moved along their ramp, and assets
+    # frozen for a shortfall of tokens against their ledgers
     haircuts_ramped: int = 0
+    shortfalls: int = 0
     # seized collateral the keeper could not withdraw (its token refused)
     withdrawals_failed: int = 0
     lost_races: int = 0
@@ -267,7 +272,7 @@ class Keeper:
     def run_once(self) -> PassStats:
         started = time.monotonic()
         stats = PassStats()
-        self.ramp_frozen_haircuts(stats)
+        self.watch_assets(stats)
         if self.config.orders:
             self.settle_orders(stats)
         if self.config.lp_requests:
@@ -857,32 +862,41 @@ class Keeper:
         )
         return True
 
-    def ramp_frozen_haircuts(self, stats: PassStats) -> None:
-        """Moves each frozen asset's haircuts along its ramp once the
-        schedule is `ramp_step` above the engine's, or at 100 %: nobody
-        else has a reason to, and holders of the asset would rather not."""
+    def watch_assets(self, stats: PassStats) -> None:
+        """Freezes (by `reconcile`) an asset whose tokens held fell short
+        of its ledgers, and moves each frozen asset's haircuts along its
+        ramp once the schedule is `ramp_step` above the engine's, or at
+        100 %: nobody else has a reason to, and holders of the asset would
+        rather not."""
         ch = self.engine.clearinghouse
         now = ch.chain_manager.blocks.head.timestamp
-        for symbol, token in self.engine.tokens.items():
-            if symbol == self.engine.quote_symbol:
+        for a in read_asset_states(self.engine):
+            if a.shortfall and not a.frozen:
+                sent = self._send_for(ch.AssetShortfall, ch.reconcile, a.address, stats=stats)
+                if sent is not None:
+                    stats.shortfalls += 1
+                    self.log(
+                        {
+                            "event": "asset_shortfall",
+                            "asset": a.symbol,
+                            "held": a.held,
+                            "ledgers": a.ledgers,
+                        }
+                    )
+                    (a,) = (b for b in read_asset_states(self.engine) if b.symbol == a.symbol)
+            if not a.frozen or a.mm_haircut == WAD:
                 continue
-            since, ramp, _, mm_start = ch.asset_freeze(token.address)
-            if ramp == 0:
+            due = a.due_haircut(now)
+            if due - a.mm_haircut < self.config.ramp_step and due != WAD:
                 continue
-            have = ch.asset_config(token.address).mm_haircut
-            due = frozen_haircut(mm_start, since, ramp, now)
-            if have == WAD or (due - have < self.config.ramp_step and due != WAD):
-                continue
-            sent = self._send_for(
-                ch.AssetParamsSet, ch.ramp_frozen_haircut, token.address, stats=stats
-            )
+            sent = self._send_for(ch.AssetParamsSet, ch.ramp_frozen_haircut, a.address, stats=stats)
             if sent is not None:
                 _, ev = sent
                 stats.haircuts_ramped += 1
                 self.log(
                     {
                         "event": "haircut_ramped",
-                        "asset": symbol,
+                        "asset": a.symbol,
                         "mm_haircut": ev.mm_haircut,
                         "im_haircut": ev.im_haircut,
                     }

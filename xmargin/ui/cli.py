@@ -231,11 +231,24 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
             out.print("no open position")
         _order_line(out, s, owner, sub_id)
         _lp_request_lines(out, s, owner)
+        _asset_lines(out, s)
         out.print(report.account_table("Health", view))
         if view.portfolio is not None and view.margin_config is not None:
             out.print(
                 report.portfolio_table("Portfolio margin", view.portfolio, view.margin_config)
             )
+
+
+def _asset_lines(out: Console, s: Session) -> None:
+    """Collateral assets not in good standing: short of their ledgers, or
+    frozen (issue 19)."""
+    from xmargin.chain.assets import read_asset_states
+    from xmargin.ui import report
+
+    now = s.engine.clearinghouse.chain_manager.blocks[s.block].timestamp
+    decimals = {k: v.decimals for k, v in s.engine.record.assets.items()}
+    for line in report.asset_lines(read_asset_states(s.engine, s.block), decimals, now):
+        out.print(line)
 
 
 def _order_line(out: Console, s: Session, owner: str, sub_id: int) -> None:
@@ -492,6 +505,7 @@ def report_command(out: Path, from_block: int, network: str, rpc: str | None) ->
             )
         console = _console()
         console.print(f"xmargin report on {s.where}")
+        _asset_lines(console, s)
         if summary.pool is not None:
             console.print(
                 report.pool_table(

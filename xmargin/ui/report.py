@@ -16,6 +16,7 @@ from xmargin.maths.fixed_point import WAD, format_units
 from xmargin.maths.model import AssetParams, Health, token_value, weighted
 
 if TYPE_CHECKING:
+    from xmargin.chain.assets import AssetState
     from xmargin.chain.connect import NetworkInfo
     from xmargin.chain.scan import AccountHealth
     from xmargin.maths.pool import PoolState
@@ -186,6 +187,29 @@ def collateral_table(
 
 def _percent(wad: int) -> str:
     return f"{wad * 10_000 // 10**18 / 100:.2f} %"
+
+
+def asset_lines(states: Sequence[AssetState], decimals: Mapping[str, int], now: int) -> list[str]:
+    """One line per collateral asset that is not in good standing: tokens
+    held short of its ledgers, or frozen (docs/liquidation.md)."""
+    out = []
+    for a in states:
+        d = decimals[a.symbol]
+        if a.shortfall:
+            covered = a.held * WAD // a.ledgers
+            out.append(
+                f"[red]{a.symbol}: the engine holds {format_units(a.held, d, 4)} against "
+                f"{format_units(a.ledgers, d, 4)} booked; withdrawals pay "
+                f"{_percent(covered)} of what they debit[/red]"
+            )
+        if a.frozen:
+            ends = a.frozen_since + a.ramp
+            out.append(
+                f"[yellow]{a.symbol} frozen: no deposits; maintenance haircut "
+                f"{_percent(a.mm_haircut)} (its ramp is at {_percent(a.due_haircut(now))}, "
+                f"100 % in {max(ends - now, 0)} s)[/yellow]"
+            )
+    return out
 
 
 def account_table(title: str, view: AccountView) -> Table:
