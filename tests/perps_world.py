@@ -90,6 +90,9 @@ class World:
     # frozen assets (at the end of their ramp: 100 % haircuts) -> their
     # parameters at the freeze, which `unfreeze_asset` puts back
     frozen: dict[str, model.AssetParams] = field(default_factory=dict)
+    # feed -> the decimals it answers now, when they moved from the
+    # configured ones (a feed turned hostile)
+    live_decimals: dict[int, int] = field(default_factory=dict)
     # the on-chain registry, in index order
     registered: list[Account] = field(default_factory=list)
     # optional test-only batch reader (contracts/mocks/StateReader.vy)
@@ -303,8 +306,14 @@ class World:
     def _post(self, m: int, answer: int, owner) -> None:
         self.feeds[m].set_answer(answer, sender=owner)
         # The round as the router will read it (its timestamp is the block's).
-        self.rounds[m] = model.Round(*self.feeds[m].latestRoundData())
+        self.read_round(m)
         self.prices[m] = answer * 10 ** (18 - self.feed_params[m].decimals)
+
+    def read_round(self, m: int) -> None:
+        """Feed `m`'s latest round, and the decimals it answers in if they
+        moved (the router refuses such a round)."""
+        rnd = model.Round(*self.feeds[m].latestRoundData())
+        self.rounds[m] = replace(rnd, decimals=self.live_decimals.get(m))
 
     def set_price(self, m: int, bps: int, owner) -> None:
         """Moves feed `m` by `bps` basis points (and refreshes its round)."""
@@ -372,7 +381,8 @@ class World:
         changes the world."""
         key = (str(who), sub, m)
         old = self.positions[key]
-        reason = errors.ZERO_SIZE if delta == 0 else self.price_error(m, now)
+        # The market's price is read before the size is checked.
+        reason = self.price_error(m, now) or (errors.ZERO_SIZE if delta == 0 else None)
         r = None
         apply = None
 
@@ -698,10 +708,16 @@ class World:
             return errors.IN_GRACE
         return None
 
-    def writable_off(self, who, sub) -> bool:
-        """Every non-quote asset the account holds counts for nothing (a
-        100 % maintenance haircut): `settle_bad_debt` may write it off."""
-        return not self.priced(who, sub)
+    def write_off_reason(self, who, sub, now) -> str | None:
+        """Why `settle_bad_debt` refuses the account's collateral, in the
+        contract's order: an asset that still counts, or a worthless one
+        the router still prices (liquidators sell it instead)."""
+        for a in self.held(who, sub):
+            if not model.worthless(self.assets[a]):
+                return errors.HOLDS_COLLATERAL
+            if self.price_error(self.asset_feed(a), now) is None:
+                return errors.STILL_PRICED
+        return None
 
     def write_off(self, who, sub) -> dict[str, int]:
         """`settle_bad_debt`'s first step: the worthless collateral moves to

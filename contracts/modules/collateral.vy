@@ -105,9 +105,11 @@ event AssetUnfrozen:
 
 
 QUOTE_INDEX: constant(uint256) = 0
-# Bounds of a freeze's ramp to a 100 % haircut: even the guardian's freeze
-# gives holders a day; none lasts longer than a month.
+# Bounds of a freeze's ramp to a 100 % haircut: the owner's gives holders
+# at least a day, the guardian's (a hot key) a week; none lasts longer
+# than a month.
 MIN_FREEZE_RAMP: constant(uint256) = 86_400
+MIN_GUARDIAN_RAMP: constant(uint256) = 7 * 86_400
 MAX_FREEZE_RAMP: constant(uint256) = 30 * 86_400
 # The ramp of a freeze the engine sets itself on a shortfall.
 SHORTFALL_RAMP: constant(uint256) = 7 * 86_400
@@ -214,13 +216,16 @@ def freeze_asset(asset: address, ramp: uint256):
             more deposits, and its haircuts rise linearly to 100 % over
             `ramp` seconds (`ramp_frozen_haircut`). Owner or guardian.
     @param asset A listed non-quote asset, not frozen.
-    @param ramp Seconds to a 100 % haircut, 1 to 30 days.
+    @param ramp Seconds to a 100 % haircut: 1 (the guardian: 7) to 30 days.
     """
     governance._check_owner_or_guardian()
     self._check_listed(asset)
     assert asset != self.quote_asset, errors.QUOTE_HAIRCUT
     assert self.freeze_word[asset] == 0, errors.ASSET_FROZEN
-    assert ramp >= MIN_FREEZE_RAMP and ramp <= MAX_FREEZE_RAMP, errors.FREEZE_RAMP_RANGE
+    least: uint256 = MIN_FREEZE_RAMP
+    if msg.sender != ownable.owner:
+        least = MIN_GUARDIAN_RAMP
+    assert ramp >= least and ramp <= MAX_FREEZE_RAMP, errors.FREEZE_RAMP_RANGE
     self._freeze(asset, ramp, msg.sender)
 
 
@@ -344,18 +349,38 @@ def _reconcile(asset: address, held: uint256) -> uint256:
     @dev `held`: the tokens of a non-quote `asset` the engine holds. Its
          ledgers total exactly its deposit total (a non-quote balance moves
          only by deposits, withdrawals and moves between accounts). On a
-         shortfall (a token that rebased down, or lost tokens) the asset
-         is frozen (a 7-day ramp, unless already frozen) and logged;
-         returns the fraction of the ledgers the tokens cover (WAD, at
-         most 1). A surplus (a donation, a rebase up) stays where it is.
+         shortfall (a token that rebased down, or lost tokens) each ledger
+         unit is backed by r = held / ledgers of a token: both haircuts
+         rise at once to at least 1 - r * (1 - h) (so the engine never
+         values a unit above what it pays out), the asset is frozen (a
+         7-day ramp from there, unless already frozen) and it is logged.
+         Returns r (WAD, at most 1). A surplus (a donation, a rebase up)
+         stays where it is.
     """
     ledgers: uint256 = self.total_deposits[asset]
     if held >= ledgers:
         return constants.WAD
     log AssetShortfall(asset=asset, held=held, ledgers=ledgers)
+    r: uint256 = held * constants.WAD // ledgers
+    im: uint256 = self._cover(self.asset_config[asset].im_haircut, r)
+    mm: uint256 = self._cover(self.asset_config[asset].mm_haircut, r)
+    self.asset_config[asset].im_haircut = im
+    self.asset_config[asset].mm_haircut = mm
     if self.freeze_word[asset] == 0:
         self._freeze(asset, SHORTFALL_RAMP, self)
-    return held * constants.WAD // ledgers
+    return r
+
+
+@internal
+@pure
+def _cover(h: uint256, r: uint256) -> uint256:
+    """
+    @dev The haircut that values a unit backed by r (WAD) of a token at
+         most what haircut h values a whole one: 1 - r * (1 - h), rounded
+         up, and never below h.
+    """
+    keep: uint256 = r * (constants.WAD - h) // constants.WAD
+    return max(h, constants.WAD - keep)
 
 
 @internal

@@ -68,6 +68,10 @@ def deposit(sub_id: uint256, asset: address, amount: uint256):
     # `cap - total` cannot underflow while total <= cap; a cap lowered below
     # the total stops deposits. Comparing this way never overflows.
     assert total <= cap and amount <= cap - total, errors.DEPOSIT_CAP
+    # A non-quote asset's tokens must cover its ledgers: a newcomer must
+    # not pay for a shortfall nobody has reconciled yet (`reconcile`).
+    if asset != collateral.quote_asset:
+        assert token_transfer._held(asset) >= total, errors.ASSET_SHORT
     collateral.total_deposits[asset] = total + amount
     new_balance: int256 = collateral._add(msg.sender, sub_id, asset, convert(amount, int256))
     token_transfer._pull(asset, msg.sender, amount)
@@ -162,7 +166,8 @@ def _withdraw(owner: address, sub_id: uint256, asset: address, amount: uint256) 
     collateral._untrack_deposit(asset, to_send)
     health._check_initial_margin(owner, sub_id)
     token_transfer._push(asset, owner, to_pay)
-    log Withdraw(owner=owner, sub_id=sub_id, asset=asset, amount=to_pay, balance=new_balance)
+    # The event books the ledger's debit; the tokens sent are `to_pay`.
+    log Withdraw(owner=owner, sub_id=sub_id, asset=asset, amount=to_send, balance=new_balance)
     return to_pay
 
 

@@ -533,7 +533,13 @@ def liquidate_collateral(
     held: int256 = collateral.balances[owner][sub_id][asset]
     assert held > 0, errors.HOLDS_NONE
 
+    # On a shortfall of the asset's tokens against its ledgers (`reconcile`)
+    # a ledger unit is backed by `cover` of a token: it sells for that.
     price: uint256 = oracle._price(asset)
+    ledgers: uint256 = collateral.total_deposits[asset]
+    cover: uint256 = token_transfer._held(asset) * constants.WAD // ledgers
+    if cover < constants.WAD:
+        price = price * cover // constants.WAD
     q_precision: uint256 = collateral.asset_config[quote].precision
     a_precision: uint256 = collateral.asset_config[asset].precision
     # Collateral sells at price * (1 - discount): `out` native units cost
@@ -583,12 +589,14 @@ def settle_bad_debt(owner: address, sub_id: uint256):
     """
     @notice Writes off the quote debt of an account with no positions and no
             collateral that counts (e.g. it closed its own positions under
-            water, or holds only a frozen asset at the end of its ramp):
-            collateral at a 100 % maintenance haircut moves to the
-            insurance account (the Clearinghouse's own sub-account 0) for
-            the owner to recover, and the insurance fund pays the debt,
-            then the pool ledger. Anyone may call; no price is read, so a
-            dead feed or a frozen token cannot block it.
+            water, or holds only a frozen asset at the end of its ramp
+            whose feed is dead): collateral at a 100 % maintenance haircut
+            that the router cannot price moves to the insurance account
+            (the Clearinghouse's own sub-account 0) for the owner to
+            recover, and the insurance fund pays the debt, then the pool
+            ledger. Collateral the router still prices is refused: sold
+            by `liquidate_collateral`, it pays the debt and the account
+            keeps the rest. Anyone may call.
     @param owner The account owner.
     @param sub_id The sub-account.
     """
@@ -600,10 +608,13 @@ def settle_bad_debt(owner: address, sub_id: uint256):
             break
         if held & 1 != 0:
             asset: address = collateral.asset_list[i]
-            # Only collateral worth nothing in every margin view is taken.
+            # Only collateral worth nothing in every margin view is taken,
+            # and only while nobody can price it: priced, liquidators buy it
+            # (`liquidate_collateral`) and the account keeps what is left.
             assert (
                 collateral.asset_config[asset].mm_haircut == constants.WAD
             ), errors.HOLDS_COLLATERAL
+            assert not self._priced(asset), errors.STILL_PRICED
             amount: int256 = collateral.balances[owner][sub_id][asset]
             collateral._add(owner, sub_id, asset, -amount)
             collateral._add(self, 0, asset, amount)
@@ -658,6 +669,24 @@ def portfolio_liquidation_market(owner: address, sub_id: uint256) -> uint256:
 
 
 # ---------------------------------------------------------------- internals
+
+
+@internal
+@view
+def _priced(asset: address) -> bool:
+    """
+    @dev Whether the router prices `asset` now (its reverts caught).
+    """
+    ok: bool = False
+    data: Bytes[64] = b""
+    ok, data = raw_call(
+        oracle.oracle.address,
+        abi_encode(asset, method_id=method_id("price(address)")),
+        max_outsize=64,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    return ok
 
 
 @internal

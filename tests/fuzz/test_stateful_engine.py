@@ -283,6 +283,8 @@ class EngineMachine(RuleBasedStateMachine):
         self.usdc, self.pool, self.lp = c["usdc"], c["pool"], c["lp"]
         self.keeper_acct, self.stranger = c["keeper"], c["stranger"]
         self.tokens = c["tokens"]  # usdc, weth, wbtc
+        # feed -> how it turned hostile (`feed_turns_hostile`)
+        self.hostile: dict[int, str] = {}
         self.unlisted = c["unlisted"]
         trader, hedger = c["trader"], c["hedger"]
         self.actors = [(trader, 0), (trader, 1), (hedger, 0), (hedger, 1)]
@@ -1039,13 +1041,13 @@ class EngineMachine(RuleBasedStateMachine):
     def settle_bad_debt(self, actor):
         owner, sub = self.actors[actor]
         bal = self.w.balances[(str(owner), sub)]
-        self._next()
+        now = self._next()
         if self.w.open_markets(owner, sub):
             reason = errors.HAS_POSITIONS
         elif bal[self.usdc.address] >= 0:
             reason = errors.NO_DEBT
-        elif not self.w.writable_off(owner, sub):
-            reason = errors.HOLDS_COLLATERAL
+        elif (why := self.w.write_off_reason(owner, sub, now)) is not None:
+            reason = why
         else:
             tx = self.ch.settle_bad_debt(owner, sub, sender=self.stranger)
             moved = self.w.write_off(owner, sub)
@@ -1484,6 +1486,44 @@ class EngineMachine(RuleBasedStateMachine):
         assert ch.liquidations_resume_at() == w.resume_at
         COVERAGE["unpause"] += 1
 
+    @rule(m=st.integers(0, 1), how=st.sampled_from(["decimals", "phase"]))
+    def feed_turns_hostile(self, m, how):
+        """Issue 19: feed `m` turns hostile mid-run: its decimals move (8 to
+        9: a price read 10x high if believed), or its proxy jumps to a new
+        Chainlink phase. The router refuses it with its own reason, so
+        every account and market that needs it is refused and every other
+        keeps every action (the next rules' predictions and the keeper
+        pass check it). The next call restores it: the decimals go back,
+        or the owner confirms the new phase."""
+        w, feed = self.w, self.w.feeds[m]
+        router = self.ctx["engine"].router
+        self._next()
+        if m in self.hostile:
+            if self.hostile.pop(m) == "decimals":
+                feed.set_decimals(w.feed_params[m].decimals, sender=self.owner)
+                w.live_decimals.pop(m)
+                w.read_round(m)
+            else:
+                w.refresh_prices(self.owner, [m])  # confirming needs a fresh price
+                self._next()
+                router.confirm_feed(self.tokens[1 + m], sender=self.owner)
+                phase = w.rounds[m].round_id >> 64
+                w.feed_params[m] = replace(w.feed_params[m], phase=phase)
+            COVERAGE["feed restored"] += 1
+            return
+        if how == "decimals":
+            w.live_decimals[m] = w.feed_params[m].decimals + 1
+            feed.set_decimals(w.live_decimals[m], sender=self.owner)
+            w.read_round(m)
+        else:
+            r = w.rounds[m]
+            t = self.chain.blocks.head.timestamp
+            jump = ((r.round_id >> 64) + 1) << 64 | 1
+            feed.set_round(jump, r.answer, t, t, jump, sender=self.owner)
+            w.read_round(m)
+        self.hostile[m] = how
+        COVERAGE[f"feed turned hostile: {how}"] += 1
+
     @rule(asset=st.integers(1, 2), by=st.sampled_from(["guardian", "owner"]))
     def freeze_or_unfreeze(self, asset, by):
         """Issue 19: a collateral turns bad. The guardian or the owner
@@ -1500,10 +1540,11 @@ class EngineMachine(RuleBasedStateMachine):
             w.assets[token.address] = w.frozen.pop(token.address)
             COVERAGE["asset unfrozen"] += 1
             return
-        freezer = self.guardian if by == "guardian" else self.owner
-        tx = ch.freeze_asset(token, 86_400, sender=freezer)
+        # The guardian's freeze gives holders a week, the owner's a day.
+        freezer, ramp = (self.guardian, 7 * 86_400) if by == "guardian" else (self.owner, 86_400)
+        tx = ch.freeze_asset(token, ramp, sender=freezer)
         since = self.chain.blocks[tx.block_number].timestamp
-        self.chain.pending_timestamp = since + 86_400
+        self.chain.pending_timestamp = since + ramp
         w.refresh_prices(self.owner)
         self._next()
         ch.ramp_frozen_haircut(token, sender=self.stranger)
@@ -1579,7 +1620,7 @@ class EngineMachine(RuleBasedStateMachine):
                     # (issue 19: fault isolation).
                     COVERAGE["liquidation waits for the pool's prices"] += 1
                     continue
-            elif held and not w.writable_off(who, sub):
+            elif held and w.write_off_reason(who, sub, now) is not None:
                 reasons = [
                     w.liquidate_collateral_reason(self.stranger, who, sub, a, debt, now, ops)
                     for a in held

@@ -1,11 +1,13 @@
 """The keeper on anvil: 60 accounts, a price shock, every liquidatable account
-liquidated and nothing else (checked independently through web3)."""
+liquidated and nothing else (checked independently through web3), also
+while one feed is broken (issue 19)."""
 
 from __future__ import annotations
 
 import json
 
 from tests.integration.test_deploy import _contract, _ok, _record
+from xmargin.maths import errors
 
 CROWD = 60
 
@@ -68,12 +70,32 @@ def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
     assert greedy_pass["skipped_unprofitable"] == len(doomed)
     assert node.w3.eth.block_number == start
 
+    # Issue 19: BTC's feed turns hostile (its decimals move): every account
+    # with a BTC position cannot be read. One pass still liquidates every
+    # other liquidatable account and names each unreadable one.
+    btc_feed = _contract(node.w3, abi, "MockAggregator", record["assets"]["WBTC"]["feed"])
+    btc_feed.functions.set_decimals(9).transact({"from": node.w3.eth.accounts[0]})
+    in_btc = {a for a in accounts if ch.functions.position_mask(*a).call() & 0b10}
+    assert in_btc and doomed - in_btc, "the test needs BTC accounts and other doomed ones"
+    broken = _entries(_ok(ape_run("keeper", *on_node, "--once", "--test-account", "9")))
+    unreadable = [e for e in broken if e["event"] == "account_unreadable"]
+    assert {(e["owner"], e["sub_id"]) for e in unreadable} == in_btc
+    assert {(e["reason"], e["asset"]) for e in unreadable} == {
+        (errors.FEED_DECIMALS_CHANGED, "WBTC")
+    }
+    (broken_pass,) = [e for e in broken if e["event"] == "pass"]
+    readable = [a for a in accounts if a not in in_btc]
+    assert (broken_pass["accounts"], broken_pass["unreadable"]) == (len(readable), len(in_btc))
+    assert broken_pass["reverted"] == broken_pass["failed"] == 0
+    assert not any(lens.functions.is_liquidatable(ch.address, *a).call() for a in readable)
+    btc_feed.functions.set_decimals(8).transact({"from": node.w3.eth.accounts[0]})
+
     out = _ok(ape_run("keeper", *on_node, "--once", "--test-account", "9"))
     lines = _entries(out)
     (scan,) = [entry for entry in lines if entry["event"] == "scan"]
-    assert (scan["accounts"], scan["liquidatable"]) == (CROWD, len(doomed))
+    assert (scan["accounts"], scan["liquidatable"]) == (CROWD, len(doomed & in_btc))
     (summary,) = [entry for entry in lines if entry["event"] == "pass"]
-    print("keeper pass:", summary)
+    print("keeper passes:", broken_pass, summary)
     assert summary["lost_races"] == summary["reverted"] == summary["skipped_unprofitable"] == 0
 
     # Independently: nobody is left liquidatable, and only the doomed were touched.
@@ -82,7 +104,7 @@ def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
     touched = {(e.args.owner, e.args.sub_id) for e in events}
     assert touched == doomed
     assert all(e.args.liquidator == node.w3.eth.accounts[9] for e in events)
-    assert summary["liquidations"] == len(events)
+    assert broken_pass["liquidations"] + summary["liquidations"] == len(events)
 
     # Tokens in the Clearinghouse == every quote ledger, to the wei.
     usdc = _contract(node.w3, abi, "MockERC20", record["assets"]["USDC"]["token"])

@@ -160,12 +160,15 @@ def test_freeze_roles_bounds_and_deposits(
         ch.ramp_frozen_haircut(host, sender=stranger)
     with ape.reverts(errors.ASSET_NOT_FROZEN):
         ch.unfreeze_asset(host, sender=owner)
-    tx = ch.freeze_asset(host, DAY, sender=guardian)
+    # The guardian (a hot key) must give holders a week; the owner a day.
+    with ape.reverts(errors.FREEZE_RAMP_RANGE):
+        ch.freeze_asset(host, 7 * DAY - 1, sender=guardian)
+    tx = ch.freeze_asset(host, 7 * DAY, sender=guardian)
     (ev,) = tx.events.filter(ch.AssetFrozen)
-    assert (ev.asset, ev.by, ev.ramp) == (host.address, guardian.address, DAY)
+    assert (ev.asset, ev.by, ev.ramp) == (host.address, guardian.address, 7 * DAY)
     assert (ev.im_haircut, ev.mm_haircut) == (WAD // 5, WAD // 10)
     since = ch.chain_manager.blocks[tx.block_number].timestamp
-    assert tuple(ch.asset_freeze(host)) == (since, DAY, WAD // 5, WAD // 10)
+    assert tuple(ch.asset_freeze(host)) == (since, 7 * DAY, WAD // 5, WAD // 10)
     with ape.reverts(errors.ASSET_FROZEN):
         ch.freeze_asset(host, DAY, sender=owner)
     with ape.reverts(errors.ASSET_FROZEN):
@@ -194,7 +197,7 @@ def test_haircuts_ramp_on_schedule_and_unfreeze_restores_them(
     20 % + 80 % / 4 = 40 %; after the day, both are 100 %, and stay there."""
     ch = host_backed
     clock.at(0)
-    ch.freeze_asset(host, DAY, sender=guardian)
+    ch.freeze_asset(host, DAY, sender=owner)
     clock.at(6 * 3_600)
     tx = ch.ramp_frozen_haircut(host, sender=stranger)
     (ev,) = tx.events.filter(ch.AssetParamsSet)
@@ -232,7 +235,7 @@ def test_debt_backed_by_a_dead_asset_is_written_off_and_its_collateral_recovered
     ch.fund_insurance(1_000 * USDC, sender=stranger)
     host.set_mode(PAUSED, sender=stranger)
     clock.at(0)
-    ch.freeze_asset(host, DAY, sender=guardian)
+    ch.freeze_asset(host, DAY, sender=owner)
     clock.at(12 * 3_600)  # the feed is 12 h old: stale (heartbeat 1 h)
     ch.ramp_frozen_haircut(host, sender=stranger)
     with ape.reverts(errors.HOLDS_COLLATERAL):
@@ -290,7 +293,7 @@ def test_a_dead_feed_stops_blocking_its_holders_once_the_asset_is_worthless(
     ch.deposit(0, host, ETH, sender=hedger)
     ch.trade(0, 0, ETH, 2**200, sender=hedger)
     clock.at(0)
-    ch.freeze_asset(host, DAY, sender=guardian)
+    ch.freeze_asset(host, DAY, sender=owner)
     clock.at(2 * 3_600)
     set_price(eth_feed, owner, 2_600)  # ETH's feed is fresh, HOST's is not
     with ape.reverts(errors.PRICE_STALE):
@@ -304,7 +307,7 @@ def test_a_dead_feed_stops_blocking_its_holders_once_the_asset_is_worthless(
 
 
 def test_the_keeper_ramps_a_frozen_asset_and_writes_off_what_it_leaves(
-    lens, host_backed, host, trader, keeper, guardian, usdc, weth, oracle, eth_feed, clock
+    lens, host_backed, host, trader, keeper, owner, usdc, weth, oracle, eth_feed, clock
 ):
     """A day after the freeze the keeper moves HOST's haircuts to 100 %, then
     finds the account at E = -3,420.15 < MM = 0 with nothing that counts,
@@ -314,7 +317,7 @@ def test_the_keeper_ramps_a_frozen_asset_and_writes_off_what_it_leaves(
 
     ch = host_backed
     clock.at(0)
-    ch.freeze_asset(host, DAY, sender=guardian)
+    ch.freeze_asset(host, DAY, sender=owner)
     engine = host_engine(ch, oracle, lens, usdc, weth, host, eth_feed)
     clock.at(DAY)
     ch.chain_manager.mine()
@@ -354,7 +357,8 @@ def test_a_token_that_rebases_down_is_frozen_and_paid_pro_rata(
     last found the tokens gone. Now anyone's `reconcile` (or the next
     withdrawal) freezes HOST (a 7-day ramp, by the engine itself), and
     every withdrawal is paid 36 / 40 = 90 % of what it debits: 9 for the
-    stranger's 10, 27 for the hedger's 30, and nothing is left over."""
+    stranger's 10, 27 for the hedger's 30, and nothing is left over. The
+    event books the ledger's debit."""
     ch = host_held
     host.rebase(ch, 1_000, False, sender=keeper)
     tx = ch.reconcile(host, sender=keeper)
@@ -362,9 +366,15 @@ def test_a_token_that_rebases_down_is_frozen_and_paid_pro_rata(
     assert (short.asset, short.held, short.ledgers) == (host.address, 36 * ETH, 40 * ETH)
     (frozen,) = tx.events.filter(ch.AssetFrozen)
     assert (frozen.by, frozen.ramp) == (ch.address, 7 * DAY)
+    # A ledger unit is backed by 0.9 HOST: the haircuts rise at once so the
+    # engine values it at no more: 1 - 0.9 * (1 - 10 %) = 19 %, and
+    # 1 - 0.9 * (1 - 20 %) = 28 %; the ramp starts from there.
+    cfg = ch.asset_config(host)
+    assert (cfg.mm_haircut, cfg.im_haircut) == (19 * WAD // 100, 28 * WAD // 100)
+    assert (frozen.mm_haircut, frozen.im_haircut) == (19 * WAD // 100, 28 * WAD // 100)
     tx = ch.withdraw(0, host, 10 * ETH, sender=stranger)
     (w,) = tx.events.filter(ch.Withdraw)
-    assert (w.amount, w.balance) == (9 * ETH, 0)
+    assert (w.amount, w.balance) == (10 * ETH, 0)
     assert not list(tx.events.filter(ch.AssetFrozen))  # frozen once
     assert host.balanceOf(stranger) == 9 * ETH
     assert (host.balanceOf(ch), ch.total_deposits(host)) == (27 * ETH, 30 * ETH)
@@ -447,3 +457,67 @@ def test_status_and_report_lines_name_a_shortfall_and_a_freeze():
         "[yellow]WBTC frozen: no deposits; maintenance haircut 10.00 % (its ramp is at "
         "32.50 %, 100 % in 64800 s)[/yellow]",
     ]
+
+
+def test_a_deposit_cannot_pay_for_a_shortfall_nobody_reconciled(
+    host_held, host, stranger, keeper, fund, snapshot_balances
+):
+    """Found by review: 36 HOST held against 40 booked, not yet reconciled.
+    A newcomer's 40 would have been paid back 38; the deposit is refused
+    until the shortfall is reconciled (which freezes the asset)."""
+    ch = host_held
+    host.rebase(ch, 1_000, False, sender=keeper)
+    fund(host, keeper, 40 * ETH, ch)
+    before = snapshot_balances(ch, [host], [keeper, stranger])
+    with ape.reverts(errors.ASSET_SHORT):
+        ch.deposit(0, host, 40 * ETH, sender=keeper)
+    assert snapshot_balances(ch, [host], [keeper, stranger]) == before
+
+
+def test_a_short_asset_sells_for_what_backs_it(host_backed, host, trader, stranger, usdc, fund):
+    """Found by review: with 1 HOST held against 2 booked, a liquidator paid
+    the full oracle price for ledger units worth half. The stranger's 1
+    HOST makes 2 booked; the token takes half the engine's. Reconciled,
+    HOST's maintenance haircut is 1 - 0.5 * 90 % = 55 %, and a unit sells
+    at 2,600 * 0.5 * 95 % = 1,235: 1,000 USDC buys 0.809716599190283400,
+    which withdraws as 0.404858299595141700 HOST (worth $1,052.63 for the
+    1,000 paid, the 5 % discount)."""
+    ch = host_backed
+    fund(host, stranger, ETH, ch)
+    ch.deposit(0, host, ETH, sender=stranger)
+    host.rebase(ch, 5_000, False, sender=stranger)
+    ch.reconcile(host, sender=stranger)
+    assert ch.asset_config(host).mm_haircut == 55 * WAD // 100
+    fund(usdc, stranger, 1_000 * USDC, ch)
+    out = 1_000 * USDC * 10**12 * E18 // (1_235 * E18)
+    assert out == 809_716_599_190_283_400
+    tx = ch.liquidate_collateral(trader, 0, host, 1_000 * USDC, out, sender=stranger)
+    (ev,) = tx.events.filter(ch.CollateralLiquidation)
+    assert (ev.repaid, ev.collateral_out, ev.price) == (1_000 * USDC, out, 1_300 * E18)
+    tx = ch.withdraw(0, host, out, sender=stranger)
+    assert host.balanceOf(stranger) == out // 2 == 404_858_299_595_141_700
+
+
+def test_a_worthless_asset_that_is_still_priced_is_sold_not_written_off(
+    host_backed, host, owner, trader, stranger, usdc, fund, clock
+):
+    """Found by review: at the end of a freeze's ramp an account with a tiny
+    debt would have lost all its HOST to the write-off while HOST still
+    had a price. Priced, it must be sold: `settle_bad_debt` refuses, and a
+    liquidator repays the debt for HOST at 5 % off, the rest staying the
+    account's (here the debt exceeds the HOST's worth: all of it goes)."""
+    ch = host_backed
+    host_feed = ch.chain_manager.contracts.instance_at(
+        ch.chain_manager.contracts.instance_at(ch.oracle()).price_config(host).primary.aggregator
+    )
+    clock.at(0)
+    ch.freeze_asset(host, DAY, sender=owner)
+    clock.at(DAY)
+    ch.ramp_frozen_haircut(host, sender=stranger)
+    set_price(host_feed, owner, 2_600)  # HOST's feed is alive
+    with ape.reverts(errors.STILL_PRICED):
+        ch.settle_bad_debt(trader, 0, sender=stranger)
+    fund(usdc, stranger, 5_000 * USDC, ch)
+    tx = ch.liquidate_collateral(trader, 0, host, 5_000 * USDC, 0, sender=stranger)
+    (ev,) = tx.events.filter(ch.CollateralLiquidation)
+    assert (ev.repaid, ev.collateral_out) == (2_470 * USDC, ETH)

@@ -229,6 +229,14 @@ def absorb(deficit: int, insurance_fund: int) -> tuple[int, int]:
     return from_insurance, deficit - from_insurance
 
 
+def covered_price(price: int, held: int, ledgers: int) -> int:
+    """The price `liquidate_collateral` sells a ledger unit at: the oracle
+    price, scaled by `held / ledgers` when the engine's tokens of the
+    asset fall short of its ledgers (rounded down, as the contract)."""
+    cover = held * WAD // ledgers
+    return price * cover // WAD if cover < WAD else price
+
+
 def collateral_out(
     repay: int,
     debt: int,

@@ -752,6 +752,9 @@ class Keeper:
                     price = self.engine.router.price(token.address)
                 except ContractLogicError:
                     continue  # its feed is down: another asset, or the write-off
+                # Short of its ledgers, a unit sells for what backs it.
+                ledgers = ch.total_deposits(token.address)
+                price = liq.covered_price(price, token.balanceOf(ch.address), ledgers)
                 choices.append((held * price * self._precision(symbol), symbol, held, price))
         if not choices:
             return skip("no collateral")
@@ -823,9 +826,9 @@ class Keeper:
         return address
 
     def _worthless_debt(self, owner: str, sub_id: int) -> bool:
-        """No position, a quote debt, and no collateral that counts (none,
-        or only assets at a 100 % maintenance haircut): `settle_bad_debt`
-        writes it off."""
+        """No position, a quote debt, and no collateral anyone can sell
+        (none, or only assets at a 100 % maintenance haircut whose price
+        the router refuses): `settle_bad_debt` writes it off."""
         ch = self.engine.clearinghouse
         if ch.position_mask(owner, sub_id) != 0:
             return False
@@ -834,9 +837,15 @@ class Keeper:
         for symbol, token in self.engine.tokens.items():
             if symbol == self.engine.quote_symbol:
                 continue
-            held = ch.balance_of(owner, sub_id, token.address) > 0
-            if held and ch.asset_config(token.address).mm_haircut != WAD:
+            if ch.balance_of(owner, sub_id, token.address) == 0:
+                continue
+            if ch.asset_config(token.address).mm_haircut != WAD:
                 return False
+            try:
+                self.engine.router.price(token.address)
+            except ContractLogicError:
+                continue  # nobody can price it: written off with the debt
+            return False  # priced: liquidators sell it, the account keeps the rest
         return True
 
     def _settle_bad_debt(self, owner: str, sub_id: int, stats: PassStats) -> bool:
