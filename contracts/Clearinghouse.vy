@@ -65,6 +65,10 @@ exports: (
     state.health.collateral_value,
     state.markets.market_state,
     state.markets.funding_now,
+    # the order book and its rules (orders run in ClearinghouseOrders)
+    state.orders.pending_order,
+    state.orders.order_rules,
+    state.orders.order_fees,
     # the extensions this contract runs (modules/extensions.vy)
     extensions.LIQUIDATOR,
     extensions.POOL,

@@ -3,9 +3,10 @@
 """
 @title xmargin Clearinghouse orders extension
 @notice Trading (`modules/trading.vy`): delayed orders (commit, settle,
-        cancel), the atomic `trade` where a market's rules allow it, and
-        the reads of the order book and rules (`modules/orders.vy`). It
-        runs only by `delegatecall` from the Clearinghouse's `__default__`,
+        cancel) and the atomic `trade` where a market's rules allow it
+        (the reads of the order book and rules, `modules/orders.vy`, are
+        the core's). It runs only by `delegatecall` from the
+        Clearinghouse's `__default__`,
         which sends it exactly the selectors this contract exports, on the
         Clearinghouse's storage, at its address.
         Called directly, this contract acts on its own empty storage: no
@@ -27,9 +28,6 @@ exports: (
     state.trading.settle_order,
     state.trading.cancel_order,
     state.trading.execute_order,
-    state.orders.pending_order,
-    state.orders.order_rules,
-    state.orders.order_fees,
 )
 
 

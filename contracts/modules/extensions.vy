@@ -40,9 +40,6 @@ def _target() -> address:
         method_id("commit_order(address,uint256,uint256,int256,uint256)", output_type=bytes4),
         method_id("settle_order(address,uint256)", output_type=bytes4),
         method_id("cancel_order(address,uint256)", output_type=bytes4),
-        method_id("pending_order(address,uint256)", output_type=bytes4),
-        method_id("order_rules(uint256)", output_type=bytes4),
-        method_id("order_fees()", output_type=bytes4),
         method_id(
             "execute_order(address,uint256,uint256,int256,uint256,uint256)",
             output_type=bytes4,
