@@ -1448,6 +1448,9 @@ class EngineMachine(RuleBasedStateMachine):
             mm = im + 1
         elif bad == "above":
             im = E18 + 1
+        if bad != "stranger" and token.address in self.w.frozen:
+            # A frozen asset's haircuts follow its ramp (after the owner check).
+            reason = errors.ASSET_FROZEN
         cap = self.ch.asset_config(token).cap
         self._next()
         if reason is not None:
