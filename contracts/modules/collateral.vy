@@ -197,10 +197,8 @@ def ramp_frozen_haircut(asset: address):
     assert w != 0, errors.ASSET_NOT_FROZEN
     ramp: uint256 = (w >> 64) & LANE_64
     t: uint256 = min(block.timestamp - (w & LANE_64), ramp)
-    im: uint256 = (w >> 128) & LANE_64
-    mm: uint256 = w >> 192
-    im += (constants.WAD - im) * t // ramp + min((constants.WAD - im) * t % ramp, 1)
-    mm += (constants.WAD - mm) * t // ramp + min((constants.WAD - mm) * t % ramp, 1)
+    im: uint256 = self._ramped((w >> 128) & LANE_64, t, ramp)
+    mm: uint256 = self._ramped(w >> 192, t, ramp)
     self.asset_config[asset].im_haircut = im
     self.asset_config[asset].mm_haircut = mm
     log AssetParamsSet(asset=asset, im_haircut=im, mm_haircut=mm, cap=self.asset_config[asset].cap)
@@ -357,11 +355,10 @@ def _reconcile(asset: address, held: uint256) -> uint256:
          Returns r (WAD, at most 1). A surplus (a donation, a rebase up)
          stays where it is.
     """
-    ledgers: uint256 = self.total_deposits[asset]
-    if held >= ledgers:
-        return constants.WAD
-    log AssetShortfall(asset=asset, held=held, ledgers=ledgers)
-    r: uint256 = held * constants.WAD // ledgers
+    r: uint256 = self._backing(asset, held)
+    if r == constants.WAD:
+        return r
+    log AssetShortfall(asset=asset, held=held, ledgers=self.total_deposits[asset])
     im: uint256 = self._cover(self.asset_config[asset].im_haircut, r)
     mm: uint256 = self._cover(self.asset_config[asset].mm_haircut, r)
     self.asset_config[asset].im_haircut = im
@@ -369,6 +366,28 @@ def _reconcile(asset: address, held: uint256) -> uint256:
     if self.freeze_word[asset] == 0:
         self._freeze(asset, SHORTFALL_RAMP, self)
     return r
+
+
+@internal
+@view
+def _backing(asset: address, held: uint256) -> uint256:
+    """
+    @dev The tokens behind one ledger unit of a non-quote `asset` whose
+         engine holds `held`: held / ledgers (WAD, rounded down), at most 1.
+    """
+    ledgers: uint256 = self.total_deposits[asset]
+    if held >= ledgers:
+        return constants.WAD
+    return held * constants.WAD // ledgers
+
+
+@internal
+@pure
+def _ramped(h: uint256, t: uint256, ramp: uint256) -> uint256:
+    """
+    @dev Haircut `h` moved `t` of `ramp` seconds toward 100 %, rounded up.
+    """
+    return h + (constants.WAD - h) * t // ramp + min((constants.WAD - h) * t % ramp, 1)
 
 
 @internal

@@ -536,8 +536,7 @@ def liquidate_collateral(
     # On a shortfall of the asset's tokens against its ledgers (`reconcile`)
     # a ledger unit is backed by `cover` of a token: it sells for that.
     price: uint256 = oracle._price(asset)
-    ledgers: uint256 = collateral.total_deposits[asset]
-    cover: uint256 = token_transfer._held(asset) * constants.WAD // ledgers
+    cover: uint256 = collateral._backing(asset, token_transfer._held(asset))
     if cover < constants.WAD:
         price = price * cover // constants.WAD
     q_precision: uint256 = collateral.asset_config[quote].precision

@@ -22,9 +22,6 @@ from xmargin.maths.fixed_point import MAX_DECIMALS, WAD, ceil_div, mul_div_down,
 from xmargin.maths.perps import PositionRisk
 
 MAX_ASSETS = 16
-# The account header word `held_mask`: bit i while asset i is held (bit 255
-# is the portfolio-mode flag, collateral.vy); `holds_collateral` masks it off.
-ASSET_BITS = (1 << MAX_ASSETS) - 1
 
 MAX_AMOUNT = 2**128
 MAX_PRICE = 10**36
@@ -241,8 +238,3 @@ def checked_price(
         if abs(s - p) * WAD > max_deviation * p:
             raise PriceError(errors.FEEDS_DEVIATE)
     return p
-
-
-def holds_collateral(held_mask: int) -> bool:
-    """True while an account holds any non-quote asset (bit 0 is the quote)."""
-    return (held_mask & ASSET_BITS) >> 1 != 0

@@ -730,9 +730,6 @@ class Keeper:
         ch = self.engine.clearinghouse
         quote = self.engine.tokens[self.engine.quote_symbol]
         debt = -ch.balance_of(owner, sub_id, quote.address)
-        if debt > 0 and self._worthless_debt(owner, sub_id):
-            # Nothing left to sell: write the deficit off (insurance, then pool).
-            return self._settle_bad_debt(owner, sub_id, stats)
         wallet = quote.balanceOf(self.sender)
 
         def skip(why: str) -> bool:
@@ -740,25 +737,37 @@ class Keeper:
             self.log({**entry, "why": why, "wallet": wallet})
             return False
 
-        if debt <= 0 or wallet == 0:
-            return skip("no debt" if debt <= 0 else "empty wallet")
+        if debt <= 0:
+            return skip("no debt")
+        # Each held asset, read once: what counts, and what can be sold.
+        counts = False
         choices = []
         for symbol, token in self.engine.tokens.items():
             if symbol == self.engine.quote_symbol:
                 continue
             held = ch.balance_of(owner, sub_id, token.address)
-            if held > 0:
-                try:
-                    price = self.engine.router.price(token.address)
-                except ContractLogicError:
-                    continue  # its feed is down: another asset, or the write-off
-                # Short of its ledgers, a unit sells for what backs it.
-                ledgers = ch.total_deposits(token.address)
-                price = liq.covered_price(price, token.balanceOf(ch.address), ledgers)
-                choices.append((held * price * self._precision(symbol), symbol, held, price))
+            if held == 0:
+                continue
+            mm_haircut = ch.asset_config(token.address).mm_haircut
+            counts = counts or mm_haircut != WAD
+            try:
+                price = self.engine.router.price(token.address)
+            except ContractLogicError:
+                continue  # its feed is down: another asset, or the write-off
+            # Short of its ledgers, a unit sells for what backs it.
+            ledgers = ch.total_deposits(token.address)
+            price = liq.covered_price(price, token.balanceOf(ch.address), ledgers)
+            value = held * price * self._precision(symbol)
+            choices.append((value, symbol, held, price, mm_haircut))
+        if not counts and not choices:
+            # Nothing anyone can sell (none, or only worthless collateral
+            # the router cannot price): write the deficit off.
+            return self._settle_bad_debt(owner, sub_id, stats)
+        if wallet == 0:
+            return skip("empty wallet")
         if not choices:
             return skip("no collateral")
-        _, symbol, held, price = max(choices)
+        _, symbol, held, price, mm_haircut = max(choices)
         token = self.engine.tokens[symbol]
         repaid, out = liq.collateral_out(
             min(debt, wallet),
@@ -767,7 +776,7 @@ class Keeper:
             price,
             self._quote_precision,
             self._precision(symbol),
-            ch.asset_config(token.address).mm_haircut,
+            mm_haircut,
             lp,
             h.equity,
             h.mm,
@@ -825,29 +834,6 @@ class Keeper:
                 return symbol
         return address
 
-    def _worthless_debt(self, owner: str, sub_id: int) -> bool:
-        """No position, a quote debt, and no collateral anyone can sell
-        (none, or only assets at a 100 % maintenance haircut whose price
-        the router refuses): `settle_bad_debt` writes it off."""
-        ch = self.engine.clearinghouse
-        if ch.position_mask(owner, sub_id) != 0:
-            return False
-        if ch.balance_of(owner, sub_id, self.engine.tokens[self.engine.quote_symbol].address) >= 0:
-            return False
-        for symbol, token in self.engine.tokens.items():
-            if symbol == self.engine.quote_symbol:
-                continue
-            if ch.balance_of(owner, sub_id, token.address) == 0:
-                continue
-            if ch.asset_config(token.address).mm_haircut != WAD:
-                return False
-            try:
-                self.engine.router.price(token.address)
-            except ContractLogicError:
-                continue  # nobody can price it: written off with the debt
-            return False  # priced: liquidators sell it, the account keeps the rest
-        return True
-
     def _settle_bad_debt(self, owner: str, sub_id: int, stats: PassStats) -> bool:
         """`settle_bad_debt`: the worthless collateral goes to the insurance
         account, the deficit to the insurance fund, then the pool."""
@@ -892,7 +878,8 @@ class Keeper:
                             "ledgers": a.ledgers,
                         }
                     )
-                    (a,) = (b for b in read_asset_states(self.engine) if b.symbol == a.symbol)
+                # Frozen just now (or refused): no ramp to move yet.
+                continue
             if not a.frozen or a.mm_haircut == WAD:
                 continue
             due = a.due_haircut(now)
