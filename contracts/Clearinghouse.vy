@@ -45,6 +45,7 @@ exports: (
     state.funds.transfer_between,
     # health and margin mode
     state.health.account_health,
+    state.health.health_probe,
     state.health.set_margin_mode,
     # perpetual markets (trades and orders run in ClearinghouseOrders)
     state.markets.position,
@@ -65,7 +66,8 @@ exports: (
     state.health.collateral_value,
     state.markets.market_state,
     state.markets.funding_now,
-    # the order book and its rules (orders run in ClearinghouseOrders)
+    # the order book and its rules (orders trade in ClearinghouseOrders)
+    state.trading.cancel_order,
     state.orders.pending_order,
     state.orders.order_rules,
     state.orders.order_fees,

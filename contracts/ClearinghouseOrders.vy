@@ -26,7 +26,6 @@ exports: (
     state.trading.trade_for,
     state.trading.commit_order,
     state.trading.settle_order,
-    state.trading.cancel_order,
     state.trading.execute_order,
 )
 

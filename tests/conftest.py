@@ -195,8 +195,10 @@ def eth_feed(weth_listed):
 
 
 @pytest.fixture(scope="session")
-def wbtc_listed(make_token, make_feed) -> Listed:
-    token = make_token(8, "WBTC")
+def wbtc_listed(project, owner, make_feed) -> Listed:
+    # Hostile-capable (contracts/mocks/MockHostileToken.vy): an ordinary
+    # ERC-20 until a test switches its mode, as the fuzz machine does.
+    token = owner.deploy(project.MockHostileToken, "Mock WBTC", "WBTC", 8)
     feed = make_feed(BTC_USD, description="BTC / USD")
     params = AssetParams(8, im_haircut=15 * WAD // 100, mm_haircut=8 * WAD // 100)
     return Listed(token, feed, params, BTC_USD)

@@ -90,6 +90,9 @@ class World:
     # frozen assets (at the end of their ramp: 100 % haircuts) -> their
     # parameters at the freeze, which `unfreeze_asset` puts back
     frozen: dict[str, model.AssetParams] = field(default_factory=dict)
+    # asset -> tokens the engine holds beyond its ledgers (a rebase up:
+    # left alone, never counted)
+    surplus: dict[str, int] = field(default_factory=dict)
     # feed -> the decimals it answers now, when they moved from the
     # configured ones (a feed turned hostile)
     live_decimals: dict[int, int] = field(default_factory=dict)
@@ -277,20 +280,27 @@ class World:
             self.states, self.positions, self.balances, self.portfolio = saved
 
     def im_failure_after(
-        self, who, sub, now, change: Callable[[World], None], floor: str = "im"
+        self,
+        who,
+        sub,
+        now,
+        change: Callable[[World], None],
+        floor: str = "im",
+        unreadable_ok: bool = False,
     ) -> str | None:
         """Applies `change(world)` tentatively; the reason the IM check that
         follows would revert with (below IM, or a price), or None. With
         `floor="mm"`, the check of a reduction that costs more than the
         margin it frees (E >= MM); with `floor="solvent"`, that of one that
-        pays no more than it frees (E >= MM or E >= 0)."""
+        pays no more than it frees (E >= MM or E >= 0). With
+        `unreadable_ok`, a health that cannot be read passes."""
         reason = None
         with self._trial(change):
             if self.has_liabilities(who, sub):
                 try:
                     h = self.health(who, sub, now)
                 except model.PriceError as err:
-                    reason = err.reason
+                    reason = None if unreadable_ok else err.reason
                 else:
                     bound, why = {
                         "im": (h.im, errors.BELOW_IM),
@@ -614,8 +624,16 @@ class World:
             freed = perps.risk(old, p, self.prices[m], index).mm
             if r.position.size:
                 freed -= perps.risk(r.position, p, self.prices[m], index).mm
+            # A linear whole close that pays no premium goes through when
+            # the account's health cannot be read (`trading._probe`).
+            whole = mm_before is None and not r.position.size and r.premium <= 0
             reason = self.im_failure_after(
-                who, sub, now, apply, floor="mm" if cost > freed else "solvent"
+                who,
+                sub,
+                now,
+                apply,
+                floor="mm" if cost > freed else "solvent",
+                unreadable_ok=whole,
             )
             if reason is not None:
                 return reason
@@ -1155,12 +1173,13 @@ class World:
         assert totals[0] == totals[1] + totals[2]
         assert registered == len(self.registered)
         # Invariant 1: tokens held == the ledgers, to the unit: every
-        # settlement is a transfer between ledgers inside the engine.
+        # settlement is a transfer between ledgers inside the engine (a
+        # surplus a token rebased in stays apart).
         for asset in self.tokens:
             ledgers = sum(b[asset] for b in self.balances.values())
             if asset == self.quote:
                 ledgers += self.pool + self.insurance + self.order_fees
-            assert got.held[asset] == ledgers, asset
+            assert got.held[asset] == ledgers + self.surplus.get(asset, 0), asset
         # The escrow and the model's pending orders, to the wei. (An order
         # the model missed would show in the escrow, or as an unexpected
         # `order pending` on that account's next action.)

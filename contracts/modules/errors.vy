@@ -123,6 +123,7 @@ FILL_ABOVE_LIMIT: constant(String[32]) = "xm.trade: fill above limit"
 FILL_BELOW_LIMIT: constant(String[32]) = "xm.trade: fill below limit"
 REDUCTION_TOO_COSTLY: constant(String[32]) = "xm.trade: reduction too costly"
 REDUCTION_NEEDS_IM: constant(String[32]) = "xm.trade: reduction needs IM"
+HEALTH_OUT_OF_GAS: constant(String[32]) = "xm.trade: health out of gas"
 
 # pool: the engine's pool ledger
 NOT_POOL: constant(String[32]) = "xm.pool: caller is not the pool"

@@ -39,7 +39,6 @@ def _target() -> address:
         method_id("trade_for(address,uint256,uint256,int256,uint256)", output_type=bytes4),
         method_id("commit_order(address,uint256,uint256,int256,uint256)", output_type=bytes4),
         method_id("settle_order(address,uint256)", output_type=bytes4),
-        method_id("cancel_order(address,uint256)", output_type=bytes4),
         method_id(
             "execute_order(address,uint256,uint256,int256,uint256,uint256)",
             output_type=bytes4,

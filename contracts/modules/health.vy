@@ -67,6 +67,23 @@ def account_health(owner: address, sub_id: uint256) -> Health:
 
 @external
 @view
+@reentrant
+def health_probe(owner: address, sub_id: uint256) -> Health:
+    """
+    @notice `account_health` for the engine's own trade path, which holds
+            the lock: a whole close asks it so that a price it cannot read
+            fails this call only (`trading`). Only the engine may call it,
+            so no outside reader sees state mid-transaction.
+    @param owner The account owner.
+    @param sub_id The sub-account number.
+    @return (equity, im, mm) in WAD USD.
+    """
+    assert msg.sender == self, errors.ENGINE_ONLY
+    return self._account_health(owner, sub_id)
+
+
+@external
+@view
 def collateral_value(owner: address, sub_id: uint256) -> collateral.CollateralValue:
     """
     @notice The account's collateral before and after haircuts.

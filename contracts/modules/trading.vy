@@ -19,6 +19,9 @@
         and for an account in portfolio margin mode, whose MM is the whole
         book's, it must end at or above IM or leave MM no higher than it
         was (closing one leg of a hedge is a risk increase).
+        A linear account's whole close that pays no premium needs only its
+        own market's price: when the account's health cannot be read (a
+        price it needs is invalid), it goes through without that check.
         Otherwise a reduction into a skew the same owner built could pay a
         premium larger than the account's equity, leave bad debt for the
         pool, and refund the premium to the owner's other account. Any
@@ -477,8 +480,16 @@ def _trade(
     else:
         cost: int256 = premium + convert(fee, int256)
         if (cost > 0 or portfolio_reduction) and health._has_liabilities(owner, sub_id):
-            h: health.Health = health._account_health(owner, sub_id)
-            if cost > 0:
+            h: health.Health = empty(health.Health)
+            read: bool = True
+            if new_size == 0 and premium <= 0 and not portfolio_reduction:
+                # A linear whole close that pays no premium goes through even
+                # when a price of the account's other holdings is invalid
+                # (docs/margin.md, "Closing past an invalid price").
+                h, read = self._probe(owner, sub_id)
+            else:
+                h = health._account_health(owner, sub_id)
+            if read and cost > 0:
                 # What the reduction charges must not make the account worse
                 # than liquidation would: it ends at or above MM, or it paid no
                 # more than the MM it freed (E - MM did not fall) and stays
@@ -494,7 +505,7 @@ def _trade(
                 assert h.equity >= convert(h.mm, int256) or (
                     cost <= convert(freed, int256) and h.equity >= 0
                 ), errors.REDUCTION_TOO_COSTLY
-            if portfolio_reduction:
+            if read and portfolio_reduction:
                 assert (
                     h.equity >= convert(h.im, int256) or h.mm <= mm_before
                 ), errors.REDUCTION_NEEDS_IM
@@ -514,6 +525,32 @@ def _trade(
         funding_index=index,
     )
     return fill
+
+
+@internal
+@view
+def _probe(owner: address, sub_id: uint256) -> (health.Health, bool):
+    """
+    @dev The account's health, and False instead of a revert when it cannot
+         be read (a price it needs is invalid): the engine asks its own
+         `health_probe`, since this call holds the lock. A probe starved of
+         gas by the caller is not an invalid price: after one, at most 1/64
+         of the gas is left.
+    """
+    gas_before: uint256 = msg.gas
+    ok: bool = False
+    out: Bytes[96] = b""
+    ok, out = raw_call(
+        self,
+        abi_encode(owner, sub_id, method_id=method_id("health_probe(address,uint256)")),
+        max_outsize=96,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if ok:
+        return abi_decode(out, health.Health), True
+    assert msg.gas * 32 > gas_before, errors.HEALTH_OUT_OF_GAS
+    return empty(health.Health), False
 
 
 @internal

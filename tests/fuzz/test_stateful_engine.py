@@ -11,9 +11,11 @@ requests (ERC-7540: requested, settled by anyone after the delay, claimed,
 cancelled; and an LP round trip around a price round it saw coming),
 direct liquidations by any caller (the owner and its operator included),
 the keeper's own scan-and-liquidate pass (`xmargin.ops.keeper.Keeper.run_once`),
-collateral liquidations, bad-debt write-offs, insurance top-ups, and owner
+collateral liquidations, bad-debt write-offs, insurance top-ups, owner
 parameter changes (liquidation, market and asset parameters) within and
-beyond their bounds, and from a stranger.
+beyond their bounds, and from a stranger, and (issue 19) feeds and WBTC's
+token turning hostile mid-run, assets frozen to worthless, and whole
+closes past another invalid price.
 
 Every rule predicts its outcome with `tests.perps_world.World` (the Python
 model): a valid action must succeed with exactly the model's numbers; an
@@ -285,6 +287,8 @@ class EngineMachine(RuleBasedStateMachine):
         self.tokens = c["tokens"]  # usdc, weth, wbtc
         # feed -> how it turned hostile (`feed_turns_hostile`)
         self.hostile: dict[int, str] = {}
+        # how WBTC's token is hostile now, if it is (`token_turns_hostile`)
+        self.token_hostile: str | None = None
         self.unlisted = c["unlisted"]
         trader, hedger = c["trader"], c["hedger"]
         self.actors = [(trader, 0), (trader, 1), (hedger, 0), (hedger, 1)]
@@ -378,6 +382,20 @@ class EngineMachine(RuleBasedStateMachine):
     def _asset(self, i: int):
         return self.unlisted if i == len(self.tokens) else self.tokens[i]
 
+    def _token_refusal(self, token, who, pulling: bool) -> str | None:
+        """The reason a transfer of `token` between `who` and the engine
+        reverts with while WBTC's token is hostile (None: it moves)."""
+        how = self.token_hostile
+        if token is not self.tokens[2] or how is None:
+            return None
+        if how == "paused":
+            return "token paused"
+        if how == "blocks the engine" or (how == "blocks trader" and who == self.actors[0][0]):
+            return "blocklisted"
+        if how == "returns false":
+            return errors.TRANSFER_FROM_FAILED if pulling else errors.TRANSFER_FAILED
+        return None  # returns nothing, or rebased up: it moves
+
     # ------------------------------------------------------------ collateral
 
     @rule(actor=st.integers(0, 3), asset=st.integers(0, 3), frac=fractions)
@@ -399,6 +417,9 @@ class EngineMachine(RuleBasedStateMachine):
             )
         elif amount == 0:
             self._refused(lambda: ch.deposit(sub, token, 0, sender=who), errors.ZERO_AMOUNT)
+        elif (refusal := self._token_refusal(token, who, pulling=True)) is not None:
+            # The token refuses before it looks at the wallet.
+            self._refused(lambda: ch.deposit(sub, token, amount, sender=who), refusal)
         elif amount > wallet:
             self._refused(
                 lambda: ch.deposit(sub, token, amount, sender=who), "mock: balance too low"
@@ -433,6 +454,8 @@ class EngineMachine(RuleBasedStateMachine):
             reason = errors.INSUFFICIENT_BALANCE
         else:
             reason = self.w.im_failure_after(who, sub, now, take)
+        if reason is None:
+            reason = self._token_refusal(token, who, pulling=False)
         if reason is not None:
             self._refused(lambda: ch.withdraw(sub, token, amount, sender=who), reason)
             return
@@ -529,6 +552,24 @@ class EngineMachine(RuleBasedStateMachine):
     def trade(self, actor, market, delta):
         who, sub = self.actors[actor]
         self._count("trade", self.w.trade(self.chain, who, sub, market, delta))
+
+    @rule(actor=st.integers(0, 3), market=st.integers(0, 1))
+    def close_whole(self, actor, market):
+        """Closes the actor's position in `market` whole. Issue 19, point 4:
+        a linear account's whole close that pays no premium goes through
+        even when another of its prices is invalid (the world predicts it
+        from `trading._probe`'s rule); counted apart when it did."""
+        who, sub = self.actors[actor]
+        size = self.w.positions[(str(who), sub, market)].size
+        unreadable = False
+        try:
+            self.w.health(who, sub, next_timestamp(self.chain))
+        except model.PriceError:
+            unreadable = True
+        reason = self.w.trade(self.chain, who, sub, market, -size if size else 1)
+        if reason is None and unreadable and size:
+            COVERAGE["whole close past an invalid price"] += 1
+        self._count("whole close", reason)
 
     @rule(market=st.integers(0, 1), size=sizes, first_long=st.booleans())
     def hedged_pair(self, market, size, first_long):
@@ -1250,6 +1291,7 @@ class EngineMachine(RuleBasedStateMachine):
                 "scan",
                 "pass",
                 "haircut_ramped",
+                "asset_balance_unreadable",
                 "account_unreadable",
                 "registry_fallback",
                 "skip_collateral",
@@ -1275,6 +1317,16 @@ class EngineMachine(RuleBasedStateMachine):
                     self.w.adl_reason(self.keeper_acct, who, int(sub), int(market), int(size), then)
                     == errors.ADL_RAISES_MM
                 )
+                continue
+            if event == "seized_kept":
+                # The keeper's withdrawal of what it seized, refused by a
+                # hostile token: the collateral stays in its sub-account 0.
+                token = self.ctx["engine"].tokens[line["asset"]]
+                assert line["reason"] == self._token_refusal(
+                    token, self.keeper_acct, pulling=False
+                ), line
+                self.w.balances[(str(self.keeper_acct), 0)][token.address] += line["amount"]
+                COVERAGE["keeper kept seized collateral its token would not send"] += 1
                 continue
             assert event not in ("reverted", "lost_race", "skip_unprofitable"), line
             who = self._owner_account(line["owner"])
@@ -1532,6 +1584,55 @@ class EngineMachine(RuleBasedStateMachine):
             w.read_round(m)
         self.hostile[m] = how
         COVERAGE[f"feed turned hostile: {how}"] += 1
+
+    @rule(
+        how=st.sampled_from(
+            [
+                "paused",
+                "blocks the engine",
+                "blocks trader",
+                "returns false",
+                "returns nothing",
+                "rebases up",
+            ]
+        )
+    )
+    def token_turns_hostile(self, how):
+        """Issue 19: WBTC's token turns hostile mid-run
+        (contracts/mocks/MockHostileToken.vy): paused, blocklisting the
+        engine or one user, transfers that return false or nothing, or a
+        rebase of 1 % up on what the engine holds. Only deposits and
+        withdrawals of WBTC call the token, so the deposit and withdraw
+        rules predict its refusal there (`_token_refusal`); every other
+        action goes on, WBTC's collateral liquidation included (credited
+        inside the engine), and the keeper keeps seized WBTC its token will
+        not send. A rebased-in surplus is never counted (invariant 1 keeps
+        it apart). The next call restores the token."""
+        token = self.tokens[2]
+        self._next()
+        if self.token_hostile is not None:
+            token.set_mode(0, sender=self.owner)
+            self._next()
+            token.set_blocked(self.ch, False, sender=self.owner)
+            self._next()
+            token.set_blocked(self.actors[0][0], False, sender=self.owner)
+            self.token_hostile = None
+            COVERAGE["token restored"] += 1
+            return
+        if how == "rebases up":
+            held = token.balanceOf(self.ch)
+            token.rebase(self.ch, 100, True, sender=self.owner)
+            surplus = self.w.surplus.get(token.address, 0) + held * 100 // 10_000
+            self.w.surplus[token.address] = surplus
+        else:
+            mode = {"paused": 1, "returns false": 3, "returns nothing": 4}.get(how, 2)
+            token.set_mode(mode, sender=self.owner)
+            if how.startswith("blocks"):
+                self._next()
+                victim = self.ch if how == "blocks the engine" else self.actors[0][0]
+                token.set_blocked(victim, True, sender=self.owner)
+        self.token_hostile = how
+        COVERAGE[f"token turned hostile: {how}"] += 1
 
     @rule(asset=st.integers(1, 2), by=st.sampled_from(["guardian", "owner"]))
     def freeze_or_unfreeze(self, asset, by):

@@ -276,6 +276,19 @@ def test_closing_a_hedge_leg_is_a_risk_increase(thin_spread, trader, tokens, eth
     assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed)
 
 
+def test_a_hedge_leg_is_not_closed_past_an_invalid_price(thin_spread, trader, owner, wbtc_listed):
+    """Issue 19, point 4, and its portfolio limit: a linear account may
+    close a position whole past another invalid price, a portfolio account
+    may not. With BTC's feed moved to 6 decimals the naked BTC leg could no
+    longer be valued or liquidated, so closing the ETH short that hedges it
+    waits for the price, with the router's reason."""
+    ch = thin_spread
+    wbtc_listed.feed.set_decimals(6, sender=owner)
+    with ape.reverts(errors.FEED_DECIMALS_CHANGED):
+        trade(ch, trader, ETH_ID, 10 * E18)
+    assert ch.position(trader, 0, ETH_ID).size == -10 * E18
+
+
 def test_a_reduction_that_lowers_mm_needs_no_initial_margin(
     thin_spread, owner, trader, eth_feed, tokens, wbtc_listed
 ):

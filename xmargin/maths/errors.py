@@ -125,6 +125,7 @@ FILL_ABOVE_LIMIT: Final = "xm.trade: fill above limit"
 FILL_BELOW_LIMIT: Final = "xm.trade: fill below limit"
 REDUCTION_TOO_COSTLY: Final = "xm.trade: reduction too costly"
 REDUCTION_NEEDS_IM: Final = "xm.trade: reduction needs IM"
+HEALTH_OUT_OF_GAS: Final = "xm.trade: health out of gas"
 
 # pool: the engine's pool ledger
 NOT_POOL: Final = "xm.pool: caller is not the pool"
