@@ -252,6 +252,15 @@ def trade_rows(world: World, trader: Any, lp: Any) -> list[Row]:
             rows.append(
                 Row(f"trade: open the position no. {n} (IM check over {n})", receipt.gas_used)
             )
+    # A whole close that keeps other positions reads the account's health:
+    # through the engine's own `health_probe` when it pays no premium (the
+    # close past an invalid price, docs/margin.md).
+    _block_later()
+    n = len(world.markets)
+    receipt = ch.trade(201, world.markets[-1], -WAD, 0, sender=trader)
+    rows.append(
+        Row(f"trade: close (whole) beside {n - 1} positions (the health probe)", receipt.gas_used)
+    )
     _block_later()
     rows += lp_rows(world, lp, 10**6, deposit=False)
     return rows

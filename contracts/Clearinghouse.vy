@@ -64,6 +64,7 @@ exports: (
     state.collateral.asset_freeze,
     state.collateral.ramp_frozen_haircut,
     state.health.collateral_value,
+    state.health.portfolio_exposure,
     state.markets.market_state,
     state.markets.funding_now,
     # the order book and its rules (orders trade in ClearinghouseOrders)

@@ -38,8 +38,8 @@ exports: (
     state.liquidation.liquidation_capacity,
     # bad debt (the insurance fund's reads and top-up are in ClearinghouseAdmin)
     state.liquidation.settle_bad_debt,
-    # the order in which a portfolio-mode account is liquidated
-    state.health.portfolio_exposure,
+    # the order in which a portfolio-mode account is liquidated (its
+    # exposure, `portfolio_exposure`, is read in the core)
     state.liquidation.portfolio_liquidation_market,
 )
 

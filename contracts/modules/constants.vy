@@ -61,3 +61,7 @@ MAX_FUNDING_VELOCITY: constant(uint256) = 10 * 10**18  # per day, per day
 # forwarded function against it. Every forwarded call pays memory for the
 # whole buffer, once per hop.
 MAX_RETURN: constant(uint256) = 1_024
+
+# Gas a token's `balanceOf` may burn where the engine must not depend on it
+# (a collateral liquidation's shortfall check): the router's feed cap.
+VIEW_GAS: constant(uint256) = 100_000

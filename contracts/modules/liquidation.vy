@@ -534,11 +534,12 @@ def liquidate_collateral(
     assert held > 0, errors.HOLDS_NONE
 
     # On a shortfall of the asset's tokens against its ledgers (`reconcile`)
-    # a ledger unit is backed by `cover` of a token: it sells for that.
+    # a ledger unit is backed by `cover` of a token: it sells for that. A
+    # token whose balance cannot be read is taken as covered: the seizure
+    # goes on, and the liquidator, who chose to buy, bears it.
     price: uint256 = oracle._price(asset)
-    cover: uint256 = collateral._backing(asset, token_transfer._held(asset))
-    if cover < constants.WAD:
-        price = price * cover // constants.WAD
+    # (price <= 1e36: the product cannot overflow; exact when covered.)
+    price = price * collateral._backing(asset, token_transfer._held_or_max(asset)) // constants.WAD
     q_precision: uint256 = collateral.asset_config[quote].precision
     a_precision: uint256 = collateral.asset_config[asset].precision
     # Collateral sells at price * (1 - discount): `out` native units cost

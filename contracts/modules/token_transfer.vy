@@ -13,6 +13,7 @@
 """
 
 from ethereum.ercs import IERC20
+from . import constants
 from . import errors
 
 
@@ -20,6 +21,30 @@ from . import errors
 @view
 def _held(token: address) -> uint256:
     return staticcall IERC20(token).balanceOf(self)
+
+
+@internal
+@view
+def _held_or_max(token: address) -> uint256:
+    """
+    @dev What `_held` reads, or max_value(uint256) when the token's
+         `balanceOf` reverts, burns more than VIEW_GAS or answers in another
+         shape (a token whose views broke): a caller that only guards
+         against a shortfall then sees none, and is not blocked.
+    """
+    ok: bool = False
+    out: Bytes[32] = b""
+    ok, out = raw_call(
+        token,
+        abi_encode(self, method_id=method_id("balanceOf(address)")),
+        max_outsize=32,
+        gas=constants.VIEW_GAS,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if ok and len(out) == 32:
+        return extract32(out, 0, output_type=uint256)
+    return max_value(uint256)
 
 
 @internal

@@ -62,7 +62,8 @@ Invariants after every step (exact, 0 wei, unless stated):
   14. a trade round trip by delayed orders around a price round gains no
      more than the funding its position earned;
   15. a liquidation costs the pool (its value) no more than the closed
-     position's own loss plus the keeper's reward (`World.liquidate`).
+     position's own loss plus the keeper's reward and the pool's part of a
+     deficit it writes off (`World.liquidate`).
 """
 
 from __future__ import annotations
@@ -1895,6 +1896,52 @@ def test_scenario_the_three_attacks_of_issue_18(machine):
     assert seen["attack 1: round trip around a round"] == 3
     assert seen["attack 2: round trip around a round"] == 1
     assert seen["sandwich earned no more than the plain liquidation"] == 1
+
+
+def test_regression_a_write_off_past_insurance_is_not_the_liquidations_cost(machine):
+    """Found by the CI run after issue 19's close and token rules: trader/1
+    ran up a 1,908 USD deficit with a dust ETH long left open; the keeper's
+    liquidation of that dust (own loss: one native unit) wrote the deficit
+    off, 1,000 from insurance and 908.26 from the pool. Invariant 15 (a
+    liquidation costs the pool no more than the position's own loss)
+    counted the write-off as the liquidation's cost; the pool had counted
+    that debt as its gain until then, so the write-off, which the
+    waterfall books, is now allowed for."""
+    reached = replay(
+        machine,
+        ("lever_up_a", {"actor": 1, "market": 1, "pct": 55, "short": False}),
+        ("trade", {"actor": 1, "delta": 179776, "market": 0}),
+        ("oracle_b", {"bps": -93, "kind": "drift", "market": 0}),
+        ("self_liquidate", {"actor": 6, "market": 1, "part": 1100, "who": 3}),
+        ("trade", {"actor": 2, "delta": -5_243_873_058_252, "market": 1}),
+        ("liquidate_b", {"actor": 7, "market": 1, "part": 1100, "who": 0}),
+        ("oracle_b", {"bps": -236, "kind": "squeeze", "market": 1}),
+        ("lp_claim", {"deposit": False, "how": 1, "stranger": True}),
+        (
+            "set_market_params",
+            {
+                "bad": "mmr",
+                "fee_bp": 2,
+                "im_extra_pct": 15,
+                "market": 1,
+                "mmr_pct": 11,
+                "scalar": 5666,
+                "skew_ratio": 0,
+            },
+        ),
+        ("adl", {"actor": 2, "market": 1, "part": 1100, "who": 0}),
+        ("self_liquidate", {"actor": 13, "market": 0, "part": 1100, "who": 4}),
+        ("operator_acts", {"delta": -3133999999999999997, "market": 1, "sub": 0, "take": 166}),
+        ("lp_settle", {"deposit": False, "settler": 1, "stranger": False}),
+        ("sandwich_liquidation", {"actor": 2, "market": 1, "pct": 41}),
+        ("freeze_or_unfreeze", {"asset": 1, "by": "owner"}),
+        ("set_margin_mode", {"actor": 0, "portfolio": False}),
+        ("adl", {"actor": 2, "market": 0, "part": 0, "who": 0}),
+        ("oracle_b", {"bps": 194, "kind": "drift", "market": 1}),
+        ("keeper_pass", {"page": 2}),
+    )
+    assert reached["keeper liquidation"] == 2
+    assert reached["bad debt absorbed"] == 1
 
 
 def test_scenario_crash_keeper_collateral_and_bad_debt(machine):

@@ -26,7 +26,7 @@ from xmargin.maths.model import frozen_haircut
 FEED = 10**8
 WAD = 10**18
 DAY = 86_400
-PAUSED, BLOCKLIST = 1, 2
+PAUSED, BLOCKLIST, BROKEN_VIEWS = 1, 2, 6
 DEBT = 3_420_150_000  # native USDC
 
 
@@ -138,6 +138,48 @@ def test_the_keeper_keeps_seized_collateral_its_token_will_not_send(
     assert ch.balance_of(keeper, 0, host) == ETH == host.balanceOf(ch)
     assert ch.balance_of(trader, 0, usdc) == 0 and ch.held_mask(trader, 0) == 0
     assert ch.bad_debt_total() == DEBT - 2_470 * USDC
+
+
+def test_a_token_whose_views_break_blocks_neither_its_seizure_nor_the_keeper(
+    lens, host_backed, host, trader, keeper, stranger, usdc, weth, oracle, eth_feed, fund
+):
+    """HOST is upgraded so that `balanceOf` reverts. Before, a collateral
+    liquidation read the engine's balance (the shortfall check) and
+    reverted, and the keeper's asset pass raised before it scanned anyone.
+    Now the seizure reads it with a gas cap and, unable to, takes the token
+    as covered: the keeper repays 2,470 (1 HOST at 2,600 x 95 %), the rest
+    (950.15) is bad debt, its withdrawal of the HOST is refused (the token
+    cannot show the engine's balance), and the pass logs the asset and
+    ends. Deposits and `reconcile` fail with the token's reason."""
+    from xmargin.chain.assets import read_asset_states
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+    from xmargin.ui.report import asset_lines
+
+    ch = host_backed
+    host.set_mode(BROKEN_VIEWS, sender=stranger)
+    with ape.reverts("views broken"):
+        ch.reconcile(host, sender=stranger)
+    fund(host, stranger, ETH, ch)
+    with ape.reverts("views broken"):
+        ch.deposit(0, host, ETH, sender=stranger)
+    fund(usdc, keeper, 5_000 * USDC, ch)
+    engine = host_engine(ch, oracle, lens, usdc, weth, host, eth_feed)
+    (state,) = [a for a in read_asset_states(engine) if a.symbol == "HOST"]
+    assert (state.held, state.shortfall) == (None, 0)
+    (line,) = asset_lines([state], {"HOST": 18}, 0)
+    assert "balanceOf reverts" in line
+    log: list[dict] = []
+    stats = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append).run_once()
+    assert {"event": "asset_balance_unreadable", "asset": "HOST"} in log
+    (done,) = [e for e in log if e["event"] == "collateral_liquidated"]
+    assert (done["repaid"], done["collateral_out"]) == (2_470 * USDC, ETH)
+    (kept,) = [e for e in log if e["event"] == "seized_kept"]
+    assert (kept["amount"], kept["reason"]) == (ETH, "views broken")
+    assert (stats.collateral_liquidations, stats.withdrawals_failed) == (1, 1)
+    assert ch.balance_of(trader, 0, usdc) == 0 and ch.held_mask(trader, 0) == 0
+    assert ch.bad_debt_total() == DEBT - 2_470 * USDC
+    host.set_mode(0, sender=stranger)
+    assert host.balanceOf(ch) == ETH == ch.balance_of(keeper, 0, host)
 
 
 # ---------------------------------------------------------------- freezing

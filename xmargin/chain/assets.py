@@ -9,6 +9,9 @@ asset with its haircut ramp (docs/liquidation.md#frozen-assets).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from ape.exceptions import ContractLogicError
 
 from xmargin.chain.engine import Engine
 from xmargin.maths.model import frozen_haircut
@@ -18,8 +21,9 @@ from xmargin.maths.model import frozen_haircut
 class AssetState:
     symbol: str
     address: str
-    # native units: tokens the engine holds, and what its ledgers book
-    held: int
+    # native units: tokens the engine holds (None: the token's `balanceOf`
+    # reverts, a token whose views broke), and what its ledgers book
+    held: int | None
     ledgers: int
     # the freeze (all zero when not frozen): its start, ramp (seconds) and
     # the maintenance haircut it ramps from; the haircut stored now (WAD)
@@ -34,16 +38,29 @@ class AssetState:
 
     @property
     def shortfall(self) -> int:
-        """Ledgers the tokens held do not cover (native units)."""
-        return max(self.ledgers - self.held, 0)
+        """Ledgers the tokens held do not cover (native units; 0 when the
+        balance cannot be read)."""
+        return 0 if self.held is None else max(self.ledgers - self.held, 0)
 
     def due_haircut(self, now: int) -> int:
         """The maintenance haircut its ramp has reached at `now` (WAD)."""
         return frozen_haircut(self.mm_start, self.frozen_since, self.ramp, now)
 
 
+def engine_balance(token: Any, engine_address: str, block: int | str = "latest") -> int | None:
+    """The tokens of `token` the engine holds, or None when the token's
+    `balanceOf` reverts (its views broke): what the engine itself then
+    takes as covered (`token_transfer._held_or_max`)."""
+    try:
+        return int(token.balanceOf(engine_address, block_id=block))
+    except ContractLogicError:
+        return None
+
+
 def read_asset_states(engine: Engine, block: int | str = "latest") -> list[AssetState]:
-    """Every non-quote asset of the record, at `block`."""
+    """Every non-quote asset of the record, at `block`. A token whose
+    `balanceOf` reverts is reported with `held=None`, not raised: one
+    broken token must not stop the keeper or `xmargin status`."""
     ch = engine.clearinghouse
     out = []
     for symbol, token in engine.tokens.items():
@@ -54,7 +71,7 @@ def read_asset_states(engine: Engine, block: int | str = "latest") -> list[Asset
             AssetState(
                 symbol=symbol,
                 address=str(token.address),
-                held=int(token.balanceOf(ch.address, block_id=block)),
+                held=engine_balance(token, ch.address, block),
                 ledgers=int(ch.total_deposits(token.address, block_id=block)),
                 frozen_since=int(since),
                 ramp=int(ramp),

@@ -229,12 +229,14 @@ def absorb(deficit: int, insurance_fund: int) -> tuple[int, int]:
     return from_insurance, deficit - from_insurance
 
 
-def covered_price(price: int, held: int, ledgers: int) -> int:
+def covered_price(price: int, held: int | None, ledgers: int) -> int:
     """The price `liquidate_collateral` sells a ledger unit at: the oracle
     price, scaled by `held / ledgers` when the engine's tokens of the
-    asset fall short of its ledgers (rounded down, as the contract)."""
-    cover = held * WAD // ledgers
-    return price * cover // WAD if cover < WAD else price
+    asset fall short of its ledgers (rounded down, as the contract); the
+    whole price when the token's balance cannot be read (`held` None)."""
+    if held is None or held >= ledgers:
+        return price
+    return price * (held * WAD // ledgers) // WAD
 
 
 def collateral_out(

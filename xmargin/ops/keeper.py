@@ -70,7 +70,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ape.exceptions import ContractLogicError, ProviderError
 
-from xmargin.chain.assets import read_asset_states
+from xmargin.chain.assets import engine_balance, read_asset_states
 from xmargin.chain.engine import (
     Engine,
     MarketView,
@@ -756,7 +756,8 @@ class Keeper:
                 continue  # its feed is down: another asset, or the write-off
             # Short of its ledgers, a unit sells for what backs it.
             ledgers = ch.total_deposits(token.address)
-            price = liq.covered_price(price, token.balanceOf(ch.address), ledgers)
+            held_now = engine_balance(token, ch.address)
+            price = liq.covered_price(price, held_now, ledgers)
             value = held * price * self._precision(symbol)
             choices.append((value, symbol, held, price, mm_haircut))
         if not counts and not choices:
@@ -866,6 +867,10 @@ class Keeper:
         ch = self.engine.clearinghouse
         now = ch.chain_manager.blocks.head.timestamp
         for a in read_asset_states(self.engine):
+            if a.held is None:
+                # A token whose views broke: no shortfall can be seen, its
+                # deposits and withdrawals fail, its seizure goes on.
+                self.log({"event": "asset_balance_unreadable", "asset": a.symbol})
             if a.shortfall and not a.frozen:
                 sent = self._send_for(ch.AssetShortfall, ch.reconcile, a.address, stats=stats)
                 if sent is not None:

@@ -190,12 +190,18 @@ def _percent(wad: int) -> str:
 
 
 def asset_lines(states: Sequence[AssetState], decimals: Mapping[str, int], now: int) -> list[str]:
-    """One line per collateral asset that is not in good standing: tokens
-    held short of its ledgers, or frozen (docs/liquidation.md)."""
+    """One line per collateral asset that is not in good standing: a token
+    whose balance cannot be read, tokens held short of its ledgers, or
+    frozen (docs/liquidation.md)."""
     out = []
     for a in states:
         d = decimals[a.symbol]
-        if a.shortfall:
+        if a.held is None:
+            out.append(
+                f"[red]{a.symbol}: its token's balanceOf reverts; deposits and "
+                f"withdrawals of it fail, collateral liquidation goes on[/red]"
+            )
+        elif a.shortfall:
             covered = a.held * WAD // a.ledgers
             out.append(
                 f"[red]{a.symbol}: the engine holds {format_units(a.held, d, 4)} against "
