@@ -536,10 +536,14 @@ def liquidate_collateral(
     # On a shortfall of the asset's tokens against its ledgers (`reconcile`)
     # a ledger unit is backed by `cover` of a token: it sells for that. A
     # token whose balance cannot be read is taken as covered: the seizure
-    # goes on, and the liquidator, who chose to buy, bears it.
+    # goes on, and the liquidator, who chose to buy, bears it. One the
+    # engine holds none of sells for 1 wei: the liquidator takes it for a
+    # unit of dust, and the debt left is written off.
     price: uint256 = oracle._price(asset)
     # (price <= 1e36: the product cannot overflow; exact when covered.)
-    price = price * collateral._backing(asset, token_transfer._held_or_max(asset)) // constants.WAD
+    price = max(
+        price * collateral._backing(asset, token_transfer._held_or_max(asset)) // constants.WAD, 1
+    )
     q_precision: uint256 = collateral.asset_config[quote].precision
     a_precision: uint256 = collateral.asset_config[asset].precision
     # Collateral sells at price * (1 - discount): `out` native units cost

@@ -1944,6 +1944,30 @@ def test_regression_a_write_off_past_insurance_is_not_the_liquidations_cost(mach
     assert reached["bad debt absorbed"] == 1
 
 
+def test_scenario_a_dead_feed_and_a_hostile_token_leave_the_rest_alone(machine):
+    """Issue 19 through the machine, on paths random draws seldom reach:
+    trader/0 (2 WETH) goes long BTC, then ETH's feed moves to 9 decimals,
+    so trader/0's health cannot be read; its whole BTC close (a sell into
+    its own long skew: a rebate, no premium) still goes through, as the
+    model predicts. hedger/0 deposits WBTC, the token is paused: its
+    withdrawal and a new deposit are refused with the token's reason,
+    while trader/1 keeps trading ETH-free BTC."""
+    reached = replay(
+        machine,
+        ("lever_up_a", {"actor": 0, "market": 1, "pct": 50, "short": False}),
+        ("feed_turns_hostile", {"m": 0, "how": "decimals"}),
+        ("close_whole", {"actor": 0, "market": 1}),
+        ("deposit", {"actor": 2, "asset": 2, "frac": 500}),
+        ("token_turns_hostile", {"how": "paused"}),
+        ("withdraw", {"actor": 2, "asset": 2, "frac": 500}),
+        ("deposit", {"actor": 2, "asset": 2, "frac": 100}),
+        ("trade", {"actor": 1, "market": 1, "delta": 10**16}),
+    )
+    assert reached["whole close past an invalid price"] == 1
+    assert reached["refused: token paused"] == 2
+    assert reached["trade"] == 1
+
+
 def test_scenario_crash_keeper_collateral_and_bad_debt(machine):
     """trader/0 keeps only its 2 WETH, goes long ETH with all its free
     margin, ETH falls 50 %: the keeper closes the position (10 ETH per 30 s

@@ -63,13 +63,14 @@ def host_backed(clearinghouse, owner, weth, usdc, host, trader, keeper, fund, et
     return ch
 
 
-def host_engine(ch, oracle, lens, usdc, weth, host, eth_feed):
-    """The keeper's view of this engine: USDC, WETH and HOST, the ETH market."""
+def host_engine(ch, oracle, lens, usdc, weth, host, eth_feed, symbol: str = "HOST"):
+    """The keeper's view of this engine: USDC, WETH and HOST (or another
+    collateral under `symbol`), the ETH market."""
     from tests.engines import engine_over
 
     host_feed = ch.chain_manager.contracts.instance_at(oracle.price_config(host).primary.aggregator)
-    tokens = {"USDC": usdc, "WETH": weth, "HOST": host}
-    feeds = {"WETH": eth_feed, "HOST": host_feed}
+    tokens = {"USDC": usdc, "WETH": weth, symbol: host}
+    feeds = {"WETH": eth_feed, symbol: host_feed}
     return engine_over(ch, oracle, tokens, feeds, {"ETH": 0}, lens=lens)
 
 
@@ -180,6 +181,93 @@ def test_a_token_whose_views_break_blocks_neither_its_seizure_nor_the_keeper(
     assert ch.bad_debt_total() == DEBT - 2_470 * USDC
     host.set_mode(0, sender=stranger)
     assert host.balanceOf(ch) == ETH == ch.balance_of(keeper, 0, host)
+
+
+@pytest.fixture
+def odd_backed(
+    project, clearinghouse, owner, oracle, make_feed, weth, usdc, trader, keeper, fund, eth_feed
+):
+    """`host_backed` with ODD (contracts/mocks/MockOddViewToken.vy, found
+    by review), whose `balanceOf` can burn its gas (mode 1) or answer no
+    data (mode 2): 1 ODD at $2,600 against the same 3,420.15 USDC debt."""
+    ch = clearinghouse
+    odd = owner.deploy(project.MockOddViewToken, "Odd", "ODD", 18)
+    feed = make_feed(2_600, description="ODD / USD")
+    oracle.set_feed(odd, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    ch.list_asset(odd, WAD // 5, WAD // 10, 1_000 * ETH, sender=owner)
+    ch.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner)
+    allow_atomic(ch, owner)
+    ch.set_liquidation_params(LiquidationParams().as_tuple(), sender=owner)
+    fund(usdc, trader, 1_000 * USDC, ch)
+    fund(odd, trader, ETH, ch)
+    ch.deposit(0, usdc, 1_000 * USDC, sender=trader)
+    ch.deposit(0, odd, ETH, sender=trader)
+    ch.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)
+    set_price(eth_feed, owner, 2_600)
+    ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    assert ch.balance_of(trader, 0, usdc) == -DEBT
+    return odd
+
+
+def test_a_balance_of_that_burns_gas_or_answers_nothing_blocks_no_seizure(
+    odd_backed, clearinghouse, lens, oracle, usdc, weth, eth_feed, trader, keeper, stranger, fund
+):
+    """The shapes a uint256 view cannot have (review). The engine reads the
+    balance with 100k gas and wants one word, so in both modes it takes ODD
+    as covered: 1,000 USDC buys 1,000 / (2,600 x 95 %) ODD, as for HOST.
+    The keeper reads it the same way: unreadable, not 0 (read as 0, it
+    priced ODD at nothing and raised out of the pass), and repays 2,470
+    for the whole 1 ODD; its withdrawal of the ODD fails (the engine's
+    uncapped transfer check cannot decode the balance) and is kept."""
+    from xmargin.chain.assets import read_asset_states
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+
+    ch, odd = clearinghouse, odd_backed
+    part = 1_000 * USDC * 10**12 * E18 // (2_470 * E18)
+    engine = host_engine(ch, oracle, lens, usdc, weth, odd, eth_feed, symbol="ODD")
+    for mode in (1, 2):
+        odd.set_mode(mode, sender=stranger)
+        (state,) = [a for a in read_asset_states(engine) if a.symbol == "ODD"]
+        assert (state.held, state.shortfall) == (None, 0)
+        snap = ch.chain_manager.snapshot()
+        fund(usdc, stranger, 1_000 * USDC, ch)
+        tx = ch.liquidate_collateral(
+            trader, 0, odd, 1_000 * USDC, part, sender=stranger, gas=2_000_000
+        )
+        (ev,) = tx.events.filter(ch.CollateralLiquidation)
+        assert (ev.repaid, ev.collateral_out) == (1_000 * USDC, part)
+        ch.chain_manager.restore(snap)
+    # Mode 2 (no data); the keeper's own pass.
+    fund(usdc, keeper, 5_000 * USDC, ch)
+    log: list[dict] = []
+    Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append).run_once()
+    assert {"event": "asset_balance_unreadable", "asset": "ODD"} in log
+    (done,) = [e for e in log if e["event"] == "collateral_liquidated"]
+    assert (done["repaid"], done["collateral_out"]) == (2_470 * USDC, ETH)
+    assert [e["amount"] for e in log if e["event"] == "seized_kept"] == [ETH]
+    assert ch.bad_debt_total() == DEBT - 2_470 * USDC
+
+
+def test_a_token_the_engine_holds_none_of_sells_for_dust_and_the_debt_is_written_off(
+    host_backed, host, trader, stranger, usdc, fund
+):
+    """HOST rebases the engine's balance to zero (a drained token): a unit
+    is backed by nothing, so it sells for 1 wei. Before, the price was 0
+    and the seizure reverted with a division by zero (no reason), and the
+    write-off refused while the router still priced HOST: the debt was
+    stuck. Now the liquidator takes the 1 HOST for one native unit of USDC
+    (1 HOST x 1 wei x 95 %, rounded up), and the debt left, 3,420.149999,
+    is written off in the same call."""
+    ch = host_backed
+    host.rebase(ch, 10_000, False, sender=stranger)
+    assert host.balanceOf(ch) == 0
+    fund(usdc, stranger, 1_000 * USDC, ch)
+    tx = ch.liquidate_collateral(trader, 0, host, 1_000 * USDC, 1, sender=stranger)
+    (ev,) = tx.events.filter(ch.CollateralLiquidation)
+    assert (ev.repaid, ev.collateral_out, ev.price) == (1, ETH, 1)
+    assert ch.balance_of(trader, 0, host) == 0 and ch.balance_of(trader, 0, usdc) == 0
+    assert ch.bad_debt_total() == DEBT - 1
+    assert ch.balance_of(stranger, 0, host) == ETH
 
 
 # ---------------------------------------------------------------- freezing

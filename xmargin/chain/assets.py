@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ape.exceptions import ContractLogicError
-
 from xmargin.chain.engine import Engine
 from xmargin.maths.model import frozen_haircut
 
@@ -47,14 +45,29 @@ class AssetState:
         return frozen_haircut(self.mm_start, self.frozen_since, self.ramp, now)
 
 
+# `balanceOf(address)`, and the gas the engine gives it (constants.VIEW_GAS).
+BALANCE_OF = "0x70a08231"
+VIEW_GAS = 100_000
+
+
 def engine_balance(token: Any, engine_address: str, block: int | str = "latest") -> int | None:
-    """The tokens of `token` the engine holds, or None when the token's
-    `balanceOf` reverts (its views broke): what the engine itself then
-    takes as covered (`token_transfer._held_or_max`)."""
+    """The tokens of `token` the engine holds, read as the engine reads it
+    (`token_transfer._held_or_max`): with VIEW_GAS, and None when the
+    token's `balanceOf` reverts, runs out of that gas or answers in
+    another shape than one word (its views broke); the engine then takes
+    the asset as covered. A node that cannot be reached still raises."""
+    call = {
+        "to": str(token.address),
+        "data": BALANCE_OF + str(engine_address)[2:].lower().rjust(64, "0"),
+        "gas": VIEW_GAS,
+    }
     try:
-        return int(token.balanceOf(engine_address, block_id=block))
-    except ContractLogicError:
+        data = bytes(token.provider.web3.eth.call(call, block))
+    except OSError:
+        raise
+    except Exception:  # a revert or out of gas, in whichever type the node uses
         return None
+    return int.from_bytes(data, "big") if len(data) == 32 else None
 
 
 def read_asset_states(engine: Engine, block: int | str = "latest") -> list[AssetState]:

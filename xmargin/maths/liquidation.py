@@ -233,10 +233,11 @@ def covered_price(price: int, held: int | None, ledgers: int) -> int:
     """The price `liquidate_collateral` sells a ledger unit at: the oracle
     price, scaled by `held / ledgers` when the engine's tokens of the
     asset fall short of its ledgers (rounded down, as the contract); the
-    whole price when the token's balance cannot be read (`held` None)."""
+    whole price when the token's balance cannot be read (`held` None), and
+    never below 1 wei (a token the engine holds none of sells for dust)."""
     if held is None or held >= ledgers:
         return price
-    return price * (held * WAD // ledgers) // WAD
+    return max(price * (held * WAD // ledgers) // WAD, 1)
 
 
 def collateral_out(

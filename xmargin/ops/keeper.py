@@ -756,8 +756,7 @@ class Keeper:
                 continue  # its feed is down: another asset, or the write-off
             # Short of its ledgers, a unit sells for what backs it.
             ledgers = ch.total_deposits(token.address)
-            held_now = engine_balance(token, ch.address)
-            price = liq.covered_price(price, held_now, ledgers)
+            price = liq.covered_price(price, engine_balance(token, ch.address), ledgers)
             value = held * price * self._precision(symbol)
             choices.append((value, symbol, held, price, mm_haircut))
         if not counts and not choices:
