@@ -34,31 +34,41 @@ def set_price(feed, owner, usd: int) -> None:
     feed.set_answer(usd * FEED, sender=owner)
 
 
+def list_at_2600(ch, oracle, owner, make_feed, token, symbol: str):
+    """Lists `token` as collateral at $2,600 (haircuts 20 % / 10 %)."""
+    feed = make_feed(2_600, description=f"{symbol} / USD")
+    oracle.set_feed(token, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    ch.list_asset(token, WAD // 5, WAD // 10, 1_000 * ETH, sender=owner)
+    return token
+
+
+def leave_debt(ch, token, owner, weth, usdc, trader, keeper, fund, eth_feed) -> None:
+    """1 `token` against a 3,420.15 USDC debt, no position (module notes)."""
+    ch.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner)
+    allow_atomic(ch, owner)
+    ch.set_liquidation_params(LiquidationParams().as_tuple(), sender=owner)
+    fund(usdc, trader, 1_000 * USDC, ch)
+    fund(token, trader, ETH, ch)
+    ch.deposit(0, usdc, 1_000 * USDC, sender=trader)
+    ch.deposit(0, token, ETH, sender=trader)
+    ch.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)
+    set_price(eth_feed, owner, 2_600)
+    ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    assert ch.balance_of(trader, 0, usdc) == -DEBT
+    assert ch.balance_of(trader, 0, token) == ETH
+
+
 @pytest.fixture
 def host(project, owner, oracle, clearinghouse, make_feed):
     token = owner.deploy(project.MockHostileToken, "Hostile", "HOST", 18)
-    feed = make_feed(2_600, description="HOST / USD")
-    oracle.set_feed(token, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
-    clearinghouse.list_asset(token, WAD // 5, WAD // 10, 1_000 * ETH, sender=owner)
-    return token
+    return list_at_2600(clearinghouse, oracle, owner, make_feed, token, "HOST")
 
 
 @pytest.fixture
 def host_backed(clearinghouse, owner, weth, usdc, host, trader, keeper, fund, eth_feed):
     """1 HOST against a 3,420.15 USDC debt, no position (module notes)."""
     ch = clearinghouse
-    ch.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner)
-    allow_atomic(ch, owner)
-    ch.set_liquidation_params(LiquidationParams().as_tuple(), sender=owner)
-    fund(usdc, trader, 1_000 * USDC, ch)
-    fund(host, trader, ETH, ch)
-    ch.deposit(0, usdc, 1_000 * USDC, sender=trader)
-    ch.deposit(0, host, ETH, sender=trader)
-    ch.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)
-    set_price(eth_feed, owner, 2_600)
-    ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
-    assert ch.balance_of(trader, 0, usdc) == -DEBT
-    assert ch.balance_of(trader, 0, host) == ETH
+    leave_debt(ch, host, owner, weth, usdc, trader, keeper, fund, eth_feed)
     assert ch.account_health(trader, 0).equity == -1_080_150_000 * 10**12
     return ch
 
@@ -192,20 +202,8 @@ def odd_backed(
     data (mode 2): 1 ODD at $2,600 against the same 3,420.15 USDC debt."""
     ch = clearinghouse
     odd = owner.deploy(project.MockOddViewToken, "Odd", "ODD", 18)
-    feed = make_feed(2_600, description="ODD / USD")
-    oracle.set_feed(odd, feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
-    ch.list_asset(odd, WAD // 5, WAD // 10, 1_000 * ETH, sender=owner)
-    ch.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner)
-    allow_atomic(ch, owner)
-    ch.set_liquidation_params(LiquidationParams().as_tuple(), sender=owner)
-    fund(usdc, trader, 1_000 * USDC, ch)
-    fund(odd, trader, ETH, ch)
-    ch.deposit(0, usdc, 1_000 * USDC, sender=trader)
-    ch.deposit(0, odd, ETH, sender=trader)
-    ch.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader)
-    set_price(eth_feed, owner, 2_600)
-    ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
-    assert ch.balance_of(trader, 0, usdc) == -DEBT
+    list_at_2600(ch, oracle, owner, make_feed, odd, "ODD")
+    leave_debt(ch, odd, owner, weth, usdc, trader, keeper, fund, eth_feed)
     return odd
 
 
