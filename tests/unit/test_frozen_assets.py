@@ -178,7 +178,7 @@ def test_a_token_whose_views_break_blocks_neither_its_seizure_nor_the_keeper(
     (state,) = [a for a in read_asset_states(engine) if a.symbol == "HOST"]
     assert (state.held, state.shortfall) == (None, 0)
     (line,) = asset_lines([state], {"HOST": 18}, 0)
-    assert "balanceOf reverts" in line
+    assert "balanceOf cannot be read" in line
     log: list[dict] = []
     stats = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append).run_once()
     assert {"event": "asset_balance_unreadable", "asset": "HOST"} in log

@@ -198,7 +198,7 @@ def asset_lines(states: Sequence[AssetState], decimals: Mapping[str, int], now: 
         d = decimals[a.symbol]
         if a.held is None:
             out.append(
-                f"[red]{a.symbol}: its token's balanceOf reverts; deposits and "
+                f"[red]{a.symbol}: its token's balanceOf cannot be read; deposits and "
                 f"withdrawals of it fail, collateral liquidation goes on[/red]"
             )
         elif a.shortfall:
