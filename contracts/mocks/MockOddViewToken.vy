@@ -2,7 +2,8 @@
 """
 @title Test-only ERC-20 whose `balanceOf` breaks in shapes a uint256 view
        cannot: mode 1 burns every gas unit it is given, mode 2 answers no
-       data (found by review; `MockHostileToken`'s mode 6 reverts). Its
+       data (found by review; `MockHostileToken`'s mode 6 reverts); mode
+       3 answers after burning `cost` gas (a costly but honest view). Its
        ABI's `balanceOf` returns bytes: tests read balances from the
        engine's ledgers or with mode 0's decoding.
 """
@@ -22,6 +23,7 @@ exports: (
 )
 
 mode: public(uint256)
+cost: public(uint256)
 
 
 @deploy
@@ -35,6 +37,11 @@ def set_mode(mode: uint256):
 
 
 @external
+def set_cost(cost: uint256):
+    self.cost = cost
+
+
+@external
 @view
 @raw_return
 def balanceOf(holder: address) -> Bytes[32]:
@@ -43,6 +50,11 @@ def balanceOf(holder: address) -> Bytes[32]:
             pass
     if self.mode == 2:
         return b""
+    if self.mode == 3:
+        start: uint256 = msg.gas
+        for i: uint256 in range(10**9):
+            if start - msg.gas >= self.cost:
+                break
     return abi_encode(erc20_base.balanceOf[holder])
 
 

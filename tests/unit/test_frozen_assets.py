@@ -246,6 +246,27 @@ def test_a_balance_of_that_burns_gas_or_answers_nothing_blocks_no_seizure(
     assert ch.bad_debt_total() == DEBT - 2_470 * USDC
 
 
+def test_the_keeper_gives_a_balance_read_the_gas_the_engine_gives_it(
+    project, owner, clearinghouse, stranger
+):
+    """Found by the second review: the keeper's `eth_call` had 100k gas in
+    all, of which the call's own 21,000 and its calldata come first, while
+    the engine gives the token's frame 100k (VIEW_GAS). A `balanceOf`
+    costing 85k (a proxy, an accruing wrapper) was then readable by the
+    engine and not by the keeper, which never saw its shortfall. Now the
+    keeper's frame gets VIEW_GAS too: views burning 85k and 90k (about 6k
+    more with the mock's cold reads) answer, one burning 101k does not,
+    as in the engine."""
+    from xmargin.chain.assets import engine_balance
+
+    odd = owner.deploy(project.MockOddViewToken, "Odd", "ODD", 18)
+    odd.mint(clearinghouse, ETH, sender=owner)
+    odd.set_mode(3, sender=owner)
+    for cost, expected in ((85_000, ETH), (90_000, ETH), (101_000, None)):
+        odd.set_cost(cost, sender=stranger)
+        assert engine_balance(odd, clearinghouse.address) == expected, cost
+
+
 def test_a_token_the_engine_holds_none_of_sells_for_dust_and_the_debt_is_written_off(
     host_backed, host, trader, stranger, usdc, fund
 ):

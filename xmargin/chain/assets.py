@@ -45,29 +45,50 @@ class AssetState:
         return frozen_haircut(self.mm_start, self.frozen_since, self.ramp, now)
 
 
-# `balanceOf(address)`, and the gas the engine gives it (constants.VIEW_GAS).
+# `balanceOf(address)`, and the gas the engine gives its call frame
+# (constants.VIEW_GAS).
 BALANCE_OF = "0x70a08231"
 VIEW_GAS = 100_000
+# What a call costs before the callee's frame: the intrinsic gas, then 16
+# per non-zero and 4 per zero byte of calldata.
+INTRINSIC_GAS = 21_000
+# How nodes say that the call itself failed (a revert, out of gas, an
+# invalid opcode), as opposed to the node failing to answer.
+EXECUTION_FAILED = (
+    "revert",
+    "out of gas",
+    "outofgas",
+    "invalid opcode",
+    "execution",
+    "transactionfailed",
+    "contractlogicerror",
+)
 
 
 def engine_balance(token: Any, engine_address: str, block: int | str = "latest") -> int | None:
     """The tokens of `token` the engine holds, read as the engine reads it
-    (`token_transfer._held_or_max`): with VIEW_GAS, and None when the
-    token's `balanceOf` reverts, runs out of that gas or answers in
-    another shape than one word (its views broke); the engine then takes
-    the asset as covered. A node that cannot be reached still raises."""
+    (`token_transfer._held_or_max`): the token's frame gets VIEW_GAS, and
+    the answer is None when `balanceOf` reverts, runs out of that gas or
+    answers in another shape than one word (its views broke); the engine
+    then takes the asset as covered. Anything else the node raises (an
+    unreachable node, a pruned block, a rate limit) is raised: an answer
+    the node did not give is not an unreadable token."""
+    data = BALANCE_OF + str(engine_address)[2:].lower().rjust(64, "0")
+    raw = bytes.fromhex(data[2:])
+    calldata_gas = sum(16 if b else 4 for b in raw)
     call = {
         "to": str(token.address),
-        "data": BALANCE_OF + str(engine_address)[2:].lower().rjust(64, "0"),
-        "gas": VIEW_GAS,
+        "data": data,
+        "gas": VIEW_GAS + INTRINSIC_GAS + calldata_gas,
     }
     try:
-        data = bytes(token.provider.web3.eth.call(call, block))
-    except OSError:
-        raise
-    except Exception:  # a revert or out of gas, in whichever type the node uses
+        answer = bytes(token.provider.web3.eth.call(call, block))
+    except Exception as err:
+        text = f"{type(err).__name__} {err}".lower()
+        if not any(word in text for word in EXECUTION_FAILED):
+            raise
         return None
-    return int.from_bytes(data, "big") if len(data) == 32 else None
+    return int.from_bytes(answer, "big") if len(answer) == 32 else None
 
 
 def read_asset_states(engine: Engine, block: int | str = "latest") -> list[AssetState]:
