@@ -681,16 +681,12 @@ def _priced(asset: address) -> bool:
     """
     @dev Whether the router prices `asset` now (its reverts caught).
     """
-    ok: bool = False
-    data: Bytes[64] = b""
-    ok, data = raw_call(
+    return raw_call(
         oracle.oracle.address,
         abi_encode(asset, method_id=method_id("price(address)")),
-        max_outsize=64,
         is_static_call=True,
         revert_on_failure=False,
     )
-    return ok
 
 
 @internal

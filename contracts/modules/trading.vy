@@ -64,6 +64,16 @@ uses: orders
 uses: registry
 
 
+# A call that failed after `gas_before` was measured ran out of gas
+# rather than failed on its own when at most gas_before / STARVED is left:
+# each frame a starved call ran through kept 1/64 of its gas, and a failure
+# that a frame caught (a feed call, the health probe) returns cleanly with
+# those reserves, 1 - (63/64)^d of the gas d frames deep. The trade runs at
+# most 6 deep (the engine, the orders extension, the probe, the router, a
+# feed); 1/8 is sound to 8 deep (found by review: 1/32 was not).
+STARVED: constant(uint256) = 8
+
+
 event Trade:
     owner: indexed(address)
     sub_id: indexed(uint256)
@@ -283,14 +293,8 @@ def settle_order(owner: address, sub_id: uint256) -> uint256:
             ),
             revert_on_failure=False,
         )
-        # A call starved of gas by the settler is not a refusal. Each frame
-        # the starved call ran through kept 1/64 of its gas, and a failure
-        # that a frame caught (a feed call, the health probe) returns
-        # cleanly with those reserves: 1 - (63/64)^d of the gas is left
-        # after a starved call d frames deep. The trade runs at most 6
-        # deep (the engine, the orders extension, the probe, the router, a
-        # feed), so a refusal must leave more than 1/8 (found by review).
-        assert filled or msg.gas * 8 > gas_before, errors.ORDER_OUT_OF_GAS
+        # A call starved of gas by the settler is not a refusal (`STARVED`).
+        assert filled or msg.gas * STARVED > gas_before, errors.ORDER_OUT_OF_GAS
         refused = not filled
     if not filled:
         fill = 0
@@ -539,10 +543,7 @@ def _probe(owner: address, sub_id: uint256) -> (health.Health, bool):
     @dev The account's health, and False instead of a revert when it cannot
          be read (a price it needs is invalid): the engine asks its own
          `health_probe`, since this call holds the lock. A probe starved of
-         gas by the caller is not an invalid price: it runs at most 3 frames
-         deep (the engine, the router, a feed), each keeping 1/64 of its
-         gas, so after one less than 1/8 of the gas is left (see
-         `settle_order`).
+         gas by the caller is not an invalid price (`STARVED`).
     """
     gas_before: uint256 = msg.gas
     ok: bool = False
@@ -556,7 +557,7 @@ def _probe(owner: address, sub_id: uint256) -> (health.Health, bool):
     )
     if ok:
         return abi_decode(out, health.Health), True
-    assert msg.gas * 8 > gas_before, errors.HEALTH_OUT_OF_GAS
+    assert msg.gas * STARVED > gas_before, errors.HEALTH_OUT_OF_GAS
     return empty(health.Health), False
 
 

@@ -93,8 +93,9 @@ def engine_balance(token: Any, engine_address: str, block: int | str = "latest")
 
 def read_asset_states(engine: Engine, block: int | str = "latest") -> list[AssetState]:
     """Every non-quote asset of the record, at `block`. A token whose
-    `balanceOf` reverts is reported with `held=None`, not raised: one
-    broken token must not stop the keeper or `xmargin status`."""
+    balance cannot be read (`engine_balance`) is reported with
+    `held=None`, not raised: one broken token must not stop the keeper or
+    `xmargin status`."""
     ch = engine.clearinghouse
     out = []
     for symbol, token in engine.tokens.items():
