@@ -12,7 +12,7 @@ TOOLS := .tools
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: setup demo node test test-unit test-rest test-integration fuzz bench bench-gas bench-keeper lint format size clean
+.PHONY: setup demo node test test-unit test-rest test-integration fuzz bench bench-gas bench-keeper bench-replica lint format size clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -59,15 +59,19 @@ test-integration: setup
 fuzz: setup
 	HYPOTHESIS_PROFILE=fuzz ape test tests/fuzz tests/unit -q
 
-# Gas per operation against the anchors, then keeper throughput on anvil;
-# tables on stdout, JSON in benchmarks/results/ (docs/benchmarks.md).
-bench: bench-gas bench-keeper
+# Gas per operation against the anchors, keeper throughput on anvil, then
+# the keeper's local pass over 100,000 simulated accounts; tables on
+# stdout, JSON in benchmarks/results/ (docs/benchmarks.md).
+bench: bench-gas bench-keeper bench-replica
 
 bench-gas: setup
 	python benchmarks/gas.py
 
 bench-keeper: setup
 	python benchmarks/keeper.py
+
+bench-replica: setup
+	python benchmarks/replica.py
 
 # Vyper sources mamushi formats. modules/state.vy is left out: mamushi
 # 0.1.2 cannot parse a multi-line `initializes:` and, given one line, wraps

@@ -1,6 +1,7 @@
-"""Keeper throughput on anvil: batched health reads against one call per
-account, and the time from a price shock until every liquidatable account
-is liquidated, for 1,000 and 10,000 accounts.
+"""Keeper throughput on anvil: its local pass over the replica against the
+lens's batched reads and one call per account, and the time from a price
+shock until every liquidatable account is liquidated, for 1,000 and 10,000
+accounts.
 
     python benchmarks/keeper.py [--accounts 1000,10000] [--sample 1000]
 
@@ -17,11 +18,13 @@ For each size, on a fresh anvil:
    would send, in JSON-RPC batches to anvil with automine off, mined 2,000
    per block, every receipt checked; then verify the registry holds exactly
    the planned accounts and spot-check positions, balances and margins;
-3. scan rate at one pinned block: the keeper's batched read (`Keeper.scan`,
-   `account_healths` pages) against one `account_health` call per account
-   (on a sample for large crowds, extrapolated), both through Ape as the
-   keeper calls them, and both again as bare JSON-RPC `eth_call`s (what the
-   node costs without Ape's Python);
+3. the keeper's replica backfilled from the deployment block (every
+   account event), then scan rates at one pinned block: the keeper's pass
+   (`Keeper.scan`: the replica valued locally, no call per account), the
+   lens's `account_healths` pages (what `xmargin accounts` reads) and one
+   `account_health` call per account (on a sample for large crowds,
+   extrapolated), through Ape, and the last two again as bare JSON-RPC
+   `eth_call`s (what the node costs without Ape's Python);
 4. shock the feeds (ETH -15 %, BTC +14 %: ETH longs at 8x go under water
    and are closed whole, BTC shorts at 6x are partly closed; ~11 % of the
    crowd), record every liquidatable account (`is_liquidatable` of every
@@ -67,11 +70,11 @@ from rich.table import Table
 from xmargin.chain.bulk import Bulk, Rpc, calldata
 from xmargin.chain.config import load_config
 from xmargin.chain.engine import Engine, load_engine, read_markets, shock_prices
-from xmargin.chain.scan import PAGE
+from xmargin.chain.scan import PAGE, health_pages
 from xmargin.maths.fixed_point import WAD, parse_units
 from xmargin.ops.crowd import CrowdAccount, backing_needed, crowd_transactions, plan_crowd
 from xmargin.ops.deploy import deploy_scratch
-from xmargin.ops.keeper import Keeper, KeeperConfig
+from xmargin.ops.keeper import Keeper, KeeperConfig, PassStats
 from xmargin.ops.lp import provide
 
 RESULTS = Path(__file__).resolve().parent / "results" / "keeper.json"
@@ -352,20 +355,40 @@ def _scan_rates(
     keeper: Keeper, views: Views, engine: Engine, block: int, sample: int, repeat: int
 ) -> dict[str, Any]:
     ch = engine.clearinghouse
-    accts = [keeper.accounts[i] for i in sorted(keeper.accounts)]
+    accts = views.accounts(block)
     n = len(accts)
     out: dict[str, Any] = {"block": block, "accounts": n, "max_page": PAGE}
 
+    # The keeper's pass: its replica (backfilled above) valued at the block:
+    # the marks (a few calls per asset and market), the screen, the exact
+    # model on the candidates. The first pass also builds the screen's arrays.
+    runs = []
+    stats = PassStats()
+    for _ in range(repeat + 1):
+        stats = PassStats()
+        start = time.perf_counter()
+        rows = keeper.scan(block, stats)
+        runs.append(time.perf_counter() - start)
+        assert stats.accounts == n, (stats.accounts, n)
+        assert not [r for r in rows if r.equity < r.mm]  # before the shock
+    seconds = statistics.median_high(runs[1:])
+    out["replica"] = {
+        "first_pass_seconds": round(runs[0], 3),
+        "seconds": round(seconds, 3),
+        "runs": [round(r, 3) for r in runs[1:]],
+        "candidates": stats.valued,
+        "accounts_per_s": _rate(n, seconds),
+    }
+
+    # The lens's pages (what `xmargin accounts` reads), through Ape.
     batched = {}
     for page in PAGES:
-        keeper.config.page = page
         runs = []
-        # the keeper's page: the median of `repeat` runs (one past 2,000 accounts)
         for _ in range(repeat if page == PAGE and n <= 2_000 else 1):
             start = time.perf_counter()
-            rows = keeper.scan(block)
+            got = sum(len(rows) for rows in health_pages(engine, n, page, block))
             runs.append(time.perf_counter() - start)
-            assert len(rows) == n
+            assert got == n
         seconds = statistics.median_high(runs)
         batched[str(page)] = {
             "calls": -(-n // page),
@@ -373,7 +396,6 @@ def _scan_rates(
             "runs": [round(r, 3) for r in runs],
             "accounts_per_s": _rate(n, seconds),
         }
-    keeper.config.page = PAGE
     out["batched_ape"] = batched
     # The view's page is a constant (MAX_PAGE): asking for more returns 50 rows.
     lens = engine.require_lens()
@@ -512,17 +534,20 @@ def run_size(n: int, sample: int, repeat: int, steps_tracing: bool, console: Con
                 f"({stats.transactions:,} bulk transactions in {setup['bulk']['seconds']:.1f} s)"
             )
 
-            # Discovery from events, cold (what a keeper started now does once).
+            # The replica's backfill from the deployment block, cold (what a
+            # keeper started now does once): every account event, one
+            # eth_getLogs per 10,000 blocks.
             entries: list[dict] = []
             keeper = Keeper(
                 engine, accounts.test_accounts[KEEPER_INDEX], KeeperConfig(), log=entries.append
             )
             t = time.perf_counter()
-            known = keeper.discover()
+            events = keeper.replica.update(block)
             result["discovery"] = {
-                "accounts": known,
+                "accounts": len(keeper.replica.replica.accounts),
+                "events": events,
+                "from_block": keeper.start_block,
                 "seconds": round(time.perf_counter() - t, 2),
-                "registry_fallbacks": sum(e["event"] == "registry_fallback" for e in entries),
             }
             result["scan"] = _scan_rates(keeper, views, engine, block, sample, repeat)
             console.print(f"{n:,} accounts: scan rates measured")
@@ -537,7 +562,7 @@ def _shock_and_liquidate(
 ) -> dict[str, Any]:
     ch = engine.clearinghouse
     chain = ch.chain_manager
-    accts = [keeper.accounts[i] for i in sorted(keeper.accounts)]
+    accts = views.accounts(chain.blocks.head.number)
     n = len(accts)
 
     shock_prices(engine, owner, SHOCK_BPS)
@@ -549,7 +574,6 @@ def _shock_and_liquidate(
 
     entries.clear()
     timings: dict[str, float] = {}
-    keeper.discover = _timed(keeper.discover, timings, "discover")  # type: ignore[method-assign]
     keeper.scan = _timed(keeper.scan, timings, "scan")  # type: ignore[method-assign]
     passes = []
     keeper_seconds = 0.0
@@ -577,7 +601,7 @@ def _shock_and_liquidate(
             rpc.call("evm_increaseTime", [window])
             rpc.call("evm_mine")
             windows_waited += 1
-    del keeper.discover, keeper.scan
+    del keeper.scan
     assert cleared_after is not None, f"still liquidatable after {MAX_PASSES} passes: {passes}"
 
     head = chain.blocks.head.number
@@ -629,7 +653,7 @@ def _shock_and_liquidate(
         + p["lost_races"]
         for p in passes
     )
-    read_seconds = timings.get("scan", 0.0) + timings.get("discover", 0.0)
+    read_seconds = timings.get("scan", 0.0)
     act_seconds = keeper_seconds - read_seconds
     return {
         "shock_bps": SHOCK_BPS,
@@ -649,7 +673,6 @@ def _shock_and_liquidate(
         "collateral_liquidations": len(collateral),
         "keeper_transactions": txs,
         "where_time_goes": {
-            "discover_seconds": round(timings.get("discover", 0.0), 2),
             "scan_seconds": round(timings.get("scan", 0.0), 2),
             "liquidating_seconds": round(act_seconds, 2),
             "seconds_per_liquidation_tx": round(act_seconds / txs, 4) if txs else None,
@@ -674,17 +697,26 @@ def print_report(results: dict, console: Console) -> None:
         s = size["scan"]
         n = f"{s['accounts']:,}"
         per = s["per_account_ape"]["accounts_per_s"]
+        r = s["replica"]
+        scan.add_row(
+            n,
+            f"keeper's replica, valued locally ({r['candidates']:,} by the exact model)",
+            "marks only",
+            f"{r['seconds']:.2f}",
+            f"{r['accounts_per_s']:,.0f}",
+            f"{r['accounts_per_s'] / per:.1f}",
+        )
         for page, r in s["batched_ape"].items():
             scan.add_row(
                 n,
-                f"batched, pages of {page} (Keeper.scan, Ape)",
+                f"lens pages of {page} (xmargin accounts, Ape)",
                 f"{r['calls']:,}",
                 f"{r['seconds']:.2f}",
                 f"{r['accounts_per_s']:,.0f}",
                 f"{r['accounts_per_s'] / per:.1f}",
             )
         for page, what in s["larger_pages"].items():
-            scan.add_row(n, f"batched, pages of {page}", "-", "-", "-", what)
+            scan.add_row(n, f"lens pages of {page}", "-", "-", "-", what)
         p = s["per_account_ape"]
         note = f" (sample, all ~{p['extrapolated_seconds_all']:.0f} s)" if p["sampled"] else ""
         scan.add_row(
@@ -718,8 +750,9 @@ def print_report(results: dict, console: Console) -> None:
         title="From the price shock to every liquidatable account liquidated (keeper passes)",
         caption=(
             "passes: keeper passes until accounts_to_liquidate finds none, + the keeper's own "
-            "confirming pass; s to clear: keeper time over those passes (discovery already "
-            "done, as a running keeper's is); s per liq: (pass time - scans) / transactions; "
+            "confirming pass; s to clear: keeper time over those passes (the replica's "
+            "backfill already done, as a running keeper's is); s per liq: (pass time - scans) "
+            "/ transactions; "
             "block wait: web3's 0.1 s receipt polls while anvil mines each transaction's block "
             "(empty block ms: what anvil takes per block at this state size); HTTP: every "
             "JSON-RPC request; Python: the rest (Ape and the keeper)"
@@ -771,7 +804,7 @@ def print_report(results: dict, console: Console) -> None:
         "bulk s",
         "tx/s",
         "verify s",
-        "discovery s",
+        "backfill s",
         "total s",
     ):
         setup.add_column(col, justify="right")

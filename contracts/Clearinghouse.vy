@@ -69,6 +69,11 @@ exports: (
     state.markets.funding_now,
     # the order book and its rules (orders trade in ClearinghouseOrders)
     state.trading.cancel_order,
+    # a keeper's batch of liquidations (each item runs in the liquidation
+    # extension), and the size liquidations may still close in a market's
+    # window (a read the liquidation extension has no room for)
+    state.liquidation.liquidate_many,
+    state.liquidation.liquidation_capacity,
     state.orders.pending_order,
     state.orders.order_rules,
     state.orders.order_fees,

@@ -34,8 +34,6 @@ exports: (
     # liquidation
     state.liquidation.liquidate,
     state.liquidation.liquidate_collateral,
-    # the size liquidations may still close in a market's window
-    state.liquidation.liquidation_capacity,
     # bad debt (the insurance fund's reads and top-up are in ClearinghouseAdmin)
     state.liquidation.settle_bad_debt,
     # the order in which a portfolio-mode account is liquidated (its

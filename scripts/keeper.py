@@ -3,10 +3,11 @@
     ape run keeper --network ethereum:local:foundry --once     # one pass, then exit
     ape run keeper --network ethereum:sepolia:node --account keeper
 
-Scans every account in batches, liquidates those below maintenance margin
-when the reward beats the gas, logs one JSON line per action (see
-xmargin.ops.keeper). Exits non-zero only on a real failure (no deployment, node
-unreachable), never because a liquidation lost a race.
+Keeps every account from the engine's events, values them locally each
+block, liquidates those below maintenance margin when the reward beats
+the gas, logs one JSON line per action (see xmargin.ops.keeper). Exits
+non-zero only on a real failure (no deployment, node unreachable), never
+because a liquidation lost a race.
 """
 
 import click
@@ -20,7 +21,12 @@ from xmargin.ui import ape_cli
 @click.option("--once", is_flag=True, help="Run one pass and exit.")
 @click.option("--blocks", type=int, default=None, help="Stop after this many new blocks.")
 @click.option("--poll", type=float, default=1.0, show_default=True, help="Seconds between polls.")
-@click.option("--from-block", type=int, default=0, show_default=True, help="Backfill from here.")
+@click.option(
+    "--from-block",
+    type=int,
+    default=None,
+    help="Read the engine's events from here (default: its deployment block, from the record).",
+)
 @click.option(
     "--min-profit", default="0", show_default=True, help="USD beyond gas per liquidation."
 )

@@ -833,7 +833,12 @@ class World:
         assert res is not None
         if tx is None:
             tx = self.ch.liquidate(who, sub, m, max_size, 0, sender=liquidator)
-        (ev,) = tx.events.filter(self.ch.Liquidation)
+        # This account's close in `tx` (a keeper's batch holds several).
+        (ev,) = [
+            e
+            for e in tx.events.filter(self.ch.Liquidation)
+            if (e.owner, e.sub_id, e.market_id) == (str(who), sub, m)
+        ]
         closed = abs(ev.size_delta)
         assert (closed, ev.new_size, ev.price, ev.funding_index) == (
             res.closed,
@@ -900,7 +905,9 @@ class World:
 
     def _expect_bad_debt(self, tx, who, sub) -> None:
         settled = self.settle_bad_debt(who, sub)
-        events = list(tx.events.filter(self.ch.BadDebt))
+        events = [
+            e for e in tx.events.filter(self.ch.BadDebt) if (e.owner, e.sub_id) == (str(who), sub)
+        ]
         if settled is None:
             assert events == []
         else:
@@ -1153,8 +1160,10 @@ class World:
             held={a: self.tokens[a].balanceOf(ch) for a in assets if a in self.tokens},
         )
 
-    def check(self, chain) -> None:
-        """Every account, market and ledger equals the model, to the wei."""
+    def check(self, chain) -> ChainState:
+        """Every account, market and ledger equals the model, to the wei;
+        returns what was read of the chain (for other checks at the same
+        block)."""
         ch, now = self.ch, chain.blocks.head.timestamp
         got = self.read_chain()
         for who, sub in self.accounts:
@@ -1195,7 +1204,7 @@ class World:
             if want is not None:
                 assert om.Order(*(int(v) for v in ch.pending_order(who, sub))) == want
         if any(self.price_error(m, now) for m in range(len(self.params))):
-            return  # the pool's views need every market price
+            return got  # the pool's views need every market price
         # The pool's claim on traders, from exact aggregates, against the sum
         # of per-position figures: each position rounds once, so they differ
         # by at most one wei per open position, and only against the pool.
@@ -1230,6 +1239,7 @@ class World:
         # them, but the pool then releases nothing to LPs.
         if s.value < s.min_value:
             assert self.ch.pool_withdrawable() == 0
+        return got
 
 
 def with_asset(p: perps.MarketParams, asset: str) -> perps.MarketParams:

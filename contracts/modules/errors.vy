@@ -207,6 +207,9 @@ DISCOUNT_TOO_HIGH: constant(String[32]) = "xm.liq: discount above 20%"
 CAPACITY_WINDOW_RANGE: constant(String[32]) = "xm.liq: capacity window range"
 CAPACITY_FACTOR_RANGE: constant(String[32]) = "xm.liq: capacity factor range"
 LIQ_CAPACITY: constant(String[32]) = "xm.liq: window capacity used"
+BATCH_OUT_OF_GAS: constant(String[32]) = "xm.liq: batch item out of gas"
+BATCH_ALL_FAILED: constant(String[32]) = "xm.liq: every item failed"
+BATCH_NESTED: constant(String[32]) = "xm.liq: batch inside a batch"
 
 # pm: portfolio margin and PortfolioRisk
 PM_NOT_CONFIGURED: constant(String[32]) = "xm.pm: not configured"

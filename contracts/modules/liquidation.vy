@@ -115,6 +115,36 @@ struct LiquidationParams:
     collateral_discount: uint256
 
 
+# One item of `liquidate_many`: `liquidate`'s arguments.
+struct LiquidationItem:
+    owner: address
+    sub_id: uint256
+    market_id: uint256
+    max_size: uint256
+    min_reward: uint256
+
+
+# Most items in one `liquidate_many`.
+MAX_BATCH: constant(uint256) = 50
+# Revert data kept of a skipped item: a reason of up to 32 bytes, ABI-encoded.
+MAX_REASON: constant(uint256) = 100
+# An item whose call failed with at most gas_before / STARVED left was
+# starved by the caller, not refused (as `trading.STARVED`).
+STARVED: constant(uint256) = 8
+
+
+# The caller of the `liquidate_many` running now (empty outside one).
+batch_caller: transient(address)
+
+
+event LiquidationSkipped:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    market_id: indexed(uint256)
+    # The item's revert data (`Error(string)` for the engine's reasons).
+    reason: Bytes[MAX_REASON]
+
+
 event LiquidationParamsSet:
     params: LiquidationParams
 
@@ -380,8 +410,13 @@ def liquidate(
     @param min_reward Least reward accepted (native quote units).
     @return The size closed (WAD base units).
     """
+    # Inside `liquidate_many`, the engine calls this for the batch's caller.
+    liquidator: address = msg.sender
+    if liquidator == self:
+        liquidator = self.batch_caller
+        assert liquidator != empty(address), errors.ENGINE_ONLY
     governance._check_liquidations_open()
-    self._check_not_self(owner, sub_id)
+    self._check_not_self(liquidator, owner, sub_id)
     markets._check_market(market_id)
     assert max_size > 0, errors.ZERO_SIZE
     lp: LiquidationParams = self._liquidation_params()
@@ -478,13 +513,13 @@ def liquidate(
         collateral._add(owner, sub_id, collateral.quote_asset, -convert(penalty, int256))
         self.insurance_fund += insurance
     if reward != 0:
-        collateral._add(msg.sender, 0, collateral.quote_asset, convert(reward, int256))
+        collateral._add(liquidator, 0, collateral.quote_asset, convert(reward, int256))
 
     log Liquidation(
         owner=owner,
         sub_id=sub_id,
         market_id=market_id,
-        liquidator=msg.sender,
+        liquidator=liquidator,
         size_delta=delta,
         new_size=old.size + delta,
         price=price,
@@ -498,6 +533,68 @@ def liquidate(
     )
     self._settle_bad_debt(owner, sub_id)
     return closed
+
+
+@external
+@reentrant
+def liquidate_many(items: DynArray[LiquidationItem, MAX_BATCH]) -> uint256:
+    """
+    @notice Liquidates each item in turn, as `liquidate` would for the
+            caller (every reward to its sub-account 0), with every price
+            read once for the whole batch: an item that reverts is skipped
+            and logged (`LiquidationSkipped`, with its revert data), the
+            others go on. Reverts if every item fails, so a batch that
+            would do nothing fails in simulation instead of being sent.
+    @dev Each item is a call from this engine to its own `liquidate`, for
+         the batch's caller (`batch_caller`), so that its revert undoes
+         only its own changes. `@reentrant`: each item takes the engine's
+         lock itself, and between items nothing but static calls (the
+         router) leaves the engine. An item starved of gas by the caller
+         is not skipped: the batch reverts (`STARVED`).
+    @param items At most 50 liquidations: account, market, the most size
+           to close and the least reward accepted (as `liquidate`).
+    @return How many items went through.
+    """
+    assert self.batch_caller == empty(address), errors.BATCH_NESTED
+    self.batch_caller = msg.sender
+    oracle._start_price_cache()
+    for it: LiquidationItem in items:
+        oracle._cache_price(markets._asset(it.market_id))
+    for i: uint256 in range(1, constants.MAX_ASSETS):
+        if i == collateral.num_assets:
+            break
+        asset: address = collateral.asset_list[i]
+        if collateral.asset_config[asset].mm_haircut != constants.WAD:
+            oracle._cache_price(asset)
+    done: uint256 = 0
+    for it: LiquidationItem in items:
+        gas_before: uint256 = msg.gas
+        ok: bool = False
+        data: Bytes[MAX_REASON] = b""
+        ok, data = raw_call(
+            self,
+            abi_encode(
+                it.owner,
+                it.sub_id,
+                it.market_id,
+                it.max_size,
+                it.min_reward,
+                method_id=method_id("liquidate(address,uint256,uint256,uint256,uint256)"),
+            ),
+            max_outsize=MAX_REASON,
+            revert_on_failure=False,
+        )
+        if ok:
+            done += 1
+        else:
+            assert msg.gas * STARVED > gas_before, errors.BATCH_OUT_OF_GAS
+            log LiquidationSkipped(
+                owner=it.owner, sub_id=it.sub_id, market_id=it.market_id, reason=data
+            )
+    oracle._stop_price_cache()
+    self.batch_caller = empty(address)
+    assert done != 0, errors.BATCH_ALL_FAILED
+    return done
 
 
 @external
@@ -519,7 +616,7 @@ def liquidate_collateral(
     @return The collateral credited (native units).
     """
     governance._check_liquidations_open()
-    self._check_not_self(owner, sub_id)
+    self._check_not_self(msg.sender, owner, sub_id)
     collateral._check_listed(asset)
     quote: address = collateral.quote_asset
     assert asset != quote, errors.QUOTE_NOT_COLLATERAL
@@ -691,9 +788,9 @@ def _priced(asset: address) -> bool:
 
 @internal
 @view
-def _check_not_self(owner: address, sub_id: uint256):
+def _check_not_self(liquidator: address, owner: address, sub_id: uint256):
     assert (
-        msg.sender != owner and not operators.is_operator[owner][sub_id][msg.sender]
+        liquidator != owner and not operators.is_operator[owner][sub_id][liquidator]
     ), errors.SELF_LIQUIDATION
 
 

@@ -22,6 +22,12 @@ event OracleSet:
 
 
 oracle: public(IOracleRouter)
+# A price cache for one batch (`liquidation.liquidate_many`, which holds
+# the engine's lock): while `caching`, `_price` returns a price cached in
+# this transaction instead of asking the router again. Transient (EIP-1153):
+# gone at the end of the transaction, and ignored outside the batch.
+cached: transient(HashMap[address, uint256])
+caching: transient(bool)
 
 
 @internal
@@ -38,9 +44,45 @@ def _set(new_oracle: address):
 @view
 def _price(asset: address) -> uint256:
     """
-    @dev The checked WAD USD price of `asset`; reverts with the router's reason.
+    @dev The checked WAD USD price of `asset`; reverts with the router's
+         reason. Inside a batch, the price cached for it if any.
     """
+    if self.caching:
+        cached: uint256 = self.cached[asset]
+        if cached != 0:
+            return cached
     return staticcall self.oracle.price(asset)
+
+
+@internal
+def _start_price_cache():
+    self.caching = True
+
+
+@internal
+def _stop_price_cache():
+    self.caching = False
+
+
+@internal
+def _cache_price(asset: address):
+    """
+    @dev Caches `asset`'s price for the batch, if the router gives one (a
+         price it refuses is left out: the accounts that need it fail alone).
+    """
+    if self.cached[asset] != 0:
+        return
+    ok: bool = False
+    out: Bytes[32] = b""
+    ok, out = raw_call(
+        self.oracle.address,
+        abi_encode(asset, method_id=method_id("price(address)")),
+        max_outsize=32,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if ok and len(out) == 32:
+        self.cached[asset] = abi_decode(out, uint256)
 
 
 @internal

@@ -86,11 +86,13 @@ from tests.perps_world import HEARTBEAT, World, next_timestamp
 from tests.portfolio_config import CONFIG as PM_CONFIG
 from tests.portfolio_config import deploy_risk
 from tests.unit.test_trading_properties import MARKETS
+from xmargin.chain.replica import ChainReplica
 from xmargin.maths import account as acct
 from xmargin.maths import errors, model, perps
 from xmargin.maths import liquidation as liq
 from xmargin.maths import lp_requests as lr
 from xmargin.maths import portfolio as pm
+from xmargin.maths.replica import Unpriced
 from xmargin.ops.keeper import Keeper, KeeperConfig, PassStats
 
 E18 = 10**18
@@ -318,6 +320,9 @@ class EngineMachine(RuleBasedStateMachine):
             log=self._keeper_log,
         )
         self.keeper_lines: list[dict] = []
+        # The keeper's replica of every account, rebuilt from the events
+        # since block 0 (`replica_matches_the_chain`).
+        self.replica = ChainReplica(c["engine"], from_block=0)
         # The machine's own account of the vault's requests and supply.
         self.lp_reqs = {
             (str(who), kind): lr.Request()
@@ -1100,18 +1105,22 @@ class EngineMachine(RuleBasedStateMachine):
         self._refused(lambda: self.ch.settle_bad_debt(owner, sub, sender=self.stranger), reason)
 
     def _keeper_pass(self):
-        """The keeper's own pass: discover, scan in pages, liquidate. Every
-        transaction it sent is replayed against the model, and afterwards no
-        tracked account may still be liquidatable (invariant 7)."""
+        """The keeper's own pass: its replica brought up to the head, every
+        account with liabilities valued locally, the liquidatable ones
+        liquidated. Every transaction it sent is replayed against the
+        model, and afterwards no tracked account may still be liquidatable
+        (invariant 7)."""
         self._next()
         head = self.chain.blocks.head.number
         now = self.chain.blocks.head.timestamp
-        registered = list(self.w.registered)
-        # An account whose own prices are invalid cannot be read; the keeper
-        # logs it and handles every other account (issue 19: it never dies
-        # of a price).
+        # What the keeper values: every account with quote debt or a
+        # position (the others can never be liquidated).
+        valued = [(str(w), s) for w, s in self.w.accounts if self.w.has_liabilities(w, s)]
+        # An account whose own prices are invalid cannot be valued; the
+        # keeper logs it and handles every other account (issue 19: it
+        # never dies of a price).
         unreadable = set()
-        for who, sub in registered:
+        for who, sub in valued:
             needs = [self.w.asset_feed(a) for a in self.w.priced(who, sub)]
             needs += self.w.open_markets(who, sub)
             if self.w.first_price_error(needs, self.chain.blocks[head].timestamp) is not None:
@@ -1126,7 +1135,8 @@ class EngineMachine(RuleBasedStateMachine):
         }
         assert logged == unreadable, (logged, unreadable)
         assert stats.unreadable == len(unreadable)
-        registered = [a for a in registered if a not in unreadable]
+        assert stats.accounts == len(valued)
+        valued = [a for a in valued if a not in unreadable]
         if self.w.liquidations_closed(now) is not None:
             # Paused or in the grace period: the keeper sends nothing.
             assert stats.liquidations == stats.collateral_liquidations == stats.adl == 0
@@ -1138,8 +1148,8 @@ class EngineMachine(RuleBasedStateMachine):
         COVERAGE["keeper liquidation"] += stats.liquidations
         COVERAGE["keeper collateral liquidation"] += stats.collateral_liquidations
         COVERAGE["keeper bad-debt settlement"] += stats.bad_debts_settled
-        assert stats.accounts == len(registered)
-        expected = [a for a in registered if self.w.liquidatable(*a, now)]
+        assert stats.mismatches == 0
+        expected = [a for a in valued if self.w.liquidatable(*a, now)]
         assert stats.liquidatable == len(expected)
         waiting = self._replay_keeper()
         # The keeper may leave an account it cannot help: a debt its wallet
@@ -1275,10 +1285,10 @@ class EngineMachine(RuleBasedStateMachine):
             else:
                 raise AssertionError(f"unexpected keeper line {line}")
 
-    @rule(page=st.sampled_from([1, 2, 50]))
-    def keeper_pass(self, page):
-        """The keeper's pass, reading `page` accounts per batch call."""
-        self.keeper.config.page = page
+    @rule()
+    def keeper_pass(self):
+        """The keeper's pass: its replica from the events, the screen, the
+        exact model, then liquidations and ADL."""
         self._keeper_pass()
 
     def _replay_keeper(self) -> set[tuple[str, int]]:
@@ -1294,7 +1304,6 @@ class EngineMachine(RuleBasedStateMachine):
                 "haircut_ramped",
                 "asset_balance_unreadable",
                 "account_unreadable",
-                "registry_fallback",
                 "skip_collateral",
                 "adl_needed",
                 "capacity_wait",
@@ -1309,6 +1318,13 @@ class EngineMachine(RuleBasedStateMachine):
                 # A liquidation realising a profit waits for the pool's
                 # prices (the realisation cap); the keeper moves on.
                 waiting.add((line["args"][0], int(line["args"][1])))
+                continue
+            if event == "batch_item_skipped":
+                # The same, for an item of the keeper's `liquidate_many`:
+                # the only refusal it may meet here.
+                assert line["reason"] == self.w.pool_price_error(then), line
+                waiting.add((line["owner"], int(line["sub_id"])))
+                COVERAGE["keeper batch item skipped"] += 1
                 continue
             if event == "reverted" and line["reason"] == errors.ADL_RAISES_MM:
                 owner, sub, market, size = line["args"]
@@ -1671,7 +1687,8 @@ class EngineMachine(RuleBasedStateMachine):
     @invariant()
     def matches_the_model(self):
         if hasattr(self, "w"):
-            self.w.check(self.chain)
+            # kept for `replica_matches_the_chain` at the same block
+            self._read = (self.chain.blocks.head.number, self.w.check(self.chain))
             # What traders are paid never exceeds what the pool holds: its
             # ledger goes below zero only by absorbing bad debt.
             assert self.w.pool >= 0 or self.w.bad_debt[2] > 0, self.w.pool
@@ -1679,6 +1696,44 @@ class EngineMachine(RuleBasedStateMachine):
             if self.w.bad_debt[0] != getattr(self, "_bad_debt_seen", 0):
                 COVERAGE["bad debt absorbed"] += 1
                 self._bad_debt_seen = self.w.bad_debt[0]
+
+    @invariant()
+    def replica_matches_the_chain(self):
+        """Issue 20: the keeper's replica, rebuilt from the engine's events
+        alone, holds every account's balances, positions and margin mode
+        as the chain does, and values every account's health to the wei
+        as `account_health` does (unpriced exactly when it reverts)."""
+        if not hasattr(self, "w"):
+            return
+        head = self.chain.blocks.head.number
+        self.replica.update(head)
+        r = self.replica.replica
+        marks = self.replica.marks(head)
+        read = getattr(self, "_read", None)
+        got = read[1] if read is not None and read[0] == head else self.w.read_chain()
+        symbol = r.symbols
+        for who, sub in self.w.accounts:
+            key = (str(who), sub)
+            state = r.accounts.get(key)
+            balances = {} if state is None else state.balances
+            want = {symbol[a]: b for a, b in got.balances[key].items() if b}
+            assert balances == want, (key, balances, want)
+            for m in range(len(self.w.params)):
+                p = state.positions.get(m) if state else None
+                assert (tuple(vars(p).values()) if p else (0, 0, 0)) == got.positions[(*key, m)]
+            assert (state is not None and state.portfolio) == bool(self.ch.portfolio_mode(*key))
+            h = r.health(key, marks)
+            if isinstance(h, Unpriced):
+                assert got.health[key] is None, (key, h)
+                COVERAGE["replica: unpriced account"] += 1
+            else:
+                assert (h.equity, h.im, h.mm) == got.health[key], key
+        # Accounts the machine does not track (the insurance account that
+        # written-off collateral moves to): their balances, read one by one.
+        for key in set(r.accounts) - {(str(who), sub) for who, sub in self.w.accounts}:
+            for a, token in symbol.items():
+                assert r.accounts[key].balances.get(token, 0) == self.ch.balance_of(*key, a)
+        COVERAGE["replica checked"] += 1
 
     @invariant()
     def lp_requests_match(self):
@@ -1761,6 +1816,7 @@ def replay(machine, *steps: tuple[str, dict]) -> Counter[str]:
         for name, kwargs in steps:
             getattr(m, name)(**kwargs)
             m.matches_the_model()
+            m.replica_matches_the_chain()
     finally:
         m.teardown()
     return Counter(COVERAGE)
@@ -1798,7 +1854,7 @@ def test_an_example_starts_from_the_listed_parameters(machine):
     replay(machine, ("set_market_params", {**change, "bad": None}))
     replay(
         machine,
-        ("keeper_pass", {"page": 50}),
+        ("keeper_pass", {}),
         ("lever_up_a", {"actor": 0, "market": 0, "pct": 50, "short": False}),
     )
 
@@ -1938,7 +1994,7 @@ def test_regression_a_write_off_past_insurance_is_not_the_liquidations_cost(mach
         ("set_margin_mode", {"actor": 0, "portfolio": False}),
         ("adl", {"actor": 2, "market": 0, "part": 0, "who": 0}),
         ("oracle_b", {"bps": 194, "kind": "drift", "market": 1}),
-        ("keeper_pass", {"page": 2}),
+        ("keeper_pass", {}),
     )
     assert reached["keeper liquidation"] == 2
     assert reached["bad debt absorbed"] == 1
@@ -1974,13 +2030,13 @@ def test_scenario_crash_keeper_collateral_and_bad_debt(machine):
     window, the liquidation capacity, so over several passes), buys the
     WETH at a discount, and the rest of the deficit is written off
     (insurance first, then the pool)."""
-    window = [("wait", {"seconds": 31}), ("keeper_pass", {"page": 2})]
+    window = [("wait", {"seconds": 31}), ("keeper_pass", {})]
     reached = replay(
         machine,
         ("withdraw", {"actor": 0, "asset": 0, "frac": 1_000}),
         ("lever_up_a", {"actor": 0, "market": 0, "short": False, "pct": 90}),
         ("oracle_a", {"kind": "squeeze", "market": 0, "bps": 300}),
-        ("keeper_pass", {"page": 2}),
+        ("keeper_pass", {}),
         *window * 4,
     )
     assert reached["keeper liquidation"] >= 1
@@ -2044,7 +2100,7 @@ def test_scenario_a_bad_price_in_a_market_nobody_holds_does_not_stop_the_keeper(
         ("lever_up_a", {"actor": 0, "market": 0, "short": False, "pct": 90}),
         *[("oracle_a", {"kind": "spike", "market": 1, "bps": 1})] * 2,
         ("oracle_a", {"kind": "squeeze", "market": 0, "bps": 300}),
-        ("keeper_pass", {"page": 50}),
+        ("keeper_pass", {}),
     )
     assert reached["keeper pass"] == 1
     assert reached["keeper liquidation"] >= 1
@@ -2067,7 +2123,7 @@ def test_scenario_a_portfolio_spread_is_liquidated_in_the_engines_order(machine)
         ("oracle_a", {"kind": "drift", "market": 1, "bps": -1_000}),
         ("liquidate_a", {"who": 2, "actor": 4, "market": 1, "part": 1_100}),
         ("liquidate_a", {"who": 2, "actor": 4, "market": 0, "part": 500}),
-        ("keeper_pass", {"page": 50}),
+        ("keeper_pass", {}),
     )
     assert reached["to portfolio mode"] == 1
     assert reached[f"refused: {errors.ALREADY_IN_MODE}"] == 1

@@ -85,15 +85,25 @@ def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
     }
     (broken_pass,) = [e for e in broken if e["event"] == "pass"]
     readable = [a for a in accounts if a not in in_btc]
-    assert (broken_pass["accounts"], broken_pass["unreadable"]) == (len(readable), len(in_btc))
+    # every account screened (all have a position), those in BTC unreadable
+    assert (broken_pass["accounts"], broken_pass["unreadable"]) == (CROWD, len(in_btc))
     assert broken_pass["reverted"] == broken_pass["failed"] == 0
     assert not any(lens.functions.is_liquidatable(ch.address, *a).call() for a in readable)
     btc_feed.functions.set_decimals(8).transact({"from": node.w3.eth.accounts[0]})
 
+    # What the keeper screens: accounts with a position or quote debt (the
+    # broken pass closed some whole).
+    usdc = _contract(node.w3, abi, "MockERC20", record["assets"]["USDC"]["token"])
+    liable = [
+        a
+        for a in accounts
+        if ch.functions.position_mask(*a).call()
+        or ch.functions.balance_of(*a, usdc.address).call() < 0
+    ]
     out = _ok(ape_run("keeper", *on_node, "--once", "--test-account", "9"))
     lines = _entries(out)
     (scan,) = [entry for entry in lines if entry["event"] == "scan"]
-    assert (scan["accounts"], scan["liquidatable"]) == (CROWD, len(doomed & in_btc))
+    assert (scan["accounts"], scan["liquidatable"]) == (len(liable), len(doomed & in_btc))
     (summary,) = [entry for entry in lines if entry["event"] == "pass"]
     print("keeper passes:", broken_pass, summary)
     assert summary["lost_races"] == summary["reverted"] == summary["skipped_unprofitable"] == 0
@@ -107,7 +117,6 @@ def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
     assert broken_pass["liquidations"] + summary["liquidations"] == len(events)
 
     # Tokens in the Clearinghouse == every quote ledger, to the wei.
-    usdc = _contract(node.w3, abi, "MockERC20", record["assets"]["USDC"]["token"])
     ledgers = sum(ch.functions.balance_of(o, s, usdc.address).call() for o, s in accounts)
     ledgers += ch.functions.balance_of(node.w3.eth.accounts[9], 0, usdc.address).call()
     ledgers += ch.functions.pool_balance().call() + ch.functions.insurance_fund().call()

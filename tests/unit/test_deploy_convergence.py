@@ -74,6 +74,19 @@ def test_second_run_sends_nothing(run):
     assert run(BASE).transactions == 0
 
 
+def test_the_record_keeps_the_engines_deployment_block(run, chain):
+    """The keeper backfills its replica from the record's block: the
+    block whose state first holds the Clearinghouse's code (none before
+    it), kept by a second run that reuses it."""
+    first = run(BASE)
+    ch, block = first.record.contracts["Clearinghouse"], first.record.block
+    web3 = chain.provider.web3
+    assert web3.eth.get_code(ch, block - 1) == b""
+    assert web3.eth.get_code(ch, block) != b""
+    chain.mine(3)
+    assert run(BASE).record.block == block
+
+
 def test_changed_asset_list_after_a_chain_reset_is_not_confused(run, project, chain):
     """Review case: the chain rolled back under a record, then a config with
     another asset list. Addresses may now hold other contracts (same

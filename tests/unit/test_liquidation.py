@@ -23,6 +23,7 @@ import pytest
 
 from tests.conftest import isolated
 from tests.markets import E18, ETH, USDC, allow_atomic, params
+from xmargin.chain.abi import revert_reason
 from xmargin.maths import errors
 from xmargin.maths.liquidation import LiquidationParams
 
@@ -755,6 +756,235 @@ def test_keeper_plans_what_the_engine_does(
     assert (stats.liquidations, stats.reverted, stats.lost_races) == (1, 0, 0)
 
 
+# ---------------------------------------------------------------- batches
+
+
+def _bull(ch, who, usdc, fund, sub_id: int = 0) -> None:
+    """Another 10 ETH bull on 4,000 USDC (a little more premium than the
+    trader's: the skew is 10 ETH long before it)."""
+    fund(usdc, who, 4_000 * USDC, ch)
+    ch.deposit(sub_id, usdc, 4_000 * USDC, sender=who)
+    ch.trade(sub_id, 0, 10 * ETH, 3_100 * E18, sender=who)
+
+
+def _item(owner, sub_id: int = 0, market_id: int = 0, size: int = 10 * ETH, reward: int = 0):
+    return (owner.address if hasattr(owner, "address") else owner, sub_id, market_id, size, reward)
+
+
+def test_a_batch_liquidates_each_item_and_skips_those_that_fail(
+    chain, bull_10, trader, hedger, stranger, keeper, usdc, eth_feed, owner, fund
+):
+    """Issue 20: one `liquidate_many` closes the trader exactly as a lone
+    `liquidate` does (the hand-worked numbers of
+    `test_partial_liquidation_restores_target_health`) and the hedger as a
+    lone `liquidate` would in the same state; a healthy account, an
+    unknown market and the caller's own account are skipped with their
+    reasons, and the others go through."""
+    ch = bull_10
+    _bull(ch, hedger, usdc, fund)
+    _bull(ch, keeper, usdc, fund, sub_id=1)  # the batch caller's own account
+    fund(usdc, stranger, 4_000 * USDC, ch)
+    ch.deposit(0, usdc, 4_000 * USDC, sender=stranger)
+    ch.trade(0, 0, ETH, 3_100 * E18, sender=stranger)  # 1 ETH on $4,000: healthy
+    set_price(eth_feed, owner, 2_730)
+    # The hedger alone, for comparison.
+    with isolated(chain):
+        alone = ch.liquidate(hedger, 0, 0, 10 * ETH, 0, sender=keeper)
+        (want,) = alone.events.filter(ch.Liquidation)
+        want_hedger = (ch.balance_of(hedger, 0, usdc), tuple(ch.position(hedger, 0, 0)))
+    items = [
+        _item(trader),
+        _item(stranger),
+        _item(hedger, market_id=7),
+        _item(keeper, sub_id=1),
+        _item(hedger),
+    ]
+    tx = ch.liquidate_many(items, sender=keeper)
+    done = {(ev.owner, ev.sub_id): ev for ev in tx.events.filter(ch.Liquidation)}
+    assert set(done) == {(trader.address, 0), (hedger.address, 0)}
+    assert all(ev.liquidator == keeper.address for ev in done.values())
+    skipped = [
+        (ev.owner, ev.market_id, revert_reason(ev.reason))
+        for ev in tx.events.filter(ch.LiquidationSkipped)
+    ]
+    assert skipped == [
+        (stranger.address, 0, errors.NOT_LIQUIDATABLE),
+        (hedger.address, 7, errors.UNKNOWN_MARKET),
+        (keeper.address, 0, errors.SELF_LIQUIDATION),
+    ]
+    # The trader: the hand-worked close, penalty and balance.
+    x_exact = F(368_150_002, 10**6) / F(1092, 10)
+    ev = done[(trader.address, 0)]
+    assert 0 <= abs(ev.size_delta) - x_exact * ETH < 1
+    assert ev.penalty == 184_075_002
+    assert ch.balance_of(trader, 0, usdc) == 3_969_850_000 - 2_700_000_000 - 184_075_002
+    # The hedger: exactly its lone liquidation.
+    got = done[(hedger.address, 0)]
+    fields = ("size_delta", "new_size", "quote_delta", "penalty", "keeper_reward")
+    assert [getattr(got, f) for f in fields] == [getattr(want, f) for f in fields]
+    assert (ch.balance_of(hedger, 0, usdc), tuple(ch.position(hedger, 0, 0))) == want_hedger
+    # Both rewards to the caller's sub-account 0; nothing created or lost.
+    assert ch.balance_of(keeper, 0, usdc) == sum(ev.keeper_reward for ev in done.values())
+    people = [trader, hedger, stranger, keeper]
+    held = usdc.balanceOf(ch)
+    assert held == quote_ledgers(ch, usdc, people) + ch.balance_of(keeper, 1, usdc)
+
+
+def test_a_batch_that_would_do_nothing_reverts(bull_10, trader, stranger, keeper, eth_feed, owner):
+    """Every item failing (or none given) reverts the batch, so a keeper's
+    simulation catches it and nothing is sent; the engine's own
+    `liquidate` cannot be called from outside a batch for someone else."""
+    ch = bull_10
+    with ape.reverts(errors.BATCH_ALL_FAILED):
+        ch.liquidate_many([], sender=keeper)
+    with ape.reverts(errors.BATCH_ALL_FAILED):
+        ch.liquidate_many([_item(trader)], sender=keeper)  # healthy at $3,000
+    set_price(eth_feed, owner, 2_730)
+    with ape.reverts(errors.BATCH_ALL_FAILED):
+        ch.liquidate_many([_item(trader)], sender=trader)  # its own account
+    with ape.reverts():
+        ch.liquidate_many([_item(trader)] * 51, sender=keeper)  # over 50: not decoded
+    tx = ch.liquidate_many([_item(trader), _item(trader)], sender=stranger)
+    # The second item finds the account at its target health.
+    (ev,) = tx.events.filter(ch.LiquidationSkipped)
+    assert revert_reason(ev.reason) == errors.NOT_LIQUIDATABLE
+
+
+def test_a_batch_item_starved_of_gas_reverts_the_batch(bull_10, trader, keeper, eth_feed, owner):
+    """A caller that gives the batch too little gas cannot make the engine
+    log a liquidatable account as skipped: the batch reverts instead."""
+    ch = bull_10
+    set_price(eth_feed, owner, 2_730)
+    need = ch.liquidate_many.estimate_gas_cost([_item(trader)], sender=keeper)
+    for gas in (need // 2, need * 3 // 4):
+        with ape.reverts():
+            ch.liquidate_many([_item(trader)], sender=keeper, gas=gas)
+    assert ch.position(trader, 0, 0).size == 10 * ETH
+
+
+def test_a_batch_goes_on_past_an_account_whose_price_broke(
+    project, bull_10, trader, hedger, keeper, usdc, wbtc_listed, oracle, owner, fund, eth_feed
+):
+    """Issue 19 inside a batch: the hedger holds WBTC, whose feed turns
+    hostile; its item is skipped with the router's reason (the batch's
+    price cache never holds a price the router refused) and the trader's
+    goes through."""
+    from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
+
+    ch, wbtc = bull_10, wbtc_listed.token
+    _bull(ch, hedger, usdc, fund)
+    fund(wbtc, hedger, 10**6, ch)
+    ch.deposit(0, wbtc, 10**6, sender=hedger)
+    set_price(eth_feed, owner, 2_730)
+    hostile = owner.deploy(project.MockRevertingFeed, 60_000 * FEED)
+    oracle.set_feed(wbtc, hostile, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    hostile.set_mode(1, sender=owner)
+    tx = ch.liquidate_many([_item(hedger), _item(trader)], sender=keeper)
+    (ev,) = tx.events.filter(ch.LiquidationSkipped)
+    assert (ev.owner, revert_reason(ev.reason)) == (hedger.address, errors.FEED_CALL_FAILED)
+    (done,) = tx.events.filter(ch.Liquidation)
+    assert done.owner == trader.address
+
+
+def test_keeper_batch_survives_a_rival_taking_one_item(
+    lens, bull_10, trader, hedger, keeper, stranger, usdc, weth, wbtc_listed, oracle, eth_feed,
+    owner, fund,
+):  # fmt: skip
+    """The keeper plans both bulls into one `liquidate_many`; a rival
+    liquidates the trader first. The batch still closes the hedger; the
+    trader's item is logged as a lost race, and the pass ends with nobody
+    liquidatable."""
+    from tests.engines import engine_over
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+
+    ch = bull_10
+    _bull(ch, hedger, usdc, fund)
+    set_price(eth_feed, owner, 2_730)
+    tokens = {"USDC": usdc, "WETH": weth, "WBTC": wbtc_listed.token}
+    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
+    engine = engine_over(ch, oracle, tokens, feeds, {"ETH": 0}, lens=lens)
+    log: list[dict] = []
+    bot = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append, from_block=0)
+    send = bot._send
+
+    def rival_first(method, *args, stats):
+        ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=stranger)
+        bot._send = send  # type: ignore[method-assign]
+        return send(method, *args, stats=stats)
+
+    bot._send = rival_first  # type: ignore[method-assign]
+    stats = bot.run_once()
+    assert (stats.batches, stats.liquidations, stats.lost_races, stats.reverted) == (1, 1, 1, 0)
+    (skip,) = [e for e in log if e["event"] == "batch_item_skipped"]
+    assert (skip["owner"], skip["reason"], skip["lost_race"]) == (
+        trader.address,
+        errors.NOT_LIQUIDATABLE,
+        True,
+    )
+    (done,) = [e for e in log if e["event"] == "liquidated"]
+    assert (done["owner"], done["closed"]) == (hedger.address, done["predicted"])
+    for who in (trader, hedger):
+        assert not lens.is_liquidatable(ch, who, 0)
+
+
+def test_keeper_values_accounts_from_events_alone(
+    lens, bull_10, trader, keeper, usdc, weth, wbtc_listed, oracle, eth_feed, owner
+):
+    """Issue 20: the keeper's replica is rebuilt from the engine's events
+    (the deposit, then the trade), with no call per account: at $2,730 it
+    values the bull at the hand-computed E = 3,969.85 - 10 * 270 =
+    1,269.85 and MM = 10 * 2,730 * 5 % = 1,365 (USD)."""
+    from tests.engines import engine_over
+    from xmargin.ops.keeper import Keeper, KeeperConfig, PassStats
+
+    ch = bull_10
+    set_price(eth_feed, owner, 2_730)
+    tokens = {"USDC": usdc, "WETH": weth, "WBTC": wbtc_listed.token}
+    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
+    engine = engine_over(ch, oracle, tokens, feeds, {"ETH": 0}, lens=lens)
+    bot = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=[].append, from_block=0)
+    stats = PassStats()
+    (row,) = bot.scan(ch.chain_manager.blocks.head.number, stats)
+    assert (row.owner, row.sub_id) == (trader.address, 0)
+    assert (row.equity, row.mm) == (1_269_850 * E18 // 1_000, 1_365 * E18)
+    assert (stats.accounts, stats.valued, stats.events) == (1, 1, 2)
+    assert bot.replica.replica.accounts[(trader.address, 0)].balances == {"USDC": 3_969_850_000}
+
+
+def test_keeper_rereads_an_account_its_replica_got_wrong(
+    lens, bull_10, trader, keeper, usdc, weth, wbtc_listed, oracle, eth_feed, owner
+):
+    """A replica that went wrong (a log its node never returned, a lying
+    RPC) makes a healthy account look liquidatable: the keeper checks the
+    chain at the same block before sending anything, logs the mismatch,
+    sends nothing, and re-reads the account, so the next pass agrees."""
+    from tests.engines import engine_over
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+
+    ch = bull_10
+    tokens = {"USDC": usdc, "WETH": weth, "WBTC": wbtc_listed.token}
+    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
+    engine = engine_over(ch, oracle, tokens, feeds, {"ETH": 0}, lens=lens)
+    log: list[dict] = []
+    bot = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append, from_block=0)
+    head = ch.chain_manager.blocks.head.number
+    bot.replica.update(head)
+    # A withdrawal of 3,900 USDC that never happened on chain.
+    bot.replica.replica.apply(
+        "Withdraw",
+        {"owner": trader.address, "sub_id": 0, "asset": usdc.address, "balance": 69_850_000},
+    )
+    stats = bot.run_once()
+    (mismatch,) = [e for e in log if e["event"] == "replica_mismatch"]
+    h = ch.account_health(trader, 0)
+    assert mismatch["chain"] == [h.equity, h.im, h.mm]
+    assert mismatch["replica"][0] == h.equity - 3_900 * E18
+    assert (stats.mismatches, stats.liquidatable, stats.liquidations) == (1, 0, 0)
+    assert bot.replica.replica.accounts[(trader.address, 0)].balances == {"USDC": 3_969_850_000}
+    log.clear()
+    assert bot.run_once().mismatches == 0
+
+
 def test_keeper_sends_nothing_while_liquidations_are_closed(
     lens, bull_10, trader, keeper, usdc, weth, wbtc_listed, oracle, eth_feed, owner, guardian
 ):
@@ -819,7 +1049,8 @@ def test_keeper_liquidates_everyone_else_when_one_feed_breaks(
     (unreadable,) = [e for e in log if e["event"] == "account_unreadable"]
     assert (unreadable["owner"], unreadable["sub_id"]) == (hedger.address, 0)
     assert (unreadable["reason"], unreadable["asset"]) == (errors.FEED_CALL_FAILED, "WBTC")
-    assert (stats.accounts, stats.unreadable, stats.liquidations) == (2, 1, 1)
+    # three accounts with liabilities screened, one of them unreadable
+    assert (stats.accounts, stats.unreadable, stats.liquidations) == (3, 1, 1)
     h = ch.account_health(trader, 0)
     assert h.equity >= h.mm
     # `xmargin accounts` reads the same way, each row with its registry index.

@@ -55,6 +55,9 @@ class DeploymentRecord:
     assets: dict[str, AssetRecord] = field(default_factory=dict)
     # market symbol -> market id
     markets: dict[str, int] = field(default_factory=dict)
+    # The block the Clearinghouse was deployed in: where readers of its
+    # events (the keeper's replica, the report) start.
+    block: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"

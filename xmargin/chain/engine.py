@@ -70,11 +70,11 @@ class Engine:
     def quote_symbol(self) -> str:
         return next(iter(self.tokens))
 
-    def asset_params(self) -> dict[str, model.AssetParams]:
+    def asset_params(self, block_id: int | None = None) -> dict[str, model.AssetParams]:
         """What the Clearinghouse has listed for each asset, as model inputs."""
         out = {}
         for symbol, token in self.tokens.items():
-            a = self.clearinghouse.asset_config(token.address)
+            a = self.clearinghouse.asset_config(token.address, block_id=block_id)
             out[symbol] = model.AssetParams(
                 decimals=a.decimals, im_haircut=a.im_haircut, mm_haircut=a.mm_haircut
             )

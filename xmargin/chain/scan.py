@@ -1,8 +1,10 @@
 """Every registered account's health at one block, read in pages.
 
-The same batch read the keeper makes (`ClearinghouseLens.account_healths`,
-up to 50 accounts per call, every call pinned to one block), for readers
-that want the rows rather than liquidations: the CLI's `xmargin accounts`.
+The lens's batch read (`ClearinghouseLens.account_healths`, up to 50
+accounts per call, every call pinned to one block), for readers that want
+every registered account's row from the chain itself: the CLI's `xmargin
+accounts`. (The keeper values accounts from its own replica instead,
+`xmargin.chain.replica`.)
 """
 
 from __future__ import annotations

@@ -84,11 +84,16 @@ class Account:
     def linear_health(self, prices: Mapping[str, int] | None = None) -> Health:
         """(equity, IM, MM) in linear margin, whatever the account's mode (a
         portfolio account's equity is this one's)."""
-        at = {**self.prices, **(prices or {})}
-        total = sum(
-            (risk(e.position, e.params, at[e.asset], e.index) for e in self.exposures),
-            PositionRisk(),
-        )
+        at = {**self.prices, **prices} if prices else self.prices
+        pnl = funding = notional = im = mm = 0
+        for e in self.exposures:
+            r = risk(e.position, e.params, at[e.asset], e.index)
+            pnl += r.pnl
+            funding += r.funding
+            notional += r.notional
+            im += r.im
+            mm += r.mm
+        total = PositionRisk(pnl, funding, notional, im, mm)
         return account_health(self.balances, self.assets, at, self.quote, positions=total)
 
     def underlyings(self) -> tuple[str, ...]:

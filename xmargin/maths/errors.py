@@ -209,6 +209,9 @@ DISCOUNT_TOO_HIGH: Final = "xm.liq: discount above 20%"
 CAPACITY_WINDOW_RANGE: Final = "xm.liq: capacity window range"
 CAPACITY_FACTOR_RANGE: Final = "xm.liq: capacity factor range"
 LIQ_CAPACITY: Final = "xm.liq: window capacity used"
+BATCH_OUT_OF_GAS: Final = "xm.liq: batch item out of gas"
+BATCH_ALL_FAILED: Final = "xm.liq: every item failed"
+BATCH_NESTED: Final = "xm.liq: batch inside a batch"
 
 # pm: portfolio margin and PortfolioRisk
 PM_NOT_CONFIGURED: Final = "xm.pm: not configured"

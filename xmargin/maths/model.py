@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from xmargin.maths import errors
 from xmargin.maths.fixed_point import MAX_DECIMALS, WAD, ceil_div, mul_div_down, precision
@@ -44,7 +45,7 @@ class AssetParams:
     im_haircut: int = 0
     mm_haircut: int = 0
 
-    @property
+    @cached_property
     def precision(self) -> int:
         return precision(self.decimals)
 

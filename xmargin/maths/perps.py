@@ -125,18 +125,24 @@ def pnl_funding(pos: Position, price: int, index: int) -> tuple[int, int]:
 
 
 def risk(pos: Position, p: MarketParams, price: int, index: int) -> PositionRisk:
-    """`markets._risk`: one position at `price` and funding `index`."""
-    size_abs = abs(pos.size)
-    notional = mul_div_up(size_abs, price, WAD)
-    imr = margin_ratio(size_abs, p.imr_base, p.im_size_scalar, p.skew_scale)
-    mmr = margin_ratio(size_abs, p.mmr_base, p.mm_size_scalar, p.skew_scale)
-    pnl, owed = pnl_funding(pos, price, index)
+    """`markets._risk`: one position at `price` and funding `index`.
+
+    notional = size_abs * price / WAD and each margin = notional * ratio /
+    WAD (`margin_ratio`) rounded up, PnL rounded down, funding owed rounded
+    up (`pnl_funding`), written out inline: the keeper values every account
+    with this on every block (benchmarks/replica.py)."""
+    size = pos.size
+    size_abs = size if size >= 0 else -size
+    notional = -(-(size_abs * price) // WAD)
+    scale = p.skew_scale
+    imr = min(p.imr_base - (-(size_abs * p.im_size_scalar) // scale), WAD)
+    mmr = min(p.mmr_base - (-(size_abs * p.mm_size_scalar) // scale), WAD)
     return PositionRisk(
-        pnl=pnl,
-        funding=owed,
+        pnl=size * (price - pos.entry_price) // WAD,
+        funding=-(-(size * (index - pos.funding_index)) // WAD),
         notional=notional,
-        im=mul_div_up(notional, imr, WAD),
-        mm=mul_div_up(notional, mmr, WAD),
+        im=-(-(notional * imr) // WAD),
+        mm=-(-(notional * mmr) // WAD),
     )
 
 

@@ -492,6 +492,12 @@ class _Run:
         address = self._reuse(previous, container)
         contract = container.at(address) if address else self._deploy(name, container, *args)
         self.record.contracts[name] = contract.address
+        if name == "Clearinghouse":
+            # Where the engine's events start (the keeper backfills from it).
+            if address and self.previous is not None:
+                self.record.block = self.previous.block
+            else:
+                self.record.block = int(self.provider.get_block("latest").number or 0)
         return contract
 
     def _deploy(self, label: str, container: ContractContainer, *args: Any) -> ContractInstance:

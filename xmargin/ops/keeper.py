@@ -17,12 +17,18 @@ One pass (`Keeper.run_once`):
    every feed of the pool's value has published since; the pool's own
    refusals (no free cash, paused) are logged and retried on the next
    pass;
-1. learn new accounts from `AccountRegistered` events (backfilled from
-   `from_block` the first time, then only new blocks), falling back to the
-   on-chain registry (`account_at`) for any index the logs did not give;
-2. read every account's equity and maintenance margin in pages of 50 with
-   the lens's `account_healths` view: one call per 50 accounts,
-   all pinned to one block;
+1. bring the replica of every account up to the head
+   (`xmargin.chain.replica`): the engine's account events since the last
+   pass (from the deployment block the first time), one `eth_getLogs` for
+   all of them, applied in chain order;
+2. value every account that has quote debt or a position locally, from
+   the prices, funding and parameters read once at the head (a few calls
+   per asset and market, none per account): a vectorised screen
+   (`xmargin.ops.screen`) clears the accounts provably above MM, the
+   exact model (`xmargin.maths.replica`) values the rest; an account below
+   MM is a candidate, and its health is read on chain at the same block
+   before anything is sent (a difference is logged as `replica_mismatch`
+   and the account re-read from the chain);
 3. for each account with equity < MM: read its positions, let
    `xmargin.maths.liquidation` (the mirror of the contract) compute the size the
    engine will close and the reward, compare the reward with the gas the
@@ -47,11 +53,14 @@ One pass (`Keeper.run_once`):
 5. a transaction that reverts because another keeper got there first (the
    account is healthy again, the position is gone) is logged as a lost race
    and the pass goes on; any other revert is logged with its reason and
-   the pass goes on. An account whose health cannot be read (a price it
-   needs is invalid: a page of the lens then reverts as a whole, and is
-   read account by account instead) is logged as `account_unreadable`, one
+   the pass goes on. An account whose health cannot be valued (a price it
+   needs is invalid) is logged as `account_unreadable`, one
    whose handling fails on a read mid-pass as `account_failed`, and the
    pass goes on with the others (issue 19).
+
+The chain is read per account only for the candidates: the accounts the
+keeper will act on. The lens's paged `account_healths` (one call per 50
+accounts) stays for readers that want every row (`xmargin accounts`).
 
 Every action is one structured log line (a dict; `json_logger` prints it as
 JSON). `follow` repeats passes as new blocks arrive; a pass that fails on
@@ -64,12 +73,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ape.exceptions import ContractLogicError, ProviderError
 
+from xmargin.chain.abi import revert_reason
 from xmargin.chain.assets import engine_balance, read_asset_states
 from xmargin.chain.engine import (
     Engine,
@@ -80,13 +90,17 @@ from xmargin.chain.engine import (
 )
 from xmargin.chain.lp_requests import RequestBook, read_request
 from xmargin.chain.orders import OrderBook, PendingOrder, published_at, read_order
-from xmargin.chain.scan import PAGE, HealthRow, Margins, health_pages
+from xmargin.chain.replica import AccountRow, ChainReplica
+from xmargin.chain.scan import HealthRow, Margins
 from xmargin.maths import errors, perps
 from xmargin.maths import liquidation as liq
 from xmargin.maths import lp_requests as lr
 from xmargin.maths import orders as om
 from xmargin.maths import pool as pool_model
 from xmargin.maths.fixed_point import WAD, ceil_div, precision
+from xmargin.maths.model import Health
+from xmargin.maths.replica import UNKNOWN, AccountKey, Marks, Unpriced
+from xmargin.ops.screen import Screen
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
@@ -109,6 +123,9 @@ LOST_RACE = (
     errors.ADL_WRONG_SIDE,
     # another liquidation used the market's window first
     errors.LIQ_CAPACITY,
+    # every item of a batch was taken by someone else first (the batch's
+    # simulation fails: nothing is sent)
+    errors.BATCH_ALL_FAILED,
     # another settler got the order first
     errors.NO_ORDER,
     # another settler got the LP request first, or its controller cancelled
@@ -118,6 +135,9 @@ LOST_RACE = (
 # anvil: ~150-330k for 1-5 positions; the estimate is the upper end).
 LIQUIDATE_GAS = 400_000
 COLLATERAL_GAS = 250_000
+# Gas of one item of a `liquidate_many` (its share of the batch's gas: the
+# per-account state it touches, the prices read once for the batch).
+BATCH_ITEM_GAS = 150_000
 
 Log = Callable[[dict[str, Any]], None]
 
@@ -141,8 +161,9 @@ class KeeperConfig:
     min_profit: int = 0
     # Most liquidations sent for one account in one pass.
     max_rounds: int = 16
-    # Scan pages of this many accounts (<= 50, the contract's page).
-    page: int = PAGE
+    # Liquidations per `liquidate_many` transaction (<= 50, the engine's
+    # limit); 1 sends one `liquidate` per transaction.
+    batch: int = 50
     # Settle due delayed orders at the start of each pass.
     orders: bool = True
     # Settle due LP requests (deposits and redemptions) after the orders.
@@ -155,9 +176,12 @@ class KeeperConfig:
 @dataclass
 class PassStats:
     block: int = 0
+    # accounts screened (those with quote debt or a position), those the
+    # screen could not clear and the model valued, and the engine's
+    # account events the replica applied this pass
     accounts: int = 0
-    # batch view calls the scan made
-    pages: int = 0
+    valued: int = 0
+    events: int = 0
     liquidatable: int = 0
     liquidations: int = 0
     collateral_liquidations: int = 0
@@ -173,6 +197,8 @@ class PassStats:
     skipped_unprofitable: int = 0
     # accounts left for the next window: their markets' capacity was used
     capacity_waits: int = 0
+    # `liquidate_many` transactions sent
+    batches: int = 0
     # positions auto-deleveraged
     adl: int = 0
     # delayed orders settled (filled or refused at their acceptable price)
@@ -185,6 +211,9 @@ class PassStats:
     # invalid), and accounts whose handling failed on a read mid-pass
     unreadable: int = 0
     failed: int = 0
+    # candidates whose health on chain differed from the replica's (then
+    # re-read from the chain)
+    mismatches: int = 0
     rewards: int = 0  # native quote units earned
     seconds: float = 0.0
 
@@ -210,62 +239,103 @@ class Keeper:
     sender: AccountAPI
     config: KeeperConfig = field(default_factory=KeeperConfig)
     log: Log = field(default_factory=json_logger)
-    from_block: int = 0
-    # registry index -> (owner, sub_id)
-    accounts: dict[int, tuple[str, int]] = field(default_factory=dict)
-    _next_block: int | None = None
+    # The first block whose events are read: the deployment's (the record
+    # stores it) unless given.
+    from_block: int | None = None
+    _replica: ChainReplica | None = None
+    _screen: Screen | None = None
     _book: OrderBook | None = None
     _requests: RequestBook | None = None
     _request_delay: int | None = None
     # (owner, sub_id) -> the price time its order's trade last failed on
     _failed_on: dict[tuple[str, int], int] = field(default_factory=dict)
 
-    # ------------------------------------------------------------ discovery
-
-    def discover(self) -> int:
-        """Learns accounts registered since the last call; returns how many are known."""
-        ch = self.engine.clearinghouse
-        head = ch.chain_manager.blocks.head.number
-        start = self.from_block if self._next_block is None else self._next_block
-        if start <= head:
-            for entry in ch.AccountRegistered.range(start, head + 1):
-                args = entry.event_arguments
-                self.accounts[int(args["index"])] = (str(args["owner"]), int(args["sub_id"]))
-        self._next_block = head + 1
-        total = ch.num_accounts(block_id=head)
-        missing = [i for i in range(total) if i not in self.accounts]
-        for i in missing:
-            a = ch.account_at(i, block_id=head)
-            self.accounts[i] = (str(a.owner), int(a.sub_id))
-        if missing:
-            self.log({"event": "registry_fallback", "indexes": len(missing)})
-        return total
-
     # ------------------------------------------------------------ reading
 
-    def scan(self, block: int, stats: PassStats | None = None) -> list[HealthRow]:
-        """Health rows of every known account at `block`, in pages. An
-        account whose health cannot be read (a price it needs is invalid)
-        is logged and left out; the others are read all the same."""
+    @property
+    def start_block(self) -> int:
+        return self.engine.record.block if self.from_block is None else self.from_block
 
-        def unreadable(index: int, owner: str, sub_id: int, reason: str, asset: str) -> None:
-            if stats is not None:
-                stats.unreadable += 1
+    @property
+    def replica(self) -> ChainReplica:
+        """The replica of every account (created on first use)."""
+        if self._replica is None:
+            self._replica = ChainReplica(self.engine, self.start_block)
+        return self._replica
+
+    @property
+    def screen(self) -> Screen:
+        """The screen over the replica's accounts (created on first use)."""
+        if self._screen is None:
+            self._screen = Screen(self.replica.replica)
+        return self._screen
+
+    def scan(self, block: int, stats: PassStats | None = None) -> list[HealthRow]:
+        """The accounts that may be below MM at `block`, each valued
+        exactly, after the replica applied the events up to it: every
+        account with quote debt or a position goes through the screen
+        (`xmargin.ops.screen`), which clears those provably above MM, and
+        the model values the rest. An account that cannot be valued (a
+        price it needs is invalid: the engine reverts for it too) is
+        logged and left out; one holding an asset or market the record
+        does not list is read on chain."""
+        applied = self.replica.update(block)
+        marks = self.replica.marks(block)
+        keys, screened = self.screen.candidates(marks)
+        if stats is not None:
+            stats.events += applied
+            stats.accounts = screened
+            stats.valued = len(keys)
+        rows: list[HealthRow] = []
+        for owner, sub_id in keys:
+            h = self.replica.replica.health((owner, sub_id), marks)
+            if isinstance(h, Unpriced) and h.reason == UNKNOWN:
+                h = self._chain_health(owner, sub_id, block)
+            if isinstance(h, Unpriced):
+                if stats is not None:
+                    stats.unreadable += 1
+                self.log(
+                    {
+                        "event": "account_unreadable",
+                        "owner": owner,
+                        "sub_id": sub_id,
+                        "reason": h.reason,
+                        "asset": h.asset,
+                    }
+                )
+                continue
+            rows.append(AccountRow(owner, sub_id, h.equity, h.im, h.mm))
+        return rows
+
+    def _chain_health(self, owner: str, sub_id: int, block: int) -> Health | Unpriced:
+        """`account_health` on chain at `block`, or why it reverted."""
+        ch = self.engine.clearinghouse
+        try:
+            h = ch.account_health(owner, sub_id, block_id=block)
+        except ContractLogicError as err:
+            return Unpriced("", str(err.message))
+        return Health(int(h.equity), int(h.im), int(h.mm))
+
+    def _confirm(self, row: HealthRow, block: int, stats: PassStats) -> bool:
+        """The candidate's health on chain at the scan's block: True when
+        it is liquidatable there. A difference from the replica is logged
+        and the account re-read from the chain (the replica is exact, so a
+        difference means an event it does not know)."""
+        owner, sub_id = str(row.owner), int(row.sub_id)
+        h = self.engine.clearinghouse.account_health(owner, sub_id, block_id=block)
+        if (h.equity, h.im, h.mm) != (row.equity, row.im, row.mm):
+            stats.mismatches += 1
             self.log(
                 {
-                    "event": "account_unreadable",
-                    "index": index,
+                    "event": "replica_mismatch",
                     "owner": owner,
                     "sub_id": sub_id,
-                    "reason": reason,
-                    "asset": self._symbol_of(asset),
+                    "chain": [int(h.equity), int(h.im), int(h.mm)],
+                    "replica": [row.equity, row.im, row.mm],
                 }
             )
-
-        pages = health_pages(
-            self.engine, len(self.accounts), self.config.page, block, on_unreadable=unreadable
-        )
-        return [row for rows in pages for row in rows]
+            self.replica.resync((owner, sub_id), block)
+        return bool(h.equity < h.mm)
 
     # ------------------------------------------------------------ acting
 
@@ -277,58 +347,66 @@ class Keeper:
             self.settle_orders(stats)
         if self.config.lp_requests:
             self.settle_lp_requests(stats)
-        self.discover()
         ch = self.engine.clearinghouse
         block = ch.chain_manager.blocks.head.number
         stats.block = block
         rows = self.scan(block, stats)
-        stats.accounts = len(rows)
-        stats.pages = -(-len(rows) // self.config.page)
         unhealthy = [r for r in rows if r.equity < r.mm]
-        stats.liquidatable = len(unhealthy)
         self.log(
             {
                 "event": "scan",
                 "block": block,
-                "accounts": len(rows),
+                "accounts": stats.accounts,
+                "valued": stats.valued,
                 "liquidatable": len(unhealthy),
-                "pages": stats.pages,
+                "events": stats.events,
             }
         )
+        confirmed = []
+        for row in unhealthy:
+            try:
+                if self._confirm(row, block, stats):
+                    confirmed.append(row)
+            except ContractLogicError as err:
+                self._failed(str(row.owner), int(row.sub_id), err, stats)
+        unhealthy = confirmed
+        stats.liquidatable = len(unhealthy)
         open_: bool | None = None
         if unhealthy:
             open_ = self._liquidations_open(block)
             if open_:
                 lp = liq.LiquidationParams(*ch.liquidation_params())
                 markets = read_markets(self.engine, block)
+                if self.config.batch > 1:
+                    unhealthy = self._liquidate_batched(unhealthy, lp, markets, stats)
                 for row in unhealthy:
                     owner, sub_id = str(row.owner), int(row.sub_id)
                     try:
                         self._heal(owner, sub_id, lp, markets, stats)
                     except ContractLogicError as err:
-                        # A read for this account failed (a price turned
-                        # invalid since the scan): the others go on.
-                        stats.failed += 1
-                        self.log(
-                            {
-                                "event": "account_failed",
-                                "owner": owner,
-                                "sub_id": sub_id,
-                                "reason": err.message,
-                            }
-                        )
+                        self._failed(owner, sub_id, err, stats)
         # ADL after the liquidations, at the head they left: closing a
         # loser realises its loss, which raises traders' net profit and can
         # take a market past its cap.
         head = ch.chain_manager.blocks.head.number
         over_cap = self._over_profit_cap(head)
         if over_cap and (open_ if open_ is not None else self._liquidations_open(head)):
+            # The positions the liquidations left.
+            stats.events += self.replica.update(head)
+            marks = self.replica.marks(head)
             markets = read_markets(self.engine, head)
             for market_id in over_cap:
-                self._deleverage(market_id, rows, markets, head, stats)
+                self._deleverage(market_id, marks, markets, head, stats)
         stats.seconds = time.monotonic() - started
         self.log({"event": "pass", **stats.__dict__})
         return stats
+
+    def _failed(self, owner: str, sub_id: int, err: ContractLogicError, stats: PassStats) -> None:
+        """A read for this account failed (a price turned invalid since the
+        scan): logged, and the others go on."""
+        stats.failed += 1
+        entry = {"event": "account_failed", "owner": owner, "sub_id": sub_id}
+        self.log(entry | {"reason": err.message})
 
     def follow(
         self, poll_seconds: float = 1.0, max_blocks: int | None = None, max_backoff: float = 60.0
@@ -364,7 +442,7 @@ class Keeper:
         """Settles every pending order that is due at the head."""
         ch = self.engine.clearinghouse
         if self._book is None:
-            self._book = OrderBook(ch, self.from_block)
+            self._book = OrderBook(ch, self.start_block)
         head = ch.chain_manager.blocks.head
         pending = self._book.update(head.number)
         now = head.timestamp
@@ -432,7 +510,7 @@ class Keeper:
         if vault is None:
             return
         if self._requests is None:
-            self._requests = RequestBook(vault, self.from_block)
+            self._requests = RequestBook(vault, self.start_block)
         head = vault.chain_manager.blocks.head
         pending = self._requests.update(head.number)
         if not pending:
@@ -512,7 +590,7 @@ class Keeper:
     def _deleverage(
         self,
         market_id: int,
-        rows: list[HealthRow],
+        marks: Marks,
         markets: list[MarketView],
         block: int,
         stats: PassStats,
@@ -520,20 +598,25 @@ class Keeper:
         """ADLs `market_id`'s winners on the skew's side, highest rank
         first, each by as much as the engine wants (the whole position as
         `max_size`), until the market is back under its cap, its skew is
-        gone, or no winner is left."""
+        gone, or no winner is left. Winners are every account of the
+        replica with a position in the market, ranked by their equity at
+        `marks` (an account that cannot be valued waits)."""
         ch = self.engine.clearinghouse
         view = next((m for m in markets if m.market_id == market_id), None)
         if view is None:
             return
         ranked = []
-        for row in rows:
-            owner, sub_id = str(row.owner), int(row.sub_id)
-            pos = perps.Position(*ch.position(owner, sub_id, market_id, block_id=block))
-            rank = pool_model.adl_rank(
-                pos, view.price, view.index, int(row.equity), view.state.skew
-            )
+        replica = self.replica.replica
+        for key, state in replica.accounts.items():
+            pos = state.positions.get(market_id)
+            if pos is None:
+                continue
+            h = replica.health(key, marks)
+            if isinstance(h, Unpriced):
+                continue  # its leverage cannot be known: it waits
+            rank = pool_model.adl_rank(pos, view.price, view.index, h.equity, view.state.skew)
             if rank > 0:
-                ranked.append((rank, owner, sub_id, abs(pos.size)))
+                ranked.append((rank, key[0], key[1], abs(pos.size)))
         ranked.sort(key=lambda r: r[0], reverse=True)
         for rank, owner, sub_id, size in ranked:
             if not self._adl_one(market_id, view.symbol, owner, sub_id, rank, size, stats):
@@ -621,24 +704,21 @@ class Keeper:
                 if not self._liquidate_collateral(owner, sub_id, lp, h, stats):
                     return
                 continue
-            plan = self._plan(owner, sub_id, h, mask, lp, markets)
+            positions = {
+                m.market_id: perps.Position(*ch.position(owner, sub_id, m.market_id))
+                for m in markets
+                if mask >> m.market_id & 1
+            }
+            portfolio = bool(ch.portfolio_mode(owner, sub_id))
+            plan = self._plan(
+                owner, sub_id, h, positions, portfolio, lp, markets, self._capacity_left
+            )
             if plan is None:
-                stats.capacity_waits += 1
-                self.log({"event": "capacity_wait", "owner": owner, "sub_id": sub_id})
+                self._capacity_wait(owner, sub_id, stats)
                 return
             cost = self._gas_cost_quote(LIQUIDATE_GAS)
             if plan.reward < cost:
-                stats.skipped_unprofitable += 1
-                self.log(
-                    {
-                        "event": "skip_unprofitable",
-                        "owner": owner,
-                        "sub_id": sub_id,
-                        "market": plan.symbol,
-                        "reward": plan.reward,
-                        "gas_cost": cost,
-                    }
-                )
+                self._unprofitable(owner, sub_id, plan, cost, stats)
                 return
             sent = self._send_for(
                 ch.Liquidation,
@@ -653,23 +733,148 @@ class Keeper:
             if sent is None:
                 return
             outcome, ev = sent
-            stats.liquidations += 1
-            stats.rewards += ev.keeper_reward
+            self._liquidated(owner, sub_id, plan, ev, outcome.gas_used, outcome.txn_hash, stats)
+
+    def _capacity_wait(self, owner: str, sub_id: int, stats: PassStats) -> None:
+        stats.capacity_waits += 1
+        self.log({"event": "capacity_wait", "owner": owner, "sub_id": sub_id})
+
+    def _unprofitable(
+        self, owner: str, sub_id: int, plan: Plan, cost: int, stats: PassStats
+    ) -> None:
+        stats.skipped_unprofitable += 1
+        self.log(
+            {
+                "event": "skip_unprofitable",
+                "owner": owner,
+                "sub_id": sub_id,
+                "market": plan.symbol,
+                "reward": plan.reward,
+                "gas_cost": cost,
+            }
+        )
+
+    def _liquidated(
+        self, owner: str, sub_id: int, plan: Plan, ev: Any, gas: int, tx: str, stats: PassStats
+    ) -> None:
+        """Counts and logs one liquidation (its `Liquidation` event `ev`)."""
+        stats.liquidations += 1
+        stats.rewards += ev.keeper_reward
+        self.log(
+            {
+                "event": "liquidated",
+                "owner": owner,
+                "sub_id": sub_id,
+                "market": plan.symbol,
+                "closed": abs(ev.size_delta),
+                "predicted": plan.size,
+                "max_size": plan.position_size,
+                "price": ev.price,
+                "penalty": ev.penalty,
+                "reward": ev.keeper_reward,
+                "predicted_reward": plan.reward,
+                "insurance": ev.insurance_share,
+                "gas": gas,
+                "tx": tx,
+            }
+        )
+
+    # ------------------------------------------------------------ batches
+
+    def _liquidate_batched(
+        self,
+        rows: list[HealthRow],
+        lp: liq.LiquidationParams,
+        markets: list[MarketView],
+        stats: PassStats,
+    ) -> list[HealthRow]:
+        """One liquidation for every candidate with a position, planned from
+        the replica (its positions and margin mode, confirmed on chain at
+        the scan's block) and sent `config.batch` at a time in
+        `liquidate_many`, each market's window capacity spent item by item
+        as the engine will. Returns the rows left for the one-by-one path:
+        accounts with no position (collateral to sell, debt to write off)
+        and those the batches left below MM at the head (a portfolio
+        account with another position, a close the window capped)."""
+        accounts = self.replica.replica.accounts
+        budget: dict[int, int] = {}
+
+        def capacity(market_id: int) -> int:
+            if market_id not in budget:
+                budget[market_id] = self._capacity_left(market_id)
+            return budget[market_id]
+
+        cost = self._gas_cost_quote(BATCH_ITEM_GAS)
+        planned: list[tuple[AccountKey, Plan]] = []
+        rest: list[HealthRow] = []
+        for row in rows:
+            key = (str(row.owner), int(row.sub_id))
+            state = accounts.get(key)
+            if state is None or not state.positions:
+                rest.append(row)
+                continue
+            plan = self._plan(*key, row, state.positions, state.portfolio, lp, markets, capacity)
+            if plan is None:
+                self._capacity_wait(*key, stats)
+                continue
+            if plan.reward < cost:
+                self._unprofitable(*key, plan, cost, stats)
+                continue
+            budget[plan.market_id] = capacity(plan.market_id) - plan.size
+            planned.append((key, plan))
+        size = self.config.batch
+        for start in range(0, len(planned), size):
+            self._send_batch(planned[start : start + size], cost, stats)
+        if planned:
+            # What the batches left, valued at the head.
+            head = self.engine.clearinghouse.chain_manager.blocks.head.number
+            stats.events += self.replica.update(head)
+            marks = self.replica.marks(head)
+            for key, _ in planned:
+                h = self.replica.replica.health(key, marks)
+                if not isinstance(h, Unpriced) and h.liquidatable:
+                    rest.append(AccountRow(*key, h.equity, h.im, h.mm))
+        return rest
+
+    def _send_batch(
+        self, planned: list[tuple[AccountKey, Plan]], cost: int, stats: PassStats
+    ) -> None:
+        """Sends one `liquidate_many`; logs each item's outcome from its
+        events (a skipped item's reason is its revert data)."""
+        ch = self.engine.clearinghouse
+        items = [(o, s, p.market_id, p.position_size, cost) for (o, s), p in planned]
+        outcome = self._send(ch.liquidate_many, items, stats=stats)
+        if outcome is None:
+            return  # its simulation failed: every item did (logged)
+        stats.batches += 1
+        gas = outcome.gas_used // len(items)
+        done = {
+            (str(ev.owner), int(ev.sub_id), int(ev.market_id)): ev
+            for ev in outcome.events.filter(ch.Liquidation)
+        }
+        skipped = {
+            (str(ev.owner), int(ev.sub_id), int(ev.market_id)): ev
+            for ev in outcome.events.filter(ch.LiquidationSkipped)
+        }
+        for (owner, sub_id), plan in planned:
+            where = (owner, sub_id, plan.market_id)
+            if where in done:
+                self._liquidated(owner, sub_id, plan, done[where], gas, outcome.txn_hash, stats)
+                continue
+            reason = revert_reason(bytes(skipped[where].reason))
+            lost = reason in LOST_RACE
+            if lost:
+                stats.lost_races += 1
+            else:
+                stats.reverted += 1
             self.log(
                 {
-                    "event": "liquidated",
+                    "event": "batch_item_skipped",
+                    "lost_race": lost,
                     "owner": owner,
                     "sub_id": sub_id,
                     "market": plan.symbol,
-                    "closed": abs(ev.size_delta),
-                    "predicted": plan.size,
-                    "max_size": plan.position_size,
-                    "price": ev.price,
-                    "penalty": ev.penalty,
-                    "reward": ev.keeper_reward,
-                    "predicted_reward": plan.reward,
-                    "insurance": ev.insurance_share,
-                    "gas": outcome.gas_used,
+                    "reason": reason,
                     "tx": outcome.txn_hash,
                 }
             )
@@ -679,40 +884,45 @@ class Keeper:
         owner: str,
         sub_id: int,
         h: Margins,
-        mask: int,
+        positions: Mapping[int, perps.Position],
+        portfolio: bool,
         lp: liq.LiquidationParams,
         markets: list[MarketView],
+        capacity: Callable[[int], int],
     ) -> Plan | None:
         """The position to liquidate, and what liquidating it yields: for a
         linear account the position with the largest MM; for a portfolio
         account the one the engine takes first (the position losing most
         in the worst scenario), closed whole. Each close stops at what its
-        market's liquidation window has left; None when every candidate's
-        window is used up (the account waits for the next window)."""
-        ch = self.engine.clearinghouse
+        market's liquidation window has left (`capacity`); None when every
+        candidate's window is used up (the account waits for the next
+        window), or its market has no valid price."""
         precision = self._quote_precision
-        if ch.portfolio_mode(owner, sub_id):
-            market_id = ch.portfolio_liquidation_market(owner, sub_id)
-            (m,) = (m for m in markets if m.market_id == market_id)
-            size_abs = abs(ch.position(owner, sub_id, market_id).size)
-            size = min(size_abs, self._capacity_left(market_id))
+        by_id = {m.market_id: m for m in markets}
+        if portfolio:
+            market_id = int(self.engine.clearinghouse.portfolio_liquidation_market(owner, sub_id))
+            m = by_id.get(market_id)
+            if m is None or market_id not in positions:
+                return None
+            size_abs = abs(positions[market_id].size)
+            size = min(size_abs, capacity(market_id))
             if size == 0:
                 return None
             reward = liq.penalty(size, m.price, h.equity, h.mm, precision, lp, m.params).keeper
             return Plan(market_id, m.symbol, size, size_abs, reward)
         best: tuple[int, Plan] | None = None
-        for m in markets:
-            if not mask >> m.market_id & 1:
+        for market_id, pos in sorted(positions.items()):
+            m = by_id.get(market_id)
+            if m is None:
                 continue
-            pos = perps.Position(*ch.position(owner, sub_id, m.market_id))
             mm = perps.risk(pos, m.params, m.price, m.index).mm
             size_abs = abs(pos.size)
             size = liq.close_size(h.equity, h.mm, size_abs, m.price, m.params, lp, precision)
-            size = min(size, self._capacity_left(m.market_id))
+            size = min(size, capacity(market_id))
             if size == 0:
                 continue
             reward = liq.penalty(size, m.price, h.equity, h.mm, precision, lp, m.params).keeper
-            plan = Plan(m.market_id, m.symbol, size, size_abs, reward)
+            plan = Plan(market_id, m.symbol, size, size_abs, reward)
             if best is None or mm > best[0]:
                 best = (mm, plan)
         return None if best is None else best[1]

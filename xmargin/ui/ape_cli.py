@@ -110,7 +110,7 @@ def keeper(
     once: bool,
     blocks: int | None,
     poll: float,
-    from_block: int,
+    from_block: int | None,
     min_profit: str,
     test_account: int | None,
 ) -> None:

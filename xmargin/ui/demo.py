@@ -294,7 +294,7 @@ def _keeper(
     stats = keeper.run_once()
     console.rule("Keeper")
     console.print(
-        f"keeper scanned {stats.accounts} accounts in {stats.pages} batch read(s) "
+        f"keeper valued {stats.accounts} accounts from {stats.events} events "
         f"at block {stats.block}: {stats.liquidatable} below maintenance margin; "
         f"{stats.liquidations} liquidations and {stats.collateral_liquidations} collateral "
         f"liquidations in {stats.seconds:.1f} s, {stats.lost_races} lost races, "
@@ -459,8 +459,9 @@ def _orders(engine: Engine, accounts: AccountManager, console: Console, owner: A
 
 
 def _all_accounts(accounts: AccountManager, keeper: Keeper) -> set[tuple[str, int]]:
-    """Every account that may hold quote: the registry, the keeper, the named depositors."""
-    out = set(keeper.accounts.values())
+    """Every account that may hold quote: the keeper's replica (every account
+    an event touched), the keeper, the named depositors."""
+    out = set(keeper.replica.replica.accounts)
     out.add((str(keeper.sender.address), 0))
     out.update((str(accounts.test_accounts[a.index].address), a.sub_id) for a in DEMO_ACCOUNTS)
     return out
