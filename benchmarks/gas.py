@@ -36,7 +36,7 @@ from nodes import anvil  # benchmarks/nodes.py (scripts run from benchmarks/)
 from rich.console import Console
 from rich.table import Table
 
-from xmargin.chain.abi import deploy_clearinghouse
+from xmargin.chain.abi import deploy_clearinghouse, revert_reason
 from xmargin.chain.config import load_config
 from xmargin.chain.engine import Engine, load_engine, publish_after, shock_prices
 from xmargin.chain.lens import lens_at
@@ -51,6 +51,7 @@ NETWORK = "ethereum:local:foundry"
 POSITIONS = (1, 5, 10, 20)
 ASSETS = (1, 3, 5)
 SYNTHETIC_PRICE = 100  # USD, every extra feed
+BATCH = 50  # accounts in the measured liquidate_many
 MAX_UINT = 2**256 - 1
 
 # The anchors' published figures (whole transaction), quoted by our issue.
@@ -428,14 +429,20 @@ def liquidation_rows(world: World, trader: Any, keeper: Any) -> list[Row]:
     limit = 2**255
     ten_k = 10_000 * WAD // SYNTHETIC_PRICE
 
-    def open_longs(sub: int, markets: list[int]) -> None:
-        ch.deposit(sub, usdc, 1_050 * len(markets) * 10**6, sender=trader)  # IM 10 % + fees
+    def open_longs(sub: int, markets: list[int], parts: int = 1) -> None:
+        # IM 10 % + fees
+        ch.deposit(sub, usdc, 1_050 * len(markets) * 10**6 // parts, sender=trader)
         for m in markets:
-            ch.trade(sub, m, ten_k, limit, sender=trader)
+            ch.trade(sub, m, ten_k // parts, limit, sender=trader)
 
     for sub in (31, 32):
         open_longs(sub, world.markets[:1])
     open_longs(35, world.markets[1:6])
+    # The batch: 50 one-position accounts of $2,500, half on each of two
+    # markets (within one liquidation window's capacity).
+    batch = [(trader.address, 100 + i, world.markets[i % 2], 2**96, 0) for i in range(BATCH)]
+    for _, sub, market, _, _ in batch:
+        open_longs(sub, [market], parts=4)
     # 1 WETH (90 % counts at MM) backing a 7 ETH long.
     _deposit(world, trader, ch, 40, "WETH")
     ch.trade(40, engine.record.markets["ETH-PERP"], 7 * WAD, limit, sender=trader)
@@ -461,6 +468,24 @@ def liquidation_rows(world: World, trader: Any, keeper: Any) -> list[Row]:
                 target,
             )
         )
+    # A fresh liquidation window, then the 50 in one `liquidate_many`.
+    chain.mine(deltatime=31)
+    assert all(lens.is_liquidatable(ch, trader, sub) for _, sub, _, _, _ in batch)
+    receipt = ch.liquidate_many(batch, sender=keeper)
+    done = receipt.events.filter(ch.Liquidation)
+    skipped = [revert_reason(e.reason) for e in receipt.events.filter(ch.LiquidationSkipped)]
+    assert len(done) == BATCH, f"{len(skipped)} items skipped: {skipped}"
+    rows.append(
+        Row(f"liquidate_many: {BATCH} one-position accounts on two markets", receipt.gas_used)
+    )
+    rows.append(
+        Row(
+            f"liquidate_many: the same, per account ({BATCH} a batch)",
+            receipt.gas_used // BATCH,
+            AAVE_LIQUIDATION,
+            60_000,
+        )
+    )
     # ETH -30 % in all: the 7 ETH long is closed whole, 1 WETH is left against a debt.
     shock_prices(engine, world.owner, {"WETH": -2_400})
     ch.liquidate(trader, 40, engine.record.markets["ETH-PERP"], 2**96, 0, sender=keeper)

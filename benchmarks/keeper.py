@@ -94,6 +94,8 @@ LARGER_PAGES = (100, 200)
 SPOT_CHECKS = 200
 MAX_PASSES = 10
 RPC_BATCH = 500  # eth_calls per HTTP request in the bare JSON-RPC reads
+# Block gas limit once the setup is done (Ethereum's, as of 2025: 30-36M).
+BLOCK_GAS = 30_000_000
 
 HEALTH_ROW = "(address,uint256,int256,uint256,uint256,string,address)[]"
 ACCOUNT = "(address,uint256)"
@@ -471,7 +473,16 @@ def _scan_rates(
 # ---------------------------------------------------------------- one size
 
 
-def run_size(n: int, sample: int, repeat: int, steps_tracing: bool, console: Console) -> dict:
+def run_size(
+    n: int,
+    sample: int,
+    repeat: int,
+    steps_tracing: bool,
+    console: Console,
+    interval: int = 12,
+    capacity: str = "off",
+    block_gas: int = BLOCK_GAS,
+) -> dict:
     started = time.perf_counter()
     result: dict[str, Any] = {"accounts": n}
     with anvil(steps_tracing) as (url, cmd):
@@ -552,27 +563,50 @@ def run_size(n: int, sample: int, repeat: int, steps_tracing: bool, console: Con
             result["scan"] = _scan_rates(keeper, views, engine, block, sample, repeat)
             console.print(f"{n:,} accounts: scan rates measured")
 
-            result["liquidation"] = _shock_and_liquidate(keeper, entries, views, engine, owner, rpc)
+            result["liquidation"] = _shock_and_liquidate(
+                keeper, entries, views, engine, owner, rpc, interval, capacity, block_gas
+            )
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     return result
 
 
 def _shock_and_liquidate(
-    keeper: Keeper, entries: list[dict], views: Views, engine: Engine, owner: Any, rpc: Rpc
+    keeper: Keeper,
+    entries: list[dict],
+    views: Views,
+    engine: Engine,
+    owner: Any,
+    rpc: Rpc,
+    interval: int,
+    capacity: str,
+    block_gas: int,
 ) -> dict[str, Any]:
     ch = engine.clearinghouse
     chain = ch.chain_manager
     accts = views.accounts(chain.blocks.head.number)
     n = len(accts)
 
+    # The setup raised the block gas limit for its bulk blocks: back to a
+    # real chain's before the keeper runs.
+    rpc.call("anvil_setBlockGasLimit", [hex(block_gas)])
+    if capacity == "off":
+        # The owner lifts the per-window liquidation cap (factor 0): with it,
+        # a crowd this size waits several windows whatever the keeper does.
+        ch.set_liquidation_capacity(30, 0, sender=owner)
     shock_prices(engine, owner, SHOCK_BPS)
     shock_block = chain.blocks.head.number
+    if interval:
+        # From here a block every `interval` s, as on a live chain: the
+        # keeper's transactions wait in the pool for the next one.
+        rpc.call("evm_setIntervalMining", [interval])
     # Who is liquidatable now, read before the keeper runs (bare eth_calls).
     flags = views.is_liquidatable(accts, shock_block)
     doomed = {a for a, f in zip(accts, flags, strict=True) if f}
     assert views.to_liquidate(n, shock_block) == doomed, "accounts_to_liquidate != is_liquidatable"
 
     entries.clear()
+    keeper_address = str(keeper.sender.address)
+    nonce_before = int(rpc.call("eth_getTransactionCount", [keeper_address, "latest"]), 16)
     timings: dict[str, float] = {}
     keeper.scan = _timed(keeper.scan, timings, "scan")  # type: ignore[method-assign]
     passes = []
@@ -602,6 +636,9 @@ def _shock_and_liquidate(
             rpc.call("evm_mine")
             windows_waited += 1
     del keeper.scan
+    if interval:
+        rpc.call("evm_setIntervalMining", [0])
+        rpc.call("evm_setAutomine", [True])
     assert cleared_after is not None, f"still liquidatable after {MAX_PASSES} passes: {passes}"
 
     head = chain.blocks.head.number
@@ -610,7 +647,7 @@ def _shock_and_liquidate(
     bad_debts = _event_logs(rpc, ch, "BadDebt", shock_block + 1, head)
     collateral = _event_logs(rpc, ch, "CollateralLiquidation", shock_block + 1, head)
     touched = {_account_of(e) for e in liquidations}
-    keeper_address = str(keeper.sender.address)
+    last_block = max((e["block"] for e in liquidations), default=shock_block)
     full = sum(e["new_size"] == 0 for e in liquidations)
 
     # Tokens in the Clearinghouse == every quote ledger, to the wei.
@@ -645,14 +682,8 @@ def _shock_and_liquidate(
     assert touched <= doomed, f"healthy accounts liquidated: {sorted(touched - doomed)[:3]}"
     assert all(v for k, v in checks.items() if isinstance(v, bool)), checks
 
-    txs = sum(
-        p["liquidations"]
-        + p["collateral_liquidations"]
-        + p["bad_debts_settled"]
-        + p["reverted"]
-        + p["lost_races"]
-        for p in passes
-    )
+    # Transactions the keeper sent (mined): its nonce moved by that much.
+    txs = int(rpc.call("eth_getTransactionCount", [keeper_address, "latest"]), 16) - nonce_before
     read_seconds = timings.get("scan", 0.0)
     act_seconds = keeper_seconds - read_seconds
     return {
@@ -662,6 +693,13 @@ def _shock_and_liquidate(
         "liquidatable_fraction": round(len(doomed) / n, 4),
         "passes": passes,
         "passes_to_clear": cleared_after,
+        # blocks from the shock's to the one holding the last liquidation
+        "blocks_to_clear": last_block - shock_block,
+        "block_interval_s": interval,
+        "block_gas_limit": block_gas,
+        "capacity": capacity,
+        "batches": sum(p["batches"] for p in passes),
+        "replaced": sum(p["replaced"] for p in passes),
         # liquidation windows the keeper waited out (the capacity)
         "windows_waited": windows_waited,
         "seconds_to_clear": round(cleared_seconds, 2),
@@ -764,6 +802,8 @@ def print_report(results: dict, console: Console) -> None:
         "passes",
         "liqs (full/part)",
         "bad debts",
+        "blocks",
+        "txs",
         "s to clear",
         "liq/s",
         "s per liq",
@@ -784,6 +824,10 @@ def print_report(results: dict, console: Console) -> None:
             f"{r['passes_to_clear']}+{len(r['passes']) - r['passes_to_clear']}",
             f"{r['liquidations']:,} ({r['full_closes']:,}/{r['partial_closes']:,})",
             f"{r['bad_debts']:,}",
+            f"{r['blocks_to_clear']} of {r['block_interval_s']} s"
+            if r["block_interval_s"]
+            else f"{r['blocks_to_clear']} (a block per tx)",
+            f"{r['keeper_transactions']:,} ({r['batches']} batches)",
             f"{r['seconds_to_clear']:.1f}",
             f"{r['liquidations'] / r['seconds_to_clear']:.1f}" if r["seconds_to_clear"] else "-",
             "-" if per_tx is None else f"{per_tx:.3f}",
@@ -856,6 +900,21 @@ def main() -> None:
     parser.add_argument(
         "--steps-tracing", action="store_true", help="keep ape-foundry's --steps-tracing (slow)"
     )
+    parser.add_argument(
+        "--interval",
+        type=int,
+        default=12,
+        help="seconds per block after the shock (anvil interval mining; 0: a block per tx)",
+    )
+    parser.add_argument(
+        "--capacity",
+        choices=("off", "config"),
+        default="off",
+        help="the per-window liquidation cap: lifted by the owner, or as configured",
+    )
+    parser.add_argument(
+        "--block-gas", type=int, default=BLOCK_GAS, help="block gas limit after the setup"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     sizes = [int(s) for s in args.accounts.split(",") if s.strip()]
@@ -872,6 +931,9 @@ def main() -> None:
             "lp_deposit_usdc": LP_DEPOSIT,
             "oi_cap_headroom": OI_HEADROOM,
             "shock_bps": SHOCK_BPS,
+            "block_interval_s_after_shock": args.interval,
+            "block_gas_limit_after_setup": args.block_gas,
+            "liquidation_capacity": args.capacity,
             "per_account_sample": args.sample,
             "page_50_scan_runs": args.repeat,
             "steps_tracing": args.steps_tracing,
@@ -883,7 +945,14 @@ def main() -> None:
     }
     for n in sizes:
         results["sizes"][str(n)] = run_size(
-            n, args.sample, args.repeat, args.steps_tracing, console
+            n,
+            args.sample,
+            args.repeat,
+            args.steps_tracing,
+            console,
+            args.interval,
+            args.capacity,
+            args.block_gas,
         )
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
     # The JSON first: a report that fails to print must not lose the run.

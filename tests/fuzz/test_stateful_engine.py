@@ -86,13 +86,13 @@ from tests.perps_world import HEARTBEAT, World, next_timestamp
 from tests.portfolio_config import CONFIG as PM_CONFIG
 from tests.portfolio_config import deploy_risk
 from tests.unit.test_trading_properties import MARKETS
-from xmargin.chain.replica import ChainReplica
+from xmargin.chain.events import EventCursor
 from xmargin.maths import account as acct
 from xmargin.maths import errors, model, perps
 from xmargin.maths import liquidation as liq
 from xmargin.maths import lp_requests as lr
 from xmargin.maths import portfolio as pm
-from xmargin.maths.replica import Unpriced
+from xmargin.maths.replica import EVENTS, MarketMark, Marks, Replica, Unpriced
 from xmargin.ops.keeper import Keeper, KeeperConfig, PassStats
 
 E18 = 10**18
@@ -321,8 +321,10 @@ class EngineMachine(RuleBasedStateMachine):
         )
         self.keeper_lines: list[dict] = []
         # The keeper's replica of every account, rebuilt from the events
-        # since block 0 (`replica_matches_the_chain`).
-        self.replica = ChainReplica(c["engine"], from_block=0)
+        # since block 0 (`replica_matches_the_chain`), keyed by address like
+        # the model.
+        self.mirror = Replica(c["ch"].address, self.usdc.address, {})
+        self.mirror_logs = EventCursor(c["ch"], EVENTS, 0)
         # The machine's own account of the vault's requests and supply.
         self.lp_reqs = {
             (str(who), kind): lr.Request()
@@ -1702,26 +1704,29 @@ class EngineMachine(RuleBasedStateMachine):
         """Issue 20: the keeper's replica, rebuilt from the engine's events
         alone, holds every account's balances, positions and margin mode
         as the chain does, and values every account's health to the wei
-        as `account_health` does (unpriced exactly when it reverts)."""
+        as `account_health` does (unpriced exactly when it reverts). The
+        global inputs (prices, funding, parameters) come from the model,
+        which the other invariants hold equal to the chain; the keeper's
+        own replica reads them from the chain (checked on every keeper
+        pass: no `replica_mismatch`)."""
         if not hasattr(self, "w"):
             return
-        head = self.chain.blocks.head.number
-        self.replica.update(head)
-        r = self.replica.replica
-        marks = self.replica.marks(head)
+        w, r = self.w, self.mirror
+        head = self.chain.blocks.head
+        for _, _, name, args in self.mirror_logs.advance_logs(head.number):
+            r.apply(name, args)
+        marks = self._marks(head.timestamp)
         read = getattr(self, "_read", None)
-        got = read[1] if read is not None and read[0] == head else self.w.read_chain()
-        symbol = r.symbols
-        for who, sub in self.w.accounts:
+        got = read[1] if read is not None and read[0] == head.number else w.read_chain()
+        for who, sub in w.accounts:
             key = (str(who), sub)
             state = r.accounts.get(key)
             balances = {} if state is None else state.balances
-            want = {symbol[a]: b for a, b in got.balances[key].items() if b}
-            assert balances == want, (key, balances, want)
-            for m in range(len(self.w.params)):
+            assert balances == {a: b for a, b in got.balances[key].items() if b}, key
+            for m in range(len(w.params)):
                 p = state.positions.get(m) if state else None
                 assert (tuple(vars(p).values()) if p else (0, 0, 0)) == got.positions[(*key, m)]
-            assert (state is not None and state.portfolio) == bool(self.ch.portfolio_mode(*key))
+            assert (state is not None and state.portfolio) == (key in w.portfolio)
             h = r.health(key, marks)
             if isinstance(h, Unpriced):
                 assert got.health[key] is None, (key, h)
@@ -1730,10 +1735,27 @@ class EngineMachine(RuleBasedStateMachine):
                 assert (h.equity, h.im, h.mm) == got.health[key], key
         # Accounts the machine does not track (the insurance account that
         # written-off collateral moves to): their balances, read one by one.
-        for key in set(r.accounts) - {(str(who), sub) for who, sub in self.w.accounts}:
-            for a, token in symbol.items():
-                assert r.accounts[key].balances.get(token, 0) == self.ch.balance_of(*key, a)
+        for key in set(r.accounts) - {(str(who), sub) for who, sub in w.accounts}:
+            for a in w.assets:
+                assert r.accounts[key].balances.get(a, 0) == self.ch.balance_of(*key, a)
         COVERAGE["replica checked"] += 1
+
+    def _marks(self, now: int) -> Marks:
+        """The model's prices, funding and parameters as the replica's marks."""
+        w = self.w
+        prices: dict[str, int] = {}
+        refused: dict[str, str] = {}
+        markets = {}
+        for m, p in enumerate(w.params):
+            reason = w.price_error(m, now)
+            if reason is None:
+                prices[p.asset] = w.prices[m]
+                index = perps.funding(w.states[m], p, w.prices[m], now)[1]
+            else:
+                refused[p.asset] = reason
+                index = 0
+            markets[m] = MarketMark(str(m), p.asset, p, prices.get(p.asset), index)
+        return Marks(w.quote, w.assets, prices, refused, markets, w.pm_config)
 
     @invariant()
     def lp_requests_match(self):

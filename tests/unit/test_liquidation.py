@@ -886,14 +886,16 @@ def test_a_batch_goes_on_past_an_account_whose_price_broke(
     assert done.owner == trader.address
 
 
+@pytest.mark.parametrize("pipeline", [True, False], ids=["in flight", "one by one"])
 def test_keeper_batch_survives_a_rival_taking_one_item(
     lens, bull_10, trader, hedger, keeper, stranger, usdc, weth, wbtc_listed, oracle, eth_feed,
-    owner, fund,
+    owner, fund, pipeline,
 ):  # fmt: skip
     """The keeper plans both bulls into one `liquidate_many`; a rival
-    liquidates the trader first. The batch still closes the hedger; the
-    trader's item is logged as a lost race, and the pass ends with nobody
-    liquidatable."""
+    liquidates the trader just before it is sent. The batch still closes
+    the hedger; the trader's item is logged as a lost race, and the pass
+    ends with nobody liquidatable. The same whether the keeper's batches
+    are sent in flight (its own nonces) or one by one."""
     from tests.engines import engine_over
     from xmargin.ops.keeper import Keeper, KeeperConfig
 
@@ -904,15 +906,19 @@ def test_keeper_batch_survives_a_rival_taking_one_item(
     feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
     engine = engine_over(ch, oracle, tokens, feeds, {"ETH": 0}, lens=lens)
     log: list[dict] = []
-    bot = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append, from_block=0)
-    send = bot._send
+    config = KeeperConfig(gas_asset=None, pipeline=pipeline)
+    bot = Keeper(engine, keeper, config, log=log.append, from_block=0)
+    # The rival strikes just before the keeper's batch goes out.
+    target = bot.pipeline if pipeline else bot
+    name = "submit" if pipeline else "_send"
+    send = getattr(target, name)
 
-    def rival_first(method, *args, stats):
+    def rival_first(*args, **kwargs):
         ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=stranger)
-        bot._send = send  # type: ignore[method-assign]
-        return send(method, *args, stats=stats)
+        setattr(target, name, send)
+        return send(*args, **kwargs)
 
-    bot._send = rival_first  # type: ignore[method-assign]
+    setattr(target, name, rival_first)
     stats = bot.run_once()
     assert (stats.batches, stats.liquidations, stats.lost_races, stats.reverted) == (1, 1, 1, 0)
     (skip,) = [e for e in log if e["event"] == "batch_item_skipped"]

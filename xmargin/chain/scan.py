@@ -9,9 +9,14 @@ accounts`. (The keeper values accounts from its own replica instead,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from ape.exceptions import ContractLogicError
+from eth_abi import decode, encode
+from eth_utils import keccak
+from web3.exceptions import Web3Exception
 
 from xmargin.chain.engine import Engine
 from xmargin.maths.model import Health
@@ -132,4 +137,45 @@ def read_healths(
             index += 1
         if progress is not None:
             progress(len(out) + len(skipped), total)
+    return out
+
+
+# One `account_health(address,uint256)` call's selector.
+_ACCOUNT_HEALTH = keccak(text="account_health(address,uint256)")[:4]
+
+
+def account_healths_at(
+    engine: Engine, keys: Sequence[tuple[str, int]], block: int
+) -> list[Health | str]:
+    """`account_health` of each account at `block`, in order: its (equity,
+    IM, MM), or the engine's revert reason. One JSON-RPC batch of
+    `eth_call`s (web3's `batch_requests`) where the node takes batches;
+    one call per account otherwise (Ape's in-process chain), or when the
+    batch fails as a whole (a reverted call in it)."""
+    ch = engine.clearinghouse
+    web3 = ch.provider.web3
+    calls = [
+        {
+            "to": str(ch.address),
+            "data": "0x" + (_ACCOUNT_HEALTH + encode(["address", "uint256"], [o, s])).hex(),
+        }
+        for o, s in keys
+    ]
+    if len(calls) > 1:
+        try:
+            with web3.batch_requests() as batch:
+                for call in calls:
+                    batch.add(web3.eth.call(call, block))
+                raws = batch.execute()
+            return [Health(*decode(["int256", "uint256", "uint256"], bytes(r))) for r in raws]
+        except (Web3Exception, NotImplementedError, ValueError, TypeError):
+            pass  # no batches on this provider, or a call in it reverted
+    out: list[Health | str] = []
+    for o, s in keys:
+        try:
+            h = ch.account_health(o, s, block_id=block)
+        except ContractLogicError as err:
+            out.append(str(err.message))
+            continue
+        out.append(Health(int(h.equity), int(h.im), int(h.mm)))
     return out

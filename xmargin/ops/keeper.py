@@ -91,7 +91,7 @@ from xmargin.chain.engine import (
 from xmargin.chain.lp_requests import RequestBook, read_request
 from xmargin.chain.orders import OrderBook, PendingOrder, published_at, read_order
 from xmargin.chain.replica import AccountRow, ChainReplica
-from xmargin.chain.scan import HealthRow, Margins
+from xmargin.chain.scan import HealthRow, Margins, account_healths_at
 from xmargin.maths import errors, perps
 from xmargin.maths import liquidation as liq
 from xmargin.maths import lp_requests as lr
@@ -101,6 +101,7 @@ from xmargin.maths.fixed_point import WAD, ceil_div, precision
 from xmargin.maths.model import Health
 from xmargin.maths.replica import UNKNOWN, AccountKey, Marks, Unpriced
 from xmargin.ops.screen import Screen
+from xmargin.ops.sender import Pending, Sender
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
@@ -164,6 +165,11 @@ class KeeperConfig:
     # Liquidations per `liquidate_many` transaction (<= 50, the engine's
     # limit); 1 sends one `liquidate` per transaction.
     batch: int = 50
+    # Send every batch of a pass before waiting for any receipt (with the
+    # keeper's own nonces, `xmargin.ops.sender`), instead of one by one.
+    pipeline: bool = True
+    # Seconds to wait for a pass's transactions in flight.
+    tx_timeout: float = 120.0
     # Settle due delayed orders at the start of each pass.
     orders: bool = True
     # Settle due LP requests (deposits and redemptions) after the orders.
@@ -197,8 +203,10 @@ class PassStats:
     skipped_unprofitable: int = 0
     # accounts left for the next window: their markets' capacity was used
     capacity_waits: int = 0
-    # `liquidate_many` transactions sent
+    # `liquidate_many` transactions mined, and transactions sent again
+    # with higher fees after being stuck
     batches: int = 0
+    replaced: int = 0
     # positions auto-deleveraged
     adl: int = 0
     # delayed orders settled (filled or refused at their acceptable price)
@@ -244,6 +252,7 @@ class Keeper:
     from_block: int | None = None
     _replica: ChainReplica | None = None
     _screen: Screen | None = None
+    _pipeline: Sender | None = None
     _book: OrderBook | None = None
     _requests: RequestBook | None = None
     _request_delay: int | None = None
@@ -262,6 +271,13 @@ class Keeper:
         if self._replica is None:
             self._replica = ChainReplica(self.engine, self.start_block)
         return self._replica
+
+    @property
+    def pipeline(self) -> Sender:
+        """The keeper's own nonces and fees for transactions in flight."""
+        if self._pipeline is None:
+            self._pipeline = Sender(self.sender, self.engine.clearinghouse.provider)
+        return self._pipeline
 
     @property
     def screen(self) -> Screen:
@@ -316,26 +332,35 @@ class Keeper:
             return Unpriced("", str(err.message))
         return Health(int(h.equity), int(h.im), int(h.mm))
 
-    def _confirm(self, row: HealthRow, block: int, stats: PassStats) -> bool:
-        """The candidate's health on chain at the scan's block: True when
-        it is liquidatable there. A difference from the replica is logged
+    def _confirm(self, rows: list[HealthRow], block: int, stats: PassStats) -> list[HealthRow]:
+        """The candidates liquidatable on chain at the scan's block, their
+        health read in one batch. A difference from the replica is logged
         and the account re-read from the chain (the replica is exact, so a
-        difference means an event it does not know)."""
-        owner, sub_id = str(row.owner), int(row.sub_id)
-        h = self.engine.clearinghouse.account_health(owner, sub_id, block_id=block)
-        if (h.equity, h.im, h.mm) != (row.equity, row.im, row.mm):
-            stats.mismatches += 1
-            self.log(
-                {
-                    "event": "replica_mismatch",
-                    "owner": owner,
-                    "sub_id": sub_id,
-                    "chain": [int(h.equity), int(h.im), int(h.mm)],
-                    "replica": [row.equity, row.im, row.mm],
-                }
-            )
-            self.replica.resync((owner, sub_id), block)
-        return bool(h.equity < h.mm)
+        difference means an event it does not know); a read that reverts
+        (a price turned invalid) is logged as `account_failed`."""
+        keys = [(str(r.owner), int(r.sub_id)) for r in rows]
+        out = []
+        for row, key, h in zip(
+            rows, keys, account_healths_at(self.engine, keys, block), strict=True
+        ):
+            if isinstance(h, str):
+                self._failed(*key, h, stats)
+                continue
+            if (h.equity, h.im, h.mm) != (row.equity, row.im, row.mm):
+                stats.mismatches += 1
+                self.log(
+                    {
+                        "event": "replica_mismatch",
+                        "owner": key[0],
+                        "sub_id": key[1],
+                        "chain": [h.equity, h.im, h.mm],
+                        "replica": [row.equity, row.im, row.mm],
+                    }
+                )
+                self.replica.resync(key, block)
+            if h.liquidatable:
+                out.append(row)
+        return out
 
     # ------------------------------------------------------------ acting
 
@@ -362,14 +387,7 @@ class Keeper:
                 "events": stats.events,
             }
         )
-        confirmed = []
-        for row in unhealthy:
-            try:
-                if self._confirm(row, block, stats):
-                    confirmed.append(row)
-            except ContractLogicError as err:
-                self._failed(str(row.owner), int(row.sub_id), err, stats)
-        unhealthy = confirmed
+        unhealthy = self._confirm(unhealthy, block, stats)
         stats.liquidatable = len(unhealthy)
         open_: bool | None = None
         if unhealthy:
@@ -384,7 +402,7 @@ class Keeper:
                     try:
                         self._heal(owner, sub_id, lp, markets, stats)
                     except ContractLogicError as err:
-                        self._failed(owner, sub_id, err, stats)
+                        self._failed(owner, sub_id, err.message, stats)
         # ADL after the liquidations, at the head they left: closing a
         # loser realises its loss, which raises traders' net profit and can
         # take a market past its cap.
@@ -401,12 +419,11 @@ class Keeper:
         self.log({"event": "pass", **stats.__dict__})
         return stats
 
-    def _failed(self, owner: str, sub_id: int, err: ContractLogicError, stats: PassStats) -> None:
+    def _failed(self, owner: str, sub_id: int, reason: str, stats: PassStats) -> None:
         """A read for this account failed (a price turned invalid since the
         scan): logged, and the others go on."""
         stats.failed += 1
-        entry = {"event": "account_failed", "owner": owner, "sub_id": sub_id}
-        self.log(entry | {"reason": err.message})
+        self.log({"event": "account_failed", "owner": owner, "sub_id": sub_id, "reason": reason})
 
     def follow(
         self, poll_seconds: float = 1.0, max_blocks: int | None = None, max_backoff: float = 60.0
@@ -796,6 +813,7 @@ class Keeper:
         accounts with no position (collateral to sell, debt to write off)
         and those the batches left below MM at the head (a portfolio
         account with another position, a close the window capped)."""
+        ch = self.engine.clearinghouse
         accounts = self.replica.replica.accounts
         budget: dict[int, int] = {}
 
@@ -823,8 +841,14 @@ class Keeper:
             budget[plan.market_id] = capacity(plan.market_id) - plan.size
             planned.append((key, plan))
         size = self.config.batch
-        for start in range(0, len(planned), size):
-            self._send_batch(planned[start : start + size], cost, stats)
+        chunks = [planned[start : start + size] for start in range(0, len(planned), size)]
+        if self.config.pipeline:
+            self._send_batches_pipelined(chunks, cost, stats)
+        else:
+            for chunk in chunks:
+                outcome = self._send(ch.liquidate_many, self._items(chunk, cost), stats=stats)
+                if outcome is not None:
+                    self._batch_outcome(chunk, outcome, stats)
         if planned:
             # What the batches left, valued at the head.
             head = self.engine.clearinghouse.chain_manager.blocks.head.number
@@ -836,18 +860,50 @@ class Keeper:
                     rest.append(AccountRow(*key, h.equity, h.im, h.mm))
         return rest
 
-    def _send_batch(
-        self, planned: list[tuple[AccountKey, Plan]], cost: int, stats: PassStats
+    @staticmethod
+    def _items(chunk: list[tuple[AccountKey, Plan]], cost: int) -> list[tuple]:
+        """`liquidate_many`'s items: each plan, closing up to the whole
+        position, for at least `cost` of reward."""
+        return [(o, s, p.market_id, p.position_size, cost) for (o, s), p in chunk]
+
+    def _send_batches_pipelined(
+        self, chunks: list[list[tuple[AccountKey, Plan]]], cost: int, stats: PassStats
     ) -> None:
-        """Sends one `liquidate_many`; logs each item's outcome from its
-        events (a skipped item's reason is its revert data)."""
+        """Every batch in flight at once (`xmargin.ops.sender`): each is
+        simulated and sent with the keeper's next nonce without waiting,
+        then all receipts are awaited together, so they can all land in
+        the next block. A batch whose simulation fails (every item taken
+        first) is logged and never sent."""
         ch = self.engine.clearinghouse
-        items = [(o, s, p.market_id, p.position_size, cost) for (o, s), p in planned]
-        outcome = self._send(ch.liquidate_many, items, stats=stats)
-        if outcome is None:
-            return  # its simulation failed: every item did (logged)
+        sent: list[tuple[list[tuple[AccountKey, Plan]], Pending]] = []
+        for chunk in chunks:
+            items = self._items(chunk, cost)
+            try:
+                with stdout_silenced():
+                    sent.append((chunk, self.pipeline.submit(ch.liquidate_many, items)))
+            except ContractLogicError as err:
+                self._reverted(ch.liquidate_many, [items], err.message, stats)
+        if not sent:
+            return
+        receipts = self.pipeline.wait([p for _, p in sent], timeout=self.config.tx_timeout)
+        for (chunk, _), receipt in zip(sent, receipts, strict=True):
+            if receipt.failed:
+                stats.reverted += 1
+                self.log({"event": "batch_failed", "tx": receipt.txn_hash})
+                continue
+            self._batch_outcome(chunk, receipt, stats)
+        if self.pipeline.replaced:
+            stats.replaced += self.pipeline.replaced
+            self.pipeline.replaced = 0
+
+    def _batch_outcome(
+        self, chunk: list[tuple[AccountKey, Plan]], outcome: ReceiptAPI, stats: PassStats
+    ) -> None:
+        """Logs each item of a mined `liquidate_many` from its events (a
+        skipped item's reason is its revert data)."""
+        ch = self.engine.clearinghouse
         stats.batches += 1
-        gas = outcome.gas_used // len(items)
+        gas = outcome.gas_used // len(chunk)
         done = {
             (str(ev.owner), int(ev.sub_id), int(ev.market_id)): ev
             for ev in outcome.events.filter(ch.Liquidation)
@@ -856,17 +912,13 @@ class Keeper:
             (str(ev.owner), int(ev.sub_id), int(ev.market_id)): ev
             for ev in outcome.events.filter(ch.LiquidationSkipped)
         }
-        for (owner, sub_id), plan in planned:
+        for (owner, sub_id), plan in chunk:
             where = (owner, sub_id, plan.market_id)
             if where in done:
                 self._liquidated(owner, sub_id, plan, done[where], gas, outcome.txn_hash, stats)
                 continue
             reason = revert_reason(bytes(skipped[where].reason))
-            lost = reason in LOST_RACE
-            if lost:
-                stats.lost_races += 1
-            else:
-                stats.reverted += 1
+            lost = self._count_revert(reason, stats)
             self.log(
                 {
                     "event": "batch_item_skipped",
@@ -1134,18 +1186,31 @@ class Keeper:
             with stdout_silenced():
                 return method(*args, sender=self.sender)
         except ContractLogicError as err:
-            reason = err.message
-            lost = reason in LOST_RACE
-            if lost:
-                stats.lost_races += 1
-            else:
-                stats.reverted += 1
-            self.log(
-                {
-                    "event": "lost_race" if lost else "reverted",
-                    "call": getattr(method, "__name__", str(method)),
-                    "args": [str(a) for a in args],
-                    "reason": reason,
-                }
-            )
+            self._reverted(method, list(args), err.message, stats)
             return None
+
+    @staticmethod
+    def _count_revert(reason: str, stats: PassStats) -> bool:
+        """Counts a revert; True when it is a lost race (another keeper or
+        the account's owner got there first)."""
+        lost = reason in LOST_RACE
+        if lost:
+            stats.lost_races += 1
+        else:
+            stats.reverted += 1
+        return lost
+
+    def _reverted(
+        self, method: ContractTransactionHandler, args: list[Any], reason: str, stats: PassStats
+    ) -> None:
+        """Counts and logs a transaction that reverted (in simulation or
+        on chain): a lost race when another keeper got there first."""
+        lost = self._count_revert(reason, stats)
+        self.log(
+            {
+                "event": "lost_race" if lost else "reverted",
+                "call": getattr(method, "__name__", str(method)),
+                "args": [str(a) for a in args],
+                "reason": reason,
+            }
+        )
