@@ -710,6 +710,8 @@ def _shock_and_liquidate(
         "bad_debts": len(bad_debts),
         "collateral_liquidations": len(collateral),
         "keeper_transactions": txs,
+        # gas of the keeper's liquidations (each item's share of its batch)
+        "liquidation_gas": sum(e.get("gas", 0) for e in entries if e["event"] == "liquidated"),
         "where_time_goes": {
             "scan_seconds": round(timings.get("scan", 0.0), 2),
             "liquidating_seconds": round(act_seconds, 2),

@@ -22,12 +22,15 @@ event OracleSet:
 
 
 oracle: public(IOracleRouter)
-# A price cache for one batch (`liquidation.liquidate_many`, which holds
-# the engine's lock): while `caching`, `_price` returns a price cached in
-# this transaction instead of asking the router again. Transient (EIP-1153):
-# gone at the end of the transaction, and ignored outside the batch.
-cached: transient(HashMap[address, uint256])
-caching: transient(bool)
+# A price cache for one batch (`liquidation.liquidate_many`): while a
+# batch runs (`batch` is its number in this transaction, 0 outside one),
+# `_price` returns the price cached for that batch instead of asking the
+# router again. Transient (EIP-1153): gone at the end of the transaction;
+# keyed by batch, so a second batch in the same transaction (after a feed
+# or the router changed) never sees the first one's prices.
+cached: transient(HashMap[uint256, HashMap[address, uint256]])
+batch: transient(uint256)
+batches: transient(uint256)
 
 
 @internal
@@ -47,8 +50,9 @@ def _price(asset: address) -> uint256:
     @dev The checked WAD USD price of `asset`; reverts with the router's
          reason. Inside a batch, the price cached for it if any.
     """
-    if self.caching:
-        cached: uint256 = self.cached[asset]
+    b: uint256 = self.batch
+    if b != 0:
+        cached: uint256 = self.cached[b][asset]
         if cached != 0:
             return cached
     return staticcall self.oracle.price(asset)
@@ -56,12 +60,16 @@ def _price(asset: address) -> uint256:
 
 @internal
 def _start_price_cache():
-    self.caching = True
+    """
+    @dev Opens a fresh cache for a batch (its own number in this transaction).
+    """
+    self.batches += 1
+    self.batch = self.batches
 
 
 @internal
 def _stop_price_cache():
-    self.caching = False
+    self.batch = 0
 
 
 @internal
@@ -70,7 +78,8 @@ def _cache_price(asset: address):
     @dev Caches `asset`'s price for the batch, if the router gives one (a
          price it refuses is left out: the accounts that need it fail alone).
     """
-    if self.cached[asset] != 0:
+    b: uint256 = self.batch
+    if self.cached[b][asset] != 0:
         return
     ok: bool = False
     out: Bytes[32] = b""
@@ -82,7 +91,7 @@ def _cache_price(asset: address):
         revert_on_failure=False,
     )
     if ok and len(out) == 32:
-        self.cached[asset] = abi_decode(out, uint256)
+        self.cached[b][asset] = abi_decode(out, uint256)
 
 
 @internal

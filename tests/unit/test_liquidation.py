@@ -933,6 +933,119 @@ def test_keeper_batch_survives_a_rival_taking_one_item(
         assert not lens.is_liquidatable(ch, who, 0)
 
 
+def test_a_second_batch_in_the_same_transaction_reads_prices_afresh(
+    project, bull_10, trader, hedger, keeper, usdc, eth_feed, owner, fund, oracle
+):
+    """Outside review: the batch's price cache is the batch's own. Two
+    batches in one transaction with the price moved between them (a
+    pull-style feed, an owner's multicall): the second reads the router's
+    new $2,900, at which the hedger (10 ETH on 4,000 USDC: E = 2,969.x, MM
+    = 1,450) is healthy, so its only item fails and the transaction
+    reverts instead of liquidating it at the first batch's $2,730."""
+    ch = bull_10
+    _bull(ch, hedger, usdc, fund)
+    set_price(eth_feed, owner, 2_730)
+    helper = owner.deploy(project.TwoBatches)
+    with ape.reverts(errors.BATCH_ALL_FAILED):
+        helper.run(ch, [_item(trader)], eth_feed, 2_900 * FEED, [_item(hedger)], sender=keeper)
+    # The first batch alone goes through at $2,730.
+    helper.run(
+        ch, [_item(trader)], eth_feed, 2_730 * FEED, [_item(trader), _item(hedger)], sender=keeper
+    )
+    assert ch.position(hedger, 0, 0).size < 10 * ETH
+
+
+def _keeper_over(ch, lens, oracle, usdc, weth, wbtc_listed, eth_feed, keeper, log, **config):
+    from tests.engines import engine_over
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+
+    tokens = {"USDC": usdc, "WETH": weth, "WBTC": wbtc_listed.token}
+    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
+    engine = engine_over(ch, oracle, tokens, feeds, {"ETH": 0}, lens=lens)
+    config = KeeperConfig(gas_asset=None, **config)
+    return Keeper(engine, keeper, config, log=log.append, from_block=0)
+
+
+def test_keeper_batches_after_its_own_other_sends(
+    lens, bull_10, trader, hedger, keeper, usdc, weth, wbtc_listed, oracle, eth_feed, owner, fund
+):
+    """Outside review: the keeper also sends through Ape (settlements,
+    reconcile, one-by-one liquidations), which takes the node's nonce; its
+    batches in flight must never reuse one (the keeper then stopped with
+    `Invalid nonce`)."""
+    from xmargin.ops.keeper import PassStats
+
+    ch = bull_10
+    _bull(ch, hedger, usdc, fund)
+    log: list[dict] = []
+    bot = _keeper_over(ch, lens, oracle, usdc, weth, wbtc_listed, eth_feed, keeper, log)
+    set_price(eth_feed, owner, 2_730)
+    stats = bot.run_once()
+    assert (stats.batches, stats.liquidations) == (1, 2)
+    bot._send(ch.reconcile, weth.address, stats=PassStats())  # any send through Ape
+    fund(usdc, trader, 4_000 * USDC, ch)
+    ch.deposit(0, usdc, 4_000 * USDC, sender=trader)
+    ch.trade(0, 0, 10 * ETH, 2_732 * E18, sender=trader)
+    set_price(eth_feed, owner, 2_480)
+    stats = bot.run_once()
+    assert stats.batches == 1 and stats.liquidations >= 1
+
+
+def test_keeper_finds_an_account_whose_log_it_missed(
+    lens, bull_10, trader, keeper, usdc, weth, wbtc_listed, oracle, eth_feed, owner
+):
+    """Outside review: a node that once answered without a log (a backend
+    behind the head) made the replica value the trader with no position;
+    only candidates were compared with the chain, so it was never
+    liquidated. The audit compares accounts with the chain in turn: the
+    first pass re-reads it (`replica_mismatch`), the next liquidates it."""
+    log: list[dict] = []
+    ch = bull_10
+    bot = _keeper_over(ch, lens, oracle, usdc, weth, wbtc_listed, eth_feed, keeper, log)
+    apply = bot.replica.replica.apply
+
+    def lossy(name, args):  # the trade's log never arrived
+        if name != "Trade":
+            apply(name, args)
+
+    bot.replica.replica.apply = lossy  # type: ignore[method-assign]
+    bot.replica.update(ch.chain_manager.blocks.head.number)
+    bot.replica.replica.apply = apply  # type: ignore[method-assign]
+    assert bot.replica.replica.accounts[(trader.address, 0)].positions == {}
+    set_price(eth_feed, owner, 2_500)
+    assert lens.is_liquidatable(ch, trader, 0)
+    first = bot.run_once()
+    assert first.mismatches == 1
+    (seen,) = [e for e in log if e["event"] == "replica_mismatch"]
+    assert (seen["owner"], seen["sub_id"]) == (trader.address, 0)
+    bot.run_once()
+    assert not lens.is_liquidatable(ch, trader, 0)
+
+
+def test_keeper_adds_an_account_the_registry_holds_and_its_replica_lacks(
+    lens, bull_10, trader, keeper, usdc, weth, wbtc_listed, oracle, eth_feed, owner
+):
+    """The registry (`num_accounts`, `account_at`) names every account that
+    ever traded: one whose events the replica never saw is read and added
+    on the next pass (`replica_gap`) and liquidated."""
+    log: list[dict] = []
+    ch = bull_10
+    bot = _keeper_over(ch, lens, oracle, usdc, weth, wbtc_listed, eth_feed, keeper, log, audit=0)
+    bot.replica.update(ch.chain_manager.blocks.head.number)
+    bot.replica.replica.accounts.clear()
+    bot.replica.replica.registered.clear()
+    set_price(eth_feed, owner, 2_500)
+    stats = bot.run_once()
+    assert [e["event"] for e in log if e["event"] == "replica_gap"] == []  # audit off: none
+    assert stats.liquidations == 0
+    bot.config.audit = 50
+    stats = bot.run_once()
+    (gap,) = [e for e in log if e["event"] == "replica_gap"]
+    assert (gap["owner"], gap["index"]) == (trader.address, 0)
+    assert stats.liquidations == 1
+    assert not lens.is_liquidatable(ch, trader, 0)
+
+
 def test_keeper_values_accounts_from_events_alone(
     lens, bull_10, trader, keeper, usdc, weth, wbtc_listed, oracle, eth_feed, owner
 ):
@@ -953,7 +1066,8 @@ def test_keeper_values_accounts_from_events_alone(
     (row,) = bot.scan(ch.chain_manager.blocks.head.number, stats)
     assert (row.owner, row.sub_id) == (trader.address, 0)
     assert (row.equity, row.mm) == (1_269_850 * E18 // 1_000, 1_365 * E18)
-    assert (stats.accounts, stats.valued, stats.events) == (1, 1, 2)
+    # the deposit, the trade and its registration
+    assert (stats.accounts, stats.valued, stats.events) == (1, 1, 3)
     assert bot.replica.replica.accounts[(trader.address, 0)].balances == {"USDC": 3_969_850_000}
 
 

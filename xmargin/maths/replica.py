@@ -53,6 +53,7 @@ EVENTS = (
     "OrderSettled",
     "OrderCancelled",
     "MarginModeSet",
+    "AccountRegistered",
 )
 
 
@@ -132,6 +133,8 @@ class Replica:
     applied: int = 0
     # accounts changed since the last `take_dirty` (a screen re-reads them)
     dirty: set[AccountKey] = field(default_factory=set)
+    # registry indexes whose `AccountRegistered` was applied
+    registered: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.engine = str(self.engine)
@@ -217,6 +220,9 @@ class Replica:
             self.state((str(args["settler"]), 0)).add(q, int(args["fee"]))
         elif name == "MarginModeSet":
             self.state(key).portfolio = bool(args["portfolio"])
+        elif name == "AccountRegistered":
+            self.state(key)
+            self.registered.add(int(args["index"]))
         else:
             return
         self.applied += 1

@@ -28,18 +28,25 @@ One pass (`Keeper.run_once`):
    exact model (`xmargin.maths.replica`) values the rest; an account below
    MM is a candidate, and its health is read on chain at the same block
    before anything is sent (a difference is logged as `replica_mismatch`
-   and the account re-read from the chain);
-3. for each account with equity < MM: read its positions, let
-   `xmargin.maths.liquidation` (the mirror of the contract) compute the size the
-   engine will close and the reward, compare the reward with the gas the
-   transaction costs (priced through the oracle), and send `liquidate` for
-   the position with the largest maintenance margin, again until the
-   account is healthy; an account left with only collateral and quote
-   debt gets `liquidate_collateral` if the keeper holds quote tokens (the
-   collateral is credited to the keeper's sub-account 0 in the engine; the
-   keeper then withdraws it, and a token that refuses is logged and left
-   there); an account whose debt nothing backs (no collateral, or only
-   collateral at a 100 % haircut, whose price is then never read) gets
+   and the account re-read from the chain); each pass also audits the
+   replica: accounts the registry holds that it lacks are read
+   (`replica_gap`), and `audit` more accounts in turn are compared with
+   the chain, so a log the node never returned hides nobody for good;
+3. for each account with equity < MM and a position: let
+   `xmargin.maths.liquidation` (the mirror of the contract) compute, from
+   the replica's positions, the size the engine will close and the
+   reward, compare the reward with the gas an item costs, and send the
+   items 50 to a `liquidate_many` (`batch`), every batch of the pass in
+   flight at once on the keeper's own nonces (`pipeline`,
+   `xmargin.ops.sender`); then, for an account still below MM (and one
+   without positions), one `liquidate` at a time for the position with
+   the largest maintenance margin, again until the account is healthy;
+   an account left with only collateral and quote debt gets
+   `liquidate_collateral` if the keeper holds quote tokens (the collateral
+   is credited to the keeper's sub-account 0 in the engine; the keeper
+   then withdraws it, and a token that refuses is logged and left there);
+   an account whose debt nothing backs (no collateral, or only collateral
+   at a 100 % haircut, whose price is then never read) gets
    `settle_bad_debt`;
    while the engine is paused, or within its grace period after an unpause,
    nothing is sent (one `liquidations_closed` line);
@@ -170,6 +177,9 @@ class KeeperConfig:
     pipeline: bool = True
     # Seconds to wait for a pass's transactions in flight.
     tx_timeout: float = 120.0
+    # Accounts whose health on chain is compared with the replica's on
+    # each pass, in turn (0: none).
+    audit: int = 50
     # Settle due delayed orders at the start of each pass.
     orders: bool = True
     # Settle due LP requests (deposits and redemptions) after the orders.
@@ -253,6 +263,8 @@ class Keeper:
     _replica: ChainReplica | None = None
     _screen: Screen | None = None
     _pipeline: Sender | None = None
+    # where the next audit slice starts (`_audit`)
+    _audit_at: int = 0
     _book: OrderBook | None = None
     _requests: RequestBook | None = None
     _request_delay: int | None = None
@@ -297,6 +309,8 @@ class Keeper:
         does not list is read on chain."""
         applied = self.replica.update(block)
         marks = self.replica.marks(block)
+        if stats is not None and self.config.audit:
+            self._audit(marks, block, stats)
         keys, screened = self.screen.candidates(marks)
         if stats is not None:
             stats.events += applied
@@ -347,20 +361,71 @@ class Keeper:
                 self._failed(*key, h, stats)
                 continue
             if (h.equity, h.im, h.mm) != (row.equity, row.im, row.mm):
-                stats.mismatches += 1
-                self.log(
-                    {
-                        "event": "replica_mismatch",
-                        "owner": key[0],
-                        "sub_id": key[1],
-                        "chain": [h.equity, h.im, h.mm],
-                        "replica": [row.equity, row.im, row.mm],
-                    }
-                )
-                self.replica.resync(key, block)
+                # Re-read; nothing is sent for it before the next pass.
+                self._mismatch(key, h, Health(row.equity, row.im, row.mm), block, stats)
+                continue
             if h.liquidatable:
                 out.append(row)
         return out
+
+    def _mismatch(
+        self, key: AccountKey, chain: Health | str, replica: Health | Unpriced, block: int,
+        stats: PassStats,
+    ) -> None:  # fmt: skip
+        """Logs a difference between the chain and the replica, and re-reads
+        the account from the chain."""
+        stats.mismatches += 1
+        self.log(
+            {
+                "event": "replica_mismatch",
+                "owner": key[0],
+                "sub_id": key[1],
+                "chain": chain if isinstance(chain, str) else [chain.equity, chain.im, chain.mm],
+                "replica": (
+                    replica.reason
+                    if isinstance(replica, Unpriced)
+                    else [replica.equity, replica.im, replica.mm]
+                ),
+            }
+        )
+        self.replica.resync(key, block)
+
+    def _audit(self, marks: Marks, block: int, stats: PassStats) -> None:
+        """Checks part of the replica against the chain on every pass, so
+        that a log the node never returned (a backend behind the head) hides
+        no account for good: every account the engine's registry holds that
+        the replica lacks is read and added (`replica_gap`), then the next
+        `config.audit` accounts in turn have their health on chain compared
+        with the replica's (one batched read; a difference is logged and
+        the account re-read). Every account is checked once every
+        accounts / audit passes."""
+        ch = self.engine.clearinghouse
+        r = self.replica.replica
+        total = int(ch.num_accounts(block_id=block))
+        if len(r.registered) < total:
+            for i in range(total):
+                if i in r.registered:
+                    continue
+                a = ch.account_at(i, block_id=block)
+                key = (str(a.owner), int(a.sub_id))
+                self.log({"event": "replica_gap", "index": i, "owner": key[0], "sub_id": key[1]})
+                self.replica.resync(key, block)
+                r.registered.add(i)
+        keys = sorted(r.accounts)
+        size = min(self.config.audit, len(keys))
+        if size == 0:
+            return
+        start = self._audit_at % len(keys)
+        chunk = (keys[start:] + keys[:start])[:size]
+        self._audit_at = start + size
+        for key, chain in zip(chunk, account_healths_at(self.engine, chunk, block), strict=True):
+            local = r.health(key, marks)
+            if isinstance(local, Unpriced):
+                if local.reason == UNKNOWN or isinstance(chain, str):
+                    continue  # not valued locally, or unreadable alike
+            elif not isinstance(chain, str) and chain == local:
+                continue
+            self._mismatch(key, chain, local, block, stats)
 
     # ------------------------------------------------------------ acting
 

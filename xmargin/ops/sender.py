@@ -21,9 +21,10 @@ every transaction of a pass can land in the same block.
   `timeout`; the receipt of whichever version is mined is returned. The
   transactions behind it are not replaced: they wait for it, or for room
   in a block. A transaction the node dropped is sent again the same way.
-- Nonces: read from the node (pending) on first use and after `resync`
-  (call it when a send failed for a reason other than a revert, so a gap
-  is never left).
+- Nonces: the node's pending count, read before every transaction, or
+  past it the last nonce this sender used (so the keeper's other sends,
+  through Ape, never make it reuse one); a send the node refuses forgets
+  the last one used.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class Sender:
     stuck_blocks: int = 3
     poll_seconds: float = 0.05
     # gas limit = the estimate times this (the state may move before it lands)
-    gas_margin: float = 1.25
+    gas_margin: float = 1.15
     replaced: int = 0
     _nonce: int | None = field(default=None, repr=False)
 
@@ -76,11 +77,12 @@ class Sender:
         self._nonce = None
 
     def _next_nonce(self) -> int:
-        if self._nonce is None:
-            self._nonce = int(
-                self.web3.eth.get_transaction_count(str(self.account.address), "pending")
-            )
-        return self._nonce
+        """The next nonce: the node's pending count, or past it the last one
+        this sender used (several in flight that the node may not count
+        yet). Read every time: the account also sends through Ape, which
+        takes the node's nonce, and a nonce already used is refused."""
+        pending = int(self.web3.eth.get_transaction_count(str(self.account.address), "pending"))
+        return max(pending, self._nonce or 0)
 
     def _fees(self) -> tuple[int, int]:
         priority = (
@@ -108,7 +110,12 @@ class Sender:
         )
         block = int(self.provider.get_block("latest").number or 0)
         pending = Pending(nonce, txn, [], block)
-        self._send(pending, txn)
+        try:
+            self._send(pending, txn)
+        except Exception:
+            # Refused by the node (or lost on the way): read the nonce again.
+            self.resync()
+            raise
         self._nonce = nonce + 1
         return pending
 
