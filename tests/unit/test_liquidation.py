@@ -1181,3 +1181,27 @@ def test_keeper_liquidates_everyone_else_when_one_feed_breaks(
     rows = read_healths(engine, block, on_unreadable=lambda *a: missing.append(a))
     assert [(r.index, r.owner) for r in rows] == [(0, trader.address), (2, stranger.address)]
     assert missing == [(1, hedger.address, 0, errors.FEED_CALL_FAILED, wbtc.address)]
+
+
+def test_keeper_refuses_a_record_of_another_deployment(
+    project, lens, bull_10, usdc, weth, wbtc_listed, oracle, eth_feed, owner
+):
+    """Issue 20's bad input: a record whose addresses are not this engine's
+    (another deployment on the same chain) is refused with what differs,
+    before any pass; the record of this engine passes."""
+    from dataclasses import replace as with_fields
+
+    from tests.engines import engine_over
+    from xmargin.chain.deployments import DeploymentError
+    from xmargin.chain.engine import check_engine
+
+    tokens = {"USDC": usdc, "WETH": weth, "WBTC": wbtc_listed.token}
+    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
+    engine = engine_over(bull_10, oracle, tokens, feeds, {"ETH": 0}, lens=lens)
+    check_engine(engine)
+    other_router = owner.deploy(project.OracleRouter)
+    with pytest.raises(DeploymentError, match="belongs to another deployment"):
+        check_engine(with_fields(engine, router=other_router))
+    no_code = with_fields(engine, clearinghouse=project.Clearinghouse.at(owner.address))
+    with pytest.raises(DeploymentError, match="has no code"):
+        check_engine(no_code)

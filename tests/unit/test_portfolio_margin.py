@@ -488,6 +488,36 @@ def test_keeper_liquidates_portfolio_accounts_in_the_engines_order(
     assert ch.position_mask(trader, 0) == 0
 
 
+def test_keeper_values_portfolio_accounts_with_the_risk_set_in_force(
+    project, lens, stressed_spread, owner, trader, keeper, tokens, oracle, eth_feed, wbtc_listed
+):
+    """Issue 16's last point, through issue 20's replica: the keeper values
+    a portfolio account with `Account.health()` and the scenario set the
+    engine has now. The stressed spread is at the hand-worked E = 939.8425,
+    MM = 2,400; after the owner replaces the risk set (ETH and BTC moving
+    together: the spread is hedged), the keeper's next pass values it with
+    the new set, as the engine does (an earlier keeper kept the set it
+    started with, and every liquidation it planned was refused)."""
+    from tests.engines import engine_over
+    from xmargin.ops.keeper import Keeper, KeeperConfig, PassStats
+
+    ch = stressed_spread
+    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
+    engine = engine_over(ch, oracle, tokens, feeds, {"ETH": ETH_ID, "BTC": BTC_ID}, lens=lens)
+    log: list[dict] = []
+    bot = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append, from_block=0)
+    (row,) = bot.scan(ch.chain_manager.blocks.head.number, PassStats())
+    assert (row.equity, row.mm) == (939_842_500 * 10**12, 2_400 * USD)
+    together = pm.PortfolioConfig(GROUPS, pm.ScenarioSet(TOGETHER + DEPEG), PARAMS)
+    ch.set_portfolio_risk(deploy_risk(project, owner, together), sender=owner)
+    stats = PassStats()
+    rows = bot.scan(ch.chain_manager.blocks.head.number, stats)
+    h = ch.account_health(trader, 0)
+    assert h.mm < 2_400 * USD
+    assert [(r.equity, r.im, r.mm) for r in rows] == [tuple(h)]
+    assert stats.mismatches == 0  # the audit compared it with the chain too
+
+
 def test_a_portfolio_account_below_mm_without_positions_can_be_liquidated(
     pm_engine, trader, keeper, owner, deposit, tokens, eth_feed, wbtc_listed, lens, fund, guardian
 ):

@@ -178,6 +178,28 @@ def _named_like_the_config(on_chain: pm.PortfolioConfig, config: str) -> pm.Port
     return named if same else on_chain
 
 
+def check_engine(engine: Engine) -> None:
+    """Refuses a record that does not describe the engine at its address
+    (another deployment's record on the same chain, or an address with no
+    engine): the Clearinghouse must have code and answer with the
+    record's router and quote asset."""
+    ch = engine.clearinghouse
+    where = f"{engine.record.network} record's Clearinghouse {ch.address}"
+    if not ch.provider.get_code(ch.address):
+        raise DeploymentError(f"the {where} has no code on this chain: deploy first")
+    try:
+        router, quote = str(ch.oracle()), str(ch.quote_asset())
+    except (ContractLogicError, ValueError) as err:
+        raise DeploymentError(f"the {where} is not an xmargin engine ({err})") from err
+    want_router = str(engine.router.address)
+    want_quote = str(engine.tokens[engine.quote_symbol].address)
+    if (router, quote) != (want_router, want_quote):
+        raise DeploymentError(
+            f"the {where} belongs to another deployment: it prices with {router} and "
+            f"settles in {quote}, the record says {want_router} and {want_quote}"
+        )
+
+
 def load_engine(project: ProjectManager, record: DeploymentRecord) -> Engine:
     tokens = {s: project.MockERC20.at(a.token) for s, a in record.assets.items()}
     feeds = {

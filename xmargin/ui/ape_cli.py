@@ -35,7 +35,7 @@ from xmargin.chain.deployments import (
     read_record,
     record_path,
 )
-from xmargin.chain.engine import load_engine
+from xmargin.chain.engine import check_engine, load_engine
 from xmargin.chain.sizes import EIP170_LIMIT, HEADROOM_LIMIT, contract_sizes
 from xmargin.maths.fixed_point import parse_wad
 from xmargin.ops.crowd import open_crowd
@@ -133,6 +133,7 @@ def keeper(
         sender = sending_account(accounts, network, alias)
     try:
         engine = load_engine(project, record)
+        check_engine(engine)
     except DeploymentError as err:
         raise click.ClickException(str(err)) from err
     bot = Keeper(
