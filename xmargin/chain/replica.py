@@ -7,7 +7,7 @@ call) and applies them (`xmargin.maths.replica.Replica`); `marks` reads
 what is global at one block: each asset's haircuts and price, each
 market's parameters, funding and price, the portfolio scenario set. That
 is a few calls per asset and market, whatever the number of accounts;
-`healths` then values every account locally. `resync` re-reads one
+the keeper then values every account locally. `resync` re-reads one
 account from the chain, for a keeper that finds the chain disagreeing
 with its replica.
 """
@@ -25,8 +25,7 @@ from xmargin.chain.events import EventCursor
 from xmargin.chain.risk_set import read_groups, read_set, risk_set_address
 from xmargin.maths import perps
 from xmargin.maths import portfolio as pm
-from xmargin.maths.model import Health
-from xmargin.maths.replica import EVENTS, AccountKey, MarketMark, Marks, Replica, Unpriced
+from xmargin.maths.replica import EVENTS, AccountKey, MarketMark, Marks, Replica
 
 
 @dataclass
@@ -124,11 +123,6 @@ class ChainReplica:
         groups = read_groups(e.clearinghouse, tokens, block)
         names = tuple(f"group {g}" for g in range(scenarios.groups))
         return pm.PortfolioConfig(pm.RiskGroups(names, groups), scenarios, params)
-
-    def healths(self, block: int) -> dict[AccountKey, Health | Unpriced]:
-        """Every account that can be liquidated at some price (quote debt
-        or a position), valued locally at `block` (`update` it first)."""
-        return self.replica.healths(self.marks(block))
 
     def resync(self, key: AccountKey, block: int) -> None:
         """Replaces one account's ledgers with what the chain holds at `block`."""

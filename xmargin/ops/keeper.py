@@ -339,12 +339,8 @@ class Keeper:
 
     def _chain_health(self, owner: str, sub_id: int, block: int) -> Health | Unpriced:
         """`account_health` on chain at `block`, or why it reverted."""
-        ch = self.engine.clearinghouse
-        try:
-            h = ch.account_health(owner, sub_id, block_id=block)
-        except ContractLogicError as err:
-            return Unpriced("", str(err.message))
-        return Health(int(h.equity), int(h.im), int(h.mm))
+        (h,) = account_healths_at(self.engine, [(owner, sub_id)], block)
+        return Unpriced("", h) if isinstance(h, str) else h
 
     def _confirm(self, rows: list[HealthRow], block: int, stats: PassStats) -> list[HealthRow]:
         """The candidates liquidatable on chain at the scan's block, their

@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from web3.exceptions import TransactionNotFound
+
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
     from ape.api.providers import ProviderAPI
@@ -175,9 +177,8 @@ class Sender:
         return [done[i] for i in range(len(pending))]
 
     def _receipt(self, tx_hash: str) -> Any:
+        """The node's receipt of `tx_hash`, None while it is not mined."""
         try:
             return self.web3.eth.get_transaction_receipt(tx_hash)
-        except Exception as err:  # web3 raises TransactionNotFound
-            if type(err).__name__ == "TransactionNotFound":
-                return None
-            raise
+        except TransactionNotFound:
+            return None
