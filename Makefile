@@ -81,14 +81,14 @@ VYPER_FORMATTED := $(filter-out contracts/modules/state.vy,$(sort $(shell find c
 # ruff (lint and format) on all Python, mypy on the package (strict on
 # xmargin.maths; pyproject.toml [tool.mypy]), mamushi on the contracts.
 lint: setup $(TOOLS)/.installed
-	ruff check xmargin scripts tests benchmarks
-	ruff format --check xmargin scripts tests benchmarks
+	ruff check xmargin scripts bots tests benchmarks
+	ruff format --check xmargin scripts bots tests benchmarks
 	mypy xmargin
 	$(TOOLS)/bin/mamushi --check --line-length 100 $(VYPER_FORMATTED)
 
 format: setup $(TOOLS)/.installed
-	ruff format xmargin scripts tests benchmarks
-	ruff check --fix xmargin scripts tests benchmarks
+	ruff format xmargin scripts bots tests benchmarks
+	ruff check --fix xmargin scripts bots tests benchmarks
 	$(TOOLS)/bin/mamushi --line-length 100 $(VYPER_FORMATTED)
 
 size: setup

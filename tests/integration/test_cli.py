@@ -4,14 +4,13 @@ subprocesses, their output checked against the chain read through web3."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_deploy import _contract, _ok, _record
+from tests.integration.test_deploy import _contract, deploy_crowd
 from tests.integration.test_keeper import _shock
 from xmargin.maths.fixed_point import format_units
 
@@ -39,15 +38,8 @@ def test_cli_reads_what_the_chain_says(
     start_anvil, ape_run, ape_env, deployments_dir, abi, tmp_path
 ):
     node = start_anvil()
-    on_node = ("--network", "ethereum:local:foundry", "--provider-settings")
-    on_node += (json.dumps({"host": node.url}),)
-    _ok(ape_run("deploy", *on_node))
-    _ok(ape_run("crowd", *on_node, "--count", str(CROWD)))
-    record = _record(deployments_dir, "local")
-    ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])
-    lens = _contract(node.w3, abi, "ClearinghouseLens", record["contracts"]["ClearinghouseLens"])
+    record, ch, lens, accounts = deploy_crowd(node, ape_run, deployments_dir, abi, CROWD)
     _shock(node, abi, record, {"WETH": -2_500, "WBTC": 1_200})
-    accounts = [tuple(ch.functions.account_at(i).call()) for i in range(CROWD)]
     doomed = {a for a in accounts if lens.functions.is_liquidatable(ch.address, *a).call()}
     assert 0 < len(doomed) < CROWD, "the test needs liquidatable and healthy accounts"
 

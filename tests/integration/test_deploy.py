@@ -60,6 +60,20 @@ def _ok(result) -> str:
     return result.stdout
 
 
+def deploy_crowd(node, ape_run, deployments_dir: Path, abi, count: int):
+    """`ape run deploy` then `ape run crowd --count <count>` on `node`, as a
+    user would: (record, Clearinghouse, lens, the crowd's accounts)."""
+    on_node = ("--network", "ethereum:local:foundry", "--provider-settings")
+    on_node += (json.dumps({"host": node.url}),)
+    _ok(ape_run("deploy", *on_node))
+    _ok(ape_run("crowd", *on_node, "--count", str(count)))
+    record = _record(deployments_dir, "local")
+    ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])
+    lens = _contract(node.w3, abi, "ClearinghouseLens", record["contracts"]["ClearinghouseLens"])
+    accounts = [tuple(ch.functions.account_at(i).call()) for i in range(count)]
+    return record, ch, lens, accounts
+
+
 def test_local_deploy_converges_and_is_idempotent(
     start_anvil, ape_run, deployments_dir, abi, tmp_path
 ):

@@ -22,7 +22,8 @@ def _shock(node, abi, record, moves_bps: dict[str, int]) -> None:
     for symbol, bps in moves_bps.items():
         feed = _contract(node.w3, abi, "MockAggregator", record["assets"][symbol]["feed"])
         answer = feed.functions.latestRoundData().call()[1]
-        feed.functions.set_answer(answer * (10_000 + bps) // 10_000).transact({"from": sender})
+        tx = feed.functions.set_answer(answer * (10_000 + bps) // 10_000).transact({"from": sender})
+        node.w3.eth.wait_for_transaction_receipt(tx, timeout=30)  # mined (interval mining too)
 
 
 def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(

@@ -1205,3 +1205,46 @@ def test_keeper_refuses_a_record_of_another_deployment(
     no_code = with_fields(engine, clearinghouse=project.Clearinghouse.at(owner.address))
     with pytest.raises(DeploymentError, match="has no code"):
         check_engine(no_code)
+
+
+def test_keeper_shards_split_the_accounts_between_them(
+    lens, bull_10, trader, hedger, keeper, stranger, usdc, weth, wbtc_listed, oracle, eth_feed,
+    owner, fund,
+):  # fmt: skip
+    """Issue 20 point 4: three keepers, shards 0/3, 1/3 and 2/3, each sending
+    from its own account. An account belongs to shard keccak(owner's 20 bytes ++
+    sub-account id as a 32-byte word) mod 3 (computed here from that
+    rule); each keeper liquidates exactly its own shard's accounts, and
+    the three together leave nobody liquidatable."""
+    from eth_utils import keccak
+
+    from xmargin.ops.keeper import KeeperConfig
+
+    ch = bull_10
+    _bull(ch, hedger, usdc, fund)
+    set_price(eth_feed, owner, 2_730)
+    doomed = [trader, hedger]
+    assert all(lens.is_liquidatable(ch, who, 0) for who in doomed)
+
+    def shard(who) -> int:
+        word = bytes.fromhex(who.address[2:]) + bytes(32)
+        return int.from_bytes(keccak(word), "big") % 3
+
+    assert len({shard(w) for w in doomed}) == 2, "the test needs the two in different shards"
+    log: list[dict] = []
+    senders = {0: keeper, 1: stranger, 2: owner}
+    for index in (2, 1, 0):
+        bot = _keeper_over(
+            ch, lens, oracle, usdc, weth, wbtc_listed, eth_feed, senders[index], log,
+            shard=(index, 3),
+        )  # fmt: skip
+        start = ch.chain_manager.blocks.head.number
+        bot.run_once()
+        head = ch.chain_manager.blocks.head.number
+        events = ch.Liquidation.range(start + 1, head + 1) if head > start else []
+        assert {e.owner for e in events} == {w.address for w in doomed if shard(w) == index}
+        assert {e.liquidator for e in events} <= {senders[index].address}
+        for who in doomed:
+            assert lens.is_liquidatable(ch, who, 0) == (shard(who) < index)
+    with pytest.raises(ValueError, match="index must be in"):
+        KeeperConfig(shard=(2, 2))

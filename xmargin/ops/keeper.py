@@ -85,6 +85,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ape.exceptions import ContractLogicError, ProviderError
+from eth_utils import keccak
 
 from xmargin.chain.abi import revert_reason
 from xmargin.chain.assets import engine_balance, read_asset_states
@@ -150,6 +151,16 @@ BATCH_ITEM_GAS = 150_000
 Log = Callable[[dict[str, Any]], None]
 
 
+def shard_of(owner: str, sub_id: int, count: int) -> int:
+    """The shard (of `count`) an account belongs to: keccak of its owner's
+    20 bytes and its sub-account id as a 32-byte word, modulo `count`;
+    stable across processes and machines (Python's `hash` is not)."""
+    if count == 1:
+        return 0
+    digest = keccak(bytes.fromhex(owner[2:]) + sub_id.to_bytes(32, "big"))
+    return int.from_bytes(digest, "big") % count
+
+
 def json_logger(stream: TextIO | None = None) -> Log:
     """A logger printing one JSON object per line (stdout by default)."""
 
@@ -187,6 +198,21 @@ class KeeperConfig:
     # Move a frozen asset's haircuts once their schedule is this far (WAD)
     # above what the engine has, or at 100 %.
     ramp_step: int = 10**15
+    # (index, count): this keeper liquidates only the accounts whose
+    # `shard_of` is `index` among `count` keepers, each its own process
+    # and sending account; the keeper of shard 0 also settles orders and
+    # LP requests, watches the assets and runs ADL. (0, 1): everything.
+    shard: tuple[int, int] = (0, 1)
+
+    def __post_init__(self) -> None:
+        index, count = self.shard
+        if not 0 <= index < count:
+            raise ValueError(f"shard {index}/{count}: the index must be in [0, {count})")
+
+    @property
+    def leads(self) -> bool:
+        """Whether this keeper also does the work that is not per account."""
+        return self.shard[0] == 0
 
 
 @dataclass
@@ -428,16 +454,23 @@ class Keeper:
     def run_once(self) -> PassStats:
         started = time.monotonic()
         stats = PassStats()
-        self.watch_assets(stats)
-        if self.config.orders:
+        leads = self.config.leads
+        if leads:
+            self.watch_assets(stats)
+        if self.config.orders and leads:
             self.settle_orders(stats)
-        if self.config.lp_requests:
+        if self.config.lp_requests and leads:
             self.settle_lp_requests(stats)
         ch = self.engine.clearinghouse
         block = ch.chain_manager.blocks.head.number
         stats.block = block
         rows = self.scan(block, stats)
-        unhealthy = [r for r in rows if r.equity < r.mm]
+        index, count = self.config.shard
+        unhealthy = [
+            r
+            for r in rows
+            if r.equity < r.mm and shard_of(str(r.owner), int(r.sub_id), count) == index
+        ]
         self.log(
             {
                 "event": "scan",
@@ -468,7 +501,7 @@ class Keeper:
         # loser realises its loss, which raises traders' net profit and can
         # take a market past its cap.
         head = ch.chain_manager.blocks.head.number
-        over_cap = self._over_profit_cap(head)
+        over_cap = self._over_profit_cap(head) if leads else []
         if over_cap and (open_ if open_ is not None else self._liquidations_open(head)):
             # The positions the liquidations left.
             stats.events += self.replica.update(head)

@@ -117,36 +117,42 @@ def keeper(
     """`ape run keeper`: one pass (`once`) or a pass per new block."""
     logger.set_level("ERROR")  # our own JSON lines only
     network = network_info(provider)
-    record = _record(
-        network,
-        f"no deployment record for {network.name}: run `ape run deploy --network ...` first",
-    )
-    try:
-        check_genesis(record, genesis_hash(provider), network.name)
-    except ConnectError as err:
-        raise click.ClickException(str(err)) from err
     if test_account is not None:
         if not network.is_local:
             raise click.UsageError("--test-account works on local networks only")
         sender = accounts.test_accounts[test_account]
     else:
         sender = sending_account(accounts, network, alias)
-    try:
-        engine = load_engine(project, record)
-        check_engine(engine)
-    except DeploymentError as err:
-        raise click.ClickException(str(err)) from err
-    bot = Keeper(
-        engine,
-        sender,
-        KeeperConfig(min_profit=parse_wad(min_profit)),
-        log=json_logger(),
-        from_block=from_block,
-    )
+    bot = open_keeper(provider, sender, KeeperConfig(min_profit=parse_wad(min_profit)), from_block)
     if once:
         bot.run_once()
     else:
         bot.follow(poll_seconds=poll, max_blocks=blocks)
+
+
+def open_keeper(
+    provider: ProviderAPI,
+    sender: AccountAPI,
+    config: KeeperConfig,
+    from_block: int | None = None,
+) -> Keeper:
+    """The keeper of this network's deployment, sending from `sender`
+    (`ape run keeper` and the silverback bot, `xmargin.ui.bot`). Refuses,
+    with a click error that says what to do, a network with no record, a
+    record written on another chain and a record whose contracts are not
+    this deployment's."""
+    network = network_info(provider)
+    record = _record(
+        network,
+        f"no deployment record for {network.name}: run `ape run deploy --network ...` first",
+    )
+    try:
+        check_genesis(record, genesis_hash(provider), network.name)
+        engine = load_engine(project, record)
+        check_engine(engine)
+    except (ConnectError, DeploymentError) as err:
+        raise click.ClickException(str(err)) from err
+    return Keeper(engine, sender, config, log=json_logger(), from_block=from_block)
 
 
 def crowd(provider: ProviderAPI, count: int, owners: str) -> None:
