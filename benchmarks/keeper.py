@@ -682,6 +682,25 @@ def _shock_and_liquidate(
     assert touched <= doomed, f"healthy accounts liquidated: {sorted(touched - doomed)[:3]}"
     assert all(v for k, v in checks.items() if isinstance(v, bool)), checks
 
+    # How the blocks after the shock filled: the keeper's transactions in
+    # each, the gas limits they asked for and the gas they used (blocks
+    # are filled by limit, not use).
+    fill = []
+    for number in range(shock_block + 1, last_block + 1):
+        block = rpc.call("eth_getBlockByNumber", [hex(number), True])
+        mine = [t for t in block["transactions"] if t["from"].lower() == keeper_address.lower()]
+        used = 0
+        for t in mine:
+            used += int(rpc.call("eth_getTransactionReceipt", [t["hash"]])["gasUsed"], 16)
+        fill.append(
+            {
+                "block": number,
+                "keeper_txs": len(mine),
+                "gas_limits": sum(int(t["gas"], 16) for t in mine),
+                "gas_used": used,
+                "block_gas_used": int(block["gasUsed"], 16),
+            }
+        )
     # Transactions the keeper sent (mined): its nonce moved by that much.
     txs = int(rpc.call("eth_getTransactionCount", [keeper_address, "latest"]), 16) - nonce_before
     read_seconds = timings.get("scan", 0.0)
@@ -723,6 +742,10 @@ def _shock_and_liquidate(
             "python_seconds": round(keeper_seconds - meter.http_seconds - meter.sleep_seconds, 2),
         },
         "checks": checks,
+        "block_fill": fill,
+        # each batch as sent (nonce, the head then, gas limit) and any
+        # sent again with higher fees (the block it was mined in)
+        "batch_sends": [e for e in entries if e["event"] in ("batch_sent", "batch_replaced")],
     }
 
 

@@ -112,3 +112,27 @@ def test_only_the_first_of_a_queue_is_replaced(start_anvil):
         assert replaced_at[0][0] == pending[0].nonce
         assert [r.nonce for r in receipts] == [p.nonce for p in pending]
         assert token.balanceOf(me) == 6
+
+
+def test_a_dropped_transaction_behind_the_lead_is_broadcast_again(start_anvil):
+    """Seen in the keeper benchmark: anvil tried the last, smaller batch
+    ahead of its nonce to fill a block's last gas, and dropped it; it sat
+    lost until it led and was stuck (3 blocks), so 10,000 accounts took 7
+    blocks instead of 3. Two in flight, the second dropped: at the next
+    block the sender finds the node no longer knows it and broadcasts the
+    same signed transaction again (same hash, no fee raise), long before
+    the stuck rule (100 blocks here) would replace it."""
+    node = start_anvil()
+    rpc = node.w3.provider.make_request
+    with _on(node) as provider:
+        me, token, sender = _token(provider, stuck_blocks=100)
+        _manual(node, True)
+        pending = [sender.submit(token.mint, me, amount) for amount in (1, 2)]
+        first_hash = pending[1].hashes[0]
+        rpc("anvil_dropTransaction", [first_hash])
+        rpc("evm_setIntervalMining", [1])
+        receipts = sender.wait(pending, timeout=30)
+        assert (sender.replaced, sender.rebroadcast) == (0, 1)
+        assert receipts[1].txn_hash == first_hash and pending[1].hashes == [first_hash]
+        assert receipts[1].block_number - receipts[0].block_number <= 2
+        assert token.balanceOf(me) == 3

@@ -974,13 +974,36 @@ class Keeper:
             items = self._items(chunk, cost)
             try:
                 with stdout_silenced():
-                    sent.append((chunk, self.pipeline.submit(ch.liquidate_many, items)))
+                    pending = self.pipeline.submit(ch.liquidate_many, items)
             except ContractLogicError as err:
                 self._reverted(ch.liquidate_many, [items], err.message, stats)
+                continue
+            sent.append((chunk, pending))
+            self.log(
+                {
+                    "event": "batch_sent",
+                    "nonce": pending.nonce,
+                    "items": len(items),
+                    "gas_limit": int(pending.txn.gas_limit or 0),
+                    "max_fee": int(pending.txn.max_fee or 0),
+                    "block": pending.sent_block,
+                    "tx": pending.hashes[-1],
+                }
+            )
         if not sent:
             return
         receipts = self.pipeline.wait([p for _, p in sent], timeout=self.config.tx_timeout)
-        for (chunk, _), receipt in zip(sent, receipts, strict=True):
+        for (chunk, pending), receipt in zip(sent, receipts, strict=True):
+            if len(pending.hashes) > 1:
+                self.log(
+                    {
+                        "event": "batch_replaced",
+                        "nonce": pending.nonce,
+                        "sends": len(pending.hashes),
+                        "mined_in": receipt.block_number,
+                        "tx": receipt.txn_hash,
+                    }
+                )
             if receipt.failed:
                 stats.reverted += 1
                 self.log({"event": "batch_failed", "tx": receipt.txn_hash})

@@ -20,7 +20,12 @@ every transaction of a pass can land in the same block.
   `bump` (nodes require at least 10 %), as often as needed until
   `timeout`; the receipt of whichever version is mined is returned. The
   transactions behind it are not replaced: they wait for it, or for room
-  in a block. A transaction the node dropped is sent again the same way.
+  in a block.
+- Dropped transactions: once a block, every transaction still waiting
+  that the node no longer knows (its pool let it go: anvil drops one it
+  tried ahead of its nonce to fill a block's last gas) is broadcast
+  again as signed, same hash and fees (`rebroadcast`), so it can land in
+  the next block instead of waiting to lead and be stuck.
 - Nonces: the node's pending count, read before every transaction, or
   past it the last nonce this sender used (so the keeper's other sends,
   through Ape, never make it reuse one); a send the node refuses forgets
@@ -34,7 +39,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from web3.exceptions import TransactionNotFound
+from web3.exceptions import TransactionNotFound, Web3RPCError
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
@@ -68,6 +73,8 @@ class Sender:
     # gas limit = the estimate times this (the state may move before it lands)
     gas_margin: float = 1.15
     replaced: int = 0
+    # transactions broadcast again, unchanged, after the node dropped them
+    rebroadcast: int = 0
     _nonce: int | None = field(default=None, repr=False)
 
     @property
@@ -152,6 +159,7 @@ class Sender:
         # Only the lowest nonce still pending can be stuck: the others wait
         # behind it (or for block space), and count from when they lead.
         lead: int | None = None
+        checked = -1
         while len(done) < len(pending):
             block = int(self.provider.get_block("latest").number or 0)
             for i, p in enumerate(pending):
@@ -170,11 +178,41 @@ class Sender:
                 lead = first
                 if block - pending[first].sent_block >= self.stuck_blocks:
                     self._replace(pending[first], block)
+                if block != checked:
+                    # Once a block: any the node let go of is broadcast
+                    # again as signed (same hash and fees: no replacement),
+                    # not left until it leads and is stuck (anvil drops a
+                    # transaction it tried ahead of its nonce to fill a
+                    # block's last gas; a node's pool may evict).
+                    checked = block
+                    for i in waiting:
+                        if block > pending[i].sent_block and self._dropped(pending[i]):
+                            self._rebroadcast(pending[i])
             if len(done) < len(pending):
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{len(pending) - len(done)} transaction(s) not mined")
                 time.sleep(self.poll_seconds)
         return [done[i] for i in range(len(pending))]
+
+    def _dropped(self, p: Pending) -> bool:
+        """Whether the node knows none of `p`'s hashes (its pool let it go)."""
+        for h in p.hashes:
+            try:
+                self.web3.eth.get_transaction(h)
+                return False
+            except TransactionNotFound:
+                continue
+        return True
+
+    def _rebroadcast(self, p: Pending) -> None:
+        """Sends `p`'s latest signed transaction again, unchanged. A node
+        that refuses it (it landed meanwhile, or was replaced) is left to
+        the receipts and the stuck rule."""
+        try:
+            self.web3.eth.send_raw_transaction(p.txn.serialize_transaction())
+        except (ValueError, Web3RPCError):
+            return
+        self.rebroadcast += 1
 
     def _receipt(self, tx_hash: str) -> Any:
         """The node's receipt of `tx_hash`, None while it is not mined."""
