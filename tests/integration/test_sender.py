@@ -130,9 +130,20 @@ def test_a_dropped_transaction_behind_the_lead_is_broadcast_again(start_anvil):
         pending = [sender.submit(token.mint, me, amount) for amount in (1, 2)]
         first_hash = pending[1].hashes[0]
         rpc("anvil_dropTransaction", [first_hash])
+        checks: list[int] = []
+        dropped = sender._dropped
+
+        def counted(p):
+            checks.append(p.nonce)
+            return dropped(p)
+
+        sender._dropped = counted  # type: ignore[method-assign]
+        start = node.w3.eth.block_number
         rpc("evm_setIntervalMining", [1])
         receipts = sender.wait(pending, timeout=30)
         assert (sender.replaced, sender.rebroadcast) == (0, 1)
+        # once a block per transaction still waiting, not once a poll
+        assert len(checks) <= 2 * (node.w3.eth.block_number - start + 1)
         assert receipts[1].txn_hash == first_hash and pending[1].hashes == [first_hash]
         assert receipts[1].block_number - receipts[0].block_number <= 2
         assert token.balanceOf(me) == 3

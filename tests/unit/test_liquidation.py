@@ -1238,8 +1238,14 @@ def test_keeper_shards_split_the_accounts_between_them(
             ch, lens, oracle, usdc, weth, wbtc_listed, eth_feed, senders[index], log,
             shard=(index, 3),
         )  # fmt: skip
+        # The work that is not per account: the keeper of shard 0 alone.
+        chores: list[str] = []
+        for chore in ("watch_assets", "settle_orders", "settle_lp_requests"):
+            setattr(bot, chore, lambda _stats, name=chore, into=chores: into.append(name))
         start = ch.chain_manager.blocks.head.number
         bot.run_once()
+        assert chores == (["watch_assets", "settle_orders", "settle_lp_requests"] * (index == 0))
+        assert len([e for e in log if e["event"] == "pass" and e["shard"] == f"{index}/3"]) == 1
         head = ch.chain_manager.blocks.head.number
         events = ch.Liquidation.range(start + 1, head + 1) if head > start else []
         assert {e.owner for e in events} == {w.address for w in doomed if shard(w) == index}

@@ -243,6 +243,8 @@ class PassStats:
     # with higher fees after being stuck
     batches: int = 0
     replaced: int = 0
+    # transactions broadcast again, unchanged, after the node dropped them
+    rebroadcast: int = 0
     # positions auto-deleveraged
     adl: int = 0
     # delayed orders settled (filled or refused at their acceptable price)
@@ -338,6 +340,7 @@ class Keeper:
         if stats is not None and self.config.audit:
             self._audit(marks, block, stats)
         keys, screened = self.screen.candidates(marks)
+        keys = [k for k in keys if self._mine(k)]
         if stats is not None:
             stats.events += applied
             stats.accounts = screened
@@ -362,6 +365,11 @@ class Keeper:
                 continue
             rows.append(AccountRow(owner, sub_id, h.equity, h.im, h.mm))
         return rows
+
+    def _mine(self, key: AccountKey) -> bool:
+        """Whether the account is in this keeper's shard."""
+        index, count = self.config.shard
+        return count == 1 or shard_of(key[0], key[1], count) == index
 
     def _chain_health(self, owner: str, sub_id: int, block: int) -> Health | Unpriced:
         """`account_health` on chain at `block`, or why it reverted."""
@@ -433,7 +441,7 @@ class Keeper:
                 self.log({"event": "replica_gap", "index": i, "owner": key[0], "sub_id": key[1]})
                 self.replica.resync(key, block)
                 r.registered.add(i)
-        keys = sorted(r.accounts)
+        keys = sorted(k for k in r.accounts if self._mine(k))
         size = min(self.config.audit, len(keys))
         if size == 0:
             return
@@ -465,12 +473,7 @@ class Keeper:
         block = ch.chain_manager.blocks.head.number
         stats.block = block
         rows = self.scan(block, stats)
-        index, count = self.config.shard
-        unhealthy = [
-            r
-            for r in rows
-            if r.equity < r.mm and shard_of(str(r.owner), int(r.sub_id), count) == index
-        ]
+        unhealthy = [r for r in rows if r.equity < r.mm]
         self.log(
             {
                 "event": "scan",
@@ -510,7 +513,8 @@ class Keeper:
             for market_id in over_cap:
                 self._deleverage(market_id, marks, markets, head, stats)
         stats.seconds = time.monotonic() - started
-        self.log({"event": "pass", **stats.__dict__})
+        index, count = self.config.shard
+        self.log({"event": "pass", "shard": f"{index}/{count}", **stats.__dict__})
         return stats
 
     def _failed(self, owner: str, sub_id: int, reason: str, stats: PassStats) -> None:
@@ -1009,9 +1013,9 @@ class Keeper:
                 self.log({"event": "batch_failed", "tx": receipt.txn_hash})
                 continue
             self._batch_outcome(chunk, receipt, stats)
-        if self.pipeline.replaced:
-            stats.replaced += self.pipeline.replaced
-            self.pipeline.replaced = 0
+        stats.replaced += self.pipeline.replaced
+        stats.rebroadcast += self.pipeline.rebroadcast
+        self.pipeline.replaced = self.pipeline.rebroadcast = 0
 
     def _batch_outcome(
         self, chunk: list[tuple[AccountKey, Plan]], outcome: ReceiptAPI, stats: PassStats

@@ -196,7 +196,7 @@ class Sender:
 
     def _dropped(self, p: Pending) -> bool:
         """Whether the node knows none of `p`'s hashes (its pool let it go)."""
-        for h in p.hashes:
+        for h in reversed(p.hashes):  # the latest first: the one a node keeps
             try:
                 self.web3.eth.get_transaction(h)
                 return False

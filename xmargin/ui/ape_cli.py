@@ -35,7 +35,7 @@ from xmargin.chain.deployments import (
     read_record,
     record_path,
 )
-from xmargin.chain.engine import check_engine, load_engine
+from xmargin.chain.engine import Engine, check_engine, load_engine
 from xmargin.chain.sizes import EIP170_LIMIT, HEADROOM_LIMIT, contract_sizes
 from xmargin.maths.fixed_point import parse_wad
 from xmargin.ops.crowd import open_crowd
@@ -117,30 +117,33 @@ def keeper(
     """`ape run keeper`: one pass (`once`) or a pass per new block."""
     logger.set_level("ERROR")  # our own JSON lines only
     network = network_info(provider)
+    # The deployment first: no passphrase is asked for a keeper that
+    # cannot start.
+    engine = check_deployment(provider)
     if test_account is not None:
         if not network.is_local:
             raise click.UsageError("--test-account works on local networks only")
         sender = accounts.test_accounts[test_account]
     else:
         sender = sending_account(accounts, network, alias)
-    bot = open_keeper(provider, sender, KeeperConfig(min_profit=parse_wad(min_profit)), from_block)
+    bot = Keeper(
+        engine,
+        sender,
+        KeeperConfig(min_profit=parse_wad(min_profit)),
+        log=json_logger(),
+        from_block=from_block,
+    )
     if once:
         bot.run_once()
     else:
         bot.follow(poll_seconds=poll, max_blocks=blocks)
 
 
-def open_keeper(
-    provider: ProviderAPI,
-    sender: AccountAPI,
-    config: KeeperConfig,
-    from_block: int | None = None,
-) -> Keeper:
-    """The keeper of this network's deployment, sending from `sender`
-    (`ape run keeper` and the silverback bot, `xmargin.ui.bot`). Refuses,
-    with a click error that says what to do, a network with no record, a
-    record written on another chain and a record whose contracts are not
-    this deployment's."""
+def check_deployment(provider: ProviderAPI) -> Engine:
+    """This network's deployment, checked (`ape run keeper` and the
+    silverback bot, `xmargin.ui.bot`): refuses, with a click error that
+    says what to do, a network with no record, a record written on
+    another chain and a record whose contracts are not this deployment's."""
     network = network_info(provider)
     record = _record(
         network,
@@ -152,7 +155,7 @@ def open_keeper(
         check_engine(engine)
     except (ConnectError, DeploymentError) as err:
         raise click.ClickException(str(err)) from err
-    return Keeper(engine, sender, config, log=json_logger(), from_block=from_block)
+    return engine
 
 
 def crowd(provider: ProviderAPI, count: int, owners: str) -> None:

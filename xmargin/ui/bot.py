@@ -14,11 +14,11 @@ Settings come from the environment (`KeeperSettings`, prefix
   runner and the handler share one process and one keeper.
 - **Worker mode.** With a taskiq broker and result backend that
   processes share (`taskiq_redis`, on a Redis server), `silverback run`
-  only watches the chain and queues one task per block;
-  `silverback worker` processes run them. Each worker process keeps its
-  own keeper (its replica catches up from the events on its first task),
-  sends from the account it was started with, and skips a block's task
-  when a pass of its own has already covered that block.
+  only watches the chain and queues one task per block (it needs no
+  signer); a `silverback worker` process runs them, with its own keeper
+  (its replica catches up from the events on its first task) and the
+  account it was started with. One worker per queue: passes are
+  serialised within a process, not across processes.
 - **Shards.** `XMARGIN_KEEPER_SHARD=k/n` makes a bot liquidate only the
   accounts of shard k of n (`xmargin.ops.keeper.shard_of`); n bots, each
   with its own sending account (nonces are per account), cover every
@@ -32,19 +32,26 @@ docs/liquidation.md ("Running the keeper") has the commands.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
+import click
 from ape import chain
 
 # Imported at run time: taskiq reads the handler's type hints.
 from ape.api import BlockAPI
+from ape.api.accounts import AccountAPI
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from silverback import SilverbackBot
+from silverback._importer import import_from_string
+from silverback.settings import Settings
+from taskiq import InMemoryBroker
 
+from xmargin.chain.engine import Engine
 from xmargin.maths.fixed_point import parse_wad
-from xmargin.ops.keeper import TRANSIENT, Keeper, KeeperConfig
-from xmargin.ui.ape_cli import open_keeper
+from xmargin.ops.keeper import TRANSIENT, Keeper, KeeperConfig, json_logger
+from xmargin.ui.ape_cli import check_deployment
 
 
 class KeeperSettings(BaseSettings):
@@ -96,9 +103,18 @@ class KeeperTask:
     runs the handler (the bot's own, or a worker's), so that worker
     processes each keep their own replica and nonces."""
 
-    def __init__(self, bot: SilverbackBot, settings: KeeperSettings) -> None:
-        self.bot = bot
+    def __init__(
+        self,
+        engine: Engine,
+        settings: KeeperSettings,
+        signer: Callable[[], AccountAPI | None],
+        head: Callable[[], int],
+    ) -> None:
+        self.engine = engine
         self.settings = settings
+        self.signer = signer
+        self.head = head
+        self.log = json_logger()
         self._keeper: Keeper | None = None
         self._covered = -1
         self._lock = threading.Lock()
@@ -106,29 +122,46 @@ class KeeperTask:
     @property
     def keeper(self) -> Keeper:
         if self._keeper is None:
-            self._keeper = open_keeper(
-                self.bot.provider,
-                self.bot.signer,
+            sender = self.signer()
+            if sender is None:
+                raise click.UsageError(
+                    "the keeper sends transactions: start it with --account <alias> "
+                    "(or SILVERBACK_SIGNER_ALIAS)"
+                )
+            self._keeper = Keeper(
+                self.engine,
+                sender,
                 self.settings.keeper_config(),
-                self.settings.from_block,
+                log=self.log,
+                from_block=self.settings.from_block,
             )
         return self._keeper
 
     def on_block(self, number: int) -> dict[str, Any]:
-        """One pass at the head, unless a pass of this process already
-        covered block `number` (a pass longer than a block leaves its
-        blocks' tasks queued: one pass at the head covers them all) or is
-        running. A node error is logged and left to the next block."""
-        if number <= self._covered or not self._lock.acquire(blocking=False):
-            return {"skipped": 1}
-        try:
-            stats = self.keeper.run_once()
-        except TRANSIENT as err:
-            self.keeper.log({"event": "node_error", "error": repr(err), "block": number})
-            return {"node_errors": 1}
-        finally:
-            self._lock.release()
-        self._covered = stats.block
+        """One pass at the head, unless a pass of this process has already
+        run at or past block `number`. Passes of one process never
+        overlap: a block's task that arrives during a pass waits for it,
+        then runs only if the pass had not reached its block (silverback
+        runs several tasks at once, and a pass may outlast a block). If
+        the chain's head is now below what a pass covered (a node reset,
+        a reorg), the record is dropped. A node error is logged
+        (`node_error`) and left to the next block; any other error is
+        logged (`pass_error`) and raised, for silverback to count
+        (`--max-exceptions`)."""
+        with self._lock:
+            if self.head() < self._covered:
+                self._covered = -1
+            if number <= self._covered:
+                return {"skipped": 1}
+            try:
+                stats = self.keeper.run_once()
+            except TRANSIENT as err:
+                self.log({"event": "node_error", "error": repr(err), "block": number})
+                return {"node_errors": 1}
+            except Exception as err:
+                self.log({"event": "pass_error", "error": repr(err), "block": number})
+                raise
+            self._covered = stats.block
         return {
             "liquidatable": stats.liquidatable,
             "liquidations": stats.liquidations,
@@ -145,11 +178,23 @@ class KeeperTask:
 def make_bot() -> SilverbackBot:
     """The keeper bot: checks the deployment when it loads (in the runner
     and in every worker: a wrong chain or another deployment's record
-    stops it with the reason), then one pass per block."""
+    stops it with the reason), then one pass per block. With silverback's
+    in-process broker the process sends, so it needs a signer at once; a
+    runner that only queues tasks for workers does not (each worker
+    needs its own)."""
     settings = KeeperSettings()
-    bot = SilverbackBot(signer_required=True)
-    task = KeeperTask(bot, settings)
-    task.keeper  # noqa: B018 (checks the record and the engine now)
+    silverback = Settings()
+    bot = SilverbackBot(silverback)
+    if bot.signer is None and import_from_string(silverback.BROKER_CLASS) is InMemoryBroker:
+        raise click.UsageError(
+            "the keeper sends transactions: pass --account <alias> (or SILVERBACK_SIGNER_ALIAS)"
+        )
+    engine = check_deployment(bot.provider)
+
+    def head() -> int:
+        return int(bot.provider.get_block("latest").number or 0)
+
+    task = KeeperTask(engine, settings, lambda: bot.signer, head)
 
     @bot.on_(chain.blocks)
     def keeper_pass(block: BlockAPI) -> dict[str, Any]:
