@@ -157,6 +157,9 @@ def world_config() -> Any:
     for k in range(SHARED_FEED_MARKETS):
         markets.append({**template, "symbol": f"ETH-PERP-{k + 2}", "asset": "WETH"})
     raw["markets"] = markets
+    # Every asset needs a risk group (portfolio margin): the extra ones
+    # join the altcoins'.
+    raw["portfolio"]["groups"]["ALT"] += list(EXTRA_ASSETS)
     return parse_config(raw, name="gas-profile")
 
 

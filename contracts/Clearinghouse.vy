@@ -65,8 +65,6 @@ exports: (
     state.collateral.ramp_frozen_haircut,
     state.health.collateral_value,
     state.health.portfolio_exposure,
-    state.markets.market_state,
-    state.markets.funding_now,
     # the order book and its rules (orders trade in ClearinghouseOrders)
     state.trading.cancel_order,
     # a keeper's batch of liquidations (each item runs in the liquidation

@@ -46,6 +46,9 @@ exports: (
     # perpetual markets
     state.markets.num_markets,
     state.markets.market_params,
+    # a market's totals and funding (reads, here for the core's room)
+    state.markets.market_state,
+    state.markets.funding_now,
     state.markets.market_closed,
     state.markets.list_market,
     state.markets.set_market_params,

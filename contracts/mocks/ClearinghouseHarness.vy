@@ -72,3 +72,13 @@ def harness_settle(owner: address, sub_id: uint256, delta: int256):
             account's quote balance, as realised PnL would.
     """
     state.collateral._add(owner, sub_id, state.collateral.quote_asset, delta)
+
+
+@external
+def harness_store_funding(market_id: uint256, rate: int256, index: int256):
+    """
+    @notice Stores a market's funding rate and index as of now, through the
+            engine's own packing (`markets._store_funding`), for the funding
+            word's round-trip test at its bounds.
+    """
+    state.markets._store_funding(market_id, rate, index)

@@ -150,7 +150,7 @@ def adl(owner: address, sub_id: uint256, market_id: uint256, max_size: uint256) 
     assert net > 0, errors.ADL_NOT_IN_PROFIT
     # The skew's side only: closing a position against it would grow the
     # pool's exposure (and its close refunds no premium it was paid).
-    skew: int256 = markets.market_state[market_id].skew
+    skew: int256 = markets.market_totals[market_id].skew
     assert skew != 0 and (old.size > 0) == (skew > 0), errors.ADL_WRONG_SIDE
 
     # The least size whose share of the position's net profit covers the
@@ -189,7 +189,7 @@ def adl(owner: address, sub_id: uint256, market_id: uint256, max_size: uint256) 
         collateral._add(owner, sub_id, collateral.quote_asset, quote_delta)
         liquidity._move_cash(-quote_delta)
 
-    st: markets.MarketState = markets.market_state[market_id]
+    st: markets.MarketTotals = markets.market_totals[market_id]
     st.skew += delta
     if old.size > 0:
         st.long_oi -= closed
@@ -197,7 +197,7 @@ def adl(owner: address, sub_id: uint256, market_id: uint256, max_size: uint256) 
         st.short_oi -= closed
     st.entry_sum += delta * convert(old.entry_price, int256)
     st.funding_sum += delta * old.funding_index
-    markets.market_state[market_id] = st
+    markets.market_totals[market_id] = st
     new_size: int256 = old.size + delta
     if new_size == 0:
         markets.positions[owner][sub_id][market_id] = empty(markets.Position)

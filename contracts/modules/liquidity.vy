@@ -210,7 +210,7 @@ def pool_prices_since() -> uint256:
             break
         asset: address = markets._asset(m)
         published: uint256 = 0
-        if markets.market_state[m].long_oi == 0 and markets.market_state[m].short_oi == 0:
+        if markets.market_totals[m].long_oi == 0 and markets.market_totals[m].short_oi == 0:
             ok: bool = False
             data: Bytes[64] = b""
             ok, data = raw_call(
@@ -469,7 +469,7 @@ def _market_terms(m: uint256, price: uint256) -> MarketTerms:
     @dev One market's part of the pool's claim at `price`, from its exact
          aggregates (funding accrued to now).
     """
-    st: markets.MarketState = markets.market_state[m]
+    st: markets.MarketTotals = markets.market_totals[m]
     rate: int256 = 0
     index: int256 = 0
     rate, index = markets._funding(m, price)
@@ -511,7 +511,7 @@ def _pool_and_market(focus: uint256) -> (PoolState, MarketTerms):
         if m == markets.num_markets:
             break
         # An empty market costs two storage reads, not the struct's eight.
-        if markets.market_state[m].long_oi == 0 and markets.market_state[m].short_oi == 0:
+        if markets.market_totals[m].long_oi == 0 and markets.market_totals[m].short_oi == 0:
             continue
         t: MarketTerms = self._market_terms(m, markets._price(m))
         if m == focus:
@@ -547,7 +547,7 @@ def _with_min_value(s: PoolState) -> PoolState:
         caps: uint256 = self.caps_of[m]
         if caps == 0:
             continue
-        if markets.market_state[m].long_oi == 0 and markets.market_state[m].short_oi == 0:
+        if markets.market_totals[m].long_oi == 0 and markets.market_totals[m].short_oi == 0:
             continue
         t: MarketTerms = self._market_terms(m, markets._price(m))
         need = max(need, math._mul_div(t.side_notional, constants.WAD, caps & LANE, True))

@@ -62,6 +62,7 @@ struct MarketParams:
 
 
 struct MarketState:
+    # What `market_state` returns; stored as MarketTotals and `funding_word`.
     # Net size of all positions (longs - shorts).
     skew: int256
     long_oi: uint256
@@ -74,6 +75,14 @@ struct MarketState:
     funding_rate: int256
     funding_index: int256
     last_funding_time: uint256
+
+
+struct MarketTotals:
+    skew: int256
+    long_oi: uint256
+    short_oi: uint256
+    entry_sum: int256
+    funding_sum: int256
 
 
 struct Position:
@@ -127,7 +136,18 @@ params_words: HashMap[uint256, uint256[4]]
 LANE_64: constant(uint256) = (1 << 64) - 1
 LANE_128: constant(uint256) = (1 << 128) - 1
 LANE_160: constant(uint256) = (1 << 160) - 1
-market_state: public(HashMap[uint256, MarketState])
+market_totals: HashMap[uint256, MarketTotals]
+# A market's funding in one word (a health check reads it for every
+# position; three fields cost three cold slots):
+#   index (int144) | rate (int72) << 144 | last funding time (uint40) << 216
+# two's complement in each signed lane. Bounds: |rate| <= max_funding_rate
+# <= 1e19 < 2**71; the index moves at most max_funding_rate * MAX_PRICE
+# (1e37 WAD) a day, so int144 (+-1.1e43) lasts >= 3,000 years at the
+# bounds; timestamps fit 40 bits until year 36812. `_accrue` reverts
+# rather than spill the index's lane (test_funding_word_round_trips_at_its_bounds).
+funding_word: HashMap[uint256, uint256]
+LANE_72: constant(uint256) = (1 << 72) - 1
+LANE_144: constant(uint256) = (1 << 144) - 1
 # A closed market accepts only trades that reduce positions.
 market_closed: public(HashMap[uint256, bool])
 
@@ -148,6 +168,33 @@ def position(owner: address, sub_id: uint256, market_id: uint256) -> Position:
     @return (size, entry_price, funding_index); size 0 when flat.
     """
     return self.positions[owner][sub_id][market_id]
+
+
+@external
+@view
+def market_state(market_id: uint256) -> MarketState:
+    """
+    @notice A market's totals and its funding as last stored (all zero for
+            an unlisted id; `funding_now` gives the funding as of now).
+    @param market_id The market.
+    @return (skew, long_oi, short_oi, entry_sum, funding_sum, funding_rate,
+            funding_index, last_funding_time).
+    """
+    t: MarketTotals = self.market_totals[market_id]
+    rate: int256 = 0
+    index: int256 = 0
+    last: uint256 = 0
+    rate, index, last = self._stored_funding(market_id)
+    return MarketState(
+        skew=t.skew,
+        long_oi=t.long_oi,
+        short_oi=t.short_oi,
+        entry_sum=t.entry_sum,
+        funding_sum=t.funding_sum,
+        funding_rate=rate,
+        funding_index=index,
+        last_funding_time=last,
+    )
 
 
 @external
@@ -190,7 +237,8 @@ def list_market(params: MarketParams):
     self._check_params(params)
     assert oracle._price(params.asset) > 0, errors.ASSET_NO_PRICE
     self._store_params(market_id, params)
-    self.market_state[market_id].last_funding_time = block.timestamp
+    # rate and index 0 (the funding word's layout is at its declaration)
+    self.funding_word[market_id] = block.timestamp << 216
     self.num_markets = market_id + 1
     log MarketListed(market_id=market_id, asset=params.asset, params=params)
 
@@ -297,11 +345,14 @@ def _funding(market_id: uint256, price: uint256) -> (int256, int256):
     """
     # Only the words and state fields needed: a health check pays ~2.1k gas
     # for every cold slot it touches.
-    dt: int256 = convert(block.timestamp - self.market_state[market_id].last_funding_time, int256)
+    # `_stored_funding`, inline: this runs for every position valued.
+    w: uint256 = self.funding_word[market_id]
+    r0: int256 = convert(convert(w << 40, bytes32), int256) >> 184
+    index: int256 = convert(convert(w << 112, bytes32), int256) >> 112
+    dt: int256 = convert(block.timestamp - (w >> 216), int256)
     cap: int256 = convert(self.params_words[market_id][1] >> 160, int256)
     # A rate left beyond a lowered cap is clamped from here on.
-    r0: int256 = min(max(self.market_state[market_id].funding_rate, -cap), cap)
-    index: int256 = self.market_state[market_id].funding_index
+    r0 = min(max(r0, -cap), cap)
     if dt == 0:
         return r0, index
     day: int256 = convert(constants.SECONDS_PER_DAY, int256)
@@ -310,7 +361,7 @@ def _funding(market_id: uint256, price: uint256) -> (int256, int256):
     # Proportional skew, clamped to [-1, 1].
     k: int256 = min(
         max(
-            self.market_state[market_id].skew * wad // convert(skew_word & LANE_128, int256), -wad,
+            self.market_totals[market_id].skew * wad // convert(skew_word & LANE_128, int256), -wad,
         ),
         wad,
     )
@@ -339,10 +390,40 @@ def _accrue(market_id: uint256, price: uint256) -> int256:
     rate: int256 = 0
     index: int256 = 0
     rate, index = self._funding(market_id, price)
-    self.market_state[market_id].funding_rate = rate
-    self.market_state[market_id].funding_index = index
-    self.market_state[market_id].last_funding_time = block.timestamp
+    self._store_funding(market_id, rate, index)
     return index
+
+
+@internal
+def _store_funding(market_id: uint256, rate: int256, index: int256):
+    """
+    @dev Stores the market's funding as of now in its word (the layout is
+         at `funding_word`). The conversion to int144 reverts rather than
+         spill the index into the rate's lane (unreachable within the
+         bounds: >= 3,000 years at the extremes); the rate always fits, as
+         `_funding` returns it within +-max_funding_rate (<= 1e19 < 2**71).
+    """
+    self.funding_word[market_id] = (
+        (convert(convert(convert(index, int144), bytes32), uint256) & LANE_144)
+        | ((convert(convert(rate, bytes32), uint256) & LANE_72) << 144)
+        | (block.timestamp << 216)
+    )
+
+
+@internal
+@view
+def _stored_funding(market_id: uint256) -> (int256, int256, uint256):
+    """
+    @dev The market's stored funding: (rate, index, last funding time).
+         Each signed lane is moved to the top of the word and shifted back
+         arithmetically, which restores its sign.
+    """
+    w: uint256 = self.funding_word[market_id]
+    return (
+        convert(convert(w << 40, bytes32), int256) >> 184,
+        convert(convert(w << 112, bytes32), int256) >> 112,
+        w >> 216,
+    )
 
 
 @internal

@@ -402,7 +402,7 @@ def _fill(market_id: uint256, size_delta: int256, price: uint256) -> uint256:
          the reported fill stops at 0.
     """
     adjustment: int256 = markets._fill_adjustment(
-        markets.market_state[market_id].skew,
+        markets.market_totals[market_id].skew,
         size_delta,
         price,
         markets._params(market_id).skew_scale,
@@ -428,10 +428,10 @@ def _trade(
     p: markets.MarketParams = markets._params(market_id)
     # Funding accrues under the skew that held until now.
     index: int256 = markets._accrue(market_id, price)
-    skew: int256 = markets.market_state[market_id].skew
+    skew: int256 = markets.market_totals[market_id].skew
     # The larger side before the trade: the pool's reserve counts it.
     side: uint256 = max(
-        markets.market_state[market_id].long_oi, markets.market_state[market_id].short_oi
+        markets.market_totals[market_id].long_oi, markets.market_totals[market_id].short_oi
     )
     old: markets.Position = markets.positions[owner][sub_id][market_id]
     new_size: int256 = old.size + size_delta
@@ -475,9 +475,9 @@ def _trade(
         liquidity._realisable(market_id, risk.pnl - risk.funding) - premium - convert(fee, int256),
     )
     if not reducing:
-        oi: uint256 = markets.market_state[market_id].short_oi
+        oi: uint256 = markets.market_totals[market_id].short_oi
         if new_size > 0:
-            oi = markets.market_state[market_id].long_oi
+            oi = markets.market_totals[market_id].long_oi
         assert oi <= p.max_oi, errors.OI_CAP
         # Only a trade that adds to what the pool may hold meets its caps:
         # the larger side (reserve) or the net skew (profit).
@@ -587,7 +587,7 @@ def _apply(
         collateral._add(owner, sub_id, collateral.quote_asset, quote_delta)
         liquidity._move_cash(-quote_delta)
 
-    s: markets.MarketState = markets.market_state[market_id]
+    s: markets.MarketTotals = markets.market_totals[market_id]
     s.skew += new_size - old.size
     if old.size > 0:
         s.long_oi -= convert(old.size, uint256)
@@ -599,7 +599,7 @@ def _apply(
         s.short_oi += fp._abs(new_size)
     s.entry_sum += new_size * convert(price, int256) - old.size * convert(old.entry_price, int256)
     s.funding_sum += new_size * index - old.size * old.funding_index
-    markets.market_state[market_id] = s
+    markets.market_totals[market_id] = s
 
     if new_size == 0:
         markets.positions[owner][sub_id][market_id] = empty(markets.Position)

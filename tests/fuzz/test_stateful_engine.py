@@ -895,7 +895,10 @@ class EngineMachine(RuleBasedStateMachine):
             return
         self.lp_request(True, True, 10_000 * 1_000 // 10_000)  # LP_SEED * 1000 / 10,000
         amount = self.lp_reqs[(str(who), True)].pending
-        self.chain.pending_timestamp = self.chain.blocks.head.timestamp + 1
+        # The next second, or a later pin kept (`next_timestamp`): pinning
+        # head + 1 below a pending block already later failed once in CI
+        # with "timestamp must be strictly later than parent".
+        next_timestamp(self.chain)
         self.w.set_price(market, bps, self.owner)  # the round lands
         round_prices = list(self.w.prices)
         self.chain.pending_timestamp = self.chain.blocks.head.timestamp + LP_DELAY
@@ -1225,7 +1228,7 @@ class EngineMachine(RuleBasedStateMachine):
 
         if stop(w.commit(self.chain, self.stranger, 0, market, size, 2**200 if long else 0)):
             return
-        self.chain.pending_timestamp = self.chain.blocks.head.timestamp + 1
+        next_timestamp(self.chain)  # as in `lp_ahead_of_a_round`
         w.set_price(market, 50 if up else -50, self.owner)  # the round lands
         price = w.prices[market]
         self.wait(2)  # past the delay: every feed publishes again
@@ -1309,6 +1312,10 @@ class EngineMachine(RuleBasedStateMachine):
                 "skip_collateral",
                 "adl_needed",
                 "capacity_wait",
+                # a batch's send and any replacement: its items' own
+                # lines (`liquidated`, `batch_item_skipped`) are checked
+                "batch_sent",
+                "batch_replaced",
             ):
                 continue
             # No rival, no gas price: every transaction the keeper sends here

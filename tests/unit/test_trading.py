@@ -434,3 +434,34 @@ def test_set_oracle_requires_market_prices(
     new.set_feed(btc_like, make_feed(50), 3_600, 10**12, 10**24, sender=owner)
     clearinghouse.set_oracle(new, sender=owner)
     assert clearinghouse.oracle() == new.address
+
+
+def test_funding_word_round_trips_at_its_bounds(harness, owner, weth):
+    """Issue 20 point 5: a market's funding rate, index and last funding
+    time share one storage word (int72 | int144 | uint40, two's
+    complement). Each at the ends of its lane, both signs, round-trips
+    through `market_state`; an index past its lane reverts instead of
+    spilling into the rate's."""
+    if harness.num_markets() == 0:
+        harness.list_market(params(weth.address), sender=owner)
+    before = tuple(harness.market_state(0))[:5]
+    cases = [
+        (2**71 - 1, -(2**143)),
+        (-(2**71), 2**143 - 1),
+        (-1, -1),
+        (10 * E18, -(10**40)),
+        (0, 0),
+    ]
+    for rate, index in cases:
+        tx = harness.harness_store_funding(0, rate, index, sender=owner)
+        state = harness.market_state(0)
+        stamp = harness.chain_manager.blocks[tx.block_number].timestamp
+        assert (state.funding_rate, state.funding_index, state.last_funding_time) == (
+            rate,
+            index,
+            stamp,
+        )
+        assert tuple(state)[:5] == before  # the totals are another word
+    for index in (2**143, -(2**143) - 1):
+        with ape.reverts():
+            harness.harness_store_funding(0, 0, index, sender=owner)
