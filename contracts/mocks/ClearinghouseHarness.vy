@@ -28,6 +28,7 @@ exports: (
     state.funds.withdraw,
     state.health.account_health,
     state.health.collateral_value,
+    state.markets.position,
     extensions.LIQUIDATOR,
     extensions.POOL,
     extensions.ORDERS,
@@ -82,3 +83,20 @@ def harness_store_funding(market_id: uint256, rate: int256, index: int256):
             word's round-trip test at its bounds.
     """
     state.markets._store_funding(market_id, rate, index)
+
+
+@external
+def harness_store_position(
+    owner: address,
+    sub_id: uint256,
+    market_id: uint256,
+    size: int256,
+    entry_price: uint256,
+    funding_index: int256,
+):
+    """
+    @notice Stores a position through the engine's own packing
+            (`markets._store_position`), for the position words' round-trip
+            test at their bounds. Touches nothing else (no mask, no totals).
+    """
+    state.markets._store_position(owner, sub_id, market_id, size, entry_price, funding_index)

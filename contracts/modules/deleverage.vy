@@ -129,7 +129,7 @@ def adl(owner: address, sub_id: uint256, market_id: uint256, max_size: uint256) 
     markets._check_market(market_id)
     assert max_size > 0, errors.ZERO_SIZE
     assert liquidity.adl_target_of[market_id] != 0, errors.ADL_NOT_SET
-    old: markets.Position = markets.positions[owner][sub_id][market_id]
+    old: markets.Position = markets._position(owner, sub_id, market_id)
     assert old.size != 0, errors.NO_POSITION
     mm_before: uint256 = 0
     in_portfolio: bool = accounts._is_portfolio(owner, sub_id)
@@ -199,11 +199,9 @@ def adl(owner: address, sub_id: uint256, market_id: uint256, max_size: uint256) 
     st.funding_sum += delta * old.funding_index
     markets.market_totals[market_id] = st
     new_size: int256 = old.size + delta
+    markets._store_position(owner, sub_id, market_id, new_size, old.entry_price, old.funding_index)
     if new_size == 0:
-        markets.positions[owner][sub_id][market_id] = empty(markets.Position)
         accounts._flip(owner, sub_id, 1 << (accounts.POSITION_SHIFT + market_id))
-    else:
-        markets.positions[owner][sub_id][market_id].size = new_size
 
     if in_portfolio:
         h: health.Health = health._account_health(owner, sub_id)

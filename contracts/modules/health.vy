@@ -267,7 +267,7 @@ def _book(owner: address, sub_id: uint256, groups: bool, positions: bool) -> por
             rate: int256 = 0
             index: int256 = 0
             rate, index = markets._funding(m, price)
-            pos: markets.Position = markets.positions[owner][sub_id][m]
+            pos: markets.Position = markets._position(owner, sub_id, m)
             if groups:
                 pnl: int256 = 0
                 funding: int256 = 0

@@ -421,7 +421,7 @@ def liquidate(
     assert max_size > 0, errors.ZERO_SIZE
     lp: LiquidationParams = self._liquidation_params()
     assert lp.target_health != 0, errors.NOT_CONFIGURED
-    old: markets.Position = markets.positions[owner][sub_id][market_id]
+    old: markets.Position = markets._position(owner, sub_id, market_id)
     assert old.size != 0, errors.NO_POSITION
     # A portfolio account's exposure is kept: it also orders the close below.
     in_portfolio: bool = accounts._is_portfolio(owner, sub_id)

@@ -140,18 +140,30 @@ market_totals: HashMap[uint256, MarketTotals]
 # A market's funding in one word (a health check reads it for every
 # position; three fields cost three cold slots):
 #   index (int144) | rate (int72) << 144 | last funding time (uint40) << 216
-# two's complement in each signed lane. Bounds: |rate| <= max_funding_rate
-# <= 1e19 < 2**71; the index moves at most max_funding_rate * MAX_PRICE
-# (1e37 WAD) a day, so int144 (+-1.1e43) lasts >= 3,000 years at the
-# bounds; timestamps fit 40 bits until year 36812. `_accrue` reverts
-# rather than spill the index's lane (test_funding_word_round_trips_at_its_bounds).
+# two's complement in each signed lane. Bounds: a stored rate is within
+# the cap in force when it was stored (a lowered cap clamps it from the
+# next read), <= MAX_FUNDING_RATE = 1e19 < 2**71; the index moves at most
+# MAX_FUNDING_RATE * MAX_PRICE (1e37 WAD) a day, so int144 (+-1.1e43)
+# lasts >= 3,000 years at the bounds (MAX_PRICE is the OracleRouter's
+# bound on every price: the engine assumes its router); timestamps fit 40
+# bits until year 36812. `_store_funding` reverts rather than spill a
+# lane (test_funding_word_round_trips_at_its_bounds).
 funding_word: HashMap[uint256, uint256]
 LANE_72: constant(uint256) = (1 << 72) - 1
 LANE_144: constant(uint256) = (1 << 144) - 1
 # A closed market accepts only trades that reduce positions.
 market_closed: public(HashMap[uint256, bool])
 
-positions: HashMap[address, HashMap[uint256, HashMap[uint256, Position]]]
+# A position in two words (Vyper gives each struct field a slot of its own,
+# and a health check reads every open position cold):
+#   [0] size (int128, two's complement) | entry_price (uint128) << 128
+#   [1] funding_index (int256)
+# |size| <= MAX_SIZE = 2**96 (the trade's own check; a lowered OI cap
+# leaves larger positions open, never above MAX_SIZE) and entry_price (the
+# oracle's price) <= MAX_PRICE (1e36 < 2**120), the router's bound:
+# `_store_position` converts each to its lane's type, so a value past its
+# lane reverts instead of spilling (test_position_words_round_trip_at_their_bounds).
+position_words: HashMap[address, HashMap[uint256, HashMap[uint256, uint256[2]]]]
 
 
 # ---------------------------------------------------------------- views
@@ -167,7 +179,7 @@ def position(owner: address, sub_id: uint256, market_id: uint256) -> Position:
     @param market_id The market.
     @return (size, entry_price, funding_index); size 0 when flat.
     """
-    return self.positions[owner][sub_id][market_id]
+    return self._position(owner, sub_id, market_id)
 
 
 @external
@@ -398,16 +410,56 @@ def _accrue(market_id: uint256, price: uint256) -> int256:
 def _store_funding(market_id: uint256, rate: int256, index: int256):
     """
     @dev Stores the market's funding as of now in its word (the layout is
-         at `funding_word`). The conversion to int144 reverts rather than
-         spill the index into the rate's lane (unreachable within the
-         bounds: >= 3,000 years at the extremes); the rate always fits, as
-         `_funding` returns it within +-max_funding_rate (<= 1e19 < 2**71).
+         at `funding_word`). The conversions to int144 and int72 revert
+         rather than spill a lane (unreachable within the bounds: the
+         index lasts >= 3,000 years at the extremes, and a stored rate is
+         within the cap in force when it was stored, <= MAX_FUNDING_RATE
+         = 1e19 < 2**71).
     """
     self.funding_word[market_id] = (
         (convert(convert(convert(index, int144), bytes32), uint256) & LANE_144)
-        | ((convert(convert(rate, bytes32), uint256) & LANE_72) << 144)
+        | ((convert(convert(convert(rate, int72), bytes32), uint256) & LANE_72) << 144)
         | (block.timestamp << 216)
     )
+
+
+@internal
+@view
+def _position(owner: address, sub_id: uint256, market_id: uint256) -> Position:
+    """
+    @dev The account's position in the market (the layout is at
+         `position_words`); the size lane is moved to the top of the word
+         and shifted back arithmetically, which restores its sign.
+    """
+    w: uint256[2] = self.position_words[owner][sub_id][market_id]
+    return Position(
+        size=convert(convert(w[0] << 128, bytes32), int256) >> 128,
+        entry_price=w[0] >> 128,
+        funding_index=convert(convert(w[1], bytes32), int256),
+    )
+
+
+@internal
+def _store_position(
+    owner: address,
+    sub_id: uint256,
+    market_id: uint256,
+    size: int256,
+    entry_price: uint256,
+    funding_index: int256,
+):
+    """
+    @dev Stores a position (0 size: flat, both words cleared). The
+         conversions to int128 and uint128 revert rather than spill a lane.
+    """
+    if size == 0:
+        self.position_words[owner][sub_id][market_id] = empty(uint256[2])
+        return
+    self.position_words[owner][sub_id][market_id] = [
+        (convert(convert(convert(size, int128), bytes32), uint256) & LANE_128)
+        | (convert(convert(entry_price, uint128), uint256) << 128),
+        convert(convert(funding_index, bytes32), uint256),
+    ]
 
 
 @internal

@@ -206,7 +206,7 @@ def _close_order(
         if mask == 0:
             break
         if mask & 1 == 1:
-            size: int256 = markets.positions[owner][sub_id][m].size
+            size: int256 = markets._position(owner, sub_id, m).size
             c: int256 = row[self.risk_group[markets._asset(m)]] * fp._floor_div(
                 size * convert(markets._price(m), int256), wad
             )

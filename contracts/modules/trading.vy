@@ -433,7 +433,7 @@ def _trade(
     side: uint256 = max(
         markets.market_totals[market_id].long_oi, markets.market_totals[market_id].short_oi
     )
-    old: markets.Position = markets.positions[owner][sub_id][market_id]
+    old: markets.Position = markets._position(owner, sub_id, market_id)
     new_size: int256 = old.size + size_delta
     assert fp._abs(new_size) <= constants.MAX_SIZE, errors.POSITION_TOO_LARGE
 
@@ -601,12 +601,7 @@ def _apply(
     s.funding_sum += new_size * index - old.size * old.funding_index
     markets.market_totals[market_id] = s
 
-    if new_size == 0:
-        markets.positions[owner][sub_id][market_id] = empty(markets.Position)
-    else:
-        markets.positions[owner][sub_id][market_id] = markets.Position(
-            size=new_size, entry_price=price, funding_index=index
-        )
+    markets._store_position(owner, sub_id, market_id, new_size, price, index)
     if (old.size == 0) != (new_size == 0):
         if accounts._position_mask(owner, sub_id) == 0:
             registry._register(owner, sub_id)

@@ -440,8 +440,8 @@ def test_funding_word_round_trips_at_its_bounds(harness, owner, weth):
     """Issue 20 point 5: a market's funding rate, index and last funding
     time share one storage word (int72 | int144 | uint40, two's
     complement). Each at the ends of its lane, both signs, round-trips
-    through `market_state`; an index past its lane reverts instead of
-    spilling into the rate's."""
+    through `market_state`; a rate or an index past its lane reverts
+    instead of spilling into the next."""
     if harness.num_markets() == 0:
         harness.list_market(params(weth.address), sender=owner)
     before = tuple(harness.market_state(0))[:5]
@@ -462,6 +462,37 @@ def test_funding_word_round_trips_at_its_bounds(harness, owner, weth):
             stamp,
         )
         assert tuple(state)[:5] == before  # the totals are another word
-    for index in (2**143, -(2**143) - 1):
+    for rate, index in ((0, 2**143), (0, -(2**143) - 1), (2**71, 0), (-(2**71) - 1, 0)):
         with ape.reverts():
-            harness.harness_store_funding(0, 0, index, sender=owner)
+            harness.harness_store_funding(0, rate, index, sender=owner)
+    # The bound that keeps every stored rate inside its lane: the largest
+    # rate cap the engine accepts (constants.MAX_FUNDING_RATE, above).
+    harness.set_market_params(0, params(weth.address, max_funding_rate=10 * E18), sender=owner)
+    with ape.reverts(errors.RATE_CAP_TOO_LARGE):
+        harness.set_market_params(
+            0, params(weth.address, max_funding_rate=10 * E18 + 1), sender=owner
+        )
+    assert 10 * E18 < 2**71
+
+
+def test_position_words_round_trip_at_their_bounds(harness, owner, trader):
+    """Issue 20 point 5: a position is two words (size int128 | entry price
+    uint128, then the funding index). Each field at the ends of its lane,
+    both signs, round-trips through `position`; a size or an entry price
+    past its lane reverts instead of spilling; storing a flat position
+    clears both words (it reads back all zero)."""
+    cases = [
+        (2**127 - 1, 2**128 - 1, -(2**255)),
+        (-(2**127), 1, 2**255 - 1),
+        (-1, 10**36, -1),
+        (3 * E18, 2_500 * E18, 0),
+    ]
+    for size, entry, index in cases:
+        harness.harness_store_position(trader, 7, 3, size, entry, index, sender=owner)
+        assert tuple(harness.position(trader, 7, 3)) == (size, entry, index)
+        assert tuple(harness.position(trader, 7, 2)) == (0, 0, 0)  # its neighbour
+    for size, entry in ((2**127, 1), (-(2**127) - 1, 1), (1, 2**128)):
+        with ape.reverts():
+            harness.harness_store_position(trader, 7, 3, size, entry, 0, sender=owner)
+    harness.harness_store_position(trader, 7, 3, 0, 2_500 * E18, 5, sender=owner)
+    assert tuple(harness.position(trader, 7, 3)) == (0, 0, 0)
