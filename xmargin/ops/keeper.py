@@ -77,6 +77,7 @@ backoff.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -151,10 +152,13 @@ BATCH_ITEM_GAS = 150_000
 Log = Callable[[dict[str, Any]], None]
 
 
+@functools.cache
 def shard_of(owner: str, sub_id: int, count: int) -> int:
     """The shard (of `count`) an account belongs to: keccak of its owner's
     20 bytes and its sub-account id as a 32-byte word, modulo `count`;
-    stable across processes and machines (Python's `hash` is not)."""
+    stable across processes and machines (Python's `hash` is not).
+    Cached: a sharded keeper asks it for every account on every pass (the
+    audit), and an account's shard never changes."""
     if count == 1:
         return 0
     digest = keccak(bytes.fromhex(owner[2:]) + sub_id.to_bytes(32, "big"))

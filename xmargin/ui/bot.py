@@ -73,10 +73,7 @@ class KeeperSettings(BaseSettings):
     @field_validator("shard")
     @classmethod
     def _shard(cls, value: str) -> str:
-        parts = value.split("/")
-        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-            raise ValueError(f"shard must be 'k/n' (e.g. 0/2), not {value!r}")
-        index, count = int(parts[0]), int(parts[1])
+        index, count = parse_shard(value)
         if not 0 <= index < count:
             raise ValueError(f"shard {value}: k must be in [0, n)")
         return value
@@ -89,13 +86,20 @@ class KeeperSettings(BaseSettings):
         return value
 
     def keeper_config(self) -> KeeperConfig:
-        index, count = (int(p) for p in self.shard.split("/"))
         return KeeperConfig(
             min_profit=parse_wad(self.min_profit),
             batch=self.batch,
             audit=self.audit,
-            shard=(index, count),
+            shard=parse_shard(self.shard),
         )
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """`"k/n"` as (k, n); raises ValueError on anything else."""
+    parts = value.split("/")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ValueError(f"shard must be 'k/n' (e.g. 0/2), not {value!r}")
+    return int(parts[0]), int(parts[1])
 
 
 class KeeperTask:
