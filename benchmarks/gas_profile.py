@@ -90,6 +90,7 @@ EXTRA_ASSETS = {
 # Markets 0..9 on their own feeds; 10..13 copies of ETH-PERP on the WETH feed.
 OWN_FEED_MARKETS = ["WETH", "WBTC", "LINK", "UNI", "AAVE", "SOL", "ARB", "OP", "MKR", "CRV"]
 SHARED_FEED_MARKETS = 4
+BATCHES = (10, 30)  # accounts in the two liquidate_many probes
 COLLATERAL_ORDER = ["WETH", "WBTC", "LINK", "UNI", "AAVE"]
 # Whole tokens of each collateral deposited.
 COLLATERAL_AMOUNT = {"WETH": 10, "WBTC": 1, "LINK": 1000, "UNI": 1000, "AAVE": 100}
@@ -266,6 +267,15 @@ def build_world(provider: Any, project: Any, root: Path) -> World:
         for m in range(n):
             ch.trade(sub, m, 10_000 * 10**36 // prices[m], LIMIT, sender=trader)
 
+    # Two batches of one-position accounts, half on each of markets 0 and 1
+    # (as gas.py's): their difference is the per-account cost in a batch.
+    batches = {
+        n: [(trader.address, 200 + n + i, i % 2, 2**96, 0) for i in range(n)] for n in BATCHES
+    }
+    for items in batches.values():
+        for _, sub, m, _, _ in items:
+            hold(sub, [], quote=1_050 * 10**6 // 4)
+            ch.trade(sub, m, 10_000 * 10**36 // prices[m] // 4, LIMIT, sender=trader)
     _mine(provider, 60)
     probe = world.probes
     for sub, label in ((1, "quote only"), (2, "1 asset"), (3, "3 assets"), (5, "5 assets")):
@@ -291,6 +301,12 @@ def build_world(provider: Any, project: Any, root: Path) -> World:
         assert engine.require_lens().is_liquidatable(ch, trader, sub), sub
         _mine(provider, 12)  # a later block: funding accrues (dt > 0), as on a live chain
         receipt = ch.liquidate(trader, sub, 0, 2**96, 0, sender=keeper)
+        probe[name] = _tx_probe(name, receipt)
+    for n, items in batches.items():
+        chain.mine(deltatime=31)  # a fresh liquidation window
+        receipt = ch.liquidate_many(items, sender=keeper)
+        assert len(receipt.events.filter(ch.Liquidation)) == n, n
+        name = f"liquidate_many: {n} accounts, 2 markets"
         probe[name] = _tx_probe(name, receipt)
     return world
 
@@ -1298,6 +1314,14 @@ def main() -> None:
         "liquidation, per extra position (5 vs 1)": (
             _diff(P["liquidate: 5 positions (steady state)"], paid1, 4),
             False,
+        ),
+        f"liquidate_many, per account ({BATCHES[1]} vs {BATCHES[0]} accounts)": (
+            _diff(
+                P[f"liquidate_many: {BATCHES[1]} accounts, 2 markets"],
+                P[f"liquidate_many: {BATCHES[0]} accounts, 2 markets"],
+                BATCHES[1] - BATCHES[0],
+            ),
+            True,
         ),
         "liquidation, first ever (new keeper balance, insurance fund) vs steady state": (
             _diff(P["liquidate: 1 position (first ever)"], paid1, 1),

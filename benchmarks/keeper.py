@@ -95,7 +95,9 @@ SPOT_CHECKS = 200
 MAX_PASSES = 10
 RPC_BATCH = 500  # eth_calls per HTTP request in the bare JSON-RPC reads
 # Block gas limit once the setup is done (Ethereum's, as of 2025: 30-36M).
-BLOCK_GAS = 30_000_000
+# Block gas limits the liquidation runs at: anvil's default (Ethereum's
+# limit until 2025), and Ethereum mainnet's since 25 November 2025.
+BLOCK_GAS = (30_000_000, 60_000_000)
 
 HEALTH_ROW = "(address,uint256,int256,uint256,uint256,string,address)[]"
 ACCOUNT = "(address,uint256)"
@@ -481,7 +483,7 @@ def run_size(
     console: Console,
     interval: int = 12,
     capacity: str = "off",
-    block_gas: int = BLOCK_GAS,
+    block_gas: tuple[int, ...] = BLOCK_GAS,
 ) -> dict:
     started = time.perf_counter()
     result: dict[str, Any] = {"accounts": n}
@@ -563,9 +565,29 @@ def run_size(
             result["scan"] = _scan_rates(keeper, views, engine, block, sample, repeat)
             console.print(f"{n:,} accounts: scan rates measured")
 
-            result["liquidation"] = _shock_and_liquidate(
-                keeper, entries, views, engine, owner, rpc, interval, capacity, block_gas
-            )
+            # The same shock on the same state at each block gas limit: a
+            # snapshot before the first, reverted to before each next one,
+            # with a keeper started afresh (its replica backfilled again).
+            result["liquidations"] = []
+            snapshot = ""
+            for k, limit in enumerate(block_gas):
+                if k:
+                    rpc.call("evm_revert", [snapshot])
+                    entries = []
+                    keeper = Keeper(
+                        engine,
+                        accounts.test_accounts[KEEPER_INDEX],
+                        KeeperConfig(),
+                        log=entries.append,
+                    )
+                    keeper.replica.update(block)
+                snapshot = rpc.call("evm_snapshot")
+                result["liquidations"].append(
+                    _shock_and_liquidate(
+                        keeper, entries, views, engine, owner, rpc, interval, capacity, limit
+                    )
+                )
+                console.print(f"{n:,} accounts: liquidated at a {limit:,} gas block limit")
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     return result
 
@@ -824,6 +846,7 @@ def print_report(results: dict, console: Console) -> None:
     for col in (
         "accounts",
         "liquidatable",
+        "block gas",
         "passes",
         "liqs (full/part)",
         "bad debts",
@@ -839,13 +862,13 @@ def print_report(results: dict, console: Console) -> None:
         "empty block ms",
     ):
         liq.add_column(col, justify="right")
-    for size in results["sizes"].values():
-        r = size["liquidation"]
+    for size, r in _liquidations(results):
         w = r["where_time_goes"]
         per_tx = w["seconds_per_liquidation_tx"]  # None when nothing was liquidated
         liq.add_row(
             f"{size['accounts']:,}",
             f"{r['liquidatable_after_shock']:,} ({100 * r['liquidatable_fraction']:.1f} %)",
+            f"{r['block_gas_limit'] / 1e6:.0f}M",
             f"{r['passes_to_clear']}+{len(r['passes']) - r['passes_to_clear']}",
             f"{r['liquidations']:,} ({r['full_closes']:,}/{r['partial_closes']:,})",
             f"{r['bad_debts']:,}",
@@ -891,17 +914,25 @@ def print_report(results: dict, console: Console) -> None:
             f"{s['seconds']:.1f}",
         )
     console.print(setup)
-    for size in results["sizes"].values():
-        checks = size["liquidation"]["checks"]
+    for size, r in _liquidations(results):
+        checks = r["checks"]
         ok = all(v for v in checks.values() if isinstance(v, bool))
         verdict = "all checks passed" if ok else "[red]CHECK FAILED[/red]"
         console.print(
-            f"{size['accounts']:,} accounts: {verdict}: "
+            f"{size['accounts']:,} accounts, {r['block_gas_limit'] / 1e6:.0f}M gas blocks: "
+            f"{verdict}: "
             f"0 left liquidatable, {checks['liquidated_accounts']:,} liquidated == the "
-            f"{size['liquidation']['liquidatable_after_shock']:,} liquidatable after the shock, "
+            f"{r['liquidatable_after_shock']:,} liquidatable after the shock, "
             f"USDC held == ledgers; max OI per side "
             + ", ".join(_cap(k, v) for k, v in size["setup"]["oi_caps"].items())
         )
+
+
+def _liquidations(results: dict) -> Iterator[tuple[dict, dict]]:
+    """Each size with each of its liquidation runs (one per block gas limit)."""
+    for size in results["sizes"].values():
+        for r in size["liquidations"]:
+            yield size, r
 
 
 def _cap(symbol: str, cap: dict) -> str:
@@ -938,11 +969,14 @@ def main() -> None:
         help="the per-window liquidation cap: lifted by the owner, or as configured",
     )
     parser.add_argument(
-        "--block-gas", type=int, default=BLOCK_GAS, help="block gas limit after the setup"
+        "--block-gas",
+        default=",".join(str(g) for g in BLOCK_GAS),
+        help="block gas limits after the setup, each a liquidation run from the same state",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     sizes = [int(s) for s in args.accounts.split(",") if s.strip()]
+    block_gas = tuple(int(g) for g in args.block_gas.split(",") if g.strip())
 
     logger.set_level("ERROR")
     console = Console(width=160)
@@ -957,7 +991,7 @@ def main() -> None:
             "oi_cap_headroom": OI_HEADROOM,
             "shock_bps": SHOCK_BPS,
             "block_interval_s_after_shock": args.interval,
-            "block_gas_limit_after_setup": args.block_gas,
+            "block_gas_limits_after_setup": list(block_gas),
             "liquidation_capacity": args.capacity,
             "per_account_sample": args.sample,
             "page_50_scan_runs": args.repeat,
@@ -977,7 +1011,7 @@ def main() -> None:
             console,
             args.interval,
             args.capacity,
-            args.block_gas,
+            block_gas,
         )
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
     # The JSON first: a report that fails to print must not lose the run.
