@@ -829,16 +829,12 @@ def _diff(a: Profile, b: Profile, n: int) -> dict[str, Any]:
 # the router's per-asset price config (primary_word / second_word /
 # bounds_word[asset]; a price without a second feed reads only the first and
 # the last), MarketParams (markets.params_words[m][0..3]; health reads words
-# 0, 1 and 2) and LiquidationParams (liquidation.liquidation_words[0..2]).
+# 0, 1 and 2), LiquidationParams (liquidation.liquidation_words[0..2]), a
+# market's funding (markets.funding_word[m]), a position (two words) and an
+# asset's configuration (collateral.asset_word[asset], the cap apart).
 
 # name -> (storage, struct prefix as in the layout labels, fields per packed slot)
-PACKINGS: dict[str, tuple[str, str, list[tuple[str, ...]]]] = {
-    "Asset": (
-        "Clearinghouse",
-        "collateral.asset_config[.]",
-        [("listed", "index", "decimals", "precision", "im_haircut", "mm_haircut"), ("cap",)],
-    ),
-}
+PACKINGS: dict[str, tuple[str, str, list[tuple[str, ...]]]] = {}
 # Unkeyed variables read and written together by every liquidation.
 LEDGERS = ("liquidity.pool_balance", "liquidation.insurance_fund")  # int128 + uint128
 IMMUTABLE = ("collateral.quote_asset",)
@@ -857,9 +853,8 @@ class Change:
 
 CHANGES: dict[str, Change] = {
     "today (replayed)": Change(),
-    # 1 (MarketState: its funding in one word) and 2 (Position in two
-    # words) are done (issue 20).
-    "3 pack Asset 7->2 slots": Change(pack=("Asset",)),
+    # 1 (MarketState: its funding in one word), 2 (Position in two words)
+    # and 3 (Asset in one word and the cap) are done (issue 20).
     "5 quote_asset immutable": Change(immutables=True),
     "6 pool_balance + insurance_fund in one slot": Change(ledgers=True),
     "7 _check_market without num_markets": Change(no_num_markets=True),

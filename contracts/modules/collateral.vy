@@ -118,7 +118,23 @@ LANE_64: constant(uint256) = (1 << 64) - 1
 quote_asset: public(address)
 num_assets: public(uint256)
 asset_list: public(address[constants.MAX_ASSETS])
-asset_config: public(HashMap[address, Asset])
+# An asset's configuration in one word (a health check reads it for every
+# asset an account holds; the seven fields of `Asset` took seven slots):
+#   mm_haircut | im_haircut << 64 | index << 128 | decimals << 136
+#   | precision << 192
+# Bounds: haircuts <= WAD (`_check_params`) < 2**64; index < MAX_ASSETS =
+# 16 and decimals <= MAX_DECIMALS = 18, both < 2**8; precision <= 10**18
+# < 2**64, in the top lane (read with a shift alone). A listed asset's
+# precision is >= 1, so the word is 0 exactly when the asset is not
+# listed. Each value is checked before it is stored, so none spills into
+# its neighbour (test_asset_limit, at every bound). The deposit
+# cap, read only by deposits, has a slot of its own (`asset_cap`).
+asset_word: HashMap[address, uint256]
+asset_cap: HashMap[address, uint256]
+INDEX_SHIFT: constant(uint256) = 128
+DECIMALS_SHIFT: constant(uint256) = 136
+PRECISION_SHIFT: constant(uint256) = 192
+LANE_8: constant(uint256) = 255
 total_deposits: public(HashMap[address, uint256])
 
 # owner -> sub_id -> asset -> native amount
@@ -155,6 +171,27 @@ def balance_of(owner: address, sub_id: uint256, asset: address) -> int256:
     @return The balance.
     """
     return self.balances[owner][sub_id][asset]
+
+
+@external
+@view
+def asset_config(asset: address) -> Asset:
+    """
+    @notice A listed asset's configuration (all zero for an unknown one).
+    @param asset The token.
+    @return Whether it is listed, its index, decimals and precision, its
+            initial and maintenance haircuts (WAD) and its deposit cap.
+    """
+    w: uint256 = self.asset_word[asset]
+    return Asset(
+        listed=w != 0,
+        index=(w >> INDEX_SHIFT) & LANE_8,
+        decimals=(w >> DECIMALS_SHIFT) & LANE_8,
+        precision=w >> PRECISION_SHIFT,
+        im_haircut=(w >> 64) & LANE_64,
+        mm_haircut=w & LANE_64,
+        cap=self.asset_cap[asset],
+    )
 
 
 @external
@@ -199,9 +236,8 @@ def ramp_frozen_haircut(asset: address):
     t: uint256 = min(block.timestamp - (w & LANE_64), ramp)
     im: uint256 = self._ramped((w >> 128) & LANE_64, t, ramp)
     mm: uint256 = self._ramped(w >> 192, t, ramp)
-    self.asset_config[asset].im_haircut = im
-    self.asset_config[asset].mm_haircut = mm
-    log AssetParamsSet(asset=asset, im_haircut=im, mm_haircut=mm, cap=self.asset_config[asset].cap)
+    self._set_haircuts(asset, im, mm)
+    log AssetParamsSet(asset=asset, im_haircut=im, mm_haircut=mm, cap=self.asset_cap[asset])
 
 
 # ---------------------------------------------------------------- configuration
@@ -240,8 +276,7 @@ def unfreeze_asset(asset: address):
     self.freeze_word[asset] = 0
     im: uint256 = (w >> 128) & LANE_64
     mm: uint256 = w >> 192
-    self.asset_config[asset].im_haircut = im
-    self.asset_config[asset].mm_haircut = mm
+    self._set_haircuts(asset, im, mm)
     log AssetUnfrozen(asset=asset, im_haircut=im, mm_haircut=mm)
 
 
@@ -273,13 +308,12 @@ def set_asset_params(asset: address, im_haircut: uint256, mm_haircut: uint256, c
     @param cap Largest total deposit, native units.
     """
     ownable._check_owner()
-    assert self.asset_config[asset].listed, errors.ASSET_NOT_LISTED
+    self._check_listed(asset)
     # A frozen asset's haircuts follow its ramp; unfreeze it first.
     assert self.freeze_word[asset] == 0, errors.ASSET_FROZEN
     self._check_params(asset, im_haircut, mm_haircut, cap)
-    self.asset_config[asset].im_haircut = im_haircut
-    self.asset_config[asset].mm_haircut = mm_haircut
-    self.asset_config[asset].cap = cap
+    self._set_haircuts(asset, im_haircut, mm_haircut)
+    self.asset_cap[asset] = cap
     log AssetParamsSet(asset=asset, im_haircut=im_haircut, mm_haircut=mm_haircut, cap=cap)
 
 
@@ -289,21 +323,21 @@ def set_asset_params(asset: address, im_haircut: uint256, mm_haircut: uint256, c
 @internal
 def _list(asset: address, im_haircut: uint256, mm_haircut: uint256, cap: uint256):
     assert asset.is_contract, errors.ASSET_NOT_CONTRACT
-    assert not self.asset_config[asset].listed, errors.ASSET_ALREADY_LISTED
+    assert self.asset_word[asset] == 0, errors.ASSET_ALREADY_LISTED
     index: uint256 = self.num_assets
     assert index < constants.MAX_ASSETS, errors.TOO_MANY_ASSETS
     self._check_params(asset, im_haircut, mm_haircut, cap)
     decimals: uint256 = convert(staticcall IERC20Decimals(asset).decimals(), uint256)
     assert decimals <= constants.MAX_DECIMALS, errors.TOKEN_DECIMALS
-    self.asset_config[asset] = Asset(
-        listed=True,
-        index=index,
-        decimals=decimals,
-        precision=10**(constants.MAX_DECIMALS - decimals),
-        im_haircut=im_haircut,
-        mm_haircut=mm_haircut,
-        cap=cap,
+    # Each field is within its lane (see `asset_word`).
+    self.asset_word[asset] = (
+        mm_haircut
+        | (im_haircut << 64)
+        | (index << INDEX_SHIFT)
+        | (decimals << DECIMALS_SHIFT)
+        | (10**(constants.MAX_DECIMALS - decimals) << PRECISION_SHIFT)
     )
+    self.asset_cap[asset] = cap
     self.asset_list[index] = asset
     self.num_assets = index + 1
     log AssetListed(
@@ -330,13 +364,23 @@ def _check_params(asset: address, im_haircut: uint256, mm_haircut: uint256, cap:
 @internal
 @view
 def _check_listed(asset: address):
-    assert self.asset_config[asset].listed, errors.ASSET_NOT_LISTED
+    assert self.asset_word[asset] != 0, errors.ASSET_NOT_LISTED
+
+
+@internal
+def _set_haircuts(asset: address, im: uint256, mm: uint256):
+    """
+    @dev `im`, `mm` <= WAD (checked or ramped there): each fits its lane.
+    """
+    w: uint256 = self.asset_word[asset]
+    self.asset_word[asset] = (w >> 128 << 128) | mm | (im << 64)
 
 
 @internal
 def _freeze(asset: address, ramp: uint256, by: address):
-    im: uint256 = self.asset_config[asset].im_haircut
-    mm: uint256 = self.asset_config[asset].mm_haircut
+    w: uint256 = self.asset_word[asset]
+    im: uint256 = (w >> 64) & LANE_64
+    mm: uint256 = w & LANE_64
     self.freeze_word[asset] = block.timestamp | (ramp << 64) | (im << 128) | (mm << 192)
     log AssetFrozen(asset=asset, by=by, ramp=ramp, im_haircut=im, mm_haircut=mm)
 
@@ -359,10 +403,10 @@ def _reconcile(asset: address, held: uint256) -> uint256:
     if r == constants.WAD:
         return r
     log AssetShortfall(asset=asset, held=held, ledgers=self.total_deposits[asset])
-    im: uint256 = self._cover(self.asset_config[asset].im_haircut, r)
-    mm: uint256 = self._cover(self.asset_config[asset].mm_haircut, r)
-    self.asset_config[asset].im_haircut = im
-    self.asset_config[asset].mm_haircut = mm
+    w: uint256 = self.asset_word[asset]
+    im: uint256 = self._cover((w >> 64) & LANE_64, r)
+    mm: uint256 = self._cover(w & LANE_64, r)
+    self._set_haircuts(asset, im, mm)
     if self.freeze_word[asset] == 0:
         self._freeze(asset, SHORTFALL_RAMP, self)
     return r
@@ -413,7 +457,7 @@ def _add(owner: address, sub_id: uint256, asset: address, delta: int256) -> int2
     self.balances[owner][sub_id][asset] = new
     if (old == 0) != (new == 0):
         # Set when the balance became non-zero, cleared when it became zero.
-        accounts._flip(owner, sub_id, 1 << self.asset_config[asset].index)
+        accounts._flip(owner, sub_id, 1 << ((self.asset_word[asset] >> INDEX_SHIFT) & LANE_8))
     return new
 
 

@@ -64,7 +64,7 @@ def deposit(sub_id: uint256, asset: address, amount: uint256):
     assert collateral.freeze_word[asset] == 0, errors.ASSET_FROZEN
     assert amount > 0, errors.ZERO_AMOUNT
     total: uint256 = collateral.total_deposits[asset]
-    cap: uint256 = collateral.asset_config[asset].cap
+    cap: uint256 = collateral.asset_cap[asset]
     # `cap - total` cannot underflow while total <= cap; a cap lowered below
     # the total stops deposits. Comparing this way never overflows.
     assert total <= cap and amount <= cap - total, errors.DEPOSIT_CAP

@@ -204,7 +204,7 @@ def _book(owner: address, sub_id: uint256, groups: bool, positions: bool) -> por
     x: portfolio.Exposure = empty(portfolio.Exposure)
     quote: address = collateral.quote_asset
     x.quote = collateral.balances[owner][sub_id][quote] * convert(
-        collateral.asset_config[quote].precision, int256
+        collateral.asset_word[quote] >> collateral.PRECISION_SHIFT, int256
     )
     if groups and x.quote != 0:
         g: uint256 = portfolio.risk_group[quote]
@@ -220,21 +220,23 @@ def _book(owner: address, sub_id: uint256, groups: bool, positions: bool) -> por
             # An asset at a 100 % maintenance haircut (a frozen asset at the
             # end of its ramp) counts for nothing in any view: its price is
             # not read, so its dead feed blocks nobody.
-            if collateral.asset_config[asset].mm_haircut != constants.WAD:
+            # The asset's word, read once (layout at `collateral.asset_word`).
+            w: uint256 = collateral.asset_word[asset]
+            mm_haircut: uint256 = w & collateral.LANE_64
+            if mm_haircut != constants.WAD:
                 # Non-quote balances are never negative.
-                amount: uint256 = (
-                    convert(collateral.balances[owner][sub_id][asset], uint256)
-                    * collateral.asset_config[asset].precision
+                amount: uint256 = convert(collateral.balances[owner][sub_id][asset], uint256) * (
+                    w >> collateral.PRECISION_SHIFT
                 )
                 price: uint256 = oracle._price(asset)
                 value: uint256 = math._mul_div(amount, price, constants.WAD, False)
-                keep: uint256 = constants.WAD - collateral.asset_config[asset].mm_haircut
+                keep: uint256 = constants.WAD - mm_haircut
                 weighted_mm: uint256 = math._mul_div(value, keep, constants.WAD, False)
                 x.market += value
                 x.weighted_mm += weighted_mm
                 x.addon += weighted_mm - math._mul_div(
                     value,
-                    constants.WAD - collateral.asset_config[asset].im_haircut,
+                    constants.WAD - ((w >> 64) & collateral.LANE_64),
                     constants.WAD,
                     False,
                 )

@@ -442,7 +442,9 @@ def liquidate(
     # falls (a 10 % penalty on a 5 % market would push accounts under).
     lp.penalty = min(lp.penalty, p.mmr_base)
     size_abs: uint256 = fp._abs(old.size)
-    precision: uint256 = collateral.asset_config[collateral.quote_asset].precision
+    precision: uint256 = (
+        collateral.asset_word[collateral.quote_asset] >> collateral.PRECISION_SHIFT
+    )
     # Portfolio MM is not a sum over positions, so the partial-close sizing
     # (which solves for the MM a close frees) does not apply: portfolio
     # accounts lose whole positions, the one losing most in the account's
@@ -564,7 +566,7 @@ def liquidate_many(items: DynArray[LiquidationItem, MAX_BATCH]) -> uint256:
         if i == collateral.num_assets:
             break
         asset: address = collateral.asset_list[i]
-        if collateral.asset_config[asset].mm_haircut != constants.WAD:
+        if (collateral.asset_word[asset] & collateral.LANE_64) != constants.WAD:
             oracle._cache_price(asset)
     done: uint256 = 0
     for it: LiquidationItem in items:
@@ -641,13 +643,15 @@ def liquidate_collateral(
     price = max(
         price * collateral._backing(asset, token_transfer._held_or_max(asset)) // constants.WAD, 1
     )
-    q_precision: uint256 = collateral.asset_config[quote].precision
-    a_precision: uint256 = collateral.asset_config[asset].precision
+    q_precision: uint256 = collateral.asset_word[quote] >> collateral.PRECISION_SHIFT
+    a_precision: uint256 = collateral.asset_word[asset] >> collateral.PRECISION_SHIFT
     # Collateral sells at price * (1 - discount): `out` native units cost
     # out * a_precision * price * (1 - discount) / WAD^2 USD. The discount
     # never exceeds the asset's maintenance haircut, so buying collateral
     # never lowers the account's equity.
-    discount: uint256 = min(self.liquidation_words[2], collateral.asset_config[asset].mm_haircut)
+    discount: uint256 = min(
+        self.liquidation_words[2], (collateral.asset_word[asset] & collateral.LANE_64)
+    )
     if h.equity >= 0:
         # Solvent but below MM (portfolio margin): the discount scales with
         # the shortfall (MM - E) / MM, a Dutch auction like `liquidate`'s
@@ -713,7 +717,7 @@ def settle_bad_debt(owner: address, sub_id: uint256):
             # and only while nobody can price it: priced, liquidators buy it
             # (`liquidate_collateral`) and the account keeps what is left.
             assert (
-                collateral.asset_config[asset].mm_haircut == constants.WAD
+                (collateral.asset_word[asset] & collateral.LANE_64) == constants.WAD
             ), errors.HOLDS_COLLATERAL
             assert not self._priced(asset), errors.STILL_PRICED
             amount: int256 = collateral.balances[owner][sub_id][asset]

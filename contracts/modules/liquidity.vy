@@ -459,7 +459,7 @@ def _move_cash(delta: int256):
 @internal
 @view
 def _precision() -> uint256:
-    return collateral.asset_config[collateral.quote_asset].precision
+    return (collateral.asset_word[collateral.quote_asset] >> collateral.PRECISION_SHIFT)
 
 
 @internal

@@ -73,11 +73,25 @@ def test_list_rejects_wide_decimals(clearinghouse, owner, priced_token):
         clearinghouse.list_asset(priced_token(24), 0, 0, 1, sender=owner)
 
 
-def test_asset_limit(clearinghouse, owner, priced_token):
-    # 3 listed; 13 more fill the 16 slots, the 17th is refused.
-    for i in range(13):
+def test_asset_limit(clearinghouse, owner, stranger, priced_token):
+    """3 listed; 13 more fill the 16 slots, the 17th is refused. Issue 20
+    point 5: an asset's configuration is one storage word (haircuts,
+    index, decimals, precision; the cap apart): the last asset takes every
+    lane at its bound (index 15, 0 decimals so precision 1e18, haircuts
+    100 %, the largest cap) and reads back unchanged, as does its
+    neighbour; new haircuts leave the other lanes as they were."""
+    for i in range(12):
         clearinghouse.list_asset(priced_token(18, symbol=f"T{i}"), 0, 0, 1, sender=owner)
+    last = priced_token(0, symbol="T12")
+    clearinghouse.list_asset(last, WAD, WAD, 2**128, sender=owner)
     assert clearinghouse.num_assets() == 16
+    before = clearinghouse.asset_config(clearinghouse.asset_list(14))
+    assert tuple(before) == (True, 14, 18, 1, 0, 0, 1)
+    assert tuple(clearinghouse.asset_config(last)) == (True, 15, 0, 10**18, WAD, WAD, 2**128)
+    clearinghouse.set_asset_params(last, WAD - 1, 1, 0, sender=owner)
+    assert tuple(clearinghouse.asset_config(last)) == (True, 15, 0, 10**18, WAD - 1, 1, 0)
+    assert clearinghouse.asset_config(clearinghouse.asset_list(14)) == before
+    assert tuple(clearinghouse.asset_config(stranger)) == (False, 0, 0, 0, 0, 0, 0)
     with ape.reverts(errors.TOO_MANY_ASSETS):
         clearinghouse.list_asset(priced_token(18), 0, 0, 1, sender=owner)
 
