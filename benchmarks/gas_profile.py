@@ -835,8 +835,6 @@ def _diff(a: Profile, b: Profile, n: int) -> dict[str, Any]:
 
 # name -> (storage, struct prefix as in the layout labels, fields per packed slot)
 PACKINGS: dict[str, tuple[str, str, list[tuple[str, ...]]]] = {}
-# Unkeyed variables read and written together by every liquidation.
-LEDGERS = ("liquidity.pool_balance", "liquidation.insurance_fund")  # int128 + uint128
 IMMUTABLE = ("collateral.quote_asset",)
 NUM_MARKETS = "markets.num_markets"
 
@@ -844,7 +842,6 @@ NUM_MARKETS = "markets.num_markets"
 @dataclass(frozen=True)
 class Change:
     pack: tuple[str, ...] = ()
-    ledgers: bool = False  # pool_balance and insurance_fund in one slot
     immutables: bool = False  # IMMUTABLE become immutables (no storage read)
     no_num_markets: bool = False  # _check_market tests the market's asset slot instead
     price: str | None = None  # "transient": per-tx cache; "stored": engine-held snapshot
@@ -853,16 +850,16 @@ class Change:
 
 CHANGES: dict[str, Change] = {
     "today (replayed)": Change(),
-    # 1 (MarketState: its funding in one word), 2 (Position in two words)
-    # and 3 (Asset in one word and the cap) are done (issue 20).
+    # 1 (MarketState: its funding in one word), 2 (Position in two words),
+    # 3 (Asset in one word and the cap) and 6 (the pool's cash and the
+    # insurance fund in one word) are done (issue 20).
     "5 quote_asset immutable": Change(immutables=True),
-    "6 pool_balance + insurance_fund in one slot": Change(ledgers=True),
     "7 _check_market without num_markets": Change(no_num_markets=True),
     "8 per-tx price cache (transient storage)": Change(price="transient"),
     "9 liquidate in the core (no delegatecall hop)": Change(no_hop=True),
     "10 stored price snapshot (no router call)": Change(price="stored"),
 }
-STORAGE_ALL = Change(pack=tuple(PACKINGS), ledgers=True, immutables=True, no_num_markets=True)
+STORAGE_ALL = Change(pack=tuple(PACKINGS), immutables=True, no_num_markets=True)
 CHANGES["A = storage 1-7"] = STORAGE_ALL
 CHANGES["B = A + 8 + 9"] = replace(STORAGE_ALL, price="transient", no_hop=True)
 CHANGES["C = A + 9 + 10"] = replace(STORAGE_ALL, price="stored", no_hop=True)
@@ -892,7 +889,6 @@ def check_changes(P: dict[str, Profile], labels: dict[str, SlotLabels]) -> None:
             set(packed) == layout
         ), f"PACKINGS[{name!r}] fields {sorted(packed)} are not the layout's {sorted(layout)}"
     for what, groups in (
-        ("LEDGERS", LEDGERS),
         ("IMMUTABLE", IMMUTABLE),
         ("NUM_MARKETS", (NUM_MARKETS,)),
     ):
@@ -917,8 +913,6 @@ def _virtual(a: Access, change: Change) -> tuple[str | None, bool]:
             assert index is not None, f"PACKINGS[{name!r}] has no field {fld!r}"
             return f"{store}:{instance}#{index}", len(slots[index]) > 1
     if a.store == "Clearinghouse":
-        if change.ledgers and a.group in LEDGERS:
-            return f"{a.store}:ledgers", True
         if change.immutables and a.group in IMMUTABLE:
             return None, False
         if change.no_num_markets and a.group == NUM_MARKETS:

@@ -2,9 +2,11 @@
 # pragma nonreentrancy on
 """
 @title xmargin Clearinghouse liquidation extension
-@notice Liquidation, collateral liquidation and the bad-debt write-off
-        (`modules/liquidation.vy`; the insurance fund's top-up and the
-        bad-debt totals are in ClearinghouseAdmin), the portfolio
+@notice Liquidation and collateral liquidation
+        (`modules/liquidation.vy`; the bad-debt write-off of an account
+        with nothing left to liquidate is in ClearinghousePool, the
+        insurance fund's top-up and the bad-debt totals in
+        ClearinghouseAdmin), the portfolio
         liquidation order,
         and the account and market state reads keepers and integrators use
         but the core does not need. It runs only by `delegatecall` from the
@@ -34,8 +36,6 @@ exports: (
     # liquidation
     state.liquidation.liquidate,
     state.liquidation.liquidate_collateral,
-    # bad debt (the insurance fund's reads and top-up are in ClearinghouseAdmin)
-    state.liquidation.settle_bad_debt,
     # the order in which a portfolio-mode account is liquidated (its
     # exposure, `portfolio_exposure`, is read in the core)
     state.liquidation.portfolio_liquidation_market,

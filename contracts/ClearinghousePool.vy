@@ -4,8 +4,10 @@
 @title xmargin Clearinghouse pool extension
 @notice The liquidity pool's side of the engine (`modules/liquidity.vy`):
         the LiquidityPool vault's cash in and out, and the reads of what
-        the pool is worth and may release, and auto-deleveraging
-        (`modules/deleverage.vy`). It runs only by `delegatecall`
+        the pool is worth and may release, auto-deleveraging
+        (`modules/deleverage.vy`), and the write-off of an account's dead
+        debt (`settle_bad_debt`, paid by the insurance fund, then the
+        pool). It runs only by `delegatecall`
         from the Clearinghouse's `__default__`, which sends it exactly the
         selectors this contract exports, on the Clearinghouse's storage, at
         its address.
@@ -32,6 +34,8 @@ exports: (
     state.deleverage.adl_state,
     state.deleverage.adl,
     state.liquidity.pool_pay_out,
+    # the write-off of an account's dead debt (insurance fund, then pool)
+    state.liquidation.settle_bad_debt,
 )
 
 

@@ -100,3 +100,30 @@ def harness_store_position(
             test at their bounds. Touches nothing else (no mask, no totals).
     """
     state.markets._store_position(owner, sub_id, market_id, size, entry_price, funding_index)
+
+
+@external
+def harness_store_cash(cash: int256, fund: uint256):
+    """
+    @notice Stores the pool's cash and the insurance fund through the
+            engine's own packing (`liquidity._store_cash`), for the cash
+            word's round-trip test at its bounds. Moves no token.
+    """
+    state.liquidity._store_cash(cash, fund)
+
+
+@external
+def harness_move_cash(delta: int256):
+    """
+    @notice Moves the pool's cash as a settlement does (`liquidity._move_cash`).
+    """
+    state.liquidity._move_cash(delta)
+
+
+@external
+def harness_record_bad_debt(from_insurance: uint256, from_pool: uint256):
+    """
+    @notice Adds to the bad-debt totals through the engine's own packing
+            (`liquidation._record_bad_debt`), for their round-trip test.
+    """
+    state.liquidation._record_bad_debt(from_insurance, from_pool)

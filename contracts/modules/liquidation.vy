@@ -236,12 +236,13 @@ MAX_CAPACITY_FACTOR: constant(uint256) = 10 * 10**18
 # test_liquidation_params_are_bounded_and_owner_only catches.
 liquidation_words: uint256[3]
 LANE_64: constant(uint256) = (1 << 64) - 1
-# Native quote units held for bad debt (tokens in the Clearinghouse).
-insurance_fund: public(uint256)
-# Running totals, native quote units.
-bad_debt_total: public(uint256)
-bad_debt_insurance: public(uint256)
-bad_debt_pool: public(uint256)
+# Bad debt written off, running totals in native quote units, in one word
+# (a write-off wrote three slots): paid by the insurance fund (uint128) |
+# by the pool (uint128) << 128; `bad_debt_total` is their sum. Each total
+# is at most the tokens the engine ever held, far below 2**128 native
+# units for any real token; the conversions revert rather than spill.
+bad_debt_word: uint256
+LANE_128: constant(uint256) = (1 << 128) - 1
 # Liquidation capacity: window (seconds) | factor << 64 (WAD; 0: no cap).
 capacity_word: uint256
 # market_id -> start of its current window | size closed in it << 64.
@@ -379,6 +380,47 @@ def _capacity(market_id: uint256, w: uint256) -> (uint256, uint256, uint256):
 
 
 @external
+@view
+def insurance_fund() -> uint256:
+    """
+    @notice Quote tokens held for bad debt, native quote units.
+    @return The insurance fund.
+    """
+    return liquidity.cash_word >> 128
+
+
+@external
+@view
+def bad_debt_total() -> uint256:
+    """
+    @notice Bad debt written off so far, native quote units.
+    @return What the insurance fund and the pool paid, together.
+    """
+    w: uint256 = self.bad_debt_word
+    return (w & LANE_128) + (w >> 128)
+
+
+@external
+@view
+def bad_debt_insurance() -> uint256:
+    """
+    @notice Bad debt the insurance fund paid so far, native quote units.
+    @return The running total.
+    """
+    return self.bad_debt_word & LANE_128
+
+
+@external
+@view
+def bad_debt_pool() -> uint256:
+    """
+    @notice Bad debt the pool paid so far, native quote units.
+    @return The running total.
+    """
+    return self.bad_debt_word >> 128
+
+
+@external
 def fund_insurance(amount: uint256):
     """
     @notice Adds quote tokens to the insurance fund (anyone may).
@@ -386,9 +428,9 @@ def fund_insurance(amount: uint256):
     """
     assert amount > 0, errors.ZERO_AMOUNT
     assert amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
-    self.insurance_fund += amount
+    liquidity._add_insurance(amount)
     token_transfer._pull(collateral.quote_asset, msg.sender, amount)
-    log InsuranceFunded(sender=msg.sender, amount=amount, balance=self.insurance_fund)
+    log InsuranceFunded(sender=msg.sender, amount=amount, balance=liquidity.cash_word >> 128)
 
 
 # ---------------------------------------------------------------- liquidation
@@ -513,7 +555,7 @@ def liquidate(
     penalty = reward + insurance
     if penalty != 0:
         collateral._add(owner, sub_id, collateral.quote_asset, -convert(penalty, int256))
-        self.insurance_fund += insurance
+        liquidity._add_insurance(insurance)
     if reward != 0:
         collateral._add(liquidator, 0, collateral.quote_asset, convert(reward, int256))
 
@@ -860,6 +902,18 @@ def _close_size(
 
 
 @internal
+def _record_bad_debt(from_insurance: uint256, from_pool: uint256):
+    """
+    @dev Adds a write-off to the running totals (the layout is at
+         `bad_debt_word`); the conversions revert rather than spill a lane.
+    """
+    w: uint256 = self.bad_debt_word
+    self.bad_debt_word = convert(convert((w & LANE_128) + from_insurance, uint128), uint256) | (
+        convert(convert((w >> 128) + from_pool, uint128), uint256) << 128
+    )
+
+
+@internal
 def _settle_bad_debt(owner: address, sub_id: uint256):
     """
     @dev An account with no positions and nothing but (negative) quote left
@@ -875,14 +929,14 @@ def _settle_bad_debt(owner: address, sub_id: uint256):
     if balance >= 0:
         return
     deficit: uint256 = fp._abs(balance)
-    from_insurance: uint256 = min(deficit, self.insurance_fund)
+    fund: uint256 = liquidity.cash_word >> 128
+    from_insurance: uint256 = min(deficit, fund)
     from_pool: uint256 = deficit - from_insurance
-    self.insurance_fund -= from_insurance
-    liquidity._move_cash(-convert(from_pool, int256))
+    liquidity._store_cash(
+        liquidity._pool_cash() - convert(from_pool, int256), fund - from_insurance
+    )
     collateral._add(owner, sub_id, quote, balance * -1)
-    self.bad_debt_total += deficit
-    self.bad_debt_insurance += from_insurance
-    self.bad_debt_pool += from_pool
+    self._record_bad_debt(from_insurance, from_pool)
     log BadDebt(
         owner=owner,
         sub_id=sub_id,

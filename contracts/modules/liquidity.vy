@@ -131,10 +131,19 @@ event TotalReserveFactorSet:
     factor: uint256
 
 
-# The pool's quote cash (native quote units): the counterparty side of
-# every settlement. Negative only if traders' realised gains exceed what
-# LPs put in (covered by the bad-debt waterfall).
-pool_balance: public(int256)
+# The pool's quote cash and the insurance fund (native quote units) in one
+# word, as a liquidation that pays the fund and settles with the pool, or
+# writes off bad debt, moves both:
+#   pool cash (int128, two's complement) | insurance fund (uint128) << 128
+# The pool's cash is the counterparty side of every settlement, negative
+# only if traders' realised gains exceed what LPs put in (covered by the
+# bad-debt waterfall); the fund holds quote tokens for bad debt (written
+# by the liquidation module through `_add_insurance` and `_store_cash`).
+# Both are backed by tokens the engine holds, far below 2**127 native
+# units for any real token; `_store_cash` converts each to its lane's
+# type, so a value past its lane reverts instead of spilling
+# (test_cash_word_round_trips_at_its_bounds).
+cash_word: uint256
 pool: public(address)
 # WAD fraction of net notional the pool keeps in cash.
 pool_buffer: public(uint256)
@@ -147,6 +156,16 @@ total_reserve_factor: public(uint256)
 adl_target_of: HashMap[uint256, uint256]
 
 LANE: constant(uint256) = 2**128 - 1
+
+
+@external
+@view
+def pool_balance() -> int256:
+    """
+    @notice The pool's quote cash, native quote units.
+    @return The cash (negative only after the pool paid bad debt beyond it).
+    """
+    return self._pool_cash()
 
 
 @external
@@ -240,9 +259,9 @@ def pool_deposit(amount: uint256):
     assert msg.sender == self.pool and msg.sender != empty(address), errors.NOT_POOL
     assert amount > 0, errors.ZERO_AMOUNT
     assert amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
-    self.pool_balance += convert(amount, int256)
+    self._move_cash(convert(amount, int256))
     token_transfer._pull(collateral.quote_asset, msg.sender, amount)
-    log PoolDeposit(pool=msg.sender, amount=amount, balance=self.pool_balance)
+    log PoolDeposit(pool=msg.sender, amount=amount, balance=self._pool_cash())
 
 
 @external
@@ -259,12 +278,12 @@ def pool_withdraw(amount: uint256, receiver: address):
     assert amount > 0, errors.ZERO_AMOUNT
     assert amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
     governance._check_liquidations_open()
-    self.pool_balance -= convert(amount, int256)
+    self._move_cash(-convert(amount, int256))
     s: PoolState = self._with_min_value(self._pool_state())
     assert s.cash >= convert(s.required, int256), errors.POOL_CANNOT_COVER
     assert s.value >= s.min_value, errors.CAPS_NEED_VALUE
     token_transfer._push(collateral.quote_asset, receiver, amount)
-    log PoolWithdraw(receiver=receiver, amount=amount, balance=self.pool_balance)
+    log PoolWithdraw(receiver=receiver, amount=amount, balance=self._pool_cash())
 
 
 @external
@@ -453,7 +472,46 @@ def _move_cash(delta: int256):
     @dev Moves the pool's cash by `delta` native quote units: what a trade
          or a liquidation settles against it, or bad debt it absorbs.
     """
-    self.pool_balance += delta
+    # `_store_cash(_pool_cash() + delta, fund)`, inline: every trade runs it.
+    w: uint256 = self.cash_word
+    c: int256 = convert(
+        convert((convert(convert(w << 128, bytes32), int256) >> 128) + delta, int128),
+        int256,
+    )
+    self.cash_word = (w >> 128 << 128) | (convert(convert(c << 128, bytes32), uint256) >> 128)
+
+
+@internal
+def _add_insurance(amount: uint256):
+    """
+    @dev Adds `amount` native quote units to the insurance fund. Its lane
+         is the top of the word, so the checked addition reverts exactly
+         when the fund would pass 2**128 - 1.
+    """
+    self.cash_word += convert(convert(amount, uint128), uint256) << 128
+
+
+@internal
+def _store_cash(cash: int256, fund: uint256):
+    """
+    @dev Stores the pool's cash and the insurance fund (the layout is at
+         `cash_word`). The conversions to int128 and uint128 revert rather
+         than spill a lane.
+    """
+    c: int256 = convert(convert(cash, int128), int256)
+    self.cash_word = (convert(convert(c << 128, bytes32), uint256) >> 128) | (
+        convert(convert(fund, uint128), uint256) << 128
+    )
+
+
+@internal
+@view
+def _pool_cash() -> int256:
+    """
+    @dev The pool's cash: the low lane moved to the top of the word and
+         shifted back arithmetically, which restores its sign.
+    """
+    return convert(convert(self.cash_word << 128, bytes32), int256) >> 128
 
 
 @internal
@@ -506,7 +564,10 @@ def _pool_and_market(focus: uint256) -> (PoolState, MarketTerms):
     """
     s: PoolState = empty(PoolState)
     focused: MarketTerms = empty(MarketTerms)
-    s.cash = self.pool_balance * convert(self._precision(), int256)
+    # `_pool_cash()`, inline.
+    s.cash = (convert(convert(self.cash_word << 128, bytes32), int256) >> 128) * convert(
+        self._precision(), int256
+    )
     for m: uint256 in range(constants.MAX_MARKETS):
         if m == markets.num_markets:
             break

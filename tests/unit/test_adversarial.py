@@ -523,16 +523,15 @@ def test_donations_to_every_contract_change_nothing_and_are_stranded(
     admin = project.ClearinghouseAdmin.at(targets["admin extension"])
     with ape.reverts(errors.ASSET_NOT_LISTED):
         liquidator.liquidate_collateral(trader, 0, usdc, 1, 0, sender=hedger)
+    pool_extension = project.ClearinghousePool.at(targets["pool extension"])
     with ape.reverts(errors.NO_DEBT):
-        liquidator.settle_bad_debt(trader, 0, sender=hedger)
+        pool_extension.settle_bad_debt(trader, 0, sender=hedger)
     with ape.reverts():  # its quote asset is the zero address: no code to call
         admin.fund_insurance(1, sender=hedger)
     with ape.reverts(errors.NOT_OWNER):
         admin.list_asset(usdc, 0, 0, 1, sender=owner)
     with ape.reverts(errors.NOT_POOL):
-        project.ClearinghousePool.at(targets["pool extension"]).pool_withdraw(
-            1, hedger, sender=hedger
-        )
+        pool_extension.pool_withdraw(1, hedger, sender=hedger)
 
     # Everyone leaves. Closing 10 ETH into +10 skew at $3,000: premium
     # refund $0.15, maker fee $15: quote 3,969.85 + 0.15 - 15 = 3,955.

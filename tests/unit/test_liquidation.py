@@ -1254,3 +1254,51 @@ def test_keeper_shards_split_the_accounts_between_them(
             assert lens.is_liquidatable(ch, who, 0) == (shard(who) < index)
     with pytest.raises(ValueError, match="index must be in"):
         KeeperConfig(shard=(2, 2))
+
+
+def test_cash_word_round_trips_at_its_bounds(harness, owner):
+    """Issue 20 point 5: the pool's cash (int128, two's complement) and the
+    insurance fund (uint128) share one storage word. Each at the ends of
+    its lane, both signs of the cash, round-trips through `pool_balance`
+    and `insurance_fund`; moving the cash leaves the fund as it was; a
+    value past its lane reverts instead of spilling into the other."""
+    cases = [
+        (2**127 - 1, 2**128 - 1),
+        (-(2**127), 0),
+        (-1, 1),
+        (0, 2**128 - 1),
+        (123_456 * 10**6, 7 * 10**6),
+    ]
+    for cash, fund in cases:
+        harness.harness_store_cash(cash, fund, sender=owner)
+        assert (harness.pool_balance(), harness.insurance_fund()) == (cash, fund)
+    harness.harness_store_cash(-5, 2**128 - 1, sender=owner)
+    harness.harness_move_cash(2**127 - 1 + 5, sender=owner)
+    assert (harness.pool_balance(), harness.insurance_fund()) == (2**127 - 1, 2**128 - 1)
+    harness.harness_move_cash(-(2**128) + 1, sender=owner)
+    assert (harness.pool_balance(), harness.insurance_fund()) == (-(2**127), 2**128 - 1)
+    for cash, fund in ((2**127, 0), (-(2**127) - 1, 0), (0, 2**128)):
+        with ape.reverts():
+            harness.harness_store_cash(cash, fund, sender=owner)
+    for delta in (-1, 2**128):
+        with ape.reverts():
+            harness.harness_move_cash(delta, sender=owner)  # the cash is -2**127
+    assert (harness.pool_balance(), harness.insurance_fund()) == (-(2**127), 2**128 - 1)
+
+
+def test_bad_debt_totals_round_trip_at_their_bounds(harness, owner):
+    """Issue 20 point 5: the bad debt paid by the insurance fund and by
+    the pool share one word (uint128 each; the total is their sum). Each
+    lane filled to its top reads back, the other untouched; one more unit
+    in either reverts instead of carrying into the other."""
+    harness.harness_record_bad_debt(2**128 - 1, 0, sender=owner)
+    assert harness.bad_debt_insurance() == 2**128 - 1
+    assert (harness.bad_debt_pool(), harness.bad_debt_total()) == (0, 2**128 - 1)
+    harness.harness_record_bad_debt(0, 2**128 - 1, sender=owner)
+    assert harness.bad_debt_pool() == 2**128 - 1
+    assert harness.bad_debt_insurance() == 2**128 - 1
+    assert harness.bad_debt_total() == 2**129 - 2
+    for extra in ((1, 0), (0, 1)):
+        with ape.reverts():
+            harness.harness_record_bad_debt(*extra, sender=owner)
+    assert harness.bad_debt_total() == 2**129 - 2
