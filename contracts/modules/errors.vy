@@ -138,6 +138,7 @@ RESERVE_FACTOR_RANGE: constant(String[32]) = "xm.pool: reserve factor range"
 PNL_FACTOR_RANGE: constant(String[32]) = "xm.pool: pnl factor range"
 CAPS_NEED_VALUE: constant(String[32]) = "xm.pool: caps need the value"
 ADL_TARGET_RANGE: constant(String[32]) = "xm.pool: adl target range"
+LEDGER_FULL: constant(String[32]) = "xm.pool: ledger lane full"
 
 # adl: auto-deleveraging
 ADL_NOT_SET: constant(String[32]) = "xm.adl: market not capped"

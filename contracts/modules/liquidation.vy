@@ -238,9 +238,9 @@ liquidation_words: uint256[3]
 LANE_64: constant(uint256) = (1 << 64) - 1
 # Bad debt written off, running totals in native quote units, in one word
 # (a write-off wrote three slots): paid by the insurance fund (uint128) |
-# by the pool (uint128) << 128; `bad_debt_total` is their sum. Each total
-# is at most the tokens the engine ever held, far below 2**128 native
-# units for any real token; the conversions revert rather than spill.
+# by the pool (uint128) << 128; `bad_debt_total` is their sum. A statistic
+# only: each lane stops at 2**128 - 1 rather than revert (a full total
+# must not block a write-off) or spill into the other.
 bad_debt_word: uint256
 LANE_128: constant(uint256) = (1 << 128) - 1
 # Liquidation capacity: window (seconds) | factor << 64 (WAD; 0: no cap).
@@ -551,7 +551,10 @@ def liquidate(
     # has after the reward: charging a bankrupt account for the fund would
     # only be paid back by the fund (and the pool) as bad debt.
     left: int256 = max(h.equity // convert(precision, int256) - convert(reward, int256), 0)
-    insurance: uint256 = min(penalty - reward, convert(left, uint256))
+    # A full fund (its lane's room) takes no more: it never blocks this.
+    insurance: uint256 = min(
+        min(penalty - reward, convert(left, uint256)), liquidity._insurance_room()
+    )
     penalty = reward + insurance
     if penalty != 0:
         collateral._add(owner, sub_id, collateral.quote_asset, -convert(penalty, int256))
@@ -905,11 +908,11 @@ def _close_size(
 def _record_bad_debt(from_insurance: uint256, from_pool: uint256):
     """
     @dev Adds a write-off to the running totals (the layout is at
-         `bad_debt_word`); the conversions revert rather than spill a lane.
+         `bad_debt_word`), each lane stopping at 2**128 - 1.
     """
     w: uint256 = self.bad_debt_word
-    self.bad_debt_word = convert(convert((w & LANE_128) + from_insurance, uint128), uint256) | (
-        convert(convert((w >> 128) + from_pool, uint128), uint256) << 128
+    self.bad_debt_word = min((w & LANE_128) + from_insurance, LANE_128) | (
+        min((w >> 128) + from_pool, LANE_128) << 128
     )
 
 

@@ -139,10 +139,18 @@ event TotalReserveFactorSet:
 # only if traders' realised gains exceed what LPs put in (covered by the
 # bad-debt waterfall); the fund holds quote tokens for bad debt (written
 # by the liquidation module through `_add_insurance` and `_store_cash`).
-# Both are backed by tokens the engine holds, far below 2**127 native
-# units for any real token; `_store_cash` converts each to its lane's
-# type, so a value past its lane reverts instead of spilling
-# (test_cash_word_round_trips_at_its_bounds).
+# A value past its lane reverts instead of spilling (`LEDGER_FULL` when
+# stored whole or added to the fund; a bare revert when a settlement moves
+# the cash: test_cash_word_round_trips_at_its_bounds). The fund is quote
+# tokens the engine holds, below 2**128 for any real token, and a
+# liquidation's share is cut to the room left, so a full fund never blocks
+# a liquidation (test_a_full_insurance_fund_never_blocks_a_liquidation).
+# The cash moves by deposits (tokens: LiquidityPool's `maxDeposit` says
+# 2**128, more than the lane, but no real token has 2**127 units) and by
+# settled PnL: a single loss past 2**127 native units needs a position
+# worth that much (1.7e20 USD with an 18-decimal quote token: a market
+# priced above ~2e9 USD a unit at the largest size, 2**96; with a
+# 6-decimal quote, 1.7e32 USD, past any price the router accepts).
 cash_word: uint256
 pool: public(address)
 # WAD fraction of net notional the pool keeps in cash.
@@ -472,7 +480,9 @@ def _move_cash(delta: int256):
     @dev Moves the pool's cash by `delta` native quote units: what a trade
          or a liquidation settles against it, or bad debt it absorbs.
     """
-    # `_store_cash(_pool_cash() + delta, fund)`, inline: every trade runs it.
+    # `_store_cash(_pool_cash() + delta, fund)`, inline and with a bare
+    # revert past the lane (the conversion to int128): every trade runs
+    # it, and the orders extension has no room for the reason's bytes.
     w: uint256 = self.cash_word
     c: int256 = convert(
         convert((convert(convert(w << 128, bytes32), int256) >> 128) + delta, int128),
@@ -484,24 +494,32 @@ def _move_cash(delta: int256):
 @internal
 def _add_insurance(amount: uint256):
     """
-    @dev Adds `amount` native quote units to the insurance fund. Its lane
-         is the top of the word, so the checked addition reverts exactly
-         when the fund would pass 2**128 - 1.
+    @dev Adds `amount` native quote units to the insurance fund (at most
+         the room its lane has left, `_insurance_room`).
     """
-    self.cash_word += convert(convert(amount, uint128), uint256) << 128
+    w: uint256 = self.cash_word
+    self._store_cash(convert(convert(w << 128, bytes32), int256) >> 128, (w >> 128) + amount)
+
+
+@internal
+@view
+def _insurance_room() -> uint256:
+    """
+    @dev What the insurance fund's lane can still take (native units).
+    """
+    return LANE - (self.cash_word >> 128)
 
 
 @internal
 def _store_cash(cash: int256, fund: uint256):
     """
     @dev Stores the pool's cash and the insurance fund (the layout is at
-         `cash_word`). The conversions to int128 and uint128 revert rather
-         than spill a lane.
+         `cash_word`); a value past its lane reverts rather than spill.
     """
-    c: int256 = convert(convert(cash, int128), int256)
-    self.cash_word = (convert(convert(c << 128, bytes32), uint256) >> 128) | (
-        convert(convert(fund, uint128), uint256) << 128
-    )
+    # Each lane's check by shifts: `cash` fits an int128 when shifting it
+    # out and back (arithmetically) gives it back; `fund` has no bit above 127.
+    assert (cash << 128) >> 128 == cash and fund >> 128 == 0, errors.LEDGER_FULL
+    self.cash_word = (convert(convert(cash << 128, bytes32), uint256) >> 128) | (fund << 128)
 
 
 @internal

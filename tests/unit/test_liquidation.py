@@ -1261,7 +1261,9 @@ def test_cash_word_round_trips_at_its_bounds(harness, owner):
     insurance fund (uint128) share one storage word. Each at the ends of
     its lane, both signs of the cash, round-trips through `pool_balance`
     and `insurance_fund`; moving the cash leaves the fund as it was; a
-    value past its lane reverts instead of spilling into the other."""
+    value past its lane reverts instead of spilling into the other (with
+    the catalogue's reason when stored whole, bare when a settlement moves
+    the cash: the orders extension has no room for the reason)."""
     cases = [
         (2**127 - 1, 2**128 - 1),
         (-(2**127), 0),
@@ -1277,8 +1279,8 @@ def test_cash_word_round_trips_at_its_bounds(harness, owner):
     assert (harness.pool_balance(), harness.insurance_fund()) == (2**127 - 1, 2**128 - 1)
     harness.harness_move_cash(-(2**128) + 1, sender=owner)
     assert (harness.pool_balance(), harness.insurance_fund()) == (-(2**127), 2**128 - 1)
-    for cash, fund in ((2**127, 0), (-(2**127) - 1, 0), (0, 2**128)):
-        with ape.reverts():
+    for cash, fund in ((2**127, 0), (-(2**127) - 1, 0), (0, 2**128), (2**255 - 1, 0)):
+        with ape.reverts(errors.LEDGER_FULL):
             harness.harness_store_cash(cash, fund, sender=owner)
     for delta in (-1, 2**128):
         with ape.reverts():
@@ -1289,16 +1291,38 @@ def test_cash_word_round_trips_at_its_bounds(harness, owner):
 def test_bad_debt_totals_round_trip_at_their_bounds(harness, owner):
     """Issue 20 point 5: the bad debt paid by the insurance fund and by
     the pool share one word (uint128 each; the total is their sum). Each
-    lane filled to its top reads back, the other untouched; one more unit
-    in either reverts instead of carrying into the other."""
+    lane filled to its top reads back, the other untouched; more stops at
+    the top (a statistic must not block a write-off) and never carries
+    into the other lane."""
     harness.harness_record_bad_debt(2**128 - 1, 0, sender=owner)
     assert harness.bad_debt_insurance() == 2**128 - 1
     assert (harness.bad_debt_pool(), harness.bad_debt_total()) == (0, 2**128 - 1)
+    harness.harness_record_bad_debt(5, 7, sender=owner)
+    assert (harness.bad_debt_insurance(), harness.bad_debt_pool()) == (2**128 - 1, 7)
     harness.harness_record_bad_debt(0, 2**128 - 1, sender=owner)
-    assert harness.bad_debt_pool() == 2**128 - 1
-    assert harness.bad_debt_insurance() == 2**128 - 1
+    assert (harness.bad_debt_insurance(), harness.bad_debt_pool()) == (2**128 - 1, 2**128 - 1)
     assert harness.bad_debt_total() == 2**129 - 2
-    for extra in ((1, 0), (0, 1)):
-        with ape.reverts():
-            harness.harness_record_bad_debt(*extra, sender=owner)
-    assert harness.bad_debt_total() == 2**129 - 2
+
+
+def test_a_full_insurance_fund_never_blocks_a_liquidation(
+    bull_10, eth_feed, owner, trader, keeper, stranger, usdc, fund
+):
+    """The fund's lane is uint128. Filled to the top by anyone's top-up (a
+    griefer's), a liquidation that would pay the fund a share still goes
+    through: the share is cut to the room left, 0, so the penalty is the
+    keeper's reward alone; one more unit of top-up is refused with the
+    catalogue's reason. (The outside review of the packing found that the
+    first version reverted here.)"""
+    ch = bull_10
+    fund(usdc, stranger, 2**128 - 1, ch)
+    ch.fund_insurance(2**128 - 1, sender=stranger)
+    assert ch.insurance_fund() == 2**128 - 1
+    fund(usdc, stranger, 1, ch)
+    with ape.reverts(errors.LEDGER_FULL):
+        ch.fund_insurance(1, sender=stranger)
+    eth_feed.set_answer(2_730 * FEED, sender=owner)  # below MM, equity left
+    tx = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    [ev] = tx.decode_logs(ch.Liquidation)
+    assert ev.insurance_share == 0
+    assert ev.penalty == ev.keeper_reward > 0
+    assert ch.insurance_fund() == 2**128 - 1

@@ -140,6 +140,7 @@ RESERVE_FACTOR_RANGE: Final = "xm.pool: reserve factor range"
 PNL_FACTOR_RANGE: Final = "xm.pool: pnl factor range"
 CAPS_NEED_VALUE: Final = "xm.pool: caps need the value"
 ADL_TARGET_RANGE: Final = "xm.pool: adl target range"
+LEDGER_FULL: Final = "xm.pool: ledger lane full"
 
 # adl: auto-deleveraging
 ADL_NOT_SET: Final = "xm.adl: market not capped"
