@@ -420,10 +420,11 @@ def liquidation_rows(world: World, trader: Any, keeper: Any) -> list[Row]:
     price). Longs of ~$10,000 notional per position on margin just above IM,
     then -8 %.
 
-    The first liquidation a keeper ever makes also creates its quote balance,
-    its held-asset bit and the insurance fund (three zero -> non-zero writes,
-    ~60k gas); the steady-state rows come after one such liquidation and 12 s
-    of funding, as on a live chain."""
+    The first liquidation a keeper ever makes also creates its quote balance
+    and its held-asset bit (zero -> non-zero writes, ~57k gas; the insurance
+    fund shares a word with the pool's cash, already set); the steady-state
+    rows come after one such liquidation and 12 s of funding, as on a live
+    chain."""
     engine = world.engine
     ch, usdc, weth = engine.clearinghouse, engine.tokens["USDC"], engine.tokens["WETH"]
     limit = 2**255

@@ -291,8 +291,9 @@ def build_world(provider: Any, project: Any, root: Path) -> World:
     shock_prices(engine, owner, {s: -800 for s in OWN_FEED_MARKETS[:5]})
     _mine(provider, 60)
     # The first liquidation ever (as gas.py's 1-position row) creates the
-    # keeper's sub-account 0 quote balance, its held bit and the insurance
-    # fund: three 0 -> non-zero writes. The next ones find all three set.
+    # keeper's sub-account 0 quote balance and its held bit (0 -> non-zero
+    # writes; the insurance fund shares a word with the pool's cash, which
+    # is set). The next ones find both set.
     for sub, name in (
         (41, "liquidate: 1 position (first ever)"),
         (42, "liquidate: 1 position (steady state)"),
@@ -1312,7 +1313,7 @@ def main() -> None:
             ),
             True,
         ),
-        "liquidation, first ever (new keeper balance, insurance fund) vs steady state": (
+        "liquidation, first ever (new keeper balance and held bit) vs steady state": (
             _diff(P["liquidate: 1 position (first ever)"], paid1, 1),
             True,
         ),
