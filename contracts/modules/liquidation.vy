@@ -133,7 +133,8 @@ MAX_REASON: constant(uint256) = 100
 STARVED: constant(uint256) = 8
 
 
-# The caller of the `liquidate_many` running now (empty outside one).
+# The caller of the `liquidate_many` running now (empty outside one): a
+# batch inside a batch is refused.
 batch_caller: transient(address)
 
 
@@ -452,11 +453,9 @@ def liquidate(
     @param min_reward Least reward accepted (native quote units).
     @return The size closed (WAD base units).
     """
-    # Inside `liquidate_many`, the engine calls this for the batch's caller.
+    # Inside `liquidate_many` this runs by `delegatecall`: `msg.sender` is
+    # still the batch's caller.
     liquidator: address = msg.sender
-    if liquidator == self:
-        liquidator = self.batch_caller
-        assert liquidator != empty(address), errors.ENGINE_ONLY
     governance._check_liquidations_open()
     self._check_not_self(liquidator, owner, sub_id)
     markets._check_market(market_id)
@@ -582,25 +581,16 @@ def liquidate(
     return closed
 
 
-@external
-@reentrant
-def liquidate_many(items: DynArray[LiquidationItem, MAX_BATCH]) -> uint256:
+@internal
+def _liquidate_many(items: DynArray[LiquidationItem, MAX_BATCH], liquidator: address) -> uint256:
     """
-    @notice Liquidates each item in turn, as `liquidate` would for the
-            caller (every reward to its sub-account 0), with every price
-            read once for the whole batch: an item that reverts is skipped
-            and logged (`LiquidationSkipped`, with its revert data), the
-            others go on. Reverts if every item fails, so a batch that
-            would do nothing fails in simulation instead of being sent.
-    @dev Each item is a call from this engine to its own `liquidate`, for
-         the batch's caller (`batch_caller`), so that its revert undoes
-         only its own changes. `@reentrant`: each item takes the engine's
-         lock itself, and between items nothing but static calls (the
-         router) leaves the engine. An item starved of gas by the caller
-         is not skipped: the batch reverts (`STARVED`).
-    @param items At most 50 liquidations: account, market, the most size
-           to close and the least reward accepted (as `liquidate`).
-    @return How many items went through.
+    @dev The body of the Clearinghouse's `liquidate_many`: each item runs
+         `liquidate` in the `liquidator` extension by `delegatecall`, on
+         this storage and for the batch's caller (`msg.sender` is kept),
+         so that its revert undoes only its own changes. Each item takes
+         the engine's lock itself, and between items nothing but static
+         calls (the router) leaves the engine. An item starved of gas by
+         the caller is not skipped: the batch reverts (`STARVED`).
     """
     assert self.batch_caller == empty(address), errors.BATCH_NESTED
     self.batch_caller = msg.sender
@@ -619,7 +609,7 @@ def liquidate_many(items: DynArray[LiquidationItem, MAX_BATCH]) -> uint256:
         ok: bool = False
         data: Bytes[MAX_REASON] = b""
         ok, data = raw_call(
-            self,
+            liquidator,
             abi_encode(
                 it.owner,
                 it.sub_id,
@@ -629,6 +619,7 @@ def liquidate_many(items: DynArray[LiquidationItem, MAX_BATCH]) -> uint256:
                 method_id=method_id("liquidate(address,uint256,uint256,uint256,uint256)"),
             ),
             max_outsize=MAX_REASON,
+            is_delegate_call=True,
             revert_on_failure=False,
         )
         if ok:
