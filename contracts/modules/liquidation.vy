@@ -387,7 +387,7 @@ def insurance_fund() -> uint256:
     @notice Quote tokens held for bad debt, native quote units.
     @return The insurance fund.
     """
-    return liquidity.cash_word >> 128
+    return liquidity._insurance()
 
 
 @external
@@ -431,7 +431,7 @@ def fund_insurance(amount: uint256):
     assert amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
     liquidity._add_insurance(amount)
     token_transfer._pull(collateral.quote_asset, msg.sender, amount)
-    log InsuranceFunded(sender=msg.sender, amount=amount, balance=liquidity.cash_word >> 128)
+    log InsuranceFunded(sender=msg.sender, amount=amount, balance=liquidity._insurance())
 
 
 # ---------------------------------------------------------------- liquidation
@@ -483,9 +483,7 @@ def liquidate(
     # falls (a 10 % penalty on a 5 % market would push accounts under).
     lp.penalty = min(lp.penalty, p.mmr_base)
     size_abs: uint256 = fp._abs(old.size)
-    precision: uint256 = (
-        collateral.asset_word[collateral.quote_asset] >> collateral.PRECISION_SHIFT
-    )
+    precision: uint256 = collateral._precision(collateral.quote_asset)
     # Portfolio MM is not a sum over positions, so the partial-close sizing
     # (which solves for the MM a close frees) does not apply: portfolio
     # accounts lose whole positions, the one losing most in the account's
@@ -601,7 +599,7 @@ def _liquidate_many(items: DynArray[LiquidationItem, MAX_BATCH], liquidator: add
         if i == collateral.num_assets:
             break
         asset: address = collateral.asset_list[i]
-        if (collateral.asset_word[asset] & collateral.LANE_64) != constants.WAD:
+        if collateral._mm_haircut(asset) != constants.WAD:
             oracle._cache_price(asset)
     done: uint256 = 0
     for it: LiquidationItem in items:
@@ -679,15 +677,13 @@ def liquidate_collateral(
     price = max(
         price * collateral._backing(asset, token_transfer._held_or_max(asset)) // constants.WAD, 1
     )
-    q_precision: uint256 = collateral.asset_word[quote] >> collateral.PRECISION_SHIFT
-    a_precision: uint256 = collateral.asset_word[asset] >> collateral.PRECISION_SHIFT
+    q_precision: uint256 = collateral._precision(quote)
+    a_precision: uint256 = collateral._precision(asset)
     # Collateral sells at price * (1 - discount): `out` native units cost
     # out * a_precision * price * (1 - discount) / WAD^2 USD. The discount
     # never exceeds the asset's maintenance haircut, so buying collateral
     # never lowers the account's equity.
-    discount: uint256 = min(
-        self.liquidation_words[2], (collateral.asset_word[asset] & collateral.LANE_64)
-    )
+    discount: uint256 = min(self.liquidation_words[2], collateral._mm_haircut(asset))
     if h.equity >= 0:
         # Solvent but below MM (portfolio margin): the discount scales with
         # the shortfall (MM - E) / MM, a Dutch auction like `liquidate`'s
@@ -752,9 +748,7 @@ def settle_bad_debt(owner: address, sub_id: uint256):
             # Only collateral worth nothing in every margin view is taken,
             # and only while nobody can price it: priced, liquidators buy it
             # (`liquidate_collateral`) and the account keeps what is left.
-            assert (
-                (collateral.asset_word[asset] & collateral.LANE_64) == constants.WAD
-            ), errors.HOLDS_COLLATERAL
+            assert (collateral._mm_haircut(asset) == constants.WAD), errors.HOLDS_COLLATERAL
             assert not self._priced(asset), errors.STILL_PRICED
             amount: int256 = collateral.balances[owner][sub_id][asset]
             collateral._add(owner, sub_id, asset, -amount)
@@ -923,7 +917,7 @@ def _settle_bad_debt(owner: address, sub_id: uint256):
     if balance >= 0:
         return
     deficit: uint256 = fp._abs(balance)
-    fund: uint256 = liquidity.cash_word >> 128
+    fund: uint256 = liquidity._insurance()
     from_insurance: uint256 = min(deficit, fund)
     from_pool: uint256 = deficit - from_insurance
     liquidity._store_cash(
