@@ -368,27 +368,6 @@ def _check_listed(asset: address):
 
 
 @internal
-@view
-def _listed(asset: address) -> bool:
-    return self.asset_word[asset] != 0
-
-
-@internal
-@view
-def _precision(asset: address) -> uint256:
-    """
-    @dev 10**(18 - decimals): native amount -> 18-decimal amount.
-    """
-    return self.asset_word[asset] >> PRECISION_SHIFT
-
-
-@internal
-@view
-def _mm_haircut(asset: address) -> uint256:
-    return self.asset_word[asset] & LANE_64
-
-
-@internal
 def _set_haircuts(asset: address, im: uint256, mm: uint256):
     """
     @dev `im`, `mm` <= WAD (checked or ramped there): each fits its lane.

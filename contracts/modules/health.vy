@@ -204,7 +204,7 @@ def _book(owner: address, sub_id: uint256, groups: bool, positions: bool) -> por
     x: portfolio.Exposure = empty(portfolio.Exposure)
     quote: address = collateral.quote_asset
     x.quote = collateral.balances[owner][sub_id][quote] * convert(
-        collateral._precision(quote), int256
+        collateral.asset_word[quote] >> collateral.PRECISION_SHIFT, int256
     )
     if groups and x.quote != 0:
         g: uint256 = portfolio.risk_group[quote]

@@ -387,7 +387,7 @@ def insurance_fund() -> uint256:
     @notice Quote tokens held for bad debt, native quote units.
     @return The insurance fund.
     """
-    return liquidity._insurance()
+    return liquidity.cash_word >> 128
 
 
 @external
@@ -431,7 +431,7 @@ def fund_insurance(amount: uint256):
     assert amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
     liquidity._add_insurance(amount)
     token_transfer._pull(collateral.quote_asset, msg.sender, amount)
-    log InsuranceFunded(sender=msg.sender, amount=amount, balance=liquidity._insurance())
+    log InsuranceFunded(sender=msg.sender, amount=amount, balance=liquidity.cash_word >> 128)
 
 
 # ---------------------------------------------------------------- liquidation
@@ -483,7 +483,9 @@ def liquidate(
     # falls (a 10 % penalty on a 5 % market would push accounts under).
     lp.penalty = min(lp.penalty, p.mmr_base)
     size_abs: uint256 = fp._abs(old.size)
-    precision: uint256 = collateral._precision(collateral.quote_asset)
+    precision: uint256 = (
+        collateral.asset_word[collateral.quote_asset] >> collateral.PRECISION_SHIFT
+    )
     # Portfolio MM is not a sum over positions, so the partial-close sizing
     # (which solves for the MM a close frees) does not apply: portfolio
     # accounts lose whole positions, the one losing most in the account's
@@ -599,7 +601,7 @@ def _liquidate_many(items: DynArray[LiquidationItem, MAX_BATCH], liquidator: add
         if i == collateral.num_assets:
             break
         asset: address = collateral.asset_list[i]
-        if collateral._mm_haircut(asset) != constants.WAD:
+        if (collateral.asset_word[asset] & collateral.LANE_64) != constants.WAD:
             oracle._cache_price(asset)
     done: uint256 = 0
     for it: LiquidationItem in items:
@@ -677,13 +679,15 @@ def liquidate_collateral(
     price = max(
         price * collateral._backing(asset, token_transfer._held_or_max(asset)) // constants.WAD, 1
     )
-    q_precision: uint256 = collateral._precision(quote)
-    a_precision: uint256 = collateral._precision(asset)
+    q_precision: uint256 = collateral.asset_word[quote] >> collateral.PRECISION_SHIFT
+    a_precision: uint256 = collateral.asset_word[asset] >> collateral.PRECISION_SHIFT
     # Collateral sells at price * (1 - discount): `out` native units cost
     # out * a_precision * price * (1 - discount) / WAD^2 USD. The discount
     # never exceeds the asset's maintenance haircut, so buying collateral
     # never lowers the account's equity.
-    discount: uint256 = min(self.liquidation_words[2], collateral._mm_haircut(asset))
+    discount: uint256 = min(
+        self.liquidation_words[2], (collateral.asset_word[asset] & collateral.LANE_64)
+    )
     if h.equity >= 0:
         # Solvent but below MM (portfolio margin): the discount scales with
         # the shortfall (MM - E) / MM, a Dutch auction like `liquidate`'s
@@ -748,7 +752,9 @@ def settle_bad_debt(owner: address, sub_id: uint256):
             # Only collateral worth nothing in every margin view is taken,
             # and only while nobody can price it: priced, liquidators buy it
             # (`liquidate_collateral`) and the account keeps what is left.
-            assert (collateral._mm_haircut(asset) == constants.WAD), errors.HOLDS_COLLATERAL
+            assert (
+                (collateral.asset_word[asset] & collateral.LANE_64) == constants.WAD
+            ), errors.HOLDS_COLLATERAL
             assert not self._priced(asset), errors.STILL_PRICED
             amount: int256 = collateral.balances[owner][sub_id][asset]
             collateral._add(owner, sub_id, asset, -amount)
@@ -917,7 +923,7 @@ def _settle_bad_debt(owner: address, sub_id: uint256):
     if balance >= 0:
         return
     deficit: uint256 = fp._abs(balance)
-    fund: uint256 = liquidity._insurance()
+    fund: uint256 = liquidity.cash_word >> 128
     from_insurance: uint256 = min(deficit, fund)
     from_pool: uint256 = deficit - from_insurance
     liquidity._store_cash(

@@ -497,7 +497,8 @@ def _add_insurance(amount: uint256):
     @dev Adds `amount` native quote units to the insurance fund (at most
          the room its lane has left, `_insurance_room`).
     """
-    self._store_cash(self._pool_cash(), self._insurance() + amount)
+    w: uint256 = self.cash_word
+    self._store_cash(convert(convert(w << 128, bytes32), int256) >> 128, (w >> 128) + amount)
 
 
 @internal
@@ -506,16 +507,7 @@ def _insurance_room() -> uint256:
     """
     @dev What the insurance fund's lane can still take (native units).
     """
-    return LANE - self._insurance()
-
-
-@internal
-@view
-def _insurance() -> uint256:
-    """
-    @dev The insurance fund (native quote units): the word's top lane.
-    """
-    return self.cash_word >> 128
+    return LANE - (self.cash_word >> 128)
 
 
 @internal
@@ -543,7 +535,7 @@ def _pool_cash() -> int256:
 @internal
 @view
 def _precision() -> uint256:
-    return collateral._precision(collateral.quote_asset)
+    return (collateral.asset_word[collateral.quote_asset] >> collateral.PRECISION_SHIFT)
 
 
 @internal

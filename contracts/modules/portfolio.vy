@@ -125,7 +125,7 @@ def set_risk_group(asset: address, group: uint256):
     ownable._check_owner()
     # Only listed assets: every one of them is checked against a new risk
     # set, so none can sit in a group the set in force does not shock.
-    listed: bool = collateral._listed(asset)
+    listed: bool = collateral.asset_word[asset] != 0
     for m: uint256 in range(constants.MAX_MARKETS):
         if listed or m == markets.num_markets:
             break

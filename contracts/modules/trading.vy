@@ -581,7 +581,9 @@ def _apply(
          and the account registry in step. Shared by trades and
          liquidations. Returns the native quote amount credited.
     """
-    precision: int256 = convert(collateral._precision(collateral.quote_asset), int256)
+    precision: int256 = convert(
+        (collateral.asset_word[collateral.quote_asset] >> collateral.PRECISION_SHIFT), int256
+    )
     quote_delta: int256 = fp._floor_div(owed, precision)
     if quote_delta != 0:
         collateral._add(owner, sub_id, collateral.quote_asset, quote_delta)
