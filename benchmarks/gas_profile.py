@@ -260,7 +260,7 @@ def build_world(provider: Any, project: Any, root: Path) -> World:
     hold(30, COLLATERAL_ORDER, quote=100_000 * 10**6)
     open_positions(30, own)
     # To liquidate: ~$10,000 longs on margin just above IM, as gas.py builds them.
-    prices = {m: ch.market_params(m).asset for m in own[:5]}
+    prices = {m: ch.market_params(m).asset for m in own[:9]}
     prices = {m: engine.router.price(a) for m, a in prices.items()}
     for sub, n in ((41, 1), (42, 1), (45, 5)):
         hold(sub, [], quote=1_050 * n * 10**6)
@@ -272,7 +272,15 @@ def build_world(provider: Any, project: Any, root: Path) -> World:
     batches = {
         n: [(trader.address, 200 + n + i, i % 2, 2**96, 0) for i in range(n)] for n in BATCHES
     }
-    for items in batches.values():
+    # Two more on markets 5 and 8 (SOL and MKR: sizes too small for a
+    # size add-on), which a deeper shock later takes below
+    # zero equity: each closed whole and its deficit written off (the
+    # keeper crowd's commonest item).
+    under = {
+        n: [(trader.address, 300 + n + i, 5 + 3 * (i % 2), 2**96, 0) for i in range(n)]
+        for n in BATCHES
+    }
+    for items in (*batches.values(), *under.values()):
         for _, sub, m, _, _ in items:
             hold(sub, [], quote=1_050 * 10**6 // 4)
             ch.trade(sub, m, 10_000 * 10**36 // prices[m] // 4, LIMIT, sender=trader)
@@ -308,6 +316,15 @@ def build_world(provider: Any, project: Any, root: Path) -> World:
         receipt = ch.liquidate_many(items, sender=keeper)
         assert len(receipt.events.filter(ch.Liquidation)) == n, n
         name = f"liquidate_many: {n} accounts, 2 markets"
+        probe[name] = _tx_probe(name, receipt)
+    # Markets 5 and 8 fall 20 %: equity below zero, bad debt.
+    shock_prices(engine, owner, {s: -2_000 for s in (OWN_FEED_MARKETS[5], OWN_FEED_MARKETS[8])})
+    _mine(provider, 60)
+    for n, items in under.items():
+        chain.mine(deltatime=31)
+        receipt = ch.liquidate_many(items, sender=keeper)
+        assert len(receipt.events.filter(ch.BadDebt)) == n, n
+        name = f"liquidate_many: {n} accounts in bad debt"
         probe[name] = _tx_probe(name, receipt)
     return world
 
@@ -1309,6 +1326,14 @@ def main() -> None:
             _diff(
                 P[f"liquidate_many: {BATCHES[1]} accounts, 2 markets"],
                 P[f"liquidate_many: {BATCHES[0]} accounts, 2 markets"],
+                BATCHES[1] - BATCHES[0],
+            ),
+            True,
+        ),
+        f"liquidate_many in bad debt, per account ({BATCHES[1]} vs {BATCHES[0]})": (
+            _diff(
+                P[f"liquidate_many: {BATCHES[1]} accounts in bad debt"],
+                P[f"liquidate_many: {BATCHES[0]} accounts in bad debt"],
                 BATCHES[1] - BATCHES[0],
             ),
             True,

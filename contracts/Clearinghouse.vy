@@ -10,9 +10,9 @@
         else runs on this contract's storage, at its address, through
         `__default__`: trades and delayed orders in ClearinghouseOrders;
         the LiquidityPool's cash in and out and the pool's value in
-        ClearinghousePool; liquidation, bad debt and keeper reads in
-        ClearinghouseLiquidator; the owner's and guardian's functions and
-        configuration reads, and each account's operators, in
+        ClearinghousePool; liquidation, keeper reads and the approval of
+        an account's operators in ClearinghouseLiquidator; the owner's and
+        guardian's functions and configuration reads in
         ClearinghouseAdmin (docs/architecture.md).
 @custom:security Owner (two-step) configures; a guardian may pause.
                  Every external function holds one global reentrancy lock
@@ -32,11 +32,11 @@ exports: (
     state.ownable_2step.owner,
     state.ownable_2step.pending_owner,
     state.governance.paused,
-    # accounts: balances and each account's operators
+    # accounts: balances and each account's operators (set in
+    # ClearinghouseLiquidator)
     state.collateral.quote_asset,
     state.collateral.balance_of,
     state.operators.is_operator,
-    state.operators.set_operator,
     # collateral in and out
     state.funds.deposit,
     state.funds.withdraw,
@@ -143,7 +143,7 @@ def liquidate_many(
     @dev Each item runs the liquidation extension's `liquidate` by
          `delegatecall`, straight from here (not through this contract's
          fallback). `@reentrant`: each item takes the engine's lock.
-    @param items At most 50 liquidations: account, market, the most size
+    @param items At most 100 liquidations: account, market, the most size
            to close and the least reward accepted (as `liquidate`).
     @return How many items went through.
     """

@@ -6,7 +6,7 @@
         guardian's functions (ownership transfer, guardian and pause, the
         oracle, assets, markets, the pool, liquidation and portfolio-margin
         parameters, each with its bounds checks) and the reads of what they
-        set, and each account's own configuration: its operators. They run only by `delegatecall` from the Clearinghouse's
+        set. They run only by `delegatecall` from the Clearinghouse's
         `__default__` (through ClearinghouseLiquidator's), on the
         Clearinghouse's storage, at its address. They live here, not in the
         core, because the setters with their checks are ~10.7 kB the core

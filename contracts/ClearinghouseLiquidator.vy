@@ -7,7 +7,7 @@
         with nothing left to liquidate is in ClearinghousePool, the
         insurance fund's top-up and the bad-debt totals in
         ClearinghouseAdmin), the portfolio
-        liquidation order,
+        liquidation order, the approval of an account's operators,
         and the account and market state reads keepers and integrators use
         but the core does not need. It runs only by `delegatecall` from the
         Clearinghouse's `__default__`, on the Clearinghouse's storage, at
@@ -39,6 +39,9 @@ exports: (
     # the order in which a portfolio-mode account is liquidated (its
     # exposure, `portfolio_exposure`, is read in the core)
     state.liquidation.portfolio_liquidation_market,
+    # an account's operators (read in the core): each approval counts in
+    # the account's header, which liquidation reads to skip the lookup
+    state.operators.set_operator,
 )
 
 ADMIN: public(immutable(address))

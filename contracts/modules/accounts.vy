@@ -7,9 +7,12 @@
         cold slot:
             bits 0-15   asset i is held (non-zero balance of asset_list[i])
             bits 16-47  market m has an open position (bit 16 + m)
+            bits 64-127 how many operators the owner has approved for it
             bit 255     the account is in portfolio margin mode
         Only this module writes the word; `collateral`, `trading` and
-        `portfolio` flip their bits through `_flip`.
+        `portfolio` flip their bits through `_flip`, `operators` counts
+        through `_count_operator`. The count lets a liquidation skip the
+        operator lookup (a cold slot) for an account with no operator.
 @custom:security Flipping is XOR: callers flip a bit only when its state
                  changes (a balance becomes zero or non-zero, a position
                  opens or closes, the mode switches).
@@ -21,6 +24,8 @@ ASSET_BITS: constant(uint256) = (1 << constants.MAX_ASSETS) - 1
 POSITION_SHIFT: constant(uint256) = constants.MAX_ASSETS
 POSITION_BITS: constant(uint256) = (1 << constants.MAX_MARKETS) - 1
 PORTFOLIO_FLAG: constant(uint256) = 1 << 255
+OPERATOR_SHIFT: constant(uint256) = 64
+OPERATOR_BITS: constant(uint256) = ((1 << 64) - 1) << OPERATOR_SHIFT
 
 header: HashMap[address, HashMap[uint256, uint256]]
 
@@ -82,3 +87,16 @@ def _flip(owner: address, sub_id: uint256, bits: uint256):
     @dev Toggles `bits` of the account's header.
     """
     self.header[owner][sub_id] ^= bits
+
+
+@internal
+def _count_operator(owner: address, sub_id: uint256, approved: bool):
+    """
+    @dev One more (or one fewer) operator approved for the account. The
+         caller counts only changes of approval, so the count never
+         underflows; 2**64 approvals cannot be paid for.
+    """
+    if approved:
+        self.header[owner][sub_id] += 1 << OPERATOR_SHIFT
+    else:
+        self.header[owner][sub_id] -= 1 << OPERATOR_SHIFT

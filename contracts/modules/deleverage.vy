@@ -123,9 +123,7 @@ def adl(owner: address, sub_id: uint256, market_id: uint256, max_size: uint256) 
     @return The size closed (WAD base units).
     """
     governance._check_liquidations_open()
-    assert (
-        msg.sender != owner and not operators.is_operator[owner][sub_id][msg.sender]
-    ), errors.ADL_SELF
+    assert not operators._acts_for(msg.sender, owner, sub_id), errors.ADL_SELF
     markets._check_market(market_id)
     assert max_size > 0, errors.ZERO_SIZE
     assert liquidity.adl_target_of[market_id] != 0, errors.ADL_NOT_SET

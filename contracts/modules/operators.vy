@@ -13,7 +13,10 @@
                  trading-bot key. Approve only operators you trust.
 """
 
+from . import accounts
 from . import errors
+
+uses: accounts
 
 
 event OperatorSet:
@@ -37,7 +40,9 @@ def set_operator(sub_id: uint256, operator: address, approved: bool):
     """
     assert operator != msg.sender, errors.OWNER_NEEDS_NO_APPROVAL
     assert operator != empty(address), errors.ZERO_OPERATOR
-    self.is_operator[msg.sender][sub_id][operator] = approved
+    if self.is_operator[msg.sender][sub_id][operator] != approved:
+        self.is_operator[msg.sender][sub_id][operator] = approved
+        accounts._count_operator(msg.sender, sub_id, approved)
     log OperatorSet(owner=msg.sender, sub_id=sub_id, operator=operator, approved=approved)
 
 
@@ -45,3 +50,18 @@ def set_operator(sub_id: uint256, operator: address, approved: bool):
 @view
 def _check_operator(owner: address, sub_id: uint256):
     assert msg.sender == owner or self.is_operator[owner][sub_id][msg.sender], errors.NOT_OPERATOR
+
+
+@internal
+@view
+def _acts_for(who: address, owner: address, sub_id: uint256) -> bool:
+    """
+    @dev Whether `who` is the owner or one of the account's operators; the
+         operator slot is read only when the account has any (its header's
+         count, which the caller reads next anyway).
+    """
+    if who == owner:
+        return True
+    if accounts.header[owner][sub_id] & accounts.OPERATOR_BITS == 0:
+        return False
+    return self.is_operator[owner][sub_id][who]

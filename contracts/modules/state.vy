@@ -36,8 +36,8 @@ from . import trading
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
 initializes: governance[ownable := ownable]
-initializes: operators
 initializes: accounts
+initializes: operators[accounts := accounts]
 initializes: oracle
 initializes: registry
 initializes: collateral[

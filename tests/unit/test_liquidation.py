@@ -404,6 +404,39 @@ def test_collateral_liquidation_refuses_a_repay_worth_no_unit(
 # ---------------------------------------------------------------- rules and bad input
 
 
+def test_revoking_one_operator_never_clears_the_self_liquidation_guard(
+    bull_10, trader, keeper, stranger, lp, usdc, eth_feed, owner, snapshot_balances
+):
+    """Liquidation reads the operator slot only when the account's header
+    counts an approved operator. The owner attacks the count: approving one
+    operator twice, revoking another that was never approved and revoking
+    one twice must leave the other still counted, or it could liquidate its
+    own owner's account and take the liquidator's share."""
+    ch = bull_10
+    masks = (ch.held_mask(trader, 0), ch.position_mask(trader, 0))
+    ch.set_operator(0, keeper, True, sender=trader)
+    ch.set_operator(0, keeper, True, sender=trader)  # again: counted once
+    ch.set_operator(0, stranger, True, sender=trader)
+    ch.set_operator(0, lp, False, sender=trader)  # never approved: no change
+    ch.set_operator(0, stranger, False, sender=trader)
+    ch.set_operator(0, stranger, False, sender=trader)  # again: no change
+    # The count shares the header word with the masks and never spills.
+    assert (ch.held_mask(trader, 0), ch.position_mask(trader, 0)) == masks
+    assert ch.is_operator(trader, 0, keeper) and not ch.is_operator(trader, 0, stranger)
+    set_price(eth_feed, owner, 2_730)
+    before = snapshot_balances(ch, [usdc], [trader, keeper])
+    with ape.reverts(errors.SELF_LIQUIDATION):
+        ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=keeper)
+    with ape.reverts(errors.BATCH_ALL_FAILED):  # its one item refused
+        ch.liquidate_many([(trader, 0, 0, 10 * ETH, 0)], sender=keeper)
+    assert snapshot_balances(ch, [usdc], [trader, keeper]) == before
+    # Revoked: a stranger again, and the last one revoked leaves none.
+    ch.set_operator(0, keeper, False, sender=trader)
+    tx = ch.liquidate(trader, 0, 0, 10 * ETH, 0, sender=stranger)
+    assert len(tx.events.filter(ch.Liquidation)) == 1
+    assert ch.held_mask(trader, 0) == masks[0]
+
+
 def test_healthy_accounts_cannot_be_liquidated(
     lens, bull_10, trader, keeper, usdc, snapshot_balances, eth_feed, owner
 ):
@@ -843,7 +876,7 @@ def test_a_batch_that_would_do_nothing_reverts(bull_10, trader, stranger, keeper
     with ape.reverts(errors.BATCH_ALL_FAILED):
         ch.liquidate_many([_item(trader)], sender=trader)  # its own account
     with ape.reverts():
-        ch.liquidate_many([_item(trader)] * 51, sender=keeper)  # over 50: not decoded
+        ch.liquidate_many([_item(trader)] * 101, sender=keeper)  # over 100: not decoded
     tx = ch.liquidate_many([_item(trader), _item(trader)], sender=stranger)
     # The second item finds the account at its target health.
     (ev,) = tx.events.filter(ch.LiquidationSkipped)

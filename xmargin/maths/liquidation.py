@@ -76,6 +76,7 @@ def close_size(
         return size_abs
     need = lp.target_health * mm - equity * WAD + 2 * quote_precision * WAD
     x = size_abs
+    last = 0
     for i in range(5):
         r = min(p.mmr_base + (2 * size_abs - x) * p.mm_size_scalar // p.skew_scale, WAD)
         if i == 0 and equity * r <= lp.penalty * mm:
@@ -86,6 +87,9 @@ def close_size(
         x = mul_div_up(need, WAD, price * (gain - lp.penalty))
         if x >= size_abs:
             return size_abs
+        if x == last:
+            break  # a fixed point: the contract stops here too
+        last = x
     if mul_div_down(size_abs - x, price, WAD) < lp.dust_notional:
         return size_abs
     return x

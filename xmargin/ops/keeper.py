@@ -109,6 +109,7 @@ from xmargin.maths import pool as pool_model
 from xmargin.maths.fixed_point import WAD, ceil_div, precision
 from xmargin.maths.model import Health
 from xmargin.maths.replica import UNKNOWN, AccountKey, Marks, Unpriced
+from xmargin.ops.block_room import cut_to_blocks
 from xmargin.ops.screen import Screen
 from xmargin.ops.sender import Pending, Sender
 
@@ -184,9 +185,10 @@ class KeeperConfig:
     min_profit: int = 0
     # Most liquidations sent for one account in one pass.
     max_rounds: int = 16
-    # Liquidations per `liquidate_many` transaction (<= 50, the engine's
-    # limit); 1 sends one `liquidate` per transaction.
-    batch: int = 50
+    # Liquidations per `liquidate_many` transaction (<= 100, the engine's
+    # limit; a block's last one is cut to the room left, `block_room`); 1
+    # sends one `liquidate` per transaction.
+    batch: int = 100
     # Send every batch of a pass before waiting for any receipt (with the
     # keeper's own nonces, `xmargin.ops.sender`), instead of one by one.
     pipeline: bool = True
@@ -281,6 +283,13 @@ class Plan:
     size: int
     position_size: int
     reward: int
+
+
+def _by_market(chunk: list[tuple[AccountKey, Plan]]) -> list[tuple[AccountKey, Plan]]:
+    """A batch grouped by market, stable (a market's window capacity is
+    spent in the planned order): `liquidate_many` then caches each
+    market's price once."""
+    return sorted(chunk, key=lambda item: item[1].market_id)
 
 
 @dataclass
@@ -942,12 +951,12 @@ class Keeper:
                 continue
             budget[plan.market_id] = capacity(plan.market_id) - plan.size
             planned.append((key, plan))
-        size = self.config.batch
-        chunks = [planned[start : start + size] for start in range(0, len(planned), size)]
         if self.config.pipeline:
-            self._send_batches_pipelined(chunks, cost, stats)
+            self._send_batches_pipelined(planned, cost, stats)
         else:
-            for chunk in chunks:
+            size = self.config.batch
+            for start in range(0, len(planned), size):
+                chunk = _by_market(planned[start : start + size])
                 outcome = self._send(ch.liquidate_many, self._items(chunk, cost), stats=stats)
                 if outcome is not None:
                     self._batch_outcome(chunk, outcome, stats)
@@ -969,20 +978,38 @@ class Keeper:
         return [(o, s, p.market_id, p.position_size, cost) for (o, s), p in chunk]
 
     def _send_batches_pipelined(
-        self, chunks: list[list[tuple[AccountKey, Plan]]], cost: int, stats: PassStats
+        self, planned: list[tuple[AccountKey, Plan]], cost: int, stats: PassStats
     ) -> None:
         """Every batch in flight at once (`xmargin.ops.sender`): each is
         simulated and sent with the keeper's next nonce without waiting,
-        then all receipts are awaited together, so they can all land in
-        the next block. A batch whose simulation fails (every item taken
-        first) is logged and never sent."""
+        each block's last one cut to the room left in it
+        (`xmargin.ops.block_room`), then all receipts are awaited together,
+        so they land in as few blocks as their gas allows. A batch whose
+        simulation fails (every item taken first) is logged, never sent."""
         ch = self.engine.clearinghouse
         sent: list[tuple[list[tuple[AccountKey, Plan]], Pending]] = []
-        for chunk in chunks:
+
+        def estimate(start: int, n: int) -> int | None:
+            items = self._items(_by_market(planned[start : start + n]), cost)
+            try:
+                with stdout_silenced():
+                    return self.pipeline.estimate(ch.liquidate_many, items)
+            except ContractLogicError as err:
+                # Every item taken first (or refused): logged, never sent.
+                self._reverted(ch.liquidate_many, [items], err.message, stats)
+                return None
+
+        block_gas = int(self.pipeline.web3.eth.get_block("latest")["gasLimit"])
+        for start, n, gas in cut_to_blocks(
+            len(planned), self.config.batch, block_gas, estimate, self.pipeline.gas_limit
+        ):
+            if gas is None:
+                continue
+            chunk = _by_market(planned[start : start + n])
             items = self._items(chunk, cost)
             try:
                 with stdout_silenced():
-                    pending = self.pipeline.submit(ch.liquidate_many, items)
+                    pending = self.pipeline.submit(ch.liquidate_many, items, estimate=gas)
             except ContractLogicError as err:
                 self._reverted(ch.liquidate_many, [items], err.message, stats)
                 continue

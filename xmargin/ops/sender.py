@@ -99,20 +99,31 @@ class Sender:
         )
         return int(self.provider.base_fee * self.fee_multiplier) + priority, priority
 
-    def submit(self, method: ContractTransactionHandler, *args: Any) -> Pending:
-        """Simulates, signs and sends `method(*args)` with the next nonce;
-        does not wait. Raises `ContractLogicError` (nothing sent, the nonce
-        kept for the next one) when the simulation reverts."""
+    def estimate(self, method: ContractTransactionHandler, *args: Any) -> int:
+        """The gas `method(*args)` needs now: the simulation, whatever the
+        network's gas-limit setting (one that reverts raises
+        `ContractLogicError` with its reason)."""
+        return int(method.estimate_gas_cost(*args, sender=self.account))
+
+    def gas_limit(self, estimate: int) -> int:
+        """The limit a transaction of this estimate is sent with."""
+        return min(math.ceil(estimate * self.gas_margin), int(self.provider.max_gas))
+
+    def submit(
+        self, method: ContractTransactionHandler, *args: Any, estimate: int | None = None
+    ) -> Pending:
+        """Simulates (unless given the `estimate` just made), signs and
+        sends `method(*args)` with the next nonce; does not wait. Raises
+        `ContractLogicError` (nothing sent, the nonce kept for the next
+        one) when the simulation reverts."""
+        gas = self.estimate(method, *args) if estimate is None else estimate
         nonce = self._next_nonce()
         max_fee, priority = self._fees()
-        # The simulation, whatever the network's gas-limit setting: an
-        # estimate of a call that reverts raises with its reason.
-        gas = int(method.estimate_gas_cost(*args, sender=self.account))
         txn = method.as_transaction(
             *args,
             sender=self.account,
             nonce=nonce,
-            gas=min(math.ceil(gas * self.gas_margin), int(self.provider.max_gas)),
+            gas=self.gas_limit(gas),
             max_fee=max_fee,
             max_priority_fee=priority,
             type=2,

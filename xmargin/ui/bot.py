@@ -63,8 +63,8 @@ class KeeperSettings(BaseSettings):
     min_profit: str = "0"
     # First block whose events are read (default: the record's).
     from_block: int | None = None
-    # Liquidations per `liquidate_many` transaction (1..50).
-    batch: int = 50
+    # Liquidations per `liquidate_many` transaction (1..100).
+    batch: int = 100
     # Accounts compared with the chain per pass.
     audit: int = 50
     # "k/n": liquidate only shard k of n.
@@ -81,8 +81,8 @@ class KeeperSettings(BaseSettings):
     @field_validator("batch")
     @classmethod
     def _batch(cls, value: int) -> int:
-        if not 1 <= value <= 50:
-            raise ValueError(f"batch must be in [1, 50] (the engine's limit), not {value}")
+        if not 1 <= value <= 100:
+            raise ValueError(f"batch must be in [1, 100] (the engine's limit), not {value}")
         return value
 
     def keeper_config(self) -> KeeperConfig:
