@@ -19,7 +19,9 @@
         ClearinghouseLens.
         Called directly, this contract acts on its own empty storage: no
         owner, no configuration, no quote asset; every function reverts or
-        reports nothing.
+        reports nothing, except `set_operator`, which records an approval
+        in that unused storage (its `OperatorSet` comes from this
+        contract's address, not the Clearinghouse's, and moves nothing).
 @custom:security Storage layout equals the Clearinghouse's by construction:
                  both `initializes: state` and declare nothing else; a unit
                  test compares the compiler's layouts.

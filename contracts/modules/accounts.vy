@@ -24,6 +24,8 @@ ASSET_BITS: constant(uint256) = (1 << constants.MAX_ASSETS) - 1
 POSITION_SHIFT: constant(uint256) = constants.MAX_ASSETS
 POSITION_BITS: constant(uint256) = (1 << constants.MAX_MARKETS) - 1
 PORTFOLIO_FLAG: constant(uint256) = 1 << 255
+# Above the position bits (MAX_ASSETS + MAX_MARKETS = 48 <= 64: raising
+# either past that would run the masks into the count).
 OPERATOR_SHIFT: constant(uint256) = 64
 OPERATOR_BITS: constant(uint256) = ((1 << 64) - 1) << OPERATOR_SHIFT
 
@@ -99,4 +101,6 @@ def _count_operator(owner: address, sub_id: uint256, approved: bool):
     if approved:
         self.header[owner][sub_id] += 1 << OPERATOR_SHIFT
     else:
+        # Never borrows from the portfolio flag above (unreachable).
+        assert self.header[owner][sub_id] & OPERATOR_BITS != 0
         self.header[owner][sub_id] -= 1 << OPERATOR_SHIFT

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -115,3 +116,33 @@ def test_every_cut_batch_lands_in_the_block_it_was_cut_for(total, batch, fixed, 
         room.take(gas)
         expected[-1].append(i)
     assert blocks == expected
+
+
+def test_a_batch_over_a_whole_block_is_cut_to_the_block():
+    """Found by the outside review: 100 heavy accounts (330k gas each, the
+    upper end of the keeper's own figure) need ~33M, more than a 30M block;
+    sent whole with a limit capped at the block's, the batch could only run
+    out of gas, on every pass. It is cut: 30,000 + 330,000 n, limit x1.15
+    <= 30M gives n <= 78.96, and the proportional cut 100 x 30M / 37.98M
+    = 78 fits at once."""
+
+    def estimate(start: int, n: int) -> int:
+        return 30_000 + 330_000 * n
+
+    def gas_limit(gas: int) -> int:
+        return math.ceil(gas * 1.15)
+
+    plan = list(cut_to_blocks(100, 100, 30_000_000, estimate, gas_limit))
+    assert plan[0][1] == 78
+    assert all(gas_limit(g) <= 30_000_000 for _, _, g in plan if g)
+    assert sum(n for _, n, _ in plan) == 100
+    # One item alone over a whole block: sent alone (it fails in its
+    # simulation or on chain, and the one-by-one path takes the account).
+    alone = list(cut_to_blocks(2, 10, 1_000, lambda s, n: 2_000 * n, lambda g: g))
+    assert alone == [(0, 1, 2_000), (1, 1, 2_000)]
+
+
+def test_a_batch_of_zero_is_refused():
+    """A batch of 0 would never move on (found by the outside review)."""
+    with pytest.raises(ValueError, match="at least 1"):
+        list(cut_to_blocks(5, 0, 30_000_000, lambda s, n: n, lambda g: g))

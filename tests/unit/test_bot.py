@@ -123,7 +123,7 @@ def test_settings_come_from_the_environment(monkeypatch):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("SHARD", "3/3"), ("SHARD", "1"), ("SHARD", "a/2"), ("BATCH", "0"), ("BATCH", "51")],
+    [("SHARD", "3/3"), ("SHARD", "1"), ("SHARD", "a/2"), ("BATCH", "0"), ("BATCH", "101")],
 )
 def test_bad_settings_are_refused(monkeypatch, name, value):
     monkeypatch.setenv(f"XMARGIN_KEEPER_{name}", value)

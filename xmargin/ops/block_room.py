@@ -80,17 +80,31 @@ def cut_to_blocks(
     one not even an item of which fits starts the next block.
     `estimate(start, count)` is the batch's gas (None: its simulation
     failed; it is yielded with None, skipped, and takes no room);
-    `gas_limit(estimate)` the limit it is sent with."""
+    `gas_limit(estimate)` the limit it would be sent with, uncapped: a
+    batch over a whole block's gas is cut too (sent with its limit capped
+    at the block's, it could only run out of gas). A single item over a
+    whole block is yielded alone; it fails in its simulation or on chain,
+    and the keeper's one-by-one path takes the account."""
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, not {batch}")
     room = BlockRoom(block_gas)
     start = 0
     while start < total:
         n = min(batch, total - start)
+        estimates: dict[int, int | None] = {}  # by count, for this start
         while True:
-            gas = estimate(start, n)
-            if gas is None or room.empty or room.fits(gas_limit(gas)):
+            if n not in estimates:
+                estimates[n] = estimate(start, n)
+            gas = estimates[n]
+            if gas is None or room.fits(gas_limit(gas)):
                 break
             fewer = fitting(n, gas_limit(gas), room.left())
             if fewer == 0:
+                if room.empty:
+                    # Not one item fits even a whole block.
+                    n = 1
+                    gas = estimates[1] if 1 in estimates else estimate(start, 1)
+                    break
                 room.next_block()
                 n = min(batch, total - start)
             else:

@@ -36,9 +36,10 @@ One pass (`Keeper.run_once`):
    `xmargin.maths.liquidation` (the mirror of the contract) compute, from
    the replica's positions, the size the engine will close and the
    reward, compare the reward with the gas an item costs, and send the
-   items 50 to a `liquidate_many` (`batch`), every batch of the pass in
-   flight at once on the keeper's own nonces (`pipeline`,
-   `xmargin.ops.sender`); then, for an account still below MM (and one
+   items up to 100 to a `liquidate_many` (`batch`), every batch of the
+   pass in flight at once on the keeper's own nonces (`pipeline`,
+   `xmargin.ops.sender`), each block's last one cut to the room left
+   in it (`xmargin.ops.block_room`); then, for an account still below MM (and one
    without positions), one `liquidate` at a time for the position with
    the largest maintenance margin, again until the account is healthy;
    an account left with only collateral and quote debt gets

@@ -106,8 +106,9 @@ class Sender:
         return int(method.estimate_gas_cost(*args, sender=self.account))
 
     def gas_limit(self, estimate: int) -> int:
-        """The limit a transaction of this estimate is sent with."""
-        return min(math.ceil(estimate * self.gas_margin), int(self.provider.max_gas))
+        """The limit a transaction of this estimate is sent with (before
+        the cap at the node's most gas a transaction may take)."""
+        return math.ceil(estimate * self.gas_margin)
 
     def submit(
         self, method: ContractTransactionHandler, *args: Any, estimate: int | None = None
@@ -123,7 +124,7 @@ class Sender:
             *args,
             sender=self.account,
             nonce=nonce,
-            gas=self.gas_limit(gas),
+            gas=min(self.gas_limit(gas), int(self.provider.max_gas)),
             max_fee=max_fee,
             max_priority_fee=priority,
             type=2,
