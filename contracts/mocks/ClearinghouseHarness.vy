@@ -103,6 +103,27 @@ def harness_store_position(
 
 
 @external
+def harness_store_totals(
+    market_id: uint256, long_oi: uint256, short_oi: uint256, entry_sum: int256, funding_sum: int256
+):
+    """
+    @notice Stores a market's open interest and pool sums through the
+            engine's own packing (`markets._store_totals`; the skew is
+            long - short), for the open-interest word's round-trip test.
+    """
+    state.markets._store_totals(
+        market_id,
+        state.markets.MarketTotals(
+            skew=0,
+            long_oi=long_oi,
+            short_oi=short_oi,
+            entry_sum=entry_sum,
+            funding_sum=funding_sum,
+        ),
+    )
+
+
+@external
 def harness_store_cash(cash: int256, fund: uint256):
     """
     @notice Stores the pool's cash and the insurance fund through the

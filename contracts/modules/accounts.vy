@@ -98,9 +98,11 @@ def _count_operator(owner: address, sub_id: uint256, approved: bool):
          caller counts only changes of approval, so the count never
          underflows; 2**64 approvals cannot be paid for.
     """
+    h: uint256 = self.header[owner][sub_id]
     if approved:
-        self.header[owner][sub_id] += 1 << OPERATOR_SHIFT
+        h += 1 << OPERATOR_SHIFT
     else:
         # Never borrows from the portfolio flag above (unreachable).
-        assert self.header[owner][sub_id] & OPERATOR_BITS != 0
-        self.header[owner][sub_id] -= 1 << OPERATOR_SHIFT
+        assert h & OPERATOR_BITS != 0
+        h -= 1 << OPERATOR_SHIFT
+    self.header[owner][sub_id] = h

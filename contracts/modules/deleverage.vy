@@ -148,7 +148,7 @@ def adl(owner: address, sub_id: uint256, market_id: uint256, max_size: uint256) 
     assert net > 0, errors.ADL_NOT_IN_PROFIT
     # The skew's side only: closing a position against it would grow the
     # pool's exposure (and its close refunds no premium it was paid).
-    skew: int256 = markets.market_totals[market_id].skew
+    skew: int256 = markets._skew(market_id)
     assert skew != 0 and (old.size > 0) == (skew > 0), errors.ADL_WRONG_SIDE
 
     # The least size whose share of the position's net profit covers the
@@ -187,15 +187,14 @@ def adl(owner: address, sub_id: uint256, market_id: uint256, max_size: uint256) 
         collateral._add(owner, sub_id, collateral.quote_asset, quote_delta)
         liquidity._move_cash(-quote_delta)
 
-    st: markets.MarketTotals = markets.market_totals[market_id]
-    st.skew += delta
+    st: markets.MarketTotals = markets._totals(market_id)
     if old.size > 0:
         st.long_oi -= closed
     else:
         st.short_oi -= closed
     st.entry_sum += delta * convert(old.entry_price, int256)
     st.funding_sum += delta * old.funding_index
-    markets.market_totals[market_id] = st
+    markets._store_totals(market_id, st)
     new_size: int256 = old.size + delta
     markets._store_position(owner, sub_id, market_id, new_size, old.entry_price, old.funding_index)
     if new_size == 0:

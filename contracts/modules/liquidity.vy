@@ -237,7 +237,7 @@ def pool_prices_since() -> uint256:
             break
         asset: address = markets._asset(m)
         published: uint256 = 0
-        if markets.market_totals[m].long_oi == 0 and markets.market_totals[m].short_oi == 0:
+        if markets.oi_word[m] == 0:
             ok: bool = False
             data: Bytes[64] = b""
             ok, data = raw_call(
@@ -545,17 +545,20 @@ def _market_terms(m: uint256, price: uint256) -> MarketTerms:
     @dev One market's part of the pool's claim at `price`, from its exact
          aggregates (funding accrued to now).
     """
-    st: markets.MarketTotals = markets.market_totals[m]
+    # The open interest's word and the sums (layout at `markets.oi_word`).
+    w: uint256 = markets.oi_word[m]
+    sums: int256[2] = markets.pool_sums[m]
+    skew: int256 = markets._skew(m)
     rate: int256 = 0
     index: int256 = 0
     rate, index = markets._funding(m, price)
     wad: int256 = convert(constants.WAD, int256)
     t: MarketTerms = empty(MarketTerms)
-    t.pnl = fp._ceil_div(convert(price, int256) * st.skew - st.entry_sum, wad)
-    t.funding = fp._floor_div(index * st.skew - st.funding_sum, wad)
-    skew_abs: uint256 = fp._abs(st.skew)
+    t.pnl = fp._ceil_div(convert(price, int256) * skew - sums[0], wad)
+    t.funding = fp._floor_div(index * skew - sums[1], wad)
+    skew_abs: uint256 = fp._abs(skew)
     t.net_notional = math._mul_div(skew_abs, price, constants.WAD, True)
-    t.side_notional = math._mul_div(max(st.long_oi, st.short_oi), price, constants.WAD, True)
+    t.side_notional = math._mul_div(max(w & markets.LANE_128, w >> 128), price, constants.WAD, True)
     # Growing |skew| from 0 to k paid price * k^2 / (2 * skew_scale) into
     # the pool; unwinding pays it back. It is not the pool's money until
     # then, or an LP could leave with a share of it.
@@ -589,8 +592,8 @@ def _pool_and_market(focus: uint256) -> (PoolState, MarketTerms):
     for m: uint256 in range(constants.MAX_MARKETS):
         if m == markets.num_markets:
             break
-        # An empty market costs two storage reads, not the struct's eight.
-        if markets.market_totals[m].long_oi == 0 and markets.market_totals[m].short_oi == 0:
+        # An empty market costs one storage read (its open interest).
+        if markets.oi_word[m] == 0:
             continue
         t: MarketTerms = self._market_terms(m, markets._price(m))
         if m == focus:
@@ -626,7 +629,7 @@ def _with_min_value(s: PoolState) -> PoolState:
         caps: uint256 = self.caps_of[m]
         if caps == 0:
             continue
-        if markets.market_totals[m].long_oi == 0 and markets.market_totals[m].short_oi == 0:
+        if markets.oi_word[m] == 0:
             continue
         t: MarketTerms = self._market_terms(m, markets._price(m))
         need = max(need, math._mul_div(t.side_notional, constants.WAD, caps & LANE, True))

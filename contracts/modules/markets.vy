@@ -62,7 +62,8 @@ struct MarketParams:
 
 
 struct MarketState:
-    # What `market_state` returns; stored as MarketTotals and `funding_word`.
+    # What `market_state` returns; stored as `oi_word`, `pool_sums` and
+    # `funding_word`.
     # Net size of all positions (longs - shorts).
     skew: int256
     long_oi: uint256
@@ -77,6 +78,7 @@ struct MarketState:
     last_funding_time: uint256
 
 
+# A market's totals as the engine works on them (`_totals`, `_store_totals`).
 struct MarketTotals:
     skew: int256
     long_oi: uint256
@@ -136,7 +138,19 @@ params_words: HashMap[uint256, uint256[4]]
 LANE_64: constant(uint256) = (1 << 64) - 1
 LANE_128: constant(uint256) = (1 << 128) - 1
 LANE_160: constant(uint256) = (1 << 160) - 1
-market_totals: HashMap[uint256, MarketTotals]
+# A market's open interest in one word (its totals were five slots, read
+# and rewritten on every trade and liquidation):
+#   long_oi (uint128) | short_oi (uint128) << 128
+# The skew is not stored: it is long_oi - short_oi (every trade,
+# liquidation and ADL close moves a side and the skew by the same size).
+# Each side is at most `max_oi` <= MAX_SIZE = 2**96 after any trade that
+# adds to it (reductions only lower it), so it fits its lane; the
+# conversions to uint128 revert rather than spill.
+oi_word: HashMap[uint256, uint256]
+# sum(size_i * entry_price_i) and sum(size_i * funding_index_i) (see
+# MarketState): the pool's view of traders' PnL, read only to value the
+# pool and written with the open interest.
+pool_sums: HashMap[uint256, int256[2]]
 # A market's funding in one word (a health check reads it for every
 # position; three fields cost three cold slots):
 #   index (int144) | rate (int72) << 144 | last funding time (uint40) << 216
@@ -192,17 +206,18 @@ def market_state(market_id: uint256) -> MarketState:
     @return (skew, long_oi, short_oi, entry_sum, funding_sum, funding_rate,
             funding_index, last_funding_time).
     """
-    t: MarketTotals = self.market_totals[market_id]
+    w: uint256 = self.oi_word[market_id]
+    sums: int256[2] = self.pool_sums[market_id]
     rate: int256 = 0
     index: int256 = 0
     last: uint256 = 0
     rate, index, last = self._stored_funding(market_id)
     return MarketState(
-        skew=t.skew,
-        long_oi=t.long_oi,
-        short_oi=t.short_oi,
-        entry_sum=t.entry_sum,
-        funding_sum=t.funding_sum,
+        skew=self._skew(market_id),
+        long_oi=w & LANE_128,
+        short_oi=w >> 128,
+        entry_sum=sums[0],
+        funding_sum=sums[1],
         funding_rate=rate,
         funding_index=index,
         last_funding_time=last,
@@ -373,7 +388,7 @@ def _funding(market_id: uint256, price: uint256) -> (int256, int256):
     # Proportional skew, clamped to [-1, 1].
     k: int256 = min(
         max(
-            self.market_totals[market_id].skew * wad // convert(skew_word & LANE_128, int256), -wad,
+            self._skew(market_id) * wad // convert(skew_word & LANE_128, int256), -wad,
         ),
         wad,
     )
@@ -519,6 +534,47 @@ def _maker_fee(market_id: uint256) -> uint256:
     @dev The maker fee alone (1 word).
     """
     return (self.params_words[market_id][3] >> 64) & LANE_64
+
+
+@internal
+@view
+def _skew(market_id: uint256) -> int256:
+    """
+    @dev long_oi - short_oi (layout at `oi_word`).
+    """
+    w: uint256 = self.oi_word[market_id]
+    # Both lanes < 2**128: each reads as itself and the difference fits.
+    return unsafe_sub(
+        convert(convert(w & LANE_128, bytes32), int256), convert(convert(w >> 128, bytes32), int256)
+    )
+
+
+@internal
+@view
+def _totals(market_id: uint256) -> MarketTotals:
+    """
+    @dev The market's open interest, skew and pool sums (2 words).
+    """
+    w: uint256 = self.oi_word[market_id]
+    sums: int256[2] = self.pool_sums[market_id]
+    return MarketTotals(
+        skew=convert(w & LANE_128, int256) - convert(w >> 128, int256),
+        long_oi=w & LANE_128,
+        short_oi=w >> 128,
+        entry_sum=sums[0],
+        funding_sum=sums[1],
+    )
+
+
+@internal
+def _store_totals(market_id: uint256, t: MarketTotals):
+    """
+    @dev Stores `t`'s open interest and sums; its skew is long - short.
+    """
+    self.oi_word[market_id] = convert(convert(t.long_oi, uint128), uint256) | (
+        convert(convert(t.short_oi, uint128), uint256) << 128
+    )
+    self.pool_sums[market_id] = [t.entry_sum, t.funding_sum]
 
 
 @internal

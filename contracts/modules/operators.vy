@@ -60,8 +60,7 @@ def _acts_for(who: address, owner: address, sub_id: uint256) -> bool:
          operator slot is read only when the account has any (its header's
          count, which the caller reads next anyway).
     """
-    if who == owner:
-        return True
-    if accounts.header[owner][sub_id] & accounts.OPERATOR_BITS == 0:
-        return False
-    return self.is_operator[owner][sub_id][who]
+    return who == owner or (
+        accounts.header[owner][sub_id] & accounts.OPERATOR_BITS != 0
+        and self.is_operator[owner][sub_id][who]
+    )

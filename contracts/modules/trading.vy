@@ -402,7 +402,7 @@ def _fill(market_id: uint256, size_delta: int256, price: uint256) -> uint256:
          the reported fill stops at 0.
     """
     adjustment: int256 = markets._fill_adjustment(
-        markets.market_totals[market_id].skew,
+        markets._skew(market_id),
         size_delta,
         price,
         markets._params(market_id).skew_scale,
@@ -428,11 +428,10 @@ def _trade(
     p: markets.MarketParams = markets._params(market_id)
     # Funding accrues under the skew that held until now.
     index: int256 = markets._accrue(market_id, price)
-    skew: int256 = markets.market_totals[market_id].skew
+    skew: int256 = markets._skew(market_id)
     # The larger side before the trade: the pool's reserve counts it.
-    side: uint256 = max(
-        markets.market_totals[market_id].long_oi, markets.market_totals[market_id].short_oi
-    )
+    w: uint256 = markets.oi_word[market_id]
+    side: uint256 = max(w & markets.LANE_128, w >> 128)
     old: markets.Position = markets._position(owner, sub_id, market_id)
     new_size: int256 = old.size + size_delta
     assert fp._abs(new_size) <= constants.MAX_SIZE, errors.POSITION_TOO_LARGE
@@ -475,9 +474,10 @@ def _trade(
         liquidity._realisable(market_id, risk.pnl - risk.funding) - premium - convert(fee, int256),
     )
     if not reducing:
-        oi: uint256 = markets.market_totals[market_id].short_oi
+        w = markets.oi_word[market_id]
+        oi: uint256 = w >> 128
         if new_size > 0:
-            oi = markets.market_totals[market_id].long_oi
+            oi = w & markets.LANE_128
         assert oi <= p.max_oi, errors.OI_CAP
         # Only a trade that adds to what the pool may hold meets its caps:
         # the larger side (reserve) or the net skew (profit).
@@ -588,20 +588,26 @@ def _apply(
     if quote_delta != 0:
         collateral._add(owner, sub_id, collateral.quote_asset, quote_delta)
         liquidity._move_cash(-quote_delta)
-
-    s: markets.MarketTotals = markets.market_totals[market_id]
-    s.skew += new_size - old.size
+    # The open interest's word and the pool's sums (layout at `markets.oi_word`).
+    w: uint256 = markets.oi_word[market_id]
+    long_oi: uint256 = w & markets.LANE_128
+    short_oi: uint256 = w >> 128
     if old.size > 0:
-        s.long_oi -= convert(old.size, uint256)
+        long_oi -= convert(old.size, uint256)
     elif old.size < 0:
-        s.short_oi -= fp._abs(old.size)
+        short_oi -= fp._abs(old.size)
     if new_size > 0:
-        s.long_oi += convert(new_size, uint256)
+        long_oi += convert(new_size, uint256)
     elif new_size < 0:
-        s.short_oi += fp._abs(new_size)
-    s.entry_sum += new_size * convert(price, int256) - old.size * convert(old.entry_price, int256)
-    s.funding_sum += new_size * index - old.size * old.funding_index
-    markets.market_totals[market_id] = s
+        short_oi += fp._abs(new_size)
+    # Each side fits its lane (see `markets.oi_word`); never spills.
+    assert (long_oi | short_oi) >> 128 == 0
+    markets.oi_word[market_id] = long_oi | (short_oi << 128)
+    sums: int256[2] = markets.pool_sums[market_id]
+    markets.pool_sums[market_id] = [
+        sums[0] + new_size * convert(price, int256) - old.size * convert(old.entry_price, int256),
+        sums[1] + new_size * index - old.size * old.funding_index,
+    ]
 
     markets._store_position(owner, sub_id, market_id, new_size, price, index)
     if (old.size == 0) != (new_size == 0):

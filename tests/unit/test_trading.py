@@ -436,6 +436,35 @@ def test_set_oracle_requires_market_prices(
     assert clearinghouse.oracle() == new.address
 
 
+def test_open_interest_word_round_trips_at_its_bounds(harness, owner, weth):
+    """Issue 20 point 5: a market's open interest is one word (long uint128
+    | short uint128) and its skew is long - short, no longer stored; the
+    pool's two sums are their own words. Each side at the ends of its lane
+    reads back through `market_state`, the skew as the difference (both
+    signs, to +-(2**128 - 1)), the funding word untouched; a side past its
+    lane reverts instead of spilling into the other."""
+    if harness.num_markets() == 0:
+        harness.list_market(params(weth.address), sender=owner)
+    funding = tuple(harness.market_state(0))[5:]
+    top = 2**128 - 1
+    cases = [
+        (top, 0, 2**255 - 1, -(2**255)),
+        (0, top, -(2**255), 2**255 - 1),
+        (top, top, -1, 1),
+        (2**96, 2**96 - 1, 10**60, -(10**60)),
+        (0, 0, 0, 0),
+    ]
+    for long_oi, short_oi, entry_sum, funding_sum in cases:
+        harness.harness_store_totals(0, long_oi, short_oi, entry_sum, funding_sum, sender=owner)
+        state = tuple(harness.market_state(0))
+        assert state[:5] == (long_oi - short_oi, long_oi, short_oi, entry_sum, funding_sum)
+        assert state[5:] == funding
+    for long_oi, short_oi in ((2**128, 0), (0, 2**128), (2**255, 1)):
+        with ape.reverts():
+            harness.harness_store_totals(0, long_oi, short_oi, 0, 0, sender=owner)
+    assert tuple(harness.market_state(0))[:5] == (0, 0, 0, 0, 0)
+
+
 def test_funding_word_round_trips_at_its_bounds(harness, owner, weth):
     """Issue 20 point 5: a market's funding rate, index and last funding
     time share one storage word (int72 | int144 | uint40, two's
