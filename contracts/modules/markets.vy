@@ -79,6 +79,8 @@ struct MarketState:
 
 
 # A market's totals as the engine works on them (`_totals`, `_store_totals`).
+# `skew` is derived (long_oi - short_oi) and read-only: `_store_totals`
+# ignores it, so a change to the skew is a change to a side.
 struct MarketTotals:
     skew: int256
     long_oi: uint256
