@@ -7,7 +7,6 @@ user would, and checks the chain independently through web3.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from xmargin.chain.abi import combined_type
+from xmargin.chain.abi import abi_json
 
 ROOT = Path(__file__).resolve().parents[2]
 # anvil's first default account (the test mnemonic's account 0).
@@ -138,10 +137,6 @@ def abi(project):
     Clearinghouse's includes its extensions' functions (xmargin.chain.abi)."""
 
     def get(name: str) -> list[dict]:
-        if name == "Clearinghouse":
-            contract_type = combined_type(project)
-        else:
-            contract_type = getattr(project, name).contract_type
-        return [json.loads(item.model_dump_json(by_alias=True)) for item in contract_type.abi]
+        return abi_json(project, name)
 
     return get

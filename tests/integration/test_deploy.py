@@ -15,6 +15,7 @@ from eth_account import Account
 from web3 import Web3
 
 from tests.integration.conftest import ANVIL_ACCOUNT_0, ROOT
+from xmargin.chain.deployments import DEPLOYED
 from xmargin.maths import errors
 
 pytestmark = pytest.mark.integration
@@ -92,7 +93,15 @@ def test_local_deploy_converges_and_is_idempotent(
     record = _record(deployments_dir, "local")
     assert record["chain_id"] == 31337
     assert record["genesis"] == "0x" + bytes(node.w3.eth.get_block(0)["hash"]).hex()
-    ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])
+    # Beside the record, every contract's ABI (issue 21): the Clearinghouse's
+    # file alone reaches the extensions' functions at its address.
+    published = deployments_dir / "local.abi"
+    for name in DEPLOYED:
+        assert json.loads((published / f"{name}.json").read_text()) == abi(name), name
+    ch = node.w3.eth.contract(
+        address=record["contracts"]["Clearinghouse"],
+        abi=json.loads((published / "Clearinghouse.json").read_text()),
+    )
     assert ch.functions.LIQUIDATOR().call() == record["contracts"]["ClearinghouseLiquidator"]
     assert ch.functions.ADMIN().call() == record["contracts"]["ClearinghouseAdmin"]
     router = _contract(node.w3, abi, "OracleRouter", record["contracts"]["OracleRouter"])

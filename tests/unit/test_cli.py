@@ -119,3 +119,30 @@ def test_help_lists_the_four_commands(cli_runner):
     assert result.exit_code == 0
     for command in ("status", "accounts", "chart", "report"):
         assert command in result.output
+
+
+def test_abi_needs_no_chain_and_writes_every_contracts_file(cli_runner, tmp_path, project):
+    """`xmargin abi` prints the Clearinghouse's merged ABI (no node, no
+    record: the compiled contracts only); `--contract` picks another;
+    `--out` writes every contract's file and names each."""
+    import json
+
+    from xmargin.chain.abi import abi_json
+    from xmargin.chain.deployments import DEPLOYED
+
+    result = cli_runner.invoke(main, ["abi"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == abi_json(project, "Clearinghouse")
+    names = {i.get("name") for i in json.loads(result.output)}
+    # The extensions' entry points are in it: the file works at the address.
+    assert {"liquidate", "liquidate_many", "trade", "pool_deposit", "Liquidation"} <= names
+    result = cli_runner.invoke(main, ["abi", "--contract", "OracleRouter"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == abi_json(project, "OracleRouter")
+    out = tmp_path / "abi"
+    result = cli_runner.invoke(main, ["abi", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == [str(out / f"{n}.json") for n in DEPLOYED]
+    assert all(json.loads((out / f"{n}.json").read_text()) for n in DEPLOYED)
+    result = cli_runner.invoke(main, ["abi", "--contract", "Nope"])
+    assert "Nope" in _failed(result, 2)

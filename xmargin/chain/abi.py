@@ -13,7 +13,9 @@ instance at the Clearinghouse's address whose ABI is the union of all five.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ape import chain
 from ape.contracts.base import ContractInstance
@@ -22,6 +24,8 @@ from eth_abi.exceptions import DecodingError
 from eth_utils import to_checksum_address
 from ethpm_types import ContractType
 from ethpm_types.abi import ABI
+
+from xmargin.chain.deployments import DEPLOYED
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
@@ -50,7 +54,39 @@ def combined_type(project: ProjectManager, core: str = "Clearinghouse") -> Contr
             if item.type in ("function", "event", "error") and _key(item) not in seen:
                 seen.add(_key(item))
                 extra.append(item)
-    return core_type.model_copy(update={"abi": [*core_type.abi, *extra]})
+    # Validated, not `model_copy(update=...)`: a copy's unvalidated list made
+    # pydantic warn on every serialization (a record's, Ape's cache's).
+    return ContractType.model_validate(
+        {
+            **core_type.model_dump(by_alias=True),
+            "abi": [item.model_dump(by_alias=True) for item in (*core_type.abi, *extra)],
+        }
+    )
+
+
+def abi_json(project: ProjectManager, name: str) -> list[dict[str, Any]]:
+    """A contract's ABI as plain JSON (web3, ethers, `cast`); the
+    Clearinghouse's is the merged one, every function and event of its
+    address."""
+    if name == "Clearinghouse":
+        contract_type = combined_type(project)
+    else:
+        contract_type = getattr(project, name).contract_type
+    return [json.loads(item.model_dump_json(by_alias=True)) for item in contract_type.abi]
+
+
+def write_abis(project: ProjectManager, directory: Path) -> list[Path]:
+    """Writes `<name>.json`, the ABI of every contract in `DEPLOYED`, into
+    `directory` (each file replaced whole); returns their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in DEPLOYED:
+        path = directory / f"{name}.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(abi_json(project, name), indent=2) + "\n")
+        tmp.replace(path)
+        paths.append(path)
+    return paths
 
 
 def clearinghouse_at(

@@ -28,6 +28,22 @@ DEFAULT_DIR = REPO_ROOT / "deployments"
 DIR_ENV = "XMARGIN_DEPLOYMENTS_DIR"
 
 
+# Every contract a deployment holds, by the name of its ABI file
+# (`xmargin.chain.abi.write_abis`); the Clearinghouse's is the merged ABI
+# of its address (the core and its four extensions).
+DEPLOYED = (
+    "Clearinghouse",
+    "ClearinghouseOrders",
+    "ClearinghousePool",
+    "ClearinghouseLiquidator",
+    "ClearinghouseAdmin",
+    "ClearinghouseLens",
+    "LiquidityPool",
+    "OracleRouter",
+    "PortfolioRisk",
+)
+
+
 class DeploymentError(RuntimeError):
     """No usable deployment for this network."""
 
@@ -76,6 +92,11 @@ def deployments_dir() -> Path:
 def record_path(network_name: str, directory: Path | None = None) -> Path:
     """`deployments/<network>.json`, e.g. `local.json`, `sepolia.json`."""
     return (directory or deployments_dir()) / f"{network_name}.json"
+
+
+def abi_dir(record: Path) -> Path:
+    """Where a deployment's ABIs are written: `deployments/<network>.abi/`."""
+    return record.with_suffix(".abi")
 
 
 def read_record(path: Path) -> DeploymentRecord | None:

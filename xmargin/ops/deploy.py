@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 
-from xmargin.chain.abi import clearinghouse_at
+from xmargin.chain.abi import clearinghouse_at, write_abis
 from xmargin.chain.config import (
     AssetConfig,
     DeployConfig,
@@ -37,6 +37,7 @@ from xmargin.chain.deployments import (
     AssetRecord,
     DeploymentError,
     DeploymentRecord,
+    abi_dir,
     read_record,
     record_path,
     write_record,
@@ -101,6 +102,9 @@ def deploy(
         # Also after a failure: what was deployed is reused by the next run.
         if run.transactions or not path.exists():
             write_record(path, run.record)
+            # Beside it, the ABIs a front-end or `cast` needs at these
+            # addresses (the Clearinghouse's merged with its extensions').
+            write_abis(project, abi_dir(path))
     if run.transactions == 0:
         log(f"{network.label}: already up to date with config '{config.name}', no transaction sent")
     else:

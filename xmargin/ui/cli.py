@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from xmargin.chain.deployments import REPO_ROOT
+from xmargin.chain.deployments import DEPLOYED, REPO_ROOT
 
 if TYPE_CHECKING:
     from ape.managers.project import ProjectManager
@@ -473,6 +473,46 @@ def chart(owner: str, sub_id: int, out: Path, network: str, rpc: str | None) -> 
                 move = f"{move_bps / 100:+.2f} %"
                 where = f"liquidation ${report.usd(c.liquidation_price)} ({move})"
             console.print(f"  {c.asset}: now ${report.usd(c.price)}, {where}")
+
+
+@main.command(name="abi")
+@click.option(
+    "--contract",
+    type=click.Choice(DEPLOYED),
+    default="Clearinghouse",
+    show_default=True,
+    help="Whose ABI to print.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write every contract's ABI into this directory (<name>.json) instead.",
+)
+def abi_command(contract: str, out_dir: Path | None) -> None:
+    """Contract ABIs as JSON, from the compiled contracts (no chain needed).
+    The Clearinghouse's is every function and event of its address, its
+    extensions' included: what a front-end or `cast` uses there."""
+    import json
+
+    from ape import Project
+    from ape.logging import logger
+
+    from xmargin.chain.abi import abi_json, write_abis
+
+    logger.set_level("ERROR")
+    with _errors(), _quiet():
+        project = Project(PROJECT_ROOT)
+        if out_dir is not None:
+            paths = write_abis(project, out_dir)
+        else:
+            text = json.dumps(abi_json(project, contract), indent=2)
+    if out_dir is not None:
+        for path in paths:
+            click.echo(str(path))
+    else:
+        click.echo(text)
 
 
 @main.command(name="report")
