@@ -14,7 +14,7 @@ from eth_utils import keccak
 
 from tests.markets import E18, ETH, USDC, allow_atomic, params
 from xmargin.chain.abi import EXTENSIONS, combined_type, write_abis
-from xmargin.chain.deployments import DEPLOYED
+from xmargin.chain.sizes import DEPLOYABLES
 from xmargin.maths.liquidation import LiquidationParams
 
 
@@ -43,9 +43,9 @@ def _compiled(project, name: str) -> list[dict[str, Any]]:
 
 def test_every_contract_gets_a_file_and_the_clearinghouses_is_the_union(project, tmp_path):
     paths = write_abis(project, tmp_path)
-    assert sorted(p.name for p in paths) == sorted(f"{n}.json" for n in DEPLOYED)
+    assert sorted(p.name for p in paths) == sorted(f"{n}.json" for n in DEPLOYABLES)
     files = {p.stem: json.loads(p.read_text()) for p in paths}
-    for name in DEPLOYED[1:]:
+    for name in DEPLOYABLES[1:]:
         assert _entries(files[name]) == _entries(_compiled(project, name)), name
     union = _entries(_compiled(project, "Clearinghouse"))
     for name in EXTENSIONS:

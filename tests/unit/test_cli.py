@@ -128,7 +128,7 @@ def test_abi_needs_no_chain_and_writes_every_contracts_file(cli_runner, tmp_path
     import json
 
     from xmargin.chain.abi import abi_json
-    from xmargin.chain.deployments import DEPLOYED
+    from xmargin.chain.sizes import DEPLOYABLES
 
     result = cli_runner.invoke(main, ["abi"])
     assert result.exit_code == 0, result.output
@@ -142,7 +142,7 @@ def test_abi_needs_no_chain_and_writes_every_contracts_file(cli_runner, tmp_path
     out = tmp_path / "abi"
     result = cli_runner.invoke(main, ["abi", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert result.output.split() == [str(out / f"{n}.json") for n in DEPLOYED]
-    assert all(json.loads((out / f"{n}.json").read_text()) for n in DEPLOYED)
+    assert result.output.split() == [str(out / f"{n}.json") for n in DEPLOYABLES]
+    assert all(json.loads((out / f"{n}.json").read_text()) for n in DEPLOYABLES)
     result = cli_runner.invoke(main, ["abi", "--contract", "Nope"])
     assert "Nope" in _failed(result, 2)

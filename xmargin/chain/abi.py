@@ -25,7 +25,7 @@ from eth_utils import to_checksum_address
 from ethpm_types import ContractType
 from ethpm_types.abi import ABI
 
-from xmargin.chain.deployments import DEPLOYED
+from xmargin.chain.sizes import DEPLOYABLES
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
@@ -76,11 +76,11 @@ def abi_json(project: ProjectManager, name: str) -> list[dict[str, Any]]:
 
 
 def write_abis(project: ProjectManager, directory: Path) -> list[Path]:
-    """Writes `<name>.json`, the ABI of every contract in `DEPLOYED`, into
+    """Writes `<name>.json`, the ABI of every deployable contract, into
     `directory` (each file replaced whole); returns their paths."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name in DEPLOYED:
+    for name in DEPLOYABLES:
         path = directory / f"{name}.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(abi_json(project, name), indent=2) + "\n")

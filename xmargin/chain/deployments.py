@@ -28,22 +28,6 @@ DEFAULT_DIR = REPO_ROOT / "deployments"
 DIR_ENV = "XMARGIN_DEPLOYMENTS_DIR"
 
 
-# Every contract a deployment holds, by the name of its ABI file
-# (`xmargin.chain.abi.write_abis`); the Clearinghouse's is the merged ABI
-# of its address (the core and its four extensions).
-DEPLOYED = (
-    "Clearinghouse",
-    "ClearinghouseOrders",
-    "ClearinghousePool",
-    "ClearinghouseLiquidator",
-    "ClearinghouseAdmin",
-    "ClearinghouseLens",
-    "LiquidityPool",
-    "OracleRouter",
-    "PortfolioRisk",
-)
-
-
 class DeploymentError(RuntimeError):
     """No usable deployment for this network."""
 

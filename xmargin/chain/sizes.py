@@ -14,7 +14,8 @@ EIP170_LIMIT = 24_576
 # The project's own limit: every deployable keeps >= 4.5 KB of EIP-170
 # headroom for the next feature (tests/unit/test_sizes.py).
 HEADROOM_LIMIT = 20_000
-# Every contract the deploy pipeline puts on chain (mocks excluded).
+# Every contract the deploy pipeline puts on chain (mocks excluded), and
+# the ABI files a deployment publishes (`xmargin.chain.abi.write_abis`).
 DEPLOYABLES = (
     "Clearinghouse",
     "ClearinghouseOrders",

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from xmargin.chain.deployments import DEPLOYED, REPO_ROOT
+from xmargin.chain.deployments import REPO_ROOT
+from xmargin.chain.sizes import DEPLOYABLES
 
 if TYPE_CHECKING:
     from ape.managers.project import ProjectManager
@@ -478,7 +479,7 @@ def chart(owner: str, sub_id: int, out: Path, network: str, rpc: str | None) -> 
 @main.command(name="abi")
 @click.option(
     "--contract",
-    type=click.Choice(DEPLOYED),
+    type=click.Choice(DEPLOYABLES),
     default="Clearinghouse",
     show_default=True,
     help="Whose ABI to print.",
