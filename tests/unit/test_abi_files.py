@@ -68,18 +68,36 @@ def test_the_merged_type_serialises_without_a_warning(project):
 
 
 def test_the_merged_file_alone_decodes_every_event_of_a_liquidation_run(
-    project, tmp_path, clearinghouse, owner, weth, usdc, fund, trader, keeper, stranger, eth_feed
+    project,
+    tmp_path,
+    clearinghouse,
+    owner,
+    weth,
+    usdc,
+    fund,
+    lp,
+    trader,
+    keeper,
+    stranger,
+    eth_feed,
 ):
-    """Deposit, trade and operator events (the core, the orders and
-    liquidator extensions), then a price drop and a liquidation: every log
-    at the Clearinghouse's address is found by its topic in the merged file
-    and its data decodes with plain eth_abi, no Ape."""
+    """Events of the core and of each extension (the owner's settings in
+    the admin one, an LP deposit in the pool one, a trade in the orders one,
+    operators and a liquidation in the liquidator one): every log at the
+    Clearinghouse's address is found by its topic in the merged file and
+    its data decodes with plain eth_abi, no Ape."""
     ch = clearinghouse
-    ch.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner)
-    allow_atomic(ch, owner)
-    ch.set_liquidation_params(LiquidationParams().as_tuple(), sender=owner)
+    vault = owner.deploy(project.LiquidityPool, ch.address, "xmargin LP", "xLP", 0)
+    fund(usdc, lp, 100_000 * USDC, vault)
     fund(usdc, trader, 4_000 * USDC, ch)
     txs = [
+        ch.set_pool(vault, sender=owner),
+        vault.deposit(100_000 * USDC, lp, sender=lp),
+        ch.list_market(params(weth, im_size_scalar=0, mm_size_scalar=0), sender=owner),
+        ch.set_liquidation_params(LiquidationParams().as_tuple(), sender=owner),
+    ]
+    allow_atomic(ch, owner)
+    txs += [
         ch.deposit(0, usdc, 4_000 * USDC, sender=trader),
         ch.trade(0, 0, 10 * ETH, 3_001 * E18, sender=trader),
         ch.set_operator(0, stranger, True, sender=trader),
@@ -101,4 +119,6 @@ def test_the_merged_file_alone_decodes_every_event_of_a_liquidation_run(
             assert len(log["topics"]) == 1 + sum(a["indexed"] for a in item["inputs"])
             decode([_type(a) for a in item["inputs"] if not a["indexed"]], bytes(log["data"]))
             seen.append(item["name"])
-    assert {"Deposit", "Trade", "OperatorSet", "Liquidation"} <= set(seen), seen
+    # One at least from the core and from each extension.
+    wanted = {"Deposit", "PoolSet", "PoolDeposit", "MarketListed", "Trade", "Liquidation"}
+    assert wanted | {"OperatorSet", "LiquidationParamsSet"} <= set(seen), seen

@@ -13,6 +13,7 @@ import pytest
 from xmargin.chain.config import parse_config
 from xmargin.chain.connect import network_info
 from xmargin.chain.deployments import DeploymentError, read_record
+from xmargin.chain.sizes import DEPLOYABLES
 from xmargin.ops.deploy import deploy
 
 E18 = 10**18
@@ -72,6 +73,49 @@ def test_second_run_sends_nothing(run):
     # and orders extensions, Clearinghouse, 2 list_asset, lens
     assert run(BASE).transactions == 16
     assert run(BASE).transactions == 0
+
+
+def test_every_run_writes_the_abi_files_and_an_unwritable_place_is_only_said(
+    project, owner, tmp_path
+):
+    """Beside the record, `<network>.abi/` (issue 21): written by a run that
+    sends nothing too (a record older than the files gets them), and a
+    place that cannot hold them (here a file) is logged, never raised: the
+    deployment is done and recorded (found by the outside review)."""
+    from ape import chain
+
+    from xmargin.chain.deployments import abi_dir, record_path
+
+    provider, said = chain.provider, []
+
+    def go() -> int:
+        return deploy(
+            project,
+            provider,
+            owner,
+            parse_config(copy.deepcopy(BASE), name="test"),
+            network_info(provider),
+            directory=tmp_path,
+            log=said.append,
+        ).transactions
+
+    assert go() > 0
+    path = record_path(network_info(provider).name, tmp_path)
+    files = sorted(p.name for p in abi_dir(path).iterdir())
+    assert files == sorted(f"{n}.json" for n in DEPLOYABLES)
+    for p in abi_dir(path).iterdir():
+        p.unlink()
+    abi_dir(path).rmdir()
+    assert go() == 0
+    assert sorted(p.name for p in abi_dir(path).iterdir()) == files
+    for p in abi_dir(path).iterdir():
+        p.unlink()
+    abi_dir(path).rmdir()
+    abi_dir(path).write_text("not a directory")
+    said.clear()
+    assert go() == 0
+    assert any("the ABI files were not written" in line for line in said), said
+    assert path.is_file()
 
 
 def test_the_record_keeps_the_engines_deployment_block(run, chain):

@@ -24,6 +24,7 @@ from eth_abi.exceptions import DecodingError
 from eth_utils import to_checksum_address
 from ethpm_types import ContractType
 from ethpm_types.abi import ABI
+from ethpm_types.contract_type import ABIList
 
 from xmargin.chain.sizes import DEPLOYABLES
 
@@ -54,14 +55,9 @@ def combined_type(project: ProjectManager, core: str = "Clearinghouse") -> Contr
             if item.type in ("function", "event", "error") and _key(item) not in seen:
                 seen.add(_key(item))
                 extra.append(item)
-    # Validated, not `model_copy(update=...)`: a copy's unvalidated list made
-    # pydantic warn on every serialization (a record's, Ape's cache's).
-    return ContractType.model_validate(
-        {
-            **core_type.model_dump(by_alias=True),
-            "abi": [item.model_dump(by_alias=True) for item in (*core_type.abi, *extra)],
-        }
-    )
+    # The field's own type (`ABIList`): a plain list made pydantic warn on
+    # every serialization (a record's, Ape's cache's).
+    return core_type.model_copy(update={"abi": ABIList([*core_type.abi, *extra])})
 
 
 def abi_json(project: ProjectManager, name: str) -> list[dict[str, Any]]:
@@ -83,8 +79,11 @@ def write_abis(project: ProjectManager, directory: Path) -> list[Path]:
     for name in DEPLOYABLES:
         path = directory / f"{name}.json"
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(abi_json(project, name), indent=2) + "\n")
-        tmp.replace(path)
+        try:
+            tmp.write_text(json.dumps(abi_json(project, name), indent=2) + "\n")
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         paths.append(path)
     return paths
 

@@ -102,9 +102,14 @@ def deploy(
         # Also after a failure: what was deployed is reused by the next run.
         if run.transactions or not path.exists():
             write_record(path, run.record)
-            # Beside it, the ABIs a front-end or `cast` needs at these
-            # addresses (the Clearinghouse's merged with its extensions').
-            write_abis(project, abi_dir(path))
+    # Beside it, after every run that converged (sent or not), the ABIs a
+    # front-end or `cast` needs at these addresses (the Clearinghouse's
+    # merged with its extensions'). A directory that cannot be written is
+    # said, not raised: the deployment itself is done and recorded.
+    try:
+        write_abis(project, abi_dir(path))
+    except OSError as err:
+        log(f"{network.label}: the ABI files were not written to {abi_dir(path)}: {err}")
     if run.transactions == 0:
         log(f"{network.label}: already up to date with config '{config.name}', no transaction sent")
     else:
