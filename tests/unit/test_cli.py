@@ -107,6 +107,56 @@ def test_an_owner_that_is_not_an_address_is_a_usage_error(cli_runner, cli_record
     assert f"'{owner}' is not an address" in out
 
 
+def test_an_owner_with_a_broken_checksum_is_refused_with_the_right_form(cli_runner, cli_record_dir):
+    """Issue 21: a mixed-case address whose EIP-55 checksum fails was taken
+    as another account (one mistyped letter). It is refused, naming the
+    checksummed form of the same digits; all lower or upper case has no
+    checksum and is taken as is."""
+    at = max(k for k, c in enumerate(OWNER) if k > 1 and c.isalpha())
+    typo = OWNER[:at] + OWNER[at].swapcase() + OWNER[at + 1 :]  # one letter's case flipped
+    assert typo != OWNER and typo.lower() == OWNER.lower()
+    result = cli_runner.invoke(main, ["status", typo], env={DIR_ENV: str(cli_record_dir)})
+    out = _failed(result, code=2)
+    assert "fails its EIP-55 checksum" in out and OWNER in out
+    for plain in (OWNER.lower(), "0x" + OWNER[2:].upper()):
+        result = cli_runner.invoke(
+            main,
+            ["status", plain, "--rpc", f"http://127.0.0.1:{_free_port()}"],
+            env={DIR_ENV: str(cli_record_dir)},
+        )
+        assert "no node at" in _failed(result), plain  # got past the address
+
+
+def test_an_rpc_without_a_scheme_is_http_and_another_scheme_is_refused(cli_runner, cli_record_dir):
+    """Issue 21: `--rpc 127.0.0.1:8545` gave `Invalid uri`."""
+    port = _free_port()
+    result = cli_runner.invoke(
+        main, ["accounts", "--rpc", f"127.0.0.1:{port}"], env={DIR_ENV: str(cli_record_dir)}
+    )
+    assert f"no node at http://127.0.0.1:{port}: start one" in _failed(result)
+    result = cli_runner.invoke(
+        main, ["accounts", "--rpc", "ftp://127.0.0.1:1"], env={DIR_ENV: str(cli_record_dir)}
+    )
+    assert "starts with http://, https://, ws:// or wss://" in _failed(result, code=2)
+
+
+@pytest.mark.parametrize(
+    "args", [["chart", OWNER, "--out", "health.jpg"], ["report", "--out", "r.svg"]]
+)
+def test_a_chart_file_not_named_png_is_refused(cli_runner, cli_record_dir, tmp_path, args):
+    """Issue 21: `--out x.jpg` wrote PNG bytes under a .jpg name."""
+    result = cli_runner.invoke(main, args, env={DIR_ENV: str(cli_record_dir)})
+    assert "the chart is a PNG; name the file *.png" in _failed(result, code=2)
+
+
+def test_version(cli_runner):
+    from importlib.metadata import version
+
+    result = cli_runner.invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"xmargin {version('xmargin')}"
+
+
 def test_a_negative_sub_account_is_a_usage_error(cli_runner, cli_record_dir):
     result = cli_runner.invoke(
         main, ["chart", OWNER, "--sub", "-1"], env={DIR_ENV: str(cli_record_dir)}

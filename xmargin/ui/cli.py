@@ -65,12 +65,46 @@ class Session:
 
 
 def _address(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """A checksummed address, or a usage error naming the bad value."""
+    """A checksummed address, or a usage error naming the bad value. A
+    mixed-case address must carry a valid EIP-55 checksum (a typo in it
+    would otherwise name another account); all lower or upper case has none."""
     from eth_utils import is_address, to_checksum_address
 
-    if not is_address(value):
+    digits = value[2:] if value[:2].lower() == "0x" else value
+    if not is_address(value) and not (
+        len(digits) == 40 and all(c in "0123456789abcdefABCDEF" for c in digits)
+    ):
         raise click.BadParameter(f"'{value}' is not an address (0x followed by 40 hex digits)")
-    return to_checksum_address(value)
+    checksummed = to_checksum_address("0x" + digits)
+    if digits not in (digits.lower(), digits.upper()) and "0x" + digits != checksummed:
+        raise click.BadParameter(
+            f"'{value}' fails its EIP-55 checksum (a mistyped letter or digit?); "
+            f"the checksummed form of these digits is {checksummed}"
+        )
+    return checksummed
+
+
+def _rpc_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`host:port` becomes `http://host:port`; a URL of another scheme than
+    http(s) or ws(s) is refused with what to pass instead."""
+    if value is None:
+        return None
+    if "://" not in value:
+        return f"http://{value}"
+    scheme = value.split("://", 1)[0].lower()
+    if scheme not in ("http", "https", "ws", "wss"):
+        raise click.BadParameter(
+            f"'{value}': the node's URL starts with http://, https://, ws:// or wss:// "
+            "(e.g. http://127.0.0.1:8545)"
+        )
+    return value
+
+
+def _png(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """The charts are PNG: another extension is refused, not written as PNG bytes."""
+    if value.suffix.lower() != ".png":
+        raise click.BadParameter(f"'{value}': the chart is a PNG; name the file *.png")
+    return value
 
 
 network_option = click.option(
@@ -83,6 +117,7 @@ rpc_option = click.option(
     "--rpc",
     default=None,
     metavar="URL",
+    callback=_rpc_url,
     help="The node's URL, if not the network's default (local: http://127.0.0.1:8545).",
 )
 owner_argument = click.argument("owner", callback=_address)
@@ -187,6 +222,7 @@ def _read_owner(session: Session, owner: str, sub_id: int) -> AccountView:
 
 
 @click.group()
+@click.version_option(package_name="xmargin", message="xmargin %(version)s")
 def main() -> None:
     """Read a deployed xmargin engine: account health, keeper targets, charts, report."""
     # Raised inside Ape's own config models at import; not the user's concern.
@@ -444,6 +480,7 @@ def accounts(unhealthy: bool, network: str, rpc: str | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("health.png"),
     show_default=True,
+    callback=_png,
     help="PNG file to write.",
 )
 @network_option
@@ -522,6 +559,7 @@ def abi_command(contract: str, out_dir: Path | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("report.png"),
     show_default=True,
+    callback=_png,
     help="PNG file to write.",
 )
 @click.option(
