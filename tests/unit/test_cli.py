@@ -196,3 +196,77 @@ def test_abi_needs_no_chain_and_writes_every_contracts_file(cli_runner, tmp_path
     assert all(json.loads((out / f"{n}.json").read_text()) for n in DEPLOYABLES)
     result = cli_runner.invoke(main, ["abi", "--contract", "Nope"])
     assert "Nope" in _failed(result, 2)
+
+
+@pytest.fixture
+def sepolia_record_dir(tmp_path: Path) -> Path:
+    """A deployments directory holding a (fake) Sepolia record."""
+    directory = tmp_path / "deployments"
+    record = DeploymentRecord(
+        network="ethereum:sepolia", chain_id=11155111, config="sepolia", deployer=OWNER
+    )
+    write_record(record_path("sepolia", directory), record)
+    return directory
+
+
+def test_an_unset_node_url_variable_is_named(cli_runner, sepolia_record_dir):
+    """Issue 21: with XMARGIN_SEPOLIA_RPC unset, a Sepolia read failed with
+    Ape's `Missing URI` (earlier `Invalid uri: ${XMARGIN_SEPOLIA_RPC}`)."""
+    import os
+
+    if os.environ.get("XMARGIN_SEPOLIA_RPC"):
+        pytest.skip("XMARGIN_SEPOLIA_RPC is set in this shell")
+    result = cli_runner.invoke(
+        main,
+        ["accounts", "--network", "ethereum:sepolia:node"],
+        env={DIR_ENV: str(sepolia_record_dir)},
+    )
+    out = _failed(result)
+    assert "network 'sepolia' has no node URL" in out
+    assert "export XMARGIN_SEPOLIA_RPC=<your sepolia node's URL>" in out
+
+
+def test_a_node_of_another_chain_is_named_with_both_chain_ids(cli_runner, sepolia_record_dir):
+    """Issue 21: a Sepolia choice pointed at a local node raised Ape's raw
+    NetworkMismatchError. A stub node answers eth_chainId 31337."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Node(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": hex(31337)}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Node)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        result = cli_runner.invoke(
+            main,
+            ["accounts", "--network", "ethereum:sepolia:node", "--rpc", url],
+            env={DIR_ENV: str(sepolia_record_dir)},
+        )
+    finally:
+        server.shutdown()
+    out = _failed(result)
+    assert f"the node at {url} serves chain 31337, not sepolia's (11155111)" in out
+
+
+def test_the_node_url_variable_is_read_from_the_projects_config(tmp_path):
+    from xmargin.chain.connect import uri_variable
+
+    assert uri_variable("ethereum", "sepolia") == "XMARGIN_SEPOLIA_RPC"
+    assert uri_variable("ethereum", "local") is None  # a literal URL
+    assert uri_variable("ethereum", "mainnet") is None  # not configured
+    config = tmp_path / "ape-config.yaml"
+    config.write_text("node:\n  ethereum:\n    holesky:\n      uri: ${MY_HOLESKY}\n")
+    assert uri_variable("ethereum", "holesky", config) == "MY_HOLESKY"

@@ -12,8 +12,12 @@ that says what to do, in this order:
 1. the network choice is unknown to Ape;
 2. there is no deployment record for that network (checked before
    connecting, so it needs no node);
-3. no node answers at the provider's URI;
-4. the record is for another chain id, or for another chain with the same
+3. the network has no node URL (its `ape-config.yaml` entry reads an
+   environment variable that is not set: the message names it);
+4. no node answers at the provider's URI;
+5. the node serves another chain than the network's (a Sepolia choice
+   pointed at a local node);
+6. the record is for another chain id, or for another chain with the same
    id (its genesis block differs: a restarted local node).
 
 The chain id is asked of the node itself: Ape's node provider reports the
@@ -23,18 +27,26 @@ says otherwise), whatever the node answers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import requests
+import yaml
 from ape import networks
 from ape.api.networks import ProviderContextManager
 from ape.api.providers import ProviderAPI
-from ape.exceptions import NetworkError
+from ape.exceptions import ConfigError, NetworkError, NetworkMismatchError, ProviderError
 
-from xmargin.chain.deployments import DeploymentRecord, read_record, record_path, require_record
+from xmargin.chain.deployments import (
+    REPO_ROOT,
+    DeploymentRecord,
+    read_record,
+    record_path,
+    require_record,
+)
 
 # Seconds to wait for a node to answer before saying there is none.
 PROBE_TIMEOUT = 3.0
@@ -126,6 +138,39 @@ def probe(uri: str, timeout: float = PROBE_TIMEOUT) -> int:
         raise unreachable(uri) from err
 
 
+def uri_variable(ecosystem: str, network: str, config: Path | None = None) -> str | None:
+    """The environment variable the project's `ape-config.yaml` reads the
+    network's node URL from (`uri: ${NAME}`), if any."""
+    try:
+        raw = yaml.safe_load((config or REPO_ROOT / "ape-config.yaml").read_text()) or {}
+        uri = raw["node"][ecosystem][network]["uri"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    found = re.fullmatch(r"\$\{(\w+)\}", str(uri).strip())
+    return found.group(1) if found else None
+
+
+def no_uri(ecosystem: str, network: str) -> ConnectError:
+    variable = uri_variable(ecosystem, network)
+    if variable:
+        return ConnectError(
+            f"network '{network}' has no node URL: `ape-config.yaml` reads it from "
+            f"{variable}, which is not set: `export {variable}=<your {network} node's URL>`, "
+            "or pass --rpc <url>"
+        )
+    return ConnectError(
+        f"network '{network}' has no node URL: set `node.{ecosystem}.{network}.uri` in "
+        "ape-config.yaml, or pass --rpc <url>"
+    )
+
+
+def other_chain(uri: str, answered: int, network: str, expected: int) -> ConnectError:
+    return ConnectError(
+        f"the node at {uri} serves chain {answered}, not {network}'s ({expected}): pass the "
+        f"--network this node serves, or --rpc a {network} node"
+    )
+
+
 def unreachable(uri: str) -> ConnectError:
     return ConnectError(
         f"no node at {uri}: start one (`make node`, i.e. `anvil --host 127.0.0.1 --port 8545`), "
@@ -146,16 +191,29 @@ def connect(choice: str, rpc: str | None = None) -> Iterator[Connection]:
             f"(`ape run deploy --network <ecosystem>:{name}:<provider>`), pass the --network "
             "it was deployed on, or point XMARGIN_DEPLOYMENTS_DIR at its records"
         )
-    uri = str(getattr(provider, "uri", "") or "")
+    try:
+        uri = str(getattr(provider, "uri", "") or "")
+    except (ProviderError, ConfigError) as err:
+        # No URL ("Missing URI"), or the config's `${VAR}` left unexpanded
+        # ("Invalid uri: ${VAR}"), as Ape loaded it.
+        raise no_uri(provider.network.ecosystem.name, name) from err
     if uri.startswith(("http://", "https://")):
-        probe(uri)
+        answered = probe(uri)
+        expected = provider.network.chain_id
+        if not provider.network.is_local and answered != expected:
+            raise other_chain(uri, answered, name, expected)
     # A reader looks at the chain that is there: never start a node.
     if hasattr(provider, "allow_start"):
         provider.allow_start = False
     # What `networks.parse_network_choice(choice)` returns, around the
     # provider configured above.
     context = ProviderContextManager(provider=provider)
-    connected = context.__enter__()
+    try:
+        connected = context.__enter__()
+    except NetworkMismatchError as err:
+        raise ConnectError(
+            f"{err}: pass the --network this node serves, or --rpc a node of '{name}'"
+        ) from err
     try:
         if not connected.is_connected:
             raise unreachable(uri or choice)
