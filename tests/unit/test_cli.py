@@ -24,15 +24,19 @@ def cli_runner() -> CliRunner:
     return CliRunner()
 
 
-@pytest.fixture
-def cli_record_dir(tmp_path: Path) -> Path:
-    """A deployments directory holding a (fake) record for the local network."""
+def _record_dir(tmp_path: Path, network: str, chain_id: int) -> Path:
+    """A deployments directory holding a (fake) record for `network`."""
     directory = tmp_path / "deployments"
     record = DeploymentRecord(
-        network="ethereum:local", chain_id=31337, config="local", deployer=OWNER
+        network=f"ethereum:{network}", chain_id=chain_id, config=network, deployer=OWNER
     )
-    write_record(record_path("local", directory), record)
+    write_record(record_path(network, directory), record)
     return directory
+
+
+@pytest.fixture
+def cli_record_dir(tmp_path: Path) -> Path:
+    return _record_dir(tmp_path, "local", 31337)
 
 
 def _free_port() -> int:
@@ -200,13 +204,7 @@ def test_abi_needs_no_chain_and_writes_every_contracts_file(cli_runner, tmp_path
 
 @pytest.fixture
 def sepolia_record_dir(tmp_path: Path) -> Path:
-    """A deployments directory holding a (fake) Sepolia record."""
-    directory = tmp_path / "deployments"
-    record = DeploymentRecord(
-        network="ethereum:sepolia", chain_id=11155111, config="sepolia", deployer=OWNER
-    )
-    write_record(record_path("sepolia", directory), record)
-    return directory
+    return _record_dir(tmp_path, "sepolia", 11155111)
 
 
 def test_an_unset_node_url_variable_is_named(cli_runner, sepolia_record_dir):
