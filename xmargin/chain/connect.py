@@ -199,9 +199,10 @@ def connect(choice: str, rpc: str | None = None) -> Iterator[Connection]:
         raise no_uri(provider.network.ecosystem.name, name) from err
     if uri.startswith(("http://", "https://")):
         answered = probe(uri)
-        expected = provider.network.chain_id
-        if not provider.network.is_local and answered != expected:
-            raise other_chain(uri, answered, name, expected)
+        # A local network's chain id is the node's own (asking it needs a
+        # connection); a public one's is fixed, and checked here.
+        if not provider.network.is_local and answered != provider.network.chain_id:
+            raise other_chain(uri, answered, name, provider.network.chain_id)
     # A reader looks at the chain that is there: never start a node.
     if hasattr(provider, "allow_start"):
         provider.allow_start = False
