@@ -560,7 +560,7 @@ def _totals(market_id: uint256) -> MarketTotals:
     w: uint256 = self.oi_word[market_id]
     sums: int256[2] = self.pool_sums[market_id]
     return MarketTotals(
-        skew=convert(w & LANE_128, int256) - convert(w >> 128, int256),
+        skew=self._skew(market_id),
         long_oi=w & LANE_128,
         short_oi=w >> 128,
         entry_sum=sums[0],
