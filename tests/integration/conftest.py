@@ -97,6 +97,8 @@ def ape_run(ape_env: dict[str, str]):
             ["ape", "run", *args],
             cwd=ROOT,
             env={**ape_env, **(env or {})},
+            # No terminal: a prompt (a passphrase) fails at once, as in CI.
+            stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -52,8 +52,9 @@ def _contract(w3: Web3, abi, name: str, address: str):
     return w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi(name))
 
 
-def _record(deployments_dir: Path, network: str) -> dict:
-    return json.loads((deployments_dir / f"{network}.json").read_text())
+def _record(deployments_dir: Path, key: str) -> dict:
+    """The record `<ecosystem>-<chain id>.json`, e.g. `ethereum-31337`."""
+    return json.loads((deployments_dir / f"{key}.json").read_text())
 
 
 def _ok(result) -> str:
@@ -68,7 +69,7 @@ def deploy_crowd(node, ape_run, deployments_dir: Path, abi, count: int):
     on_node += (json.dumps({"host": node.url}),)
     _ok(ape_run("deploy", *on_node))
     _ok(ape_run("crowd", *on_node, "--count", str(count)))
-    record = _record(deployments_dir, "local")
+    record = _record(deployments_dir, "ethereum-31337")
     ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])
     lens = _contract(node.w3, abi, "ClearinghouseLens", record["contracts"]["ClearinghouseLens"])
     accounts = [tuple(ch.functions.account_at(i).call()) for i in range(count)]
@@ -90,12 +91,12 @@ def test_local_deploy_converges_and_is_idempotent(
     assert f"{LOCAL_DEPLOY_TXS} transaction(s) sent" in out
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == LOCAL_DEPLOY_TXS
 
-    record = _record(deployments_dir, "local")
+    record = _record(deployments_dir, "ethereum-31337")
     assert record["chain_id"] == 31337
     assert record["genesis"] == "0x" + bytes(node.w3.eth.get_block(0)["hash"]).hex()
     # Beside the record, every contract's ABI (issue 21): the Clearinghouse's
     # file alone reaches the extensions' functions at its address.
-    published = deployments_dir / "local.abi"
+    published = deployments_dir / "ethereum-31337.abi"
     for name in DEPLOYABLES:
         assert json.loads((published / f"{name}.json").read_text()) == abi(name), name
     ch = node.w3.eth.contract(
@@ -155,7 +156,7 @@ def test_local_deploy_converges_and_is_idempotent(
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == LOCAL_DEPLOY_TXS + 1
     weth = record["assets"]["WETH"]["token"]
     assert ch.functions.asset_config(weth).call()[6] == 25_000 * E18
-    assert _record(deployments_dir, "local")["contracts"] == record["contracts"]
+    assert _record(deployments_dir, "ethereum-31337")["contracts"] == record["contracts"]
 
 
 def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_dir, abi, tmp_path):
@@ -190,17 +191,26 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
     assert refused.returncode != 0
     assert "allow_mocks: true" in refused.stdout + refused.stderr
     assert node.w3.eth.get_transaction_count(deployer.address) == 0
-    assert not (deployments_dir / "sepolia.json").exists()
+    assert list(deployments_dir.glob("*")) == []
+
+    # Without the passphrase variable and without a terminal to ask on, the
+    # first signature fails: nothing sent and, issue 21, no empty record
+    # left behind for the next reader to take for a deployment.
+    config.write_text("allow_mocks: true\n" + TESTNET_CONFIG)
+    no_passphrase = {k: v for k, v in env.items() if not k.endswith("_PASSPHRASE")}
+    aborted = ape_run(*args, env=no_passphrase)  # stdin: /dev/null
+    assert aborted.returncode != 0
+    assert node.w3.eth.get_transaction_count(deployer.address) == 0
+    assert list(deployments_dir.glob("*")) == []
 
     # Named explicitly, they are deployed: 2 tokens, 1 feed, router, set_feed,
     # admin, liquidator, pool and orders extensions, Clearinghouse,
     # list_asset, lens.
-    config.write_text("allow_mocks: true\n" + TESTNET_CONFIG)
     out = _ok(ape_run(*args, env=env))
     assert "12 transaction(s) sent" in out
     assert node.w3.eth.get_transaction_count(deployer.address) == 12
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
-    record = _record(deployments_dir, "sepolia")
+    record = _record(deployments_dir, "ethereum-11155111")
     assert record["chain_id"] == 11155111
     assert record["deployer"] == deployer.address
     ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])

@@ -43,7 +43,7 @@ def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
 
     _ok(ape_run("deploy", *on_node))
     _ok(ape_run("crowd", *on_node, "--count", str(CROWD)))
-    record = _record(deployments_dir, "local")
+    record = _record(deployments_dir, "ethereum-31337")
     ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])
     lens = _contract(node.w3, abi, "ClearinghouseLens", record["contracts"]["ClearinghouseLens"])
     assert ch.functions.num_accounts().call() == CROWD

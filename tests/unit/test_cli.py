@@ -1,13 +1,19 @@
 """`xmargin` (xmargin.ui.cli) error paths through click's CliRunner: each failure
 is a click error that says what to do, with a non-zero exit and no traceback.
 
-No node is needed: a missing record is found before connecting, and the
-unreachable node is a free port nobody listens on.
+No real node is needed: a public network's missing record is found before
+connecting, a local one's through a stub node that answers its chain id,
+and the unreachable node is a free port nobody listens on.
 """
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -30,7 +36,7 @@ def _record_dir(tmp_path: Path, network: str, chain_id: int) -> Path:
     record = DeploymentRecord(
         network=f"ethereum:{network}", chain_id=chain_id, config=network, deployer=OWNER
     )
-    write_record(record_path(network, directory), record)
+    write_record(record_path("ethereum", chain_id, directory), record)
     return directory
 
 
@@ -43,6 +49,32 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def _stub_node(chain_id: int) -> Iterator[str]:
+    """A JSON-RPC "node" on a free port that answers every call with
+    `chain_id` (enough for the checks made before a real connection)."""
+
+    class Node(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": hex(chain_id)}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Node)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
 
 
 def _failed(result, code: int = 1) -> str:
@@ -63,12 +95,46 @@ def _failed(result, code: int = 1) -> str:
     ],
 )
 def test_no_deployment_record_says_how_to_deploy(cli_runner, tmp_path, args):
+    """A local record is keyed by the chain id its node answers (a stub
+    node here answers 31337): `ethereum-31337.json`."""
     empty = tmp_path / "nothing-here"
-    result = cli_runner.invoke(main, args, env={DIR_ENV: str(empty)})
+    with _stub_node(31337) as url:
+        result = cli_runner.invoke(main, [*args, "--rpc", url], env={DIR_ENV: str(empty)})
     out = _failed(result)
     assert "no deployment for network 'local'" in out
-    assert str(empty / "local.json") in out
-    assert "ape run deploy --network <ecosystem>:local:<provider>" in out
+    assert str(empty / "ethereum-31337.json") in out
+    assert "ape run deploy --network ethereum:local:<provider>" in out
+
+
+def test_a_public_networks_missing_record_needs_no_node(cli_runner, tmp_path):
+    """Sepolia's chain id is known without a node: the record is looked for
+    first, keyed by ecosystem and chain id (issue 21: `ethereum:sepolia`
+    and `arbitrum:sepolia` shared `sepolia.json`)."""
+    empty = tmp_path / "nothing-here"
+    result = cli_runner.invoke(
+        main,
+        [
+            "accounts",
+            "--network",
+            "ethereum:sepolia:node",
+            "--rpc",
+            f"http://127.0.0.1:{_free_port()}",
+        ],
+        env={DIR_ENV: str(empty)},
+    )
+    assert str(empty / "ethereum-11155111.json") in _failed(result)
+
+
+def test_a_record_of_the_old_layout_is_named_with_the_move(cli_runner, tmp_path):
+    """A record kept by network name (before issue 21) is not read as
+    another chain's: the message says which file to move where."""
+    directory = _record_dir(tmp_path, "sepolia", 11155111)
+    (directory / "ethereum-11155111.json").rename(directory / "sepolia.json")
+    result = cli_runner.invoke(
+        main, ["accounts", "--network", "ethereum:sepolia:node"], env={DIR_ENV: str(directory)}
+    )
+    out = _failed(result)
+    assert f"mv {directory / 'sepolia.json'} {directory / 'ethereum-11155111.json'}" in out
 
 
 def test_unreachable_node_says_start_one_or_pass_network(cli_runner, cli_record_dir):
@@ -99,9 +165,11 @@ def test_unknown_network_choice(cli_runner, cli_record_dir):
 def test_a_broken_record_says_move_it_away(cli_runner, tmp_path):
     directory = tmp_path / "deployments"
     directory.mkdir()
-    (directory / "local.json").write_text("{not json")
-    out = _failed(cli_runner.invoke(main, ["accounts"], env={DIR_ENV: str(directory)}))
-    assert "is not a deployment record" in out
+    (directory / "ethereum-11155111.json").write_text("{not json")
+    result = cli_runner.invoke(
+        main, ["accounts", "--network", "ethereum:sepolia:node"], env={DIR_ENV: str(directory)}
+    )
+    assert "is not a deployment record" in _failed(result)
 
 
 @pytest.mark.parametrize("owner", ["0x1234", "alice", OWNER + "00"])
@@ -179,8 +247,6 @@ def test_abi_needs_no_chain_and_writes_every_contracts_file(cli_runner, tmp_path
     """`xmargin abi` prints the Clearinghouse's merged ABI (no node, no
     record: the compiled contracts only); `--contract` picks another;
     `--out` writes every contract's file and names each."""
-    import json
-
     from xmargin.chain.abi import abi_json
     from xmargin.chain.sizes import DEPLOYABLES
 
@@ -227,34 +293,12 @@ def test_an_unset_node_url_variable_is_named(cli_runner, sepolia_record_dir):
 def test_a_node_of_another_chain_is_named_with_both_chain_ids(cli_runner, sepolia_record_dir):
     """Issue 21: a Sepolia choice pointed at a local node raised Ape's raw
     NetworkMismatchError. A stub node answers eth_chainId 31337."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    class Node(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": hex(31337)}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Node)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}"
-    try:
+    with _stub_node(31337) as url:
         result = cli_runner.invoke(
             main,
             ["accounts", "--network", "ethereum:sepolia:node", "--rpc", url],
             env={DIR_ENV: str(sepolia_record_dir)},
         )
-    finally:
-        server.shutdown()
     out = _failed(result)
     assert f"the node at {url} serves chain 31337, not sepolia's (11155111)" in out
 

@@ -100,7 +100,8 @@ def test_every_run_writes_the_abi_files_and_an_unwritable_place_is_only_said(
         ).transactions
 
     assert go() > 0
-    path = record_path(network_info(provider).name, tmp_path)
+    network = network_info(provider)
+    path = record_path(network.ecosystem, network.chain_id, tmp_path)
     files = sorted(p.name for p in abi_dir(path).iterdir())
     assert files == sorted(f"{n}.json" for n in DEPLOYABLES)
     for p in abi_dir(path).iterdir():
@@ -116,6 +117,94 @@ def test_every_run_writes_the_abi_files_and_an_unwritable_place_is_only_said(
     assert go() == 0
     assert any("the ABI files were not written" in line for line in said), said
     assert path.is_file()
+
+
+def test_the_record_lists_every_transaction_and_the_configs_hash(project, owner, tmp_path, chain):
+    """Issue 21: the record names the config it converged to (SHA-256 of
+    the file, what `sha256sum` prints) and every transaction sent, each
+    checked here against the node's own receipt; runs that send nothing
+    keep the history, the next change appends to it."""
+    import hashlib
+
+    import yaml
+
+    from xmargin.chain.config import load_config
+
+    provider = chain.provider
+    config_file = tmp_path / "mine.yaml"
+
+    def go(raw: dict):
+        config_file.write_text(yaml.safe_dump(raw))
+        return deploy(
+            project,
+            provider,
+            owner,
+            load_config(config_file),
+            network_info(provider),
+            directory=tmp_path,
+            log=lambda _: None,
+        )
+
+    first = go(BASE)
+    record = read_record(_record_file(tmp_path))
+    assert record is not None and record == first.record
+    assert record.config_sha256 == hashlib.sha256(config_file.read_bytes()).hexdigest()
+    assert len(record.transactions) == 16  # as in test_second_run_sends_nothing
+    assert len({t.hash for t in record.transactions}) == 16
+    for sent in record.transactions:
+        receipt = provider.get_receipt(sent.hash)
+        assert (receipt.block_number, receipt.gas_used) == (sent.block, sent.gas_used)
+        assert receipt.sender == owner.address
+        if sent.what.startswith("deployed "):
+            assert sent.what.endswith(f" at {receipt.contract_address}")
+    deployed = [t.what.split(" at ")[0] for t in record.transactions if " at 0x" in t.what]
+    assert deployed[:6] == [
+        "deployed mock token USDC",
+        "deployed mock token WETH",
+        "deployed mock feed WETH/USD",
+        "deployed mock token LINK",
+        "deployed mock feed LINK/USD",
+        "deployed OracleRouter",
+    ]
+
+    assert go(BASE).transactions == 0
+    assert read_record(_record_file(tmp_path)).transactions == record.transactions
+    changed = copy.deepcopy(BASE)
+    changed["assets"][0]["cap"] = "2000"
+    assert go(changed).transactions == 1
+    after = read_record(_record_file(tmp_path))
+    assert after.transactions[:16] == record.transactions
+    assert after.transactions[16].what == "set WETH haircuts and cap"
+    assert after.config_sha256 == hashlib.sha256(config_file.read_bytes()).hexdigest()
+    assert after.config_sha256 != record.config_sha256
+
+
+def test_a_run_that_sends_nothing_writes_no_record(project, owner, tmp_path, chain):
+    """Issue 21: a first deploy that stops before its first transaction (no
+    passphrase and no terminal to ask one on: the account refuses to sign)
+    left an empty record behind, which the next readers took for a
+    deployment. Now nothing is written: no record, no ABI files."""
+    from xmargin.chain.deployments import abi_dir
+
+    class Locked:
+        address = owner.address
+
+        def deploy(self, *args, **kwargs):
+            raise RuntimeError("no passphrase given and no terminal to ask for one")
+
+    with pytest.raises(RuntimeError, match="no passphrase"):
+        deploy(
+            project,
+            chain.provider,
+            Locked(),  # type: ignore[arg-type]
+            parse_config(copy.deepcopy(BASE), name="test"),
+            network_info(chain.provider),
+            directory=tmp_path,
+            log=lambda _: None,
+        )
+    assert not _record_file(tmp_path).exists()
+    assert not abi_dir(_record_file(tmp_path)).exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_record_keeps_the_engines_deployment_block(run, chain):
@@ -153,6 +242,15 @@ def test_changed_asset_list_after_a_chain_reset_is_not_confused(run, project, ch
     assert run(changed).transactions == 0
 
 
+def _record_file(tmp_path):
+    from ape import chain
+
+    from xmargin.chain.deployments import record_path
+
+    network = network_info(chain.provider)
+    return record_path(network.ecosystem, network.chain_id, tmp_path)
+
+
 def test_failed_run_keeps_what_it_deployed(run, make_token, tmp_path):
     """Review case: a failure late in a run must not lose the contracts
     deployed before it; the next run reuses them."""
@@ -161,7 +259,7 @@ def test_failed_run_keeps_what_it_deployed(run, make_token, tmp_path):
     wrong["assets"][1] |= {"address": real_link.address, "decimals": 8}
     with pytest.raises(DeploymentError, match="has 18 decimals, the config says 8"):
         run(wrong)
-    partial = read_record(tmp_path / "local.json")
+    partial = read_record(_record_file(tmp_path))
     assert partial is not None and set(partial.assets) == {"USDC", "WETH"}
     fixed = copy.deepcopy(BASE)
     fixed["assets"][1] |= {"address": real_link.address}

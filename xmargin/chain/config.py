@@ -13,6 +13,7 @@ other chain unless the config sets `allow_mocks: true` explicitly.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -150,6 +151,8 @@ class DeployConfig:
     liquidation_capacity: Capacity | None = None
     # Portfolio margin: risk groups (keyed by asset symbol) and the scenario set.
     portfolio: pm.PortfolioConfig | None = None
+    # SHA-256 of the file it was read from (recorded with the deployment).
+    sha256: str = ""
 
     @property
     def all_assets(self) -> tuple[AssetConfig, ...]:
@@ -180,10 +183,11 @@ def load_config(path: str | Path) -> DeployConfig:
         p = CONFIG_DIR / f"{p.name}.yaml"
     if not p.is_file():
         raise ConfigError(f"no deployment config at {p}")
-    raw = yaml.safe_load(p.read_text())
+    data = p.read_bytes()
+    raw = yaml.safe_load(data)
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a mapping at the top level")
-    return parse_config(raw, name=p.stem)
+    return replace(parse_config(raw, name=p.stem), sha256=hashlib.sha256(data).hexdigest())
 
 
 def parse_config(raw: dict[str, object], name: str = "config") -> DeployConfig:

@@ -10,15 +10,17 @@ at the chain that is already there. Every way this can fail raises
 that says what to do, in this order:
 
 1. the network choice is unknown to Ape;
-2. there is no deployment record for that network (checked before
-   connecting, so it needs no node);
+2. a public network has no deployment record (records are keyed by
+   ecosystem and chain id, and a public network's chain id is known without
+   a node, so this needs none);
 3. the network has no node URL (its `ape-config.yaml` entry reads an
    environment variable that is not set: the message names it);
 4. no node answers at the provider's URI;
 5. the node serves another chain than the network's (a Sepolia choice
    pointed at a local node);
-6. the record is for another chain id, or for another chain with the same
-   id (its genesis block differs: a restarted local node).
+6. a local network has no record for the chain id its node answers;
+7. the record is for another chain with the same id (its genesis block
+   differs: a restarted local node).
 
 The chain id is asked of the node itself: Ape's node provider reports the
 configured one for local networks (1337 unless `node.ethereum.local.chain_id`
@@ -30,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -43,6 +45,7 @@ from ape.exceptions import ConfigError, NetworkError, NetworkMismatchError, Prov
 from xmargin.chain.deployments import (
     REPO_ROOT,
     DeploymentRecord,
+    missing_record,
     read_record,
     record_path,
     require_record,
@@ -71,12 +74,14 @@ class NetworkInfo:
 
 
 def network_info(provider: ProviderAPI) -> NetworkInfo:
-    """The NetworkInfo of a connected Ape provider."""
+    """The NetworkInfo of a connected Ape provider. A local network's chain
+    id is the node's own: records are keyed by it, and Ape's node provider
+    reports the configured one whatever the node is."""
     network = provider.network
     return NetworkInfo(
         ecosystem=network.ecosystem.name,
         name=network.name,
-        chain_id=provider.chain_id,
+        chain_id=node_chain_id(provider) if network.is_local else provider.chain_id,
         is_local=network.is_local,
     )
 
@@ -178,31 +183,45 @@ def unreachable(uri: str) -> ConnectError:
     )
 
 
+def find_record(ecosystem: str, name: str, chain_id: int) -> Path:
+    """The path of the chain's record, or ConnectError if there is none."""
+    path = record_path(ecosystem, chain_id)
+    if read_record(path) is None:
+        raise ConnectError(
+            missing_record(
+                name,
+                path,
+                f"deploy first (`ape run deploy --network {ecosystem}:{name}:<provider>`), "
+                "pass the --network it was deployed on, or point XMARGIN_DEPLOYMENTS_DIR at "
+                "its records",
+            )
+        )
+    return path
+
+
 @contextmanager
 def connect(choice: str, rpc: str | None = None) -> Iterator[Connection]:
     """Connects to the node of `choice` (at `rpc` if given) and yields the
     Connection, disconnecting after. See the module's notes for the errors."""
     provider = provider_for(choice, rpc)
     name = provider.network.name
-    path = record_path(name)
-    if read_record(path) is None:
-        raise ConnectError(
-            f"no deployment for network '{name}' ({path} is missing): deploy first "
-            f"(`ape run deploy --network <ecosystem>:{name}:<provider>`), pass the --network "
-            "it was deployed on, or point XMARGIN_DEPLOYMENTS_DIR at its records"
-        )
+    ecosystem = provider.network.ecosystem.name
+    is_local = provider.network.is_local
+    # A public network's chain id is fixed: its record is looked for before
+    # any node. A local one's is the node's own, asked below.
+    path = None if is_local else find_record(ecosystem, name, provider.network.chain_id)
     try:
         uri = str(getattr(provider, "uri", "") or "")
     except (ProviderError, ConfigError) as err:
         # No URL ("Missing URI"), or the config's `${VAR}` left unexpanded
         # ("Invalid uri: ${VAR}"), as Ape loaded it.
-        raise no_uri(provider.network.ecosystem.name, name) from err
+        raise no_uri(ecosystem, name) from err
     if uri.startswith(("http://", "https://")):
         answered = probe(uri)
-        # A local network's chain id is the node's own (asking it needs a
-        # connection); a public one's is fixed, and checked here.
-        if not provider.network.is_local and answered != provider.network.chain_id:
+        if not is_local and answered != provider.network.chain_id:
             raise other_chain(uri, answered, name, provider.network.chain_id)
+        if path is None:
+            path = find_record(ecosystem, name, answered)
     # A reader looks at the chain that is there: never start a node.
     if hasattr(provider, "allow_start"):
         provider.allow_start = False
@@ -218,9 +237,11 @@ def connect(choice: str, rpc: str | None = None) -> Iterator[Connection]:
     try:
         if not connected.is_connected:
             raise unreachable(uri or choice)
-        chain_id = node_chain_id(connected)
-        network = replace(network_info(connected), chain_id=chain_id)
-        record = require_record(name, chain_id)
+        network = network_info(connected)
+        chain_id = network.chain_id
+        if path is None:
+            path = find_record(ecosystem, name, chain_id)
+        record = require_record(ecosystem, name, chain_id)
         check_genesis(record, genesis_hash(connected), name)
         yield Connection(provider=connected, network=network, record=record, record_path=path)
     finally:

@@ -1,15 +1,20 @@
-"""The deployment record: `deployments/<network>.json`.
+"""The deployment record: `deployments/<ecosystem>-<chain id>.json`.
 
 `xmargin.ops.deploy` writes it; the demo, keeper and CLI read it to find the
-contracts. It is plain JSON so any tool can read it:
+contracts. It is keyed by ecosystem and chain id (`ethereum-11155111.json`,
+`arbitrum-421614.json`), like Foundry's `broadcast/<chain id>/`: two
+ecosystems' "sepolia" never collide. It is plain JSON so any tool can read it:
 
     {
       "network": "ethereum:sepolia", "chain_id": 11155111, "config": "sepolia",
-      "deployer": "0x...", "genesis": "0x...",
+      "config_sha256": "...", "deployer": "0x...", "genesis": "0x...",
       "contracts": {"OracleRouter": "0x...", "ClearinghouseAdmin": "0x...",
                     "Clearinghouse": "0x..."},
       "assets": {"WETH": {"token": "0x...", "decimals": 18, "feed": "0x...",
-                          "second_feed": null, "mock_token": false, "mock_feed": false}}
+                          "second_feed": null, "mock_token": false, "mock_feed": false}},
+      "markets": {"ETH-PERP": 0}, "block": 1234,
+      "transactions": [{"what": "deployed OracleRouter", "hash": "0x...",
+                        "block": 1234, "gas_used": 812345}]
     }
 """
 
@@ -44,6 +49,16 @@ class AssetRecord:
 
 
 @dataclass
+class TransactionRecord:
+    """One transaction a deploy sent: what it did, its hash, where it landed."""
+
+    what: str
+    hash: str
+    block: int
+    gas_used: int
+
+
+@dataclass
 class DeploymentRecord:
     network: str
     chain_id: int
@@ -58,6 +73,10 @@ class DeploymentRecord:
     # The block the Clearinghouse was deployed in: where readers of its
     # events (the keeper's replica, the report) start.
     block: int = 0
+    # SHA-256 of the config file the last run converged to (`sha256sum`).
+    config_sha256: str = ""
+    # Every transaction the deploy runs sent to this deployment, oldest first.
+    transactions: list[TransactionRecord] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
@@ -66,20 +85,40 @@ class DeploymentRecord:
     def from_json(cls, text: str) -> DeploymentRecord:
         raw = json.loads(text)
         assets = {k: AssetRecord(**v) for k, v in raw.pop("assets", {}).items()}
-        return cls(**raw, assets=assets)
+        sent = [TransactionRecord(**t) for t in raw.pop("transactions", [])]
+        return cls(**raw, assets=assets, transactions=sent)
 
 
 def deployments_dir() -> Path:
     return Path(os.environ.get(DIR_ENV) or DEFAULT_DIR)
 
 
-def record_path(network_name: str, directory: Path | None = None) -> Path:
-    """`deployments/<network>.json`, e.g. `local.json`, `sepolia.json`."""
+def record_path(ecosystem: str, chain_id: int, directory: Path | None = None) -> Path:
+    """`deployments/<ecosystem>-<chain id>.json`, e.g. `ethereum-11155111.json`
+    (Sepolia), `ethereum-31337.json` (an anvil)."""
+    return (directory or deployments_dir()) / f"{ecosystem}-{chain_id}.json"
+
+
+def legacy_record_path(network_name: str, directory: Path | None = None) -> Path:
+    """Where records were kept before they were keyed by chain id
+    (`deployments/<network name>.json`): named in the "missing" message."""
     return (directory or deployments_dir()) / f"{network_name}.json"
 
 
+def missing_record(network_name: str, path: Path, deploy_hint: str) -> str:
+    """What to say when `path` holds no record: deploy, or rename an old one."""
+    legacy = legacy_record_path(network_name, path.parent)
+    if legacy.is_file():
+        return (
+            f"no deployment for network '{network_name}' ({path} is missing); {legacy} is a "
+            f"record of the older layout (keyed by network name): `mv {legacy} {path}` "
+            f"(and its .abi/ directory) if it is this chain's"
+        )
+    return f"no deployment for network '{network_name}' ({path} is missing): {deploy_hint}"
+
+
 def abi_dir(record: Path) -> Path:
-    """Where a deployment's ABIs are written: `deployments/<network>.abi/`."""
+    """Where a deployment's ABIs are written: `deployments/<ecosystem>-<chain id>.abi/`."""
     return record.with_suffix(".abi")
 
 
@@ -99,14 +138,19 @@ def write_record(path: Path, record: DeploymentRecord) -> None:
     tmp.replace(path)
 
 
-def require_record(network_name: str, chain_id: int, directory: Path | None = None):
-    """The record for a network, or a DeploymentError that says what to do."""
-    path = record_path(network_name, directory)
+def require_record(
+    ecosystem: str, network_name: str, chain_id: int, directory: Path | None = None
+) -> DeploymentRecord:
+    """The record for a chain, or a DeploymentError that says what to do."""
+    path = record_path(ecosystem, chain_id, directory)
     record = read_record(path)
     if record is None:
         raise DeploymentError(
-            f"no deployment for network '{network_name}' ({path} is missing): "
-            f"run `ape run deploy --network <ecosystem>:{network_name}:<provider>` first"
+            missing_record(
+                network_name,
+                path,
+                f"run `ape run deploy --network {ecosystem}:{network_name}:<provider>` first",
+            )
         )
     if record.chain_id != chain_id:
         raise DeploymentError(

@@ -1,7 +1,7 @@
 """Deploys xmargin from a config and converges it to that config.
 
 `deploy()` reads what is already on chain (the addresses recorded in
-`deployments/<network>.json` that still have code) and sends only the
+`deployments/<ecosystem>-<chain id>.json` that still have code) and sends only the
 transactions needed to make the chain match the config: a first run deploys
 and configures everything, a second run with the same config sends nothing,
 and a changed haircut or cap sends exactly one `set_asset_params`.
@@ -37,6 +37,7 @@ from xmargin.chain.deployments import (
     AssetRecord,
     DeploymentError,
     DeploymentRecord,
+    TransactionRecord,
     abi_dir,
     read_record,
     record_path,
@@ -48,6 +49,7 @@ from xmargin.maths import portfolio as pm
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
     from ape.api.providers import ProviderAPI
+    from ape.api.transactions import ReceiptAPI
     from ape.contracts.base import ContractContainer, ContractInstance, ContractTransactionHandler
     from ape.managers.project import ProjectManager
 
@@ -60,6 +62,11 @@ class DeployResult:
     record: DeploymentRecord
     path: Path
     transactions: int
+
+
+def _hex(value: str | bytes) -> str:
+    """A transaction hash as 0x-hex, whichever form Ape gives it in."""
+    return value if isinstance(value, str) else "0x" + bytes(value).hex()
 
 
 def check_mocks_allowed(config: DeployConfig, network: NetworkInfo) -> None:
@@ -94,14 +101,20 @@ def deploy(
         log: where to say what is done.
     """
     check_mocks_allowed(config, network)
-    path = record_path(network.name, directory)
+    path = record_path(network.ecosystem, network.chain_id, directory)
+    before = read_record(path)
     run = _Run(project, provider, sender, config, network, path, log)
     try:
         run.converge()
-    finally:
-        # Also after a failure: what was deployed is reused by the next run.
-        if run.transactions or not path.exists():
+    except BaseException:
+        # Also after a failure, if anything was sent: what was deployed is
+        # reused by the next run. A run that sent nothing (no passphrase, no
+        # terminal to ask one on, a refused config) leaves no record behind.
+        if run.transactions:
             write_record(path, run.record)
+        raise
+    if run.transactions or run.record != before:
+        write_record(path, run.record)
     # Beside it, after every run that converged (sent or not), the ABIs a
     # front-end or `cast` needs at these addresses (the Clearinghouse's
     # merged with its extensions'). A directory that cannot be written is
@@ -166,6 +179,9 @@ class _Run:
             config=config.name,
             deployer=str(sender.address),
             genesis=self.genesis,
+            config_sha256=config.sha256,
+            # The history goes on where the chain's record left it.
+            transactions=list(self.previous.transactions) if self.previous else [],
         )
 
     # ------------------------------------------------------------ plan
@@ -510,16 +526,27 @@ class _Run:
         return contract
 
     def _deploy(self, label: str, container: ContractContainer, *args: Any) -> ContractInstance:
-        self.transactions += 1
         contract = self.sender.deploy(container, *args)
         self.used.add(contract.address)
-        self.log(f"deployed {label} at {contract.address}")
+        what = f"deployed {label} at {contract.address}"
+        self._sent(what, self.provider.get_receipt(str(contract.txn_hash)))
+        self.log(what)
         return contract
 
     def _send(self, label: str, method: ContractTransactionHandler, *args: Any) -> None:
-        self.transactions += 1
-        method(*args, sender=self.sender)
+        self._sent(label, method(*args, sender=self.sender))
         self.log(label)
+
+    def _sent(self, what: str, receipt: ReceiptAPI) -> None:
+        self.transactions += 1
+        self.record.transactions.append(
+            TransactionRecord(
+                what=what,
+                hash=_hex(receipt.txn_hash),
+                block=int(receipt.block_number),
+                gas_used=int(receipt.gas_used),
+            )
+        )
 
     def _reuse(self, address: str | None, container: ContractContainer) -> str | None:
         """A recorded address, if it still holds `container`'s code and is not

@@ -32,6 +32,7 @@ from xmargin.chain.connect import (
 from xmargin.chain.deployments import (
     DeploymentError,
     DeploymentRecord,
+    missing_record,
     read_record,
     record_path,
 )
@@ -145,10 +146,7 @@ def check_deployment(provider: ProviderAPI) -> Engine:
     says what to do, a network with no record, a record written on
     another chain and a record whose contracts are not this deployment's."""
     network = network_info(provider)
-    record = _record(
-        network,
-        f"no deployment record for {network.name}: run `ape run deploy --network ...` first",
-    )
+    record = _record(network, "run `ape run deploy --network ...` first")
     try:
         check_genesis(record, genesis_hash(provider), network.name)
         engine = load_engine(project, record)
@@ -165,7 +163,7 @@ def crowd(provider: ProviderAPI, count: int, owners: str) -> None:
     network = network_info(provider)
     if not network.is_local:
         raise click.UsageError("the crowd mints mock tokens: local networks only")
-    record = _record(network, "no local deployment record: run `ape run deploy` first")
+    record = _record(network, "run `ape run deploy` first")
     engine = load_engine(project, record)
     owner_accounts = [accounts.test_accounts[int(i)] for i in owners.split(",")]
     plan = open_crowd(engine, owner_accounts, count)
@@ -200,9 +198,10 @@ def size() -> None:
         )
 
 
-def _record(network: NetworkInfo, missing: str) -> DeploymentRecord:
-    """This network's deployment record, or a click error saying `missing`."""
-    record = read_record(record_path(network.name))
+def _record(network: NetworkInfo, hint: str) -> DeploymentRecord:
+    """This chain's deployment record, or a click error: none, and `hint`."""
+    path = record_path(network.ecosystem, network.chain_id)
+    record = read_record(path)
     if record is None:
-        raise click.ClickException(missing)
+        raise click.ClickException(missing_record(network.name, path, hint))
     return record

@@ -5,8 +5,8 @@
     xmargin chart OWNER [--sub N] --out health.png   equity and MM against each price move
     xmargin report [--out report.png]    pool, insurance fund, bad debt, liquidations
 
-Every command reads `deployments/<network>.json` (XMARGIN_DEPLOYMENTS_DIR
-overrides the directory) and reads the chain through an already running
+Every command reads `deployments/<ecosystem>-<chain id>.json`
+(XMARGIN_DEPLOYMENTS_DIR overrides the directory) and reads the chain through an already running
 node: `--network` is an Ape network choice (default `ethereum:local:node`,
 http://127.0.0.1:8545), `--rpc URL` points it at another node. Nothing is
 ever sent. Errors are click errors that say what to do (exit 1; 2 for a bad
