@@ -6,11 +6,14 @@ back through the config parser under test.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from eth_account import Account
 from web3 import Web3
 
@@ -87,6 +90,16 @@ def test_local_deploy_converges_and_is_idempotent(
         json.dumps({"host": node.url}),
     )
 
+    # A dry run on a local node runs between a snapshot and its revert:
+    # the plan, and the node as it was (no block, no nonce, no record).
+    head = node.w3.eth.block_number
+    out = _ok(ape_run("deploy", *on_node, "--dry-run"))
+    assert f"dry run on a snapshot of ethereum:local (chain 31337) at block {head}" in out
+    assert len(_plan_rows(out)) == LOCAL_DEPLOY_TXS
+    assert node.w3.eth.block_number == head
+    assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
+    assert list(deployments_dir.glob("*")) == []
+
     out = _ok(ape_run("deploy", *on_node))
     assert f"{LOCAL_DEPLOY_TXS} transaction(s) sent" in out
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == LOCAL_DEPLOY_TXS
@@ -159,10 +172,10 @@ def test_local_deploy_converges_and_is_idempotent(
     assert _record(deployments_dir, "ethereum-31337")["contracts"] == record["contracts"]
 
 
-def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_dir, abi, tmp_path):
-    node = start_anvil(chain_id=11155111)
-    # An imported keyfile account, as `ape accounts import` leaves it, in a
-    # private Ape data folder; its passphrase comes from the environment.
+def _keyfile_deployer(node, tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """An imported keyfile account `deployer`, as `ape accounts import`
+    leaves it, in a private Ape data folder, funded with 10 ETH; and the
+    environment of a run that signs with it (passphrase from the variable)."""
     data = tmp_path / "ape-data"
     (data / "accounts").mkdir(parents=True)
     deployer = Account.create()
@@ -174,6 +187,12 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
         "XMARGIN_SEPOLIA_RPC": node.url,
         "APE_ACCOUNTS_deployer_PASSPHRASE": "correct horse battery staple",
     }
+    return deployer.address, env
+
+
+def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_dir, abi, tmp_path):
+    node = start_anvil(chain_id=11155111)
+    deployer, env = _keyfile_deployer(node, tmp_path)
     config = tmp_path / "testnet.yaml"
     config.write_text(TESTNET_CONFIG)
     args = (
@@ -190,7 +209,7 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
     refused = ape_run(*args, env=env)
     assert refused.returncode != 0
     assert "allow_mocks: true" in refused.stdout + refused.stderr
-    assert node.w3.eth.get_transaction_count(deployer.address) == 0
+    assert node.w3.eth.get_transaction_count(deployer) == 0
     assert list(deployments_dir.glob("*")) == []
 
     # Without the passphrase variable and without a terminal to ask on, the
@@ -200,7 +219,7 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
     no_passphrase = {k: v for k, v in env.items() if not k.endswith("_PASSPHRASE")}
     aborted = ape_run(*args, env=no_passphrase)  # stdin: /dev/null
     assert aborted.returncode != 0
-    assert node.w3.eth.get_transaction_count(deployer.address) == 0
+    assert node.w3.eth.get_transaction_count(deployer) == 0
     assert list(deployments_dir.glob("*")) == []
 
     # Named explicitly, they are deployed: 2 tokens, 1 feed, router, set_feed,
@@ -208,29 +227,135 @@ def test_testnet_deploy_with_keyfile_account(start_anvil, ape_run, deployments_d
     # list_asset, lens.
     out = _ok(ape_run(*args, env=env))
     assert "12 transaction(s) sent" in out
-    assert node.w3.eth.get_transaction_count(deployer.address) == 12
+    assert node.w3.eth.get_transaction_count(deployer) == 12
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
     record = _record(deployments_dir, "ethereum-11155111")
     assert record["chain_id"] == 11155111
-    assert record["deployer"] == deployer.address
+    assert record["deployer"] == deployer
     ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])
-    assert ch.functions.owner().call() == deployer.address
+    assert ch.functions.owner().call() == deployer
     weth = record["assets"]["WETH"]["token"]
     assert ch.functions.asset_config(weth).call()[6] == 100 * E18
 
     # Idempotent on the testnet path too.
     out = _ok(ape_run(*args, env=env))
     assert "no transaction sent" in out
-    assert node.w3.eth.get_transaction_count(deployer.address) == 12
+    assert node.w3.eth.get_transaction_count(deployer) == 12
 
     # With a wrong passphrase the keyfile stays locked: a config change that
     # needs a transaction is not sent, by this or by any other account.
     config.write_text(("allow_mocks: true\n" + TESTNET_CONFIG).replace('cap: "100"', 'cap: "200"'))
     locked = ape_run(*args, env={**env, "APE_ACCOUNTS_deployer_PASSPHRASE": "wrong"})
     assert locked.returncode != 0
-    assert node.w3.eth.get_transaction_count(deployer.address) == 12
+    assert node.w3.eth.get_transaction_count(deployer) == 12
     assert node.w3.eth.get_transaction_count(ANVIL_ACCOUNT_0) == 0
     assert ch.functions.asset_config(weth).call()[6] == 100 * E18
+
+
+def _plant(node, abi, project, name: str, args: tuple, at: str) -> None:
+    """Puts a mock's code and state at `at`, an address of the real network
+    the node stands in for: deployed once from anvil's account 0, then its
+    runtime code copied there (`anvil_setCode`) with its first storage
+    slots (every non-mapping variable of the mocks lives in them)."""
+    container = getattr(project, name).contract_type
+    factory = node.w3.eth.contract(abi=abi(name), bytecode=container.deployment_bytecode.bytecode)
+    receipt = node.w3.eth.wait_for_transaction_receipt(
+        factory.constructor(*args).transact({"from": ANVIL_ACCOUNT_0})
+    )
+    source = receipt["contractAddress"]
+    rpc = node.w3.provider.make_request
+    rpc("anvil_setCode", [at, "0x" + bytes(node.w3.eth.get_code(source)).hex()])
+    for slot in range(32):
+        value = node.w3.eth.get_storage_at(source, slot)
+        rpc("anvil_setStorageAt", [at, hex(slot), "0x" + bytes(value).hex().rjust(64, "0")])
+
+
+def _plan_rows(out: str) -> list[tuple[str, int]]:
+    """(what, gas) of each row of a dry run's plan."""
+    rows = re.findall(r"^ +\d+  (.+?) +([\d,]+)$", out, flags=re.M)
+    return [(what.strip(), int(gas.replace(",", ""))) for what, gas in rows]
+
+
+def test_sepolia_example_dry_run_then_deploy(
+    start_anvil, ape_run, deployments_dir, abi, project, tmp_path
+):
+    """Issue 21's testnet path, for real: `config/sepolia.example.yaml` (real
+    Sepolia tokens and Chainlink feeds, no mocks) on an anvil serving chain
+    11155111 whose config addresses hold mock code, deployed by an imported
+    keyfile account. The dry run needs no passphrase, sends nothing, writes
+    no record and leaves no fork running; the real run then sends exactly
+    the planned transactions, with the planned gas."""
+    node = start_anvil(chain_id=11155111)
+    deployer, env = _keyfile_deployer(node, tmp_path)
+    example = yaml.safe_load((ROOT / "config" / "sepolia.example.yaml").read_text())
+    for a in [example["quote"], *example["assets"]]:
+        token = (a["symbol"], a["symbol"], a["decimals"])
+        _plant(node, abi, project, "MockERC20", token, a["address"])
+    prices = {"WETH": 3_000, "LINK": 15}
+    for a in example["assets"]:
+        feed = a["feed"]
+        args = (feed["decimals"], f"{a['symbol']} / USD", prices[a["symbol"]] * 10**8)
+        _plant(node, abi, project, "MockAggregator", args, feed["address"])
+    deploy = ("deploy", "--network", "ethereum:sepolia:node", "--account", "deployer")
+    args = (*deploy, "--config", "sepolia.example")
+    no_passphrase = {k: v for k, v in env.items() if not k.endswith("_PASSPHRASE")}
+    head = node.w3.eth.block_number
+
+    out = _ok(ape_run(*args, "--dry-run", env=no_passphrase))
+    assert f"dry run on a fork of ethereum:sepolia (chain 11155111) at block {head}" in out
+    planned = _plan_rows(out)
+    # router, 2 set_feed, admin, liquidator, pool and orders extensions,
+    # Clearinghouse, 2 list_asset (USDC is listed by the constructor),
+    # LiquidityPool, set_pool, set_pool_buffer, set_total_reserve_factor,
+    # 2 list_market, 2 set_market_caps, 2 set_order_rules,
+    # set_liquidation_params, set_liquidation_capacity, lens
+    assert len(planned) == 23, out
+    total = sum(g for _, g in planned)
+    assert f"a real run would send 23 transaction(s) using {total:,} gas" in out
+    assert node.w3.eth.get_transaction_count(deployer) == 0
+    assert node.w3.eth.block_number == head
+    assert list(deployments_dir.glob("*")) == []
+    leftover = subprocess.run(["pgrep", "-f", f"fork-url {node.url}"], capture_output=True)
+    assert leftover.returncode == 1, "the dry run's fork is still running"
+
+    out = _ok(ape_run(*args, env=env))
+    assert "23 transaction(s) sent" in out
+    record = _record(deployments_dir, "ethereum-11155111")
+    sent = [(t["what"], t["gas_used"]) for t in record["transactions"]]
+    assert [w for w, _ in sent] == [w for w, _ in planned]
+    for (what, gas), (_, planned_gas) in zip(sent, planned, strict=True):
+        assert abs(gas - planned_gas) <= planned_gas // 100, what
+    for t in record["transactions"]:
+        receipt = node.w3.eth.get_transaction_receipt(t["hash"])
+        assert (receipt["from"], receipt["gasUsed"]) == (deployer, t["gas_used"])
+    config_bytes = (ROOT / "config" / "sepolia.example.yaml").read_bytes()
+    assert record["config_sha256"] == hashlib.sha256(config_bytes).hexdigest()
+    weth, link = (a["address"] for a in example["assets"])
+    assert record["assets"]["WETH"]["token"] == weth
+    assert record["assets"]["WETH"]["feed"] == example["assets"][0]["feed"]["address"]
+    router = _contract(node.w3, abi, "OracleRouter", record["contracts"]["OracleRouter"])
+    assert router.functions.price(weth).call() == 3_000 * E18
+    assert router.functions.price(link).call() == 15 * E18
+    ch = _contract(node.w3, abi, "Clearinghouse", record["contracts"]["Clearinghouse"])
+    assert ch.functions.quote_asset().call() == example["quote"]["address"]
+    assert [ch.functions.market_params(m).call()[0] for m in (0, 1)] == [weth, link]
+
+    # A dry run of the deployed config plans nothing; of a changed cap, the
+    # one transaction a real run would send; neither sends it.
+    out = _ok(ape_run(*args, "--dry-run", env=no_passphrase))
+    assert "a real run would send nothing" in out
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(config_bytes.decode().replace('cap: "500"', 'cap: "800"'))
+    out = _ok(ape_run(*deploy, "--config", str(changed), "--dry-run", env=no_passphrase))
+    assert [w for w, _ in _plan_rows(out)] == ["set WETH haircuts and cap"]
+    assert node.w3.eth.get_transaction_count(deployer) == 23
+
+    # Verification needs an explorer plugin (none installed here): said
+    # before anything is sent.
+    refused = ape_run(*deploy, "--config", str(changed), "--verify", env=env)
+    assert refused.returncode != 0
+    assert "pip install ape-etherscan" in refused.stdout + refused.stderr
+    assert node.w3.eth.get_transaction_count(deployer) == 23
 
 
 def test_demo_end_to_end(ape_run):

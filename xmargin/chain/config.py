@@ -179,8 +179,8 @@ def load_config(path: str | Path) -> DeployConfig:
     A bare name (`local`) means `config/<name>.yaml` in this repository.
     """
     p = Path(path)
-    if not p.suffix and not p.exists():
-        p = CONFIG_DIR / f"{p.name}.yaml"
+    if not p.exists() and len(p.parts) == 1 and p.suffix not in (".yaml", ".yml"):
+        p = CONFIG_DIR / f"{p.name}.yaml"  # `sepolia.example` too
     if not p.is_file():
         raise ConfigError(f"no deployment config at {p}")
     data = p.read_bytes()

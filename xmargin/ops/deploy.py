@@ -88,6 +88,7 @@ def deploy(
     network: NetworkInfo,
     directory: Path | None = None,
     log: Log = print,
+    verify: bool = False,
 ) -> DeployResult:
     """Converges the chain to `config` and writes the deployment record.
 
@@ -99,11 +100,14 @@ def deploy(
         network: where it goes (see `network_info`).
         directory: where records live (default `deployments/`).
         log: where to say what is done.
+        verify: publish each deployed contract's source to the network's
+            block explorer (Ape's `publish`; needs an explorer plugin such
+            as ape-etherscan, checked by the caller).
     """
     check_mocks_allowed(config, network)
     path = record_path(network.ecosystem, network.chain_id, directory)
     before = read_record(path)
-    run = _Run(project, provider, sender, config, network, path, log)
+    run = _Run(project, provider, sender, config, network, path, log, verify)
     try:
         run.converge()
     except BaseException:
@@ -161,8 +165,10 @@ class _Run:
         network: NetworkInfo,
         path: Path,
         log: Log,
+        verify: bool = False,
     ) -> None:
         self.project = project
+        self.verify = verify
         self.provider = provider
         self.sender = sender
         self.config = config
@@ -526,7 +532,7 @@ class _Run:
         return contract
 
     def _deploy(self, label: str, container: ContractContainer, *args: Any) -> ContractInstance:
-        contract = self.sender.deploy(container, *args)
+        contract = self.sender.deploy(container, *args, publish=self.verify)
         self.used.add(contract.address)
         what = f"deployed {label} at {contract.address}"
         self._sent(what, self.provider.get_receipt(str(contract.txn_hash)))

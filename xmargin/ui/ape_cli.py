@@ -84,18 +84,36 @@ def sending_account(
     return account
 
 
-def deploy(provider: ProviderAPI, config_name: str | None, alias: str | None) -> None:
+def deploy(
+    provider: ProviderAPI,
+    config_name: str | None,
+    alias: str | None,
+    dry_run: bool = False,
+    verify: bool = False,
+) -> None:
     """`ape run deploy`: converge the chain to a config (default `local` on a
-    local network) and write the deployment record."""
+    local network) and write the deployment record; with `dry_run`, print
+    what a real run would send and its gas, sending nothing
+    (`xmargin.ops.dry_run`); with `verify`, publish every deployed
+    contract's source to the network's explorer."""
     network = network_info(provider)
     if config_name is None:
         if not network.is_local:
             raise click.UsageError("pass --config <name|path> for a non-local network")
         config_name = "local"
+    if verify and not dry_run:
+        check_verifiable(provider, network)
     try:
         config = load_config(config_name)
         sender = sending_account(accounts, network, alias)
-        deploy_config(project, provider, sender, config, network, log=click.echo)
+        if dry_run:
+            from xmargin.ops.dry_run import plan
+
+            logger.set_level("WARNING")  # the plan, not Ape's line per transaction on the copy
+            for line in plan(project, provider, sender, config, network).lines():
+                click.echo(line)
+            return
+        deploy_config(project, provider, sender, config, network, log=click.echo, verify=verify)
     except (ConfigError, DeploymentError) as err:
         raise click.ClickException(str(err)) from err
     except ContractLogicError as err:
@@ -103,6 +121,21 @@ def deploy(provider: ProviderAPI, config_name: str | None, alias: str | None) ->
             f"a transaction reverted: {err.message}. What was deployed before it is recorded "
             "and will be reused: fix the config and run again"
         ) from err
+
+
+def check_verifiable(provider: ProviderAPI, network: NetworkInfo) -> None:
+    """`--verify` needs a public network and an explorer plugin: said
+    before anything is sent."""
+    if network.is_local:
+        raise click.UsageError(
+            "--verify publishes source to a block explorer: there is none on a local chain"
+        )
+    if provider.network.explorer is None:
+        raise click.UsageError(
+            f"--verify needs a block explorer plugin for {network.label}: "
+            "`pip install ape-etherscan==0.8.7` and `export ETHERSCAN_API_KEY=<your key>` "
+            "(docs/deploy.md), or deploy without --verify"
+        )
 
 
 def keeper(
