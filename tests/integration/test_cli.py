@@ -4,8 +4,10 @@ subprocesses, their output checked against the chain read through web3."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,16 @@ def _rows(text: str) -> list[list[str]]:
 
 def _usd(wad: int) -> str:
     return format_units(wad, 18, 2)
+
+
+def _args(account: tuple[str, int]) -> tuple[str, str, str]:
+    return account[0], "--sub", str(account[1])
+
+
+def _exact(value: int, decimals: int = 18) -> str:
+    """What `--json` should print for `value` units of 10**-decimals."""
+    text = format(Decimal(value).scaleb(-decimals).normalize(), "f")
+    return "0" if Decimal(text) == 0 else text
 
 
 def test_cli_reads_what_the_chain_says(
@@ -166,6 +178,69 @@ def test_cli_reads_what_the_chain_says(
     assert totals["liquidation penalties charged"] == format_units(event.args.penalty, q, 2)
     assert totals["insurance fund now"] == format_units(ch.functions.insurance_fund().call(), q, 2)
     assert totals["bad debt, total"] == format_units(ch.functions.bad_debt_total().call(), q, 2)
+
+    # --json (issue 21): the same figures as exact decimal strings, checked
+    # against the chain's views converted here with Decimal.
+    doomed = {a for a in accounts if lens.functions.is_liquidatable(ch.address, *a).call()}
+    doc = json.loads(ok("accounts", "--unhealthy", "--json"))
+    assert (doc["command"], doc["chain_id"], doc["total"]) == ("accounts", 31337, CROWD + 1)
+    assert {(a["owner"], a["sub"]) for a in doc["accounts"]} == doomed
+    for a in doc["accounts"]:
+        equity, im, mm = ch.functions.account_health(a["owner"], a["sub"]).call()
+        assert (a["equity_usd"], a["im_usd"], a["mm_usd"]) == (
+            _exact(equity),
+            _exact(im),
+            _exact(mm),
+        )
+        assert a["shortfall_usd"] == _exact(mm - equity)
+        assert a["status"] == "liquidatable"
+    doc = json.loads(ok("status", pm_owner, "--sub", str(pm_sub), "--json"))
+    equity, im, mm = ch.functions.account_health(pm_owner, pm_sub).call()
+    assert doc["health"]["equity_usd"] == _exact(equity)
+    assert (doc["health"]["im_usd"], doc["health"]["mm_usd"]) == (_exact(im), _exact(mm))
+    assert doc["margin_mode"] == "portfolio" and doc["portfolio"]["mm_usd"] == _exact(mm)
+    (position,) = doc["positions"]
+    assert (position["market"], position["size"]) == ("ETH-PERP", "2")
+    assert doc["order"]["state"] == "due" and doc["order"]["fee_quote"] == "1"
+    assert [r["state"] for r in doc["lp_requests"]] == ["claimable"]
+    doc = json.loads(ok("chart", *_args(healthy), "--out", "c.png", "--json"))
+    (curve,) = doc["underlyings"]
+    if curve["liquidation_price_usd"] is not None:
+        lens_price = Decimal(lens.functions.position_details(ch.address, *healthy).call()[0][-1])
+        assert abs(Decimal(curve["liquidation_price_usd"]) - lens_price / 10**18) <= Decimal("0.01")
+    doc = json.loads(ok("report", "--out", "report.png", "--json"))
+    (liquidation,) = doc["liquidations"]
+    assert liquidation["penalty_quote"] == _exact(event.args.penalty, q)
+    assert liquidation["closed"] == _exact(abs(event.args.size_delta))
+    assert doc["totals"]["penalties_quote"] == _exact(event.args.penalty, q)
+    assert doc["totals"]["insurance_fund_quote"] == _exact(ch.functions.insurance_fund().call(), q)
+    assert doc["pool"]["value_usd"] == _exact(ch.functions.pool_state().call()[5])
+    assert doc["pool_unpriced"] is None and doc["prices"] == []
+
+    # A stale price (past the feeds' 3,600 s heartbeat): a command that
+    # needs it names the asset, its feed and its age; the report still
+    # shows its ledgers, and says why the pool's value is missing.
+    node.w3.provider.make_request("evm_increaseTime", [3_700])
+    node.w3.provider.make_request("evm_mine", [])
+    weth_feed = record["assets"]["WETH"]["feed"]
+    now = node.w3.eth.get_block("latest")["timestamp"]
+    age = now - feed.functions.latestRoundData().call()[3]
+    refused = xmargin("status", *_args(healthy))
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert (
+        f"WETH's price is stale: its feed {weth_feed} last answered $2250 {age:,} s ago, "
+        "past its 3,600 s heartbeat" in " ".join(refused.stderr.split())
+    )
+    out = ok("report", "--out", "report.png")
+    assert "not shown; the ledgers below need none" in out
+    totals = {row[0]: row[1] for row in _rows(out) if len(row) == 2}
+    assert totals["liquidation penalties charged"] == format_units(event.args.penalty, q, 2)
+    doc = json.loads(ok("report", "--out", "report.png", "--json"))
+    assert doc["pool"] is None and doc["pool_unpriced"] == "xm.oracle: price stale"
+    stale = {p["asset"]: p for p in doc["prices"]}
+    assert stale["WETH"]["feed"] == weth_feed and stale["WETH"]["age_seconds"] == age
+    assert stale["WETH"]["heartbeat_seconds"] == 3_600
+    assert doc["totals"]["penalties_quote"] == _exact(event.args.penalty, q)
 
     # Another chain with the same id: the record is refused, and says why.
     other = start_anvil()

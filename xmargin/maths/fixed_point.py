@@ -98,3 +98,13 @@ def format_units(value: int, decimals: int, places: int = 2) -> str:
         return f"{sign}{whole:,}"
     frac_s = str(frac).rjust(decimals, "0")[:places].ljust(places, "0")
     return f"{sign}{whole:,}.{frac_s}"
+
+
+def format_exact(value: int, decimals: int) -> str:
+    """An integer in units of 10**-decimals as an exact decimal string: no
+    rounding, no thousands separator, no trailing zeros ("2100", "-0.5")."""
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 10**decimals)
+    digits = str(frac).rjust(decimals, "0").rstrip("0") if decimals else ""
+    text = f"{whole}.{digits}" if digits else str(whole)
+    return "0" if text == "0" else sign + text

@@ -203,7 +203,11 @@ def report_chart(summary: EngineSummary, out: Path, title: str | None = None) ->
 def report_title(s: EngineSummary) -> str:
     """The report chart's default title: where, when, and the headline numbers."""
     q = s.quote_decimals
-    pool = f"pool value ${format_units(s.pool_total_assets, q, 2)}"
+    pool = (
+        f"pool value ${format_units(s.pool_total_assets, q, 2)}"
+        if s.pool_unpriced is None
+        else f"pool value unknown ({s.pool_unpriced})"
+    )
     return (
         f"xmargin on {s.network} at block {s.block}\n{pool}, "
         f"{len(s.liquidations)} liquidations, bad debt ${format_units(s.bad_debt_total, q, 2)}"

@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -124,6 +124,13 @@ owner_argument = click.argument("owner", callback=_address)
 sub_option = click.option(
     "--sub", "sub_id", type=click.IntRange(min=0), default=0, show_default=True, help="Sub-account."
 )
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document (decimal strings, units in the names: docs/cli.md) "
+    "instead of tables.",
+)
 
 
 def _console() -> Console:
@@ -164,10 +171,12 @@ def _errors() -> Iterator[None]:
 def _session(network: str, rpc: str | None) -> Iterator[Session]:
     """Connects and loads the engine; yields a Session pinned to the head block."""
     from ape import Project
+    from ape.exceptions import ContractLogicError
     from ape.logging import logger
 
     from xmargin.chain.connect import connect
     from xmargin.chain.engine import load_engine
+    from xmargin.chain.oracle import oracle_reason, price_problems
 
     logger.set_level("ERROR")
     with _errors(), connect(network, rpc) as connection:
@@ -175,7 +184,17 @@ def _session(network: str, rpc: str | None) -> Iterator[Session]:
         engine = load_engine(project, connection.record)
         block = connection.provider.get_block("latest").number
         assert block is not None, "a mined block has a number"
-        yield Session(connection, engine, project, block)
+        try:
+            yield Session(connection, engine, project, block)
+        except ContractLogicError as err:
+            reason = oracle_reason(err)
+            if reason is None:
+                raise
+            # Which asset, which feed, how old: not the router's bare reason.
+            with _quiet():
+                problems = price_problems(engine, block)
+            said = "; ".join(p.describe() for p in problems) or reason
+            raise click.ClickException(f"a price this command needs is refused: {said}") from err
 
 
 @contextlib.contextmanager
@@ -235,9 +254,11 @@ def main() -> None:
 @sub_option
 @network_option
 @rpc_option
-def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
+@json_option
+def status(owner: str, sub_id: int, network: str, rpc: str | None, as_json: bool) -> None:
     """Collateral, positions, equity, IM, MM and liquidation prices of one account."""
     from xmargin.chain.lens import lens_at, liquidation_prices
+    from xmargin.ui import json_view as jv
     from xmargin.ui import report
 
     with _session(network, rpc) as s:
@@ -250,6 +271,31 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
                 liquidation = liquidation_prices(view, lens, s.engine, s.block)
             else:
                 liquidation = _portfolio_liquidation_prices(s, view, assets)
+            order = _order(s, owner, sub_id)
+            requests = _lp_requests(s, owner)
+            adl = _adl(s, view)
+            standing = _asset_standing(s)
+        if as_json:
+            doc = jv.header("status", s.connection.network, s.block) | {
+                "owner": owner,
+                "sub": sub_id,
+                "quote": s.engine.quote_symbol,
+                "margin_mode": "portfolio" if view.portfolio is not None else "linear",
+                "collateral": jv.collateral(view, assets, s.engine.quote_symbol),
+                "positions": jv.positions(view, liquidation),
+                "health": jv.health(view.health) | {"model_agrees": view.model_agrees},
+                "portfolio": (
+                    jv.portfolio(view.portfolio, view.margin_config)
+                    if view.portfolio is not None and view.margin_config is not None
+                    else None
+                ),
+                "order": order[0] if order else None,
+                "lp_requests": [d for d, _ in requests],
+                "adl": [d for d, _ in adl],
+                "assets": [d for d, _ in standing],
+            }
+            click.echo(jv.dumps(doc))
+            return
         out = _console()
         out.print(f"account {owner}/{sub_id} on {s.where}")
         out.print(report.collateral_table("Collateral", view, assets, s.engine.quote_symbol))
@@ -263,12 +309,12 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
                     "note: portfolio margin: IM and MM are the whole book's (table below); a "
                     "liquidation price moves every holding of the asset; the lens is linear (n/a)"
                 )
-            _adl_lines(out, s, view)
+            for _, line in adl:
+                out.print(line)
         else:
             out.print("no open position")
-        _order_line(out, s, owner, sub_id)
-        _lp_request_lines(out, s, owner)
-        _asset_lines(out, s)
+        for _, line in [*([order] if order else []), *requests, *standing]:
+            out.print(line)
         out.print(report.account_table("Health", view))
         if view.portfolio is not None and view.margin_config is not None:
             out.print(
@@ -276,30 +322,40 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None) -> None:
             )
 
 
-def _asset_lines(out: Console, s: Session) -> None:
-    """Collateral assets not in good standing: short of their ledgers, or
-    frozen (issue 19)."""
+# A fact for `--json` and the line that says it to a person.
+Fact = tuple[dict[str, Any], str]
+
+
+def _asset_standing(s: Session) -> list[Fact]:
+    """Collateral assets not in good standing: a token whose balance cannot
+    be read, short of its ledgers, or frozen (issue 19)."""
     from xmargin.chain.assets import read_asset_states
+    from xmargin.ui import json_view as jv
     from xmargin.ui import report
 
     now = s.engine.clearinghouse.chain_manager.blocks[s.block].timestamp
     decimals = {k: v.decimals for k, v in s.engine.record.assets.items()}
-    for line in report.asset_lines(read_asset_states(s.engine, s.block), decimals, now):
-        out.print(line)
+    out = []
+    for a in read_asset_states(s.engine, s.block):
+        lines = report.asset_lines([a], decimals, now)
+        if lines:
+            out.append((jv.asset_state(a, decimals[a.symbol], now), "\n".join(lines)))
+    return out
 
 
-def _order_line(out: Console, s: Session, owner: str, sub_id: int) -> None:
+def _order(s: Session, owner: str, sub_id: int) -> Fact | None:
     """The account's pending delayed order, if any, and where it stands
     (docs/orders.md)."""
     from xmargin.chain.orders import published_at, read_order
     from xmargin.maths import errors
     from xmargin.maths import orders as om
     from xmargin.maths.fixed_point import format_units
+    from xmargin.ui import json_view as jv
 
     ch = s.engine.clearinghouse
     order = read_order(ch, owner, sub_id, s.block)
     if not order.exists:
-        return
+        return None
     symbol = next(
         (k for k, v in s.engine.record.markets.items() if v == order.market_id),
         f"market {order.market_id}",
@@ -308,72 +364,111 @@ def _order_line(out: Console, s: Session, owner: str, sub_id: int) -> None:
     asset = ch.market_params(order.market_id, block_id=s.block).asset
     at = published_at(s.engine.router, asset, s.block)
     why = om.settle_reason(order, now, at if at is not None else 0)
-    state = {
-        None: "[green]due: any keeper may settle it now[/green]",
-        errors.ORDER_TOO_EARLY: f"settles in {order.settle_after - now} s",
-        errors.ORDER_EXPIRED: "[red]expired: the owner may cancel it (fee refunded)[/red]",
-        errors.ORDER_PRICE_TOO_OLD: "waiting for a price published after its delay",
-    }.get(why, why)
+    state, said = {
+        None: ("due", "[green]due: any keeper may settle it now[/green]"),
+        errors.ORDER_TOO_EARLY: ("too_early", f"settles in {order.settle_after - now} s"),
+        errors.ORDER_EXPIRED: (
+            "expired",
+            "[red]expired: the owner may cancel it (fee refunded)[/red]",
+        ),
+        errors.ORDER_PRICE_TOO_OLD: (
+            "price_too_old",
+            "waiting for a price published after its delay",
+        ),
+    }.get(why, (str(why), str(why)))
     decimals = s.engine.record.assets[s.engine.quote_symbol].decimals
-    limit = (
-        "any price"
-        if order.acceptable_price >= om.MAX_ACCEPTABLE
-        or (order.size_delta < 0 and order.acceptable_price == 0)
-        else f"${format_units(order.acceptable_price, 18, 2)}"
+    any_price = order.acceptable_price >= om.MAX_ACCEPTABLE or (
+        order.size_delta < 0 and order.acceptable_price == 0
     )
-    out.print(
+    limit = "any price" if any_price else f"${format_units(order.acceptable_price, 18, 2)}"
+    doc = {
+        "market": symbol,
+        "market_id": order.market_id,
+        "size_delta": jv.dec(order.size_delta),
+        "acceptable_price_usd": None if any_price else jv.usd(order.acceptable_price),
+        "fee_quote": jv.dec(order.fee, decimals),
+        "settle_after": order.settle_after,
+        "state": state,
+    }
+    line = (
         f"pending order: {format_units(order.size_delta, 18, 4)} {symbol} at {limit}, "
         f"fee {format_units(order.fee, decimals, 2)} {s.engine.quote_symbol} escrowed; "
-        f"{state}"
+        f"{said}"
     )
+    return doc, line
 
 
-def _lp_request_lines(out: Console, s: Session, owner: str) -> None:
+def _lp_requests(s: Session, owner: str) -> list[Fact]:
     """The owner's LP requests in the LiquidityPool (as controller), if
     any: what is pending and when it settles, what is claimable."""
     from xmargin.chain.lp_requests import read_request
     from xmargin.maths import errors
     from xmargin.maths import lp_requests as lr
     from xmargin.maths.fixed_point import format_units
+    from xmargin.ui import json_view as jv
 
     vault = s.engine.pool
     if vault is None:
-        return
+        return []
     delay = int(vault.REQUEST_DELAY(block_id=s.block))
     now = vault.chain_manager.blocks[s.block].timestamp
     prices_since = int(s.engine.clearinghouse.pool_prices_since(block_id=s.block))
     decimals = s.engine.record.assets[s.engine.quote_symbol].decimals
     quote = s.engine.quote_symbol
+    out: list[Fact] = []
     for is_deposit in (True, False):
         r = read_request(vault, owner, is_deposit, s.block)
         shares_in = not is_deposit
         unit_in, unit_out = ("xLP", quote) if shares_in else (quote, "xLP")
+        kind = "deposit" if is_deposit else "redemption"
         if r.pending:
             why = lr.settle_reason(r, delay, now, prices_since)
-            state = {
-                None: "[green]due: any keeper may settle it now[/green]",
-                errors.REQUEST_TOO_EARLY: f"settles in {r.settles_from(delay) - now} s",
-                errors.REQUEST_PRICE_TOO_OLD: "waiting for prices published after its delay",
-            }.get(why, why)
-            kind = "deposit" if is_deposit else "redemption"
-            out.print(
-                f"pending LP {kind}: {format_units(r.pending, decimals, 2)} {unit_in}; {state}"
-            )
+            state, said = {
+                None: ("due", "[green]due: any keeper may settle it now[/green]"),
+                errors.REQUEST_TOO_EARLY: (
+                    "too_early",
+                    f"settles in {r.settles_from(delay) - now} s",
+                ),
+                errors.REQUEST_PRICE_TOO_OLD: (
+                    "price_too_old",
+                    "waiting for prices published after its delay",
+                ),
+            }.get(why, (str(why), str(why)))
+            doc = {
+                "kind": kind,
+                "pending": jv.dec(r.pending, decimals),
+                "unit": unit_in,
+                "settles_from": r.settles_from(delay),
+                "state": state,
+            }
+            line = f"pending LP {kind}: {format_units(r.pending, decimals, 2)} {unit_in}; {said}"
+            out.append((doc, line))
         if r.claimable_in:
-            out.print(
-                f"claimable LP {'deposit' if is_deposit else 'redemption'}: "
-                f"{format_units(r.claimable_out, decimals, 2)} {unit_out} for "
-                f"{format_units(r.claimable_in, decimals, 2)} {unit_in}"
+            doc = {
+                "kind": kind,
+                "claimable": jv.dec(r.claimable_out, decimals),
+                "claimable_unit": unit_out,
+                "for": jv.dec(r.claimable_in, decimals),
+                "unit": unit_in,
+                "state": "claimable",
+            }
+            line = (
+                f"claimable LP {kind}: {format_units(r.claimable_out, decimals, 2)} {unit_out} "
+                f"for {format_units(r.claimable_in, decimals, 2)} {unit_in}"
             )
+            out.append((doc, line))
+    return out
 
 
-def _adl_lines(out: Console, s: Session, view: AccountView) -> None:
+def _adl(s: Session, view: AccountView) -> list[Fact]:
     """Each winning position's ADL rank (profit ratio times leverage, the
     keeper's order: docs/pool.md) and how close its market is to ADL."""
     from xmargin.chain.engine import read_adl_state
     from xmargin.maths.pool import adl_rank
+    from xmargin.ui import json_view as jv
 
     ch = s.engine.clearinghouse
+    out: list[Fact] = []
     for p in view.positions:
         m = p.market
         rank = adl_rank(p.position, m.price, m.index, view.health.equity, m.state.skew)
@@ -384,10 +479,21 @@ def _adl_lines(out: Console, s: Session, view: AccountView) -> None:
             continue
         used = f"{a.profit * 100 / a.limit:.1f} %" if a.limit else "n/a"
         state = "[red]ADL running[/red]" if a.needed else "no ADL"
-        score = "first (no equity)" if rank >= 2**255 else f"{rank / 10**18:.4f}"
-        out.print(
+        first = rank >= 2**255
+        score = "first (no equity)" if first else f"{rank / 10**18:.4f}"
+        doc = {
+            "market": m.symbol,
+            # profit ratio x leverage; null: ranked first (no equity)
+            "rank_score": None if first else jv.dec(rank),
+            "traders_profit_usd": jv.usd(a.profit),
+            "profit_cap_usd": jv.usd(a.limit),
+            "adl_needed": a.needed,
+        }
+        line = (
             f"ADL: {m.symbol} rank score {score}; its traders' profit is {used} of the cap: {state}"
         )
+        out.append((doc, line))
+    return out
 
 
 def _portfolio_liquidation_prices(
@@ -432,10 +538,13 @@ def _same_asset_note(
 @click.option("--unhealthy", is_flag=True, help="Only accounts below maintenance margin.")
 @network_option
 @rpc_option
-def accounts(unhealthy: bool, network: str, rpc: str | None) -> None:
+@json_option
+def accounts(unhealthy: bool, network: str, rpc: str | None, as_json: bool) -> None:
     """Every account's health; with --unhealthy, those a keeper would liquidate,
     with their shortfall (MM - equity), largest first."""
+    from xmargin.chain.oracle import price_problems
     from xmargin.chain.scan import read_healths
+    from xmargin.ui import json_view as jv
     from xmargin.ui import report
 
     with _session(network, rpc) as s:
@@ -447,9 +556,32 @@ def accounts(unhealthy: bool, network: str, rpc: str | None) -> None:
                 progress=advance,
                 on_unreadable=lambda *row: unreadable.append(row),
             )
+        with _quiet():
+            problems = price_problems(s.engine, s.block) if unreadable else []
         below = sorted(
             (r for r in rows if r.health.liquidatable), key=lambda r: (-r.shortfall, r.index)
         )
+        symbols = {str(t.address): symbol for symbol, t in s.engine.tokens.items()}
+        if as_json:
+            doc = jv.header("accounts", s.connection.network, s.block) | {
+                "total": len(rows) + len(unreadable),
+                "below_mm": len(below),
+                "total_shortfall_usd": jv.usd(sum(r.shortfall for r in below)),
+                "accounts": jv.accounts(below if unhealthy else rows),
+                "unreadable": [
+                    {
+                        "index": index,
+                        "owner": owner,
+                        "sub": sub_id,
+                        "reason": reason,
+                        "asset": symbols.get(asset, asset),
+                    }
+                    for index, owner, sub_id, reason, asset in unreadable
+                ],
+                "prices": [jv.price_problem(p) for p in problems],
+            }
+            click.echo(jv.dumps(doc))
+            return
         out = _console()
         out.print(
             f"{len(rows) + len(unreadable)} accounts on {s.where}, "
@@ -464,12 +596,13 @@ def accounts(unhealthy: bool, network: str, rpc: str | None) -> None:
             out.print(f"total shortfall ${report.usd(total)} across {len(below)} account(s)")
         else:
             out.print("no account below maintenance margin: nothing for a keeper to liquidate")
-        symbols = {str(t.address): symbol for symbol, t in s.engine.tokens.items()}
         for index, owner, sub_id, reason, asset in unreadable:
             blame = symbols.get(asset, asset)
             out.print(
                 f"[red]account #{index} {owner}/{sub_id} cannot be read: {reason} ({blame})[/red]"
             )
+        for problem in problems:
+            out.print(f"[red]{problem.describe()}[/red]")
 
 
 @main.command()
@@ -485,9 +618,11 @@ def accounts(unhealthy: bool, network: str, rpc: str | None) -> None:
 )
 @network_option
 @rpc_option
-def chart(owner: str, sub_id: int, out: Path, network: str, rpc: str | None) -> None:
+@json_option
+def chart(owner: str, sub_id: int, out: Path, network: str, rpc: str | None, as_json: bool) -> None:
     """Chart the account's equity and MM against a price move of each underlying."""
     from xmargin.chain.engine import account_of
+    from xmargin.ui import json_view as jv
     from xmargin.ui import report
     from xmargin.ui.figures import account_chart
 
@@ -501,6 +636,26 @@ def chart(owner: str, sub_id: int, out: Path, network: str, rpc: str | None) -> 
                 "no price moves its health, there is nothing to chart"
             )
         curves = account_chart(s.engine, view, assets, out, s.where)
+        if as_json:
+            doc = jv.header("chart", s.connection.network, s.block) | {
+                "owner": owner,
+                "sub": sub_id,
+                "file": str(out),
+                "underlyings": [
+                    {
+                        "asset": c.asset,
+                        "price_usd": jv.usd(c.price),
+                        "liquidation_price_usd": (
+                            jv.usd(c.liquidation_price) if c.liquidation_price is not None else None
+                        ),
+                        # the move to it, basis points (integer)
+                        "liquidation_move_bps": c.liquidation_move_bps,
+                    }
+                    for c in curves
+                ],
+            }
+            click.echo(jv.dumps(doc))
+            return
         console = _console()
         console.print(f"wrote {out}: account {owner}/{sub_id} on {s.where}")
         for c in curves:
@@ -571,10 +726,16 @@ def abi_command(contract: str, out_dir: Path | None) -> None:
 )
 @network_option
 @rpc_option
-def report_command(out: Path, from_block: int, network: str, rpc: str | None) -> None:
+@json_option
+def report_command(
+    out: Path, from_block: int, network: str, rpc: str | None, as_json: bool
+) -> None:
     """The engine's report: pool, insurance fund, bad debt and liquidations, as
-    tables and as a PNG chart."""
+    tables and as a PNG chart. The ledgers need no price: with a price
+    refused, they are shown and the pool's value is said to be unknown."""
+    from xmargin.chain.oracle import price_problems
     from xmargin.ui import charts, report
+    from xmargin.ui import json_view as jv
     from xmargin.ui.summary import read_summary
 
     with _session(network, rpc) as s:
@@ -582,9 +743,30 @@ def report_command(out: Path, from_block: int, network: str, rpc: str | None) ->
             summary = read_summary(
                 s.engine, s.connection.network.label, s.block, from_block, progress=advance
             )
+        with _quiet():
+            problems = price_problems(s.engine, s.block)
+            standing = _asset_standing(s)
+        charts.report_chart(summary, out)
+        if as_json:
+            doc = jv.header("report", s.connection.network, s.block) | {
+                "from_block": from_block,
+                "file": str(out),
+                "prices": [jv.price_problem(p) for p in problems],
+                "assets": [d for d, _ in standing],
+            }
+            click.echo(jv.dumps(doc | jv.summary(summary)))
+            return
         console = _console()
         console.print(f"xmargin report on {s.where}")
-        _asset_lines(console, s)
+        for problem in problems:
+            console.print(f"[red]{problem.describe()}[/red]")
+        for _, line in standing:
+            console.print(line)
+        if summary.pool_unpriced is not None:
+            console.print(
+                f"[red]the pool's value needs every market's price ({summary.pool_unpriced}): "
+                "not shown; the ledgers below need none[/red]"
+            )
         if summary.pool is not None:
             console.print(
                 report.pool_table(
@@ -620,5 +802,4 @@ def report_command(out: Path, from_block: int, network: str, rpc: str | None) ->
         )
         if summary.bad_debts:
             console.print(report.bad_debt_table("Bad debt written off", summary))
-        charts.report_chart(summary, out)
         console.print(f"wrote {out}")

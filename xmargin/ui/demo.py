@@ -156,7 +156,7 @@ def run_demo(
     network = network_info(provider)
     if not network.is_local:
         raise DeploymentError("the demo mints mock tokens: run it on a local network")
-    _check_signing_chain(provider, network)
+    _check_signing_chain(provider)
     owner = accounts.test_accounts[0]
     config = load_config("local")
 
@@ -215,7 +215,7 @@ def run_demo(
     return out
 
 
-def _check_signing_chain(provider: ProviderAPI, network: NetworkInfo) -> None:
+def _check_signing_chain(provider: ProviderAPI) -> None:
     """Refuses to send from test accounts that sign for another chain id.
 
     Ape's node provider (`ethereum:local:node`) signs for the chain id in
@@ -224,11 +224,14 @@ def _check_signing_chain(provider: ProviderAPI, network: NetworkInfo) -> None:
     transaction ("invalid chain id for signer").
     """
     node_chain = node_chain_id(provider)
-    if node_chain != network.chain_id:
+    # `network.chain_id` is the node's own for a local network (records are
+    # keyed by it); the signer uses the provider's configured one.
+    signs_for = provider.chain_id
+    if node_chain != signs_for:
         settings = json.dumps({"ethereum": {"local": {"chain_id": node_chain}}})
         raise DeploymentError(
-            f"Ape's {provider.name} provider signs for chain {network.chain_id} but the node "
-            f"is chain {node_chain}: start the node with `--chain-id {network.chain_id}`, or "
+            f"Ape's {provider.name} provider signs for chain {signs_for} but the node "
+            f"is chain {node_chain}: start the node with `--chain-id {signs_for}`, or "
             f"give Ape the node's chain id: `--provider-settings '{settings}'` (or "
             f"`chain_id: {node_chain}` under `node: ethereum: local:` in ape-config.yaml)"
         )

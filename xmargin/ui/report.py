@@ -408,15 +408,17 @@ def totals_table(title: str, rows: Sequence[tuple[str, int]], decimals: int) -> 
 def summary_rows(summary: EngineSummary) -> list[tuple[str, int]]:
     """Insurance fund, bad debt and pool totals (native quote units), as
     `totals_table` rows: the demo's end report and `xmargin report`."""
-    return [
+    rows = [
         ("liquidation penalties charged", summary.penalties),
         ("paid to the keeper", summary.keeper_rewards),
         ("insurance fund now", summary.insurance_fund),
         ("bad debt, total", summary.bad_debt_total),
         ("  covered by the insurance fund", summary.bad_debt_insurance),
         ("  covered by the pool (LPs)", summary.bad_debt_pool),
-        ("pool value (LP totalAssets)", summary.pool_total_assets),
     ]
+    if summary.pool_unpriced is None:
+        rows.append(("pool value (LP totalAssets)", summary.pool_total_assets))
+    return rows
 
 
 def liquidation_entries(

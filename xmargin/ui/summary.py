@@ -15,7 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ape.exceptions import ContractLogicError
+
 from xmargin.chain.engine import Engine, read_adl_state, read_markets
+from xmargin.chain.oracle import oracle_reason
 from xmargin.maths.pool import AdlState, PoolState, market_terms
 
 if TYPE_CHECKING:
@@ -133,6 +136,9 @@ class EngineSummary:
     # capped markets (empty without a pool), and ADL closes since from_block
     caps: tuple[MarketCaps, ...] = ()
     adls: tuple[AdlEvent, ...] = ()
+    # Why the pool could not be valued (an oracle reason: its value needs
+    # every market's price), or None. The ledgers above need no price.
+    pool_unpriced: str | None = None
 
     @property
     def penalties(self) -> int:
@@ -171,15 +177,25 @@ def read_summary(
             # Listed on chain but not in the deployment record: named by its
             # address, with the decimals the Clearinghouse listed it with.
             decimals[e.asset] = ch.asset_config(e.asset, **at).decimals
+    pool_state, total_assets, unpriced = None, 0, None
+    if pool is not None:
+        try:
+            pool_state = PoolState(*ch.pool_state(**at))
+            total_assets = pool.totalAssets(**at)
+        except ContractLogicError as err:
+            unpriced = oracle_reason(err)
+            if unpriced is None:
+                raise
     return EngineSummary(
         network=network,
         block=block,
         quote=engine.quote_symbol,
         quote_decimals=decimals[engine.quote_symbol],
         decimals=decimals,
-        pool=PoolState(*ch.pool_state(**at)) if pool is not None else None,
-        pool_total_assets=pool.totalAssets(**at) if pool is not None else 0,
+        pool=pool_state,
+        pool_total_assets=total_assets,
         pool_supply=pool.totalSupply(**at) if pool is not None else 0,
+        pool_unpriced=unpriced,
         insurance_fund=ch.insurance_fund(**at),
         bad_debt_total=ch.bad_debt_total(**at),
         bad_debt_insurance=ch.bad_debt_insurance(**at),
