@@ -214,12 +214,12 @@ def test_liquidation_section_parses_with_defaults():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"penalty": "0.11"}, "liquidation: penalty out of range"),
-        ({"target_health": "1"}, "liquidation: target_health out of range"),
-        ({"target_health": "2.01"}, "liquidation: target_health out of range"),
-        ({"full_close_health": "1"}, "liquidation: full_close_health out of range"),
-        ({"auction_depth": "0"}, "liquidation: auction_depth out of range"),
-        ({"collateral_discount": "0.25"}, "liquidation: collateral_discount out of range"),
+        ({"penalty": "0.11"}, "liquidation.penalty out of range"),
+        ({"target_health": "1"}, "liquidation.target_health out of range"),
+        ({"target_health": "2.01"}, "liquidation.target_health out of range"),
+        ({"full_close_health": "1"}, "liquidation.full_close_health out of range"),
+        ({"auction_depth": "0"}, "liquidation.auction_depth out of range"),
+        ({"collateral_discount": "0.25"}, "liquidation.collateral_discount out of range"),
         ({"keeper_share_min": "0.8"}, "keeper_share_min above keeper_share_max"),
         ({"bonus": "0.1"}, "unknown key(s) bonus"),
     ],
@@ -250,14 +250,16 @@ def test_portfolio_section_parses_and_names_every_asset():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"groups": {"BTC": ["WBTC"]}}, "portfolio: groups: no group for USDC"),
+        # (group A: an unknown group in the scenarios would be reported
+        # first, the rules across sections waiting for the section to be valid)
+        ({"groups": {"A": ["WBTC"]}}, "portfolio.groups: no group for USDC"),
         ({"groups": {"A": ["WBTC", "USDC"], "B": ["WBTC"]}}, "WBTC is in two groups"),
         ({"groups": {"A": ["WBTC", "USDC", "DOGE"]}}, "unknown asset 'DOGE'"),
         ({"scenarios": []}, "scenarios must be a list"),
         ({"scenarios": [{"name": "x", "moves": {"ETH": "0.1"}}]}, "unknown group(s) ETH"),
         ({"scenarios": [{"name": "x", "moves": {"A": "-1.5"}}]}, "outside [-1, +9] WAD"),
-        ({"im_factor": "0.9"}, "portfolio: im_factor out of range"),
-        ({"floor_fraction": "1.1"}, "portfolio: floor_fraction out of range"),
+        ({"im_factor": "0.9"}, "portfolio.im_factor out of range"),
+        ({"floor_fraction": "1.1"}, "portfolio.floor_fraction out of range"),
         ({"limit": "1"}, "unknown key(s) limit"),
     ],
 )
@@ -332,3 +334,149 @@ def test_lp_request_delay_defaults_to_a_minute_and_is_bounded():
     for bad in (week + 1, -1):
         with pytest.raises(ConfigError, match="request_delay"):
             parse_config({**VALID, "pool": {"request_delay": bad}})
+
+
+def test_every_problem_is_reported_at_once():
+    """Issue 21: one ConfigError names every mistake, each at its place."""
+    raw = _with(("quote", "address"), "0x1234")
+    raw["assets"][0]["colour"] = "red"
+    raw["assets"][0]["im_haircut"] = "1.2"
+    raw["assets"][0]["feed"]["heartbeat"] = 0
+    del raw["assets"][0]["feed"]["min_price"]
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, name="mine")
+    lines = str(err.value).splitlines()
+    assert lines[0] == "mine: 5 problems:"
+    assert sorted(lines[1:]) == sorted(
+        [
+            "  - quote.address: not an address: '0x1234' (quote addresses in YAML)",
+            "  - assets[0].im_haircut out of range: must lie in [0, 1]",
+            "  - assets[0].feed.heartbeat must lie in [1, 604800]",
+            "  - assets[0].feed.min_price is missing",
+            "  - assets[0]: unknown key(s) colour",
+        ]
+    )
+
+
+def test_missing_keys_of_one_mapping_share_a_line():
+    with pytest.raises(ConfigError) as err:
+        parse_config({**VALID, "pool": {}, "markets": [{"symbol": "X-PERP", "asset": "WBTC"}]})
+    assert str(err.value) == (
+        "config: markets[0]: missing keys imr, mmr, im_size_scalar, mm_size_scalar, "
+        "skew_scale, taker_fee, maker_fee, max_oi, max_funding_velocity, max_funding_rate"
+    )
+
+
+def test_rules_across_sections_are_reported_together():
+    raw = copy.deepcopy(VALID)
+    raw["assets"].append({**raw["assets"][0], "address": "0x" + "11" * 20})
+    raw["quote"]["address"] = "0x" + "11" * 20
+    raw["markets"] = [{**MARKET, "asset": "USDC"}, MARKET]
+    raw["portfolio"] = {
+        "groups": {"A": ["WBTC", "DOGE"]},
+        "scenarios": [{"name": "x", "moves": {"A": "0.1"}}],
+    }
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    assert str(err.value).splitlines()[1:] == [
+        "  - assets[1].symbol: duplicate asset symbol: WBTC (as assets[0].symbol)",
+        "  - assets[1].address: duplicate asset address: "
+        "0x1111111111111111111111111111111111111111 (as quote.address)",
+        "  - markets[1].symbol: duplicate market symbol: BTC-PERP (as markets[0].symbol)",
+        # The quote asset has no feed: it cannot price a market.
+        "  - markets[0].asset must be one of the configured assets, not 'USDC'",
+        "  - markets need a `pool` (the LiquidityPool is their counterparty)",
+        "  - portfolio.groups.A: unknown asset 'DOGE'",
+        "  - portfolio.groups: no group for USDC",
+    ]
+
+
+def test_a_sections_rules_wait_for_its_fields():
+    """Field errors come first: a section's cross-field rules (and the
+    rules across sections) run once its fields are valid, so a second run
+    may find more."""
+    raw = {**VALID, "pool": {}, "markets": [MARKET]}
+    both = {"penalty": "0.5", "keeper_share_min": "0.9"}
+    with pytest.raises(ConfigError) as err:
+        parse_config({**raw, "liquidation": both})
+    assert str(err.value) == "config: liquidation.penalty out of range: must lie in [0, 0.1]"
+    with pytest.raises(ConfigError) as err:
+        parse_config({**raw, "liquidation": {**both, "penalty": "0.05"}})
+    assert str(err.value) == "config: liquidation.keeper_share_min above keeper_share_max"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("quote",), _DELETE, "config: the config needs a `quote` asset"),
+        (("quote", "symbol"), "  ", "quote.symbol must not be empty"),
+        (("quote", "symbol"), True, "quote.symbol must be text (quote it in YAML)"),
+        (("assets",), {}, "assets must be a list"),
+        (("assets", 0, "feed"), "feed", "assets[0].feed must be a mapping"),
+        (("assets", 0, "feed", "price"), "0", "assets[0].feed.price out of range: must be above 0"),
+        (("assets", 0, "feed", "price"), "1e5", "price: not a decimal number: '1e5'"),
+        (("assets", 0, "feed", "max_price"), "1" + "0" * 19, "lie in (0, 1000000000000000000]"),
+        (("assets", 0, "cap"), None, "assets[0].cap is missing"),
+        (("guardian",), "0x" + "zz" * 20, "guardian: not an address: '0xzzzz"),
+    ],
+)
+def test_more_refusals_name_the_place(path, value, message):
+    with pytest.raises(ConfigError) as err:
+        parse_config(_with(path, value))
+    assert message in str(err.value)
+
+
+def test_secondary_feed_rules():
+    secondary = {"heartbeat": 60, "max_deviation": "0.01"}
+    raw = _with(("assets", 0, "feed", "secondary"), secondary)
+    # No price of its own: a mock second feed starts at the primary's.
+    (wbtc,) = parse_config(raw).assets
+    assert wbtc.feed.secondary.price == wbtc.feed.price
+    assert parse_config(raw).mocks == ["USDC token", "WBTC token", "WBTC feed", "WBTC second feed"]
+    for change, message in [
+        ({"price": "70000"}, "secondary.price: mock second price deviates beyond max_deviation"),
+        ({"price": "1"}, "secondary.price must lie strictly between the bounds"),
+        ({"max_deviation": "0"}, "secondary.max_deviation out of range: must lie in (0, 1]"),
+        ({"heartbeat": 0}, "secondary.heartbeat must lie in [1, 604800]"),
+    ]:
+        with pytest.raises(ConfigError) as err:
+            parse_config(_with(("assets", 0, "feed", "secondary"), {**secondary, **change}))
+        assert message in str(err.value)
+    same = {**secondary, "address": REAL}
+    raw = _with(("assets", 0, "feed", "address"), REAL)
+    raw["assets"][0]["feed"]["secondary"] = same
+    with pytest.raises(ConfigError, match="the second feed is the primary feed"):
+        parse_config(raw)
+
+
+def test_market_caps_are_all_three_or_none():
+    capped = {**MARKET, "reserve_factor": "0.5", "max_pnl_factor": "0.3"}
+    with pytest.raises(ConfigError) as err:
+        parse_config({**VALID, "pool": {}, "markets": [capped]})
+    assert "markets[0].adl_target_factor is missing: set all three market caps or none" in str(
+        err.value
+    )
+    capped["adl_target_factor"] = "0.4"
+    with pytest.raises(ConfigError, match="adl_target_factor out of range"):
+        parse_config({**VALID, "pool": {}, "markets": [capped]})
+    capped["adl_target_factor"] = "0.2"
+    (m,) = parse_config({**VALID, "pool": {}, "markets": [capped]}).markets
+    assert m.caps == (E18 // 2, 3 * E18 // 10, E18 // 5)
+
+
+def test_settlement_fee_has_the_quote_tokens_decimals():
+    orders = {"settlement_fee": "0.0000001"}
+    with pytest.raises(ConfigError) as err:
+        parse_config({**VALID, "pool": {}, "markets": [{**MARKET, "orders": orders}]})
+    assert "markets[0].orders.settlement_fee: '0.0000001' has more than 6 decimals" in str(
+        err.value
+    )
+
+
+def test_load_config_refuses_what_is_not_a_config(tmp_path):
+    with pytest.raises(ConfigError, match="no deployment config at"):
+        load_config(tmp_path / "absent.yaml")
+    listed = tmp_path / "listed.yaml"
+    listed.write_text("- quote\n- assets\n")
+    with pytest.raises(ConfigError, match="expected a mapping at the top level"):
+        load_config(listed)
