@@ -14,7 +14,7 @@ For each size, on a fresh anvil:
    into the LiquidityPool;
 2. open the crowd (`xmargin.ops.crowd.plan_crowd`: sub-accounts 100+ of test
    accounts 1-8, one ETH-PERP or BTC-PERP position each at 1.5x to 8x) with
-   `xmargin.chain.bulk`: the same mint/approve/deposit/trade transactions Ape
+   `xmargin.ops.bulk_send`: the same mint/approve/deposit/trade transactions Ape
    would send, in JSON-RPC batches to anvil with automine off, mined 2,000
    per block, every receipt checked; then verify the registry holds exactly
    the planned accounts and spot-check positions, balances and margins;
@@ -66,12 +66,13 @@ from eth_utils import keccak, to_checksum_address
 from nodes import anvil  # benchmarks/nodes.py (scripts run from benchmarks/)
 from rich.console import Console
 from rich.table import Table
+from web3 import Web3
 
-from xmargin.chain.bulk import Bulk, Rpc, calldata
 from xmargin.chain.config import load_config
 from xmargin.chain.engine import Engine, load_engine, read_markets, shock_prices
 from xmargin.chain.scan import PAGE, health_pages
 from xmargin.maths.fixed_point import WAD, parse_units
+from xmargin.ops.bulk_send import Bulk, calldata, connect, rpc_batch, rpc_call
 from xmargin.ops.crowd import CrowdAccount, backing_needed, crowd_transactions, plan_crowd
 from xmargin.ops.deploy import deploy_scratch
 from xmargin.ops.keeper import Keeper, KeeperConfig, PassStats
@@ -114,8 +115,8 @@ class Views:
     `eth_call`s, decoded with eth_abi: an independent path from Ape's (and
     the keeper's)."""
 
-    def __init__(self, rpc: Rpc, clearinghouse: str, lens: str) -> None:
-        self.rpc = rpc
+    def __init__(self, w3: Web3, clearinghouse: str, lens: str) -> None:
+        self.w3 = w3
         self.to = clearinghouse
         self.lens = lens
 
@@ -124,8 +125,8 @@ class Views:
         tag = hex(block)
         for start in range(0, len(datas), RPC_BATCH):
             part = datas[start : start + RPC_BATCH]
-            results = self.rpc.batch(
-                [("eth_call", [{"to": to or self.to, "data": d}, tag]) for d in part]
+            results = rpc_batch(
+                self.w3, [("eth_call", [{"to": to or self.to, "data": d}, tag]) for d in part]
             )
             out.extend(bytes.fromhex(r[2:]) for r in results)
         return out
@@ -176,13 +177,14 @@ class Views:
         return [decode(types, r) for r in raws]
 
 
-def _event_logs(rpc: Rpc, ch: Any, event: str, from_block: int, to_block: int) -> list[dict]:
+def _event_logs(w3: Web3, ch: Any, event: str, from_block: int, to_block: int) -> list[dict]:
     """`event`'s logs, decoded: indexed fields from the topics, the rest from data."""
     if from_block > to_block:  # no block since (nothing was liquidated)
         return []
     abi = getattr(ch, event).abi
     topic = "0x" + keccak(text=abi.selector).hex()
-    logs = rpc.call(
+    logs = rpc_call(
+        w3,
         "eth_getLogs",
         [
             {
@@ -340,14 +342,14 @@ def _verify_setup(
     }
 
 
-def _block_ms(rpc: Rpc, blocks: int = 5) -> float:
+def _block_ms(w3: Web3, blocks: int = 5) -> float:
     """Median milliseconds anvil takes to mine an empty block (`evm_mine`):
     its per-block cost, which grows with the state (it recomputes the state
     root), and which every keeper transaction waits for."""
     runs = []
     for _ in range(blocks):
         start = time.perf_counter()
-        rpc.call("evm_mine")
+        rpc_call(w3, "evm_mine")
         runs.append(time.perf_counter() - start)
     return round(1_000 * statistics.median_high(runs), 1)
 
@@ -512,8 +514,8 @@ def run_size(
             provide(engine, accounts.test_accounts[LP_INDEX], lp_amount)
             setup["caps_and_lp_seconds"] = round(time.perf_counter() - t, 2)
 
-            rpc = Rpc(url)
-            bulk = Bulk(rpc)
+            w3 = connect(url)
+            bulk = Bulk(w3)
             t = time.perf_counter()
             txs = crowd_transactions(
                 bulk,
@@ -535,10 +537,10 @@ def run_size(
                 "seconds": round(build + stats.seconds, 2),
                 "tx_per_s": _rate(stats.transactions, build + stats.seconds),
             }
-            views = Views(rpc, ch.address, engine.require_lens().address)
+            views = Views(w3, ch.address, engine.require_lens().address)
             block = provider.chain_manager.blocks.head.number
             setup["verify"] = _verify_setup(views, engine, plan, prices, block)
-            result["anvil_empty_block_ms"] = _block_ms(rpc)
+            result["anvil_empty_block_ms"] = _block_ms(w3)
             block = provider.chain_manager.blocks.head.number
             setup["seconds"] = round(time.perf_counter() - started, 2)
             result["setup"] = setup
@@ -572,7 +574,7 @@ def run_size(
             snapshot = ""
             for k, limit in enumerate(block_gas):
                 if k:
-                    rpc.call("evm_revert", [snapshot])
+                    rpc_call(w3, "evm_revert", [snapshot])
                     entries = []
                     keeper = Keeper(
                         engine,
@@ -581,10 +583,10 @@ def run_size(
                         log=entries.append,
                     )
                     keeper.replica.update(block)
-                snapshot = rpc.call("evm_snapshot")
+                snapshot = rpc_call(w3, "evm_snapshot")
                 result["liquidations"].append(
                     _shock_and_liquidate(
-                        keeper, entries, views, engine, owner, rpc, interval, capacity, limit
+                        keeper, entries, views, engine, owner, w3, interval, capacity, limit
                     )
                 )
                 console.print(f"{n:,} accounts: liquidated at a {limit:,} gas block limit")
@@ -598,7 +600,7 @@ def _shock_and_liquidate(
     views: Views,
     engine: Engine,
     owner: Any,
-    rpc: Rpc,
+    w3: Web3,
     interval: int,
     capacity: str,
     block_gas: int,
@@ -610,7 +612,7 @@ def _shock_and_liquidate(
 
     # The setup raised the block gas limit for its bulk blocks: back to a
     # real chain's before the keeper runs.
-    rpc.call("anvil_setBlockGasLimit", [hex(block_gas)])
+    rpc_call(w3, "anvil_setBlockGasLimit", [hex(block_gas)])
     if capacity == "off":
         # The owner lifts the per-window liquidation cap (factor 0): with it,
         # a crowd this size waits several windows whatever the keeper does.
@@ -620,7 +622,7 @@ def _shock_and_liquidate(
     if interval:
         # From here a block every `interval` s, as on a live chain: the
         # keeper's transactions wait in the pool for the next one.
-        rpc.call("evm_setIntervalMining", [interval])
+        rpc_call(w3, "evm_setIntervalMining", [interval])
     # Who is liquidatable now, read before the keeper runs (bare eth_calls).
     flags = views.is_liquidatable(accts, shock_block)
     doomed = {a for a, f in zip(accts, flags, strict=True) if f}
@@ -628,7 +630,7 @@ def _shock_and_liquidate(
 
     entries.clear()
     keeper_address = str(keeper.sender.address)
-    nonce_before = int(rpc.call("eth_getTransactionCount", [keeper_address, "latest"]), 16)
+    nonce_before = int(rpc_call(w3, "eth_getTransactionCount", [keeper_address, "latest"]), 16)
     timings: dict[str, float] = {}
     keeper.scan = _timed(keeper.scan, timings, "scan")  # type: ignore[method-assign]
     passes = []
@@ -654,20 +656,20 @@ def _shock_and_liquidate(
             # docs/orders.md): as a live keeper would, wait for the next
             # window (not counted in the keeper's seconds).
             window = int(engine.clearinghouse.liquidation_capacity(0)[0])
-            rpc.call("evm_increaseTime", [window])
-            rpc.call("evm_mine")
+            rpc_call(w3, "evm_increaseTime", [window])
+            rpc_call(w3, "evm_mine")
             windows_waited += 1
     del keeper.scan
     if interval:
-        rpc.call("evm_setIntervalMining", [0])
-        rpc.call("evm_setAutomine", [True])
+        rpc_call(w3, "evm_setIntervalMining", [0])
+        rpc_call(w3, "evm_setAutomine", [True])
     assert cleared_after is not None, f"still liquidatable after {MAX_PASSES} passes: {passes}"
 
     head = chain.blocks.head.number
     left = [a for a, f in zip(accts, views.is_liquidatable(accts, head), strict=True) if f]
-    liquidations = _event_logs(rpc, ch, "Liquidation", shock_block + 1, head)
-    bad_debts = _event_logs(rpc, ch, "BadDebt", shock_block + 1, head)
-    collateral = _event_logs(rpc, ch, "CollateralLiquidation", shock_block + 1, head)
+    liquidations = _event_logs(w3, ch, "Liquidation", shock_block + 1, head)
+    bad_debts = _event_logs(w3, ch, "BadDebt", shock_block + 1, head)
+    collateral = _event_logs(w3, ch, "CollateralLiquidation", shock_block + 1, head)
     touched = {_account_of(e) for e in liquidations}
     last_block = max((e["block"] for e in liquidations), default=shock_block)
     full = sum(e["new_size"] == 0 for e in liquidations)
@@ -709,11 +711,11 @@ def _shock_and_liquidate(
     # are filled by limit, not use).
     fill = []
     for number in range(shock_block + 1, last_block + 1):
-        block = rpc.call("eth_getBlockByNumber", [hex(number), True])
+        block = rpc_call(w3, "eth_getBlockByNumber", [hex(number), True])
         mine = [t for t in block["transactions"] if t["from"].lower() == keeper_address.lower()]
         used = 0
         for t in mine:
-            used += int(rpc.call("eth_getTransactionReceipt", [t["hash"]])["gasUsed"], 16)
+            used += int(rpc_call(w3, "eth_getTransactionReceipt", [t["hash"]])["gasUsed"], 16)
         fill.append(
             {
                 "block": number,
@@ -724,7 +726,9 @@ def _shock_and_liquidate(
             }
         )
     # Transactions the keeper sent (mined): its nonce moved by that much.
-    txs = int(rpc.call("eth_getTransactionCount", [keeper_address, "latest"]), 16) - nonce_before
+    txs = (
+        int(rpc_call(w3, "eth_getTransactionCount", [keeper_address, "latest"]), 16) - nonce_before
+    )
     read_seconds = timings.get("scan", 0.0)
     act_seconds = keeper_seconds - read_seconds
     return {

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 from ape import networks
 
-from xmargin.chain.bulk import Rpc
+from xmargin.ops.bulk_send import connect
 
 NETWORK = "ethereum:local:foundry"
 
@@ -50,16 +50,12 @@ def anvil(steps_tracing: bool, extra: list[str] | None = None) -> Iterator[tuple
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     try:
-        rpc = Rpc(url)
+        w3 = connect(url, timeout=5)
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                rpc.call("eth_chainId")
-                break
-            except Exception:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"anvil did not start on {url}") from None
-                time.sleep(0.1)
+        while not w3.is_connected():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"anvil did not start on {url}")
+            time.sleep(0.1)
         yield url, cmd
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

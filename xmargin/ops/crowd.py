@@ -10,7 +10,7 @@ The pool is the crowd's counterparty and caps its net exposure
 LiquidityPool what the crowd's largest net notional along the way needs
 under the caps, plus a tenth (`backing`).
 `open_crowd` sends its transactions through Ape, one at a time;
-`open_crowd_fast` sends the same ones in JSON-RPC batches (`xmargin.chain.bulk`).
+`open_crowd_fast` sends the same ones in JSON-RPC batches (`xmargin.ops.bulk_send`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from xmargin.chain.bulk import Bulk, BulkStats, Rpc
 from xmargin.chain.engine import Engine, read_markets
 from xmargin.maths.fixed_point import WAD
+from xmargin.ops.bulk_send import Bulk, BulkStats, connect
 from xmargin.ops.lp import provide
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ def open_crowd_fast(
     lp_amount = backing_needed(engine, plan)
     if lp_amount and engine.pool is not None:
         provide(engine, owners[0], lp_amount)
-    bulk = Bulk(Rpc(url))
+    bulk = Bulk(connect(url))
     txs = crowd_transactions(
         bulk, ch.address, engine.tokens[quote].address, dict(engine.record.markets), plan
     )
