@@ -53,13 +53,21 @@ def _free_port() -> int:
 
 @contextmanager
 def _stub_node(chain_id: int) -> Iterator[str]:
-    """A JSON-RPC "node" on a free port that answers every call with
-    `chain_id` (enough for the checks made before a real connection)."""
+    """A JSON-RPC "node" on a free port that answers every call (batches
+    too) with `chain_id`, and a block for a block (enough for the checks
+    made before a real connection)."""
+
+    def answer(request: dict) -> dict:
+        result: object = hex(chain_id)
+        if request.get("method") == "eth_getBlockByNumber":
+            result = {"number": "0x1", "hash": "0x" + "00" * 32, "timestamp": "0x1"}
+        return {"jsonrpc": "2.0", "id": request.get("id", 1), "result": result}
 
     class Node(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": hex(chain_id)}).encode()
+            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            reply = [answer(r) for r in request] if isinstance(request, list) else answer(request)
+            body = json.dumps(reply).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

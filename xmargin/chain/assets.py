@@ -65,6 +65,15 @@ EXECUTION_FAILED = (
 )
 
 
+def balance_call(token: str, engine_address: str) -> dict[str, Any]:
+    """The `eth_call` of the engine's bounded `balanceOf(engine)` read of
+    `token`: its frame gets VIEW_GAS, as in the engine (`engine_balance`)."""
+    data = BALANCE_OF + str(engine_address)[2:].lower().rjust(64, "0")
+    raw = bytes.fromhex(data[2:])
+    calldata_gas = sum(16 if b else 4 for b in raw)
+    return {"to": token, "data": data, "gas": VIEW_GAS + INTRINSIC_GAS + calldata_gas}
+
+
 def engine_balance(token: Any, engine_address: str, block: int | str = "latest") -> int | None:
     """The tokens of `token` the engine holds, read as the engine reads it
     (`token_transfer._held_or_max`): the token's frame gets VIEW_GAS, and
@@ -73,14 +82,7 @@ def engine_balance(token: Any, engine_address: str, block: int | str = "latest")
     then takes the asset as covered. Anything else the node raises (an
     unreachable node, a pruned block, a rate limit) is raised: an answer
     the node did not give is not an unreadable token."""
-    data = BALANCE_OF + str(engine_address)[2:].lower().rjust(64, "0")
-    raw = bytes.fromhex(data[2:])
-    calldata_gas = sum(16 if b else 4 for b in raw)
-    call = {
-        "to": str(token.address),
-        "data": data,
-        "gas": VIEW_GAS + INTRINSIC_GAS + calldata_gas,
-    }
+    call = balance_call(str(token.address), engine_address)
     try:
         answer = bytes(token.provider.web3.eth.call(call, block))
     except Exception as err:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +50,7 @@ from xmargin.chain.deployments import (
     record_path,
     require_record,
 )
+from xmargin.chain.pinned import PinnedReads, UnansweredError, pinned
 
 # Seconds to wait for a node to answer before saying there is none.
 PROBE_TIMEOUT = 3.0
@@ -92,6 +93,9 @@ class Connection:
     network: NetworkInfo
     record: DeploymentRecord
     record_path: Path
+    # Every request to the node, cached and pinned to one block (`pin=True`
+    # on an http(s) node); None otherwise.
+    reads: PinnedReads | None = None
 
 
 def genesis_hash(provider: ProviderAPI) -> str:
@@ -200,9 +204,20 @@ def find_record(ecosystem: str, name: str, chain_id: int) -> Path:
 
 
 @contextmanager
-def connect(choice: str, rpc: str | None = None) -> Iterator[Connection]:
+def connect(choice: str, rpc: str | None = None, pin: bool = False) -> Iterator[Connection]:
     """Connects to the node of `choice` (at `rpc` if given) and yields the
-    Connection, disconnecting after. See the module's notes for the errors."""
+    Connection, disconnecting after. See the module's notes for the errors.
+
+    With `pin`, every request to an http(s) node goes through a
+    `xmargin.chain.pinned.PinnedReads` for the connection's life: one
+    block, each question asked once, the opening questions in one request
+    (`Connection.reads`, for the command's prefetches)."""
+    with ExitStack() as stack:
+        yield stack.enter_context(_connect(choice, rpc, pin, stack))
+
+
+@contextmanager
+def _connect(choice: str, rpc: str | None, pin: bool, stack: ExitStack) -> Iterator[Connection]:
     provider = provider_for(choice, rpc)
     name = provider.network.name
     ecosystem = provider.network.ecosystem.name
@@ -216,8 +231,16 @@ def connect(choice: str, rpc: str | None = None) -> Iterator[Connection]:
         # No URL ("Missing URI"), or the config's `${VAR}` left unexpanded
         # ("Invalid uri: ${VAR}"), as Ape loaded it.
         raise no_uri(ecosystem, name) from err
+    reads = None
     if uri.startswith(("http://", "https://")):
-        answered = probe(uri)
+        if pin:
+            reads = stack.enter_context(pinned(uri, timeout=PROBE_TIMEOUT))
+            try:
+                answered = reads.start()
+            except UnansweredError as err:
+                raise unreachable(uri) from err
+        else:
+            answered = probe(uri)
         if not is_local and answered != provider.network.chain_id:
             raise other_chain(uri, answered, name, provider.network.chain_id)
         if path is None:
@@ -243,7 +266,9 @@ def connect(choice: str, rpc: str | None = None) -> Iterator[Connection]:
             path = find_record(ecosystem, name, chain_id)
         record = require_record(ecosystem, name, chain_id)
         check_genesis(record, genesis_hash(connected), name)
-        yield Connection(provider=connected, network=network, record=record, record_path=path)
+        yield Connection(
+            provider=connected, network=network, record=record, record_path=path, reads=reads
+        )
     finally:
         context.__exit__(None)
 

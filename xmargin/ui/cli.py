@@ -39,11 +39,15 @@ if TYPE_CHECKING:
 
     from xmargin.chain.connect import Connection
     from xmargin.chain.engine import AccountView, Engine
+    from xmargin.chain.prefetch import Forecast
     from xmargin.maths.model import AssetParams
 
 DEFAULT_NETWORK = "ethereum:local:node"
 # The repository: its contracts give the ABIs, wherever the command runs.
 PROJECT_ROOT = REPO_ROOT
+# Prefetch rounds at most (xmargin.chain.prefetch): the engine and the
+# account, then what depends on them (a portfolio account's scenario grid).
+FORECAST_ROUNDS = 3
 # Rich squeezes tables to the terminal; in a pipe or a log, never squeeze.
 PIPE_WIDTH = 200
 
@@ -168,8 +172,13 @@ def _errors() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _session(network: str, rpc: str | None) -> Iterator[Session]:
-    """Connects and loads the engine; yields a Session pinned to the head block."""
+def _session(
+    network: str, rpc: str | None, forecast: Callable[[Forecast], Forecast] | None = None
+) -> Iterator[Session]:
+    """Connects and loads the engine; yields a Session pinned to the head
+    block. Every request goes through the connection's PinnedReads (one
+    block, each question once); `forecast` lists the reads the command is
+    about to make, asked together first (xmargin.chain.prefetch)."""
     from ape import Project
     from ape.exceptions import ContractLogicError
     from ape.logging import logger
@@ -177,10 +186,18 @@ def _session(network: str, rpc: str | None) -> Iterator[Session]:
     from xmargin.chain.connect import connect
     from xmargin.chain.engine import load_engine
     from xmargin.chain.oracle import oracle_reason, price_problems
+    from xmargin.chain.prefetch import Forecast
 
     logger.set_level("ERROR")
-    with _errors(), connect(network, rpc) as connection:
+    with _errors(), connect(network, rpc, pin=True) as connection:
         project = Project(PROJECT_ROOT)
+        reads = connection.reads
+        if reads is not None and reads.block is not None and forecast is not None:
+            # A round per layer of reads that depend on earlier answers.
+            for _ in range(FORECAST_ROUNDS):
+                plan = forecast(Forecast(project, connection.record, reads.block, reads))
+                if not reads.prefetch(plan.calls):
+                    break
         engine = load_engine(project, connection.record)
         block = connection.provider.get_block("latest").number
         assert block is not None, "a mined block has a number"
@@ -261,7 +278,11 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None, as_json: bool
     from xmargin.ui import json_view as jv
     from xmargin.ui import report
 
-    with _session(network, rpc) as s:
+    def reads(f: Forecast) -> Forecast:
+        f = f.engine().portfolio(owner, sub_id).account(owner, sub_id)
+        return f.pool_and_ledgers().asset_states()
+
+    with _session(network, rpc, reads) as s:
         with _quiet():
             view = _read_owner(s, owner, sub_id)
             assets = s.engine.asset_params()
@@ -547,7 +568,14 @@ def accounts(unhealthy: bool, network: str, rpc: str | None, as_json: bool) -> N
     from xmargin.ui import json_view as jv
     from xmargin.ui import report
 
-    with _session(network, rpc) as s:
+    with _session(network, rpc, lambda f: f.engine()) as s:
+        reads = s.connection.reads
+        if reads is not None:
+            from xmargin.chain.prefetch import Forecast
+
+            total = int(s.engine.clearinghouse.num_accounts(block_id=s.block))
+            pages = Forecast(s.project, s.engine.record, s.block).health_pages(total)
+            reads.prefetch(pages.calls)
         unreadable: list[tuple[int, str, int, str, str]] = []
         with _quiet(), _progress("reading account health") as advance:
             rows = read_healths(
@@ -626,7 +654,9 @@ def chart(owner: str, sub_id: int, out: Path, network: str, rpc: str | None, as_
     from xmargin.ui import report
     from xmargin.ui.figures import account_chart
 
-    with _session(network, rpc) as s:
+    with _session(
+        network, rpc, lambda f: f.engine().portfolio(owner, sub_id).account(owner, sub_id)
+    ) as s:
         with _quiet():
             view = _read_owner(s, owner, sub_id)
             assets = s.engine.asset_params()
@@ -738,7 +768,7 @@ def report_command(
     from xmargin.ui import json_view as jv
     from xmargin.ui.summary import read_summary
 
-    with _session(network, rpc) as s:
+    with _session(network, rpc, lambda f: f.engine().pool_and_ledgers().asset_states()) as s:
         with _quiet(), _progress("reading liquidation events") as advance:
             summary = read_summary(
                 s.engine, s.connection.network.label, s.block, from_block, progress=advance

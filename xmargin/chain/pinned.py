@@ -1,0 +1,213 @@
+"""Reads pinned to one block: each question asked once, the expected ones together.
+
+A CLI command reads the chain at one block, its head when it starts. Through
+Ape, one `xmargin status` asked the node 144 questions, each its own HTTP
+round trip: Ape asks for the contract's code and the head block before
+every `eth_call`, asks the client's version on every connect step, and the
+command reads each market, asset and ledger one view at a time. Over a link
+with 100 ms round trips that is 14 s.
+
+`pinned(uri)` routes every JSON-RPC request to `uri` made during a command
+(Ape's, web3's, ours) through a `PinnedReads`:
+
+* `start()` asks what every connection asks first (chain id, client
+  version, the head block, block 0) in one HTTP request, and fixes the
+  head block: from then on "latest" means that block, for a block, a call
+  or code, so every read of the command agrees with every other;
+* what a fixed block says never changes: each question is sent once, and
+  its answer (a revert included, as the node gave it) is kept;
+* `prefetch(calls)` sends the reads a command is about to make in one HTTP
+  request (web3's `make_batch_request`): the command's own code then finds
+  them answered, and anything it asks that was not foreseen is simply sent.
+
+It changes no answer, only when and how questions travel: a command that
+prefetches nothing is as correct, only slower.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from web3 import HTTPProvider
+from web3.types import RPCEndpoint, RPCResponse
+
+# Questions whose answer cannot change for a fixed block (or at all).
+_FIXED = ("eth_chainId", "web3_clientVersion", "net_version")
+# What every connection asks before anything else (`start`).
+_OPENING: tuple[tuple[str, list[Any]], ...] = (
+    ("eth_chainId", []),
+    ("web3_clientVersion", []),
+    ("eth_getBlockByNumber", ["latest", False]),
+    # block 0 ("earliest" is the same question)
+    ("eth_getBlockByNumber", ["0x0", False]),
+)
+
+Call = tuple[str, list[Any]]
+
+
+class UnansweredError(RuntimeError):
+    """The node did not answer the opening batch (unreachable, or not JSON-RPC)."""
+
+
+@dataclass
+class PinnedReads:
+    uri: str
+    timeout: float = 10.0
+    # the head block when the command started, once `start` ran
+    block: int | None = None
+    # HTTP requests sent to the node, and JSON-RPC questions in them
+    requests: int = 0
+    questions: int = 0
+    _answers: dict[tuple[Any, ...], RPCResponse] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ keys
+
+    def _block_of(self, tag: Any) -> int | None:
+        """A block parameter as a number; "latest" is the pinned block."""
+        if tag is None or tag in ("latest", "pending", "safe", "finalized"):
+            return self.block
+        if tag == "earliest":
+            return 0
+        if isinstance(tag, int):
+            return tag
+        if isinstance(tag, str) and tag.startswith("0x"):
+            return int(tag, 16)
+        return None
+
+    def key(self, method: str, params: Sequence[Any] | None) -> tuple[Any, ...] | None:
+        """What identifies a question's answer, or None if it may change."""
+        p = list(params or [])
+        if method in _FIXED:
+            return (method,)
+        if method == "eth_getBlockByNumber" and p:
+            number = self._block_of(p[0])
+            return None if number is None else (method, number, bool(p[1:] and p[1]))
+        if method in ("eth_getCode", "eth_getBalance") and p:
+            number = self._block_of(p[1] if len(p) > 1 else None)
+            return None if number is None else (method, str(p[0]).lower(), number)
+        if method == "eth_call" and p and isinstance(p[0], dict) and len(p) <= 2:
+            number = self._block_of(p[1] if len(p) > 1 else None)
+            tx = p[0]
+            sender = str(tx.get("from") or "").lower()
+            data = str(tx.get("data") or tx.get("input") or "").lower()
+            # A gas limit can change the answer (a call bounded in gas).
+            gas = tx.get("gas")
+            limit = int(gas, 16) if isinstance(gas, str) else gas
+            if number is None:
+                return None
+            return (method, str(tx.get("to") or "").lower(), data, sender, limit, number)
+        return None
+
+    # ------------------------------------------------------------ asking
+
+    def answer(self, method: str, params: Any, send: Any) -> RPCResponse:
+        """The kept answer to a question, or `send()`'s (kept if it can be)."""
+        key = self.key(method, params)
+        if key is not None and key in self._answers:
+            return self._answers[key]
+        self.requests += 1
+        self.questions += 1
+        response: RPCResponse = send()
+        if key is not None and _is_answer(response):
+            self._answers[key] = response
+        return response
+
+    def batch(self, calls: Sequence[Call]) -> list[RPCResponse]:
+        """Every call not answered yet, in one HTTP request; the answers kept.
+        Returns the responses to what was sent."""
+        todo = []
+        seen = set()
+        for method, params in calls:
+            key = self.key(method, params)
+            if key is not None and (key in self._answers or key in seen):
+                continue
+            if key is not None:
+                seen.add(key)
+            todo.append((method, params))
+        if not todo:
+            return []
+        provider = HTTPProvider(self.uri, request_kwargs={"timeout": self.timeout})
+        self.requests += 1
+        self.questions += len(todo)
+        responses = provider.make_batch_request([(RPCEndpoint(m), p) for m, p in todo])
+        if not isinstance(responses, list):
+            # The node refused the batch as a whole: nothing kept; each
+            # read is then asked on its own.
+            return []
+        # Answers come back in any order: matched by id (web3 numbers a
+        # batch's requests in the order sent).
+        by_id = {int(str(r["id"])): r for r in responses if isinstance(r, dict) and "id" in r}
+        ordered = sorted(by_id)
+        for (method, params), rid in zip(todo, ordered, strict=False):
+            response = by_id[rid]
+            key = self.key(method, params)
+            if key is not None and _is_answer(response):
+                self._answers[key] = response
+        return [by_id[r] for r in ordered]
+
+    def start(self) -> int:
+        """The opening questions in one request; pins the head block and
+        returns the node's chain id. Raises UnansweredError if there is no node."""
+        try:
+            opening = self.batch(list(_OPENING))
+        except Exception as err:  # any transport failure means no node
+            raise UnansweredError(str(err)) from err
+        try:
+            chain_id = int(opening[0]["result"], 16)
+            self.block = int(opening[2]["result"]["number"], 16)
+        except (IndexError, KeyError, TypeError, ValueError) as err:
+            raise UnansweredError(f"not a node's answer: {opening!r:.200}") from err
+        # "latest" now means the pinned block: keep its answer under that name.
+        self._answers[("eth_getBlockByNumber", self.block, False)] = opening[2]
+        return chain_id
+
+    def prefetch(self, calls: Sequence[Call]) -> int:
+        """Sends the `calls` (eth_call / eth_getCode ...) not answered yet,
+        together, for later reads; returns how many were sent."""
+        return len(self.batch(calls))
+
+    def result(self, call: Call) -> Any:
+        """The kept result of `call` (None if not answered, or an error)."""
+        key = self.key(*call)
+        response = self._answers.get(key) if key is not None else None
+        return None if response is None else response.get("result")
+
+
+def _is_answer(response: Any) -> bool:
+    """A node's answer (a result, or an error such as a revert), not a
+    transport failure."""
+    return isinstance(response, dict) and ("result" in response or "error" in response)
+
+
+def eth_call(to: str, data: bytes | str, block: int, gas: int | None = None) -> Call:
+    """An `eth_call` question at `block` (with a gas limit if given)."""
+    hexdata = data if isinstance(data, str) else "0x" + bytes(data).hex()
+    tx: dict[str, Any] = {"to": to, "data": hexdata}
+    if gas is not None:
+        tx["gas"] = hex(gas)
+    return ("eth_call", [tx, hex(block)])
+
+
+def get_code(address: str, block: int) -> Call:
+    return ("eth_getCode", [address, hex(block)])
+
+
+@contextmanager
+def pinned(uri: str, timeout: float = 10.0) -> Iterator[PinnedReads]:
+    """Routes every request to `uri` through a PinnedReads while inside."""
+    reads = PinnedReads(uri, timeout=timeout)
+    original = HTTPProvider.make_request
+
+    def make_request(self: HTTPProvider, method: RPCEndpoint, params: Any) -> RPCResponse:
+        if str(self.endpoint_uri).rstrip("/") != uri.rstrip("/"):
+            return original(self, method, params)
+        return reads.answer(method, params, lambda: original(self, method, params))
+
+    HTTPProvider.make_request = make_request  # type: ignore[method-assign]
+    try:
+        yield reads
+    finally:
+        HTTPProvider.make_request = original  # type: ignore[method-assign]
