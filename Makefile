@@ -12,7 +12,7 @@ TOOLS := .tools
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: setup demo node test test-unit test-rest test-integration fuzz bench bench-gas bench-keeper bench-replica lint format size clean
+.PHONY: setup demo node test test-unit test-rest test-integration fuzz bench bench-gas bench-keeper bench-replica bench-rpc lint format size clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -72,6 +72,12 @@ bench-keeper: setup
 
 bench-replica: setup
 	python benchmarks/replica.py
+
+# Not part of `bench` (~9 min): JSON-RPC requests and wall time of every
+# chain-reading CLI command, each a fresh process, through a proxy that
+# adds 100 ms per HTTP request, over a 1,000-account crowd.
+bench-rpc: setup
+	python benchmarks/rpc_latency.py
 
 # Vyper sources mamushi formats. modules/state.vy is left out: mamushi
 # 0.1.2 cannot parse a multi-line `initializes:` and, given one line, wraps
