@@ -16,6 +16,9 @@ from tests.integration.test_deploy import _contract, deploy_crowd
 from tests.integration.test_keeper import _shock
 from xmargin.maths.fixed_point import format_units
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from rpc_proxy import RpcProxy  # benchmarks/ is not a package
+
 pytestmark = pytest.mark.integration
 
 CROWD = 20
@@ -178,6 +181,30 @@ def test_cli_reads_what_the_chain_says(
     assert totals["liquidation penalties charged"] == format_units(event.args.penalty, q, 2)
     assert totals["insurance fund now"] == format_units(ch.functions.insurance_fund().call(), q, 2)
     assert totals["bad debt, total"] == format_units(ch.functions.bad_debt_total().call(), q, 2)
+
+    # Over a counted link (benchmarks/rpc_proxy.py), each command asks the
+    # node in a few HTTP requests whatever it reads (issue 21: status in at
+    # most 5): the opening batch, the forecast reads, and for accounts the
+    # lens's pages; a portfolio account's scenario grid is one more.
+    with RpcProxy(node.url, delay_ms=0) as proxy:
+
+        def requests_of(*args: str) -> int:
+            proxy.reset()
+            result = subprocess.run(
+                [XMARGIN, *args, "--rpc", proxy.url],
+                cwd=tmp_path,
+                env=ape_env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert result.returncode == 0, result.stderr
+            return proxy.reset().http_requests
+
+        assert requests_of("status", *_args(healthy)) == 2
+        assert requests_of("status", pm_owner, "--sub", str(pm_sub)) == 3
+        assert requests_of("accounts") == 3
+        assert requests_of("chart", *_args(healthy), "--out", "c.png") == 2
 
     # --json (issue 21): the same figures as exact decimal strings, checked
     # against the chain's views converted here with Decimal.
