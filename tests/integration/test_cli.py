@@ -58,9 +58,9 @@ def test_cli_reads_what_the_chain_says(
     doomed = {a for a in accounts if lens.functions.is_liquidatable(ch.address, *a).call()}
     assert 0 < len(doomed) < CROWD, "the test needs liquidatable and healthy accounts"
 
-    def xmargin(*args: str) -> subprocess.CompletedProcess:
+    def xmargin(*args: str, rpc: str = node.url) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [XMARGIN, *args, "--rpc", node.url],
+            [XMARGIN, *args, "--rpc", rpc],
             cwd=tmp_path,
             env=ape_env,
             capture_output=True,
@@ -190,14 +190,7 @@ def test_cli_reads_what_the_chain_says(
 
         def requests_of(*args: str) -> int:
             proxy.reset()
-            result = subprocess.run(
-                [XMARGIN, *args, "--rpc", proxy.url],
-                cwd=tmp_path,
-                env=ape_env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
+            result = xmargin(*args, rpc=proxy.url)
             assert result.returncode == 0, result.stderr
             return proxy.reset().http_requests
 
