@@ -32,7 +32,7 @@ runs against two shapes of the same chain (`--networks`):
   `eth_getCode` before every contract call) and fills each call's gas limit
   with the latest block's (`gas_limit: max`, an `eth_getBlockByNumber`).
 * `sepolia`: the same anvil answering chain id 11155111
-  (`anvil_setChainId`) and the same record written as `sepolia.json`, read
+  (`anvil_setChainId`) and the same record written for chain 11155111, read
   as `ethereum:sepolia:node`: how Ape reads any public network (code
   cached per contract, no gas-limit lookup for a call), i.e. what an
   operator meets over a real slow link.
@@ -76,11 +76,11 @@ from rich.console import Console
 from rich.table import Table
 from rpc_proxy import Labels, RpcProxy, Traffic
 
-from xmargin.chain.bulk import Rpc
 from xmargin.chain.config import load_config
 from xmargin.chain.connect import network_info
 from xmargin.chain.deployments import DIR_ENV, DeploymentRecord, record_path, write_record
 from xmargin.chain.engine import load_engine
+from xmargin.ops.bulk_send import connect, rpc_call
 from xmargin.ops.crowd import FIRST_SUB, open_crowd_fast
 from xmargin.ops.deploy import deploy
 
@@ -213,10 +213,10 @@ def serve_as(url: str, record: DeploymentRecord, name: str, records: Path) -> st
     """Makes anvil answer with network `name`'s chain id and writes the
     deployment's record for it; returns the network choice to read it as."""
     choice, chain_id = NETWORKS[name]
-    Rpc(url).call("anvil_setChainId", [chain_id])
+    rpc_call(connect(url), "anvil_setChainId", [chain_id])
     ecosystem = choice.split(":")[0]
     as_network = replace(record, network=f"{ecosystem}:{name}", chain_id=chain_id)
-    write_record(record_path(name, records), as_network)
+    write_record(record_path(ecosystem, chain_id, records), as_network)
     return choice
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from tests.integration.test_deploy import _contract, deploy_crowd
 from tests.integration.test_keeper import _shock
+from xmargin.maths import errors
 from xmargin.maths.fixed_point import format_units
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -256,7 +257,7 @@ def test_cli_reads_what_the_chain_says(
     totals = {row[0]: row[1] for row in _rows(out) if len(row) == 2}
     assert totals["liquidation penalties charged"] == format_units(event.args.penalty, q, 2)
     doc = json.loads(ok("report", "--out", "report.png", "--json"))
-    assert doc["pool"] is None and doc["pool_unpriced"] == "xm.oracle: price stale"
+    assert doc["pool"] is None and doc["pool_unpriced"] == errors.PRICE_STALE
     stale = {p["asset"]: p for p in doc["prices"]}
     assert stale["WETH"]["feed"] == weth_feed and stale["WETH"]["age_seconds"] == age
     assert stale["WETH"]["heartbeat_seconds"] == 3_600

@@ -27,7 +27,7 @@ class PriceProblem:
     token: str
     # the primary feed the router reads (the record's when the router has none)
     feed: str
-    # the router's revert reason, e.g. "xm.oracle: price stale"
+    # the router's revert reason, e.g. errors.PRICE_STALE
     reason: str
     heartbeat: int
     # the feed's latest round: its answer (feed units) and updatedAt; None
@@ -109,9 +109,7 @@ def price_problems(engine: Engine, block: int) -> list[PriceProblem]:
 
 
 # Every reason the OracleRouter reverts with, from the one catalogue.
-ORACLE_REASONS = tuple(
-    v for v in vars(errors).values() if isinstance(v, str) and v.startswith("xm.oracle: ")
-)
+ORACLE_REASONS = errors.in_area("oracle")
 
 
 def oracle_reason(err: ContractLogicError) -> str | None:
@@ -120,6 +118,6 @@ def oracle_reason(err: ContractLogicError) -> str | None:
     prefix, read as a label."""
     message = str(err.message or "")
     for reason in ORACLE_REASONS:
-        if message in (reason, reason.removeprefix("xm.oracle: ")):
+        if message in (reason, reason.split(": ", 1)[1]):
             return reason
     return None

@@ -241,6 +241,16 @@ NOT_OWNER: Final = "ownable: caller is not the owner"
 NOT_NEW_OWNER: Final = "ownable_2step: caller is not the new owner"
 
 
+def area(reason: str) -> str:
+    """The area of a reason: "xm.oracle" of "xm.oracle: price stale"."""
+    return reason.split(": ", 1)[0]
+
+
+def in_area(name: str) -> tuple[str, ...]:
+    """Every reason of the area `name` ("oracle": the OracleRouter's)."""
+    return tuple(r for r in catalogue().values() if area(r) == f"xm.{name}")
+
+
 def catalogue() -> dict[str, str]:
     """name -> reason for every xmargin reason (snekmate's excluded)."""
     return {
