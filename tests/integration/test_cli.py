@@ -199,6 +199,8 @@ def test_cli_reads_what_the_chain_says(
         assert requests_of("status", pm_owner, "--sub", str(pm_sub)) == 3
         assert requests_of("accounts") == 3
         assert requests_of("chart", *_args(healthy), "--out", "c.png") == 2
+        # its event scans too: each (kind, 5,000 blocks) is a fixed answer
+        assert requests_of("report", "--out", "r.png") == 2
 
     # --json (issue 21): the same figures as exact decimal strings, checked
     # against the chain's views converted here with Decimal.

@@ -26,6 +26,7 @@ prefetches nothing is as correct, only slower.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -88,6 +89,16 @@ class PinnedReads:
         if method in ("eth_getCode", "eth_getBalance") and p:
             number = self._block_of(p[1] if len(p) > 1 else None)
             return None if number is None else (method, str(p[0]).lower(), number)
+        if method == "eth_getLogs" and len(p) == 1 and isinstance(p[0], dict):
+            # A fixed range of blocks: its logs never change.
+            f = p[0]
+            lo, hi = self._block_of(f.get("fromBlock")), self._block_of(f.get("toBlock"))
+            if lo is None or hi is None or "blockHash" in f:
+                return None
+            address = f.get("address") or []
+            addresses = [address] if isinstance(address, str) else list(address)
+            topics = json.dumps(f.get("topics") or [], sort_keys=True).lower()
+            return (method, tuple(sorted(a.lower() for a in addresses)), lo, hi, topics)
         if method == "eth_call" and p and isinstance(p[0], dict) and len(p) <= 2:
             number = self._block_of(p[1] if len(p) > 1 else None)
             tx = p[0]
@@ -189,6 +200,14 @@ def eth_call(to: str, data: bytes | str, block: int, gas: int | None = None) -> 
     if gas is not None:
         tx["gas"] = hex(gas)
     return ("eth_call", [tx, hex(block)])
+
+
+def get_logs(address: str, topic: str, first: int, last: int) -> Call:
+    """An `eth_getLogs` question: `address`'s logs of one event in [first, last]."""
+    return (
+        "eth_getLogs",
+        [{"address": [address], "fromBlock": hex(first), "toBlock": hex(last), "topics": [topic]}],
+    )
 
 
 def get_code(address: str, block: int) -> Call:

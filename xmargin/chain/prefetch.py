@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from xmargin.chain.pinned import Call, PinnedReads, eth_call, get_code
+from xmargin.chain.pinned import Call, PinnedReads, eth_call, get_code, get_logs
 
 if TYPE_CHECKING:
     from ape.contracts.base import ContractInstance
@@ -170,6 +170,19 @@ class Forecast:
             self.call(ch, "total_deposits", token)
             read = balance_call(token, str(ch.address))
             self.calls.append(eth_call(read["to"], read["data"], self.block, read["gas"]))
+        return self
+
+    def events(self, names: tuple[str, ...], first: int, chunk: int) -> Forecast:
+        """The Clearinghouse's logs of each event in `names` from block
+        `first` to the pinned block, in chunks of `chunk` blocks (as
+        `xmargin.ui.summary` scans them)."""
+        from eth_utils import encode_hex, keccak
+
+        for name in names:
+            topic = encode_hex(keccak(text=getattr(self.ch, name).abi.selector))
+            for lo in range(first, self.block + 1, chunk):
+                hi = min(lo + chunk, self.block + 1)
+                self.calls.append(get_logs(str(self.ch.address), topic, lo, hi - 1))
         return self
 
     def health_pages(self, total: int) -> Forecast:

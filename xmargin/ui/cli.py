@@ -766,9 +766,13 @@ def report_command(
     from xmargin.chain.oracle import price_problems
     from xmargin.ui import charts, report
     from xmargin.ui import json_view as jv
-    from xmargin.ui.summary import read_summary
+    from xmargin.ui.summary import EVENTS, LOG_CHUNK, read_summary
 
-    with _session(network, rpc, lambda f: f.engine().pool_and_ledgers().asset_states()) as s:
+    def reads(f: Forecast) -> Forecast:
+        f = f.engine().pool_and_ledgers().asset_states()
+        return f.events(EVENTS, from_block, LOG_CHUNK)
+
+    with _session(network, rpc, reads) as s:
         with _quiet(), _progress("reading liquidation events") as advance:
             summary = read_summary(
                 s.engine, s.connection.network.label, s.block, from_block, progress=advance

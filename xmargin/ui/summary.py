@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 # Blocks per log query: the progress callback advances once per chunk.
 LOG_CHUNK = 5_000
+# The Clearinghouse's events the summary reads (the report forecasts them).
+EVENTS = ("Liquidation", "CollateralLiquidation", "BadDebt", "AutoDeleverage")
 
 # (blocks done, blocks in total) after each chunk of the log scan.
 Progress = Callable[[int, int], None]
