@@ -47,6 +47,9 @@ _OPENING: tuple[tuple[str, list[Any]], ...] = (
 )
 
 Call = tuple[str, list[Any]]
+# Calls per HTTP request: public providers cap a JSON-RPC batch (100 to
+# 1,000 calls); a longer forecast goes in several requests.
+BATCH_LIMIT = 100
 
 
 class UnansweredError(RuntimeError):
@@ -138,21 +141,27 @@ class PinnedReads:
             if key is not None:
                 seen.add(key)
             todo.append((method, params))
-        if not todo:
-            return []
+        out: list[RPCResponse] = []
+        for start in range(0, len(todo), BATCH_LIMIT):
+            out += self._send_batch(todo[start : start + BATCH_LIMIT])
+        return out
+
+    def _send_batch(self, todo: Sequence[Call]) -> list[RPCResponse]:
         provider = HTTPProvider(self.uri, request_kwargs={"timeout": self.timeout})
         self.requests += 1
         self.questions += len(todo)
         responses = provider.make_batch_request([(RPCEndpoint(m), p) for m, p in todo])
-        if not isinstance(responses, list):
-            # The node refused the batch as a whole: nothing kept; each
-            # read is then asked on its own.
+        if not isinstance(responses, list) or len(responses) != len(todo):
+            # The node refused the batch as a whole, or answered part of
+            # it: nothing kept; each read is then asked on its own.
             return []
-        # Answers come back in any order: matched by id (web3 numbers a
-        # batch's requests in the order sent).
+        # Answers may come back in any order: matched by id (web3 numbers
+        # a batch's requests in the order sent).
         by_id = {int(str(r["id"])): r for r in responses if isinstance(r, dict) and "id" in r}
+        if len(by_id) != len(todo):
+            return []
         ordered = sorted(by_id)
-        for (method, params), rid in zip(todo, ordered, strict=False):
+        for (method, params), rid in zip(todo, ordered, strict=True):
             response = by_id[rid]
             key = self.key(method, params)
             if key is not None and _is_answer(response):
@@ -188,9 +197,17 @@ class PinnedReads:
 
 
 def _is_answer(response: Any) -> bool:
-    """A node's answer (a result, or an error such as a revert), not a
-    transport failure."""
-    return isinstance(response, dict) and ("result" in response or "error" in response)
+    """A node's answer to keep: a result, or a revert (the call's own
+    outcome at that block). Any other error (a rate limit, a pruned or not
+    yet seen block, a timeout upstream) is not kept: the next ask retries."""
+    if not isinstance(response, dict):
+        return False
+    if "result" in response:
+        return True
+    error = response.get("error")
+    if not isinstance(error, dict):
+        return False
+    return error.get("code") == 3 or "revert" in str(error.get("message", "")).lower()
 
 
 def eth_call(to: str, data: bytes | str, block: int, gas: int | None = None) -> Call:

@@ -1,0 +1,175 @@
+"""xmargin.chain.pinned against a stub JSON-RPC node that counts HTTP
+requests, answers batches in reverse order, reverts one call and
+rate-limits another once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from web3 import HTTPProvider
+
+from xmargin.chain.pinned import BATCH_LIMIT, PinnedReads, eth_call, pinned
+
+HEAD = 16
+REVERTS = "0xdead"
+BUSY_ONCE = "0xb0b0"
+
+
+class Stub:
+    def __init__(self) -> None:
+        self.requests = 0
+        self.busy_left = 1
+        self.server: ThreadingHTTPServer | None = None
+
+    def answer(self, request: dict) -> dict:
+        method, params = request["method"], request.get("params") or []
+        reply: dict = {"jsonrpc": "2.0", "id": request["id"]}
+        if method == "eth_chainId":
+            reply["result"] = hex(31337)
+        elif method == "web3_clientVersion":
+            reply["result"] = "stub/1"
+        elif method == "eth_getBlockByNumber":
+            number = HEAD if params[0] == "latest" else int(params[0], 16)
+            reply["result"] = {"number": hex(number), "hash": "0x" + f"{number:064x}"}
+        elif method == "eth_call":
+            data = params[0]["data"]
+            if data == REVERTS:
+                reply["error"] = {"code": 3, "message": "execution reverted", "data": "0x"}
+            elif data == BUSY_ONCE and self.busy_left:
+                self.busy_left -= 1
+                reply["error"] = {"code": -32005, "message": "rate limited"}
+            else:
+                # Echoes the data, the gas limit and the block it was asked at.
+                gas = params[0].get("gas", "0x0")
+                reply["result"] = f"{data}|{gas}|{params[1]}"
+        else:
+            reply["error"] = {"code": -32601, "message": "no such method"}
+        return reply
+
+
+@pytest.fixture
+def node() -> Iterator[tuple[str, Stub]]:
+    stub = Stub()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            stub.requests += 1
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if isinstance(body, list):
+                reply: object = [stub.answer(r) for r in reversed(body)]
+            else:
+                reply = stub.answer(body)
+            data = json.dumps(reply).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", stub
+    finally:
+        server.shutdown()
+
+
+def _ask(uri: str, method: str, params: list) -> dict:
+    return HTTPProvider(uri).make_request(method, params)  # type: ignore[arg-type]
+
+
+def test_the_opening_batch_pins_latest_and_each_question_goes_once(node):
+    uri, stub = node
+    with pinned(uri) as reads:
+        assert reads.start() == 31337 and reads.block == HEAD
+        assert stub.requests == 1
+        for _ in range(3):  # what Ape asks while connecting: all answered
+            assert _ask(uri, "web3_clientVersion", [])["result"] == "stub/1"
+            assert (
+                _ask(uri, "eth_getBlockByNumber", ["latest", False])["result"]["number"] == "0x10"
+            )
+            assert (
+                _ask(uri, "eth_getBlockByNumber", ["earliest", False])["result"]["number"] == "0x0"
+            )
+        assert stub.requests == 1
+        # "latest" is the pinned block: one question, asked once.
+        call = {"to": "0x" + "11" * 20, "data": "0x1234"}
+        assert _ask(uri, "eth_call", [call, "latest"])["result"] == "0x1234|0x0|latest"
+        assert _ask(uri, "eth_call", [call, hex(HEAD)])["result"] == "0x1234|0x0|latest"
+        assert stub.requests == 2
+        # Another block is another question.
+        assert _ask(uri, "eth_call", [call, "0x5"])["result"] == "0x1234|0x0|0x5"
+        assert stub.requests == 3
+
+
+def test_a_long_forecast_goes_in_batches_matched_by_id(node):
+    """250 calls: 3 HTTP requests of at most BATCH_LIMIT, each answered in
+    reverse order by the stub and still kept under the right question."""
+    uri, stub = node
+    calls = [eth_call("0x" + "22" * 20, f"0x{i:04x}", HEAD) for i in range(250)]
+    with pinned(uri) as reads:
+        reads.start()
+        before = stub.requests
+        assert reads.prefetch(calls) == 250
+        assert stub.requests - before == -(-250 // BATCH_LIMIT) == 3
+        for i in (0, 99, 100, 249):
+            tx = {"to": "0x" + "22" * 20, "data": f"0x{i:04x}"}
+            assert _ask(uri, "eth_call", [tx, "latest"])["result"] == f"0x{i:04x}|0x0|{hex(HEAD)}"
+        assert reads.prefetch(calls) == 0  # nothing left to ask
+        assert stub.requests - before == 3
+
+
+def test_a_revert_is_kept_but_a_node_error_is_asked_again(node):
+    uri, stub = node
+    to = "0x" + "33" * 20
+    with pinned(uri) as reads:
+        reads.start()
+        n = stub.requests
+        for _ in range(2):
+            assert (
+                _ask(uri, "eth_call", [{"to": to, "data": REVERTS}, "latest"])["error"]["code"] == 3
+            )
+        assert stub.requests == n + 1
+        busy = _ask(uri, "eth_call", [{"to": to, "data": BUSY_ONCE}, "latest"])
+        assert busy["error"]["message"] == "rate limited"
+        again = _ask(uri, "eth_call", [{"to": to, "data": BUSY_ONCE}, "latest"])
+        assert again["result"].startswith(BUSY_ONCE)
+        assert stub.requests == n + 3
+
+
+def test_a_gas_limit_is_part_of_the_question(node):
+    """The engine's balance read is bounded in gas: its answer is not the
+    unbounded call's."""
+    uri, stub = node
+    to = "0x" + "44" * 20
+    with pinned(uri) as reads:
+        reads.start()
+        reads.prefetch([eth_call(to, "0x70a0", HEAD, gas=100_000)])
+        n = stub.requests
+        bounded = _ask(
+            uri, "eth_call", [{"to": to, "data": "0x70a0", "gas": hex(100_000)}, "latest"]
+        )
+        assert bounded["result"] == f"0x70a0|{hex(100_000)}|{hex(HEAD)}"
+        assert stub.requests == n
+        assert _ask(uri, "eth_call", [{"to": to, "data": "0x70a0"}, "latest"])["result"].startswith(
+            "0x70a0|0x0|"
+        )
+        assert stub.requests == n + 1
+
+
+def test_the_patch_is_undone_even_after_an_error(node):
+    uri, stub = node
+    original = HTTPProvider.make_request
+    with pytest.raises(RuntimeError), pinned(uri):
+        raise RuntimeError("a command failed")
+    assert HTTPProvider.make_request is original
+    reads = PinnedReads(uri)
+    assert reads.key("eth_getLogs", [{"fromBlock": "latest", "toBlock": "latest"}]) is None
+    assert reads.key("eth_sendRawTransaction", ["0x00"]) is None
