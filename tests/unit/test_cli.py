@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.stub_node import stub_node
 from xmargin.chain.deployments import DIR_ENV, DeploymentRecord, record_path, write_record
 from xmargin.ui.cli import main
 
@@ -63,26 +62,8 @@ def _stub_node(chain_id: int) -> Iterator[str]:
             result = {"number": "0x1", "hash": "0x" + "00" * 32, "timestamp": "0x1"}
         return {"jsonrpc": "2.0", "id": request.get("id", 1), "result": result}
 
-    class Node(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            reply = [answer(r) for r in request] if isinstance(request, list) else answer(request)
-            body = json.dumps(reply).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Node)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
+    with stub_node(answer) as node:
+        yield node.url
 
 
 def _failed(result, code: int = 1) -> str:

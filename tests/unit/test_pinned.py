@@ -4,14 +4,12 @@ rate-limits another once."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from web3 import HTTPProvider
 
+from tests.stub_node import StubNode, stub_node
 from xmargin.chain.pinned import BATCH_LIMIT, PinnedReads, eth_call, pinned
 
 HEAD = 16
@@ -20,10 +18,10 @@ BUSY_ONCE = "0xb0b0"
 
 
 class Stub:
+    """Answers like a node; reverts one call, rate-limits another once."""
+
     def __init__(self) -> None:
-        self.requests = 0
         self.busy_left = 1
-        self.server: ThreadingHTTPServer | None = None
 
     def answer(self, request: dict) -> dict:
         method, params = request["method"], request.get("params") or []
@@ -52,33 +50,9 @@ class Stub:
 
 
 @pytest.fixture
-def node() -> Iterator[tuple[str, Stub]]:
-    stub = Stub()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            stub.requests += 1
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if isinstance(body, list):
-                reply: object = [stub.answer(r) for r in reversed(body)]
-            else:
-                reply = stub.answer(body)
-            data = json.dumps(reply).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", stub
-    finally:
-        server.shutdown()
+def node() -> Iterator[tuple[str, StubNode]]:
+    with stub_node(Stub().answer) as stub:
+        yield stub.url, stub
 
 
 def _ask(uri: str, method: str, params: list) -> dict:

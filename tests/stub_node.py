@@ -1,0 +1,47 @@
+"""A stub JSON-RPC node for unit tests: a free port on 127.0.0.1, answers
+from a function of each request (a batch answered in reverse order, as a
+node may), and a count of the HTTP requests it got."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class StubNode:
+    url: str
+    requests: int = 0
+
+
+@contextmanager
+def stub_node(answer: Callable[[dict], dict]) -> Iterator[StubNode]:
+    """Serves `answer(request) -> response` until the block ends."""
+    node = StubNode(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            node.requests += 1
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            reply = [answer(r) for r in reversed(body)] if isinstance(body, list) else answer(body)
+            data = json.dumps(reply).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    node.url = f"http://127.0.0.1:{server.server_port}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield node
+    finally:
+        server.shutdown()
