@@ -19,15 +19,23 @@ class StubNode:
 
 
 @contextmanager
-def stub_node(answer: Callable[[dict], dict]) -> Iterator[StubNode]:
-    """Serves `answer(request) -> response` until the block ends."""
+def stub_node(
+    answer: Callable[[dict], dict], batch: Callable[[list], object] | None = None
+) -> Iterator[StubNode]:
+    """Serves `answer(request) -> response` until the block ends; a batch
+    is answered by `batch(requests)` if given, else item by item."""
     node = StubNode(url="")
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             node.requests += 1
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            reply = [answer(r) for r in reversed(body)] if isinstance(body, list) else answer(body)
+            if not isinstance(body, list):
+                reply: object = answer(body)
+            elif batch is not None:
+                reply = batch(body)
+            else:
+                reply = [answer(r) for r in reversed(body)]
             data = json.dumps(reply).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

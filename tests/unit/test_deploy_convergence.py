@@ -207,6 +207,78 @@ def test_a_run_that_sends_nothing_writes_no_record(project, owner, tmp_path, cha
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_run_failing_after_a_send_keeps_the_whole_record(run, tmp_path, monkeypatch):
+    """Outside review: a run that sent a transaction and then failed wrote
+    its half-built record over the full one (the lens and everything past
+    the failure gone, and the failed config's hash). Now the record keeps
+    what it had, with the run's transaction added, under the config it
+    last converged to."""
+    from xmargin.ops import deploy as deploy_module
+
+    first = run(BASE).record
+    changed = copy.deepcopy(BASE)
+    changed["assets"][0]["cap"] = "2000"
+
+    def fail(self, clearinghouse, tokens):
+        raise DeploymentError("stopped after the listing")
+
+    monkeypatch.setattr(deploy_module._Run, "_warn_unlisted", fail)
+    with pytest.raises(DeploymentError, match="stopped after the listing"):
+        run(changed)
+    after = read_record(_record_file(tmp_path))
+    assert after is not None
+    assert after.contracts == first.contracts  # the lens included
+    assert after.assets == first.assets and after.markets == first.markets
+    assert after.config_sha256 == first.config_sha256
+    assert [t.what for t in after.transactions[len(first.transactions) :]] == [
+        "set WETH haircuts and cap"
+    ]
+
+
+def test_a_transaction_whose_receipt_was_not_seen_is_recorded(project, owner, tmp_path, chain):
+    """Outside review: an interrupt after the node took the first
+    transaction but before its receipt came back wrote no record (the run
+    had counted nothing). The sender's nonce says it was sent."""
+
+    class Interrupted:
+        address = owner.address
+
+        def deploy(self, *args, **kwargs):
+            owner.deploy(*args, **kwargs)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        deploy(
+            project,
+            chain.provider,
+            Interrupted(),  # type: ignore[arg-type]
+            parse_config(copy.deepcopy(BASE), name="test"),
+            network_info(chain.provider),
+            directory=tmp_path,
+            log=lambda _: None,
+        )
+    record = read_record(_record_file(tmp_path))
+    assert record is not None
+    (unseen,) = record.transactions
+    assert unseen.hash == "" and "its receipt not seen" in unseen.what
+
+
+def test_a_record_of_the_old_layout_stops_a_fresh_deploy(run, tmp_path, chain):
+    """Outside review: with only `local.json` (the layout keyed by network
+    name) the deploy made a second engine beside the first. It refuses
+    and says the `mv`."""
+    from xmargin.chain.deployments import DeploymentRecord, write_record
+
+    network = network_info(chain.provider)
+    old = tmp_path / f"{network.name}.json"
+    write_record(
+        old, DeploymentRecord(network="ethereum:local", chain_id=1, config="x", deployer="0x")
+    )
+    with pytest.raises(DeploymentError, match=f"mv {old}"):
+        run(BASE)
+    assert not _record_file(tmp_path).exists()
+
+
 def test_the_record_keeps_the_engines_deployment_block(run, chain):
     """The keeper backfills its replica from the record's block: the
     block whose state first holds the Clearinghouse's code (none before

@@ -78,6 +78,11 @@ def test_a_stale_price_names_the_asset_the_feed_and_its_age():
     out_of_bounds = _problem(reason=errors.PRICE_OUT_OF_BOUNDS, answer=10**8, age=5)
     assert "(xm.oracle: price out of bounds)" in out_of_bounds.describe()
     assert "answers $1, 5 s ago" in out_of_bounds.describe()
+    second = _problem(reason=errors.SECOND_STALE).describe()
+    assert "its second feed" in second and "(set_secondary_feed)" in second
+    assert "two feeds disagree" in _problem(reason=errors.FEEDS_DEVIATE).describe()
+    whole = jv.price_problem(_problem(answer=7, decimals=0))
+    assert whole["answer"] == "7"  # a feed with 0 decimals still has an answer
     dead = _problem(reason=errors.FEED_CALL_FAILED, answer=None, decimals=None, age=None)
     assert "does not answer latestRoundData" in dead.describe()
     doc = jv.price_problem(_problem())

@@ -73,14 +73,20 @@ def test_the_opening_batch_pins_latest_and_each_question_goes_once(node):
                 _ask(uri, "eth_getBlockByNumber", ["earliest", False])["result"]["number"] == "0x0"
             )
         assert stub.requests == 1
-        # "latest" is the pinned block: one question, asked once.
+        # "latest" is the pinned block, and is sent as its number: one
+        # question, asked once, answered for that block.
         call = {"to": "0x" + "11" * 20, "data": "0x1234"}
-        assert _ask(uri, "eth_call", [call, "latest"])["result"] == "0x1234|0x0|latest"
-        assert _ask(uri, "eth_call", [call, hex(HEAD)])["result"] == "0x1234|0x0|latest"
+        assert _ask(uri, "eth_call", [call, "latest"])["result"] == "0x1234|0x0|0x10"
+        assert _ask(uri, "eth_call", [call, hex(HEAD)])["result"] == "0x1234|0x0|0x10"
+        assert _ask(uri, "eth_call", [call])["result"] == "0x1234|0x0|0x10"
         assert stub.requests == 2
+        # "pending" is not the pinned block: asked each time, as given.
+        assert _ask(uri, "eth_call", [call, "pending"])["result"] == "0x1234|0x0|pending"
+        assert _ask(uri, "eth_call", [call, "pending"])["result"] == "0x1234|0x0|pending"
+        assert stub.requests == 4
         # Another block is another question.
         assert _ask(uri, "eth_call", [call, "0x5"])["result"] == "0x1234|0x0|0x5"
-        assert stub.requests == 3
+        assert stub.requests == 5
 
 
 def test_a_long_forecast_goes_in_batches_matched_by_id(node):
@@ -147,3 +153,49 @@ def test_the_patch_is_undone_even_after_an_error(node):
     reads = PinnedReads(uri)
     assert reads.key("eth_getLogs", [{"fromBlock": "latest", "toBlock": "latest"}]) is None
     assert reads.key("eth_sendRawTransaction", ["0x00"]) is None
+
+
+def _refusing(answer, mode: str):
+    """A node that takes single questions but refuses batches: with one
+    error object ("whole"), one error in a list ("geth"), or drops an
+    answer ("partial")."""
+
+    def reply(request):
+        return answer(request)
+
+    def batch(requests: list) -> object:
+        if mode == "whole":
+            return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "no batch"}}
+        if mode == "geth":
+            return [
+                {
+                    "jsonrpc": "2.0",
+                    "id": requests[0]["id"],
+                    "error": {"code": -32600, "message": "batch too large"},
+                }
+            ]
+        return [answer(r) for r in requests[1:]]
+
+    return reply, batch
+
+
+@pytest.mark.parametrize("mode", ["whole", "geth", "partial"])
+def test_a_refused_batch_keeps_nothing_and_reads_still_work(mode):
+    """A node that caps or refuses batches: the opening questions are asked
+    one by one, the forecast keeps nothing (no answer under the wrong
+    question, no refusal kept as an answer), and each read is asked alone."""
+    stub = Stub()
+    single, batch = _refusing(stub.answer, mode)
+    with stub_node(single, batch=batch) as node, pinned(node.url) as reads:
+        assert reads.start() == 31337 and reads.block == HEAD
+        calls = [eth_call("0x" + "55" * 20, f"0x{i:04x}", HEAD) for i in range(3)]
+        assert reads.prefetch(calls) == 0
+        for i in range(3):
+            tx = {"to": "0x" + "55" * 20, "data": f"0x{i:04x}"}
+            assert _ask(node.url, "eth_call", [tx, "latest"])["result"] == f"0x{i:04x}|0x0|0x10"
+
+
+def test_one_uri_is_pinned_once_at_a_time(node):
+    uri, _ = node
+    with pinned(uri), pytest.raises(RuntimeError, match="already pinned"), pinned(uri):
+        pass

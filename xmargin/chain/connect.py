@@ -234,9 +234,9 @@ def _connect(choice: str, rpc: str | None, pin: bool, stack: ExitStack) -> Itera
     reads = None
     if uri.startswith(("http://", "https://")):
         if pin:
-            reads = stack.enter_context(pinned(uri, timeout=PROBE_TIMEOUT))
+            reads = stack.enter_context(pinned(uri))
             try:
-                answered = reads.start()
+                answered = reads.start(probe_timeout=PROBE_TIMEOUT)
             except UnansweredError as err:
                 raise unreachable(uri) from err
         else:

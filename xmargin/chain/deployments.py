@@ -117,6 +117,19 @@ def missing_record(network_name: str, path: Path, deploy_hint: str) -> str:
     return f"no deployment for network '{network_name}' ({path} is missing): {deploy_hint}"
 
 
+def check_no_legacy_record(network_name: str, path: Path) -> None:
+    """Refuses to deploy afresh beside a record of the older layout: that
+    deployment would be left behind and a second one made. Says the `mv`."""
+    legacy = legacy_record_path(network_name, path.parent)
+    if not path.exists() and legacy.is_file():
+        raise DeploymentError(
+            f"{legacy} is a deployment record of the older layout (keyed by network name) "
+            f"and {path} does not exist: if it is this chain's deployment, `mv {legacy} "
+            f"{path}` (and {legacy.with_suffix('.abi')} to {abi_dir(path)}); to deploy "
+            "afresh, move it out of the directory"
+        )
+
+
 def abi_dir(record: Path) -> Path:
     """Where a deployment's ABIs are written: `deployments/<ecosystem>-<chain id>.abi/`."""
     return record.with_suffix(".abi")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ape.exceptions import ContractLogicError
+from ape.exceptions import ApeException, ContractLogicError
 
 from xmargin.maths import errors
 from xmargin.maths.fixed_point import format_exact
@@ -48,12 +48,21 @@ class PriceProblem:
             )
         assert self.decimals is not None
         answer = f"${format_exact(self.answer, self.decimals)}"
-        if self.reason == errors.PRICE_STALE and self.age is not None:
+        if self.reason == errors.FEEDS_DEVIATE:
             return (
-                f"{self.symbol}'s price is stale: its feed {self.feed} last answered {answer} "
-                f"{self.age:,} s ago, past its {self.heartbeat:,} s heartbeat: wait for the "
-                f"feed's next round, or the OracleRouter's owner points {self.symbol} at a "
-                "live feed (set_feed)"
+                f"{self.symbol}'s price is refused: its two feeds disagree past the allowed "
+                f"deviation; its second feed {self.feed} answers {answer}: check both feeds, or "
+                "the OracleRouter's owner removes or replaces the second feed"
+            )
+        if self.reason in (errors.PRICE_STALE, errors.SECOND_STALE) and self.age is not None:
+            which, setter = ("feed", "set_feed")
+            if self.reason == errors.SECOND_STALE:
+                which, setter = ("second feed", "set_secondary_feed")
+            return (
+                f"{self.symbol}'s price is stale: its {which} {self.feed} last answered "
+                f"{answer} {self.age:,} s ago, past its {self.heartbeat:,} s heartbeat: wait "
+                f"for the feed's next round, or the OracleRouter's owner points {self.symbol} "
+                f"at a live feed ({setter})"
             )
         age = f", {self.age:,} s ago" if self.age is not None else ""
         return (
@@ -77,7 +86,9 @@ def price_problems(engine: Engine, block: int) -> list[PriceProblem]:
         except ContractLogicError as err:
             reason = oracle_reason(err) or str(err.message)
         config = router.price_config(asset.token, block_id=block)
-        feed = str(config.primary.aggregator)
+        # The feed the reason is about: the second one for its own reasons.
+        which = config.secondary if reason in SECOND_REASONS else config.primary
+        feed = str(which.aggregator)
         if int(feed, 16) == 0:
             feed = asset.feed
         answer = decimals = updated = age = None
@@ -90,7 +101,8 @@ def price_problems(engine: Engine, block: int) -> list[PriceProblem]:
             answer, updated = int(round_[1]), int(round_[3])
             decimals = int(aggregator.decimals(block_id=block))
             age = now - updated
-        except (ContractLogicError, KeyError):
+        except (ApeException, KeyError, ValueError, TypeError):
+            # No code there, a revert, an answer of another shape.
             answer = decimals = updated = age = None
         out.append(
             PriceProblem(
@@ -98,7 +110,7 @@ def price_problems(engine: Engine, block: int) -> list[PriceProblem]:
                 token=asset.token,
                 feed=feed,
                 reason=reason,
-                heartbeat=int(config.primary.heartbeat),
+                heartbeat=int(which.heartbeat),
                 answer=answer,
                 decimals=decimals,
                 updated_at=updated,
@@ -108,6 +120,17 @@ def price_problems(engine: Engine, block: int) -> list[PriceProblem]:
     return out
 
 
+# Reasons about an asset's second (cross-check) feed: described with it.
+SECOND_REASONS = (
+    errors.SECOND_NOT_POSITIVE,
+    errors.SECOND_INCOMPLETE,
+    errors.SECOND_FROM_FUTURE,
+    errors.SECOND_STALE,
+    errors.SECOND_CALL_FAILED,
+    errors.SECOND_DECIMALS_CHANGED,
+    errors.SECOND_PHASE_CHANGED,
+    errors.FEEDS_DEVIATE,
+)
 # Every reason the OracleRouter reverts with, from the one catalogue.
 ORACLE_REASONS = errors.in_area("oracle")
 

@@ -27,6 +27,7 @@ prefetches nothing is as correct, only slower.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -70,8 +71,9 @@ class PinnedReads:
     # ------------------------------------------------------------ keys
 
     def _block_of(self, tag: Any) -> int | None:
-        """A block parameter as a number; "latest" is the pinned block."""
-        if tag is None or tag in ("latest", "pending", "safe", "finalized"):
+        """A block parameter as a number; "latest" (or none) is the pinned
+        block. "pending", "safe" and "finalized" are not pinned: None."""
+        if tag is None or tag == "latest":
             return self.block
         if tag == "earliest":
             return 0
@@ -118,16 +120,39 @@ class PinnedReads:
     # ------------------------------------------------------------ asking
 
     def answer(self, method: str, params: Any, send: Any) -> RPCResponse:
-        """The kept answer to a question, or `send()`'s (kept if it can be)."""
+        """The kept answer to a question, or `send(params)`'s (kept if it can
+        be). A question at "latest" is sent for the pinned block, so its
+        answer is that block's whatever the head is by then."""
         key = self.key(method, params)
         if key is not None and key in self._answers:
             return self._answers[key]
         self.requests += 1
         self.questions += 1
-        response: RPCResponse = send()
+        response: RPCResponse = send(self.pin(method, params) if key is not None else params)
         if key is not None and _is_answer(response):
             self._answers[key] = response
         return response
+
+    def pin(self, method: str, params: Any) -> Any:
+        """`params` with "latest" (or a missing block) replaced by the pinned block."""
+        if self.block is None:
+            return params
+        at = hex(self.block)
+        p = list(params or [])
+        if method == "eth_getBlockByNumber" and p and p[0] == "latest":
+            p[0] = at
+        elif method in ("eth_getCode", "eth_getBalance", "eth_call") and p:
+            if len(p) == 1:
+                p.append(at)
+            elif p[1] is None or p[1] == "latest":
+                p[1] = at
+        elif method == "eth_getLogs" and p and isinstance(p[0], dict):
+            f = dict(p[0])
+            for edge in ("fromBlock", "toBlock"):
+                if f.get(edge) in (None, "latest"):
+                    f[edge] = at
+            p[0] = f
+        return p
 
     def batch(self, calls: Sequence[Call]) -> list[RPCResponse]:
         """Every call not answered yet, in one HTTP request; the answers kept.
@@ -147,34 +172,51 @@ class PinnedReads:
         return out
 
     def _send_batch(self, todo: Sequence[Call]) -> list[RPCResponse]:
+        """One HTTP request; its answers kept under their questions. A batch
+        the node refuses (whole or in part, an HTTP error, a timeout) keeps
+        nothing: each read is then asked on its own."""
         provider = HTTPProvider(self.uri, request_kwargs={"timeout": self.timeout})
         self.requests += 1
         self.questions += len(todo)
-        responses = provider.make_batch_request([(RPCEndpoint(m), p) for m, p in todo])
+        try:
+            responses = provider.make_batch_request(
+                [(RPCEndpoint(m), self.pin(m, p)) for m, p in todo]
+            )
+        except Exception:  # a refusal by status code, a timeout: nothing prefetched
+            return []
         if not isinstance(responses, list) or len(responses) != len(todo):
-            # The node refused the batch as a whole, or answered part of
-            # it: nothing kept; each read is then asked on its own.
             return []
         # Answers may come back in any order: matched by id (web3 numbers
-        # a batch's requests in the order sent).
-        by_id = {int(str(r["id"])): r for r in responses if isinstance(r, dict) and "id" in r}
-        if len(by_id) != len(todo):
+        # a batch's requests in the order sent, one apart).
+        by_id: dict[int, RPCResponse] = {}
+        for r in responses:
+            rid = r.get("id") if isinstance(r, dict) else None
+            if not isinstance(rid, int) or rid in by_id:
+                return []
+            by_id[rid] = r
+        first = min(by_id)
+        if sorted(by_id) != list(range(first, first + len(todo))):
             return []
-        ordered = sorted(by_id)
-        for (method, params), rid in zip(todo, ordered, strict=True):
-            response = by_id[rid]
+        ordered = [by_id[first + k] for k in range(len(todo))]
+        for (method, params), response in zip(todo, ordered, strict=True):
             key = self.key(method, params)
             if key is not None and _is_answer(response):
                 self._answers[key] = response
-        return [by_id[r] for r in ordered]
+        return ordered
 
-    def start(self) -> int:
-        """The opening questions in one request; pins the head block and
-        returns the node's chain id. Raises UnansweredError if there is no node."""
+    def start(self, probe_timeout: float = 3.0) -> int:
+        """The opening questions in one request (one by one if the node
+        takes no batches); pins the head block and returns the node's chain
+        id. Raises UnansweredError if nothing answers like a node."""
+        timeout, self.timeout = self.timeout, probe_timeout
         try:
             opening = self.batch(list(_OPENING))
+            if len(opening) != len(_OPENING):
+                opening = [self._single(m, p) for m, p in _OPENING]
         except Exception as err:  # any transport failure means no node
             raise UnansweredError(str(err)) from err
+        finally:
+            self.timeout = timeout
         try:
             chain_id = int(opening[0]["result"], 16)
             self.block = int(opening[2]["result"]["number"], 16)
@@ -183,6 +225,16 @@ class PinnedReads:
         # "latest" now means the pinned block: keep its answer under that name.
         self._answers[("eth_getBlockByNumber", self.block, False)] = opening[2]
         return chain_id
+
+    def _single(self, method: str, params: list[Any]) -> RPCResponse:
+        provider = HTTPProvider(self.uri, request_kwargs={"timeout": self.timeout})
+        self.requests += 1
+        self.questions += 1
+        response: RPCResponse = _ORIGINAL(provider, RPCEndpoint(method), params)
+        key = self.key(method, params)
+        if key is not None and _is_answer(response):
+            self._answers[key] = response
+        return response
 
     def prefetch(self, calls: Sequence[Call]) -> int:
         """Sends the `calls` (eth_call / eth_getCode ...) not answered yet,
@@ -231,19 +283,37 @@ def get_code(address: str, block: int) -> Call:
     return ("eth_getCode", [address, hex(block)])
 
 
+# The library's own method, and the routes installed over it: uri -> reads.
+_ORIGINAL = HTTPProvider.make_request
+_ROUTES: dict[str, PinnedReads] = {}
+_LOCK = threading.Lock()
+
+
+def _routed(self: HTTPProvider, method: RPCEndpoint, params: Any) -> RPCResponse:
+    reads = _ROUTES.get(str(self.endpoint_uri).rstrip("/"))
+    if reads is None:
+        return _ORIGINAL(self, method, params)
+    return reads.answer(method, params, lambda sent: _ORIGINAL(self, method, sent))
+
+
 @contextmanager
-def pinned(uri: str, timeout: float = 10.0) -> Iterator[PinnedReads]:
-    """Routes every request to `uri` through a PinnedReads while inside."""
+def pinned(uri: str, timeout: float = 60.0) -> Iterator[PinnedReads]:
+    """Routes every request to `uri` made in this process through a
+    PinnedReads while inside (web3's HTTPProvider.make_request is routed
+    while any `pinned` block is open, restored when the last one closes).
+    Meant for one read-only command: every thread of the process that asks
+    `uri` meanwhile gets the pinned block's answers."""
     reads = PinnedReads(uri, timeout=timeout)
-    original = HTTPProvider.make_request
-
-    def make_request(self: HTTPProvider, method: RPCEndpoint, params: Any) -> RPCResponse:
-        if str(self.endpoint_uri).rstrip("/") != uri.rstrip("/"):
-            return original(self, method, params)
-        return reads.answer(method, params, lambda: original(self, method, params))
-
-    HTTPProvider.make_request = make_request  # type: ignore[method-assign]
+    route = uri.rstrip("/")
+    with _LOCK:
+        if route in _ROUTES:
+            raise RuntimeError(f"{uri} is already pinned in this process")
+        _ROUTES[route] = reads
+        HTTPProvider.make_request = _routed  # type: ignore[method-assign]
     try:
         yield reads
     finally:
-        HTTPProvider.make_request = original  # type: ignore[method-assign]
+        with _LOCK:
+            del _ROUTES[route]
+            if not _ROUTES:
+                HTTPProvider.make_request = _ORIGINAL  # type: ignore[method-assign]

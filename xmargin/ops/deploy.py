@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ from xmargin.chain.deployments import (
     DeploymentRecord,
     TransactionRecord,
     abi_dir,
+    check_no_legacy_record,
     read_record,
     record_path,
     write_record,
@@ -62,6 +63,23 @@ class DeployResult:
     record: DeploymentRecord
     path: Path
     transactions: int
+
+
+def _merged(previous: DeploymentRecord | None, partial: DeploymentRecord) -> DeploymentRecord:
+    """A failed run's record: the previous one's contracts, assets and
+    markets, with what this run established over them; the config hash of
+    the last run that converged."""
+    if previous is None:
+        return partial
+    return replace(
+        partial,
+        config=previous.config,
+        config_sha256=previous.config_sha256,
+        contracts={**previous.contracts, **partial.contracts},
+        assets={**previous.assets, **partial.assets},
+        markets={**previous.markets, **partial.markets},
+        block=partial.block or previous.block,
+    )
 
 
 def _hex(value: str | bytes) -> str:
@@ -106,16 +124,20 @@ def deploy(
     """
     check_mocks_allowed(config, network)
     path = record_path(network.ecosystem, network.chain_id, directory)
+    check_no_legacy_record(network.name, path)
     before = read_record(path)
     run = _Run(project, provider, sender, config, network, path, log, verify)
     try:
         run.converge()
     except BaseException:
         # Also after a failure, if anything was sent: what was deployed is
-        # reused by the next run. A run that sent nothing (no passphrase, no
+        # reused by the next run, and what the record held before and this
+        # run did not reach is kept (merged, and still under the config it
+        # last converged to). A run that sent nothing (no passphrase, no
         # terminal to ask one on, a refused config) leaves no record behind.
+        run.count_unseen()
         if run.transactions:
-            write_record(path, run.record)
+            write_record(path, _merged(run.previous, run.record))
         raise
     if run.transactions or run.record != before:
         write_record(path, run.record)
@@ -175,6 +197,9 @@ class _Run:
         self.network = network
         self.log = log
         self.transactions = 0
+        # The sender's next nonce: a transaction whose receipt never came
+        # back (an interrupt, a timeout) still moved it (`count_unseen`).
+        self.nonce = int(provider.get_nonce(sender.address))
         self.genesis = genesis_hash(provider)
         self.previous = self._usable_previous(read_record(path))
         # Addresses taken in this run: one recorded address never serves twice.
@@ -545,6 +570,7 @@ class _Run:
 
     def _sent(self, what: str, receipt: ReceiptAPI) -> None:
         self.transactions += 1
+        self.nonce += 1
         self.record.transactions.append(
             TransactionRecord(
                 what=what,
@@ -553,6 +579,23 @@ class _Run:
                 gas_used=int(receipt.gas_used),
             )
         )
+
+    def count_unseen(self) -> None:
+        """After a failure: transactions the node took but whose receipt
+        this run never saw (the sender's nonce moved past what it counted)
+        are counted, and listed without a hash, so the record is written."""
+        unseen = int(self.provider.get_nonce(self.sender.address)) - self.nonce
+        for k in range(max(unseen, 0)):
+            self.transactions += 1
+            self.record.transactions.append(
+                TransactionRecord(
+                    what=f"sent with nonce {self.nonce + k}, its receipt not seen: "
+                    "check the deployer's transactions",
+                    hash="",
+                    block=0,
+                    gas_used=0,
+                )
+            )
 
     def _reuse(self, address: str | None, container: ContractContainer) -> str | None:
         """A recorded address, if it still holds `container`'s code and is not

@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xmargin.chain.connect import NetworkInfo
-from xmargin.chain.deployments import TransactionRecord, record_path
+from xmargin.chain.deployments import (
+    DeploymentError,
+    TransactionRecord,
+    check_no_legacy_record,
+    record_path,
+)
 from xmargin.maths.fixed_point import format_units
 from xmargin.ops.deploy import check_mocks_allowed, deploy
 
@@ -120,6 +125,7 @@ def plan(
     """
     check_mocks_allowed(config, network)
     real_record = record_path(network.ecosystem, network.chain_id, directory)
+    check_no_legacy_record(network.name, real_record)
     gas_price = int(provider.gas_price)
     balance = int(provider.get_balance(sender.address))
     block = int(provider.get_block("latest").number or 0)
@@ -153,7 +159,11 @@ def _copy_of(provider: ProviderAPI, network: NetworkInfo) -> Iterator[ProviderAP
         try:
             yield provider
         finally:
-            provider.make_request("evm_revert", [snapshot])
+            if provider.make_request("evm_revert", [snapshot]) is not True:
+                raise DeploymentError(
+                    "the local node did not roll back the dry run (evm_revert refused): it may "
+                    "hold the plan's transactions; restart it before deploying"
+                )
         return
     from ape import networks
 

@@ -101,7 +101,7 @@ def deploy(
         if not network.is_local:
             raise click.UsageError("pass --config <name|path> for a non-local network")
         config_name = "local"
-    if verify and not dry_run:
+    if verify:
         check_verifiable(provider, network)
     try:
         config = load_config(config_name)
@@ -110,15 +110,27 @@ def deploy(
             from xmargin.ops.dry_run import plan
 
             logger.set_level("WARNING")  # the plan, not Ape's line per transaction on the copy
-            for line in plan(project, provider, sender, config, network).lines():
+            the_plan = plan(project, provider, sender, config, network)
+            for line in the_plan.lines():
                 click.echo(line)
+            deployed = sum(t.what.startswith("deployed ") for t in the_plan.sends)
+            if verify and deployed:
+                click.echo(
+                    f"with --verify, a real run also publishes the source of the {deployed} "
+                    "contract(s) it deploys"
+                )
             return
         deploy_config(project, provider, sender, config, network, log=click.echo, verify=verify)
     except (ConfigError, DeploymentError) as err:
         raise click.ClickException(str(err)) from err
     except ContractLogicError as err:
+        if dry_run:
+            raise click.ClickException(
+                f"the plan stopped at a revert on the copy of the chain ({err.message}); "
+                "nothing was sent and nothing recorded: fix the config and plan again"
+            ) from err
         raise click.ClickException(
-            f"a transaction reverted: {err.message}. What was deployed before it is recorded "
+            f"a transaction reverted ({err.message}); what was deployed before it is recorded "
             "and will be reused: fix the config and run again"
         ) from err
 

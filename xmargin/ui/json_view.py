@@ -68,7 +68,8 @@ def health(h: Health) -> Doc:
         "im_usd": usd(h.im),
         "mm_usd": usd(h.mm),
         "free_margin_usd": usd(h.free_margin),
-        # equity / MM; null without a maintenance requirement
+        # equity / MM to 18 decimals, rounded down (a ratio, not an amount);
+        # null without a maintenance requirement
         "health_ratio": dec(h.equity * WAD // h.mm) if h.mm else None,
         "status": h.status,
     }
@@ -169,7 +170,9 @@ def price_problem(p: PriceProblem) -> Doc:
         "feed": p.feed,
         "reason": p.reason,
         "heartbeat_seconds": p.heartbeat,
-        "answer": dec(p.answer, p.decimals) if p.answer is not None and p.decimals else None,
+        "answer": (
+            dec(p.answer, p.decimals) if p.answer is not None and p.decimals is not None else None
+        ),
         "updated_at": p.updated_at,
         "age_seconds": p.age,
         "message": p.describe(),
@@ -207,6 +210,7 @@ def summary(s: EngineSummary) -> Doc:
             "required_usd": usd(p.required),
             "min_value_usd": usd(p.min_value),
             "total_assets_quote": dec(s.pool_total_assets, q),
+            # LP shares in whole shares (the pool's decimals are the quote's)
             "share_supply": dec(s.pool_supply, q),
         }
     return {
