@@ -49,11 +49,11 @@ def run(project, owner, tmp_path):
 
     provider = chain.provider
 
-    def go(raw: dict, name: str = "test"):
+    def go(raw: dict, name: str = "test", sender=None):
         return deploy(
             project,
             provider,
-            owner,
+            sender or owner,
             parse_config(copy.deepcopy(raw), name=name),
             network_info(provider),
             directory=tmp_path,
@@ -179,7 +179,7 @@ def test_the_record_lists_every_transaction_and_the_configs_hash(project, owner,
     assert after.config_sha256 != record.config_sha256
 
 
-def test_a_run_that_sends_nothing_writes_no_record(project, owner, tmp_path, chain):
+def test_a_run_that_sends_nothing_writes_no_record(run, owner, tmp_path):
     """Issue 21: a first deploy that stops before its first transaction (no
     passphrase and no terminal to ask one on: the account refuses to sign)
     left an empty record behind, which the next readers took for a
@@ -193,15 +193,7 @@ def test_a_run_that_sends_nothing_writes_no_record(project, owner, tmp_path, cha
             raise RuntimeError("no passphrase given and no terminal to ask for one")
 
     with pytest.raises(RuntimeError, match="no passphrase"):
-        deploy(
-            project,
-            chain.provider,
-            Locked(),  # type: ignore[arg-type]
-            parse_config(copy.deepcopy(BASE), name="test"),
-            network_info(chain.provider),
-            directory=tmp_path,
-            log=lambda _: None,
-        )
+        run(BASE, sender=Locked())
     assert not _record_file(tmp_path).exists()
     assert not abi_dir(_record_file(tmp_path)).exists()
     assert list(tmp_path.iterdir()) == []
@@ -235,7 +227,7 @@ def test_a_run_failing_after_a_send_keeps_the_whole_record(run, tmp_path, monkey
     ]
 
 
-def test_a_transaction_whose_receipt_was_not_seen_is_recorded(project, owner, tmp_path, chain):
+def test_a_transaction_whose_receipt_was_not_seen_is_recorded(run, owner, tmp_path):
     """Outside review: an interrupt after the node took the first
     transaction but before its receipt came back wrote no record (the run
     had counted nothing). The sender's nonce says it was sent."""
@@ -248,15 +240,7 @@ def test_a_transaction_whose_receipt_was_not_seen_is_recorded(project, owner, tm
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        deploy(
-            project,
-            chain.provider,
-            Interrupted(),  # type: ignore[arg-type]
-            parse_config(copy.deepcopy(BASE), name="test"),
-            network_info(chain.provider),
-            directory=tmp_path,
-            log=lambda _: None,
-        )
+        run(BASE, sender=Interrupted())
     record = read_record(_record_file(tmp_path))
     assert record is not None
     (unseen,) = record.transactions
