@@ -16,9 +16,10 @@ with 100 ms round trips that is 14 s.
   or code, so every read of the command agrees with every other;
 * what a fixed block says never changes: each question is sent once, and
   its answer (a revert included, as the node gave it) is kept;
-* `prefetch(calls)` sends the reads a command is about to make in one HTTP
-  request (web3's `make_batch_request`): the command's own code then finds
-  them answered, and anything it asks that was not foreseen is simply sent.
+* `prefetch(calls)` sends the reads a command is about to make together
+  (web3's `make_batch_request`, at most BATCH_LIMIT to an HTTP request):
+  the command's own code then finds them answered, and anything it asks
+  that was not foreseen, or that a node refused to batch, is simply sent.
 
 It changes no answer, only when and how questions travel: a command that
 prefetches nothing is as correct, only slower.
@@ -155,8 +156,8 @@ class PinnedReads:
         return p
 
     def batch(self, calls: Sequence[Call]) -> list[RPCResponse]:
-        """Every call not answered yet, in one HTTP request; the answers kept.
-        Returns the responses to what was sent."""
+        """Every call not answered yet, BATCH_LIMIT to an HTTP request; the
+        answers kept. Returns the responses to what was sent and answered."""
         todo = []
         seen = set()
         for method, params in calls:
