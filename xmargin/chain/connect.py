@@ -35,7 +35,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 import yaml
 from ape import networks
 from ape.api.networks import ProviderContextManager
@@ -93,7 +92,7 @@ class Connection:
     network: NetworkInfo
     record: DeploymentRecord
     record_path: Path
-    # Every request to the node, cached and pinned to one block (`pin=True`
+    # Every request to the node, cached and pinned to one block (an
     # on an http(s) node); None otherwise.
     reads: PinnedReads | None = None
 
@@ -132,19 +131,6 @@ def provider_for(choice: str, rpc: str | None = None) -> ProviderAPI:
             "(see `ape networks list`)"
         ) from err
     return provider
-
-
-def probe(uri: str, timeout: float = PROBE_TIMEOUT) -> int:
-    """The chain id the node at `uri` (http/https) answers, or ConnectError."""
-    try:
-        reply = requests.post(
-            uri,
-            json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
-            timeout=timeout,
-        )
-        return int(reply.json()["result"], 16)
-    except (requests.RequestException, ValueError, KeyError, TypeError) as err:
-        raise unreachable(uri) from err
 
 
 def uri_variable(ecosystem: str, network: str, config: Path | None = None) -> str | None:
@@ -204,20 +190,21 @@ def find_record(ecosystem: str, name: str, chain_id: int) -> Path:
 
 
 @contextmanager
-def connect(choice: str, rpc: str | None = None, pin: bool = False) -> Iterator[Connection]:
+def connect(choice: str, rpc: str | None = None) -> Iterator[Connection]:
     """Connects to the node of `choice` (at `rpc` if given) and yields the
     Connection, disconnecting after. See the module's notes for the errors.
 
-    With `pin`, every request to an http(s) node goes through a
+    Every request to an http(s) node goes through a
     `xmargin.chain.pinned.PinnedReads` for the connection's life: one
-    block, each question asked once, the opening questions in one request
-    (`Connection.reads`, for the command's prefetches)."""
+    block, each question asked once, the opening questions (which also
+    probe the node, PROBE_TIMEOUT) in one request (`Connection.reads`, for
+    the command's prefetches)."""
     with ExitStack() as stack:
-        yield stack.enter_context(_connect(choice, rpc, pin, stack))
+        yield stack.enter_context(_connect(choice, rpc, stack))
 
 
 @contextmanager
-def _connect(choice: str, rpc: str | None, pin: bool, stack: ExitStack) -> Iterator[Connection]:
+def _connect(choice: str, rpc: str | None, stack: ExitStack) -> Iterator[Connection]:
     provider = provider_for(choice, rpc)
     name = provider.network.name
     ecosystem = provider.network.ecosystem.name
@@ -233,14 +220,11 @@ def _connect(choice: str, rpc: str | None, pin: bool, stack: ExitStack) -> Itera
         raise no_uri(ecosystem, name) from err
     reads = None
     if uri.startswith(("http://", "https://")):
-        if pin:
-            reads = stack.enter_context(pinned(uri))
-            try:
-                answered = reads.start(probe_timeout=PROBE_TIMEOUT)
-            except UnansweredError as err:
-                raise unreachable(uri) from err
-        else:
-            answered = probe(uri)
+        reads = stack.enter_context(pinned(uri))
+        try:
+            answered = reads.start(probe_timeout=PROBE_TIMEOUT)
+        except UnansweredError as err:
+            raise unreachable(uri) from err
         if not is_local and answered != provider.network.chain_id:
             raise other_chain(uri, answered, name, provider.network.chain_id)
         if path is None:

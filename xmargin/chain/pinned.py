@@ -64,9 +64,6 @@ class PinnedReads:
     timeout: float = 10.0
     # the head block when the command started, once `start` ran
     block: int | None = None
-    # HTTP requests sent to the node, and JSON-RPC questions in them
-    requests: int = 0
-    questions: int = 0
     _answers: dict[tuple[Any, ...], RPCResponse] = field(default_factory=dict)
 
     # ------------------------------------------------------------ keys
@@ -127,8 +124,6 @@ class PinnedReads:
         key = self.key(method, params)
         if key is not None and key in self._answers:
             return self._answers[key]
-        self.requests += 1
-        self.questions += 1
         response: RPCResponse = send(self.pin(method, params) if key is not None else params)
         if key is not None and _is_answer(response):
             self._answers[key] = response
@@ -177,8 +172,6 @@ class PinnedReads:
         the node refuses (whole or in part, an HTTP error, a timeout) keeps
         nothing: each read is then asked on its own."""
         provider = HTTPProvider(self.uri, request_kwargs={"timeout": self.timeout})
-        self.requests += 1
-        self.questions += len(todo)
         try:
             responses = provider.make_batch_request(
                 [(RPCEndpoint(m), self.pin(m, p)) for m, p in todo]
@@ -229,8 +222,6 @@ class PinnedReads:
 
     def _single(self, method: str, params: list[Any]) -> RPCResponse:
         provider = HTTPProvider(self.uri, request_kwargs={"timeout": self.timeout})
-        self.requests += 1
-        self.questions += 1
         response: RPCResponse = _ORIGINAL(provider, RPCEndpoint(method), params)
         key = self.key(method, params)
         if key is not None and _is_answer(response):

@@ -189,7 +189,7 @@ def _session(
     from xmargin.chain.prefetch import Forecast
 
     logger.set_level("ERROR")
-    with _errors(), connect(network, rpc, pin=True) as connection:
+    with _errors(), connect(network, rpc) as connection:
         project = Project(PROJECT_ROOT)
         reads = connection.reads
         if reads is not None and reads.block is not None and forecast is not None:
