@@ -105,29 +105,32 @@ def legacy_record_path(network_name: str, directory: Path | None = None) -> Path
     return (directory or deployments_dir()) / f"{network_name}.json"
 
 
+def legacy_move(network_name: str, path: Path) -> str | None:
+    """If a record of the older layout stands where `path` is missing, the
+    sentence that names it and the `mv` that adopts it; else None."""
+    legacy = legacy_record_path(network_name, path.parent)
+    if path.exists() or not legacy.is_file():
+        return None
+    return (
+        f"{legacy} is a record of the older layout (keyed by network name): if it is this "
+        f"chain's deployment, `mv {legacy} {path}` (and {legacy.with_suffix('.abi')} to "
+        f"{abi_dir(path)})"
+    )
+
+
 def missing_record(network_name: str, path: Path, deploy_hint: str) -> str:
     """What to say when `path` holds no record: deploy, or rename an old one."""
-    legacy = legacy_record_path(network_name, path.parent)
-    if legacy.is_file():
-        return (
-            f"no deployment for network '{network_name}' ({path} is missing); {legacy} is a "
-            f"record of the older layout (keyed by network name): `mv {legacy} {path}` "
-            f"(and its .abi/ directory) if it is this chain's"
-        )
-    return f"no deployment for network '{network_name}' ({path} is missing): {deploy_hint}"
+    missing = f"no deployment for network '{network_name}' ({path} is missing)"
+    move = legacy_move(network_name, path)
+    return f"{missing}; {move}" if move else f"{missing}: {deploy_hint}"
 
 
 def check_no_legacy_record(network_name: str, path: Path) -> None:
     """Refuses to deploy afresh beside a record of the older layout: that
     deployment would be left behind and a second one made. Says the `mv`."""
-    legacy = legacy_record_path(network_name, path.parent)
-    if not path.exists() and legacy.is_file():
-        raise DeploymentError(
-            f"{legacy} is a deployment record of the older layout (keyed by network name) "
-            f"and {path} does not exist: if it is this chain's deployment, `mv {legacy} "
-            f"{path}` (and {legacy.with_suffix('.abi')} to {abi_dir(path)}); to deploy "
-            "afresh, move it out of the directory"
-        )
+    move = legacy_move(network_name, path)
+    if move:
+        raise DeploymentError(f"{move}; to deploy afresh, move it out of the directory")
 
 
 def abi_dir(record: Path) -> Path:

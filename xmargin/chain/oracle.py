@@ -137,10 +137,5 @@ ORACLE_REASONS = errors.in_area("oracle")
 
 def oracle_reason(err: ContractLogicError) -> str | None:
     """The OracleRouter's full reason (`xm.oracle: price stale`) if `err` is
-    one of them, else None. Ape gives the message without its `xm.oracle: `
-    prefix, read as a label."""
-    message = str(err.message or "")
-    for reason in ORACLE_REASONS:
-        if message in (reason, reason.split(": ", 1)[1]):
-            return reason
-    return None
+    one of them, else None (`errors.from_message`)."""
+    return errors.from_message(str(err.message or ""), ORACLE_REASONS)

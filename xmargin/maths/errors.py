@@ -246,6 +246,16 @@ def area(reason: str) -> str:
     return reason.split(": ", 1)[0]
 
 
+def from_message(message: str, reasons: tuple[str, ...] | None = None) -> str | None:
+    """The reason (of `reasons`, default every one) a revert message names:
+    the reason itself, or its text without the `xm.<area>: ` label, which
+    some providers strip (Ape's node provider reads it as a label)."""
+    for reason in reasons if reasons is not None else tuple(catalogue().values()):
+        if message in (reason, reason.split(": ", 1)[-1]):
+            return reason
+    return None
+
+
 def in_area(name: str) -> tuple[str, ...]:
     """Every reason of the area `name` ("oracle": the OracleRouter's)."""
     return tuple(r for r in catalogue().values() if area(r) == f"xm.{name}")

@@ -82,11 +82,6 @@ def _merged(previous: DeploymentRecord | None, partial: DeploymentRecord) -> Dep
     )
 
 
-def _hex(value: str | bytes) -> str:
-    """A transaction hash as 0x-hex, whichever form Ape gives it in."""
-    return value if isinstance(value, str) else "0x" + bytes(value).hex()
-
-
 def check_mocks_allowed(config: DeployConfig, network: NetworkInfo) -> None:
     """Refuses mocks on a non-local chain unless the config allows them."""
     mocks = config.mocks
@@ -574,7 +569,7 @@ class _Run:
         self.record.transactions.append(
             TransactionRecord(
                 what=what,
-                hash=_hex(receipt.txn_hash),
+                hash=HexBytes(receipt.txn_hash).to_0x_hex(),
                 block=int(receipt.block_number),
                 gas_used=int(receipt.gas_used),
             )
