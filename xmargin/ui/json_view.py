@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from xmargin.maths.fixed_point import WAD, format_exact
-from xmargin.maths.model import AssetParams, Health, token_value, weighted
+from xmargin.maths.model import AssetParams, Health
+from xmargin.ui.report import holdings
 
 if TYPE_CHECKING:
     from xmargin.chain.assets import AssetState
@@ -76,27 +77,17 @@ def health(h: Health) -> Doc:
 
 
 def collateral(view: AccountView, assets: Mapping[str, AssetParams], quote: str) -> list[Doc]:
-    out = []
-    for symbol, amount in view.balances.items():
-        if amount == 0:
-            continue
-        params = assets[symbol]
-        if symbol == quote:
-            value, price, haircut = amount * params.precision, WAD, 0
-        else:
-            price = view.prices[symbol]
-            value, haircut = token_value(amount, params, price), params.mm_haircut
-        out.append(
-            {
-                "asset": symbol,
-                "balance": dec(amount, params.decimals),
-                "price_usd": usd(price),
-                "value_usd": usd(value),
-                "mm_haircut": dec(haircut),
-                "counts_in_equity_usd": usd(weighted(value, haircut)),
-            }
-        )
-    return out
+    return [
+        {
+            "asset": h.symbol,
+            "balance": dec(h.amount, h.decimals),
+            "price_usd": usd(h.price),
+            "value_usd": usd(h.value),
+            "mm_haircut": dec(h.mm_haircut or 0),
+            "counts_in_equity_usd": usd(h.counts),
+        }
+        for h in holdings(view, assets, quote)
+    ]
 
 
 def positions(

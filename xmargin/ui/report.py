@@ -7,6 +7,7 @@ into text here, truncated toward zero for display.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -156,6 +157,40 @@ def _liquidation_cells(model_price: int, lens_price: int | None) -> tuple[str, s
     return shown, f"[red]{usd(lens_price) if lens_price else 'none'}[/red]"
 
 
+@dataclass(frozen=True)
+class Holding:
+    """One asset an account holds, valued as the engine values it."""
+
+    symbol: str
+    amount: int  # native units
+    decimals: int
+    price: int  # WAD USD per whole token (the quote at face value)
+    value: int  # WAD USD
+    mm_haircut: int | None  # WAD; None for the quote asset (no haircut)
+    counts: int  # what it counts for in equity, WAD USD
+
+
+def holdings(view: AccountView, assets: Mapping[str, AssetParams], quote: str) -> list[Holding]:
+    """Every asset `view` holds, with its price, value and what counts in
+    equity: `collateral_table`'s rows and `--json`'s `collateral`."""
+    out = []
+    for symbol, amount in view.balances.items():
+        if amount == 0:
+            continue
+        params = assets[symbol]
+        if symbol == quote:
+            value = amount * params.precision
+            out.append(Holding(symbol, amount, params.decimals, WAD, value, None, value))
+        else:
+            price = view.prices[symbol]
+            value = token_value(amount, params, price)
+            counts = weighted(value, params.mm_haircut)
+            out.append(
+                Holding(symbol, amount, params.decimals, price, value, params.mm_haircut, counts)
+            )
+    return out
+
+
 def collateral_table(
     title: str, view: AccountView, assets: Mapping[str, AssetParams], quote: str
 ) -> Table:
@@ -165,23 +200,15 @@ def collateral_table(
     table.add_column("asset")
     for name in ("balance", "price $", "value $", "MM haircut", "counts in equity $"):
         table.add_column(name, justify="right")
-    for symbol, amount in view.balances.items():
-        if amount == 0:
-            continue
-        params = assets[symbol]
-        if symbol == quote:
-            value = amount * params.precision
-            row = [usd(WAD), usd(value), "-", usd(value)]
-        else:
-            price = view.prices[symbol]
-            value = token_value(amount, params, price)
-            row = [
-                usd(price),
-                usd(value),
-                _percent(params.mm_haircut),
-                usd(weighted(value, params.mm_haircut)),
-            ]
-        table.add_row(symbol, format_units(amount, params.decimals, min(params.decimals, 4)), *row)
+    for h in holdings(view, assets, quote):
+        table.add_row(
+            h.symbol,
+            format_units(h.amount, h.decimals, min(h.decimals, 4)),
+            usd(h.price),
+            usd(h.value),
+            "-" if h.mm_haircut is None else _percent(h.mm_haircut),
+            usd(h.counts),
+        )
     return table
 
 
