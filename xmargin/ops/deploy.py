@@ -121,7 +121,7 @@ def deploy(
     path = record_path(network.ecosystem, network.chain_id, directory)
     check_no_legacy_record(network.name, path)
     before = read_record(path)
-    run = _Run(project, provider, sender, config, network, path, log, verify)
+    run = _Run(project, provider, sender, config, network, before, log, verify)
     try:
         run.converge()
     except BaseException:
@@ -180,7 +180,7 @@ class _Run:
         sender: AccountAPI,
         config: DeployConfig,
         network: NetworkInfo,
-        path: Path,
+        recorded: DeploymentRecord | None,
         log: Log,
         verify: bool = False,
     ) -> None:
@@ -196,7 +196,7 @@ class _Run:
         # back (an interrupt, a timeout) still moved it (`count_unseen`).
         self.nonce = int(provider.get_nonce(sender.address))
         self.genesis = genesis_hash(provider)
-        self.previous = self._usable_previous(read_record(path))
+        self.previous = self._usable_previous(recorded)
         # Addresses taken in this run: one recorded address never serves twice.
         self.used: set[str] = set()
         self.record = DeploymentRecord(
