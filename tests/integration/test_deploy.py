@@ -355,6 +355,11 @@ def test_sepolia_example_dry_run_then_deploy(
     refused = ape_run(*deploy, "--config", str(changed), "--verify", env=env)
     assert refused.returncode != 0
     assert "pip install ape-etherscan" in refused.stdout + refused.stderr
+    # A dry run with --verify says so too, instead of planning a run that
+    # would be refused.
+    refused = ape_run(*deploy, "--config", str(changed), "--verify", "--dry-run", env=env)
+    assert refused.returncode != 0
+    assert "pip install ape-etherscan" in refused.stdout + refused.stderr
     assert node.w3.eth.get_transaction_count(deployer) == 23
 
 
