@@ -45,6 +45,12 @@ a temporary APE_DATA_FOLDER (a run never writes into ~/.ape). Unless
 `rpc_proxy.trace_callers` installed in it: where in xmargin (and in which
 library call) each HTTP request was sent from.
 
+The keeper is measured too, in this process through the same proxy on
+the deployment's network: a fresh keeper's first pass (its replica's
+backfill) and a pass with nothing to do, with its reads pinned to the
+pass's head and batched (`KeeperConfig.pass_reads`, the default) and
+without (each view its own request, as Ape asks it).
+
 Prints a table per network with the issue's targets (`status`: at most 5
 requests and under 1 s at 100 ms a round trip; `accounts` over 1,000+
 accounts: at most 25 requests) and writes benchmarks/results/rpc_latency.json
@@ -83,6 +89,7 @@ from xmargin.chain.engine import load_engine
 from xmargin.ops.bulk_send import connect, rpc_call
 from xmargin.ops.crowd import FIRST_SUB, open_crowd_fast
 from xmargin.ops.deploy import deploy
+from xmargin.ops.keeper import Keeper, KeeperConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
@@ -103,6 +110,8 @@ TRACED_CLI = (
     "rpc_proxy.trace_callers({out!r}, [{root!r}], {libs!r}); " + CLI
 )
 TOP = 3  # methods shown per command in the table
+KEEPER_INDEX = 9  # the test account the keeper sends from (none in a quiet pass)
+QUIET_PASSES = 3  # passes with nothing to do, after the first
 
 
 @dataclass(frozen=True)
@@ -337,6 +346,45 @@ class Runner:
 # ---------------------------------------------------------------- report
 
 
+def keeper_passes(proxy: RpcProxy, record: DeploymentRecord, delay_ms: float) -> dict[str, Any]:
+    """The keeper's requests and seconds per pass over the link, its views
+    pinned and batched per pass (`KeeperConfig.pass_reads`) and not (each
+    view one request, as Ape asks it): a fresh keeper's first pass (the
+    replica's backfill from the engine's events) and a pass with nothing to
+    do (median of QUIET_PASSES), in process through the proxy."""
+    out: dict[str, Any] = {}
+    proxy.delay_ms = delay_ms
+    with networks.parse_network_choice(NETWORK, provider_settings={"host": proxy.url}):
+        engine = load_engine(project, record)
+        for label, batched in (("pinned_and_batched", True), ("one_view_per_request", False)):
+            bot = Keeper(
+                engine,
+                accounts.test_accounts[KEEPER_INDEX],
+                KeeperConfig(pass_reads=batched),
+                log=lambda _: None,
+            )
+            runs = []
+            for _ in range(1 + QUIET_PASSES):
+                proxy.reset()
+                t = time.perf_counter()
+                stats = bot.run_once()
+                seconds = time.perf_counter() - t
+                traffic = proxy.reset()
+                runs.append(
+                    {
+                        "seconds": round(seconds, 3),
+                        "http_requests": traffic.http_requests,
+                        "jsonrpc_calls": traffic.calls,
+                        "methods": dict(traffic.methods.most_common()),
+                        "accounts_screened": stats.accounts,
+                        "liquidations": stats.liquidations,
+                    }
+                )
+            quiet = sorted(runs[1:], key=lambda r: r["seconds"])[len(runs[1:]) // 2]
+            out[label] = {"first_pass": runs[0], "quiet_pass": quiet}
+    return out
+
+
 def _top(methods: dict[str, int], k: int = TOP) -> str:
     items = list(methods.items())
     text = ", ".join(f"{m.removeprefix('eth_')} {c}" for m, c in items[:k])
@@ -410,6 +458,25 @@ def table(
     return t
 
 
+def keeper_table(keeper: dict[str, Any], delay: float, accounts: int) -> Table:
+    t = Table(title=f"keeper (`Keeper.run_once`) over a {delay:g} ms link, {accounts:,} accounts")
+    for name in ("reads", "pass", "HTTP req", "calls", "top methods (calls)", "seconds"):
+        t.add_column(
+            name, justify="left" if name in ("reads", "pass", "top methods (calls)") else "right"
+        )
+    for label, entry in keeper.items():
+        for which, r in entry.items():
+            t.add_row(
+                label.replace("_", " "),
+                which.replace("_", " "),
+                f"{r['http_requests']:,}",
+                f"{r['jsonrpc_calls']:,}",
+                _top(r["methods"]),
+                f"{r['seconds']:.2f}",
+            )
+    return t
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=1_000, help="crowd size")
@@ -461,6 +528,9 @@ def main() -> None:
             run = Runner(proxy, env, tmp, names, args.repeat, not args.no_callers, console)
             console.print("floors (no chain read)")
             result["floors"] = {c.name: run.measure(c, None, (0.0,)) for c in FLOORS}
+            console.print(f"keeper passes at {args.delay_ms:g} ms")
+            result["keeper"] = keeper_passes(proxy, record, args.delay_ms)
+            proxy.delay_ms = args.delay_ms
             for shape in shapes:
                 choice = serve_as(url, record, shape, records)
                 console.print(f"{shape}: read as {choice}")
@@ -495,6 +565,7 @@ def main() -> None:
                 console.print(f"[bold]{shape} {name}[/bold]: requests by call site")
                 for line, count in entry.get("callers", {}).items():
                     console.print(f"  {count:>4}  {line}", markup=False, highlight=False)
+    console.print(keeper_table(result["keeper"], delay_ms, args.accounts))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     console.print(f"written to {args.out} ({result['wall_seconds']} s)")

@@ -12,6 +12,28 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+def chain_answer(request: dict, head: int) -> dict | None:
+    """The answer every stub gives to what a connection asks first (chain
+    id 31337, client version, a block: `head` for "latest", its timestamp
+    1,000 + its number), or None for anything else."""
+    method, params = request["method"], request.get("params") or []
+    reply: dict = {"jsonrpc": "2.0", "id": request["id"]}
+    if method == "eth_chainId":
+        reply["result"] = hex(31337)
+    elif method == "web3_clientVersion":
+        reply["result"] = "stub/1"
+    elif method == "eth_getBlockByNumber":
+        number = head if params[0] == "latest" else int(params[0], 16)
+        reply["result"] = {
+            "number": hex(number),
+            "timestamp": hex(1_000 + number),
+            "hash": "0x" + f"{number:064x}",
+        }
+    else:
+        return None
+    return reply
+
+
 @dataclass
 class StubNode:
     url: str

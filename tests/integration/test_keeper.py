@@ -1,13 +1,20 @@
 """The keeper on anvil: 60 accounts, a price shock, every liquidatable account
 liquidated and nothing else (checked independently through web3), also
-while one feed is broken (issue 19)."""
+while one feed is broken (issue 19); a pass's requests to the node
+counted through a proxy (issue 21)."""
 
 from __future__ import annotations
 
 import json
+import sys
+
+from ape import accounts, networks
 
 from tests.integration.test_deploy import _contract, _ok, _record
 from xmargin.maths import errors
+
+sys.path.insert(0, "benchmarks")
+from rpc_proxy import RpcProxy  # benchmarks/ is not a package
 
 CROWD = 60
 
@@ -27,7 +34,7 @@ def _shock(node, abi, record, moves_bps: dict[str, int]) -> None:
 
 
 def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
-    start_anvil, ape_run, ape_start, deployments_dir, abi
+    start_anvil, ape_run, ape_start, deployments_dir, abi, monkeypatch
 ):
     node = start_anvil()
     on_node = (
@@ -140,3 +147,54 @@ def test_keeper_liquidates_every_liquidatable_account_and_nothing_else(
     assert second["liquidatable"] == len(second_doomed)
     assert second["liquidations"] >= len(second_doomed)
     assert not any(lens.functions.is_liquidatable(ch.address, *a).call() for a in accounts)
+
+    monkeypatch.setenv("XMARGIN_DEPLOYMENTS_DIR", str(deployments_dir))
+    _pass_requests(node, abi, record, accounts_=accounts, lens=lens, ch=ch)
+
+
+def _pass_requests(node, abi, record, accounts_, lens, ch) -> None:
+    """Issue 21: the keeper's requests per pass, through a counting proxy.
+
+    A pass with nothing to do asks the node three times: the opening batch
+    (chain id, client, the head block it pins), the views every pass reads
+    (one batch: code, assets, prices, markets, caps, ADL state) and the
+    audited accounts' healths (one batch). Through Ape, one call at a
+    time, it was 106 requests (15 s over a 100 ms link).
+
+    Failure it answers: a keeper that kept "latest" pinned after its own
+    transactions would value the next accounts at a block its
+    liquidations already changed (re-sending closed liquidations, or
+    missing the ADL they cause). After the first transaction of a pass,
+    the head block must be asked afresh, as "latest", on the wire."""
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+    from xmargin.ui.ape_cli import check_deployment
+
+    log: list[dict] = []
+    with (
+        RpcProxy(node.url, delay_ms=0) as proxy,
+        networks.parse_network_choice(
+            "ethereum:local:foundry", provider_settings={"host": proxy.url}
+        ) as provider,
+    ):
+        keeper = accounts.test_accounts[9]
+        bot = Keeper(check_deployment(provider), keeper, KeeperConfig(), log=log.append)
+        bot.run_once()  # the first: the replica's backfill from the events
+        proxy.reset()
+        quiet = bot.run_once()
+        traffic = proxy.reset()
+        assert quiet.liquidatable == quiet.liquidations == 0
+        assert traffic.http_requests == 3, [[c.method for c in r.calls] for r in traffic.requests]
+
+        _shock(node, abi, record, {"WETH": -3_000})
+        doomed = {a for a in accounts_ if lens.functions.is_liquidatable(ch.address, *a).call()}
+        assert doomed, "the shock must make some account liquidatable"
+        busy = bot.run_once()
+        traffic = proxy.reset()
+    assert busy.liquidations >= len(doomed)
+    assert busy.reverted == busy.lost_races == 0
+    assert not any(lens.functions.is_liquidatable(ch.address, *a).call() for a in accounts_)
+    calls = [c for r in traffic.requests for c in r.calls]
+    sent = next(i for i, c in enumerate(calls) if c.method == "eth_sendRawTransaction")
+    assert any(
+        c.method == "eth_getBlockByNumber" and c.params[0] == "latest" for c in calls[sent:]
+    ), "the head was not asked afresh after the pass's first transaction"

@@ -293,7 +293,7 @@ def test_a_node_of_another_chain_is_named_with_both_chain_ids(cli_runner, sepoli
 
 
 def test_the_node_url_variable_is_read_from_the_projects_config(tmp_path):
-    from xmargin.chain.connect import uri_variable
+    from xmargin.chain.network import uri_variable
 
     assert uri_variable("ethereum", "sepolia") == "XMARGIN_SEPOLIA_RPC"
     assert uri_variable("ethereum", "local") is None  # a literal URL

@@ -7,8 +7,8 @@ import copy
 import pytest
 
 from xmargin.chain.config import ConfigError, load_config, parse_config
-from xmargin.chain.connect import NetworkInfo
 from xmargin.chain.deployments import DeploymentError
+from xmargin.chain.network import NetworkInfo
 from xmargin.ops.deploy import check_mocks_allowed
 
 E18 = 10**18

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from web3 import HTTPProvider
+from web3 import HTTPProvider, Web3
 
-from tests.stub_node import StubNode, stub_node
-from xmargin.chain.pinned import BATCH_LIMIT, PinnedReads, eth_call, pinned
+from tests.stub_node import StubNode, chain_answer, stub_node
+from xmargin.chain.pinned import BATCH_LIMIT, PinnedReads, eth_call, pinned, rebind
 
 HEAD = 16
 REVERTS = "0xdead"
@@ -22,18 +22,15 @@ class Stub:
 
     def __init__(self) -> None:
         self.busy_left = 1
+        self.head = HEAD
 
     def answer(self, request: dict) -> dict:
         method, params = request["method"], request.get("params") or []
-        reply: dict = {"jsonrpc": "2.0", "id": request["id"]}
-        if method == "eth_chainId":
-            reply["result"] = hex(31337)
-        elif method == "web3_clientVersion":
-            reply["result"] = "stub/1"
-        elif method == "eth_getBlockByNumber":
-            number = HEAD if params[0] == "latest" else int(params[0], 16)
-            reply["result"] = {"number": hex(number), "hash": "0x" + f"{number:064x}"}
-        elif method == "eth_call":
+        reply = chain_answer(request, self.head)
+        if reply is not None:
+            return reply
+        reply = {"jsonrpc": "2.0", "id": request["id"]}
+        if method == "eth_call":
             data = params[0]["data"]
             if data == REVERTS:
                 reply["error"] = {"code": 3, "message": "execution reverted", "data": "0x"}
@@ -44,6 +41,9 @@ class Stub:
                 # Echoes the data, the gas limit and the block it was asked at.
                 gas = params[0].get("gas", "0x0")
                 reply["result"] = f"{data}|{gas}|{params[1]}"
+        elif method == "eth_sendRawTransaction":
+            self.head += 1  # mined at once
+            reply["result"] = "0x" + "ab" * 32
         else:
             reply["error"] = {"code": -32601, "message": "no such method"}
         return reply
@@ -199,3 +199,47 @@ def test_one_uri_is_pinned_once_at_a_time(node):
     uri, _ = node
     with pinned(uri), pytest.raises(RuntimeError, match="already pinned"), pinned(uri):
         pass
+
+
+def test_a_transaction_unpins_latest_and_keeps_the_pinned_blocks_answers(node):
+    """The keeper reads a pass at its head, then sends: its next reads at
+    "latest" must see the block its transaction made, not the pinned one."""
+    uri, stub = node
+    call = {"to": "0x" + "55" * 20, "data": "0x5555"}
+    with pinned(uri) as reads:
+        reads.start()
+        assert _ask(uri, "eth_call", [call, "latest"])["result"] == f"0x5555|0x0|{hex(HEAD)}"
+        n = stub.requests
+        assert _ask(uri, "eth_sendRawTransaction", ["0x02"])["result"] == "0x" + "ab" * 32
+        assert reads.block is None
+        # "latest" is the node's again, asked each time and sent as "latest".
+        for _ in range(2):
+            head = _ask(uri, "eth_getBlockByNumber", ["latest", False])["result"]
+            assert int(head["number"], 16) == HEAD + 1
+            assert _ask(uri, "eth_call", [call, "latest"])["result"] == "0x5555|0x0|latest"
+        assert stub.requests == n + 5
+        # The pinned block's answers are still that block's, and kept.
+        assert _ask(uri, "eth_call", [call, hex(HEAD)])["result"] == f"0x5555|0x0|{hex(HEAD)}"
+        assert stub.requests == n + 5
+
+
+def test_a_connection_opened_before_the_route_is_rebound(node):
+    """web3 keeps a provider's request function from its first request: a
+    connection opened before `pinned` (the keeper's) bypasses the route
+    until `rebind`, and after the route closes it asks the node again."""
+    uri, stub = node
+    provider = HTTPProvider(uri)
+    w3 = Web3(provider)
+    assert w3.eth.get_block("latest")["number"] == HEAD  # the function is built
+    with pinned(uri) as reads:
+        reads.start()
+        n = stub.requests
+        w3.eth.get_block("latest")
+        assert stub.requests == n + 1  # not routed: asked again
+        rebind(provider)
+        w3.eth.get_block("latest")
+        w3.eth.get_block("latest")
+        assert stub.requests == n + 1  # routed: the pinned block's answer
+        rebind(provider)
+    w3.eth.get_block("latest")
+    assert stub.requests == n + 2  # the route is gone: asked

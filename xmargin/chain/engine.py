@@ -16,11 +16,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ape.contracts.base import ContractInstance
 from ape.exceptions import ContractLogicError
 
-from xmargin.chain.abi import clearinghouse_at
-from xmargin.chain.config import ConfigError, load_config
 from xmargin.chain.deployments import DeploymentError, DeploymentRecord
 from xmargin.chain.risk_set import read_config, risk_set_address
 from xmargin.maths import model, perps
@@ -30,6 +27,7 @@ from xmargin.maths.account import Account, Exposure, portfolio_margin
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
+    from ape.contracts.base import ContractInstance
     from ape.managers.project import ProjectManager
 
 
@@ -163,6 +161,8 @@ class AccountView:
 def _named_like_the_config(on_chain: pm.PortfolioConfig, config: str) -> pm.PortfolioConfig:
     """The chain keeps no names: take the deployment config's group and
     scenario names when its set is the one on chain, else keep s0, group 0..."""
+    from xmargin.chain.config import ConfigError, load_config
+
     try:
         named = load_config(config).portfolio
     except (ConfigError, OSError):
@@ -201,6 +201,8 @@ def check_engine(engine: Engine) -> None:
 
 
 def load_engine(project: ProjectManager, record: DeploymentRecord) -> Engine:
+    from xmargin.chain.abi import clearinghouse_at
+
     tokens = {s: project.MockERC20.at(a.token) for s, a in record.assets.items()}
     feeds = {
         s: project.MockAggregator.at(a.feed) for s, a in record.assets.items() if a.feed is not None

@@ -9,11 +9,16 @@ stay the authority: readers that act re-read them (`read_request`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ape.contracts.base import ContractInstance
-
-from xmargin.chain.events import EventCursor
 from xmargin.maths import lp_requests as lr
+
+if TYPE_CHECKING:
+    from ape.contracts.base import ContractInstance
+
+    # Events are the keeper's (web3 and Ape's decoding); a reader of one
+    # order or request needs neither.
+    from xmargin.chain.events import EventCursor
 
 OPENS = {"DepositRequest": True, "RedeemRequest": False}
 CLOSES = {
@@ -35,6 +40,8 @@ class RequestBook:
     def update(self, head: int) -> set[tuple[str, bool]]:
         """Applies the request events of blocks up to `head` not read yet."""
         if self._cursor is None:
+            from xmargin.chain.events import EventCursor
+
             self._cursor = EventCursor(self.vault, (*OPENS, *CLOSES), self.from_block)
         for name, args in self._cursor.advance(head):
             controller = str(args["controller"])

@@ -11,12 +11,18 @@ re-read it (`read_order`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ape.contracts.base import ContractInstance
 from ape.exceptions import ContractLogicError
 
-from xmargin.chain.events import EventCursor
 from xmargin.maths import orders as om
+
+if TYPE_CHECKING:
+    from ape.contracts.base import ContractInstance
+
+    # Events are the keeper's (web3 and Ape's decoding); a reader of one
+    # order or request needs neither.
+    from xmargin.chain.events import EventCursor
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class OrderBook:
         """Applies the order events of blocks up to `head` not read yet."""
         if self._cursor is None:
             names = ("OrderCommitted", "OrderSettled", "OrderCancelled")
+            from xmargin.chain.events import EventCursor
+
             self._cursor = EventCursor(self.clearinghouse, names, self.from_block)
         for name, args in self._cursor.advance(head):
             key = (str(args["owner"]), int(args["sub_id"]))

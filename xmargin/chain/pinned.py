@@ -23,22 +23,33 @@ with 100 ms round trips that is 14 s.
 
 It changes no answer, only when and how questions travel: a command that
 prefetches nothing is as correct, only slower.
+
+A process that also sends (the keeper, one `pinned` block per pass) reads
+at the pass's head until its first transaction: sending unpins ("latest"
+is then the node's latest again, asked afresh each time), and what was
+kept for the pinned block stays true of that block.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from web3 import HTTPProvider
-from web3.types import RPCEndpoint, RPCResponse
+if TYPE_CHECKING:
+    from web3 import HTTPProvider
+    from web3.types import RPCEndpoint
+
+# One JSON-RPC response: {"jsonrpc", "id", "result" | "error"}.
+RPCResponse = dict[str, Any]
 
 # Questions whose answer cannot change for a fixed block (or at all).
 _FIXED = ("eth_chainId", "web3_clientVersion", "net_version")
+# Transactions: once one is sent, "latest" is no longer the pinned block.
+_SENDS = ("eth_sendRawTransaction", "eth_sendTransaction")
 # What every connection asks before anything else (`start`).
 _OPENING: tuple[tuple[str, list[Any]], ...] = (
     ("eth_chainId", []),
@@ -58,10 +69,76 @@ class UnansweredError(RuntimeError):
     """The node did not answer the opening batch (unreachable, or not JSON-RPC)."""
 
 
+class Transport(Protocol):
+    """How questions travel to the node: one, or a batch in one HTTP request."""
+
+    def request(self, method: str, params: list[Any]) -> RPCResponse: ...
+
+    def batch(self, calls: Sequence[Call]) -> Any: ...
+
+
+class Web3Transport:
+    """Through web3's HTTPProvider (never through the route: its own method)."""
+
+    def __init__(self, uri: str, timeout: float) -> None:
+        from web3 import HTTPProvider
+
+        self.provider = HTTPProvider(uri, request_kwargs={"timeout": timeout})
+
+    def request(self, method: str, params: list[Any]) -> RPCResponse:
+        from web3.types import RPCEndpoint
+
+        response: RPCResponse = _original()(self.provider, RPCEndpoint(method), params)
+        return response
+
+    def batch(self, calls: Sequence[Call]) -> Any:
+        from web3.types import RPCEndpoint
+
+        return self.provider.make_batch_request([(RPCEndpoint(m), p) for m, p in calls])
+
+
+class UrllibTransport:
+    """Plain HTTP POSTs with the standard library: for a reader that
+    imports no web3 (`xmargin.chain.light`). Ids number a batch from 0."""
+
+    def __init__(self, uri: str, timeout: float) -> None:
+        self.uri, self.timeout = uri, timeout
+
+    def _post(self, body: Any) -> Any:
+        import urllib.request
+
+        request = urllib.request.Request(
+            self.uri,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "User-Agent": "xmargin"},
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+            return json.loads(answer.read())
+
+    def request(self, method: str, params: list[Any]) -> RPCResponse:
+        response: RPCResponse = self._post(
+            {"jsonrpc": "2.0", "id": 0, "method": method, "params": params}
+        )
+        return response
+
+    def batch(self, calls: Sequence[Call]) -> Any:
+        return self._post(
+            [
+                {"jsonrpc": "2.0", "id": i, "method": m, "params": p}
+                for i, (m, p) in enumerate(calls)
+            ]
+        )
+
+
+TransportFactory = Callable[[str, float], Transport]
+
+
 @dataclass
 class PinnedReads:
     uri: str
     timeout: float = 10.0
+    # How questions travel (web3's HTTPProvider unless given).
+    transport: TransportFactory = Web3Transport
     # the head block when the command started, once `start` ran
     block: int | None = None
     _answers: dict[tuple[Any, ...], RPCResponse] = field(default_factory=dict)
@@ -120,7 +197,10 @@ class PinnedReads:
     def answer(self, method: str, params: Any, send: Any) -> RPCResponse:
         """The kept answer to a question, or `send(params)`'s (kept if it can
         be). A question at "latest" is sent for the pinned block, so its
-        answer is that block's whatever the head is by then."""
+        answer is that block's whatever the head is by then. A transaction
+        unpins first: the caller's later reads at "latest" mean the head."""
+        if method in _SENDS:
+            self.unpin()
         key = self.key(method, params)
         if key is not None and key in self._answers:
             return self._answers[key]
@@ -128,6 +208,11 @@ class PinnedReads:
         if key is not None and _is_answer(response):
             self._answers[key] = response
         return response
+
+    def unpin(self) -> None:
+        """From now on "latest" is the node's latest, asked each time; what
+        was kept under the pinned block's number stays (it is that block's)."""
+        self.block = None
 
     def pin(self, method: str, params: Any) -> Any:
         """`params` with "latest" (or a missing block) replaced by the pinned block."""
@@ -171,17 +256,15 @@ class PinnedReads:
         """One HTTP request; its answers kept under their questions. A batch
         the node refuses (whole or in part, an HTTP error, a timeout) keeps
         nothing: each read is then asked on its own."""
-        provider = HTTPProvider(self.uri, request_kwargs={"timeout": self.timeout})
         try:
-            responses = provider.make_batch_request(
-                [(RPCEndpoint(m), self.pin(m, p)) for m, p in todo]
-            )
+            transport = self.transport(self.uri, self.timeout)
+            responses = transport.batch([(m, self.pin(m, p)) for m, p in todo])
         except Exception:  # a refusal by status code, a timeout: nothing prefetched
             return []
         if not isinstance(responses, list) or len(responses) != len(todo):
             return []
-        # Answers may come back in any order: matched by id (web3 numbers
-        # a batch's requests in the order sent, one apart).
+        # Answers may come back in any order: matched by id (a batch's
+        # requests are numbered in the order sent, one apart).
         by_id: dict[int, RPCResponse] = {}
         for r in responses:
             rid = r.get("id") if isinstance(r, dict) else None
@@ -221,12 +304,17 @@ class PinnedReads:
         return chain_id
 
     def _single(self, method: str, params: list[Any]) -> RPCResponse:
-        provider = HTTPProvider(self.uri, request_kwargs={"timeout": self.timeout})
-        response: RPCResponse = _ORIGINAL(provider, RPCEndpoint(method), params)
+        response = self.transport(self.uri, self.timeout).request(method, params)
         key = self.key(method, params)
         if key is not None and _is_answer(response):
             self._answers[key] = response
         return response
+
+    def ask(self, method: str, params: list[Any]) -> RPCResponse:
+        """One question through the transport (for a reader with no web3
+        provider to route): the kept answer, or the node's (kept if it can be)."""
+        transport = self.transport(self.uri, self.timeout)
+        return self.answer(method, params, lambda sent: transport.request(method, sent))
 
     def prefetch(self, calls: Sequence[Call]) -> int:
         """Sends the `calls` (eth_call / eth_getCode ...) not answered yet,
@@ -275,17 +363,47 @@ def get_code(address: str, block: int) -> Call:
     return ("eth_getCode", [address, hex(block)])
 
 
-# The library's own method, and the routes installed over it: uri -> reads.
-_ORIGINAL = HTTPProvider.make_request
+# web3's own HTTPProvider.make_request (taken when first routed: web3 is
+# imported only by a process that uses it), and the routes installed over
+# it: uri -> reads.
+_ORIGINAL: list[Callable[..., Any]] = []
 _ROUTES: dict[str, PinnedReads] = {}
 _LOCK = threading.Lock()
 
 
+def _original() -> Callable[..., Any]:
+    if not _ORIGINAL:
+        from web3 import HTTPProvider
+
+        _ORIGINAL.append(HTTPProvider.make_request)
+    return _ORIGINAL[0]
+
+
 def _routed(self: HTTPProvider, method: RPCEndpoint, params: Any) -> RPCResponse:
+    original = _original()
     reads = _ROUTES.get(str(self.endpoint_uri).rstrip("/"))
     if reads is None:
-        return _ORIGINAL(self, method, params)
-    return reads.answer(method, params, lambda sent: _ORIGINAL(self, method, sent))
+        response: RPCResponse = original(self, method, params)
+        return response
+    return reads.answer(method, params, lambda sent: original(self, method, sent))
+
+
+def rebind(provider: Any) -> None:
+    """Makes a web3 provider that already sent requests look its
+    `make_request` up again. web3 7 builds a provider's middleware chain
+    around the bound `make_request` on its first request and keeps it
+    (`BaseProvider._request_func_cache`); a connection opened before
+    `pinned` (the keeper's) would bypass the route without this, and keep
+    calling it after without the second call."""
+    from web3 import HTTPProvider
+
+    if isinstance(provider, HTTPProvider):
+        provider._request_func_cache = (None, None)  # type: ignore[assignment]
+
+
+def is_pinned(uri: str) -> bool:
+    """Whether requests to `uri` are routed through a PinnedReads now."""
+    return uri.rstrip("/") in _ROUTES
 
 
 @contextmanager
@@ -295,17 +413,20 @@ def pinned(uri: str, timeout: float = 60.0) -> Iterator[PinnedReads]:
     while any `pinned` block is open, restored when the last one closes).
     Meant for one read-only command: every thread of the process that asks
     `uri` meanwhile gets the pinned block's answers."""
+    from web3 import HTTPProvider
+
     reads = PinnedReads(uri, timeout=timeout)
     route = uri.rstrip("/")
     with _LOCK:
         if route in _ROUTES:
             raise RuntimeError(f"{uri} is already pinned in this process")
+        _original()
         _ROUTES[route] = reads
-        HTTPProvider.make_request = _routed  # type: ignore[method-assign]
+        HTTPProvider.make_request = _routed  # type: ignore[method-assign, assignment]
     try:
         yield reads
     finally:
         with _LOCK:
             del _ROUTES[route]
             if not _ROUTES:
-                HTTPProvider.make_request = _ORIGINAL  # type: ignore[method-assign]
+                HTTPProvider.make_request = _original()  # type: ignore[method-assign]

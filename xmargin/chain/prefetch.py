@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ape.managers.project import ProjectManager
 
     from xmargin.chain.deployments import DeploymentRecord
+    from xmargin.chain.engine import Engine
 
 # Rows per `account_healths` page (xmargin.chain.scan.PAGE).
 HEALTH_PAGE = 50
@@ -41,28 +42,60 @@ class Forecast:
     ) -> None:
         from xmargin.chain.abi import combined_type
 
-        self.project, self.record, self.block = project, record, block
+        contracts = record.contracts
+
+        def at(name: str) -> ContractInstance | None:
+            if name not in contracts:
+                return None
+            return _at(contracts[name], getattr(project, name).contract_type)
+
+        router = at("OracleRouter")
+        assert router is not None, "every deployment has an OracleRouter"
+        self._setup(
+            record,
+            block,
+            reads,
+            ch=_at(contracts["Clearinghouse"], combined_type(project)),
+            router=router,
+            lens=at("ClearinghouseLens"),
+            pool=at("LiquidityPool"),
+            risk=at("PortfolioRisk"),
+        )
+
+    @classmethod
+    def of_engine(cls, engine: Engine, block: int, reads: PinnedReads | None = None) -> Forecast:
+        """A forecast encoded with a loaded engine's own instances (the
+        keeper's: no project needed)."""
+        f = cls.__new__(cls)
+        f._setup(
+            engine.record,
+            block,
+            reads,
+            ch=engine.clearinghouse,
+            router=engine.router,
+            lens=engine.lens,
+            pool=engine.pool,
+            risk=engine.portfolio_risk,
+        )
+        return f
+
+    def _setup(
+        self,
+        record: DeploymentRecord,
+        block: int,
+        reads: PinnedReads | None,
+        *,
+        ch: ContractInstance,
+        router: ContractInstance,
+        lens: ContractInstance | None,
+        pool: ContractInstance | None,
+        risk: ContractInstance | None,
+    ) -> None:
+        self.record, self.block = record, block
         # What is answered already: a later round forecasts what depends on it.
         self.reads = reads
         self.calls: list[Call] = []
-        contracts = record.contracts
-        self.ch = _at(contracts["Clearinghouse"], combined_type(project))
-        self.router = _at(contracts["OracleRouter"], project.OracleRouter.contract_type)
-        self.lens = (
-            _at(contracts["ClearinghouseLens"], project.ClearinghouseLens.contract_type)
-            if "ClearinghouseLens" in contracts
-            else None
-        )
-        self.pool = (
-            _at(contracts["LiquidityPool"], project.LiquidityPool.contract_type)
-            if "LiquidityPool" in contracts
-            else None
-        )
-        self.risk = (
-            _at(contracts["PortfolioRisk"], project.PortfolioRisk.contract_type)
-            if "PortfolioRisk" in contracts
-            else None
-        )
+        self.ch, self.router, self.lens, self.pool, self.risk = ch, router, lens, pool, risk
         self.tokens = {s: a.token for s, a in record.assets.items()}
 
     def _call(self, contract: ContractInstance, method: str, *args: Any) -> Call:
@@ -183,6 +216,22 @@ class Forecast:
             for lo in range(first, self.block + 1, chunk):
                 hi = min(lo + chunk, self.block + 1)
                 self.calls.append(get_logs(str(self.ch.address), topic, lo, hi - 1))
+        return self
+
+    def keeper_pass(self) -> Forecast:
+        """The views every keeper pass reads at its head
+        (`xmargin.ops.keeper.Keeper.run_once`): the engine's (code, assets,
+        prices, markets, caps, ADL state), each asset's standing, the risk
+        groups and the replica's marks, whether liquidations are open and
+        the LP requests' price rule. Accounts' healths are one batch of
+        their own (`account_healths_at`)."""
+        self.engine().asset_states()
+        for token in self.tokens.values():
+            self.call(self.ch, "risk_group", token)
+        for method in ("paused", "liquidations_resume_at", "liquidation_params"):
+            self.call(self.ch, method)
+        if self.pool is not None:
+            self.call(self.ch, "pool_prices_since")
         return self
 
     def health_pages(self, total: int) -> Forecast:

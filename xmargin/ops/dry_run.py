@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xmargin.chain.connect import NetworkInfo
 from xmargin.chain.deployments import (
     DeploymentError,
     TransactionRecord,
     check_no_legacy_record,
     record_path,
 )
+from xmargin.chain.network import NetworkInfo
 from xmargin.maths.fixed_point import format_units
 from xmargin.ops.deploy import check_mocks_allowed, deploy
 

@@ -78,11 +78,12 @@ backoff.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -100,6 +101,8 @@ from xmargin.chain.engine import (
 )
 from xmargin.chain.lp_requests import RequestBook, read_request
 from xmargin.chain.orders import OrderBook, PendingOrder, published_at, read_order
+from xmargin.chain.pinned import UnansweredError, is_pinned, pinned, rebind
+from xmargin.chain.prefetch import Forecast
 from xmargin.chain.replica import AccountRow, ChainReplica
 from xmargin.chain.scan import HealthRow, Margins, account_healths_at
 from xmargin.maths import errors, perps
@@ -124,6 +127,8 @@ if TYPE_CHECKING:
 # connection or a timeout (requests' errors are OSErrors). `follow` backs
 # off and retries them; anything else is a bug or a configuration error.
 TRANSIENT = (ProviderError, OSError)
+# Seconds a pass waits for the node's answer to its opening and prefetch.
+PASS_READ_TIMEOUT = 30.0
 
 LOST_RACE = (
     errors.NOT_LIQUIDATABLE,
@@ -198,6 +203,10 @@ class KeeperConfig:
     # Accounts whose health on chain is compared with the replica's on
     # each pass, in turn (0: none).
     audit: int = 50
+    # Pin each pass's reads to its head and ask the views every pass needs
+    # in one request (`Keeper._pass_reads`; an http(s) node only). Off:
+    # every view is its own request, as Ape asks it (the benchmarks' before).
+    pass_reads: bool = True
     # Settle due delayed orders at the start of each pass.
     orders: bool = True
     # Settle due LP requests (deposits and redemptions) after the orders.
@@ -474,6 +483,44 @@ class Keeper:
     # ------------------------------------------------------------ acting
 
     def run_once(self) -> PassStats:
+        """One pass: assets, due orders and LP requests, the scan, the
+        liquidations, ADL. Its reads are pinned to the head it starts at
+        and the views every pass needs asked together (`_pass_reads`)."""
+        with self._pass_reads():
+            return self._run_once()
+
+    @contextlib.contextmanager
+    def _pass_reads(self) -> Iterator[None]:
+        """Over an http(s) node, routes the pass's requests through a
+        `xmargin.chain.pinned.PinnedReads`: the head block, chain id and
+        code asked once, "latest" fixed at the pass's head until the
+        keeper sends (then the node's latest again), and the views of
+        `Forecast.keeper_pass` asked in one request up front. Kept for
+        this pass only. Elsewhere (an in-process chain, a websocket, a
+        process that pinned the node already) nothing changes."""
+        provider = self.engine.clearinghouse.provider
+        uri = str(getattr(provider, "uri", "") or "")
+        if (
+            not self.config.pass_reads
+            or not uri.startswith(("http://", "https://"))
+            or is_pinned(uri)
+        ):
+            yield
+            return
+        web3_provider = getattr(getattr(provider, "web3", None), "provider", None)
+        with contextlib.ExitStack() as stack:
+            reads = stack.enter_context(pinned(uri, timeout=PASS_READ_TIMEOUT))
+            # Connected before the route existed: look it up now, and again after.
+            rebind(web3_provider)
+            stack.callback(rebind, web3_provider)
+            with contextlib.suppress(UnansweredError):
+                # Unanswered: nothing pinned, the pass asks as it would unrouted.
+                reads.start(probe_timeout=PASS_READ_TIMEOUT)
+            if reads.block is not None:
+                reads.prefetch(Forecast.of_engine(self.engine, reads.block).keeper_pass().calls)
+            yield
+
+    def _run_once(self) -> PassStats:
         started = time.monotonic()
         stats = PassStats()
         leads = self.config.leads

@@ -21,6 +21,7 @@ This module is thin: connecting is `xmargin.chain.connect`, reading
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
     from xmargin.chain.connect import Connection
     from xmargin.chain.engine import AccountView, Engine
+    from xmargin.chain.light import LightConnection
     from xmargin.chain.prefetch import Forecast
     from xmargin.maths.model import AssetParams
 
@@ -48,17 +50,20 @@ PROJECT_ROOT = REPO_ROOT
 # Prefetch rounds at most (xmargin.chain.prefetch): the engine and the
 # account, then what depends on them (a portfolio account's scenario grid).
 FORECAST_ROUNDS = 3
+# Set (not 0): read through Ape even where the fast path could (`_fast_session`).
+THROUGH_APE = "XMARGIN_READ_THROUGH_APE"
 # Rich squeezes tables to the terminal; in a pipe or a log, never squeeze.
 PIPE_WIDTH = 200
 
 
 @dataclass(frozen=True)
 class Session:
-    """A connected engine, every read pinned to `block`."""
+    """A connected engine, every read pinned to `block`: through Ape, or
+    (`_light_session`) without it, `project` then None."""
 
-    connection: Connection
+    connection: Connection | LightConnection
     engine: Engine
-    project: ProjectManager
+    project: ProjectManager | None
     block: int
 
     @property
@@ -146,11 +151,17 @@ def _console() -> Console:
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
     """Turns every expected failure into a click error with its message."""
-    import requests
     from ape.exceptions import ApeException, ContractLogicError
 
-    from xmargin.chain.connect import ConnectError
     from xmargin.chain.deployments import DeploymentError
+    from xmargin.chain.network import ConnectError
+
+    # requests' errors (Ape's transport) where it is loaded; the fast path
+    # imports neither (its transport's errors are ConnectErrors).
+    requests = sys.modules.get("requests")
+    lost: tuple[type[BaseException], ...] = (ConnectionError,)
+    if requests is not None:
+        lost += (requests.RequestException,)
 
     try:
         yield
@@ -163,7 +174,7 @@ def _errors() -> Iterator[None]:
             f"the chain refused a read: {err.message} (an oracle price the account needs may be "
             "invalid or stale)"
         ) from err
-    except (requests.RequestException, ConnectionError) as err:
+    except lost as err:
         raise click.ClickException(f"lost the node: {err}") from err
     except ApeException as err:
         raise click.ClickException(f"{type(err).__name__}: {err}") from err
@@ -180,12 +191,10 @@ def _session(
     block, each question once); `forecast` lists the reads the command is
     about to make, asked together first (xmargin.chain.prefetch)."""
     from ape import Project
-    from ape.exceptions import ContractLogicError
     from ape.logging import logger
 
     from xmargin.chain.connect import connect
     from xmargin.chain.engine import load_engine
-    from xmargin.chain.oracle import oracle_reason, price_problems
     from xmargin.chain.prefetch import Forecast
 
     logger.set_level("ERROR")
@@ -201,17 +210,77 @@ def _session(
         engine = load_engine(project, connection.record)
         block = connection.provider.get_block("latest").number
         assert block is not None, "a mined block has a number"
-        try:
+        with _refused_prices(engine, block):
             yield Session(connection, engine, project, block)
-        except ContractLogicError as err:
-            reason = oracle_reason(err)
-            if reason is None:
-                raise
-            # Which asset, which feed, how old: not the router's bare reason.
-            with _quiet():
-                problems = price_problems(engine, block)
-            said = "; ".join(p.describe() for p in problems) or reason
-            raise click.ClickException(f"a price this command needs is refused: {said}") from err
+
+
+@contextlib.contextmanager
+def _fast_session(
+    network: str, rpc: str | None, forecast: Callable[[Forecast], Forecast] | None = None
+) -> Iterator[Session]:
+    """`_light_session` where it can serve the choice (no Ape imported:
+    `xmargin.chain.light`), else `_session`: the same reads, the same
+    checks and messages. XMARGIN_READ_THROUGH_APE=1 takes `_session`."""
+    from xmargin.chain.light import UnsupportedError
+
+    with contextlib.ExitStack() as stack:
+        try:
+            if os.environ.get(THROUGH_APE, "").strip() not in ("", "0"):
+                raise UnsupportedError(f"{THROUGH_APE} is set")
+            session = stack.enter_context(_light_session(network, rpc, forecast))
+        except UnsupportedError:
+            session = stack.enter_context(_session(network, rpc, forecast))
+        yield session
+
+
+@contextlib.contextmanager
+def _light_session(
+    network: str, rpc: str | None, forecast: Callable[[Forecast], Forecast] | None = None
+) -> Iterator[Session]:
+    """As `_session`, without Ape: raises `xmargin.chain.light.UnsupportedError`
+    before any request when the choice or the record needs Ape."""
+    from xmargin.chain.light import abi_directory, light_connect, load_light_engine
+    from xmargin.chain.prefetch import Forecast
+    from xmargin.chain.risk_set import risk_set_address
+
+    with _errors(), light_connect(network, rpc) as connection:
+        reads, record = connection.reads, connection.record
+        abis = abi_directory(connection.record_path)
+        recorded = load_light_engine(
+            record, abis, connection.node, record.contracts.get("PortfolioRisk")
+        )
+        block = reads.block
+        assert block is not None, "the opening pinned the head"
+        if forecast is not None:
+            for _ in range(FORECAST_ROUNDS):
+                plan = forecast(Forecast.of_engine(recorded, block, reads))
+                if not reads.prefetch(plan.calls):
+                    break
+        engine = load_light_engine(
+            record, abis, connection.node, risk_set_address(recorded.clearinghouse)
+        )
+        with _refused_prices(engine, block):
+            yield Session(connection, engine, None, block)
+
+
+@contextlib.contextmanager
+def _refused_prices(engine: Engine, block: int) -> Iterator[None]:
+    """A read the router refused becomes a click error naming the asset,
+    the feed and its age (`xmargin.chain.oracle`), not the bare reason."""
+    from ape.exceptions import ContractLogicError
+
+    from xmargin.chain.oracle import oracle_reason, price_problems
+
+    try:
+        yield
+    except ContractLogicError as err:
+        reason = oracle_reason(err)
+        if reason is None:
+            raise
+        with _quiet():
+            problems = price_problems(engine, block)
+        said = "; ".join(p.describe() for p in problems) or reason
+        raise click.ClickException(f"a price this command needs is refused: {said}") from err
 
 
 @contextlib.contextmanager
@@ -274,7 +343,7 @@ def main() -> None:
 @json_option
 def status(owner: str, sub_id: int, network: str, rpc: str | None, as_json: bool) -> None:
     """Collateral, positions, equity, IM, MM and liquidation prices of one account."""
-    from xmargin.chain.lens import lens_at, liquidation_prices
+    from xmargin.chain.lens import liquidation_prices
     from xmargin.ui import json_view as jv
     from xmargin.ui import report
 
@@ -282,14 +351,13 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None, as_json: bool
         f = f.engine().portfolio(owner, sub_id).account(owner, sub_id)
         return f.pool_and_ledgers().asset_states()
 
-    with _session(network, rpc, reads) as s:
+    with _fast_session(network, rpc, reads) as s:
         with _quiet():
             view = _read_owner(s, owner, sub_id)
             assets = s.engine.asset_params()
             liquidation: Mapping[int, tuple[int, int | None]]
             if view.portfolio is None:
-                lens = lens_at(s.project, s.engine)
-                liquidation = liquidation_prices(view, lens, s.engine, s.block)
+                liquidation = liquidation_prices(view, s.engine.lens, s.engine, s.block)
             else:
                 liquidation = _portfolio_liquidation_prices(s, view, assets)
             order = _order(s, owner, sub_id)
@@ -574,7 +642,7 @@ def accounts(unhealthy: bool, network: str, rpc: str | None, as_json: bool) -> N
             from xmargin.chain.prefetch import Forecast
 
             total = int(s.engine.clearinghouse.num_accounts(block_id=s.block))
-            pages = Forecast(s.project, s.engine.record, s.block).health_pages(total)
+            pages = Forecast.of_engine(s.engine, s.block).health_pages(total)
             reads.prefetch(pages.calls)
         unreadable: list[tuple[int, str, int, str, str]] = []
         with _quiet(), _progress("reading account health") as advance:

@@ -27,8 +27,8 @@ from xmargin.ui.report import holdings
 
 if TYPE_CHECKING:
     from xmargin.chain.assets import AssetState
-    from xmargin.chain.connect import NetworkInfo
     from xmargin.chain.engine import AccountView
+    from xmargin.chain.network import NetworkInfo
     from xmargin.chain.oracle import PriceProblem
     from xmargin.chain.scan import AccountHealth
     from xmargin.maths.portfolio import PortfolioConfig, PortfolioMargin

@@ -18,7 +18,7 @@ from xmargin.maths.model import AssetParams, Health, token_value, weighted
 
 if TYPE_CHECKING:
     from xmargin.chain.assets import AssetState
-    from xmargin.chain.connect import NetworkInfo
+    from xmargin.chain.network import NetworkInfo
     from xmargin.chain.scan import AccountHealth
     from xmargin.maths.pool import PoolState
     from xmargin.maths.portfolio import PortfolioConfig, PortfolioMargin

@@ -1,0 +1,197 @@
+"""xmargin.chain.light: the CLI's reads without Ape.
+
+A stub node answers `eth_call`s with values encoded here by eth-abi, so
+each decoded answer is checked against what was put in: structs by field
+name and in order, arrays of structs, checksummed addresses, signed
+values; a revert carries the contract's reason as Ape's ContractLogicError;
+an empty answer (no code at the address) is a ValueError, as through Ape.
+Network choices resolve as the Ape path reads them, or are refused for it.
+The end-to-end check (every `status` document identical through both
+paths) is tests/integration/test_cli.py's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ape.exceptions import ContractLogicError
+from eth_abi import encode
+from eth_utils import keccak
+
+from tests.stub_node import chain_answer, stub_node
+from xmargin.chain.light import (
+    PUBLIC_CHAIN_IDS,
+    LightContract,
+    LightNode,
+    UnsupportedError,
+    resolve,
+)
+from xmargin.chain.network import ConnectError
+from xmargin.chain.pinned import PinnedReads, UrllibTransport
+
+HEAD = 7
+OWNER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+ASSET = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+ROW = (3, -2 * 10**18, 3_000 * 10**18, 2_100 * 10**18, 4_200 * 10**18, 1_800 * 10**18, -5, 1, 2, 0)
+FIELDS = (
+    "market_id", "size", "entry_price", "price", "notional", "pnl", "funding", "im", "mm",
+    "liquidation_price",
+)  # fmt: skip
+ABI = [
+    {
+        "type": "function",
+        "name": "position_details",
+        "stateMutability": "view",
+        "inputs": [{"name": "owner", "type": "address"}, {"name": "sub_id", "type": "uint256"}],
+        "outputs": [
+            {
+                "name": "",
+                "type": "tuple[]",
+                "components": [
+                    {"name": n, "type": "int256" if n in ("size", "pnl", "funding") else "uint256"}
+                    for n in FIELDS
+                ],
+            }
+        ],
+    },
+    {
+        "type": "function",
+        "name": "asset_freeze",
+        "stateMutability": "view",
+        "inputs": [{"name": "asset", "type": "address"}],
+        "outputs": [{"name": "", "type": t} for t in ("uint256", "uint256", "bool", "address")],
+    },
+    {
+        "type": "function",
+        "name": "price",
+        "stateMutability": "view",
+        "inputs": [{"name": "asset", "type": "address"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+]
+DETAILS_TYPES = "(uint256,int256,uint256,uint256,uint256,int256,int256,uint256,uint256,uint256)[]"
+
+
+def _selector(signature: str) -> str:
+    return "0x" + keccak(text=signature)[:4].hex()
+
+
+class Chain:
+    """Answers the three views above; `price` reverts for ASSET with a reason."""
+
+    def answer(self, request: dict) -> dict:
+        method, params = request["method"], request.get("params") or []
+        reply = chain_answer(request, HEAD)
+        if reply is not None:
+            return reply
+        reply = {"jsonrpc": "2.0", "id": request["id"]}
+        if method == "eth_call":
+            data, to = params[0]["data"], params[0]["to"]
+            if to.lower() == "0x" + "00" * 20:
+                reply["result"] = "0x"  # no code: an empty answer
+            elif data.startswith(_selector("position_details(address,uint256)")):
+                reply["result"] = "0x" + encode([DETAILS_TYPES], [[ROW, ROW]]).hex()
+            elif data.startswith(_selector("asset_freeze(address)")):
+                out = encode(["uint256", "uint256", "bool", "address"], [5, 6, True, ASSET.lower()])
+                reply["result"] = "0x" + out.hex()
+            elif data.startswith(_selector("price(address)")):
+                reason = encode(["string"], ["xm.oracle: price stale"])
+                reply["error"] = {
+                    "code": 3,
+                    "message": "execution reverted: xm.oracle: price stale",
+                    "data": "0x08c379a0" + reason.hex(),
+                }
+            else:
+                reply["error"] = {"code": -32601, "message": "no such view"}
+        return reply
+
+
+@pytest.fixture
+def node() -> Iterator[LightNode]:
+    with stub_node(Chain().answer) as stub:
+        reads = PinnedReads(stub.url, transport=UrllibTransport)
+        assert reads.start() == 31337 and reads.block == HEAD
+        yield LightNode(reads)
+
+
+def test_structs_arrays_and_addresses_decode_as_ape_gives_them(node):
+    contract = LightContract("0x" + "ab" * 20, ABI, node)
+    rows = contract.position_details(OWNER, 0, block_id=HEAD)
+    assert len(rows) == 2
+    for row in rows:
+        assert tuple(row) == ROW  # in order: Model(*row) works
+        assert (row.market_id, row.size, row.pnl, row.funding) == (
+            3,
+            -2 * 10**18,
+            1_800 * 10**18,
+            -5,
+        )
+    since, ramp, frozen, address = contract.asset_freeze(ASSET)
+    assert (since, ramp, frozen) == (5, 6, True)
+    assert address == ASSET  # checksummed, as Ape gives it
+    # Block numbers, the head and code are the node's.
+    assert node.blocks[HEAD].timestamp == 1_000 + HEAD
+    assert node.blocks.head.number == HEAD
+
+
+def test_a_revert_is_apes_contract_logic_error_with_the_reason(node):
+    contract = LightContract("0x" + "ab" * 20, ABI, node)
+    with pytest.raises(ContractLogicError) as raised:
+        contract.price(ASSET, block_id=HEAD)
+    assert raised.value.message == "xm.oracle: price stale"
+
+
+def test_an_empty_answer_is_a_value_error_and_a_missing_view_an_attribute_error(node):
+    nothing = LightContract("0x" + "00" * 20, ABI, node)
+    with pytest.raises(ValueError, match="answered asset_freeze with nothing"):
+        nothing.asset_freeze(ASSET)
+    with pytest.raises(AttributeError):
+        _ = nothing.no_such_view
+    with pytest.raises(TypeError):
+        nothing.asset_freeze(ASSET, 1)  # no overload of two arguments
+
+
+def test_a_lost_node_is_a_connect_error():
+    with stub_node(Chain().answer) as stub:
+        reads = PinnedReads(stub.url, transport=UrllibTransport)
+        reads.start()
+        light = LightNode(reads)
+    # The stub has stopped: the next question cannot travel.
+    with pytest.raises(ConnectError, match="lost the node"):
+        LightContract("0x" + "ab" * 20, ABI, light).price(ASSET, block_id=HEAD + 1)
+
+
+def test_choices_resolve_as_the_ape_path_reads_them(monkeypatch, tmp_path: Path):
+    config = tmp_path / "ape-config.yaml"
+    config.write_text(
+        "node:\n  ethereum:\n    local:\n      uri: http://127.0.0.1:9999\n"
+        "    sepolia:\n      uri: ${MY_SEPOLIA}\n"
+    )
+    local = resolve("ethereum:local:node", None, config)
+    assert (local.uri, local.chain_id, local.is_local) == ("http://127.0.0.1:9999", None, True)
+    assert resolve("ethereum:local:node", "http://10.0.0.1:1", config).uri == "http://10.0.0.1:1"
+    # ape-foundry's local network: the node URL it is given, or Ape's default.
+    assert resolve("ethereum:local:foundry", None, config).uri == "http://127.0.0.1:8545"
+    # A public network: its chain id known, its URL from the variable.
+    monkeypatch.delenv("MY_SEPOLIA", raising=False)
+    with pytest.raises(ConnectError, match="MY_SEPOLIA"):
+        resolve("ethereum:sepolia:node", None, config)
+    monkeypatch.setenv("MY_SEPOLIA", "https://sepolia.example")
+    sepolia = resolve("ethereum:sepolia:node", None, config)
+    assert (sepolia.uri, sepolia.chain_id) == (
+        "https://sepolia.example",
+        PUBLIC_CHAIN_IDS["sepolia"],
+    )
+    # What only Ape knows: other ecosystems and providers, forks, unknown
+    # networks, public networks with no URL here, websockets.
+    for choice, rpc in (
+        ("arbitrum:mainnet:node", None),
+        ("ethereum:sepolia:foundry", None),
+        ("ethereum:goerli:node", None),
+        ("ethereum:mainnet:node", None),
+        ("ethereum:local:node", "ws://127.0.0.1:8546"),
+        ("ethereum::node", None),
+    ):
+        with pytest.raises(UnsupportedError):
+            resolve(choice, rpc, config)
