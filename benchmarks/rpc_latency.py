@@ -63,6 +63,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -86,6 +87,7 @@ from xmargin.chain.config import load_config
 from xmargin.chain.connect import network_info
 from xmargin.chain.deployments import DIR_ENV, DeploymentRecord, record_path, write_record
 from xmargin.chain.engine import load_engine
+from xmargin.chain.light import abi_directory
 from xmargin.ops.bulk_send import connect, rpc_call
 from xmargin.ops.crowd import FIRST_SUB, open_crowd_fast
 from xmargin.ops.deploy import deploy
@@ -218,14 +220,18 @@ def set_up(url: str, n: int, records: Path) -> tuple[DeploymentRecord, dict[str,
     return deployed.record, out
 
 
-def serve_as(url: str, record: DeploymentRecord, name: str, records: Path) -> str:
+def serve_as(url: str, record: DeploymentRecord, name: str, records: Path, abis: Path) -> str:
     """Makes anvil answer with network `name`'s chain id and writes the
-    deployment's record for it; returns the network choice to read it as."""
+    deployment's record for it, with the ABI files the deploy wrote beside
+    it (`abis`: the CLI's fast path reads them); returns the network choice
+    to read it as."""
     choice, chain_id = NETWORKS[name]
     rpc_call(connect(url), "anvil_setChainId", [chain_id])
     ecosystem = choice.split(":")[0]
     as_network = replace(record, network=f"{ecosystem}:{name}", chain_id=chain_id)
-    write_record(record_path(ecosystem, chain_id, records), as_network)
+    path = record_path(ecosystem, chain_id, records)
+    write_record(path, as_network)
+    shutil.copytree(abis, abi_directory(path), dirs_exist_ok=True)
     return choice
 
 
@@ -532,7 +538,8 @@ def main() -> None:
             result["keeper"] = keeper_passes(proxy, record, args.delay_ms)
             proxy.delay_ms = args.delay_ms
             for shape in shapes:
-                choice = serve_as(url, record, shape, records)
+                deployed = record_path("ethereum", record.chain_id, tmp / "deployed")
+                choice = serve_as(url, record, shape, records, abi_directory(deployed))
                 console.print(f"{shape}: read as {choice}")
                 out: dict[str, Any] = {"choice": choice, "chain_id": NETWORKS[shape][1]}
                 out["commands"] = {}

@@ -16,7 +16,6 @@ from typing import Protocol
 from ape.exceptions import ContractLogicError
 from eth_abi import decode, encode
 from eth_utils import keccak
-from web3.exceptions import Web3Exception
 
 from xmargin.chain.engine import Engine
 from xmargin.maths.model import Health
@@ -162,6 +161,8 @@ def account_healths_at(
         for o, s in keys
     ]
     if len(calls) > 1:
+        from web3.exceptions import Web3Exception  # the keeper's (Ape's web3): not a reader's
+
         try:
             with web3.batch_requests() as batch:
                 for call in calls:

@@ -636,7 +636,7 @@ def accounts(unhealthy: bool, network: str, rpc: str | None, as_json: bool) -> N
     from xmargin.ui import json_view as jv
     from xmargin.ui import report
 
-    with _session(network, rpc, lambda f: f.engine()) as s:
+    with _fast_session(network, rpc, lambda f: f.engine()) as s:
         reads = s.connection.reads
         if reads is not None:
             from xmargin.chain.prefetch import Forecast
