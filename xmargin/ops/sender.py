@@ -129,8 +129,7 @@ class Sender:
             max_priority_fee=priority,
             type=2,
         )
-        block = int(self.provider.get_block("latest").number or 0)
-        pending = Pending(nonce, txn, [], block)
+        pending = Pending(nonce, txn, [], 0)
         try:
             self._send(pending, txn)
         except Exception:
@@ -138,6 +137,10 @@ class Sender:
             self.resync()
             raise
         self._nonce = nonce + 1
+        # The head once sent: before, a keeper pass's reads are pinned to
+        # its own head (`xmargin.chain.pinned`), maybe blocks behind, and
+        # the transaction would look stuck (and be replaced) at once.
+        pending.sent_block = int(self.provider.get_block("latest").number or 0)
         return pending
 
     def _send(self, pending: Pending, txn: TransactionAPI) -> None:
