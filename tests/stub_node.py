@@ -38,6 +38,8 @@ def chain_answer(request: dict, head: int) -> dict | None:
 class StubNode:
     url: str
     requests: int = 0
+    # the last request's Authorization header, if any
+    authorization: str | None = None
 
 
 @contextmanager
@@ -51,6 +53,7 @@ def stub_node(
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             node.requests += 1
+            node.authorization = self.headers.get("Authorization")
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             if not isinstance(body, list):
                 reply: object = answer(body)

@@ -171,8 +171,6 @@ def test_choices_resolve_as_the_ape_path_reads_them(monkeypatch, tmp_path: Path)
     local = resolve("ethereum:local:node", None, config)
     assert (local.uri, local.chain_id, local.is_local) == ("http://127.0.0.1:9999", None, True)
     assert resolve("ethereum:local:node", "http://10.0.0.1:1", config).uri == "http://10.0.0.1:1"
-    # ape-foundry's local network: the node URL it is given, or Ape's default.
-    assert resolve("ethereum:local:foundry", None, config).uri == "http://127.0.0.1:8545"
     # A public network: its chain id known, its URL from the variable.
     monkeypatch.delenv("MY_SEPOLIA", raising=False)
     with pytest.raises(ConnectError, match="MY_SEPOLIA"):
@@ -195,3 +193,66 @@ def test_choices_resolve_as_the_ape_path_reads_them(monkeypatch, tmp_path: Path)
     ):
         with pytest.raises(UnsupportedError):
             resolve(choice, rpc, config)
+
+
+def test_ape_foundry_s_own_host_is_left_to_ape(monkeypatch, tmp_path: Path):
+    """ape-foundry reads its node URL from `foundry.host` (the project's is
+    `auto`) and APE_FOUNDRY_HOST, not from `node:`: without --rpc the
+    light path cannot know it, and must not read another node at 8545."""
+    config = tmp_path / "ape-config.yaml"
+    config.write_text("foundry:\n  host: http://127.0.0.1:9545\n")
+    monkeypatch.setenv("APE_FOUNDRY_HOST", "http://127.0.0.1:9545")
+    with pytest.raises(UnsupportedError):
+        resolve("ethereum:local:foundry", None, config)
+    assert resolve("ethereum:local:foundry", "http://10.0.0.1:1", config).uri == "http://10.0.0.1:1"
+
+
+def _deployment(directory: Path, genesis: str) -> None:
+    from xmargin.chain.deployments import DeploymentRecord, record_path, write_record
+
+    path = record_path("ethereum", 31337, directory)
+    write_record(
+        path,
+        DeploymentRecord(
+            network="local", chain_id=31337, config="c", deployer=OWNER, genesis=genesis
+        ),
+    )
+    path.with_suffix(".abi").mkdir()
+
+
+def test_the_genesis_check_is_not_skipped_when_block_0_was_not_answered(
+    monkeypatch, tmp_path: Path
+):
+    """The opening batch's answer for block 0 rate-limited: the record's
+    genesis is still compared (block 0 asked again), as the Ape path does."""
+    from xmargin.chain.light import light_connect
+
+    _deployment(tmp_path, "0x" + "ee" * 32)  # another chain's
+    monkeypatch.setenv("XMARGIN_DEPLOYMENTS_DIR", str(tmp_path))
+
+    def batch(requests: list) -> list:
+        out = []
+        for r in requests:
+            if r["method"] == "eth_getBlockByNumber" and r["params"][0] == "0x0":
+                busy = {"code": 429, "message": "busy"}
+                out.append({"jsonrpc": "2.0", "id": r["id"], "error": busy})
+            else:
+                out.append(Chain().answer(r))
+        return out
+
+    with (
+        stub_node(Chain().answer, batch) as stub,
+        pytest.raises(ConnectError, match="another chain"),
+        light_connect("ethereum:local:node", stub.url),
+    ):
+        pass
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth():
+    """web3 (the Ape path) sends a URL's user:password as basic auth; so
+    must the light path's transport, not look the user up as a host."""
+    with stub_node(Chain().answer) as stub:
+        url = stub.url.replace("http://", "http://user:pass@")
+        reads = PinnedReads(url, transport=UrllibTransport)
+        assert reads.start() == 31337
+        assert stub.authorization == "Basic dXNlcjpwYXNz"

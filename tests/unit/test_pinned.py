@@ -243,3 +243,22 @@ def test_a_connection_opened_before_the_route_is_rebound(node):
         rebind(provider)
     w3.eth.get_block("latest")
     assert stub.requests == n + 2  # the route is gone: asked
+
+
+def test_an_opening_batch_with_an_item_refused_asks_that_item_again():
+    """A node that rate-limits one item of the opening batch is a node: the
+    refused item is asked again on its own, not the node called absent."""
+    stub = Stub()
+
+    def batch(requests: list) -> list:
+        out = [stub.answer(r) for r in requests]
+        for r in out:
+            if r["id"] == requests[0]["id"]:
+                r.pop("result")
+                r["error"] = {"code": -32005, "message": "rate limited"}
+        return out
+
+    with stub_node(stub.answer, batch) as node:
+        reads = PinnedReads(node.url)
+        assert reads.start() == 31337
+        assert reads.block == HEAD

@@ -163,8 +163,10 @@ def resolve(choice: str, rpc: str | None, config: Path | None = None) -> Target:
         raise UnsupportedError(choice)
     if name != "local" and name not in PUBLIC_CHAIN_IDS:
         raise UnsupportedError(choice)
-    if provider == "foundry" and name != "local":
-        raise UnsupportedError(choice)  # a fork: ape-foundry's own business
+    if provider == "foundry" and (name != "local" or rpc is None):
+        # A fork, or ape-foundry's own node URL (`foundry.host`, which may
+        # be `auto`, or APE_FOUNDRY_HOST): ape-foundry's own business.
+        raise UnsupportedError(choice)
     uri = rpc
     if uri is None and provider == "node":
         uri = _configured_uri(ecosystem, name, config or REPO_ROOT / "ape-config.yaml")
@@ -470,8 +472,8 @@ def light_connect(choice: str, rpc: str | None = None) -> Iterator[LightConnecti
         if not abi_directory(path).is_dir():
             raise UnsupportedError(f"no ABI files beside {path}")
     record = require_record(target.ecosystem, target.name, chain_id)
-    genesis = reads.result(("eth_getBlockByNumber", ["0x0", False]))
-    if isinstance(genesis, dict) and genesis.get("hash"):
-        check_genesis(record, str(genesis["hash"]), target.name)
+    node = LightNode(reads)
+    # Kept from the opening, or asked again (its answer there refused).
+    check_genesis(record, node.block(0).hash, target.name)
     network = NetworkInfo(target.ecosystem, target.name, chain_id, target.is_local)
-    yield LightConnection(LightNode(reads), network, record, path, reads)
+    yield LightConnection(node, network, record, path, reads)
