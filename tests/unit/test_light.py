@@ -256,3 +256,18 @@ def test_credentials_in_the_url_are_sent_as_basic_auth():
         reads = PinnedReads(url, transport=UrllibTransport)
         assert reads.start() == 31337
         assert stub.authorization == "Basic dXNlcjpwYXNz"
+
+
+def test_a_configured_url_reads_as_ape_reads_it(monkeypatch, tmp_path: Path):
+    """Ape expands variables anywhere in ape-config.yaml (an API key in
+    the URL's path) and also takes `http_uri`: the light path must not
+    ask a URL with `${KEY}` in it, nor 8545 in place of an `http_uri`."""
+    config = tmp_path / "ape-config.yaml"
+    config.write_text(
+        "node:\n  ethereum:\n    sepolia:\n      uri: https://rpc.example/v2/${MY_KEY}\n"
+        "    local:\n      http_uri: http://127.0.0.1:9545\n"
+    )
+    monkeypatch.setenv("MY_KEY", "k3y")
+    assert resolve("ethereum:sepolia:node", None, config).uri == "https://rpc.example/v2/k3y"
+    with pytest.raises(UnsupportedError):
+        resolve("ethereum:local:node", None, config)

@@ -132,21 +132,29 @@ class Target:
 
 
 def _configured_uri(ecosystem: str, name: str, config: Path) -> str | None:
-    """`node.<ecosystem>.<name>.uri` of ape-config.yaml, `${VAR}` expanded;
-    ConnectError (what to set) when it names a variable that is not set."""
+    """`node.<ecosystem>.<name>.uri` of ape-config.yaml, variables expanded
+    as Ape expands them (anywhere in it); ConnectError (what to set) when it
+    is one variable that is not set. UnsupportedError when the URL is given
+    otherwise (`url`, `http_uri`, ... which Ape reads too) or names another
+    variable that is not set."""
     try:
         raw = yaml.safe_load(config.read_text()) or {}
-        uri = raw["node"][ecosystem][name]["uri"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        settings = raw["node"][ecosystem][name]
+        uri = settings.get("uri")
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return None
+    if uri is None:
+        if any(k in settings for k in ("url", "http_uri", "ws_uri", "ipc_path")):
+            raise UnsupportedError(f"node.{ecosystem}.{name} has no uri")
         return None
     text = str(uri).strip()
     found = re.fullmatch(r"\$\{(\w+)\}", text)
-    if found is None:
-        return text
-    value = os.environ.get(found.group(1), "").strip()
-    if not value:
+    if found is not None and not os.environ.get(found.group(1), "").strip():
         raise no_uri(ecosystem, name, config)
-    return value
+    expanded = os.path.expandvars(text).strip()
+    if "$" in expanded:
+        raise UnsupportedError(f"node.{ecosystem}.{name}.uri names a variable that is not set")
+    return expanded
 
 
 def resolve(choice: str, rpc: str | None, config: Path | None = None) -> Target:
