@@ -271,3 +271,24 @@ def test_a_configured_url_reads_as_ape_reads_it(monkeypatch, tmp_path: Path):
     assert resolve("ethereum:sepolia:node", None, config).uri == "https://rpc.example/v2/k3y"
     with pytest.raises(UnsupportedError):
         resolve("ethereum:local:node", None, config)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"error": "busy"},  # an error that is not an object
+        {"error": {"code": 3, "message": "execution reverted", "data": {"data": "0x"}}},
+        {"error": {"code": 3, "message": "execution reverted", "data": "0xzz"}},
+    ],
+)
+def test_a_hostile_nodes_error_shapes_are_errors_not_tracebacks(reply):
+    def answer(request: dict) -> dict:
+        out = chain_answer(request, HEAD)
+        return out if out is not None else {"jsonrpc": "2.0", "id": request["id"], **reply}
+
+    with stub_node(answer) as stub:
+        reads = PinnedReads(stub.url, transport=UrllibTransport)
+        reads.start()
+        contract = LightContract("0x" + "ab" * 20, ABI, LightNode(reads))
+        with pytest.raises((ConnectError, ContractLogicError)):
+            contract.price(ASSET, block_id=HEAD)

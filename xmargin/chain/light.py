@@ -222,7 +222,10 @@ def _convert(item: dict[str, Any], value: Any) -> Any:
 
 def revert_message(data: str | None) -> str:
     """The reason of an `Error(string)` revert, or the raw data."""
-    raw = bytes.fromhex((data or "0x")[2:])
+    try:
+        raw = bytes.fromhex((data or "0x")[2:])
+    except ValueError:
+        return data or "reverted"
     if raw[:4] == _ERROR:
         try:
             (reason,) = decode(["string"], raw[4:])
@@ -354,11 +357,20 @@ class LightNode:
             response = self.reads.ask(method, params)
         except Exception as err:  # the transport: a dropped connection, a timeout
             raise ConnectError(f"lost the node at {self.reads.uri}: {err}") from err
+        if not isinstance(response, dict):
+            raise ConnectError(
+                f"the node at {self.reads.uri} answered {method} with {response!r:.200}"
+            )
         error = response.get("error")
         if error is None:
             return response.get("result")
-        if error.get("code") == 3 or "revert" in str(error.get("message", "")).lower():
-            raise ContractLogicError(revert_message(error.get("data")), set_ape_traceback=False)
+        if isinstance(error, dict) and (
+            error.get("code") == 3 or "revert" in str(error.get("message", "")).lower()
+        ):
+            data = error.get("data")
+            raise ContractLogicError(
+                revert_message(data if isinstance(data, str) else None), set_ape_traceback=False
+            )
         raise ConnectError(f"the node at {self.reads.uri} refused {method}: {error}")
 
     def call(
