@@ -85,9 +85,14 @@ from rpc_proxy import Labels, RpcProxy, Traffic
 
 from xmargin.chain.config import load_config
 from xmargin.chain.connect import network_info
-from xmargin.chain.deployments import DIR_ENV, DeploymentRecord, record_path, write_record
+from xmargin.chain.deployments import (
+    DIR_ENV,
+    DeploymentRecord,
+    abi_dir,
+    record_path,
+    write_record,
+)
 from xmargin.chain.engine import load_engine
-from xmargin.chain.light import abi_directory
 from xmargin.ops.bulk_send import connect, rpc_call
 from xmargin.ops.crowd import FIRST_SUB, open_crowd_fast
 from xmargin.ops.deploy import deploy
@@ -231,7 +236,7 @@ def serve_as(url: str, record: DeploymentRecord, name: str, records: Path, abis:
     as_network = replace(record, network=f"{ecosystem}:{name}", chain_id=chain_id)
     path = record_path(ecosystem, chain_id, records)
     write_record(path, as_network)
-    shutil.copytree(abis, abi_directory(path), dirs_exist_ok=True)
+    shutil.copytree(abis, abi_dir(path), dirs_exist_ok=True)
     return choice
 
 
@@ -539,7 +544,7 @@ def main() -> None:
             proxy.delay_ms = args.delay_ms
             for shape in shapes:
                 deployed = record_path("ethereum", record.chain_id, tmp / "deployed")
-                choice = serve_as(url, record, shape, records, abi_directory(deployed))
+                choice = serve_as(url, record, shape, records, abi_dir(deployed))
                 console.print(f"{shape}: read as {choice}")
                 out: dict[str, Any] = {"choice": choice, "chain_id": NETWORKS[shape][1]}
                 out["commands"] = {}

@@ -7,6 +7,7 @@ convergence rules cheaply, including the review's failure cases.
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -317,6 +318,13 @@ def test_failed_run_keeps_what_it_deployed(run, make_token, tmp_path):
         run(wrong)
     partial = read_record(_record_file(tmp_path))
     assert partial is not None and set(partial.assets) == {"USDC", "WETH"}
+    # The ABIs beside the partial record are this code's (the CLI's fast
+    # path decodes its new addresses with them): the merged Clearinghouse's
+    # names the extensions' functions.
+    from xmargin.chain.deployments import abi_dir
+
+    written = json.loads((abi_dir(_record_file(tmp_path)) / "Clearinghouse.json").read_text())
+    assert {"liquidate", "commit_order", "set_asset_params"} <= {i.get("name") for i in written}
     fixed = copy.deepcopy(BASE)
     fixed["assets"][1] |= {"address": real_link.address}
     result = run(fixed)

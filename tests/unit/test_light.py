@@ -190,6 +190,8 @@ def test_choices_resolve_as_the_ape_path_reads_them(monkeypatch, tmp_path: Path)
         ("ethereum:mainnet:node", None),
         ("ethereum:local:node", "ws://127.0.0.1:8546"),
         ("ethereum::node", None),
+        ("ethereum:local", None),  # Ape's default provider here: the in-process chain
+        ("ethereum", None),
     ):
         with pytest.raises(UnsupportedError):
             resolve(choice, rpc, config)

@@ -262,3 +262,25 @@ def test_an_opening_batch_with_an_item_refused_asks_that_item_again():
         reads = PinnedReads(node.url)
         assert reads.start() == 31337
         assert reads.block == HEAD
+
+
+def test_a_null_result_is_asked_again():
+    """A lagging backend answers null for a block it has not seen yet: that
+    is not the block's answer, and must not stand for the rest of a pass."""
+    seen = {"n": 0}
+
+    def answer(request: dict) -> dict:
+        if request["method"] == "eth_getBlockByNumber" and request["params"][0] == "0x63":
+            seen["n"] += 1
+            if seen["n"] == 1:
+                return {"jsonrpc": "2.0", "id": request["id"], "result": None}
+        reply = chain_answer(request, HEAD)
+        assert reply is not None
+        return reply
+
+    with stub_node(answer) as stub, pinned(stub.url) as reads:
+        reads.start()
+        assert _ask(stub.url, "eth_getBlockByNumber", ["0x63", False])["result"] is None
+        assert _ask(stub.url, "eth_getBlockByNumber", ["0x63", False])["result"]["number"] == "0x63"
+        assert _ask(stub.url, "eth_getBlockByNumber", ["0x63", False])["result"]["number"] == "0x63"
+        assert seen["n"] == 2  # the real answer, once there, is kept

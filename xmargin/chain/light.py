@@ -40,7 +40,7 @@ from eth_abi import decode, encode
 from eth_abi.exceptions import DecodingError
 from eth_utils import keccak, to_checksum_address
 
-from xmargin.chain.deployments import REPO_ROOT, DeploymentRecord, require_record
+from xmargin.chain.deployments import REPO_ROOT, DeploymentRecord, abi_dir, require_record
 from xmargin.chain.network import (
     PROBE_TIMEOUT,
     ConnectError,
@@ -159,14 +159,13 @@ def _configured_uri(ecosystem: str, name: str, config: Path) -> str | None:
 
 def resolve(choice: str, rpc: str | None, config: Path | None = None) -> Target:
     """`ecosystem:network:provider` as the CLI's Ape path would read it, or
-    UnsupportedError. Any of the three may be left out as Ape allows
-    (`ethereum`, `ethereum:local`); the provider defaults to the node."""
+    UnsupportedError. A choice that leaves a part out is Ape's to complete
+    (its defaults come from ape-config.yaml: `ethereum:local` is the
+    in-process `test` provider here)."""
     parts = [p.strip() for p in choice.split(":")]
-    if not 1 <= len(parts) <= 3 or not all(parts):
+    if len(parts) != 3 or not all(parts):
         raise UnsupportedError(choice)
-    ecosystem = parts[0]
-    name = parts[1] if len(parts) > 1 else "local"
-    provider = parts[2] if len(parts) > 2 else "node"
+    ecosystem, name, provider = parts
     if ecosystem != "ethereum" or provider not in PROVIDERS:
         raise UnsupportedError(choice)
     if name != "local" and name not in PUBLIC_CHAIN_IDS:
@@ -400,11 +399,6 @@ def _tag(block: int | str | None) -> str:
 # ---------------------------------------------------------------- the engine
 
 
-def abi_directory(record_path: Path) -> Path:
-    """Where the deploy wrote the ABIs beside a record."""
-    return record_path.with_suffix(".abi")
-
-
 def load_light_engine(
     record: DeploymentRecord, abis: Path, node: LightNode, risk: str | None
 ) -> Engine:
@@ -477,7 +471,7 @@ def light_connect(choice: str, rpc: str | None = None) -> Iterator[LightConnecti
     path = None
     if target.chain_id is not None:
         path = find_record(target.ecosystem, target.name, target.chain_id)
-        if not abi_directory(path).is_dir():
+        if not abi_dir(path).is_dir():
             raise UnsupportedError(f"no ABI files beside {path}")
     reads = PinnedReads(target.uri, timeout=60.0, transport=UrllibTransport)
     try:
@@ -489,7 +483,7 @@ def light_connect(choice: str, rpc: str | None = None) -> Iterator[LightConnecti
     chain_id = target.chain_id if target.chain_id is not None else answered
     if path is None:
         path = find_record(target.ecosystem, target.name, chain_id)
-        if not abi_directory(path).is_dir():
+        if not abi_dir(path).is_dir():
             raise UnsupportedError(f"no ABI files beside {path}")
     record = require_record(target.ecosystem, target.name, chain_id)
     node = LightNode(reads)

@@ -343,13 +343,14 @@ class PinnedReads:
 
 
 def _is_answer(response: Any) -> bool:
-    """A node's answer to keep: a result, or a revert (the call's own
-    outcome at that block). Any other error (a rate limit, a pruned or not
+    """A node's answer to keep: a result (not null), or a revert (the
+    call's own outcome at that block). Any other error (a rate limit, a pruned or not
     yet seen block, a timeout upstream) is not kept: the next ask retries."""
     if not isinstance(response, dict):
         return False
     if "result" in response:
-        return True
+        # null: a block or receipt a lagging backend has not seen yet; asked again.
+        return response["result"] is not None
     error = response.get("error")
     if not isinstance(error, dict):
         return False

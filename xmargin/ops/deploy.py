@@ -14,6 +14,7 @@ accident.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -133,6 +134,10 @@ def deploy(
         run.count_unseen()
         if run.transactions:
             write_record(path, _merged(run.previous, run.record))
+            # Its addresses may be new: the ABIs beside it must be this
+            # code's (the CLI's fast path decodes with them).
+            with contextlib.suppress(OSError):
+                write_abis(project, abi_dir(path))
         raise
     if run.transactions or run.record != before:
         write_record(path, run.record)

@@ -239,13 +239,14 @@ def _light_session(
 ) -> Iterator[Session]:
     """As `_session`, without Ape: raises `xmargin.chain.light.UnsupportedError`
     before any request when the choice or the record needs Ape."""
-    from xmargin.chain.light import abi_directory, light_connect, load_light_engine
+    from xmargin.chain.deployments import abi_dir
+    from xmargin.chain.light import light_connect, load_light_engine
     from xmargin.chain.prefetch import Forecast
     from xmargin.chain.risk_set import risk_set_address
 
     with _errors(), light_connect(network, rpc) as connection:
         reads, record = connection.reads, connection.record
-        abis = abi_directory(connection.record_path)
+        abis = abi_dir(connection.record_path)
         recorded = load_light_engine(
             record, abis, connection.node, record.contracts.get("PortfolioRisk")
         )
