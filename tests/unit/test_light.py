@@ -21,6 +21,7 @@ from eth_utils import keccak
 
 from tests.stub_node import chain_answer, stub_node
 from xmargin.chain.light import (
+    NO_URI,
     PUBLIC_CHAIN_IDS,
     LightContract,
     LightNode,
@@ -29,6 +30,7 @@ from xmargin.chain.light import (
 )
 from xmargin.chain.network import ConnectError
 from xmargin.chain.pinned import PinnedReads, UrllibTransport
+from xmargin.maths import errors
 
 HEAD = 7
 OWNER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -96,10 +98,10 @@ class Chain:
                 out = encode(["uint256", "uint256", "bool", "address"], [5, 6, True, ASSET.lower()])
                 reply["result"] = "0x" + out.hex()
             elif data.startswith(_selector("price(address)")):
-                reason = encode(["string"], ["xm.oracle: price stale"])
+                reason = encode(["string"], [errors.PRICE_STALE])
                 reply["error"] = {
                     "code": 3,
-                    "message": "execution reverted: xm.oracle: price stale",
+                    "message": f"execution reverted: {errors.PRICE_STALE}",
                     "data": "0x08c379a0" + reason.hex(),
                 }
             else:
@@ -139,7 +141,7 @@ def test_a_revert_is_apes_contract_logic_error_with_the_reason(node):
     contract = LightContract("0x" + "ab" * 20, ABI, node)
     with pytest.raises(ContractLogicError) as raised:
         contract.price(ASSET, block_id=HEAD)
-    assert raised.value.message == "xm.oracle: price stale"
+    assert raised.value.message == errors.PRICE_STALE
 
 
 def test_an_empty_answer_is_a_value_error_and_a_missing_view_an_attribute_error(node):
@@ -173,8 +175,9 @@ def test_choices_resolve_as_the_ape_path_reads_them(monkeypatch, tmp_path: Path)
     assert resolve("ethereum:local:node", "http://10.0.0.1:1", config).uri == "http://10.0.0.1:1"
     # A public network: its chain id known, its URL from the variable.
     monkeypatch.delenv("MY_SEPOLIA", raising=False)
-    with pytest.raises(ConnectError, match="MY_SEPOLIA"):
-        resolve("ethereum:sepolia:node", None, config)
+    # Its variable unset: said once the record is found (the Ape path's
+    # order: a missing record first), naming the variable to set.
+    assert resolve("ethereum:sepolia:node", None, config).uri == NO_URI
     monkeypatch.setenv("MY_SEPOLIA", "https://sepolia.example")
     sepolia = resolve("ethereum:sepolia:node", None, config)
     assert (sepolia.uri, sepolia.chain_id) == (

@@ -105,6 +105,9 @@ AGGREGATOR_ABI: list[dict[str, Any]] = [
         "outputs": [{"name": "", "type": "uint8"}],
     },
 ]
+# A configured URL that is one variable not set: said by `light_connect`
+# after the record is looked for (the Ape path's order).
+NO_URI = "<unset>"
 # Error(string)'s selector: a revert with a reason.
 _ERROR = bytes.fromhex("08c379a0")
 
@@ -133,8 +136,8 @@ class Target:
 
 def _configured_uri(ecosystem: str, name: str, config: Path) -> str | None:
     """`node.<ecosystem>.<name>.uri` of ape-config.yaml, variables expanded
-    as Ape expands them (anywhere in it); ConnectError (what to set) when it
-    is one variable that is not set. UnsupportedError when the URL is given
+    as Ape expands them (anywhere in it); NO_URI when it is one variable
+    that is not set (`light_connect` then says what to set). UnsupportedError when the URL is given
     otherwise (`url`, `http_uri`, ... which Ape reads too) or names another
     variable that is not set."""
     try:
@@ -150,7 +153,8 @@ def _configured_uri(ecosystem: str, name: str, config: Path) -> str | None:
     text = str(uri).strip()
     found = re.fullmatch(r"\$\{(\w+)\}", text)
     if found is not None and not os.environ.get(found.group(1), "").strip():
-        raise no_uri(ecosystem, name, config)
+        # Said after the record is looked for, as the Ape path does.
+        return NO_URI
     expanded = os.path.expandvars(text).strip()
     if "$" in expanded:
         raise UnsupportedError(f"node.{ecosystem}.{name}.uri names a variable that is not set")
@@ -179,6 +183,8 @@ def resolve(choice: str, rpc: str | None, config: Path | None = None) -> Target:
         uri = _configured_uri(ecosystem, name, config or REPO_ROOT / "ape-config.yaml")
     if uri is None and name == "local":
         uri = LOCAL_URI
+    if uri == NO_URI:
+        return Target(ecosystem, name, uri, None if name == "local" else PUBLIC_CHAIN_IDS[name])
     if uri is None or not uri.startswith(("http://", "https://")):
         # No URL: Ape may know a public one (or says what is missing).
         raise UnsupportedError(choice)
@@ -473,6 +479,8 @@ def light_connect(choice: str, rpc: str | None = None) -> Iterator[LightConnecti
         path = find_record(target.ecosystem, target.name, target.chain_id)
         if not abi_dir(path).is_dir():
             raise UnsupportedError(f"no ABI files beside {path}")
+    if target.uri == NO_URI:
+        raise no_uri(target.ecosystem, target.name)
     reads = PinnedReads(target.uri, timeout=60.0, transport=UrllibTransport)
     try:
         answered = reads.start(probe_timeout=PROBE_TIMEOUT)
