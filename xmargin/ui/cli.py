@@ -723,7 +723,7 @@ def chart(owner: str, sub_id: int, out: Path, network: str, rpc: str | None, as_
     from xmargin.ui import report
     from xmargin.ui.figures import account_chart
 
-    with _session(
+    with _fast_session(
         network, rpc, lambda f: f.engine().portfolio(owner, sub_id).account(owner, sub_id)
     ) as s:
         with _quiet():
