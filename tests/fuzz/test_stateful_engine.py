@@ -70,8 +70,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 from typing import ClassVar
 
 import ape
@@ -81,6 +83,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from tests.engines import engine_over
+from tests.fuzz import reach
 from tests.markets import allow_atomic
 from tests.perps_world import HEARTBEAT, World, next_timestamp
 from tests.portfolio_config import CONFIG as PM_CONFIG
@@ -121,9 +124,12 @@ EXAMPLES = int(
         "XMARGIN_FUZZ_EXAMPLES", "0" if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else "30"
     )
 )
-# What the run reached (printed at the end of the machine's run; the
-# scenarios assert on what their fixed sequences reached).
+# What the run reached (printed at the end of the machine's run, grouped by
+# tests/fuzz/reach.py, and written to REACH_JSON; the scenarios assert on
+# what their fixed sequences reached).
 COVERAGE: Counter[str] = Counter()
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+REACH_JSON = Path(__file__).resolve().parents[2] / "reports" / f"fuzz_reach_{PROFILE}.json"
 
 sizes = st.one_of(
     st.integers(min_value=-5 * E18, max_value=5 * E18),
@@ -1859,14 +1865,25 @@ def test_engine_state_machine(machine):
         max_examples=EXAMPLES or run.settings.max_examples,
     )
     COVERAGE.clear()
+    started = time.monotonic()
     run().runTest()
-    print("\nstate machine coverage:")
-    for kind, n in sorted(COVERAGE.items()):
-        print(f"  {n:6d}  {kind}")
+    seconds = time.monotonic() - started
+    reached = reach.reach(COVERAGE)
+    steps = COVERAGE["steps checked"]
+    print("\n".join(reach.lines(reached)))
+    print(f"  {steps} steps in {seconds:.0f} s: {steps / max(seconds, 1e-9):.1f} steps/s")
+    reach.write(
+        reached,
+        REACH_JSON,
+        {"profile": PROFILE, "steps": steps, "seconds": round(seconds, 1), "examples": EXAMPLES},
+    )
     # Which rules hypothesis favours varies from draw to draw (it disables
-    # random subsets of rules per example), so what one derandomized run
-    # reaches is printed, not asserted: the scenarios below pin every
-    # liquidation path whatever is drawn.
+    # random subsets of rules per example), so what a short `ci` run
+    # reaches is printed, not asserted (the scenarios below pin every
+    # liquidation path whatever is drawn); a long run (`make fuzz`) must
+    # reach every path of `reach.REQUIRED`.
+    if PROFILE == "fuzz":
+        assert reached.complete, reached.missing
 
 
 # ---------------------------------------------------------------- regressions
