@@ -1025,6 +1025,30 @@ class EngineMachine(RuleBasedStateMachine):
             return open_markets
         return [int(m) for m in order]
 
+    @rule(
+        actor=st.integers(0, 3),
+        market=st.integers(0, 1),
+        short=st.booleans(),
+        pct=st.integers(60, 105),
+        drop=st.integers(300, 5_000),
+        by_keeper=st.booleans(),
+        part=st.sampled_from([1_100, 500, 100]),
+    )
+    def crash(self, actor, market, short, pct, drop, by_keeper, part):
+        """A levered position, the price moving `drop` basis points against
+        it, then a liquidation: a third party's (`part` per mille) or the
+        keeper's pass. Single rules rarely line these up in a short run
+        (issue 22: the `ci` run of 5980c8d reached no liquidation at all);
+        here they happen from whatever state the run is in, each step
+        predicted by the model as in its own rule."""
+        self._lever_up(actor, market, short, pct)
+        self.move_price("drift", market, drop if short else -drop)
+        if by_keeper:
+            self._keeper_pass()
+        else:
+            self._liquidate(0, len(self.actors) + actor, market, part)
+        COVERAGE["crash"] += 1
+
     # Third parties (the keeper's address or the stranger, which may be the
     # owner's second address) twice; the owner or its operator once.
     liquidate_rule = rule(
