@@ -71,7 +71,7 @@ def test_cli_reads_what_the_chain_says(
 
     def xmargin(*args: str, rpc: str = node.url) -> subprocess.CompletedProcess:
         result = run(args, rpc)
-        if args[0] in ("status", "accounts", "chart") and rpc == node.url:
+        if args[0] in ("status", "accounts", "chart", "report") and rpc == node.url:
             # The fast path (no Ape: xmargin.chain.light) and Ape's print
             # the same, byte for byte, refusals included.
             ape = run(args, rpc, XMARGIN_READ_THROUGH_APE="1")
@@ -209,10 +209,11 @@ def test_cli_reads_what_the_chain_says(
             return proxy.reset().http_requests
 
         assert requests_of("status", *_args(healthy)) == 2
-        # status, accounts and chart without importing Ape's contracts or web3 (the
+        # every command without importing Ape's contracts or web3 (the
         # fast path: Ape's start-up was 2 s of status's 4.4 s at 100 ms).
         chart = ("chart", *_args(healthy), "--out", "t.png")
-        for command in (("status", *_args(healthy)), ("accounts",), chart):
+        report = ("report", "--out", "t.png")
+        for command in (("status", *_args(healthy)), ("accounts",), chart, report):
             traced = subprocess.run(
                 [sys.executable, "-X", "importtime", XMARGIN, *command, "--rpc", node.url],
                 cwd=tmp_path,

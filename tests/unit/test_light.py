@@ -297,3 +297,62 @@ def test_a_hostile_nodes_error_shapes_are_errors_not_tracebacks(reply):
         contract = LightContract("0x" + "ab" * 20, ABI, LightNode(reads))
         with pytest.raises((ConnectError, ContractLogicError)):
             contract.price(ASSET, block_id=HEAD)
+
+
+def test_an_events_logs_decode_as_apes_and_come_in_chain_order():
+    """`report` reads the engine's events through the fast path: indexed
+    fields from the topics, the rest from the data, addresses checksummed,
+    logs sorted by (block, index) whatever order the node gives."""
+    entry = {
+        "type": "event",
+        "name": "BadDebt",
+        "inputs": [
+            {"name": "owner", "type": "address", "indexed": True},
+            {"name": "sub_id", "type": "uint256", "indexed": True},
+            {"name": "deficit", "type": "uint256", "indexed": False},
+            {"name": "from_insurance", "type": "uint256", "indexed": False},
+            {"name": "from_pool", "type": "int256", "indexed": False},
+        ],
+    }
+    topic = "0x" + keccak(text="BadDebt(address,uint256,uint256,uint256,int256)").hex()
+
+    def log(block: int, index: int, sub: int, deficit: int) -> dict:
+        return {
+            "blockNumber": hex(block),
+            "logIndex": hex(index),
+            "topics": [topic, "0x" + encode(["address"], [OWNER]).hex(), "0x" + f"{sub:064x}"],
+            "data": "0x" + encode(["uint256", "uint256", "int256"], [deficit, 7, -3]).hex(),
+        }
+
+    asked: list[list] = []
+
+    def answer(request: dict) -> dict:
+        if request["method"] == "eth_getLogs":
+            asked.append(request["params"])
+            logs = [log(12, 0, 2, 500), log(9, 4, 1, 100)]  # out of order
+            return {"jsonrpc": "2.0", "id": request["id"], "result": logs}
+        reply = chain_answer(request, 20)
+        assert reply is not None
+        return reply
+
+    with stub_node(answer) as stub:
+        reads = PinnedReads(stub.url, transport=UrllibTransport)
+        reads.start()
+        contract = LightContract("0x" + "cd" * 20, [entry], LightNode(reads))
+        event = contract.BadDebt
+        assert event.abi.selector == "BadDebt(address,uint256,uint256,uint256,int256)"
+        logs = event.range(5, 16)  # blocks 5..15, the stop exclusive as Ape's
+        assert [(g.block_number, g.event_arguments["sub_id"]) for g in logs] == [(9, 1), (12, 2)]
+        assert logs[0].event_arguments == {
+            "owner": OWNER,
+            "sub_id": 1,
+            "deficit": 100,
+            "from_insurance": 7,
+            "from_pool": -3,
+        }
+        (params,) = asked
+        assert params[0]["fromBlock"] == hex(5) and params[0]["toBlock"] == hex(15)
+        assert params[0]["topics"] == [topic]
+        # A fixed range is a fixed answer: asked once.
+        event.range(5, 16)
+        assert len(asked) == 1

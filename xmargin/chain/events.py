@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ape.contracts.base import ContractInstance
 from ape.exceptions import ProviderError
 from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
-from web3.exceptions import Web3Exception
+
+if TYPE_CHECKING:
+    from ape.contracts.base import ContractInstance
 
 # Blocks per eth_getLogs request (halved for a node that refuses it).
 LOG_RANGE = 10_000
@@ -50,26 +51,32 @@ class _Decoder:
         return out
 
 
+def decoder(name: str, fields: Sequence[tuple[str, str, bool]]) -> tuple[bytes, _Decoder]:
+    """An event's topic 0 and decoder from its fields: (name, canonical
+    type, indexed) in ABI order."""
+    topic = keccak(text=f"{name}({','.join(t for _, t, _ in fields)})")
+    indexed = tuple((n, t) for n, t, ix in fields if ix)
+    return topic, _Decoder(name, indexed, tuple((n, t) for n, t, ix in fields if not ix))
+
+
 def _decoders(contract: ContractInstance, names: Sequence[str]) -> dict[bytes, _Decoder]:
     """topic 0 -> decoder, for each named event of the contract's ABI."""
     out: dict[bytes, _Decoder] = {}
     by_name = {abi.name: abi for abi in contract.contract_type.events}
     for name in names:
-        abi = by_name[name]
-        fields = [(str(i.name), str(i.canonical_type)) for i in abi.inputs]
-        flags = [bool(i.indexed) for i in abi.inputs]
-        topic = keccak(text=f"{name}({','.join(t for _, t in fields)})")
-        out[topic] = _Decoder(
-            name,
-            tuple(f for f, ix in zip(fields, flags, strict=True) if ix),
-            tuple(f for f, ix in zip(fields, flags, strict=True) if not ix),
-        )
+        fields = [
+            (str(i.name), str(i.canonical_type), bool(i.indexed)) for i in by_name[name].inputs
+        ]
+        topic, d = decoder(name, fields)
+        out[topic] = d
     return out
 
 
 def _fetch(
     contract: ContractInstance, decoders: Mapping[bytes, _Decoder], start: int, end: int
 ) -> list[tuple[int, int, str, dict[str, Any]]]:
+    from web3.exceptions import Web3Exception  # the keeper's (Ape's web3)
+
     web3 = contract.provider.web3
     topics = ["0x" + t.hex() for t in decoders]
     out: list[tuple[int, int, str, dict[str, Any]]] = []

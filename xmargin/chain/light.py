@@ -51,7 +51,7 @@ from xmargin.chain.network import (
     other_chain,
     unreachable,
 )
-from xmargin.chain.pinned import PinnedReads, UnansweredError, UrllibTransport
+from xmargin.chain.pinned import PinnedReads, UnansweredError, UrllibTransport, get_logs
 
 if TYPE_CHECKING:
     from ape.contracts.base import ContractInstance
@@ -273,6 +273,44 @@ class LightMethod:
         return converted[0] if len(converted) == 1 else converted
 
 
+@dataclass(frozen=True)
+class LightLog:
+    """One decoded log, as Ape's ContractLog gives what the readers use."""
+
+    block_number: int
+    log_index: int
+    event_arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventAbi:
+    # "Name(type,...)", as Ape's event ABI's `selector`
+    selector: str
+
+
+class LightEvent:
+    """One event of a LightContract: `range(start, stop)` (stop exclusive,
+    as Ape's) reads its logs with one `eth_getLogs` through the node."""
+
+    def __init__(self, contract: LightContract, entry: dict[str, Any]) -> None:
+        from xmargin.chain.events import decoder
+
+        self.contract = contract
+        fields = [(str(i["name"]), _abi_type(i), bool(i.get("indexed"))) for i in entry["inputs"]]
+        self.topic, self._decoder = decoder(str(entry["name"]), fields)
+        self.abi = EventAbi(f"{entry['name']}({','.join(t for _, t, _ in fields)})")
+
+    def range(self, start: int, stop: int) -> list[LightLog]:
+        address = str(self.contract.address)
+        out = []
+        for log in self.contract.node.get_logs(address, "0x" + self.topic.hex(), start, stop - 1):
+            topics = [bytes.fromhex(str(t)[2:]) for t in log["topics"]]
+            args = self._decoder.args(topics, bytes.fromhex(str(log["data"])[2:]))
+            out.append(LightLog(int(log["blockNumber"], 16), int(log["logIndex"], 16), args))
+        out.sort(key=lambda g: (g.block_number, g.log_index))
+        return out
+
+
 class LightContract:
     """A contract at an address, read through a LightNode."""
 
@@ -281,15 +319,21 @@ class LightContract:
         self.contract_type = abi
         self.node = node
         self._methods: dict[str, list[dict[str, Any]]] = {}
+        self._events: dict[str, dict[str, Any]] = {}
         for item in abi:
             if item.get("type") == "function":
                 self._methods.setdefault(str(item["name"]), []).append(item)
+            elif item.get("type") == "event":
+                self._events[str(item["name"])] = item
 
     def __getattr__(self, name: str) -> Any:
         methods = self.__dict__.get("_methods", {})
-        if name not in methods:
-            raise AttributeError(f"{name} is not a view of the contract at {self.address}")
-        return LightMethod(self, methods[name])
+        if name in methods:
+            return LightMethod(self, methods[name])
+        events = self.__dict__.get("_events", {})
+        if name in events:
+            return LightEvent(self, events[name])
+        raise AttributeError(f"{name} is not a view or event of the contract at {self.address}")
 
     @property
     def provider(self) -> LightNode:
@@ -387,6 +431,11 @@ class LightNode:
             tx["gas"] = gas if isinstance(gas, str) else hex(gas)
         result = self._ask("eth_call", [tx, _tag(block)])
         return bytes.fromhex(str(result)[2:])
+
+    def get_logs(self, address: str, topic: str, first: int, last: int) -> list[dict[str, Any]]:
+        """`address`'s logs of one event (topic 0) in blocks [first, last]."""
+        result = self._ask(*get_logs(address, topic, first, last))
+        return list(result or [])
 
     def block(self, number: int | str) -> Block:
         answer = self._ask("eth_getBlockByNumber", [_tag(number), False])

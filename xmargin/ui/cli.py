@@ -841,7 +841,7 @@ def report_command(
         f = f.engine().pool_and_ledgers().asset_states()
         return f.events(EVENTS, from_block, LOG_CHUNK)
 
-    with _session(network, rpc, reads) as s:
+    with _fast_session(network, rpc, reads) as s:
         with _quiet(), _progress("reading liquidation events") as advance:
             summary = read_summary(
                 s.engine, s.connection.network.label, s.block, from_block, progress=advance
