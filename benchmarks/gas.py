@@ -36,10 +36,11 @@ from nodes import anvil  # benchmarks/nodes.py (scripts run from benchmarks/)
 from rich.console import Console
 from rich.table import Table
 
-from xmargin.chain.abi import deploy_clearinghouse, revert_reason
+from xmargin.chain.abi import deploy_clearinghouse
 from xmargin.chain.config import load_config
 from xmargin.chain.engine import Engine, load_engine, publish_after, shock_prices
 from xmargin.chain.lens import lens_at
+from xmargin.chain.revert_data import revert_reason
 from xmargin.chain.scan import PAGE
 from xmargin.chain.sizes import EIP170_LIMIT, HEADROOM_LIMIT, contract_sizes
 from xmargin.maths.fixed_point import WAD

@@ -23,7 +23,7 @@ import pytest
 
 from tests.conftest import isolated
 from tests.markets import E18, ETH, USDC, allow_atomic, params
-from xmargin.chain.abi import revert_reason
+from xmargin.chain.revert_data import revert_reason
 from xmargin.maths import errors
 from xmargin.maths.liquidation import LiquidationParams
 

@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from ape import chain
 from ape.contracts.base import ContractInstance
-from eth_abi import decode
-from eth_abi.exceptions import DecodingError
 from eth_utils import to_checksum_address
 from ethpm_types import ContractType
 from ethpm_types.abi import ABI
@@ -122,19 +120,3 @@ def deploy_clearinghouse(
         orders = sender.deploy(getattr(project, ORDERS)).address
     ch = sender.deploy(getattr(project, core), quote, oracle, quote_cap, liquidator, pool, orders)
     return clearinghouse_at(project, ch.address, core)
-
-
-# `Error(string)`: the selector of a Solidity/Vyper revert reason.
-ERROR_SELECTOR = bytes.fromhex("08c379a0")
-
-
-def revert_reason(data: bytes) -> str:
-    """The reason string of revert data (`Error(string)`); other data (a
-    panic, an out-of-gas with none) as hex."""
-    if data[:4] == ERROR_SELECTOR:
-        try:
-            (reason,) = decode(["string"], data[4:])
-            return str(reason)
-        except (DecodingError, ValueError):
-            pass
-    return "0x" + data.hex()

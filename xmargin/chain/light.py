@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -34,7 +33,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import yaml
 from ape.exceptions import ContractLogicError
 from eth_abi import decode, encode
 from eth_abi.exceptions import DecodingError
@@ -48,10 +46,13 @@ from xmargin.chain.network import (
     check_genesis,
     find_record,
     no_uri,
+    node_settings,
     other_chain,
     unreachable,
+    uri_variable,
 )
 from xmargin.chain.pinned import PinnedReads, UnansweredError, UrllibTransport, get_logs
+from xmargin.chain.revert_data import revert_reason
 
 if TYPE_CHECKING:
     from ape.contracts.base import ContractInstance
@@ -108,8 +109,6 @@ AGGREGATOR_ABI: list[dict[str, Any]] = [
 # A configured URL that is one variable not set: said by `light_connect`
 # after the record is looked for (the Ape path's order).
 NO_URI = "<unset>"
-# Error(string)'s selector: a revert with a reason.
-_ERROR = bytes.fromhex("08c379a0")
 
 
 class UnsupportedError(Exception):
@@ -140,19 +139,15 @@ def _configured_uri(ecosystem: str, name: str, config: Path) -> str | None:
     that is not set (`light_connect` then says what to set). UnsupportedError when the URL is given
     otherwise (`url`, `http_uri`, ... which Ape reads too) or names another
     variable that is not set."""
-    try:
-        raw = yaml.safe_load(config.read_text()) or {}
-        settings = raw["node"][ecosystem][name]
-        uri = settings.get("uri")
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
-        return None
+    settings = node_settings(ecosystem, name, config)
+    uri = settings.get("uri")
     if uri is None:
         if any(k in settings for k in ("url", "http_uri", "ws_uri", "ipc_path")):
             raise UnsupportedError(f"node.{ecosystem}.{name} has no uri")
         return None
     text = str(uri).strip()
-    found = re.fullmatch(r"\$\{(\w+)\}", text)
-    if found is not None and not os.environ.get(found.group(1), "").strip():
+    variable = uri_variable(ecosystem, name, config)
+    if variable is not None and not os.environ.get(variable, "").strip():
         # Said after the record is looked for, as the Ape path does.
         return NO_URI
     expanded = os.path.expandvars(text).strip()
@@ -183,9 +178,7 @@ def resolve(choice: str, rpc: str | None, config: Path | None = None) -> Target:
         uri = _configured_uri(ecosystem, name, config or REPO_ROOT / "ape-config.yaml")
     if uri is None and name == "local":
         uri = LOCAL_URI
-    if uri == NO_URI:
-        return Target(ecosystem, name, uri, None if name == "local" else PUBLIC_CHAIN_IDS[name])
-    if uri is None or not uri.startswith(("http://", "https://")):
+    if uri is None or (uri != NO_URI and not uri.startswith(("http://", "https://"))):
         # No URL: Ape may know a public one (or says what is missing).
         raise UnsupportedError(choice)
     return Target(ecosystem, name, uri, None if name == "local" else PUBLIC_CHAIN_IDS[name])
@@ -226,18 +219,12 @@ def _convert(item: dict[str, Any], value: Any) -> Any:
 
 
 def revert_message(data: str | None) -> str:
-    """The reason of an `Error(string)` revert, or the raw data."""
+    """The reason in a node's revert data (hex), or that data as given."""
     try:
         raw = bytes.fromhex((data or "0x")[2:])
     except ValueError:
         return data or "reverted"
-    if raw[:4] == _ERROR:
-        try:
-            (reason,) = decode(["string"], raw[4:])
-            return str(reason)
-        except Exception:
-            pass
-    return data or "reverted"
+    return revert_reason(raw) if raw else "reverted"
 
 
 class LightMethod:

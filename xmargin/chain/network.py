@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -53,15 +54,21 @@ def check_genesis(record: DeploymentRecord, genesis: str, network: str) -> None:
         )
 
 
+def node_settings(ecosystem: str, network: str, config: Path | None = None) -> dict[str, Any]:
+    """`node.<ecosystem>.<network>` of the project's `ape-config.yaml` ({} if none)."""
+    try:
+        raw = yaml.safe_load((config or REPO_ROOT / "ape-config.yaml").read_text()) or {}
+        settings = raw["node"][ecosystem][network]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return {}
+    return settings if isinstance(settings, dict) else {}
+
+
 def uri_variable(ecosystem: str, network: str, config: Path | None = None) -> str | None:
     """The environment variable the project's `ape-config.yaml` reads the
     network's node URL from (`uri: ${NAME}`), if any."""
-    try:
-        raw = yaml.safe_load((config or REPO_ROOT / "ape-config.yaml").read_text()) or {}
-        uri = raw["node"][ecosystem][network]["uri"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return None
-    found = re.fullmatch(r"\$\{(\w+)\}", str(uri).strip())
+    uri = node_settings(ecosystem, network, config).get("uri")
+    found = re.fullmatch(r"\$\{(\w+)\}", str(uri).strip()) if uri is not None else None
     return found.group(1) if found else None
 
 

@@ -296,13 +296,13 @@ class PinnedReads:
         id. Raises UnansweredError if nothing answers like a node."""
         timeout, self.timeout = self.timeout, probe_timeout
         try:
-            opening = self.batch(list(_OPENING))
-            if len(opening) != len(_OPENING):
-                opening = [self._single(m, p) for m, p in _OPENING]
-            # An item the batch refused (a rate limit): asked on its own.
+            batched: list[RPCResponse | None] = list(self.batch(list(_OPENING)))
+            if len(batched) != len(_OPENING):
+                batched = [None] * len(_OPENING)  # no batches: each on its own
+            # An item the batch refused (a rate limit) is asked on its own too.
             opening = [
-                r if _is_answer(r) else self._single(m, p)
-                for (m, p), r in zip(_OPENING, opening, strict=True)
+                r if r is not None and _is_answer(r) else self._single(m, p)
+                for (m, p), r in zip(_OPENING, batched, strict=True)
             ]
         except Exception as err:  # any transport failure means no node
             raise UnansweredError(str(err)) from err

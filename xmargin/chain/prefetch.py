@@ -35,11 +35,33 @@ class Forecast:
 
     def __init__(
         self,
+        record: DeploymentRecord,
+        block: int,
+        reads: PinnedReads | None = None,
+        *,
+        ch: ContractInstance,
+        router: ContractInstance,
+        lens: ContractInstance | None = None,
+        pool: ContractInstance | None = None,
+        risk: ContractInstance | None = None,
+    ) -> None:
+        self.record, self.block = record, block
+        # What is answered already: a later round forecasts what depends on it.
+        self.reads = reads
+        self.calls: list[Call] = []
+        self.ch, self.router, self.lens, self.pool, self.risk = ch, router, lens, pool, risk
+        self.tokens = {s: a.token for s, a in record.assets.items()}
+
+    @classmethod
+    def of_project(
+        cls,
         project: ProjectManager,
         record: DeploymentRecord,
         block: int,
         reads: PinnedReads | None = None,
-    ) -> None:
+    ) -> Forecast:
+        """Instances made from the project's contract types, without asking
+        the node (the CLI's Ape path, before the engine is loaded)."""
         from xmargin.chain.abi import combined_type
 
         contracts = record.contracts
@@ -51,7 +73,7 @@ class Forecast:
 
         router = at("OracleRouter")
         assert router is not None, "every deployment has an OracleRouter"
-        self._setup(
+        return cls(
             record,
             block,
             reads,
@@ -64,10 +86,8 @@ class Forecast:
 
     @classmethod
     def of_engine(cls, engine: Engine, block: int, reads: PinnedReads | None = None) -> Forecast:
-        """A forecast encoded with a loaded engine's own instances (the
-        keeper's: no project needed)."""
-        f = cls.__new__(cls)
-        f._setup(
+        """A loaded engine's own instances (the keeper's, the fast path's)."""
+        return cls(
             engine.record,
             block,
             reads,
@@ -77,26 +97,6 @@ class Forecast:
             pool=engine.pool,
             risk=engine.portfolio_risk,
         )
-        return f
-
-    def _setup(
-        self,
-        record: DeploymentRecord,
-        block: int,
-        reads: PinnedReads | None,
-        *,
-        ch: ContractInstance,
-        router: ContractInstance,
-        lens: ContractInstance | None,
-        pool: ContractInstance | None,
-        risk: ContractInstance | None,
-    ) -> None:
-        self.record, self.block = record, block
-        # What is answered already: a later round forecasts what depends on it.
-        self.reads = reads
-        self.calls: list[Call] = []
-        self.ch, self.router, self.lens, self.pool, self.risk = ch, router, lens, pool, risk
-        self.tokens = {s: a.token for s, a in record.assets.items()}
 
     def _call(self, contract: ContractInstance, method: str, *args: Any) -> Call:
         data = getattr(contract, method).encode_input(*args)

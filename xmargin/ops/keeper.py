@@ -90,7 +90,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ape.exceptions import ContractLogicError, ProviderError
 from eth_utils import keccak
 
-from xmargin.chain.abi import revert_reason
 from xmargin.chain.assets import engine_balance, read_asset_states
 from xmargin.chain.engine import (
     Engine,
@@ -104,6 +103,7 @@ from xmargin.chain.orders import OrderBook, PendingOrder, published_at, read_ord
 from xmargin.chain.pinned import UnansweredError, is_pinned, pinned, rebind
 from xmargin.chain.prefetch import Forecast
 from xmargin.chain.replica import AccountRow, ChainReplica
+from xmargin.chain.revert_data import revert_reason
 from xmargin.chain.scan import HealthRow, Margins, account_healths_at
 from xmargin.maths import errors, perps
 from xmargin.maths import liquidation as liq

@@ -204,7 +204,7 @@ def _session(
         if reads is not None and reads.block is not None and forecast is not None:
             # A round per layer of reads that depend on earlier answers.
             for _ in range(FORECAST_ROUNDS):
-                plan = forecast(Forecast(project, connection.record, reads.block, reads))
+                plan = forecast(Forecast.of_project(project, connection.record, reads.block, reads))
                 if not reads.prefetch(plan.calls):
                     break
         engine = load_engine(project, connection.record)
