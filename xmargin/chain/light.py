@@ -422,7 +422,10 @@ class LightNode:
     def get_logs(self, address: str, topic: str, first: int, last: int) -> list[dict[str, Any]]:
         """`address`'s logs of one event (topic 0) in blocks [first, last]."""
         result = self._ask(*get_logs(address, topic, first, last))
-        return list(result or [])
+        if not isinstance(result, list):
+            # null (a backend behind the range): not "no events"
+            raise ConnectError(f"the node at {self.reads.uri} answered eth_getLogs with {result!r}")
+        return result
 
     def block(self, number: int | str) -> Block:
         answer = self._ask("eth_getBlockByNumber", [_tag(number), False])
