@@ -12,7 +12,7 @@ TOOLS := .tools
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: setup demo node test test-unit test-rest test-integration fuzz bench bench-gas bench-keeper bench-replica bench-rpc lint format size clean
+.PHONY: setup demo node test test-unit test-rest test-integration fuzz fuzz-ape bench bench-gas bench-keeper bench-replica bench-rpc lint format size clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -56,7 +56,19 @@ test-rest: setup
 test-integration: setup
 	ape test tests/integration -q
 
+# The long run (issue 22): the fuzz machine on titanoboa's EVM (the same
+# compiled contracts), FUZZ_STEPS steps over FUZZ_WORKERS processes, one
+# chain each; it prints what the run reached and its steps/s, writes
+# reports/fuzz_reach_boa.json, and fails on a broken invariant or a
+# required path not reached (docs/testing.md).
+FUZZ_STEPS ?= 100000
+FUZZ_WORKERS ?= 2
 fuzz: setup
+	ape compile
+	python -m tests.fuzz.run_boa --steps $(FUZZ_STEPS) --workers $(FUZZ_WORKERS)
+
+# The property tests and the Ape-driven machine at the long `fuzz` profile.
+fuzz-ape: setup
 	HYPOTHESIS_PROFILE=fuzz ape test tests/fuzz tests/unit -q
 
 # Gas per operation against the anchors, keeper throughput on anvil, then

@@ -3,9 +3,8 @@ deployment record on disk), for the keeper and the other tools that take one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
-
-import ape
 
 from xmargin.chain.deployments import AssetRecord, DeploymentRecord
 from xmargin.chain.engine import Engine
@@ -21,9 +20,12 @@ def engine_over(
     pool: Any = None,
     deployer: str = "",
     lens: Any = None,
+    risk_at: Callable[[str], Any] | None = None,
 ) -> Engine:
     """`tokens`: symbol -> token, the quote asset first; `feeds`: symbol ->
-    primary feed of each non-quote asset; `markets`: symbol -> market id."""
+    primary feed of each non-quote asset; `markets`: symbol -> market id;
+    `risk_at`: the PortfolioRisk instance at an address (Ape's project's
+    by default)."""
     record = DeploymentRecord(
         network="ethereum:local:test",
         chain_id=0,
@@ -43,5 +45,9 @@ def engine_over(
     )
     # the scenario set in force now, as `load_engine` finds it
     risk = risk_set_address(ch)
-    portfolio_risk = ape.project.PortfolioRisk.at(risk) if risk else None
+    if risk_at is None:
+        import ape
+
+        risk_at = ape.project.PortfolioRisk.at
+    portfolio_risk = risk_at(risk) if risk else None
     return Engine(record, oracle, ch, dict(tokens), dict(feeds), pool, portfolio_risk, lens)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import astuple, dataclass, field, replace
 from typing import Any
 
-import ape
+from ape.exceptions import ContractLogicError
 
 from xmargin.maths import account as acct
 from xmargin.maths import errors, fixed_point, model, perps
@@ -35,6 +35,21 @@ BOUNDS = model.PriceBounds(10**12, 10**6 * E18)  # conftest's MIN_PRICE, MAX_PRI
 LIQUIDATION_ROUNDING = 2
 
 Account = tuple[str, int]
+
+
+@contextmanager
+def reverts(reason: str) -> Iterator[None]:
+    """The body must revert with exactly `reason`. Both drivers raise Ape's
+    `ContractLogicError` for a revert (the titanoboa driver with the
+    contract's reason, as `xmargin.chain.light` does), so the model needs
+    no more of Ape than that exception's type."""
+    try:
+        yield
+    except ContractLogicError as err:
+        got = err.revert_message
+        assert got == reason, f"expected revert {reason!r}, got {got!r}"
+    else:
+        raise AssertionError(f"did not revert (expected {reason!r})")
 
 
 def next_timestamp(chain) -> int:
@@ -378,7 +393,7 @@ class World:
             return self.ch.trade_for(who, sub, m, delta, limit, sender=via)
 
         if reason is not None:
-            with ape.reverts(reason):
+            with reverts(reason):
                 send()
             return reason
         assert r is not None and apply is not None
@@ -461,7 +476,7 @@ class World:
         else:
             reason = om.commit_reason(rules, pending, now, self.balances[key][self.quote])
         if reason is not None:
-            with ape.reverts(reason):
+            with reverts(reason):
                 self.ch.commit_order(who, sub, m, delta, acceptable, sender=who)
             return reason
         tx = self.ch.commit_order(who, sub, m, delta, acceptable, sender=who)
@@ -538,7 +553,7 @@ class World:
         reason, filled, refusal, r, apply = self.settle_outcome(settler, who, sub, now)
         if reason is not None:
             assert tx is None, f"the keeper settled an order the model refuses: {reason}"
-            with ape.reverts(reason):
+            with reverts(reason):
                 self.ch.settle_order(who, sub, sender=settler)
             return reason
         if tx is None:
@@ -562,7 +577,7 @@ class World:
         o = self.orders.get(key, om.Order())
         reason = om.cancel_reason(o, now)
         if reason is not None:
-            with ape.reverts(reason):
+            with reverts(reason):
                 self.ch.cancel_order(who, sub, sender=who)
             return reason
         self.ch.cancel_order(who, sub, sender=who)
@@ -827,7 +842,7 @@ class World:
             reason = reason or self.liquidation_pool_failure(m, old, now)
         if reason is not None:
             assert tx is None, f"the keeper's liquidation should have reverted: {reason}"
-            with ape.reverts(reason):
+            with reverts(reason):
                 self.ch.liquidate(who, sub, m, max_size, 0, sender=liquidator)
             return reason
         assert res is not None
@@ -979,7 +994,7 @@ class World:
                 reason = errors.REPAY_BELOW_ONE_UNIT
         if reason is not None:
             assert tx is None, f"the keeper's collateral liquidation should revert: {reason}"
-            with ape.reverts(reason):
+            with reverts(reason):
                 self.ch.liquidate_collateral(who, sub, asset, repay, 0, sender=liquidator)
             return reason
         before = self.health(who, sub, now)
@@ -1075,7 +1090,7 @@ class World:
         reason = self.adl_reason(caller, who, sub, m, max_size, now, operators)
         if reason is not None:
             assert tx is None, f"the keeper's ADL should have reverted: {reason}"
-            with ape.reverts(reason):
+            with reverts(reason):
                 self.ch.adl(who, sub, m, max_size, sender=caller)
             return reason
         a = self.adl_state(m, now)
@@ -1144,7 +1159,7 @@ class World:
         for k in keys:
             try:
                 health[k] = tuple(ch.account_health(*k))
-            except ape.exceptions.ContractLogicError:
+            except ContractLogicError:
                 health[k] = None
         return ChainState(
             balances={k: {a: ch.balance_of(*k, a) for a in assets} for k in keys},
@@ -1176,7 +1191,7 @@ class World:
             except model.PriceError as err:
                 # A bad price never becomes a number in a health check.
                 assert got.health[key] is None, (key, err.reason, got.health[key], now, self.rounds)
-                with ape.reverts(err.reason):
+                with reverts(err.reason):
                     ch.account_health(who, sub)
             else:
                 assert got.health[key] == (expected.equity, expected.im, expected.mm), key

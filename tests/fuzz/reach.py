@@ -1,6 +1,6 @@
 """What a fuzz run reached: the table printed at its end, and its JSON.
 
-The machine counts every outcome in `COVERAGE` (tests/fuzz/test_stateful_engine.py):
+The machine counts every outcome in `COVERAGE` (tests/fuzz/machine.py):
 an action that went through ("liquidation", "order settle", ...), a revert
 the model predicted ("refused: <reason>"), a path of the keeper's ("keeper
 auto-deleveraging"), an adversary's round ("attack 2: ..."). `reach`
@@ -125,9 +125,9 @@ def lines(r: Reach) -> list[str]:
     ):
         out.append(f"  {title} ({len(group)}):")
         out += [f"    {n:6d}  {k}" for k, n in group.items()]
-    hit = len(r.refused)
+    total = len(set(errors.catalogue().values()))
     out.append(
-        f"  catalogue reasons hit: {hit} of {hit + len(r.never_refused)} "
+        f"  catalogue reasons hit: {total - len(r.never_refused)} of {total} "
         "(the others listed in the JSON: `never_refused`)"
     )
     for group, paths in REQUIRED.items():

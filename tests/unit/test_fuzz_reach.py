@@ -21,13 +21,15 @@ def test_counts_are_grouped_and_the_reasons_no_step_hit_are_named(tmp_path):
         "attack 2: round trip around a round": 1,
         "sandwich": 4,
         f"refused: {errors.BELOW_IM}": 5,
+        # a hostile token's own reason: refused, but not one of the catalogue's
+        "refused: token paused": 2,
         "steps checked": 40,
     }
     r = reach.reach(counts)
     assert r.actions == {"steps checked": 40, "trade": 7}
     assert r.keeper == {"keeper liquidation": 2, "keeper pass": 3}
     assert r.adversaries == {"attack 2: round trip around a round": 1, "sandwich": 4}
-    assert r.refused == {errors.BELOW_IM: 5}
+    assert r.refused == {errors.BELOW_IM: 5, "token paused": 2}
     everyone = set(errors.catalogue().values())
     assert set(r.never_refused) == everyone - {errors.BELOW_IM}
     # Liquidation paths other than the keeper's, ADL, orders and LP requests: missing.

@@ -116,7 +116,10 @@ class ChainReplica:
         if address is None or e.portfolio_risk is None:
             return None
         if self._risk_set is None or self._risk_set[0] != address:
-            risk = ContractInstance(to_checksum_address(address), e.portfolio_risk.contract_type)
+            risk = e.portfolio_risk
+            if str(risk.address) != to_checksum_address(address):
+                # Another set since the engine was loaded: its ABI is the same.
+                risk = ContractInstance(to_checksum_address(address), risk.contract_type)
             self._risk_set = (address, *read_set(risk, block))
         _, scenarios, params = self._risk_set
         tokens = {s: str(t.address) for s, t in e.tokens.items()}

@@ -1,0 +1,638 @@
+"""The fuzz machine's fast backend: the project's compiled contracts on
+titanoboa's EVM, answering as Ape's in-process chain does.
+
+The state machine (`tests/fuzz/machine.py`) and its model
+(`tests/perps_world.py`) talk to a chain through a few shapes: contracts
+whose functions are called with `sender=` (a transaction, mined in a
+block of its own) or without (a view at the head block), receipts whose
+`events` filter by event, and a chain with `blocks.head`,
+`pending_timestamp`, `mine`, `snapshot` and `restore`. `BoaChain` gives
+those shapes over one `boa.Env` directly: no JSON-RPC, no Ape manager and
+no state trie in the path.
+
+The bytecode is the one Ape compiled (`.build/__local__.json`), deployed
+with the same arguments (`tests/fuzz/setup_world.py`), so both drivers run
+the same contracts. Functions are encoded and decoded by
+`xmargin.chain.light` (structs as named tuples, checksummed addresses, a
+revert as Ape's `ContractLogicError` with the contract's reason), so the
+readers of `xmargin.chain` and the keeper run over it unchanged; its logs
+are kept per block and answer `eth_getLogs`-shaped questions.
+
+Where it differs from Ape's in-process chain, none of it seen by the
+machine (`next_timestamp` pins each action's time either way):
+- a transaction that reverts mines nothing (Ape's chain mines a block for
+  it): the head and the next block's pinned time stay;
+- a view's answer is kept until the state moves (a block mined, a snapshot
+  restored), so the invariants' reads after a refusal cost nothing;
+- only the head block's state can be read: a read at an older block
+  number is answered from the head (as a keeper reading "latest" would
+  see it); there is no mempool: a transaction is mined when sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boa
+from ape.exceptions import ContractLogicError, TransactionError
+from boa.util.abi import Address
+from eth_abi import encode
+from eth_utils import keccak, to_checksum_address
+from ethpm_types import ContractType
+
+from xmargin.chain.abi import EXTENSIONS
+from xmargin.chain.events import decoder
+from xmargin.chain.light import Block, LightContract, LightMethod, LightNode, _abi_type, _Blocks
+from xmargin.chain.revert_data import revert_reason
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = ROOT / ".build" / "__local__.json"
+# Ape's test provider starts near the wall clock; any fixed start will do.
+GENESIS_TIME = 1_760_000_000
+# Ape's in-process chain's block gas limit (a batch is cut to it).
+BLOCK_GAS = 30_000_000
+
+
+@cache
+def _manifest() -> dict[str, Any]:
+    if not MANIFEST.exists():
+        raise FileNotFoundError(f"{MANIFEST} is missing: run `ape compile` (make setup) first")
+    types: dict[str, Any] = json.loads(MANIFEST.read_text())["contractTypes"]
+    return types
+
+
+def abi_of(name: str) -> list[dict[str, Any]]:
+    """A compiled contract's ABI; the Clearinghouse's with its extensions'
+    functions and events (`xmargin.chain.abi.combined_type`, as JSON)."""
+    types = _manifest()
+    abi: list[dict[str, Any]] = list(types[name]["abi"])
+    if name in ("Clearinghouse", "ClearinghouseHarness"):
+        seen = {_key(item) for item in abi}
+        for ext in EXTENSIONS:
+            for item in types[ext]["abi"]:
+                if item["type"] in ("function", "event", "error") and _key(item) not in seen:
+                    seen.add(_key(item))
+                    abi.append(item)
+    return abi
+
+
+def _key(item: dict[str, Any]) -> tuple[str, str | None, tuple[str, ...]]:
+    return (item["type"], item.get("name"), tuple(i["type"] for i in item.get("inputs", [])))
+
+
+def bytecode_of(name: str) -> bytes:
+    return bytes.fromhex(_manifest()[name]["deploymentBytecode"]["bytecode"][2:])
+
+
+def _abi_value(item: dict[str, Any], value: Any) -> Any:
+    """An argument as eth-abi takes it: contracts and accounts by address,
+    structs given as dicts (Ape takes both) in their fields' order."""
+    kind = str(item["type"])
+    if kind.endswith("]"):
+        inner = dict(item, type=kind[: kind.rindex("[")])
+        return [_abi_value(inner, v) for v in value]
+    if kind == "tuple":
+        comps = item["components"]
+        if isinstance(value, dict):
+            value = [value[c["name"]] for c in comps]
+        return tuple(_abi_value(c, v) for c, v in zip(comps, value, strict=True))
+    if kind == "address":
+        return to_checksum_address(str(getattr(value, "address", value)))
+    return value
+
+
+# ---------------------------------------------------------------- receipts
+
+
+class Log:
+    """One decoded log, read as Ape's ContractLog: fields by attribute."""
+
+    def __init__(
+        self, address: str, name: str, args: dict[str, Any], block: int, index: int
+    ) -> None:
+        self.contract_address = address
+        self.event_name = name
+        self.event_arguments = args
+        self.block_number = block
+        self.log_index = index
+
+    def __getattr__(self, name: str) -> Any:
+        args = self.__dict__.get("event_arguments", {})
+        if name in args:
+            return args[name]
+        raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        return f"{self.event_name}({self.event_arguments})"
+
+
+class Events(list):
+    """A receipt's decoded logs; `filter(contract.Event)` as Ape's."""
+
+    def filter(self, event: BoaEvent) -> list[Log]:
+        return [
+            e
+            for e in self
+            if e.event_name == event.name and e.contract_address == event.contract.address
+        ]
+
+
+@dataclass
+class Receipt:
+    txn_hash: str
+    block_number: int
+    timestamp: int
+    gas_used: int
+    events: Events
+    sender: str
+    return_value: Any = None
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class RawLog:
+    block: int
+    index: int
+    address: str
+    topics: tuple[bytes, ...]
+    data: bytes
+
+
+# ---------------------------------------------------------------- contracts
+
+
+class BoaMethod(LightMethod):
+    """A view (no `sender`) or a transaction (`sender=`) of a BoaContract."""
+
+    contract: BoaContract
+
+    def __call__(  # type: ignore[override]
+        self,
+        *args: Any,
+        sender: Any = None,
+        value: int = 0,
+        block_id: int | str | None = None,
+    ) -> Any:
+        entry = self._entry(args)
+        converted = [_abi_value(i, a) for i, a in zip(entry.get("inputs", []), args, strict=True)]
+        if sender is None:
+            return super().__call__(*converted, block_id=block_id)
+        return self.contract.chain.send(sender, self.contract, self.encode_input(*converted), value)
+
+    def encode_input(self, *args: Any) -> bytes:
+        entry = self._entry(args)
+        types = [_abi_type(i) for i in entry.get("inputs", [])]
+        return _selector(entry["name"], tuple(types)) + encode(types, list(args))
+
+    def estimate_gas_cost(self, *args: Any, sender: Any) -> int:
+        """The gas a transaction would use (ContractLogicError if it would revert)."""
+        entry = self._entry(args)
+        converted = [_abi_value(i, a) for i, a in zip(entry.get("inputs", []), args, strict=True)]
+        return self.contract.chain.simulate(sender, self.contract, self.encode_input(*converted))
+
+    @property
+    def __name__(self) -> str:  # the keeper logs a method's name
+        return str(self.entries[0]["name"])
+
+
+@cache
+def _selector(name: str, types: tuple[str, ...]) -> bytes:
+    return keccak(text=f"{name}({','.join(types)})")[:4]
+
+
+class BoaEvent:
+    """`contract.Event`: a filter for receipts, and `range` for history."""
+
+    def __init__(self, contract: BoaContract, entry: dict[str, Any]) -> None:
+        self.contract, self.name = contract, str(entry["name"])
+
+    def range(self, start: int, stop: int) -> list[Log]:
+        return [
+            log
+            for log in self.contract.chain.logs(self.contract.address, start, stop - 1)
+            if log.event_name == self.name
+        ]
+
+
+class BoaContract(LightContract):
+    """A deployed contract on a BoaChain."""
+
+    node: BoaChain
+
+    def __init__(self, address: str, abi: list[dict[str, Any]], chain: BoaChain) -> None:
+        super().__init__(address, abi, chain)
+        self.contract_type = ContractType.model_validate({"abi": abi})
+        self.abi = abi
+
+    @property
+    def chain(self) -> BoaChain:
+        return self.node
+
+    def __getattr__(self, name: str) -> Any:
+        methods = self.__dict__.get("_methods", {})
+        if name in methods:
+            return BoaMethod(self, methods[name])
+        events = self.__dict__.get("_events", {})
+        if name in events:
+            return BoaEvent(self, events[name])
+        raise AttributeError(f"{name} is not a function or event of the contract at {self.address}")
+
+    def __str__(self) -> str:
+        return self.address
+
+    def __eq__(self, other: object) -> bool:
+        return str(getattr(other, "address", other)) == self.address
+
+    def __hash__(self) -> int:
+        return hash(self.address)
+
+
+# ---------------------------------------------------------------- the chain
+
+
+class _Eth:
+    def __init__(self, chain: BoaChain) -> None:
+        self.chain = chain
+
+    def get_logs(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
+        wanted = {bytes.fromhex(str(t)[2:]) for t in flt["topics"][0]}
+        return [
+            {
+                "blockNumber": log.block,
+                "logIndex": log.index,
+                "topics": list(log.topics),
+                "data": log.data,
+            }
+            for log in self.chain.raw_logs(str(flt["address"]), flt["fromBlock"], flt["toBlock"])
+            if log.topics and log.topics[0] in wanted
+        ]
+
+    def get_block(self, which: Any) -> dict[str, Any]:
+        b = self.chain.block(which)
+        return {"number": b.number, "timestamp": b.timestamp, "gasLimit": BLOCK_GAS}
+
+    def call(self, tx: dict[str, Any], block: int | str = "latest") -> bytes:
+        return self.chain.call(str(tx["to"]), tx["data"], block)
+
+
+class _Web3:
+    def __init__(self, chain: BoaChain) -> None:
+        self.eth = _Eth(chain)
+
+    def batch_requests(self) -> Any:
+        raise NotImplementedError("no JSON-RPC batches in process: one call each")
+
+
+@dataclass
+class _State:
+    """What a snapshot restores besides the EVM's accounts."""
+
+    times: list[int]
+    pin: int | None
+    logs: int
+    receipts: int
+
+
+@dataclass
+class BoaChain(LightNode):
+    """One EVM (a fresh `boa.Env`), its blocks, logs and receipts."""
+
+    env: Any = field(default_factory=boa.Env)
+    # block number -> timestamp (block 0 is genesis)
+    times: list[int] = field(default_factory=lambda: [GENESIS_TIME])
+    # the next block's timestamp, when pinned (`pending_timestamp = t`)
+    pin: int | None = None
+    raw: list[RawLog] = field(default_factory=list)
+    receipts: dict[str, Receipt] = field(default_factory=dict)
+    # address -> its ABI's events by topic 0: (name, decoder)
+    decoders: dict[str, dict[bytes, Any]] = field(default_factory=dict)
+    gas_price: int = 0
+    max_gas: int = BLOCK_GAS
+    # (to, calldata) -> the answer at the current state (`call`)
+    views: dict[tuple[str, bytes], bytes | ContractLogicError] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.blocks = _Blocks(self)
+        self.web3 = _Web3(self)
+        self.provider = self
+        self.env.evm.patch.timestamp = self.times[0]
+        self.env.evm.patch.block_number = 0
+        self.env.evm.patch.gas_limit = BLOCK_GAS
+
+    # Ape's chain manager and provider, as the readers and the machine ask
+    @property
+    def chain_manager(self) -> BoaChain:
+        return self
+
+    @property
+    def pending_timestamp(self) -> int:
+        return self.times[-1] + 1 if self.pin is None else self.pin
+
+    @pending_timestamp.setter
+    def pending_timestamp(self, value: int) -> None:
+        self.pin = int(value)
+
+    def block(self, number: int | str) -> Block:
+        n = len(self.times) - 1 if number in ("latest", None) else int(number)
+        return Block(n, self.times[n], "0x" + n.to_bytes(32, "big").hex())
+
+    def mine(self, blocks: int = 1) -> None:
+        for _ in range(blocks):
+            self._next_block()
+
+    def _next_block(self) -> int:
+        t = self.pending_timestamp
+        self.pin = None
+        self.times.append(t)
+        self.views.clear()
+        self.env.evm.patch.timestamp = t
+        self.env.evm.patch.block_number = len(self.times) - 1
+        return t
+
+    def snapshot(self) -> tuple[Any, _State]:
+        return self.env.evm.snapshot(), _State(
+            list(self.times), self.pin, len(self.raw), len(self.receipts)
+        )
+
+    def restore(self, snap: tuple[Any, _State]) -> None:
+        evm_snap, st = snap
+        self.env.evm.revert(evm_snap)
+        self.times, self.pin = list(st.times), st.pin
+        self.views.clear()
+        del self.raw[st.logs :]
+        for h in list(self.receipts)[st.receipts :]:
+            del self.receipts[h]
+        self.env.evm.patch.timestamp = self.times[-1]
+        self.env.evm.patch.block_number = len(self.times) - 1
+
+    def get_receipt(self, tx_hash: str) -> Receipt:
+        return self.receipts[tx_hash]
+
+    # -------------------------------------------------------- accounts and code
+
+    def account(self, i: int) -> str:
+        """The i-th funded test account (a checksummed address)."""
+        address = to_checksum_address(keccak(text=f"xmargin account {i}")[-20:])
+        self.env.set_balance(Address(address), 10**24)
+        return address
+
+    def deploy(self, name: str, *args: Any, sender: str) -> BoaContract:
+        """Deploys compiled contract `name` (constructor `args`) from `sender`."""
+        abi = abi_of(name)
+        ctor = next((i for i in abi if i["type"] == "constructor"), {"inputs": []})
+        types = [_abi_type(i) for i in ctor["inputs"]]
+        values = [_abi_value(i, a) for i, a in zip(ctor["inputs"], args, strict=True)]
+        code = bytecode_of(name) + encode(types, values)
+        self._next_block()
+        address, computation = self.env.deploy(sender=Address(sender), bytecode=code)
+        if computation.is_error:
+            raise ContractLogicError(
+                revert_reason(bytes(computation.output)) or "deploy failed",
+                set_ape_traceback=False,
+            )
+        self.env.evm.vm.state.clear_transient_storage()
+        return self.at(str(address), name)
+
+    def at(self, address: str, name: str) -> BoaContract:
+        abi = abi_of(name)
+        c = BoaContract(address, abi, self)
+        self.decoders.setdefault(c.address, _event_decoders(abi))
+        return c
+
+    # -------------------------------------------------------- transactions
+
+    def send(self, sender: Any, contract: BoaContract, data: bytes, value: int = 0) -> Receipt:
+        """Mines one block with this transaction; the receipt. A transaction
+        that reverts raises ContractLogicError with the contract's reason
+        and mines nothing (as a node refuses one whose estimate reverts):
+        the chain, its head and the next block's pinned time stay as they
+        were."""
+        t, number = self.pending_timestamp, len(self.times)
+        patch = self.env.evm.patch
+        patch.timestamp, patch.block_number = t, number
+        comp = self.env.execute_code(
+            to_address=Address(contract.address),
+            sender=Address(str(sender)),
+            value=value,
+            data=data,
+            gas=self.max_gas,
+        )
+        self.env.evm.vm.state.clear_transient_storage()
+        if comp.is_error:
+            patch.timestamp, patch.block_number = self.times[-1], number - 1
+            raise ContractLogicError(_reason(comp), set_ape_traceback=False)
+        self.times.append(t)
+        self.pin = None
+        self.views.clear()
+        tx_hash = "0x" + keccak(text=f"tx {number} {len(self.receipts)}").hex()
+        events = Events()
+        for index, (_, address, topics, data_) in enumerate(comp.get_raw_log_entries()):
+            where = to_checksum_address(address)
+            raw = RawLog(
+                number, index, where, tuple(t_.to_bytes(32, "big") for t_ in topics), data_
+            )
+            self.raw.append(raw)
+            log = self._decode(raw)
+            if log is not None:
+                events.append(log)
+        receipt = Receipt(tx_hash, number, t, comp.get_gas_used(), events, str(sender))
+        self.receipts[tx_hash] = receipt
+        return receipt
+
+    def simulate(self, sender: Any, contract: BoaContract, data: bytes) -> int:
+        """The gas the transaction would use in the next block, nothing kept."""
+        snap, views = self.snapshot(), dict(self.views)
+        try:
+            return self.send(sender, contract, data).gas_used
+        finally:
+            self.restore(snap)
+            self.views.update(views)  # the same state as before: the same answers
+
+    def call(
+        self, to: str, data: bytes | str, block: int | str | None = None, gas: Any = None
+    ) -> bytes:
+        """A view at the head block. The answers are kept until the state
+        moves (a block is mined, a snapshot restored): the same question at
+        the same state has the same answer, and the invariants ask most of
+        theirs again after a step that changed nothing (a refusal)."""
+        raw = data if isinstance(data, bytes) else bytes.fromhex(data[2:])
+        key = (to, raw)
+        answer = self.views.get(key)
+        if answer is None:
+            comp = self.env.execute_code(
+                to_address=Address(to), data=raw, is_modifying=False, sender=Address(to)
+            )
+            answer = (
+                ContractLogicError(_reason(comp), set_ape_traceback=False)
+                if comp.is_error
+                else bytes(comp.output)
+            )
+            self.views[key] = answer
+        if isinstance(answer, ContractLogicError):
+            raise ContractLogicError(answer.message, set_ape_traceback=False)
+        return answer
+
+    def get_code(self, address: str, block_id: int | str | None = None) -> bytes:
+        return bytes(self.env.get_code(Address(address)))
+
+    # -------------------------------------------------------- logs
+
+    def raw_logs(self, address: str, first: int, last: int) -> Iterator[RawLog]:
+        where = to_checksum_address(address)
+        for log in self.raw:
+            if log.address == where and first <= log.block <= last:
+                yield log
+
+    def logs(self, address: str, first: int, last: int) -> list[Log]:
+        out = []
+        for raw in self.raw_logs(address, first, last):
+            log = self._decode(raw)
+            if log is not None:
+                out.append(log)
+        return out
+
+    def get_logs(self, address: str, topic: str, first: int, last: int) -> list[dict[str, Any]]:
+        want = bytes.fromhex(topic[2:])
+        return [
+            {
+                "blockNumber": hex(log.block),
+                "logIndex": hex(log.index),
+                "topics": ["0x" + t.hex() for t in log.topics],
+                "data": "0x" + log.data.hex(),
+            }
+            for log in self.raw_logs(address, first, last)
+            if log.topics and log.topics[0] == want
+        ]
+
+    def _decode(self, raw: RawLog) -> Log | None:
+        by_topic = self.decoders.get(raw.address, {})
+        if not raw.topics or raw.topics[0] not in by_topic:
+            return None
+        name, d = by_topic[raw.topics[0]]
+        return Log(raw.address, name, d.args(raw.topics, raw.data), raw.block, raw.index)
+
+
+def _event_decoders(abi: Sequence[dict[str, Any]]) -> dict[bytes, Any]:
+    out: dict[bytes, Any] = {}
+    for item in abi:
+        if item["type"] == "event":
+            fields = [
+                (str(i["name"]), _abi_type(i), bool(i.get("indexed"))) for i in item["inputs"]
+            ]
+            topic, d = decoder(str(item["name"]), fields)
+            out[topic] = (str(item["name"]), d)
+    return out
+
+
+def _reason(computation: Any) -> str:
+    """The revert's reason, as Ape words it (no data: Ape's default)."""
+    data = bytes(computation.output or b"")
+    if data:
+        return revert_reason(data)
+    return TransactionError.DEFAULT_MESSAGE
+
+
+# ---------------------------------------------------------------- deploying
+
+
+class BoaDeployer:
+    """`tests.fuzz.setup_world.Deployer` over a BoaChain."""
+
+    def __init__(self, chain: BoaChain | None = None) -> None:
+        self.chain = chain if chain is not None else BoaChain()
+
+    def account(self, i: int) -> str:
+        return self.chain.account(i)
+
+    def deploy(self, name: str, *args: Any, sender: Any) -> BoaContract:
+        return self.chain.deploy(name, *args, sender=str(sender))
+
+    def clearinghouse(self, sender: Any, quote: Any, oracle: Any, cap: int) -> BoaContract:
+        """The extensions, then the core (`xmargin.chain.abi.deploy_clearinghouse`'s
+        order), as one contract with every function and event of its address."""
+        from xmargin.chain.abi import ADMIN, LIQUIDATOR, ORDERS, POOL
+
+        admin = self.deploy(ADMIN, sender=sender)
+        liquidator = self.deploy(LIQUIDATOR, admin, sender=sender)
+        pool = self.deploy(POOL, sender=sender)
+        orders = self.deploy(ORDERS, sender=sender)
+        return self.deploy(
+            "Clearinghouse", quote, oracle, cap, liquidator, pool, orders, sender=sender
+        )
+
+    def engine(self, ch: Any, oracle: Any, tokens: dict, feeds: dict, pool: Any, lens: Any) -> Any:
+        from tests.engines import engine_over
+
+        return engine_over(
+            ch,
+            oracle,
+            tokens,
+            feeds,
+            {"ETH": 0, "BTC": 1},
+            pool,
+            lens=lens,
+            risk_at=lambda address: self.chain.at(address, "PortfolioRisk"),
+        )
+
+
+# ---------------------------------------------------------------- the keeper's sender
+
+
+@dataclass
+class _Txn:
+    gas_limit: int
+    max_fee: int = 0
+
+
+@dataclass
+class BoaSender:
+    """`xmargin.ops.sender.Sender` for a BoaChain: no mempool, so a
+    transaction is mined when submitted and `wait` returns its receipt
+    (a revert on chain is a failed receipt, as a node reports it)."""
+
+    account: str
+    chain: BoaChain
+    gas_margin: float = 1.15
+    replaced: int = 0
+    rebroadcast: int = 0
+    _nonce: int = 0
+
+    @property
+    def web3(self) -> _Web3:
+        return self.chain.web3
+
+    def estimate(self, method: BoaMethod, *args: Any) -> int:
+        return int(method.estimate_gas_cost(*args, sender=self.account))
+
+    def gas_limit(self, estimate: int) -> int:
+        return -(-int(estimate * 100 * self.gas_margin) // 100)
+
+    def submit(self, method: BoaMethod, *args: Any, estimate: int | None = None) -> Any:
+        from xmargin.ops.sender import Pending
+
+        gas = self.estimate(method, *args) if estimate is None else estimate
+        self._nonce += 1
+        block = self.chain.block("latest").number
+        try:
+            receipt = method(*args, sender=self.account)
+        except ContractLogicError:
+            n = len(self.chain.times) - 1
+            receipt = Receipt(
+                "0x" + keccak(text=f"failed {n}").hex(),
+                n,
+                self.chain.times[n],
+                0,
+                Events(),
+                self.account,
+                failed=True,
+            )
+            self.chain.receipts[receipt.txn_hash] = receipt
+        return Pending(self._nonce, _Txn(self.gas_limit(gas)), [receipt.txn_hash], block)  # type: ignore[arg-type]
+
+    def wait(self, pending: list[Any], timeout: float = 120.0) -> list[Receipt]:
+        return [self.chain.get_receipt(p.hashes[-1]) for p in pending]
