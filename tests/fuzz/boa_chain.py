@@ -18,20 +18,29 @@ revert as Ape's `ContractLogicError` with the contract's reason), so the
 readers of `xmargin.chain` and the keeper run over it unchanged; its logs
 are kept per block and answer `eth_getLogs`-shaped questions.
 
-Where it differs from Ape's in-process chain, none of it seen by the
-machine (`next_timestamp` pins each action's time either way):
+Where it differs from Ape's in-process chain:
 - a transaction that reverts mines nothing (Ape's chain mines a block for
-  it): the head and the next block's pinned time stay;
+  it): the head and the next block's pinned time stay, so after a refusal
+  the machine's next action is a second earlier than on Ape's chain (its
+  model follows either clock: `next_timestamp` pins each action's time);
 - a view's answer is kept until the state moves (a block mined, a snapshot
   restored), so the invariants' reads after a refusal cost nothing;
-- only the head block's state can be read: a read at an older block
-  number is answered from the head (as a keeper reading "latest" would
-  see it); there is no mempool: a transaction is mined when sent.
+- only the head block's state is held: a read at an earlier block is
+  answered from the head and counted (`behind_reads`; the keeper reads
+  its pass's block after its own transactions in that pass, when nothing
+  else has moved: a node would answer those reads the same way unless the
+  keeper's own transactions changed what they read);
+- there is no mempool: the keeper's transactions (`BoaSender`) are mined
+  as they are sent, with their gas limits, a failed one as failed;
+- the accounts are its own (not Ape's test accounts), so addresses differ.
+Gas is counted as a node counts it: intrinsic gas and calldata, refunds
+capped at a fifth (`intrinsic_gas`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -56,6 +65,17 @@ MANIFEST = ROOT / ".build" / "__local__.json"
 GENESIS_TIME = 1_760_000_000
 # Ape's in-process chain's block gas limit (a batch is cut to it).
 BLOCK_GAS = 30_000_000
+# Who asks a view (an eth_call without `from`): nobody in particular.
+CALLER = Address("0x" + "00" * 20)
+
+
+def intrinsic_gas(data: bytes) -> int:
+    """What a call transaction pays before it runs: 21,000 and its calldata
+    (4 per zero byte, 16 per other). Prague's calldata floor (EIP-7623, 10
+    per token) binds only when execution costs less than 6 gas a token,
+    never for the engine's calls: it is not applied."""
+    zeros = data.count(0)
+    return 21_000 + 4 * zeros + 16 * (len(data) - zeros)
 
 
 @cache
@@ -176,13 +196,25 @@ class BoaMethod(LightMethod):
         *args: Any,
         sender: Any = None,
         value: int = 0,
+        gas: int | None = None,
         block_id: int | str | None = None,
     ) -> Any:
         entry = self._entry(args)
         converted = [_abi_value(i, a) for i, a in zip(entry.get("inputs", []), args, strict=True)]
         if sender is None:
             return super().__call__(*converted, block_id=block_id)
-        return self.contract.chain.send(sender, self.contract, self.encode_input(*converted), value)
+        data = self.encode_input(*converted)
+        return self.contract.chain.send(sender, self.contract, data, value, gas=gas)
+
+    def transact(self, *args: Any, sender: Any, gas: int, mine_failed: bool = True) -> Receipt:
+        """A transaction already signed with its limit `gas`: mined even if
+        it fails (`BoaChain.send`'s `mine_failed`)."""
+        entry = self._entry(args)
+        converted = [_abi_value(i, a) for i, a in zip(entry.get("inputs", []), args, strict=True)]
+        data = self.encode_input(*converted)
+        return self.contract.chain.send(
+            sender, self.contract, data, gas=gas, mine_failed=mine_failed
+        )
 
     def encode_input(self, *args: Any) -> bytes:
         entry = self._entry(args)
@@ -313,6 +345,10 @@ class BoaChain(LightNode):
     decoders: dict[str, dict[bytes, Any]] = field(default_factory=dict)
     gas_price: int = 0
     max_gas: int = BLOCK_GAS
+    # transactions mined (their hashes count them: unique across restores)
+    sent: int = 0
+    # reads at an earlier block, answered from the head (`call`)
+    behind_reads: int = 0
     # (to, calldata) -> the answer at the current state (`call`)
     views: dict[tuple[str, bytes], bytes | ContractLogicError] = field(default_factory=dict)
 
@@ -335,10 +371,16 @@ class BoaChain(LightNode):
 
     @pending_timestamp.setter
     def pending_timestamp(self, value: int) -> None:
+        """Pins the next block's time; like Ape's chain, never at or before
+        the head's."""
+        if int(value) <= self.times[-1]:
+            raise ValueError(f"next block at {value}, not after the head's {self.times[-1]}")
         self.pin = int(value)
 
     def block(self, number: int | str) -> Block:
         n = len(self.times) - 1 if number in ("latest", None) else int(number)
+        if not 0 <= n < len(self.times):
+            raise ValueError(f"no block {number} (head {len(self.times) - 1})")
         return Block(n, self.times[n], "0x" + n.to_bytes(32, "big").hex())
 
     def mine(self, blocks: int = 1) -> None:
@@ -406,49 +448,87 @@ class BoaChain(LightNode):
 
     # -------------------------------------------------------- transactions
 
-    def send(self, sender: Any, contract: BoaContract, data: bytes, value: int = 0) -> Receipt:
-        """Mines one block with this transaction; the receipt. A transaction
-        that reverts raises ContractLogicError with the contract's reason
-        and mines nothing (as a node refuses one whose estimate reverts):
-        the chain, its head and the next block's pinned time stay as they
-        were."""
+    def send(
+        self,
+        sender: Any,
+        contract: BoaContract,
+        data: bytes,
+        value: int = 0,
+        gas: int | None = None,
+        mine_failed: bool = False,
+    ) -> Receipt:
+        """Mines one block with this transaction; the receipt. `gas` is the
+        transaction's limit (the block's by default): intrinsic gas (21,000
+        and the calldata) first, the rest for execution. A transaction that
+        reverts raises ContractLogicError with the contract's reason and
+        mines nothing (as a node refuses one whose estimate reverts): the
+        chain, its head and the next block's pinned time stay as they were;
+        with `mine_failed` (a transaction already signed and sent with its
+        limit: the keeper's) it is mined as failed and its receipt says so."""
         t, number = self.pending_timestamp, len(self.times)
+        limit = self.max_gas if gas is None else int(gas)
+        base = intrinsic_gas(data)
         patch = self.env.evm.patch
         patch.timestamp, patch.block_number = t, number
-        comp = self.env.execute_code(
-            to_address=Address(contract.address),
-            sender=Address(str(sender)),
-            value=value,
-            data=data,
-            gas=self.max_gas,
-        )
-        self.env.evm.vm.state.clear_transient_storage()
-        if comp.is_error:
+        if limit < base:
+            comp = None
+        else:
+            comp = self.env.execute_code(
+                to_address=Address(contract.address),
+                sender=Address(str(sender)),
+                value=value,
+                data=data,
+                gas=limit - base,
+            )
+            self.env.evm.vm.state.clear_transient_storage()
+        failed = comp is None or comp.is_error
+        if failed and not mine_failed:
             patch.timestamp, patch.block_number = self.times[-1], number - 1
-            raise ContractLogicError(_reason(comp), set_ape_traceback=False)
+            reason = "intrinsic gas too low" if comp is None else _reason(comp)
+            raise ContractLogicError(reason, set_ape_traceback=False)
         self.times.append(t)
         self.pin = None
         self.views.clear()
-        tx_hash = "0x" + keccak(text=f"tx {number} {len(self.receipts)}").hex()
+        self.sent += 1
+        tx_hash = "0x" + keccak(text=f"tx {self.sent}").hex()
         events = Events()
-        for index, (_, address, topics, data_) in enumerate(comp.get_raw_log_entries()):
-            where = to_checksum_address(address)
-            raw = RawLog(
-                number, index, where, tuple(t_.to_bytes(32, "big") for t_ in topics), data_
-            )
-            self.raw.append(raw)
-            log = self._decode(raw)
-            if log is not None:
-                events.append(log)
-        receipt = Receipt(tx_hash, number, t, comp.get_gas_used(), events, str(sender))
+        if comp is not None and not failed:
+            for index, (_, address, topics, data_) in enumerate(comp.get_raw_log_entries()):
+                where = to_checksum_address(address)
+                raw = RawLog(
+                    number, index, where, tuple(t_.to_bytes(32, "big") for t_ in topics), data_
+                )
+                self.raw.append(raw)
+                log = self._decode(raw)
+                if log is not None:
+                    events.append(log)
+        if failed:
+            used = limit  # a failed transaction spends its whole limit
+        else:
+            assert comp is not None
+            spent = base + comp.get_gas_used()
+            used = spent - min(comp.get_gas_refund(), spent // 5)
+        receipt = Receipt(tx_hash, number, t, used, events, str(sender), failed=failed)
         self.receipts[tx_hash] = receipt
         return receipt
 
     def simulate(self, sender: Any, contract: BoaContract, data: bytes) -> int:
-        """The gas the transaction would use in the next block, nothing kept."""
+        """The gas the transaction would take in the next block, intrinsic
+        gas included and refunds not taken off (a node's estimate); nothing
+        kept. ContractLogicError when it would revert."""
         snap, views = self.snapshot(), dict(self.views)
+        patch = self.env.evm.patch
+        patch.timestamp, patch.block_number = self.pending_timestamp, len(self.times)
         try:
-            return self.send(sender, contract, data).gas_used
+            comp = self.env.execute_code(
+                to_address=Address(contract.address),
+                sender=Address(str(sender)),
+                data=data,
+                gas=self.max_gas - intrinsic_gas(data),
+            )
+            if comp.is_error:
+                raise ContractLogicError(_reason(comp), set_ape_traceback=False)
+            return intrinsic_gas(data) + comp.get_gas_used()
         finally:
             self.restore(snap)
             self.views.update(views)  # the same state as before: the same answers
@@ -460,12 +540,20 @@ class BoaChain(LightNode):
         moves (a block is mined, a snapshot restored): the same question at
         the same state has the same answer, and the invariants ask most of
         theirs again after a step that changed nothing (a refusal)."""
+        if isinstance(block, int) and block != len(self.times) - 1:
+            # Only the head's state is held: a read at an earlier block is
+            # answered from the head, and counted (the keeper reads its
+            # pass's block after its own transactions in that pass, e.g.
+            # the next order after settling one; nothing else moves then).
+            if not 0 <= block < len(self.times):
+                raise ValueError(f"no block {block} (head {len(self.times) - 1})")
+            self.behind_reads += 1
         raw = data if isinstance(data, bytes) else bytes.fromhex(data[2:])
         key = (to, raw)
         answer = self.views.get(key)
         if answer is None:
             comp = self.env.execute_code(
-                to_address=Address(to), data=raw, is_modifying=False, sender=Address(to)
+                to_address=Address(to), data=raw, is_modifying=False, sender=CALLER
             )
             answer = (
                 ContractLogicError(_reason(comp), set_ape_traceback=False)
@@ -592,8 +680,9 @@ class _Txn:
 @dataclass
 class BoaSender:
     """`xmargin.ops.sender.Sender` for a BoaChain: no mempool, so a
-    transaction is mined when submitted and `wait` returns its receipt
-    (a revert on chain is a failed receipt, as a node reports it)."""
+    transaction is mined when submitted, with its gas limit, and `wait`
+    returns its receipt (a revert on chain is a failed receipt, as a node
+    reports it)."""
 
     account: str
     chain: BoaChain
@@ -610,29 +699,22 @@ class BoaSender:
         return int(method.estimate_gas_cost(*args, sender=self.account))
 
     def gas_limit(self, estimate: int) -> int:
-        return -(-int(estimate * 100 * self.gas_margin) // 100)
+        return math.ceil(estimate * self.gas_margin)
 
     def submit(self, method: BoaMethod, *args: Any, estimate: int | None = None) -> Any:
+        """Simulates (unless given the estimate just made: the state may
+        have moved since), then mines the transaction with the keeper's
+        limit, `Sender`'s: the estimate times the margin, at most the
+        block's gas. One that fails on chain (out of gas, or a state that
+        moved) is mined as failed, as a node would."""
         from xmargin.ops.sender import Pending
 
         gas = self.estimate(method, *args) if estimate is None else estimate
+        limit = min(self.gas_limit(gas), self.chain.max_gas)
         self._nonce += 1
         block = self.chain.block("latest").number
-        try:
-            receipt = method(*args, sender=self.account)
-        except ContractLogicError:
-            n = len(self.chain.times) - 1
-            receipt = Receipt(
-                "0x" + keccak(text=f"failed {n}").hex(),
-                n,
-                self.chain.times[n],
-                0,
-                Events(),
-                self.account,
-                failed=True,
-            )
-            self.chain.receipts[receipt.txn_hash] = receipt
-        return Pending(self._nonce, _Txn(self.gas_limit(gas)), [receipt.txn_hash], block)  # type: ignore[arg-type]
+        receipt = method.transact(*args, sender=self.account, gas=limit)
+        return Pending(self._nonce, _Txn(limit), [receipt.txn_hash], block)  # type: ignore[arg-type]
 
     def wait(self, pending: list[Any], timeout: float = 120.0) -> list[Receipt]:
         return [self.chain.get_receipt(p.hashes[-1]) for p in pending]

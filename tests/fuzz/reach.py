@@ -56,7 +56,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     ),
 }
 KEEPER = "keeper "
-ATTACK = ("attack ", "sandwich")
+ATTACK = ("attack ", "sandwich", "dust spam")
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,12 @@ class Reach:
             "required_missing": {k: list(v) for k, v in self.missing.items() if v},
             "complete": self.complete,
         }
+
+
+def rule_steps(counts: Mapping[str, int]) -> int:
+    """Rule steps checked: the invariants run once after each example's
+    start as well, which is not a step."""
+    return counts.get("steps checked", 0) - counts.get("examples", 0)
 
 
 def reach(counts: Mapping[str, int]) -> Reach:

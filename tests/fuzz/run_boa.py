@@ -28,8 +28,11 @@ from typing import Any
 
 REPORT = Path(__file__).resolve().parents[2] / "reports" / "fuzz_reach_boa.json"
 # Examples per hypothesis run: each run starts a new random search, so a
-# worker's runs explore apart rather than narrowing on one.
-EXAMPLES_PER_RUN = 40
+# worker's runs explore apart rather than narrowing on one (and a worker
+# sees another's failure between two runs).
+EXAMPLES_PER_RUN = 20
+# Failures found are kept here and tried first by the next run.
+DATABASE = Path(__file__).resolve().parents[2] / ".hypothesis" / "boa"
 
 
 def boa_context() -> dict[str, Any]:
@@ -48,16 +51,20 @@ def machine_on_boa() -> Any:
     from tests.fuzz import machine
 
     machine.EngineMachine.ctx = boa_context()
+    machine.EngineMachine.driver = "boa"
     return machine.EngineMachine
 
 
 def run_steps(steps: int, step_count: int, seed: int | None, stop: Any = None) -> dict[str, Any]:
-    """Runs the machine on boa until `steps` are checked (or `stop` is
-    set); what it reached, or the failure."""
+    """Runs the machine on boa until `steps` rule steps are checked (or
+    `stop` is set); what it reached, or the failure. With `seed`, the
+    draws are the same every time (hypothesis's forced seed, one per run)."""
+    import hypothesis.core
     from hypothesis import HealthCheck, settings
-    from hypothesis import seed as with_seed
+    from hypothesis.database import DirectoryBasedExampleDatabase
     from hypothesis.stateful import run_state_machine_as_test
 
+    from tests.fuzz import reach
     from tests.fuzz.machine import COVERAGE
 
     machine = machine_on_boa()
@@ -65,33 +72,34 @@ def run_steps(steps: int, step_count: int, seed: int | None, stop: Any = None) -
     started = time.monotonic()
     run = 0
     failure = None
-    while COVERAGE["steps checked"] < steps and not (stop is not None and stop.is_set()):
+    while reach.rule_steps(COVERAGE) < steps and not (stop is not None and stop.is_set()):
         config = settings(
             max_examples=EXAMPLES_PER_RUN,
             stateful_step_count=step_count,
             deadline=None,
-            database=None,
+            # A seeded run is reproducible: no database to replay from.
+            database=None if seed is not None else DirectoryBasedExampleDatabase(DATABASE),
             derandomize=False,
-            print_blob=True,
+            # The failure's steps are printed; a blob names no test to decorate.
+            print_blob=False,
             suppress_health_check=list(HealthCheck),
         )
-
-        def test(config: Any = config) -> None:
-            run_state_machine_as_test(machine, settings=config)
-
-        if seed is not None:
-            test = with_seed(seed * 1_000 + run)(test)
+        hypothesis.core.global_force_seed = None if seed is None else seed * 1_000 + run
         try:
-            test()
+            run_state_machine_as_test(machine, settings=config)
         except Exception as err:  # a failing invariant or rule: report it whole
             notes = "\n".join(getattr(err, "__notes__", []))
             failure = "".join(traceback.format_exception(err)) + "\n" + notes
             if stop is not None:
                 stop.set()
             break
+        finally:
+            hypothesis.core.global_force_seed = None
         run += 1
+    chain = getattr(machine, "ctx", {}).get("chain")
+    behind = getattr(chain, "behind_reads", 0)
     return {
-        "counts": dict(COVERAGE),
+        "counts": dict(COVERAGE) | {"boa: reads behind the head answered from the head": behind},
         "seconds": time.monotonic() - started,
         "runs": run,
         "failure": failure,
@@ -131,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         counts.update(r["counts"])
     reached = reach.reach(counts)
     print("\n".join(reach.lines(reached)))
-    steps = counts["steps checked"]
+    steps = reach.rule_steps(counts)
     for r in results:
-        n = r["counts"].get("steps checked", 0)
+        n = reach.rule_steps(r["counts"])
         print(
             f"  worker {r['worker']}: {n} steps in {r['seconds']:.0f} s"
             f" ({n / max(r['seconds'], 1e-9):.1f} steps/s, {r['runs']} hypothesis runs)"
@@ -152,12 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             "workers": args.workers,
             "step_count": args.step_count,
             "per_worker": [
-                {
-                    "steps": r["counts"].get("steps checked", 0),
-                    "seconds": round(r["seconds"], 1),
-                }
+                {"steps": reach.rule_steps(r["counts"]), "seconds": round(r["seconds"], 1)}
                 for r in results
             ],
+            "failures": [r["failure"] for r in results if r["failure"]],
         },
     )
     failures = [r for r in results if r["failure"]]

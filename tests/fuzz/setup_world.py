@@ -6,7 +6,11 @@ the pool and its vault, portfolio margin, funded actors) through a
 `Deployer`: `ApeDeployer` on Ape's in-process chain (the CI suite), or
 `tests.fuzz.boa_chain.BoaDeployer` on titanoboa's EVM (the long runs).
 Both deploy the same compiled bytecode with the same arguments in the same
-order, so a sequence found by one driver replays on the other.
+order. The addresses differ (Ape's test accounts, the titanoboa driver's
+own), and so does the clock after a refusal (Ape's chain mines a block for
+a reverted transaction, titanoboa's does not): a sequence one driver found
+runs through the same rules and checks on the other, but its times after
+a refusal are a second apart (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -138,8 +142,10 @@ def build(d: Deployer) -> dict[str, Any]:
         allow_atomic(ch, owner)
         params.append(p)
     # Delayed orders on both markets (atomic trades stay allowed): a 1 s
-    # delay, a 60 s window, and a 0.5 USDC settlement fee on ETH.
+    # delay on ETH with a 0.5 USDC settlement fee, 3 s on BTC (so a
+    # settlement can come too early: one block is a second), a 60 s window.
     ch.set_order_rules(0, 1, 60, USDC // 2, True, 0, sender=owner)
+    ch.set_order_rules(1, 3, 60, 0, True, 0, sender=owner)
     # Liquidations nobody can sandwich: 2 x maker fee x skew scale per 30 s,
     # 10 ETH and 0.5 of the second market's unit, so the cap binds.
     ch.set_liquidation_capacity(30, E18, sender=owner)

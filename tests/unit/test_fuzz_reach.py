@@ -24,9 +24,12 @@ def test_counts_are_grouped_and_the_reasons_no_step_hit_are_named(tmp_path):
         # a hostile token's own reason: refused, but not one of the catalogue's
         "refused: token paused": 2,
         "steps checked": 40,
+        # two examples: the invariants ran once after each start, no step
+        "examples": 2,
     }
     r = reach.reach(counts)
-    assert r.actions == {"steps checked": 40, "trade": 7}
+    assert reach.rule_steps(counts) == 38
+    assert r.actions == {"examples": 2, "steps checked": 40, "trade": 7}
     assert r.keeper == {"keeper liquidation": 2, "keeper pass": 3}
     assert r.adversaries == {"attack 2: round trip around a round": 1, "sandwich": 4}
     assert r.refused == {errors.BELOW_IM: 5, "token paused": 2}
