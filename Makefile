@@ -12,7 +12,7 @@ TOOLS := .tools
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: setup demo node test test-unit test-rest test-integration fuzz fuzz-ape bench bench-gas bench-keeper bench-replica bench-rpc lint format size clean
+.PHONY: setup demo node test test-unit test-fuzz test-rest test-integration fuzz fuzz-ape bench bench-gas bench-keeper bench-replica bench-rpc lint format size clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -38,17 +38,20 @@ demo: setup
 node: setup
 	anvil --host 127.0.0.1 --port 8545
 
-# CI runs this: lint first, then every test, in two processes (one per
-# core: the unit tests beside the fuzz and integration tests, ~half the
-# time of one process; docs/testing.md). The contracts are compiled first
-# so the two never compile into .build at once; -O prints each one's
-# output whole when it ends.
+# CI runs this: lint first, then every test, two processes at a time (one
+# per core: the unit tests beside the fuzz tests, then the integration
+# tests in whichever core frees first; docs/testing.md). The contracts are
+# compiled first so no two compile into .build at once; -O prints each
+# one's output whole when it ends.
 test: setup lint
 	ape compile
-	$(MAKE) --no-print-directory -j2 -O test-unit test-rest
+	$(MAKE) --no-print-directory -j2 -O test-unit test-fuzz test-integration
 
 test-unit: setup
 	ape test tests/unit -q
+
+test-fuzz: setup
+	ape test tests/fuzz -q
 
 test-rest: setup
 	ape test tests/fuzz tests/integration -q

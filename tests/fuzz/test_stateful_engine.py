@@ -31,9 +31,9 @@ STEPS = int(
     )
 )
 # Examples per driver: `ci` runs 20 through Ape (about 500 steps, ~3 min)
-# and 60 through titanoboa (about 1,500 steps, ~1 min); `fuzz` keeps its
+# and 30 through titanoboa (about 750 steps, ~1 min); `fuzz` keeps its
 # profile's count. XMARGIN_FUZZ_EXAMPLES overrides both drivers' counts.
-CI_EXAMPLES = {"ape": 20, "boa": 60}
+CI_EXAMPLES = {"ape": 20, "boa": 30}
 EXAMPLES = int(
     os.environ.get(
         "XMARGIN_FUZZ_EXAMPLES", "0" if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else "-1"
