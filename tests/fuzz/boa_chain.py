@@ -199,19 +199,21 @@ class BoaMethod(LightMethod):
         gas: int | None = None,
         block_id: int | str | None = None,
     ) -> Any:
-        entry = self._entry(args)
-        converted = [_abi_value(i, a) for i, a in zip(entry.get("inputs", []), args, strict=True)]
+        converted = self._converted(args)
         if sender is None:
             return super().__call__(*converted, block_id=block_id)
         data = self.encode_input(*converted)
         return self.contract.chain.send(sender, self.contract, data, value, gas=gas)
 
+    def _converted(self, args: tuple[Any, ...]) -> list[Any]:
+        """The arguments as eth-abi takes them (`_abi_value`)."""
+        entry = self._entry(args)
+        return [_abi_value(i, a) for i, a in zip(entry.get("inputs", []), args, strict=True)]
+
     def transact(self, *args: Any, sender: Any, gas: int, mine_failed: bool = True) -> Receipt:
         """A transaction already signed with its limit `gas`: mined even if
         it fails (`BoaChain.send`'s `mine_failed`)."""
-        entry = self._entry(args)
-        converted = [_abi_value(i, a) for i, a in zip(entry.get("inputs", []), args, strict=True)]
-        data = self.encode_input(*converted)
+        data = self.encode_input(*self._converted(args))
         return self.contract.chain.send(
             sender, self.contract, data, gas=gas, mine_failed=mine_failed
         )
@@ -223,9 +225,8 @@ class BoaMethod(LightMethod):
 
     def estimate_gas_cost(self, *args: Any, sender: Any) -> int:
         """The gas a transaction would use (ContractLogicError if it would revert)."""
-        entry = self._entry(args)
-        converted = [_abi_value(i, a) for i, a in zip(entry.get("inputs", []), args, strict=True)]
-        return self.contract.chain.simulate(sender, self.contract, self.encode_input(*converted))
+        data = self.encode_input(*self._converted(args))
+        return self.contract.chain.simulate(sender, self.contract, data)
 
     @property
     def __name__(self) -> str:  # the keeper logs a method's name
