@@ -50,6 +50,9 @@ MAX_PRICE = 10**6 * WAD  # $1,000,000
 # Prices of the standard asset set, USD per whole token.
 ETH_USD = 3_000
 BTC_USD = 60_000
+# The standard listing's haircuts (the fuzz machine's setup lists the same).
+WETH_PARAMS = AssetParams(18, im_haircut=WAD // 5, mm_haircut=WAD // 10)
+WBTC_PARAMS = AssetParams(8, im_haircut=15 * WAD // 100, mm_haircut=8 * WAD // 100)
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,7 @@ def usdc(make_token):
 def weth_listed(make_token, make_feed) -> Listed:
     token = make_token(18, "WETH")
     feed = make_feed(ETH_USD, description="ETH / USD")
-    return Listed(token, feed, AssetParams(18, im_haircut=WAD // 5, mm_haircut=WAD // 10), ETH_USD)
+    return Listed(token, feed, WETH_PARAMS, ETH_USD)
 
 
 @pytest.fixture
@@ -200,7 +203,7 @@ def wbtc_listed(project, owner, make_feed) -> Listed:
     # ERC-20 until a test switches its mode, as the fuzz machine does.
     token = owner.deploy(project.MockHostileToken, "Mock WBTC", "WBTC", 8)
     feed = make_feed(BTC_USD, description="BTC / USD")
-    params = AssetParams(8, im_haircut=15 * WAD // 100, mm_haircut=8 * WAD // 100)
+    params = WBTC_PARAMS
     return Listed(token, feed, params, BTC_USD)
 
 

@@ -18,6 +18,19 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Protocol
 
+from tests.conftest import (
+    BTC_USD,
+    ETH_USD,
+    FEED_DECIMALS,
+    HEARTBEAT,
+    MAX_PRICE,
+    MIN_PRICE,
+    QUOTE_CAP,
+    WBTC_CAP,
+    WBTC_PARAMS,
+    WETH_CAP,
+    WETH_PARAMS,
+)
 from tests.markets import allow_atomic
 from tests.portfolio_config import CONFIG as PM_CONFIG
 from tests.portfolio_config import shock_rows
@@ -29,7 +42,6 @@ from xmargin.maths.model import AssetParams
 
 E18 = 10**18
 USDC = 10**6
-WAD = E18
 WALLET_USDC = 50_000 * USDC
 WALLET_WETH = 20 * E18
 WALLET_WBTC = 2 * 10**8
@@ -39,16 +51,6 @@ LIQUIDATOR_USDC = 1_000_000 * USDC
 INSURANCE_SEED = 1_000 * USDC
 START_USDC = 10_000 * USDC
 START_WETH = 2 * E18
-# conftest's standard listing
-HEARTBEAT = 3_600
-FEED_DECIMALS = 8
-MIN_PRICE = 10**12
-MAX_PRICE = 10**6 * WAD
-QUOTE_CAP = 10**9 * 10**6
-WETH_CAP = 1_000 * 10**18
-WBTC_CAP = 100 * 10**8
-WETH_PARAMS = AssetParams(18, im_haircut=WAD // 5, mm_haircut=WAD // 10)
-WBTC_PARAMS = AssetParams(8, im_haircut=15 * WAD // 100, mm_haircut=8 * WAD // 100)
 ROLES = ("owner", "guardian", "trader", "hedger", "keeper", "stranger", "lp")
 
 
@@ -122,11 +124,11 @@ def build(d: Deployer) -> dict[str, Any]:
     oracle = d.deploy("OracleRouter", sender=owner)
     usdc = token(6, "USDC")
     weth = token(18, "WETH")
-    eth_feed = feed(3_000, "ETH / USD")
+    eth_feed = feed(ETH_USD, "ETH / USD")
     # Hostile-capable (contracts/mocks/MockHostileToken.vy): an ordinary
     # ERC-20 until the machine switches its mode.
     wbtc = d.deploy("MockHostileToken", "Mock WBTC", "WBTC", 8, sender=owner)
-    btc_feed = feed(60_000, "BTC / USD")
+    btc_feed = feed(BTC_USD, "BTC / USD")
     ch = d.clearinghouse(owner, usdc, oracle, QUOTE_CAP)
     for tok, f, p, cap in (
         (weth, eth_feed, WETH_PARAMS, WETH_CAP),
