@@ -287,6 +287,36 @@ def test_scenario_dust_accounts_are_liquidated_like_any_other(machine):
     assert seen["keeper liquidation"] == 1
 
 
+def test_scenario_a_third_party_sells_the_collateral_a_crash_left(machine):
+    """Liquidation path coverage (issue 22, point 4): trader/0 (USDC and 2
+    WETH) levers into an ETH long, ETH falls 10 %, a third party
+    liquidates as much as the engine lets it (down to the target health),
+    the trader closes the rest, which leaves quote debt the WETH covers;
+    ETH falls by the smallest whole per cent that leaves the debt
+    uncovered, and the stranger sells the WETH. The model predicts every
+    step to the wei. The long runs reached this path once in 23,964 steps
+    and not at all in 20,626 before the crash rule set it up."""
+    seen = replay(
+        machine,
+        (
+            "crash",
+            {
+                "actor": 0,
+                "market": 0,
+                "short": False,
+                "pct": 90,
+                "drop": 1_000,
+                "by_keeper": False,
+                "part": 1_100,
+                "then": "collateral",
+            },
+        ),
+    )
+    assert seen["liquidation"] == 1
+    assert seen["collateral fell below its debt"] == 1
+    assert seen["collateral liquidation"] == 1
+
+
 def test_regression_a_liquidation_growing_the_skew_leaves_the_pool_its_premium(machine):
     """Found by the second 100,000-step run on titanoboa (both workers, the
     second replaying the first's saved example), shrunk by hand from 90
