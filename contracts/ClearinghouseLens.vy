@@ -10,15 +10,21 @@
         `accounts_to_liquidate`, `is_liquidatable`) read the engine's
         account registry 50 accounts at a time: a page is one call, and no
         loop ever walks the whole registry.
-        The liquidation price of a position is the price of its market at
-        which the account's equity would equal its maintenance margin, all
-        other prices held where they are (collateral included, even when it
-        is the same asset) and funding frozen:
-            E + s * (p - P) = M - mm + |s| * p * mmr(s)
-        so  p = ((M - mm - E) + s * P) / (s - |s| * mmr(s)),
+        The liquidation price of a position is the price of its asset at
+        which the account's equity would equal its maintenance margin, other
+        assets' prices held where they are and funding frozen. The asset's
+        price moves everything priced from it: every open position on it
+        (sizes s_i, MM ratios mmr_i, MMs mm_i) and the account's collateral
+        in it (c: its amount less the maintenance haircut, which is what
+        equity counts):
+            E + (S + c) * (p - P) = M - sum(mm_i) + sum(|s_i| * mmr_i) * p
+        with S = sum(s_i), so
+            p = ((M - sum(mm_i) - E) + (S + c) * P) / (S + c - sum(|s_i| * mmr_i)),
         rounded toward the current price (a long is liquidated a little
         earlier, a short a little earlier too). 0 means no positive price
-        liquidates the account through this position alone.
+        of the asset liquidates the account. In portfolio mode MM is a
+        maximum over scenarios, not linear in the price: the lens reports 0
+        and `xmargin status` solves it from the model (docs/cli.md).
 @custom:security View-only; holds nothing; trusts only the Clearinghouse it
                  is asked about.
 """
@@ -47,6 +53,7 @@ interface IClearinghouseView:
     def held_mask(owner: address, sub_id: uint256) -> uint256: view
     def asset_list(index: uint256) -> address: view
     def asset_config(asset: address) -> collateral.Asset: view
+    def portfolio_mode(owner: address, sub_id: uint256) -> bool: view
 
 
 # Accounts per keeper page.
@@ -354,9 +361,9 @@ def _detail(
     index: int256 = 0
     rate, index = staticcall ch.funding_now(m)
     r: markets.PositionRisk = markets._risk(pos, p, price, index)
-    mmr: uint256 = markets._margin_ratio(
-        fp._abs(pos.size), p.mmr_base, p.mm_size_scalar, p.skew_scale
-    )
+    liq: uint256 = 0
+    if not staticcall ch.portfolio_mode(owner, sub_id):
+        liq = self._liquidation_price(ch, owner, sub_id, p.asset, price, h)
     return PositionDetail(
         market_id=m,
         size=pos.size,
@@ -367,26 +374,72 @@ def _detail(
         funding=r.funding,
         im=r.im,
         mm=r.mm,
-        liquidation_price=self._liquidation_price(pos.size, price, mmr, h.equity, h.mm, r.mm),
+        liquidation_price=liq,
     )
 
 
 @internal
-@pure
+@view
 def _liquidation_price(
-    size: int256,
+    ch: IClearinghouseView,
+    owner: address,
+    sub_id: uint256,
+    asset: address,
     price: uint256,
-    mmr: uint256,
-    equity: int256,
-    account_mm: uint256,
-    position_mm: uint256,
+    h: health.Health,
 ) -> uint256:
+    """
+    @dev Where `asset`'s price meets E = MM, a linear account's positions
+         on it and its collateral in it moving together (the contract's
+         notice has the formula).
+    """
+    size: int256 = 0
+    slope: uint256 = 0
+    moved_mm: uint256 = 0
+    mask: uint256 = staticcall ch.position_mask(owner, sub_id)
+    for m: uint256 in range(constants.MAX_MARKETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            p: markets.MarketParams = staticcall ch.market_params(m)
+            if p.asset == asset:
+                pos: markets.Position = staticcall ch.position(owner, sub_id, m)
+                rate: int256 = 0
+                index: int256 = 0
+                rate, index = staticcall ch.funding_now(m)
+                size += pos.size
+                slope += fp._abs(pos.size) * markets._margin_ratio(
+                    fp._abs(pos.size), p.mmr_base, p.mm_size_scalar, p.skew_scale
+                )
+                moved_mm += markets._risk(pos, p, price, index).mm
+        mask >>= 1
+    held: uint256 = 0
+    if asset != staticcall ch.quote_asset():
+        a: collateral.Asset = staticcall ch.asset_config(asset)
+        balance: int256 = staticcall ch.balance_of(owner, sub_id, asset)
+        if a.listed and balance > 0:
+            held = (
+                convert(balance, uint256)
+                * a.precision
+                * (constants.WAD - a.mm_haircut) // constants.WAD
+            )
+    return self._solve(size + convert(held, int256), slope, price, h.equity, h.mm - moved_mm)
+
+
+@internal
+@pure
+def _solve(
+    moving: int256, slope: uint256, price: uint256, equity: int256, rest_mm: uint256
+) -> uint256:
+    """
+    @dev p with E + moving * (p - P) = rest_mm + slope * p (WAD units:
+         `moving` in WAD base units, `slope` in WAD^2), rounded toward P;
+         0 if no positive p.
+    """
     wad: int256 = convert(constants.WAD, int256)
     # num in WAD^2 units, den in WAD units: p = num / den is WAD USD.
-    num: int256 = (
-        convert(account_mm, int256) - convert(position_mm, int256) - equity
-    ) * wad + size * convert(price, int256)
-    den: int256 = fp._floor_div(size * wad - convert(fp._abs(size) * mmr, int256), wad)
+    num: int256 = (convert(rest_mm, int256) - equity) * wad + moving * convert(price, int256)
+    den: int256 = fp._floor_div(moving * wad - convert(slope, int256), wad)
     if den == 0:
         return 0
     p: int256 = 0

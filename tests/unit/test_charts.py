@@ -75,14 +75,46 @@ def test_liquidation_price_by_hand_and_as_the_lens_computes_it():
     assert not scenarios.health_at(p, "WETH", expected).liquidatable
     assert scenarios.health_at(p, "WETH", expected - 1).liquidatable
     # ClearinghouseLens._liquidation_price (its Python mirror) says the same.
-    mmr = ETH_PERP.mmr_base
-    h = p.health()
-    assert perps.liquidation_price(LONG.size, 2_000 * E18, mmr, h.equity, h.mm, h.mm) == expected
+    assert scenarios.lens_liquidation_price(p, "WETH") == expected
 
 
 def test_liquidation_price_with_collateral_in_the_same_asset_by_hand():
     # 5,000 + 10 (p - 2,000) + 0.9 p = 0.5 p  =>  p = 15,000 / 10.4 = 1,442.307...
-    assert scenarios.liquidation_price(_portfolio(weth=E18), "WETH") == -(-150_000 * E18 // 104)
+    # (equity counts the WETH at 90 %, and it falls with the price.)
+    expected = -(-150_000 * E18 // 104)
+    p = _portfolio(weth=E18)
+    assert scenarios.liquidation_price(p, "WETH") == expected
+    assert scenarios.lens_liquidation_price(p, "WETH") == expected
+
+
+def brute_force_liquidation_price(account: acct.Account, asset: str, up: bool = False) -> int:
+    """The healthy price nearest the liquidation boundary, found by walking
+    from the current price (down for a long book, `up` for a short one) a
+    dollar at a time, then a tenth of that, and so on down to a wei (at
+    most 9 steps each): no formula, no bisection, only the model's health."""
+    price = account.prices[asset]
+    sign = 1 if up else -1
+
+    def under(x: int) -> bool:
+        return account.health({asset: x}).liquidatable
+
+    assert not under(price)
+    for step in (10**k for k in range(18, -1, -1)):
+        while price + sign * step > 0 and not under(price + sign * step):
+            price += sign * step
+    return price
+
+
+@pytest.mark.parametrize("weth", [0, E18, 5 * E18])
+def test_lens_and_search_agree_with_a_brute_force_walk(weth):
+    """Issue 23, point 7: the closed form the lens uses (collateral in the
+    same asset moving with its price) and the model's bisection, against a
+    walk down the price; the lens rounds toward the current price, so it
+    is at most a wei above the walk's price."""
+    p = _portfolio(weth=weth)
+    walked = brute_force_liquidation_price(p, "WETH")
+    assert scenarios.liquidation_price(p, "WETH") == walked
+    assert 0 <= scenarios.lens_liquidation_price(p, "WETH") - walked <= 1
 
 
 def test_no_liquidation_price_without_a_position_or_debt():
@@ -120,10 +152,7 @@ def test_model_account_and_position_liquidation_price():
     )
     p = model_account(view.balances, view.prices, view.positions, ASSETS, "USDC", {WETH: "WETH"})
     assert p == _portfolio()
-    price = scenarios.position_liquidation_price(
-        health, LONG.size, ETH_PERP, market.price, position.risk.mm
-    )
-    assert price == -(-30_000 * E18 // 19)
+    assert scenarios.lens_liquidation_price(p, "WETH") == -(-30_000 * E18 // 19)
 
 
 def _png(path: Path) -> bytes:

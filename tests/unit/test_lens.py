@@ -23,6 +23,17 @@ def account(clearinghouse, trader, usdc, fund):
     return make
 
 
+def _liquidated_below_a_dollar_above(clearinghouse, trader, feed, owner, row):
+    """A long's reported liquidation price: at it (cut to the feed's 8
+    decimals) the account is below MM; a dollar above, it is not."""
+    feed.set_answer(row.liquidation_price // 10**10 + 100_000_000, sender=owner)
+    h = clearinghouse.account_health(trader, 0)
+    assert h.equity >= h.mm
+    feed.set_answer(row.liquidation_price // 10**10, sender=owner)
+    h = clearinghouse.account_health(trader, 0)
+    assert h.equity < h.mm
+
+
 def test_long_liquidation_price(lens, clearinghouse, market, account, trader, weth_listed, owner):
     account(1_000, 3 * ETH)
     (row,) = lens.position_details(clearinghouse, trader, 0)
@@ -40,12 +51,7 @@ def test_long_liquidation_price(lens, clearinghouse, market, account, trader, we
         9_000 * E18,
     )
     # At that price the account is liquidatable; a dollar above, it is not.
-    weth_listed.feed.set_answer(row.liquidation_price // 10**10 + 100_000_000, sender=owner)
-    h = clearinghouse.account_health(trader, 0)
-    assert h.equity >= h.mm
-    weth_listed.feed.set_answer(row.liquidation_price // 10**10, sender=owner)
-    h = clearinghouse.account_health(trader, 0)
-    assert h.equity < h.mm
+    _liquidated_below_a_dollar_above(clearinghouse, trader, weth_listed.feed, owner, row)
 
 
 def test_short_liquidation_price(lens, clearinghouse, market, account, trader, weth_listed, owner):
@@ -56,6 +62,28 @@ def test_short_liquidation_price(lens, clearinghouse, market, account, trader, w
     weth_listed.feed.set_answer(-(-row.liquidation_price // 10**10), sender=owner)
     h = clearinghouse.account_health(trader, 0)
     assert h.equity < h.mm
+
+
+def test_a_long_backed_by_its_own_asset_moves_with_it(
+    lens, clearinghouse, market, account, trader, weth_listed, owner, fund
+):
+    """Issue 23, point 7: 2 WETH and 1,000 USDC behind a 3 ETH long. Equity
+    counts the WETH at 90 % (its MM haircut), and it falls with ETH:
+    E = 990.9865 + 5,400 = 6,390.9865, so
+    6,390.9865 + (3 + 1.8) (p - 3,000) = 3 p * 0.0500015
+    p = (14,400 - 6,390.9865) / (4.8 - 0.1500045) = 1,722.3700...
+    Holding the WETH fixed, as the lens did, gave (9,000 - 6,390.9865) /
+    2.8499955 = $915.44, where the account was long gone."""
+    fund(weth_listed.token, trader, 2 * ETH, clearinghouse)
+    clearinghouse.deposit(0, weth_listed.token, 2 * ETH, sender=trader)
+    account(1_000, 3 * ETH)
+    (row,) = lens.position_details(clearinghouse, trader, 0)
+    equity = 6_390_986_500 * 10**12
+    den = (48 * E18 // 10 * E18 - 3 * E18 * 50_001_500_000_000_000) // E18
+    assert row.liquidation_price == -(-(48 * E18 // 10 * P3000 - equity * E18) // den)
+    assert 1_722_37 * E18 // 100 < row.liquidation_price < 1_722_38 * E18 // 100
+    # At that price the account is liquidatable; a dollar above, it is not.
+    _liquidated_below_a_dollar_above(clearinghouse, trader, weth_listed.feed, owner, row)
 
 
 def test_an_overcollateralised_long_has_no_liquidation_price(
@@ -81,8 +109,9 @@ def test_rows_sum_to_account_health_and_match_the_model(
     for r in rows:
         p = perps.MarketParams(*clearinghouse.market_params(r.market_id))
         mmr = perps.margin_ratio(abs(r.size), p.mmr_base, p.mm_size_scalar, p.skew_scale)
+        # each market on its own asset, no collateral but USDC
         assert r.liquidation_price == perps.liquidation_price(
-            r.size, r.price, mmr, h.equity, h.mm, r.mm
+            r.size, abs(r.size) * mmr, r.price, h.equity, h.mm - r.mm
         )
 
 

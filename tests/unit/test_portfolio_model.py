@@ -45,6 +45,7 @@ from tests.portfolio_config import (
     USD,
     USDC,
 )
+from tests.unit.test_charts import brute_force_liquidation_price
 from xmargin.maths import account as acct
 from xmargin.maths import fixed_point, perps
 from xmargin.maths import portfolio as pm
@@ -357,3 +358,8 @@ def test_charts_and_liquidation_prices_follow_portfolio_margin():
     assert price == 30_000 * E18 * 10 // 11
     assert not margin.health({"WETH": price}).liquidatable
     assert margin.health({"WETH": price + 1}).liquidatable
+    # Issue 23, point 7: a walk up the price (no bisection) finds the same
+    # boundary, and the lens, whose closed form is linear, reports none.
+    assert brute_force_liquidation_price(margin, "WETH", up=True) == price
+    assert scenarios.lens_liquidation_price(margin, "WETH") == 0
+    assert scenarios.lens_liquidation_price(book, "WETH") == linear

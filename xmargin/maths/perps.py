@@ -260,13 +260,14 @@ def settle(
     return state, position, quote_delta
 
 
-def liquidation_price(
-    size: int, price: int, mmr: int, equity: int, account_mm: int, position_mm: int
-) -> int:
-    """`ClearinghouseLens._liquidation_price`: the price of one market at which
-    the account's equity meets its MM, all else held; 0 if none is positive."""
-    num = (account_mm - position_mm - equity) * WAD + size * price
-    den = floor_div(size * WAD - abs(size) * mmr, WAD)
+def liquidation_price(moving: int, slope: int, price: int, equity: int, rest_mm: int) -> int:
+    """`ClearinghouseLens._solve`: the price p of one asset with
+    E + moving * (p - P) = rest_mm + slope * p, rounded toward P (`moving`:
+    the WAD base units whose value moves with it, positions and haircut
+    collateral; `slope`: sum of |size| * MM ratio, WAD^2; `rest_mm`: the MM
+    of positions on other assets); 0 if no positive price does it."""
+    num = (rest_mm - equity) * WAD + moving * price
+    den = floor_div(moving * WAD - slope, WAD)
     if den == 0:
         return 0
     p = ceil_div(num, den) if den > 0 else floor_div(-num, -den)

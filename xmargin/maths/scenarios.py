@@ -10,10 +10,11 @@ price feeds both on chain).
 
 `liquidation_price` finds, under the same assumptions, the price at which
 the account's equity meets its maintenance margin, exactly by the model's
-integer maths. `position_liquidation_price` is the number the
-ClearinghouseLens reports for one position, which holds collateral fixed
-even in the same asset: the two agree (to rounding) when the account holds
-no collateral in the moved asset.
+integer maths, in either margin mode. `lens_liquidation_price` is the
+closed form the ClearinghouseLens reports for a linear account's positions
+on an asset (its positions on it and its collateral in it moving together):
+the two agree to rounding (tests/unit/test_charts.py checks both against a
+brute-force search of the price).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 from xmargin.maths import model, perps
 from xmargin.maths.account import Account, Exposure
+from xmargin.maths.fixed_point import WAD
 
 BPS = 10_000
 # The chart's default span (+-50 %) and how far it stretches to show a
@@ -79,15 +81,29 @@ def liquidation_price(account: Account, asset: str, max_price: int = model.MAX_P
     return hi if lo_under else lo
 
 
-def position_liquidation_price(
-    health: model.Health, size: int, p: perps.MarketParams, price: int, position_mm: int
-) -> int:
-    """`ClearinghouseLens._liquidation_price` of one position of `size` in
-    market `p` at `price`, whose MM is `position_mm`: the price of its market
-    at which the account's equity meets its MM, collateral and other markets
-    held, funding frozen (0: no positive price does it)."""
-    mmr = perps.margin_ratio(abs(size), p.mmr_base, p.mm_size_scalar, p.skew_scale)
-    return perps.liquidation_price(size, price, mmr, health.equity, health.mm, position_mm)
+def lens_liquidation_price(account: Account, asset: str) -> int:
+    """`ClearinghouseLens._liquidation_price` of a linear account's positions
+    on `asset`: the price of `asset` at which equity meets MM, every
+    position on it and the collateral held in it (less its MM haircut)
+    moving, other prices held, funding frozen (0: no positive price does
+    it). The lens reports 0 for a portfolio account; so does this."""
+    if account.margin is not None:
+        return 0
+    price = account.prices[asset]
+    h = account.health()
+    size = slope = moved_mm = 0
+    for e in account.markets_on(asset):
+        s = e.position.size
+        size += s
+        slope += abs(s) * perps.margin_ratio(
+            abs(s), e.params.mmr_base, e.params.mm_size_scalar, e.params.skew_scale
+        )
+        moved_mm += perps.risk(e.position, e.params, price, e.index).mm
+    held = 0
+    if asset != account.quote and account.balances.get(asset, 0) > 0:
+        a = account.assets[asset]
+        held = account.balances[asset] * a.precision * (WAD - a.mm_haircut) // WAD
+    return perps.liquidation_price(size + held, slope, price, h.equity, h.mm - moved_mm)
 
 
 @dataclass(frozen=True)

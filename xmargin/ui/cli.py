@@ -358,7 +358,7 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None, as_json: bool
             assets = s.engine.asset_params()
             liquidation: Mapping[int, tuple[int, int | None]]
             if view.portfolio is None:
-                liquidation = liquidation_prices(view, s.engine.lens, s.engine, s.block)
+                liquidation = liquidation_prices(view, s.engine.lens, s.engine, s.block, assets)
             else:
                 liquidation = _portfolio_liquidation_prices(s, view, assets)
             order = _order(s, owner, sub_id)
@@ -392,9 +392,7 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None, as_json: bool
         if view.positions:
             label = report.short_address(owner)
             out.print(report.positions_table("Positions", [view], [label], [liquidation]))
-            if view.portfolio is None:
-                _same_asset_note(out, s, view, assets)
-            else:
+            if view.portfolio is not None:
                 out.print(
                     "note: portfolio margin: IM and MM are the whole book's (table below); a "
                     "liquidation price moves every holding of the asset; the lens is linear (n/a)"
@@ -600,28 +598,6 @@ def _portfolio_liquidation_prices(
         by_symbol[e.market]: (scenarios.liquidation_price(p, e.asset) or 0, None)
         for e in p.exposures
     }
-
-
-def _same_asset_note(
-    out: Console, s: Session, view: AccountView, assets: Mapping[str, AssetParams]
-) -> None:
-    """Explains the lens's liquidation price of a market whose asset the
-    account also holds as collateral: the lens holds that collateral fixed,
-    the chart moves it with the price."""
-    from xmargin.chain.engine import account_of
-    from xmargin.maths import scenarios
-    from xmargin.ui.report import usd
-
-    p = account_of(s.engine, view, assets)
-    for asset in dict.fromkeys(e.asset for e in p.exposures):
-        if not p.holds(asset):
-            continue
-        price = scenarios.liquidation_price(p, asset)
-        moving = f"${usd(price)}" if price is not None else "no price"
-        out.print(
-            f"note: the lens's liquidation price holds the {asset} collateral at today's price; "
-            f"with it moving too, {moving} of {asset} liquidates the account (`xmargin chart`)"
-        )
 
 
 @main.command()
