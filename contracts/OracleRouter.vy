@@ -26,6 +26,11 @@
           stale, never taken as new;
         - an optional second feed that is itself invalid, or deviates from the
           primary by more than the configured fraction.
+        Implied volatility for options (issue 23) comes the same way: one
+        AggregatorV3-shaped feed per underlying and expiry (`set_vol_feed`),
+        its answer an annualised volatility (0.8 = 80 %), read by `vol`
+        with every check above but the second feed, each with a `vol`
+        reason, inside the owner's bounds.
 @custom:security Owner-only configuration, two-step ownership (snekmate).
                  The router holds no tokens.
 """
@@ -97,6 +102,17 @@ event FeedRemoved:
     asset: indexed(address)
 
 
+event VolFeedSet:
+    asset: indexed(address)
+    expiry: indexed(uint256)
+    aggregator: address
+    heartbeat: uint256
+    decimals: uint256
+    phase: uint256
+    min_vol: uint256
+    max_vol: uint256
+
+
 event FeedConfirmed:
     asset: indexed(address)
     # The phases (`roundId >> 64`) now accepted, primary and second feed.
@@ -117,6 +133,18 @@ event FeedConfirmed:
 primary_word: HashMap[address, uint256]
 second_word: HashMap[address, uint256]
 bounds_word: HashMap[address, uint256]
+# Implied-volatility feeds, by underlying and expiry (unix seconds): a feed
+# word as the primary's (with its confirmed phase in bits 186-201), and
+# the bounds on the annualised volatility (WAD) as a bounds word.
+vol_word: HashMap[address, HashMap[uint256, uint256]]
+vol_bounds_word: HashMap[address, HashMap[uint256, uint256]]
+
+# Largest volatility bound the owner may set: 1,000 % a year.
+MAX_VOL: constant(uint256) = 10 * 10**18
+# Which feed a read is of: its reasons differ.
+PRIMARY: constant(uint256) = 0
+SECOND: constant(uint256) = 1
+VOL: constant(uint256) = 2
 
 HEARTBEAT_SHIFT: constant(uint256) = 160
 DECIMALS_SHIFT: constant(uint256) = 180
@@ -176,6 +204,49 @@ def price_time(asset: address) -> (uint256, uint256):
             `updatedAt` (seconds).
     """
     return self._price(asset)
+
+
+@external
+@view
+def vol(asset: address, expiry: uint256) -> uint256:
+    """
+    @notice The checked implied volatility of `asset` for options expiring
+            at `expiry`, annualised, in WAD (0.8e18 is 80 %).
+    @dev Reverts with an `xm.oracle: vol ...` reason (or `no vol feed`)
+         when any check fails: stale, incomplete or future round, answer
+         <= 0 or outside the owner's bounds, changed decimals or phase, a
+         feed call that fails.
+    @param asset The underlying token.
+    @param expiry The options' expiry (unix seconds).
+    @return The volatility, WAD per year.
+    """
+    word: uint256 = self.vol_word[asset][expiry]
+    assert word != 0, errors.NO_VOL_FEED
+    bounds: uint256 = self.vol_bounds_word[asset][expiry]
+    return self._read(
+        self._unpack_feed(word),
+        (word >> PHASE_SHIFT) & PHASE_MASK,
+        bounds & BOUND_MASK,
+        bounds >> 128,
+        VOL,
+    )[0]
+
+
+@external
+@view
+def vol_feed(asset: address, expiry: uint256) -> (Feed, uint256, uint256):
+    """
+    @notice The implied-volatility feed of `asset` at `expiry` (zeroes when none).
+    @param asset The underlying token.
+    @param expiry The options' expiry (unix seconds).
+    @return The feed (with its confirmed phase) and the exclusive bounds
+            on the volatility (WAD).
+    """
+    word: uint256 = self.vol_word[asset][expiry]
+    feed: Feed = self._unpack_feed(word)
+    feed.phase = (word >> PHASE_SHIFT) & PHASE_MASK
+    bounds: uint256 = self.vol_bounds_word[asset][expiry]
+    return feed, bounds & BOUND_MASK, bounds >> 128
 
 
 @external
@@ -341,6 +412,76 @@ def confirm_feed(asset: address):
 
 
 @external
+def set_vol_feed(
+    asset: address,
+    expiry: uint256,
+    aggregator: address,
+    heartbeat: uint256,
+    min_vol: uint256,
+    max_vol: uint256,
+):
+    """
+    @notice Sets (or replaces, which also confirms the phase it answers in)
+            the implied-volatility feed of `asset` for options expiring at
+            `expiry`, and the bounds its answer must stay inside.
+    @dev The asset must have a price feed. The feed's decimals and phase
+         are read now, and its current answer must pass every check.
+    @param asset The underlying token.
+    @param expiry The options' expiry (unix seconds, in the future).
+    @param aggregator The AggregatorV3-shaped feed of annualised volatility.
+    @param heartbeat Seconds after which an answer is stale (1 .. 7 days).
+    @param min_vol Exclusive lower bound on the volatility, WAD (> 0).
+    @param max_vol Exclusive upper bound, WAD (above min_vol, at most 10e18).
+    """
+    ownable._check_owner()
+    assert self.primary_word[asset] != 0, errors.NO_FEED
+    assert expiry > block.timestamp, errors.EXPIRY_PAST
+    assert min_vol > 0, errors.MIN_VOL_ZERO
+    assert max_vol > min_vol and max_vol <= MAX_VOL, errors.MAX_VOL_RANGE
+    word: uint256 = 0
+    decimals: uint256 = 0
+    word, decimals = self._feed_word(aggregator, heartbeat)
+    phase: uint256 = self._phase(aggregator)
+    self.vol_word[asset][expiry] = word | (phase << PHASE_SHIFT)
+    self.vol_bounds_word[asset][expiry] = min_vol | (max_vol << 128)
+    log VolFeedSet(
+        asset=asset,
+        expiry=expiry,
+        aggregator=aggregator,
+        heartbeat=heartbeat,
+        decimals=decimals,
+        phase=phase,
+        min_vol=min_vol,
+        max_vol=max_vol,
+    )
+    self._read(self._unpack_feed(word), phase, min_vol, max_vol, VOL)
+
+
+@external
+def remove_vol_feed(asset: address, expiry: uint256):
+    """
+    @notice Removes the implied-volatility feed of `asset` at `expiry`;
+            `vol(asset, expiry)` reverts afterwards.
+    @param asset The underlying token.
+    @param expiry The options' expiry.
+    """
+    ownable._check_owner()
+    assert self.vol_word[asset][expiry] != 0, errors.NO_VOL_FEED
+    self.vol_word[asset][expiry] = 0
+    self.vol_bounds_word[asset][expiry] = 0
+    log VolFeedSet(
+        asset=asset,
+        expiry=expiry,
+        aggregator=empty(address),
+        heartbeat=0,
+        decimals=0,
+        phase=0,
+        min_vol=0,
+        max_vol=0,
+    )
+
+
+@external
 def remove_feed(asset: address):
     """
     @notice Removes every feed of `asset`; `price(asset)` reverts afterwards.
@@ -425,12 +566,12 @@ def _unpack_feed(word: uint256) -> Feed:
 @internal
 @view
 def _read(
-    feed: Feed, phase: uint256, min_price: uint256, max_price: uint256, second: bool
+    feed: Feed, phase: uint256, min_price: uint256, max_price: uint256, which: uint256
 ) -> (uint256, uint256):
     """
-    @dev Reads one feed and applies every per-feed check. `second` only
-         picks the reasons (the primary's or the second feed's). Returns
-         the WAD price and the round's `updatedAt`.
+    @dev Reads one feed and applies every per-feed check. `which` only
+         picks the reasons (PRIMARY, SECOND or VOL). Returns the WAD answer
+         and the round's `updatedAt`.
     """
     # Gas-capped calls that cannot revert this read with the feed's own
     # data: a feed that reverts, burns gas or answers in another shape is
@@ -446,7 +587,9 @@ def _read(
         revert_on_failure=False,
     )
     if not ok or len(data) != 160:
-        self._fail(second, errors.FEED_CALL_FAILED, errors.SECOND_CALL_FAILED)
+        self._fail(
+            which, errors.FEED_CALL_FAILED, errors.SECOND_CALL_FAILED, errors.VOL_CALL_FAILED
+        )
     # Round ids decoded as uint256: an out-of-range uint80 must not make
     # the decoder revert without a reason.
     round_id: uint256 = 0
@@ -469,35 +612,54 @@ def _read(
         revert_on_failure=False,
     )
     if not ok or len(decimals) != 32 or convert(decimals, uint256) != feed.decimals:
-        self._fail(second, errors.FEED_DECIMALS_CHANGED, errors.SECOND_DECIMALS_CHANGED)
+        self._fail(
+            which,
+            errors.FEED_DECIMALS_CHANGED,
+            errors.SECOND_DECIMALS_CHANGED,
+            errors.VOL_DECIMALS_CHANGED,
+        )
     # A round from another phase comes from an aggregator nobody confirmed.
     if round_id >> 64 != phase:
-        self._fail(second, errors.FEED_PHASE_CHANGED, errors.SECOND_PHASE_CHANGED)
+        self._fail(
+            which, errors.FEED_PHASE_CHANGED, errors.SECOND_PHASE_CHANGED, errors.VOL_PHASE_CHANGED
+        )
     if answer <= 0:
-        self._fail(second, errors.PRICE_NOT_POSITIVE, errors.SECOND_NOT_POSITIVE)
+        self._fail(
+            which, errors.PRICE_NOT_POSITIVE, errors.SECOND_NOT_POSITIVE, errors.VOL_NOT_POSITIVE
+        )
     if updated_at == 0 or answered_in_round < round_id:
-        self._fail(second, errors.PRICE_INCOMPLETE, errors.SECOND_INCOMPLETE)
+        self._fail(which, errors.PRICE_INCOMPLETE, errors.SECOND_INCOMPLETE, errors.VOL_INCOMPLETE)
     if updated_at > block.timestamp:
-        self._fail(second, errors.PRICE_FROM_FUTURE, errors.SECOND_FROM_FUTURE)
+        self._fail(
+            which, errors.PRICE_FROM_FUTURE, errors.SECOND_FROM_FUTURE, errors.VOL_FROM_FUTURE
+        )
     if block.timestamp - updated_at > feed.heartbeat:
-        self._fail(second, errors.PRICE_STALE, errors.SECOND_STALE)
+        self._fail(which, errors.PRICE_STALE, errors.SECOND_STALE, errors.VOL_STALE)
     a: uint256 = convert(answer, uint256)
     # Bounding the raw answer first keeps `a * scale` <= 1e36 * 1e18: no
     # overflow, so the product needs no further check.
-    assert a <= constants.MAX_PRICE, errors.PRICE_OUT_OF_BOUNDS
-    p: uint256 = unsafe_mul(a, feed.scale)
-    assert p > min_price and p < max_price, errors.PRICE_OUT_OF_BOUNDS
+    p: uint256 = 0
+    if a <= constants.MAX_PRICE:
+        p = unsafe_mul(a, feed.scale)
+    if p <= min_price or p >= max_price:
+        self._fail(
+            which, errors.PRICE_OUT_OF_BOUNDS, errors.PRICE_OUT_OF_BOUNDS, errors.VOL_OUT_OF_BOUNDS
+        )
     return p, updated_at
 
 
 @internal
 @pure
-def _fail(second: bool, primary_reason: String[32], second_reason: String[32]):
+def _fail(
+    which: uint256, primary_reason: String[32], second_reason: String[32], vol_reason: String[32]
+):
     """
-    @dev Reverts with the primary feed's or the second feed's reason.
+    @dev Reverts with the primary feed's, the second feed's or a vol feed's reason.
     """
-    if second:
+    if which == SECOND:
         raise second_reason
+    if which == VOL:
+        raise vol_reason
     raise primary_reason
 
 
@@ -513,7 +675,7 @@ def _price(asset: address) -> (uint256, uint256):
     p: uint256 = 0
     published: uint256 = 0
     p, published = self._read(
-        self._unpack_feed(word), (word >> PHASE_SHIFT) & PHASE_MASK, min_price, max_price, False
+        self._unpack_feed(word), (word >> PHASE_SHIFT) & PHASE_MASK, min_price, max_price, PRIMARY
     )
     if word & HAS_SECOND_BIT != 0:
         second: uint256 = self.second_word[asset]
@@ -522,7 +684,7 @@ def _price(asset: address) -> (uint256, uint256):
             (word >> SECOND_PHASE_SHIFT) & PHASE_MASK,
             min_price,
             max_price,
-            True,
+            SECOND,
         )[0]
         diff: uint256 = max(p, s) - min(p, s)
         # |s - p| / p <= max_deviation, compared exactly without division.

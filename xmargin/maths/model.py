@@ -197,30 +197,58 @@ def has_liabilities(balances: Mapping[str, int], quote: str) -> bool:
     return balances.get(quote, 0) < 0
 
 
+# Each check's reason for the primary feed, the second feed and a vol feed.
+_REASONS: dict[str, tuple[str, str, str]] = {
+    "decimals": (
+        errors.FEED_DECIMALS_CHANGED,
+        errors.SECOND_DECIMALS_CHANGED,
+        errors.VOL_DECIMALS_CHANGED,
+    ),
+    "phase": (errors.FEED_PHASE_CHANGED, errors.SECOND_PHASE_CHANGED, errors.VOL_PHASE_CHANGED),
+    "positive": (errors.PRICE_NOT_POSITIVE, errors.SECOND_NOT_POSITIVE, errors.VOL_NOT_POSITIVE),
+    "incomplete": (errors.PRICE_INCOMPLETE, errors.SECOND_INCOMPLETE, errors.VOL_INCOMPLETE),
+    "future": (errors.PRICE_FROM_FUTURE, errors.SECOND_FROM_FUTURE, errors.VOL_FROM_FUTURE),
+    "stale": (errors.PRICE_STALE, errors.SECOND_STALE, errors.VOL_STALE),
+    "bounds": (errors.PRICE_OUT_OF_BOUNDS, errors.PRICE_OUT_OF_BOUNDS, errors.VOL_OUT_OF_BOUNDS),
+}
+PRIMARY, SECOND, VOL = 0, 1, 2
+
+
 def normalise_price(
     rnd: Round, feed: FeedParams, bounds: PriceBounds, now: int, second: bool = False
 ) -> int:
     """The WAD price the OracleRouter returns for one feed's round, or PriceError
     with the router's exact revert reason (the second feed's when `second`)."""
+    return normalise_answer(rnd, feed, bounds, now, SECOND if second else PRIMARY)
+
+
+def normalise_answer(
+    rnd: Round, feed: FeedParams, bounds: PriceBounds, now: int, which: int
+) -> int:
+    """`OracleRouter._read`: one feed's round as a WAD answer (a price, or an
+    annualised volatility for `which` = VOL: `OracleRouter.vol`), or
+    PriceError with the reason of that kind of feed."""
+
+    def fail(check: str) -> PriceError:
+        return PriceError(_REASONS[check][which])
+
     if not 0 <= feed.decimals <= MAX_DECIMALS:
         raise ValueError(f"feed decimals {feed.decimals} outside 0..{MAX_DECIMALS}")
     if rnd.decimals is not None and rnd.decimals != feed.decimals:
-        raise PriceError(errors.SECOND_DECIMALS_CHANGED if second else errors.FEED_DECIMALS_CHANGED)
+        raise fail("decimals")
     if rnd.round_id >> 64 != feed.phase:
-        raise PriceError(errors.SECOND_PHASE_CHANGED if second else errors.FEED_PHASE_CHANGED)
+        raise fail("phase")
     if rnd.answer <= 0:
-        raise PriceError(errors.SECOND_NOT_POSITIVE if second else errors.PRICE_NOT_POSITIVE)
+        raise fail("positive")
     if rnd.updated_at == 0 or rnd.answered_in_round < rnd.round_id:
-        raise PriceError(errors.SECOND_INCOMPLETE if second else errors.PRICE_INCOMPLETE)
+        raise fail("incomplete")
     if rnd.updated_at > now:
-        raise PriceError(errors.SECOND_FROM_FUTURE if second else errors.PRICE_FROM_FUTURE)
+        raise fail("future")
     if now - rnd.updated_at > feed.heartbeat:
-        raise PriceError(errors.SECOND_STALE if second else errors.PRICE_STALE)
-    if rnd.answer > MAX_PRICE:
-        raise PriceError(errors.PRICE_OUT_OF_BOUNDS)
-    p = rnd.answer * precision(feed.decimals)
+        raise fail("stale")
+    p = rnd.answer * precision(feed.decimals) if rnd.answer <= MAX_PRICE else 0
     if not bounds.min_price < p < bounds.max_price:
-        raise PriceError(errors.PRICE_OUT_OF_BOUNDS)
+        raise fail("bounds")
     return p
 
 
