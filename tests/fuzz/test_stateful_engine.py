@@ -317,6 +317,96 @@ def test_scenario_a_third_party_sells_the_collateral_a_crash_left(machine):
     assert seen["collateral liquidation"] == 1
 
 
+def test_scenario_the_keeper_writes_off_a_debt_only_dead_collateral_backs(machine):
+    """Liquidation path coverage (issue 22, point 4): as in the scenario
+    above, trader/0 is left with quote debt its 2 WETH cover; then WETH is
+    frozen to worthless and its feed's decimals move, so nobody can sell
+    it, and the keeper's pass writes the debt off (`settle_bad_debt`:
+    the WETH to the insurance account, the deficit through the
+    waterfall), every step predicted by the model. The fourth long run
+    reached the keeper's write-off not once in 38,554 steps."""
+    seen = replay(
+        machine,
+        (
+            "crash",
+            {
+                "actor": 0,
+                "market": 0,
+                "short": False,
+                "pct": 90,
+                "drop": 1_000,
+                "by_keeper": False,
+                "part": 1_100,
+                "then": "write-off",
+            },
+        ),
+    )
+    assert seen["asset frozen to worthless"] == seen["feed turned hostile: decimals"] == 1
+    assert seen["keeper bad-debt settlement"] == 1
+
+
+def test_regression_seized_collateral_is_not_a_round_trips_gain(machine):
+    """Found by the fourth long run on titanoboa (38,554 steps, both
+    workers): the stranger, a third party to every actor, held WETH it had
+    seized in collateral liquidations (more often since `crash` sets those
+    up); its order round trip around a 0.5 % ETH round (attack 1) was
+    measured by its equity, which the WETH moved ($35.23 on 2.3 WETH). The
+    gain is now what its quote balance gained, where a closed round
+    trip's PnL, fees and funding are booked. Here the stranger seizes WETH
+    as in the scenario above, then trades ahead of an upward round."""
+    seen = replay(
+        machine,
+        (
+            "crash",
+            {
+                "actor": 0,
+                "market": 0,
+                "short": False,
+                "pct": 90,
+                "drop": 1_000,
+                "by_keeper": False,
+                "part": 1_100,
+                "then": "collateral",
+            },
+        ),
+        ("order_ahead_of_a_round", {"market": 0, "long": False, "up": True}),
+    )
+    assert seen["collateral liquidation"] == 1
+    assert seen["attack 1: round trip around a round"] == 1
+
+
+def test_regression_a_sandwich_with_the_capacity_off_gains_the_skew_it_moved(machine):
+    """Found by the outside review of issue 22: the owner sets ETH's fees
+    to 0 (within bounds), which turns the liquidation capacity off (its
+    cap would be 0: docs/orders.md, known limits); a levered long falls
+    11 % and the stranger sandwiches its liquidation, earning $429 more
+    than the plain liquidation's reward. Invariant 12 holds the capped
+    case to the plain reward; uncapped, the sandwich earns at most
+    |x| * price * L / skew_scale more (the premium of the skew the
+    liquidation moved, at the sandwich's size), which this pins."""
+    seen = replay(
+        machine,
+        (
+            "set_market_params",
+            {
+                "market": 0,
+                "mmr_pct": 5,
+                "im_extra_pct": 5,
+                "scalar": 2 * E18,
+                "fee_bp": 0,
+                "skew_ratio": 0,
+                "bad": None,
+            },
+        ),
+        ("lever_up_a", {"actor": 0, "market": 0, "short": False, "pct": 100}),
+        ("oracle_a", {"kind": "drift", "market": 0, "bps": -400}),
+        ("oracle_a", {"kind": "drift", "market": 0, "bps": -400}),
+        ("oracle_a", {"kind": "drift", "market": 0, "bps": -300}),
+        ("sandwich_liquidation", {"actor": 0, "market": 0, "pct": 100}),
+    )
+    assert seen["sandwich, capacity off: within the skew it moved"] == 1
+
+
 def test_regression_a_liquidation_growing_the_skew_leaves_the_pool_its_premium(machine):
     """Found by the second 100,000-step run on titanoboa (both workers, the
     second replaying the first's saved example), shrunk by hand from 90
