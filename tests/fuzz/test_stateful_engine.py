@@ -287,6 +287,25 @@ def test_scenario_dust_accounts_are_liquidated_like_any_other(machine):
     assert seen["keeper liquidation"] == 1
 
 
+def _trader_crash(then: str) -> tuple[str, dict]:
+    """trader/0 (USDC and 2 WETH) levered into an ETH long at 90 % of its
+    room, ETH down 10 %, a third party's liquidation as large as the engine
+    allows, then `then` (the crash rule's follow-through)."""
+    return (
+        "crash",
+        {
+            "actor": 0,
+            "market": 0,
+            "short": False,
+            "pct": 90,
+            "drop": 1_000,
+            "by_keeper": False,
+            "part": 1_100,
+            "then": then,
+        },
+    )
+
+
 def test_scenario_a_third_party_sells_the_collateral_a_crash_left(machine):
     """Liquidation path coverage (issue 22, point 4): trader/0 (USDC and 2
     WETH) levers into an ETH long, ETH falls 10 %, a third party
@@ -298,19 +317,7 @@ def test_scenario_a_third_party_sells_the_collateral_a_crash_left(machine):
     and not at all in 20,626 before the crash rule set it up."""
     seen = replay(
         machine,
-        (
-            "crash",
-            {
-                "actor": 0,
-                "market": 0,
-                "short": False,
-                "pct": 90,
-                "drop": 1_000,
-                "by_keeper": False,
-                "part": 1_100,
-                "then": "collateral",
-            },
-        ),
+        _trader_crash("collateral"),
     )
     assert seen["liquidation"] == 1
     assert seen["collateral fell below its debt"] == 1
@@ -327,19 +334,7 @@ def test_scenario_the_keeper_writes_off_a_debt_only_dead_collateral_backs(machin
     reached the keeper's write-off not once in 38,554 steps."""
     seen = replay(
         machine,
-        (
-            "crash",
-            {
-                "actor": 0,
-                "market": 0,
-                "short": False,
-                "pct": 90,
-                "drop": 1_000,
-                "by_keeper": False,
-                "part": 1_100,
-                "then": "write-off",
-            },
-        ),
+        _trader_crash("write-off"),
     )
     assert seen["asset frozen to worthless"] == seen["feed turned hostile: decimals"] == 1
     assert seen["keeper bad-debt settlement"] == 1
@@ -356,19 +351,7 @@ def test_regression_seized_collateral_is_not_a_round_trips_gain(machine):
     as in the scenario above, then trades ahead of an upward round."""
     seen = replay(
         machine,
-        (
-            "crash",
-            {
-                "actor": 0,
-                "market": 0,
-                "short": False,
-                "pct": 90,
-                "drop": 1_000,
-                "by_keeper": False,
-                "part": 1_100,
-                "then": "collateral",
-            },
-        ),
+        _trader_crash("collateral"),
         ("order_ahead_of_a_round", {"market": 0, "long": False, "up": True}),
     )
     assert seen["collateral liquidation"] == 1
