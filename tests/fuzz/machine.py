@@ -947,15 +947,24 @@ class EngineMachine(RuleBasedStateMachine):
         by_keeper=st.booleans(),
         part=st.sampled_from([1_100, 500, 100]),
         then=st.sampled_from(
-            ["nothing", "collateral", "collateral, keeper", "adl", "keeper", "write-off"]
+            [
+                "nothing",
+                "collateral",
+                "collateral, keeper",
+                "adl",
+                "keeper",
+                "close and sell",
+                "write-off",
+            ]
         ),
     )
     def crash(self, actor, market, short, pct, drop, by_keeper, part, then="nothing"):
         """A levered position, the price moving `drop` basis points against
         it, then a liquidation: a third party's (`part` per mille) or the
         keeper's pass; `then` what a crash leaves: a third party sells the
-        collateral of an account left with debt and no position (after
-        its owner closes what the liquidation left: `_sell_what_is_left`),
+        collateral of an account left with debt and no position (as it is,
+        or once its owner closes what the liquidation left: "close and
+        sell", `_sell_what_is_left`),
         writes off such a debt once its collateral is dead
         (`_write_off_what_is_left`), ADLs a
         winner the move took past the profit cap, or the keeper passes
@@ -980,6 +989,9 @@ class EngineMachine(RuleBasedStateMachine):
             self._liquidate(0, target, market, part)
         COVERAGE["crash"] += 1
         if then.startswith("collateral"):
+            # WETH, the collateral the traders hold, or WBTC
+            self.liquidate_collateral(2, target, 1 + actor % 2, 1_000)
+        if then == "close and sell":
             self._sell_what_is_left(actor % len(self.actors))
         if then == "write-off":
             self._write_off_what_is_left(actor % len(self.actors))
@@ -1227,6 +1239,7 @@ class EngineMachine(RuleBasedStateMachine):
             if line["event"] in ("skip_collateral", "capacity_wait")
         }
         now = self.chain.blocks.head.timestamp
+        self._check_why_left_alone(now)
         for who, sub in self.exposed:
             if (str(who), sub) in left_alone | unreadable:
                 continue
@@ -1253,6 +1266,44 @@ class EngineMachine(RuleBasedStateMachine):
                     continue
                 reason = self.w.adl_reason(self._third(who), who, sub, m, 2**96, then)
                 assert reason is not None, f"the keeper left {who}/{sub} to ADL in market {m}"
+
+    def _check_why_left_alone(self, now: int) -> None:
+        """The keeper's reasons for leaving a liquidatable account, checked
+        against the model rather than taken on its word (the outside review
+        of issue 22): `capacity_wait` only when the liquidation windows of
+        the markets it could close are used up (every open market in linear
+        margin, the first in the engine's order in portfolio margin);
+        `skip_collateral` only for no debt, an empty wallet, no collateral
+        whose price can be read, or a repayment worth no collateral unit."""
+        w = self.w
+        wallet = self.usdc.balanceOf(self.keeper_acct)  # it only falls in a pass
+        for line in self.keeper_lines:
+            if line["event"] not in ("capacity_wait", "skip_collateral"):
+                continue
+            key = (line["owner"], line["sub_id"])
+            if line["event"] == "capacity_wait":
+                markets = w.open_markets(*key)
+                if key in w.portfolio:
+                    markets = self._portfolio_order(*key, markets)[:1]
+                # (unless a window ran out while the pass went on)
+                rolled = any(now >= w.windows[m][0] + w.capacity.window for m in markets)
+                assert markets, line
+                assert rolled or all(w.capacity_left(m, now) == 0 for m in markets), line
+                COVERAGE["keeper waited for a used-up window (checked)"] += 1
+            elif line["event"] == "skip_collateral":
+                why = line["why"]
+                debt = -w.balances[key][w.quote]
+                priced = [a for a in w.held(*key) if w.price_error(w.asset_feed(a), now) is None]
+                if why == "no debt":
+                    assert debt <= 0, line
+                elif why == "empty wallet":
+                    assert wallet == 0, line
+                elif why == "no collateral":
+                    assert not priced, line
+                else:
+                    assert why == "repayment worth less than one collateral unit", line
+                    assert debt > 0, line
+                COVERAGE[f"keeper skipped a collateral sale: {why} (checked)"] += 1
 
     @rule(actor=st.integers(0, 3), market=st.integers(0, 1), delta=sizes, tight=st.booleans())
     def order_round(self, actor, market, delta, tight):

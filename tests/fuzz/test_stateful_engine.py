@@ -317,7 +317,7 @@ def test_scenario_a_third_party_sells_the_collateral_a_crash_left(machine):
     and not at all in 20,626 before the crash rule set it up."""
     seen = replay(
         machine,
-        _trader_crash("collateral"),
+        _trader_crash("close and sell"),
     )
     assert seen["liquidation"] == 1
     assert seen["collateral fell below its debt"] == 1
@@ -351,7 +351,7 @@ def test_regression_seized_collateral_is_not_a_round_trips_gain(machine):
     as in the scenario above, then trades ahead of an upward round."""
     seen = replay(
         machine,
-        _trader_crash("collateral"),
+        _trader_crash("close and sell"),
         ("order_ahead_of_a_round", {"market": 0, "long": False, "up": True}),
     )
     assert seen["collateral liquidation"] == 1
