@@ -340,6 +340,66 @@ def test_scenario_the_keeper_writes_off_a_debt_only_dead_collateral_backs(machin
     assert seen["keeper bad-debt settlement"] == 1
 
 
+def test_regression_an_adl_winner_by_a_seconds_funding_waits_for_the_next_pass(machine):
+    """Found by the fifth long run on titanoboa (18,651 steps; hypothesis
+    shrank it to these 19): hedger/0, in portfolio mode, levers into a BTC
+    long, BTC falls 22 % and the keeper liquidates 0.5 BTC of it (the
+    window's capacity) and waits for the rest. hedger/1's short has the
+    market past its profit cap, but the long holds the skew, so ADL may
+    only take the long. At the keeper's block the long, just marked to the
+    oracle, owed and was owed nothing: not in profit, so not a winner. A
+    second later the funding owed to it made it one by 9e-8 USD, and the
+    invariant, read at the next block's time, said the keeper had left a
+    winner. It now leaves to the next pass a winner that was not one at
+    the keeper's block."""
+    seen = replay(
+        machine,
+        ("set_margin_mode", {"actor": 0, "portfolio": False}),
+        ("deposit", {"actor": 1, "asset": 3, "frac": 1199}),
+        ("keeper_settles_orders", {}),
+        ("token_turns_hostile", {"how": "blocks the engine"}),
+        ("set_margin_mode_b", {"actor": 2, "portfolio": True}),
+        ("lever_up_b", {"actor": 3, "market": 1, "pct": 96, "short": True}),
+        ("self_liquidate", {"actor": 11, "market": 0, "part": 1100, "who": 3}),
+        (
+            "crash",
+            {
+                "actor": 3,
+                "by_keeper": False,
+                "drop": 1434,
+                "market": 1,
+                "part": 100,
+                "pct": 72,
+                "short": False,
+                "then": "collateral, keeper",
+            },
+        ),
+        ("keeper_settles_orders", {}),
+        ("dust_spam", {"cents": 1791, "market": 0, "pct": 92, "short": True, "slot": 0}),
+        ("token_turns_hostile", {"how": "rebases up"}),
+        ("deposit", {"actor": 1, "asset": 2, "frac": 168}),
+        ("self_liquidate", {"actor": 10, "market": 0, "part": 1100, "who": 3}),
+        ("oracle_a", {"bps": 282, "kind": "restore", "market": 0}),
+        ("oracle_a", {"bps": -193, "kind": "gap", "market": 0}),
+        ("set_margin_mode", {"actor": 1, "portfolio": True}),
+        ("lever_up_a", {"actor": 0, "market": 0, "pct": 71, "short": False}),
+        (
+            "crash",
+            {
+                "actor": 2,
+                "by_keeper": True,
+                "drop": 2192,
+                "market": 1,
+                "part": 1100,
+                "pct": 98,
+                "short": False,
+                "then": "keeper",
+            },
+        ),
+    )
+    assert seen["ADL winner by a second's funding left to the next pass"] >= 1
+
+
 def test_regression_seized_collateral_is_not_a_round_trips_gain(machine):
     """Found by the fourth long run on titanoboa (38,554 steps, both
     workers): the stranger, a third party to every actor, held WETH it had

@@ -50,3 +50,21 @@ def test_a_long_at_3300_against_its_caps():
     free = pm.pool_state(CASH, [t], [None], E18 // 10, 0)
     assert free.min_value == 0
     assert pm.withdrawable(free, 10**12) == 93_729_985_000
+
+
+# ---------------------------------------------------------------- ADL rank
+
+
+def test_adl_rank_by_hand():
+    """2 ETH long entered at $2,000, now $2,500, no funding, equity $5,000:
+    profit ratio 1,000 / 4,000 = 0.25, leverage 5,000 / 5,000 = 1."""
+    from xmargin.maths.perps import Position
+
+    pos = Position(size=2 * E18, entry_price=2_000 * E18, funding_index=0)
+    assert pm.adl_rank(pos, 2_500 * E18, 0, 5_000 * E18, skew=E18) == E18 // 4
+    # Leverage 2 doubles it; no equity left ranks first.
+    assert pm.adl_rank(pos, 2_500 * E18, 0, 2_500 * E18, skew=E18) == E18 // 2
+    assert pm.adl_rank(pos, 2_500 * E18, 0, 0, skew=E18) == 2**256 - 1
+    # Not on the skew's side, or not in profit: the engine would not take it.
+    assert pm.adl_rank(pos, 2_500 * E18, 0, 5_000 * E18, skew=-E18) == 0
+    assert pm.adl_rank(pos, 2_000 * E18, 0, 5_000 * E18, skew=E18) == 0
