@@ -271,6 +271,10 @@ class EngineMachine(RuleBasedStateMachine):
             return errors.INSUFFICIENT_BALANCE
         return self.w.im_failure_after(who, sub, now, change)
 
+    def _token(self, address):
+        """The listed token (USDC, WETH or WBTC) at `address`."""
+        return next(t for t in self.tokens if str(t.address) == str(address))
+
     def _asset(self, i: int):
         return self.unlisted if i == len(self.tokens) else self.tokens[i]
 
@@ -1109,7 +1113,7 @@ class EngineMachine(RuleBasedStateMachine):
         who, sub = left[pick % len(left)]
         held = [a for a in self.w.priced(who, sub) if a != self.w.quote]
         asset = held[pick % len(held)]
-        index = next(i for i, t in enumerate(self.tokens) if str(t.address) == str(asset))
+        index = self.tokens.index(self._token(asset))
         if asset not in self.w.frozen:
             self.freeze_or_unfreeze(index, "owner")
         m = self.w.asset_feed(asset)
@@ -1159,8 +1163,7 @@ class EngineMachine(RuleBasedStateMachine):
             else:
                 self.move_price("drift", m, -100 * drop)
                 COVERAGE["collateral fell below its debt"] += 1
-        token = next(t for t in self.tokens if str(t.address) == str(asset))
-        self._sell(self._third(who), who, sub, token, 1_000)
+        self._sell(self._third(who), who, sub, self._token(asset), 1_000)
 
     @rule(actor=st.integers(0, 3))
     def settle_bad_debt(self, actor):

@@ -43,12 +43,11 @@ def with_vol(oracle, owner, asset, vol_feed, expiry):
     return asset
 
 
-def _model_vol(feed, chain, answer=None, decimals=8, phase=0) -> int:
+def _model_vol(feed, chain) -> int:
     """The model's reading of the feed's latest round (`normalise_answer`),
     or its PriceError."""
-    r = feed.latestRoundData()
-    rnd = model.Round(r[0], r[1] if answer is None else answer, r[2], r[3], r[4], feed.decimals())
-    params = model.FeedParams(decimals, HEARTBEAT, phase)
+    rnd = model.Round(*feed.latestRoundData(), feed.decimals())
+    params = model.FeedParams(8, HEARTBEAT)
     bounds = model.PriceBounds(MIN_VOL, MAX_VOL)
     return model.normalise_answer(rnd, params, bounds, chain.blocks.head.timestamp, model.VOL)
 
