@@ -46,6 +46,7 @@ exports: (
     # health and margin mode
     state.health.account_health,
     state.health.health_probe,
+    state.health.exposure_probe,
     state.health.set_margin_mode,
     # perpetual markets (trades and orders run in ClearinghouseOrders)
     state.markets.position,
@@ -68,7 +69,7 @@ exports: (
     # the order book and its rules (orders trade in ClearinghouseOrders)
     state.trading.cancel_order,
     # the size liquidations may still close in a market's window (a read
-    # the liquidation extension has no room for); `liquidate_many` is below
+    # the liquidation extension had no room for)
     state.liquidation.liquidation_capacity,
     state.orders.pending_order,
     state.orders.order_rules,
@@ -126,25 +127,3 @@ def __default__() -> Bytes[constants.MAX_RETURN]:
     return raw_call(
         extensions._target(), msg.data, max_outsize=constants.MAX_RETURN, is_delegate_call=True
     )
-
-
-@external
-@reentrant
-def liquidate_many(
-    items: DynArray[state.liquidation.LiquidationItem, state.liquidation.MAX_BATCH],
-) -> uint256:
-    """
-    @notice Liquidates each item in turn, as `liquidate` would for the
-            caller (every reward to its sub-account 0), with every price
-            read once for the whole batch: an item that reverts is skipped
-            and logged (`LiquidationSkipped`, with its revert data), the
-            others go on. Reverts if every item fails, so a batch that
-            would do nothing fails in simulation instead of being sent.
-    @dev Each item runs the liquidation extension's `liquidate` by
-         `delegatecall`, straight from here (not through this contract's
-         fallback). `@reentrant`: each item takes the engine's lock.
-    @param items At most 100 liquidations: account, market, the most size
-           to close and the least reward accepted (as `liquidate`).
-    @return How many items went through.
-    """
-    return state.liquidation._liquidate_many(items, extensions.LIQUIDATOR)

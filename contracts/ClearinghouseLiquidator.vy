@@ -47,6 +47,9 @@ exports: (
 )
 
 ADMIN: public(immutable(address))
+# This contract's own address, which `liquidate_many` runs each item's
+# `liquidate` from (by `delegatecall`, on the calling Clearinghouse's storage).
+SELF: immutable(address)
 
 
 @deploy
@@ -61,6 +64,7 @@ def __init__(admin: address):
     # function forwarded from a direct call reverts.
     state.ownable._transfer_ownership(empty(address))
     ADMIN = admin
+    SELF = self
 
 
 @external
@@ -73,3 +77,26 @@ def __default__() -> Bytes[constants.MAX_RETURN]:
     @dev `@reentrant`: the admin functions take the shared lock themselves.
     """
     return raw_call(ADMIN, msg.data, max_outsize=constants.MAX_RETURN, is_delegate_call=True)
+
+
+@external
+@reentrant
+def liquidate_many(
+    items: DynArray[state.liquidation.LiquidationItem, state.liquidation.MAX_BATCH],
+) -> uint256:
+    """
+    @notice Liquidates each item in turn, as `liquidate` would for the
+            caller (every reward to its sub-account 0), with every price
+            read once for the whole batch: an item that reverts is skipped
+            and logged (`LiquidationSkipped`, with its revert data), the
+            others go on. Reverts if every item fails, so a batch that
+            would do nothing fails in simulation instead of being sent.
+    @dev Each item runs this extension's `liquidate` by `delegatecall`
+         (on the Clearinghouse's storage, where this runs), so that its
+         revert undoes only its own changes. `@reentrant`: each item takes
+         the engine's lock.
+    @param items At most 100 liquidations: account, market, the most size
+           to close and the least reward accepted (as `liquidate`).
+    @return How many items went through.
+    """
+    return state.liquidation._liquidate_many(items, SELF)

@@ -50,7 +50,6 @@ from . import errors
 uses: accounts
 uses: collateral
 uses: governance
-uses: health
 uses: liquidity
 uses: markets
 uses: operators
@@ -132,7 +131,7 @@ def adl(owner: address, sub_id: uint256, market_id: uint256, max_size: uint256) 
     mm_before: uint256 = 0
     in_portfolio: bool = accounts._is_portfolio(owner, sub_id)
     if in_portfolio:
-        mm_before = health._account_health(owner, sub_id).mm
+        mm_before = health._health(owner, sub_id).mm
 
     price: uint256 = markets._price(market_id)
     index: int256 = markets._accrue(market_id, price)
@@ -201,7 +200,7 @@ def adl(owner: address, sub_id: uint256, market_id: uint256, max_size: uint256) 
         accounts._flip(owner, sub_id, 1 << (accounts.POSITION_SHIFT + market_id))
 
     if in_portfolio:
-        h: health.Health = health._account_health(owner, sub_id)
+        h: health.Health = health._health(owner, sub_id)
         assert h.equity >= convert(h.mm, int256) or h.mm <= mm_before, errors.ADL_RAISES_MM
     log AutoDeleverage(
         owner=owner,

@@ -84,7 +84,6 @@ uses: ownable
 uses: accounts
 uses: collateral
 uses: governance
-uses: health
 uses: liquidity
 uses: markets
 uses: operators
@@ -473,10 +472,8 @@ def liquidate(
     x: portfolio.Exposure = empty(portfolio.Exposure)
     h: health.Health = empty(health.Health)
     if in_portfolio:
-        x = health._book(owner, sub_id, True, True)
-        h = health._portfolio_health(x)
-    else:
-        h = health._account_health(owner, sub_id)
+        x = health._exposure(owner, sub_id)
+    h = health._health(owner, sub_id)
     assert h.equity < convert(h.mm, int256), errors.NOT_LIQUIDATABLE
 
     price: uint256 = markets._price(market_id)
@@ -670,7 +667,7 @@ def liquidate_collateral(
     assert accounts._position_mask(owner, sub_id) == 0, errors.HAS_POSITIONS
     debt: int256 = collateral.balances[owner][sub_id][quote]
     assert debt < 0, errors.NO_DEBT
-    h: health.Health = health._account_health(owner, sub_id)
+    h: health.Health = health._health(owner, sub_id)
     assert h.equity < convert(h.mm, int256), errors.NOT_LIQUIDATABLE
     held: int256 = collateral.balances[owner][sub_id][asset]
     assert held > 0, errors.HOLDS_NONE
@@ -811,7 +808,7 @@ def portfolio_liquidation_market(owner: address, sub_id: uint256) -> uint256:
     lowest: int256 = 0
     first: uint256 = 0
     chosen, lowest, first = portfolio._close_order(
-        owner, sub_id, 0, health._book(owner, sub_id, True, True)
+        owner, sub_id, 0, health._exposure(owner, sub_id)
     )
     return first
 

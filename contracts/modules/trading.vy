@@ -458,7 +458,7 @@ def _trade(
     portfolio_reduction: bool = reducing and accounts._is_portfolio(owner, sub_id)
     mm_before: uint256 = 0
     if portfolio_reduction:
-        mm_before = health._account_health(owner, sub_id).mm
+        mm_before = health._health(owner, sub_id).mm
     # Settle the old position at the oracle price, then charge the trade.
     risk: markets.PositionRisk = markets._risk(old, p, price, index)
     premium: int256 = markets._premium(size_delta, adjustment)
@@ -485,7 +485,7 @@ def _trade(
         skew_grew: bool = fp._abs(skew + size_delta) > fp._abs(skew)
         if side_grew or skew_grew:
             liquidity._check_caps(market_id, side_grew, skew_grew)
-        health._check_initial_margin(owner, sub_id)
+        health._check_im(owner, sub_id)
     else:
         cost: int256 = premium + convert(fee, int256)
         if (cost > 0 or portfolio_reduction) and health._has_liabilities(owner, sub_id):
@@ -497,7 +497,7 @@ def _trade(
                 # (docs/margin.md, "Closing past an invalid price").
                 h, read = self._probe(owner, sub_id)
             else:
-                h = health._account_health(owner, sub_id)
+                h = health._health(owner, sub_id)
             if read and cost > 0:
                 # What the reduction charges must not make the account worse
                 # than liquidation would: it ends at or above MM, or it paid no

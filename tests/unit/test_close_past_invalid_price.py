@@ -141,8 +141,11 @@ def test_a_readable_account_keeps_the_reduction_rule(
         ch.trade(0, 0, -10 * ETH, 0, sender=trader)
 
 
-def test_only_the_engine_asks_its_probe(clearinghouse, trader, stranger):
-    """`health_probe` is not locked (the trade that asks it holds the lock),
-    so nobody else may read it: no outsider sees state mid-transaction."""
+def test_only_the_engine_asks_its_probes(clearinghouse, trader, stranger):
+    """`health_probe` and `exposure_probe` are not locked (the extensions
+    that ask them hold the lock), so nobody else may read them: no outsider
+    sees state mid-transaction (a token's transfer hook included)."""
     with ape.reverts(errors.ENGINE_ONLY):
         clearinghouse.health_probe(trader, 0, sender=stranger)
+    with ape.reverts(errors.ENGINE_ONLY):
+        clearinghouse.exposure_probe(trader, 0, sender=stranger)
