@@ -153,6 +153,10 @@ DEVIATION_SHIFT: constant(uint256) = 186
 PHASE_SHIFT: constant(uint256) = 186
 SECOND_PHASE_SHIFT: constant(uint256) = 202
 PHASE_MASK: constant(uint256) = (1 << 16) - 1
+# A round id's round within its phase (Chainlink: phase << 64 | round).
+ROUND_MASK: constant(uint256) = (1 << 64) - 1
+# Most invalid rounds after an expiry a settlement looks past.
+SETTLE_WALK: constant(uint256) = 8
 # Everything in the primary word but the phases.
 PHASES: constant(uint256) = ((1 << 32) - 1) << PHASE_SHIFT
 ADDRESS_MASK: constant(uint256) = (1 << 160) - 1
@@ -230,6 +234,85 @@ def vol(asset: address, expiry: uint256) -> uint256:
         bounds >> 128,
         VOL,
     )[0]
+
+
+@external
+@view
+def settlement_price(asset: address, expiry: uint256, round_id: uint256) -> uint256:
+    """
+    @notice The price of `asset` at `expiry` for options that settle then:
+            the answer of the primary feed's first valid round published
+            at or after `expiry`. The caller names the round; this checks
+            that it is that round.
+    @dev Reverts with the price checks' reasons (no feed, a failed call,
+         changed decimals, another phase than the one confirmed, an answer
+         <= 0, an incomplete round, out of the owner's bounds; not its
+         age), `expiry not reached`, `round before expiry` when the round
+         was published before `expiry`, and `not first round after` when
+         an earlier round of the same phase, published at or after
+         `expiry`, was valid (or more than 8 invalid ones lie between).
+         The first round of a phase has no earlier round to compare with:
+         it is accepted (after a phase change the old phase's rounds are
+         refused anyway), as is one whose predecessor the feed cannot
+         return. The second feed is not consulted.
+    @param asset The underlying token.
+    @param expiry The options' expiry (unix seconds), in the past.
+    @param round_id The Chainlink round id (phase << 64 | round).
+    @return The settlement price, WAD USD per token.
+    """
+    word: uint256 = self.primary_word[asset]
+    assert word != 0, errors.NO_FEED
+    assert expiry <= block.timestamp, errors.NOT_EXPIRED
+    bounds: uint256 = self.bounds_word[asset]
+    feed: Feed = self._unpack_feed(word)
+    phase: uint256 = (word >> PHASE_SHIFT) & PHASE_MASK
+    p: uint256 = 0
+    published: uint256 = 0
+    p, published = self._read(feed, phase, bounds & BOUND_MASK, bounds >> 128, PRIMARY, round_id)
+    assert published >= expiry, errors.ROUND_BEFORE_EXPIRY
+    # The rounds before it, back to the last one published before
+    # `expiry`, must be invalid (the first *valid* round settles): at most
+    # SETTLE_WALK of them. A round the feed cannot return (the phase's
+    # first, or a feed that keeps no history) ends the walk as one before.
+    back: uint256 = round_id
+    for i: uint256 in range(SETTLE_WALK + 1):
+        if back & ROUND_MASK <= 1:
+            return p
+        assert i < SETTLE_WALK, errors.NOT_FIRST_ROUND
+        back -= 1
+        ok: bool = False
+        data: Bytes[160] = b""
+        ok, data = raw_call(
+            feed.aggregator,
+            abi_encode(back, method_id=method_id("getRoundData(uint80)")),
+            max_outsize=160,
+            gas=FEED_GAS,
+            is_static_call=True,
+            revert_on_failure=False,
+        )
+        if not ok or len(data) != 160:
+            return p
+        rid: uint256 = 0
+        answer: int256 = 0
+        started_at: uint256 = 0
+        updated_at: uint256 = 0
+        answered: uint256 = 0
+        rid, answer, started_at, updated_at, answered = abi_decode(
+            data, (uint256, int256, uint256, uint256, uint256)
+        )
+        if updated_at < expiry:
+            return p
+        # Published at or after expiry: it settles unless it is invalid.
+        valid: bool = answer > 0 and answered >= back
+        if valid:
+            a: uint256 = convert(answer, uint256)
+            valid = (
+                a <= constants.MAX_PRICE
+                and a * feed.scale > bounds & BOUND_MASK
+                and a * feed.scale < bounds >> 128
+            )
+        assert not valid, errors.NOT_FIRST_ROUND
+    return p
 
 
 @external
@@ -566,21 +649,31 @@ def _unpack_feed(word: uint256) -> Feed:
 @internal
 @view
 def _read(
-    feed: Feed, phase: uint256, min_price: uint256, max_price: uint256, which: uint256
+    feed: Feed,
+    phase: uint256,
+    min_price: uint256,
+    max_price: uint256,
+    which: uint256,
+    at_round: uint256 = 0,
 ) -> (uint256, uint256):
     """
     @dev Reads one feed and applies every per-feed check. `which` only
          picks the reasons (PRIMARY, SECOND or VOL). Returns the WAD answer
-         and the round's `updatedAt`.
+         and the round's `updatedAt`. With `at_round` (non-zero) it reads
+         that round (`getRoundData`) instead of the latest, and does not
+         check its age (a settlement price is a past round by design).
     """
     # Gas-capped calls that cannot revert this read with the feed's own
     # data: a feed that reverts, burns gas or answers in another shape is
     # an invalid price for its asset only, with this router's reason.
+    call: Bytes[36] = method_id("latestRoundData()")
+    if at_round != 0:
+        call = abi_encode(at_round, method_id=method_id("getRoundData(uint80)"))
     ok: bool = False
     data: Bytes[160] = b""
     ok, data = raw_call(
         feed.aggregator,
-        method_id("latestRoundData()"),
+        call,
         max_outsize=160,
         gas=FEED_GAS,
         is_static_call=True,
@@ -633,7 +726,7 @@ def _read(
         self._fail(
             which, errors.PRICE_FROM_FUTURE, errors.SECOND_FROM_FUTURE, errors.VOL_FROM_FUTURE
         )
-    if block.timestamp - updated_at > feed.heartbeat:
+    if at_round == 0 and block.timestamp - updated_at > feed.heartbeat:
         self._fail(which, errors.PRICE_STALE, errors.SECOND_STALE, errors.VOL_STALE)
     a: uint256 = convert(answer, uint256)
     # Bounding the raw answer first keeps `a * scale` <= 1e36 * 1e18: no

@@ -175,6 +175,35 @@ def oracle(project, owner):
     return owner.deploy(project.OracleRouter)
 
 
+# An options underlying (issue 23): a token priced at $3,000 by its own
+# feed, an implied-volatility feed at 80 %, an expiry 30 days out.
+UNDERLYING_USD = 3_000
+VOL_ANSWER = 80_000_000  # 80 % with 8 decimals
+VOL_BOUNDS = (WAD // 100, 5 * WAD)  # 1 % .. 500 %, exclusive
+
+
+@pytest.fixture
+def underlying_feed(make_feed):
+    return make_feed(UNDERLYING_USD)
+
+
+@pytest.fixture
+def underlying(make_token, oracle, owner, underlying_feed):
+    token = make_token(18, "ETHX")
+    oracle.set_feed(token, underlying_feed, HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
+    return token
+
+
+@pytest.fixture
+def vol_feed(project, owner):
+    return owner.deploy(project.MockAggregator, 8, "ETH 30d IV", VOL_ANSWER)
+
+
+@pytest.fixture
+def expiry(chain):
+    return chain.blocks.head.timestamp + 30 * 86_400
+
+
 @pytest.fixture(scope="session")
 def usdc(make_token):
     return make_token(6, "USDC")

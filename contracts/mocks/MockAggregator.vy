@@ -13,6 +13,17 @@ updated_at: public(uint256)
 answered_in_round: public(uint80)
 
 
+struct Round:
+    answer: int256
+    started_at: uint256
+    updated_at: uint256
+    answered_in_round: uint80
+
+
+# Every round set, by id, for `getRoundData` (settlement prices).
+rounds: HashMap[uint80, Round]
+
+
 @deploy
 def __init__(decimals: uint8, description: String[64], initial_answer: int256):
     self.decimals = decimals
@@ -35,6 +46,12 @@ def _set(
     self.started_at = started_at
     self.updated_at = updated_at
     self.answered_in_round = answered_in_round
+    self.rounds[round_id] = Round(
+        answer=answer,
+        started_at=started_at,
+        updated_at=updated_at,
+        answered_in_round=answered_in_round,
+    )
 
 
 @external
@@ -73,3 +90,15 @@ def set_round(
 @view
 def latestRoundData() -> (uint80, int256, uint256, uint256, uint80):
     return (self.round_id, self.answer, self.started_at, self.updated_at, self.answered_in_round)
+
+
+@external
+@view
+def getRoundData(round_id: uint80) -> (uint80, int256, uint256, uint256, uint80):
+    """
+    @notice A round set earlier; reverts for one never set, as Chainlink's
+            aggregators do.
+    """
+    r: Round = self.rounds[round_id]
+    assert r.updated_at != 0, "No data present"
+    return (round_id, r.answer, r.started_at, r.updated_at, r.answered_in_round)

@@ -108,6 +108,9 @@ VOL_PHASE_CHANGED: constant(String[32]) = "xm.oracle: vol phase changed"
 MIN_VOL_ZERO: constant(String[32]) = "xm.oracle: min vol is zero"
 MAX_VOL_RANGE: constant(String[32]) = "xm.oracle: max vol out of range"
 EXPIRY_PAST: constant(String[32]) = "xm.oracle: expiry not in future"
+NOT_EXPIRED: constant(String[32]) = "xm.oracle: expiry not reached"
+ROUND_BEFORE_EXPIRY: constant(String[32]) = "xm.oracle: round before expiry"
+NOT_FIRST_ROUND: constant(String[32]) = "xm.oracle: not first round after"
 
 # market: market listing and parameters
 UNKNOWN_MARKET: constant(String[32]) = "xm.market: unknown market"
@@ -224,6 +227,17 @@ LIQ_CAPACITY: constant(String[32]) = "xm.liq: window capacity used"
 BATCH_OUT_OF_GAS: constant(String[32]) = "xm.liq: batch item out of gas"
 BATCH_ALL_FAILED: constant(String[32]) = "xm.liq: every item failed"
 BATCH_NESTED: constant(String[32]) = "xm.liq: batch inside a batch"
+
+# opt: option series (OptionsBook, issue 23)
+UNKNOWN_SERIES: constant(String[32]) = "xm.opt: unknown series"
+SERIES_EXISTS: constant(String[32]) = "xm.opt: series exists"
+STRIKE_OUT_OF_RANGE: constant(String[32]) = "xm.opt: strike out of range"
+EXPIRY_TOO_SOON: constant(String[32]) = "xm.opt: expiry too soon"
+EXPIRY_TOO_FAR: constant(String[32]) = "xm.opt: expiry too far"
+TOO_MANY_SERIES: constant(String[32]) = "xm.opt: too many series"
+NOTHING_TO_SETTLE: constant(String[32]) = "xm.opt: no series at expiry"
+ALREADY_SETTLED: constant(String[32]) = "xm.opt: already settled"
+NOT_SETTLED: constant(String[32]) = "xm.opt: expired, not settled"
 
 # pm: portfolio margin and PortfolioRisk
 PM_NOT_CONFIGURED: constant(String[32]) = "xm.pm: not configured"

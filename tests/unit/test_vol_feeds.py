@@ -11,30 +11,17 @@ import ape
 import pytest
 from ape.utils import ZERO_ADDRESS
 
-from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE
+from tests.conftest import HEARTBEAT, VOL_ANSWER, VOL_BOUNDS
 from xmargin.maths import errors, model
 from xmargin.maths.fixed_point import WAD
 
-DAY = 86_400
-MIN_VOL, MAX_VOL = WAD // 100, 5 * WAD  # 1 % .. 500 %
-ANSWER = 80_000_000  # 80 % with 8 decimals
+MIN_VOL, MAX_VOL = VOL_BOUNDS
+ANSWER = VOL_ANSWER
 
 
 @pytest.fixture
-def asset(make_token, oracle, owner, make_feed):
-    token = make_token(18, "ETHX")
-    oracle.set_feed(token, make_feed(3_000), HEARTBEAT, MIN_PRICE, MAX_PRICE, sender=owner)
-    return token
-
-
-@pytest.fixture
-def vol_feed(project, owner):
-    return owner.deploy(project.MockAggregator, 8, "ETH 30d IV", ANSWER)
-
-
-@pytest.fixture
-def expiry(chain):
-    return chain.blocks.head.timestamp + 30 * DAY
+def asset(underlying):
+    return underlying
 
 
 @pytest.fixture

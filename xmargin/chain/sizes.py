@@ -26,6 +26,7 @@ DEPLOYABLES = (
     "LiquidityPool",
     "OracleRouter",
     "PortfolioRisk",
+    "OptionsBook",
 )
 
 

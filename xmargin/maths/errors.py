@@ -110,6 +110,9 @@ VOL_PHASE_CHANGED: Final = "xm.oracle: vol phase changed"
 MIN_VOL_ZERO: Final = "xm.oracle: min vol is zero"
 MAX_VOL_RANGE: Final = "xm.oracle: max vol out of range"
 EXPIRY_PAST: Final = "xm.oracle: expiry not in future"
+NOT_EXPIRED: Final = "xm.oracle: expiry not reached"
+ROUND_BEFORE_EXPIRY: Final = "xm.oracle: round before expiry"
+NOT_FIRST_ROUND: Final = "xm.oracle: not first round after"
 
 # market: market listing and parameters
 UNKNOWN_MARKET: Final = "xm.market: unknown market"
@@ -226,6 +229,17 @@ LIQ_CAPACITY: Final = "xm.liq: window capacity used"
 BATCH_OUT_OF_GAS: Final = "xm.liq: batch item out of gas"
 BATCH_ALL_FAILED: Final = "xm.liq: every item failed"
 BATCH_NESTED: Final = "xm.liq: batch inside a batch"
+
+# opt: option series (OptionsBook, issue 23)
+UNKNOWN_SERIES: Final = "xm.opt: unknown series"
+SERIES_EXISTS: Final = "xm.opt: series exists"
+STRIKE_OUT_OF_RANGE: Final = "xm.opt: strike out of range"
+EXPIRY_TOO_SOON: Final = "xm.opt: expiry too soon"
+EXPIRY_TOO_FAR: Final = "xm.opt: expiry too far"
+TOO_MANY_SERIES: Final = "xm.opt: too many series"
+NOTHING_TO_SETTLE: Final = "xm.opt: no series at expiry"
+ALREADY_SETTLED: Final = "xm.opt: already settled"
+NOT_SETTLED: Final = "xm.opt: expired, not settled"
 
 # pm: portfolio margin and PortfolioRisk
 PM_NOT_CONFIGURED: Final = "xm.pm: not configured"
