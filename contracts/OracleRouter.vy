@@ -253,8 +253,9 @@ def settlement_price(asset: address, expiry: uint256, round_id: uint256) -> uint
          `expiry`, was valid (or more than 8 invalid ones lie between).
          The first round of a phase has no earlier round to compare with:
          it is accepted (after a phase change the old phase's rounds are
-         refused anyway), as is one whose predecessor the feed cannot
-         return. The second feed is not consulted.
+         refused anyway). `no such round` for a round index of 0; `feed
+         failed` when the feed cannot return an earlier round. The second
+         feed is not consulted.
     @param asset The underlying token.
     @param expiry The options' expiry (unix seconds), in the past.
     @param round_id The Chainlink round id (phase << 64 | round).
@@ -263,6 +264,9 @@ def settlement_price(asset: address, expiry: uint256, round_id: uint256) -> uint
     word: uint256 = self.primary_word[asset]
     assert word != 0, errors.NO_FEED
     assert expiry <= block.timestamp, errors.NOT_EXPIRED
+    # A round index of 0 names no round (and would make `_read` take the
+    # latest one, skipping the walk below: the outside review).
+    assert round_id & ROUND_MASK != 0, errors.NO_SUCH_ROUND
     bounds: uint256 = self.bounds_word[asset]
     feed: Feed = self._unpack_feed(word)
     phase: uint256 = (word >> PHASE_SHIFT) & PHASE_MASK
@@ -272,8 +276,7 @@ def settlement_price(asset: address, expiry: uint256, round_id: uint256) -> uint
     assert published >= expiry, errors.ROUND_BEFORE_EXPIRY
     # The rounds before it, back to the last one published before
     # `expiry`, must be invalid (the first *valid* round settles): at most
-    # SETTLE_WALK of them. A round the feed cannot return (the phase's
-    # first, or a feed that keeps no history) ends the walk as one before.
+    # SETTLE_WALK of them. The phase's first round ends the walk.
     back: uint256 = round_id
     for i: uint256 in range(SETTLE_WALK + 1):
         if back & ROUND_MASK <= 1:
@@ -290,8 +293,10 @@ def settlement_price(asset: address, expiry: uint256, round_id: uint256) -> uint
             is_static_call=True,
             revert_on_failure=False,
         )
+        # The named round came back, so the feed keeps history: an earlier
+        # round it cannot return is refused, not taken as before the expiry.
         if not ok or len(data) != 160:
-            return p
+            raise errors.FEED_CALL_FAILED
         rid: uint256 = 0
         answer: int256 = 0
         started_at: uint256 = 0
@@ -300,10 +305,11 @@ def settlement_price(asset: address, expiry: uint256, round_id: uint256) -> uint
         rid, answer, started_at, updated_at, answered = abi_decode(
             data, (uint256, int256, uint256, uint256, uint256)
         )
-        if updated_at < expiry:
+        if updated_at != 0 and updated_at < expiry:
             return p
-        # Published at or after expiry: it settles unless it is invalid.
-        valid: bool = answer > 0 and answered >= back
+        # Published at or after expiry (or incomplete): it settles unless
+        # it is invalid.
+        valid: bool = answer > 0 and updated_at != 0 and answered >= back
         if valid:
             a: uint256 = convert(answer, uint256)
             valid = (

@@ -22,6 +22,7 @@ struct Round:
 
 # Every round set, by id, for `getRoundData` (settlement prices).
 rounds: HashMap[uint80, Round]
+known: HashMap[uint80, bool]
 
 
 @deploy
@@ -52,6 +53,7 @@ def _set(
         updated_at=updated_at,
         answered_in_round=answered_in_round,
     )
+    self.known[round_id] = True
 
 
 @external
@@ -96,9 +98,9 @@ def latestRoundData() -> (uint80, int256, uint256, uint256, uint80):
 @view
 def getRoundData(round_id: uint80) -> (uint80, int256, uint256, uint256, uint80):
     """
-    @notice A round set earlier; reverts for one never set, as Chainlink's
-            aggregators do.
+    @notice A round set earlier (an incomplete one with its zeros);
+            reverts for one never set, as Chainlink's aggregators do.
     """
+    assert self.known[round_id], "No data present"
     r: Round = self.rounds[round_id]
-    assert r.updated_at != 0, "No data present"
     return (round_id, r.answer, r.started_at, r.updated_at, r.answered_in_round)

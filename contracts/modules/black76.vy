@@ -112,7 +112,10 @@ def _terms(f: uint256, k: uint256, sigma: uint256, tau: uint256) -> (uint256, in
     if sigma_sqrt == 0:
         return 0, 0, 0
     half_var: int256 = convert(sigma * sigma * tau // (2 * YEAR * constants.WAD), int256)
-    ln_fk: int256 = math._wad_ln(convert(f * constants.WAD // k, int256))
+    # A ratio below 1e-18 rounds to 0, where `_wad_ln` returns 0 (as if
+    # f were k): it is taken as 1e-18 instead (ln = -41.4), deep in the
+    # money for a put, worthless for a call, as it should be.
+    ln_fk: int256 = math._wad_ln(convert(max(f * constants.WAD // k, 1), int256))
     # Signed `//` truncates toward zero, as the Python mirror's `_sdiv`.
     d1: int256 = (ln_fk + half_var) * convert(constants.WAD, int256) // convert(sigma_sqrt, int256)
     return sigma_sqrt, d1, d1 - convert(sigma_sqrt, int256)

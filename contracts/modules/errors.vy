@@ -111,6 +111,7 @@ EXPIRY_PAST: constant(String[32]) = "xm.oracle: expiry not in future"
 NOT_EXPIRED: constant(String[32]) = "xm.oracle: expiry not reached"
 ROUND_BEFORE_EXPIRY: constant(String[32]) = "xm.oracle: round before expiry"
 NOT_FIRST_ROUND: constant(String[32]) = "xm.oracle: not first round after"
+NO_SUCH_ROUND: constant(String[32]) = "xm.oracle: no such round"
 
 # market: market listing and parameters
 UNKNOWN_MARKET: constant(String[32]) = "xm.market: unknown market"

@@ -179,6 +179,22 @@ def test_far_out_of_the_money_is_worth_nothing():
     assert b76.price(3_000 * WAD, 300 * WAD, WAD // 20, DAY, False) == 0
 
 
+def test_a_price_below_a_1e18th_of_the_strike_is_deep_in_the_money(pricer):
+    """Found by the outside review: f * 1e18 // k rounds to 0 below a
+    1e18th of the strike, where `_wad_ln` returns 0 (as if f were k) and a
+    deep in-the-money put was marked at about half its value. The ratio is
+    now taken as 1e-18: the put is worth k - f (to the module's bound),
+    the call nothing; chain and mirror agree to the wei."""
+    k, f = 10**36, 10**17  # a $1e18 strike, a $0.1 price: f / k = 1e-19
+    year = 365 * 86_400
+    put = pricer.price(f, k, 8 * 10**17, year, False)
+    assert put == b76.price(f, k, 8 * 10**17, year, False)
+    assert abs(put - (k - f)) <= b76.price_error_bound(f, k)
+    assert pricer.price(f, k, 8 * 10**17, year, True) == 0
+    delta = pricer.greeks(f, k, 8 * 10**17, year, False)[0]
+    assert delta == -(10**18)
+
+
 @pytest.mark.parametrize("call", [True, False])
 def test_greeks_match_finite_differences_of_the_float_reference(call):
     """delta and gamma from central differences in F, vega in sigma, theta

@@ -255,3 +255,33 @@ def test_a_round_from_the_future_or_an_unconfirmed_phase_is_refused(
     with ape.reverts(errors.FEED_PHASE_CHANGED):
         book.settle_expiry(asset, expiry, phase2, sender=owner)
     assert book.settlement(asset, expiry) == 0
+
+
+def test_round_zero_names_no_round(book, owner, stranger, asset, feed, expiry, chain):
+    """Found by the outside review: round index 0 made the router read the
+    latest round and skip the walk, so a holder could settle at any later
+    price that suited it ($4,500 a day on, against the first round's
+    $3,010). Round 0 of any phase now names no round."""
+    _list(book, owner, asset, 3_000, expiry)
+    _, first = _rounds_around_expiry(feed, owner, chain, expiry, [3_010 * 10**8])
+    chain.mine(timestamp=expiry + DAY)
+    feed.set_answer(4_500 * 10**8, sender=owner)
+    for round_zero in (0, 1 << 64):
+        with ape.reverts(errors.NO_SUCH_ROUND):
+            book.settle_expiry(asset, expiry, round_zero, sender=stranger)
+    book.settle_expiry(asset, expiry, first, sender=stranger)
+    assert book.mark(0) == 10 * WAD
+
+
+def test_an_incomplete_round_after_expiry_is_passed_over(book, owner, asset, feed, expiry, chain):
+    """A round with no `updatedAt` is incomplete: invalid, so the walk
+    passes over it rather than taking it for a round before the expiry."""
+    _list(book, owner, asset, 3_000, expiry, False)
+    _, first = _rounds_around_expiry(feed, owner, chain, expiry, [2_900 * 10**8])
+    feed.set_round(first + 1, 2_000 * 10**8, 0, 0, first + 1, sender=owner)
+    chain.mine(timestamp=expiry + 600)
+    feed.set_answer(2_600 * 10**8, sender=owner)
+    with ape.reverts(errors.NOT_FIRST_ROUND):
+        book.settle_expiry(asset, expiry, first + 2, sender=owner)
+    book.settle_expiry(asset, expiry, first, sender=owner)
+    assert book.mark(0) == 100 * WAD

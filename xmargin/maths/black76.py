@@ -200,7 +200,8 @@ def terms(f: int, k: int, sigma: int, tau: int) -> Terms | None:
     if sigma_sqrt == 0:
         return None
     half_var = sigma * sigma * tau // (2 * YEAR * WAD)
-    d1 = _sdiv((wad_ln(f * WAD // k) + half_var) * WAD, sigma_sqrt)
+    # f / k below 1e-18 is taken as 1e-18, as on chain (wad_ln(0) is 0).
+    d1 = _sdiv((wad_ln(max(f * WAD // k, 1)) + half_var) * WAD, sigma_sqrt)
     return Terms(sigma_sqrt, d1, d1 - sigma_sqrt)
 
 

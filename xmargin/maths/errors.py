@@ -113,6 +113,7 @@ EXPIRY_PAST: Final = "xm.oracle: expiry not in future"
 NOT_EXPIRED: Final = "xm.oracle: expiry not reached"
 ROUND_BEFORE_EXPIRY: Final = "xm.oracle: round before expiry"
 NOT_FIRST_ROUND: Final = "xm.oracle: not first round after"
+NO_SUCH_ROUND: Final = "xm.oracle: no such round"
 
 # market: market listing and parameters
 UNKNOWN_MARKET: Final = "xm.market: unknown market"
