@@ -103,6 +103,6 @@ def test_every_oracle_reason_is_known():
     }
     assert oracle <= set(ORACLE_REASONS)
     assert errors.ZERO_AMOUNT not in ORACLE_REASONS
-    # the oracle area of errors.py (and errors.vy) holds 45 reasons (33 for
-    # prices, 12 for implied-volatility feeds)
-    assert len(ORACLE_REASONS) == len(set(ORACLE_REASONS)) == 45
+    # the oracle area of errors.py (and errors.vy) holds 49 reasons (33 for
+    # prices, 12 for implied-volatility feeds, 4 for settlement rounds)
+    assert len(ORACLE_REASONS) == len(set(ORACLE_REASONS)) == 49
