@@ -26,6 +26,7 @@ from .interfaces import IOracleRouter
 from .modules import black76
 from .modules import constants
 from .modules import errors
+from .modules import fixed_point as fp
 
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
@@ -64,6 +65,35 @@ event ExpirySettled:
     caller: address
 
 
+# The linear margin rule for short options on an underlying (WAD fractions
+# of its price), after Deribit's and Lyra's: per contract
+#   IM = max(im_rate * S - OTM, im_floor * S), MM = max(mm_rate * S - OTM, mm_floor * S)
+# with OTM = max(K - S, 0) for a call, max(S - K, 0) for a put; a short
+# put's requirement is at most K - mark (its whole loss is K). On top of
+# the mark, which equity already owes.
+struct MarginParams:
+    im_rate: uint256
+    im_floor: uint256
+    mm_rate: uint256
+    mm_floor: uint256
+
+
+# An option position's part of its account's health (WAD USD): its mark
+# value (negative when short) and the margin it needs.
+struct OptionRisk:
+    value: int256
+    im: uint256
+    mm: uint256
+
+
+event MarginParamsSet:
+    asset: indexed(address)
+    im_rate: uint256
+    im_floor: uint256
+    mm_rate: uint256
+    mm_floor: uint256
+
+
 event OracleSet:
     previous_oracle: indexed(address)
     new_oracle: indexed(address)
@@ -78,6 +108,8 @@ MONEYNESS: constant(uint256) = 10
 # module is bounded for up to ten years).
 MIN_TIME: constant(uint256) = 3_600
 MAX_TIME: constant(uint256) = 730 * 86_400
+# Largest margin rate or floor the owner may set: half the price.
+MAX_MARGIN_RATE: constant(uint256) = constants.WAD // 2
 
 oracle: public(IOracleRouter)
 num_series: public(uint256)
@@ -88,6 +120,7 @@ series_key: HashMap[bytes32, uint256]
 expiry_count: public(HashMap[address, HashMap[uint256, uint256]])
 # Settlement price of an (underlying, expiry), WAD USD; 0 until recorded.
 settlement: public(HashMap[address, HashMap[uint256, uint256]])
+margin_params: public(HashMap[address, MarginParams])
 
 
 @deploy
@@ -116,11 +149,45 @@ def set_oracle(oracle: address):
 
 
 @external
+def set_margin_params(
+    asset: address, im_rate: uint256, im_floor: uint256, mm_rate: uint256, mm_floor: uint256
+):
+    """
+    @notice Sets the short-option margin rule of an underlying (WAD
+            fractions of its price): IM = max(im_rate * S - OTM,
+            im_floor * S), MM likewise with the MM pair, per contract, on
+            top of the mark. Takes effect for every position at once.
+    @dev Needs 0 < mm_floor <= mm_rate, mm_floor <= im_floor <= im_rate,
+         mm_rate <= im_rate <= 50 %: IM is never below MM.
+    @param asset The underlying.
+    @param im_rate Initial margin rate before the out-of-the-money credit.
+    @param im_floor Initial margin floor.
+    @param mm_rate Maintenance margin rate before the credit.
+    @param mm_floor Maintenance margin floor.
+    """
+    ownable._check_owner()
+    assert (
+        mm_floor > 0
+        and mm_floor <= mm_rate
+        and mm_floor <= im_floor
+        and im_floor <= im_rate
+        and mm_rate <= im_rate
+        and im_rate <= MAX_MARGIN_RATE
+    ), errors.OPTION_MARGIN_RANGE
+    self.margin_params[asset] = MarginParams(
+        im_rate=im_rate, im_floor=im_floor, mm_rate=mm_rate, mm_floor=mm_floor
+    )
+    log MarginParamsSet(
+        asset=asset, im_rate=im_rate, im_floor=im_floor, mm_rate=mm_rate, mm_floor=mm_floor
+    )
+
+
+@external
 def list_series(asset: address, strike: uint256, expiry: uint256, is_call: bool) -> uint256:
     """
     @notice Lists a cash-settled European option series. The underlying
-            must have a valid price and a valid implied volatility for
-            `expiry` now; the strike must lie within 10x of the price
+            must have its margin rule (`set_margin_params`), a valid price
+            and a valid implied volatility for `expiry` now; the strike must lie within 10x of the price
             either way; the expiry between an hour and two years away.
     @param asset The underlying (the router's price key).
     @param strike The strike, WAD USD per unit.
@@ -129,6 +196,7 @@ def list_series(asset: address, strike: uint256, expiry: uint256, is_call: bool)
     @return The new series id.
     """
     ownable._check_owner()
+    assert self.margin_params[asset].mm_floor != 0, errors.NO_OPTION_MARGIN
     assert expiry >= block.timestamp + MIN_TIME, errors.EXPIRY_TOO_SOON
     assert expiry <= block.timestamp + MAX_TIME, errors.EXPIRY_TOO_FAR
     # Both reads revert with the router's reason when invalid.
@@ -237,7 +305,92 @@ def greeks(series_id: uint256) -> (int256, uint256, uint256, int256):
     )
 
 
+@external
+@view
+def position_risk(series_id: uint256, size: int256) -> OptionRisk:
+    """
+    @notice What a position of `size` contracts (negative: short) adds to
+            its account's health in linear margin, WAD USD: its value at
+            the mark (owed when short) and its initial and maintenance
+            margin. A long needs its premium (IM = its value, MM = 0); a
+            short needs the underlying's rule (`set_margin_params`) per
+            contract. From expiry on, the value at the settlement price
+            and no margin. Rounded against the account.
+    @dev Reverts as `mark` does, and `zero size` / `size too large`.
+    @param series_id The series.
+    @param size Contracts, WAD, signed.
+    @return (value, im, mm).
+    """
+    assert size != 0, errors.ZERO_SIZE
+    assert fp._abs(size) <= constants.MAX_SIZE, errors.SIZE_TOO_LARGE
+    return self._position_risk(self._series(series_id), size)
+
+
 # ---------------------------------------------------------------- internals
+
+
+@internal
+@view
+def _position_risk(s: Series, size: int256) -> OptionRisk:
+    """
+    @dev One position's value and linear margin (see `position_risk`):
+         a long's value rounds down and its IM up; a short's value owed
+         and both margins round up.
+    """
+    n: uint256 = fp._abs(size)
+    if block.timestamp >= s.expiry:
+        payoff: uint256 = black76._price(self._settlement(s), s.strike, 0, 0, s.is_call)
+        if size > 0:
+            return OptionRisk(value=convert(n * payoff // constants.WAD, int256), im=0, mm=0)
+        return OptionRisk(
+            value=-convert(fp._ceil_div_u(n * payoff, constants.WAD), int256), im=0, mm=0
+        )
+    price: uint256 = staticcall self.oracle.price(s.asset)
+    mark: uint256 = black76._price(
+        price,
+        s.strike,
+        staticcall self.oracle.vol(s.asset, s.expiry),
+        s.expiry - block.timestamp,
+        s.is_call,
+    )
+    if size > 0:
+        # A long's value is equity, but not for opening more risk: its IM
+        # is its value (the premium), its MM nothing.
+        return OptionRisk(
+            value=convert(n * mark // constants.WAD, int256),
+            im=fp._ceil_div_u(n * mark, constants.WAD),
+            mm=0,
+        )
+    p: MarginParams = self.margin_params[s.asset]
+    otm: uint256 = 0
+    if s.is_call:
+        otm = s.strike - min(s.strike, price)
+    else:
+        otm = price - min(price, s.strike)
+    im: uint256 = self._per_contract(price, otm, p.im_rate, p.im_floor)
+    mm: uint256 = self._per_contract(price, otm, p.mm_rate, p.mm_floor)
+    if not s.is_call:
+        # A short put loses at most the strike: with the mark owed, no
+        # more than K - mark is needed (mark <= K for a put).
+        cap: uint256 = s.strike - min(s.strike, mark)
+        im = min(im, cap)
+        mm = min(mm, cap)
+    return OptionRisk(
+        value=-convert(fp._ceil_div_u(n * mark, constants.WAD), int256),
+        im=fp._ceil_div_u(n * im, constants.WAD),
+        mm=fp._ceil_div_u(n * mm, constants.WAD),
+    )
+
+
+@internal
+@pure
+def _per_contract(price: uint256, otm: uint256, rate: uint256, least: uint256) -> uint256:
+    """
+    @dev max(rate * S - OTM, least * S) per contract (`least`: the floor),
+         WAD USD, rounded up.
+    """
+    base: uint256 = fp._ceil_div_u(rate * price, constants.WAD)
+    return max(base - min(base, otm), fp._ceil_div_u(least * price, constants.WAD))
 
 
 @internal

@@ -204,6 +204,21 @@ def expiry(chain):
     return chain.blocks.head.timestamp + 30 * 86_400
 
 
+# The underlying's short-option rule: IM 15 % of the price less the OTM
+# amount, at least 10 %; MM 7.5 %, at least 5 % (Deribit's figures).
+OPTION_RULE = (15 * WAD // 100, 10 * WAD // 100, 75 * WAD // 1_000, 5 * WAD // 100)
+
+
+@pytest.fixture
+def options_book(project, owner, oracle, underlying, vol_feed, expiry):
+    """An OptionsBook on the router, the underlying's vol feed set for
+    `expiry` and its margin rule `OPTION_RULE`; no series yet."""
+    oracle.set_vol_feed(underlying, expiry, vol_feed, HEARTBEAT, *VOL_BOUNDS, sender=owner)
+    book = owner.deploy(project.OptionsBook, oracle)
+    book.set_margin_params(underlying, *OPTION_RULE, sender=owner)
+    return book
+
+
 @pytest.fixture(scope="session")
 def usdc(make_token):
     return make_token(6, "USDC")

@@ -239,6 +239,8 @@ TOO_MANY_SERIES: constant(String[32]) = "xm.opt: too many series"
 NOTHING_TO_SETTLE: constant(String[32]) = "xm.opt: no series at expiry"
 ALREADY_SETTLED: constant(String[32]) = "xm.opt: already settled"
 NOT_SETTLED: constant(String[32]) = "xm.opt: expired, not settled"
+NO_OPTION_MARGIN: constant(String[32]) = "xm.opt: no margin rule"
+OPTION_MARGIN_RANGE: constant(String[32]) = "xm.opt: margin rule out of range"
 
 # pm: portfolio margin and PortfolioRisk
 PM_NOT_CONFIGURED: constant(String[32]) = "xm.pm: not configured"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ape
 import pytest
 
-from tests.conftest import HEARTBEAT, UNDERLYING_USD, VOL_ANSWER, VOL_BOUNDS
+from tests.conftest import HEARTBEAT, UNDERLYING_USD, VOL_ANSWER
 from xmargin.maths import black76, black76_exact, errors
 from xmargin.maths.fixed_point import WAD
 
@@ -33,9 +33,8 @@ def asset(underlying):
 
 
 @pytest.fixture
-def book(project, owner, oracle, asset, vol_feed, expiry):
-    oracle.set_vol_feed(asset, expiry, vol_feed, HEARTBEAT, *VOL_BOUNDS, sender=owner)
-    return owner.deploy(project.OptionsBook, oracle)
+def book(options_book):
+    return options_book
 
 
 def _list(book, owner, asset, strike_usd, expiry, is_call=True):
@@ -123,6 +122,8 @@ def test_unknown_series_are_refused(book, owner, asset, expiry):
     for call in (book.mark, book.greeks):
         with ape.reverts(errors.UNKNOWN_SERIES):
             call(1)
+    with ape.reverts(errors.UNKNOWN_SERIES):
+        book.position_risk(1, WAD)
     with ape.reverts(errors.UNKNOWN_SERIES):
         book.find_series(asset, 3_000 * WAD, expiry, False)
 

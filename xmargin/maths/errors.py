@@ -241,6 +241,8 @@ TOO_MANY_SERIES: Final = "xm.opt: too many series"
 NOTHING_TO_SETTLE: Final = "xm.opt: no series at expiry"
 ALREADY_SETTLED: Final = "xm.opt: already settled"
 NOT_SETTLED: Final = "xm.opt: expired, not settled"
+NO_OPTION_MARGIN: Final = "xm.opt: no margin rule"
+OPTION_MARGIN_RANGE: Final = "xm.opt: margin rule out of range"
 
 # pm: portfolio margin and PortfolioRisk
 PM_NOT_CONFIGURED: Final = "xm.pm: not configured"
