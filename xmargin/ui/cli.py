@@ -882,3 +882,138 @@ def report_command(
         if summary.bad_debts:
             console.print(report.bad_debt_table("Bad debt written off", summary))
         console.print(f"wrote {out}")
+
+
+def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, float]:
+    """`GROUP=NUMBER` options into a mapping."""
+    out: dict[str, float] = {}
+    for v in values:
+        name, sep, number = v.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            out[name.strip()] = float(number)
+        except ValueError:
+            raise click.BadParameter(f"{v!r} is not GROUP=NUMBER") from None
+    return out
+
+
+@main.command(name="calibrate")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=REPO_ROOT / "config" / "local.yaml",
+    show_default=True,
+    help="Deploy config whose portfolio groups and parameters to keep.",
+)
+@click.option(
+    "--prices",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Price history CSV: a header `time,<group>,...`, one row per observation, oldest first.",
+)
+@click.option(
+    "--horizon",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --prices: the margin horizon, in rows.",
+)
+@click.option(
+    "--rows-per-year",
+    type=click.FloatRange(min=1),
+    default=365,
+    show_default=True,
+    help="With --prices: observations a year (365 for daily rows), to annualise realised vol.",
+)
+@click.option(
+    "--vol-window",
+    type=click.IntRange(min=2),
+    default=None,
+    help="With --prices: rows of the rolling realised volatility the vol shock is taken from.",
+)
+@click.option(
+    "--vol",
+    "vols",
+    multiple=True,
+    callback=_pairs,
+    help="GROUP=SIGMA, an annual volatility (0.8 for 80 %), instead of --prices. Repeatable.",
+)
+@click.option(
+    "--vol-of-vol",
+    "vol_of_vols",
+    multiple=True,
+    callback=_pairs,
+    help="GROUP=NU, an annual volatility of the group's volatility, for its vol shock.",
+)
+@click.option(
+    "--horizon-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="With --vol: the margin horizon, in days.",
+)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(min=0.5, max=1, min_open=True, max_open=True),
+    default=0.99,
+    show_default=True,
+    help="One-sided confidence of each move.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the `portfolio:` section to this YAML file (else print it).",
+)
+@json_option
+def calibrate_command(
+    config: Path,
+    prices: Path | None,
+    horizon: int,
+    rows_per_year: float,
+    vol_window: int | None,
+    vols: dict[str, float],
+    vol_of_vols: dict[str, float],
+    horizon_days: float,
+    confidence: float,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Scan ranges and vol shocks per risk group, from a price history or
+    volatility inputs, and the `portfolio:` scenario rows they give
+    (docs/portfolio-margin.md, "Calibration"). No chain needed."""
+    import json
+
+    from xmargin.ops import calibrate as cal_ops
+
+    if (prices is None) == (not vols):
+        raise click.UsageError("give either --prices or --vol (not both)")
+    try:
+        if prices is not None:
+            c = cal_ops.from_history(config, prices, horizon, confidence, vol_window, rows_per_year)
+        else:
+            c = cal_ops.from_vols(config, vols, vol_of_vols, horizon_days, confidence)
+    except cal_ops.CalibrationError as err:
+        raise click.ClickException(str(err)) from err
+    text = cal_ops.to_yaml(c.section)
+    if out is not None:
+        out.write_text(text)
+    if as_json:
+        click.echo(json.dumps(cal_ops.as_json(c), indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"calibrated from {c.source} at {confidence:.2%}")
+    for col in ("group", "up", "down", "vol shock"):
+        table.add_column(col, justify="left" if col == "group" else "right")
+    for g, s in c.scans.items():
+        shock = "-" if s.vol_shock is None else f"{s.vol_shock:.1%}"
+        table.add_row(g, f"{s.up:+.1%}", f"{s.down:+.1%}", shock)
+    console = _console()
+    console.print(table)
+    console.print(f"{len(c.section['scenarios'])} scenario rows")
+    if out is not None:
+        console.print(f"written to {out}")
+    else:
+        click.echo(text)
