@@ -108,6 +108,10 @@ MONEYNESS: constant(uint256) = 10
 # module is bounded for up to ten years).
 MIN_TIME: constant(uint256) = 3_600
 MAX_TIME: constant(uint256) = 730 * 86_400
+# The Black-76 module's error bound per valuation: (F + K) * 64 / 1e18 + 4
+# wei (modules/black76.vy), added to a repriced loss against the account.
+NCDF_ERROR: constant(uint256) = 64
+VALUE_ROUNDING: constant(uint256) = 4
 # Largest margin rate or floor the owner may set: half the price.
 MAX_MARGIN_RATE: constant(uint256) = constants.WAD // 2
 
@@ -312,11 +316,17 @@ def position_risk(series_id: uint256, size: int256) -> OptionRisk:
     @notice What a position of `size` contracts (negative: short) adds to
             its account's health in linear margin, WAD USD: its value at
             the mark (owed when short) and its initial and maintenance
-            margin. A long needs its premium (IM = its value, MM = 0); a
-            short needs the underlying's rule (`set_margin_params`) per
-            contract. From expiry on, the value at the settlement price
-            and no margin. Rounded against the account.
-    @dev Reverts as `mark` does, and `zero size` / `size too large`.
+            margin. A long needs its premium as IM, and as MM what a move
+            of the MM rate against it would take from its value; a short
+            needs per contract the underlying's rule (`set_margin_params`)
+            or the Black-76 repriced loss of a move of the rate against
+            it, whichever is more (a short put at most K - mark). From
+            expiry on, the value at the settlement price and no margin;
+            before the settlement is recorded, a long at nothing and a
+            short owing its payoff at today's price with the rule's
+            floors. Rounded against the account.
+    @dev Reverts as the router does, `unknown series`, `zero size`,
+         `size too large`.
     @param series_id The series.
     @param size Contracts, WAD, signed.
     @return (value, im, mm).
@@ -334,41 +344,62 @@ def position_risk(series_id: uint256, size: int256) -> OptionRisk:
 def _position_risk(s: Series, size: int256) -> OptionRisk:
     """
     @dev One position's value and linear margin (see `position_risk`):
-         a long's value rounds down and its IM up; a short's value owed
-         and both margins round up.
+         values round against the account (a long's down, a short's owed
+         up), margins up; a repriced loss adds the Black-76 module's error
+         bound of both valuations.
     """
     n: uint256 = fp._abs(size)
+    wad: uint256 = constants.WAD
+    p: MarginParams = self.margin_params[s.asset]
     if block.timestamp >= s.expiry:
-        payoff: uint256 = black76._price(self._settlement(s), s.strike, 0, 0, s.is_call)
+        settled: uint256 = self.settlement[s.asset][s.expiry]
+        if settled != 0:
+            payoff: uint256 = black76._price(settled, s.strike, 0, 0, s.is_call)
+            if size > 0:
+                return OptionRisk(value=convert(n * payoff // wad, int256), im=0, mm=0)
+            return OptionRisk(value=-convert(fp._ceil_div_u(n * payoff, wad), int256), im=0, mm=0)
+        # Expired, not yet settled: valued provisionally so the account
+        # stays liquidatable: a long at nothing, a short owing its payoff at
+        # today's price and needing the rule's floors until the settlement.
         if size > 0:
-            return OptionRisk(value=convert(n * payoff // constants.WAD, int256), im=0, mm=0)
+            return empty(OptionRisk)
+        spot: uint256 = staticcall self.oracle.price(s.asset)
+        owed: uint256 = black76._price(spot, s.strike, 0, 0, s.is_call)
         return OptionRisk(
-            value=-convert(fp._ceil_div_u(n * payoff, constants.WAD), int256), im=0, mm=0
+            value=-convert(fp._ceil_div_u(n * owed, wad), int256),
+            im=fp._ceil_div_u(n * fp._ceil_div_u(p.im_floor * spot, wad), wad),
+            mm=fp._ceil_div_u(n * fp._ceil_div_u(p.mm_floor * spot, wad), wad),
         )
     price: uint256 = staticcall self.oracle.price(s.asset)
-    mark: uint256 = black76._price(
-        price,
-        s.strike,
-        staticcall self.oracle.vol(s.asset, s.expiry),
-        s.expiry - block.timestamp,
-        s.is_call,
-    )
+    vol: uint256 = staticcall self.oracle.vol(s.asset, s.expiry)
+    tau: uint256 = s.expiry - block.timestamp
+    mark: uint256 = black76._price(price, s.strike, vol, tau, s.is_call)
     if size > 0:
         # A long's value is equity, but not for opening more risk: its IM
-        # is its value (the premium), its MM nothing.
+        # is its value (the premium); its MM what a move of mm_rate against
+        # it would take from that value (a call's fall, a put's rise).
+        lost: uint256 = self._repriced_loss(s, price, vol, tau, mark, p.mm_rate, False)
         return OptionRisk(
-            value=convert(n * mark // constants.WAD, int256),
-            im=fp._ceil_div_u(n * mark, constants.WAD),
-            mm=0,
+            value=convert(n * mark // wad, int256),
+            im=fp._ceil_div_u(n * mark, wad),
+            mm=fp._ceil_div_u(n * min(lost, mark), wad),
         )
-    p: MarginParams = self.margin_params[s.asset]
     otm: uint256 = 0
     if s.is_call:
         otm = s.strike - min(s.strike, price)
     else:
         otm = price - min(price, s.strike)
-    im: uint256 = self._per_contract(price, otm, p.im_rate, p.im_floor)
-    mm: uint256 = self._per_contract(price, otm, p.mm_rate, p.mm_floor)
+    # The rule, or what a move of the rate against the short would cost
+    # repriced by Black-76 (long-dated and high-vol options, whose value
+    # moves more than the rule's OTM credit allows), whichever is more.
+    im: uint256 = max(
+        self._per_contract(price, otm, p.im_rate, p.im_floor),
+        self._repriced_loss(s, price, vol, tau, mark, p.im_rate, True),
+    )
+    mm: uint256 = max(
+        self._per_contract(price, otm, p.mm_rate, p.mm_floor),
+        self._repriced_loss(s, price, vol, tau, mark, p.mm_rate, True),
+    )
     if not s.is_call:
         # A short put loses at most the strike: with the mark owed, no
         # more than K - mark is needed (mark <= K for a put).
@@ -376,10 +407,36 @@ def _position_risk(s: Series, size: int256) -> OptionRisk:
         im = min(im, cap)
         mm = min(mm, cap)
     return OptionRisk(
-        value=-convert(fp._ceil_div_u(n * mark, constants.WAD), int256),
-        im=fp._ceil_div_u(n * im, constants.WAD),
-        mm=fp._ceil_div_u(n * mm, constants.WAD),
+        value=-convert(fp._ceil_div_u(n * mark, wad), int256),
+        im=fp._ceil_div_u(n * im, wad),
+        mm=fp._ceil_div_u(n * mm, wad),
     )
+
+
+@internal
+@pure
+def _repriced_loss(
+    s: Series, price: uint256, vol: uint256, tau: uint256, mark: uint256, rate: uint256, short: bool
+) -> uint256:
+    """
+    @dev What one contract loses, WAD USD, when the price moves by `rate`
+         against its holder (a short call and a long put lose as it rises,
+         the others as it falls), repriced at the same volatility and time,
+         plus the Black-76 error bound of both valuations (rounded against
+         the account: the moved price away from today's).
+    """
+    wad: uint256 = constants.WAD
+    rises: bool = s.is_call == short
+    moved: uint256 = 0
+    if rises:
+        moved = price + fp._ceil_div_u(price * rate, wad)
+    else:
+        moved = price - price * rate // wad
+    after: uint256 = black76._price(moved, s.strike, vol, tau, s.is_call)
+    err: uint256 = (moved + price + 2 * s.strike) * NCDF_ERROR // wad + 2 * VALUE_ROUNDING
+    if short:
+        return after - min(after, mark) + err
+    return mark - min(mark, after) + err
 
 
 @internal

@@ -162,7 +162,10 @@ def test_bad_volatility_input_is_refused(args, says):
 def test_a_bad_history_is_refused_with_its_line(tmp_path):
     good = {g: [100.0, 101.0, 99.0, 100.5] for g in GROUPS}
     cases = [
-        ({**good, "ETH": [100.0, 0.0, 99.0, 100.5]}, "prices.csv:3: ETH price must be positive"),
+        (
+            {**good, "ETH": [100.0, 0.0, 99.0, 100.5]},
+            "prices.csv:3: ETH price must be a positive finite",
+        ),
         ({**good, "SOL": [1.0, 1.0, 1.0, 1.0]}, "names groups the config does not have: SOL"),
         ({g: good[g] for g in ("ETH", "BTC", "USD")}, "groups without a scan: ALT"),
     ]
@@ -178,6 +181,59 @@ def test_a_bad_history_is_refused_with_its_line(tmp_path):
     both = ["--prices", str(path), "--vol", "ETH=1"]
     result = CliRunner().invoke(main, ["calibrate", "--config", str(CONFIG), *both])
     assert "not both" in result.output
-    short = ["--prices", str(path), "--vol-window", "30"]
-    result = CliRunner().invoke(main, ["calibrate", "--config", str(CONFIG), *short])
-    assert result.exit_code != 0 and "at least 30 returns" in result.output
+    result = CliRunner().invoke(main, ["calibrate", "--config", str(CONFIG), "--prices", str(path)])
+    assert result.exit_code != 0
+    assert "3 returns over 1 row(s): a 99.00% quantile needs at least 100" in result.output
+
+
+def test_no_side_is_ever_a_zero_move():
+    """Found by the outside review: a history that only rose gave a 0 %
+    down move, a flat one 0 % both ways, and the deploy model took them:
+    that group would carry no risk one way. A side with the wrong sign
+    now takes the other side's size; a flat history is refused."""
+    rising = [100.0 * 1.01**i for i in range(200)]  # +1 % a row, every row
+    s = cal.scan_from_history(rising, 1, 0.99)
+    # ln(1.01) = 0.00995 both ways: up e^r - 1 = 0.0100 -> 0.010 (exactly
+    # 1 % in floating point may round up a step), down 1/1.01 - 1 = -0.0099 -> -0.010
+    assert s.up in (D("0.010"), D("0.011")) and s.down == D("-0.010")
+    with pytest.raises(ValueError, match="do not move"):
+        cal.scan_from_history([100.0] * 200, 1, 0.99)
+    with pytest.raises(ValueError, match="does not move over some 30-row window"):
+        cal.scan_from_history([100.0] * 100 + rising, 1, 0.99, vol_window=30)
+
+
+def test_hostile_csv_and_option_values_are_refused_with_a_message(tmp_path):
+    """The review's crashes and silent merges: each is now a message."""
+    good = {g: _gbm(0.5, 150, seed=i, start=100.0) for i, g in enumerate(GROUPS)}
+    path = _csv(tmp_path / "prices.csv", good)
+    text = path.read_text().splitlines()
+    dup = tmp_path / "dup.csv"
+    dup.write_text("\n".join([text[0] + ",ETH", *(line + ",1.0" for line in text[1:])]) + "\n")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(path.read_bytes().replace(b"time", b"t\xe9me"))
+    inf = tmp_path / "inf.csv"
+    inf.write_text(
+        "\n".join([*text[:5], text[5].replace(text[5].split(",")[1], "inf", 1), *text[6:]])
+    )
+    blank = tmp_path / "blank.csv"
+    blank.write_text(path.read_text() + "\n\n")
+    vols = ["--vol", "BTC=0.6", "--vol", "USD=0.02", "--vol", "ALT=1.2"]
+    cases = [
+        (["--prices", str(dup)], "a column named twice: ETH"),
+        (["--prices", str(latin)], "not a UTF-8 CSV file"),
+        (["--prices", str(inf)], "inf.csv:6: ETH price must be a positive finite number"),
+        (["--vol", "ETH=nan", *vols], "the number must be finite"),
+        (["--vol", "ETH=0.8", "--vol", "ETH=0.9", *vols], "ETH is given twice"),
+        (["--vol", "ETH=0.8", "--vol-of-vol", "ETH=-1", *vols], "must be positive numbers"),
+        (["--vol", "ETH=1e6", *vols], "beyond any price"),
+    ]
+    for args, says in cases:
+        result = CliRunner().invoke(main, ["calibrate", "--config", str(CONFIG), *args])
+        assert result.exit_code != 0, args
+        assert says in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+    # blank lines at the end are skipped, not refused
+    result = CliRunner().invoke(
+        main, ["calibrate", "--config", str(CONFIG), "--prices", str(blank)]
+    )
+    assert result.exit_code == 0, result.output

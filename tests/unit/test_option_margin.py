@@ -1,7 +1,10 @@
 """Option positions' linear margin (issue 23, point 3): a long needs its
-premium, a short the underlying's rule (Deribit/Lyra style: a rate of the
-price less the out-of-the-money amount, with a floor, on top of the mark;
-a short put at most K - mark). Each figure is computed here by hand and
+premium, and for maintenance what a move against it would take; a short
+the underlying's rule (Deribit/Lyra style: a rate of the price less the
+out-of-the-money amount, with a floor, on top of the mark; a short put at
+most K - mark), or the Black-76 repriced loss of the rate's move when
+that is more (the outside review: the OTM credit understated long-dated
+and high-vol calls). Each rule figure is computed here by hand and
 checked against `OptionsBook.position_risk` and the Python mirror
 (`xmargin.maths.options`); the rule's bounds are refused with their
 reason."""
@@ -10,6 +13,8 @@ from __future__ import annotations
 
 import ape
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import HEARTBEAT, VOL_BOUNDS
 from tests.conftest import OPTION_RULE as RULE
@@ -31,10 +36,14 @@ def _series(book, owner, asset, strike_usd, expiry, is_call):
     return book.num_series() - 1
 
 
-def _mark(strike_usd, expiry, chain, is_call):
-    """The mark at the head block (what a call reads), from the mirror."""
-    tau = expiry - chain.blocks.head.timestamp
-    return black76.price(SPOT, strike_usd * WAD, SIGMA, tau, is_call)
+def _tau(expiry, chain):
+    """Time left at the head block (what a call reads)."""
+    return expiry - chain.blocks.head.timestamp
+
+
+def _mark(strike_usd, expiry, chain, is_call, sigma=SIGMA):
+    """The mark at the head block, from the mirror."""
+    return black76.price(SPOT, strike_usd * WAD, sigma, _tau(expiry, chain), is_call)
 
 
 def _ceil(x: int) -> int:
@@ -64,11 +73,21 @@ def test_a_short_needs_the_rule_by_hand(
     risk = book.position_risk(sid, size)
     mark = _mark(strike_usd, expiry, chain, is_call)
     assert (risk.value, risk.im, risk.mm) == (-2 * mark, 2 * im_per * WAD, 2 * mm_per * WAD)
-    want = options.linear_risk(SPOT, strike_usd * WAD, is_call, mark, size, PARAMS)
+    tau = _tau(expiry, chain)
+    want = options.linear_risk(SPOT, strike_usd * WAD, is_call, SIGMA, tau, size, PARAMS)
     assert (risk.value, risk.im, risk.mm) == (want.value, want.im, want.mm)
+    # at 80 % and 30 days the rule, not the repriced move, is what binds
+    for rate in (PARAMS.im_rate, PARAMS.mm_rate):
+        loss = options.repriced_loss(SPOT, strike_usd * WAD, is_call, SIGMA, tau, mark, rate, True)
+        assert loss < (im_per if rate == PARAMS.im_rate else mm_per) * WAD
 
 
-def test_a_long_needs_its_premium_and_no_maintenance(book, owner, underlying, expiry, chain):
+def test_a_long_needs_its_premium_and_keeps_what_a_move_leaves(
+    book, owner, underlying, expiry, chain
+):
+    """IM is the long's value (its premium); MM what a 7.5 % fall would take
+    from it (the review: a long's value backed MM in full, though a
+    30-day call loses a third of it on such a fall)."""
     sid = _series(book, owner, underlying, 3_200, expiry, True)
     size = 3 * WAD + 1  # a wei over 3 contracts: the value rounds down, IM up
     risk = book.position_risk(sid, size)
@@ -76,7 +95,29 @@ def test_a_long_needs_its_premium_and_no_maintenance(book, owner, underlying, ex
     assert risk.value == size * mark // WAD
     assert risk.im == _ceil(size * mark)
     assert risk.im == risk.value + 1
-    assert risk.mm == 0
+    fell = black76.price(SPOT - SPOT * 75 // 1_000, 3_200 * WAD, SIGMA, _tau(expiry, chain), True)
+    err = (SPOT + SPOT * 925 // 1_000 + 2 * 3_200 * WAD) * 64 // WAD + 8
+    assert risk.mm == _ceil(size * (mark - fell + err))
+    assert 0 < risk.mm < risk.im
+
+
+def test_a_high_vol_short_call_needs_its_repriced_move(
+    book, owner, underlying, vol_feed, expiry, chain
+):
+    """The review's case: at 400 % vol the $3,200 call's value moves more on
+    a 15 % rise than the rule's $300 (15 % less $200 OTM, floored at 10 %)
+    allows: IM is the repriced loss, $323.43."""
+    vol_feed.set_answer(400_000_000, sender=owner)  # 400 %
+    sid = _series(book, owner, underlying, 3_200, expiry, True)
+    risk = book.position_risk(sid, -WAD)
+    tau, sigma = _tau(expiry, chain), 4 * WAD
+    mark = _mark(3_200, expiry, chain, True, sigma)
+    rose = black76.price(SPOT + SPOT * 15 // 100, 3_200 * WAD, sigma, tau, True)
+    err = (SPOT + SPOT * 115 // 100 + 2 * 3_200 * WAD) * 64 // WAD + 8
+    assert risk.im == rose - mark + err
+    assert 323 * WAD < risk.im < 324 * WAD
+    want = options.linear_risk(SPOT, 3_200 * WAD, True, sigma, tau, -WAD, PARAMS)
+    assert (risk.value, risk.im, risk.mm) == (want.value, want.im, want.mm)
 
 
 def test_a_short_put_needs_at_most_its_strike_less_the_mark(book, owner, underlying, expiry, chain):
@@ -98,11 +139,21 @@ def test_a_short_put_needs_at_most_its_strike_less_the_mark(book, owner, underly
 def test_an_expired_position_is_worth_its_payoff_and_needs_nothing(
     book, owner, underlying, underlying_feed, expiry, chain
 ):
+    """Settled: the payoff, no margin. Before the settlement is recorded
+    the position is valued provisionally, so its account stays
+    liquidatable (the review: it reverted): a long at nothing, a short
+    owing its payoff at today's price with the rule's floors."""
     sid = _series(book, owner, underlying, 3_000, expiry, True)
     chain.mine(timestamp=expiry + 60)
     underlying_feed.set_answer(3_125 * 10**8, sender=owner)
     with ape.reverts(errors.NOT_SETTLED):
-        book.position_risk(sid, WAD)
+        book.mark(sid)
+    long, short = book.position_risk(sid, 2 * WAD), book.position_risk(sid, -2 * WAD)
+    assert (long.value, long.im, long.mm) == (0, 0, 0)
+    # owes 2 x $125; floors 10 % and 5 % of $3,125 for 2: $625 and $312.50
+    assert (short.value, short.im, short.mm) == (-250 * WAD, 625 * WAD, 3125 * WAD // 10)
+    want = options.unsettled_risk(3_125 * WAD, 3_000 * WAD, True, -2 * WAD, PARAMS)
+    assert (short.value, short.im, short.mm) == (want.value, want.im, want.mm)
     book.settle_expiry(underlying, expiry, underlying_feed.round_id(), sender=owner)
     long, short = book.position_risk(sid, 2 * WAD), book.position_risk(sid, -2 * WAD)
     assert (long.value, long.im, long.mm) == (250 * WAD, 0, 0)
@@ -148,3 +199,73 @@ def test_listing_needs_the_underlyings_rule(project, owner, oracle, underlying, 
     with ape.reverts(errors.NO_OPTION_MARGIN):
         bare.list_series(underlying, 3_000 * WAD, expiry, True, sender=owner)
     assert bare.num_series() == 0
+
+
+# ---------------------------------------------------------------- the mirror
+
+STRIKES = (300, 1_500, 2_900, 3_000, 3_100, 6_000, 30_000)
+
+
+@st.composite
+def _rules(draw):
+    im_rate = draw(st.integers(1, WAD // 2))
+    mm_rate = draw(st.integers(1, im_rate))
+    mm_floor = draw(st.integers(1, mm_rate))
+    im_floor = draw(st.integers(mm_floor, im_rate))
+    return options.MarginParams(im_rate, im_floor, mm_rate, mm_floor)
+
+
+_SIZES = st.one_of(
+    st.integers(-(2**96), 2**96),
+    st.integers(-1_000, 1_000),
+    st.sampled_from([1, -1, 2**96, -(2**96)]),
+).filter(lambda x: x != 0)
+
+
+@pytest.fixture
+def listed(book, owner, underlying, expiry):
+    out = []
+    for k in STRIKES:
+        for is_call in (True, False):
+            out.append((_series(book, owner, underlying, k, expiry, is_call), k * WAD, is_call))
+    return out
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.data(),
+    price_cents=st.integers(1, 99_999_999),  # $0.01 .. under the $1M bound
+    vol_bp=st.integers(101, 49_999),  # inside the 1 % .. 500 % bounds
+    rule=_rules(),
+    size=_SIZES,
+)
+def test_the_mirror_is_the_contract_to_the_wei(
+    book,
+    listed,
+    owner,
+    underlying,
+    underlying_feed,
+    vol_feed,
+    expiry,
+    chain,
+    data,
+    price_cents,
+    vol_bp,
+    rule,
+    size,
+):
+    """From the outside review: any series, price, volatility, rule and
+    size; IM never below MM; a long's IM is its value or a wei more."""
+    sid, strike, is_call = data.draw(st.sampled_from(listed))
+    underlying_feed.set_answer(price_cents * 10**6, sender=owner)  # 8 decimals
+    vol_feed.set_answer(vol_bp * 10**4, sender=owner)
+    book.set_margin_params(underlying, *vars(rule).values(), sender=owner)
+    price, sigma = price_cents * 10**16, vol_bp * 10**14
+    got = book.position_risk(sid, size)
+    want = options.linear_risk(price, strike, is_call, sigma, _tau(expiry, chain), size, rule)
+    assert (got.value, got.im, got.mm) == (want.value, want.im, want.mm)
+    assert got.im >= got.mm
+    if size > 0:
+        assert got.im - got.value in (0, 1)
+    else:
+        assert got.im >= 1

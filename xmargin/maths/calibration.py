@@ -81,15 +81,26 @@ def _away(x: float, step: Decimal) -> Decimal:
 def from_log_quantiles(
     up_log: float, down_log: float, vol_shock: float | None, step: Decimal = DEFAULT_STEP
 ) -> Scan:
-    """A scan from the upward and downward log-return quantiles
-    (`down_log` <= 0 <= `up_log`)."""
-    if up_log < 0 or down_log > 0:
-        raise ValueError("the upward quantile must be >= 0 and the downward <= 0")
-    return Scan(
-        _away(math.expm1(up_log), step),
-        _away(math.expm1(down_log), step),
-        None if vol_shock is None else _away(vol_shock, step),
-    )
+    """A scan from the upward and downward log-return quantiles. A side
+    whose quantile has the wrong sign (a history that only rose, say)
+    takes the other side's size: no side is ever a zero move. A history
+    that does not move at all is refused."""
+    for x in (up_log, down_log, 0.0 if vol_shock is None else vol_shock):
+        if not math.isfinite(x):
+            raise ValueError(f"a move must be a finite number, got {x}")
+    size = max(up_log, -down_log)
+    if size <= 0:
+        raise ValueError("the prices do not move: no scan can be derived")
+    up = up_log if up_log > 0 else size
+    down = down_log if down_log < 0 else -size
+    try:
+        return Scan(
+            _away(math.expm1(up), step),
+            _away(math.expm1(down), step),
+            None if vol_shock is None else _away(vol_shock, step),
+        )
+    except OverflowError:
+        raise ValueError(f"a log move of {size:.4g} is beyond any price") from None
 
 
 def scan_from_vol(
@@ -101,8 +112,11 @@ def scan_from_vol(
 ) -> Scan:
     """A group's scan from its annual volatility (and, for the vol shock,
     its annual volatility of volatility)."""
-    if sigma <= 0 or horizon_days <= 0:
-        raise ValueError("volatility and horizon must be positive")
+    for x in (sigma, horizon_days, 1.0 if vol_of_vol is None else vol_of_vol):
+        if not (math.isfinite(x) and x > 0):
+            raise ValueError(
+                f"volatility, vol of vol and horizon must be positive numbers, got {x}"
+            )
     z = z_score(confidence)
     root = math.sqrt(horizon_days / YEAR_DAYS)
     r = z * sigma * root
@@ -133,9 +147,16 @@ def log_returns(prices: Sequence[float], horizon: int) -> list[float]:
     return [math.log(prices[i + horizon] / prices[i]) for i in range(len(prices) - horizon)]
 
 
-def realised_vols(prices: Sequence[float], window: int, rows_per_year: float) -> list[float]:
-    """Annualised realised volatility of one-row log-returns over each
-    rolling `window` of rows."""
+def min_returns(confidence: float) -> int:
+    """Fewest returns whose empirical quantile at `confidence` is not an
+    interpolation below the worst one seen: 1 / (1 - confidence)
+    (100 at 99 %)."""
+    return math.ceil(1 / (1 - confidence) - 1e-9)
+
+
+def realised_vols(prices: Sequence[float], window: int) -> list[float]:
+    """Realised volatility (per row, not annualised: only its relative
+    changes are used) of one-row log-returns over each rolling `window`."""
     r = log_returns(prices, 1)
     if len(r) < window or window < 2:
         raise ValueError(f"need at least {window} returns (and a window of 2 or more)")
@@ -144,7 +165,7 @@ def realised_vols(prices: Sequence[float], window: int, rows_per_year: float) ->
         w = r[i : i + window]
         mean = sum(w) / window
         var = sum((x - mean) ** 2 for x in w) / (window - 1)
-        out.append(math.sqrt(var * rows_per_year))
+        out.append(math.sqrt(var))
     return out
 
 
@@ -153,25 +174,34 @@ def scan_from_history(
     horizon: int,
     confidence: float,
     vol_window: int | None = None,
-    rows_per_year: float = YEAR_DAYS,
     step: Decimal = DEFAULT_STEP,
 ) -> Scan:
     """A group's scan from its price history (rows at a fixed interval):
-    the return quantiles over `horizon` rows; with `vol_window`, the vol
-    shock from the relative changes of the rolling realised volatility
-    over the same horizon."""
+    the return quantiles over `horizon` rows (at least `min_returns` of
+    them); with `vol_window`, the vol shock from the relative changes of
+    the rolling realised volatility over the same horizon (windows that
+    do not move are refused)."""
     z_score(confidence)  # the same bounds as the volatility path
+    need = min_returns(confidence)
     r = log_returns(prices, horizon)
-    up = max(quantile(r, confidence), 0.0)
-    down = min(quantile(r, 1 - confidence), 0.0)
+    if len(r) < need:
+        raise ValueError(
+            f"{len(r)} returns over {horizon} row(s): a {confidence:.2%} quantile needs "
+            f"at least {need}"
+        )
     shock = None
     if vol_window is not None:
-        vols = realised_vols(prices, vol_window, rows_per_year)
+        vols = realised_vols(prices, vol_window)
+        if min(vols) <= 0:
+            raise ValueError(f"the price does not move over some {vol_window}-row window")
         changes = [abs(vols[i + horizon] / vols[i] - 1) for i in range(len(vols) - horizon)]
-        if not changes:
-            raise ValueError("the history is too short for the vol window and horizon")
+        if len(changes) < need:
+            raise ValueError(
+                f"{len(changes)} vol changes: the history is too short for the vol window "
+                f"and horizon (a {confidence:.2%} quantile needs {need})"
+            )
         shock = quantile(changes, confidence)
-    return from_log_quantiles(up, down, shock, step)
+    return from_log_quantiles(quantile(r, confidence), quantile(r, 1 - confidence), shock, step)
 
 
 def _fraction(x: Decimal) -> str:

@@ -5,23 +5,30 @@ Per contract (one unit of the underlying), WAD USD, S the underlying's
 price, K the strike, m the Black-76 mark (`black76.price`):
 
 - a long is worth its mark (rounded down) and needs it as initial margin
-  (rounded up: a long's value opens no further risk), no maintenance
-  margin;
-- a short owes its mark (rounded up) and needs, per contract,
-  ``max(rate * S - OTM, floor * S)`` (each product rounded up; OTM is
-  ``max(K - S, 0)`` for a call, ``max(S - K, 0)`` for a put) with the IM or
-  the MM pair of the underlying's rule; a short put's requirement is at
-  most ``K - m`` (its whole loss is K);
-- from expiry on, the value at the settlement price and no margin.
+  (rounded up: a long's value opens no further risk); its maintenance
+  margin is what a move of ``mm_rate`` against it would take from its
+  value (`repriced_loss`, at most the mark);
+- a short owes its mark (rounded up) and needs, per contract, the larger
+  of ``max(rate * S - OTM, floor * S)`` (each product rounded up; OTM is
+  ``max(K - S, 0)`` for a call, ``max(S - K, 0)`` for a put) and the
+  repriced loss of a move of ``rate`` against it, with the IM or the MM
+  pair of the underlying's rule; a short put's requirement is at most
+  ``K - m`` (its whole loss is K);
+- from expiry on, the value at the settlement price and no margin; until
+  the settlement is recorded, provisionally a long at nothing and a short
+  owing its payoff at today's price with the rule's floors.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xmargin.maths import black76
 from xmargin.maths.fixed_point import ceil_div
 
 WAD = 10**18
+# The Black-76 module's error bound per valuation, (F + K) * 64 / 1e18 + 4.
+VALUE_ROUNDING = 4
 
 
 @dataclass(frozen=True)
@@ -61,17 +68,56 @@ def out_of_the_money(price: int, strike: int, is_call: bool) -> int:
     return max(strike - price, 0) if is_call else max(price - strike, 0)
 
 
+def repriced_loss(
+    price: int,
+    strike: int,
+    is_call: bool,
+    sigma: int,
+    tau: int,
+    mark: int,
+    rate: int,
+    short: bool,
+) -> int:
+    """What one contract loses when the price moves by `rate` against its
+    holder (a short call and a long put as it rises, the others as it
+    falls), repriced by Black-76 at the same volatility and time, plus the
+    module's error bound of both valuations."""
+    rises = is_call == short
+    moved = price + ceil_div(price * rate, WAD) if rises else price - price * rate // WAD
+    after = black76.price(moved, strike, sigma, tau, is_call)
+    err = (moved + price + 2 * strike) * black76.NCDF_ERROR // WAD + 2 * VALUE_ROUNDING
+    return (after - min(after, mark) if short else mark - min(mark, after)) + err
+
+
 def linear_risk(
-    price: int, strike: int, is_call: bool, mark: int, size: int, params: MarginParams
+    price: int,
+    strike: int,
+    is_call: bool,
+    sigma: int,
+    tau: int,
+    size: int,
+    params: MarginParams,
 ) -> OptionRisk:
     """A live position's value and linear margin (`size` contracts, WAD,
-    negative when short; `mark` per contract)."""
+    negative when short), at the price, volatility and time left."""
+    if size == 0:
+        raise ValueError("a position has a size")
     n = abs(size)
+    mark = black76.price(price, strike, sigma, tau, is_call)
     if size > 0:
-        return OptionRisk(n * mark // WAD, ceil_div(n * mark, WAD), 0)
+        lost = repriced_loss(price, strike, is_call, sigma, tau, mark, params.mm_rate, False)
+        return OptionRisk(
+            n * mark // WAD, ceil_div(n * mark, WAD), ceil_div(n * min(lost, mark), WAD)
+        )
     otm = out_of_the_money(price, strike, is_call)
-    im = per_contract(price, otm, params.im_rate, params.im_floor)
-    mm = per_contract(price, otm, params.mm_rate, params.mm_floor)
+    im = max(
+        per_contract(price, otm, params.im_rate, params.im_floor),
+        repriced_loss(price, strike, is_call, sigma, tau, mark, params.im_rate, True),
+    )
+    mm = max(
+        per_contract(price, otm, params.mm_rate, params.mm_floor),
+        repriced_loss(price, strike, is_call, sigma, tau, mark, params.mm_rate, True),
+    )
     if not is_call:
         cap = strike - min(strike, mark)
         im, mm = min(im, cap), min(mm, cap)
@@ -79,8 +125,26 @@ def linear_risk(
 
 
 def expired_risk(payoff: int, size: int) -> OptionRisk:
-    """An expired position: its value at the settlement payoff, no margin."""
+    """An expired, settled position: its value at the settlement payoff,
+    no margin."""
     n = abs(size)
     if size > 0:
         return OptionRisk(n * payoff // WAD, 0, 0)
     return OptionRisk(-ceil_div(n * payoff, WAD), 0, 0)
+
+
+def unsettled_risk(
+    price: int, strike: int, is_call: bool, size: int, params: MarginParams
+) -> OptionRisk:
+    """An expired position before its settlement is recorded, valued
+    provisionally: a long at nothing; a short owing its payoff at today's
+    price and needing the rule's floors."""
+    if size > 0:
+        return OptionRisk(0, 0, 0)
+    n = abs(size)
+    owed = max(price - strike, 0) if is_call else max(strike - price, 0)
+    return OptionRisk(
+        -ceil_div(n * owed, WAD),
+        ceil_div(n * ceil_div(params.im_floor * price, WAD), WAD),
+        ceil_div(n * ceil_div(params.mm_floor * price, WAD), WAD),
+    )

@@ -40,14 +40,24 @@ def base_section(config: Path) -> dict[str, Any]:
 
 
 def read_prices(path: Path) -> dict[str, list[float]]:
-    """A wide CSV: a header `time,<group>,<group>...`, then one row per
-    observation, oldest first, at a fixed interval; the first column is
-    not read. Every price must be a positive number."""
-    with path.open(newline="") as f:
-        rows = list(csv.reader(f))
+    """A wide CSV (UTF-8, a byte-order mark allowed): a header
+    `time,<group>,<group>...`, then one row per observation, oldest first,
+    at a fixed interval; blank lines are skipped and the first column is
+    not read. Every price must be a positive finite number and every
+    group's column name unique."""
+    import math
+
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = [row for row in csv.reader(f) if any(cell.strip() for cell in row)]
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise CalibrationError(f"{path}: not a UTF-8 CSV file ({e})") from None
     if len(rows) < 3 or len(rows[0]) < 2:
         raise CalibrationError(f"{path}: need a header (time, then groups) and 2+ rows")
     names = [n.strip() for n in rows[0][1:]]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise CalibrationError(f"{path}: a column named twice: {', '.join(twice)}")
     out: dict[str, list[float]] = {n: [] for n in names}
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != len(names) + 1:
@@ -57,8 +67,10 @@ def read_prices(path: Path) -> dict[str, list[float]]:
                 price = float(cell)
             except ValueError:
                 raise CalibrationError(f"{path}:{line}: {n} is not a number: {cell!r}") from None
-            if not price > 0:
-                raise CalibrationError(f"{path}:{line}: {n} price must be positive: {cell!r}")
+            if not (math.isfinite(price) and price > 0):
+                raise CalibrationError(
+                    f"{path}:{line}: {n} price must be a positive finite number: {cell!r}"
+                )
             out[n].append(price)
     return out
 
@@ -89,19 +101,19 @@ def from_history(
     horizon: int,
     confidence: float,
     vol_window: int | None,
-    rows_per_year: float,
 ) -> Calibration:
     base = base_section(config)
     series = read_prices(prices)
     _known(base["groups"], list(series), f"{prices}")
     _all(base["groups"], list(series), f"a column of {prices.name}")
+    scans: dict[str, cal.Scan] = {}
     try:
-        scans = {
-            g: cal.scan_from_history(p, horizon, confidence, vol_window, rows_per_year)
-            for g, p in series.items()
-        }
+        for g, p in series.items():
+            scans[g] = cal.scan_from_history(p, horizon, confidence, vol_window)
         return Calibration(scans, _checked(base, scans), f"history {prices.name}")
     except ValueError as e:
+        if not isinstance(e, CalibrationError) and len(scans) < len(series):
+            raise CalibrationError(f"{prices.name}, column {g}: {e}") from None
         if isinstance(e, CalibrationError):
             raise
         raise CalibrationError(str(e)) from None

@@ -885,16 +885,25 @@ def report_command(
 
 
 def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, float]:
-    """`GROUP=NUMBER` options into a mapping."""
+    """`GROUP=NUMBER` options into a mapping: each group once, each number
+    finite."""
+    import math
+
     out: dict[str, float] = {}
     for v in values:
         name, sep, number = v.partition("=")
+        name = name.strip()
         try:
             if not sep or not name:
                 raise ValueError
-            out[name.strip()] = float(number)
+            x = float(number)
         except ValueError:
             raise click.BadParameter(f"{v!r} is not GROUP=NUMBER") from None
+        if not math.isfinite(x):
+            raise click.BadParameter(f"{v!r}: the number must be finite")
+        if name in out:
+            raise click.BadParameter(f"{name} is given twice")
+        out[name] = x
     return out
 
 
@@ -918,13 +927,6 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     default=1,
     show_default=True,
     help="With --prices: the margin horizon, in rows.",
-)
-@click.option(
-    "--rows-per-year",
-    type=click.FloatRange(min=1),
-    default=365,
-    show_default=True,
-    help="With --prices: observations a year (365 for daily rows), to annualise realised vol.",
 )
 @click.option(
     "--vol-window",
@@ -971,7 +973,6 @@ def calibrate_command(
     config: Path,
     prices: Path | None,
     horizon: int,
-    rows_per_year: float,
     vol_window: int | None,
     vols: dict[str, float],
     vol_of_vols: dict[str, float],
@@ -991,7 +992,7 @@ def calibrate_command(
         raise click.UsageError("give either --prices or --vol (not both)")
     try:
         if prices is not None:
-            c = cal_ops.from_history(config, prices, horizon, confidence, vol_window, rows_per_year)
+            c = cal_ops.from_history(config, prices, horizon, confidence, vol_window)
         else:
             c = cal_ops.from_vols(config, vols, vol_of_vols, horizon_days, confidence)
     except cal_ops.CalibrationError as err:
