@@ -30,10 +30,10 @@ STEPS = int(
         "XMARGIN_FUZZ_STEPS", "60" if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else "25"
     )
 )
-# Examples per driver: `ci` runs 20 through Ape (about 500 steps, ~3 min)
-# and 30 through titanoboa (about 750 steps, ~1 min); `fuzz` keeps its
+# Examples per driver: `ci` runs 12 through Ape (about 300 steps, ~3 min)
+# and 36 through titanoboa (about 900 steps, ~3 min); `fuzz` keeps its
 # profile's count. XMARGIN_FUZZ_EXAMPLES overrides both drivers' counts.
-CI_EXAMPLES = {"ape": 20, "boa": 30}
+CI_EXAMPLES = {"ape": 12, "boa": 36}
 EXAMPLES = int(
     os.environ.get(
         "XMARGIN_FUZZ_EXAMPLES", "0" if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else "-1"
