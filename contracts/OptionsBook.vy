@@ -108,10 +108,6 @@ MONEYNESS: constant(uint256) = 10
 # module is bounded for up to ten years).
 MIN_TIME: constant(uint256) = 3_600
 MAX_TIME: constant(uint256) = 730 * 86_400
-# The Black-76 module's error bound per valuation: (F + K) * 64 / 1e18 + 4
-# wei (modules/black76.vy), added to a repriced loss against the account.
-NCDF_ERROR: constant(uint256) = 64
-VALUE_ROUNDING: constant(uint256) = 4
 # Largest margin rate or floor the owner may set: half the price.
 MAX_MARGIN_RATE: constant(uint256) = constants.WAD // 2
 
@@ -300,13 +296,11 @@ def greeks(series_id: uint256) -> (int256, uint256, uint256, int256):
     s: Series = self._series(series_id)
     if block.timestamp >= s.expiry:
         return black76._greeks(self._settlement(s), s.strike, 0, 0, s.is_call)
-    return black76._greeks(
-        staticcall self.oracle.price(s.asset),
-        s.strike,
-        staticcall self.oracle.vol(s.asset, s.expiry),
-        s.expiry - block.timestamp,
-        s.is_call,
-    )
+    price: uint256 = 0
+    vol: uint256 = 0
+    tau: uint256 = 0
+    price, vol, tau = self._live(s)
+    return black76._greeks(price, s.strike, vol, tau, s.is_call)
 
 
 @external
@@ -370,9 +364,10 @@ def _position_risk(s: Series, size: int256) -> OptionRisk:
             im=fp._ceil_div_u(n * fp._ceil_div_u(p.im_floor * spot, wad), wad),
             mm=fp._ceil_div_u(n * fp._ceil_div_u(p.mm_floor * spot, wad), wad),
         )
-    price: uint256 = staticcall self.oracle.price(s.asset)
-    vol: uint256 = staticcall self.oracle.vol(s.asset, s.expiry)
-    tau: uint256 = s.expiry - block.timestamp
+    price: uint256 = 0
+    vol: uint256 = 0
+    tau: uint256 = 0
+    price, vol, tau = self._live(s)
     mark: uint256 = black76._price(price, s.strike, vol, tau, s.is_call)
     if size > 0:
         # A long's value is equity, but not for opening more risk: its IM
@@ -433,7 +428,9 @@ def _repriced_loss(
     else:
         moved = price - price * rate // wad
     after: uint256 = black76._price(moved, s.strike, vol, tau, s.is_call)
-    err: uint256 = (moved + price + 2 * s.strike) * NCDF_ERROR // wad + 2 * VALUE_ROUNDING
+    err: uint256 = (
+        moved + price + 2 * s.strike
+    ) * black76.NCDF_ERROR // wad + 2 * black76.VALUE_ROUNDING
     if short:
         return after - min(after, mark) + err
     return mark - min(mark, after) + err
@@ -481,10 +478,23 @@ def _mark(s: Series) -> uint256:
     """
     if block.timestamp >= s.expiry:
         return black76._price(self._settlement(s), s.strike, 0, 0, s.is_call)
-    return black76._price(
+    price: uint256 = 0
+    vol: uint256 = 0
+    tau: uint256 = 0
+    price, vol, tau = self._live(s)
+    return black76._price(price, s.strike, vol, tau, s.is_call)
+
+
+@internal
+@view
+def _live(s: Series) -> (uint256, uint256, uint256):
+    """
+    @dev A series' Black-76 inputs before its expiry: the router's price
+         and implied volatility (each reverting with the router's reason)
+         and the seconds left.
+    """
+    return (
         staticcall self.oracle.price(s.asset),
-        s.strike,
         staticcall self.oracle.vol(s.asset, s.expiry),
         s.expiry - block.timestamp,
-        s.is_call,
     )

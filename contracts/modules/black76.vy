@@ -24,6 +24,11 @@ from snekmate.utils import math
 from . import constants
 
 YEAR: constant(uint256) = 365 * 86_400
+# The value's stated error bound, (f + k) * NCDF_ERROR / 1e18 +
+# VALUE_ROUNDING wei (see the title): callers that must not understate a
+# loss add it (OptionsBook's repriced moves).
+NCDF_ERROR: constant(uint256) = 64
+VALUE_ROUNDING: constant(uint256) = 4
 # sqrt(2 pi), WAD, rounded down.
 SQRT_2PI: constant(uint256) = 2_506_628_274_631_000_502
 # Hart's split between the rational approximation and the continued

@@ -95,15 +95,22 @@ def health_probe(owner: address, sub_id: uint256) -> Health:
 def exposure_probe(owner: address, sub_id: uint256) -> portfolio.Exposure:
     """
     @notice `portfolio_exposure` for the engine's extensions, which hold
-            the lock (a portfolio liquidation orders its close by it).
-            Only the engine may call it, so no outside reader sees state
-            mid-transaction.
+            the lock, with the risk set's MM and IM filled in: a portfolio
+            liquidation orders its close by the exposure and checks the
+            requirement, from one pass over the book. Only the engine may
+            call it, so no outside reader sees state mid-transaction.
+    @dev For an account in portfolio mode (the risk set must be set).
     @param owner The account owner.
     @param sub_id The sub-account number.
-    @return The account's book as the risk set sees it.
+    @return The account's book as the risk set sees it, its im and mm
+            the portfolio requirement.
     """
     assert msg.sender == self, errors.ENGINE_ONLY
-    return self._book(owner, sub_id, True, True)
+    x: portfolio.Exposure = self._book(owner, sub_id, True, True)
+    h: Health = self._portfolio_health(x)
+    x.mm = h.mm
+    x.im = h.im
+    return x
 
 
 @external
@@ -189,7 +196,8 @@ def _health(owner: address, sub_id: uint256) -> Health:
 @view
 def _exposure(owner: address, sub_id: uint256) -> portfolio.Exposure:
     """
-    @dev `_book(owner, sub_id, True, True)` through the core's
+    @dev `_book(owner, sub_id, True, True)` with the portfolio
+         requirement in its im and mm, through the core's
          `exposure_probe`, for the extensions.
     """
     return staticcall Engine(self).exposure_probe(owner, sub_id)

@@ -472,8 +472,12 @@ def liquidate(
     x: portfolio.Exposure = empty(portfolio.Exposure)
     h: health.Health = empty(health.Health)
     if in_portfolio:
+        # One pass over the book in the core for both: the exposure orders
+        # the close, and carries the portfolio requirement.
         x = health._exposure(owner, sub_id)
-    h = health._health(owner, sub_id)
+        h = health.Health(equity=x.equity, im=x.im, mm=x.mm)
+    else:
+        h = health._health(owner, sub_id)
     assert h.equity < convert(h.mm, int256), errors.NOT_LIQUIDATABLE
 
     price: uint256 = markets._price(market_id)

@@ -64,6 +64,8 @@ HART_Q = (
 # measured at most 42 over 42,001 points of [-10, 10] and [-40, 40] against
 # an 80-digit reference (tests/unit/test_black76.py keeps it within 64).
 NCDF_ERROR = 64
+# The rounding of ln, the two divisions in d1 and the final floor, in wei.
+VALUE_ROUNDING = 4
 
 _MASK = (1 << 256) - 1
 # `_wad_ln`'s final constants: the scale s, ln 2 and ln(2**96 / 1e18), in 2**174 base.
@@ -222,7 +224,7 @@ def price_error_bound(f: int, k: int) -> int:
     """How far `price` may be from the exact Black-76 value, WAD: each N is
     within NCDF_ERROR, times F and K, plus the rounding of ln, the two
     divisions in d1 and the final floor (a few wei, bounded by 4 here)."""
-    return (f + k) * NCDF_ERROR // WAD + 4
+    return (f + k) * NCDF_ERROR // WAD + VALUE_ROUNDING
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,6 @@ from xmargin.maths import black76
 from xmargin.maths.fixed_point import ceil_div
 
 WAD = 10**18
-# The Black-76 module's error bound per valuation, (F + K) * 64 / 1e18 + 4.
-VALUE_ROUNDING = 4
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ def repriced_loss(
     rises = is_call == short
     moved = price + ceil_div(price * rate, WAD) if rises else price - price * rate // WAD
     after = black76.price(moved, strike, sigma, tau, is_call)
-    err = (moved + price + 2 * strike) * black76.NCDF_ERROR // WAD + 2 * VALUE_ROUNDING
+    err = (moved + price + 2 * strike) * black76.NCDF_ERROR // WAD + 2 * black76.VALUE_ROUNDING
     return (after - min(after, mark) if short else mark - min(mark, after)) + err
 
 

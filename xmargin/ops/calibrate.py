@@ -6,6 +6,7 @@ checked by the same model the deploy pipeline loads it with."""
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -45,8 +46,6 @@ def read_prices(path: Path) -> dict[str, list[float]]:
     at a fixed interval; blank lines are skipped and the first column is
     not read. Every price must be a positive finite number and every
     group's column name unique."""
-    import math
-
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             rows = [row for row in csv.reader(f) if any(cell.strip() for cell in row)]
@@ -107,16 +106,12 @@ def from_history(
     _known(base["groups"], list(series), f"{prices}")
     _all(base["groups"], list(series), f"a column of {prices.name}")
     scans: dict[str, cal.Scan] = {}
-    try:
-        for g, p in series.items():
+    for g, p in series.items():
+        try:
             scans[g] = cal.scan_from_history(p, horizon, confidence, vol_window)
-        return Calibration(scans, _checked(base, scans), f"history {prices.name}")
-    except ValueError as e:
-        if not isinstance(e, CalibrationError) and len(scans) < len(series):
+        except ValueError as e:
             raise CalibrationError(f"{prices.name}, column {g}: {e}") from None
-        if isinstance(e, CalibrationError):
-            raise
-        raise CalibrationError(str(e)) from None
+    return Calibration(scans, _checked(base, scans), f"history {prices.name}")
 
 
 def from_vols(
@@ -135,11 +130,9 @@ def from_vols(
             g: cal.scan_from_vol(v, horizon_days, confidence, vol_of_vols.get(g))
             for g, v in vols.items()
         }
-        return Calibration(scans, _checked(base, scans), "volatility inputs")
     except ValueError as e:
-        if isinstance(e, CalibrationError):
-            raise
         raise CalibrationError(str(e)) from None
+    return Calibration(scans, _checked(base, scans), "volatility inputs")
 
 
 def _checked(base: dict[str, Any], scans: Mapping[str, cal.Scan]) -> dict[str, Any]:
