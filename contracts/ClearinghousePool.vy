@@ -7,7 +7,7 @@
         the pool is worth and may release, auto-deleveraging
         (`modules/deleverage.vy`), and the write-off of an account's dead
         debt (`settle_bad_debt`, paid by the insurance fund, then the
-        pool). It runs only by `delegatecall`
+        pool), and the OptionsDesk's cash (`option_pay`). It runs only by `delegatecall`
         from the Clearinghouse's `__default__`, which sends it exactly the
         selectors this contract exports, on the Clearinghouse's storage, at
         its address.
@@ -36,6 +36,10 @@ exports: (
     state.liquidity.pool_pay_out,
     # the write-off of an account's dead debt (insurance fund, then pool)
     state.liquidation.settle_bad_debt,
+    # the OptionsDesk: named once, and its one door for cash
+    state.options.options_desk,
+    state.options.set_options_desk,
+    state.option_cash.option_pay,
 )
 
 

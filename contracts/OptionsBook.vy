@@ -10,8 +10,9 @@
         until expiry; then from the settlement price, which anyone records
         once, from the first valid oracle round at or after the expiry
         (`settle_expiry`), for every series of that underlying and expiry.
-        One contract is one unit of the underlying. Trading, positions and
-        their margin build on this (docs/options.md).
+        One contract is one unit of the underlying. Positions, orders and
+        liquidations live in the OptionsDesk, which asks this contract for
+        quotes, marks and each position's risk (docs/options.md).
 @custom:security Listing bounds keep every Black-76 input inside the
                  module's domain (strike within 10x of the price at
                  listing, expiry at most two years out, the router's
@@ -330,7 +331,126 @@ def position_risk(series_id: uint256, size: int256) -> OptionRisk:
     return self._position_risk(self._series(series_id), size)
 
 
+@external
+@view
+def series_of(series_id: uint256) -> Series:
+    """
+    @notice A listed series.
+    @dev Reverts `unknown series`.
+    @param series_id The series.
+    @return (asset, strike, expiry, is_call).
+    """
+    return self._series(series_id)
+
+
+@external
+@view
+def quote(series_id: uint256, size: int256, vol_spread: uint256) -> (uint256, uint256, uint256):
+    """
+    @notice The premium per contract at which the pool sells (`size` > 0)
+            or buys a series now: Black-76 with the implied volatility
+            widened by `vol_spread` (a WAD fraction of it) against the
+            trader, WAD USD; and when the price and the volatility it used
+            were published (the older of the two).
+    @dev Reverts `unknown series`, `series expired`, or with the router's
+         reason.
+    @param series_id The series.
+    @param size Contracts, WAD, signed (only its sign matters).
+    @param vol_spread WAD fraction of the volatility, at most 100 %.
+    @return (premium, underlying price, published).
+    """
+    s: Series = self._series(series_id)
+    assert block.timestamp < s.expiry, errors.SERIES_EXPIRED
+    price: uint256 = 0
+    published: uint256 = 0
+    vol: uint256 = 0
+    vol_published: uint256 = 0
+    price, published = staticcall self.oracle.price_time(s.asset)
+    vol, vol_published = staticcall self.oracle.vol_time(s.asset, s.expiry)
+    spread: uint256 = vol * min(vol_spread, constants.WAD) // constants.WAD
+    if size > 0:
+        vol += spread
+    else:
+        vol -= spread
+    return (
+        black76._price(price, s.strike, vol, s.expiry - block.timestamp, s.is_call),
+        price,
+        min(published, vol_published),
+    )
+
+
+@external
+@view
+def pool_risk(series_id: uint256, size: int256) -> OptionRisk:
+    """
+    @notice The pool's own position in a series as the pool's value and
+            reserve count it, WAD USD, with one Black-76 valuation (every
+            read of the pool's value prices each series the pool holds):
+            its value at the mark, rounded against the pool, and, when
+            short, the rule's initial margin (`set_margin_params`; a short
+            put at most K - mark) as the reserve it keeps (im = mm). A series
+            whose volatility cannot be read is valued at its bound against
+            the pool (short: a call at the price, a put at the strike, the
+            rule without the out-of-the-money credit; long: the payoff), so
+            one dead volatility feed does not stop every read of the pool's
+            value. From expiry on, as `position_risk`.
+    @dev Reverts if the underlying's price cannot be read.
+    @param series_id The series.
+    @param size The pool's contracts, WAD, signed, not 0.
+    @return (value, im, mm).
+    """
+    s: Series = self._series(series_id)
+    if block.timestamp >= s.expiry:
+        return self._position_risk(s, size)
+    price: uint256 = staticcall self.oracle.price(s.asset)
+    ok: bool = False
+    vol: uint256 = 0
+    ok, vol = self._try_vol(s)
+    n: uint256 = fp._abs(size)
+    # The payoff, then the mark when the volatility reads.
+    unit: uint256 = black76._price(price, s.strike, 0, 0, s.is_call)
+    if ok:
+        unit = black76._price(price, s.strike, vol, s.expiry - block.timestamp, s.is_call)
+    if size > 0:
+        return OptionRisk(value=convert(n * unit // constants.WAD, int256), im=0, mm=0)
+    otm: uint256 = 0
+    if not ok:
+        unit = s.strike
+        if s.is_call:
+            unit = price
+    elif s.is_call:
+        otm = s.strike - min(s.strike, price)
+    else:
+        otm = price - min(price, s.strike)
+    p: MarginParams = self.margin_params[s.asset]
+    per: uint256 = self._per_contract(price, otm, p.im_rate, p.im_floor)
+    if not s.is_call:
+        per = min(per, s.strike - min(s.strike, unit))
+    im: uint256 = fp._ceil_div_u(n * per, constants.WAD)
+    return OptionRisk(value=-convert(fp._ceil_div_u(n * unit, constants.WAD), int256), im=im, mm=im)
+
+
 # ---------------------------------------------------------------- internals
+
+
+@internal
+@view
+def _try_vol(s: Series) -> (bool, uint256):
+    """
+    @dev The router's volatility for the series, and whether it gave one.
+    """
+    ok: bool = False
+    out: Bytes[32] = b""
+    ok, out = raw_call(
+        self.oracle.address,
+        abi_encode(s.asset, s.expiry, method_id=method_id("vol(address,uint256)")),
+        max_outsize=32,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if not ok or len(out) != 32:
+        return False, 0
+    return True, abi_decode(out, uint256)
 
 
 @internal

@@ -224,16 +224,21 @@ def vol(asset: address, expiry: uint256) -> uint256:
     @param expiry The options' expiry (unix seconds).
     @return The volatility, WAD per year.
     """
-    word: uint256 = self.vol_word[asset][expiry]
-    assert word != 0, errors.NO_VOL_FEED
-    bounds: uint256 = self.vol_bounds_word[asset][expiry]
-    return self._read(
-        self._unpack_feed(word),
-        (word >> PHASE_SHIFT) & PHASE_MASK,
-        bounds & BOUND_MASK,
-        bounds >> 128,
-        VOL,
-    )[0]
+    return self._vol_time(asset, expiry)[0]
+
+
+@external
+@view
+def vol_time(asset: address, expiry: uint256) -> (uint256, uint256):
+    """
+    @notice `vol`, and when its feed published it: delayed option orders
+            execute only on a volatility published after their delay.
+    @dev Reverts as `vol` does.
+    @param asset The underlying token.
+    @param expiry The options' expiry (unix seconds).
+    @return The volatility (WAD per year) and the feed's `updatedAt`.
+    """
+    return self._vol_time(asset, expiry)
 
 
 @external
@@ -649,6 +654,21 @@ def _unpack_feed(word: uint256) -> Feed:
         scale=10**(constants.MAX_DECIMALS - decimals),
         decimals=decimals,
         phase=0,
+    )
+
+
+@internal
+@view
+def _vol_time(asset: address, expiry: uint256) -> (uint256, uint256):
+    word: uint256 = self.vol_word[asset][expiry]
+    assert word != 0, errors.NO_VOL_FEED
+    bounds: uint256 = self.vol_bounds_word[asset][expiry]
+    return self._read(
+        self._unpack_feed(word),
+        (word >> PHASE_SHIFT) & PHASE_MASK,
+        bounds & BOUND_MASK,
+        bounds >> 128,
+        VOL,
     )
 
 

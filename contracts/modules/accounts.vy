@@ -8,11 +8,13 @@
             bits 0-15   asset i is held (non-zero balance of asset_list[i])
             bits 16-47  market m has an open position (bit 16 + m)
             bits 64-127 how many operators the owner has approved for it
+            bit 254     the account holds option positions (OptionsDesk)
             bit 255     the account is in portfolio margin mode
-        Only this module writes the word; `collateral`, `trading` and
-        `portfolio` flip their bits through `_flip`, `operators` counts
-        through `_count_operator`. The count lets a liquidation skip the
-        operator lookup (a cold slot) for an account with no operator.
+        Only this module writes the word; `collateral`, `trading`,
+        `portfolio` and `option_cash` flip their bits through `_flip`,
+        `operators` counts through `_count_operator`. The count lets a
+        liquidation skip the operator lookup (a cold slot) for an account
+        with no operator.
 @custom:security Flipping is XOR: callers flip a bit only when its state
                  changes (a balance becomes zero or non-zero, a position
                  opens or closes, the mode switches).
@@ -24,6 +26,7 @@ ASSET_BITS: constant(uint256) = (1 << constants.MAX_ASSETS) - 1
 POSITION_SHIFT: constant(uint256) = constants.MAX_ASSETS
 POSITION_BITS: constant(uint256) = (1 << constants.MAX_MARKETS) - 1
 PORTFOLIO_FLAG: constant(uint256) = 1 << 255
+OPTIONS_FLAG: constant(uint256) = 1 << 254
 # Above the position bits (MAX_ASSETS + MAX_MARKETS = 48 <= 64: raising
 # either past that would run the masks into the count).
 OPERATOR_SHIFT: constant(uint256) = 64
@@ -76,6 +79,21 @@ def _is_portfolio(owner: address, sub_id: uint256) -> bool:
 
 @internal
 @view
+def _has_options(owner: address, sub_id: uint256) -> bool:
+    return self.header[owner][sub_id] & OPTIONS_FLAG != 0
+
+
+@internal
+@view
+def _has_positions(owner: address, sub_id: uint256) -> bool:
+    """
+    @dev True while the account has a perpetual or an option position.
+    """
+    return self.header[owner][sub_id] & (OPTIONS_FLAG | (POSITION_BITS << POSITION_SHIFT)) != 0
+
+
+@internal
+@view
 def _holds_collateral(owner: address, sub_id: uint256) -> bool:
     """
     @dev True while the account holds any non-quote asset (bit 0 is the quote).
@@ -102,7 +120,7 @@ def _count_operator(owner: address, sub_id: uint256, approved: bool):
     if approved:
         h += 1 << OPERATOR_SHIFT
     else:
-        # Never borrows from the portfolio flag above (unreachable).
+        # Never borrows from the flags above (unreachable).
         assert h & OPERATOR_BITS != 0
         h -= 1 << OPERATOR_SHIFT
     self.header[owner][sub_id] = h

@@ -229,7 +229,7 @@ BATCH_OUT_OF_GAS: constant(String[32]) = "xm.liq: batch item out of gas"
 BATCH_ALL_FAILED: constant(String[32]) = "xm.liq: every item failed"
 BATCH_NESTED: constant(String[32]) = "xm.liq: batch inside a batch"
 
-# opt: option series (OptionsBook, issue 23)
+# opt: option series and positions (OptionsBook, OptionsDesk; issue 23)
 UNKNOWN_SERIES: constant(String[32]) = "xm.opt: unknown series"
 SERIES_EXISTS: constant(String[32]) = "xm.opt: series exists"
 STRIKE_OUT_OF_RANGE: constant(String[32]) = "xm.opt: strike out of range"
@@ -241,6 +241,19 @@ ALREADY_SETTLED: constant(String[32]) = "xm.opt: already settled"
 NOT_SETTLED: constant(String[32]) = "xm.opt: expired, not settled"
 NO_OPTION_MARGIN: constant(String[32]) = "xm.opt: no margin rule"
 OPTION_MARGIN_RANGE: constant(String[32]) = "xm.opt: margin rule out of range"
+DESK_ONLY: constant(String[32]) = "xm.opt: options desk only"
+DESK_ALREADY_SET: constant(String[32]) = "xm.opt: desk already set"
+DESK_NOT_CONTRACT: constant(String[32]) = "xm.opt: desk is not a contract"
+ENGINE_NOT_CONTRACT: constant(String[32]) = "xm.opt: engine not a contract"
+TRADE_RULES_RANGE: constant(String[32]) = "xm.opt: trade rules out of range"
+NO_TRADE_RULES: constant(String[32]) = "xm.opt: no trade rules"
+SERIES_EXPIRED: constant(String[32]) = "xm.opt: series expired"
+OPTION_OI_CAP: constant(String[32]) = "xm.opt: open interest cap"
+OPTION_TOO_SMALL: constant(String[32]) = "xm.opt: position below minimum"
+OPTION_RESERVE_CAP: constant(String[32]) = "xm.opt: pool reserve cap"
+NO_OPTION_POSITION: constant(String[32]) = "xm.opt: no position"
+TOO_MANY_HELD: constant(String[32]) = "xm.opt: too many series held"
+TOO_MANY_ACTIVE: constant(String[32]) = "xm.opt: too many active series"
 
 # pm: portfolio margin and PortfolioRisk
 PM_NOT_CONFIGURED: constant(String[32]) = "xm.pm: not configured"

@@ -3,8 +3,8 @@
 @title xmargin extension routing
 @notice Where the Clearinghouse's `__default__` sends a call it does not
         implement: trades and delayed orders to ClearinghouseOrders, the
-        liquidity pool's selectors, auto-deleveraging and the bad-debt
-        write-off to ClearinghousePool, every other one to ClearinghouseLiquidator (which
+        liquidity pool's selectors, auto-deleveraging, the bad-debt
+        write-off and the OptionsDesk's link to ClearinghousePool, every other one to ClearinghouseLiquidator (which
         forwards what it does not implement to ClearinghouseAdmin). All of
         them run by `delegatecall`, on the Clearinghouse's storage.
 """
@@ -57,6 +57,12 @@ def _target() -> address:
         method_id("adl(address,uint256,uint256,uint256)", output_type=bytes4),
         method_id("pool_pay_out(uint256,int256)", output_type=bytes4),
         method_id("settle_bad_debt(address,uint256)", output_type=bytes4),
+        method_id("options_desk()", output_type=bytes4),
+        method_id("set_options_desk(address)", output_type=bytes4),
+        method_id(
+            "option_pay(address,uint256,int256,address,uint256,bool,uint256)",
+            output_type=bytes4,
+        ),
     ]:
         return POOL
     return LIQUIDATOR

@@ -17,6 +17,10 @@
         That is linear margin. A sub-account in portfolio mode
         (`set_margin_mode`, modules/portfolio.vy) keeps the same equity but
         takes MM and IM from the scenario set over its whole book.
+        An account holding options (OptionsDesk) adds the desk's value of
+        its option positions to equity and their margin to IM and MM, in
+        either mode (docs/options.md; portfolio mode gives options no
+        scenario credit yet).
         Risk-increasing actions need `equity >= IM` afterwards; an account with
         `equity < MM` is liquidatable.
 @custom:security Collateral and PnL round down, funding owed and margins
@@ -33,6 +37,7 @@ from . import errors
 from . import fixed_point as fp
 from . import governance
 from . import markets
+from . import options
 from . import oracle
 from . import orders
 from . import portfolio
@@ -41,6 +46,7 @@ uses: accounts
 uses: collateral
 uses: governance
 uses: markets
+uses: options
 uses: oracle
 uses: orders
 uses: portfolio
@@ -107,7 +113,8 @@ def exposure_probe(owner: address, sub_id: uint256) -> portfolio.Exposure:
     """
     assert msg.sender == self, errors.ENGINE_ONLY
     x: portfolio.Exposure = self._book(owner, sub_id, True, True)
-    h: Health = self._portfolio_health(x)
+    h: Health = self._with_options(owner, sub_id, self._portfolio_health(x))
+    x.equity = h.equity
     x.mm = h.mm
     x.im = h.im
     return x
@@ -172,11 +179,27 @@ def set_margin_mode(sub_id: uint256, portfolio_mode: bool):
 @internal
 @view
 def _account_health(owner: address, sub_id: uint256) -> Health:
+    h: Health = empty(Health)
     if accounts._is_portfolio(owner, sub_id):
-        return self._portfolio_health(self._book(owner, sub_id, True, True))
-    x: portfolio.Exposure = self._book(owner, sub_id, False, True)
-    # im_haircut >= mm_haircut for every asset, so the add-on is >= 0.
-    return Health(equity=x.equity, im=x.addon + x.im, mm=x.mm)
+        h = self._portfolio_health(self._book(owner, sub_id, True, True))
+    else:
+        x: portfolio.Exposure = self._book(owner, sub_id, False, True)
+        # im_haircut >= mm_haircut for every asset, so the add-on is >= 0.
+        h = Health(equity=x.equity, im=x.addon + x.im, mm=x.mm)
+    return self._with_options(owner, sub_id, h)
+
+
+@internal
+@view
+def _with_options(owner: address, sub_id: uint256, h: Health) -> Health:
+    """
+    @dev `h` with the account's option positions added (their value to
+         equity, their margin to IM and MM), when it holds any.
+    """
+    if not accounts._has_options(owner, sub_id):
+        return h
+    r: options.OptionRisk = options._account_risk(owner, sub_id)
+    return Health(equity=h.equity + r.value, im=h.im + r.im, mm=h.mm + r.mm)
 
 
 @internal
@@ -236,10 +259,9 @@ def _has_liabilities(owner: address, sub_id: uint256) -> bool:
          risk checks can skip pricing it: a withdrawal then works even while
          an oracle is down.
     """
-    return (
-        collateral.balances[owner][sub_id][collateral.quote_asset] < 0
-        or accounts._position_mask(owner, sub_id) != 0
-    )
+    return collateral.balances[owner][sub_id][
+        collateral.quote_asset
+    ] < 0 or accounts._has_positions(owner, sub_id)
 
 
 @internal

@@ -668,7 +668,7 @@ def liquidate_collateral(
     assert asset != quote, errors.QUOTE_NOT_COLLATERAL
     assert repay_amount > 0, errors.ZERO_AMOUNT
     assert repay_amount <= constants.MAX_AMOUNT, errors.AMOUNT_TOO_LARGE
-    assert accounts._position_mask(owner, sub_id) == 0, errors.HAS_POSITIONS
+    assert not accounts._has_positions(owner, sub_id), errors.HAS_POSITIONS
     debt: int256 = collateral.balances[owner][sub_id][quote]
     assert debt < 0, errors.NO_DEBT
     h: health.Health = health._health(owner, sub_id)
@@ -749,7 +749,7 @@ def settle_bad_debt(owner: address, sub_id: uint256):
     @param owner The account owner.
     @param sub_id The sub-account.
     """
-    assert accounts._position_mask(owner, sub_id) == 0, errors.HAS_POSITIONS
+    assert not accounts._has_positions(owner, sub_id), errors.HAS_POSITIONS
     assert collateral.balances[owner][sub_id][collateral.quote_asset] < 0, errors.NO_DEBT
     held: uint256 = accounts._held_mask(owner, sub_id) >> 1
     for i: uint256 in range(1, constants.MAX_ASSETS):
@@ -925,7 +925,7 @@ def _settle_bad_debt(owner: address, sub_id: uint256):
          has a deficit nobody can liquidate: the insurance fund pays it,
          then the pool ledger.
     """
-    if accounts._position_mask(owner, sub_id) != 0:
+    if accounts._has_positions(owner, sub_id):
         return
     if accounts._holds_collateral(owner, sub_id):
         return

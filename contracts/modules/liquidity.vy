@@ -51,6 +51,7 @@ from . import constants
 from . import fixed_point as fp
 from . import governance
 from . import markets
+from . import options
 from . import oracle
 from . import token_transfer
 from . import errors
@@ -59,6 +60,7 @@ uses: ownable
 uses: collateral
 uses: governance
 uses: markets
+uses: options
 uses: oracle
 
 
@@ -603,12 +605,20 @@ def _pool_and_market(focus: uint256) -> (PoolState, MarketTerms):
         s.side_notional += t.side_notional
         s.net_notional += t.net_notional
         s.premium_owed += t.premium_owed
+    # Options traders hold against the pool (OptionsDesk): their net mark
+    # is owed like traders' PnL; the margin of what the pool is short is
+    # cash it keeps.
+    option_owed: int256 = 0
+    option_margin: uint256 = 0
+    option_owed, option_margin = options._pool_terms()
+    s.traders_pnl += option_owed
     owed: int256 = convert(s.premium_owed, int256)
     s.value = convert(max(s.cash - s.traders_pnl + s.traders_funding - owed, 0), uint256)
     s.required = (
         convert(max(s.traders_pnl - s.traders_funding, 0), uint256)
         + s.premium_owed
         + math._mul_div(s.net_notional, self.pool_buffer, constants.WAD, True)
+        + option_margin
     )
     return s, focused
 

@@ -27,6 +27,8 @@ from . import liquidation
 from . import liquidity
 from . import markets
 from . import operators
+from . import option_cash
+from . import options
 from . import oracle
 from . import orders
 from . import portfolio
@@ -39,6 +41,7 @@ initializes: governance[ownable := ownable]
 initializes: accounts
 initializes: operators[accounts := accounts]
 initializes: oracle
+initializes: options[ownable := ownable]
 initializes: registry
 initializes: collateral[
     ownable := ownable, accounts := accounts, governance := governance, oracle := oracle
@@ -50,6 +53,7 @@ initializes: liquidity[
     collateral := collateral,
     governance := governance,
     markets := markets,
+    options := options,
     oracle := oracle,
 ]
 initializes: portfolio[
@@ -60,6 +64,7 @@ initializes: health[
     collateral := collateral,
     governance := governance,
     markets := markets,
+    options := options,
     oracle := oracle,
     orders := orders,
     portfolio := portfolio,
@@ -101,6 +106,16 @@ initializes: liquidation[
     oracle := oracle,
     portfolio := portfolio,
     trading := trading,
+]
+initializes: option_cash[
+    accounts := accounts,
+    collateral := collateral,
+    governance := governance,
+    health := health,
+    liquidity := liquidity,
+    operators := operators,
+    options := options,
+    registry := registry,
 ]
 
 

@@ -68,7 +68,7 @@ def test_the_core_routes_exactly_the_orders_and_pool_extensions_selectors():
     to_pool = set(re.findall(r'method_id\(\s*"([^"]+)"', pool_part))
     assert to_orders == set(_vyper("ClearinghouseOrders", "method_identifiers"))
     assert to_pool == set(_vyper("ClearinghousePool", "method_identifiers"))
-    assert (len(to_orders), len(to_pool)) == (5, 11)
+    assert (len(to_orders), len(to_pool)) == (5, 14)
 
 
 def test_orders_extension_called_directly_refuses_everything(project, owner):
@@ -89,6 +89,11 @@ def test_pool_extension_called_directly_refuses_everything(project, owner):
         extension.pool_withdraw(1, owner, sender=owner)
     with ape.reverts(errors.UNKNOWN_MARKET):
         extension.adl(extension, 0, 0, 1, sender=owner)
+    # no desk is named there, and nobody owns it to name one
+    with ape.reverts(errors.DESK_ONLY):
+        extension.option_pay(owner, 0, 1, owner, 0, False, 1, sender=owner)
+    with ape.reverts(errors.NOT_OWNER):
+        extension.set_options_desk(extension, sender=owner)
 
 
 def test_admin_called_directly_refuses_everything(project, owner, guardian, usdc, oracle):

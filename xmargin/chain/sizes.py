@@ -27,6 +27,7 @@ DEPLOYABLES = (
     "OracleRouter",
     "PortfolioRisk",
     "OptionsBook",
+    "OptionsDesk",
 )
 
 

@@ -231,7 +231,7 @@ BATCH_OUT_OF_GAS: Final = "xm.liq: batch item out of gas"
 BATCH_ALL_FAILED: Final = "xm.liq: every item failed"
 BATCH_NESTED: Final = "xm.liq: batch inside a batch"
 
-# opt: option series (OptionsBook, issue 23)
+# opt: option series and positions (OptionsBook, OptionsDesk; issue 23)
 UNKNOWN_SERIES: Final = "xm.opt: unknown series"
 SERIES_EXISTS: Final = "xm.opt: series exists"
 STRIKE_OUT_OF_RANGE: Final = "xm.opt: strike out of range"
@@ -243,6 +243,19 @@ ALREADY_SETTLED: Final = "xm.opt: already settled"
 NOT_SETTLED: Final = "xm.opt: expired, not settled"
 NO_OPTION_MARGIN: Final = "xm.opt: no margin rule"
 OPTION_MARGIN_RANGE: Final = "xm.opt: margin rule out of range"
+DESK_ONLY: Final = "xm.opt: options desk only"
+DESK_ALREADY_SET: Final = "xm.opt: desk already set"
+DESK_NOT_CONTRACT: Final = "xm.opt: desk is not a contract"
+ENGINE_NOT_CONTRACT: Final = "xm.opt: engine not a contract"
+TRADE_RULES_RANGE: Final = "xm.opt: trade rules out of range"
+NO_TRADE_RULES: Final = "xm.opt: no trade rules"
+SERIES_EXPIRED: Final = "xm.opt: series expired"
+OPTION_OI_CAP: Final = "xm.opt: open interest cap"
+OPTION_TOO_SMALL: Final = "xm.opt: position below minimum"
+OPTION_RESERVE_CAP: Final = "xm.opt: pool reserve cap"
+NO_OPTION_POSITION: Final = "xm.opt: no position"
+TOO_MANY_HELD: Final = "xm.opt: too many series held"
+TOO_MANY_ACTIVE: Final = "xm.opt: too many active series"
 
 # pm: portfolio margin and PortfolioRisk
 PM_NOT_CONFIGURED: Final = "xm.pm: not configured"

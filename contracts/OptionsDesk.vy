@@ -1,0 +1,731 @@
+# pragma version 0.4.3
+# pragma nonreentrancy on
+"""
+@title xmargin options desk
+@notice Where engine accounts `(owner, sub_id)` hold and trade the
+        OptionsBook's series, with the LiquidityPool's ledger as the
+        counterparty of every trade (docs/options.md):
+        - orders are delayed: `commit_option_order`, then anyone's
+          `execute_option_order` on an underlying price and a volatility
+          both published at least the delay after the commit, so whoever
+          sees a round coming cannot trade ahead of it; the premium is the
+          book's Black-76 quote with the volatility widened by the
+          underlying's spread against the trader;
+        - each account holds at most MAX_HELD series; the engine adds
+          `account_risk` (the positions' marks and linear margin) to its
+          health, and `pool_terms` (what the pool owes on traders' net
+          positions, and the margin of what it is short) to the pool's
+          value and the cash it keeps; every cash move goes through the
+          engine's `option_pay`;
+        - an expired series' positions settle into the quote balance at the
+          settlement price (`settle_option`); an account below maintenance
+          margin has its options closed at the mark one at a time, the one
+          that frees the most maintenance margin per unit of penalty first
+          (`liquidate_options`).
+@custom:security The pool's exposure is bounded per series by `max_oi`
+                 contracts of traders' net position (its loss for a price
+                 move of x is at most max_oi * x * S per series, delta <= 1),
+                 and the margin of what it is short, by the short-option
+                 rule, may grow only while it stays within `reserve_factor`
+                 of the pool's value; that margin is cash LPs cannot
+                 withdraw. State is written before the engine is called;
+                 the engine's reads (`account_risk`, `pool_terms`) are
+                 `@reentrant` views for that call.
+"""
+
+from snekmate.auth import ownable
+from snekmate.auth import ownable_2step
+
+from .interfaces import IClearinghouseOptions
+from .interfaces import IOptionsBook
+from .interfaces import IOracleRouter
+from .modules import constants
+from .modules import errors
+from .modules import fixed_point as fp
+
+initializes: ownable
+initializes: ownable_2step[ownable := ownable]
+
+exports: (
+    # ownership (renounce is deliberately not exported)
+    ownable_2step.owner,
+    ownable_2step.pending_owner,
+    ownable_2step.transfer_ownership,
+    ownable_2step.accept_ownership,
+)
+
+
+# An underlying's trading terms: the volatility spread (WAD fraction of
+# the implied volatility, each side), the smallest position an account
+# may hold (contracts, WAD; 0 or at least this), the largest traders' net
+# position per series (contracts, WAD), and the delayed orders' delay and
+# window.
+struct TradeRules:
+    vol_spread: uint256
+    min_size: uint256
+    max_oi: uint256
+    min_delay: uint256
+    window: uint256
+
+
+struct OptionOrder:
+    series_id: uint256
+    # Contracts, WAD, signed: > 0 buys, < 0 sells.
+    size: int256
+    # Premium per contract, WAD USD: the most a buy pays, the least a
+    # sell takes.
+    limit: uint256
+    commit_time: uint256
+    # The rules in force at the commit.
+    min_delay: uint256
+    window: uint256
+
+
+# An account's option sensitivities, WAD: delta per 1 USD, gamma per 1 USD
+# squared, vega per 1.00 of volatility, theta per year (sizes applied).
+struct Greeks:
+    delta: int256
+    gamma: int256
+    vega: int256
+    theta: int256
+
+
+event TradeRulesSet:
+    asset: indexed(address)
+    vol_spread: uint256
+    min_size: uint256
+    max_oi: uint256
+    min_delay: uint256
+    window: uint256
+
+
+event PoolLimitsSet:
+    reserve_factor: uint256
+    liquidation_penalty: uint256
+
+
+event OptionOrderCommitted:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    series_id: indexed(uint256)
+    size: int256
+    limit: uint256
+
+
+event OptionOrderExecuted:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    series_id: indexed(uint256)
+    size: int256
+    # Per contract, WAD USD; 0 when refused.
+    premium: uint256
+    price: uint256
+    executor: address
+    filled: bool
+
+
+event OptionOrderCancelled:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    caller: address
+
+
+event OptionTraded:
+    owner: indexed(address)
+    sub_id: indexed(uint256)
+    series_id: indexed(uint256)
+    size: int256
+    # WAD USD to the account (negative: paid by it).
+    cash: int256
+    position: int256
+    # TRADE, CLOSE or LIQUIDATION (modules/option_cash.vy).
+    kind: uint256
+
+
+# Series an account may hold at once, and series with traders' net open
+# interest at once (the pool's value prices each of them on every read).
+MAX_HELD: constant(uint256) = 8
+MAX_ACTIVE: constant(uint256) = 16
+# Trading terms' bounds: a spread of at most half the volatility, a delay
+# of 1 s to 1 h, a window of 1 min to 1 day, the pool's short margin at
+# most its value, a penalty of at most 5 % of the notional.
+MAX_VOL_SPREAD: constant(uint256) = constants.WAD // 2
+MAX_DELAY: constant(uint256) = 3_600
+MIN_WINDOW: constant(uint256) = 60
+MAX_WINDOW: constant(uint256) = 86_400
+MAX_PENALTY: constant(uint256) = constants.WAD // 20
+# option_cash's kinds.
+TRADE: constant(uint256) = 0
+CLOSE: constant(uint256) = 1
+LIQUIDATION: constant(uint256) = 2
+# A fill left with at most 1/STARVED of the gas it was given ran out of gas.
+STARVED: constant(uint256) = 8
+
+BOOK: public(immutable(IOptionsBook))
+ENGINE: public(immutable(IClearinghouseOptions))
+
+trade_rules: public(HashMap[address, TradeRules])
+# The pool's short-option margin may grow only within this fraction of its
+# value (WAD; 0 refuses every trade that grows it).
+reserve_factor: public(uint256)
+# A liquidation's penalty: this fraction of the closed position's notional
+# (contracts * price), at most its maintenance margin; to the keeper.
+liquidation_penalty: public(uint256)
+# (owner, sub_id) -> series id -> contracts (WAD, signed).
+position: public(HashMap[address, HashMap[uint256, HashMap[uint256, int256]]])
+# The series an account holds.
+held: HashMap[address, HashMap[uint256, DynArray[uint256, MAX_HELD]]]
+# Traders' net contracts per series (> 0: the pool is short them).
+net_oi: public(HashMap[uint256, int256])
+# The series whose net_oi is not 0.
+active: DynArray[uint256, MAX_ACTIVE]
+pending: HashMap[address, HashMap[uint256, OptionOrder]]
+
+
+@deploy
+def __init__(book: address, engine: address):
+    """
+    @notice The deployer becomes the owner.
+    @param book The OptionsBook whose series trade here.
+    @param engine The Clearinghouse whose accounts hold the positions (its
+           owner names this desk with `set_options_book`).
+    """
+    ownable.__init__()
+    ownable_2step.__init__()
+    assert book.is_contract and engine.is_contract, errors.ENGINE_NOT_CONTRACT
+    BOOK = IOptionsBook(book)
+    ENGINE = IClearinghouseOptions(engine)
+
+
+# ---------------------------------------------------------------- owner
+
+
+@external
+def set_trade_rules(
+    asset: address,
+    vol_spread: uint256,
+    min_size: uint256,
+    max_oi: uint256,
+    min_delay: uint256,
+    window: uint256,
+):
+    """
+    @notice Sets how an underlying's series trade: the volatility spread
+            (a fraction of the implied volatility, each side), the smallest
+            position an account may be left with (a whole close is always
+            allowed: dust positions in many series would fill the pool's
+            list of active series), the largest net position traders may
+            hold against the pool per series, and the delayed orders' delay
+            and window (pending orders keep the delay and window they were
+            committed under). A series trades only once its underlying has
+            rules.
+    @param asset The underlying.
+    @param vol_spread WAD fraction of the volatility, at most 50 %.
+    @param min_size Contracts (WAD), 0 < min_size <= max_oi.
+    @param max_oi Contracts (WAD), at most the engine's largest size.
+    @param min_delay Seconds, 1 .. 3,600.
+    @param window Seconds, 60 .. 86,400.
+    """
+    ownable._check_owner()
+    assert (
+        vol_spread <= MAX_VOL_SPREAD
+        and min_size > 0
+        and min_size <= max_oi
+        and max_oi <= constants.MAX_SIZE
+        and min_delay > 0
+        and min_delay <= MAX_DELAY
+        and window >= MIN_WINDOW
+        and window <= MAX_WINDOW
+    ), errors.TRADE_RULES_RANGE
+    self.trade_rules[asset] = TradeRules(
+        vol_spread=vol_spread,
+        min_size=min_size,
+        max_oi=max_oi,
+        min_delay=min_delay,
+        window=window,
+    )
+    log TradeRulesSet(
+        asset=asset,
+        vol_spread=vol_spread,
+        min_size=min_size,
+        max_oi=max_oi,
+        min_delay=min_delay,
+        window=window,
+    )
+
+
+@external
+def set_pool_limits(reserve_factor: uint256, liquidation_penalty: uint256):
+    """
+    @notice Sets how much short-option margin the pool may carry (a
+            fraction of its value) and a liquidation's penalty (a fraction
+            of the closed position's notional, at most its maintenance
+            margin).
+    @param reserve_factor WAD, at most 100 %.
+    @param liquidation_penalty WAD, at most 5 %.
+    """
+    ownable._check_owner()
+    assert (
+        reserve_factor <= constants.WAD and liquidation_penalty <= MAX_PENALTY
+    ), errors.TRADE_RULES_RANGE
+    self.reserve_factor = reserve_factor
+    self.liquidation_penalty = liquidation_penalty
+    log PoolLimitsSet(reserve_factor=reserve_factor, liquidation_penalty=liquidation_penalty)
+
+
+# ---------------------------------------------------------------- traders
+
+
+@external
+def commit_option_order(sub_id: uint256, series_id: uint256, size: int256, limit: uint256):
+    """
+    @notice Commits an order to buy (`size` > 0) or sell option contracts
+            against the pool, for the caller's sub-account. Anyone executes
+            it (`execute_option_order`) once the underlying's price and the
+            series' volatility have both been published at least the delay
+            after now, within the window after that; at most one order per
+            account is pending.
+    @param sub_id The caller's sub-account.
+    @param series_id A series before its expiry, on an underlying with
+           trade rules.
+    @param size Contracts, WAD, signed.
+    @param limit Premium per contract, WAD USD: the most a buy pays, the
+           least a sell takes.
+    """
+    assert size != 0, errors.ZERO_SIZE
+    assert fp._abs(size) <= constants.MAX_SIZE, errors.SIZE_TOO_LARGE
+    s: IOptionsBook.Series = staticcall BOOK.series_of(series_id)
+    assert block.timestamp < s.expiry, errors.SERIES_EXPIRED
+    r: TradeRules = self.trade_rules[s.asset]
+    assert r.window != 0, errors.NO_TRADE_RULES
+    left: int256 = self.position[msg.sender][sub_id][series_id] + size
+    assert left == 0 or fp._abs(left) >= r.min_size, errors.OPTION_TOO_SMALL
+    assert self.pending[msg.sender][sub_id].size == 0, errors.ORDER_PENDING
+    self.pending[msg.sender][sub_id] = OptionOrder(
+        series_id=series_id,
+        size=size,
+        limit=limit,
+        commit_time=block.timestamp,
+        min_delay=r.min_delay,
+        window=r.window,
+    )
+    log OptionOrderCommitted(
+        owner=msg.sender, sub_id=sub_id, series_id=series_id, size=size, limit=limit
+    )
+
+
+@external
+def execute_option_order(owner: address, sub_id: uint256) -> uint256:
+    """
+    @notice Executes an account's pending option order at the book's quote
+            (Black-76, the volatility widened by the spread), on a price and
+            a volatility both published at or after the commit plus the
+            delay, within the window. A premium beyond the order's limit,
+            a series that has expired, or a trade the engine (margin,
+            pause) or the caps refuse removes the order and trades nothing.
+            Anyone may call.
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @return The premium per contract, WAD USD; 0 when refused.
+    """
+    o: OptionOrder = self.pending[owner][sub_id]
+    assert o.size != 0, errors.NO_ORDER
+    ready: uint256 = o.commit_time + o.min_delay
+    assert block.timestamp >= ready, errors.ORDER_TOO_EARLY
+    assert block.timestamp <= ready + o.window, errors.ORDER_EXPIRED
+    s: IOptionsBook.Series = staticcall BOOK.series_of(o.series_id)
+    self.pending[owner][sub_id] = empty(OptionOrder)
+    price: uint256 = 0
+    premium: uint256 = 0
+    filled: bool = block.timestamp < s.expiry
+    if filled:
+        published: uint256 = 0
+        premium, price, published = staticcall BOOK.quote(
+            o.series_id, o.size, self.trade_rules[s.asset].vol_spread
+        )
+        assert published >= ready, errors.ORDER_PRICE_TOO_OLD
+        filled = premium >= o.limit
+        if o.size > 0:
+            filled = premium <= o.limit
+    if filled:
+        # The fill runs in a call to this desk, so that a refusal removes
+        # the order instead of leaving it pending for a later round.
+        gas_before: uint256 = msg.gas
+        filled = raw_call(
+            self,
+            abi_encode(
+                owner,
+                sub_id,
+                o.series_id,
+                o.size,
+                premium,
+                method_id=method_id("fill_option(address,uint256,uint256,int256,uint256)"),
+            ),
+            revert_on_failure=False,
+        )
+        # A call starved of gas by the executor is not a refusal.
+        assert filled or msg.gas * STARVED > gas_before, errors.ORDER_OUT_OF_GAS
+    if not filled:
+        premium = 0
+    log OptionOrderExecuted(
+        owner=owner,
+        sub_id=sub_id,
+        series_id=o.series_id,
+        size=o.size,
+        premium=premium,
+        price=price,
+        executor=msg.sender,
+        filled=filled,
+    )
+    return premium
+
+
+@external
+@reentrant
+def fill_option(
+    owner: address, sub_id: uint256, series_id: uint256, size: int256, premium: uint256
+):
+    """
+    @notice An executed order's trade, for this desk only (it runs inside
+            `execute_option_order`, which holds the lock): moves the
+            position and the series' open interest, checks the caps, and
+            has the engine move the premium (a buy pays it rounded up, a
+            sell is paid it rounded down) and, for a trade that adds risk,
+            check the account's initial margin.
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @param series_id The series.
+    @param size Contracts, WAD, signed.
+    @param premium Per contract, WAD USD.
+    """
+    assert msg.sender == self, errors.ENGINE_ONLY
+    cash: int256 = -self._at(size, premium)
+    old: int256 = self.position[owner][sub_id][series_id]
+    new: int256 = old + size
+    old_net: int256 = self.net_oi[series_id]
+    new_net: int256 = self._move(owner, sub_id, series_id, old, new)
+    r: TradeRules = self.trade_rules[(staticcall BOOK.series_of(series_id)).asset]
+    assert new == 0 or fp._abs(new) >= r.min_size, errors.OPTION_TOO_SMALL
+    if fp._abs(new_net) > fp._abs(old_net):
+        assert fp._abs(new_net) <= r.max_oi, errors.OPTION_OI_CAP
+    # A trade that grows the position or flips it adds risk.
+    kind: uint256 = CLOSE
+    if fp._abs(new) > fp._abs(old) or (new != 0 and (new > 0) != (old > 0)):
+        kind = TRADE
+    extcall ENGINE.option_pay(
+        owner, sub_id, cash, empty(address), 0, len(self.held[owner][sub_id]) != 0, kind
+    )
+    if new_net > old_net and new_net > 0:
+        # The pool's short grew: its margin must stay within its reserve.
+        margin: uint256 = self._pool_terms()[1]
+        assert margin <= (staticcall ENGINE.pool_state()).value * self.reserve_factor // (
+            constants.WAD
+        ), errors.OPTION_RESERVE_CAP
+    log OptionTraded(
+        owner=owner,
+        sub_id=sub_id,
+        series_id=series_id,
+        size=size,
+        cash=cash,
+        position=new,
+        kind=kind,
+    )
+
+
+@external
+def cancel_option_order(owner: address, sub_id: uint256):
+    """
+    @notice Removes an account's pending option order once its window has
+            passed unexecuted. Anyone may call.
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    """
+    o: OptionOrder = self.pending[owner][sub_id]
+    assert o.size != 0, errors.NO_ORDER
+    assert block.timestamp > o.commit_time + o.min_delay + o.window, errors.ORDER_NOT_EXPIRED
+    self.pending[owner][sub_id] = empty(OptionOrder)
+    log OptionOrderCancelled(owner=owner, sub_id=sub_id, caller=msg.sender)
+
+
+# ---------------------------------------------------------------- anyone
+
+
+@external
+def settle_option(owner: address, sub_id: uint256, series_id: uint256) -> int256:
+    """
+    @notice Settles an account's position in an expired series whose
+            settlement price is recorded (`OptionsBook.settle_expiry`) into
+            its quote balance against the pool: a long is paid its payoff
+            (rounded down), a short pays it (rounded up). Anyone may call.
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @param series_id The series.
+    @return WAD USD to the account (negative: paid by it).
+    """
+    s: IOptionsBook.Series = staticcall BOOK.series_of(series_id)
+    assert block.timestamp >= s.expiry, errors.NOT_EXPIRED
+    size: int256 = self.position[owner][sub_id][series_id]
+    assert size != 0, errors.NO_OPTION_POSITION
+    # After expiry the mark is the payoff at the settlement price (it
+    # reverts `expired, not settled` before the price is recorded).
+    cash: int256 = self._at(size, staticcall BOOK.mark(series_id))
+    self._move(owner, sub_id, series_id, size, 0)
+    extcall ENGINE.option_pay(
+        owner, sub_id, cash, empty(address), 0, len(self.held[owner][sub_id]) != 0, CLOSE
+    )
+    log OptionTraded(
+        owner=owner,
+        sub_id=sub_id,
+        series_id=series_id,
+        size=-size,
+        cash=cash,
+        position=0,
+        kind=CLOSE,
+    )
+    return cash
+
+
+@external
+def liquidate_options(owner: address, sub_id: uint256) -> uint256:
+    """
+    @notice Closes, at the mark against the pool, the option position of
+            an account below maintenance margin that frees the most
+            maintenance margin per unit of penalty (the first such one);
+            the caller (not the account or its operator) is paid the
+            penalty: `liquidation_penalty` of the position's notional, at
+            most its maintenance margin. Positions in expired series wait
+            for their settlement (`settle_option`). Call again while the
+            account stays below maintenance margin.
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @return The series closed.
+    """
+    h: IClearinghouseOptions.Health = staticcall ENGINE.account_health(owner, sub_id)
+    assert h.equity < convert(h.mm, int256), errors.NOT_LIQUIDATABLE
+    best: uint256 = max_value(uint256)
+    best_ratio: uint256 = 0
+    best_value: int256 = 0
+    best_penalty: uint256 = 0
+    rate: uint256 = self.liquidation_penalty
+    router: IOracleRouter = IOracleRouter(staticcall BOOK.oracle())
+    for series_id: uint256 in self.held[owner][sub_id]:
+        s: IOptionsBook.Series = staticcall BOOK.series_of(series_id)
+        if block.timestamp >= s.expiry:
+            continue
+        size: int256 = self.position[owner][sub_id][series_id]
+        r: IOptionsBook.OptionRisk = staticcall BOOK.position_risk(series_id, size)
+        notional: uint256 = fp._abs(size) * staticcall router.price(s.asset) // constants.WAD
+        penalty: uint256 = min(notional * rate // constants.WAD, r.mm)
+        # Maintenance margin freed per unit of penalty (a free close first).
+        ratio: uint256 = max_value(uint256)
+        if penalty != 0:
+            ratio = r.mm * constants.WAD // penalty
+        if r.mm != 0 and ratio > best_ratio:
+            best = series_id
+            best_ratio = ratio
+            best_value = r.value
+            best_penalty = penalty
+    assert best != max_value(uint256), errors.NO_OPTION_POSITION
+    size: int256 = self.position[owner][sub_id][best]
+    self._move(owner, sub_id, best, size, 0)
+    extcall ENGINE.option_pay(
+        owner,
+        sub_id,
+        best_value,
+        msg.sender,
+        best_penalty,
+        len(self.held[owner][sub_id]) != 0,
+        LIQUIDATION,
+    )
+    log OptionTraded(
+        owner=owner,
+        sub_id=sub_id,
+        series_id=best,
+        size=-size,
+        cash=best_value,
+        position=0,
+        kind=LIQUIDATION,
+    )
+    return best
+
+
+# ---------------------------------------------------------------- views
+
+
+@external
+@view
+@reentrant
+def account_risk(owner: address, sub_id: uint256) -> IOptionsBook.OptionRisk:
+    """
+    @notice The value (negative when short) and linear initial and
+            maintenance margin of every option position an account holds
+            (the book's `position_risk` summed), WAD USD: what the engine
+            adds to its health. Not locked: the engine asks it while this
+            desk, which writes its state before calling the engine, holds
+            the lock.
+    @dev Reverts as the book does for a series it cannot price.
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @return (value, im, mm).
+    """
+    total: IOptionsBook.OptionRisk = empty(IOptionsBook.OptionRisk)
+    for series_id: uint256 in self.held[owner][sub_id]:
+        r: IOptionsBook.OptionRisk = staticcall BOOK.position_risk(
+            series_id, self.position[owner][sub_id][series_id]
+        )
+        total.value += r.value
+        total.im += r.im
+        total.mm += r.mm
+    return total
+
+
+@external
+@view
+@reentrant
+def pool_terms() -> (int256, uint256):
+    """
+    @notice What the pool owes on the options traders hold against it, WAD
+            USD (the pool's own positions valued by the book's `pool_risk`,
+            rounded against the pool, negated: negative when the pool is
+            owed), and the initial margin of what it is short: the engine
+            counts the first in the pool's value and keeps the second as
+            cash. Not locked (see `account_risk`).
+    @dev Reverts if an underlying's price cannot be read.
+    @return (owed, margin).
+    """
+    return self._pool_terms()
+
+
+@external
+@view
+def account_greeks(owner: address, sub_id: uint256) -> Greeks:
+    """
+    @notice An account's delta, gamma, vega and theta over its option
+            positions (the book's per-contract greeks times the sizes,
+            rounded toward zero).
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @return (delta, gamma, vega, theta), WAD.
+    """
+    g: Greeks = empty(Greeks)
+    wad: int256 = convert(constants.WAD, int256)
+    for series_id: uint256 in self.held[owner][sub_id]:
+        size: int256 = self.position[owner][sub_id][series_id]
+        delta: int256 = 0
+        gamma: uint256 = 0
+        vega: uint256 = 0
+        theta: int256 = 0
+        delta, gamma, vega, theta = staticcall BOOK.greeks(series_id)
+        g.delta += size * delta // wad
+        g.gamma += size * convert(gamma, int256) // wad
+        g.vega += size * convert(vega, int256) // wad
+        g.theta += size * theta // wad
+    return g
+
+
+@external
+@view
+def pending_option_order(owner: address, sub_id: uint256) -> OptionOrder:
+    """
+    @notice An account's pending option order (size 0: none).
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @return The order.
+    """
+    return self.pending[owner][sub_id]
+
+
+@external
+@view
+def account_series(owner: address, sub_id: uint256) -> DynArray[uint256, MAX_HELD]:
+    """
+    @notice The series an account holds a position in.
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @return Series ids.
+    """
+    return self.held[owner][sub_id]
+
+
+@external
+@view
+def active_series() -> DynArray[uint256, MAX_ACTIVE]:
+    """
+    @notice The series in which traders hold a net position against the
+            pool (what `pool_terms` prices).
+    @return Series ids.
+    """
+    return self.active
+
+
+# ---------------------------------------------------------------- internals
+
+
+@internal
+def _move(owner: address, sub_id: uint256, series_id: uint256, old: int256, new: int256) -> int256:
+    """
+    @dev Sets an account's position from `old` to `new` contracts, keeping
+         its held list, the series' net open interest and the active list
+         in step (a removal swaps in the last id); returns the new net open
+         interest.
+    """
+    self.position[owner][sub_id][series_id] = new
+    if old == 0:
+        assert len(self.held[owner][sub_id]) < MAX_HELD, errors.TOO_MANY_HELD
+        self.held[owner][sub_id].append(series_id)
+    elif new == 0:
+        held_ids: DynArray[uint256, MAX_HELD] = self.held[owner][sub_id]
+        last: uint256 = held_ids.pop()
+        for i: uint256 in range(MAX_HELD):
+            if i == len(held_ids) or held_ids[i] == series_id:
+                if i < len(held_ids):
+                    held_ids[i] = last
+                break
+        self.held[owner][sub_id] = held_ids
+    old_net: int256 = self.net_oi[series_id]
+    net: int256 = old_net + new - old
+    self.net_oi[series_id] = net
+    if old_net == 0:
+        assert len(self.active) < MAX_ACTIVE, errors.TOO_MANY_ACTIVE
+        self.active.append(series_id)
+    elif net == 0:
+        active_ids: DynArray[uint256, MAX_ACTIVE] = self.active
+        tail: uint256 = active_ids.pop()
+        for j: uint256 in range(MAX_ACTIVE):
+            if j == len(active_ids) or active_ids[j] == series_id:
+                if j < len(active_ids):
+                    active_ids[j] = tail
+                break
+        self.active = active_ids
+    return net
+
+
+@internal
+@pure
+def _at(size: int256, unit: uint256) -> int256:
+    """
+    @dev `size` contracts at `unit` WAD USD each, rounded against the
+         holder: a long's value down, a short's debt up.
+    """
+    n: uint256 = fp._abs(size)
+    if size > 0:
+        return convert(n * unit // constants.WAD, int256)
+    return -convert(fp._ceil_div_u(n * unit, constants.WAD), int256)
+
+
+@internal
+@view
+def _pool_terms() -> (int256, uint256):
+    """
+    @dev `pool_terms`: the pool holds the opposite of traders' net position
+         in every active series.
+    """
+    owed: int256 = 0
+    margin: uint256 = 0
+    for series_id: uint256 in self.active:
+        pool_size: int256 = -self.net_oi[series_id]
+        r: IOptionsBook.OptionRisk = staticcall BOOK.pool_risk(series_id, pool_size)
+        owed -= r.value
+        if pool_size < 0:
+            margin += r.im
+    return owed, margin
