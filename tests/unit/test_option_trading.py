@@ -20,6 +20,9 @@ that liquidates itself (refused).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import ape
 import pytest
 
@@ -53,53 +56,81 @@ def _native(delta_wad: int) -> int:
     return delta_wad // TO_NATIVE
 
 
-@pytest.fixture
-def desk(project, owner, clearinghouse, options_book, underlying):
-    d = owner.deploy(project.OptionsDesk, options_book, clearinghouse)
-    clearinghouse.set_options_desk(d, sender=owner)
-    d.set_trade_rules(underlying, SPREAD, MIN_SIZE, MAX_OI, DELAY, WINDOW, sender=owner)
-    d.set_pool_limits(RESERVE, PENALTY, sender=owner)
-    return d
+@dataclass
+class World:
+    """The engine with a funded pool ($100,000), a desk on the book, an
+    at-the-money call (series 0) and a $2,800 put (series 1), 30 days out."""
+
+    project: Any
+    ch: Any
+    book: Any
+    desk: Any
+    pool: Any
+    chain: Any
+    owner: Any
+    feed: Any
+    vol_feed: Any
+    underlying: Any
+    usdc: Any
+    expiry: int
+    call: int = 0
+    put: int = 1
+
+    def publish(self, after: int, usd: int = UNDERLYING_USD, vol: int = VOL_ANSWER) -> int:
+        """Mines `after` seconds on and publishes a price and a volatility
+        round there; returns that block's time."""
+        self.chain.mine(timestamp=self.chain.blocks.head.timestamp + after)
+        self.feed.set_answer(usd * 10**8, sender=self.owner)
+        self.vol_feed.set_answer(vol, sender=self.owner)
+        return int(self.chain.blocks.head.timestamp)
+
+    def trade(self, who: Any, series: int, size: int, limit: int, sub: int = 0, **kw: Any) -> Any:
+        """Commits, publishes fresh rounds after the delay, and has a keeper
+        (the owner) execute; returns the execution receipt."""
+        self.desk.commit_option_order(sub, series, size, limit, sender=who)
+        self.publish(DELAY, **kw)
+        return self.desk.execute_option_order(who, sub, sender=self.owner)
 
 
 @pytest.fixture
-def pool(project, clearinghouse, owner, lp, usdc, fund):
+def w(
+    project,
+    owner,
+    clearinghouse,
+    options_book,
+    underlying,
+    underlying_feed,
+    vol_feed,
+    expiry,
+    chain,
+    lp,
+    usdc,
+    fund,
+) -> World:
     vault = owner.deploy(project.LiquidityPool, clearinghouse.address, "xmargin LP", "xLP", 0)
     clearinghouse.set_pool(vault, sender=owner)
     fund(usdc, lp, 100_000 * USDC, vault)
     vault.deposit(100_000 * USDC, lp, sender=lp)
-    return vault
-
-
-@pytest.fixture
-def call(options_book, owner, underlying, expiry):
-    """An at-the-money call, 30 days out: series 0."""
+    desk = owner.deploy(project.OptionsDesk, options_book, clearinghouse)
+    clearinghouse.set_options_desk(desk, sender=owner)
+    desk.set_trade_rules(underlying, SPREAD, MIN_SIZE, MAX_OI, DELAY, WINDOW, sender=owner)
+    desk.set_pool_limits(RESERVE, PENALTY, sender=owner)
     options_book.list_series(underlying, SPOT, expiry, True, sender=owner)
-    return 0
-
-
-@pytest.fixture
-def put(options_book, owner, underlying, expiry, call):
-    """A $2,800 put, same expiry: series 1."""
     options_book.list_series(underlying, 2_800 * WAD, expiry, False, sender=owner)
-    return 1
-
-
-def _publish(chain, owner, underlying_feed, vol_feed, after: int, usd=UNDERLYING_USD, vol=None):
-    """Mines `after` seconds on and publishes a price and a volatility
-    round there; returns that block's time."""
-    chain.mine(timestamp=chain.blocks.head.timestamp + after)
-    underlying_feed.set_answer(usd * 10**8, sender=owner)
-    vol_feed.set_answer(VOL_ANSWER if vol is None else vol, sender=owner)
-    return chain.blocks.head.timestamp
-
-
-def _trade(desk, who, series, size, limit, chain, owner, underlying_feed, vol_feed, sub=0, **kw):
-    """Commits, publishes fresh rounds after the delay, and has a keeper
-    (the owner) execute; returns the execution receipt."""
-    desk.commit_option_order(sub, series, size, limit, sender=who)
-    _publish(chain, owner, underlying_feed, vol_feed, DELAY, **kw)
-    return desk.execute_option_order(who, sub, sender=owner)
+    return World(
+        project,
+        clearinghouse,
+        options_book,
+        desk,
+        vault,
+        chain,
+        owner,
+        underlying_feed,
+        vol_feed,
+        underlying,
+        usdc,
+        expiry,
+    )
 
 
 def _ask(strike, tau, is_call, price=SPOT, sigma=SIGMA):
@@ -113,304 +144,229 @@ def _bid(strike, tau, is_call, price=SPOT, sigma=SIGMA):
 # ---------------------------------------------------------------- buying
 
 
-def test_buying_calls_pays_the_ask_and_the_pool_owes_the_mark(
-    clearinghouse,
-    desk,
-    pool,
-    call,
-    trader,
-    deposit_usdc,
-    chain,
-    owner,
-    underlying_feed,
-    vol_feed,
-    expiry,
-    usdc,
-):
+def test_buying_calls_pays_the_ask_and_the_pool_owes_the_mark(w, trader, deposit_usdc):
     deposit_usdc(trader, 10_000)
-    cash_before = clearinghouse.pool_balance()
+    cash_before = w.ch.pool_balance()
     size = 2 * WAD
-    tx = _trade(desk, trader, call, size, 1_000 * WAD, chain, owner, underlying_feed, vol_feed)
-    tau = expiry - tx.timestamp
+    tx = w.trade(trader, w.call, size, 1_000 * WAD)
+    tau = w.expiry - tx.timestamp
     premium = _ask(SPOT, tau, True)
     paid = _ceil(size * premium)  # the buyer pays rounded up
-    assert desk.position(trader, 0, call) == size
-    assert list(desk.account_series(trader, 0)) == [call]
-    assert desk.net_oi(call) == size and list(desk.active_series()) == [call]
-    assert clearinghouse.balance_of(trader, 0, usdc) == 10_000 * USDC + _native(-paid)
-    assert clearinghouse.pool_balance() == cash_before - _native(-paid)
-    (ev,) = tx.events.filter(desk.OptionOrderExecuted)
-    assert (ev.premium, ev.price, ev.filled, ev.executor) == (premium, SPOT, True, owner.address)
-    (traded,) = tx.events.filter(desk.OptionTraded)
+    assert w.desk.position(trader, 0, w.call) == size
+    assert list(w.desk.account_series(trader, 0)) == [w.call]
+    assert w.desk.net_oi(w.call) == size and list(w.desk.active_series()) == [w.call]
+    assert w.ch.balance_of(trader, 0, w.usdc) == 10_000 * USDC + _native(-paid)
+    assert w.ch.pool_balance() == cash_before - _native(-paid)
+    (ev,) = tx.events.filter(w.desk.OptionOrderExecuted)
+    assert (ev.premium, ev.price, ev.filled, ev.executor) == (premium, SPOT, True, w.owner.address)
+    (traded,) = tx.events.filter(w.desk.OptionTraded)
     assert (traded.size, traded.cash, traded.position, traded.kind) == (size, -paid, size, TRADE)
 
     # The account: its long is worth the mark (rounded down) and needs it as IM.
-    chain.mine()
-    tau = expiry - chain.blocks.head.timestamp
+    w.chain.mine()
+    tau = w.expiry - w.chain.blocks.head.timestamp
     mark = black76.price(SPOT, SPOT, SIGMA, tau, True)
     risk = options.linear_risk(SPOT, SPOT, True, SIGMA, tau, size, PARAMS)
-    h = clearinghouse.account_health(trader, 0)
+    h = w.ch.account_health(trader, 0)
     quote = (10_000 * USDC + _native(-paid)) * TO_NATIVE
     assert h.equity == quote + risk.value == quote + size * mark // WAD
     assert (h.im, h.mm) == (risk.im, risk.mm)
     # The pool: short two calls, owes their mark rounded up, and keeps the
     # short rule's IM of them as cash: 15 % of $3,000 a contract at the
     # money (no OTM credit, above the 10 % floor).
-    s = clearinghouse.pool_state()
+    s = w.ch.pool_state()
     assert s.traders_pnl == _ceil(size * mark)
-    assert s.cash == clearinghouse.pool_balance() * TO_NATIVE
+    assert s.cash == w.ch.pool_balance() * TO_NATIVE
     assert s.value == s.cash - s.traders_pnl
     assert s.required == s.traders_pnl + 2 * 450 * WAD
     # The spread is the pool's: the trader paid more than the mark.
     assert paid > _ceil(size * mark)
 
 
-def test_a_premium_beyond_the_limit_removes_the_order(
-    clearinghouse,
-    desk,
-    pool,
-    call,
-    trader,
-    deposit_usdc,
-    chain,
-    owner,
-    underlying_feed,
-    vol_feed,
-    expiry,
-    usdc,
-):
+def test_a_premium_beyond_the_limit_removes_the_order(w, trader, deposit_usdc):
     deposit_usdc(trader, 10_000)
     # A limit a dollar under the ask at a 60 s later tau is still under it.
-    limit = _ask(SPOT, expiry - chain.blocks.head.timestamp, True) - WAD
-    tx = _trade(desk, trader, call, WAD, limit, chain, owner, underlying_feed, vol_feed)
-    (ev,) = tx.events.filter(desk.OptionOrderExecuted)
+    limit = _ask(SPOT, w.expiry - w.chain.blocks.head.timestamp, True) - WAD
+    tx = w.trade(trader, w.call, WAD, limit)
+    (ev,) = tx.events.filter(w.desk.OptionOrderExecuted)
     assert not ev.filled and ev.premium == 0
-    assert desk.pending_option_order(trader, 0).size == 0
-    assert desk.position(trader, 0, call) == 0
-    assert clearinghouse.balance_of(trader, 0, usdc) == 10_000 * USDC
+    assert w.desk.pending_option_order(trader, 0).size == 0
+    assert w.desk.position(trader, 0, w.call) == 0
+    assert w.ch.balance_of(trader, 0, w.usdc) == 10_000 * USDC
     # a seller's limit is a floor
-    bid = _bid(SPOT, expiry - chain.blocks.head.timestamp, True)
-    tx = _trade(desk, trader, call, -WAD, bid + WAD, chain, owner, underlying_feed, vol_feed)
-    assert not tx.events.filter(desk.OptionOrderExecuted)[0].filled
+    bid = _bid(SPOT, w.expiry - w.chain.blocks.head.timestamp, True)
+    tx = w.trade(trader, w.call, -WAD, bid + WAD)
+    assert not tx.events.filter(w.desk.OptionOrderExecuted)[0].filled
 
 
-def test_an_order_waits_for_a_price_and_a_vol_after_its_delay(
-    desk, pool, call, trader, deposit_usdc, chain, owner, underlying_feed, vol_feed, stranger
-):
+def test_an_order_waits_for_a_price_and_a_vol_after_its_delay(w, trader, deposit_usdc, stranger):
     deposit_usdc(trader, 10_000)
-    desk.commit_option_order(0, call, WAD, 1_000 * WAD, sender=trader)
+    w.desk.commit_option_order(0, w.call, WAD, 1_000 * WAD, sender=trader)
     with ape.reverts(errors.ORDER_PENDING):
-        desk.commit_option_order(0, call, WAD, 1_000 * WAD, sender=trader)
+        w.desk.commit_option_order(0, w.call, WAD, 1_000 * WAD, sender=trader)
     with ape.reverts(errors.ORDER_TOO_EARLY):
-        desk.execute_option_order(trader, 0, sender=stranger)
+        w.desk.execute_option_order(trader, 0, sender=stranger)
     # After the delay, rounds from before the commit are not enough...
-    chain.mine(timestamp=chain.blocks.head.timestamp + DELAY)
+    w.chain.mine(timestamp=w.chain.blocks.head.timestamp + DELAY)
     with ape.reverts(errors.ORDER_PRICE_TOO_OLD):
-        desk.execute_option_order(trader, 0, sender=stranger)
+        w.desk.execute_option_order(trader, 0, sender=stranger)
     # ... nor a new price with an old volatility (a trader who sees the
     # volatility round coming trades ahead of it otherwise) ...
-    underlying_feed.set_answer(UNDERLYING_USD * 10**8, sender=owner)
+    w.feed.set_answer(UNDERLYING_USD * 10**8, sender=w.owner)
     with ape.reverts(errors.ORDER_PRICE_TOO_OLD):
-        desk.execute_option_order(trader, 0, sender=stranger)
+        w.desk.execute_option_order(trader, 0, sender=stranger)
     # ... both must be new.
-    vol_feed.set_answer(VOL_ANSWER, sender=owner)
-    desk.execute_option_order(trader, 0, sender=stranger)
-    assert desk.position(trader, 0, call) == WAD
+    w.vol_feed.set_answer(VOL_ANSWER, sender=w.owner)
+    w.desk.execute_option_order(trader, 0, sender=stranger)
+    assert w.desk.position(trader, 0, w.call) == WAD
     # Past its window an order cannot execute; anyone removes it.
-    desk.commit_option_order(0, call, WAD, 1_000 * WAD, sender=trader)
+    w.desk.commit_option_order(0, w.call, WAD, 1_000 * WAD, sender=trader)
     with ape.reverts(errors.ORDER_NOT_EXPIRED):
-        desk.cancel_option_order(trader, 0, sender=stranger)
-    chain.mine(timestamp=chain.blocks.head.timestamp + DELAY + WINDOW + 1)
-    underlying_feed.set_answer(UNDERLYING_USD * 10**8, sender=owner)
-    vol_feed.set_answer(VOL_ANSWER, sender=owner)
+        w.desk.cancel_option_order(trader, 0, sender=stranger)
+    w.chain.mine(timestamp=w.chain.blocks.head.timestamp + DELAY + WINDOW + 1)
+    w.feed.set_answer(UNDERLYING_USD * 10**8, sender=w.owner)
+    w.vol_feed.set_answer(VOL_ANSWER, sender=w.owner)
     with ape.reverts(errors.ORDER_EXPIRED):
-        desk.execute_option_order(trader, 0, sender=stranger)
-    tx = desk.cancel_option_order(trader, 0, sender=stranger)
-    assert tx.events.filter(desk.OptionOrderCancelled)[0].caller == stranger.address
-    assert desk.pending_option_order(trader, 0).size == 0
+        w.desk.execute_option_order(trader, 0, sender=stranger)
+    tx = w.desk.cancel_option_order(trader, 0, sender=stranger)
+    assert tx.events.filter(w.desk.OptionOrderCancelled)[0].caller == stranger.address
+    assert w.desk.pending_option_order(trader, 0).size == 0
     with ape.reverts(errors.NO_ORDER):
-        desk.execute_option_order(trader, 0, sender=stranger)
+        w.desk.execute_option_order(trader, 0, sender=stranger)
 
 
-def test_bad_orders_are_refused_at_commit(
-    project, clearinghouse, desk, options_book, call, trader, owner, expiry, chain
-):
+def test_bad_orders_are_refused_at_commit(w, trader):
     with ape.reverts(errors.ZERO_SIZE):
-        desk.commit_option_order(0, call, 0, 0, sender=trader)
+        w.desk.commit_option_order(0, w.call, 0, 0, sender=trader)
     with ape.reverts(errors.SIZE_TOO_LARGE):
-        desk.commit_option_order(0, call, 10**30 * WAD, 0, sender=trader)
+        w.desk.commit_option_order(0, w.call, 10**30 * WAD, 0, sender=trader)
     with ape.reverts(errors.UNKNOWN_SERIES):
-        desk.commit_option_order(0, 7, WAD, 0, sender=trader)
+        w.desk.commit_option_order(0, 7, WAD, 0, sender=trader)
     # a desk whose owner set no trade rules for the underlying
-    bare = owner.deploy(project.OptionsDesk, options_book, clearinghouse)
+    bare = w.owner.deploy(w.project.OptionsDesk, w.book, w.ch)
     with ape.reverts(errors.NO_TRADE_RULES):
-        bare.commit_option_order(0, call, WAD, 0, sender=trader)
+        bare.commit_option_order(0, w.call, WAD, 0, sender=trader)
     with ape.reverts(errors.TRADE_RULES_RANGE):
-        bare.set_trade_rules(options_book, WAD, MIN_SIZE, MAX_OI, DELAY, WINDOW, sender=owner)
+        bare.set_trade_rules(w.book, WAD, MIN_SIZE, MAX_OI, DELAY, WINDOW, sender=w.owner)
     with ape.reverts(errors.TRADE_RULES_RANGE):
-        bare.set_trade_rules(options_book, SPREAD, 0, MAX_OI, DELAY, WINDOW, sender=owner)
+        bare.set_trade_rules(w.book, SPREAD, 0, MAX_OI, DELAY, WINDOW, sender=w.owner)
     with ape.reverts(errors.TRADE_RULES_RANGE):
-        bare.set_pool_limits(RESERVE, WAD // 10, sender=owner)
-    chain.mine(timestamp=expiry)
+        bare.set_pool_limits(RESERVE, WAD // 10, sender=w.owner)
+    w.chain.mine(timestamp=w.expiry)
     with ape.reverts(errors.SERIES_EXPIRED):
-        desk.commit_option_order(0, call, WAD, 0, sender=trader)
+        w.desk.commit_option_order(0, w.call, WAD, 0, sender=trader)
 
 
 # ---------------------------------------------------------------- selling
 
 
-def test_selling_past_initial_margin_is_refused_and_removes_the_order(
-    clearinghouse,
-    desk,
-    pool,
-    put,
-    trader,
-    deposit_usdc,
-    chain,
-    owner,
-    underlying_feed,
-    vol_feed,
-    expiry,
-    usdc,
-):
+def test_selling_past_initial_margin_is_refused_and_removes_the_order(w, trader, deposit_usdc):
     # A short $2,800 put needs IM max(15 % * 3000 - 200, 10 % * 3000) =
     # $300 per contract (or the repriced loss, if larger) on top of its
     # mark; $1,000 carries three, not four.
     deposit_usdc(trader, 1_000)
-    tau = expiry - chain.blocks.head.timestamp - DELAY
+    tau = w.expiry - w.chain.blocks.head.timestamp - DELAY
     per = options.linear_risk(SPOT, 2_800 * WAD, False, SIGMA, tau, -WAD, PARAMS)
     assert 300 * WAD <= per.im < 330 * WAD  # hand figure: the rule's $300
-    tx = _trade(desk, trader, put, -4 * WAD, 0, chain, owner, underlying_feed, vol_feed)
-    ev = tx.events.filter(desk.OptionOrderExecuted)[0]
+    tx = w.trade(trader, w.put, -4 * WAD, 0)
+    ev = tx.events.filter(w.desk.OptionOrderExecuted)[0]
     assert not ev.filled
-    assert desk.position(trader, 0, put) == 0
-    assert clearinghouse.balance_of(trader, 0, usdc) == 1_000 * USDC
-    assert desk.pending_option_order(trader, 0).size == 0
-    tx = _trade(desk, trader, put, -2 * WAD, 0, chain, owner, underlying_feed, vol_feed)
-    tau = expiry - tx.timestamp
+    assert w.desk.position(trader, 0, w.put) == 0
+    assert w.ch.balance_of(trader, 0, w.usdc) == 1_000 * USDC
+    assert w.desk.pending_option_order(trader, 0).size == 0
+    tx = w.trade(trader, w.put, -2 * WAD, 0)
+    tau = w.expiry - tx.timestamp
     received = 2 * WAD * _bid(2_800 * WAD, tau, False) // WAD  # a seller is paid rounded down
-    assert desk.position(trader, 0, put) == -2 * WAD
-    assert clearinghouse.balance_of(trader, 0, usdc) == 1_000 * USDC + _native(received)
-    assert desk.net_oi(put) == -2 * WAD
+    assert w.desk.position(trader, 0, w.put) == -2 * WAD
+    assert w.ch.balance_of(trader, 0, w.usdc) == 1_000 * USDC + _native(received)
+    assert w.desk.net_oi(w.put) == -2 * WAD
     # The pool is long the puts: it is owed their mark rounded down, keeps
     # no short margin for them.
-    chain.mine()
-    tau = expiry - chain.blocks.head.timestamp
+    w.chain.mine()
+    tau = w.expiry - w.chain.blocks.head.timestamp
     mark = black76.price(SPOT, 2_800 * WAD, SIGMA, tau, False)
-    s = clearinghouse.pool_state()
+    s = w.ch.pool_state()
     assert s.traders_pnl == -(2 * WAD * mark // WAD)
     assert s.required == 0
     # The account cannot take its premium out past IM.
     with ape.reverts(errors.BELOW_IM):
-        clearinghouse.withdraw(0, usdc, 1_000 * USDC, sender=trader)
+        w.ch.withdraw(0, w.usdc, 1_000 * USDC, sender=trader)
 
 
-def test_the_caps_bound_what_the_pool_is_short(
-    clearinghouse,
-    desk,
-    pool,
-    call,
-    trader,
-    hedger,
-    deposit_usdc,
-    chain,
-    owner,
-    underlying_feed,
-    vol_feed,
-    underlying,
-):
+def test_the_caps_bound_what_the_pool_is_short(w, trader, hedger, deposit_usdc):
     deposit_usdc(trader, 100_000)
-    desk.set_trade_rules(underlying, SPREAD, MIN_SIZE, 3 * WAD, DELAY, WINDOW, sender=owner)
-    tx = _trade(desk, trader, call, 4 * WAD, 10_000 * WAD, chain, owner, underlying_feed, vol_feed)
-    assert not tx.events.filter(desk.OptionOrderExecuted)[0].filled
-    _trade(desk, trader, call, 3 * WAD, 10_000 * WAD, chain, owner, underlying_feed, vol_feed)
+    w.desk.set_trade_rules(w.underlying, SPREAD, MIN_SIZE, 3 * WAD, DELAY, WINDOW, sender=w.owner)
+    tx = w.trade(trader, w.call, 4 * WAD, 10_000 * WAD)
+    assert not tx.events.filter(w.desk.OptionOrderExecuted)[0].filled
+    w.trade(trader, w.call, 3 * WAD, 10_000 * WAD)
     # a trade that shrinks traders' net position passes the full cap
     deposit_usdc(hedger, 100_000)
-    _trade(desk, hedger, call, -WAD, 0, chain, owner, underlying_feed, vol_feed)
-    assert desk.net_oi(call) == 2 * WAD
+    w.trade(hedger, w.call, -WAD, 0)
+    assert w.desk.net_oi(w.call) == 2 * WAD
     # The reserve: the pool's short-call IM ($450 a contract at the money,
     # or the repriced loss) within a factor of its ~$100k value: 0.5 % of
     # it is ~$500, so a second net call is refused.
-    desk.set_trade_rules(underlying, SPREAD, MIN_SIZE, MAX_OI, DELAY, WINDOW, sender=owner)
-    desk.set_pool_limits(5 * WAD // 1_000, PENALTY, sender=owner)
-    tx = _trade(desk, trader, call, WAD, 10_000 * WAD, chain, owner, underlying_feed, vol_feed)
-    assert not tx.events.filter(desk.OptionOrderExecuted)[0].filled
-    assert desk.net_oi(call) == 2 * WAD
+    w.desk.set_trade_rules(w.underlying, SPREAD, MIN_SIZE, MAX_OI, DELAY, WINDOW, sender=w.owner)
+    w.desk.set_pool_limits(5 * WAD // 1_000, PENALTY, sender=w.owner)
+    tx = w.trade(trader, w.call, WAD, 10_000 * WAD)
+    assert not tx.events.filter(w.desk.OptionOrderExecuted)[0].filled
+    assert w.desk.net_oi(w.call) == 2 * WAD
     # ... while reducing it is always allowed.
-    tx = _trade(desk, trader, call, -WAD, 0, chain, owner, underlying_feed, vol_feed)
-    assert tx.events.filter(desk.OptionOrderExecuted)[0].filled
-    assert desk.net_oi(call) == WAD
+    tx = w.trade(trader, w.call, -WAD, 0)
+    assert tx.events.filter(w.desk.OptionOrderExecuted)[0].filled
+    assert w.desk.net_oi(w.call) == WAD
 
 
-def test_no_dust_positions(
-    desk, pool, call, trader, deposit_usdc, chain, owner, underlying_feed, vol_feed
-):
+def test_no_dust_positions(w, trader, deposit_usdc):
     """Dust in many series would fill the pool's list of active series
     (16) and freeze new series for everyone: a position is 0 or at least
     the minimum, and a whole close is always allowed."""
     deposit_usdc(trader, 10_000)
     with ape.reverts(errors.OPTION_TOO_SMALL):
-        desk.commit_option_order(0, call, MIN_SIZE - 1, 1_000 * WAD, sender=trader)
-    _trade(desk, trader, call, WAD, 1_000 * WAD, chain, owner, underlying_feed, vol_feed)
+        w.desk.commit_option_order(0, w.call, MIN_SIZE - 1, 1_000 * WAD, sender=trader)
+    w.trade(trader, w.call, WAD, 1_000 * WAD)
     with ape.reverts(errors.OPTION_TOO_SMALL):
-        desk.commit_option_order(0, call, -WAD + MIN_SIZE - 1, 0, sender=trader)
+        w.desk.commit_option_order(0, w.call, -WAD + MIN_SIZE - 1, 0, sender=trader)
     # a small order that keeps the position above the minimum is fine
-    _trade(desk, trader, call, -(MIN_SIZE - 1), 0, chain, owner, underlying_feed, vol_feed)
+    w.trade(trader, w.call, -(MIN_SIZE - 1), 0)
     left = WAD - MIN_SIZE + 1
-    assert desk.position(trader, 0, call) == left
-    _trade(desk, trader, call, -left, 0, chain, owner, underlying_feed, vol_feed)
-    assert desk.position(trader, 0, call) == 0
+    assert w.desk.position(trader, 0, w.call) == left
+    w.trade(trader, w.call, -left, 0)
+    assert w.desk.position(trader, 0, w.call) == 0
 
 
 # ---------------------------------------------------------------- expiry
 
 
-def test_expired_positions_settle_into_the_quote_balance(
-    clearinghouse,
-    desk,
-    options_book,
-    pool,
-    call,
-    trader,
-    hedger,
-    deposit_usdc,
-    chain,
-    owner,
-    underlying_feed,
-    vol_feed,
-    expiry,
-    usdc,
-    underlying,
-    stranger,
-):
+def test_expired_positions_settle_into_the_quote_balance(w, trader, hedger, deposit_usdc, stranger):
     deposit_usdc(trader, 10_000)
     deposit_usdc(hedger, 10_000)
-    _trade(desk, trader, call, 2 * WAD, 1_000 * WAD, chain, owner, underlying_feed, vol_feed)
-    _trade(desk, hedger, call, -WAD, 0, chain, owner, underlying_feed, vol_feed)
-    trader_before = clearinghouse.balance_of(trader, 0, usdc)
-    hedger_before = clearinghouse.balance_of(hedger, 0, usdc)
-    cash_before = clearinghouse.pool_balance()
-    chain.mine(timestamp=expiry + 60)
+    w.trade(trader, w.call, 2 * WAD, 1_000 * WAD)
+    w.trade(hedger, w.call, -WAD, 0)
+    trader_before = w.ch.balance_of(trader, 0, w.usdc)
+    hedger_before = w.ch.balance_of(hedger, 0, w.usdc)
+    cash_before = w.ch.pool_balance()
+    w.chain.mine(timestamp=w.expiry + 60)
     with ape.reverts(errors.NOT_SETTLED):
-        desk.settle_option(trader, 0, call, sender=stranger)
-    underlying_feed.set_answer(3_250 * 10**8, sender=owner)
-    options_book.settle_expiry(underlying, expiry, underlying_feed.round_id(), sender=stranger)
+        w.desk.settle_option(trader, 0, w.call, sender=stranger)
+    w.feed.set_answer(3_250 * 10**8, sender=w.owner)
+    w.book.settle_expiry(w.underlying, w.expiry, w.feed.round_id(), sender=stranger)
     # an expired series trades no more
     with ape.reverts(errors.SERIES_EXPIRED):
-        desk.commit_option_order(0, call, WAD, 1_000 * WAD, sender=trader)
+        w.desk.commit_option_order(0, w.call, WAD, 1_000 * WAD, sender=trader)
     payoff = 250 * WAD
-    desk.settle_option(trader, 0, call, sender=stranger)
-    desk.settle_option(hedger, 0, call, sender=stranger)
-    assert clearinghouse.balance_of(trader, 0, usdc) == trader_before + 500 * USDC
-    assert clearinghouse.balance_of(hedger, 0, usdc) == hedger_before - 250 * USDC
-    assert clearinghouse.pool_balance() == cash_before - 250 * USDC
-    assert desk.position(trader, 0, call) == 0 == desk.net_oi(call)
-    assert list(desk.account_series(trader, 0)) == [] == list(desk.active_series())
+    w.desk.settle_option(trader, 0, w.call, sender=stranger)
+    w.desk.settle_option(hedger, 0, w.call, sender=stranger)
+    assert w.ch.balance_of(trader, 0, w.usdc) == trader_before + 500 * USDC
+    assert w.ch.balance_of(hedger, 0, w.usdc) == hedger_before - 250 * USDC
+    assert w.ch.pool_balance() == cash_before - 250 * USDC
+    assert w.desk.position(trader, 0, w.call) == 0 == w.desk.net_oi(w.call)
+    assert list(w.desk.account_series(trader, 0)) == [] == list(w.desk.active_series())
     with ape.reverts(errors.NO_OPTION_POSITION):
-        desk.settle_option(trader, 0, call, sender=stranger)
+        w.desk.settle_option(trader, 0, w.call, sender=stranger)
     # With no options left the account is an ordinary one again: it may
     # take everything out.
-    clearinghouse.withdraw(0, usdc, trader_before + 500 * USDC, sender=trader)
+    w.ch.withdraw(0, w.usdc, trader_before + 500 * USDC, sender=trader)
     assert payoff == 250 * WAD
 
 
@@ -418,48 +374,35 @@ def test_expired_positions_settle_into_the_quote_balance(
 
 
 def test_liquidation_closes_the_position_freeing_most_margin_per_penalty(
-    clearinghouse,
-    desk,
-    pool,
-    call,
-    put,
-    trader,
-    deposit_usdc,
-    chain,
-    owner,
-    underlying_feed,
-    vol_feed,
-    expiry,
-    usdc,
-    keeper,
+    w, trader, deposit_usdc, keeper
 ):
     deposit_usdc(trader, 1_200)
-    _trade(desk, trader, put, -WAD, 0, chain, owner, underlying_feed, vol_feed)
-    _trade(desk, trader, call, -WAD, 0, chain, owner, underlying_feed, vol_feed)
+    w.trade(trader, w.put, -WAD, 0)
+    w.trade(trader, w.call, -WAD, 0)
     with ape.reverts(errors.NOT_LIQUIDATABLE):
-        desk.liquidate_options(trader, 0, sender=keeper)
+        w.desk.liquidate_options(trader, 0, sender=keeper)
     # The price jumps 50 %: the short call goes deep in the money.
-    _publish(chain, owner, underlying_feed, vol_feed, 10, usd=4_500)
+    w.publish(10, usd=4_500)
     price = 4_500 * WAD
 
     def risks(at):
-        tau = expiry - at
+        tau = w.expiry - at
         return (
             options.linear_risk(price, SPOT, True, SIGMA, tau, -WAD, PARAMS),
             options.linear_risk(price, 2_800 * WAD, False, SIGMA, tau, -WAD, PARAMS),
         )
 
-    call_risk, put_risk = risks(chain.blocks.head.timestamp)
-    h = clearinghouse.account_health(trader, 0)
-    quote = clearinghouse.balance_of(trader, 0, usdc)
+    call_risk, put_risk = risks(w.chain.blocks.head.timestamp)
+    h = w.ch.account_health(trader, 0)
+    quote = w.ch.balance_of(trader, 0, w.usdc)
     assert h.equity == quote * TO_NATIVE + call_risk.value + put_risk.value
     assert h.mm == call_risk.mm + put_risk.mm
     assert h.equity < h.mm
     # The account may not liquidate itself.
     with ape.reverts(errors.SELF_LIQUIDATION):
-        desk.liquidate_options(trader, 0, sender=trader)
-    keeper_before = clearinghouse.balance_of(keeper, 0, usdc)
-    tx = desk.liquidate_options(trader, 0, sender=keeper)
+        w.desk.liquidate_options(trader, 0, sender=trader)
+    keeper_before = w.ch.balance_of(keeper, 0, w.usdc)
+    tx = w.desk.liquidate_options(trader, 0, sender=keeper)
     call_risk, put_risk = risks(tx.timestamp)
     # Penalty: 1 % of the notional ($45), at most the position's MM; the
     # close that frees the most MM per unit of penalty goes first: the
@@ -469,70 +412,45 @@ def test_liquidation_closes_the_position_freeing_most_margin_per_penalty(
     pen_put = min(price * PENALTY // WAD, put_risk.mm)
     assert pen_call == pen_put == 45 * WAD
     assert put_risk.mm == 225 * WAD < call_risk.mm
-    (ev,) = tx.events.filter(desk.OptionTraded)
-    assert (ev.series_id, ev.kind, ev.position, ev.size) == (call, LIQUIDATION, 0, WAD)
+    (ev,) = tx.events.filter(w.desk.OptionTraded)
+    assert (ev.series_id, ev.kind, ev.position, ev.size) == (w.call, LIQUIDATION, 0, WAD)
     # closed at the mark (a short's debt rounded up), the penalty to the keeper
     assert ev.cash == call_risk.value
-    assert clearinghouse.balance_of(keeper, 0, usdc) == keeper_before + 45 * USDC
-    assert clearinghouse.balance_of(trader, 0, usdc) == (
-        quote + _native(call_risk.value) - 45 * USDC
-    )
-    assert desk.position(trader, 0, call) == 0
-    assert list(desk.account_series(trader, 0)) == [put]
+    assert w.ch.balance_of(keeper, 0, w.usdc) == keeper_before + 45 * USDC
+    assert w.ch.balance_of(trader, 0, w.usdc) == (quote + _native(call_risk.value) - 45 * USDC)
+    assert w.desk.position(trader, 0, w.call) == 0
+    assert list(w.desk.account_series(trader, 0)) == [w.put]
 
 
 # ---------------------------------------------------------------- the engine's door
 
 
-def test_only_the_desk_moves_option_cash_and_it_is_named_once(
-    clearinghouse, desk, owner, stranger, trader, project, options_book
-):
+def test_only_the_desk_moves_option_cash_and_it_is_named_once(w, stranger, trader):
     with ape.reverts(errors.DESK_ONLY):
-        clearinghouse.option_pay(trader, 0, 10**24, stranger, 0, False, CLOSE, sender=stranger)
+        w.ch.option_pay(trader, 0, 10**24, stranger, 0, False, CLOSE, sender=stranger)
     with ape.reverts(errors.DESK_ALREADY_SET):
-        clearinghouse.set_options_desk(options_book, sender=owner)
-    assert clearinghouse.options_desk() == desk.address
+        w.ch.set_options_desk(w.book, sender=w.owner)
+    assert w.ch.options_desk() == w.desk.address
 
 
 def test_an_account_with_options_cannot_have_its_debt_written_off(
-    clearinghouse,
-    desk,
-    pool,
-    call,
-    trader,
-    deposit_usdc,
-    chain,
-    owner,
-    underlying_feed,
-    vol_feed,
-    stranger,
+    w, trader, deposit_usdc, stranger
 ):
     deposit_usdc(trader, 10_000)
-    _trade(desk, trader, call, -WAD, 0, chain, owner, underlying_feed, vol_feed)
+    w.trade(trader, w.call, -WAD, 0)
     with ape.reverts(errors.HAS_POSITIONS):
-        clearinghouse.settle_bad_debt(trader, 0, sender=stranger)
+        w.ch.settle_bad_debt(trader, 0, sender=stranger)
 
 
-def test_a_dead_vol_feed_values_the_pool_at_the_bound_instead_of_reverting(
-    clearinghouse,
-    desk,
-    pool,
-    call,
-    trader,
-    deposit_usdc,
-    chain,
-    owner,
-    underlying_feed,
-    vol_feed,
-):
+def test_a_dead_vol_feed_values_the_pool_at_the_bound_instead_of_reverting(w, trader, deposit_usdc):
     deposit_usdc(trader, 10_000)
-    _trade(desk, trader, call, 2 * WAD, 1_000 * WAD, chain, owner, underlying_feed, vol_feed)
+    w.trade(trader, w.call, 2 * WAD, 1_000 * WAD)
     # The volatility goes stale; the price stays fresh.
-    chain.mine(timestamp=chain.blocks.head.timestamp + HEARTBEAT + 1)
-    underlying_feed.set_answer(UNDERLYING_USD * 10**8, sender=owner)
+    w.chain.mine(timestamp=w.chain.blocks.head.timestamp + HEARTBEAT + 1)
+    w.feed.set_answer(UNDERLYING_USD * 10**8, sender=w.owner)
     with ape.reverts():
-        clearinghouse.account_health(trader, 0)
-    s = clearinghouse.pool_state()
+        w.ch.account_health(trader, 0)
+    s = w.ch.pool_state()
     # Two calls the pool is short, at the price: $6,000 owed; the rule's
     # IM without the OTM credit: 15 % of $3,000 a contract.
     assert s.traders_pnl == 6_000 * WAD
