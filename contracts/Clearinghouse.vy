@@ -53,6 +53,7 @@ exports: (
     # ledger reads for keepers and integrators
     state.accounts.held_mask,
     state.accounts.position_mask,
+    state.accounts.holds_options,
     state.portfolio.portfolio_mode,
     state.registry.num_accounts,
     state.registry.account_at,

@@ -21,6 +21,7 @@ def engine_over(
     deployer: str = "",
     lens: Any = None,
     risk_at: Callable[[str], Any] | None = None,
+    desk: Any = None,
 ) -> Engine:
     """`tokens`: symbol -> token, the quote asset first; `feeds`: symbol ->
     primary feed of each non-quote asset; `markets`: symbol -> market id;
@@ -50,4 +51,6 @@ def engine_over(
 
         risk_at = ape.project.PortfolioRisk.at
     portfolio_risk = risk_at(risk) if risk else None
-    return Engine(record, oracle, ch, dict(tokens), dict(feeds), pool, portfolio_risk, lens)
+    return Engine(
+        record, oracle, ch, dict(tokens), dict(feeds), pool, portfolio_risk, lens, desk
+    )

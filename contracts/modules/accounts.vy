@@ -59,6 +59,18 @@ def position_mask(owner: address, sub_id: uint256) -> uint256:
     return self._position_mask(owner, sub_id)
 
 
+@external
+@view
+def holds_options(owner: address, sub_id: uint256) -> bool:
+    """
+    @notice Whether the account holds option positions (OptionsDesk).
+    @param owner The account owner.
+    @param sub_id The sub-account number.
+    @return True while it holds any.
+    """
+    return self._has_options(owner, sub_id)
+
+
 @internal
 @view
 def _held_mask(owner: address, sub_id: uint256) -> uint256:

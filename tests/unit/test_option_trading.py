@@ -456,3 +456,45 @@ def test_a_dead_vol_feed_values_the_pool_at_the_bound_instead_of_reverting(w, tr
     assert s.traders_pnl == 6_000 * WAD
     assert s.required == 6_000 * WAD + 2 * 450 * WAD
     assert VOL_BOUNDS[0] < SIGMA < VOL_BOUNDS[1]
+
+
+# ---------------------------------------------------------------- the keeper
+
+
+def test_the_keeper_liquidates_option_accounts(
+    w, trader, deposit_usdc, keeper, lens, oracle, weth, wbtc_listed, eth_feed
+):
+    """The keeper's replica learns from the engine's `OptionCash` events
+    that the account holds options, reads its health on chain (it cannot
+    price options locally), and closes its options one call at a time
+    until it is back above MM: here both, the call first."""
+    from tests.engines import engine_over
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+
+    deposit_usdc(trader, 1_200)
+    w.trade(trader, w.put, -WAD, 0)
+    w.trade(trader, w.call, -WAD, 0)
+    w.publish(10, usd=4_500)
+    h = w.ch.account_health(trader, 0)
+    assert h.equity < h.mm
+    tokens = {"USDC": w.usdc, "WETH": weth, "WBTC": wbtc_listed.token}
+    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
+    engine = engine_over(w.ch, oracle, tokens, feeds, {}, lens=lens, desk=w.desk)
+    log: list[dict] = []
+    bot = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append, from_block=0)
+    before = w.ch.balance_of(keeper, 0, w.usdc)
+    stats = bot.run_once()
+    closed = [e for e in log if e["event"] == "option_liquidated"]
+    assert [e["series"] for e in closed] == [w.call, w.put]
+    assert stats.option_liquidations == 2
+    assert not w.ch.holds_options(trader, 0)
+    assert list(w.desk.account_series(trader, 0)) == []
+    # two penalties of 1 % of $4,500
+    assert w.ch.balance_of(keeper, 0, w.usdc) == before + 2 * 45 * USDC
+    h = w.ch.account_health(trader, 0)
+    assert h.equity >= h.mm == 0
+    # the replica follows the cash: at the head, the account's quote is the chain's
+    bot.replica.update(w.chain.blocks.head.number)
+    state = bot.replica.replica.accounts[(trader.address, 0)]
+    assert not state.options
+    assert state.balances["USDC"] == w.ch.balance_of(trader, 0, w.usdc)

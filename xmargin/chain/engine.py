@@ -46,6 +46,8 @@ class Engine:
     portfolio_risk: ContractInstance | None = None
     # The stateless ClearinghouseLens (keeper pages, position breakdowns), if deployed
     lens: ContractInstance | None = None
+    # The OptionsDesk the engine names (`options_desk`), if any
+    desk: ContractInstance | None = None
 
     def require_lens(self) -> ContractInstance:
         """The lens, or DeploymentError: keeper pages are read through it."""
@@ -211,6 +213,7 @@ def load_engine(project: ProjectManager, record: DeploymentRecord) -> Engine:
     lens = record.contracts.get("ClearinghouseLens")
     ch = clearinghouse_at(project, record.contracts["Clearinghouse"])
     risk = risk_set_address(ch)
+    desk = str(ch.options_desk())
     return Engine(
         record=record,
         router=project.OracleRouter.at(record.contracts["OracleRouter"]),
@@ -220,6 +223,7 @@ def load_engine(project: ProjectManager, record: DeploymentRecord) -> Engine:
         pool=project.LiquidityPool.at(pool) if pool else None,
         portfolio_risk=project.PortfolioRisk.at(risk) if risk else None,
         lens=project.ClearinghouseLens.at(lens) if lens else None,
+        desk=project.OptionsDesk.at(desk) if int(desk, 16) else None,
     )
 
 

@@ -10,6 +10,10 @@ booked, the others their amounts), so applying them in chain order
 ends where the chain is. `Replica.apply` is that mirror, one event at a
 time, of every write the contracts make to a balance
 (`collateral._add`), a position (`trading._apply`) or a margin mode.
+Option positions live in the OptionsDesk: the engine's `OptionCash`
+event books their cash and says whether the account still holds any; an
+account holding options is not valued locally (`OPTIONS`: the keeper
+reads its health on chain, docs/options.md).
 
 What the events do not carry is global and small: prices, funding, asset
 and market parameters. A `Marks` snapshot holds them, read once per block
@@ -36,6 +40,9 @@ AccountKey = tuple[str, int]
 # Why an account holding an asset or market the marks do not list cannot
 # be valued locally (the keeper then reads it on chain).
 UNKNOWN = "not in the deployment record"
+# Why an account holding options is not valued locally: its options are
+# priced by the OptionsBook (the keeper reads its health on chain).
+OPTIONS = "holds options"
 
 # Every event `Replica.apply` reads, in the Clearinghouse's ABI.
 EVENTS = (
@@ -54,6 +61,7 @@ EVENTS = (
     "OrderCancelled",
     "MarginModeSet",
     "AccountRegistered",
+    "OptionCash",
 )
 
 
@@ -65,6 +73,8 @@ class AccountState:
     balances: dict[str, int] = field(default_factory=dict)
     positions: dict[int, Position] = field(default_factory=dict)
     portfolio: bool = False
+    # holds option positions (the header's options bit)
+    options: bool = False
 
     def add(self, asset: str, delta: int) -> None:
         new = self.balances.get(asset, 0) + delta
@@ -74,10 +84,10 @@ class AccountState:
             self.balances.pop(asset, None)
 
     def has_liabilities(self, quote: str) -> bool:
-        """Quote debt or an open position: the engine's `_has_liabilities`.
-        An account without either has MM 0 and equity >= 0: it can never
-        be liquidated."""
-        return bool(self.positions) or self.balances.get(quote, 0) < 0
+        """Quote debt or an open perp or option position: the engine's
+        `_has_liabilities`. An account without either has MM 0 and
+        equity >= 0: it can never be liquidated."""
+        return bool(self.positions) or self.options or self.balances.get(quote, 0) < 0
 
 
 @dataclass(frozen=True)
@@ -218,6 +228,12 @@ class Replica:
             self.state(key).add(q, int(args["fee"]))
         elif name == "OrderSettled":
             self.state((str(args["settler"]), 0)).add(q, int(args["fee"]))
+        elif name == "OptionCash":
+            s = self.state(key)
+            s.add(q, int(args["amount"]) - int(args["penalty"]))
+            s.options = bool(args["holds_options"])
+            if int(args["penalty"]):
+                self.state((str(args["keeper"]), 0)).add(q, int(args["penalty"]))
         elif name == "MarginModeSet":
             self.state(key).portfolio = bool(args["portfolio"])
         elif name == "AccountRegistered":
@@ -234,6 +250,8 @@ class Replica:
         needs that the router refuses (its markets' first, then its
         collateral's: the engine reverts alike for any of them)."""
         s = self.accounts.get(key) or AccountState()
+        if s.options:
+            return Unpriced("options", OPTIONS)
         prices: dict[str, int] = {}
         exposures = []
         for market_id in sorted(s.positions):

@@ -48,7 +48,12 @@ One pass (`Keeper.run_once`):
    then withdraws it, and a token that refuses is logged and left there);
    an account whose debt nothing backs (no collateral, or only collateral
    at a 100 % haircut, whose price is then never read) gets
-   `settle_bad_debt`;
+   `settle_bad_debt`; an account holding options (the engine's
+   `OptionCash` events tell the replica, which then leaves its valuation
+   to the chain: the keeper does not price options) has them closed
+   first, one `OptionsDesk.liquidate_options` at a time (the desk picks
+   the position freeing the most MM per unit of penalty), before its
+   perps and collateral;
    while the engine is paused, or within its grace period after an unpause,
    nothing is sent (one `liquidations_closed` line);
 4. then, at the head the liquidations left (closing a loser raises
@@ -112,7 +117,7 @@ from xmargin.maths import orders as om
 from xmargin.maths import pool as pool_model
 from xmargin.maths.fixed_point import WAD, ceil_div, precision
 from xmargin.maths.model import Health
-from xmargin.maths.replica import UNKNOWN, AccountKey, Marks, Unpriced
+from xmargin.maths.replica import OPTIONS, UNKNOWN, AccountKey, Marks, Unpriced
 from xmargin.ops.block_room import cut_to_blocks
 from xmargin.ops.screen import Screen
 from xmargin.ops.sender import Pending, Sender
@@ -263,6 +268,8 @@ class PassStats:
     rebroadcast: int = 0
     # positions auto-deleveraged
     adl: int = 0
+    # option positions closed by `liquidate_options`
+    option_liquidations: int = 0
     # delayed orders settled (filled or refused at their acceptable price)
     orders_filled: int = 0
     orders_refused: int = 0
@@ -371,7 +378,7 @@ class Keeper:
         rows: list[HealthRow] = []
         for owner, sub_id in keys:
             h = self.replica.replica.health((owner, sub_id), marks)
-            if isinstance(h, Unpriced) and h.reason == UNKNOWN:
+            if isinstance(h, Unpriced) and h.reason in (UNKNOWN, OPTIONS):
                 h = self._chain_health(owner, sub_id, block)
             if isinstance(h, Unpriced):
                 if stats is not None:
@@ -474,7 +481,7 @@ class Keeper:
         for key, chain in zip(chunk, account_healths_at(self.engine, chunk, block), strict=True):
             local = r.health(key, marks)
             if isinstance(local, Unpriced):
-                if local.reason == UNKNOWN or isinstance(chain, str):
+                if local.reason in (UNKNOWN, OPTIONS) or isinstance(chain, str):
                     continue  # not valued locally, or unreadable alike
             elif not isinstance(chain, str) and chain == local:
                 continue
@@ -874,6 +881,12 @@ class Keeper:
             h = ch.account_health(owner, sub_id)
             if h.equity >= h.mm:
                 return
+            if self.engine.desk is not None and ch.holds_options(owner, sub_id):
+                # Options first, one position a call (the desk picks the one
+                # freeing the most MM per unit of penalty), then perps.
+                if not self._liquidate_options(owner, sub_id, stats):
+                    return
+                continue
             mask = ch.position_mask(owner, sub_id)
             if mask == 0:
                 # One asset per call: go round again while it makes progress.
@@ -910,6 +923,30 @@ class Keeper:
                 return
             outcome, ev = sent
             self._liquidated(owner, sub_id, plan, ev, outcome.gas_used, outcome.txn_hash, stats)
+
+    def _liquidate_options(self, owner: str, sub_id: int, stats: PassStats) -> bool:
+        """One `liquidate_options` (docs/options.md), logged; True if it went
+        through."""
+        desk = self.engine.desk
+        assert desk is not None
+        sent = self._send_for(desk.OptionTraded, desk.liquidate_options, owner, sub_id, stats=stats)
+        if sent is None:
+            return False
+        outcome, ev = sent
+        stats.option_liquidations += 1
+        self.log(
+            {
+                "event": "option_liquidated",
+                "owner": owner,
+                "sub_id": sub_id,
+                "series": ev.series_id,
+                "closed": ev.size,
+                "cash": ev.cash,
+                "gas": outcome.gas_used,
+                "tx": outcome.txn_hash,
+            }
+        )
+        return True
 
     def _capacity_wait(self, owner: str, sub_id: int, stats: PassStats) -> None:
         stats.capacity_waits += 1

@@ -137,8 +137,11 @@ class Screen:
             self.entry[i] = 0.0
             self.findex[i] = 0.0
             liable = s.has_liabilities(quote)
-            self.active[i] = liable and not s.portfolio
-            self.always[i] = liable and s.portfolio
+            # portfolio and option accounts go to the exact model (options
+            # to the chain): the linear bound does not cover them
+            exact = s.portfolio or s.options
+            self.active[i] = liable and not exact
+            self.always[i] = liable and exact
             self.quote[i] = float(s.balances.get(quote, 0) * marks.assets[quote].precision)
             n = 0
             for asset, amount in s.balances.items():
