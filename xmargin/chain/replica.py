@@ -143,3 +143,4 @@ class ChainReplica:
             if pos.size:
                 s.positions[market_id] = pos
         s.portfolio = bool(ch.portfolio_mode(owner, sub_id, **at))
+        s.options = bool(ch.holds_options(owner, sub_id, **at))
