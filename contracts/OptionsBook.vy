@@ -100,9 +100,14 @@ event OracleSet:
     new_oracle: indexed(address)
 
 
-# Most series ever listed: ids are 0..MAX_SERIES-1 (accounts will hold a
+# Most series ever listed: ids are 0..MAX_SERIES-1 (accounts hold a
 # bounded number of them; the registry itself is never looped over).
 MAX_SERIES: constant(uint256) = 4096
+# Most series listed and not yet settled at once: every read of the pool's
+# value prices each series the pool holds, and the OptionsDesk's list of
+# such series (32) must not fill with live ones (after its settlement,
+# anyone settles a series' positions out of that list).
+MAX_LIVE: constant(uint256) = 16
 # A strike within [price / 10, price * 10] of the underlying at listing.
 MONEYNESS: constant(uint256) = 10
 # Expiry at least an hour and at most two years after listing (Black-76's
@@ -114,6 +119,8 @@ MAX_MARGIN_RATE: constant(uint256) = constants.WAD // 2
 
 oracle: public(IOracleRouter)
 num_series: public(uint256)
+# Series listed whose expiry is not settled yet.
+live_series: public(uint256)
 series: public(HashMap[uint256, Series])
 # keccak(asset, strike, expiry, is_call) -> series id + 1 (0: not listed).
 series_key: HashMap[bytes32, uint256]
@@ -212,8 +219,9 @@ def list_series(asset: address, strike: uint256, expiry: uint256, is_call: bool)
     key: bytes32 = keccak256(abi_encode(asset, strike, expiry, is_call))
     assert self.series_key[key] == 0, errors.SERIES_EXISTS
     series_id: uint256 = self.num_series
-    assert series_id < MAX_SERIES, errors.TOO_MANY_SERIES
+    assert series_id < MAX_SERIES and self.live_series < MAX_LIVE, errors.TOO_MANY_SERIES
     self.num_series = series_id + 1
+    self.live_series += 1
     self.series_key[key] = series_id + 1
     self.series[series_id] = Series(asset=asset, strike=strike, expiry=expiry, is_call=is_call)
     self.expiry_count[asset][expiry] += 1
@@ -243,6 +251,7 @@ def settle_expiry(asset: address, expiry: uint256, round_id: uint256) -> uint256
     # Reverts before expiry, and for any round but the first at or after it.
     price: uint256 = staticcall self.oracle.settlement_price(asset, expiry, round_id)
     self.settlement[asset][expiry] = price
+    self.live_series -= self.expiry_count[asset][expiry]
     log ExpirySettled(asset=asset, expiry=expiry, price=price, round_id=round_id, caller=msg.sender)
     return price
 
@@ -472,13 +481,19 @@ def _position_risk(s: Series, size: int256) -> OptionRisk:
             if size > 0:
                 return OptionRisk(value=convert(n * payoff // wad, int256), im=0, mm=0)
             return OptionRisk(value=-convert(fp._ceil_div_u(n * payoff, wad), int256), im=0, mm=0)
-        # Expired, not yet settled: valued provisionally so the account
-        # stays liquidatable: a long at nothing, a short owing its payoff at
-        # today's price and needing the rule's floors until the settlement.
-        if size > 0:
-            return empty(OptionRisk)
+        # Expired, not yet settled: valued provisionally at the payoff at
+        # today's price (the pool's value moves with it as with any price,
+        # not in one jump at the settlement), a long needing it as IM and,
+        # as MM, what a move of the MM rate could take from it (at most
+        # rate * S a contract); a short owing it with the rule's floors.
         spot: uint256 = staticcall self.oracle.price(s.asset)
         owed: uint256 = black76._price(spot, s.strike, 0, 0, s.is_call)
+        if size > 0:
+            return OptionRisk(
+                value=convert(n * owed // wad, int256),
+                im=fp._ceil_div_u(n * owed, wad),
+                mm=fp._ceil_div_u(n * min(owed, fp._ceil_div_u(p.mm_rate * spot, wad)), wad),
+            )
         return OptionRisk(
             value=-convert(fp._ceil_div_u(n * owed, wad), int256),
             im=fp._ceil_div_u(n * fp._ceil_div_u(p.im_floor * spot, wad), wad),

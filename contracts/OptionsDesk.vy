@@ -143,16 +143,19 @@ event OptionTraded:
 
 
 # Series an account may hold at once, and series with traders' net open
-# interest at once (the pool's value prices each of them on every read).
+# interest at once (the pool's value prices each of them on every read):
+# the book lists at most 16 unsettled series at once, so the rest are
+# settled series whose positions anyone can settle out of the list.
 MAX_HELD: constant(uint256) = 8
-MAX_ACTIVE: constant(uint256) = 16
+MAX_ACTIVE: constant(uint256) = 32
 # Trading terms' bounds: a spread of at most half the volatility, a delay
-# of 1 s to 1 h, a window of 1 min to 1 day, the pool's short margin at
-# most its value, a penalty of at most 5 % of the notional.
+# of 1 s to 1 h, a window of 1 to 10 minutes (the executor, often the
+# committer, picks the round inside it), the pool's short margin at most
+# its value, a penalty of at most 5 % of the notional.
 MAX_VOL_SPREAD: constant(uint256) = constants.WAD // 2
 MAX_DELAY: constant(uint256) = 3_600
 MIN_WINDOW: constant(uint256) = 60
-MAX_WINDOW: constant(uint256) = 86_400
+MAX_WINDOW: constant(uint256) = 600
 MAX_PENALTY: constant(uint256) = constants.WAD // 20
 # option_cash's kinds.
 TRADE: constant(uint256) = 0
@@ -224,7 +227,7 @@ def set_trade_rules(
     @param min_size Contracts (WAD), 0 < min_size <= max_oi.
     @param max_oi Contracts (WAD), at most the engine's largest size.
     @param min_delay Seconds, 1 .. 3,600.
-    @param window Seconds, 60 .. 86,400.
+    @param window Seconds, 60 .. 600.
     """
     ownable._check_owner()
     assert (
@@ -399,7 +402,9 @@ def fill_option(
     @param premium Per contract, WAD USD.
     """
     assert msg.sender == self, errors.ENGINE_ONLY
-    cash: int256 = -self._at(size, premium)
+    # The premium as a debt of the buyer (rounded up) or a claim of the
+    # seller (rounded down): the opposite position's value, rounded.
+    cash: int256 = self._at(-size, premium)
     old: int256 = self.position[owner][sub_id][series_id]
     new: int256 = old + size
     old_net: int256 = self.net_oi[series_id]
@@ -493,8 +498,9 @@ def liquidate_options(owner: address, sub_id: uint256) -> uint256:
             maintenance margin per unit of penalty (the first such one);
             the caller (not the account or its operator) is paid the
             penalty: `liquidation_penalty` of the position's notional, at
-            most its maintenance margin. Positions in expired series wait
-            for their settlement (`settle_option`). Call again while the
+            most half its maintenance margin. A position needing no margin
+            (a worthless long) goes last, at no penalty. Positions in
+            expired series wait for their settlement (`settle_option`). Call again while the
             account stays below maintenance margin.
     @param owner The account owner.
     @param sub_id The sub-account.
@@ -515,12 +521,19 @@ def liquidate_options(owner: address, sub_id: uint256) -> uint256:
         size: int256 = self.position[owner][sub_id][series_id]
         r: IOptionsBook.OptionRisk = staticcall BOOK.position_risk(series_id, size)
         notional: uint256 = fp._abs(size) * staticcall router.price(s.asset) // constants.WAD
-        penalty: uint256 = min(notional * rate // constants.WAD, r.mm)
-        # Maintenance margin freed per unit of penalty (a free close first).
-        ratio: uint256 = max_value(uint256)
+        # At most half the MM it frees: a close always leaves the account
+        # better off (a long's MM can be its whole value).
+        penalty: uint256 = min(notional * rate // constants.WAD, r.mm // 2)
+        # Maintenance margin freed per unit of penalty (a free close
+        # first); a position with no MM (a worthless long) last, but it
+        # must be closable, or it would keep the account's collateral from
+        # being sold and its debt from being written off.
+        ratio: uint256 = 0
         if penalty != 0:
             ratio = r.mm * constants.WAD // penalty
-        if r.mm != 0 and ratio > best_ratio:
+        elif r.mm != 0:
+            ratio = max_value(uint256)
+        if best == max_value(uint256) or ratio > best_ratio:
             best = series_id
             best_ratio = ratio
             best_value = r.value
@@ -582,18 +595,58 @@ def account_risk(owner: address, sub_id: uint256) -> IOptionsBook.OptionRisk:
 @external
 @view
 @reentrant
-def pool_terms() -> (int256, uint256):
+def pool_terms() -> (int256, uint256, uint256):
     """
     @notice What the pool owes on the options traders hold against it, WAD
             USD (the pool's own positions valued by the book's `pool_risk`,
             rounded against the pool, negated: negative when the pool is
-            owed), and the initial margin of what it is short: the engine
-            counts the first in the pool's value and keeps the second as
-            cash. Not locked (see `account_risk`).
+            owed), the initial margin of what it is short, and the least
+            pool value that keeps that margin within `reserve_factor`: the
+            engine counts the first in the pool's value, keeps the second
+            as cash and lets no LP withdrawal take the value below the
+            third. Not locked (see `account_risk`).
     @dev Reverts if an underlying's price cannot be read.
-    @return (owed, margin).
+    @return (owed, margin, least value).
     """
-    return self._pool_terms()
+    owed: int256 = 0
+    margin: uint256 = 0
+    owed, margin = self._pool_terms()
+    need: uint256 = 0
+    if margin != 0:
+        need = max_value(uint256)
+        factor: uint256 = self.reserve_factor
+        if factor != 0:
+            need = fp._ceil_div_u(margin * constants.WAD, factor)
+    return owed, margin, need
+
+
+@external
+@view
+@reentrant
+def prices_since() -> uint256:
+    """
+    @notice When the oldest price or volatility the pool's value reads for
+            options was published (max uint256 when it reads none): the
+            underlying's price of every series the pool holds (until its
+            settlement is recorded), and its volatility before expiry. The engine's LP requests wait for
+            them as for the perps' prices. Not locked (see `account_risk`).
+    @dev Reverts with the router's reason when one cannot be read.
+    @return Unix seconds.
+    """
+    oldest: uint256 = max_value(uint256)
+    router: IOracleRouter = IOracleRouter(staticcall BOOK.oracle())
+    for series_id: uint256 in self.active:
+        s: IOptionsBook.Series = staticcall BOOK.series_of(series_id)
+        if block.timestamp >= s.expiry and staticcall BOOK.settlement(s.asset, s.expiry) != 0:
+            continue  # valued at its settlement price
+        price: uint256 = 0
+        published: uint256 = 0
+        price, published = staticcall router.price_time(s.asset)
+        oldest = min(oldest, published)
+        if block.timestamp < s.expiry:
+            price, published = staticcall router.vol_time(s.asset, s.expiry)
+            oldest = min(oldest, published)
+    return oldest
 
 
 @external

@@ -230,7 +230,8 @@ def pool_prices_since() -> uint256:
             or shut the gate by trading; a market without open interest
             whose price is invalid is skipped (the pool's value does not
             need it), one with open interest reverts with the router's
-            reason.
+            reason. The options the pool holds count too (the
+            OptionsDesk's `prices_since`: each one's price and volatility).
     @return Unix seconds.
     """
     oldest: uint256 = max_value(uint256)
@@ -256,7 +257,8 @@ def pool_prices_since() -> uint256:
             price: uint256 = 0
             price, published = oracle._price_time(asset)
         oldest = min(oldest, published)
-    return oldest
+    # and the options' prices and volatilities (OptionsDesk)
+    return min(oldest, options._prices_since())
 
 
 @external
@@ -651,6 +653,8 @@ def _with_min_value(s: PoolState) -> PoolState:
     total: uint256 = self.total_reserve_factor
     if total != 0:
         need = max(need, math._mul_div(s.side_notional, constants.WAD, total, True))
+    # the options' reserve: their margin within the desk's factor of the value
+    need = max(need, options._pool_options()[2])
     r: PoolState = s
     r.min_value = need
     return r

@@ -33,7 +33,8 @@ struct OptionRisk:
 
 interface IOptionsDesk:
     def account_risk(owner: address, sub_id: uint256) -> OptionRisk: view
-    def pool_terms() -> (int256, uint256): view
+    def pool_terms() -> (int256, uint256, uint256): view
+    def prices_since() -> uint256: view
 
 
 event OptionsDeskSet:
@@ -75,7 +76,35 @@ def _pool_terms() -> (int256, uint256):
          traders' net marks, rounded against the pool) and the margin its
          own short options need; nothing while no desk is named.
     """
+    owed: int256 = 0
+    margin: uint256 = 0
+    need: uint256 = 0
+    owed, margin, need = self._pool_options()
+    return owed, margin
+
+
+@internal
+@view
+def _pool_options() -> (int256, uint256, uint256):
+    """
+    @dev The desk's `pool_terms`: what the pool owes on options, their
+         margin, and the least pool value its reserve factor needs (zeros
+         while no desk is named).
+    """
     desk: address = self.options_desk
     if desk == empty(address):
-        return 0, 0
+        return 0, 0, 0
     return staticcall IOptionsDesk(desk).pool_terms()
+
+
+@internal
+@view
+def _prices_since() -> uint256:
+    """
+    @dev When the oldest price or volatility the pool's value reads for
+         options was published (max uint256 while no desk is named).
+    """
+    desk: address = self.options_desk
+    if desk == empty(address):
+        return max_value(uint256)
+    return staticcall IOptionsDesk(desk).prices_since()

@@ -141,15 +141,21 @@ def test_an_expired_position_is_worth_its_payoff_and_needs_nothing(
 ):
     """Settled: the payoff, no margin. Before the settlement is recorded
     the position is valued provisionally, so its account stays
-    liquidatable (the review: it reverted): a long at nothing, a short
-    owing its payoff at today's price with the rule's floors."""
+    liquidatable (the review: it reverted), at its payoff at today's
+    price (the second review: a long at nothing let the pool's value jump
+    by the payoff at the settlement, an LP's free entry): a long worth it,
+    needing it as IM and as MM what a 7.5 % move could take (at most
+    $234.375 a contract here); a short owing it with the rule's floors."""
     sid = _series(book, owner, underlying, 3_000, expiry, True)
     chain.mine(timestamp=expiry + 60)
     underlying_feed.set_answer(3_125 * 10**8, sender=owner)
     with ape.reverts(errors.NOT_SETTLED):
         book.mark(sid)
     long, short = book.position_risk(sid, 2 * WAD), book.position_risk(sid, -2 * WAD)
-    assert (long.value, long.im, long.mm) == (0, 0, 0)
+    # worth 2 x $125; MM min($125, 7.5 % of $3,125) x 2 = $250
+    assert (long.value, long.im, long.mm) == (250 * WAD, 250 * WAD, 250 * WAD)
+    want = options.unsettled_risk(3_125 * WAD, 3_000 * WAD, True, 2 * WAD, PARAMS)
+    assert (long.value, long.im, long.mm) == (want.value, want.im, want.mm)
     # owes 2 x $125; floors 10 % and 5 % of $3,125 for 2: $625 and $312.50
     assert (short.value, short.im, short.mm) == (-250 * WAD, 625 * WAD, 3125 * WAD // 10)
     want = options.unsettled_risk(3_125 * WAD, 3_000 * WAD, True, -2 * WAD, PARAMS)

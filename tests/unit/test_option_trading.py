@@ -458,6 +458,125 @@ def test_a_dead_vol_feed_values_the_pool_at_the_bound_instead_of_reverting(w, tr
     assert VOL_BOUNDS[0] < SIGMA < VOL_BOUNDS[1]
 
 
+# ---------------------------------------------------------------- the outside review
+
+
+def test_premiums_round_against_the_trader(w, trader, hedger, deposit_usdc):
+    """A buy pays the premium rounded up, a sell is paid it rounded down
+    (the review: the first version rounded a holder's valuation, the
+    trader's way for a cash flow). Fractional sizes make it visible."""
+    deposit_usdc(trader, 10_000)
+    deposit_usdc(hedger, 10_000)
+    size = WAD + 1
+    tx = w.trade(trader, w.call, size, 1_000 * WAD)
+    tau = w.expiry - tx.timestamp
+    ask = _ask(SPOT, tau, True)
+    assert tx.events.filter(w.desk.OptionTraded)[0].cash == -_ceil(size * ask)
+    tx = w.trade(hedger, w.call, -size, 0)
+    bid = _bid(SPOT, w.expiry - tx.timestamp, True)
+    assert tx.events.filter(w.desk.OptionTraded)[0].cash == size * bid // WAD
+    assert size * ask % WAD != 0 and size * bid % WAD != 0  # the case rounds
+
+
+def test_no_jump_in_the_pool_value_between_expiry_and_settlement(
+    w, hedger, stranger, lp, deposit_usdc, fund
+):
+    """The review's LP attack: traders short in-the-money puts, so the pool
+    is long them; the pool valued that long at nothing from the expiry
+    until someone recorded the settlement, then at the payoff: an LP
+    entering in the gap and settling the expiry took $4,033 of 100,000.
+    Now an expired, unsettled series is worth its payoff at today's
+    price: at $2,000, 10 puts at $2,800 are $8,000 to the pool in the gap
+    and after the settlement alike."""
+    deposit_usdc(hedger, 50_000)
+    w.trade(hedger, w.put, -10 * WAD, 0)
+    w.chain.mine(timestamp=w.expiry + 10)
+    w.feed.set_answer(2_000 * 10**8, sender=w.owner)  # the first round after expiry
+    gap = w.ch.pool_state()
+    assert gap.traders_pnl == -8_000 * WAD
+    fund(w.usdc, stranger, 100_000 * USDC, w.pool)
+    w.pool.deposit(100_000 * USDC, stranger, sender=stranger)
+    w.book.settle_expiry(w.underlying, w.expiry, w.feed.round_id(), sender=stranger)
+    assert w.ch.pool_state().traders_pnl == -8_000 * WAD
+    w.pool.redeem(w.pool.balanceOf(stranger), stranger, stranger, sender=stranger)
+    assert w.usdc.balanceOf(stranger) <= 100_000 * USDC
+
+
+def test_lp_requests_wait_for_the_options_feeds(w, trader, lp, deposit_usdc, fund):
+    """An LP who sees a volatility round coming must not leave at the old
+    one: requests settle only once the options' price and volatility were
+    published after their delay too."""
+    vault = w.owner.deploy(w.project.LiquidityPool, w.ch.address, "x", "x", 60)
+    # the engine names its pool once: this test's vault replaces nothing,
+    # it reads the same engine's gate
+    deposit_usdc(trader, 50_000)
+    w.trade(trader, w.call, 20 * WAD, 10_000 * WAD)
+    ready = w.chain.blocks.head.timestamp + 61
+    w.chain.mine(timestamp=ready)
+    # a round of the perps' feeds alone is not enough
+    assert w.ch.pool_prices_since() < ready
+    w.feed.set_answer(UNDERLYING_USD * 10**8, sender=w.owner)
+    assert w.ch.pool_prices_since() < ready
+    w.vol_feed.set_answer(VOL_ANSWER, sender=w.owner)
+    assert w.ch.pool_prices_since() >= ready
+    assert vault.address != w.pool.address
+
+
+def test_an_lp_withdrawal_keeps_the_option_reserve(w, trader, lp, deposit_usdc):
+    """The reserve factor bounded the pool's short-option margin on trades
+    only; an LP's largest withdrawal took the margin to 100 % of the value
+    against a 50 % cap. The pool's least value now includes margin / factor."""
+    deposit_usdc(trader, 100_000)
+    w.trade(trader, w.call, 50 * WAD, 10_000 * WAD)
+    owed, margin, need = w.desk.pool_terms()
+    assert margin == 50 * 450 * WAD  # 15 % of $3,000 a contract, at the money
+    assert need == margin * WAD // RESERVE
+    w.pool.withdraw(w.pool.maxWithdraw(lp), lp, lp, sender=lp)
+    s = w.ch.pool_state()
+    assert margin <= s.value * RESERVE // WAD
+
+
+def test_a_worthless_long_does_not_shield_collateral(w, trader, keeper, weth, fund):
+    """The review: a long needing no margin (far out of the money) was never
+    closed by `liquidate_options`, and while it stood `liquidate_collateral`
+    and `settle_bad_debt` refused: an under-water account kept its WETH.
+    Now it is closed last, at its mark, with no penalty."""
+    w.book.list_series(w.underlying, 30_000 * WAD, w.expiry, True, sender=w.owner)
+    deep = w.book.num_series() - 1
+    fund(weth, trader, 10**18, w.ch)
+    w.ch.deposit(0, weth, 10**18, sender=trader)
+    w.trade(trader, w.put, -4 * WAD, 0)
+    w.trade(trader, deep, WAD // 10, 0)
+    w.publish(10, usd=1_000)
+    w.desk.liquidate_options(trader, 0, sender=keeper)  # the puts: MM first
+    assert list(w.desk.account_series(trader, 0)) == [deep]
+    h = w.ch.account_health(trader, 0)
+    assert h.equity < 0 and h.mm == 0
+    tx = w.desk.liquidate_options(trader, 0, sender=keeper)
+    (ev,) = tx.events.filter(w.desk.OptionTraded)
+    assert (ev.series_id, ev.kind) == (deep, LIQUIDATION)
+    assert not w.ch.holds_options(trader, 0)
+    fund(w.usdc, keeper, 10_000 * USDC, w.ch)
+    w.ch.liquidate_collateral(trader, 0, weth, 1_000 * USDC, 0, sender=keeper)
+
+
+def test_the_book_lists_at_most_sixteen_unsettled_series(w, trader, deposit_usdc):
+    """The review: 16 dust positions filled the desk's list of active
+    series and froze every other series. The book now lists at most 16
+    series whose expiry is not settled (here 2 and 14 more), and the
+    desk's list holds 32: the rest can only be settled series, whose
+    positions anyone settles out of it."""
+    for i in range(14):
+        w.book.list_series(w.underlying, (3_100 + 100 * i) * WAD, w.expiry, True, sender=w.owner)
+    assert w.book.live_series() == 16
+    with ape.reverts(errors.TOO_MANY_SERIES):
+        w.book.list_series(w.underlying, 2_900 * WAD, w.expiry, True, sender=w.owner)
+    w.chain.mine(timestamp=w.expiry + 10)
+    w.feed.set_answer(UNDERLYING_USD * 10**8, sender=w.owner)
+    w.book.settle_expiry(w.underlying, w.expiry, w.feed.round_id(), sender=w.owner)
+    assert w.book.live_series() == 0
+
+
 # ---------------------------------------------------------------- the keeper
 
 

@@ -135,12 +135,17 @@ def unsettled_risk(
     price: int, strike: int, is_call: bool, size: int, params: MarginParams
 ) -> OptionRisk:
     """An expired position before its settlement is recorded, valued
-    provisionally: a long at nothing; a short owing its payoff at today's
-    price and needing the rule's floors."""
-    if size > 0:
-        return OptionRisk(0, 0, 0)
+    provisionally at its payoff at today's price: a long worth it (IM the
+    same, MM what a move of the MM rate could take from it, at most
+    rate * S a contract); a short owing it and needing the rule's floors."""
     n = abs(size)
     owed = max(price - strike, 0) if is_call else max(strike - price, 0)
+    if size > 0:
+        return OptionRisk(
+            n * owed // WAD,
+            ceil_div(n * owed, WAD),
+            ceil_div(n * min(owed, ceil_div(params.mm_rate * price, WAD)), WAD),
+        )
     return OptionRisk(
         -ceil_div(n * owed, WAD),
         ceil_div(n * ceil_div(params.im_floor * price, WAD), WAD),
