@@ -51,6 +51,11 @@ def engine_over(
 
         risk_at = ape.project.PortfolioRisk.at
     portfolio_risk = risk_at(risk) if risk else None
+    book = None
+    if desk is not None:
+        import ape
+
+        book = ape.project.OptionsBook.at(desk.BOOK())
     return Engine(
-        record, oracle, ch, dict(tokens), dict(feeds), pool, portfolio_risk, lens, desk
+        record, oracle, ch, dict(tokens), dict(feeds), pool, portfolio_risk, lens, desk, book
     )

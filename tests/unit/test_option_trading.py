@@ -580,27 +580,32 @@ def test_the_book_lists_at_most_sixteen_unsettled_series(w, trader, deposit_usdc
 # ---------------------------------------------------------------- the keeper
 
 
-def test_the_keeper_liquidates_option_accounts(
-    w, trader, deposit_usdc, keeper, lens, oracle, weth, wbtc_listed, eth_feed
-):
+@pytest.fixture
+def bot_log(w, keeper, lens, oracle, weth, wbtc_listed, eth_feed):
+    """A keeper over the engine with the desk, and its log."""
+    from tests.engines import engine_over
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+
+    tokens = {"USDC": w.usdc, "WETH": weth, "WBTC": wbtc_listed.token}
+    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
+    engine = engine_over(w.ch, oracle, tokens, feeds, {}, lens=lens, desk=w.desk)
+    log: list[dict] = []
+    bot = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append, from_block=0)
+    return bot, log
+
+
+def test_the_keeper_liquidates_option_accounts(w, trader, deposit_usdc, keeper, bot_log):
     """The keeper's replica learns from the engine's `OptionCash` events
     that the account holds options, reads its health on chain (it cannot
     price options locally), and closes its options one call at a time
     until it is back above MM: here both, the call first."""
-    from tests.engines import engine_over
-    from xmargin.ops.keeper import Keeper, KeeperConfig
-
+    bot, log = bot_log
     deposit_usdc(trader, 1_200)
     w.trade(trader, w.put, -WAD, 0)
     w.trade(trader, w.call, -WAD, 0)
     w.publish(10, usd=4_500)
     h = w.ch.account_health(trader, 0)
     assert h.equity < h.mm
-    tokens = {"USDC": w.usdc, "WETH": weth, "WBTC": wbtc_listed.token}
-    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
-    engine = engine_over(w.ch, oracle, tokens, feeds, {}, lens=lens, desk=w.desk)
-    log: list[dict] = []
-    bot = Keeper(engine, keeper, KeeperConfig(gas_asset=None), log=log.append, from_block=0)
     before = w.ch.balance_of(keeper, 0, w.usdc)
     stats = bot.run_once()
     closed = [e for e in log if e["event"] == "option_liquidated"]
@@ -617,3 +622,42 @@ def test_the_keeper_liquidates_option_accounts(
     state = bot.replica.replica.accounts[(trader.address, 0)]
     assert not state.options
     assert state.balances["USDC"] == w.ch.balance_of(trader, 0, w.usdc)
+
+
+def test_the_keeper_executes_orders_and_settles_expiries(w, trader, hedger, deposit_usdc, bot_log):
+    """Orders execute once their price and volatility were both published
+    after the delay; after the expiry the keeper records the settlement on
+    the feed's first round after it ($3,250, not the later $3,400) and
+    settles every holder: the buyer of 2 calls is paid 2 x $250, the
+    seller of 1 pays $250, the pool the net $250."""
+    bot, log = bot_log
+    deposit_usdc(trader, 10_000)
+    deposit_usdc(hedger, 10_000)
+    w.desk.commit_option_order(0, w.call, 2 * WAD, 1_000 * WAD, sender=trader)
+    w.desk.commit_option_order(0, w.call, -WAD, 0, sender=hedger)
+    assert bot.run_once().option_orders_filled == 0  # too early
+    w.chain.mine(timestamp=w.chain.blocks.head.timestamp + DELAY)
+    w.feed.set_answer(UNDERLYING_USD * 10**8, sender=w.owner)
+    assert bot.run_once().option_orders_filled == 0  # the volatility is older
+    w.vol_feed.set_answer(VOL_ANSWER, sender=w.owner)
+    assert bot.run_once().option_orders_filled == 2
+    assert (w.desk.position(trader, 0, w.call), w.desk.position(hedger, 0, w.call)) == (
+        2 * WAD,
+        -WAD,
+    )
+    trader_before = w.ch.balance_of(trader, 0, w.usdc)
+    hedger_before = w.ch.balance_of(hedger, 0, w.usdc)
+    cash_before = w.ch.pool_balance()
+    for dt, usd in ((-30, 3_100), (60, 3_250), (120, 3_400)):
+        w.chain.mine(timestamp=w.expiry + dt)
+        w.feed.set_answer(usd * 10**8, sender=w.owner)
+    stats = bot.run_once()
+    assert (stats.expiries_settled, stats.options_settled) == (1, 2)
+    assert w.book.settlement(w.underlying, w.expiry) == 3_250 * WAD
+    assert w.ch.balance_of(trader, 0, w.usdc) == trader_before + 500 * USDC
+    assert w.ch.balance_of(hedger, 0, w.usdc) == hedger_before - 250 * USDC
+    assert w.ch.pool_balance() == cash_before - 250 * USDC
+    assert [e["event"] for e in log].count("option_settled") == 2
+    # nothing left to do on the next pass
+    stats = bot.run_once()
+    assert (stats.expiries_settled, stats.options_settled, stats.reverted) == (0, 0, 0)

@@ -48,6 +48,8 @@ class Engine:
     lens: ContractInstance | None = None
     # The OptionsDesk the engine names (`options_desk`), if any
     desk: ContractInstance | None = None
+    # Its OptionsBook (the series), with the desk
+    book: ContractInstance | None = None
 
     def require_lens(self) -> ContractInstance:
         """The lens, or DeploymentError: keeper pages are read through it."""
@@ -213,7 +215,8 @@ def load_engine(project: ProjectManager, record: DeploymentRecord) -> Engine:
     lens = record.contracts.get("ClearinghouseLens")
     ch = clearinghouse_at(project, record.contracts["Clearinghouse"])
     risk = risk_set_address(ch)
-    desk = str(ch.options_desk())
+    desk_address = str(ch.options_desk())
+    desk = project.OptionsDesk.at(desk_address) if int(desk_address, 16) else None
     return Engine(
         record=record,
         router=project.OracleRouter.at(record.contracts["OracleRouter"]),
@@ -223,7 +226,8 @@ def load_engine(project: ProjectManager, record: DeploymentRecord) -> Engine:
         pool=project.LiquidityPool.at(pool) if pool else None,
         portfolio_risk=project.PortfolioRisk.at(risk) if risk else None,
         lens=project.ClearinghouseLens.at(lens) if lens else None,
-        desk=project.OptionsDesk.at(desk) if int(desk, 16) else None,
+        desk=desk,
+        book=project.OptionsBook.at(desk.BOOK()) if desk is not None else None,
     )
 
 

@@ -104,6 +104,7 @@ from xmargin.chain.engine import (
     stdout_silenced,
 )
 from xmargin.chain.lp_requests import RequestBook, read_request
+from xmargin.chain.options import DeskBook, published, read_option_order, settlement_round
 from xmargin.chain.orders import OrderBook, PendingOrder, published_at, read_order
 from xmargin.chain.pinned import UnansweredError, is_pinned, pinned, rebind
 from xmargin.chain.prefetch import Forecast
@@ -270,6 +271,12 @@ class PassStats:
     adl: int = 0
     # option positions closed by `liquidate_options`
     option_liquidations: int = 0
+    # option orders executed (filled or refused), expiries whose settlement
+    # price the keeper recorded, option positions it settled
+    option_orders_filled: int = 0
+    option_orders_refused: int = 0
+    expiries_settled: int = 0
+    options_settled: int = 0
     # delayed orders settled (filled or refused at their acceptable price)
     orders_filled: int = 0
     orders_refused: int = 0
@@ -324,6 +331,9 @@ class Keeper:
     # where the next audit slice starts (`_audit`)
     _audit_at: int = 0
     _book: OrderBook | None = None
+    _desk_book: DeskBook | None = None
+    # series id -> (asset, strike, expiry, is_call), read once
+    _series: dict[int, Any] = field(default_factory=dict)
     _requests: RequestBook | None = None
     _request_delay: int | None = None
     # (owner, sub_id) -> the price time its order's trade last failed on
@@ -537,6 +547,8 @@ class Keeper:
             self.settle_orders(stats)
         if self.config.lp_requests and leads:
             self.settle_lp_requests(stats)
+        if self.config.orders and leads and self.engine.desk is not None:
+            self.run_options(stats)
         ch = self.engine.clearinghouse
         block = ch.chain_manager.blocks.head.number
         stats.block = block
@@ -683,6 +695,146 @@ class Keeper:
                 "tx": outcome.txn_hash,
             }
         )
+
+    # ------------------------------------------------------------ options
+
+    def run_options(self, stats: PassStats) -> None:
+        """The OptionsDesk's chores at the head: execute every option order
+        whose price and volatility were both published after its delay,
+        record the settlement price of every expiry that passed with
+        positions open, and settle those positions into their accounts'
+        quote balances (docs/options.md). Executors earn nothing yet."""
+        desk = self.engine.desk
+        assert desk is not None
+        if self._desk_book is None:
+            self._desk_book = DeskBook(desk, self.start_block)
+        head = desk.chain_manager.blocks.head
+        book = self._desk_book
+        book.update(head.number)
+        for owner, sub_id in sorted(book.pending):
+            self._execute_option(owner, sub_id, head.number, head.timestamp, stats)
+        for series_id, holders in sorted(book.holders.items()):
+            if holders:
+                self._settle_series(series_id, sorted(holders), head.number, head.timestamp, stats)
+
+    def _series_of(self, series_id: int, block: int) -> Any:
+        """A series' terms (listed once, never changed): cached."""
+        s = self._series.get(series_id)
+        if s is None:
+            s = self._series[series_id] = self._options_book().series_of(series_id, block_id=block)
+        return s
+
+    def _options_book(self) -> Any:
+        book = self.engine.book
+        assert book is not None
+        return book
+
+    def _execute_option(
+        self, owner: str, sub_id: int, block: int, now: int, stats: PassStats
+    ) -> None:
+        desk = self.engine.desk
+        assert desk is not None
+        order = read_option_order(desk, owner, sub_id, block)
+        if order.size == 0 or not order.ready <= now <= order.expires:
+            return
+        s = self._series_of(order.series_id, block)
+        at = published(self.engine.router, str(s.asset), int(s.expiry), block)
+        if at is None or at < order.ready:
+            return
+        sent = self._send_for(
+            desk.OptionOrderExecuted, desk.execute_option_order, owner, sub_id, stats=stats
+        )
+        if sent is None:
+            return
+        outcome, ev = sent
+        if ev.filled:
+            stats.option_orders_filled += 1
+        else:
+            stats.option_orders_refused += 1
+        self.log(
+            {
+                "event": "option_order_executed" if ev.filled else "option_order_refused",
+                "owner": owner,
+                "sub_id": sub_id,
+                "series": order.series_id,
+                "size": order.size,
+                "premium": ev.premium,
+                "price": ev.price,
+                "gas": outcome.gas_used,
+                "tx": outcome.txn_hash,
+            }
+        )
+
+    def _settle_series(
+        self, series_id: int, holders: list[tuple[str, int]], block: int, now: int, stats: PassStats
+    ) -> None:
+        """After its expiry: records the settlement price if nobody has
+        (the feed's first valid round at or after the expiry), then settles
+        every holder's position."""
+        s = self._series_of(series_id, block)
+        asset, expiry = str(s.asset), int(s.expiry)
+        if now < expiry:
+            return
+        options_book = self._options_book()
+        if int(options_book.settlement(asset, expiry, block_id=block)) == 0:
+            round_id = settlement_round(
+                self.engine.router, self._aggregator_at, asset, expiry, block
+            )
+            if round_id is None:
+                return
+            sent = self._send_for(
+                options_book.ExpirySettled,
+                options_book.settle_expiry,
+                asset,
+                expiry,
+                round_id,
+                stats=stats,
+            )
+            if sent is None:
+                return
+            outcome, ev = sent
+            stats.expiries_settled += 1
+            self.log(
+                {
+                    "event": "expiry_settled",
+                    "asset": asset,
+                    "expiry": expiry,
+                    "price": ev.price,
+                    "round_id": round_id,
+                    "gas": outcome.gas_used,
+                    "tx": outcome.txn_hash,
+                }
+            )
+        desk = self.engine.desk
+        assert desk is not None
+        for owner, sub_id in holders:
+            sent = self._send_for(
+                desk.OptionTraded, desk.settle_option, owner, sub_id, series_id, stats=stats
+            )
+            if sent is None:
+                continue
+            outcome, ev = sent
+            stats.options_settled += 1
+            self.log(
+                {
+                    "event": "option_settled",
+                    "owner": owner,
+                    "sub_id": sub_id,
+                    "series": series_id,
+                    "cash": ev.cash,
+                    "gas": outcome.gas_used,
+                    "tx": outcome.txn_hash,
+                }
+            )
+
+    def _aggregator_at(self, address: str) -> Any:
+        return self.engine.clearinghouse.chain_manager.contracts.instance_at(
+            address, contract_type=self._feed_type()
+        )
+
+    def _feed_type(self) -> Any:
+        feed = next(iter(self.engine.feeds.values()), None)
+        return None if feed is None else feed.contract_type
 
     # ------------------------------------------------------------ LP requests
 

@@ -1,0 +1,141 @@
+"""The OptionsDesk's pending orders and holders, and an expiry's settlement round.
+
+`DeskBook` learns from the desk's events which accounts have a pending
+option order (`OptionOrderCommitted` adds one, `OptionOrderExecuted` and
+`OptionOrderCancelled` remove it) and who holds each series
+(`OptionTraded` carries the new position); the chain's
+`pending_option_order` and `position` stay the authority, read before
+acting (docs/options.md).
+
+`settlement_round` finds the round `OptionsBook.settle_expiry` needs: the
+primary feed's first round published at or after the expiry, walking back
+from the latest round. The router checks it (`settlement_price`); this
+only names it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ape.exceptions import ContractLogicError
+
+if TYPE_CHECKING:
+    from ape.contracts.base import ContractInstance
+
+    from xmargin.chain.events import EventCursor
+
+# Rounds walked back from the latest: a keeper that settles within a few
+# rounds of the expiry finds the round; past this it waits for a person.
+MAX_WALK = 64
+
+
+@dataclass(frozen=True)
+class OptionOrder:
+    """An account's pending option order as the desk holds it."""
+
+    series_id: int
+    size: int
+    limit: int
+    commit_time: int
+    min_delay: int
+    window: int
+
+    @property
+    def ready(self) -> int:
+        """The earliest time it executes, and the earliest its rounds may be published."""
+        return self.commit_time + self.min_delay
+
+    @property
+    def expires(self) -> int:
+        return self.ready + self.window
+
+
+@dataclass
+class DeskBook:
+    desk: ContractInstance
+    # The first block to read (the deployment's).
+    from_block: int = 0
+    pending: set[tuple[str, int]] = field(default_factory=set)
+    # series id -> the accounts holding a position in it
+    holders: dict[int, set[tuple[str, int]]] = field(default_factory=dict)
+    _cursor: EventCursor | None = None
+
+    def update(self, head: int) -> None:
+        """Applies the desk's events of blocks up to `head` not read yet."""
+        if self._cursor is None:
+            from xmargin.chain.events import EventCursor
+
+            names = (
+                "OptionOrderCommitted",
+                "OptionOrderExecuted",
+                "OptionOrderCancelled",
+                "OptionTraded",
+            )
+            self._cursor = EventCursor(self.desk, names, self.from_block)
+        for name, args in self._cursor.advance(head):
+            key = (str(args["owner"]), int(args["sub_id"]))
+            if name == "OptionOrderCommitted":
+                self.pending.add(key)
+            elif name == "OptionTraded":
+                held = self.holders.setdefault(int(args["series_id"]), set())
+                if int(args["position"]):
+                    held.add(key)
+                else:
+                    held.discard(key)
+            else:
+                self.pending.discard(key)
+
+
+def read_option_order(
+    desk: ContractInstance, owner: str, sub_id: int, block_id: int
+) -> OptionOrder:
+    """The account's pending option order at `block_id` (size 0: none)."""
+    return OptionOrder(
+        *(int(v) for v in desk.pending_option_order(owner, sub_id, block_id=block_id))
+    )
+
+
+def published(router: ContractInstance, asset: str, expiry: int, block_id: int) -> int | None:
+    """When the older of the underlying's price and the series' volatility
+    in force at `block_id` was published; None when the router refuses
+    either (no order on the series can execute)."""
+    try:
+        price_at = int(router.price_time(asset, block_id=block_id)[1])
+        vol_at = int(router.vol_time(asset, expiry, block_id=block_id)[1])
+    except ContractLogicError:
+        return None
+    return min(price_at, vol_at)
+
+
+def settlement_round(
+    router: ContractInstance, aggregator_at: Any, asset: str, expiry: int, block_id: int
+) -> int | None:
+    """The round to settle `expiry` on: the primary feed's first round
+    published at or after it that the router accepts (an invalid round
+    there is skipped, as the router does); None when no round since the
+    expiry is valid yet, or more than MAX_WALK rounds were published since
+    (`aggregator_at`: the aggregator contract at an address)."""
+    feed = aggregator_at(router.price_config(asset, block_id=block_id).primary.aggregator)
+    latest = feed.latestRoundData(block_id=block_id)
+    last, updated = int(latest[0]), int(latest[3])
+    if updated < expiry:
+        return None
+    first = last
+    for _ in range(MAX_WALK):
+        try:
+            before = feed.getRoundData(first - 1, block_id=block_id)
+        except ContractLogicError:
+            break  # the phase's first round
+        if int(before[3]) < expiry:
+            break
+        first -= 1
+    else:
+        return None
+    for round_id in range(first, last + 1):
+        try:
+            router.settlement_price(asset, expiry, round_id, block_id=block_id)
+        except ContractLogicError:
+            continue
+        return round_id
+    return None
