@@ -751,18 +751,15 @@ class Keeper:
             stats.option_orders_filled += 1
         else:
             stats.option_orders_refused += 1
-        self.log(
-            {
-                "event": "option_order_executed" if ev.filled else "option_order_refused",
-                "owner": owner,
-                "sub_id": sub_id,
-                "series": order.series_id,
-                "size": order.size,
-                "premium": ev.premium,
-                "price": ev.price,
-                "gas": outcome.gas_used,
-                "tx": outcome.txn_hash,
-            }
+        self._log_sent(
+            "option_order_executed" if ev.filled else "option_order_refused",
+            outcome,
+            owner=owner,
+            sub_id=sub_id,
+            series=order.series_id,
+            size=order.size,
+            premium=ev.premium,
+            price=ev.price,
         )
 
     def _settle_series(
@@ -794,16 +791,13 @@ class Keeper:
                 return
             outcome, ev = sent
             stats.expiries_settled += 1
-            self.log(
-                {
-                    "event": "expiry_settled",
-                    "asset": asset,
-                    "expiry": expiry,
-                    "price": ev.price,
-                    "round_id": round_id,
-                    "gas": outcome.gas_used,
-                    "tx": outcome.txn_hash,
-                }
+            self._log_sent(
+                "expiry_settled",
+                outcome,
+                asset=asset,
+                expiry=expiry,
+                price=ev.price,
+                round_id=round_id,
             )
         desk = self.engine.desk
         assert desk is not None
@@ -815,17 +809,18 @@ class Keeper:
                 continue
             outcome, ev = sent
             stats.options_settled += 1
-            self.log(
-                {
-                    "event": "option_settled",
-                    "owner": owner,
-                    "sub_id": sub_id,
-                    "series": series_id,
-                    "cash": ev.cash,
-                    "gas": outcome.gas_used,
-                    "tx": outcome.txn_hash,
-                }
+            self._log_sent(
+                "option_settled",
+                outcome,
+                owner=owner,
+                sub_id=sub_id,
+                series=series_id,
+                cash=ev.cash,
             )
+
+    def _log_sent(self, event: str, outcome: ReceiptAPI, **fields: Any) -> None:
+        """One log line for a transaction the keeper sent: its fields, gas and hash."""
+        self.log({"event": event, **fields, "gas": outcome.gas_used, "tx": outcome.txn_hash})
 
     def _aggregator_at(self, address: str) -> Any:
         return self.engine.clearinghouse.chain_manager.contracts.instance_at(
@@ -1086,17 +1081,14 @@ class Keeper:
             return False
         outcome, ev = sent
         stats.option_liquidations += 1
-        self.log(
-            {
-                "event": "option_liquidated",
-                "owner": owner,
-                "sub_id": sub_id,
-                "series": ev.series_id,
-                "closed": ev.size,
-                "cash": ev.cash,
-                "gas": outcome.gas_used,
-                "tx": outcome.txn_hash,
-            }
+        self._log_sent(
+            "option_liquidated",
+            outcome,
+            owner=owner,
+            sub_id=sub_id,
+            series=ev.series_id,
+            closed=ev.size,
+            cash=ev.cash,
         )
         return True
 
