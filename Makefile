@@ -12,7 +12,7 @@ TOOLS := .tools
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: setup demo node test test-unit test-fuzz test-rest test-integration fuzz fuzz-ape bench bench-gas bench-keeper bench-replica bench-black76 bench-rpc lint format size clean
+.PHONY: setup demo node test test-unit test-fuzz test-rest test-integration fuzz fuzz-ape bench bench-gas bench-keeper bench-replica bench-black76 bench-options bench-rpc lint format size clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -77,7 +77,7 @@ fuzz-ape: setup
 # Gas per operation against the anchors, keeper throughput on anvil, then
 # the keeper's local pass over 100,000 simulated accounts; tables on
 # stdout, JSON in benchmarks/results/ (docs/benchmarks.md).
-bench: bench-gas bench-keeper bench-replica bench-black76
+bench: bench-gas bench-keeper bench-replica bench-black76 bench-options
 
 bench-gas: setup
 	python benchmarks/gas.py
@@ -91,6 +91,10 @@ bench-replica: setup
 bench-black76: setup
 	ape compile
 	python benchmarks/black76.py
+
+bench-options: setup
+	ape compile
+	python benchmarks/options.py
 
 # Not part of `bench` (~9 min): JSON-RPC requests and wall time of every
 # chain-reading CLI command, each a fresh process, through a proxy that

@@ -1,0 +1,166 @@
+"""Gas of the option positions (issue 23) on anvil: an order's life, the
+health of an account holding options, the pool's value with options, a
+perp trade that reads that value, a liquidation and an expiry.
+
+    make bench-options
+    python benchmarks/options.py
+
+Deploys with the real deploy pipeline (config/local.yaml) on an anvil it
+starts (benchmarks/nodes.py), then an OptionsBook and OptionsDesk on
+WETH (a mock implied-volatility feed at 80 %, Deribit's margin figures),
+two 30-day series (an at-the-money call and a $2,800 put) and a pool of
+5 M USDC. Figures are whole transactions (`gas_used`; views:
+`eth_estimateGas`). Prints a table and writes
+benchmarks/results/options.json.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ape import accounts, chain, networks, project
+from ape.logging import logger
+from nodes import NETWORK, anvil  # benchmarks/nodes.py (scripts run from benchmarks/)
+from rich.console import Console
+from rich.table import Table
+
+from xmargin.chain.config import load_config
+from xmargin.chain.engine import Engine, load_engine, publish_after, shock_prices
+from xmargin.ops.deploy import deploy_scratch
+
+RESULTS = Path(__file__).resolve().parent / "results" / "options.json"
+WAD = 10**18
+USDC = 10**6
+DAY = 86_400
+RULE = (15 * WAD // 100, 10 * WAD // 100, 75 * WAD // 1_000, 5 * WAD // 100)
+DELAY = 5
+WINDOW = 120
+
+
+@dataclass(frozen=True)
+class Row:
+    operation: str
+    gas: int
+
+
+def _options(engine: Engine, owner: Any) -> tuple[Any, Any, Any, int]:
+    """The book and desk on WETH, named by the engine; (book, desk, vol
+    feed, expiry)."""
+    ch, router, weth = engine.clearinghouse, engine.router, engine.tokens["WETH"]
+    expiry = chain.blocks.head.timestamp + 30 * DAY
+    vol = owner.deploy(project.MockAggregator, 8, "ETH 30d IV", 80_000_000)
+    router.set_vol_feed(weth, expiry, vol, 3_600, WAD // 100, 5 * WAD, sender=owner)
+    book = owner.deploy(project.OptionsBook, router)
+    book.set_margin_params(weth, *RULE, sender=owner)
+    desk = owner.deploy(project.OptionsDesk, book, ch)
+    ch.set_options_desk(desk, sender=owner)
+    desk.set_trade_rules(weth, WAD // 20, WAD // 10, 1_000 * WAD, DELAY, WINDOW, sender=owner)
+    desk.set_pool_limits(WAD // 2, WAD // 100, sender=owner)
+    price = int(router.price(weth))
+    book.list_series(weth, price, expiry, True, sender=owner)
+    book.list_series(weth, price * 28 // 30, expiry, False, sender=owner)
+    return book, desk, vol, expiry
+
+
+def _fund_pool(engine: Engine, owner: Any, lp: Any) -> None:
+    pool, usdc = engine.pool, engine.tokens["USDC"]
+    amount = 5_000_000 * USDC
+    usdc.mint(lp, amount, sender=lp)
+    usdc.approve(pool, amount, sender=lp)
+    pool.requestDeposit(amount, lp, lp, sender=lp)
+    publish_after(engine, owner, int(pool.REQUEST_DELAY()))
+    chain.mine(deltatime=12)
+    pool.settle_deposit(lp, sender=owner)
+    pool.deposit(pool.maxDeposit(lp), lp, sender=lp)
+
+
+def _execute(engine: Engine, owner: Any, vol: Any, desk: Any, who: Any, sub: int) -> Any:
+    """The rounds after the delay (every feed and the volatility), then the execution."""
+    publish_after(engine, owner, DELAY)
+    vol.set_answer(80_000_000, sender=owner)
+    return desk.execute_option_order(who, sub, sender=owner)
+
+
+def measure() -> list[Row]:
+    with (
+        anvil(steps_tracing=False) as (url, _),
+        networks.parse_network_choice(NETWORK, provider_settings={"host": url}) as provider,
+    ):
+        owner, trader, lp, keeper = accounts.test_accounts[:4]
+        deployed = deploy_scratch(project, provider, owner, load_config("local"))
+        engine = load_engine(project, deployed.record)
+        ch, usdc = engine.clearinghouse, engine.tokens["USDC"]
+        _fund_pool(engine, owner, lp)
+        eth = engine.record.markets["ETH-PERP"]
+        # A perp trade in a capped market reads the pool's value: before options.
+        usdc.mint(keeper, 100_000 * USDC, sender=keeper)
+        usdc.approve(ch, 100_000 * USDC, sender=keeper)
+        ch.deposit(0, usdc, 100_000 * USDC, sender=keeper)
+        chain.mine(deltatime=12)
+        perp_before = ch.trade(0, eth, 10**16, 2**255, sender=keeper).gas_used
+        book, desk, vol, expiry = _options(engine, owner)
+        usdc.mint(trader, 1_500 * USDC, sender=trader)
+        usdc.approve(ch, 1_500 * USDC, sender=trader)
+        ch.deposit(0, usdc, 1_500 * USDC, sender=trader)
+        rows = []
+        commit = desk.commit_option_order(0, 1, -WAD, 0, sender=trader)
+        rows.append(Row("option order: commit", commit.gas_used))
+        first = _execute(engine, owner, vol, desk, trader, 0)
+        rows.append(Row("option order: execute, sell a put (first series)", first.gas_used))
+        desk.commit_option_order(0, 0, -WAD, 0, sender=trader)
+        second = _execute(engine, owner, vol, desk, trader, 0)
+        rows.append(
+            Row("option order: execute, sell a call (second series, IM over both)", second.gas_used)
+        )
+        rows.append(
+            Row(
+                "account_health: 2 short options",
+                ch.account_health.estimate_gas_cost(trader, 0),
+            )
+        )
+        rows.append(Row("pool_value: 2 series in the pool", ch.pool_value.estimate_gas_cost()))
+        chain.mine(deltatime=12)
+        perp_after = ch.trade(0, eth, 10**16, 2**255, sender=keeper).gas_used
+        rows.append(Row("perp trade in a capped market, no options", perp_before))
+        rows.append(Row("perp trade in a capped market, 2 series in the pool", perp_after))
+        # A jump: the short call deep in the money.
+        shock_prices(engine, owner, {"WETH": 5_000})
+        vol.set_answer(80_000_000, sender=owner)
+        liquidation = desk.liquidate_options(trader, 0, sender=keeper)
+        rows.append(Row("liquidate_options: one of two closed", liquidation.gas_used))
+        # The expiry: the first round after it, the settlement, the position.
+        chain.pending_timestamp = expiry + 60
+        shock_prices(engine, owner, {"WETH": 0})
+        feed = engine.feeds["WETH"]
+        settle_expiry = book.settle_expiry(
+            engine.tokens["WETH"], expiry, feed.round_id(), sender=keeper
+        )
+        rows.append(Row("settle_expiry", settle_expiry.gas_used))
+        settle = desk.settle_option(trader, 0, 1, sender=keeper)
+        rows.append(Row("settle_option", settle.gas_used))
+        return rows
+
+
+def main() -> None:
+    logger.set_level("ERROR")
+    rows = measure()
+    table = Table(title=f"xmargin options gas on anvil ({NETWORK}), whole transaction")
+    table.add_column("operation")
+    table.add_column("gas", justify="right")
+    for r in rows:
+        table.add_row(r.operation, f"{r.gas:,}")
+    Console(width=120).print(table)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Any] = {
+        "network": NETWORK,
+        "basis": "whole transaction (receipt gas_used; views: eth_estimateGas)",
+        "rows": [asdict(r) for r in rows],
+    }
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
