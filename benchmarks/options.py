@@ -99,6 +99,8 @@ def measure() -> list[Row]:
         usdc.mint(keeper, 100_000 * USDC, sender=keeper)
         usdc.approve(ch, 100_000 * USDC, sender=keeper)
         ch.deposit(0, usdc, 100_000 * USDC, sender=keeper)
+        # (opened first: both measured trades increase the position)
+        ch.trade(0, eth, 10**16, 2**255, sender=keeper)
         chain.mine(deltatime=12)
         perp_before = ch.trade(0, eth, 10**16, 2**255, sender=keeper).gas_used
         book, desk, vol, expiry = _options(engine, owner)
@@ -124,8 +126,10 @@ def measure() -> list[Row]:
         rows.append(Row("pool_value: 2 series in the pool", ch.pool_value.estimate_gas_cost()))
         chain.mine(deltatime=12)
         perp_after = ch.trade(0, eth, 10**16, 2**255, sender=keeper).gas_used
-        rows.append(Row("perp trade in a capped market, no options", perp_before))
-        rows.append(Row("perp trade in a capped market, 2 series in the pool", perp_after))
+        rows.append(Row("perp trade (increase) in a capped market, no options", perp_before))
+        rows.append(
+            Row("perp trade (increase) in a capped market, 2 series in the pool", perp_after)
+        )
         # A jump: the short call deep in the money.
         shock_prices(engine, owner, {"WETH": 5_000})
         vol.set_answer(80_000_000, sender=owner)
