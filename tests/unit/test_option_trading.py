@@ -661,3 +661,45 @@ def test_the_keeper_executes_orders_and_settles_expiries(w, trader, hedger, depo
     # nothing left to do on the next pass
     stats = bot.run_once()
     assert (stats.expiries_settled, stats.options_settled, stats.reverted) == (0, 0, 0)
+
+
+# ---------------------------------------------------------------- reading an account
+
+
+def test_an_option_account_reads_as_the_engine_values_it(w, trader, deposit_usdc, bot_log):
+    """`read_account` (behind `xmargin status`) values the account's options
+    with the Python mirror: its health agrees with the engine's to the wei,
+    each position's risk with the book's `position_risk`, the greeks with
+    the desk's `account_greeks`; the table and the JSON show them."""
+    from rich.console import Console
+
+    from xmargin.chain.engine import read_account
+    from xmargin.ui import json_view as jv
+    from xmargin.ui import report
+
+    bot, _ = bot_log
+    deposit_usdc(trader, 10_000)
+    w.trade(trader, w.call, 2 * WAD, 1_000 * WAD)
+    w.trade(trader, w.put, -WAD, 0)
+    w.chain.mine()
+    view = read_account(bot.engine, trader.address, 0)
+    assert view.model_agrees
+    assert [o.series_id for o in view.options] == [w.call, w.put]
+    for o in view.options:
+        r = w.book.position_risk(o.series_id, o.size)
+        assert (o.risk.value, o.risk.im, o.risk.mm) == (r.value, r.im, r.mm)
+    total = [sum(getattr(o.greeks, k) for o in view.options) for k in ("delta", "gamma", "vega")]
+    g = w.desk.account_greeks(trader, 0)
+    assert total == [g.delta, g.gamma, g.vega]
+    # By hand (sigma sqrt(t) = 0.8 sqrt(30/365) = 0.2294): the call's
+    # d1 = 0.1147, N = 0.5457; the put's d1 = (ln(3000/2800) + 0.0263) /
+    # 0.2294 = 0.4155, N = 0.6611, delta -0.3389; long 2 calls and short
+    # the put: 1.0913 + 0.3389 = 1.4302.
+    assert abs(g.delta - 14302 * WAD // 10_000) < WAD // 1_000
+    console = Console(width=200, record=True)
+    console.print(report.options_table("Options", view))
+    text = console.export_text()
+    assert "#0 3,000.00 call" in text and "#1 2,800.00 put" in text
+    doc = jv.option_positions(view)
+    assert [d["kind"] for d in doc] == ["call", "put"]
+    assert doc[0]["size"] == "2" and doc[1]["size"] == "-1"

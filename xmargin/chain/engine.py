@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ape.exceptions import ContractLogicError
 
 from xmargin.chain.deployments import DeploymentError, DeploymentRecord
+from xmargin.chain.options import OptionView, read_option_positions, with_options
 from xmargin.chain.risk_set import read_config, risk_set_address
 from xmargin.maths import model, perps
 from xmargin.maths import pool as pool_model
@@ -151,6 +152,8 @@ class AccountView:
     # the scenario set it was computed with (read once, with the account)
     portfolio: pm.PortfolioMargin | None = None
     margin_config: pm.PortfolioConfig | None = None
+    # option positions (OptionsDesk), valued as the engine values them
+    options: tuple[OptionView, ...] = ()
 
     @property
     def status(self) -> str:
@@ -270,6 +273,16 @@ def read_account(
     margin = engine.portfolio_config(block_id) if ch.portfolio_mode(owner, sub_id, **at) else None
     quote = engine.quote_symbol
     account = model_account(balances, prices, positions, params, quote, _symbols(engine), margin)
+    held: tuple[OptionView, ...] = ()
+    if (
+        engine.desk is not None
+        and engine.book is not None
+        and ch.holds_options(owner, sub_id, **at)
+    ):
+        now = int(ch.chain_manager.blocks[block_id].timestamp)
+        held = read_option_positions(
+            engine.desk, engine.book, engine.router, owner, sub_id, block_id, now
+        )
     return AccountView(
         owner=str(owner),
         sub_id=sub_id,
@@ -277,10 +290,11 @@ def read_account(
         prices=prices,
         collateral=model.CollateralValue(c.quote, c.market, c.weighted_mm, c.weighted_im),
         health=model.Health(on_chain.equity, on_chain.im, on_chain.mm),
-        model_health=account.health(),
+        model_health=with_options(account.health(), held),
         positions=tuple(positions),
         portfolio=None if margin is None else portfolio_margin(account, margin),
         margin_config=margin,
+        options=held,
     )
 
 

@@ -20,6 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from ape.exceptions import ContractLogicError
 
+from xmargin.maths import black76 as b76
+from xmargin.maths import options as om
+from xmargin.maths.fixed_point import WAD
+from xmargin.maths.model import Health
+
 if TYPE_CHECKING:
     from ape.contracts.base import ContractInstance
 
@@ -139,3 +144,77 @@ def settlement_round(
             continue
         return round_id
     return None
+
+
+@dataclass(frozen=True)
+class OptionView:
+    """One option position of an account, valued as the engine values it
+    (`xmargin.maths.options`, to the wei), with its greeks (sizes
+    applied; None once expired)."""
+
+    series_id: int
+    asset: str
+    strike: int
+    expiry: int
+    is_call: bool
+    size: int
+    risk: om.OptionRisk
+    greeks: b76.Greeks | None
+
+
+def read_option_positions(
+    desk: ContractInstance,
+    book: ContractInstance,
+    router: ContractInstance,
+    owner: str,
+    sub_id: int,
+    block_id: int,
+    now: int,
+) -> tuple[OptionView, ...]:
+    """The account's option positions at `block_id` (block time `now`),
+    each with its value and linear margin as the desk's `account_risk`
+    sums them; a price or volatility the router refuses raises
+    ContractLogicError (the engine reverts for the account alike)."""
+    at = {"block_id": block_id}
+    out = []
+    for series_id in desk.account_series(owner, sub_id, **at):
+        s = book.series_of(series_id, **at)
+        asset, strike, expiry, is_call = str(s.asset), int(s.strike), int(s.expiry), bool(s.is_call)
+        size = int(desk.position(owner, sub_id, series_id, **at))
+        params = om.MarginParams(*(int(v) for v in book.margin_params(asset, **at)))
+        greeks: b76.Greeks | None = None
+        if now >= expiry:
+            settled = int(book.settlement(asset, expiry, **at))
+            if settled:
+                risk = om.expired_risk(b76.price(settled, strike, 0, 0, is_call), size)
+            else:
+                spot = int(router.price(asset, **at))
+                risk = om.unsettled_risk(spot, strike, is_call, size, params)
+        else:
+            price = int(router.price(asset, **at))
+            sigma = int(router.vol(asset, expiry, **at))
+            tau = expiry - now
+            risk = om.linear_risk(price, strike, is_call, sigma, tau, size, params)
+            g = b76.greeks(price, strike, sigma, tau, is_call)
+            greeks = b76.Greeks(
+                *(_toward_zero(size * v) for v in (g.delta, g.gamma, g.vega, g.theta))
+            )
+        out.append(OptionView(int(series_id), asset, strike, expiry, is_call, size, risk, greeks))
+    return tuple(out)
+
+
+def _toward_zero(x: int) -> int:
+    """x / WAD rounded toward zero, as Vyper divides signed integers (the
+    desk's `account_greeks`)."""
+    q = abs(x) // WAD
+    return q if x >= 0 else -q
+
+
+def with_options(h: Health, held: tuple[OptionView, ...]) -> Health:
+    """An account's health with its option positions added, as the engine
+    adds the desk's `account_risk` (in either margin mode)."""
+    return Health(
+        h.equity + sum(o.risk.value for o in held),
+        h.im + sum(o.risk.im for o in held),
+        h.mm + sum(o.risk.mm for o in held),
+    )

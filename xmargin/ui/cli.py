@@ -373,6 +373,7 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None, as_json: bool
                 "margin_mode": "portfolio" if view.portfolio is not None else "linear",
                 "collateral": jv.collateral(view, assets, s.engine.quote_symbol),
                 "positions": jv.positions(view, liquidation),
+                "options": jv.option_positions(view),
                 "health": jv.health(view.health) | {"model_agrees": view.model_agrees},
                 "portfolio": (
                     jv.portfolio(view.portfolio, view.margin_config)
@@ -401,6 +402,8 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None, as_json: bool
                 out.print(line)
         else:
             out.print("no open position")
+        if view.options:
+            out.print(report.options_table("Options", view))
         for _, line in [*([order] if order else []), *requests, *standing]:
             out.print(line)
         out.print(report.account_table("Health", view))

@@ -76,6 +76,36 @@ def health(h: Health) -> Doc:
     }
 
 
+def option_positions(view: AccountView) -> list[Doc]:
+    """The account's option positions: terms, size, value, margins and
+    greeks (sizes applied; null once expired)."""
+    out = []
+    for o in view.options:
+        g = o.greeks
+        out.append(
+            {
+                "series_id": o.series_id,
+                "underlying": o.asset,
+                "kind": "call" if o.is_call else "put",
+                "strike_usd": usd(o.strike),
+                "expiry": o.expiry,
+                "size": dec(o.size),
+                "value_usd": usd(o.risk.value),
+                "im_usd": usd(o.risk.im),
+                "mm_usd": usd(o.risk.mm),
+                "greeks": None
+                if g is None
+                else {
+                    "delta": dec(g.delta),
+                    "gamma": dec(g.gamma),
+                    "vega": dec(g.vega),
+                    "theta": dec(g.theta),
+                },
+            }
+        )
+    return out
+
+
 def collateral(view: AccountView, assets: Mapping[str, AssetParams], quote: str) -> list[Doc]:
     return [
         {

@@ -267,6 +267,38 @@ def account_table(title: str, view: AccountView) -> Table:
     return table
 
 
+def options_table(title: str, view: AccountView) -> Table:
+    """The account's option positions: series, size, value, margins and
+    greeks (sizes applied: delta per $1 of the underlying, gamma per $1
+    squared, vega per 1.00 of volatility, theta per year), then the totals."""
+    table = Table(title=title, title_justify="left")
+    for name in ("series", "size", "value $", "IM $", "MM $", "delta", "gamma", "vega", "theta"):
+        table.add_column(name, justify="left" if name == "series" else "right")
+    total = [0, 0, 0, 0]
+    for o in view.options:
+        kind = "call" if o.is_call else "put"
+        g = o.greeks
+        cells = ["expired"] * 4
+        if g is not None:
+            cells = [format_units(v, 18, 4) for v in (g.delta, g.gamma, g.vega, g.theta)]
+            total = [t + v for t, v in zip(total, (g.delta, g.gamma, g.vega, g.theta), strict=True)]
+        table.add_row(
+            f"#{o.series_id} {usd(o.strike)} {kind} @{o.expiry}",
+            format_units(o.size, 18, 4),
+            usd(o.risk.value),
+            usd(o.risk.im),
+            usd(o.risk.mm),
+            *cells,
+        )
+    value = sum(o.risk.value for o in view.options)
+    im = sum(o.risk.im for o in view.options)
+    mm = sum(o.risk.mm for o in view.options)
+    table.add_row(
+        "total", "", usd(value), usd(im), usd(mm), *(format_units(v, 18, 4) for v in total)
+    )
+    return table
+
+
 def portfolio_table(title: str, margin: PortfolioMargin, config: PortfolioConfig) -> Table:
     """A portfolio-mode account's requirement: each scenario's P&L (the
     worst marked), the floor, and how MM and IM follow from them."""
