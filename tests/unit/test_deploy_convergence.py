@@ -498,3 +498,94 @@ def test_the_lp_request_delay_is_fixed_at_deployment(run, project):
     assert run(raw).transactions == 0
     with pytest.raises(DeploymentError, match="settles requests after 30 s, the config says 60 s"):
         run(BASE | {"pool": {"request_delay": 60}, "markets": [MARKET]})
+
+
+OPTIONS = {
+    "reserve_factor": "0.5",
+    "liquidation_penalty": "0.01",
+    "underlyings": [
+        {
+            "asset": "WETH",
+            "im_rate": "0.15",
+            "im_floor": "0.10",
+            "mm_rate": "0.075",
+            "mm_floor": "0.05",
+            "vol_spread": "0.05",
+            "min_size": "0.1",
+            "max_oi": "1000",
+            "min_delay": 5,
+            "window": 120,
+            "expiries": [
+                {
+                    "days": 30,
+                    "vol": {"answer": "0.80", "heartbeat": 3600, "min": "0.01", "max": "5"},
+                    "strikes": ["2800", "3000"],
+                }
+            ],
+        }
+    ],
+}
+
+
+def test_options_converge(run, project, chain):
+    """Issue 23: the `options` section deploys an OptionsBook and an
+    OptionsDesk (named by the engine once), a mock volatility feed per
+    expiry, the margin and trade rules, and a call and a put per strike;
+    the expiry (08:00 UTC, 30 days on) is recorded so a rerun keeps it and
+    sends nothing; a changed rule is one transaction."""
+    from xmargin.chain.abi import clearinghouse_at
+
+    raw = BASE | {"pool": {}, "options": OPTIONS}
+    now = chain.blocks.head.timestamp
+    first = run(raw)
+    record = first.record
+    expiry = record.expiries["WETH/0"]
+    assert expiry == (now + 30 * 86_400) // 86_400 * 86_400 + 8 * 3_600 or (
+        expiry == (now + 30 * 86_400 + 60) // 86_400 * 86_400 + 8 * 3_600
+    )
+    assert expiry % 86_400 == 8 * 3_600
+    ch = clearinghouse_at(project, record.contracts["Clearinghouse"])
+    book = project.OptionsBook.at(record.contracts["OptionsBook"])
+    desk = project.OptionsDesk.at(record.contracts["OptionsDesk"])
+    assert ch.options_desk() == desk.address
+    weth = record.assets["WETH"].token
+    assert book.num_series() == 4 == book.live_series()
+    for strike in (2_800, 3_000):
+        for is_call in (True, False):
+            book.find_series(weth, strike * E18, expiry, is_call)
+    assert tuple(book.margin_params(weth)) == (
+        15 * E18 // 100,
+        E18 // 10,
+        75 * E18 // 1_000,
+        E18 // 20,
+    )
+    assert tuple(desk.trade_rules(weth)) == (E18 // 20, E18 // 10, 1_000 * E18, 5, 120)
+    assert (desk.reserve_factor(), desk.liquidation_penalty()) == (E18 // 2, E18 // 100)
+    # the mock volatility feed answers 80 % and the book marks with it
+    assert book.mark(0) > 0
+    assert run(raw).transactions == 0
+    changed = copy.deepcopy(raw)
+    changed["options"]["underlyings"][0]["window"] = 300
+    assert run(changed).transactions == 1
+    assert desk.trade_rules(weth).window == 300
+    assert book.num_series() == 4
+
+
+def test_options_config_is_checked():
+    """A section's own rules first (its minimum above its cap), then the
+    rules across sections: a configured asset, a pool, at most 16 series."""
+    from xmargin.chain.config import ConfigError
+
+    bad = copy.deepcopy(OPTIONS)
+    bad["underlyings"][0]["min_size"] = "2000"
+    with pytest.raises(ConfigError, match="min_size above max_oi"):
+        parse_config(BASE | {"pool": {}, "options": bad}, name="bad")
+    bad = copy.deepcopy(OPTIONS)
+    bad["underlyings"][0]["asset"] = "USDC"
+    bad["underlyings"][0]["expiries"][0]["strikes"] = [str(s) for s in range(2000, 2900, 100)]
+    with pytest.raises(ConfigError) as err:
+        parse_config(BASE | {"options": bad}, name="bad")
+    text = str(err.value)
+    assert "must be one of the configured assets, not 'USDC'" in text
+    assert "18 series (a call and a put per strike): at most 16 at once" in text
+    assert "options need a `pool`" in text

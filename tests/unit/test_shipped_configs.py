@@ -19,9 +19,13 @@ from xmargin.chain.config import (
     SCHEMA_PATH,
     AssetConfig,
     DeployConfig,
+    ExpiryConfig,
     FeedConfig,
     MarketConfig,
+    OptionsConfig,
     PoolConfig,
+    UnderlyingConfig,
+    VolFeedConfig,
     config_schema,
     load_config,
 )
@@ -179,6 +183,31 @@ LOCAL = DeployConfig(
             floor_fraction=PCT // 2, min_per_position=50 * E18, im_factor=15 * E18 // 10
         ),
     ),
+    options=OptionsConfig(
+        pool_limits=(50 * PCT, PCT),
+        underlyings=(
+            UnderlyingConfig(
+                asset="WETH",
+                margin=(15 * PCT, 10 * PCT, 75 * PCT // 10, 5 * PCT),
+                trade=(5 * PCT, E18 // 10, 1_000 * E18, 5, 120),
+                expiries=(
+                    ExpiryConfig(
+                        days=30,
+                        at=None,
+                        vol=VolFeedConfig(
+                            address=None,
+                            decimals=8,
+                            answer=80 * PCT,
+                            heartbeat=3_600,
+                            min=PCT,
+                            max=5 * E18,
+                        ),
+                        strikes=(2_800 * E18, 3_000 * E18, 3_200 * E18),
+                    ),
+                ),
+            ),
+        ),
+    ),
 )
 
 # Delayed orders only: a block's delay, two heartbeats' window, a 1 USDC fee.
@@ -305,6 +334,7 @@ def test_schema_lists_the_config_keys():
         "pool",
         "liquidation",
         "portfolio",
+        "options",
     ]
     # Numbers are written as decimal strings (or YAML integers), not floats.
     cap = schema["$defs"]["QuoteIn"]["properties"]["cap"]

@@ -36,6 +36,7 @@ from xmargin.chain.config_models import (
     ConfigIn,
     FeedIn,
     MarketIn,
+    OptionsIn,
     QuoteIn,
 )
 from xmargin.chain.deployments import REPO_ROOT
@@ -144,6 +145,51 @@ class PoolConfig:
 
 
 @dataclass(frozen=True)
+class VolFeedConfig:
+    """An implied-volatility feed (None address: a mock answering `answer`)."""
+
+    address: str | None
+    decimals: int
+    # WAD fractions a year
+    answer: int
+    heartbeat: int
+    min: int
+    max: int
+
+    @property
+    def mock_answer(self) -> int:
+        """The mock's raw answer, in its decimals."""
+        return self.answer * 10**self.decimals // WAD
+
+
+@dataclass(frozen=True)
+class ExpiryConfig:
+    # days after the first deployment (local), or unix seconds
+    days: int | None
+    at: int | None
+    vol: VolFeedConfig
+    # WAD USD; a call and a put at each
+    strikes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class UnderlyingConfig:
+    asset: str
+    # (im_rate, im_floor, mm_rate, mm_floor), WAD fractions
+    margin: tuple[int, int, int, int]
+    # (vol_spread, min_size, max_oi, min_delay, window): `set_trade_rules`
+    trade: tuple[int, int, int, int, int]
+    expiries: tuple[ExpiryConfig, ...]
+
+
+@dataclass(frozen=True)
+class OptionsConfig:
+    # (reserve_factor, liquidation_penalty): `set_pool_limits`
+    pool_limits: tuple[int, int]
+    underlyings: tuple[UnderlyingConfig, ...]
+
+
+@dataclass(frozen=True)
 class DeployConfig:
     name: str
     quote: AssetConfig
@@ -158,6 +204,8 @@ class DeployConfig:
     liquidation_capacity: Capacity | None = None
     # Portfolio margin: risk groups (keyed by asset symbol) and the scenario set.
     portfolio: pm.PortfolioConfig | None = None
+    # Option series and their trading (docs/options.md).
+    options: OptionsConfig | None = None
     # SHA-256 of the file it was read from (recorded with the deployment).
     sha256: str = ""
 
@@ -177,6 +225,10 @@ class DeployConfig:
                 out.append(f"{a.symbol} feed")
             if a.feed is not None and a.feed.secondary and a.feed.secondary.address is None:
                 out.append(f"{a.symbol} second feed")
+        for u in self.options.underlyings if self.options else ():
+            for i, e in enumerate(u.expiries):
+                if e.vol.address is None:
+                    out.append(f"{u.asset} expiry {i} volatility feed")
         return out
 
 
@@ -279,6 +331,37 @@ def _deploy_config(c: ConfigIn, name: str) -> DeployConfig:
         # The capacity is per market: none without markets.
         liquidation_capacity=liquidation.capacity if liquidation and c.markets else None,
         portfolio=None if c.portfolio is None else c.portfolio.config(),
+        options=None if c.options is None else _options(c.options),
+    )
+
+
+def _options(o: OptionsIn) -> OptionsConfig:
+    return OptionsConfig(
+        pool_limits=(o.reserve_factor, o.liquidation_penalty),
+        underlyings=tuple(
+            UnderlyingConfig(
+                asset=u.asset,
+                margin=(u.im_rate, u.im_floor, u.mm_rate, u.mm_floor),
+                trade=(u.vol_spread, u.min_size, u.max_oi, u.min_delay, u.window),
+                expiries=tuple(
+                    ExpiryConfig(
+                        days=e.days,
+                        at=e.at,
+                        vol=VolFeedConfig(
+                            address=e.vol.address,
+                            decimals=e.vol.decimals,
+                            answer=e.vol.answer or 0,
+                            heartbeat=e.vol.heartbeat,
+                            min=e.vol.min,
+                            max=e.vol.max,
+                        ),
+                        strikes=tuple(e.strikes),
+                    )
+                    for e in u.expiries
+                ),
+            )
+            for u in o.underlyings
+        ),
     )
 
 

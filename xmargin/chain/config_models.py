@@ -539,6 +539,128 @@ class PortfolioIn(_Section):
 # ---------------------------------------------------------------- the whole config
 
 
+# ---------------------------------------------------------------- options
+
+# The OptionsBook's and OptionsDesk's bounds (contracts/OptionsBook.vy,
+# OptionsDesk.vy).
+MAX_LIVE_SERIES = 16
+MAX_OPTION_DELAY = 3_600
+MIN_OPTION_WINDOW, MAX_OPTION_WINDOW = 60, 600
+MAX_EXPIRY_DAYS = 730
+
+
+class VolFeedIn(_Section):
+    """An implied-volatility feed (AggregatorV3-shaped, annualised, 0.80 is
+    80 %) and the router's checks on it."""
+
+    address: OptionalAddress = None
+    """The feed; omit for a mock."""
+    decimals: Decimals = 8
+    """The feed's decimals."""
+    answer: Annotated[int, Wad(1, 10 * WAD)] | None = None
+    """A mock's initial volatility, a fraction a year ("0.80")."""
+    heartbeat: Heartbeat
+    """Seconds until a round is stale."""
+    min: Annotated[int, Wad(1, 10 * WAD)]
+    """Exclusive lower bound on the volatility."""
+    max: Annotated[int, Wad(1, 10 * WAD)]
+    """Exclusive upper bound on the volatility."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VolFeedIn:
+        found = Found()
+        if self.min >= self.max:
+            found.add(("min",), "must be below max", predicate=True)
+        if self.address is None and self.answer is None:
+            found.add(("answer",), "is missing: a mock feed needs an `answer`", predicate=True)
+        elif self.answer is not None and not self.min < self.answer < self.max:
+            found.add(("answer",), "must lie strictly between min and max", predicate=True)
+        elif self.answer is not None and self.answer * 10**self.decimals % WAD:
+            found.add(("answer",), f"has more digits than a {self.decimals}-decimal feed")
+        found.raise_any("VolFeedIn")
+        return self
+
+
+class ExpiryIn(_Section):
+    """One expiry of an underlying: when, its volatility feed, its strikes
+    (a call and a put listed at each)."""
+
+    days: Annotated[int, Whole(1, MAX_EXPIRY_DAYS)] | None = None
+    """Days after the first deployment (08:00 UTC that day), for local
+    chains; recorded with the deployment so a rerun keeps it."""
+    at: Annotated[int, Whole(1, 2**40)] | None = None
+    """Unix seconds (real networks)."""
+    vol: VolFeedIn
+    """The implied-volatility feed of this expiry."""
+    strikes: list[Annotated[int, Wad(1, MAX_PRICE)]]
+    """USD strikes; each within 10x of the price when listed."""
+
+    @model_validator(mode="after")
+    def _when(self) -> ExpiryIn:
+        found = Found()
+        if (self.days is None) == (self.at is None):
+            found.add((), "give exactly one of `days` and `at`")
+        if not self.strikes:
+            found.add(("strikes",), "needs at least one strike")
+        found.raise_any("ExpiryIn")
+        return self
+
+
+class UnderlyingIn(_Section):
+    """An underlying's option series: its short-option margin rule, how
+    they trade, and its expiries."""
+
+    asset: Symbol
+    """A configured collateral asset whose feed prices the series."""
+    im_rate: Annotated[int, Wad(1, WAD // 2)]
+    """Short IM: this fraction of the price less the out-of-the-money amount ..."""
+    im_floor: Annotated[int, Wad(1, WAD // 2)]
+    """... at least this fraction of the price."""
+    mm_rate: Annotated[int, Wad(1, WAD // 2)]
+    """Short MM: the same with this rate ..."""
+    mm_floor: Annotated[int, Wad(1, WAD // 2)]
+    """... and this floor."""
+    vol_spread: Annotated[int, Wad(0, WAD // 2)]
+    """The pool quotes the volatility this fraction wider each side."""
+    min_size: Annotated[int, Wad(1, MAX_SIZE)]
+    """Smallest position, contracts (one contract is one unit)."""
+    max_oi: Annotated[int, Wad(1, MAX_SIZE)]
+    """Largest traders' net position against the pool per series, contracts."""
+    min_delay: Annotated[int, Whole(1, MAX_OPTION_DELAY)]
+    """Seconds from an order's commit to the rounds it executes on."""
+    window: Annotated[int, Whole(MIN_OPTION_WINDOW, MAX_OPTION_WINDOW)]
+    """Seconds after the delay in which it executes."""
+    expiries: list[ExpiryIn]
+    """The expiries listed."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UnderlyingIn:
+        found = Found()
+        from xmargin.maths.options import MarginParams
+
+        if not MarginParams(self.im_rate, self.im_floor, self.mm_rate, self.mm_floor).valid():
+            found.add(
+                ("im_rate",),
+                "needs mm_floor <= mm_rate <= im_rate and mm_floor <= im_floor <= im_rate",
+            )
+        if self.min_size > self.max_oi:
+            found.add(("min_size",), "above max_oi", predicate=True)
+        found.raise_any("UnderlyingIn")
+        return self
+
+
+class OptionsIn(_Section):
+    """Options (docs/options.md): an OptionsBook of series and an
+    OptionsDesk where accounts trade them against the pool."""
+
+    reserve_factor: Fraction
+    """The pool's short-option IM, at most this fraction of its value."""
+    liquidation_penalty: Annotated[int, Wad(0, WAD // 20)]
+    """A liquidation's penalty, a fraction of the closed notional."""
+    underlyings: list[UnderlyingIn]
+    """Each underlying's series."""
+
+
 class ConfigIn(_Section):
     """An xmargin deployment config (docs/deploy.md, "Config keys").
 
@@ -564,6 +686,8 @@ class ConfigIn(_Section):
     """Liquidation parameters; with markets and without it: the defaults."""
     portfolio: PortfolioIn | None = None
     """Portfolio margin: risk groups and scenarios (optional)."""
+    options: OptionsIn | None = None
+    """Option series and their trading (optional; needs a pool)."""
 
     def all_assets(self) -> Iterator[tuple[Loc, QuoteIn]]:
         """The quote asset, then the collateral assets, each with its place."""
@@ -585,6 +709,8 @@ class ConfigIn(_Section):
         self._check_markets(found)
         if self.portfolio is not None:
             self._check_portfolio(self.portfolio, found)
+        if self.options is not None:
+            self._check_options(self.options, found)
         found.raise_any("ConfigIn")
         return self
 
@@ -624,6 +750,9 @@ class ConfigIn(_Section):
         if markets and self.pool is None:
             found.add((), "markets need a `pool` (the LiquidityPool is their counterparty)")
 
+    def _check_options(self, options: OptionsIn, found: Found) -> None:
+        _check_options_in(self, options, found)
+
     def _check_portfolio(self, portfolio: PortfolioIn, found: Found) -> None:
         symbols = [a.symbol for _, a in self.all_assets()]
         for name, members in portfolio.groups.items():
@@ -633,6 +762,31 @@ class ConfigIn(_Section):
         missing = [s for s in symbols if s not in portfolio.members]
         if missing:
             found.add(("portfolio", "groups"), f"no group for {', '.join(missing)}")
+
+
+def _check_options_in(config: ConfigIn, options: OptionsIn, found: Found) -> None:
+    """Options price from a configured asset's feed, trade against the
+    pool, and list at most 16 series at once."""
+    priced = {a.symbol for a in config.assets or ()}
+    if config.pool is None:
+        found.add(("options",), "options need a `pool` (the LiquidityPool is their counterparty)")
+    series = 0
+    for i, u in enumerate(options.underlyings):
+        if u.asset not in priced:
+            why = f"must be one of the configured assets, not {u.asset!r}"
+            found.add(("options", "underlyings", i, "asset"), why, predicate=True)
+        series += sum(2 * len(e.strikes) for e in u.expiries)
+    if series > MAX_LIVE_SERIES:
+        found.add(
+            ("options", "underlyings"),
+            f"{series} series (a call and a put per strike): at most {MAX_LIVE_SERIES} at once",
+        )
+    _duplicates(
+        found,
+        [(("options", "underlyings", i), u.asset) for i, u in enumerate(options.underlyings)],
+        "asset",
+        "underlying",
+    )
 
 
 def _duplicates(found: Found, values: Sequence[tuple[Loc, object]], key: str, what: str) -> None:

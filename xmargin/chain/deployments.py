@@ -75,6 +75,9 @@ class DeploymentRecord:
     block: int = 0
     # SHA-256 of the config file the last run converged to (`sha256sum`).
     config_sha256: str = ""
+    # Option expiries fixed at the first deployment ("WETH/0": the first
+    # configured expiry of WETH's series), unix seconds.
+    expiries: dict[str, int] = field(default_factory=dict)
     # Every transaction the deploy runs sent to this deployment, oldest first.
     transactions: list[TransactionRecord] = field(default_factory=list)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ape.exceptions import ContractLogicError
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 
@@ -28,8 +29,10 @@ from xmargin.chain.abi import clearinghouse_at, write_abis
 from xmargin.chain.config import (
     AssetConfig,
     DeployConfig,
+    ExpiryConfig,
     FeedConfig,
     MarketConfig,
+    OptionsConfig,
     PoolConfig,
     SecondaryFeedConfig,
 )
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
     from ape.managers.project import ProjectManager
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+DAY = 86_400
 Log = Callable[[str], None]
 
 
@@ -289,6 +293,8 @@ class _Run:
             )
         if self.config.portfolio is not None:
             self._converge_portfolio(clearinghouse, self.config.portfolio)
+        if self.config.options is not None:
+            self._converge_options(clearinghouse, router, self.config.options)
         # Stateless read-only breakdowns (position details, liquidation prices).
         self._contract("ClearinghouseLens", ())
 
@@ -526,6 +532,112 @@ class _Run:
                 )
         if groups_first:
             self._send(f"use PortfolioRisk {risk.address}", clearinghouse.set_portfolio_risk, risk)
+
+    def _converge_options(
+        self, clearinghouse: ContractInstance, router: ContractInstance, cfg: OptionsConfig
+    ) -> None:
+        """The OptionsBook on the router, the OptionsDesk on it and the
+        engine (named once), the pool's limits, and per underlying its
+        margin rule, trade rules, a volatility feed per expiry and a call
+        and a put at each strike (docs/options.md)."""
+        book = self._contract("OptionsBook", (router.address,))
+        self._check_owner(book, "OptionsBook")
+        if book.oracle() != router.address:
+            self._send(f"point OptionsBook at {router.address}", book.set_oracle, router.address)
+        desk = self._contract("OptionsDesk", (book.address, clearinghouse.address))
+        self._check_owner(desk, "OptionsDesk")
+        if (str(desk.BOOK()), str(desk.ENGINE())) != (book.address, clearinghouse.address):
+            raise DeploymentError(
+                f"the recorded OptionsDesk at {desk.address} trades OptionsBook {desk.BOOK()} "
+                f"for engine {desk.ENGINE()}: move the deployment record away to deploy afresh"
+            )
+        named = str(clearinghouse.options_desk())
+        if named == ZERO_ADDRESS:
+            self._send("name the OptionsDesk", clearinghouse.set_options_desk, desk.address)
+        elif named != desk.address:
+            raise DeploymentError(
+                f"the Clearinghouse names OptionsDesk {named}, not {desk.address}: a desk is "
+                "named once"
+            )
+        if (desk.reserve_factor(), desk.liquidation_penalty()) != cfg.pool_limits:
+            self._send("set the options' pool limits", desk.set_pool_limits, *cfg.pool_limits)
+        now = int(self.provider.get_block("latest").timestamp)
+        for u in cfg.underlyings:
+            token = self.record.assets[u.asset].token
+            if tuple(book.margin_params(token)) != u.margin:
+                self._send(f"set {u.asset} option margin", book.set_margin_params, token, *u.margin)
+            if tuple(desk.trade_rules(token)) != u.trade:
+                self._send(f"set {u.asset} option trading", desk.set_trade_rules, token, *u.trade)
+            for i, e in enumerate(u.expiries):
+                self._converge_expiry(router, book, u.asset, token, f"{u.asset}/{i}", e, now)
+
+    def _converge_expiry(
+        self,
+        router: ContractInstance,
+        book: ContractInstance,
+        symbol: str,
+        token: str,
+        key: str,
+        e: ExpiryConfig,
+        now: int,
+    ) -> None:
+        """One expiry: fixed at the first deployment when given in days
+        (08:00 UTC), its volatility feed, its series (not once expired)."""
+        previous = self.previous.expiries.get(key) if self.previous else None
+        if e.at is not None:
+            expiry = e.at
+        elif previous is not None:
+            expiry = previous
+        else:
+            expiry = (now + (e.days or 0) * DAY) // DAY * DAY + 8 * 3_600
+        self.record.expiries[key] = expiry
+        feed = e.vol.address
+        if feed is None:
+            name = f"VolFeed {key}"
+            recorded = self.previous.contracts.get(name) if self.previous else None
+            feed = self._reuse(recorded, self.project.MockAggregator)
+            if feed is None:
+                feed = self._deploy(
+                    name,
+                    self.project.MockAggregator,
+                    e.vol.decimals,
+                    f"{symbol} IV {key}",
+                    e.vol.mock_answer,
+                ).address
+            self.record.contracts[name] = feed
+        current, low, high = router.vol_feed(token, expiry)
+        if (str(current.aggregator), int(current.heartbeat), low, high) != (
+            feed,
+            e.vol.heartbeat,
+            e.vol.min,
+            e.vol.max,
+        ):
+            self._send(
+                f"set {key} volatility feed",
+                router.set_vol_feed,
+                token,
+                expiry,
+                feed,
+                e.vol.heartbeat,
+                e.vol.min,
+                e.vol.max,
+            )
+        if expiry <= now + 3_600:
+            return  # too close to list (the book refuses under an hour)
+        for strike in e.strikes:
+            for is_call in (True, False):
+                try:
+                    book.find_series(token, strike, expiry, is_call)
+                except ContractLogicError:
+                    kind = "call" if is_call else "put"
+                    self._send(
+                        f"list {key} {kind} {strike}",
+                        book.list_series,
+                        token,
+                        strike,
+                        expiry,
+                        is_call,
+                    )
 
     def _converge_guardian(self, clearinghouse: ContractInstance) -> None:
         wanted = self.config.guardian

@@ -1,6 +1,6 @@
 """`xmargin`: the operator's view of a deployed engine.
 
-    xmargin status OWNER [--sub N]       collateral, positions, options, equity, IM, MM, liquidation prices
+    xmargin status OWNER [--sub N]       collateral, positions, options, health, liquidation prices
     xmargin accounts [--unhealthy]       every account's health, or those a keeper would liquidate
     xmargin chart OWNER [--sub N] --out health.png   equity and MM against each price move
     xmargin report [--out report.png]    pool, insurance fund, bad debt, liquidations
