@@ -374,6 +374,14 @@ def test_demo_end_to_end(ape_run):
     # After WETH -30 %: 4,968.85 + 10 * 2,100 * 0.90 + 9,000 perp PnL
     assert "32,868.85" in out
     assert "the keeper settles 5 orders (0 refused, 0 reverted) and earns 5.00 USDC" in out
+    # The option books (issue 23): five legs executed by the keeper. The
+    # covered call (1 WETH + 1,000 USDC, short the $3,200 call at $3,000):
+    # IM max(15 % x 3,000 - 200, 10 % x 3,000) = 300 plus the WETH haircut
+    # gap 3,000 x (20 % - 10 %) = 300; MM max(7.5 % x 3,000 - 200, 5 % x
+    # 3,000) = 150.
+    assert "the keeper executes 5 orders (0 refused)" in out
+    assert "IM $600.00, MM $150.00: healthy; the model agrees" in out
+    assert "DISAGREES" not in out
     assert "LIQUIDATABLE" in out
     # The same book in portfolio mode (config/local.yaml's scenarios): V_ETH =
     # 27,000 - 30,000 = -3,000, "crypto up" loses 300 (floor 0.5 % of 30,000

@@ -66,6 +66,7 @@ from xmargin.ui.report import (
     health_table,
     liquidations_table,
     location,
+    options_table,
     pool_table,
     positions_table,
     price_table,
@@ -111,6 +112,18 @@ DEMO_TRADES: tuple[tuple[str, int, str, str], ...] = (
     ("btc-long", 0, "BTC-PERP", "1"),
     ("isolated-short", 1, "BTC-PERP", "-1"),
     ("hedger-pm", 1, "ETH-PERP", "-10"),
+)
+
+# Option books on WETH (config/local.yaml's series, 30 days out), each on a
+# sub-account of its own: (label, test account, sub_id, deposits, legs:
+# (strike USD, call?, contracts; < 0 sells)). One order per account is
+# pending at a time: the legs go in rounds.
+OPTION_BOOKS: tuple[
+    tuple[str, int, int, dict[str, str], tuple[tuple[int, bool, str], ...]], ...
+] = (
+    ("covered call", 3, 5, {"WETH": "1", "USDC": "1000"}, ((3_200, True, "-1"),)),
+    ("put spread", 3, 6, {"USDC": "1000"}, ((3_000, False, "1"), (2_800, False, "-1"))),
+    ("short strangle", 3, 7, {"USDC": "2000"}, ((3_200, True, "-1"), (2_800, False, "-1"))),
 )
 
 LP_DEPOSIT = "1000000"
@@ -176,6 +189,7 @@ def run_demo(
     for acct in DEMO_ACCOUNTS:
         _deposit(engine, accounts.test_accounts[acct.index], acct, decimals)
     _orders(engine, accounts, console, owner)
+    books = _option_books(engine, accounts, console, owner, decimals)
 
     crowd = open_crowd(engine, [accounts.test_accounts[6], accounts.test_accounts[7]], CROWD)
     console.print(f"  a crowd of {len(crowd)} accounts opens positions at 1.5x to 8x leverage")
@@ -199,6 +213,7 @@ def run_demo(
                 f"  {label}/{a.sub_id}: equity {verb} ${usd(abs(change))}, now {a.status}"
             )
 
+    _show_option_books(engine, console, books, "after the shock")
     _bad_requests(engine, accounts, console, decimals)
     final, summary = _keeper(engine, accounts, console, decimals, labels, network)
     _on_snapshot(
@@ -459,6 +474,74 @@ def _orders(engine: Engine, accounts: AccountManager, console: Console, owner: A
     )
     if stats.orders_filled != len(DEMO_TRADES):
         raise AssertionError(f"the keeper settled {stats.orders_filled} of the demo's orders")
+
+
+def _option_books(
+    engine: Engine,
+    accounts: AccountManager,
+    console: Console,
+    owner: AccountAPI,
+    decimals: dict[str, int],
+) -> list[tuple[str, AccountAPI, int]]:
+    """The option books trade by delayed order against the pool, leg by
+    leg; after each round the feeds and the volatility publish after the
+    delay and a keeper pass executes the orders (docs/options.md)."""
+    desk, book = engine.desk, engine.book
+    if desk is None or book is None:
+        return []
+    weth = engine.tokens["WETH"].address
+    expiry = engine.record.expiries["WETH/0"]
+    vol = engine.clearinghouse.chain_manager.contracts.instance_at(
+        engine.record.contracts["VolFeed WETH/0"], contract_type=engine.feeds["WETH"].contract_type
+    )
+    keeper = Keeper(
+        engine, accounts.test_accounts[KEEPER_INDEX], KeeperConfig(), log=lambda e: None
+    )
+    books = []
+    for label, index, sub_id, deposits, _ in OPTION_BOOKS:
+        who = accounts.test_accounts[index]
+        _deposit(engine, who, DemoAccount(label, index, sub_id, deposits), decimals)
+        books.append((label, who, sub_id))
+    delay = int(desk.trade_rules(weth).min_delay)
+    rounds = max(len(legs) for *_, legs in OPTION_BOOKS)
+    stats = PassStats()
+    for leg in range(rounds):
+        for (_label, who, sub_id), (*_, legs) in zip(books, OPTION_BOOKS, strict=True):
+            if leg >= len(legs):
+                continue
+            strike, is_call, size = legs[leg]
+            series = book.find_series(weth, strike * WAD, expiry, is_call)
+            contracts = parse_units(size, 18)
+            limit = 2**256 - 1 if contracts > 0 else 0
+            desk.commit_option_order(sub_id, series, contracts, limit, sender=who)
+        publish_after(engine, owner, delay)
+        vol.set_answer(vol.latestRoundData()[1], sender=owner)
+        keeper.run_options(stats)
+    console.print(
+        f"  three option books trade WETH options 30 days out against the pool: the keeper "
+        f"executes {stats.option_orders_filled} orders ({stats.option_orders_refused} refused)"
+    )
+    if stats.option_orders_filled != sum(len(legs) for *_, legs in OPTION_BOOKS):
+        raise AssertionError(f"the keeper executed {stats.option_orders_filled} option orders")
+    _show_option_books(engine, console, books, "before the shock")
+    return books
+
+
+def _show_option_books(
+    engine: Engine, console: Console, books: list[tuple[str, AccountAPI, int]], when: str
+) -> None:
+    """Each option book's positions, margins and greeks, and its health
+    (linear: a portfolio account adds its options' linear margin too,
+    until the price x volatility grid)."""
+    for label, who, sub_id in books:
+        view = read_account(engine, who.address, sub_id)
+        console.print(options_table(f"{label} ({who.address[:6]}…/{sub_id}) {when}", view))
+        h = view.health
+        agrees = "agrees" if view.model_agrees else "[red]DISAGREES[/red]"
+        console.print(
+            f"  equity ${usd(h.equity)}, IM ${usd(h.im)}, MM ${usd(h.mm)}: {view.status}; "
+            f"the model {agrees}"
+        )
 
 
 def _all_accounts(accounts: AccountManager, keeper: Keeper) -> set[tuple[str, int]]:
