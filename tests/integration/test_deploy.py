@@ -36,8 +36,10 @@ USDC_CAP = 100_000_000 * 10**6
 # + set_pool + set_pool_buffer + set_total_reserve_factor + 2 list_market + 2
 # set_market_caps + 2 set_order_rules + set_liquidation_params
 # + set_liquidation_capacity + PortfolioRisk + set_portfolio_risk + 3 set_risk_group (WETH stays in
-# group 0) + lens
-LOCAL_DEPLOY_TXS = 37
+# group 0) + lens; the options: OptionsBook, OptionsDesk, set_options_desk,
+# set_pool_limits, set_margin_params, set_trade_rules, a mock vol feed,
+# set_vol_feed, 6 list_series (a call and a put at 3 strikes)
+LOCAL_DEPLOY_TXS = 51
 
 TESTNET_CONFIG = """
 quote: {symbol: USDC, decimals: 6, cap: "1000000"}

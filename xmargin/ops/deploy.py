@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ape.exceptions import ContractLogicError
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 
@@ -624,20 +623,25 @@ class _Run:
             )
         if expiry <= now + 3_600:
             return  # too close to list (the book refuses under an hour)
+        listed = self._listed_series(book)
         for strike in e.strikes:
             for is_call in (True, False):
-                try:
-                    book.find_series(token, strike, expiry, is_call)
-                except ContractLogicError:
-                    kind = "call" if is_call else "put"
-                    self._send(
-                        f"list {key} {kind} {strike}",
-                        book.list_series,
-                        token,
-                        strike,
-                        expiry,
-                        is_call,
-                    )
+                if (token, strike, expiry, is_call) in listed:
+                    continue
+                kind = "call" if is_call else "put"
+                self._send(
+                    f"list {key} {kind} {strike}", book.list_series, token, strike, expiry, is_call
+                )
+
+    def _listed_series(self, book: ContractInstance) -> set[tuple[str, int, int, bool]]:
+        """Every series the book lists, (asset, strike, expiry, is_call): read
+        one by one (`find_series` would revert for a missing one, which a
+        dry run reports as an error)."""
+        out = set()
+        for i in range(int(book.num_series())):
+            s = book.series(i)
+            out.add((str(s.asset), int(s.strike), int(s.expiry), bool(s.is_call)))
+        return out
 
     def _converge_guardian(self, clearinghouse: ContractInstance) -> None:
         wanted = self.config.guardian
