@@ -539,7 +539,7 @@ def test_options_converge(run, project, chain):
     now = chain.blocks.head.timestamp
     first = run(raw)
     record = first.record
-    expiry = record.expiries["WETH/0"]
+    expiry = record.expiries["WETH+30d"]
     assert expiry == (now + 30 * 86_400) // 86_400 * 86_400 + 8 * 3_600 or (
         expiry == (now + 30 * 86_400 + 60) // 86_400 * 86_400 + 8 * 3_600
     )
@@ -589,3 +589,40 @@ def test_options_config_is_checked():
     assert "must be one of the configured assets, not 'USDC'" in text
     assert "18 series (a call and a put per strike): at most 16 at once" in text
     assert "options need a `pool`" in text
+
+
+def test_expiries_keep_their_dates_when_reordered_and_past_ones_are_left(run, project, chain):
+    """The review: expiries were recorded by their place in the list, so a
+    7-day expiry put before the deployed 30-day one took its date; and an
+    `at` expiry already past aborted the deploy (the router refuses a
+    past volatility feed). Expiries are keyed by `at` or `days`, and one
+    less than an hour away is left alone."""
+    raw = BASE | {"pool": {}, "options": copy.deepcopy(OPTIONS)}
+    thirty = run(raw).record.expiries["WETH+30d"]
+    changed = copy.deepcopy(raw)
+    expiries = changed["options"]["underlyings"][0]["expiries"]
+    past = copy.deepcopy(expiries[0])
+    past.pop("days")
+    past["at"] = int(chain.blocks.head.timestamp) - 86_400
+    expiries[:] = [copy.deepcopy(expiries[0]) | {"days": 7}, expiries[0], past]
+    record = run(changed).record
+    assert record.expiries["WETH+30d"] == thirty
+    assert record.expiries["WETH+7d"] < thirty - 20 * 86_400
+    book = project.OptionsBook.at(record.contracts["OptionsBook"])
+    assert book.num_series() == 8  # 2 strikes x call and put, two expiries
+    assert run(changed).transactions == 0
+
+
+def test_options_config_refuses_twice_listed_expiries_and_strikes():
+    from xmargin.chain.config import ConfigError
+
+    bad = copy.deepcopy(OPTIONS)
+    e = bad["underlyings"][0]["expiries"]
+    e[0]["strikes"] = ["2800", "2800"]
+    e.append(copy.deepcopy(e[0]))
+    with pytest.raises(ConfigError) as err:
+        parse_config(BASE | {"pool": {}, "options": bad}, name="bad")
+    assert "lists a strike twice" in str(err.value)
+    e[0]["strikes"] = e[1]["strikes"] = ["2800"]
+    with pytest.raises(ConfigError, match="lists an expiry twice"):
+        parse_config(BASE | {"pool": {}, "options": bad}, name="bad")

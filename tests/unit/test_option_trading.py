@@ -703,3 +703,93 @@ def test_an_option_account_reads_as_the_engine_values_it(w, trader, deposit_usdc
     doc = jv.option_positions(view)
     assert [d["kind"] for d in doc] == ["call", "put"]
     assert doc[0]["size"] == "2" and doc[1]["size"] == "-1"
+
+
+# ---------------------------------------------------------------- the second review
+
+
+@pytest.fixture(params=[1, 100], ids=["one by one", "batched"])
+def bot_perps(request, w, keeper, lens, oracle, weth, wbtc_listed, eth_feed, market):
+    """`bot_log`'s keeper with the WETH perp market (id 0) in its record."""
+    from tests.engines import engine_over
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+
+    tokens = {"USDC": w.usdc, "WETH": weth, "WBTC": wbtc_listed.token}
+    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
+    engine = engine_over(w.ch, oracle, tokens, feeds, {"ETH-PERP": market}, lens=lens, desk=w.desk)
+    log: list[dict] = []
+    config = KeeperConfig(gas_asset=None, batch=request.param)
+    return Keeper(engine, keeper, config, log=log.append, from_block=0), log
+
+
+def test_an_expired_unsettled_option_does_not_shield_perps(
+    w, trader, deposit_usdc, eth_feed, bot_perps
+):
+    """The review: an account below MM whose only option is in an expired
+    series not yet settled (no round of its underlying since the expiry)
+    has perps the engine would liquidate; the keeper tried
+    `liquidate_options` (`no position`), gave up and never reached them."""
+    from tests.unit.test_liquidation import LP
+
+    bot, log = bot_perps
+    w.ch.set_liquidation_params(LP.as_tuple(), sender=w.owner)
+    deposit_usdc(trader, 4_000)
+    w.trade(trader, w.call, MIN_SIZE, 1_000 * WAD)
+    eth_feed.set_answer(3_000 * 10**8, sender=w.owner)
+    w.ch.trade(0, 0, 10 * WAD, 3_001 * WAD, sender=trader)
+    w.chain.mine(timestamp=w.expiry - 60)
+    w.feed.set_answer(UNDERLYING_USD * 10**8, sender=w.owner)
+    w.vol_feed.set_answer(VOL_ANSWER, sender=w.owner)
+    w.chain.mine(timestamp=w.expiry + 60)
+    eth_feed.set_answer(2_650 * 10**8, sender=w.owner)  # the perp crashes
+    h = w.ch.account_health(trader, 0)
+    assert h.equity < h.mm and w.ch.holds_options(trader, 0)
+    bot.run_once()
+    assert w.ch.position(trader, 0, 0).size < 10 * WAD
+
+
+def test_the_settlement_round_is_found_past_incomplete_and_many_rounds(w, bot_log):
+    """The review: the walk back from the latest round stopped at an
+    incomplete round (`updatedAt` 0, which the router skips as invalid)
+    and gave up after 64 rounds. A binary search finds the first round
+    after the expiry past both."""
+    from xmargin.chain.options import settlement_round
+
+    bot, _ = bot_log
+    w.chain.mine(timestamp=w.expiry + 60)
+    w.feed.set_answer(3_250 * 10**8, sender=w.owner)
+    first = int(w.feed.round_id())
+    now = w.chain.blocks.head.timestamp
+    w.feed.set_round(first + 1, 3_300 * 10**8, now, 0, first + 1, sender=w.owner)
+    for _ in range(70):
+        w.feed.set_answer(3_400 * 10**8, sender=w.owner)
+    block = w.chain.blocks.head.number
+    router = bot.engine.router
+    assert settlement_round(router, bot._aggregator_at, str(w.underlying), w.expiry, block) == first
+    # and none while the latest round is older than the expiry
+    assert (
+        settlement_round(router, bot._aggregator_at, str(w.underlying), w.expiry + 10**6, block)
+        is None
+    )
+
+
+def test_the_keeper_drops_lapsed_orders_and_sends_no_refusal(
+    w, trader, hedger, deposit_usdc, bot_log
+):
+    """The review: lapsed orders stayed in the keeper's book (read every
+    pass, forever), and an order that can only be refused (a buy with a
+    limit of 0) was sent, the keeper paying for nothing. Now a lapsed
+    order is dropped and a refusal is simulated first and not sent."""
+    bot, log = bot_log
+    deposit_usdc(trader, 10_000)
+    deposit_usdc(hedger, 10_000)
+    w.desk.commit_option_order(0, w.call, WAD, 0, sender=trader)  # refused at any premium
+    w.desk.commit_option_order(0, w.put, WAD, 1_000 * WAD, sender=hedger)
+    w.publish(DELAY)
+    stats = bot.run_once()
+    assert (stats.option_orders_filled, stats.option_orders_refused) == (1, 0)
+    assert w.desk.pending_option_order(trader, 0).size == WAD  # not sent
+    w.chain.mine(timestamp=w.chain.blocks.head.timestamp + WINDOW + 10)
+    bot.run_once()
+    assert (trader.address, 0) not in bot._desk_book.pending
+    assert not [e for e in log if e["event"] == "reverted"]

@@ -602,6 +602,8 @@ class ExpiryIn(_Section):
             found.add((), "give exactly one of `days` and `at`")
         if not self.strikes:
             found.add(("strikes",), "needs at least one strike")
+        if len(set(self.strikes)) != len(self.strikes):
+            found.add(("strikes",), "lists a strike twice")
         found.raise_any("ExpiryIn")
         return self
 
@@ -645,6 +647,9 @@ class UnderlyingIn(_Section):
             )
         if self.min_size > self.max_oi:
             found.add(("min_size",), "above max_oi", predicate=True)
+        when = [(e.at, e.days) for e in self.expiries]
+        if len(set(when)) != len(when):
+            found.add(("expiries",), "lists an expiry twice (the same `at` or `days`)")
         found.raise_any("UnderlyingIn")
         return self
 

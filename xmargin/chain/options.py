@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 
     from xmargin.chain.events import EventCursor
 
-# Rounds walked back from the latest: a keeper that settles within a few
-# rounds of the expiry finds the round; past this it waits for a person.
-MAX_WALK = 64
+# Invalid rounds in a row the router walks past after an expiry (its own
+# bound, contracts/OracleRouter.vy `settlement_price`).
+MAX_INVALID = 8
 
 
 @dataclass(frozen=True)
@@ -116,28 +116,40 @@ def published(router: ContractInstance, asset: str, expiry: int, block_id: int) 
 def settlement_round(
     router: ContractInstance, aggregator_at: Any, asset: str, expiry: int, block_id: int
 ) -> int | None:
-    """The round to settle `expiry` on: the primary feed's first round
-    published at or after it that the router accepts (an invalid round
-    there is skipped, as the router does); None when no round since the
-    expiry is valid yet, or more than MAX_WALK rounds were published since
-    (`aggregator_at`: the aggregator contract at an address)."""
+    """The round to settle `expiry` on: the primary feed's first complete
+    round published at or after it, found by a binary search over the
+    latest phase's round ids (incomplete rounds, `updatedAt` 0, are
+    skipped, as the router skips invalid ones), then the first of it and
+    the next MAX_INVALID that the router accepts; None when no round since
+    the expiry is valid yet (or the feed changed phase since the expiry
+    and the router has not confirmed the new one: a person must).
+    `aggregator_at`: the aggregator contract at an address."""
     feed = aggregator_at(router.price_config(asset, block_id=block_id).primary.aggregator)
-    latest = feed.latestRoundData(block_id=block_id)
-    last, updated = int(latest[0]), int(latest[3])
-    if updated < expiry:
+    last = int(feed.latestRoundData(block_id=block_id)[0])
+    first_id = (last >> 64 << 64) + 1
+
+    def published(round_id: int) -> int:
+        """When the last complete round at or before `round_id` was
+        published (0: none in this phase within MAX_INVALID rounds)."""
+        for r in range(round_id, max(first_id, round_id - MAX_INVALID) - 1, -1):
+            try:
+                updated = int(feed.getRoundData(r, block_id=block_id)[3])
+            except ContractLogicError:
+                return 0
+            if updated:
+                return updated
+        return 0
+
+    if published(last) < expiry:
         return None
-    first = last
-    for _ in range(MAX_WALK):
-        try:
-            before = feed.getRoundData(first - 1, block_id=block_id)
-        except ContractLogicError:
-            break  # the phase's first round
-        if int(before[3]) < expiry:
-            break
-        first -= 1
-    else:
-        return None
-    for round_id in range(first, last + 1):
+    lo, hi = first_id, last
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if published(mid) >= expiry:
+            hi = mid
+        else:
+            lo = mid + 1
+    for round_id in range(lo, min(lo + MAX_INVALID, last) + 1):
         try:
             router.settlement_price(asset, expiry, round_id, block_id=block_id)
         except ContractLogicError:

@@ -567,8 +567,9 @@ class _Run:
                 self._send(f"set {u.asset} option margin", book.set_margin_params, token, *u.margin)
             if tuple(desk.trade_rules(token)) != u.trade:
                 self._send(f"set {u.asset} option trading", desk.set_trade_rules, token, *u.trade)
-            for i, e in enumerate(u.expiries):
-                self._converge_expiry(router, book, u.asset, token, f"{u.asset}/{i}", e, now)
+            for e in u.expiries:
+                key = f"{u.asset}@{e.at}" if e.at is not None else f"{u.asset}+{e.days}d"
+                self._converge_expiry(router, book, u.asset, token, key, e, now)
 
     def _converge_expiry(
         self,
@@ -580,8 +581,11 @@ class _Run:
         e: ExpiryConfig,
         now: int,
     ) -> None:
-        """One expiry: fixed at the first deployment when given in days
-        (08:00 UTC), its volatility feed, its series (not once expired)."""
+        """One expiry (`key`: the asset and its `at` or `days`, so a list
+        reordered keeps each date): fixed at the first deployment when
+        given in days (08:00 UTC), its volatility feed, its series; an
+        expiry less than an hour away is left alone (the router refuses a
+        past one, the book one under an hour)."""
         previous = self.previous.expiries.get(key) if self.previous else None
         if e.at is not None:
             expiry = e.at
@@ -590,6 +594,9 @@ class _Run:
         else:
             expiry = (now + (e.days or 0) * DAY) // DAY * DAY + 8 * 3_600
         self.record.expiries[key] = expiry
+        if expiry <= now + 3_600:
+            self.log(f"skipped expiry {key} ({expiry}): less than an hour away")
+            return
         feed = e.vol.address
         if feed is None:
             name = f"VolFeed {key}"
@@ -621,17 +628,37 @@ class _Run:
                 e.vol.min,
                 e.vol.max,
             )
-        if expiry <= now + 3_600:
-            return  # too close to list (the book refuses under an hour)
         listed = self._listed_series(book)
-        for strike in e.strikes:
-            for is_call in (True, False):
-                if (token, strike, expiry, is_call) in listed:
-                    continue
-                kind = "call" if is_call else "put"
-                self._send(
-                    f"list {key} {kind} {strike}", book.list_series, token, strike, expiry, is_call
-                )
+        missing = [
+            (strike, is_call)
+            for strike in e.strikes
+            for is_call in (True, False)
+            if (token, strike, expiry, is_call) not in listed
+        ]
+        if missing and e.vol.address is None:
+            # A mock's rounds may be older than its heartbeat on a rerun:
+            # listing reads the price and the volatility.
+            self._refresh_mocks(symbol, feed, e.vol.heartbeat, now)
+        for strike, is_call in missing:
+            kind = "call" if is_call else "put"
+            self._send(
+                f"list {key} {kind} {strike}", book.list_series, token, strike, expiry, is_call
+            )
+
+    def _refresh_mocks(self, symbol: str, vol_feed: str, heartbeat: int, now: int) -> None:
+        """A new round, at the current answer, of the expiry's mock volatility
+        feed and of the asset's price feed if it is a mock, each when its
+        last round is within a minute of going stale."""
+        record = self.record.assets[symbol]
+        config = next(a for a in self.config.all_assets if a.symbol == symbol)
+        feeds = [(vol_feed, heartbeat)]
+        if record.mock_feed and record.feed and config.feed is not None:
+            feeds.append((record.feed, config.feed.heartbeat))
+        for address, beat in feeds:
+            mock = self.project.MockAggregator.at(address)
+            answer, updated = mock.latestRoundData()[1], int(mock.latestRoundData()[3])
+            if now + 60 >= updated + beat:
+                self._send(f"publish {mock.description()} again", mock.set_answer, answer)
 
     def _listed_series(self, book: ContractInstance) -> set[tuple[str, int, int, bool]]:
         """Every series the book lists, (asset, strike, expiry, is_call): read

@@ -136,6 +136,10 @@ TRANSIENT = (ProviderError, OSError)
 # Seconds a pass waits for the node's answer to its opening and prefetch.
 PASS_READ_TIMEOUT = 30.0
 
+# Option positions settled a pass at most (each is a transaction): a crowd
+# of holders at one expiry cannot hold the keeper up for many blocks.
+MAX_SETTLEMENTS = 50
+
 LOST_RACE = (
     errors.NOT_LIQUIDATABLE,
     errors.NO_POSITION,
@@ -332,6 +336,8 @@ class Keeper:
     _audit_at: int = 0
     _book: OrderBook | None = None
     _desk_book: DeskBook | None = None
+    # (asset, expiry) -> the settlement round this pass found (None: none yet)
+    _rounds: dict[tuple[str, int], int | None] = field(default_factory=dict)
     # series id -> (asset, strike, expiry, is_call), read once
     _series: dict[int, Any] = field(default_factory=dict)
     _requests: RequestBook | None = None
@@ -547,8 +553,6 @@ class Keeper:
             self.settle_orders(stats)
         if self.config.lp_requests and leads:
             self.settle_lp_requests(stats)
-        if self.config.orders and leads and self.engine.desk is not None:
-            self.run_options(stats)
         ch = self.engine.clearinghouse
         block = ch.chain_manager.blocks.head.number
         stats.block = block
@@ -580,6 +584,10 @@ class Keeper:
                         self._heal(owner, sub_id, lp, markets, stats)
                     except ContractLogicError as err:
                         self._failed(owner, sub_id, err.message, stats)
+        # The options' chores after the liquidations (nobody can make the
+        # keeper spend its pass on them first).
+        if leads and self.engine.desk is not None:
+            self.run_options(stats, orders=self.config.orders)
         # ADL after the liquidations, at the head they left: closing a
         # loser realises its loss, which raises traders' net profit and can
         # take a market past its cap.
@@ -698,12 +706,15 @@ class Keeper:
 
     # ------------------------------------------------------------ options
 
-    def run_options(self, stats: PassStats) -> None:
-        """The OptionsDesk's chores at the head: execute every option order
-        whose price and volatility were both published after its delay,
-        record the settlement price of every expiry that passed with
-        positions open, and settle those positions into their accounts'
-        quote balances (docs/options.md). Executors earn nothing yet."""
+    def run_options(self, stats: PassStats, orders: bool = True) -> None:
+        """The OptionsDesk's chores at the head: execute (with `orders`)
+        every option order whose price and volatility were both published
+        after its delay and that would fill (a simulation first: a refusal
+        costs the keeper gas and earns nothing), record the settlement
+        price of every expiry that passed with positions open, and settle
+        at most MAX_SETTLEMENTS of those positions a pass into their
+        accounts' quote balances (docs/options.md).
+        Executors earn nothing yet."""
         desk = self.engine.desk
         assert desk is not None
         if self._desk_book is None:
@@ -711,11 +722,16 @@ class Keeper:
         head = desk.chain_manager.blocks.head
         book = self._desk_book
         book.update(head.number)
-        for owner, sub_id in sorted(book.pending):
-            self._execute_option(owner, sub_id, head.number, head.timestamp, stats)
+        self._rounds.clear()
+        if orders:
+            for owner, sub_id in sorted(book.pending):
+                self._execute_option(owner, sub_id, head.number, head.timestamp, stats)
+        budget = MAX_SETTLEMENTS
         for series_id, holders in sorted(book.holders.items()):
-            if holders:
-                self._settle_series(series_id, sorted(holders), head.number, head.timestamp, stats)
+            if holders and budget > 0:
+                budget -= self._settle_series(
+                    series_id, sorted(holders), head.number, head.timestamp, budget, stats
+                )
 
     def _series_of(self, series_id: int, block: int) -> Any:
         """A series' terms (listed once, never changed): cached."""
@@ -735,11 +751,22 @@ class Keeper:
         desk = self.engine.desk
         assert desk is not None
         order = read_option_order(desk, owner, sub_id, block)
-        if order.size == 0 or not order.ready <= now <= order.expires:
+        if order.size == 0 or now > order.expires:
+            # Executed, cancelled or lapsed: not read again (a new commit
+            # brings the account back).
+            assert self._desk_book is not None
+            self._desk_book.pending.discard((owner, sub_id))
+            return
+        if now < order.ready:
             return
         s = self._series_of(order.series_id, block)
         at = published(self.engine.router, str(s.asset), int(s.expiry), block)
         if at is None or at < order.ready:
+            return
+        try:
+            if int(desk.execute_option_order.call(owner, sub_id, block_id=block)) == 0:
+                return  # it would be refused: left to lapse
+        except ContractLogicError:
             return
         sent = self._send_for(
             desk.OptionOrderExecuted, desk.execute_option_order, owner, sub_id, stats=stats
@@ -763,22 +790,36 @@ class Keeper:
         )
 
     def _settle_series(
-        self, series_id: int, holders: list[tuple[str, int]], block: int, now: int, stats: PassStats
-    ) -> None:
+        self,
+        series_id: int,
+        holders: list[tuple[str, int]],
+        block: int,
+        now: int,
+        budget: int,
+        stats: PassStats,
+    ) -> int:
         """After its expiry: records the settlement price if nobody has
-        (the feed's first valid round at or after the expiry), then settles
-        every holder's position."""
+        (the feed's first valid round at or after the expiry; one search per
+        expiry and pass), then settles at most `budget` holders' positions.
+        Returns how many it sent."""
         s = self._series_of(series_id, block)
         asset, expiry = str(s.asset), int(s.expiry)
         if now < expiry:
-            return
+            return 0
         options_book = self._options_book()
         if int(options_book.settlement(asset, expiry, block_id=block)) == 0:
-            round_id = settlement_round(
-                self.engine.router, self._aggregator_at, asset, expiry, block
-            )
+            key = (asset, expiry)
+            if key not in self._rounds:
+                self._rounds[key] = settlement_round(
+                    self.engine.router, self._aggregator_at, asset, expiry, block
+                )
+                if self._rounds[key] is None:
+                    self.log(
+                        {"event": "settlement_round_not_found", "asset": asset, "expiry": expiry}
+                    )
+            round_id = self._rounds[key]
             if round_id is None:
-                return
+                return 0
             sent = self._send_for(
                 options_book.ExpirySettled,
                 options_book.settle_expiry,
@@ -788,7 +829,7 @@ class Keeper:
                 stats=stats,
             )
             if sent is None:
-                return
+                return 0
             outcome, ev = sent
             stats.expiries_settled += 1
             self._log_sent(
@@ -801,7 +842,9 @@ class Keeper:
             )
         desk = self.engine.desk
         assert desk is not None
-        for owner, sub_id in holders:
+        count = 0
+        for owner, sub_id in holders[:budget]:
+            count += 1
             sent = self._send_for(
                 desk.OptionTraded, desk.settle_option, owner, sub_id, series_id, stats=stats
             )
@@ -817,6 +860,7 @@ class Keeper:
                 series=series_id,
                 cash=ev.cash,
             )
+        return count
 
     def _log_sent(self, event: str, outcome: ReceiptAPI, **fields: Any) -> None:
         """One log line for a transaction the keeper sent: its fields, gas and hash."""
@@ -1024,16 +1068,19 @@ class Keeper:
         stats: PassStats,
     ) -> None:
         ch = self.engine.clearinghouse
+        options = self.engine.desk is not None
         for _ in range(self.config.max_rounds):
             h = ch.account_health(owner, sub_id)
             if h.equity >= h.mm:
                 return
-            if self.engine.desk is not None and ch.holds_options(owner, sub_id):
+            if options and ch.holds_options(owner, sub_id):
                 # Options first, one position a call (the desk picks the one
-                # freeing the most MM per unit of penalty), then perps.
-                if not self._liquidate_options(owner, sub_id, stats):
-                    return
-                continue
+                # freeing the most MM per unit of penalty), then perps; once
+                # none can be closed (only expired, unsettled series left),
+                # the perps and collateral.
+                if self._liquidate_options(owner, sub_id, stats):
+                    continue
+                options = False
             mask = ch.position_mask(owner, sub_id)
             if mask == 0:
                 # One asset per call: go round again while it makes progress.
