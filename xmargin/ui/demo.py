@@ -492,7 +492,8 @@ def _option_books(
     weth = engine.tokens["WETH"].address
     expiry = engine.record.expiries["WETH+30d"]
     vol = engine.clearinghouse.chain_manager.contracts.instance_at(
-        engine.record.contracts["VolFeed WETH+30d"], contract_type=engine.feeds["WETH"].contract_type
+        engine.record.contracts["VolFeed WETH+30d"],
+        contract_type=engine.feeds["WETH"].contract_type,
     )
     keeper = Keeper(
         engine, accounts.test_accounts[KEEPER_INDEX], KeeperConfig(), log=lambda e: None
