@@ -30,22 +30,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ape import accounts, chain, networks, project
+from ape import accounts, chain, project
 from ape.logging import logger
-from nodes import anvil  # benchmarks/nodes.py (scripts run from benchmarks/)
+from nodes import local_deployment  # benchmarks/nodes.py (scripts run from benchmarks/)
 from rich.console import Console
 from rich.table import Table
 
 from xmargin.chain.abi import deploy_clearinghouse
-from xmargin.chain.config import load_config
-from xmargin.chain.engine import Engine, load_engine, publish_after, shock_prices
+from xmargin.chain.engine import Engine, publish_after, shock_prices
 from xmargin.chain.lens import lens_at
 from xmargin.chain.revert_data import revert_reason
 from xmargin.chain.scan import PAGE
 from xmargin.chain.sizes import EIP170_LIMIT, HEADROOM_LIMIT, contract_sizes
 from xmargin.maths.fixed_point import WAD
 from xmargin.ops.crowd import open_crowd_fast
-from xmargin.ops.deploy import deploy_scratch
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gas.json"
 NETWORK = "ethereum:local:foundry"
@@ -534,13 +532,8 @@ def keeper_read_rows(world: World, owners: list[Any], url: str) -> list[Row]:
 
 def measure() -> tuple[list[Row], dict[tuple[int, int], int]]:
     # Its own anvil, without step traces (benchmarks/nodes.py says why).
-    with (
-        anvil(steps_tracing=False) as (url, _),
-        networks.parse_network_choice(NETWORK, provider_settings={"host": url}) as provider,
-    ):
+    with local_deployment() as (provider, engine):
         owner, trader, lp, keeper = accounts.test_accounts[:4]
-        deployed = deploy_scratch(project, provider, owner, load_config("local"))
-        engine = load_engine(project, deployed.record)
         world = build_world(engine, owner)
         # The crowd of the keeper's pages first: once 20 markets hold open
         # interest, each of its 1,000 capped trades values all of them (the

@@ -17,10 +17,14 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from ape import networks
 
 from xmargin.ops.bulk_send import connect
+
+if TYPE_CHECKING:
+    from xmargin.chain.engine import Engine
 
 NETWORK = "ethereum:local:foundry"
 
@@ -64,3 +68,22 @@ def anvil(steps_tracing: bool, extra: list[str] | None = None) -> Iterator[tuple
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+@contextmanager
+def local_deployment() -> Iterator[tuple[Any, Engine]]:
+    """An anvil of its own without step traces, `config/local.yaml` deployed
+    on it by the real deploy pipeline (test account 0), and its engine."""
+    from ape import accounts, project
+
+    from xmargin.chain.config import load_config
+    from xmargin.chain.engine import load_engine
+    from xmargin.ops.deploy import deploy_scratch
+
+    with (
+        anvil(steps_tracing=False) as (url, _),
+        networks.parse_network_choice(NETWORK, provider_settings={"host": url}) as provider,
+    ):
+        owner = accounts.test_accounts[0]
+        deployed = deploy_scratch(project, provider, owner, load_config("local"))
+        yield provider, load_engine(project, deployed.record)

@@ -5,11 +5,11 @@ perp trade that reads that value, a liquidation and an expiry.
     make bench-options
     python benchmarks/options.py
 
-Deploys with the real deploy pipeline (config/local.yaml) on an anvil it
-starts (benchmarks/nodes.py), then an OptionsBook and OptionsDesk on
-WETH (a mock implied-volatility feed at 80 %, Deribit's margin figures),
-two 30-day series (an at-the-money call and a $2,800 put) and a pool of
-5 M USDC. Figures are whole transactions (`gas_used`; views:
+Deploys config/local.yaml with the real deploy pipeline on an anvil it
+starts (benchmarks/nodes.py): its OptionsBook and OptionsDesk on WETH (a
+mock implied-volatility feed at 80 %, Deribit's margin figures), of
+whose series it trades the at-the-money call and the $2,800 put about
+30 days out, against a pool of 5 M USDC. Figures are whole transactions (`gas_used`; views:
 `eth_estimateGas`). Prints a table and writes
 benchmarks/results/options.json.
 """
@@ -21,23 +21,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ape import accounts, chain, networks, project
+from ape import accounts, chain, project
 from ape.logging import logger
-from nodes import NETWORK, anvil  # benchmarks/nodes.py (scripts run from benchmarks/)
+from nodes import NETWORK, local_deployment  # benchmarks/nodes.py (scripts run from benchmarks/)
 from rich.console import Console
 from rich.table import Table
 
-from xmargin.chain.config import load_config
-from xmargin.chain.engine import Engine, load_engine, publish_after, shock_prices
-from xmargin.ops.deploy import deploy_scratch
+from xmargin.chain.engine import Engine, publish_after, shock_prices
 
 RESULTS = Path(__file__).resolve().parent / "results" / "options.json"
 WAD = 10**18
 USDC = 10**6
-DAY = 86_400
-RULE = (15 * WAD // 100, 10 * WAD // 100, 75 * WAD // 1_000, 5 * WAD // 100)
-DELAY = 5
-WINDOW = 120
+DELAY = 5  # config/local.yaml's min_delay
 
 
 @dataclass(frozen=True)
@@ -46,23 +41,18 @@ class Row:
     gas: int
 
 
-def _options(engine: Engine, owner: Any) -> tuple[Any, Any, Any, int]:
-    """The book and desk on WETH, named by the engine; (book, desk, vol
-    feed, expiry)."""
-    ch, router, weth = engine.clearinghouse, engine.router, engine.tokens["WETH"]
-    expiry = chain.blocks.head.timestamp + 30 * DAY
-    vol = owner.deploy(project.MockAggregator, 8, "ETH 30d IV", 80_000_000)
-    router.set_vol_feed(weth, expiry, vol, 3_600, WAD // 100, 5 * WAD, sender=owner)
-    book = owner.deploy(project.OptionsBook, router)
-    book.set_margin_params(weth, *RULE, sender=owner)
-    desk = owner.deploy(project.OptionsDesk, book, ch)
-    ch.set_options_desk(desk, sender=owner)
-    desk.set_trade_rules(weth, WAD // 20, WAD // 10, 1_000 * WAD, DELAY, WINDOW, sender=owner)
-    desk.set_pool_limits(WAD // 2, WAD // 100, sender=owner)
-    price = int(router.price(weth))
-    book.list_series(weth, price, expiry, True, sender=owner)
-    book.list_series(weth, price * 28 // 30, expiry, False, sender=owner)
-    return book, desk, vol, expiry
+def _options(engine: Engine) -> tuple[Any, Any, Any, int, int, int]:
+    """The book and desk config/local.yaml deploys on WETH (named by the
+    engine), its 30-day expiry's volatility feed and expiry, and the ids
+    of its at-the-money call and $2,800 put."""
+    book, desk = engine.book, engine.desk
+    assert book is not None and desk is not None, "config/local.yaml lists options"
+    weth = engine.tokens["WETH"]
+    expiry = engine.record.expiries["WETH+30d"]
+    vol = project.MockAggregator.at(engine.record.contracts["VolFeed WETH+30d"])
+    call = int(book.find_series(weth, 3_000 * WAD, expiry, True))
+    put = int(book.find_series(weth, 2_800 * WAD, expiry, False))
+    return book, desk, vol, expiry, call, put
 
 
 def _fund_pool(engine: Engine, owner: Any, lp: Any) -> None:
@@ -85,13 +75,8 @@ def _execute(engine: Engine, owner: Any, vol: Any, desk: Any, who: Any, sub: int
 
 
 def measure() -> list[Row]:
-    with (
-        anvil(steps_tracing=False) as (url, _),
-        networks.parse_network_choice(NETWORK, provider_settings={"host": url}) as provider,
-    ):
+    with local_deployment() as (_, engine):
         owner, trader, lp, keeper = accounts.test_accounts[:4]
-        deployed = deploy_scratch(project, provider, owner, load_config("local"))
-        engine = load_engine(project, deployed.record)
         ch, usdc = engine.clearinghouse, engine.tokens["USDC"]
         _fund_pool(engine, owner, lp)
         eth = engine.record.markets["ETH-PERP"]
@@ -103,16 +88,16 @@ def measure() -> list[Row]:
         ch.trade(0, eth, 10**16, 2**255, sender=keeper)
         chain.mine(deltatime=12)
         perp_before = ch.trade(0, eth, 10**16, 2**255, sender=keeper).gas_used
-        book, desk, vol, expiry = _options(engine, owner)
+        book, desk, vol, expiry, call, put = _options(engine)
         usdc.mint(trader, 1_500 * USDC, sender=trader)
         usdc.approve(ch, 1_500 * USDC, sender=trader)
         ch.deposit(0, usdc, 1_500 * USDC, sender=trader)
         rows = []
-        commit = desk.commit_option_order(0, 1, -WAD, 0, sender=trader)
+        commit = desk.commit_option_order(0, put, -WAD, 0, sender=trader)
         rows.append(Row("option order: commit", commit.gas_used))
         first = _execute(engine, owner, vol, desk, trader, 0)
         rows.append(Row("option order: execute, sell a put (first series)", first.gas_used))
-        desk.commit_option_order(0, 0, -WAD, 0, sender=trader)
+        desk.commit_option_order(0, call, -WAD, 0, sender=trader)
         second = _execute(engine, owner, vol, desk, trader, 0)
         rows.append(
             Row("option order: execute, sell a call (second series, IM over both)", second.gas_used)
@@ -143,7 +128,7 @@ def measure() -> list[Row]:
             engine.tokens["WETH"], expiry, feed.round_id(), sender=keeper
         )
         rows.append(Row("settle_expiry", settle_expiry.gas_used))
-        settle = desk.settle_option(trader, 0, 1, sender=keeper)
+        settle = desk.settle_option(trader, 0, put, sender=keeper)
         rows.append(Row("settle_option", settle.gas_used))
         return rows
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ape.exceptions import ContractLogicError
 
+from xmargin.chain.orders import published_at
 from xmargin.maths import black76 as b76
 from xmargin.maths import options as om
 from xmargin.maths.fixed_point import WAD
@@ -102,11 +103,13 @@ def read_option_order(
 
 
 def published(router: ContractInstance, asset: str, expiry: int, block_id: int) -> int | None:
-    """When the older of the underlying's price and the series' volatility
-    in force at `block_id` was published; None when the router refuses
-    either (no order on the series can execute)."""
+    """When the older of the underlying's price (`orders.published_at`) and
+    the series' volatility in force at `block_id` was published; None when
+    the router refuses either (no order on the series can execute)."""
+    price_at = published_at(router, asset, block_id)
+    if price_at is None:
+        return None
     try:
-        price_at = int(router.price_time(asset, block_id=block_id)[1])
         vol_at = int(router.vol_time(asset, expiry, block_id=block_id)[1])
     except ContractLogicError:
         return None
@@ -128,7 +131,7 @@ def settlement_round(
     last = int(feed.latestRoundData(block_id=block_id)[0])
     first_id = (last >> 64 << 64) + 1
 
-    def published(round_id: int) -> int:
+    def complete_at(round_id: int) -> int:
         """When the last complete round at or before `round_id` was
         published (0: none in this phase within MAX_INVALID rounds)."""
         for r in range(round_id, max(first_id, round_id - MAX_INVALID) - 1, -1):
@@ -140,12 +143,12 @@ def settlement_round(
                 return updated
         return 0
 
-    if published(last) < expiry:
+    if complete_at(last) < expiry:
         return None
     lo, hi = first_id, last
     while lo < hi:
         mid = (lo + hi) // 2
-        if published(mid) >= expiry:
+        if complete_at(mid) >= expiry:
             hi = mid
         else:
             lo = mid + 1
