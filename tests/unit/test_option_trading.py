@@ -250,8 +250,31 @@ def test_bad_orders_are_refused_at_commit(w, trader):
         bare.set_trade_rules(w.book, WAD, MIN_SIZE, MAX_OI, DELAY, WINDOW, sender=w.owner)
     with ape.reverts(errors.TRADE_RULES_RANGE):
         bare.set_trade_rules(w.book, SPREAD, 0, MAX_OI, DELAY, WINDOW, sender=w.owner)
+    # the bounds: a spread of at most half the volatility, a minimum within
+    # the cap, a delay of 1 s to 1 h, a window of 1 to 10 minutes (the
+    # executor picks the round inside it: the second review), a reserve
+    # of at most the pool's value, a penalty of at most 5 %
+    for bad in (
+        (WAD // 2 + 1, MIN_SIZE, MAX_OI, DELAY, WINDOW),
+        (SPREAD, MAX_OI + 1, MAX_OI, DELAY, WINDOW),
+        (SPREAD, MIN_SIZE, MAX_OI, 0, WINDOW),
+        (SPREAD, MIN_SIZE, MAX_OI, 3_601, WINDOW),
+        (SPREAD, MIN_SIZE, MAX_OI, DELAY, 59),
+        (SPREAD, MIN_SIZE, MAX_OI, DELAY, 601),
+    ):
+        with ape.reverts(errors.TRADE_RULES_RANGE):
+            bare.set_trade_rules(w.book, *bad, sender=w.owner)
+    bare.set_trade_rules(w.book, WAD // 2, MIN_SIZE, MAX_OI, 3_600, 600, sender=w.owner)
+    assert tuple(bare.trade_rules(w.book)) == (WAD // 2, MIN_SIZE, MAX_OI, 3_600, 600)
     with ape.reverts(errors.TRADE_RULES_RANGE):
         bare.set_pool_limits(RESERVE, WAD // 10, sender=w.owner)
+    with ape.reverts(errors.TRADE_RULES_RANGE):
+        bare.set_pool_limits(WAD + 1, PENALTY, sender=w.owner)
+    # only the owner sets them
+    with ape.reverts(errors.NOT_OWNER):
+        w.desk.set_trade_rules(w.underlying, SPREAD, MIN_SIZE, MAX_OI, DELAY, WINDOW, sender=trader)
+    with ape.reverts(errors.NOT_OWNER):
+        w.desk.set_pool_limits(RESERVE, PENALTY, sender=trader)
     w.chain.mine(timestamp=w.expiry)
     with ape.reverts(errors.SERIES_EXPIRED):
         w.desk.commit_option_order(0, w.call, WAD, 0, sender=trader)
