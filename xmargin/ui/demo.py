@@ -189,7 +189,6 @@ def run_demo(
     for acct in DEMO_ACCOUNTS:
         _deposit(engine, accounts.test_accounts[acct.index], acct, decimals)
     _orders(engine, accounts, console, owner)
-    books = _option_books(engine, accounts, console, owner, decimals)
 
     crowd = open_crowd(engine, [accounts.test_accounts[6], accounts.test_accounts[7]], CROWD)
     console.print(f"  a crowd of {len(crowd)} accounts opens positions at 1.5x to 8x leverage")
@@ -200,6 +199,9 @@ def run_demo(
     before = _read_all(engine, accounts)
     _show(console, engine, "before the shock", before, labels, decimals)
     _compare_modes(console, before, labels)
+    # After the perps' readings: the option rounds move the clock, and
+    # funding with it, which the readings above are figures of.
+    books = _option_books(engine, accounts, console, owner, decimals)
 
     shock_prices(engine, owner, SHOCK_BPS)
     console.print(price_table("Price shock", _prices(engine), before=prices))
