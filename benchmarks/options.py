@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xmargin.chain.engine import Engine, publish_after, shock_prices
+from xmargin.maths import portfolio as pm
 
 RESULTS = Path(__file__).resolve().parent / "results" / "options.json"
 WAD = 10**18
@@ -74,6 +75,51 @@ def _execute(engine: Engine, owner: Any, vol: Any, desk: Any, who: Any, sub: int
     return desk.execute_option_order(who, sub, sender=owner)
 
 
+def _portfolio_rows(engine: Engine, owner: Any, vol: Any, expiry: int) -> list[Row]:
+    """Issue 23's point 9: the health of a portfolio account holding 2 perps
+    and 5 option series over a 16-row price x volatility grid (SPAN's: the
+    crypto groups together at 0, 1/3, 2/3 and 3/3 of a 15 % scan range with
+    the volatility 25 % up and down, and 3x the range at 35 %), against
+    the same book in linear mode."""
+    ch, usdc, book, desk = engine.clearinghouse, engine.tokens["USDC"], engine.book, engine.desk
+    assert book is not None and desk is not None
+    config = engine.portfolio_config()
+    moving = tuple(g for g, name in enumerate(config.groups.names) if name != "USD")
+    span = pm.span_scenarios(len(config.groups.names), moving, 15 * WAD // 100, WAD // 4)
+    risk = owner.deploy(
+        project.PortfolioRisk,
+        *pm.risk_set_args(pm.PortfolioConfig(config.groups, span, config.params)),
+    )
+    ch.set_portfolio_risk(risk, sender=owner)
+    who = accounts.test_accounts[4]
+    usdc.mint(who, 200_000 * USDC, sender=who)
+    usdc.approve(ch, 200_000 * USDC, sender=who)
+    ch.deposit(0, usdc, 200_000 * USDC, sender=who)
+    ch.set_margin_mode(0, True, sender=who)
+    ch.trade(0, engine.record.markets["ETH-PERP"], WAD, 2**255, sender=who)
+    ch.trade(0, engine.record.markets["BTC-PERP"], -WAD // 10, 0, sender=who)
+    weth = engine.tokens["WETH"]
+    legs = [
+        (3_000, True, -WAD),
+        (3_200, True, -WAD),
+        (2_800, False, WAD),
+        (3_000, False, -WAD),
+        (2_800, True, WAD // 2),
+    ]
+    for strike, is_call, size in legs:
+        series = int(book.find_series(weth, strike * WAD, expiry, is_call))
+        desk.commit_option_order(0, series, size, 10_000 * WAD if size > 0 else 0, sender=who)
+        _execute(engine, owner, vol, desk, who, 0)
+        assert desk.position(who, 0, series) == size, (strike, is_call)
+    portfolio = ch.account_health.estimate_gas_cost(who, 0)
+    ch.set_margin_mode(0, False, sender=who)
+    linear = ch.account_health.estimate_gas_cost(who, 0)
+    return [
+        Row("account_health: portfolio, 2 perps + 5 series x 16 scenarios", portfolio),
+        Row("account_health: the same book in linear mode", linear),
+    ]
+
+
 def measure() -> list[Row]:
     with local_deployment() as (_, engine):
         owner, trader, lp, keeper = accounts.test_accounts[:4]
@@ -115,6 +161,7 @@ def measure() -> list[Row]:
         rows.append(
             Row("perp trade (increase) in a capped market, 2 series in the pool", perp_after)
         )
+        rows += _portfolio_rows(engine, owner, vol, expiry)
         # A jump: the short call deep in the money.
         shock_prices(engine, owner, {"WETH": 5_000})
         vol.set_answer(80_000_000, sender=owner)

@@ -116,6 +116,10 @@ MIN_TIME: constant(uint256) = 3_600
 MAX_TIME: constant(uint256) = 730 * 86_400
 # Largest margin rate or floor the owner may set: half the price.
 MAX_MARGIN_RATE: constant(uint256) = constants.WAD // 2
+# Most scenarios a revaluation takes (PortfolioRisk's MAX_SCENARIOS), and
+# the highest volatility a shocked one is taken at (Black-76's domain).
+MAX_SCENARIOS: constant(uint256) = 32
+MAX_SHOCKED_VOL: constant(uint256) = 100 * constants.WAD
 
 oracle: public(IOracleRouter)
 num_series: public(uint256)
@@ -439,6 +443,81 @@ def pool_risk(series_id: uint256, size: int256) -> OptionRisk:
     return OptionRisk(value=-convert(fp._ceil_div_u(n * unit, constants.WAD), int256), im=im, mm=im)
 
 
+@external
+@view
+def scenario_risk(
+    series_id: uint256,
+    size: int256,
+    moves: DynArray[int256, MAX_SCENARIOS],
+    vol_moves: DynArray[int256, MAX_SCENARIOS],
+) -> (int256, DynArray[int256, MAX_SCENARIOS], uint256):
+    """
+    @notice A position of `size` contracts repriced in each scenario of a
+            portfolio-margin grid (SPAN's revaluation): the underlying at
+            S * (1 + move), the implied volatility at sigma * (1 + vol
+            move) (at most 100.00), the same time to expiry, by Black-76.
+            From expiry until the settlement is recorded, at its payoff at
+            the moved price; after it, no move. Rounded against the
+            account: each P&L floored, less the Black-76 error bound of
+            both valuations.
+    @dev Reverts as `position_risk` does, `moves and vols differ` when the
+         lists' lengths differ; every move at least -1e18.
+    @param series_id The series.
+    @param size Contracts, WAD, signed.
+    @param moves Per scenario, the underlying's WAD relative move.
+    @param vol_moves Per scenario, the volatility's WAD relative move.
+    @return (value at the mark as `position_risk`, P&L per scenario,
+            contracts x price when short and not settled, else 0).
+    """
+    assert size != 0, errors.ZERO_SIZE
+    assert fp._abs(size) <= constants.MAX_SIZE, errors.SIZE_TOO_LARGE
+    assert len(moves) == len(vol_moves), errors.SCENARIO_LENGTHS
+    s: Series = self._series(series_id)
+    wad: uint256 = constants.WAD
+    n: uint256 = fp._abs(size)
+    pnls: DynArray[int256, MAX_SCENARIOS] = []
+    price: uint256 = 0
+    vol: uint256 = 0
+    tau: uint256 = 0
+    if block.timestamp >= s.expiry:
+        settled: uint256 = self.settlement[s.asset][s.expiry]
+        if settled != 0:
+            payoff: uint256 = black76._price(settled, s.strike, 0, 0, s.is_call)
+            for m: int256 in moves:
+                pnls.append(0)
+            return self._value(n * payoff, size), pnls, 0
+        price = staticcall self.oracle.price(s.asset)
+    else:
+        price, vol, tau = self._live(s)
+    mark: uint256 = black76._price(price, s.strike, vol, tau, s.is_call)
+    for i: uint256 in range(MAX_SCENARIOS):
+        if i == len(moves):
+            break
+        assert moves[i] >= -convert(wad, int256) and vol_moves[i] >= -convert(
+            wad, int256
+        ), errors.SCENARIO_LENGTHS
+        moved: uint256 = price * convert(convert(wad, int256) + moves[i], uint256) // wad
+        shocked: uint256 = min(
+            vol * convert(convert(wad, int256) + vol_moves[i], uint256) // wad, MAX_SHOCKED_VOL
+        )
+        after: uint256 = black76._price(moved, s.strike, shocked, tau, s.is_call)
+        # The moved price rounds down: a few wei per contract cover it
+        # where the value is exact (the payoff).
+        err: uint256 = 2 * black76.VALUE_ROUNDING
+        if tau != 0:
+            err += (moved + price + 2 * s.strike) * black76.NCDF_ERROR // wad
+        pnls.append(
+            fp._floor_div(
+                size * (convert(after, int256) - convert(mark, int256)), convert(wad, int256)
+            )
+            - convert(fp._ceil_div_u(n * err, wad), int256)
+        )
+    short: uint256 = 0
+    if size < 0:
+        short = fp._ceil_div_u(n * price, wad)
+    return self._value(n * mark, size), pnls, short
+
+
 # ---------------------------------------------------------------- internals
 
 
@@ -580,6 +659,18 @@ def _per_contract(price: uint256, otm: uint256, rate: uint256, least: uint256) -
     """
     base: uint256 = fp._ceil_div_u(rate * price, constants.WAD)
     return max(base - min(base, otm), fp._ceil_div_u(least * price, constants.WAD))
+
+
+@internal
+@pure
+def _value(scaled: uint256, size: int256) -> int256:
+    """
+    @dev A position's value from `n * unit` (WAD^2): a long's rounded down,
+         a short's owed rounded up.
+    """
+    if size > 0:
+        return convert(scaled // constants.WAD, int256)
+    return -convert(fp._ceil_div_u(scaled, constants.WAD), int256)
 
 
 @internal

@@ -39,6 +39,7 @@ from snekmate.auth import ownable_2step
 from .interfaces import IClearinghouseOptions
 from .interfaces import IOptionsBook
 from .interfaces import IOracleRouter
+from .interfaces import IPortfolioRisk
 from .modules import constants
 from .modules import errors
 from .modules import fixed_point as fp
@@ -590,6 +591,69 @@ def account_risk(owner: address, sub_id: uint256) -> IOptionsBook.OptionRisk:
         total.im += r.im
         total.mm += r.mm
     return total
+
+
+@external
+@view
+@reentrant
+def portfolio_risk(
+    owner: address,
+    sub_id: uint256,
+    risk: address,
+    lo: int256[8],
+    hi: int256[8],
+    gross_notional: uint256,
+    open_positions: uint256,
+) -> (int256, uint256, uint256):
+    """
+    @notice A portfolio-mode account's requirement with its options in the
+            grid: every position repriced by Black-76 in each scenario of
+            `risk` (its underlying moved by the shock of the engine's risk
+            group for it, its volatility by the scenario's volatility
+            move; the book's `scenario_risk`), the P&Ls summed per scenario
+            with the account's perps and collateral (`lo`, `hi`) and
+            weighted by the risk set, MM at least its short-option minimum.
+            Not locked (see `account_risk`).
+    @dev Reverts as the book does for a series it cannot price.
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @param risk The engine's PortfolioRisk.
+    @param lo The account's exposure per risk group, rounded down (WAD USD).
+    @param hi The same rounded up.
+    @param gross_notional The perps' gross notional (WAD USD).
+    @param open_positions The account's open perp positions.
+    @return (the options' value, MM, IM before the collateral add-on), WAD USD.
+    """
+    vols: DynArray[int256, 32] = staticcall IPortfolioRisk(risk).vol_shocks()
+    total: DynArray[int256, 32] = []
+    for v: int256 in vols:
+        total.append(0)
+    value: int256 = 0
+    short: uint256 = 0
+    held: DynArray[uint256, MAX_HELD] = self.held[owner][sub_id]
+    for series_id: uint256 in held:
+        asset: address = (staticcall BOOK.series_of(series_id)).asset
+        moves: DynArray[int256, 32] = staticcall IPortfolioRisk(risk).column(
+            staticcall ENGINE.risk_group(asset)
+        )
+        v: int256 = 0
+        pnls: DynArray[int256, 32] = []
+        n: uint256 = 0
+        v, pnls, n = staticcall BOOK.scenario_risk(
+            series_id, self.position[owner][sub_id][series_id], moves, vols
+        )
+        value += v
+        short += n
+        for i: uint256 in range(32):
+            if i == len(pnls):
+                break
+            total[i] += pnls[i]
+    mm: uint256 = 0
+    im: uint256 = 0
+    mm, im = staticcall IPortfolioRisk(risk).requirement_with_options(
+        lo, hi, gross_notional, open_positions + len(held), total, short
+    )
+    return value, mm, im
 
 
 @external

@@ -3,13 +3,20 @@
 @title xmargin portfolio risk set (scenario grid)
 @notice One immutable scenario set for portfolio-margin accounts: up to 32
         scenarios, each a relative price move per risk group (up to 8
-        groups), plus the floor and the IM factor. The Clearinghouse prices
-        an account, sums its exposure per group and asks this contract for
-        the requirement:
-            pnl_s = floor(sum_g shock[s][g] * V_g / 1e18)
+        groups), a relative move of every implied volatility and a weight
+        (SPAN's extreme moves count at a fraction of their loss), plus the
+        floor, the IM factor and the short-option minimum. The
+        Clearinghouse prices an account, sums its exposure per group and
+        asks this contract for the requirement; an account holding options
+        comes through the OptionsDesk, which adds each scenario's option
+        P&L (`opt_s`, the options repriced by Black-76 at the scenario's
+        price and volatility) and the short options' notional:
+            pnl_s = floor(weight_s * (floor(sum_g shock[s][g] * V_g / 1e18)
+                                      + opt_s) / 1e18)
             worst = max(0, max_s(-pnl_s))
             floor = max(ceil(floor_fraction * gross_notional / 1e18),
-                        open_positions * min_per_position)
+                        open_positions * min_per_position,
+                        ceil(short_option_min * short_notional / 1e18))
             MM    = max(worst, floor)
             IM    = ceil(MM * im_factor / 1e18)   (the engine adds the
                     collateral haircut gap, as in linear mode)
@@ -34,6 +41,10 @@ WAD: constant(uint256) = 10**18
 MIN_SHOCK: constant(int256) = -10**18
 MAX_SHOCK: constant(int256) = 9 * 10**18
 MAX_IM_FACTOR: constant(uint256) = 10 * 10**18
+# A scenario counts at least 1 % and at most all of its P&L.
+MIN_WEIGHT: constant(uint256) = 10**16
+# Short-option minimum: at most the whole underlying's price per contract.
+MAX_SHORT_OPTION_MIN: constant(uint256) = WAD
 # $1M per open position.
 MAX_MIN_PER_POSITION: constant(uint256) = 10**24
 # Largest |exposure| of a group the grid accepts: 2**160 WAD USD (~1.5e30
@@ -50,8 +61,15 @@ floor_fraction: public(immutable(uint256))
 min_per_position: public(immutable(uint256))
 # WAD, in [1, 10]: IM = ceil(MM * im_factor).
 im_factor: public(immutable(uint256))
+# WAD fraction of the short options' notional (contracts x price) MM never
+# goes below.
+short_option_min: public(immutable(uint256))
 # shock[s][g] at index s * MAX_GROUPS + g (WAD relative move).
 SHOCKS: immutable(int256[GRID])
+# Per scenario: the relative move of every implied volatility, and the
+# WAD weight of its P&L.
+VOLS: immutable(int256[MAX_SCENARIOS])
+WEIGHTS: immutable(uint256[MAX_SCENARIOS])
 
 
 @deploy
@@ -60,6 +78,9 @@ def __init__(
     floor_fraction_: uint256,
     min_per_position_: uint256,
     im_factor_: uint256,
+    vol_shocks: DynArray[int256, MAX_SCENARIOS],
+    weights: DynArray[uint256, MAX_SCENARIOS],
+    short_option_min_: uint256,
 ):
     """
     @notice Fixes the scenario set.
@@ -69,6 +90,12 @@ def __init__(
     @param floor_fraction_ WAD fraction of gross notional MM never goes below (<= 1e18).
     @param min_per_position_ WAD USD per open position MM never goes below (<= 1e24).
     @param im_factor_ WAD multiplier from MM to IM, in [1e18, 10e18].
+    @param vol_shocks Per scenario, the WAD relative move of every implied
+           volatility, each in [-1e18, +9e18]; empty: none moves.
+    @param weights Per scenario, the WAD fraction of its P&L that counts,
+           each in [1e16, 1e18]; empty: all of it.
+    @param short_option_min_ WAD fraction of the short options' notional
+           MM never goes below (<= 1e18).
     """
     assert len(shocks) > 0, errors.NO_SCENARIOS
     groups: uint256 = len(shocks[0])
@@ -87,12 +114,31 @@ def __init__(
     assert floor_fraction_ <= WAD, errors.FLOOR_TOO_HIGH
     assert min_per_position_ <= MAX_MIN_PER_POSITION, errors.MIN_TOO_LARGE
     assert im_factor_ >= WAD and im_factor_ <= MAX_IM_FACTOR, errors.IM_FACTOR_RANGE
+    assert len(vol_shocks) == 0 or len(vol_shocks) == len(shocks), errors.RAGGED_SHOCKS
+    assert len(weights) == 0 or len(weights) == len(shocks), errors.RAGGED_SHOCKS
+    assert short_option_min_ <= MAX_SHORT_OPTION_MIN, errors.MIN_TOO_LARGE
+    vols: int256[MAX_SCENARIOS] = empty(int256[MAX_SCENARIOS])
+    weighted: uint256[MAX_SCENARIOS] = empty(uint256[MAX_SCENARIOS])
+    for s: uint256 in range(MAX_SCENARIOS):
+        if s == len(shocks):
+            break
+        weighted[s] = WAD
+        if len(vol_shocks) != 0:
+            vol: int256 = vol_shocks[s]
+            assert vol >= MIN_SHOCK and vol <= MAX_SHOCK, errors.SHOCK_OUT_OF_RANGE
+            vols[s] = vol
+        if len(weights) != 0:
+            assert weights[s] >= MIN_WEIGHT and weights[s] <= WAD, errors.WEIGHT_RANGE
+            weighted[s] = weights[s]
     num_groups = groups
     num_scenarios = len(shocks)
     floor_fraction = floor_fraction_
     min_per_position = min_per_position_
     im_factor = im_factor_
+    short_option_min = short_option_min_
     SHOCKS = grid
+    VOLS = vols
+    WEIGHTS = weighted
 
 
 @external
@@ -110,6 +156,56 @@ def shock(scenario: uint256, group: uint256) -> int256:
 
 @external
 @view
+def column(group: uint256) -> DynArray[int256, MAX_SCENARIOS]:
+    """
+    @notice One risk group's move in every scenario, in scenario order.
+    @param group Risk group (< num_groups).
+    @return The WAD relative price moves.
+    """
+    assert group < num_groups, errors.NO_SUCH_SCENARIO
+    shocks: int256[GRID] = SHOCKS
+    out: DynArray[int256, MAX_SCENARIOS] = []
+    for s: uint256 in range(MAX_SCENARIOS):
+        if s == num_scenarios:
+            break
+        out.append(shocks[s * MAX_GROUPS + group])
+    return out
+
+
+@external
+@view
+def vol_shocks() -> DynArray[int256, MAX_SCENARIOS]:
+    """
+    @notice Every scenario's relative move of implied volatility (WAD).
+    @return One move per scenario.
+    """
+    vols: int256[MAX_SCENARIOS] = VOLS
+    out: DynArray[int256, MAX_SCENARIOS] = []
+    for s: uint256 in range(MAX_SCENARIOS):
+        if s == num_scenarios:
+            break
+        out.append(vols[s])
+    return out
+
+
+@external
+@view
+def weights() -> DynArray[uint256, MAX_SCENARIOS]:
+    """
+    @notice Every scenario's weight: the WAD fraction of its P&L that counts.
+    @return One weight per scenario.
+    """
+    w: uint256[MAX_SCENARIOS] = WEIGHTS
+    out: DynArray[uint256, MAX_SCENARIOS] = []
+    for s: uint256 in range(MAX_SCENARIOS):
+        if s == num_scenarios:
+            break
+        out.append(w[s])
+    return out
+
+
+@external
+@view
 def scenario_pnls(
     lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS]
 ) -> DynArray[int256, MAX_SCENARIOS]:
@@ -120,7 +216,7 @@ def scenario_pnls(
     @param hi The same rounded up.
     @return One P&L per scenario (WAD USD; a loss is negative).
     """
-    return self._pnls(lo, hi)
+    return self._pnls(lo, hi, [])
 
 
 @external
@@ -137,18 +233,35 @@ def requirement(
     @param open_positions Number of open positions.
     @return (MM, ceil(MM * im_factor)) in WAD USD.
     """
-    worst: int256 = 0
-    pnls: DynArray[int256, MAX_SCENARIOS] = self._pnls(lo, hi)
-    for pnl: int256 in pnls:
-        worst = min(worst, pnl)
-    mm: uint256 = max(
-        convert(-worst, uint256),
-        max(
-            fp._ceil_div_u(gross_notional * floor_fraction, WAD),
-            open_positions * min_per_position,
-        ),
-    )
-    return mm, fp._ceil_div_u(mm * im_factor, WAD)
+    return self._requirement(lo, hi, gross_notional, open_positions, [], 0)
+
+
+@external
+@view
+def requirement_with_options(
+    lo: int256[MAX_GROUPS],
+    hi: int256[MAX_GROUPS],
+    gross_notional: uint256,
+    open_positions: uint256,
+    option_pnls: DynArray[int256, MAX_SCENARIOS],
+    short_notional: uint256,
+) -> (uint256, uint256):
+    """
+    @notice `requirement` for an account that also holds options: each
+            scenario's P&L adds the options' (`option_pnls`, the desk's
+            Black-76 revaluation at the scenario's price and volatility,
+            rounded against the account) before the scenario's weight, and
+            MM is at least `short_option_min` of the short options' notional.
+    @param lo Each group's exposure rounded down (WAD USD, signed).
+    @param hi The same rounded up.
+    @param gross_notional Sum of |size| * price over the open perp positions (WAD USD).
+    @param open_positions Number of open positions, option series included.
+    @param option_pnls One option P&L per scenario (WAD USD).
+    @param short_notional Sum of contracts x price over short options (WAD USD).
+    @return (MM, ceil(MM * im_factor)) in WAD USD.
+    """
+    assert len(option_pnls) == num_scenarios, errors.RAGGED_SHOCKS
+    return self._requirement(lo, hi, gross_notional, open_positions, option_pnls, short_notional)
 
 
 @external
@@ -161,7 +274,7 @@ def worst_scenario(lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS]) -> (uint256, 
     @param hi The same rounded up.
     @return (scenario index, its shock per group; 0 beyond num_groups).
     """
-    pnls: DynArray[int256, MAX_SCENARIOS] = self._pnls(lo, hi)
+    pnls: DynArray[int256, MAX_SCENARIOS] = self._pnls(lo, hi, [])
     worst: uint256 = 0
     for s: uint256 in range(1, MAX_SCENARIOS):
         if s == len(pnls):
@@ -179,11 +292,38 @@ def worst_scenario(lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS]) -> (uint256, 
 
 @internal
 @view
-def _pnls(lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS]) -> DynArray[int256, MAX_SCENARIOS]:
+def _requirement(
+    lo: int256[MAX_GROUPS],
+    hi: int256[MAX_GROUPS],
+    gross_notional: uint256,
+    open_positions: uint256,
+    extra: DynArray[int256, MAX_SCENARIOS],
+    short_notional: uint256,
+) -> (uint256, uint256):
+    worst: int256 = 0
+    pnls: DynArray[int256, MAX_SCENARIOS] = self._pnls(lo, hi, extra)
+    for pnl: int256 in pnls:
+        worst = min(worst, pnl)
+    mm: uint256 = max(
+        max(convert(-worst, uint256), fp._ceil_div_u(short_notional * short_option_min, WAD)),
+        max(
+            fp._ceil_div_u(gross_notional * floor_fraction, WAD),
+            open_positions * min_per_position,
+        ),
+    )
+    return mm, fp._ceil_div_u(mm * im_factor, WAD)
+
+
+@internal
+@view
+def _pnls(
+    lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS], extra: DynArray[int256, MAX_SCENARIOS]
+) -> DynArray[int256, MAX_SCENARIOS]:
     """
-    @dev pnl_s = floor(sum_g shock * bound / WAD), the bound chosen against
-         the account (lower for a rise, upper for a fall), one division per
-         scenario. Only the groups the account is exposed to enter the grid.
+    @dev pnl_s = floor(weight * (floor(sum_g shock * bound / WAD) + extra_s)
+         / WAD), the bound chosen against the account (lower for a rise,
+         upper for a fall). Only the groups the account is exposed to enter
+         the grid; `extra` is empty or one option P&L per scenario.
     """
     active: DynArray[uint256, MAX_GROUPS] = []
     for g: uint256 in range(MAX_GROUPS):
@@ -197,6 +337,7 @@ def _pnls(lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS]) -> DynArray[int256, MA
     # One copy of the whole grid to memory: indexing the immutable directly
     # copies it again on every read.
     shocks: int256[GRID] = SHOCKS
+    weighted: uint256[MAX_SCENARIOS] = WEIGHTS
     out: DynArray[int256, MAX_SCENARIOS] = []
     for s: uint256 in range(MAX_SCENARIOS):
         if s == num_scenarios:
@@ -210,5 +351,11 @@ def _pnls(lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS]) -> DynArray[int256, MA
                 acc = unsafe_add(acc, unsafe_mul(shock, lo[g]))
             else:
                 acc = unsafe_add(acc, unsafe_mul(shock, hi[g]))
-        out.append(fp._floor_div(acc, wad))
+        pnl: int256 = fp._floor_div(acc, wad)
+        if len(extra) != 0:
+            pnl += extra[s]
+        w: uint256 = weighted[s]
+        if w != WAD:
+            pnl = fp._floor_div(pnl * convert(w, int256), wad)
+        out.append(pnl)
     return out

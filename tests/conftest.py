@@ -7,9 +7,10 @@ test, so each test starts from the same state.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -113,16 +114,27 @@ def stranger(accounts):
     return accounts[5]
 
 
-def vyper_output(name: str, output: str) -> str:
-    """`vyper -f output` of contracts/<name>.vy, as the project compiles it."""
+# What the layout, selector and forwarding tests read of a contract: one
+# compilation each, shared by every test in the session.
+VYPER_OUTPUTS = ("abi", "layout", "external_interface", "method_identifiers")
+
+
+@functools.cache
+def _vyper_outputs(name: str) -> dict[str, str]:
     vyper = shutil.which("vyper")
     assert vyper, "vyper not on PATH: run via make"
-    return subprocess.run(
-        [vyper, "-p", str(ROOT), "-f", output, str(ROOT / "contracts" / f"{name}.vy")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    from vyper.cli.vyper_compile import compile_files
+
+    path = ROOT / "contracts" / f"{name}.vy"
+    out = compile_files([str(path)], VYPER_OUTPUTS, paths=[str(ROOT)])
+    (got,) = out.values()
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in got.items()}
+
+
+def vyper_output(name: str, output: str) -> str:
+    """`vyper -f output` of contracts/<name>.vy (one of VYPER_OUTPUTS), as
+    the project compiles it, compiled once a session."""
+    return _vyper_outputs(name)[output]
 
 
 @pytest.fixture(scope="session")

@@ -46,14 +46,6 @@ PARAMS = pm.PortfolioParams(
 CONFIG = pm.PortfolioConfig(GROUPS, pm.ScenarioSet(TOGETHER + APART + DEPEG), PARAMS)
 
 
-def shock_rows(config: pm.PortfolioConfig = CONFIG) -> list[list[int]]:
-    """The scenario matrix as PortfolioRisk's constructor takes it."""
-    return [list(s.shocks) for s in config.scenarios.scenarios]
-
-
 def deploy_risk(project, owner, config: pm.PortfolioConfig = CONFIG):
     """A PortfolioRisk holding `config`'s scenarios and params."""
-    p = config.params
-    return owner.deploy(
-        project.PortfolioRisk, shock_rows(config), p.floor_fraction, p.min_per_position, p.im_factor
-    )
+    return owner.deploy(project.PortfolioRisk, *pm.risk_set_args(config))

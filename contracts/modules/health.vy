@@ -113,7 +113,7 @@ def exposure_probe(owner: address, sub_id: uint256) -> portfolio.Exposure:
     """
     assert msg.sender == self, errors.ENGINE_ONLY
     x: portfolio.Exposure = self._book(owner, sub_id, True, True)
-    h: Health = self._with_options(owner, sub_id, self._portfolio_health(x))
+    h: Health = self._portfolio_health(owner, sub_id, x)
     x.equity = h.equity
     x.mm = h.mm
     x.im = h.im
@@ -179,25 +179,14 @@ def set_margin_mode(sub_id: uint256, portfolio_mode: bool):
 @internal
 @view
 def _account_health(owner: address, sub_id: uint256) -> Health:
-    h: Health = empty(Health)
     if accounts._is_portfolio(owner, sub_id):
-        h = self._portfolio_health(self._book(owner, sub_id, True, True))
-    else:
-        x: portfolio.Exposure = self._book(owner, sub_id, False, True)
-        # im_haircut >= mm_haircut for every asset, so the add-on is >= 0.
-        h = Health(equity=x.equity, im=x.addon + x.im, mm=x.mm)
-    return self._with_options(owner, sub_id, h)
-
-
-@internal
-@view
-def _with_options(owner: address, sub_id: uint256, h: Health) -> Health:
-    """
-    @dev `h` with the account's option positions added (their value to
-         equity, their margin to IM and MM), when it holds any.
-    """
+        return self._portfolio_health(owner, sub_id, self._book(owner, sub_id, True, True))
+    x: portfolio.Exposure = self._book(owner, sub_id, False, True)
+    # im_haircut >= mm_haircut for every asset, so the add-on is >= 0.
+    h: Health = Health(equity=x.equity, im=x.addon + x.im, mm=x.mm)
     if not accounts._has_options(owner, sub_id):
         return h
+    # Linear mode: the options' value, and their margin position by position.
     r: options.OptionRisk = options._account_risk(owner, sub_id)
     return Health(equity=h.equity + r.value, im=h.im + r.im, mm=h.mm + r.mm)
 
@@ -240,15 +229,29 @@ def _check_im(owner: address, sub_id: uint256):
 
 @internal
 @view
-def _portfolio_health(x: portfolio.Exposure) -> Health:
+def _portfolio_health(owner: address, sub_id: uint256, x: portfolio.Exposure) -> Health:
     """
     @dev A portfolio account's health from its `_book(.., True, True)`: the
-         linear equity, the risk set's MM and IM.
+         linear equity, the risk set's MM and IM; with options, their value
+         and the requirement of the whole book over the risk set's price x
+         volatility grid, from the desk.
     """
+    value: int256 = 0
     mm: uint256 = 0
     im: uint256 = 0
-    mm, im = portfolio._requirement(x)
-    return Health(equity=x.equity, im=im, mm=mm)
+    if accounts._has_options(owner, sub_id):
+        value, mm, im = options._portfolio_risk(
+            owner,
+            sub_id,
+            portfolio.portfolio_risk.address,
+            x.lo,
+            x.hi,
+            x.gross_notional,
+            x.open_positions,
+        )
+    else:
+        mm, im = portfolio._requirement(x)
+    return Health(equity=x.equity + value, im=im + x.addon, mm=mm)
 
 
 @internal

@@ -35,6 +35,15 @@ interface IOptionsDesk:
     def account_risk(owner: address, sub_id: uint256) -> OptionRisk: view
     def pool_terms() -> (int256, uint256, uint256): view
     def prices_since() -> uint256: view
+    def portfolio_risk(
+        owner: address,
+        sub_id: uint256,
+        risk: address,
+        lo: int256[8],
+        hi: int256[8],
+        gross_notional: uint256,
+        open_positions: uint256,
+    ) -> (int256, uint256, uint256): view
 
 
 event OptionsDeskSet:
@@ -66,6 +75,27 @@ def _account_risk(owner: address, sub_id: uint256) -> OptionRisk:
          linear IM and MM, from the desk (reverts as its pricing does).
     """
     return staticcall IOptionsDesk(self.options_desk).account_risk(owner, sub_id)
+
+
+@internal
+@view
+def _portfolio_risk(
+    owner: address,
+    sub_id: uint256,
+    risk: address,
+    lo: int256[8],
+    hi: int256[8],
+    gross_notional: uint256,
+    open_positions: uint256,
+) -> (int256, uint256, uint256):
+    """
+    @dev A portfolio account's options' value, and its whole book's MM and
+         IM (before the collateral add-on) over the risk set's grid with
+         the options repriced in each scenario, from the desk.
+    """
+    return staticcall IOptionsDesk(self.options_desk).portfolio_risk(
+        owner, sub_id, risk, lo, hi, gross_notional, open_positions
+    )
 
 
 @internal

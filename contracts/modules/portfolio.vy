@@ -80,7 +80,7 @@ event MarginModeSet:
 
 portfolio_risk: public(IPortfolioRisk)
 # asset (collateral or market oracle key) -> risk group.
-risk_group: public(HashMap[address, uint256])
+risk_group: public(reentrant(HashMap[address, uint256]))
 # The mode is `accounts.PORTFOLIO_FLAG` of the account's header word, which
 # every health check reads anyway.
 
@@ -173,14 +173,12 @@ def _set_mode(owner: address, sub_id: uint256, portfolio_mode: bool):
 @view
 def _requirement(x: Exposure) -> (uint256, uint256):
     """
-    @dev (MM, IM) of an exposure under the current risk set.
+    @dev (MM, IM before the collateral add-on) of an exposure under the
+         current risk set.
     """
-    mm: uint256 = 0
-    im: uint256 = 0
-    mm, im = staticcall self.portfolio_risk.requirement(
+    return staticcall self.portfolio_risk.requirement(
         x.lo, x.hi, x.gross_notional, x.open_positions
     )
-    return mm, im + x.addon
 
 
 @internal

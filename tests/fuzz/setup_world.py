@@ -33,7 +33,6 @@ from tests.conftest import (
 )
 from tests.markets import allow_atomic
 from tests.portfolio_config import CONFIG as PM_CONFIG
-from tests.portfolio_config import shock_rows
 from tests.unit.test_trading_properties import MARKETS
 from xmargin.chain.engine import Engine
 from xmargin.maths import liquidation as liq
@@ -191,15 +190,7 @@ def build(d: Deployer) -> dict[str, Any]:
     )
     for asset, group in groups.members.items():
         ch.set_risk_group(asset, group, sender=owner)
-    pp = PM_CONFIG.params
-    risk = d.deploy(
-        "PortfolioRisk",
-        shock_rows(PM_CONFIG),
-        pp.floor_fraction,
-        pp.min_per_position,
-        pp.im_factor,
-        sender=owner,
-    )
+    risk = d.deploy("PortfolioRisk", *pm.risk_set_args(PM_CONFIG), sender=owner)
     ch.set_portfolio_risk(risk, sender=owner)
     tokens = (usdc, weth, wbtc)
     for who, wallet in ((trader, True), (hedger, True), (keeper, False), (stranger, False)):

@@ -455,6 +455,10 @@ class ScenarioIn(_Section):
     """Shown by the CLI (default s0, s1, ...)."""
     moves: dict[str, Move]
     """Group name -> its signed price move, a fraction ("-0.10")."""
+    vol: Move = wad_default(0)
+    """Every implied volatility's relative move ("0.25": up a quarter), for options."""
+    weight: Annotated[int, Wad(pm.MIN_WEIGHT, WAD)] = wad_default(WAD)
+    """The fraction of the scenario's P&L that counts (SPAN: an extreme move at "0.35")."""
 
 
 class PortfolioIn(_Section):
@@ -471,6 +475,8 @@ class PortfolioIn(_Section):
     """... and at least this many USD per open position."""
     im_factor: Annotated[int, Wad(WAD, pm.MAX_IM_FACTOR)] = wad_default(WAD)
     """IM = MM x this (+ the collateral haircut gap), 1 .. 10."""
+    short_option_min: Fraction = wad_default(0)
+    """... and at least this fraction of the short options' notional (contracts x price)."""
 
     @field_validator("groups")
     @classmethod
@@ -505,13 +511,17 @@ class PortfolioIn(_Section):
             pm.Scenario(
                 s.name if s.name is not None else f"s{i}",
                 tuple(s.moves.get(n, 0) for n in names),
+                s.vol,
+                s.weight,
             )
             for i, s in enumerate(self.scenarios)
         )
         return pm.PortfolioConfig(
             pm.RiskGroups(names, self.members),
             pm.ScenarioSet(scenarios),
-            pm.PortfolioParams(self.floor_fraction, self.min_per_position, self.im_factor),
+            pm.PortfolioParams(
+                self.floor_fraction, self.min_per_position, self.im_factor, self.short_option_min
+            ),
         )
 
     @model_validator(mode="after")

@@ -19,12 +19,17 @@ from typing import TYPE_CHECKING, Any
 from ape.exceptions import ContractLogicError
 
 from xmargin.chain.deployments import DeploymentError, DeploymentRecord
-from xmargin.chain.options import OptionView, read_option_positions, with_options
+from xmargin.chain.options import (
+    OptionView,
+    portfolio_with_options,
+    read_option_positions,
+    with_options,
+)
 from xmargin.chain.risk_set import read_config, risk_set_address
 from xmargin.maths import model, perps
 from xmargin.maths import pool as pool_model
 from xmargin.maths import portfolio as pm
-from xmargin.maths.account import Account, Exposure, portfolio_margin
+from xmargin.maths.account import Account, Exposure, group_exposure, portfolio_margin
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
@@ -283,6 +288,12 @@ def read_account(
         held = read_option_positions(
             engine.desk, engine.book, engine.router, owner, sub_id, block_id, now
         )
+    model_health = with_options(account.health(), held)
+    explained = None if margin is None else portfolio_margin(account, margin)
+    if margin is not None and held:
+        model_health, explained = portfolio_with_options(
+            group_exposure(account, margin.groups), margin, held, _symbols(engine)
+        )
     return AccountView(
         owner=str(owner),
         sub_id=sub_id,
@@ -290,9 +301,9 @@ def read_account(
         prices=prices,
         collateral=model.CollateralValue(c.quote, c.market, c.weighted_mm, c.weighted_im),
         health=model.Health(on_chain.equity, on_chain.im, on_chain.mm),
-        model_health=with_options(account.health(), held),
+        model_health=model_health,
         positions=tuple(positions),
-        portfolio=None if margin is None else portfolio_margin(account, margin),
+        portfolio=explained,
         margin_config=margin,
         options=held,
     )

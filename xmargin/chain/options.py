@@ -15,6 +15,7 @@ only names it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from ape.exceptions import ContractLogicError
 from xmargin.chain.orders import published_at
 from xmargin.maths import black76 as b76
 from xmargin.maths import options as om
+from xmargin.maths import portfolio as pm
 from xmargin.maths.fixed_point import WAD
 from xmargin.maths.model import Health
 
@@ -175,6 +177,13 @@ class OptionView:
     size: int
     risk: om.OptionRisk
     greeks: b76.Greeks | None
+    # the Black-76 inputs read with it: the underlying's price (0 once
+    # settled), volatility and seconds left (0 from expiry on), and the
+    # settlement price (0 until recorded)
+    price: int = 0
+    sigma: int = 0
+    tau: int = 0
+    settled: int = 0
 
 
 def read_option_positions(
@@ -198,13 +207,14 @@ def read_option_positions(
         size = int(desk.position(owner, sub_id, series_id, **at))
         params = om.MarginParams(*(int(v) for v in book.margin_params(asset, **at)))
         greeks: b76.Greeks | None = None
+        price = sigma = tau = settled = 0
         if now >= expiry:
             settled = int(book.settlement(asset, expiry, **at))
             if settled:
                 risk = om.expired_risk(b76.price(settled, strike, 0, 0, is_call), size)
             else:
-                spot = int(router.price(asset, **at))
-                risk = om.unsettled_risk(spot, strike, is_call, size, params)
+                price = int(router.price(asset, **at))
+                risk = om.unsettled_risk(price, strike, is_call, size, params)
         else:
             price = int(router.price(asset, **at))
             sigma = int(router.vol(asset, expiry, **at))
@@ -214,7 +224,22 @@ def read_option_positions(
             greeks = b76.Greeks(
                 *(_toward_zero(size * v) for v in (g.delta, g.gamma, g.vega, g.theta))
             )
-        out.append(OptionView(int(series_id), asset, strike, expiry, is_call, size, risk, greeks))
+        out.append(
+            OptionView(
+                int(series_id),
+                asset,
+                strike,
+                expiry,
+                is_call,
+                size,
+                risk,
+                greeks,
+                price,
+                sigma,
+                tau,
+                settled,
+            )
+        )
     return tuple(out)
 
 
@@ -233,3 +258,42 @@ def with_options(h: Health, held: tuple[OptionView, ...]) -> Health:
         h.im + sum(o.risk.im for o in held),
         h.mm + sum(o.risk.mm for o in held),
     )
+
+
+def portfolio_with_options(
+    x: pm.GroupExposure,
+    config: pm.PortfolioConfig,
+    held: tuple[OptionView, ...],
+    symbols: Mapping[str, str],
+) -> tuple[Health, pm.PortfolioMargin]:
+    """A portfolio-mode account's health with its options in the grid, as
+    the desk's `portfolio_risk` computes it: each position repriced in
+    every scenario (its underlying moved by its risk group's shock, its
+    volatility by the scenario's volatility move), the P&Ls added to the
+    perps' and collateral's per scenario; `x` is the account's
+    `group_exposure`, `symbols` token address -> asset symbol (the
+    underlying's risk group is its symbol's)."""
+    scenarios = config.scenarios.scenarios
+    vol_moves = [s.vol_shock for s in scenarios]
+    total = [0] * len(scenarios)
+    value = short = 0
+    for o in held:
+        # An asset the owner put in no group is in group 0 (the engine's
+        # `risk_group` default), listed or not.
+        group = config.groups.members.get(symbols.get(o.asset, o.asset), 0)
+        r = om.scenario_risk(
+            o.price,
+            o.strike,
+            o.is_call,
+            o.sigma,
+            o.tau,
+            o.size,
+            [s.shocks[group] for s in scenarios],
+            vol_moves,
+            o.settled,
+        )
+        value += r.value
+        short += r.short_notional
+        total = [a + b for a, b in zip(total, r.pnls, strict=True)]
+    margin = pm.requirement(x, config, total, short, len(held))
+    return Health(x.equity + value, margin.im, margin.mm), margin

@@ -31,14 +31,22 @@ def read_set(
     """The immutable part: the scenarios (named s0, s1, ...) and the params."""
     at = {"block_id": block_id}
     groups = risk.num_groups(**at)
+    vols = risk.vol_shocks(**at)
+    weights = risk.weights(**at)
     scenarios = tuple(
-        pm.Scenario(f"s{s}", tuple(risk.shock(s, g, **at) for g in range(groups)))
+        pm.Scenario(
+            f"s{s}",
+            tuple(risk.shock(s, g, **at) for g in range(groups)),
+            int(vols[s]),
+            int(weights[s]),
+        )
         for s in range(risk.num_scenarios(**at))
     )
     params = pm.PortfolioParams(
         floor_fraction=risk.floor_fraction(**at),
         min_per_position=risk.min_per_position(**at),
         im_factor=risk.im_factor(**at),
+        short_option_min=risk.short_option_min(**at),
     )
     return pm.ScenarioSet(scenarios), params
 

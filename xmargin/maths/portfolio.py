@@ -61,6 +61,8 @@ MAX_GROUPS = 8
 MIN_SHOCK = -WAD
 MAX_SHOCK = 9 * WAD
 MAX_IM_FACTOR = 10 * WAD
+# A scenario counts at least 1 % of its P&L (PortfolioRisk.MIN_WEIGHT).
+MIN_WEIGHT = 10**16
 # WAD USD per open position (PortfolioRisk.MAX_MIN_PER_POSITION: $1M)
 MAX_MIN_PER_POSITION = 10**24
 # |exposure| of a group the risk set accepts (PortfolioRisk.MAX_EXPOSURE)
@@ -99,6 +101,11 @@ class Scenario:
     name: str
     # one WAD relative price move per risk group, in group order
     shocks: tuple[int, ...]
+    # the WAD relative move of every implied volatility (options only)
+    vol_shock: int = 0
+    # the WAD fraction of the scenario's P&L that counts (SPAN's extreme
+    # moves: a move beyond the scan range counted at, say, 35 %)
+    weight: int = WAD
 
 
 @dataclass(frozen=True)
@@ -112,9 +119,11 @@ class ScenarioSet:
         if len(widths) != 1:
             raise ValueError("every scenario needs one shock per risk group")
         for s in self.scenarios:
-            for shock in s.shocks:
+            for shock in (*s.shocks, s.vol_shock):
                 if not MIN_SHOCK <= shock <= MAX_SHOCK:
                     raise ValueError(f"shock {shock} of {s.name!r} outside [-1, +9] WAD")
+            if not MIN_WEIGHT <= s.weight <= WAD:
+                raise ValueError(f"weight {s.weight} of {s.name!r} outside [0.01, 1] WAD")
 
     @property
     def groups(self) -> int:
@@ -128,11 +137,15 @@ class PortfolioParams:
     floor_fraction: MM is at least this fraction of gross perp notional.
     min_per_position: and at least this many USD per open position.
     im_factor: IM = ceil(MM * im_factor) + collateral haircut gap; >= 1.
+    short_option_min: and at least this fraction of the short options'
+        notional (contracts x the underlying's price; SPAN's short-option
+        minimum).
     """
 
     floor_fraction: int
     min_per_position: int
     im_factor: int
+    short_option_min: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.floor_fraction <= WAD:
@@ -141,6 +154,8 @@ class PortfolioParams:
             raise ValueError("min_per_position is negative")
         if not WAD <= self.im_factor <= MAX_IM_FACTOR:
             raise ValueError("im_factor outside [1, 10] WAD")
+        if not 0 <= self.short_option_min <= WAD:
+            raise ValueError("short_option_min outside [0, 1] WAD")
 
 
 @dataclass(frozen=True)
@@ -157,6 +172,56 @@ class PortfolioConfig:
                 f"scenarios shock {self.scenarios.groups} groups, "
                 f"there are {len(self.groups.names)}"
             )
+
+
+def span_scenarios(
+    groups: int,
+    moving: Sequence[int],
+    scan: int,
+    vol_scan: int,
+    extreme: int = 3,
+    extreme_weight: int = 35 * WAD // 100,
+) -> ScenarioSet:
+    """CME SPAN's sixteen scenarios as a scenario set over `groups` risk
+    groups, the `moving` groups' prices moving together (the others stay):
+    the price unchanged, up and down a third, two thirds and all of the
+    scan range (`scan`, a WAD fraction), each with every volatility up and
+    down by `vol_scan` (relative), then up and down `extreme` times the
+    range with the volatility unchanged, counted at `extreme_weight`."""
+    out = []
+    for third in (0, 1, 2, 3):
+        for sign in (1,) if third == 0 else (1, -1):
+            move = sign * scan * third // 3
+            for vol in (vol_scan, -vol_scan):
+                row = tuple(move if g in moving else 0 for g in range(groups))
+                out.append(
+                    Scenario(f"{move * 100 / WAD:+.1f}% vol {vol * 100 / WAD:+.0f}%", row, vol)
+                )
+    for sign in (1, -1):
+        move = max(sign * scan * extreme, -WAD)
+        row = tuple(move if g in moving else 0 for g in range(groups))
+        out.append(Scenario(f"extreme {move * 100 / WAD:+.0f}%", row, 0, extreme_weight))
+    return ScenarioSet(tuple(out))
+
+
+def risk_set_args(config: PortfolioConfig) -> tuple[object, ...]:
+    """A PortfolioRisk's constructor arguments for `config`: the shocks, the
+    floor, the minimum, the IM factor, the volatility moves and weights
+    (empty when none moves and every scenario counts whole), the
+    short-option minimum."""
+    rows = config.scenarios.scenarios
+    vols = [s.vol_shock for s in rows]
+    weights = [s.weight for s in rows]
+    p = config.params
+    return (
+        [list(s.shocks) for s in rows],
+        p.floor_fraction,
+        p.min_per_position,
+        p.im_factor,
+        vols if any(vols) else [],
+        weights if any(w != WAD for w in weights) else [],
+        p.short_option_min,
+    )
 
 
 # ---------------------------------------------------------------- results
@@ -203,26 +268,47 @@ class GroupExposure:
 # ---------------------------------------------------------------- the risk set
 
 
-def grid_pnls(lo: Sequence[int], hi: Sequence[int], scenarios: ScenarioSet) -> list[int]:
+def grid_pnls(
+    lo: Sequence[int],
+    hi: Sequence[int],
+    scenarios: ScenarioSet,
+    extra: Sequence[int] = (),
+) -> list[int]:
     """Each scenario's P&L from per-group exposure bounds, rounded against the
     account: a rise uses the lower bound, a fall the upper, and the sum is
-    floored once (PortfolioRisk.scenario_pnls)."""
+    floored once; `extra` (the options' P&L per scenario, when the account
+    holds any) is added, and the scenario's weight applied, floored
+    (PortfolioRisk.scenario_pnls / requirement_with_options)."""
     for g in range(scenarios.groups):
         if lo[g] > hi[g]:
             raise ValueError("exposure bounds out of order")
         if lo[g] < -MAX_EXPOSURE or hi[g] > MAX_EXPOSURE:
             raise ValueError("exposure too large")
+    if extra and len(extra) != len(scenarios.scenarios):
+        raise ValueError("one option P&L per scenario")
     out = []
-    for s in scenarios.scenarios:
+    for i, s in enumerate(scenarios.scenarios):
         acc = sum(shock * (lo[g] if shock > 0 else hi[g]) for g, shock in enumerate(s.shocks))
-        out.append(floor_div(acc, WAD))
+        pnl = floor_div(acc, WAD) + (extra[i] if extra else 0)
+        if s.weight != WAD:
+            pnl = floor_div(pnl * s.weight, WAD)
+        out.append(pnl)
     return out
 
 
-def requirement(x: GroupExposure, config: PortfolioConfig) -> PortfolioMargin:
+def requirement(
+    x: GroupExposure,
+    config: PortfolioConfig,
+    option_pnls: Sequence[int] = (),
+    short_notional: int = 0,
+    option_positions: int = 0,
+) -> PortfolioMargin:
     """MM and IM of an exposure (PortfolioRisk.requirement, plus the add-on
-    the engine adds to IM)."""
-    pnls = grid_pnls(x.lo, x.hi, config.scenarios)
+    the engine adds to IM); for an account holding options, each
+    scenario's option P&L, the short options' notional and the number of
+    series held (PortfolioRisk.requirement_with_options, as the desk's
+    `portfolio_risk` calls it)."""
+    pnls = grid_pnls(x.lo, x.hi, config.scenarios, option_pnls)
     params = config.params
     worst_loss, worst = 0, None
     for i, pnl in enumerate(pnls):
@@ -230,7 +316,8 @@ def requirement(x: GroupExposure, config: PortfolioConfig) -> PortfolioMargin:
             worst_loss, worst = -pnl, i
     floor = max(
         mul_div_up(x.gross_notional, params.floor_fraction, WAD),
-        x.open_positions * params.min_per_position,
+        (x.open_positions + option_positions) * params.min_per_position,
+        mul_div_up(short_notional, params.short_option_min, WAD),
     )
     mm = max(worst_loss, floor)
     return PortfolioMargin(
@@ -238,7 +325,7 @@ def requirement(x: GroupExposure, config: PortfolioConfig) -> PortfolioMargin:
         worst_loss=worst_loss,
         worst_scenario=worst,
         gross_notional=x.gross_notional,
-        positions=x.open_positions,
+        positions=x.open_positions + option_positions,
         floor=floor,
         addon=x.addon,
         mm=mm,

@@ -501,16 +501,12 @@ class _Run:
         force is pointed at after the groups moved into its range."""
         tokens = {s: r.token for s, r in self.record.assets.items()}
         p = cfg.params
-        args = (
-            [list(sc.shocks) for sc in cfg.scenarios.scenarios],
-            p.floor_fraction,
-            p.min_per_position,
-            p.im_factor,
-        )
+        args = pm.risk_set_args(cfg)
         risk = self._contract("PortfolioRisk", args)
         scenarios, params = read_set(risk)
-        wanted = [sc.shocks for sc in cfg.scenarios.scenarios]
-        if [sc.shocks for sc in scenarios.scenarios] != wanted or params != p:
+        wanted = [(sc.shocks, sc.vol_shock, sc.weight) for sc in cfg.scenarios.scenarios]
+        got = [(sc.shocks, sc.vol_shock, sc.weight) for sc in scenarios.scenarios]
+        if got != wanted or params != p:
             self.used.discard(risk.address)
             risk = self._deploy("PortfolioRisk", self.project.PortfolioRisk, *args)
             self.record.contracts["PortfolioRisk"] = risk.address
