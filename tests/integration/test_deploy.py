@@ -383,6 +383,13 @@ def test_demo_end_to_end(ape_run):
     # 3,000) = 150.
     assert "the keeper executes 5 orders (0 refused)" in out
     assert "IM $600.00, MM $150.00: healthy; the model agrees" in out
+    # Each book also as portfolio mode would margin it (the desk's grid,
+    # the mirror agreeing), before and after the shock. The put spread's
+    # scenario losses and its short-option minimum (1 % x 3,000) are under
+    # its floor: 2 positions x $50, IM 1.5 x 100.
+    asked = [line for line in out.splitlines() if "portfolio mode would ask" in line]
+    assert len(asked) == 6 and all(line.endswith("the model agrees") for line in asked)
+    assert "portfolio mode would ask IM $150.00, MM $100.00" in asked[1]
     assert "DISAGREES" not in out
     assert "LIQUIDATABLE" in out
     # The same book in portfolio mode (config/local.yaml's scenarios): V_ETH =

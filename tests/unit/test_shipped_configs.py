@@ -170,17 +170,22 @@ LOCAL = DeployConfig(
         pm.RiskGroups(("ETH", "BTC", "USD", "ALT"), {"WETH": 0, "WBTC": 1, "USDC": 2, "LINK": 3}),
         pm.ScenarioSet(
             (
-                pm.Scenario("crypto up", (10 * PCT, 10 * PCT, 0, 15 * PCT)),
-                pm.Scenario("crypto down", (-10 * PCT, -10 * PCT, 0, -15 * PCT)),
+                pm.Scenario("crypto up", (10 * PCT, 10 * PCT, 0, 15 * PCT), -10 * PCT),
+                pm.Scenario("crypto down", (-10 * PCT, -10 * PCT, 0, -15 * PCT), 25 * PCT),
                 pm.Scenario("ETH up, BTC down", (4 * PCT, -4 * PCT, 0, 0)),
                 pm.Scenario("ETH down, BTC up", (-4 * PCT, 4 * PCT, 0, 0)),
                 pm.Scenario("alts crash", (0, 0, 0, -30 * PCT)),
                 pm.Scenario("alts squeeze", (0, 0, 0, 30 * PCT)),
                 pm.Scenario("USDC de-peg", (0, 0, -5 * PCT, 0)),
+                pm.Scenario("volatility up", (0, 0, 0, 0), 30 * PCT),
+                pm.Scenario("volatility down", (0, 0, 0, 0), -30 * PCT),
             )
         ),
         pm.PortfolioParams(
-            floor_fraction=PCT // 2, min_per_position=50 * E18, im_factor=15 * E18 // 10
+            floor_fraction=PCT // 2,
+            min_per_position=50 * E18,
+            im_factor=15 * E18 // 10,
+            short_option_min=PCT,
         ),
     ),
     options=OptionsConfig(

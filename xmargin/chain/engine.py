@@ -355,6 +355,48 @@ def account_of(
     )
 
 
+def options_in_portfolio_mode(
+    engine: Engine, view: AccountView, block_id: int | None = None
+) -> tuple[model.Health, model.Health] | None:
+    """What a linear account holding options would need in portfolio mode
+    (the engine's, then the model's health), None when there is no risk
+    set or the account holds none or is in portfolio mode already: the
+    desk's `portfolio_risk` over the account's `portfolio_exposure`, the
+    view the engine calls for a portfolio account, and the mirror
+    (`portfolio_with_options`), read at `block_id` (the view's block)."""
+    if engine.portfolio_risk is None or engine.desk is None or not view.options:
+        return None
+    if view.margin_config is not None:
+        return None
+    at = {"block_id": block_id}
+    x = engine.clearinghouse.portfolio_exposure(view.owner, view.sub_id, **at)
+    value, mm, im = engine.desk.portfolio_risk(
+        view.owner,
+        view.sub_id,
+        engine.portfolio_risk.address,
+        list(x.lo),
+        list(x.hi),
+        x.gross_notional,
+        x.open_positions,
+        **at,
+    )
+    chain = model.Health(x.equity + value, im + x.addon, mm)
+    config = engine.portfolio_config(block_id)
+    account = model_account(
+        view.balances,
+        view.prices,
+        view.positions,
+        engine.asset_params(),
+        engine.quote_symbol,
+        _symbols(engine),
+        config,
+    )
+    mirror, _ = portfolio_with_options(
+        group_exposure(account, config.groups), config, view.options, _symbols(engine)
+    )
+    return chain, mirror
+
+
 def _symbols(engine: Engine) -> dict[str, str]:
     """token address -> asset symbol (markets name their asset by address)."""
     return {t.address: s for s, t in engine.tokens.items()}

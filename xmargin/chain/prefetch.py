@@ -144,9 +144,17 @@ class Forecast:
         if self.risk is None:
             return self
         risk = self.risk
-        for method in ("num_groups", "num_scenarios", "floor_fraction", "min_per_position"):
+        for method in (
+            "num_groups",
+            "num_scenarios",
+            "floor_fraction",
+            "min_per_position",
+            "im_factor",
+            "short_option_min",
+            "vol_shocks",
+            "weights",
+        ):
             self.call(risk, method)
-        self.call(risk, "im_factor")
         for token in self.tokens.values():
             self.call(self.ch, "risk_group", token)
         groups = self.answered(risk, "num_groups")

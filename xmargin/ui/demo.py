@@ -46,6 +46,7 @@ from xmargin.chain.engine import (
     AccountView,
     Engine,
     load_engine,
+    options_in_portfolio_mode,
     publish_after,
     read_account,
     read_markets,
@@ -533,18 +534,28 @@ def _option_books(
 def _show_option_books(
     engine: Engine, console: Console, books: list[tuple[str, AccountAPI, int]], when: str
 ) -> None:
-    """Each option book's positions, margins and greeks, and its health
-    (linear: a portfolio account adds its options' linear margin too,
-    until the price x volatility grid)."""
+    """Each option book's positions, margins and greeks, and its health in
+    linear mode, then what portfolio mode would ask of it (the scenario
+    set repricing the options at each scenario's price and volatility),
+    each with the model's check."""
     for label, who, sub_id in books:
-        view = read_account(engine, who.address, sub_id)
+        block = engine.clearinghouse.chain_manager.blocks.head.number
+        view = read_account(engine, who.address, sub_id, block_id=block)
         console.print(options_table(f"{label} ({who.address[:6]}…/{sub_id}) {when}", view))
         h = view.health
         agrees = "agrees" if view.model_agrees else "[red]DISAGREES[/red]"
         console.print(
-            f"  equity ${usd(h.equity)}, IM ${usd(h.im)}, MM ${usd(h.mm)}: {view.status}; "
-            f"the model {agrees}"
+            f"  linear: equity ${usd(h.equity)}, IM ${usd(h.im)}, MM ${usd(h.mm)}: "
+            f"{view.status}; the model {agrees}"
         )
+        both = options_in_portfolio_mode(engine, view, block)
+        if both is not None:
+            p, mirror = both
+            agrees = "agrees" if p == mirror else "[red]DISAGREES[/red]"
+            console.print(
+                f"  portfolio mode would ask IM ${usd(p.im)}, MM ${usd(p.mm)} "
+                f"(price x volatility grid); the model {agrees}"
+            )
 
 
 def _all_accounts(accounts: AccountManager, keeper: Keeper) -> set[tuple[str, int]]:
