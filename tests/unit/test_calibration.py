@@ -58,6 +58,24 @@ def test_rows_cover_every_sign_combination_then_the_thirds():
     assert alone["ETH down 1/3"] == {"ETH": D("-0.031")}
 
 
+def test_a_vol_shock_moves_the_full_range_rows_both_ways_while_they_fit():
+    eth = cal.scan_from_vol(0.8, 1, 0.99, vol_of_vol=1.5)  # vol shock 0.183
+    btc = cal.scan_from_vol(0.6, 1, 0.99, vol_of_vol=1.0)  # a smaller one
+    assert cal.vol_move({"ETH": eth, "BTC": btc}) == D("0.183")
+    rows = cal.rows({"ETH": eth, "BTC": btc})
+    # 4 joint rows with the volatility up, the two volatility-only rows,
+    # the 4 joint rows again with it down, then the 8 thirds (no vol move)
+    assert len(rows) == 4 + 2 + 4 + 8
+    assert [r.vol for r in rows[:10]] == [D("0.183")] * 5 + [D("-0.183")] * 5
+    assert (rows[4].moves, rows[5].moves) == ({}, {})
+    assert [r.moves for r in rows[6:10]] == [r.moves for r in rows[:4]]
+    assert all(r.vol == 0 for r in rows[10:])
+    # five shocked groups need 32 joint rows: no room for the volatility's
+    s = cal.scan_from_vol(0.5, 1, 0.99, vol_of_vol=1.0)
+    with pytest.raises(ValueError, match="34 rows"):
+        cal.rows({f"g{i}": s for i in range(5)})
+
+
 def test_five_groups_fill_the_32_rows_and_six_are_refused():
     s = cal.scan_from_vol(0.5, 1, 0.99)
     assert len(cal.rows({f"g{i}": s for i in range(5)})) == 32
@@ -139,7 +157,16 @@ def test_the_cli_from_volatilities_prints_json(tmp_path):
     doc = json.loads(result.output)
     assert doc["scans"]["ETH"] == {"up": "0.103", "down": "-0.093", "vol_shock": "0.183"}
     assert doc["scans"]["BTC"]["vol_shock"] is None
-    assert len(doc["portfolio"]["scenarios"]) == 32
+    # ETH's vol shock moves every volatility: 16 full-range rows with it
+    # up, the two volatility-only rows, then the thirds of three groups
+    # (16 + 2 + 12; the down copies of the 16 would pass 32).
+    rows = doc["portfolio"]["scenarios"]
+    assert len(rows) == 30
+    assert [r.get("vol") for r in rows[:18]] == ["0.183"] * 17 + ["-0.183"]
+    assert rows[16] == {"name": "vol up", "moves": {}, "vol": "0.183"}
+    assert all("vol" not in r for r in rows[18:])
+    loaded = PortfolioIn.model_validate(doc["portfolio"]).config()
+    assert loaded.scenarios.scenarios[17].vol_shock == -183 * 10**15
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,11 @@ covered whatever their correlation, which SPAN's 16 rows applied to all
 groups at once are not), and, while rows remain under the engine's 32,
 each group alone at a third and two thirds of its range each way (SPAN's
 intermediate price points). With more than five shocked groups the
-combinations would not fit: refused.
+combinations would not fit: refused. With a vol shock (the largest
+group's: the risk set moves every volatility alike), the full-range rows
+move the volatility up by it, two rows move the volatility alone up and
+down, and while rows remain the full-range rows come again with it down;
+then four shocked groups at most fit.
 """
 
 from __future__ import annotations
@@ -58,10 +62,12 @@ class Scan:
 
 @dataclass(frozen=True)
 class Row:
-    """A scenario: each named group's signed price move."""
+    """A scenario: each named group's signed price move, and every implied
+    volatility's relative move."""
 
     name: str
     moves: dict[str, Decimal]
+    vol: Decimal = Decimal(0)
 
 
 def z_score(confidence: float) -> float:
@@ -208,19 +214,34 @@ def _fraction(x: Decimal) -> str:
     return format(x.normalize(), "f") if x != 0 else "0"
 
 
+def vol_move(scans: Mapping[str, Scan]) -> Decimal | None:
+    """The volatility move the rows carry: the largest group's vol shock
+    (the risk set moves every implied volatility alike), None when no
+    group's was derived."""
+    shocks = [s.vol_shock for s in scans.values() if s.vol_shock is not None]
+    return max(shocks) if shocks else None
+
+
 def rows(scans: Mapping[str, Scan]) -> list[Row]:
     """The scenario rows (module docstring): every sign combination of the
     groups' full ranges, then each group alone at a third and two thirds of
-    its range each way, while the rows fit."""
+    its range each way, while the rows fit. With a volatility move `v`
+    (`vol_move`), the full-range rows move every volatility up by `v` (a
+    stressed market's volatility rises), two rows move it alone up and
+    down by `v`, and, while rows remain, the full-range rows come again
+    with it down (SPAN prices every point with the volatility both ways)."""
     names = list(scans)
     if not names:
         raise ValueError("no group to shock")
-    if 2 ** len(names) > MAX_ROWS:
+    v = vol_move(scans)
+    needed = 2 ** len(names) + (2 if v is not None else 0)
+    if needed > MAX_ROWS:
         raise ValueError(
-            f"{len(names)} shocked groups need {2 ** len(names)} rows for their sign "
-            f"combinations, over the engine's {MAX_ROWS}"
+            f"{len(names)} shocked groups need {needed} rows for their sign "
+            f"combinations{' and the volatility rows' if v is not None else ''}, "
+            f"over the engine's {MAX_ROWS}"
         )
-    out: list[Row] = []
+    joint: list[Row] = []
     for signs in product((1, -1), repeat=len(names)):
         moves = {
             n: (scans[n].up if s > 0 else scans[n].down) for n, s in zip(names, signs, strict=True)
@@ -228,7 +249,14 @@ def rows(scans: Mapping[str, Scan]) -> list[Row]:
         label = ", ".join(
             f"{n} {'up' if s > 0 else 'down'}" for n, s in zip(names, signs, strict=True)
         )
-        out.append(Row(label, moves))
+        joint.append(Row(label, moves))
+    if v is None:
+        out = joint
+    else:
+        out = [Row(f"{r.name}, vol up", r.moves, v) for r in joint]
+        out += [Row("vol up", {}, v), Row("vol down", {}, -v)]
+        if len(out) + len(joint) <= MAX_ROWS:
+            out += [Row(f"{r.name}, vol down", r.moves, -v) for r in joint]
     for n in names:
         if len(out) + 4 > MAX_ROWS:
             break
@@ -247,6 +275,7 @@ def portfolio_section(base: Mapping[str, object], scans: Mapping[str, Scan]) -> 
     out = {k: v for k, v in base.items() if k != "scenarios"}
     out["scenarios"] = [
         {"name": r.name, "moves": {g: _fraction(m) for g, m in r.moves.items()}}
+        | ({"vol": _fraction(r.vol)} if r.vol else {})
         for r in rows(scans)
     ]
     return out
