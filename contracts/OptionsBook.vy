@@ -456,9 +456,10 @@ def scenario_risk(
             portfolio-margin grid (SPAN's revaluation): the underlying at
             S * (1 + move), the implied volatility at sigma * (1 + vol
             move) (at most 100.00), the same time to expiry, by Black-76.
-            From expiry until the settlement is recorded, at its payoff at
-            the moved price; after it, no move. Rounded against the
-            account: each P&L floored, less the Black-76 error bound of
+            From expiry until the settlement is recorded, a short at its
+            payoff at the moved price, a long losing its whole provisional
+            payoff in every scenario; after it, no move. Rounded against
+            the account: each P&L floored, less the Black-76 error bound of
             both valuations.
     @dev Reverts as `position_risk` does, `moves and vols differ` when the
          lists' lengths differ; every move at least -1e18.
@@ -490,6 +491,15 @@ def scenario_risk(
     else:
         price, vol, tau = self._live(s)
     mark: uint256 = black76._price(price, s.strike, vol, tau, s.is_call)
+    if tau == 0 and size > 0:
+        # Expired, its settlement not recorded: the payoff at today's
+        # price is provisional (the settlement round may already be
+        # published at another price), so a long backs nothing: it may
+        # lose all of it in every scenario (linear mode's IM = its value).
+        lost: int256 = -convert(n * mark // wad, int256)
+        for m: int256 in moves:
+            pnls.append(lost)
+        return self._value(n * mark, size), pnls, 0
     for i: uint256 in range(MAX_SCENARIOS):
         if i == len(moves):
             break

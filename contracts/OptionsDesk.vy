@@ -231,6 +231,8 @@ def set_trade_rules(
     @param window Seconds, 60 .. 600.
     """
     ownable._check_owner()
+    # Listed, so the engine's owner can put it in a risk group.
+    assert (staticcall ENGINE.asset_config(asset)).listed, errors.UNDERLYING_NOT_LISTED
     assert (
         vol_spread <= MAX_VOL_SPREAD
         and min_size > 0
@@ -496,7 +498,11 @@ def liquidate_options(owner: address, sub_id: uint256) -> uint256:
     """
     @notice Closes, at the mark against the pool, the option position of
             an account below maintenance margin that frees the most
-            maintenance margin per unit of penalty (the first such one);
+            maintenance margin per unit of penalty (the first such one;
+            in portfolio mode, the margin a position frees is the
+            account's MM less its MM without it over the price x
+            volatility grid, and when no close frees any, the one that
+            raises it least);
             the caller (not the account or its operator) is paid the
             penalty: `liquidation_penalty` of the position's notional, at
             most half its maintenance margin. A position needing no margin
@@ -510,36 +516,67 @@ def liquidate_options(owner: address, sub_id: uint256) -> uint256:
     h: IClearinghouseOptions.Health = staticcall ENGINE.account_health(owner, sub_id)
     assert h.equity < convert(h.mm, int256), errors.NOT_LIQUIDATABLE
     best: uint256 = max_value(uint256)
-    best_ratio: uint256 = 0
+    best_tier: uint256 = 0
+    best_score: uint256 = 0
     best_value: int256 = 0
     best_penalty: uint256 = 0
     rate: uint256 = self.liquidation_penalty
     router: IOracleRouter = IOracleRouter(staticcall BOOK.oracle())
+    # Portfolio mode: what closing a position frees is the account's MM
+    # with it less the MM without it, over the same grid.
+    portfolio: bool = staticcall ENGINE.portfolio_mode(owner, sub_id)
+    without: DynArray[uint256, MAX_HELD] = []
+    perps: uint256 = 0
+    if portfolio:
+        without, perps = self._mm_without_each(owner, sub_id)
+    j: uint256 = 0
     for series_id: uint256 in self.held[owner][sub_id]:
+        j += 1
         s: IOptionsBook.Series = staticcall BOOK.series_of(series_id)
         if block.timestamp >= s.expiry:
             continue
         size: int256 = self.position[owner][sub_id][series_id]
         r: IOptionsBook.OptionRisk = staticcall BOOK.position_risk(series_id, size)
         notional: uint256 = fp._abs(size) * staticcall router.price(s.asset) // constants.WAD
-        # At most half the MM it frees: a close always leaves the account
-        # better off (a long's MM can be its whole value).
+        # At most half its MM: a close always leaves the account better
+        # off (a long's MM can be its whole value).
         penalty: uint256 = min(notional * rate // constants.WAD, r.mm // 2)
-        # Maintenance margin freed per unit of penalty (a free close
-        # first); a position with no MM (a worthless long) last, but it
-        # must be closable, or it would keep the account's collateral from
+        # What the close frees: linear mode, the position's MM; portfolio
+        # mode, how much lower the account's MM is without it.
+        freed: uint256 = r.mm
+        more: uint256 = 0
+        if portfolio:
+            freed = h.mm - min(h.mm, without[j - 1])
+            more = without[j - 1] - min(h.mm, without[j - 1])
+            # At most half what the close frees: equity - MM always rises.
+            penalty = min(penalty, freed // 2)
+        # Margin freed per unit of penalty first (a free close before
+        # all); then, when no close frees any (a hedged book, a worthless
+        # long), the close that raises the MM least: every position must
+        # stay closable, or it would keep the account's collateral from
         # being sold and its debt from being written off.
-        ratio: uint256 = 0
-        if penalty != 0:
-            ratio = r.mm * constants.WAD // penalty
-        elif r.mm != 0:
-            ratio = max_value(uint256)
-        if best == max_value(uint256) or ratio > best_ratio:
+        tier: uint256 = 0
+        score: uint256 = max_value(uint256) - more
+        if freed != 0:
+            tier = 1
+            score = max_value(uint256)
+            if penalty != 0:
+                score = freed * constants.WAD // penalty
+        if (
+            best == max_value(uint256)
+            or tier > best_tier
+            or (tier == best_tier and score > best_score)
+        ):
             best = series_id
-            best_ratio = ratio
+            best_tier = tier
+            best_score = score
             best_value = r.value
             best_penalty = penalty
     assert best != max_value(uint256), errors.NO_OPTION_POSITION
+    # A portfolio account whose every close raises its MM (its options
+    # hedge its perps) has its perps liquidated first; only once it holds
+    # none are its options closed anyway (its collateral and debt wait).
+    assert best_tier == 1 or perps == 0, errors.OPTION_HEDGE
     size: int256 = self.position[owner][sub_id][best]
     self._move(owner, sub_id, best, size, 0)
     extcall ENGINE.option_pay(
@@ -624,34 +661,18 @@ def portfolio_risk(
     @param open_positions The account's open perp positions.
     @return (the options' value, MM, IM before the collateral add-on), WAD USD.
     """
-    vols: DynArray[int256, 32] = staticcall IPortfolioRisk(risk).vol_shocks()
-    total: DynArray[int256, 32] = []
-    for v: int256 in vols:
-        total.append(0)
     value: int256 = 0
+    shorts: DynArray[uint256, MAX_HELD] = []
+    total: DynArray[int256, 32] = []
+    each: DynArray[DynArray[int256, 32], MAX_HELD] = []
+    value, shorts, total, each = self._scenarios(owner, sub_id, risk)
     short: uint256 = 0
-    held: DynArray[uint256, MAX_HELD] = self.held[owner][sub_id]
-    for series_id: uint256 in held:
-        asset: address = (staticcall BOOK.series_of(series_id)).asset
-        moves: DynArray[int256, 32] = staticcall IPortfolioRisk(risk).column(
-            staticcall ENGINE.risk_group(asset)
-        )
-        v: int256 = 0
-        pnls: DynArray[int256, 32] = []
-        n: uint256 = 0
-        v, pnls, n = staticcall BOOK.scenario_risk(
-            series_id, self.position[owner][sub_id][series_id], moves, vols
-        )
-        value += v
+    for n: uint256 in shorts:
         short += n
-        for i: uint256 in range(32):
-            if i == len(pnls):
-                break
-            total[i] += pnls[i]
     mm: uint256 = 0
     im: uint256 = 0
     mm, im = staticcall IPortfolioRisk(risk).requirement_with_options(
-        lo, hi, gross_notional, open_positions + len(held), total, short
+        lo, hi, gross_notional, open_positions + len(each), total, short
     )
     return value, mm, im
 
@@ -815,6 +836,88 @@ def _move(owner: address, sub_id: uint256, series_id: uint256, old: int256, new:
                 break
         self.active = active_ids
     return net
+
+
+@internal
+@view
+def _mm_without_each(owner: address, sub_id: uint256) -> (DynArray[uint256, MAX_HELD], uint256):
+    """
+    @dev A portfolio account's MM with each held position left out in
+         turn (held order): the requirement over the same grid of its
+         perps, collateral and the other options (their P&Ls per scenario,
+         short notional and count less the position's); and how many perp
+         positions it holds.
+    """
+    risk: address = staticcall ENGINE.portfolio_risk()
+    x: IClearinghouseOptions.Exposure = staticcall ENGINE.portfolio_exposure(owner, sub_id)
+    value: int256 = 0
+    shorts: DynArray[uint256, MAX_HELD] = []
+    total: DynArray[int256, 32] = []
+    each: DynArray[DynArray[int256, 32], MAX_HELD] = []
+    value, shorts, total, each = self._scenarios(owner, sub_id, risk)
+    short: uint256 = 0
+    for n: uint256 in shorts:
+        short += n
+    out: DynArray[uint256, MAX_HELD] = []
+    for j: uint256 in range(MAX_HELD):
+        if j == len(each):
+            break
+        rest: DynArray[int256, 32] = total
+        for i: uint256 in range(32):
+            if i == len(rest):
+                break
+            rest[i] -= each[j][i]
+        mm: uint256 = 0
+        im: uint256 = 0
+        mm, im = staticcall IPortfolioRisk(risk).requirement_with_options(
+            x.lo, x.hi, x.gross_notional, x.open_positions + len(each) - 1, rest, short - shorts[j]
+        )
+        out.append(mm)
+    return out, x.open_positions
+
+
+@internal
+@view
+def _scenarios(
+    owner: address, sub_id: uint256, risk: address
+) -> (
+    int256,
+    DynArray[uint256, MAX_HELD],
+    DynArray[int256, 32],
+    DynArray[DynArray[int256, 32], MAX_HELD],
+):
+    """
+    @dev Every held position repriced in each scenario of `risk` (the
+         book's `scenario_risk`, its underlying moved by the engine's risk
+         group's column), in held order: (the positions' value, each one's
+         short notional, the P&L per scenario summed, each one's P&Ls).
+    """
+    vols: DynArray[int256, 32] = staticcall IPortfolioRisk(risk).vol_shocks()
+    total: DynArray[int256, 32] = []
+    for v: int256 in vols:
+        total.append(0)
+    each: DynArray[DynArray[int256, 32], MAX_HELD] = []
+    shorts: DynArray[uint256, MAX_HELD] = []
+    value: int256 = 0
+    for series_id: uint256 in self.held[owner][sub_id]:
+        asset: address = (staticcall BOOK.series_of(series_id)).asset
+        moves: DynArray[int256, 32] = staticcall IPortfolioRisk(risk).column(
+            staticcall ENGINE.risk_group(asset)
+        )
+        v: int256 = 0
+        pnls: DynArray[int256, 32] = []
+        n: uint256 = 0
+        v, pnls, n = staticcall BOOK.scenario_risk(
+            series_id, self.position[owner][sub_id][series_id], moves, vols
+        )
+        value += v
+        for i: uint256 in range(32):
+            if i == len(pnls):
+                break
+            total[i] += pnls[i]
+        each.append(pnls)
+        shorts.append(n)
+    return value, shorts, total, each
 
 
 @internal

@@ -255,6 +255,8 @@ NO_OPTION_POSITION: constant(String[32]) = "xm.opt: no position"
 TOO_MANY_HELD: constant(String[32]) = "xm.opt: too many series held"
 TOO_MANY_ACTIVE: constant(String[32]) = "xm.opt: too many active series"
 SCENARIO_LENGTHS: constant(String[32]) = "xm.opt: bad scenario moves"
+OPTION_HEDGE: constant(String[32]) = "xm.opt: close frees no margin"
+UNDERLYING_NOT_LISTED: constant(String[32]) = "xm.opt: underlying not listed"
 
 # pm: portfolio margin and PortfolioRisk
 PM_NOT_CONFIGURED: constant(String[32]) = "xm.pm: not configured"

@@ -40,7 +40,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, OPTION_RULE, QUOTE_CAP, VOL_BOUNDS
 from xmargin.chain.abi import deploy_clearinghouse
-from xmargin.chain.options import OptionView, portfolio_with_options
+from xmargin.chain.options import OptionView, mm_without_each, portfolio_with_options
 from xmargin.maths import black76, errors
 from xmargin.maths import options as om
 from xmargin.maths import portfolio as pm
@@ -156,6 +156,7 @@ class OptionMachine(RuleBasedStateMachine):
             pool=int(self.ch.pool_balance()),
         )
         self.expired = False
+        self.steps = 0
         _seen("examples")
 
     def teardown(self):
@@ -192,14 +193,27 @@ class OptionMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ rules
 
+    # Three rules share `trade` (hypothesis switches rules off at random
+    # per example: with three, an example without trades is rare).
     @precondition(lambda self: not self.expired)
     @rule(
-        actor=st.integers(0, 3),
-        series=st.integers(0, len(SERIES) - 1),
-        tenths=st.integers(1, 40),
-        buy=st.booleans(),
-        close=st.booleans(),
+        actor=st.integers(0, 3), series=st.integers(0, len(SERIES) - 1), tenths=st.integers(1, 40)
     )
+    def buy(self, actor, series, tenths):
+        self.trade(actor, series, tenths, True, False)
+
+    @precondition(lambda self: not self.expired)
+    @rule(
+        actor=st.integers(0, 3), series=st.integers(0, len(SERIES) - 1), tenths=st.integers(1, 40)
+    )
+    def sell(self, actor, series, tenths):
+        self.trade(actor, series, tenths, False, False)
+
+    @precondition(lambda self: not self.expired and any(self.b.pos.values()))
+    @rule(actor=st.integers(0, 3), series=st.integers(0, len(SERIES) - 1))
+    def close(self, actor, series):
+        self.trade(actor, series, 1, False, True)
+
     def trade(self, actor, series, tenths, buy, close):
         who, sub, key = self._key(actor)
         old = self.b.pos.get((*key, series), 0)
@@ -292,17 +306,33 @@ class OptionMachine(RuleBasedStateMachine):
             _seen("liquidation refused")
             return
         assert tx is not None, (key, reason, h)
-        # The desk's choice, in its held order: most MM per unit of penalty.
-        best, best_ratio, best_risk, best_penalty = None, 0, None, 0
-        for s in order:
-            size = held[s]
-            r = _view(s, size, self.b.price, self.b.sigma, tau).risk
-            notional = abs(size) * self.b.price // WAD
-            penalty = min(notional * PENALTY // WAD, r.mm // 2)
-            ratio = r.mm * WAD // penalty if penalty else (2**256 - 1 if r.mm else 0)
-            if best is None or ratio > best_ratio:
-                best, best_ratio, best_risk, best_penalty = s, ratio, r, penalty
-        assert best is not None and best_risk is not None
+        # The desk's choice, in its held order: the most margin freed per
+        # unit of penalty; freed is the linear MM, or in portfolio mode the
+        # account's MM less its MM without the position.
+        views = tuple(_view(s, held[s], self.b.price, self.b.sigma, tau) for s in order)
+        freed = [v.risk.mm for v in views]
+        added = [0] * len(views)
+        portfolio = key in self.b.portfolio
+        if portfolio:
+            account = Account({"USDC": self.b.quote[key]}, ASSETS, "USDC", {}, (), CONFIG)
+            x = group_exposure(account, CONFIG.groups)
+            without = mm_without_each(x, CONFIG, views, {})
+            freed = [h.mm - min(h.mm, mm) for mm in without]
+            added = [mm - min(h.mm, mm) for mm in without]
+            _seen("portfolio liquidation ordered by the margin each close frees")
+            if not any(freed):
+                # no perps here: the options are closed anyway
+                _seen("portfolio liquidation where no close frees margin")
+        penalties = [
+            om.liquidation_penalty(
+                v.size, self.b.price, v.risk.mm, PENALTY, f if portfolio else None
+            )
+            for v, f in zip(views, freed, strict=True)
+        ]
+        best = om.liquidation_choice(list(zip(order, freed, added, penalties, strict=True)))
+        assert best is not None
+        best_risk = views[order.index(best)].risk
+        best_penalty = penalties[order.index(best)]
         (ev,) = tx.events.filter(self.desk.OptionTraded)
         assert (ev.series_id, ev.cash) == (best, best_risk.value)
         amount = best_risk.value // TO_NATIVE
@@ -313,7 +343,9 @@ class OptionMachine(RuleBasedStateMachine):
         self.b.pos[(*key, best)] = 0
         _seen("option liquidated" + (" in portfolio mode" if key in self.b.portfolio else ""))
 
-    @precondition(lambda self: not self.expired)
+    # The expiry ends the trading (every later step is a refused commit):
+    # not before ten steps of it.
+    @precondition(lambda self: not self.expired and self.steps >= 10)
     @rule(minutes=st.integers(1, 90), bps=st.integers(-2_000, 2_000))
     def expire_and_settle(self, minutes, bps):
         """Past the expiry, the first round records the settlement price and
@@ -358,6 +390,7 @@ class OptionMachine(RuleBasedStateMachine):
     def ledgers_match(self):
         if not hasattr(self, "b"):
             return
+        self.steps += 1
         for who, sub in self.actors:
             key = (str(who), sub)
             assert self.ch.balance_of(who, sub, self.usdc) == self.b.quote[key], key
@@ -426,6 +459,7 @@ def option_world(project, accounts, chain) -> dict:
     vault.deposit(POOL, lp, sender=lp)
     desk = owner.deploy(project.OptionsDesk, book, ch)
     ch.set_options_desk(desk, sender=owner)
+    ch.list_asset(underlying, WAD // 5, WAD // 10, 10**6 * WAD, sender=owner)
     desk.set_trade_rules(underlying, SPREAD, MIN_SIZE, MAX_OI, DELAY, WINDOW, sender=owner)
     desk.set_pool_limits(RESERVE, PENALTY, sender=owner)
     for strike, is_call in SERIES:

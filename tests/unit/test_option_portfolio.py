@@ -340,3 +340,24 @@ def test_the_span_set_has_sixteen_rows():
     ]
     assert [s.weight for s in rows].count(35 * PCT) == 2
     assert all(s.shocks[1] == 0 for s in rows)
+
+
+def test_the_liquidation_choice_by_hand():
+    """`options.liquidation_choice`, the desk's order (candidates: series,
+    margin freed, margin added, penalty, in held order): the most freed per
+    unit of penalty, a free close first; when none frees any, the least
+    added; the first on ties."""
+    # 300 / 30 = 10 beats 200 / 25 = 8
+    assert options.liquidation_choice([(1, 200, 0, 25), (2, 300, 0, 30)]) == 2
+    # a close with no penalty that frees something comes first
+    assert options.liquidation_choice([(1, 900, 0, 30), (2, 1, 0, 0)]) == 2
+    # nothing freed anywhere: the close that adds the least (a hedged book)
+    assert options.liquidation_choice([(1, 0, 197, 30), (2, 0, 80, 30)]) == 2
+    # anything freeing margin beats any that frees none
+    assert options.liquidation_choice([(1, 0, 0, 0), (2, 1, 0, 10**30)]) == 2
+    # ties: the first in held order
+    assert options.liquidation_choice([(4, 100, 0, 10), (5, 100, 0, 10)]) == 4
+    assert options.liquidation_choice([]) is None
+    # the penalty: 1 % of the notional, at most half the position's MM
+    assert options.liquidation_penalty(-2 * WAD, 3_000 * WAD, 500 * WAD, PCT) == 60 * WAD
+    assert options.liquidation_penalty(WAD, 3_000 * WAD, 40 * WAD, PCT) == 20 * WAD

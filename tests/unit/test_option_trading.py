@@ -26,7 +26,14 @@ from typing import Any
 import ape
 import pytest
 
-from tests.conftest import HEARTBEAT, UNDERLYING_USD, VOL_ANSWER, VOL_BOUNDS
+from tests.conftest import (
+    HEARTBEAT,
+    UNDERLYING_USD,
+    VOL_ANSWER,
+    VOL_BOUNDS,
+    WETH_CAP,
+    WETH_PARAMS,
+)
 from tests.conftest import OPTION_RULE as RULE
 from xmargin.maths import black76, errors, options
 from xmargin.maths.fixed_point import WAD
@@ -113,6 +120,10 @@ def w(
     vault.deposit(100_000 * USDC, lp, sender=lp)
     desk = owner.deploy(project.OptionsDesk, options_book, clearinghouse)
     clearinghouse.set_options_desk(desk, sender=owner)
+    # An option's underlying is a listed asset (so it has a risk group).
+    clearinghouse.list_asset(
+        underlying, WETH_PARAMS.im_haircut, WETH_PARAMS.mm_haircut, WETH_CAP, sender=owner
+    )
     desk.set_trade_rules(underlying, SPREAD, MIN_SIZE, MAX_OI, DELAY, WINDOW, sender=owner)
     desk.set_pool_limits(RESERVE, PENALTY, sender=owner)
     options_book.list_series(underlying, SPOT, expiry, True, sender=owner)
@@ -246,10 +257,13 @@ def test_bad_orders_are_refused_at_commit(w, trader):
     bare = w.owner.deploy(w.project.OptionsDesk, w.book, w.ch)
     with ape.reverts(errors.NO_TRADE_RULES):
         bare.commit_option_order(0, w.call, WAD, 0, sender=trader)
+    # an underlying the engine does not list (so it has no risk group)
+    with ape.reverts(errors.UNDERLYING_NOT_LISTED):
+        bare.set_trade_rules(w.book, SPREAD, MIN_SIZE, MAX_OI, DELAY, WINDOW, sender=w.owner)
     with ape.reverts(errors.TRADE_RULES_RANGE):
-        bare.set_trade_rules(w.book, WAD, MIN_SIZE, MAX_OI, DELAY, WINDOW, sender=w.owner)
+        bare.set_trade_rules(w.underlying, WAD, MIN_SIZE, MAX_OI, DELAY, WINDOW, sender=w.owner)
     with ape.reverts(errors.TRADE_RULES_RANGE):
-        bare.set_trade_rules(w.book, SPREAD, 0, MAX_OI, DELAY, WINDOW, sender=w.owner)
+        bare.set_trade_rules(w.underlying, SPREAD, 0, MAX_OI, DELAY, WINDOW, sender=w.owner)
     # the bounds: a spread of at most half the volatility, a minimum within
     # the cap, a delay of 1 s to 1 h, a window of 1 to 10 minutes (the
     # executor picks the round inside it: the second review), a reserve
@@ -263,9 +277,9 @@ def test_bad_orders_are_refused_at_commit(w, trader):
         (SPREAD, MIN_SIZE, MAX_OI, DELAY, 601),
     ):
         with ape.reverts(errors.TRADE_RULES_RANGE):
-            bare.set_trade_rules(w.book, *bad, sender=w.owner)
-    bare.set_trade_rules(w.book, WAD // 2, MIN_SIZE, MAX_OI, 3_600, 600, sender=w.owner)
-    assert tuple(bare.trade_rules(w.book)) == (WAD // 2, MIN_SIZE, MAX_OI, 3_600, 600)
+            bare.set_trade_rules(w.underlying, *bad, sender=w.owner)
+    bare.set_trade_rules(w.underlying, WAD // 2, MIN_SIZE, MAX_OI, 3_600, 600, sender=w.owner)
+    assert tuple(bare.trade_rules(w.underlying)) == (WAD // 2, MIN_SIZE, MAX_OI, 3_600, 600)
     with ape.reverts(errors.TRADE_RULES_RANGE):
         bare.set_pool_limits(RESERVE, WAD // 10, sender=w.owner)
     with ape.reverts(errors.TRADE_RULES_RANGE):

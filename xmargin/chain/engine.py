@@ -183,8 +183,8 @@ def _named_like_the_config(on_chain: pm.PortfolioConfig, config: str) -> pm.Port
         return on_chain
     same = (
         named.groups.members == on_chain.groups.members
-        and [s.shocks for s in named.scenarios.scenarios]
-        == [s.shocks for s in on_chain.scenarios.scenarios]
+        and [(s.shocks, s.vol_shock, s.weight) for s in named.scenarios.scenarios]
+        == [(s.shocks, s.vol_shock, s.weight) for s in on_chain.scenarios.scenarios]
         and named.params == on_chain.params
     )
     return named if same else on_chain

@@ -260,22 +260,15 @@ def with_options(h: Health, held: tuple[OptionView, ...]) -> Health:
     )
 
 
-def portfolio_with_options(
-    x: pm.GroupExposure,
-    config: pm.PortfolioConfig,
-    held: tuple[OptionView, ...],
-    symbols: Mapping[str, str],
-) -> tuple[Health, pm.PortfolioMargin]:
-    """A portfolio-mode account's health with its options in the grid, as
-    the desk's `portfolio_risk` computes it: each position repriced in
-    every scenario (its underlying moved by its risk group's shock, its
-    volatility by the scenario's volatility move), the P&Ls added to the
-    perps' and collateral's per scenario; `x` is the account's
-    `group_exposure`, `symbols` token address -> asset symbol (the
-    underlying's risk group is its symbol's)."""
+def _grid(
+    config: pm.PortfolioConfig, held: tuple[OptionView, ...], symbols: Mapping[str, str]
+) -> tuple[int, int, list[int], list[tuple[int, ...]]]:
+    """Every position repriced in each scenario, in held order: (value,
+    short notional, the P&Ls summed per scenario, each position's)."""
     scenarios = config.scenarios.scenarios
     vol_moves = [s.vol_shock for s in scenarios]
     total = [0] * len(scenarios)
+    each = []
     value = short = 0
     for o in held:
         # An asset the owner put in no group is in group 0 (the engine's
@@ -295,5 +288,46 @@ def portfolio_with_options(
         value += r.value
         short += r.short_notional
         total = [a + b for a, b in zip(total, r.pnls, strict=True)]
+        each.append(r.pnls)
+    return value, short, total, each
+
+
+def mm_without_each(
+    x: pm.GroupExposure,
+    config: pm.PortfolioConfig,
+    held: tuple[OptionView, ...],
+    symbols: Mapping[str, str],
+) -> list[int]:
+    """A portfolio account's MM with each held position left out in turn
+    (held order), over the same grid: the account's MM less it is what
+    `liquidate_options` frees by closing that position in portfolio mode."""
+    _, _, total, each = _grid(config, held, symbols)
+    shorts = [
+        om.scenario_risk(
+            o.price, o.strike, o.is_call, o.sigma, o.tau, o.size, [], [], o.settled
+        ).short_notional
+        for o in held
+    ]
+    out = []
+    for pnls, short in zip(each, shorts, strict=True):
+        rest = [a - b for a, b in zip(total, pnls, strict=True)]
+        out.append(pm.requirement(x, config, rest, sum(shorts) - short, len(held) - 1).mm)
+    return out
+
+
+def portfolio_with_options(
+    x: pm.GroupExposure,
+    config: pm.PortfolioConfig,
+    held: tuple[OptionView, ...],
+    symbols: Mapping[str, str],
+) -> tuple[Health, pm.PortfolioMargin]:
+    """A portfolio-mode account's health with its options in the grid, as
+    the desk's `portfolio_risk` computes it: each position repriced in
+    every scenario (its underlying moved by its risk group's shock, its
+    volatility by the scenario's volatility move), the P&Ls added to the
+    perps' and collateral's per scenario; `x` is the account's
+    `group_exposure`, `symbols` token address -> asset symbol (the
+    underlying's risk group is its symbol's)."""
+    value, short, total, _ = _grid(config, held, symbols)
     margin = pm.requirement(x, config, total, short, len(held))
     return Health(x.equity + value, margin.im, margin.mm), margin

@@ -196,8 +196,10 @@ class Terms:
 def terms(f: int, k: int, sigma: int, tau: int) -> Terms | None:
     """d1, d2 and sigma sqrt(T); None when the option has no time value left
     (tau, sigma or sigma sqrt(T) zero: it is worth its intrinsic value)."""
-    if f <= 0 or k <= 0:
-        raise ValueError("black76: price and strike must be positive")
+    # A price of 0 is in the domain (a scenario's fall of 100 %): the chain
+    # takes f / k as 1e-18 (below); a strike must be positive.
+    if f < 0 or k <= 0:
+        raise ValueError("black76: the price must not be negative, the strike positive")
     sigma_sqrt = isqrt(sigma * sigma * tau // YEAR)
     if sigma_sqrt == 0:
         return None

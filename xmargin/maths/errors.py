@@ -257,6 +257,8 @@ NO_OPTION_POSITION: Final = "xm.opt: no position"
 TOO_MANY_HELD: Final = "xm.opt: too many series held"
 TOO_MANY_ACTIVE: Final = "xm.opt: too many active series"
 SCENARIO_LENGTHS: Final = "xm.opt: bad scenario moves"
+OPTION_HEDGE: Final = "xm.opt: close frees no margin"
+UNDERLYING_NOT_LISTED: Final = "xm.opt: underlying not listed"
 
 # pm: portfolio margin and PortfolioRisk
 PM_NOT_CONFIGURED: Final = "xm.pm: not configured"

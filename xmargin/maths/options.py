@@ -190,8 +190,10 @@ def scenario_risk(
     sigma * (1 + vol move) (rounded down, at most 100), the same time
     left, by Black-76; each P&L floored, less the module's error bound of
     both valuations (a few wei per contract when the value is the payoff:
-    `tau` 0, an expired series before its settlement, `sigma` 0). After
-    the settlement (`settled`, its price) no move changes it."""
+    `tau` 0, an expired series before its settlement, `sigma` 0). An
+    expired long before its settlement loses its whole provisional payoff
+    in every scenario (it may be worth nothing at the settlement round).
+    After the settlement (`settled`, its price) no move changes it."""
     if size == 0:
         raise ValueError("a position has a size")
     if len(moves) != len(vol_moves):
@@ -201,6 +203,10 @@ def scenario_risk(
         payoff = black76.price(settled, strike, 0, 0, is_call)
         return ScenarioRisk(_value(n * payoff, size), tuple(0 for _ in moves), 0)
     mark = black76.price(price, strike, sigma, tau, is_call)
+    if tau == 0 and size > 0:
+        # expired, not settled: a long's provisional payoff backs nothing
+        lost = -(n * mark // WAD)
+        return ScenarioRisk(_value(n * mark, size), tuple(lost for _ in moves), 0)
     pnls = []
     for move, vol_move in zip(moves, vol_moves, strict=True):
         if move < -WAD or vol_move < -WAD:
@@ -214,3 +220,27 @@ def scenario_risk(
         pnls.append(floor_div(size * (after - mark), WAD) - ceil_div(n * err, WAD))
     short = ceil_div(n * price, WAD) if size < 0 else 0
     return ScenarioRisk(_value(n * mark, size), tuple(pnls), short)
+
+
+def liquidation_penalty(size: int, price: int, mm: int, rate: int, freed: int | None = None) -> int:
+    """A liquidated position's penalty (OptionsDesk.liquidate_options):
+    `rate` of its notional, at most half its linear MM, WAD USD; in
+    portfolio mode also at most half the MM its close frees (`freed`)."""
+    penalty = min(abs(size) * price // WAD * rate // WAD, mm // 2)
+    return penalty if freed is None else min(penalty, freed // 2)
+
+
+def liquidation_choice(candidates: Sequence[tuple[int, int, int, int]]) -> int | None:
+    """The position `liquidate_options` closes among (series, margin freed,
+    margin added, penalty), in the account's held order (live series
+    only): the most freed per unit of penalty (a free close first); when
+    none frees any, the one adding the least (linear mode adds none); the
+    first on ties; None when there is none."""
+    top = 2**256 - 1
+    best, best_key = None, (0, 0)
+    for series, freed, added, penalty in candidates:
+        ratio = freed * WAD // penalty if penalty else top
+        key = (1, ratio) if freed else (0, top - added)
+        if best is None or key > best_key:
+            best, best_key = series, key
+    return best
