@@ -376,7 +376,9 @@ def portfolio_rows(world: World, trader: Any, linear: dict[tuple[int, int], int]
         [((s * 7 + g * 13) % 61 - 30) * WAD // 100 for g in range(PORTFOLIO_GROUPS)]
         for s in range(PORTFOLIO_SCENARIOS)
     ]
-    risk = owner.deploy(project.PortfolioRisk, shocks, WAD // 200, 5 * WAD, 3 * WAD // 2, [], [], 0)
+    risk = owner.deploy(
+        project.PortfolioRisk, shocks, WAD // 200, 5 * WAD, 3 * WAD // 2, [], [], 0, []
+    )
     for i in range(len(world.markets)):
         group = 1 + i % (PORTFOLIO_GROUPS - 1)
         ch.set_risk_group(world.token(f"M{i}"), group, sender=owner)

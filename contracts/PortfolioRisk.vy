@@ -18,6 +18,8 @@
                         open_positions * min_per_position,
                         ceil(short_option_min * short_notional / 1e18))
             MM    = max(worst, floor)
+                    + sum_g ceil(rate_g * max(0, |V_g| - threshold_g) / 1e18)
+                    (the concentration add-on; |V_g| the larger bound)
             IM    = ceil(MM * im_factor / 1e18)   (the engine adds the
                     collateral haircut gap, as in linear mode)
         Each group's exposure comes as a lower and an upper bound (the
@@ -70,6 +72,10 @@ SHOCKS: immutable(int256[GRID])
 # WAD weight of its P&L.
 VOLS: immutable(int256[MAX_SCENARIOS])
 WEIGHTS: immutable(uint256[MAX_SCENARIOS])
+# Per group, the concentration add-on: MM adds RATES[g] x (|V_g| beyond
+# THRESHOLDS[g]) (WAD USD, WAD).
+THRESHOLDS: immutable(uint256[MAX_GROUPS])
+RATES: immutable(uint256[MAX_GROUPS])
 
 
 @deploy
@@ -81,6 +87,7 @@ def __init__(
     vol_shocks: DynArray[int256, MAX_SCENARIOS],
     weights: DynArray[uint256, MAX_SCENARIOS],
     short_option_min_: uint256,
+    concentration: DynArray[uint256[2], MAX_GROUPS],
 ):
     """
     @notice Fixes the scenario set.
@@ -96,6 +103,9 @@ def __init__(
            each in [1e16, 1e18]; empty: all of it.
     @param short_option_min_ WAD fraction of the short options' notional
            MM never goes below (<= 1e18).
+    @param concentration Per group, (threshold WAD USD, WAD rate <= 1e18):
+           MM adds rate x the group's |exposure| beyond the threshold;
+           empty: no add-on.
     """
     assert len(shocks) > 0, errors.NO_SCENARIOS
     groups: uint256 = len(shocks[0])
@@ -117,6 +127,17 @@ def __init__(
     assert len(vol_shocks) == 0 or len(vol_shocks) == len(shocks), errors.RAGGED_SHOCKS
     assert len(weights) == 0 or len(weights) == len(shocks), errors.RAGGED_SHOCKS
     assert short_option_min_ <= MAX_SHORT_OPTION_MIN, errors.MIN_TOO_LARGE
+    assert len(concentration) == 0 or len(concentration) == groups, errors.RAGGED_SHOCKS
+    thresholds: uint256[MAX_GROUPS] = empty(uint256[MAX_GROUPS])
+    rates: uint256[MAX_GROUPS] = empty(uint256[MAX_GROUPS])
+    for g: uint256 in range(MAX_GROUPS):
+        if g == len(concentration):
+            break
+        assert (
+            concentration[g][0] <= convert(MAX_EXPOSURE, uint256) and concentration[g][1] <= WAD
+        ), errors.CONCENTRATION_RANGE
+        thresholds[g] = concentration[g][0]
+        rates[g] = concentration[g][1]
     vols: int256[MAX_SCENARIOS] = empty(int256[MAX_SCENARIOS])
     weighted: uint256[MAX_SCENARIOS] = empty(uint256[MAX_SCENARIOS])
     for s: uint256 in range(MAX_SCENARIOS):
@@ -139,6 +160,8 @@ def __init__(
     SHOCKS = grid
     VOLS = vols
     WEIGHTS = weighted
+    THRESHOLDS = thresholds
+    RATES = rates
 
 
 @external
@@ -170,6 +193,19 @@ def column(group: uint256) -> DynArray[int256, MAX_SCENARIOS]:
             break
         out.append(shocks[s * MAX_GROUPS + group])
     return out
+
+
+@external
+@view
+def concentration(group: uint256) -> (uint256, uint256):
+    """
+    @notice A risk group's concentration add-on.
+    @param group Risk group (< num_groups).
+    @return (threshold WAD USD, WAD rate): MM adds rate x the group's
+            |exposure| beyond the threshold.
+    """
+    assert group < num_groups, errors.NO_SUCH_SCENARIO
+    return THRESHOLDS[group], RATES[group]
 
 
 @external
@@ -311,6 +347,18 @@ def _requirement(
             open_positions * min_per_position,
         ),
     )
+    # The concentration add-on: a group's exposure beyond its threshold
+    # costs more to close out than the scenarios' moves say.
+    thresholds: uint256[MAX_GROUPS] = THRESHOLDS
+    rates: uint256[MAX_GROUPS] = RATES
+    for g: uint256 in range(MAX_GROUPS):
+        if g == num_groups:
+            break
+        if rates[g] != 0:
+            # |lo|, |hi| <= MAX_EXPOSURE (checked by `_pnls`)
+            size: uint256 = convert(max(abs(lo[g]), abs(hi[g])), uint256)
+            if size > thresholds[g]:
+                mm += fp._ceil_div_u((size - thresholds[g]) * rates[g], WAD)
     return mm, fp._ceil_div_u(mm * im_factor, WAD)
 
 

@@ -480,3 +480,20 @@ def test_load_config_refuses_what_is_not_a_config(tmp_path):
     listed.write_text("- quote\n- assets\n")
     with pytest.raises(ConfigError, match="expected a mapping at the top level"):
         load_config(listed)
+
+
+def test_the_portfolio_section_takes_concentration_add_ons_per_group():
+    """`concentration:` names groups; a group not named has none; an unknown
+    group is refused with its name."""
+    from xmargin.chain.config_models import PortfolioIn
+
+    section = {
+        "groups": {"ETH": ["WETH"], "USD": ["USDC"]},
+        "scenarios": [{"moves": {"ETH": "-0.1"}}],
+        "concentration": {"ETH": {"threshold": "1000000", "rate": "0.02"}},
+    }
+    c = PortfolioIn.model_validate(section).config()
+    assert c.params.concentration == ((10**24, 2 * 10**16), (0, 0))
+    section["concentration"] = {"SOL": {"threshold": "1", "rate": "0.02"}}
+    with pytest.raises(ValueError, match="unknown group"):
+        PortfolioIn.model_validate(section)

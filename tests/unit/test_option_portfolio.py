@@ -75,9 +75,19 @@ def pw(w: World, owner, project) -> World:
     return w
 
 
-def _risk(project, owner, rows, vols=(), weights=(), short_min=0, factor=WAD) -> Any:
+def _risk(
+    project, owner, rows, vols=(), weights=(), short_min=0, factor=WAD, concentration=()
+) -> Any:
     return owner.deploy(
-        project.PortfolioRisk, rows, 0, 0, factor, list(vols), list(weights), short_min
+        project.PortfolioRisk,
+        rows,
+        0,
+        0,
+        factor,
+        list(vols),
+        list(weights),
+        short_min,
+        [list(c) for c in concentration],
     )
 
 
@@ -361,3 +371,52 @@ def test_the_liquidation_choice_by_hand():
     # the penalty: 1 % of the notional, at most half the position's MM
     assert options.liquidation_penalty(-2 * WAD, 3_000 * WAD, 500 * WAD, PCT) == 60 * WAD
     assert options.liquidation_penalty(WAD, 3_000 * WAD, 40 * WAD, PCT) == 20 * WAD
+
+
+# ---------------------------------------------------------------- concentration
+
+
+def test_a_concentration_add_on_grows_with_size_beyond_its_threshold(project, owner):
+    """One group, one row (-10 %), MM adds 2 % of |V| beyond $100,000: a
+    $300,000 long needs 30,000 + 2 % x 200,000 = 34,000; a $50,000 one
+    5,000 and nothing more; a $300,000 short (the larger bound) the same
+    34,000 (+10 % row). The chain, the model and the hand agree."""
+    usd = WAD
+    risk = _risk(
+        project,
+        owner,
+        [[-10 * PCT], [10 * PCT]],
+        factor=3 * WAD // 2,
+        concentration=[(100_000 * usd, 2 * PCT)],
+    )
+    assert risk.concentration(0) == (100_000 * usd, 2 * PCT)
+    params = pm.PortfolioParams(0, 0, 3 * WAD // 2, 0, ((100_000 * usd, 2 * PCT),))
+    config = pm.PortfolioConfig(
+        pm.RiskGroups(("ETH",), {}),
+        pm.ScenarioSet((pm.Scenario("down", (-10 * PCT,)), pm.Scenario("up", (10 * PCT,)))),
+        params,
+    )
+    for v, mm in ((300_000, 34_000), (50_000, 5_000), (-300_000, 34_000)):
+        lo = [v * usd] + [0] * 7
+        got = risk.requirement(lo, lo, 0, 0)
+        assert got == (mm * usd, mm * usd * 3 // 2), v
+        x = pm.GroupExposure(0, 0, tuple(lo), tuple(lo), 0, 0)
+        m = pm.requirement(x, config)
+        assert (m.mm, m.im) == (mm * usd, mm * usd * 3 // 2)
+    # a rate of 0 is no add-on, whatever the threshold
+    assert pm.PortfolioParams(0, 0, WAD, 0, ((5, 0),)).concentration == ()
+
+
+def test_the_risk_set_refuses_bad_concentration(project, owner):
+    with ape.reverts(errors.CONCENTRATION_RANGE):
+        _risk(project, owner, [[0]], concentration=[(0, WAD + 1)])
+    with ape.reverts(errors.CONCENTRATION_RANGE):
+        _risk(project, owner, [[0]], concentration=[(2**160 + 1, PCT)])
+    with ape.reverts(errors.RAGGED_SHOCKS):
+        _risk(project, owner, [[0, 0]], concentration=[(0, PCT)])
+    with pytest.raises(ValueError, match="one concentration add-on per risk group"):
+        pm.PortfolioConfig(
+            pm.RiskGroups(("A", "B"), {}),
+            pm.ScenarioSet((pm.Scenario("s", (0, 0)),)),
+            pm.PortfolioParams(0, 0, WAD, 0, ((0, PCT),)),
+        )

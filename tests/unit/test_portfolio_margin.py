@@ -317,7 +317,7 @@ def test_a_reduction_that_ends_with_no_liabilities_is_not_checked(
     ch = pm_engine
     for token in tokens.values():
         ch.set_risk_group(token, 0, sender=owner)
-    mild = owner.deploy(project.PortfolioRisk, [[-E18 // 10]], 0, 0, E18, [], [], 0)
+    mild = owner.deploy(project.PortfolioRisk, [[-E18 // 10]], 0, 0, E18, [], [], 0, [])
     ch.set_portfolio_risk(mild, sender=owner)
     deposit(trader, "USDC", 1_000 * USDC)
     ch.set_margin_mode(0, True, sender=trader)
@@ -326,7 +326,8 @@ def test_a_reduction_that_ends_with_no_liabilities_is_not_checked(
     # of the 1,000 USDC, so closing it raises MM (about 700 -> 1,000) and IM
     # (1,500) would exceed equity; but after it nothing is owed.
     ch.set_portfolio_risk(
-        owner.deploy(project.PortfolioRisk, [[-E18]], 0, 0, 3 * E18 // 2, [], [], 0), sender=owner
+        owner.deploy(project.PortfolioRisk, [[-E18]], 0, 0, 3 * E18 // 2, [], [], 0, []),
+        sender=owner,
     )
     trade(ch, trader, ETH_ID, E18 // 10)
     assert ch.position_mask(trader, 0) == 0
@@ -597,7 +598,7 @@ def test_a_paused_account_may_not_switch_to_a_lower_margin(
 
 def test_risk_set_constructor_refuses_bad_sets(project, owner):
     def deploy(rows, floor=0, minimum=0, factor=E18):
-        return owner.deploy(project.PortfolioRisk, rows, floor, minimum, factor, [], [], 0)
+        return owner.deploy(project.PortfolioRisk, rows, floor, minimum, factor, [], [], 0, [])
 
     with ape.reverts(errors.NO_SCENARIOS):
         deploy([])
@@ -677,8 +678,8 @@ def test_configuration_guards(
     assert [(e.asset, e.group) for e in tx.events.filter(ch.RiskGroupSet)] == [
         (tokens["WBTC"].address, 2)
     ]
-    one_group = owner.deploy(project.PortfolioRisk, [[-E18 // 10]], 0, 0, E18, [], [], 0)
-    two_groups = owner.deploy(project.PortfolioRisk, [[0, 0]], 0, 0, E18, [], [], 0)
+    one_group = owner.deploy(project.PortfolioRisk, [[-E18 // 10]], 0, 0, E18, [], [], 0, [])
+    two_groups = owner.deploy(project.PortfolioRisk, [[0, 0]], 0, 0, E18, [], [], 0, [])
     with ape.reverts(errors.ASSET_GROUP_NOT_IN_SET):
         ch.set_portfolio_risk(one_group, sender=owner)
     three = deploy_risk(project, owner)

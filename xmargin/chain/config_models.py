@@ -461,6 +461,16 @@ class ScenarioIn(_Section):
     """The fraction of the scenario's P&L that counts (SPAN: an extreme move at "0.35")."""
 
 
+class ConcentrationIn(_Section):
+    """A risk group's concentration add-on: MM adds `rate` of the group's
+    |exposure| beyond `threshold`."""
+
+    threshold: NonNegative
+    """USD of exposure (either way) the add-on starts at."""
+    rate: Fraction
+    """The fraction of the exposure beyond it added to MM."""
+
+
 class PortfolioIn(_Section):
     """Portfolio margin (docs/portfolio-margin.md): risk groups and the
     scenarios a sub-account's whole book is margined over."""
@@ -477,6 +487,8 @@ class PortfolioIn(_Section):
     """IM = MM x this (+ the collateral haircut gap), 1 .. 10."""
     short_option_min: Fraction = wad_default(0)
     """... and at least this fraction of the short options' notional (contracts x price)."""
+    concentration: dict[str, ConcentrationIn] = {}
+    """Group name -> its concentration add-on (none for a group not named)."""
 
     @field_validator("groups")
     @classmethod
@@ -520,7 +532,14 @@ class PortfolioIn(_Section):
             pm.RiskGroups(names, self.members),
             pm.ScenarioSet(scenarios),
             pm.PortfolioParams(
-                self.floor_fraction, self.min_per_position, self.im_factor, self.short_option_min
+                self.floor_fraction,
+                self.min_per_position,
+                self.im_factor,
+                self.short_option_min,
+                tuple(
+                    (c.threshold, c.rate) if (c := self.concentration.get(n)) else (0, 0)
+                    for n in names
+                ),
             ),
         )
 
@@ -537,6 +556,9 @@ class PortfolioIn(_Section):
             unknown = [g for g in s.moves if g not in self.groups]
             if unknown:
                 found.add(("scenarios", i, "moves"), f"unknown group(s) {', '.join(unknown)}")
+        unknown = [g for g in self.concentration if g not in self.groups]
+        if unknown:
+            found.add(("concentration",), f"unknown group(s) {', '.join(unknown)}")
         if not found.errors:
             try:
                 self.config()

@@ -159,6 +159,8 @@ class Forecast:
             self.call(self.ch, "risk_group", token)
         groups = self.answered(risk, "num_groups")
         scenarios = self.answered(risk, "num_scenarios")
+        for group in range(groups or 0):
+            self.call(risk, "concentration", group)
         if self.answered(self.ch, "portfolio_mode", owner, sub_id) and groups and scenarios:
             for scenario in range(scenarios):
                 for group in range(groups):

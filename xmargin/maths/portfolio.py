@@ -146,6 +146,9 @@ class PortfolioParams:
     min_per_position: int
     im_factor: int
     short_option_min: int = 0
+    # per risk group (threshold WAD USD, WAD rate), or none: MM adds
+    # ceil(rate * (|V_g| - threshold)) for a group beyond its threshold
+    concentration: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.floor_fraction <= WAD:
@@ -156,6 +159,12 @@ class PortfolioParams:
             raise ValueError("im_factor outside [1, 10] WAD")
         if not 0 <= self.short_option_min <= WAD:
             raise ValueError("short_option_min outside [0, 1] WAD")
+        for threshold, rate in self.concentration:
+            if not (0 <= threshold <= MAX_EXPOSURE and 0 <= rate <= WAD):
+                raise ValueError("a concentration threshold or rate out of range")
+        if not any(rate for _, rate in self.concentration):
+            # no add-on: one form, whatever the thresholds (as the chain reads it)
+            object.__setattr__(self, "concentration", ())
 
 
 @dataclass(frozen=True)
@@ -167,6 +176,8 @@ class PortfolioConfig:
     params: PortfolioParams
 
     def __post_init__(self) -> None:
+        if self.params.concentration and len(self.params.concentration) != len(self.groups.names):
+            raise ValueError("one concentration add-on per risk group, or none")
         if self.scenarios.groups != len(self.groups.names):
             raise ValueError(
                 f"scenarios shock {self.scenarios.groups} groups, "
@@ -204,11 +215,22 @@ def span_scenarios(
     return ScenarioSet(tuple(out))
 
 
+def concentration_addon(x: GroupExposure, params: PortfolioParams) -> int:
+    """The concentration add-on to MM: per group, `rate` of its |exposure|
+    (the larger of its two bounds) beyond `threshold`, rounded up."""
+    out = 0
+    for g, (threshold, rate) in enumerate(params.concentration):
+        size = max(abs(x.lo[g]), abs(x.hi[g]))
+        if rate and size > threshold:
+            out += mul_div_up(size - threshold, rate, WAD)
+    return out
+
+
 def risk_set_args(config: PortfolioConfig) -> tuple[object, ...]:
     """A PortfolioRisk's constructor arguments for `config`: the shocks, the
     floor, the minimum, the IM factor, the volatility moves and weights
     (empty when none moves and every scenario counts whole), the
-    short-option minimum."""
+    short-option minimum, the concentration add-ons (empty when none)."""
     rows = config.scenarios.scenarios
     vols = [s.vol_shock for s in rows]
     weights = [s.weight for s in rows]
@@ -221,6 +243,7 @@ def risk_set_args(config: PortfolioConfig) -> tuple[object, ...]:
         vols if any(vols) else [],
         weights if any(w != WAD for w in weights) else [],
         p.short_option_min,
+        [list(c) for c in p.concentration] if any(r for _, r in p.concentration) else [],
     )
 
 
@@ -319,7 +342,7 @@ def requirement(
         (x.open_positions + option_positions) * params.min_per_position,
         mul_div_up(short_notional, params.short_option_min, WAD),
     )
-    mm = max(worst_loss, floor)
+    mm = max(worst_loss, floor) + concentration_addon(x, params)
     return PortfolioMargin(
         pnls=tuple(pnls),
         worst_loss=worst_loss,
