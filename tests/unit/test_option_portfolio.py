@@ -420,3 +420,50 @@ def test_the_risk_set_refuses_bad_concentration(project, owner):
             pm.ScenarioSet((pm.Scenario("s", (0, 0)),)),
             pm.PortfolioParams(0, 0, WAD, 0, ((0, PCT),)),
         )
+
+
+# ---------------------------------------------------------------- what-if curves
+
+
+def test_the_chart_reprices_options_as_the_chain_does(pw, trader, deposit_usdc, bot_log):
+    """`xmargin chart`'s curves (`scenarios.account_curves` with the
+    account's options) reprice each option on the moved underlying: the
+    model's health at $3,450 and at $2,550 equals what the engine says
+    once the feed publishes that price, in linear mode and in portfolio
+    mode (the seconds the rounds take are given to the model too: the
+    options' time left is the chain's at the reading)."""
+    from dataclasses import replace
+
+    from xmargin.chain.engine import account_of, read_account, token_symbols
+    from xmargin.maths import scenarios
+
+    w = pw
+    bot, _ = bot_log
+    engine = replace(bot.engine, portfolio_risk=w.project.PortfolioRisk.at(w.ch.portfolio_risk()))
+    deposit_usdc(trader, 6_000, 0)
+    deposit_usdc(trader, 6_000, 1)
+    _portfolio(w, trader, 1)
+    for sub in (0, 1):
+        w.trade(trader, 3, -WAD, 0, sub=sub)
+        w.trade(trader, w.put, -WAD, 0, sub=sub)
+        w.trade(trader, 2, WAD // 2, 1_000 * WAD, sub=sub)
+    w.chain.mine()
+    symbols = token_symbols(engine)
+    views = {sub: read_account(engine, trader.address, sub) for sub in (0, 1)}
+    for sub, view in views.items():
+        account = account_of(engine, view, engine.asset_params())
+        (c,) = scenarios.account_curves(account, (view.options, symbols))
+        assert c.asset == str(w.underlying.address) and c.price == SPOT
+        assert len(c.points) == scenarios.DEFAULT_POINTS
+        here = scenarios.health_at(account, c.asset, SPOT, (view.options, symbols))
+        assert here == view.health, sub
+    for usd in (3_450, 2_550):
+        now = w.publish(10, usd=usd)
+        for sub, view in views.items():
+            account = account_of(engine, view, engine.asset_params())
+            later = tuple(replace(o, tau=w.expiry - now) for o in view.options)
+            want = scenarios.health_at(
+                account, str(w.underlying.address), usd * WAD, (later, symbols)
+            )
+            h = w.ch.account_health(trader, sub)
+            assert (h.equity, h.im, h.mm) == (want.equity, want.im, want.mm), (usd, sub)

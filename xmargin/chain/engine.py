@@ -277,7 +277,9 @@ def read_account(
             positions.append(PositionView(m, pos, perps.risk(pos, m.params, m.price, m.index)))
     margin = engine.portfolio_config(block_id) if ch.portfolio_mode(owner, sub_id, **at) else None
     quote = engine.quote_symbol
-    account = model_account(balances, prices, positions, params, quote, _symbols(engine), margin)
+    account = model_account(
+        balances, prices, positions, params, quote, token_symbols(engine), margin
+    )
     held: tuple[OptionView, ...] = ()
     if (
         engine.desk is not None
@@ -292,7 +294,7 @@ def read_account(
     explained = None if margin is None else portfolio_margin(account, margin)
     if margin is not None and held:
         model_health, explained = portfolio_with_options(
-            group_exposure(account, margin.groups), margin, held, _symbols(engine)
+            group_exposure(account, margin.groups), margin, held, token_symbols(engine)
         )
     return AccountView(
         owner=str(owner),
@@ -350,7 +352,7 @@ def account_of(
         view.positions,
         assets,
         engine.quote_symbol,
-        _symbols(engine),
+        token_symbols(engine),
         view.margin_config,
     )
 
@@ -388,16 +390,16 @@ def options_in_portfolio_mode(
         view.positions,
         engine.asset_params(),
         engine.quote_symbol,
-        _symbols(engine),
+        token_symbols(engine),
         config,
     )
     mirror, _ = portfolio_with_options(
-        group_exposure(account, config.groups), config, view.options, _symbols(engine)
+        group_exposure(account, config.groups), config, view.options, token_symbols(engine)
     )
     return chain, mirror
 
 
-def _symbols(engine: Engine) -> dict[str, str]:
+def token_symbols(engine: Engine) -> dict[str, str]:
     """token address -> asset symbol (markets name their asset by address)."""
     return {t.address: s for s, t in engine.tokens.items()}
 

@@ -15,7 +15,6 @@ only names it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +23,13 @@ from ape.exceptions import ContractLogicError
 from xmargin.chain.orders import published_at
 from xmargin.maths import black76 as b76
 from xmargin.maths import options as om
-from xmargin.maths import portfolio as pm
 from xmargin.maths.fixed_point import WAD
-from xmargin.maths.model import Health
+from xmargin.maths.option_book import (  # noqa: F401  (re-exported: the chain layer's names)
+    OptionView,
+    mm_without_each,
+    portfolio_with_options,
+    with_options,
+)
 
 if TYPE_CHECKING:
     from ape.contracts.base import ContractInstance
@@ -163,29 +166,6 @@ def settlement_round(
     return None
 
 
-@dataclass(frozen=True)
-class OptionView:
-    """One option position of an account, valued as the engine values it
-    (`xmargin.maths.options`, to the wei), with its greeks (sizes
-    applied; None once expired)."""
-
-    series_id: int
-    asset: str
-    strike: int
-    expiry: int
-    is_call: bool
-    size: int
-    risk: om.OptionRisk
-    greeks: b76.Greeks | None
-    # the Black-76 inputs read with it: the underlying's price (0 once
-    # settled), volatility and seconds left (0 from expiry on), and the
-    # settlement price (0 until recorded)
-    price: int = 0
-    sigma: int = 0
-    tau: int = 0
-    settled: int = 0
-
-
 def read_option_positions(
     desk: ContractInstance,
     book: ContractInstance,
@@ -238,6 +218,7 @@ def read_option_positions(
                 sigma,
                 tau,
                 settled,
+                params,
             )
         )
     return tuple(out)
@@ -248,86 +229,3 @@ def _toward_zero(x: int) -> int:
     desk's `account_greeks`)."""
     q = abs(x) // WAD
     return q if x >= 0 else -q
-
-
-def with_options(h: Health, held: tuple[OptionView, ...]) -> Health:
-    """An account's health with its option positions added, as the engine
-    adds the desk's `account_risk` (in either margin mode)."""
-    return Health(
-        h.equity + sum(o.risk.value for o in held),
-        h.im + sum(o.risk.im for o in held),
-        h.mm + sum(o.risk.mm for o in held),
-    )
-
-
-def _grid(
-    config: pm.PortfolioConfig, held: tuple[OptionView, ...], symbols: Mapping[str, str]
-) -> tuple[int, int, list[int], list[tuple[int, ...]]]:
-    """Every position repriced in each scenario, in held order: (value,
-    short notional, the P&Ls summed per scenario, each position's)."""
-    scenarios = config.scenarios.scenarios
-    vol_moves = [s.vol_shock for s in scenarios]
-    total = [0] * len(scenarios)
-    each = []
-    value = short = 0
-    for o in held:
-        # An asset the owner put in no group is in group 0 (the engine's
-        # `risk_group` default), listed or not.
-        group = config.groups.members.get(symbols.get(o.asset, o.asset), 0)
-        r = om.scenario_risk(
-            o.price,
-            o.strike,
-            o.is_call,
-            o.sigma,
-            o.tau,
-            o.size,
-            [s.shocks[group] for s in scenarios],
-            vol_moves,
-            o.settled,
-        )
-        value += r.value
-        short += r.short_notional
-        total = [a + b for a, b in zip(total, r.pnls, strict=True)]
-        each.append(r.pnls)
-    return value, short, total, each
-
-
-def mm_without_each(
-    x: pm.GroupExposure,
-    config: pm.PortfolioConfig,
-    held: tuple[OptionView, ...],
-    symbols: Mapping[str, str],
-) -> list[int]:
-    """A portfolio account's MM with each held position left out in turn
-    (held order), over the same grid: the account's MM less it is what
-    `liquidate_options` frees by closing that position in portfolio mode."""
-    _, _, total, each = _grid(config, held, symbols)
-    shorts = [
-        om.scenario_risk(
-            o.price, o.strike, o.is_call, o.sigma, o.tau, o.size, [], [], o.settled
-        ).short_notional
-        for o in held
-    ]
-    out = []
-    for pnls, short in zip(each, shorts, strict=True):
-        rest = [a - b for a, b in zip(total, pnls, strict=True)]
-        out.append(pm.requirement(x, config, rest, sum(shorts) - short, len(held) - 1).mm)
-    return out
-
-
-def portfolio_with_options(
-    x: pm.GroupExposure,
-    config: pm.PortfolioConfig,
-    held: tuple[OptionView, ...],
-    symbols: Mapping[str, str],
-) -> tuple[Health, pm.PortfolioMargin]:
-    """A portfolio-mode account's health with its options in the grid, as
-    the desk's `portfolio_risk` computes it: each position repriced in
-    every scenario (its underlying moved by its risk group's shock, its
-    volatility by the scenario's volatility move), the P&Ls added to the
-    perps' and collateral's per scenario; `x` is the account's
-    `group_exposure`, `symbols` token address -> asset symbol (the
-    underlying's risk group is its symbol's)."""
-    value, short, total, _ = _grid(config, held, symbols)
-    margin = pm.requirement(x, config, total, short, len(held))
-    return Health(x.equity + value, margin.im, margin.mm), margin

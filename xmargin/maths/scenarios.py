@@ -19,10 +19,10 @@ brute-force search of the price).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from xmargin.maths import model, perps
+from xmargin.maths import model, option_book, perps
 from xmargin.maths.account import Account, Exposure
 from xmargin.maths.fixed_point import WAD
 
@@ -33,6 +33,9 @@ DEFAULT_SPAN_BPS = 5_000
 MIN_MOVE_BPS = -9_900
 MAX_MOVE_BPS = 50_000
 DEFAULT_POINTS = 201
+# An account's option positions and token address -> symbol (what
+# `option_book.account_health` reprices), or None.
+Options = tuple[tuple[option_book.OptionView, ...], Mapping[str, str]] | None
 
 
 def moved(price: int, move_bps: int) -> int:
@@ -45,12 +48,19 @@ def move_of(price: int, base: int) -> float:
     return (price - base) * BPS / base
 
 
-def health_at(account: Account, asset: str, price: int) -> model.Health:
-    """The account's health with `asset` at `price`, everything else as read."""
-    return account.health({asset: price})
+def health_at(account: Account, asset: str, price: int, book: Options = None) -> model.Health:
+    """The account's health with `asset` at `price`, everything else as read
+    (its option positions too, when `book` gives them: (positions, token
+    address -> symbol); each on `asset` repriced at the same volatility
+    and time left)."""
+    if book is None or not book[0]:
+        return account.health({asset: price})
+    return option_book.account_health(account, book[0], book[1], {asset: price})
 
 
-def liquidation_price(account: Account, asset: str, max_price: int = model.MAX_PRICE) -> int | None:
+def liquidation_price(
+    account: Account, asset: str, max_price: int = model.MAX_PRICE, book: Options = None
+) -> int | None:
     """The price of `asset` at which equity meets maintenance margin.
 
     Exact by the model's integer maths: the boundary between a price where
@@ -59,10 +69,10 @@ def liquidation_price(account: Account, asset: str, max_price: int = model.MAX_P
     the highest), searched in [0, max_price]. None when no price in that
     range changes whether the account is liquidatable.
     """
-    now = account.prices[asset]
+    now = account.prices[asset] if asset in account.prices else _option_price(book, asset)
 
     def under(price: int) -> bool:
-        return account.health({asset: price}).liquidatable
+        return health_at(account, asset, price, book).liquidatable
 
     here = under(now)
     if under(0) != here:
@@ -150,14 +160,17 @@ def chart_moves(
     return [lo + (hi - lo) * i // (points - 1) for i in range(points)]
 
 
-def curve(account: Account, asset: str, moves_bps: Sequence[int] | None = None) -> Curve:
-    """Health of the account at each move of `asset` (default `chart_moves`)."""
-    base = account.prices[asset]
-    liq = liquidation_price(account, asset)
+def curve(
+    account: Account, asset: str, moves_bps: Sequence[int] | None = None, book: Options = None
+) -> Curve:
+    """Health of the account at each move of `asset` (default `chart_moves`),
+    its option positions repriced with it when `book` gives them."""
+    base = account.prices[asset] if asset in account.prices else _option_price(book, asset)
+    liq = liquidation_price(account, asset, book=book)
     if moves_bps is None:
         moves_bps = chart_moves(None if liq is None else move_of(liq, base))
     points = tuple(
-        Point(m, moved(base, m), health_at(account, asset, moved(base, m))) for m in moves_bps
+        Point(m, moved(base, m), health_at(account, asset, moved(base, m), book)) for m in moves_bps
     )
     return Curve(
         asset=asset,
@@ -169,6 +182,21 @@ def curve(account: Account, asset: str, moves_bps: Sequence[int] | None = None) 
     )
 
 
-def account_curves(account: Account) -> list[Curve]:
-    """One curve per underlying of the account (`Account.underlyings`)."""
-    return [curve(account, asset) for asset in account.underlyings()]
+def account_curves(account: Account, book: Options = None) -> list[Curve]:
+    """One curve per underlying of the account (`Account.underlyings`), then
+    per underlying of its option positions (`book`) not already among them."""
+    assets = list(account.underlyings())
+    if book is not None:
+        for o in book[0]:
+            symbol = book[1].get(o.asset, o.asset)
+            if not o.settled and symbol not in assets:
+                assets.append(symbol)
+    return [curve(account, asset, book=book) for asset in assets]
+
+
+def _option_price(book: Options, asset: str) -> int:
+    """The price an option position on `asset` was read at."""
+    for o in book[0] if book else ():
+        if book is not None and book[1].get(o.asset, o.asset) == asset and o.price:
+            return o.price
+    raise ValueError(f"no price of {asset} was read")

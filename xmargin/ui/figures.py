@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from xmargin.chain.engine import AccountView, Engine, account_of
+from xmargin.chain.engine import AccountView, Engine, account_of, token_symbols
 from xmargin.maths import scenarios
 from xmargin.maths.model import AssetParams
 from xmargin.ui import charts
@@ -30,7 +30,8 @@ def account_chart(
     `where` says which chain and block ("ethereum:local at block 156"),
     `label` names the account (default: its short address).
     """
-    curves = scenarios.account_curves(account_of(engine, view, assets))
+    book = (view.options, token_symbols(engine)) if view.options else None
+    curves = scenarios.account_curves(account_of(engine, view, assets), book)
     name = label or short_address(view.owner)
     h = view.health
     mode = " (portfolio margin)" if view.portfolio is not None else ""
