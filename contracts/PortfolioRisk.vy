@@ -197,15 +197,21 @@ def column(group: uint256) -> DynArray[int256, MAX_SCENARIOS]:
 
 @external
 @view
-def concentration(group: uint256) -> (uint256, uint256):
+def concentrations() -> DynArray[uint256[2], MAX_GROUPS]:
     """
-    @notice A risk group's concentration add-on.
-    @param group Risk group (< num_groups).
-    @return (threshold WAD USD, WAD rate): MM adds rate x the group's
-            |exposure| beyond the threshold.
+    @notice Every risk group's concentration add-on, in group order (one
+            call: readers batch it before they know the group count).
+    @return Per group (threshold WAD USD, WAD rate): MM adds rate x the
+            group's |exposure| beyond the threshold.
     """
-    assert group < num_groups, errors.NO_SUCH_SCENARIO
-    return THRESHOLDS[group], RATES[group]
+    thresholds: uint256[MAX_GROUPS] = THRESHOLDS
+    rates: uint256[MAX_GROUPS] = RATES
+    out: DynArray[uint256[2], MAX_GROUPS] = []
+    for g: uint256 in range(MAX_GROUPS):
+        if g == num_groups:
+            break
+        out.append([thresholds[g], rates[g]])
+    return out
 
 
 @external

@@ -389,7 +389,7 @@ def test_a_concentration_add_on_grows_with_size_beyond_its_threshold(project, ow
         factor=3 * WAD // 2,
         concentration=[(100_000 * usd, 2 * PCT)],
     )
-    assert risk.concentration(0) == (100_000 * usd, 2 * PCT)
+    assert [list(c) for c in risk.concentrations()] == [[100_000 * usd, 2 * PCT]]
     params = pm.PortfolioParams(0, 0, 3 * WAD // 2, 0, ((100_000 * usd, 2 * PCT),))
     config = pm.PortfolioConfig(
         pm.RiskGroups(("ETH",), {}),

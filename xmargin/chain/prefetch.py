@@ -153,14 +153,13 @@ class Forecast:
             "short_option_min",
             "vol_shocks",
             "weights",
+            "concentrations",
         ):
             self.call(risk, method)
         for token in self.tokens.values():
             self.call(self.ch, "risk_group", token)
         groups = self.answered(risk, "num_groups")
         scenarios = self.answered(risk, "num_scenarios")
-        for group in range(groups or 0):
-            self.call(risk, "concentration", group)
         if self.answered(self.ch, "portfolio_mode", owner, sub_id) and groups and scenarios:
             for scenario in range(scenarios):
                 for group in range(groups):

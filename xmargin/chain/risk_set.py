@@ -47,9 +47,7 @@ def read_set(
         min_per_position=risk.min_per_position(**at),
         im_factor=risk.im_factor(**at),
         short_option_min=risk.short_option_min(**at),
-        concentration=tuple(
-            (int(c[0]), int(c[1])) for c in (risk.concentration(g, **at) for g in range(groups))
-        ),
+        concentration=tuple((int(c[0]), int(c[1])) for c in risk.concentrations(**at)),
     )
     return pm.ScenarioSet(scenarios), params
 
