@@ -57,14 +57,13 @@ def with_options(h: Health, held: tuple[OptionView, ...]) -> Health:
 
 def _grid(
     config: pm.PortfolioConfig, held: tuple[OptionView, ...], symbols: Mapping[str, str]
-) -> tuple[int, int, list[int], list[tuple[int, ...]]]:
-    """Every position repriced in each scenario, in held order: (value,
-    short notional, the P&Ls summed per scenario, each position's)."""
+) -> tuple[list[om.ScenarioRisk], list[int]]:
+    """Every position repriced in each scenario, in held order, and the
+    P&Ls summed per scenario."""
     scenarios = config.scenarios.scenarios
     vol_moves = [s.vol_shock for s in scenarios]
     total = [0] * len(scenarios)
     each = []
-    value = short = 0
     for o in held:
         # An asset the owner put in no group is in group 0 (the engine's
         # `risk_group` default), listed or not.
@@ -80,11 +79,9 @@ def _grid(
             vol_moves,
             o.settled,
         )
-        value += r.value
-        short += r.short_notional
         total = [a + b for a, b in zip(total, r.pnls, strict=True)]
-        each.append(r.pnls)
-    return value, short, total, each
+        each.append(r)
+    return each, total
 
 
 def mm_without_each(
@@ -96,18 +93,18 @@ def mm_without_each(
     """A portfolio account's MM with each held position left out in turn
     (held order), over the same grid: the account's MM less it is what
     `liquidate_options` frees by closing that position in portfolio mode."""
-    _, _, total, each = _grid(config, held, symbols)
-    shorts = [
-        om.scenario_risk(
-            o.price, o.strike, o.is_call, o.sigma, o.tau, o.size, [], [], o.settled
-        ).short_notional
-        for o in held
+    each, total = _grid(config, held, symbols)
+    short = sum(r.short_notional for r in each)
+    return [
+        pm.requirement(
+            x,
+            config,
+            [a - b for a, b in zip(total, r.pnls, strict=True)],
+            short - r.short_notional,
+            len(held) - 1,
+        ).mm
+        for r in each
     ]
-    out = []
-    for pnls, short in zip(each, shorts, strict=True):
-        rest = [a - b for a, b in zip(total, pnls, strict=True)]
-        out.append(pm.requirement(x, config, rest, sum(shorts) - short, len(held) - 1).mm)
-    return out
 
 
 def portfolio_with_options(
@@ -123,9 +120,10 @@ def portfolio_with_options(
     perps' and collateral's per scenario; `x` is the account's
     `group_exposure`, `symbols` token address -> asset symbol (the
     underlying's risk group is its symbol's)."""
-    value, short, total, _ = _grid(config, held, symbols)
+    each, total = _grid(config, held, symbols)
+    short = sum(r.short_notional for r in each)
     margin = pm.requirement(x, config, total, short, len(held))
-    return Health(x.equity + value, margin.im, margin.mm), margin
+    return Health(x.equity + sum(r.value for r in each), margin.im, margin.mm), margin
 
 
 def _at(o: OptionView, symbols: Mapping[str, str], prices: Mapping[str, int]) -> OptionView:
