@@ -260,7 +260,14 @@ class World:
             prices[p.asset] = self.prices[m]
             _, index = perps.funding(self.states[m], p, self.prices[m], now)
             exposures.append(
-                acct.Exposure(str(m), p.asset, self.positions[(str(who), sub, m)], p, index)
+                acct.Exposure(
+                    str(m),
+                    p.asset,
+                    self.positions[(str(who), sub, m)],
+                    p,
+                    index,
+                    index - self.states[m].funding_index,
+                )
             )
         margin = self.pm_config if (str(who), sub) in self.portfolio else None
         return acct.Account(

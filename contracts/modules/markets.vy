@@ -402,9 +402,11 @@ def _funding(market_id: uint256, price: uint256) -> (int256, int256):
         bound: int256 = cap
         if velocity < 0:
             bound = -cap
-        # Seconds until the rate reaches the cap (0 <= t_hit < dt).
-        t_hit: int256 = (bound - r0) * day // velocity
-        area = (r0 + bound) * t_hit // 2 + bound * (dt - t_hit)
+        # The rate ramps to the cap over t* = (bound - r0) * day / velocity
+        # seconds (0 <= t* < dt), then holds: area = bound * dt - (bound -
+        # r0) * t* / 2, in one division so t* is not cut to a whole second.
+        # |bound - r0| <= 2e19, so the square times a day fits easily.
+        area = bound * dt - (bound - r0) * (bound - r0) * day // (2 * velocity)
         r1 = bound
     else:
         area = (r0 + r1) * dt // 2

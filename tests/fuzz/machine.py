@@ -1909,13 +1909,15 @@ class EngineMachine(RuleBasedStateMachine):
         markets = {}
         for m, p in enumerate(w.params):
             reason = w.price_error(m, now)
+            accrued = 0
             if reason is None:
                 prices[p.asset] = w.prices[m]
                 index = perps.funding(w.states[m], p, w.prices[m], now)[1]
+                accrued = index - w.states[m].funding_index
             else:
                 refused[p.asset] = reason
                 index = 0
-            markets[m] = MarketMark(str(m), p.asset, p, prices.get(p.asset), index)
+            markets[m] = MarketMark(str(m), p.asset, p, prices.get(p.asset), index, accrued)
         return Marks(w.quote, w.assets, prices, refused, markets, w.pm_config)
 
     @invariant()

@@ -8,6 +8,7 @@ at 0.1 * 10 % = 1 % per day, every day.
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 
 import pytest
 
@@ -152,3 +153,34 @@ def test_short_skew_rate_stops_at_the_negative_cap(
     # Mirror of test_rate_stops_at_its_cap: -0.5 %/day after half a day,
     # index -$11.25 per ETH.
     assert tuple(clearinghouse.funding_now(m)) == (-5 * E18 // 1_000, -1125 * E18 // 100)
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_the_cap_crossing_is_not_cut_to_a_whole_second(
+    clearinghouse, market, chain, owner, hedger, usdc, fund, weth_listed, side
+):
+    """The cap (1/7 %/day) is reached 86,400 / 7 = 12,342.857... s after the
+    trade. Cutting that to 12,342 s booked cap * 0.857 s / 2 of rate-seconds
+    too many: $2.1e-5 per ETH of funding that the receiving side was paid
+    and nobody owed (equity overstated). The index must be the exact
+    integral of the piecewise-linear rate, whichever side is skewed."""
+    cap = E18 // 700
+    m = market(max_funding_rate=cap)
+    fund(usdc, hedger, 1_000_000 * USDC, clearinghouse)
+    clearinghouse.deposit(0, usdc, 1_000_000 * USDC, sender=hedger)
+    tx = clearinghouse.trade(
+        0, m, side * 100 * ETH, side * 2**200 if side > 0 else 0, sender=hedger
+    )
+    t0 = chain.blocks[tx.block_number].timestamp
+    _at(chain, owner, weth_listed.feed, t0 + DAY)
+    rate, index = clearinghouse.funding_now(m)
+    # velocity 1 %/day per day; the ramp lasts t* = cap / velocity days,
+    # area = cap * (1 day - t*) + cap * t* / 2 (rate x seconds).
+    velocity = Fraction(E18, 100)
+    t_star = Fraction(cap) / velocity * DAY
+    area = cap * (DAY - t_star) + cap * t_star / 2
+    exact = side * area * 3_000 * E18 / (DAY * E18)
+    assert rate == side * cap
+    assert abs(index - exact) < 1
+    # the whole-second cut was 2.1e13 wei of index: far outside that
+    assert abs(exact) > 37 * E18 // 100

@@ -748,3 +748,94 @@ def test_chain_equals_the_model_after_any_sequence(
                 feed = feeds[key]
                 feed.set_answer(feed.answer() * (1_000 + value) // 1_000, sender=owner)
             assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed)
+
+
+# ---------------------------------------------------------------- funding in the scenarios
+
+
+def test_funding_accrued_since_a_touch_moves_with_the_scenario_price(
+    pm_engine, owner, trader, deposit, tokens, eth_feed, chain
+):
+    """Issue 23, point 7. The funding a position has accrued since its
+    market was last touched is booked at the price of the next touch, so a
+    scenario that moves the price moves that funding too. Attack: a trader
+    holds long 100 ETH on one market and short 100 on another, both idle
+    for ten days at the funding cap (each leg pays: the long on a long
+    skew, the short on a short skew). Valued at today's price the book is
+    flat (V_ETH = 0 before the fix: MM = the 0.5 % floor, $3,000); but a
+    10 % rise makes each leg owe 10 % more of its ~$28,500 accrued: the
+    account loses ~$5,700 with the price, nearly double the MM it posted.
+    The grid must see size * (price - accrued)."""
+    ch = pm_engine
+    day = 86_400
+    cap = E18 // 100  # 1 %/day; skew 100 of 1,000 ramps at 1 %/day per day
+    funded = dict(
+        im_size_scalar=0,
+        mm_size_scalar=0,
+        taker_fee=0,
+        maker_fee=0,
+        skew_scale=1_000 * E18,
+        max_funding_velocity=E18 // 10,
+        max_funding_rate=cap,
+    )
+    ids = []
+    for _ in range(2):
+        ch.list_market(params(tokens["WETH"], **funded), sender=owner)
+        allow_atomic(ch, owner)
+        ids.append(ch.num_markets() - 1)
+    # 100,000 less two skew premiums of 100^2 x 3,000 / 2,000 = $15,000:
+    # quote $70,000, whose 5 % de-peg row (-$3,500) stays below the ETH rows.
+    deposit(trader, "USDC", 100_000 * USDC)
+    trade(ch, trader, ids[0], 100 * E18)
+    trade(ch, trader, ids[1], -100 * E18)
+    ch.set_margin_mode(0, True, sender=trader)
+    touched = [ch.market_state(m).last_funding_time for m in ids]
+    chain.pending_timestamp = touched[1] + 10 * day
+    eth_feed.set_answer(3_000 * 10**8, sender=owner)
+    now = chain.blocks.head.timestamp
+
+    # By hand: each rate ramps to the cap in exactly one day (cap / velocity)
+    # and holds it: area = cap * dt - cap * 1 day / 2 (rate x seconds);
+    # accrued per ETH = area * $3,000 / 1 day; the short's index falls.
+    def accrued(dt: int) -> int:
+        return (cap * dt - cap * day // 2) * 3_000 * E18 // (day * E18)
+
+    a_long, a_short = accrued(now - touched[0]), -accrued(now - touched[1])
+    assert [ch.funding_now(m)[1] for m in ids] == [a_long, a_short]
+    assert 28_499 * E18 < 100 * a_long < 28_501 * E18
+    # V_ETH = 100 (3,000 - a_long) - 100 (3,000 - a_short) = -100 (a_long - a_short):
+    # the worst row is "together up" (+10 %): MM = 10 (a_long - a_short) ~ $5,700,
+    # above the floor (0.5 % of $600,000 gross = $3,000).
+    v = -100 * (a_long - a_short)
+    x = ch.portfolio_exposure(trader, 0)
+    assert (x.lo[0], x.hi[0]) == (v, v)
+    mm = -v // 10
+    h = ch.account_health(trader, 0)
+    assert h.mm == mm and 5_699 * USD < mm < 5_701 * USD
+    assert x.lo[2] == 70_000 * USD and h.im == mm * 3 // 2
+    # Independent of the grid: publish the +10 % row one block later. The
+    # equity falls by the accrued funding's 10 % (and one more second of
+    # funding at the cap: 2 x 100 x 1 %/day x 1 s x $3,300, about $0.76).
+    eth_feed.set_answer(3_300 * 10**8, sender=owner)
+    after = ch.account_health(trader, 0)
+    assert mm - 1 * USD < h.equity - after.equity <= mm + 1 * USD
+    # The model agrees, the accrued part read from the market's stored index.
+    account = _funded_model(ch, trader, tokens, ids, eth_feed)
+    expected = acct.portfolio_health(account, CONFIG)
+    assert tuple(ch.account_health(trader, 0)) == (expected.equity, expected.im, expected.mm)
+
+
+def _funded_model(ch, who, tokens, ids, eth_feed) -> acct.Account:
+    """The account as model inputs, each market's funding read with the part
+    accrued since its last touch."""
+    exposures = []
+    for m in ids:
+        pos = ch.position(who, 0, m)
+        index = ch.funding_now(m)[1]
+        stored = ch.market_state(m).funding_index
+        mp = perps.MarketParams(*ch.market_params(m))
+        p = perps.Position(pos.size, pos.entry_price, pos.funding_index)
+        exposures.append(acct.Exposure(f"M{m}", "WETH", p, mp, index, index - stored))
+    prices = {"WETH": feed_price_wad(eth_feed)}
+    balances = {s: ch.balance_of(who, 0, t) for s, t in tokens.items()}
+    return acct.Account(balances, ASSETS, "USDC", prices, tuple(exposures))

@@ -330,6 +330,7 @@ def model_account(
             position=p.position,
             params=p.market.params,
             index=p.market.index,
+            accrued=p.market.index - p.market.state.funding_index,
         )
         for p in positions
     )

@@ -98,11 +98,12 @@ class ChainReplica:
             params = perps.MarketParams(*ch.market_params(market_id, **at))
             asset = symbols.get(str(params.asset), str(params.asset))
             p = price(asset, str(params.asset))
-            index = 0
+            index = accrued = 0
             if p is not None:
                 state = perps.MarketState(*ch.market_state(market_id, **at))
                 _, index = perps.funding(state, params, p, now)
-            markets[market_id] = MarketMark(symbol, asset, params, p, index)
+                accrued = index - state.funding_index
+            markets[market_id] = MarketMark(symbol, asset, params, p, index, accrued)
         portfolio = None
         if any(s.portfolio for s in self.replica.accounts.values()):
             portfolio = self._portfolio(block)

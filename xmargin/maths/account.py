@@ -52,8 +52,12 @@ class Exposure:
     asset: str
     position: Position
     params: MarketParams
-    # funding index, held fixed in every scenario
+    # funding index as of now, held fixed by the what-if prices (`health`)
     index: int
+    # the part of `index` accrued since the market's last touch (at the
+    # current price): the next touch books it at that touch's price, so the
+    # scenario grid moves it with the price (`group_exposure`)
+    accrued: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,8 @@ def group_exposure(account: Account, groups: RiskGroups) -> GroupExposure:
     """V_g bounds, gross notional and the position count, as the engine sums
     them: the quote at its peg, each collateral after its MM haircut (down:
     the equity's own figure; up: both steps rounded up), each position's
-    size * price floored and ceiled."""
+    size * (price - funding accrued since its market's last touch) floored
+    and ceiled."""
     lo = [0] * MAX_GROUPS
     hi = [0] * MAX_GROUPS
     addon = 0
@@ -149,8 +154,9 @@ def group_exposure(account: Account, groups: RiskGroups) -> GroupExposure:
             continue
         price = account.prices[e.asset]
         g = groups.of(e.asset)
-        lo[g] += floor_div(e.position.size * price, WAD)
-        hi[g] += ceil_div(e.position.size * price, WAD)
+        # the funding accrued since the market's last touch moves with the price
+        lo[g] += floor_div(e.position.size * (price - e.accrued), WAD)
+        hi[g] += ceil_div(e.position.size * (price - e.accrued), WAD)
         gross += mul_div_up(abs(e.position.size), price, WAD)
         count += 1
     return GroupExposure(

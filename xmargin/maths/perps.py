@@ -97,8 +97,8 @@ def funding(state: MarketState, p: MarketParams, price: int, now: int) -> tuple[
     r1 = r0 + div_trunc(velocity * dt, SECONDS_PER_DAY)
     if r1 > cap or r1 < -cap:
         bound = -cap if velocity < 0 else cap
-        t_hit = div_trunc((bound - r0) * SECONDS_PER_DAY, velocity)
-        area = div_trunc((r0 + bound) * t_hit, 2) + bound * (dt - t_hit)
+        # the exact ramp to the cap, one division (no whole-second t_hit)
+        area = bound * dt - div_trunc((bound - r0) ** 2 * SECONDS_PER_DAY, 2 * velocity)
         r1 = bound
     else:
         area = div_trunc((r0 + r1) * dt, 2)

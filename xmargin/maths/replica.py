@@ -102,6 +102,8 @@ class MarketMark:
     price: int | None
     # funding index as of the block (0 when the price is refused)
     index: int
+    # the part of `index` accrued since the market's last touch
+    accrued: int = 0
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,9 @@ class Replica:
             if m.price is None:
                 return Unpriced(m.asset, marks.refused.get(m.asset, ""))
             prices[m.asset] = m.price
-            exposures.append(Exposure(m.symbol, m.asset, s.positions[market_id], m.params, m.index))
+            exposures.append(
+                Exposure(m.symbol, m.asset, s.positions[market_id], m.params, m.index, m.accrued)
+            )
         for asset in s.balances:
             if asset not in marks.assets:
                 return Unpriced(asset, UNKNOWN)
