@@ -373,9 +373,9 @@ def _book(owner: address, sub_id: uint256, groups: bool, positions: bool) -> por
                 # Funding accrued since the market's last touch is booked at
                 # the next touch's price: a scenario's move moves it too, so
                 # the exposure is size * (price - accrued per unit).
-                stored: int256 = convert(
-                    convert(markets.funding_word[m] << 112, bytes32), int256
-                ) >> 112
+                stored: int256 = (
+                    convert(convert(markets.funding_word[m] << 112, bytes32), int256) >> 112
+                )
                 e: int256 = pos.size * (convert(price, int256) - index + stored)
                 x.lo[g] += fp._floor_div(e, wad)
                 x.hi[g] += fp._ceil_div(e, wad)
