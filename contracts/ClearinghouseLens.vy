@@ -23,18 +23,31 @@
         rounded toward the current price (a long is liquidated a little
         earlier, a short a little earlier too). 0 means no positive price
         of the asset liquidates the account. In portfolio mode MM is a
-        maximum over scenarios, not linear in the price: the lens reports 0
-        and `xmargin status` solves it from the model (docs/cli.md).
+        maximum over scenarios, not linear in the price: the lens moves the
+        asset's part of its risk group's exposure (its positions at the
+        price less the funding accrued since their market's last touch, and
+        the collateral in it after the MM haircut) by p / P, the equity by
+        the same and the gross notional with the positions, asks the risk
+        set for MM at each trial price and bisects to P / 1e9, within 1,000
+        times the price (the healthy side of the boundary). An account
+        holding options reports 0 in portfolio mode, and in linear mode
+        for an asset its options are written on: the lens does not reprice
+        options (`xmargin status` and `xmargin chart` do, docs/cli.md).
+        `option_details` lists an account's option positions with their
+        value, linear margins and greeks.
 @custom:security View-only; holds nothing; trusts only the Clearinghouse it
                  is asked about.
 """
 
+from .interfaces import IOptionsBook
 from .interfaces import IOracleRouter
+from .interfaces import IPortfolioRisk
 from .modules import collateral
 from .modules import constants
 from .modules import fixed_point as fp
 from .modules import health
 from .modules import markets
+from .modules import portfolio
 from .modules import registry
 
 
@@ -54,10 +67,29 @@ interface IClearinghouseView:
     def asset_list(index: uint256) -> address: view
     def asset_config(asset: address) -> collateral.Asset: view
     def portfolio_mode(owner: address, sub_id: uint256) -> bool: view
+    def portfolio_exposure(owner: address, sub_id: uint256) -> portfolio.Exposure: view
+    def portfolio_risk() -> address: view
+    def risk_group(asset: address) -> uint256: view
+    def market_state(market_id: uint256) -> markets.MarketState: view
+    def holds_options(owner: address, sub_id: uint256) -> bool: view
+    def options_desk() -> address: view
+
+
+# The desk's views the lens reads.
+interface IOptionsDeskView:
+    def BOOK() -> address: view
+    def account_series(owner: address, sub_id: uint256) -> DynArray[uint256, MAX_HELD]: view
+    def position(owner: address, sub_id: uint256, series_id: uint256) -> int256: view
 
 
 # Accounts per keeper page.
 MAX_PAGE: constant(uint256) = 50
+# The desk's cap on series held by one account (OptionsDesk.MAX_HELD).
+MAX_HELD: constant(uint256) = 8
+# The portfolio solver searches up to this multiple of the price, to a
+# precision of the price / BISECT_PRECISION.
+MAX_MOVE: constant(uint256) = 1_000
+BISECT_PRECISION: constant(uint256) = 10**9
 # An encoded Health (3 words), or the engine's revert data: Error(string)
 # with a reason of at most 32 bytes (selector, offset, length, one word:
 # 100 bytes; longer data is cut here and not decoded).
@@ -88,6 +120,81 @@ struct PositionDetail:
     im: uint256
     mm: uint256
     liquidation_price: uint256
+
+
+struct OptionDetail:
+    series_id: uint256
+    asset: address
+    strike: uint256
+    expiry: uint256
+    is_call: bool
+    # contracts, negative when short
+    size: int256
+    # per contract, WAD USD
+    mark: uint256
+    # the position's value and linear margins, WAD USD
+    value: int256
+    im: uint256
+    mm: uint256
+    # the position's greeks (per-contract greeks x size, toward zero), WAD:
+    # delta per 1 USD of the underlying, gamma per 1 USD squared, vega per
+    # 1.00 of volatility, theta per year
+    delta: int256
+    gamma: int256
+    vega: int256
+    theta: int256
+
+
+@external
+@view
+def option_details(
+    clearinghouse: IClearinghouseView, owner: address, sub_id: uint256
+) -> DynArray[OptionDetail, MAX_HELD]:
+    """
+    @notice Every option position of an account with its mark, value,
+            linear margins and greeks (the account's totals are the desk's
+            `account_greeks`).
+    @dev Reverts as the book's `mark` does (a series needing a price or
+         volatility the router refuses). Empty without a desk.
+    @param clearinghouse The engine.
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @return One row per series held, in the desk's order.
+    """
+    out: DynArray[OptionDetail, MAX_HELD] = []
+    desk: address = staticcall clearinghouse.options_desk()
+    if desk == empty(address):
+        return out
+    book: IOptionsBook = IOptionsBook(staticcall IOptionsDeskView(desk).BOOK())
+    wad: int256 = convert(constants.WAD, int256)
+    for series_id: uint256 in staticcall IOptionsDeskView(desk).account_series(owner, sub_id):
+        size: int256 = staticcall IOptionsDeskView(desk).position(owner, sub_id, series_id)
+        s: IOptionsBook.Series = staticcall book.series_of(series_id)
+        r: IOptionsBook.OptionRisk = staticcall book.position_risk(series_id, size)
+        delta: int256 = 0
+        gamma: uint256 = 0
+        vega: uint256 = 0
+        theta: int256 = 0
+        delta, gamma, vega, theta = staticcall book.greeks(series_id)
+        out.append(
+            OptionDetail(
+                series_id=series_id,
+                asset=s.asset,
+                strike=s.strike,
+                expiry=s.expiry,
+                is_call=s.is_call,
+                size=size,
+                mark=staticcall book.mark(series_id),
+                value=r.value,
+                im=r.im,
+                mm=r.mm,
+                delta=size * delta // wad,
+                gamma=size * convert(gamma, int256) // wad,
+                vega=size * convert(vega, int256) // wad,
+                theta=size * theta // wad,
+            )
+        )
+    return out
 
 
 @external
@@ -362,7 +469,10 @@ def _detail(
     rate, index = staticcall ch.funding_now(m)
     r: markets.PositionRisk = markets._risk(pos, p, price, index)
     liq: uint256 = 0
-    if not staticcall ch.portfolio_mode(owner, sub_id):
+    if staticcall ch.portfolio_mode(owner, sub_id):
+        if not staticcall ch.holds_options(owner, sub_id):
+            liq = self._portfolio_liquidation_price(ch, owner, sub_id, p.asset, price, h)
+    elif not self._options_on(ch, owner, sub_id, p.asset):
         liq = self._liquidation_price(ch, owner, sub_id, p.asset, price, h)
     return PositionDetail(
         market_id=m,
@@ -424,6 +534,126 @@ def _liquidation_price(
                 * (constants.WAD - a.mm_haircut) // constants.WAD
             )
     return self._solve(size + convert(held, int256), slope, price, h.equity, h.mm - moved_mm)
+
+
+@internal
+@view
+def _options_on(ch: IClearinghouseView, owner: address, sub_id: uint256, asset: address) -> bool:
+    """
+    @dev Whether the account holds an option on `asset`.
+    """
+    if not staticcall ch.holds_options(owner, sub_id):
+        return False
+    desk: IOptionsDeskView = IOptionsDeskView(staticcall ch.options_desk())
+    book: IOptionsBook = IOptionsBook(staticcall desk.BOOK())
+    for series_id: uint256 in staticcall desk.account_series(owner, sub_id):
+        if (staticcall book.series_of(series_id)).asset == asset:
+            return True
+    return False
+
+
+@internal
+@view
+def _portfolio_liquidation_price(
+    ch: IClearinghouseView,
+    owner: address,
+    sub_id: uint256,
+    asset: address,
+    price: uint256,
+    h: health.Health,
+) -> uint256:
+    """
+    @dev Where `asset`'s price meets E = MM for a portfolio account
+         without options, by bisection over the risk set's requirement
+         (the contract's notice).
+    """
+    wad: int256 = convert(constants.WAD, int256)
+    p0: int256 = convert(price, int256)
+    # c: the asset's part of its group's exposure; n: its positions' |size|.
+    c: int256 = 0
+    n: uint256 = 0
+    mask: uint256 = staticcall ch.position_mask(owner, sub_id)
+    for m: uint256 in range(constants.MAX_MARKETS):
+        if mask == 0:
+            break
+        if mask & 1 == 1:
+            if (staticcall ch.market_params(m)).asset == asset:
+                size: int256 = (staticcall ch.position(owner, sub_id, m)).size
+                rate: int256 = 0
+                index: int256 = 0
+                rate, index = staticcall ch.funding_now(m)
+                stored: int256 = (staticcall ch.market_state(m)).funding_index
+                c += fp._floor_div(size * (p0 - index + stored), wad)
+                n += fp._abs(size)
+        mask >>= 1
+    if asset != staticcall ch.quote_asset():
+        a: collateral.Asset = staticcall ch.asset_config(asset)
+        balance: int256 = staticcall ch.balance_of(owner, sub_id, asset)
+        if a.listed and balance > 0:
+            c += convert(
+                convert(balance, uint256)
+                * a.precision
+                * price // constants.WAD
+                * (constants.WAD - a.mm_haircut) // constants.WAD,
+                int256,
+            )
+    x: portfolio.Exposure = staticcall ch.portfolio_exposure(owner, sub_id)
+    risk: IPortfolioRisk = IPortfolioRisk(staticcall ch.portfolio_risk())
+    g: uint256 = staticcall ch.risk_group(asset)
+    here: bool = self._under(risk, x, h.equity, g, c, n, price, price)
+    lo: uint256 = 0
+    hi: uint256 = price
+    if self._under(risk, x, h.equity, g, c, n, price, 0) == here:
+        hi = price * MAX_MOVE
+        if self._under(risk, x, h.equity, g, c, n, price, hi) == here:
+            return 0
+        lo = price
+    lo_under: bool = self._under(risk, x, h.equity, g, c, n, price, lo)
+    step: uint256 = max(price // BISECT_PRECISION, 1)
+    for i: uint256 in range(128):
+        if hi - lo <= step:
+            break
+        mid: uint256 = (lo + hi) // 2
+        if self._under(risk, x, h.equity, g, c, n, price, mid) == lo_under:
+            lo = mid
+        else:
+            hi = mid
+    if lo_under:
+        return hi
+    return lo
+
+
+@internal
+@view
+def _under(
+    risk: IPortfolioRisk,
+    x: portfolio.Exposure,
+    equity: int256,
+    g: uint256,
+    c: int256,
+    n: uint256,
+    price: uint256,
+    p: uint256,
+) -> bool:
+    """
+    @dev Whether the account is below MM with the asset at `p`: its part
+         `c` of group `g` and the equity moved by c (p - P) / P (down for
+         the equity and the low bound, up for the high), the gross
+         notional by n (p - P).
+    """
+    dp: int256 = convert(p, int256) - convert(price, int256)
+    down: int256 = fp._floor_div(c * dp, convert(price, int256))
+    lo: int256[portfolio.MAX_GROUPS] = x.lo
+    hi: int256[portfolio.MAX_GROUPS] = x.hi
+    lo[g] += down
+    hi[g] += fp._ceil_div(c * dp, convert(price, int256))
+    gross: int256 = convert(x.gross_notional, int256) + fp._ceil_div(
+        convert(n, int256) * dp, convert(constants.WAD, int256)
+    )
+    mm: uint256 = 0
+    im: uint256 = 0
+    mm, im = staticcall risk.requirement(lo, hi, convert(max(gross, 0), uint256), x.open_positions)
+    return equity + down < convert(mm, int256)
 
 
 @internal

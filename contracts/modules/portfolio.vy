@@ -189,7 +189,7 @@ def _close_order(
     """
     @dev Each open position's P&L in the account's worst scenario (found
          from `x`, the account's `health._book`), unscaled:
-         shock[worst][group] * floor(size * price / WAD). Returns (that of
+         shock[worst][group] * floor(size * (price - accrued) / WAD). Returns (that of
          `market_id`, the lowest, the first market with the lowest).
     """
     worst: uint256 = 0
@@ -205,8 +205,14 @@ def _close_order(
             break
         if mask & 1 == 1:
             size: int256 = markets._position(owner, sub_id, m).size
+            price: uint256 = markets._price(m)
+            rate: int256 = 0
+            index: int256 = 0
+            rate, index = markets._funding(m, price)
+            # As in the grid: the funding accrued since the market's last
+            # touch moves with the price (`health._book`).
             c: int256 = row[self.risk_group[markets._asset(m)]] * fp._floor_div(
-                size * convert(markets._price(m), int256), wad
+                size * (convert(price, int256) - index + markets._stored_funding(m)[1]), wad
             )
             if c < lowest:
                 lowest = c

@@ -237,6 +237,27 @@ def test_chain_and_model_agree_on_a_strangle_in_portfolio_mode(pw, trader, depos
         assert view.health.mm == view.portfolio.mm > 0
 
 
+def test_the_lens_gives_no_liquidation_price_it_cannot_reprice(
+    pw, trader, hedger, deposit_usdc, lens, market, eth_feed
+):
+    """The lens does not reprice options: a portfolio account holding them
+    gets 0 for its perp's liquidation price (the CLI solves it from the
+    model), rather than a price that leaves the options' grid out."""
+    w = pw
+    for who in (trader, hedger):
+        deposit_usdc(who, 3_000)
+        _portfolio(w, who)
+    w.trade(trader, w.put, -WAD, 0)
+    eth_feed.set_answer(3_000 * 10**8, sender=w.owner)
+    for who in (trader, hedger):
+        w.ch.trade(0, market, 2 * WAD, 3_001 * WAD, sender=who)
+    (perp,) = lens.position_details(w.ch, trader, 0)
+    assert perp.size == 2 * WAD and perp.liquidation_price == 0
+    # the same perp without the option has one
+    (perp,) = lens.position_details(w.ch, hedger, 0)
+    assert 1_000 * WAD < perp.liquidation_price < 3_000 * WAD
+
+
 def test_an_option_account_in_portfolio_mode_is_liquidated(pw, trader, deposit_usdc, keeper):
     """Below its portfolio MM after a rise, the short call is closed at
     the mark by `liquidate_options` (the engine's health is the grid's)."""

@@ -742,6 +742,59 @@ def test_an_option_account_reads_as_the_engine_values_it(w, trader, deposit_usdc
     assert doc[0]["size"] == "2" and doc[1]["size"] == "-1"
 
 
+def test_the_lens_lists_option_positions_with_their_greeks(
+    w, trader, hedger, deposit_usdc, lens, eth_feed, market, bot_log
+):
+    """Issue 23, point 4: `ClearinghouseLens.option_details` gives each
+    option position its mark, value, linear margins and greeks: the same
+    as the Python mirror behind `xmargin status` (to the wei) and the
+    hand-computed deltas. A linear account's perp on another asset keeps
+    its liquidation price (where the account flips, checked on chain)."""
+    from xmargin.chain.engine import read_account
+
+    bot, _ = bot_log
+    deposit_usdc(trader, 10_000)
+    w.trade(trader, w.call, 2 * WAD, 1_000 * WAD)
+    w.trade(trader, w.put, -WAD, 0)
+    w.ch.trade(0, 0, 5 * WAD, 3_001 * WAD, sender=trader)
+    w.chain.mine()
+    view = read_account(bot.engine, trader.address, 0)
+    rows = lens.option_details(w.ch, trader, 0)
+    assert [r.series_id for r in rows] == [o.series_id for o in view.options] == [w.call, w.put]
+    for r, o in zip(rows, view.options, strict=True):
+        assert (r.asset, r.strike, r.expiry, r.is_call, r.size) == (
+            w.underlying.address,
+            o.strike,
+            o.expiry,
+            o.is_call,
+            o.size,
+        )
+        assert (r.value, r.im, r.mm) == (o.risk.value, o.risk.im, o.risk.mm)
+        assert (r.delta, r.gamma, r.vega, r.theta) == (
+            o.greeks.delta,
+            o.greeks.gamma,
+            o.greeks.vega,
+            o.greeks.theta,
+        )
+    # By hand (test_an_option_account_reads_as_the_engine_values_it): two
+    # calls at N(d1) = 0.5457 each, the short put -(-0.3389).
+    assert abs(rows[0].delta - 10_913 * WAD // 10_000) < WAD // 1_000
+    assert abs(rows[1].delta - 3_389 * WAD // 10_000) < WAD // 1_000
+    assert rows[0].gamma > 0 > rows[1].gamma and rows[0].theta < 0 < rows[1].theta
+    # The perp's liquidation price, the options held fixed: a dollar above
+    # it the account is healthy, at it (cut to the feed's decimals) not.
+    (perp,) = lens.position_details(w.ch, trader, 0)
+    assert 0 < perp.liquidation_price < 3_000 * WAD
+    eth_feed.set_answer(perp.liquidation_price // 10**10 + 10**8, sender=w.owner)
+    h = w.ch.account_health(trader, 0)
+    assert h.equity >= h.mm
+    eth_feed.set_answer(perp.liquidation_price // 10**10, sender=w.owner)
+    h = w.ch.account_health(trader, 0)
+    assert h.equity < h.mm
+    # An account holding no option has no rows.
+    assert lens.option_details(w.ch, hedger, 0) == []
+
+
 # ---------------------------------------------------------------- the second review
 
 

@@ -839,3 +839,48 @@ def _funded_model(ch, who, tokens, ids, eth_feed) -> acct.Account:
     prices = {"WETH": feed_price_wad(eth_feed)}
     balances = {s: ch.balance_of(who, 0, t) for s, t in tokens.items()}
     return acct.Account(balances, ASSETS, "USDC", prices, tuple(exposures))
+
+
+# ---------------------------------------------------------------- the lens's liquidation price
+
+
+@pytest.mark.parametrize(
+    ("usd_in", "weth_in", "size"),
+    [(10_000, 0, -10), (0, 10, -12), (0, 1, 3), (2_000, 0, 4)],
+    ids=["naked short", "WETH-backed short", "WETH-backed long", "long"],
+)
+def test_the_lens_solves_the_portfolio_liquidation_price(
+    pm_engine, lens, owner, trader, deposit, tokens, eth_feed, wbtc_listed, usd_in, weth_in, size
+):
+    """Issue 23, point 7: the lens reported 0 for every portfolio account
+    (and before that plugged the portfolio MM into the linear formula). It
+    now moves the asset's part of its group (positions and the collateral
+    in it) and asks the risk set at each trial price. Checked on chain by
+    brute force (publish the price: healthy at the lens's figure, below MM
+    one cent past it) and against the model's exact search."""
+    from dataclasses import replace
+
+    from xmargin.maths import scenarios
+
+    ch = pm_engine
+    if usd_in:
+        deposit(trader, "USDC", usd_in * USDC)
+    if weth_in:
+        deposit(trader, "WETH", weth_in * E18)
+    ch.set_margin_mode(0, True, sender=trader)
+    trade(ch, trader, ETH_ID, size * E18)
+    (row,) = lens.position_details(ch, trader, 0)
+    account = replace(model_account(ch, trader, tokens, eth_feed, wbtc_listed.feed), margin=CONFIG)
+    exact = scenarios.liquidation_price(account, "WETH")
+    assert exact is not None and row.liquidation_price > 0
+    assert abs(row.liquidation_price - exact) <= 3_000 * E18 // 10**9 + 1
+    # On chain: the healthy side of the boundary, to the feed's 8 decimals.
+    cent = 10**6
+    answer = -(-row.liquidation_price // 10**10) if size > 0 else row.liquidation_price // 10**10
+    past = answer - cent if size > 0 else answer + cent
+    eth_feed.set_answer(answer, sender=owner)
+    h = ch.account_health(trader, 0)
+    assert h.equity >= h.mm
+    eth_feed.set_answer(past, sender=owner)
+    h = ch.account_health(trader, 0)
+    assert h.equity < h.mm

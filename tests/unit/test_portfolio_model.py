@@ -359,7 +359,13 @@ def test_charts_and_liquidation_prices_follow_portfolio_margin():
     assert not margin.health({"WETH": price}).liquidatable
     assert margin.health({"WETH": price + 1}).liquidatable
     # Issue 23, point 7: a walk up the price (no bisection) finds the same
-    # boundary, and the lens, whose closed form is linear, reports none.
+    # boundary. The lens's closed form is linear: its mirror gives none for a
+    # portfolio account; the lens bisects those to the price / 1e9 instead
+    # (tests/unit/test_portfolio_margin.py), which readers accept as agreeing.
     assert brute_force_liquidation_price(margin, "WETH", up=True) == price
     assert scenarios.lens_liquidation_price(margin, "WETH") == 0
+    step = price // 10**9
+    assert scenarios.lens_agrees(price, price - step - 1)
+    assert not scenarios.lens_agrees(price, price + 2 * step)
+    assert scenarios.lens_agrees(0, 0) and not scenarios.lens_agrees(0, price)
     assert scenarios.lens_liquidation_price(book, "WETH") == linear

@@ -2,10 +2,12 @@
 
 The lens (`ClearinghouseLens.position_details`) reports each position's
 liquidation price: where its asset's price, moving the account's positions on
-it and its collateral in it, meets E = MM (linear accounts; 0 in portfolio
-mode). `xmargin.maths.scenarios.lens_liquidation_price` computes the same
-number from the account read by `xmargin.chain.engine.read_account`. Readers
-show the model's and flag a lens that disagrees.
+it and its collateral in it, meets E = MM: a closed form for linear
+accounts (`xmargin.maths.scenarios.lens_liquidation_price` computes the same
+number from the account read by `xmargin.chain.engine.read_account`), a
+bisection over the risk set to the price / 1e9 in portfolio mode (the
+model's exact search agrees to that: `scenarios.lens_agrees`). Readers show
+the model's and flag a lens that disagrees.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from xmargin.chain.engine import AccountView, Engine, account_of
+from xmargin.chain.engine import AccountView, Engine, account_of, token_symbols
+from xmargin.maths import scenarios
 from xmargin.maths.model import AssetParams
-from xmargin.maths.scenarios import lens_liquidation_price
 
 if TYPE_CHECKING:
     from ape.contracts.base import ContractInstance
@@ -37,9 +39,17 @@ def liquidation_prices(
     block: int,
     assets: Mapping[str, AssetParams],
 ) -> dict[int, tuple[int, int | None]]:
-    """market id -> (the model's liquidation price, the lens's or None),
+    """market id -> (the model's liquidation price, 0 for none; the lens's,
+    or None when there is no lens or it gives none it could stand by),
     for each open position of `view` (read at `block`; `assets` from
-    `engine.asset_params()`)."""
+    `engine.asset_params()`).
+
+    The model's: in portfolio mode, or with options on the position's
+    asset, the exact search (`scenarios.liquidation_price`, the options
+    repriced); otherwise the lens's closed form (`lens_liquidation_price`).
+    The lens declines (reports 0) for a portfolio account holding options
+    and, in linear mode, for an asset the account holds options on: those
+    come back as None."""
     reported: dict[int, int] = {}
     if lens is not None and view.positions:
         rows = lens.position_details(
@@ -47,11 +57,18 @@ def liquidation_prices(
         )
         reported = {int(r.market_id): int(r.liquidation_price) for r in rows}
     account = account_of(engine, view, assets)
-    by_market = {e.market: e.asset for e in account.exposures}
-    return {
-        p.market.market_id: (
-            lens_liquidation_price(account, by_market[p.market.symbol]),
-            reported.get(p.market.market_id),
-        )
-        for p in view.positions
-    }
+    symbols = token_symbols(engine)
+    book = (view.options, symbols) if view.options else None
+    optioned = {symbols.get(o.asset, o.asset) for o in view.options}
+    portfolio = view.portfolio is not None
+    out: dict[int, tuple[int, int | None]] = {}
+    for p in view.positions:
+        asset = next(e.asset for e in account.exposures if e.market == p.market.symbol)
+        if portfolio or asset in optioned:
+            model = scenarios.liquidation_price(account, asset, book=book) or 0
+        else:
+            model = scenarios.lens_liquidation_price(account, asset)
+        declined = (portfolio and bool(view.options)) or (not portfolio and asset in optioned)
+        got = reported.get(p.market.market_id)
+        out[p.market.market_id] = (model, None if declined else got)
+    return out

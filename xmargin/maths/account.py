@@ -187,12 +187,13 @@ def portfolio_health(account: Account, config: PortfolioConfig) -> Health:
 
 def close_contributions(account: Account, config: PortfolioConfig) -> dict[str, int]:
     """Each open position's P&L in the worst scenario, unscaled (shock * the
-    floored position value, WAD^2 USD), by market name."""
+    floored position value less its accrued funding, WAD^2 USD), by market
+    name."""
     x = group_exposure(account, config.groups)
     row = config.scenarios.scenarios[worst_scenario(x, config.scenarios)].shocks
     return {
         e.market: row[config.groups.of(e.asset)]
-        * floor_div(e.position.size * account.prices[e.asset], WAD)
+        * floor_div(e.position.size * (account.prices[e.asset] - e.accrued), WAD)
         for e in account.exposures
         if e.position.size
     }

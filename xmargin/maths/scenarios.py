@@ -14,7 +14,10 @@ integer maths, in either margin mode. `lens_liquidation_price` is the
 closed form the ClearinghouseLens reports for a linear account's positions
 on an asset (its positions on it and its collateral in it moving together):
 the two agree to rounding (tests/unit/test_charts.py checks both against a
-brute-force search of the price).
+brute-force search of the price). For a portfolio account the lens bisects
+over the risk set to the price / 1e9 (`lens_agrees`;
+tests/unit/test_portfolio_margin.py checks it against this search and the
+chain).
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ DEFAULT_SPAN_BPS = 5_000
 MIN_MOVE_BPS = -9_900
 MAX_MOVE_BPS = 50_000
 DEFAULT_POINTS = 201
+# The lens bisects a portfolio account's liquidation price to its price /
+# this (ClearinghouseLens.BISECT_PRECISION).
+LENS_PRECISION = 10**9
 # An account's option positions and token address -> symbol (what
 # `option_book.account_health` reprices), or None.
 Options = tuple[tuple[option_book.OptionView, ...], Mapping[str, str]] | None
@@ -91,12 +97,23 @@ def liquidation_price(
     return hi if lo_under else lo
 
 
+def lens_agrees(model_price: int, lens_price: int) -> bool:
+    """Whether the lens's liquidation price is the model's: equal (both 0
+    for none), or within the lens's bisection step (the price / 1e9, the
+    portfolio solver's precision) and one wei."""
+    if not model_price or not lens_price:
+        return model_price == lens_price
+    return abs(model_price - lens_price) <= max(model_price, lens_price) // LENS_PRECISION + 1
+
+
 def lens_liquidation_price(account: Account, asset: str) -> int:
     """`ClearinghouseLens._liquidation_price` of a linear account's positions
     on `asset`: the price of `asset` at which equity meets MM, every
     position on it and the collateral held in it (less its MM haircut)
     moving, other prices held, funding frozen (0: no positive price does
-    it). The lens reports 0 for a portfolio account; so does this."""
+    it). For a portfolio account the lens bisects over the risk set instead
+    (`liquidation_price` is the exact search it agrees with: `lens_agrees`);
+    this returns 0 for one."""
     if account.margin is not None:
         return 0
     price = account.prices[asset]

@@ -24,7 +24,7 @@ import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from xmargin.chain.engine import AccountView, Engine
     from xmargin.chain.light import LightConnection
     from xmargin.chain.prefetch import Forecast
-    from xmargin.maths.model import AssetParams
 
 DEFAULT_NETWORK = "ethereum:local:node"
 # The repository: its contracts give the ABIs, wherever the command runs.
@@ -356,11 +355,7 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None, as_json: bool
         with _quiet():
             view = _read_owner(s, owner, sub_id)
             assets = s.engine.asset_params()
-            liquidation: Mapping[int, tuple[int, int | None]]
-            if view.portfolio is None:
-                liquidation = liquidation_prices(view, s.engine.lens, s.engine, s.block, assets)
-            else:
-                liquidation = _portfolio_liquidation_prices(s, view, assets)
+            liquidation = liquidation_prices(view, s.engine.lens, s.engine, s.block, assets)
             order = _order(s, owner, sub_id)
             requests = _lp_requests(s, owner)
             adl = _adl(s, view)
@@ -396,7 +391,8 @@ def status(owner: str, sub_id: int, network: str, rpc: str | None, as_json: bool
             if view.portfolio is not None:
                 out.print(
                     "note: portfolio margin: IM and MM are the whole book's (table below); a "
-                    "liquidation price moves every holding of the asset; the lens is linear (n/a)"
+                    "liquidation price moves every holding of the asset under the scenario set "
+                    "(the lens bisects it to the price / 1e9)"
                 )
             for _, line in adl:
                 out.print(line)
@@ -585,22 +581,6 @@ def _adl(s: Session, view: AccountView) -> list[Fact]:
         )
         out.append((doc, line))
     return out
-
-
-def _portfolio_liquidation_prices(
-    s: Session, view: AccountView, assets: Mapping[str, AssetParams]
-) -> dict[int, tuple[int, None]]:
-    """market id -> (where moving its asset liquidates the portfolio account, 0
-    for nowhere; no lens figure)."""
-    from xmargin.chain.engine import account_of
-    from xmargin.maths import scenarios
-
-    p = account_of(s.engine, view, assets)
-    by_symbol = {m.market.symbol: m.market.market_id for m in view.positions}
-    return {
-        by_symbol[e.market]: (scenarios.liquidation_price(p, e.asset) or 0, None)
-        for e in p.exposures
-    }
 
 
 @main.command()

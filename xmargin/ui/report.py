@@ -15,6 +15,7 @@ from rich.table import Table
 from xmargin.chain.engine import AccountView
 from xmargin.maths.fixed_point import WAD, format_units
 from xmargin.maths.model import AssetParams, Health, token_value, weighted
+from xmargin.maths.scenarios import lens_agrees
 
 if TYPE_CHECKING:
     from xmargin.chain.assets import AssetState
@@ -152,7 +153,7 @@ def _liquidation_cells(model_price: int, lens_price: int | None) -> tuple[str, s
     shown = usd(model_price) if model_price else "none"
     if lens_price is None:
         return shown, "n/a"
-    if lens_price == model_price:
+    if lens_agrees(model_price, lens_price):
         return shown, "="
     return shown, f"[red]{usd(lens_price) if lens_price else 'none'}[/red]"
 
