@@ -377,7 +377,7 @@ def portfolio_rows(world: World, trader: Any, linear: dict[tuple[int, int], int]
         for s in range(PORTFOLIO_SCENARIOS)
     ]
     risk = owner.deploy(
-        project.PortfolioRisk, shocks, WAD // 200, 5 * WAD, 3 * WAD // 2, [], [], 0, []
+        project.PortfolioRisk, shocks, WAD // 200, 5 * WAD, 3 * WAD // 2, [], [], 0, [], []
     )
     for i in range(len(world.markets)):
         group = 1 + i % (PORTFOLIO_GROUPS - 1)

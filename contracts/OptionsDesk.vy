@@ -663,9 +663,10 @@ def portfolio_risk(
     """
     value: int256 = 0
     shorts: DynArray[uint256, MAX_HELD] = []
-    total: DynArray[int256, 32] = []
+    total: DynArray[int256, 256] = []
     each: DynArray[DynArray[int256, 32], MAX_HELD] = []
-    value, shorts, total, each = self._scenarios(owner, sub_id, risk)
+    at: DynArray[uint256, MAX_HELD] = []
+    value, shorts, total, each, at = self._scenarios(owner, sub_id, risk)
     short: uint256 = 0
     for n: uint256 in shorts:
         short += n
@@ -852,9 +853,10 @@ def _mm_without_each(owner: address, sub_id: uint256) -> (DynArray[uint256, MAX_
     x: IClearinghouseOptions.Exposure = staticcall ENGINE.portfolio_exposure(owner, sub_id)
     value: int256 = 0
     shorts: DynArray[uint256, MAX_HELD] = []
-    total: DynArray[int256, 32] = []
+    total: DynArray[int256, 256] = []
     each: DynArray[DynArray[int256, 32], MAX_HELD] = []
-    value, shorts, total, each = self._scenarios(owner, sub_id, risk)
+    at: DynArray[uint256, MAX_HELD] = []
+    value, shorts, total, each, at = self._scenarios(owner, sub_id, risk)
     short: uint256 = 0
     for n: uint256 in shorts:
         short += n
@@ -862,11 +864,11 @@ def _mm_without_each(owner: address, sub_id: uint256) -> (DynArray[uint256, MAX_
     for j: uint256 in range(MAX_HELD):
         if j == len(each):
             break
-        rest: DynArray[int256, 32] = total
+        rest: DynArray[int256, 256] = total
         for i: uint256 in range(32):
-            if i == len(rest):
+            if i == len(each[j]):
                 break
-            rest[i] -= each[j][i]
+            rest[at[j] + i] -= each[j][i]
         mm: uint256 = 0
         im: uint256 = 0
         mm, im = staticcall IPortfolioRisk(risk).requirement_with_options(
@@ -883,41 +885,47 @@ def _scenarios(
 ) -> (
     int256,
     DynArray[uint256, MAX_HELD],
-    DynArray[int256, 32],
+    DynArray[int256, 256],
     DynArray[DynArray[int256, 32], MAX_HELD],
+    DynArray[uint256, MAX_HELD],
 ):
     """
     @dev Every held position repriced in each scenario of `risk` (the
          book's `scenario_risk`, its underlying moved by the engine's risk
          group's column), in held order: (the positions' value, each one's
-         short notional, the P&L per scenario summed, each one's P&Ls).
+         short notional, the P&Ls summed per risk group and scenario at
+         g * scenarios + s, each one's P&Ls, where each one's row starts).
     """
     vols: DynArray[int256, 32] = staticcall IPortfolioRisk(risk).vol_shocks()
-    total: DynArray[int256, 32] = []
-    for v: int256 in vols:
+    n: uint256 = len(vols)
+    total: DynArray[int256, 256] = []
+    for i: uint256 in range(256):
+        if i == n * staticcall IPortfolioRisk(risk).num_groups():
+            break
         total.append(0)
     each: DynArray[DynArray[int256, 32], MAX_HELD] = []
+    at: DynArray[uint256, MAX_HELD] = []
     shorts: DynArray[uint256, MAX_HELD] = []
     value: int256 = 0
     for series_id: uint256 in self.held[owner][sub_id]:
         asset: address = (staticcall BOOK.series_of(series_id)).asset
-        moves: DynArray[int256, 32] = staticcall IPortfolioRisk(risk).column(
-            staticcall ENGINE.risk_group(asset)
-        )
+        g: uint256 = staticcall ENGINE.risk_group(asset)
+        moves: DynArray[int256, 32] = staticcall IPortfolioRisk(risk).column(g)
         v: int256 = 0
         pnls: DynArray[int256, 32] = []
-        n: uint256 = 0
-        v, pnls, n = staticcall BOOK.scenario_risk(
+        short: uint256 = 0
+        v, pnls, short = staticcall BOOK.scenario_risk(
             series_id, self.position[owner][sub_id][series_id], moves, vols
         )
         value += v
         for i: uint256 in range(32):
             if i == len(pnls):
                 break
-            total[i] += pnls[i]
+            total[g * n + i] += pnls[i]
         each.append(pnls)
-        shorts.append(n)
-    return value, shorts, total, each
+        at.append(g * n)
+        shorts.append(short)
+    return value, shorts, total, each, at
 
 
 @internal

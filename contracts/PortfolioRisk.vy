@@ -17,9 +17,19 @@
             floor = max(ceil(floor_fraction * gross_notional / 1e18),
                         open_positions * min_per_position,
                         ceil(short_option_min * short_notional / 1e18))
-            MM    = max(worst, floor)
+            MM    = max(worst, credited, floor)
                     + sum_g ceil(rate_g * max(0, |V_g| - threshold_g) / 1e18)
                     (the concentration add-on; |V_g| the larger bound)
+        With inter-group credits set (SPAN's inter-commodity spread
+        credits), the rows also price each group alone: R_g = the worst
+        weighted loss of group g's exposure and options over its own
+        column, its direction the sign of the move in that row; then, pair
+        by pair in the set's order, two groups losing in opposite
+        directions (a spread) each give up rate x the smaller of their
+        remaining R: credited = sum_g R_g after the credits. The joint rows
+        still bind (`worst`), so a book the rows price as correlated pays
+        no less; the credits only cap the diversification that rows moving
+        the groups together would imply.
             IM    = ceil(MM * im_factor / 1e18)   (the engine adds the
                     collateral haircut gap, as in linear mode)
         Each group's exposure comes as a lower and an upper bound (the
@@ -49,6 +59,8 @@ MIN_WEIGHT: constant(uint256) = 10**16
 MAX_SHORT_OPTION_MIN: constant(uint256) = WAD
 # $1M per open position.
 MAX_MIN_PER_POSITION: constant(uint256) = 10**24
+# Inter-group credit pairs.
+MAX_CREDITS: constant(uint256) = 16
 # Largest |exposure| of a group the grid accepts: 2**160 WAD USD (~1.5e30
 # USD). With |shock| <= 9e18 < 2**64, a product is below 2**224 and a sum
 # of 8 below 2**227, so the grid's inner loop can skip overflow checks.
@@ -76,6 +88,10 @@ WEIGHTS: immutable(uint256[MAX_SCENARIOS])
 # THRESHOLDS[g]) (WAD USD, WAD).
 THRESHOLDS: immutable(uint256[MAX_GROUPS])
 RATES: immutable(uint256[MAX_GROUPS])
+# Inter-group credits in the order they apply: group a | group b << 8 |
+# WAD rate << 16.
+CREDITS: immutable(uint256[MAX_CREDITS])
+num_credits: public(immutable(uint256))
 
 
 @deploy
@@ -88,6 +104,7 @@ def __init__(
     weights: DynArray[uint256, MAX_SCENARIOS],
     short_option_min_: uint256,
     concentration: DynArray[uint256[2], MAX_GROUPS],
+    credits: DynArray[uint256[3], MAX_CREDITS],
 ):
     """
     @notice Fixes the scenario set.
@@ -106,6 +123,9 @@ def __init__(
     @param concentration Per group, (threshold WAD USD, WAD rate <= 1e18):
            MM adds rate x the group's |exposure| beyond the threshold;
            empty: no add-on.
+    @param credits Inter-group spread credits, in the order they apply:
+           (group a, group b, WAD rate <= 1e18) with a < b < groups, each
+           pair once; empty: the joint rows alone.
     """
     assert len(shocks) > 0, errors.NO_SCENARIOS
     groups: uint256 = len(shocks[0])
@@ -138,6 +158,17 @@ def __init__(
         ), errors.CONCENTRATION_RANGE
         thresholds[g] = concentration[g][0]
         rates[g] = concentration[g][1]
+    packed: uint256[MAX_CREDITS] = empty(uint256[MAX_CREDITS])
+    for i: uint256 in range(MAX_CREDITS):
+        if i == len(credits):
+            break
+        c: uint256[3] = credits[i]
+        assert c[0] < c[1] and c[1] < groups and c[2] <= WAD, errors.CREDIT_RANGE
+        for j: uint256 in range(MAX_CREDITS):
+            if j == i:
+                break
+            assert packed[j] & 65535 != c[0] | (c[1] << 8), errors.CREDIT_RANGE
+        packed[i] = c[0] | (c[1] << 8) | (c[2] << 16)
     vols: int256[MAX_SCENARIOS] = empty(int256[MAX_SCENARIOS])
     weighted: uint256[MAX_SCENARIOS] = empty(uint256[MAX_SCENARIOS])
     for s: uint256 in range(MAX_SCENARIOS):
@@ -162,6 +193,8 @@ def __init__(
     WEIGHTS = weighted
     THRESHOLDS = thresholds
     RATES = rates
+    CREDITS = packed
+    num_credits = len(credits)
 
 
 @external
@@ -211,6 +244,22 @@ def concentrations() -> DynArray[uint256[2], MAX_GROUPS]:
         if g == num_groups:
             break
         out.append([thresholds[g], rates[g]])
+    return out
+
+
+@external
+@view
+def credits() -> DynArray[uint256[3], MAX_CREDITS]:
+    """
+    @notice The inter-group spread credits, in the order they apply.
+    @return (group a, group b, WAD rate) per pair.
+    """
+    packed: uint256[MAX_CREDITS] = CREDITS
+    out: DynArray[uint256[3], MAX_CREDITS] = []
+    for i: uint256 in range(MAX_CREDITS):
+        if i == num_credits:
+            break
+        out.append([packed[i] & 255, (packed[i] >> 8) & 255, packed[i] >> 16])
     return out
 
 
@@ -285,7 +334,7 @@ def requirement_with_options(
     hi: int256[MAX_GROUPS],
     gross_notional: uint256,
     open_positions: uint256,
-    option_pnls: DynArray[int256, MAX_SCENARIOS],
+    option_pnls: DynArray[int256, GRID],
     short_notional: uint256,
 ) -> (uint256, uint256):
     """
@@ -298,11 +347,13 @@ def requirement_with_options(
     @param hi The same rounded up.
     @param gross_notional Sum of |size| * price over the open perp positions (WAD USD).
     @param open_positions Number of open positions, option series included.
-    @param option_pnls One option P&L per scenario (WAD USD).
+    @param option_pnls The options' P&L per risk group and scenario, at
+           g * num_scenarios + s (WAD USD; the group of each option's
+           underlying), num_groups x num_scenarios entries.
     @param short_notional Sum of contracts x price over short options (WAD USD).
     @return (MM, ceil(MM * im_factor)) in WAD USD.
     """
-    assert len(option_pnls) == num_scenarios, errors.RAGGED_SHOCKS
+    assert len(option_pnls) == num_groups * num_scenarios, errors.RAGGED_SHOCKS
     return self._requirement(lo, hi, gross_notional, open_positions, option_pnls, short_notional)
 
 
@@ -339,15 +390,18 @@ def _requirement(
     hi: int256[MAX_GROUPS],
     gross_notional: uint256,
     open_positions: uint256,
-    extra: DynArray[int256, MAX_SCENARIOS],
+    extra: DynArray[int256, GRID],
     short_notional: uint256,
 ) -> (uint256, uint256):
     worst: int256 = 0
     pnls: DynArray[int256, MAX_SCENARIOS] = self._pnls(lo, hi, extra)
     for pnl: int256 in pnls:
         worst = min(worst, pnl)
+    scan: uint256 = convert(-worst, uint256)
+    if num_credits != 0:
+        scan = max(scan, self._credited(lo, hi, extra))
     mm: uint256 = max(
-        max(convert(-worst, uint256), fp._ceil_div_u(short_notional * short_option_min, WAD)),
+        max(scan, fp._ceil_div_u(short_notional * short_option_min, WAD)),
         max(
             fp._ceil_div_u(gross_notional * floor_fraction, WAD),
             open_positions * min_per_position,
@@ -370,14 +424,70 @@ def _requirement(
 
 @internal
 @view
+def _credited(
+    lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS], extra: DynArray[int256, GRID]
+) -> uint256:
+    """
+    @dev The scan risk with explicit credits: each group's worst weighted
+         loss over its own column (exposure and options; bounds already
+         checked by `_pnls`), less the credits of the pairs that form
+         spreads, in order (the contract's notice).
+    """
+    wad: int256 = convert(WAD, int256)
+    shocks: int256[GRID] = SHOCKS
+    weighted: uint256[MAX_SCENARIOS] = WEIGHTS
+    risk: uint256[MAX_GROUPS] = empty(uint256[MAX_GROUPS])
+    side: int256[MAX_GROUPS] = empty(int256[MAX_GROUPS])
+    for g: uint256 in range(MAX_GROUPS):
+        if g == num_groups:
+            break
+        loss: int256 = 0
+        for s: uint256 in range(MAX_SCENARIOS):
+            if s == num_scenarios:
+                break
+            shock: int256 = shocks[s * MAX_GROUPS + g]
+            bound: int256 = hi[g]
+            if shock > 0:
+                bound = lo[g]
+            pnl: int256 = fp._floor_div(shock * bound, wad)
+            if len(extra) != 0:
+                pnl += extra[g * num_scenarios + s]
+            if weighted[s] != WAD:
+                pnl = fp._floor_div(pnl * convert(weighted[s], int256), wad)
+            if pnl < loss:
+                loss = pnl
+                side[g] = shock
+        risk[g] = convert(-loss, uint256)
+    packed: uint256[MAX_CREDITS] = CREDITS
+    for i: uint256 in range(MAX_CREDITS):
+        if i == num_credits:
+            break
+        a: uint256 = packed[i] & 255
+        b: uint256 = (packed[i] >> 8) & 255
+        # A spread: the two groups' worst rows move them opposite ways.
+        if (side[a] > 0 and side[b] < 0) or (side[a] < 0 and side[b] > 0):
+            credit: uint256 = min(risk[a], risk[b]) * (packed[i] >> 16) // WAD
+            risk[a] -= credit
+            risk[b] -= credit
+    total: uint256 = 0
+    for g: uint256 in range(MAX_GROUPS):
+        if g == num_groups:
+            break
+        total += risk[g]
+    return total
+
+
+@internal
+@view
 def _pnls(
-    lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS], extra: DynArray[int256, MAX_SCENARIOS]
+    lo: int256[MAX_GROUPS], hi: int256[MAX_GROUPS], extra: DynArray[int256, GRID]
 ) -> DynArray[int256, MAX_SCENARIOS]:
     """
     @dev pnl_s = floor(weight * (floor(sum_g shock * bound / WAD) + extra_s)
          / WAD), the bound chosen against the account (lower for a rise,
          upper for a fall). Only the groups the account is exposed to enter
-         the grid; `extra` is empty or one option P&L per scenario.
+         the grid; `extra` is empty or the options' P&L per group and
+         scenario (at g * num_scenarios + s), summed over the groups here.
     """
     active: DynArray[uint256, MAX_GROUPS] = []
     for g: uint256 in range(MAX_GROUPS):
@@ -407,7 +517,10 @@ def _pnls(
                 acc = unsafe_add(acc, unsafe_mul(shock, hi[g]))
         pnl: int256 = fp._floor_div(acc, wad)
         if len(extra) != 0:
-            pnl += extra[s]
+            for g: uint256 in range(MAX_GROUPS):
+                if g == num_groups:
+                    break
+                pnl += extra[g * num_scenarios + s]
         w: uint256 = weighted[s]
         if w != WAD:
             pnl = fp._floor_div(pnl * convert(w, int256), wad)

@@ -133,7 +133,7 @@ def test_keeper_views_skip_an_account_below_mm_that_owes_nothing(
     ch.set_risk_group(weth, 0, sender=owner)
     ch.set_risk_group(usdc, 1, sender=owner)
     risk = owner.deploy(
-        project.PortfolioRisk, [[-E18, 0], [E18 // 10, 0]], 0, 0, E18, [], [], 0, []
+        project.PortfolioRisk, [[-E18, 0], [E18 // 10, 0]], 0, 0, E18, [], [], 0, [], []
     )
     ch.set_portfolio_risk(risk, sender=owner)
     fund(weth, trader, E18 + 7, ch)

@@ -76,7 +76,15 @@ def pw(w: World, owner, project) -> World:
 
 
 def _risk(
-    project, owner, rows, vols=(), weights=(), short_min=0, factor=WAD, concentration=()
+    project,
+    owner,
+    rows,
+    vols=(),
+    weights=(),
+    short_min=0,
+    factor=WAD,
+    concentration=(),
+    credits=(),
 ) -> Any:
     return owner.deploy(
         project.PortfolioRisk,
@@ -88,6 +96,7 @@ def _risk(
         list(weights),
         short_min,
         [list(c) for c in concentration],
+        [list(c) for c in credits],
     )
 
 
@@ -488,3 +497,72 @@ def test_the_chart_reprices_options_as_the_chain_does(pw, trader, deposit_usdc, 
             )
             h = w.ch.account_health(trader, sub)
             assert (h.equity, h.im, h.mm) == (want.equity, want.im, want.mm), (usd, sub)
+
+
+def test_options_join_their_groups_own_scan_under_a_credit(
+    w,
+    project,
+    owner,
+    trader,
+    deposit_usdc,
+    lens,
+    oracle,
+    weth,
+    wbtc_listed,
+    eth_feed,
+    market,
+    keeper,
+):
+    """Issue 23, point 3: with explicit credits the desk hands the risk set
+    its options' P&L per risk group, so each group's own scan includes the
+    options on its underlyings. Long 2 calls on the underlying (group 0)
+    against short 2 WETH perps (group 1), a 30 % credit between them: the
+    perp alone loses 2 x 3,000 x 15 % = 900 when WETH rises, the calls
+    lose R_0 when the underlying falls (a spread), so MM = R_0 + 900 -
+    2 x floor(30 % x min): above the joint rows' worst (WETH up alone,
+    900 and a few thousandths: the calls' error bound in that row). The
+    engine's MM equals the mirror's to the wei."""
+    from dataclasses import replace
+
+    from tests.engines import engine_over
+    from xmargin.chain.engine import read_account
+    from xmargin.ops.keeper import Keeper, KeeperConfig
+
+    def row(a: int, b: int) -> pm.Scenario:
+        return pm.Scenario(f"{a:+d}/{b:+d}", (a * SCAN, b * SCAN, 0))
+
+    rows = (row(1, 0), row(-1, 0), row(0, 1), row(0, -1), row(1, 1), row(-1, -1))
+    config = pm.PortfolioConfig(
+        pm.RiskGroups(("ETHX", "ETH", "USD"), {"WETH": 1, "USDC": 2}),
+        pm.ScenarioSet(rows),
+        pm.PortfolioParams(0, 0, 3 * WAD // 2, credits=((0, 1, 30 * PCT),)),
+    )
+    risk = deploy_risk(project, owner, config)
+    w.ch.set_portfolio_risk(risk, sender=owner)
+    w.ch.set_risk_group(weth, 1, sender=owner)
+    w.ch.set_risk_group(w.usdc, 2, sender=owner)
+    tokens = {"USDC": w.usdc, "WETH": weth, "WBTC": wbtc_listed.token}
+    feeds = {"WETH": eth_feed, "WBTC": wbtc_listed.feed}
+    engine = engine_over(w.ch, oracle, tokens, feeds, {"ETH-PERP": market}, lens=lens, desk=w.desk)
+    engine = replace(engine, portfolio_risk=project.PortfolioRisk.at(risk.address))
+    bot = Keeper(engine, keeper, KeeperConfig(gas_asset=None), from_block=0)
+    deposit_usdc(trader, 10_000)
+    _portfolio(w, trader)
+    w.trade(trader, w.call, 2 * WAD, 1_000 * WAD)
+    eth_feed.set_answer(3_000 * 10**8, sender=w.owner)
+    w.ch.trade(0, market, -2 * WAD, 0, sender=trader)
+    view = read_account(bot.engine, trader.address, 0)
+    assert view.portfolio is not None and view.model_agrees
+    m = view.portfolio
+    # R_0 by the Black-76 mirror: the two calls alone over group 0's column.
+    (call,) = view.options
+    calls = options.scenario_risk(
+        call.price, SPOT, True, call.sigma, call.tau, 2 * WAD, [r.shocks[0] for r in rows], [0] * 6
+    )
+    r0 = -min(calls.pnls)
+    assert 0 < r0 < 900 * WAD and min(calls.pnls) == calls.pnls[1]  # the fall
+    credit = min(r0, 900 * WAD) * 30 * PCT // WAD
+    assert m.credited == r0 + 900 * WAD - 2 * credit
+    # the joint worst: WETH up alone, 900 and the calls' error bound there
+    assert 900 * WAD < m.worst_loss < 900 * WAD + WAD // 100 < m.credited
+    assert view.health.mm == m.mm == m.credited

@@ -317,7 +317,7 @@ def test_a_reduction_that_ends_with_no_liabilities_is_not_checked(
     ch = pm_engine
     for token in tokens.values():
         ch.set_risk_group(token, 0, sender=owner)
-    mild = owner.deploy(project.PortfolioRisk, [[-E18 // 10]], 0, 0, E18, [], [], 0, [])
+    mild = owner.deploy(project.PortfolioRisk, [[-E18 // 10]], 0, 0, E18, [], [], 0, [], [])
     ch.set_portfolio_risk(mild, sender=owner)
     deposit(trader, "USDC", 1_000 * USDC)
     ch.set_margin_mode(0, True, sender=trader)
@@ -326,7 +326,7 @@ def test_a_reduction_that_ends_with_no_liabilities_is_not_checked(
     # of the 1,000 USDC, so closing it raises MM (about 700 -> 1,000) and IM
     # (1,500) would exceed equity; but after it nothing is owed.
     ch.set_portfolio_risk(
-        owner.deploy(project.PortfolioRisk, [[-E18]], 0, 0, 3 * E18 // 2, [], [], 0, []),
+        owner.deploy(project.PortfolioRisk, [[-E18]], 0, 0, 3 * E18 // 2, [], [], 0, [], []),
         sender=owner,
     )
     trade(ch, trader, ETH_ID, E18 // 10)
@@ -598,7 +598,7 @@ def test_a_paused_account_may_not_switch_to_a_lower_margin(
 
 def test_risk_set_constructor_refuses_bad_sets(project, owner):
     def deploy(rows, floor=0, minimum=0, factor=E18):
-        return owner.deploy(project.PortfolioRisk, rows, floor, minimum, factor, [], [], 0, [])
+        return owner.deploy(project.PortfolioRisk, rows, floor, minimum, factor, [], [], 0, [], [])
 
     with ape.reverts(errors.NO_SCENARIOS):
         deploy([])
@@ -678,8 +678,8 @@ def test_configuration_guards(
     assert [(e.asset, e.group) for e in tx.events.filter(ch.RiskGroupSet)] == [
         (tokens["WBTC"].address, 2)
     ]
-    one_group = owner.deploy(project.PortfolioRisk, [[-E18 // 10]], 0, 0, E18, [], [], 0, [])
-    two_groups = owner.deploy(project.PortfolioRisk, [[0, 0]], 0, 0, E18, [], [], 0, [])
+    one_group = owner.deploy(project.PortfolioRisk, [[-E18 // 10]], 0, 0, E18, [], [], 0, [], [])
+    two_groups = owner.deploy(project.PortfolioRisk, [[0, 0]], 0, 0, E18, [], [], 0, [], [])
     with ape.reverts(errors.ASSET_GROUP_NOT_IN_SET):
         ch.set_portfolio_risk(one_group, sender=owner)
     three = deploy_risk(project, owner)
@@ -884,3 +884,33 @@ def test_the_lens_solves_the_portfolio_liquidation_price(
     eth_feed.set_answer(past, sender=owner)
     h = ch.account_health(trader, 0)
     assert h.equity < h.mm
+
+
+def test_an_explicit_credit_prices_a_btc_eth_spread(
+    project, pm_engine, owner, trader, deposit, tokens, eth_feed, wbtc_listed
+):
+    """Issue 23, point 3: with a 50 % ETH/BTC credit in force, long 100 ETH
+    against short 5 BTC ($300,000 each) is charged each leg's own 10 %
+    scan less half the smaller: 30,000 + 30,000 - 2 x 15,000 = 30,000,
+    plus the quote's own de-peg risk (a group with no credit listed keeps
+    its whole scan, as SPAN sums combined commodities): above the 24,000
+    the joint rows imply (their 4 % apart rows credit the spread 80 %).
+    The engine's health equals the mirror's to the wei."""
+    from dataclasses import replace
+
+    ch = pm_engine
+    config = replace(CONFIG, params=replace(PARAMS, credits=((0, 1, E18 // 2),)))
+    ch.set_portfolio_risk(deploy_risk(project, owner, config), sender=owner)
+    deposit(trader, "USDC", 100_000 * USDC)
+    ch.set_margin_mode(0, True, sender=trader)
+    trade(ch, trader, ETH_ID, 100 * E18)
+    trade(ch, trader, BTC_ID, -5 * E18)
+    # Quote: 100,000 less the fees (0.1 %: 300 + 300) and the premiums
+    # (n^2 P / 2e6: 100^2 x 3,000 / 2e6 = 15, 5^2 x 60,000 / 2e6 = 0.75):
+    # 99,384.25, whose 5 % de-peg is 4,969.2125; the floor (0.5 % of
+    # 600,000) is below. MM 34,969.2125, IM x 1.5 = 52,453.81875.
+    assert ch.balance_of(trader, 0, tokens["USDC"]) == 99_384_250_000
+    h = ch.account_health(trader, 0)
+    assert h.mm == 34_969_212_500 * 10**12 and h.im == 52_453_818_750 * 10**12
+    expected = assert_mirrors_model(ch, trader, tokens, eth_feed, wbtc_listed.feed, config)
+    assert expected.mm == h.mm

@@ -124,7 +124,7 @@ def test_an_option_underlying_the_engine_does_not_list_is_shocked_as_group_0(
     _portfolio(w, trader)
     w.trade(trader, w.call, -WAD, 0)
     risk = owner.deploy(
-        project.PortfolioRisk, [[0, 30 * PCT], [0, -30 * PCT]], 0, 0, WAD, [], [], 0, []
+        project.PortfolioRisk, [[0, 30 * PCT], [0, -30 * PCT]], 0, 0, WAD, [], [], 0, [], []
     )
     # GROUP_ASSET_NOT_LISTED today: the owner cannot place it.
     with contextlib.suppress(ContractLogicError):

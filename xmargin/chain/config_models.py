@@ -471,6 +471,24 @@ class ConcentrationIn(_Section):
     """The fraction of the exposure beyond it added to MM."""
 
 
+class CreditIn(_Section):
+    """An inter-group spread credit (SPAN's inter-commodity credit): when
+    the two groups lose in opposite directions, each group's own scan risk
+    falls by `rate` of the smaller of the two."""
+
+    groups: list[str]
+    """The two group names."""
+    rate: Fraction
+    """The fraction credited ("0.70")."""
+
+    @field_validator("groups")
+    @classmethod
+    def _a_pair(cls, groups: list[str]) -> list[str]:
+        if len(groups) != 2 or groups[0] == groups[1]:
+            raise is_("must name two different groups")
+        return groups
+
+
 class PortfolioIn(_Section):
     """Portfolio margin (docs/portfolio-margin.md): risk groups and the
     scenarios a sub-account's whole book is margined over."""
@@ -489,6 +507,8 @@ class PortfolioIn(_Section):
     """... and at least this fraction of the short options' notional (contracts x price)."""
     concentration: dict[str, ConcentrationIn] = {}
     """Group name -> its concentration add-on (none for a group not named)."""
+    credits: list[CreditIn] = []
+    """Inter-group spread credits, in the order they apply (none: the joint rows alone)."""
 
     @field_validator("groups")
     @classmethod
@@ -540,8 +560,14 @@ class PortfolioIn(_Section):
                     (c.threshold, c.rate) if (c := self.concentration.get(n)) else (0, 0)
                     for n in names
                 ),
+                tuple(self._credit(names, c) for c in self.credits),
             ),
         )
+
+    @staticmethod
+    def _credit(names: tuple[str, ...], c: CreditIn) -> tuple[int, int, int]:
+        a, b = sorted(names.index(g) for g in c.groups)
+        return a, b, c.rate
 
     @model_validator(mode="after")
     def _consistent(self) -> PortfolioIn:
@@ -559,6 +585,10 @@ class PortfolioIn(_Section):
         unknown = [g for g in self.concentration if g not in self.groups]
         if unknown:
             found.add(("concentration",), f"unknown group(s) {', '.join(unknown)}")
+        for i, c in enumerate(self.credits):
+            unknown = [g for g in c.groups if g not in self.groups]
+            if unknown:
+                found.add(("credits", i, "groups"), f"unknown group(s) {', '.join(unknown)}")
         if not found.errors:
             try:
                 self.config()

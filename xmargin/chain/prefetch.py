@@ -154,6 +154,7 @@ class Forecast:
             "vol_shocks",
             "weights",
             "concentrations",
+            "credits",
         ):
             self.call(risk, method)
         for token in self.tokens.values():

@@ -48,6 +48,7 @@ def read_set(
         im_factor=risk.im_factor(**at),
         short_option_min=risk.short_option_min(**at),
         concentration=tuple((int(c[0]), int(c[1])) for c in risk.concentrations(**at)),
+        credits=tuple((int(c[0]), int(c[1]), int(c[2])) for c in risk.credits(**at)),
     )
     return pm.ScenarioSet(scenarios), params
 

@@ -57,12 +57,12 @@ def with_options(h: Health, held: tuple[OptionView, ...]) -> Health:
 
 def _grid(
     config: pm.PortfolioConfig, held: tuple[OptionView, ...], symbols: Mapping[str, str]
-) -> tuple[list[om.ScenarioRisk], list[int]]:
-    """Every position repriced in each scenario, in held order, and the
-    P&Ls summed per scenario."""
+) -> tuple[list[tuple[int, om.ScenarioRisk]], list[list[int]]]:
+    """Every position repriced in each scenario, in held order, with its
+    underlying's risk group, and the P&Ls summed per group and scenario."""
     scenarios = config.scenarios.scenarios
     vol_moves = [s.vol_shock for s in scenarios]
-    total = [0] * len(scenarios)
+    total = [[0] * len(scenarios) for _ in range(config.scenarios.groups)]
     each = []
     for o in held:
         # An asset the owner put in no group is in group 0 (the engine's
@@ -79,8 +79,8 @@ def _grid(
             vol_moves,
             o.settled,
         )
-        total = [a + b for a, b in zip(total, r.pnls, strict=True)]
-        each.append(r)
+        total[group] = [a + b for a, b in zip(total[group], r.pnls, strict=True)]
+        each.append((group, r))
     return each, total
 
 
@@ -94,16 +94,19 @@ def mm_without_each(
     (held order), over the same grid: the account's MM less it is what
     `liquidate_options` frees by closing that position in portfolio mode."""
     each, total = _grid(config, held, symbols)
-    short = sum(r.short_notional for r in each)
+    short = sum(r.short_notional for _, r in each)
     return [
         pm.requirement(
             x,
             config,
-            [a - b for a, b in zip(total, r.pnls, strict=True)],
+            [
+                [a - b for a, b in zip(row, r.pnls, strict=True)] if g == group else row
+                for g, row in enumerate(total)
+            ],
             short - r.short_notional,
             len(held) - 1,
         ).mm
-        for r in each
+        for group, r in each
     ]
 
 
@@ -121,9 +124,9 @@ def portfolio_with_options(
     `group_exposure`, `symbols` token address -> asset symbol (the
     underlying's risk group is its symbol's)."""
     each, total = _grid(config, held, symbols)
-    short = sum(r.short_notional for r in each)
+    short = sum(r.short_notional for _, r in each)
     margin = pm.requirement(x, config, total, short, len(held))
-    return Health(x.equity + sum(r.value for r in each), margin.im, margin.mm), margin
+    return Health(x.equity + sum(r.value for _, r in each), margin.im, margin.mm), margin
 
 
 def _at(o: OptionView, symbols: Mapping[str, str], prices: Mapping[str, int]) -> OptionView:

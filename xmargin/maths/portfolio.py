@@ -67,6 +67,8 @@ MIN_WEIGHT = 10**16
 MAX_MIN_PER_POSITION = 10**24
 # |exposure| of a group the risk set accepts (PortfolioRisk.MAX_EXPOSURE)
 MAX_EXPOSURE = 2**160
+# inter-group credit pairs a risk set holds (PortfolioRisk.MAX_CREDITS)
+MAX_CREDITS = 16
 
 
 # ---------------------------------------------------------------- configuration
@@ -149,6 +151,9 @@ class PortfolioParams:
     # per risk group (threshold WAD USD, WAD rate), or none: MM adds
     # ceil(rate * (|V_g| - threshold)) for a group beyond its threshold
     concentration: tuple[tuple[int, int], ...] = ()
+    # inter-group spread credits, in the order they apply: (group a, group
+    # b, WAD rate) with a < b; none: the joint rows alone (`credited_scan`)
+    credits: tuple[tuple[int, int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.floor_fraction <= WAD:
@@ -165,6 +170,14 @@ class PortfolioParams:
         if not any(rate for _, rate in self.concentration):
             # no add-on: one form, whatever the thresholds (as the chain reads it)
             object.__setattr__(self, "concentration", ())
+        if len(self.credits) > MAX_CREDITS:
+            raise ValueError(f"at most {MAX_CREDITS} credit pairs")
+        pairs = [(a, b) for a, b, _ in self.credits]
+        for a, b, rate in self.credits:
+            if not (0 <= a < b and 0 <= rate <= WAD):
+                raise ValueError(f"credit ({a}, {b}, {rate}): groups a < b, rate in [0, 1] WAD")
+        if len(set(pairs)) != len(pairs):
+            raise ValueError("a credit pair appears twice")
 
 
 @dataclass(frozen=True)
@@ -178,6 +191,8 @@ class PortfolioConfig:
     def __post_init__(self) -> None:
         if self.params.concentration and len(self.params.concentration) != len(self.groups.names):
             raise ValueError("one concentration add-on per risk group, or none")
+        if any(b >= len(self.groups.names) for _, b, _ in self.params.credits):
+            raise ValueError("a credit names a risk group the set does not have")
         if self.scenarios.groups != len(self.groups.names):
             raise ValueError(
                 f"scenarios shock {self.scenarios.groups} groups, "
@@ -230,7 +245,8 @@ def risk_set_args(config: PortfolioConfig) -> tuple[object, ...]:
     """A PortfolioRisk's constructor arguments for `config`: the shocks, the
     floor, the minimum, the IM factor, the volatility moves and weights
     (empty when none moves and every scenario counts whole), the
-    short-option minimum, the concentration add-ons (empty when none)."""
+    short-option minimum, the concentration add-ons (empty when none), the
+    inter-group credits."""
     rows = config.scenarios.scenarios
     vols = [s.vol_shock for s in rows]
     weights = [s.weight for s in rows]
@@ -244,6 +260,7 @@ def risk_set_args(config: PortfolioConfig) -> tuple[object, ...]:
         weights if any(w != WAD for w in weights) else [],
         p.short_option_min,
         [list(c) for c in p.concentration] if any(r for _, r in p.concentration) else [],
+        [list(c) for c in p.credits],
     )
 
 
@@ -267,6 +284,9 @@ class PortfolioMargin:
     addon: int
     mm: int
     im: int
+    # with inter-group credits: the groups' own scan risks less the credits
+    # (MM is at least this); 0 without credits
+    credited: int = 0
 
 
 # ---------------------------------------------------------------- the engine's exposure
@@ -319,30 +339,67 @@ def grid_pnls(
     return out
 
 
+def credited_scan(
+    x: GroupExposure, config: PortfolioConfig, option_pnls: Sequence[Sequence[int]] = ()
+) -> int:
+    """The scan risk with explicit inter-group credits (PortfolioRisk's
+    `_credited`): each group's worst weighted loss over its own column
+    (its exposure and its options' P&Ls), its direction the sign of its
+    move in that row (the first worst); then, pair by pair in order, two
+    groups whose worst rows move opposite ways (a spread) each give up
+    floor(rate x the smaller remaining risk); the sum of what is left."""
+    scenarios = config.scenarios.scenarios
+    risk, side = [], []
+    for g in range(config.scenarios.groups):
+        loss, direction = 0, 0
+        for s, row in enumerate(scenarios):
+            shock = row.shocks[g]
+            pnl = floor_div(shock * (x.lo[g] if shock > 0 else x.hi[g]), WAD)
+            if option_pnls:
+                pnl += option_pnls[g][s]
+            if row.weight != WAD:
+                pnl = floor_div(pnl * row.weight, WAD)
+            if pnl < loss:
+                loss, direction = pnl, shock
+        risk.append(-loss)
+        side.append(direction)
+    for a, b, rate in config.params.credits:
+        if side[a] * side[b] < 0:
+            credit = min(risk[a], risk[b]) * rate // WAD
+            risk[a] -= credit
+            risk[b] -= credit
+    return sum(risk)
+
+
 def requirement(
     x: GroupExposure,
     config: PortfolioConfig,
-    option_pnls: Sequence[int] = (),
+    option_pnls: Sequence[Sequence[int]] = (),
     short_notional: int = 0,
     option_positions: int = 0,
 ) -> PortfolioMargin:
     """MM and IM of an exposure (PortfolioRisk.requirement, plus the add-on
-    the engine adds to IM); for an account holding options, each
-    scenario's option P&L, the short options' notional and the number of
-    series held (PortfolioRisk.requirement_with_options, as the desk's
-    `portfolio_risk` calls it)."""
-    pnls = grid_pnls(x.lo, x.hi, config.scenarios, option_pnls)
+    the engine adds to IM); for an account holding options, the options'
+    P&L per risk group and scenario (`option_pnls[g][s]`, the group of each
+    underlying), the short options' notional and the number of series held
+    (PortfolioRisk.requirement_with_options, as the desk's `portfolio_risk`
+    calls it)."""
+    if option_pnls and len(option_pnls) != config.scenarios.groups:
+        raise ValueError("one row of option P&Ls per risk group")
+    joint = [sum(col) for col in zip(*option_pnls, strict=True)] if option_pnls else []
+    pnls = grid_pnls(x.lo, x.hi, config.scenarios, joint)
     params = config.params
     worst_loss, worst = 0, None
     for i, pnl in enumerate(pnls):
         if -pnl > worst_loss:
             worst_loss, worst = -pnl, i
+    credited = credited_scan(x, config, option_pnls) if params.credits else 0
     floor = max(
         mul_div_up(x.gross_notional, params.floor_fraction, WAD),
         (x.open_positions + option_positions) * params.min_per_position,
         mul_div_up(short_notional, params.short_option_min, WAD),
     )
-    mm = max(worst_loss, floor) + concentration_addon(x, params)
+    mm = max(worst_loss, credited, floor) + concentration_addon(x, params)
     return PortfolioMargin(
         pnls=tuple(pnls),
         worst_loss=worst_loss,
@@ -353,6 +410,7 @@ def requirement(
         addon=x.addon,
         mm=mm,
         im=mul_div_up(mm, params.im_factor, WAD) + x.addon,
+        credited=credited,
     )
 
 

@@ -167,6 +167,8 @@ def portfolio(margin: PortfolioMargin, config: PortfolioConfig) -> Doc:
             else None
         ),
         "worst_loss_usd": usd(margin.worst_loss),
+        # with inter-group credits: each group's own scan less the credits
+        "credited_usd": usd(margin.credited) if config.params.credits else None,
         "floor_usd": usd(margin.floor),
         "gross_notional_usd": usd(margin.gross_notional),
         "haircut_gap_usd": usd(margin.addon),

@@ -322,12 +322,18 @@ def portfolio_table(title: str, margin: PortfolioMargin, config: PortfolioConfig
             f"{scenario.name}{mark}", *(_percent(shock) for shock in scenario.shocks), usd(pnl)
         )
     blank = [""] * len(names)
-    for item, value in (
-        ("worst loss", margin.worst_loss),
+    rows: list[tuple[str, int]] = [("worst loss", margin.worst_loss)]
+    if p.credits:
+        rows.append(("each group alone, less credits", margin.credited))
+    rows += [
         ("floor", margin.floor),
-        ("MM = max(worst loss, floor)", margin.mm),
+        (
+            "MM = max(worst loss, credited, floor)" if p.credits else "MM = max(worst loss, floor)",
+            margin.mm,
+        ),
         ("IM = MM x factor + haircut gap", margin.im),
-    ):
+    ]
+    for item, value in rows:
         table.add_row(item, *blank, usd(value))
     return table
 
