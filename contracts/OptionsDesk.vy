@@ -44,6 +44,21 @@ from .modules import constants
 from .modules import errors
 from .modules import fixed_point as fp
 
+
+# `IPortfolioRisk.requirement_with_options` for a set with credits: the
+# options' P&Ls per risk group and scenario (the same selector, a larger
+# array than the per-scenario sum the common path sends).
+interface IPortfolioRiskByGroup:
+    def requirement_with_options(
+        lo: int256[8],
+        hi: int256[8],
+        gross_notional: uint256,
+        open_positions: uint256,
+        option_pnls: DynArray[int256, 256],
+        short_notional: uint256,
+    ) -> (uint256, uint256): view
+
+
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
 
@@ -663,17 +678,16 @@ def portfolio_risk(
     """
     value: int256 = 0
     shorts: DynArray[uint256, MAX_HELD] = []
-    total: DynArray[int256, 256] = []
     each: DynArray[DynArray[int256, 32], MAX_HELD] = []
-    at: DynArray[uint256, MAX_HELD] = []
-    value, shorts, total, each, at = self._scenarios(owner, sub_id, risk)
+    groups: DynArray[uint256, MAX_HELD] = []
+    value, shorts, each, groups = self._scenarios(owner, sub_id, risk)
     short: uint256 = 0
     for n: uint256 in shorts:
         short += n
     mm: uint256 = 0
     im: uint256 = 0
-    mm, im = staticcall IPortfolioRisk(risk).requirement_with_options(
-        lo, hi, gross_notional, open_positions + len(each), total, short
+    mm, im = self._requirement(
+        risk, lo, hi, gross_notional, open_positions + len(each), each, groups, short, MAX_HELD
     )
     return value, mm, im
 
@@ -853,10 +867,9 @@ def _mm_without_each(owner: address, sub_id: uint256) -> (DynArray[uint256, MAX_
     x: IClearinghouseOptions.Exposure = staticcall ENGINE.portfolio_exposure(owner, sub_id)
     value: int256 = 0
     shorts: DynArray[uint256, MAX_HELD] = []
-    total: DynArray[int256, 256] = []
     each: DynArray[DynArray[int256, 32], MAX_HELD] = []
-    at: DynArray[uint256, MAX_HELD] = []
-    value, shorts, total, each, at = self._scenarios(owner, sub_id, risk)
+    groups: DynArray[uint256, MAX_HELD] = []
+    value, shorts, each, groups = self._scenarios(owner, sub_id, risk)
     short: uint256 = 0
     for n: uint256 in shorts:
         short += n
@@ -864,15 +877,18 @@ def _mm_without_each(owner: address, sub_id: uint256) -> (DynArray[uint256, MAX_
     for j: uint256 in range(MAX_HELD):
         if j == len(each):
             break
-        rest: DynArray[int256, 256] = total
-        for i: uint256 in range(32):
-            if i == len(each[j]):
-                break
-            rest[at[j] + i] -= each[j][i]
         mm: uint256 = 0
         im: uint256 = 0
-        mm, im = staticcall IPortfolioRisk(risk).requirement_with_options(
-            x.lo, x.hi, x.gross_notional, x.open_positions + len(each) - 1, rest, short - shorts[j]
+        mm, im = self._requirement(
+            risk,
+            x.lo,
+            x.hi,
+            x.gross_notional,
+            x.open_positions + len(each) - 1,
+            each,
+            groups,
+            short - shorts[j],
+            j,
         )
         out.append(mm)
     return out, x.open_positions
@@ -885,7 +901,6 @@ def _scenarios(
 ) -> (
     int256,
     DynArray[uint256, MAX_HELD],
-    DynArray[int256, 256],
     DynArray[DynArray[int256, 32], MAX_HELD],
     DynArray[uint256, MAX_HELD],
 ):
@@ -893,16 +908,9 @@ def _scenarios(
     @dev Every held position repriced in each scenario of `risk` (the
          book's `scenario_risk`, its underlying moved by the engine's risk
          group's column), in held order: (the positions' value, each one's
-         short notional, the P&Ls summed per risk group and scenario at
-         g * scenarios + s, each one's P&Ls, where each one's row starts).
+         short notional, each one's P&Ls, each one's risk group).
     """
     vols: DynArray[int256, 32] = staticcall IPortfolioRisk(risk).vol_shocks()
-    n: uint256 = len(vols)
-    total: DynArray[int256, 256] = []
-    for i: uint256 in range(256):
-        if i == n * staticcall IPortfolioRisk(risk).num_groups():
-            break
-        total.append(0)
     each: DynArray[DynArray[int256, 32], MAX_HELD] = []
     at: DynArray[uint256, MAX_HELD] = []
     shorts: DynArray[uint256, MAX_HELD] = []
@@ -918,14 +926,96 @@ def _scenarios(
             series_id, self.position[owner][sub_id][series_id], moves, vols
         )
         value += v
-        for i: uint256 in range(32):
-            if i == len(pnls):
-                break
-            total[g * n + i] += pnls[i]
         each.append(pnls)
-        at.append(g * n)
+        at.append(g)
         shorts.append(short)
-    return value, shorts, total, each, at
+    return value, shorts, each, at
+
+
+@internal
+@view
+def _requirement(
+    risk: address,
+    lo: int256[8],
+    hi: int256[8],
+    gross_notional: uint256,
+    open_positions: uint256,
+    each: DynArray[DynArray[int256, 32], MAX_HELD],
+    groups: DynArray[uint256, MAX_HELD],
+    short: uint256,
+    skip: uint256,
+) -> (uint256, uint256):
+    """
+    @dev The risk set's requirement with the options' P&Ls (`each`, in
+         held order, leaving out position `skip`: MAX_HELD for none),
+         summed per scenario; per risk group and scenario for a set with
+         credits (each group's own scan takes its options), in a frame of
+         its own so the common path never touches its memory.
+    """
+    if staticcall IPortfolioRisk(risk).num_credits() != 0:
+        return self._by_group(
+            risk, lo, hi, gross_notional, open_positions, each, groups, short, skip
+        )
+    total: DynArray[int256, 32] = []
+    for j: uint256 in range(MAX_HELD):
+        if j == len(each):
+            break
+        if j == skip:
+            continue
+        if len(total) == 0:
+            total = each[j]
+            continue
+        for i: uint256 in range(32):
+            if i == len(total):
+                break
+            total[i] += each[j][i]
+    if len(total) == 0:
+        # Every position left out: zero P&Ls, one per scenario.
+        for i: uint256 in range(32):
+            if i == len(each[0]):
+                break
+            total.append(0)
+    return staticcall IPortfolioRisk(risk).requirement_with_options(
+        lo, hi, gross_notional, open_positions, total, short
+    )
+
+
+@internal
+@view
+def _by_group(
+    risk: address,
+    lo: int256[8],
+    hi: int256[8],
+    gross_notional: uint256,
+    open_positions: uint256,
+    each: DynArray[DynArray[int256, 32], MAX_HELD],
+    groups: DynArray[uint256, MAX_HELD],
+    short: uint256,
+    skip: uint256,
+) -> (uint256, uint256):
+    """
+    @dev `_requirement` for a set with credits: the P&Ls summed at
+         g * scenarios + s.
+    """
+    n: uint256 = len(each[0])
+    size: uint256 = n * staticcall IPortfolioRisk(risk).num_groups()
+    total: DynArray[int256, 256] = []
+    for i: uint256 in range(256):
+        if i == size:
+            break
+        total.append(0)
+    for j: uint256 in range(MAX_HELD):
+        if j == len(each):
+            break
+        if j == skip:
+            continue
+        for i: uint256 in range(32):
+            if i == n:
+                break
+            total[groups[j] * n + i] += each[j][i]
+    return staticcall IPortfolioRiskByGroup(risk).requirement_with_options(
+        lo, hi, gross_notional, open_positions, total, short
+    )
 
 
 @internal

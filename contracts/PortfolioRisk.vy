@@ -347,13 +347,17 @@ def requirement_with_options(
     @param hi The same rounded up.
     @param gross_notional Sum of |size| * price over the open perp positions (WAD USD).
     @param open_positions Number of open positions, option series included.
-    @param option_pnls The options' P&L per risk group and scenario, at
-           g * num_scenarios + s (WAD USD; the group of each option's
-           underlying), num_groups x num_scenarios entries.
+    @param option_pnls The options' P&L per scenario (WAD USD); for a set
+           with credits, per risk group and scenario at g * num_scenarios
+           + s (the group of each option's underlying: each group's own
+           scan takes its options), num_groups x num_scenarios entries.
     @param short_notional Sum of contracts x price over short options (WAD USD).
     @return (MM, ceil(MM * im_factor)) in WAD USD.
     """
-    assert len(option_pnls) == num_groups * num_scenarios, errors.RAGGED_SHOCKS
+    rows: uint256 = 1
+    if num_credits != 0:
+        rows = num_groups
+    assert len(option_pnls) == rows * num_scenarios, errors.RAGGED_SHOCKS
     return self._requirement(lo, hi, gross_notional, open_positions, option_pnls, short_notional)
 
 
@@ -486,8 +490,9 @@ def _pnls(
     @dev pnl_s = floor(weight * (floor(sum_g shock * bound / WAD) + extra_s)
          / WAD), the bound chosen against the account (lower for a rise,
          upper for a fall). Only the groups the account is exposed to enter
-         the grid; `extra` is empty or the options' P&L per group and
-         scenario (at g * num_scenarios + s), summed over the groups here.
+         the grid; `extra` is empty, the options' P&L per scenario, or
+         (a set with credits) per group and scenario at g * num_scenarios
+         + s, summed over the groups here.
     """
     active: DynArray[uint256, MAX_GROUPS] = []
     for g: uint256 in range(MAX_GROUPS):
@@ -516,7 +521,9 @@ def _pnls(
             else:
                 acc = unsafe_add(acc, unsafe_mul(shock, hi[g]))
         pnl: int256 = fp._floor_div(acc, wad)
-        if len(extra) != 0:
+        if len(extra) == num_scenarios:
+            pnl += extra[s]
+        elif len(extra) != 0:
             for g: uint256 in range(MAX_GROUPS):
                 if g == num_groups:
                     break

@@ -497,3 +497,33 @@ def test_the_portfolio_section_takes_concentration_add_ons_per_group():
     section["concentration"] = {"SOL": {"threshold": "1", "rate": "0.02"}}
     with pytest.raises(ValueError, match="unknown group"):
         PortfolioIn.model_validate(section)
+
+
+def test_the_portfolio_section_takes_credits_in_order():
+    """`credits:` names two groups (either order) and a rate; pairs keep
+    their listed order; an unknown group, a pair of one group, a rate above
+    1 or a pair listed twice is refused."""
+    from xmargin.chain.config_models import PortfolioIn
+
+    section: dict = {
+        "groups": {"ETH": ["WETH"], "BTC": ["WBTC"], "USD": ["USDC"]},
+        "scenarios": [{"moves": {"ETH": "-0.1"}}],
+        "credits": [
+            {"groups": ["BTC", "ETH"], "rate": "0.7"},
+            {"groups": ["USD", "ETH"], "rate": "0.1"},
+        ],
+    }
+    c = PortfolioIn.model_validate(section).config()
+    assert c.params.credits == ((0, 1, 7 * 10**17), (0, 2, 10**17))
+    for bad, match in (
+        ([{"groups": ["SOL", "ETH"], "rate": "0.5"}], "unknown group"),
+        ([{"groups": ["ETH", "ETH"], "rate": "0.5"}], "two different groups"),
+        ([{"groups": ["ETH", "BTC"], "rate": "1.5"}], ""),
+        (
+            [{"groups": ["ETH", "BTC"], "rate": "0.5"}, {"groups": ["BTC", "ETH"], "rate": "0.1"}],
+            "twice",
+        ),
+    ):
+        section["credits"] = bad
+        with pytest.raises(ValueError, match=match):
+            PortfolioIn.model_validate(section)
