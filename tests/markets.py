@@ -31,6 +31,20 @@ ETH_MARKET = MarketParams(
 )
 
 
+# Funding on (for tests of funding in the grid): no fees, no size add-on,
+# skew scale 1,000; a skew of 100 ramps the rate 1 %/day per day up to a
+# 1 %/day cap.
+FUNDING_ON = dict(
+    im_size_scalar=0,
+    mm_size_scalar=0,
+    taker_fee=0,
+    maker_fee=0,
+    skew_scale=1_000 * ETH,
+    max_funding_velocity=E18 // 10,
+    max_funding_rate=E18 // 100,
+)
+
+
 def params(asset, **changes) -> tuple:
     """ETH_MARKET's on-chain struct for `asset`, with `changes` applied."""
     return replace(ETH_MARKET, asset=str(asset), **changes).as_tuple()

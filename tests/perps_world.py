@@ -267,6 +267,7 @@ class World:
                     p,
                     index,
                     index - self.states[m].funding_index,
+                    self.prices[m],
                 )
             )
         margin = self.pm_config if (str(who), sub) in self.portfolio else None

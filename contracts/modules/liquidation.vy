@@ -479,6 +479,19 @@ def liquidate(
     else:
         h = health._health(owner, sub_id)
     assert h.equity < convert(h.mm, int256), errors.NOT_LIQUIDATABLE
+    # Portfolio MM is not a sum over positions, so the partial-close sizing
+    # (which solves for the MM a close frees) does not apply: portfolio
+    # accounts lose whole positions, the one losing most in the account's
+    # worst scenario first (greedy: the next liquidation takes the next).
+    # Ordered before the accrual below: each position is valued as the
+    # grid values it, less the funding accrued since its market's last
+    # touch, which the accrual would zero for this market only.
+    if in_portfolio:
+        chosen: int256 = 0
+        lowest: int256 = 0
+        first: uint256 = 0
+        chosen, lowest, first = portfolio._close_order(owner, sub_id, market_id, x)
+        assert chosen == lowest, errors.WRONG_ORDER
 
     price: uint256 = markets._price(market_id)
     index: int256 = markets._accrue(market_id, price)
@@ -490,20 +503,8 @@ def liquidate(
     size_abs: uint256 = fp._abs(old.size)
     quote: address = collateral.quote_asset
     precision: uint256 = collateral.asset_word[quote] >> collateral.PRECISION_SHIFT
-    # Portfolio MM is not a sum over positions, so the partial-close sizing
-    # (which solves for the MM a close frees) does not apply: portfolio
-    # accounts lose whole positions, the one losing most in the account's
-    # worst scenario first (greedy: the next liquidation takes the next).
     wanted: uint256 = size_abs
-    if in_portfolio:
-        # `x` predates the accrual above, which moves no exposure: the order
-        # depends on sizes and prices only.
-        chosen: int256 = 0
-        lowest: int256 = 0
-        first: uint256 = 0
-        chosen, lowest, first = portfolio._close_order(owner, sub_id, market_id, x)
-        assert chosen == lowest, errors.WRONG_ORDER
-    else:
+    if not in_portfolio:
         wanted = self._close_size(h.equity, h.mm, size_abs, price, p, lp, precision)
     # A whole-position close cannot be taken in pieces: a piece would lower
     # E / MM (or leave dust) and raise the next piece's keeper share.

@@ -45,6 +45,19 @@ CONFIG = pm.PortfolioConfig(
 ZERO = [0] * 8
 
 
+def _row(a: int, b: int) -> pm.Scenario:
+    return pm.Scenario(f"{a:+d}/{b:+d}", (a * SCAN, b * SCAN, 0))
+
+
+# Three groups (the option underlying, WETH, USD), the two coins moving
+# 15 % alone and together, a 30 % credit between them.
+CREDIT_CONFIG = pm.PortfolioConfig(
+    pm.RiskGroups(("ETHX", "ETH", "USD"), {"WETH": 1, "USDC": 2}),
+    pm.ScenarioSet((_row(1, 0), _row(-1, 0), _row(0, 1), _row(0, -1), _row(1, 1), _row(-1, -1))),
+    pm.PortfolioParams(0, 0, 3 * WAD // 2, credits=((0, 1, 30 * PCT),)),
+)
+
+
 def _ceil(x: int) -> int:
     return -((-x) // WAD)
 
@@ -528,15 +541,8 @@ def test_options_join_their_groups_own_scan_under_a_credit(
     from xmargin.chain.engine import read_account
     from xmargin.ops.keeper import Keeper, KeeperConfig
 
-    def row(a: int, b: int) -> pm.Scenario:
-        return pm.Scenario(f"{a:+d}/{b:+d}", (a * SCAN, b * SCAN, 0))
-
-    rows = (row(1, 0), row(-1, 0), row(0, 1), row(0, -1), row(1, 1), row(-1, -1))
-    config = pm.PortfolioConfig(
-        pm.RiskGroups(("ETHX", "ETH", "USD"), {"WETH": 1, "USDC": 2}),
-        pm.ScenarioSet(rows),
-        pm.PortfolioParams(0, 0, 3 * WAD // 2, credits=((0, 1, 30 * PCT),)),
-    )
+    config = CREDIT_CONFIG
+    rows = config.scenarios.scenarios
     risk = deploy_risk(project, owner, config)
     w.ch.set_portfolio_risk(risk, sender=owner)
     w.ch.set_risk_group(weth, 1, sender=owner)

@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import HEARTBEAT, MAX_PRICE, MIN_PRICE, feed_price_wad, isolated
-from tests.markets import allow_atomic, params
+from tests.markets import FUNDING_ON, allow_atomic, params
 from tests.portfolio_config import (
     ASSETS,
     BTC_PERP,
@@ -768,16 +768,8 @@ def test_funding_accrued_since_a_touch_moves_with_the_scenario_price(
     The grid must see size * (price - accrued)."""
     ch = pm_engine
     day = 86_400
-    cap = E18 // 100  # 1 %/day; skew 100 of 1,000 ramps at 1 %/day per day
-    funded = dict(
-        im_size_scalar=0,
-        mm_size_scalar=0,
-        taker_fee=0,
-        maker_fee=0,
-        skew_scale=1_000 * E18,
-        max_funding_velocity=E18 // 10,
-        max_funding_rate=cap,
-    )
+    cap = FUNDING_ON["max_funding_rate"]  # 1 %/day; skew 100 of 1,000 ramps 1 %/day per day
+    funded = FUNDING_ON
     ids = []
     for _ in range(2):
         ch.list_market(params(tokens["WETH"], **funded), sender=owner)
@@ -835,7 +827,9 @@ def _funded_model(ch, who, tokens, ids, eth_feed) -> acct.Account:
         stored = ch.market_state(m).funding_index
         mp = perps.MarketParams(*ch.market_params(m))
         p = perps.Position(pos.size, pos.entry_price, pos.funding_index)
-        exposures.append(acct.Exposure(f"M{m}", "WETH", p, mp, index, index - stored))
+        exposures.append(
+            acct.Exposure(f"M{m}", "WETH", p, mp, index, index - stored, feed_price_wad(eth_feed))
+        )
     prices = {"WETH": feed_price_wad(eth_feed)}
     balances = {s: ch.balance_of(who, 0, t) for s, t in tokens.items()}
     return acct.Account(balances, ASSETS, "USDC", prices, tuple(exposures))

@@ -331,6 +331,7 @@ def model_account(
             params=p.market.params,
             index=p.market.index,
             accrued=p.market.index - p.market.state.funding_index,
+            accrued_at=p.market.price,
         )
         for p in positions
     )

@@ -50,12 +50,20 @@ def liquidation_prices(
     The lens declines (reports 0) for a portfolio account holding options
     and, in linear mode, for an asset the account holds options on: those
     come back as None."""
+    from ape.exceptions import ContractLogicError, VirtualMachineError
+
     reported: dict[int, int] = {}
     if lens is not None and view.positions:
-        rows = lens.position_details(
-            engine.clearinghouse.address, view.owner, view.sub_id, block_id=block
-        )
-        reported = {int(r.market_id): int(r.liquidation_price) for r in rows}
+        try:
+            rows = lens.position_details(
+                engine.clearinghouse.address, view.owner, view.sub_id, block_id=block
+            )
+        except (ContractLogicError, VirtualMachineError):
+            # a book too large for one call (the portfolio solver costs
+            # ~1.2 M gas per asset on the largest sets): the model's alone
+            lens = None
+        else:
+            reported = {int(r.market_id): int(r.liquidation_price) for r in rows}
     account = account_of(engine, view, assets)
     symbols = token_symbols(engine)
     book = (view.options, symbols) if view.options else None
@@ -70,5 +78,5 @@ def liquidation_prices(
             model = scenarios.lens_liquidation_price(account, asset)
         declined = (portfolio and bool(view.options)) or (not portfolio and asset in optioned)
         got = reported.get(p.market.market_id)
-        out[p.market.market_id] = (model, None if declined else got)
+        out[p.market.market_id] = (model, None if declined or lens is None else got)
     return out

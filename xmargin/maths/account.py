@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from xmargin.maths.fixed_point import WAD, ceil_div, floor_div, mul_div_up
+from xmargin.maths.fixed_point import WAD, ceil_div, div_trunc, floor_div, mul_div_up
 from xmargin.maths.model import (
     AssetParams,
     Health,
@@ -52,12 +52,30 @@ class Exposure:
     asset: str
     position: Position
     params: MarketParams
-    # funding index as of now, held fixed by the what-if prices (`health`)
+    # funding index as of now
     index: int
-    # the part of `index` accrued since the market's last touch (at the
-    # current price): the next touch books it at that touch's price, so the
-    # scenario grid moves it with the price (`group_exposure`)
+    # the part of `index` accrued since the market's last touch, at the
+    # price `accrued_at` (0: it does not move): the next touch books it at
+    # that touch's price, so the grid and the what-if prices move it with
+    # the price (`accrued_when`)
     accrued: int = 0
+    accrued_at: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.accrued:
+            # nothing to move: one form, whatever price it was read at
+            object.__setattr__(self, "accrued_at", 0)
+
+    def accrued_when(self, price: int) -> int:
+        """The funding per unit accrued since the market's last touch with
+        the asset at `price` (the engine's index at that price, to a wei)."""
+        if not self.accrued_at or price == self.accrued_at:
+            return self.accrued
+        return div_trunc(self.accrued * price, self.accrued_at)
+
+    def index_when(self, price: int) -> int:
+        """The funding index with the asset at `price`."""
+        return self.index - self.accrued + self.accrued_when(price)
 
 
 @dataclass(frozen=True)
@@ -91,7 +109,7 @@ class Account:
         at = {**self.prices, **prices} if prices else self.prices
         pnl = funding = notional = im = mm = 0
         for e in self.exposures:
-            r = risk(e.position, e.params, at[e.asset], e.index)
+            r = risk(e.position, e.params, at[e.asset], e.index_when(at[e.asset]))
             pnl += r.pnl
             funding += r.funding
             notional += r.notional
@@ -155,8 +173,9 @@ def group_exposure(account: Account, groups: RiskGroups) -> GroupExposure:
         price = account.prices[e.asset]
         g = groups.of(e.asset)
         # the funding accrued since the market's last touch moves with the price
-        lo[g] += floor_div(e.position.size * (price - e.accrued), WAD)
-        hi[g] += ceil_div(e.position.size * (price - e.accrued), WAD)
+        accrued = e.accrued_when(price)
+        lo[g] += floor_div(e.position.size * (price - accrued), WAD)
+        hi[g] += ceil_div(e.position.size * (price - accrued), WAD)
         gross += mul_div_up(abs(e.position.size), price, WAD)
         count += 1
     return GroupExposure(
@@ -193,7 +212,10 @@ def close_contributions(account: Account, config: PortfolioConfig) -> dict[str, 
     row = config.scenarios.scenarios[worst_scenario(x, config.scenarios)].shocks
     return {
         e.market: row[config.groups.of(e.asset)]
-        * floor_div(e.position.size * (account.prices[e.asset] - e.accrued), WAD)
+        * floor_div(
+            e.position.size * (account.prices[e.asset] - e.accrued_when(account.prices[e.asset])),
+            WAD,
+        )
         for e in account.exposures
         if e.position.size
     }

@@ -265,7 +265,15 @@ class Replica:
                 return Unpriced(m.asset, marks.refused.get(m.asset, ""))
             prices[m.asset] = m.price
             exposures.append(
-                Exposure(m.symbol, m.asset, s.positions[market_id], m.params, m.index, m.accrued)
+                Exposure(
+                    m.symbol,
+                    m.asset,
+                    s.positions[market_id],
+                    m.params,
+                    m.index,
+                    m.accrued,
+                    m.price,
+                )
             )
         for asset in s.balances:
             if asset not in marks.assets:

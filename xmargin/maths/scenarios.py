@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from xmargin.maths import model, option_book, perps
 from xmargin.maths.account import Account, Exposure
-from xmargin.maths.fixed_point import WAD
+from xmargin.maths.fixed_point import WAD, div_trunc
 
 BPS = 10_000
 # The chart's default span (+-50 %) and how far it stretches to show a
@@ -109,8 +109,9 @@ def lens_agrees(model_price: int, lens_price: int) -> bool:
 def lens_liquidation_price(account: Account, asset: str) -> int:
     """`ClearinghouseLens._liquidation_price` of a linear account's positions
     on `asset`: the price of `asset` at which equity meets MM, every
-    position on it and the collateral held in it (less its MM haircut)
-    moving, other prices held, funding frozen (0: no positive price does
+    position on it (less the funding accrued since its market's last touch,
+    which moves with the price) and the collateral held in it (less its MM
+    haircut) moving, other prices held (0: no positive price does
     it). For a portfolio account the lens bisects over the risk set instead
     (`liquidation_price` is the exact search it agrees with: `lens_agrees`);
     this returns 0 for one."""
@@ -121,7 +122,8 @@ def lens_liquidation_price(account: Account, asset: str) -> int:
     size = slope = moved_mm = 0
     for e in account.markets_on(asset):
         s = e.position.size
-        size += s
+        # the funding accrued since the market's last touch moves with the price
+        size += div_trunc(s * (price - e.accrued_when(price)), price)
         slope += abs(s) * perps.margin_ratio(
             abs(s), e.params.mmr_base, e.params.mm_size_scalar, e.params.skew_scale
         )
