@@ -125,6 +125,13 @@ struct PositionDetail:
     liquidation_price: uint256
 
 
+struct Greeks:
+    delta: int256
+    gamma: int256
+    vega: int256
+    theta: int256
+
+
 struct OptionDetail:
     series_id: uint256
     asset: address
@@ -155,8 +162,8 @@ def option_details(
 ) -> DynArray[OptionDetail, MAX_HELD]:
     """
     @notice Every option position of an account with its mark, value,
-            linear margins and greeks (the account's totals are the desk's
-            `account_greeks`).
+            linear margins and greeks (the account's totals:
+            `option_greeks`).
     @dev Reverts as the book's `mark` does (a series needing a price or
          volatility the router refuses). Empty without a desk.
     @param clearinghouse The engine.
@@ -164,6 +171,14 @@ def option_details(
     @param sub_id The sub-account.
     @return One row per series held, in the desk's order.
     """
+    return self._option_details(clearinghouse, owner, sub_id)
+
+
+@internal
+@view
+def _option_details(
+    clearinghouse: IClearinghouseView, owner: address, sub_id: uint256
+) -> DynArray[OptionDetail, MAX_HELD]:
     out: DynArray[OptionDetail, MAX_HELD] = []
     desk: address = staticcall clearinghouse.options_desk()
     if desk == empty(address):
@@ -198,6 +213,29 @@ def option_details(
             )
         )
     return out
+
+
+@external
+@view
+def option_greeks(clearinghouse: IClearinghouseView, owner: address, sub_id: uint256) -> Greeks:
+    """
+    @notice An account's delta, gamma, vega and theta over its option
+            positions: the sum of `option_details`' rows (the desk's
+            `account_greeks`).
+    @dev Reverts as `option_details` does.
+    @param clearinghouse The engine.
+    @param owner The account owner.
+    @param sub_id The sub-account.
+    @return (delta, gamma, vega, theta), WAD.
+    """
+    g: Greeks = empty(Greeks)
+    rows: DynArray[OptionDetail, MAX_HELD] = self._option_details(clearinghouse, owner, sub_id)
+    for r: OptionDetail in rows:
+        g.delta += r.delta
+        g.gamma += r.gamma
+        g.vega += r.vega
+        g.theta += r.theta
+    return g
 
 
 @external

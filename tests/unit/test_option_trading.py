@@ -746,7 +746,8 @@ def test_the_lens_lists_option_positions_with_their_greeks(
     w, trader, hedger, deposit_usdc, lens, eth_feed, market, bot_log
 ):
     """Issue 23, point 4: `ClearinghouseLens.option_details` gives each
-    option position its mark, value, linear margins and greeks: the same
+    option position its mark, value, linear margins and greeks, and
+    `option_greeks` the account's totals: the same
     as the Python mirror behind `xmargin status` (to the wei) and the
     hand-computed deltas. A linear account's perp on another asset keeps
     its liquidation price (where the account flips, checked on chain)."""
@@ -781,6 +782,12 @@ def test_the_lens_lists_option_positions_with_their_greeks(
     assert abs(rows[0].delta - 10_913 * WAD // 10_000) < WAD // 1_000
     assert abs(rows[1].delta - 3_389 * WAD // 10_000) < WAD // 1_000
     assert rows[0].gamma > 0 > rows[1].gamma and rows[0].theta < 0 < rows[1].theta
+    # The account's totals: the rows summed, as the desk sums them.
+    total = lens.option_greeks(w.ch, trader, 0)
+    by_desk = w.desk.account_greeks(trader, 0)
+    for k in ("delta", "gamma", "vega", "theta"):
+        assert getattr(total, k) == sum(getattr(r, k) for r in rows) == getattr(by_desk, k)
+    assert abs(total.delta - 14_302 * WAD // 10_000) < WAD // 1_000
     # The perp's liquidation price, the options held fixed: a dollar above
     # it the account is healthy, at it (cut to the feed's decimals) not.
     (perp,) = lens.position_details(w.ch, trader, 0)
