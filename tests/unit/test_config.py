@@ -518,7 +518,7 @@ def test_the_portfolio_section_takes_credits_in_order():
     for bad, match in (
         ([{"groups": ["SOL", "ETH"], "rate": "0.5"}], "unknown group"),
         ([{"groups": ["ETH", "ETH"], "rate": "0.5"}], "two different groups"),
-        ([{"groups": ["ETH", "BTC"], "rate": "1.5"}], ""),
+        ([{"groups": ["ETH", "BTC"], "rate": "1.5"}], "must lie in"),
         (
             [{"groups": ["ETH", "BTC"], "rate": "0.5"}, {"groups": ["BTC", "ETH"], "rate": "0.1"}],
             "twice",
