@@ -255,20 +255,20 @@ def position_details(
     assets: DynArray[address, constants.MAX_MARKETS] = []
     h: health.Health = staticcall clearinghouse.account_health(owner, sub_id)
     oracle: IOracleRouter = IOracleRouter(staticcall clearinghouse.oracle())
+    in_portfolio: bool = staticcall clearinghouse.portfolio_mode(owner, sub_id)
+    options: bool = staticcall clearinghouse.holds_options(owner, sub_id)
     mask: uint256 = staticcall clearinghouse.position_mask(owner, sub_id)
     for m: uint256 in range(constants.MAX_MARKETS):
         if mask == 0:
             break
         if mask & 1 == 1:
-            asset: address = (staticcall clearinghouse.market_params(m)).asset
-            out.append(self._detail(clearinghouse, oracle, owner, sub_id, m, h))
-            assets.append(asset)
+            p: markets.MarketParams = staticcall clearinghouse.market_params(m)
+            out.append(
+                self._detail(clearinghouse, oracle, owner, sub_id, m, p, h, in_portfolio, options)
+            )
+            assets.append(p.asset)
         mask >>= 1
-    if (
-        len(out) == 0
-        or not staticcall clearinghouse.portfolio_mode(owner, sub_id)
-        or staticcall clearinghouse.holds_options(owner, sub_id)
-    ):
+    if len(out) == 0 or not in_portfolio or options:
         return out
     # Portfolio mode: one solve per asset (positions on one asset share
     # it), over the book read once.
@@ -525,20 +525,23 @@ def _detail(
     owner: address,
     sub_id: uint256,
     m: uint256,
+    p: markets.MarketParams,
     h: health.Health,
+    in_portfolio: bool,
+    options: bool,
 ) -> PositionDetail:
+    """
+    @dev One position's row; a portfolio account's liquidation price is
+         filled in by `position_details`, one solve per asset.
+    """
     pos: markets.Position = staticcall ch.position(owner, sub_id, m)
-    p: markets.MarketParams = staticcall ch.market_params(m)
     price: uint256 = staticcall oracle.price(p.asset)
     rate: int256 = 0
     index: int256 = 0
     rate, index = staticcall ch.funding_now(m)
     r: markets.PositionRisk = markets._risk(pos, p, price, index)
     liq: uint256 = 0
-    # Portfolio mode: filled in by `position_details`, one solve per asset.
-    if not staticcall ch.portfolio_mode(owner, sub_id) and not self._options_on(
-        ch, owner, sub_id, p.asset
-    ):
+    if not in_portfolio and not (options and self._options_on(ch, owner, sub_id, p.asset)):
         liq = self._liquidation_price(ch, owner, sub_id, p.asset, price, h)
     return PositionDetail(
         market_id=m,
@@ -611,10 +614,8 @@ def _liquidation_price(
 @view
 def _options_on(ch: IClearinghouseView, owner: address, sub_id: uint256, asset: address) -> bool:
     """
-    @dev Whether the account holds an option on `asset`.
+    @dev Whether the account, which holds options, holds one on `asset`.
     """
-    if not staticcall ch.holds_options(owner, sub_id):
-        return False
     desk: IOptionsDeskView = IOptionsDeskView(staticcall ch.options_desk())
     book: IOptionsBook = IOptionsBook(staticcall desk.BOOK())
     for series_id: uint256 in staticcall desk.account_series(owner, sub_id):

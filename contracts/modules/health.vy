@@ -372,7 +372,9 @@ def _book(owner: address, sub_id: uint256, groups: bool, positions: bool) -> por
                 g: uint256 = portfolio.risk_group[markets._asset(m)]
                 # Funding accrued since the market's last touch is booked at
                 # the next touch's price: a scenario's move moves it too, so
-                # the exposure is size * (price - accrued per unit).
+                # the exposure is size * (price - accrued per unit). The
+                # stored index (`markets._stored_funding`, inline as in
+                # `markets._funding`: 55 bytes less on the hot path).
                 stored: int256 = (
                     convert(convert(markets.funding_word[m] << 112, bytes32), int256) >> 112
                 )
