@@ -136,11 +136,12 @@ def test_chart_moves_stretch_to_show_the_liquidation_price():
     assert scenarios.chart_moves(-9_999, points=2) == [-5_000, 5_000]  # beyond -99 %: no stretch
 
 
-def test_model_account_and_position_liquidation_price():
+def _long_view() -> AccountView:
+    """An account read from chain: 5,000 USDC, long 10 ETH-PERP at $2,000."""
     market = MarketView("ETH-PERP", 0, ETH_PERP, perps.MarketState(), 2_000 * E18, 0)
     position = PositionView(market, LONG, perps.risk(LONG, ETH_PERP, 2_000 * E18, 0))
     health = model.Health(5_000 * E18, 2_000 * E18, 1_000 * E18)
-    view = AccountView(
+    return AccountView(
         owner="0x" + "11" * 20,
         sub_id=0,
         balances={"USDC": 5_000 * 10**6, "WETH": 0},
@@ -150,6 +151,10 @@ def test_model_account_and_position_liquidation_price():
         model_health=health,
         positions=(position,),
     )
+
+
+def test_model_account_and_position_liquidation_price():
+    view = _long_view()
     p = model_account(view.balances, view.prices, view.positions, ASSETS, "USDC", {WETH: "WETH"})
     assert p == _portfolio()
     assert scenarios.lens_liquidation_price(p, "WETH") == -(-30_000 * E18 // 19)
@@ -210,3 +215,34 @@ def test_report_chart_writes_a_png(tmp_path, liquidations):
     )
     assert summary.penalties == sum(e.penalty for e in events)
     _png(charts.report_chart(summary, tmp_path / "report.png"))
+
+
+def test_status_falls_back_to_the_model_when_the_lens_call_fails():
+    """`liquidation_prices` (behind `xmargin status`): the lens's figure
+    beside the model's when the lens answers; when its call fails (a book
+    too large for one eth_call), the model's alone, the lens column empty,
+    rather than no status at all."""
+    from types import SimpleNamespace
+
+    from ape.exceptions import ContractLogicError
+
+    from xmargin.chain.lens import liquidation_prices
+
+    view = _long_view()
+    engine = SimpleNamespace(
+        quote_symbol="USDC",
+        tokens={"WETH": SimpleNamespace(address=WETH)},
+        clearinghouse=SimpleNamespace(address="0x" + "22" * 20),
+    )
+    want = -(-30_000 * E18 // 19)  # test_model_account_and_position_liquidation_price
+
+    def answers(*args, **kw):
+        return [SimpleNamespace(market_id=0, liquidation_price=want)]
+
+    def fails(*args, **kw):
+        raise ContractLogicError("out of gas")
+
+    got = liquidation_prices(view, SimpleNamespace(position_details=answers), engine, 1, ASSETS)
+    assert got == {0: (want, want)}
+    got = liquidation_prices(view, SimpleNamespace(position_details=fails), engine, 1, ASSETS)
+    assert got == {0: (want, None)}
