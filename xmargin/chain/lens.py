@@ -61,7 +61,7 @@ def liquidation_prices(
         except (ContractLogicError, VirtualMachineError):
             # a book too large for one call (the portfolio solver costs
             # ~1.2 M gas per asset on the largest sets): the model's alone
-            lens = None
+            pass
         else:
             reported = {int(r.market_id): int(r.liquidation_price) for r in rows}
     account = account_of(engine, view, assets)
@@ -69,14 +69,16 @@ def liquidation_prices(
     book = (view.options, symbols) if view.options else None
     optioned = {symbols.get(o.asset, o.asset) for o in view.options}
     portfolio = view.portfolio is not None
+    # one figure per asset: every position on it shares it
+    model: dict[str, int] = {}
     out: dict[int, tuple[int, int | None]] = {}
-    for p in view.positions:
-        asset = next(e.asset for e in account.exposures if e.market == p.market.symbol)
-        if portfolio or asset in optioned:
-            model = scenarios.liquidation_price(account, asset, book=book) or 0
-        else:
-            model = scenarios.lens_liquidation_price(account, asset)
-        declined = (portfolio and bool(view.options)) or (not portfolio and asset in optioned)
-        got = reported.get(p.market.market_id)
-        out[p.market.market_id] = (model, None if declined or lens is None else got)
+    for e, p in zip(account.exposures, view.positions, strict=True):
+        if e.asset not in model:
+            if portfolio or e.asset in optioned:
+                model[e.asset] = scenarios.liquidation_price(account, e.asset, book=book) or 0
+            else:
+                model[e.asset] = scenarios.lens_liquidation_price(account, e.asset)
+        declined = (portfolio and bool(view.options)) or (not portfolio and e.asset in optioned)
+        got = None if declined else reported.get(p.market.market_id)
+        out[p.market.market_id] = (model[e.asset], got)
     return out
