@@ -33,6 +33,7 @@ from xmargin.maths.account import Account, Exposure, group_exposure, portfolio_m
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
+    from ape.api.providers import ProviderAPI
     from ape.contracts.base import ContractInstance
     from ape.managers.project import ProjectManager
 
@@ -419,6 +420,17 @@ def publish_after(engine: Engine, sender: AccountAPI, seconds: int) -> None:
     chain.pending_timestamp = chain.blocks.head.timestamp + seconds
     for feed in engine.feeds.values():
         move_feed(feed, sender, 0)
+
+
+def steady_clock(provider: ProviderAPI) -> bool:
+    """Makes an anvil stamp each new block one second after the last (not
+    the wall clock), so funding and option time values come out the same
+    however fast the machine runs; `publish_after` still jumps the clock.
+    True if the node is an anvil and took it (other nodes keep their clock)."""
+    if "anvil" not in str(provider.make_request("web3_clientVersion", [])).lower():
+        return False
+    provider.make_request("anvil_setBlockTimestampInterval", [1])
+    return True
 
 
 def move_feed(feed: ContractInstance, sender: AccountAPI, bps: int) -> None:

@@ -52,6 +52,7 @@ from xmargin.chain.engine import (
     read_markets,
     revert_reason,
     shock_prices,
+    steady_clock,
 )
 from xmargin.maths.fixed_point import WAD, format_units, parse_units
 from xmargin.maths.pool import PoolState, market_terms
@@ -171,6 +172,7 @@ def run_demo(
     if not network.is_local:
         raise DeploymentError("the demo mints mock tokens: run it on a local network")
     _check_signing_chain(provider)
+    steady_clock(provider)  # the figures below do not depend on the machine's speed
     owner = accounts.test_accounts[0]
     config = load_config("local")
 
