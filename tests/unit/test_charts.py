@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from xmargin.chain.engine import AccountView, MarketView, PositionView, model_account
+from xmargin.chain.summary import EngineSummary, LiquidationEvent
 from xmargin.maths import account as acct
 from xmargin.maths import model, perps, scenarios
 from xmargin.maths.pool import PoolState
 from xmargin.ui import charts
-from xmargin.ui.summary import EngineSummary, LiquidationEvent
 
 E18 = 10**18
 WETH = "0x00000000000000000000000000000000000000E7"

@@ -218,7 +218,7 @@ class Forecast:
     def events(self, names: tuple[str, ...], first: int, chunk: int) -> Forecast:
         """The Clearinghouse's logs of each event in `names` from block
         `first` to the pinned block, in chunks of `chunk` blocks (as
-        `xmargin.ui.summary` scans them)."""
+        `xmargin.chain.summary` scans them)."""
         from eth_utils import encode_hex, keccak
 
         for name in names:

@@ -1,7 +1,7 @@
 """PNG charts: an account's health against price moves, and the engine's report.
 
 Pure functions: data in (`xmargin.maths.scenarios.Curve`,
-`xmargin.ui.summary.EngineSummary`), a PNG file out. matplotlib draws on its
+`xmargin.chain.summary.EngineSummary`), a PNG file out. matplotlib draws on its
 Agg canvas (no display, no pyplot global state), so this works on a server,
 in CI and inside `ape run`.
 """
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from numpy.typing import ArrayLike
 
-    from xmargin.ui.summary import EngineSummary
+    from xmargin.chain.summary import EngineSummary
 
 EQUITY = "tab:blue"
 MM = "tab:red"

@@ -13,7 +13,7 @@ ever sent. Errors are click errors that say what to do (exit 1; 2 for a bad
 argument), never a traceback.
 
 This module is thin: connecting is `xmargin.chain.connect`, reading
-`xmargin.chain.engine` / `xmargin.chain.scan` / `xmargin.ui.summary`, the tables
+`xmargin.chain.engine` / `xmargin.chain.scan` / `xmargin.chain.summary`, the tables
 `xmargin.ui.report`, the charts `xmargin.ui.figures` / `xmargin.ui.charts`. Those
 (and Ape) are imported inside the commands, so `--help` is instant.
 """
@@ -792,9 +792,9 @@ def report_command(
     tables and as a PNG chart. The ledgers need no price: with a price
     refused, they are shown and the pool's value is said to be unknown."""
     from xmargin.chain.oracle import price_problems
+    from xmargin.chain.summary import EVENTS, LOG_CHUNK, read_summary
     from xmargin.ui import charts, report
     from xmargin.ui import json_view as jv
-    from xmargin.ui.summary import EVENTS, LOG_CHUNK, read_summary
 
     def reads(f: Forecast) -> Forecast:
         f = f.engine().pool_and_ledgers().asset_states()
@@ -1001,3 +1001,13 @@ def calibrate_command(
         console.print(f"written to {out}")
     else:
         click.echo(text)
+
+
+def _register_stress() -> None:
+    """`xmargin stress` lives in its own module (xmargin.ui.stress_cli)."""
+    from xmargin.ui.stress_cli import stress_command
+
+    main.add_command(stress_command)
+
+
+_register_stress()

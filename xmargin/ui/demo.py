@@ -17,7 +17,7 @@
 7. the keeper (xmargin.ops.keeper, test account 9) scans every account in
    batches and liquidates each one below maintenance margin; print its
    liquidations, the accounts after, and the insurance fund, bad debt and
-   pool totals (xmargin.ui.summary, as `xmargin report` reads them);
+   pool totals (xmargin.chain.summary, as `xmargin report` reads them);
 8. write two charts with the CLI's functions (`reports/`, or
    $XMARGIN_REPORTS_DIR): `health.png`, the named account nearest its
    maintenance margin against price moves (`xmargin chart`), and
@@ -54,6 +54,7 @@ from xmargin.chain.engine import (
     shock_prices,
     steady_clock,
 )
+from xmargin.chain.summary import EngineSummary, read_summary
 from xmargin.maths.fixed_point import WAD, format_units, parse_units
 from xmargin.maths.pool import PoolState, market_terms
 from xmargin.ops.crowd import open_crowd
@@ -77,7 +78,6 @@ from xmargin.ui.report import (
     totals_table,
     usd,
 )
-from xmargin.ui.summary import EngineSummary, read_summary
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI

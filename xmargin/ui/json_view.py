@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from xmargin.chain.network import NetworkInfo
     from xmargin.chain.oracle import PriceProblem
     from xmargin.chain.scan import AccountHealth
+    from xmargin.chain.summary import EngineSummary
     from xmargin.maths.portfolio import PortfolioConfig, PortfolioMargin
-    from xmargin.ui.summary import EngineSummary
 
 SCHEMA_VERSION = 1
 

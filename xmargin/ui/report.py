@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from xmargin.chain.assets import AssetState
     from xmargin.chain.network import NetworkInfo
     from xmargin.chain.scan import AccountHealth
+    from xmargin.chain.summary import AdlEvent, EngineSummary, MarketCaps
     from xmargin.maths.pool import PoolState
     from xmargin.maths.portfolio import PortfolioConfig, PortfolioMargin
-    from xmargin.ui.summary import AdlEvent, EngineSummary, MarketCaps
 
 STATUS_STYLE = {
     "healthy": "[green]healthy[/green]",

@@ -1,0 +1,168 @@
+"""`xmargin stress` against a real node: a deployment with a crowd on
+anvil, a stress of it on a fork, checked against the ledgers and against
+what the source itself says once the same shock is applied to it; the
+what-if, the Monte Carlo paths (a process pool and Dask's LocalCluster),
+and the bad inputs, each a clear message with nothing left running."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.integration.test_deploy import _contract, deploy_crowd
+from tests.integration.test_keeper import _shock
+
+pytestmark = pytest.mark.integration
+
+CROWD = 20
+XMARGIN = str(Path(sys.executable).parent / "xmargin")
+
+
+def _forks(url: str) -> list[psutil.Process]:
+    """anvil processes forking `url` (left running = a leak)."""
+    out = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if any("anvil" in c for c in cmd[:1]) and url in cmd:
+            out.append(p)
+    return out
+
+
+def test_stress_replays_the_cascade_on_a_fork(
+    start_anvil, ape_run, ape_env, deployments_dir, abi, tmp_path
+):
+    node = start_anvil()
+    record, ch, lens, accounts = deploy_crowd(node, ape_run, deployments_dir, abi, CROWD)
+    assert not any(lens.functions.is_liquidatable(ch.address, *a).call() for a in accounts)
+
+    def xmargin(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [XMARGIN, "stress", "--rpc", node.url, *args],
+            cwd=tmp_path,
+            env=ape_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    head = node.w3.eth.block_number
+    feed = _contract(node.w3, abi, "MockAggregator", record["assets"]["WETH"]["feed"])
+    round_before = feed.functions.latestRoundData().call()
+    mmr_before = ch.functions.market_params(0).call()
+
+    out = tmp_path / "stress.png"
+    result = xmargin(
+        "--shock", "ETH=-30%", "--over", "1h", "--steps", "6",
+        "--set", "ETH-PERP.mmr=0.08", "--json", "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+    doc = json.loads(result.stdout)
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert (doc["command"], doc["chain_id"], doc["block"]) == ("stress", 31337, head)
+    assert doc["path"]["final_multiple"] == {"WETH": "0.7"}
+
+    # Nothing was sent to the source; its fork is gone.
+    assert node.w3.eth.block_number == head
+    assert feed.functions.latestRoundData().call() == round_before
+    assert ch.functions.market_params(0).call() == mmr_before
+    assert _forks(node.url) == []
+
+    for run in (doc["base"], doc["what_if"]):
+        steps = run["steps"]
+        assert len(steps) == 6 and all(s["checks_pass"] for s in steps)
+        # The WETH price steps -5 % of the fork's $3,000 a step.
+        assert [s["prices_usd"]["WETH"] for s in steps] == [
+            "2850", "2700", "2550", "2400", "2250", "2100",
+        ]  # fmt: skip
+        for s in steps:
+            # tokens held cover the ledgers at every step
+            assert all(x["covered"] and x["held"] >= x["ledgers"] for x in s["ledgers"])
+            # the keeper left nobody below MM without a reason
+            assert all(a["reason"] for a in s["left_below_mm"])
+            # the bad debt written off was paid by the fund and the pool
+            written = _units(s["bad_debt_quote"])
+            assert written == _units(s["insurance_used_quote"]) + _units(s["pool_loss_quote"])
+        totals = run["totals"]
+        assert totals["liquidations"] == sum(s["liquidations"] for s in steps)
+        assert _units(totals["bad_debt_quote"]) == sum(_units(s["bad_debt_quote"]) for s in steps)
+        assert sum(_units(b["deficit_quote"]) for b in run["bad_debt_accounts"]) == _units(
+            totals["bad_debt_quote"]
+        )
+    assert doc["what_if"]["sent"] == ["set market ETH-PERP params"]
+
+    liquidated = {
+        (a["owner"], a["sub_id"]) for s in doc["base"]["steps"] for a in s["newly_liquidated"]
+    }
+    assert len(liquidated) == doc["base"]["totals"]["accounts_liquidated"] > 0
+
+    # The same shock on the source itself, with the hour the path took: the
+    # accounts below MM there are the ones the stress liquidated (each
+    # linear in the ETH price, so below MM at the end iff on the way).
+    node.w3.provider.make_request("evm_increaseTime", [3600])
+    _shock(node, abi, record, {"WETH": -3_000, "WBTC": 0, "LINK": 0})
+    below = {a for a in accounts if lens.functions.is_liquidatable(ch.address, *a).call()}
+    assert below == liquidated
+
+
+def _units(text: str) -> int:
+    """A decimal string of USDC as 6-decimal units."""
+    whole, _, frac = text.partition(".")
+    sign = -1 if whole.startswith("-") else 1
+    return sign * (abs(int(whole or "0")) * 10**6 + int((frac + "000000")[:6]))
+
+
+def test_stress_monte_carlo_and_bad_input(
+    start_anvil, ape_run, ape_env, deployments_dir, abi, tmp_path
+):
+    node = start_anvil()
+    record, *_ = deploy_crowd(node, ape_run, deployments_dir, abi, 6)
+
+    def xmargin(*args: str, rpc: str = node.url) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [XMARGIN, "stress", "--rpc", rpc, *args],
+            cwd=tmp_path,
+            env=ape_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    def refused(*args: str, said: str, code: int = 1, rpc: str = node.url) -> None:
+        got = xmargin(*args, rpc=rpc)
+        assert got.returncode == code, (got.stdout, got.stderr)
+        assert said in " ".join(got.stderr.split()), got.stderr
+        assert "Traceback" not in got.stderr
+        assert _forks(node.url) == []
+
+    refused("--shock", "DOGE=-30%", said="'DOGE' is not an asset")
+    refused("--shock", "ETH=-100%", said="would make the price zero or negative", code=2)
+    refused("--shock", "ETH=-30%", "--block", "0", said="is before the deployment")
+    refused("--shock", "ETH=-30%", "--block", "999999", said="past the node's head")
+    other = dict(record, chain_id=11155111)
+    other_file = tmp_path / "other.json"
+    other_file.write_text(json.dumps(other))
+    refused("--shock", "ETH=-30%", "--record", str(other_file), said="serves chain 31337")
+    # A node that answers but cannot be forked at the block: anvil's own word.
+    refused("--shock", "ETH=-30%", "--rpc", "http://127.0.0.1:9", said="no node at", rpc="")
+    refused("--shock", "ETH=-30%", "--set", "ETH-PERP.nope=1", said="has no field 'nope'")
+    refused("--paths", "2", said="--vol ASSET=VOL or --scenarios", code=2)
+
+    for executor in (("--workers", "2"), ("--workers", "2", "--dask", "local")):
+        got = xmargin(
+            "--paths", "2", "--vol", "ETH=0.9", "--over", "1h", "--steps", "3",
+            "--seed", "4", "--json", *executor,
+        )  # fmt: skip
+        assert got.returncode == 0, got.stderr
+        doc = json.loads(got.stdout)
+        assert [p["index"] for p in doc["paths"]] == [0, 1]
+        assert all(p["error"] is None and p["checks_pass"] for p in doc["paths"])
+        debts = sorted(_units(p["bad_debt_quote"]) for p in doc["paths"])
+        # nearest rank over two paths: the mean, and both percentiles the larger
+        assert _units(doc["bad_debt_quote"]["p99"]) == debts[-1]
+        assert _units(doc["bad_debt_quote"]["mean"]) == sum(debts) // 2
+        assert _forks(node.url) == []
