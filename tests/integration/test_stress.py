@@ -152,13 +152,14 @@ def test_stress_monte_carlo_and_bad_input(
     refused("--shock", "ETH=-30%", "--set", "ETH-PERP.nope=1", said="has no field 'nope'")
     refused("--paths", "2", said="--vol ASSET=VOL or --scenarios", code=2)
 
+    # 500 % a year over a day: 26 % (one standard deviation), enough to liquidate
+    draw = ("--paths", "2", "--vol", "ETH=5", "--over", "1d", "--steps", "3", "--seed", "4")
+    docs = []
     for executor in (("--workers", "2"), ("--workers", "2", "--dask", "local")):
-        got = xmargin(
-            "--paths", "2", "--vol", "ETH=0.9", "--over", "1h", "--steps", "3",
-            "--seed", "4", "--json", *executor,
-        )  # fmt: skip
+        got = xmargin(*draw, "--json", *executor)
         assert got.returncode == 0, got.stderr
         doc = json.loads(got.stdout)
+        docs.append(doc)
         assert [p["index"] for p in doc["paths"]] == [0, 1]
         assert all(p["error"] is None and p["checks_pass"] for p in doc["paths"])
         debts = sorted(_units(p["bad_debt_quote"]) for p in doc["paths"])
@@ -166,3 +167,18 @@ def test_stress_monte_carlo_and_bad_input(
         assert _units(doc["bad_debt_quote"]["p99"]) == debts[-1]
         assert _units(doc["bad_debt_quote"]["mean"]) == sum(debts) // 2
         assert _forks(node.url) == []
+    # Both executors ran the same draws to the same outcomes, and `--show 1`
+    # replays path 1 alone to the same totals (one fork, one clock).
+    strip = [[{k: v for k, v in p.items() if k != "seconds"} for p in d["paths"]] for d in docs]
+    assert strip[0] == strip[1]
+    got = xmargin(*draw, "--show", "1", "--json", "--out", str(tmp_path / "one.png"))
+    assert got.returncode == 0, got.stderr
+    one = json.loads(got.stdout)
+    assert one["path"]["final_multiple"] == docs[0]["paths"][1]["final_multiple"]
+    totals = one["base"]["totals"]
+    path = docs[0]["paths"][1]
+    assert sum(p["liquidations"] for p in docs[0]["paths"]) > 0, "a draw that liquidates"
+    assert (totals["bad_debt_quote"], totals["liquidations"]) == (
+        path["bad_debt_quote"],
+        path["liquidations"],
+    )

@@ -146,9 +146,7 @@ def test_gbm_paths_are_seeded_and_carry_their_volatility():
     # Over many one-step paths the log move's standard deviation is
     # vol * sqrt(dt): 0.8 * sqrt(1 / 365) = 0.04187 (within 3 % at 4,000).
     rng = random.Random(3)
-    logs = [
-        math.log(gbm_path(rng, {"X": 0.8}, 1, 86_400).final["X"] / E18) for _ in range(4_000)
-    ]
+    logs = [math.log(gbm_path(rng, {"X": 0.8}, 1, 86_400).final["X"] / E18) for _ in range(4_000)]
     mean = sum(logs) / len(logs)
     sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / (len(logs) - 1))
     assert sd == pytest.approx(0.8 * math.sqrt(1 / 365), rel=0.03)
@@ -175,7 +173,9 @@ def test_scenario_paths_end_on_rows_drawn_by_weight():
             pm.Scenario("crash", (-40 * E16, -40 * E16), weight=35 * E16),
         )
     )
-    config = pm.PortfolioConfig(groups=groups, scenarios=rows, params=pm.PortfolioParams(E16, 0, 15 * 10**17))
+    config = pm.PortfolioConfig(
+        groups=groups, scenarios=rows, params=pm.PortfolioParams(E16, 0, 15 * 10**17)
+    )
     paths = scenario_paths(2_000, 1, config, ["WETH", "WBTC", "LINK"], 4, 3600, 0.03)
     ends = [(p.final["WETH"], p.final["WBTC"]) for p in paths]
     assert all("LINK" not in p.final for p in paths)  # in no group: not moved

@@ -11,15 +11,18 @@ exits early; its last log line is in the `ForkError` it raises.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +33,8 @@ from typing import Any
 # the accounts it touches lazily), and for a stopped anvil to exit.
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
+# prctl(2): the signal a child gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 class ForkError(RuntimeError):
@@ -58,6 +63,12 @@ def rpc(uri: str, method: str, params: list[Any] | None = None, timeout: float =
     return reply["result"]
 
 
+def is_loopback(uri: str) -> bool:
+    """Whether the node at `uri` runs on this machine."""
+    host = (urllib.parse.urlsplit(uri).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -66,7 +77,15 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def forked_anvil(source: str, block: int, timeout: float = START_TIMEOUT) -> Iterator[Fork]:
-    """anvil forking `source` at `block`; stopped when the block exits."""
+    """anvil forking `source` at `block`; stopped when the block exits.
+
+    anvil caches what it reads from a fork in ~/.foundry/cache, keyed by
+    chain and block number: right for a public chain (its history never
+    changes; repeated paths then spare the user's RPC), wrong for a local
+    node, which restarts with other state under the same numbers (a stress
+    of today's demo chain would read yesterday's). A source on this
+    machine is therefore never cached."""
+    cache = not is_loopback(source)
     binary = shutil.which("anvil")
     if binary is None:
         raise ForkError("anvil is not on PATH: `make setup` installs it (node_modules/.bin)")
@@ -89,17 +108,28 @@ def forked_anvil(source: str, block: int, timeout: float = START_TIMEOUT) -> Ite
                     # a source that refuses fails once, not after retries
                     "--retries",
                     "1",
+                    *([] if cache else ["--no-storage-caching"]),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         try:
             chain_id = _wait(uri, process, log_path, source, block, timeout)
             yield Fork(uri=uri, source=source, block=block, chain_id=chain_id, process=process)
         finally:
             stop(process)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the process that
+    started it dies, so a killed `xmargin stress` or worker leaves no
+    anvil behind (its own `finally` covers every other exit)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _wait(

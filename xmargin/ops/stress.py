@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ape.exceptions import ContractLogicError
+from eth_utils import keccak
 from hexbytes import HexBytes
 
 from xmargin.chain.assets import read_asset_states
@@ -66,11 +67,13 @@ PARTIAL = "partly liquidated, still below MM, then under"
 UNPROFITABLE = "no keeper profit"
 CAPACITY = "liquidation capacity used up"
 FROZEN = "a frozen asset"
+NO_QUOTE = "the keeper held no quote to repay its debt"
 UNREAD = "its health could not be read"
 LEFT = "left below MM by the keeper"
 # Why an account below MM was left there after the step.
 LEFT_CAPACITY = "waiting on liquidation capacity"
 LEFT_UNPROFITABLE = "the reward does not pay the gas"
+LEFT_NO_QUOTE = "the keeper holds no quote to repay its debt"
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,28 @@ def take_over_feeds(
         feed.set_round(round_id, answer, started, updated, answered, sender=sender)
         out.append(ScriptedFeed(label, asset, feed, answer))
     return out
+
+
+def deal(provider: ProviderAPI, token: ContractInstance, who: str, amount: int) -> bool:
+    """Sets `who`'s balance of `token` to `amount` on the fork, as Foundry's
+    `deal` does: finds the slot of the balance mapping by writing a probe
+    at each candidate (Solidity's keccak(key, slot), Vyper's keccak(slot,
+    key), slots 0-49) and keeping the one `balanceOf` then reports;
+    every other probe is written back. False if no slot answers (a token
+    whose balances live elsewhere: a proxy's namespaced storage, shares)."""
+    address = str(token.address)
+    key = bytes.fromhex(who[2:].lower().rjust(64, "0"))
+    for slot in range(50):
+        word = slot.to_bytes(32, "big")
+        for at in (keccak(key + word), keccak(word + key)):
+            position = "0x" + at.hex()
+            before = provider.make_request("eth_getStorageAt", [address, position, "latest"])
+            value = "0x" + amount.to_bytes(32, "big").hex()
+            provider.make_request("anvil_setStorageAt", [address, position, value])
+            if int(token.balanceOf(who)) == amount:
+                return True
+            provider.make_request("anvil_setStorageAt", [address, position, before])
+    return False
 
 
 @dataclass(frozen=True)
@@ -255,6 +280,7 @@ class _Seen:
     liquidated_before: set[tuple[str, int]] = field(default_factory=set)
     unprofitable: set[tuple[str, int]] = field(default_factory=set)
     capacity: set[tuple[str, int]] = field(default_factory=set)
+    no_quote: set[tuple[str, int]] = field(default_factory=set)
     unreadable: set[tuple[str, int]] = field(default_factory=set)
 
 
@@ -346,6 +372,8 @@ def _note(seen: _Seen, lines: Sequence[Mapping[str, Any]]) -> None:
             seen.capacity.add(key)
         elif event == "account_unreadable":
             seen.unreadable.add(key)
+        elif event == "skip_collateral" and line.get("why") == "empty wallet":
+            seen.no_quote.add(key)
 
 
 def _read_step(
@@ -393,6 +421,8 @@ def _read_step(
             if key in seen.capacity
             else LEFT_UNPROFITABLE
             if key in seen.unprofitable
+            else LEFT_NO_QUOTE
+            if key in seen.no_quote
             else ""
         )
         report.left.append(LeftAccount(row.owner, row.sub_id, h.equity, h.mm, reason))
@@ -425,6 +455,8 @@ def _explain(
                 reason = CAPACITY
             elif key in seen.unprofitable:
                 reason = UNPROFITABLE
+            elif key in seen.no_quote:
+                reason = NO_QUOTE
             elif key in seen.liquidated:
                 reason = PARTIAL
             else:

@@ -30,7 +30,7 @@ from xmargin.chain.engine import check_engine, load_engine, stdout_silenced, ste
 from xmargin.maths.stress import Override, Path, StressInputError
 from xmargin.ops.fork import ForkError, forked_anvil, rpc
 from xmargin.ops.keeper import Keeper, KeeperConfig
-from xmargin.ops.stress import PathResult, StepReport, run_path, take_over_feeds
+from xmargin.ops.stress import PathResult, StepReport, deal, run_path, take_over_feeds
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 SCRIPT_ACCOUNT = 7_770
 KEEPER_ACCOUNT = 7_771
 FORK_GAS_ETH = 10**21
+# Whole quote tokens the keeper holds on the fork.
+KEEPER_QUOTE = 10_000_000
 # ETH given to an impersonated owner for the what-if's transactions.
 OWNER_GAS_ETH = 10**20
 
@@ -90,6 +92,8 @@ class StressOutcome:
     what_if: PathResult | None = None
     # what the owner sent on the fork for the what-if
     sent: list[str] = field(default_factory=list)
+    # quote units the keeper held (0: the token's balance slot was not found)
+    keeper_quote: int = 0
 
 
 def stress(
@@ -109,6 +113,12 @@ def stress(
         script, keeper_account = (_fork_account(i) for i in (SCRIPT_ACCOUNT, KEEPER_ACCOUNT))
         for who in (script, keeper_account):
             provider.make_request("anvil_setBalance", [str(who.address), hex(FORK_GAS_ETH)])
+        # A keeper repays an account's quote debt from its wallet to take
+        # its collateral (`liquidate_collateral`): give it the quote a
+        # real one would hold.
+        quote = engine.tokens[engine.quote_symbol]
+        units = KEEPER_QUOTE * 10 ** source.record.assets[engine.quote_symbol].decimals
+        keeper_has_quote = deal(provider, quote, str(keeper_account.address), units)
         with stdout_silenced():
             feeds = take_over_feeds(project, provider, engine, script)
         snapshot = provider.snapshot()
@@ -124,7 +134,12 @@ def stress(
                 progress=(lambda r: progress(label, r)) if progress else None,
             )
 
-        outcome = StressOutcome(source=source, fork_uri=fork.uri, base=run("base"))
+        outcome = StressOutcome(
+            source=source,
+            fork_uri=fork.uri,
+            base=run("base"),
+            keeper_quote=units if keeper_has_quote else 0,
+        )
         if config is not None:
             provider.restore(snapshot)
             outcome.sent = _apply(project, provider, source.record, config)

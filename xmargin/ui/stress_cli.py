@@ -22,6 +22,7 @@ from xmargin.chain.deployments import REPO_ROOT
 if TYPE_CHECKING:
     from xmargin.chain.deployments import DeploymentRecord
     from xmargin.maths.stress import Override
+    from xmargin.maths.stress import Path as StressPath
     from xmargin.ops.stress_session import Source
 
 DEFAULT_NETWORK = "ethereum:local:node"
@@ -168,6 +169,13 @@ def _vols(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -
     help="With --paths: run on Dask distributed, a LocalCluster of --workers or a scheduler.",
 )
 @click.option(
+    "--show",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="K",
+    help="With --paths: replay drawn path K alone, in detail (tables, chart; --set allowed).",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("reports/stress.png"),
@@ -198,6 +206,7 @@ def stress_command(
     seed: int,
     workers: int,
     dask: str | None,
+    show: int | None,
     out: Path,
     keeper_log: Path | None,
     as_json: bool,
@@ -210,38 +219,94 @@ def stress_command(
         raise click.BadParameter(f"'{out}': the chart is a PNG; name the file *.png")
     if paths is None and shock is None:
         raise click.UsageError("give --shock (one path), or --paths N with --vol or --scenarios")
-    if paths is not None and (shock is not None or overrides):
-        raise click.UsageError("--paths draws its own paths: without --shock and --set")
+    if paths is not None and shock is not None:
+        raise click.UsageError("--paths draws its own paths: without --shock")
+    if paths is not None and overrides and show is None:
+        raise click.UsageError("--set compares one path: with --shock, or --paths N --show K")
     if paths is not None and bool(vols) == scenarios:
         raise click.UsageError("--paths needs either --vol ASSET=VOL or --scenarios (not both)")
+    if show is not None and (paths is None or show >= paths):
+        raise click.UsageError(f"--show K picks one of the --paths drawn: 0 <= K < {paths or 0}")
     from ape.logging import logger
 
-    from xmargin.maths.stress import StressInputError
+    from xmargin.maths.stress import StressInputError, linear_path, resolve_names
     from xmargin.ops.fork import ForkError
 
     logger.set_level("ERROR")
     try:
         source = _source(network, rpc, record_file, block)
-        if paths is None:
-            assert shock is not None
-            _one(source, shock, seconds, steps, overrides, out, keeper_log, as_json)
-        else:
-            _many(
+        record = source.record
+        priced = [s for s, a in record.assets.items() if a.feed is not None]
+        markets = _market_assets(record)
+        if shock is not None:
+            path = linear_path(resolve_names(shock, priced, markets), steps, seconds)
+            _one(
                 source,
-                paths,
-                vols,
-                correlation,
-                scenarios,
-                wobble,
-                seed,
-                seconds,
-                steps,
-                workers,
-                dask,
+                path,
+                f"{_moves(path.final)} over {seconds} s in {steps} steps",
+                overrides,
+                out,
+                keeper_log,
                 as_json,
             )
+            return
+        assert paths is not None
+        drawn = _draw(
+            record,
+            priced,
+            markets,
+            paths,
+            vols,
+            correlation,
+            scenarios,
+            wobble,
+            seed,
+            seconds,
+            steps,
+        )
+        if show is not None:
+            title = f"path {show} of {paths} drawn (seed {seed}): ends {_moves(drawn[show].final)}"
+            _one(source, drawn[show], title, overrides, out, keeper_log, as_json)
+            return
+        _many(source, drawn, seconds, steps, workers, dask, as_json)
     except (StressInputError, ForkError) as err:
         raise click.ClickException(str(err)) from err
+
+
+def _moves(final: dict[str, int]) -> str:
+    """{"WETH": 0.7e18} -> "WETH -30.0%"."""
+    return ", ".join(f"{a} {(m - 10**18) / 1e16:+.1f}%" for a, m in final.items())
+
+
+def _draw(
+    record: DeploymentRecord,
+    priced: list[str],
+    markets: dict[str, str],
+    paths: int,
+    vols: dict[str, float],
+    correlation: float,
+    scenarios: bool,
+    wobble: float,
+    seed: int,
+    seconds: int,
+    steps: int,
+) -> list[StressPath]:
+    """The Monte Carlo paths: from the scenario set, or from volatilities."""
+    from xmargin.maths.stress import StressInputError, resolve_names
+    from xmargin.ops import stress_paths as sp
+
+    if scenarios:
+        from xmargin.ops.stress_session import deployed_config
+
+        portfolio = deployed_config(record).portfolio
+        if portfolio is None:
+            raise StressInputError(
+                f"the config '{record.config}' has no portfolio scenario set: use --vol"
+            )
+        return sp.scenario_paths(paths, seed, portfolio, priced, steps, seconds, wobble)
+    named = resolve_names({k: 0 for k in vols}, priced, markets)
+    asset_vols = {a: vols[n] for n, a in zip(vols, named, strict=True)}
+    return sp.vol_paths(paths, seed, asset_vols, steps, seconds, correlation)
 
 
 def _source(network: str, rpc: str | None, record_file: Path | None, block: int | None) -> Source:
@@ -281,9 +346,8 @@ def _console() -> Any:
 
 def _one(
     source: Source,
-    shock: dict[str, int],
-    seconds: int,
-    steps: int,
+    path: StressPath,
+    title: str,
     overrides: list[Override],
     out: Path,
     keeper_log: Path | None,
@@ -294,15 +358,11 @@ def _one(
     from ape import Project
 
     from xmargin.maths.fixed_point import format_units
-    from xmargin.maths.stress import linear_path, resolve_names
     from xmargin.ops.stress_session import stress
     from xmargin.ui import stress_view as view
 
     record = source.record
-    priced = [s for s, a in record.assets.items() if a.feed is not None]
-    markets = _market_assets(record)
-    moves = resolve_names(shock, priced, markets)
-    path = linear_path(moves, steps, seconds)
+    steps = len(path.steps)
     console = _console()
     err = _console_err()
 
@@ -318,7 +378,7 @@ def _one(
             for name, run in (("base", outcome.base), ("what-if", outcome.what_if)):
                 for line in run.keeper_log if run is not None else []:
                     f.write(json.dumps({"run": name, **line}, default=str) + "\n")
-    moved = list(moves)
+    moved = list(path.final)
     label = ", ".join(o.label for o in overrides) or "what-if"
     view.cascade_chart(outcome, moved, out, label)
     quote = _quote(record)
@@ -326,10 +386,9 @@ def _one(
         doc = view.outcome_doc(outcome, path, quote, [o.label for o in overrides])
         click.echo(view.jv.dumps(doc | {"file": str(out)}))
     else:
-        shocked = ", ".join(f"{a} {m / 1e16:+.1f}%" for a, m in moves.items())
         console.print(
             f"xmargin stress of {record.network} (chain {record.chain_id}) forked at block "
-            f"{source.block}: {shocked} over {seconds} s in {steps} steps"
+            f"{source.block}: {title}"
         )
         console.print(view.steps_table("as deployed", outcome.base, moved))
         if outcome.what_if is not None:
@@ -346,12 +405,7 @@ def _one(
 
 def _many(
     source: Source,
-    paths: int,
-    vols: dict[str, float],
-    correlation: float,
-    scenarios: bool,
-    wobble: float,
-    seed: int,
+    drawn: list[StressPath],
     seconds: int,
     steps: int,
     workers: int,
@@ -361,26 +415,11 @@ def _many(
     import time
 
     from xmargin.maths.fixed_point import format_units
-    from xmargin.maths.stress import StressInputError, resolve_names
     from xmargin.ops import stress_paths as sp
     from xmargin.ui import stress_view as view
 
     record = source.record
-    priced = [s for s, a in record.assets.items() if a.feed is not None]
-    markets = _market_assets(record)
-    if scenarios:
-        from xmargin.ops.stress_session import deployed_config
-
-        portfolio = deployed_config(record).portfolio
-        if portfolio is None:
-            raise StressInputError(
-                f"the config '{record.config}' has no portfolio scenario set: use --vol"
-            )
-        drawn = sp.scenario_paths(paths, seed, portfolio, priced, steps, seconds, wobble)
-    else:
-        named = resolve_names({k: 0 for k in vols}, priced, markets)
-        asset_vols = {a: vols[n] for n, a in zip(vols, named, strict=True)}
-        drawn = sp.vol_paths(paths, seed, asset_vols, steps, seconds, correlation)
+    paths = len(drawn)
     jobs = [
         sp.PathJob(i, source.uri, record.to_json(), source.block, p) for i, p in enumerate(drawn)
     ]
@@ -416,11 +455,12 @@ def _many(
         )
         ok = [o for o in outcomes if o.error is None]
         if ok:
-            worst = max(ok, key=lambda o: o.bad_debt)
-            final = ", ".join(f"{a} {m / 1e16 - 100:+.1f}%" for a, m in (worst.final or {}).items())
+            worst = max(ok, key=lambda o: (o.bad_debt, o.liquidations))
+            final = _moves(dict(worst.final or {}))
             console.print(
                 f"worst path: #{worst.index} ({final}), {worst.liquidations} "
-                f"liquidations, {worst.bad_debt_accounts} accounts in bad debt"
+                f"liquidations, {worst.bad_debt_accounts} accounts in bad debt; replay it with "
+                f"--show {worst.index}"
             )
         for o in failed:
             console.print(f"[red]path {o.index} failed: {o.error}[/red]")
