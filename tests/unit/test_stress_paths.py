@@ -185,3 +185,30 @@ def test_scenario_paths_end_on_rows_drawn_by_weight():
     assert counts[(60 * E16, 60 * E16)] / 2_000 == pytest.approx(0.35 / 2.35, abs=0.03)
     with pytest.raises(StressInputError, match="risk group"):
         scenario_paths(1, 1, config, ["LINK"], 4, 3600, 0.03)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        ([], "give --shock"),
+        (["--shock", "ETH=-30"], "NAME=MOVE%"),
+        (["--shock", "ETH=-30%", "--paths", "3", "--vol", "ETH=0.8"], "without --shock"),
+        (["--paths", "3"], "--vol ASSET=VOL or --scenarios"),
+        (["--paths", "3", "--vol", "ETH=0.8", "--scenarios"], "(not both)"),
+        (["--paths", "3", "--vol", "ETH=0.8", "--set", "ETH-PERP.mmr=0.1"], "--show K"),
+        (["--paths", "3", "--vol", "ETH=0.8", "--show", "3"], "0 <= K < 3"),
+        (["--shock", "ETH=-30%", "--show", "0"], "0 <= K < 0"),
+        (["--paths", "3", "--vol", "ETH=-1"], "ASSET=VOL"),
+        (["--shock", "ETH=-30%", "--over", "1w"], "a duration"),
+        (["--shock", "ETH=-30%", "--set", "mmr=0.1"], "TARGET.FIELD=VALUE"),
+        (["--shock", "ETH=-30%", "--out", "stress.jpg"], "PNG"),
+    ],
+)
+def test_the_command_refuses_bad_options_before_any_chain(args, said):
+    from click.testing import CliRunner
+
+    from xmargin.ui.stress_cli import stress_command
+
+    result = CliRunner().invoke(stress_command, args)
+    assert result.exit_code == 2, result.output
+    assert said in " ".join(result.output.split())

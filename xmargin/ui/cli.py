@@ -4,6 +4,7 @@
     xmargin accounts [--unhealthy]       every account's health, or those a keeper would liquidate
     xmargin chart OWNER [--sub N] --out health.png   equity and MM against each price move
     xmargin report [--out report.png]    pool, insurance fund, bad debt, liquidations
+    xmargin stress --shock ETH=-30%      a price path on a fork, the keeper's cascade (stress_cli)
 
 Every command reads `deployments/<ecosystem>-<chain id>.json`
 (XMARGIN_DEPLOYMENTS_DIR overrides the directory) and reads the chain through an already running
