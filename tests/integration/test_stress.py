@@ -74,13 +74,16 @@ def test_stress_replays_the_cascade_on_a_fork(
 
     for run in (doc["base"], doc["what_if"]):
         steps = run["steps"]
-        assert len(steps) == 6 and all(s["checks_pass"] for s in steps)
-        # The WETH price steps -5 % of the fork's $3,000 a step.
+        assert len(steps) == 7 and all(s["checks_pass"] for s in steps)
+        # Step 0 at the fork, then WETH steps -5 % of the fork's $3,000.
         assert [s["prices_usd"]["WETH"] for s in steps] == [
-            "2850", "2700", "2550", "2400", "2250", "2100",
+            "3000", "2850", "2700", "2550", "2400", "2250", "2100",
         ]  # fmt: skip
+        assert steps[0]["liquidations"] == 0  # nobody was below MM at the fork
         for s in steps:
-            # tokens held cover the ledgers at every step
+            # tokens held cover the ledgers at every step, the quote too
+            # (accounts' balances, pool, insurance fund, escrowed fees)
+            assert s["ledgers"][0]["asset"] == "USDC" and s["ledgers"][0]["held"] > 0
             assert all(x["covered"] and x["held"] >= x["ledgers"] for x in s["ledgers"])
             # the keeper left nobody below MM without a reason
             assert all(a["reason"] for a in s["left_below_mm"])
@@ -120,7 +123,7 @@ def test_stress_monte_carlo_and_bad_input(
     start_anvil, ape_run, ape_env, deployments_dir, abi, tmp_path
 ):
     node = start_anvil()
-    record, *_ = deploy_crowd(node, ape_run, deployments_dir, abi, 6)
+    record, ch, lens, accounts = deploy_crowd(node, ape_run, deployments_dir, abi, 6)
 
     def xmargin(*args: str, rpc: str = node.url) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -181,4 +184,32 @@ def test_stress_monte_carlo_and_bad_input(
     assert (totals["bad_debt_quote"], totals["liquidations"]) == (
         path["bad_debt_quote"],
         path["liquidations"],
+    )
+
+    # The chain already differs from the config (the owner moved the
+    # liquidation penalty on the source): a what-if would apply that too,
+    # so it is refused, on the fork, before any run.
+    params = list(ch.functions.liquidation_params().call())
+    params[0] = 3 * 10**16 if params[0] != 3 * 10**16 else 2 * 10**16
+    tx = ch.functions.set_liquidation_params(tuple(params)).transact(
+        {"from": node.w3.eth.accounts[0]}
+    )
+    node.w3.eth.wait_for_transaction_receipt(tx)
+    refused(
+        "--shock", "ETH=-10%", "--steps", "1", "--set", "ETH-PERP.mmr=0.08",
+        said="already differs from the deployment's config",
+    )  # fmt: skip
+
+    # Accounts already below MM at the fork (a live keeper behind): step 0
+    # liquidates them, before the path's first move, not billed to it.
+    _shock(node, abi, record, {"WETH": -3_000})
+    doomed = {a for a in accounts if lens.functions.is_liquidatable(ch.address, *a).call()}
+    assert doomed
+    got = xmargin("--shock", "ETH=-1%", "--steps", "1", "--json")
+    assert got.returncode == 0, got.stderr
+    steps = json.loads(got.stdout)["base"]["steps"]
+    at_fork = {(a["owner"], a["sub_id"]) for a in steps[0]["newly_liquidated"]}
+    assert at_fork == doomed
+    assert steps[1]["accounts_liquidated"] == 0 or not (
+        {(a["owner"], a["sub_id"]) for a in steps[1]["newly_liquidated"]} & doomed
     )

@@ -8,10 +8,12 @@ asset with its haircut ramp (docs/liquidation.md#frozen-assets).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from xmargin.chain.engine import Engine
+from xmargin.chain.scan import balances_at
 from xmargin.maths.model import frozen_haircut
 
 
@@ -117,3 +119,35 @@ def read_asset_states(engine: Engine, block: int | str = "latest") -> list[Asset
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class QuoteLedgers:
+    """The quote asset's tokens the engine holds against every ledger of
+    it (native units): the accounts' balances (signed: a debt is
+    negative), the pool's ledger, the insurance fund and the delayed
+    orders' escrowed settlement fees."""
+
+    held: int | None
+    accounts: int
+    pool: int
+    insurance: int
+    order_fees: int
+
+    @property
+    def ledgers(self) -> int:
+        return self.accounts + self.pool + self.insurance + self.order_fees
+
+
+def read_quote_ledgers(engine: Engine, keys: Sequence[tuple[str, int]], block: int) -> QuoteLedgers:
+    """The quote's ledgers over the accounts `keys` (every registered one,
+    for a total) at `block`."""
+    ch = engine.clearinghouse
+    quote = engine.tokens[engine.quote_symbol]
+    return QuoteLedgers(
+        held=engine_balance(quote, ch.address, block),
+        accounts=sum(balances_at(engine, keys, str(quote.address), block)),
+        pool=int(ch.pool_balance(block_id=block)),
+        insurance=int(ch.insurance_fund(block_id=block)),
+        order_fees=int(ch.order_fees(block_id=block)),
+    )

@@ -143,16 +143,33 @@ def read_healths(
 _ACCOUNT_HEALTH = keccak(text="account_health(address,uint256)")[:4]
 
 
+def _batched(engine: Engine, calls: list[dict[str, str]], block: int) -> list[bytes] | None:
+    """The raw answers of `calls` at `block` in one JSON-RPC batch (web3's
+    `batch_requests`), or None where the provider takes no batches or the
+    batch fails as a whole (a reverted call in it): the caller then asks
+    one call at a time."""
+    if len(calls) <= 1:
+        return None
+    from web3.exceptions import Web3Exception  # the keeper's (Ape's web3): not a reader's
+
+    web3 = engine.clearinghouse.provider.web3
+    try:
+        with web3.batch_requests() as batch:
+            for call in calls:
+                batch.add(web3.eth.call(call, block))
+            return [bytes(r) for r in batch.execute()]
+    except (Web3Exception, NotImplementedError, ValueError, TypeError):
+        return None
+
+
 def account_healths_at(
     engine: Engine, keys: Sequence[tuple[str, int]], block: int
 ) -> list[Health | str]:
     """`account_health` of each account at `block`, in order: its (equity,
     IM, MM), or the engine's revert reason. One JSON-RPC batch of
-    `eth_call`s (web3's `batch_requests`) where the node takes batches;
-    one call per account otherwise (Ape's in-process chain), or when the
-    batch fails as a whole (a reverted call in it)."""
+    `eth_call`s where the node takes batches; one call per account
+    otherwise (Ape's in-process chain), or when the batch fails as a whole."""
     ch = engine.clearinghouse
-    web3 = ch.provider.web3
     calls = [
         {
             "to": str(ch.address),
@@ -160,17 +177,9 @@ def account_healths_at(
         }
         for o, s in keys
     ]
-    if len(calls) > 1:
-        from web3.exceptions import Web3Exception  # the keeper's (Ape's web3): not a reader's
-
-        try:
-            with web3.batch_requests() as batch:
-                for call in calls:
-                    batch.add(web3.eth.call(call, block))
-                raws = batch.execute()
-            return [Health(*decode(["int256", "uint256", "uint256"], bytes(r))) for r in raws]
-        except (Web3Exception, NotImplementedError, ValueError, TypeError):
-            pass  # no batches on this provider, or a call in it reverted
+    raws = _batched(engine, calls, block)
+    if raws is not None:
+        return [Health(*decode(["int256", "uint256", "uint256"], r)) for r in raws]
     out: list[Health | str] = []
     for o, s in keys:
         try:
@@ -180,3 +189,27 @@ def account_healths_at(
             continue
         out.append(Health(int(h.equity), int(h.im), int(h.mm)))
     return out
+
+
+# One `balance_of(address,uint256,address)` call's selector.
+_BALANCE_OF = keccak(text="balance_of(address,uint256,address)")[:4]
+
+
+def balances_at(
+    engine: Engine, keys: Sequence[tuple[str, int]], token: str, block: int
+) -> list[int]:
+    """Each account's ledger balance of `token` at `block` (native units,
+    signed: the quote may be a debt), batched as `account_healths_at`."""
+    ch = engine.clearinghouse
+    calls = [
+        {
+            "to": str(ch.address),
+            "data": "0x"
+            + (_BALANCE_OF + encode(["address", "uint256", "address"], [o, s, token])).hex(),
+        }
+        for o, s in keys
+    ]
+    raws = _batched(engine, calls, block)
+    if raws is not None:
+        return [decode(["int256"], r)[0] for r in raws]
+    return [int(ch.balance_of(o, s, token, block_id=block)) for o, s in keys]

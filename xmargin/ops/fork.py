@@ -57,9 +57,17 @@ def rpc(uri: str, method: str, params: list[Any] | None = None, timeout: float =
         uri, data=body.encode(), headers={"Content-Type": "application/json"}
     )
     with urllib.request.urlopen(request, timeout=timeout) as answer:
-        reply = json.loads(answer.read())
+        text = answer.read()
+    try:
+        reply = json.loads(text)
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict) or ("result" not in reply and "error" not in reply):
+        raise ForkError(f"{method} on {uri}: not a JSON-RPC answer: {text[:80]!r}")
     if "error" in reply:
-        raise ForkError(f"{method} on {uri}: {reply['error'].get('message', reply['error'])}")
+        error = reply["error"]
+        said = error.get("message", error) if isinstance(error, dict) else error
+        raise ForkError(f"{method} on {uri}: {said}")
     return reply["result"]
 
 

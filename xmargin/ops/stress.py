@@ -41,12 +41,12 @@ from ape.exceptions import ContractLogicError
 from eth_utils import keccak
 from hexbytes import HexBytes
 
-from xmargin.chain.assets import read_asset_states
+from xmargin.chain.assets import read_asset_states, read_quote_ledgers
 from xmargin.chain.engine import Engine, read_account, read_markets, stdout_silenced
 from xmargin.chain.scan import account_healths_at, read_healths
 from xmargin.chain.summary import EngineSummary, read_summary
 from xmargin.maths.fixed_point import WAD
-from xmargin.maths.stress import Path, answer_at
+from xmargin.maths.stress import Path, StressInputError, answer_at
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
@@ -74,6 +74,7 @@ LEFT = "left below MM by the keeper"
 LEFT_CAPACITY = "waiting on liquidation capacity"
 LEFT_UNPROFITABLE = "the reward does not pay the gas"
 LEFT_NO_QUOTE = "the keeper holds no quote to repay its debt"
+LEFT_CLOSED = "liquidations closed (paused, or the grace period after)"
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,27 @@ class ScriptedFeed:
     """One feed the fork's script now publishes."""
 
     label: str  # "WETH", "WETH (second)", "WETH vol 1799222400"
-    asset: str | None  # the asset whose path moves it (None: a vol feed, held)
+    # the assets it prices (one, or several sharing an aggregator; none: a
+    # volatility feed, held)
+    assets: tuple[str, ...]
     contract: ContractInstance
     answer: int  # at the fork
+
+    def multiple(self, moves: Mapping[str, int]) -> int:
+        """Where the step moves it (WAD); see `check_shared`."""
+        return moves.get(self.assets[0], WAD) if self.assets else WAD
+
+
+def check_shared(feeds: Sequence[ScriptedFeed], path: Path) -> None:
+    """An aggregator that prices several assets can follow one path only:
+    refused when the path moves them apart."""
+    for feed in feeds:
+        for moves in path.steps:
+            if len({moves.get(a, WAD) for a in feed.assets}) > 1:
+                raise StressInputError(
+                    f"feed {feed.contract.address} prices {', '.join(feed.assets)}: the path "
+                    "must move them alike (one answer cannot follow two paths)"
+                )
 
 
 def take_over_feeds(
@@ -96,14 +115,15 @@ def take_over_feeds(
     code = HexBytes(runtime.bytecode).to_0x_hex()
     router = engine.router
     found: list[tuple[str, str | None, str]] = []
-    for symbol, record in engine.record.assets.items():
-        if record.feed is not None:
-            found.append((symbol, symbol, record.feed))
-        token = engine.tokens[symbol].address
-        config = router.price_config(token)
-        second = str(config.secondary.aggregator)
-        if int(second, 16):
-            found.append((f"{symbol} (second)", symbol, second))
+    # The router's own feeds (not the record's: an owner may have moved one).
+    for symbol, contract in engine.tokens.items():
+        config = router.price_config(contract.address)
+        for label, address in (
+            (symbol, str(config.primary.aggregator)),
+            (f"{symbol} (second)", str(config.secondary.aggregator)),
+        ):
+            if int(address, 16):
+                found.append((label, symbol, address))
     # Expiries are recorded by a label ("WETH+30d"): every asset is asked
     # about every expiry, and the pairs with a volatility feed are kept.
     for expiry in sorted(set(engine.record.expiries.values())):
@@ -112,12 +132,16 @@ def take_over_feeds(
             address = str(feed.aggregator)
             if int(address, 16):
                 found.append((f"{symbol} vol {expiry}", None, address))
-    out = []
-    seen: set[str] = set()
+    shared: dict[str, list[str]] = {}
+    labels: dict[str, str] = {}
     for label, asset, address in found:
-        if address in seen:
-            continue
-        seen.add(address)
+        labels.setdefault(address, label)
+        shared.setdefault(address, [])
+        if asset is not None and asset not in shared[address]:
+            shared[address].append(asset)
+    out = []
+    for address, assets in shared.items():
+        label = labels[address]
         before = project.MockAggregator.at(address)
         decimals = int(before.decimals())
         round_id, answer, started, updated, answered = (int(v) for v in before.latestRoundData())
@@ -125,7 +149,7 @@ def take_over_feeds(
         feed = project.MockAggregator.at(address)
         feed.set_decimals(decimals, sender=sender)
         feed.set_round(round_id, answer, started, updated, answered, sender=sender)
-        out.append(ScriptedFeed(label, asset, feed, answer))
+        out.append(ScriptedFeed(label, tuple(assets), feed, answer))
     return out
 
 
@@ -205,6 +229,10 @@ class StepReport:
     ledgers: list[Ledger] = field(default_factory=list)
     left: list[LeftAccount] = field(default_factory=list)
     unreadable: int = 0
+    # unreadable although no price it needs is refused: (owner, sub, reason)
+    unread_priced: list[tuple[str, int, str]] = field(default_factory=list)
+    # why the pool could not be valued (a refused price), or None
+    pool_unpriced: str | None = None
 
     @property
     def shortfalls(self) -> list[Ledger]:
@@ -216,7 +244,7 @@ class StepReport:
 
     @property
     def checks_pass(self) -> bool:
-        return not self.shortfalls and not self.unexplained
+        return not self.shortfalls and not self.unexplained and not self.unread_priced
 
 
 @dataclass(frozen=True)
@@ -278,6 +306,17 @@ class _Seen:
     liquidated: set[tuple[str, int]] = field(default_factory=set)
     # those liquidated before the current step
     liquidated_before: set[tuple[str, int]] = field(default_factory=set)
+    # the keeper found liquidations closed (paused, or the grace period)
+    closed: bool = False
+
+    def merge(self, step: _Seen) -> None:
+        """Adds what the keeper said in one step to the path's story."""
+        self.unprofitable |= step.unprofitable
+        self.capacity |= step.capacity
+        self.no_quote |= step.no_quote
+        self.unreadable |= step.unreadable
+        self.closed = self.closed or step.closed
+
     unprofitable: set[tuple[str, int]] = field(default_factory=set)
     capacity: set[tuple[str, int]] = field(default_factory=set)
     no_quote: set[tuple[str, int]] = field(default_factory=set)
@@ -293,7 +332,11 @@ def run_path(
     progress: Progress | None = None,
     max_passes: int = MAX_PASSES,
 ) -> PathResult:
-    """Runs `path` on the fork `engine` is connected to (see the module)."""
+    """Runs `path` on the fork `engine` is connected to (see the module).
+
+    Step 0 is the keeper at the fork, before any price moves: what a live
+    keeper left undone (accounts already below MM) is reported there, not
+    billed to the path's first move."""
     ch = engine.clearinghouse
     chain = ch.chain_manager
     start = chain.blocks.head
@@ -305,16 +348,14 @@ def run_path(
     bad: list[BadDebtAccount] = []
     previous = start.number
     start_prices = _prices(engine, previous)
-    with stdout_silenced():
-        # The keeper's first pass reads every event since the deployment:
-        # done before the clock moves.
-        keeper.run_once()
-    log.clear()
-    for k, moves in enumerate(path.steps, start=1):
-        chain.pending_timestamp = start.timestamp + k * path.seconds
-        for feed in feeds:
-            multiple = moves.get(feed.asset, WAD) if feed.asset is not None else WAD
-            feed.contract.set_answer(answer_at(feed.answer, multiple), sender=sender)
+    for k in range(len(path.steps) + 1):
+        if k > 0:
+            chain.pending_timestamp = start.timestamp + k * path.seconds
+            moves = path.steps[k - 1]
+            for feed in feeds:
+                feed.contract.set_answer(
+                    answer_at(feed.answer, feed.multiple(moves)), sender=sender
+                )
         mark = len(log)
         passes, reverted = 0, 0
         for _ in range(max_passes):
@@ -322,31 +363,42 @@ def run_path(
                 stats = keeper.run_once()
             passes += 1
             reverted += stats.reverted
-            acted = (
-                stats.liquidations
-                + stats.collateral_liquidations
-                + stats.bad_debts_settled
-                + stats.adl
-                + stats.option_liquidations
-                + stats.orders_filled
-                + stats.orders_refused
-                + stats.lp_deposits
-                + stats.lp_redemptions
-            )
-            if acted == 0:
+            if _acted(stats) == 0:
                 break
-        _note(seen, log[mark:])
-        seen.liquidated_before = set(seen.liquidated)
+        # What the keeper said in this step excuses an account it left in
+        # this step only; a bad debt's story uses the whole path.
+        now = _Seen()
+        _note(now, log[mark:])
+        seen.merge(now)
         head = chain.blocks.head.number
-        summary = read_summary(engine, engine.record.network, block=head, from_block=previous + 1)
-        report = _read_step(engine, summary, k, k * path.seconds, seen)
-        report.keeper_passes, report.keeper_reverted = passes, reverted
-        bad.extend(_explain(engine, summary, k, previous, seen))
+        with stdout_silenced():
+            summary = read_summary(
+                engine, engine.record.network, block=head, from_block=previous + 1
+            )
+            report = _read_step(engine, summary, k, k * path.seconds, seen, now)
+            report.keeper_passes, report.keeper_reverted = passes, reverted
+            bad.extend(_explain(engine, summary, k, previous, seen))
+        seen.liquidated_before = set(seen.liquidated)
         steps.append(report)
         if progress is not None:
             progress(report)
         previous = head
     return PathResult(steps, bad, start.number, quote_decimals, start_prices, keeper_log=log)
+
+
+def _acted(stats: Any) -> int:
+    """What a keeper pass did (0: nothing, the step is done)."""
+    return int(
+        stats.liquidations
+        + stats.collateral_liquidations
+        + stats.bad_debts_settled
+        + stats.adl
+        + stats.option_liquidations
+        + stats.orders_filled
+        + stats.orders_refused
+        + stats.lp_deposits
+        + stats.lp_redemptions
+    )
 
 
 def _prices(engine: Engine, block: int) -> dict[str, int | None]:
@@ -363,6 +415,8 @@ def _prices(engine: Engine, block: int) -> dict[str, int | None]:
 def _note(seen: _Seen, lines: Sequence[Mapping[str, Any]]) -> None:
     for line in lines:
         event = line.get("event")
+        if event == "liquidations_closed":
+            seen.closed = True
         if "owner" not in line:
             continue
         key = (str(line["owner"]), int(line["sub_id"]))
@@ -377,10 +431,16 @@ def _note(seen: _Seen, lines: Sequence[Mapping[str, Any]]) -> None:
 
 
 def _read_step(
-    engine: Engine, summary: EngineSummary, step: int, seconds: int, seen: _Seen
+    engine: Engine,
+    summary: EngineSummary,
+    step: int,
+    seconds: int,
+    seen: _Seen,
+    said: _Seen,
 ) -> StepReport:
     """What the step did, from the chain's events since the step before
-    (`summary`) and its state at the summary's block."""
+    (`summary`) and its state at the summary's block; `said` is what the
+    keeper logged in this step (the reasons an account may be left)."""
     head = summary.block
     report = StepReport(step=step, seconds=seconds, block=head, prices=_prices(engine, head))
     report.liquidations = len(summary.liquidations)
@@ -395,34 +455,45 @@ def _read_step(
     report.pool_loss = sum(e.from_pool for e in summary.bad_debts)
     report.insurance_fund = summary.insurance_fund
     report.pool_value = summary.pool_total_assets
+    report.pool_unpriced = summary.pool_unpriced
     report.adl = len(summary.adls)
     pool = engine.pool
-    if pool is not None and summary.pool_supply > 0:
+    if pool is not None and summary.pool_supply > 0 and summary.pool_unpriced is None:
         one = 10 ** int(pool.decimals(block_id=head))
-        report.share_price = int(pool.convertToAssets(one, block_id=head))
+        with contextlib.suppress(ContractLogicError):
+            report.share_price = int(pool.convertToAssets(one, block_id=head))
     with contextlib.suppress(ContractLogicError):
         report.markets = [
             MarketLine(m.symbol, m.state.long_oi, m.state.short_oi, m.state.skew)
             for m in read_markets(engine, head)
         ]
-    report.ledgers = [
+    unreadable: list[tuple[str, int, str, str]] = []
+    rows = read_healths(
+        engine, head, on_unreadable=lambda i, o, s, r, a: unreadable.append((o, s, r, a))
+    )
+    report.unreadable = len(unreadable)
+    # A health that reverts while the lens names no refused price: nobody
+    # can tell whether the account is below MM, nor liquidate it.
+    report.unread_priced = [(o, s, r) for o, s, r, a in unreadable if not int(str(a), 16)]
+    keys = [(r.owner, r.sub_id) for r in rows] + [(o, s) for o, s, _, _ in unreadable]
+    quote = read_quote_ledgers(engine, keys, head)
+    report.ledgers = [Ledger(engine.quote_symbol, quote.held, quote.ledgers)] + [
         Ledger(s.symbol, s.held, s.ledgers) for s in read_asset_states(engine, block=head)
     ]
-    unreadable: list[tuple[str, int]] = []
-    rows = read_healths(engine, head, on_unreadable=lambda i, o, s, r, a: unreadable.append((o, s)))
-    report.unreadable = len(unreadable)
     for row in rows:
         h = row.health
         if h.equity >= h.mm:
             continue
         key = (row.owner, row.sub_id)
         reason = (
-            LEFT_CAPACITY
-            if key in seen.capacity
+            LEFT_CLOSED
+            if said.closed
+            else LEFT_CAPACITY
+            if key in said.capacity
             else LEFT_UNPROFITABLE
-            if key in seen.unprofitable
+            if key in said.unprofitable
             else LEFT_NO_QUOTE
-            if key in seen.no_quote
+            if key in said.no_quote
             else ""
         )
         report.left.append(LeftAccount(row.owner, row.sub_id, h.equity, h.mm, reason))

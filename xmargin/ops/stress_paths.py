@@ -18,6 +18,7 @@ with `error` set instead of taking the others down.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 import traceback
@@ -39,6 +40,8 @@ class PathJob:
     record_json: str
     block: int
     path: Path
+    # the block's hash at the source, which every fork must have
+    block_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,20 +62,34 @@ class PathOutcome:
     error: str | None = None
 
 
+@functools.cache
+def _project() -> Any:
+    """The project, loaded once per worker process (its jobs share it)."""
+    from ape import Project
+    from ape.logging import logger
+
+    from xmargin.chain.deployments import REPO_ROOT
+
+    logger.set_level("ERROR")
+    return Project(REPO_ROOT)
+
+
 def run_job(job: PathJob) -> PathOutcome:
     """One path in this process: fork, keeper, outcome (never raises)."""
     started = time.monotonic()
     try:
-        from ape import Project
-        from ape.logging import logger
-
-        from xmargin.chain.deployments import REPO_ROOT, DeploymentRecord
+        from xmargin.chain.deployments import DeploymentRecord
         from xmargin.ops.stress_session import Source, stress
 
-        logger.set_level("ERROR")
         record = DeploymentRecord.from_json(job.record_json)
-        source = Source(uri=job.source, record=record, block=job.block, head=job.block)
-        result = stress(Project(REPO_ROOT), source, job.path).base
+        source = Source(
+            uri=job.source,
+            record=record,
+            block=job.block,
+            head=job.block,
+            block_hash=job.block_hash,
+        )
+        result = stress(_project(), source, job.path).base
         return PathOutcome(
             index=job.index,
             bad_debt=result.bad_debt,
@@ -97,12 +114,19 @@ Done = Callable[[PathOutcome], None]
 def run_local(jobs: Sequence[PathJob], workers: int, done: Done | None = None) -> list[PathOutcome]:
     """The jobs over `workers` spawned processes, in index order."""
     out: list[PathOutcome] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    try:
         for future in as_completed([pool.submit(run_job, j) for j in jobs]):
             outcome = future.result()
             out.append(outcome)
             if done is not None:
                 done(outcome)
+    except BaseException:
+        # Ctrl-C, a broken pool, a failing callback: start no further path
+        # (the ones running stop their forks on the way out).
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return sorted(out, key=lambda o: o.index)
 
 
@@ -111,7 +135,10 @@ def run_dask(
 ) -> list[PathOutcome]:
     """The jobs on Dask `distributed`: the scheduler at `scheduler`, or a
     `LocalCluster` of `workers` single-threaded processes started (and
-    closed) here."""
+    closed) here. Each worker forks `job.source` itself: a scheduler on
+    other machines needs a source they reach (refused for a loopback one,
+    `xmargin.ui.stress_cli`), and each fork is checked against the block
+    hash the source gave here."""
     from distributed import Client, LocalCluster
     from distributed import as_completed as dask_completed
 
@@ -128,15 +155,25 @@ def run_dask(
         with Client(cluster if cluster is not None else scheduler) as client:
             futures = client.map(run_job, list(jobs), pure=False)
             out = []
-            for future in dask_completed(futures):
-                outcome = future.result()
-                out.append(outcome)
-                if done is not None:
-                    done(outcome)
+            try:
+                for future in dask_completed(futures):
+                    outcome = future.result()
+                    out.append(outcome)
+                    if done is not None:
+                        done(outcome)
+            finally:
+                client.cancel(futures)  # after Ctrl-C, the paths not yet run
     finally:
         if cluster is not None:
             cluster.close()
     return sorted(out, key=lambda o: o.index)
+
+
+def worst(outcomes: Sequence[PathOutcome]) -> PathOutcome | None:
+    """The path with the most bad debt, then the most liquidations, then
+    the lowest index (the table and the JSON name the same one)."""
+    ok = [o for o in outcomes if o.error is None]
+    return max(ok, key=lambda o: (o.bad_debt, o.liquidations, -o.index)) if ok else None
 
 
 # ---------------------------------------------------------------- drawing

@@ -30,7 +30,14 @@ from xmargin.chain.engine import check_engine, load_engine, stdout_silenced, ste
 from xmargin.maths.stress import Override, Path, StressInputError
 from xmargin.ops.fork import ForkError, forked_anvil, rpc
 from xmargin.ops.keeper import Keeper, KeeperConfig
-from xmargin.ops.stress import PathResult, StepReport, deal, run_path, take_over_feeds
+from xmargin.ops.stress import (
+    PathResult,
+    StepReport,
+    check_shared,
+    deal,
+    run_path,
+    take_over_feeds,
+)
 
 if TYPE_CHECKING:
     from ape.api.accounts import AccountAPI
@@ -56,6 +63,8 @@ class Source:
     record: DeploymentRecord
     block: int  # the fork block
     head: int
+    # the fork block's hash as the source gave it: the fork must have it
+    block_hash: str = ""
 
 
 def check_source(uri: str, record: DeploymentRecord, block: int | None) -> Source:
@@ -81,7 +90,8 @@ def check_source(uri: str, record: DeploymentRecord, block: int | None) -> Sourc
         )
     if at > head:
         raise StressInputError(f"--block {at} is past the node's head ({head})")
-    return Source(uri=uri, record=record, block=at, head=head)
+    block_hash = str(rpc(uri, "eth_getBlockByNumber", [hex(at), False])["hash"])
+    return Source(uri=uri, record=record, block=at, head=head, block_hash=block_hash)
 
 
 @dataclass
@@ -107,6 +117,7 @@ def stress(
     """Forks, runs `path` (and its what-if), stops the fork; see the module."""
     config = _overridden_config(source.record, overrides) if overrides else None
     with forked_anvil(source.uri, source.block) as fork, _connected(fork.uri) as provider:
+        _check_fork(fork.uri, source)
         engine = load_engine(project, source.record)
         check_engine(engine)
         steady_clock(provider)
@@ -121,6 +132,9 @@ def stress(
         keeper_has_quote = deal(provider, quote, str(keeper_account.address), units)
         with stdout_silenced():
             feeds = take_over_feeds(project, provider, engine, script)
+        check_shared(feeds, path)
+        if config is not None:
+            _check_no_drift(project, provider, source.record)
         snapshot = provider.snapshot()
 
         def run(label: str) -> PathResult:
@@ -145,6 +159,38 @@ def stress(
             outcome.sent = _apply(project, provider, source.record, config)
             outcome.what_if = run("what-if")
         return outcome
+
+
+def _check_fork(uri: str, source: Source) -> None:
+    """The fork holds the block the source was checked at (a worker on
+    another machine reaching another node by the same URL would not)."""
+    got = rpc(uri, "eth_getBlockByNumber", [hex(source.block), False])
+    if source.block_hash and (got is None or got.get("hash") != source.block_hash):
+        raise ForkError(
+            f"the fork of {source.uri} at block {source.block} is not the chain that was "
+            f"checked (block hash {got and got.get('hash')}, expected {source.block_hash}): "
+            "is the URL another node from where this runs?"
+        )
+
+
+def _check_no_drift(
+    project: ProjectManager, provider: ProviderAPI, record: DeploymentRecord
+) -> None:
+    """A what-if compares one change: refused when the chain already
+    differs from the deployment's config (the convergence would send that
+    difference too). Checked on the fork, before the base run: if it
+    sends nothing, nothing changed."""
+    drift = [
+        line
+        for line in _apply(project, provider, record, deployed_config(record, "--set"))
+        if not line.startswith("publish ")  # a mock feed's refresh, not the config
+    ]
+    if drift:
+        raise StressInputError(
+            "the chain already differs from the deployment's config, so a what-if would also "
+            f"apply: {'; '.join(drift)}. Converge it first (`ape run deploy`), or compare "
+            "without --set"
+        )
 
 
 def _fork_account(index: int) -> AccountAPI:

@@ -230,7 +230,7 @@ def stress_command(
     from ape.logging import logger
 
     from xmargin.maths.stress import StressInputError, linear_path, resolve_names
-    from xmargin.ops.fork import ForkError
+    from xmargin.ops.fork import ForkError, is_loopback
 
     logger.set_level("ERROR")
     try:
@@ -268,6 +268,11 @@ def stress_command(
             title = f"path {show} of {paths} drawn (seed {seed}): ends {_moves(drawn[show].final)}"
             _one(source, drawn[show], title, overrides, out, keeper_log, as_json)
             return
+        if dask not in (None, "local") and is_loopback(source.uri):
+            raise StressInputError(
+                f"the Dask scheduler's workers would each fork {source.uri}, a node on their "
+                "own machine: pass an --rpc they reach (or --dask local)"
+            )
         _many(source, drawn, seconds, steps, workers, dask, as_json)
     except (StressInputError, ForkError) as err:
         raise click.ClickException(str(err)) from err
@@ -421,7 +426,8 @@ def _many(
     record = source.record
     paths = len(drawn)
     jobs = [
-        sp.PathJob(i, source.uri, record.to_json(), source.block, p) for i, p in enumerate(drawn)
+        sp.PathJob(i, source.uri, record.to_json(), source.block, p, source.block_hash)
+        for i, p in enumerate(drawn)
     ]
     err = _console_err()
     decimals = record.assets[_quote(record)].decimals
@@ -453,9 +459,8 @@ def _many(
         console.print(
             view.distribution_table(f"over {paths - len(failed)} paths", outcomes, decimals, quote)
         )
-        ok = [o for o in outcomes if o.error is None]
-        if ok:
-            worst = max(ok, key=lambda o: (o.bad_debt, o.liquidations))
+        worst = sp.worst(outcomes)
+        if worst is not None:
             final = _moves(dict(worst.final or {}))
             console.print(
                 f"worst path: #{worst.index} ({final}), {worst.liquidations} "

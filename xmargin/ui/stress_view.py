@@ -12,6 +12,7 @@ from rich.table import Table
 
 from xmargin.maths.fixed_point import WAD, format_units
 from xmargin.maths.stress import Distribution, Path
+from xmargin.ops.stress_paths import worst
 from xmargin.ui import json_view as jv
 
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ def _q(value: int, decimals: int) -> str:
 
 
 def _duration(seconds: int) -> str:
+    if seconds == 0:
+        return "fork"
     if seconds % 3600 == 0:
         return f"{seconds // 3600}h"
     if seconds % 60 == 0:
@@ -64,7 +67,7 @@ def steps_table(title: str, result: PathResult, moved: Sequence[str]) -> Table:
             _q(s.bad_debt, d),
             _q(s.insurance_used, d),
             _q(s.pool_loss, d),
-            _q(s.share_price, d) if s.share_price else "-",
+            "unpriced" if s.pool_unpriced else _q(s.share_price, d) if s.share_price else "-",
             str(s.adl),
             skew,
             _checks(s),
@@ -80,6 +83,8 @@ def _checks(s: StepReport) -> str:
         parts.append("short " + ",".join(x.asset for x in s.shortfalls))
     if s.unexplained:
         parts.append(f"{len(s.unexplained)} left")
+    if s.unread_priced:
+        parts.append(f"{len(s.unread_priced)} unreadable")
     return "FAIL " + "; ".join(parts)
 
 
@@ -205,6 +210,10 @@ def _step_doc(s: StepReport, decimals: int) -> dict[str, Any]:
             for a in s.left
         ],
         "unreadable": s.unreadable,
+        "unreadable_with_valid_prices": [
+            {"owner": o, "sub_id": i, "reason": r} for o, i, r in s.unread_priced
+        ],
+        "pool_unpriced": s.pool_unpriced,
         "checks_pass": s.checks_pass,
     }
 
@@ -297,7 +306,7 @@ def paths_doc(
             "p95": jv.dec(dist.p95, decimals),
             "p99": jv.dec(dist.p99, decimals),
             "worst": jv.dec(dist.worst, decimals),
-            "worst_path": ok[dist.worst_path].index,
+            "worst_path": worst_path.index if (worst_path := worst(outcomes)) else None,
         }
     return doc
 
@@ -322,14 +331,15 @@ def cascade_chart(
         runs.append((label, outcome.what_if, "--"))
     for name, result, style in runs:
         d = result.quote_decimals
-        x = [0] + [s.seconds / 60 for s in result.steps]
+        x = [s.seconds / 60 for s in result.steps]
         if name == "as deployed":
             for a in moved:
                 first = _first_price(outcome, a)
-                ys = [100.0] + [100.0 * (s.prices.get(a) or 0) / first for s in result.steps]
+                ys = [100.0 * (s.prices.get(a) or 0) / first for s in result.steps]
                 axes[0].plot(x, ys, style, marker="o", markersize=3, label=a)
-        cum, total = [0.0], 0
-        liq, count = [0], 0
+        cum: list[float] = []
+        liq: list[int] = []
+        total, count = 0, 0
         for s in result.steps:
             total += s.bad_debt
             count += s.liquidations
@@ -339,7 +349,7 @@ def cascade_chart(
         counts.plot(x, liq, style, color="tab:blue", alpha=0.5, label=f"liquidations ({name})")
         shares = [s.share_price / 10**d for s in result.steps]
         if any(shares):
-            axes[2].plot(x[1:], shares, style, color="tab:green", label=f"LP share ({name})")
+            axes[2].plot(x, shares, style, color="tab:green", label=f"LP share ({name})")
     counts.set_ylabel("positions liquidated")
     counts.legend(fontsize=8, loc="lower right")
     axes[0].set_ylabel("price, % of the fork's")

@@ -1,0 +1,168 @@
+"""The outside review of `xmargin stress` (issue 24): its findings in the
+step checks and the input checks, shown without a chain (run_path's chain
+reads stubbed). Each failed on the code as reviewed."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from xmargin.maths.fixed_point import WAD
+from xmargin.maths.model import Health
+from xmargin.maths.stress import Path
+from xmargin.ops import stress as st
+from xmargin.ops.fork import ForkError
+
+X = ("0x00000000000000000000000000000000000000aa", 0)
+ZERO = "0x0000000000000000000000000000000000000000"
+
+
+class _Stats(SimpleNamespace):
+    def __init__(self) -> None:
+        super().__init__(
+            liquidations=0, collateral_liquidations=0, bad_debts_settled=0, adl=0,
+            option_liquidations=0, orders_filled=0, orders_refused=0, lp_deposits=0,
+            lp_redemptions=0, reverted=0,
+        )  # fmt: skip
+
+
+class _Keeper:
+    """Logs what `script[pass]` says, and never acts."""
+
+    def __init__(self, script: dict[int, list[dict]]) -> None:
+        self.script, self.calls, self.log = script, 0, None
+
+    def run_once(self) -> _Stats:
+        for line in self.script.get(self.calls, []):
+            self.log(line)
+        self.calls += 1
+        return _Stats()
+
+
+def _engine():
+    head = SimpleNamespace(number=100, timestamp=1_000)
+    chain = SimpleNamespace(blocks=SimpleNamespace(head=head), pending_timestamp=0)
+    record = SimpleNamespace(assets={"USDC": SimpleNamespace(decimals=6)}, network="x")
+    return SimpleNamespace(
+        clearinghouse=SimpleNamespace(chain_manager=chain),
+        record=record,
+        quote_symbol="USDC",
+        pool=None,
+    )
+
+
+def _stub_chain(monkeypatch, healths):
+    """`healths(step, on_unreadable)` -> the rows read_healths returns."""
+    step = {"k": 0}
+    summary = SimpleNamespace(
+        block=100, liquidations=(), collateral_liquidations=(), bad_debts=(),
+        insurance_fund=0, pool_total_assets=0, adls=(), pool_supply=0, pool_unpriced=None,
+    )  # fmt: skip
+
+    def read_summary(*a, **k):
+        step["k"] += 1
+        return summary
+
+    monkeypatch.setattr(st, "read_summary", read_summary)
+    monkeypatch.setattr(st, "_prices", lambda engine, block: {})
+    monkeypatch.setattr(st, "read_markets", lambda engine, block: [])
+    monkeypatch.setattr(st, "read_asset_states", lambda engine, block: [])
+    monkeypatch.setattr(
+        st,
+        "read_quote_ledgers",
+        lambda engine, keys, block: SimpleNamespace(held=10, ledgers=10),
+    )
+    monkeypatch.setattr(
+        st, "read_healths", lambda engine, block, on_unreadable: healths(step["k"], on_unreadable)
+    )
+
+
+def _below_mm(step, on_unreadable):
+    return [SimpleNamespace(owner=X[0], sub_id=X[1], health=Health(90, 200, 100))]
+
+
+def test_a_reason_from_an_earlier_step_does_not_excuse_a_later_one(monkeypatch):
+    """Step 1: the keeper waits on X's capacity (a reason). Step 2: it says
+    nothing about X and does nothing, X still below MM: a keeper bug the
+    check exists to catch. The stress reuses step 1's reason for ever."""
+    _stub_chain(monkeypatch, _below_mm)
+    # pass 0 is step 0's (at the fork); pass 1 is step 1's only pass
+    keeper = _Keeper({1: [{"event": "capacity_wait", "owner": X[0], "sub_id": X[1]}]})
+    path = Path(steps=({"WETH": WAD}, {"WETH": WAD}), seconds=60)
+    result = st.run_path(_engine(), keeper, [], path, sender=None)
+    assert [s.step for s in result.steps] == [0, 1, 2]
+    assert not result.steps[0].checks_pass  # at the fork: below MM, nothing said
+    assert result.steps[1].checks_pass  # step 1: waiting on capacity, said so
+    assert result.steps[1].left[0].reason == st.LEFT_CAPACITY
+    assert not result.steps[2].checks_pass, result.steps[2].left  # step 2: said nothing
+
+
+def test_liquidations_closed_is_a_reason(monkeypatch):
+    """A paused engine: the keeper says `liquidations_closed` (no account)."""
+    _stub_chain(monkeypatch, _below_mm)
+    keeper = _Keeper({1: [{"event": "liquidations_closed", "block": 1}]})
+    path = Path(steps=({"WETH": WAD},), seconds=60)
+    result = st.run_path(_engine(), keeper, [], path, sender=None)
+    assert result.steps[1].checks_pass
+    assert result.steps[1].left[0].reason == st.LEFT_CLOSED
+
+
+def test_a_quote_shortfall_fails_the_step(monkeypatch):
+    """The quote's tokens held fall short of its ledgers (accounts, pool,
+    insurance, escrowed fees): the step fails."""
+    _stub_chain(monkeypatch, lambda step, on_unreadable: [])
+    monkeypatch.setattr(
+        st,
+        "read_quote_ledgers",
+        lambda engine, keys, block: SimpleNamespace(held=9, ledgers=10),
+    )
+    result = st.run_path(_engine(), _Keeper({}), [], Path(({"WETH": WAD},), 60), sender=None)
+    assert [x.asset for x in result.steps[1].shortfalls] == ["USDC"]
+    assert not result.checks_pass
+
+
+def test_an_account_whose_health_reverts_with_valid_prices_fails_the_check(monkeypatch):
+    """The lens names no unpriced asset (prices valid) but the engine's
+    health read reverts: nobody can tell whether it is below MM, and the
+    keeper cannot liquidate it. The step's check still passes."""
+
+    def unreadable(step, on_unreadable):
+        on_unreadable(0, X[0], X[1], "arithmetic overflow", ZERO)
+        return []
+
+    _stub_chain(monkeypatch, unreadable)
+    path = Path(steps=({"WETH": WAD},), seconds=60)
+    result = st.run_path(_engine(), _Keeper({}), [], path, sender=None)
+    assert result.steps[1].unreadable == 1
+    assert result.steps[1].unread_priced == [(X[0], X[1], "arithmetic overflow")]
+    assert not result.checks_pass
+
+
+class _Html(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(b"<html>502 Bad Gateway</html>")
+
+    def log_message(self, *a):
+        pass
+
+
+def test_a_source_that_is_not_json_rpc_is_a_clear_message():
+    """--rpc at a web page (a proxy's error page, a wrong path): a
+    JSONDecodeError traceback instead of a ForkError the CLI prints."""
+    from xmargin.ops.stress_session import check_source
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_address[1]}"
+        record = SimpleNamespace(chain_id=31337, genesis="", block=0)
+        with pytest.raises(ForkError, match="not a JSON-RPC answer"):
+            check_source(uri, record, None)
+    finally:
+        server.shutdown()
