@@ -34,6 +34,10 @@ class _Keeper:
 
     def __init__(self, script: dict[int, list[dict]]) -> None:
         self.script, self.calls, self.log = script, 0, None
+        # the accounts its events named, beyond the registry
+        self.replica = SimpleNamespace(
+            update=lambda head: 0, replica=SimpleNamespace(accounts={("0xdep", 0): None})
+        )
 
     def run_once(self) -> _Stats:
         for line in self.script.get(self.calls, []):
@@ -47,7 +51,9 @@ def _engine():
     chain = SimpleNamespace(blocks=SimpleNamespace(head=head), pending_timestamp=0)
     record = SimpleNamespace(assets={"USDC": SimpleNamespace(decimals=6)}, network="x")
     return SimpleNamespace(
-        clearinghouse=SimpleNamespace(chain_manager=chain),
+        clearinghouse=SimpleNamespace(
+            chain_manager=chain, holds_options=lambda owner, sub_id, block_id: False
+        ),
         record=record,
         quote_symbol="USDC",
         pool=None,
@@ -166,3 +172,62 @@ def test_a_source_that_is_not_json_rpc_is_a_clear_message():
             check_source(uri, record, None)
     finally:
         server.shutdown()
+
+
+def test_the_quote_is_summed_over_every_account_an_event_named(monkeypatch):
+    """A deposit-only account and a liquidator's sub-account 0 are not in
+    the registry: their quote is a ledger too."""
+    _stub_chain(monkeypatch, _below_mm)
+    asked = []
+
+    def quote(engine, keys, block):
+        asked.append(list(keys))
+        return SimpleNamespace(held=10, ledgers=10)
+
+    monkeypatch.setattr(st, "read_quote_ledgers", quote)
+    st.run_path(_engine(), _Keeper({}), [], Path(({"WETH": WAD},), 60), sender=None)
+    assert asked[-1] == [("0xdep", 0), X]
+
+
+def test_step_zero_is_reported_but_not_counted(monkeypatch):
+    """A bad debt at the fork (a live keeper behind) is the fork's, with
+    its own reason, and is left out of the path's totals."""
+    debt = SimpleNamespace(owner=X[0], sub_id=X[1], deficit=7, from_insurance=7, from_pool=0)
+    summaries = iter(
+        [
+            SimpleNamespace(
+                block=100, liquidations=(), collateral_liquidations=(), bad_debts=(debt,),
+                insurance_fund=0, pool_total_assets=0, adls=(), pool_supply=0,
+                pool_unpriced=None,
+            ),
+            SimpleNamespace(
+                block=101, liquidations=(), collateral_liquidations=(), bad_debts=(),
+                insurance_fund=0, pool_total_assets=0, adls=(), pool_supply=0,
+                pool_unpriced=None,
+            ),
+        ]
+    )  # fmt: skip
+    _stub_chain(monkeypatch, lambda step, on_unreadable: [])
+    monkeypatch.setattr(st, "read_summary", lambda *a, **k: next(summaries))
+    monkeypatch.setattr(st, "account_healths_at", lambda engine, keys, block: [Health(5, 0, 0)])
+    result = st.run_path(_engine(), _Keeper({}), [], Path(({"WETH": WAD},), 60), sender=None)
+    assert result.steps[0].bad_debt == 7
+    assert result.bad_debt == 0 and result.insurance_used == 0
+    assert [b.reason for b in result.bad_debt_accounts] == [st.AT_FORK]
+    assert result.path_bad_debt_accounts == []
+
+
+def test_an_options_holder_unreadable_is_not_a_failure(monkeypatch):
+    """The lens names collateral and perp prices only: an options holder
+    whose underlying or volatility is refused reverts with no asset named.
+    It is unreadable (a refused price), not a failed check."""
+
+    def unreadable(step, on_unreadable):
+        on_unreadable(0, X[0], X[1], "xm.oracle: vol stale", ZERO)
+        return []
+
+    _stub_chain(monkeypatch, unreadable)
+    engine = _engine()
+    engine.clearinghouse.holds_options = lambda owner, sub_id, block_id: True
+    result = st.run_path(engine, _Keeper({}), [], Path(({"WETH": WAD},), 60), sender=None)
+    assert result.steps[1].unreadable == 1 and result.checks_pass

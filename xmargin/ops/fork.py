@@ -74,7 +74,7 @@ def rpc(uri: str, method: str, params: list[Any] | None = None, timeout: float =
 def is_loopback(uri: str) -> bool:
     """Whether the node at `uri` runs on this machine."""
     host = (urllib.parse.urlsplit(uri).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
+    return host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.")
 
 
 def free_port() -> int:
@@ -149,8 +149,8 @@ def _wait(
             raise ForkError(f"anvil could not fork {source} at block {block}: {_last_line(log)}")
         try:
             return int(rpc(uri, "eth_chainId", timeout=2.0), 16)
-        except (OSError, urllib.error.URLError, ValueError):
-            pass
+        except (OSError, urllib.error.URLError, ValueError, ForkError):
+            pass  # not up yet (or answering something else while it starts)
         if time.monotonic() > deadline:
             raise ForkError(
                 f"the fork of {source} at block {block} did not answer within {timeout:.0f} s: "

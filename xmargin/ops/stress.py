@@ -70,6 +70,7 @@ FROZEN = "a frozen asset"
 NO_QUOTE = "the keeper held no quote to repay its debt"
 UNREAD = "its health could not be read"
 LEFT = "left below MM by the keeper"
+AT_FORK = "already below MM at the fork (a live keeper behind)"
 # Why an account below MM was left there after the step.
 LEFT_CAPACITY = "waiting on liquidation capacity"
 LEFT_UNPROFITABLE = "the reward does not pay the gas"
@@ -268,28 +269,38 @@ class PathResult:
     keeper_log: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def moved(self) -> list[StepReport]:
+        """The path's own steps: step 0 (the keeper at the fork, what a
+        live keeper left undone) is reported, never counted in the totals."""
+        return [s for s in self.steps if s.step > 0]
+
+    @property
     def bad_debt(self) -> int:
-        return sum(s.bad_debt for s in self.steps)
+        return sum(s.bad_debt for s in self.moved)
 
     @property
     def insurance_used(self) -> int:
-        return sum(s.insurance_used for s in self.steps)
+        return sum(s.insurance_used for s in self.moved)
 
     @property
     def pool_loss(self) -> int:
-        return sum(s.pool_loss for s in self.steps)
+        return sum(s.pool_loss for s in self.moved)
 
     @property
     def liquidations(self) -> int:
-        return sum(s.liquidations for s in self.steps)
+        return sum(s.liquidations for s in self.moved)
 
     @property
     def accounts_liquidated(self) -> int:
-        return sum(s.accounts_liquidated for s in self.steps)
+        return sum(s.accounts_liquidated for s in self.moved)
 
     @property
     def adl(self) -> int:
-        return sum(s.adl for s in self.steps)
+        return sum(s.adl for s in self.moved)
+
+    @property
+    def path_bad_debt_accounts(self) -> list[BadDebtAccount]:
+        return [b for b in self.bad_debt_accounts if b.step > 0]
 
     @property
     def checks_pass(self) -> bool:
@@ -304,6 +315,8 @@ class _Seen:
     """What the keeper said and did over the path, per account."""
 
     liquidated: set[tuple[str, int]] = field(default_factory=set)
+    # accounts whose collateral a keeper bought (liquidate_collateral)
+    collateral_sold: set[tuple[str, int]] = field(default_factory=set)
     # those liquidated before the current step
     liquidated_before: set[tuple[str, int]] = field(default_factory=set)
     # the keeper found liquidations closed (paused, or the grace period)
@@ -348,9 +361,13 @@ def run_path(
     bad: list[BadDebtAccount] = []
     previous = start.number
     start_prices = _prices(engine, previous)
+    at = start.timestamp
     for k in range(len(path.steps) + 1):
         if k > 0:
-            chain.pending_timestamp = start.timestamp + k * path.seconds
+            # The path's clock, unless the step before mined past it (each
+            # block is a second): then a second after its last block.
+            at = max(start.timestamp + k * path.seconds, chain.blocks.head.timestamp + 1)
+            chain.pending_timestamp = at
             moves = path.steps[k - 1]
             for feed in feeds:
                 feed.contract.set_answer(
@@ -372,10 +389,15 @@ def run_path(
         seen.merge(now)
         head = chain.blocks.head.number
         with stdout_silenced():
+            # Every account any event ever touched (deposit-only accounts
+            # and the liquidators' sub-account 0 are not in the registry):
+            # the quote's ledgers are summed over them.
+            keeper.replica.update(head)
+            touched = list(keeper.replica.replica.accounts)
             summary = read_summary(
                 engine, engine.record.network, block=head, from_block=previous + 1
             )
-            report = _read_step(engine, summary, k, k * path.seconds, seen, now)
+            report = _read_step(engine, summary, k, at - start.timestamp, seen, now, touched)
             report.keeper_passes, report.keeper_reverted = passes, reverted
             bad.extend(_explain(engine, summary, k, previous, seen))
         seen.liquidated_before = set(seen.liquidated)
@@ -437,14 +459,17 @@ def _read_step(
     seconds: int,
     seen: _Seen,
     said: _Seen,
+    touched: Sequence[tuple[str, int]] = (),
 ) -> StepReport:
     """What the step did, from the chain's events since the step before
     (`summary`) and its state at the summary's block; `said` is what the
-    keeper logged in this step (the reasons an account may be left)."""
+    keeper logged in this step (the reasons an account may be left);
+    `touched`, every account an event ever named (the quote's ledgers)."""
     head = summary.block
     report = StepReport(step=step, seconds=seconds, block=head, prices=_prices(engine, head))
     report.liquidations = len(summary.liquidations)
     fresh = {(e.owner, e.sub_id) for e in summary.liquidations} - seen.liquidated
+    seen.collateral_sold |= {(e.owner, e.sub_id) for e in summary.collateral_liquidations}
     report.accounts_liquidated = len(fresh)
     report.newly_liquidated = sorted(fresh)
     seen.liquidated |= fresh
@@ -473,9 +498,19 @@ def _read_step(
     )
     report.unreadable = len(unreadable)
     # A health that reverts while the lens names no refused price: nobody
-    # can tell whether the account is below MM, nor liquidate it.
-    report.unread_priced = [(o, s, r) for o, s, r, a in unreadable if not int(str(a), 16)]
-    keys = [(r.owner, r.sub_id) for r in rows] + [(o, s) for o, s, _, _ in unreadable]
+    # can tell whether the account is below MM, nor liquidate it. (The lens
+    # names collateral and perp prices only: an account holding options
+    # may need an underlying or a volatility it does not name.)
+    report.unread_priced = [
+        (o, s, r)
+        for o, s, r, a in unreadable
+        if not int(str(a), 16) and not engine.clearinghouse.holds_options(o, s, block_id=head)
+    ]
+    keys = list(
+        dict.fromkeys(
+            [*touched, *((r.owner, r.sub_id) for r in rows), *((o, s) for o, s, _, _ in unreadable)]
+        )
+    )
     quote = read_quote_ledgers(engine, keys, head)
     report.ledgers = [Ledger(engine.quote_symbol, quote.held, quote.ledgers)] + [
         Ledger(s.symbol, s.held, s.ledgers) for s in read_asset_states(engine, block=head)
@@ -510,7 +545,7 @@ def _explain(
     out = []
     for e in summary.bad_debts:
         key = (e.owner, e.sub_id)
-        reason = ""
+        reason = AT_FORK if step == 0 else ""
         if frozen:
             with contextlib.suppress(ContractLogicError):
                 view = read_account(engine, e.owner, e.sub_id, block_id=previous)
@@ -528,7 +563,7 @@ def _explain(
                 reason = UNPROFITABLE
             elif key in seen.no_quote:
                 reason = NO_QUOTE
-            elif key in seen.liquidated:
+            elif key in seen.liquidated or key in seen.collateral_sold:
                 reason = PARTIAL
             else:
                 reason = LEFT

@@ -98,7 +98,7 @@ def run_job(job: PathJob) -> PathOutcome:
             liquidations=result.liquidations,
             accounts_liquidated=result.accounts_liquidated,
             adl=result.adl,
-            bad_debt_accounts=len(result.bad_debt_accounts),
+            bad_debt_accounts=len(result.path_bad_debt_accounts),
             checks_pass=result.checks_pass,
             final=dict(job.path.final),
             seconds=time.monotonic() - started,
@@ -111,13 +111,25 @@ def run_job(job: PathJob) -> PathOutcome:
 Done = Callable[[PathOutcome], None]
 
 
+def _outcome(future: Any, index: int) -> PathOutcome:
+    """A finished job's outcome; a worker that died under it (a broken
+    pool, Dask's KilledWorker) fails that path only."""
+    try:
+        outcome: PathOutcome = future.result()
+    except Exception as err:
+        last = traceback.format_exception_only(type(err), err)[-1].strip()
+        return PathOutcome(index=index, error=f"its worker failed: {last}")
+    return outcome
+
+
 def run_local(jobs: Sequence[PathJob], workers: int, done: Done | None = None) -> list[PathOutcome]:
     """The jobs over `workers` spawned processes, in index order."""
     out: list[PathOutcome] = []
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
     try:
-        for future in as_completed([pool.submit(run_job, j) for j in jobs]):
-            outcome = future.result()
+        futures = {pool.submit(run_job, j): j.index for j in jobs}
+        for future in as_completed(futures):
+            outcome = _outcome(future, futures[future])
             out.append(outcome)
             if done is not None:
                 done(outcome)
@@ -154,10 +166,11 @@ def run_dask(
     try:
         with Client(cluster if cluster is not None else scheduler) as client:
             futures = client.map(run_job, list(jobs), pure=False)
+            index = {f.key: j.index for f, j in zip(futures, jobs, strict=True)}
             out = []
             try:
                 for future in dask_completed(futures):
-                    outcome = future.result()
+                    outcome = _outcome(future, index[future.key])
                     out.append(outcome)
                     if done is not None:
                         done(outcome)

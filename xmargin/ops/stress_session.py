@@ -183,7 +183,8 @@ def _check_no_drift(
     drift = [
         line
         for line in _apply(project, provider, record, deployed_config(record, "--set"))
-        if not line.startswith("publish ")  # a mock feed's refresh, not the config
+        # a mock feed published again near its staleness: upkeep, not config
+        if not line.startswith("publish ")
     ]
     if drift:
         raise StressInputError(
@@ -321,7 +322,9 @@ def _apply(
     project: ProjectManager, provider: ProviderAPI, record: DeploymentRecord, config: DeployConfig
 ) -> list[str]:
     """Sends, as the engine's owner (impersonated on the fork), what the
-    deploy's convergence sends to bring the fork to `config`; returns what it said."""
+    deploy's convergence sends to bring the fork to `config`; returns what
+    each transaction it sent did (the record's new entries: a line the
+    deploy only logs, a skipped expiry or a note, sent nothing)."""
     from ape import accounts
 
     from xmargin.chain.connect import network_info
@@ -331,12 +334,16 @@ def _apply(
     owner = str(engine.clearinghouse.owner())
     provider.make_request("anvil_setBalance", [owner, hex(OWNER_GAS_ETH)])
     sender = accounts[owner]
-    said: list[str] = []
     network = network_info(provider)
     with tempfile.TemporaryDirectory(prefix="xmargin-whatif-") as tmp:
         directory = FilePath(tmp)
         write_record(record_path(network.ecosystem, network.chain_id, directory), record)
         with stdout_silenced():
-            deploy(project, provider, sender, config, network, directory=directory, log=said.append)
-    # What was sent, without the run's summary line and the ABI note.
-    return [line for line in said if not line.startswith(network.label)]
+            result = deploy(
+                project, provider, sender, config, network, directory=directory, log=_drop_line
+            )
+    return [t.what for t in result.record.transactions[len(record.transactions) :]]
+
+
+def _drop_line(line: str) -> None:
+    """The deploy's own narration (the what-if reports what it sent)."""

@@ -4,6 +4,7 @@ the cascade chart (docs/stress.md)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Any
@@ -94,7 +95,7 @@ def totals_rows(result: PathResult) -> list[tuple[str, str]]:
     return [
         ("positions liquidated", str(result.liquidations)),
         ("accounts liquidated", str(result.accounts_liquidated)),
-        ("accounts in bad debt", str(len(result.bad_debt_accounts))),
+        ("accounts in bad debt", str(len(result.path_bad_debt_accounts))),
         ("bad debt", _q(result.bad_debt, d)),
         ("  from the insurance fund", _q(result.insurance_used, d)),
         ("  from the pool", _q(result.pool_loss, d)),
@@ -335,7 +336,11 @@ def cascade_chart(
         if name == "as deployed":
             for a in moved:
                 first = _first_price(outcome, a)
-                ys = [100.0 * (s.prices.get(a) or 0) / first for s in result.steps]
+                # a refused price is a gap in the line, not a fall to zero
+                ys = [
+                    math.nan if s.prices.get(a) is None else 100.0 * (s.prices[a] or 0) / first
+                    for s in result.steps
+                ]
                 axes[0].plot(x, ys, style, marker="o", markersize=3, label=a)
         cum: list[float] = []
         liq: list[int] = []
@@ -369,7 +374,7 @@ def cascade_chart(
 
 
 def _first_price(outcome: StressOutcome, asset: str) -> int:
-    """The asset's price at the fork: the first step's price over its multiple."""
+    """The asset's price at the fork (WAD; 1 where the router refused it)."""
     return outcome.base.start_prices.get(asset) or WAD
 
 
