@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from xmargin.maths import errors
 from xmargin.maths.fixed_point import WAD
 from xmargin.maths.model import Health
 from xmargin.maths.stress import Path
@@ -223,7 +224,7 @@ def test_an_options_holder_unreadable_is_not_a_failure(monkeypatch):
     It is unreadable (a refused price), not a failed check."""
 
     def unreadable(step, on_unreadable):
-        on_unreadable(0, X[0], X[1], "xm.oracle: vol stale", ZERO)
+        on_unreadable(0, X[0], X[1], errors.VOL_STALE, ZERO)
         return []
 
     _stub_chain(monkeypatch, unreadable)
