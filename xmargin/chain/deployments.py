@@ -81,6 +81,12 @@ class DeploymentRecord:
     # Every transaction the deploy runs sent to this deployment, oldest first.
     transactions: list[TransactionRecord] = field(default_factory=list)
 
+    @property
+    def quote_symbol(self) -> str:
+        """The quote asset: the deploy records it first (the config's
+        `quote`, then its assets)."""
+        return next(iter(self.assets))
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
 

@@ -77,7 +77,7 @@ class Engine:
 
     @property
     def quote_symbol(self) -> str:
-        return next(iter(self.tokens))
+        return self.record.quote_symbol
 
     def asset_params(self, block_id: int | None = None) -> dict[str, model.AssetParams]:
         """What the Clearinghouse has listed for each asset, as model inputs."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import os
 import shutil
 import signal
@@ -23,11 +22,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from xmargin.chain.pinned import UrllibTransport
 
 # Seconds to wait for the fork to answer (it fetches the block's header and
 # the accounts it touches lazily), and for a stopped anvil to exit.
@@ -51,19 +51,16 @@ class Fork:
 
 
 def rpc(uri: str, method: str, params: list[Any] | None = None, timeout: float = 10.0) -> Any:
-    """One JSON-RPC call over HTTP (no web3: also for a node Ape is not on)."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
-    request = urllib.request.Request(
-        uri, data=body.encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as answer:
-        text = answer.read()
+    """One JSON-RPC call's result over HTTP, through the CLI's own
+    transport (`xmargin.chain.pinned.UrllibTransport`: no web3, a URL's
+    user:password sent as basic auth); ForkError for an error or an answer
+    that is not JSON-RPC."""
     try:
-        reply = json.loads(text)
+        reply = UrllibTransport(uri, timeout).request(method, params or [])
     except ValueError:
         reply = None
     if not isinstance(reply, dict) or ("result" not in reply and "error" not in reply):
-        raise ForkError(f"{method} on {uri}: not a JSON-RPC answer: {text[:80]!r}")
+        raise ForkError(f"{method} on {uri}: not a JSON-RPC answer")
     if "error" in reply:
         error = reply["error"]
         said = error.get("message", error) if isinstance(error, dict) else error

@@ -226,7 +226,6 @@ class StepReport:
     adl: int = 0
     markets: list[MarketLine] = field(default_factory=list)
     keeper_passes: int = 0
-    keeper_reverted: int = 0
     ledgers: list[Ledger] = field(default_factory=list)
     left: list[LeftAccount] = field(default_factory=list)
     unreadable: int = 0
@@ -261,7 +260,6 @@ class BadDebtAccount:
 class PathResult:
     steps: list[StepReport]
     bad_debt_accounts: list[BadDebtAccount]
-    start_block: int
     quote_decimals: int
     # asset -> WAD USD at the fork, before the first step
     start_prices: dict[str, int | None] = field(default_factory=dict)
@@ -374,12 +372,11 @@ def run_path(
                     answer_at(feed.answer, feed.multiple(moves)), sender=sender
                 )
         mark = len(log)
-        passes, reverted = 0, 0
+        passes = 0
         for _ in range(max_passes):
             with stdout_silenced():
                 stats = keeper.run_once()
             passes += 1
-            reverted += stats.reverted
             if _acted(stats) == 0:
                 break
         # What the keeper said in this step excuses an account it left in
@@ -398,14 +395,14 @@ def run_path(
                 engine, engine.record.network, block=head, from_block=previous + 1
             )
             report = _read_step(engine, summary, k, at - start.timestamp, seen, now, touched)
-            report.keeper_passes, report.keeper_reverted = passes, reverted
+            report.keeper_passes = passes
             bad.extend(_explain(engine, summary, k, previous, seen))
         seen.liquidated_before = set(seen.liquidated)
         steps.append(report)
         if progress is not None:
             progress(report)
         previous = head
-    return PathResult(steps, bad, start.number, quote_decimals, start_prices, keeper_log=log)
+    return PathResult(steps, bad, quote_decimals, start_prices, keeper_log=log)
 
 
 def _acted(stats: Any) -> int:

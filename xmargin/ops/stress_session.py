@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from ape.api.providers import ProviderAPI
     from ape.managers.project import ProjectManager
 
+    from xmargin.chain.engine import Engine
+
 # Who publishes the scripted rounds and who keeps, on the fork: accounts of
 # the test mnemonic far past anvil's ten dev accounts (a deployment's own
 # traders are often those ten, and the engine refuses self-liquidation),
@@ -97,13 +99,10 @@ def check_source(uri: str, record: DeploymentRecord, block: int | None) -> Sourc
 @dataclass
 class StressOutcome:
     source: Source
-    fork_uri: str
     base: PathResult
     what_if: PathResult | None = None
     # what the owner sent on the fork for the what-if
     sent: list[str] = field(default_factory=list)
-    # quote units the keeper held (0: the token's balance slot was not found)
-    keeper_quote: int = 0
 
 
 def stress(
@@ -129,12 +128,12 @@ def stress(
         # real one would hold.
         quote = engine.tokens[engine.quote_symbol]
         units = KEEPER_QUOTE * 10 ** source.record.assets[engine.quote_symbol].decimals
-        keeper_has_quote = deal(provider, quote, str(keeper_account.address), units)
+        deal(provider, quote, str(keeper_account.address), units)
         with stdout_silenced():
             feeds = take_over_feeds(project, provider, engine, script)
         check_shared(feeds, path)
         if config is not None:
-            _check_no_drift(project, provider, source.record)
+            _check_no_drift(project, provider, engine)
         snapshot = provider.snapshot()
 
         def run(label: str) -> PathResult:
@@ -150,13 +149,11 @@ def stress(
 
         outcome = StressOutcome(
             source=source,
-            fork_uri=fork.uri,
             base=run("base"),
-            keeper_quote=units if keeper_has_quote else 0,
         )
         if config is not None:
             provider.restore(snapshot)
-            outcome.sent = _apply(project, provider, source.record, config)
+            outcome.sent = _apply(project, provider, engine, config)
             outcome.what_if = run("what-if")
         return outcome
 
@@ -173,16 +170,14 @@ def _check_fork(uri: str, source: Source) -> None:
         )
 
 
-def _check_no_drift(
-    project: ProjectManager, provider: ProviderAPI, record: DeploymentRecord
-) -> None:
+def _check_no_drift(project: ProjectManager, provider: ProviderAPI, engine: Engine) -> None:
     """A what-if compares one change: refused when the chain already
     differs from the deployment's config (the convergence would send that
     difference too). Checked on the fork, before the base run: if it
     sends nothing, nothing changed."""
     drift = [
         line
-        for line in _apply(project, provider, record, deployed_config(record, "--set"))
+        for line in _apply(project, provider, engine, deployed_config(engine.record, "--set"))
         # a mock feed published again near its staleness: upkeep, not config
         if not line.startswith("publish ")
     ]
@@ -319,7 +314,7 @@ def _known_field(section: str, name: str) -> bool:
 
 
 def _apply(
-    project: ProjectManager, provider: ProviderAPI, record: DeploymentRecord, config: DeployConfig
+    project: ProjectManager, provider: ProviderAPI, engine: Engine, config: DeployConfig
 ) -> list[str]:
     """Sends, as the engine's owner (impersonated on the fork), what the
     deploy's convergence sends to bring the fork to `config`; returns what
@@ -330,7 +325,7 @@ def _apply(
     from xmargin.chain.connect import network_info
     from xmargin.ops.deploy import deploy
 
-    engine = load_engine(project, record)
+    record = engine.record
     owner = str(engine.clearinghouse.owner())
     provider.make_request("anvil_setBalance", [owner, hex(OWNER_GAS_ETH)])
     sender = accounts[owner]

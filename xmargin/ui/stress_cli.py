@@ -372,7 +372,7 @@ def _one(
     err = _console_err()
 
     def progress(label: str, step: Any) -> None:
-        debt = format_units(step.bad_debt, record.assets[_quote(record)].decimals, 2)
+        debt = format_units(step.bad_debt, record.assets[record.quote_symbol].decimals, 2)
         err.print(
             f"{label} step {step.step}/{steps}: {step.liquidations} liquidations, bad debt {debt}"
         )
@@ -386,7 +386,7 @@ def _one(
     moved = list(path.final)
     label = ", ".join(o.label for o in overrides) or "what-if"
     view.cascade_chart(outcome, moved, out, label)
-    quote = _quote(record)
+    quote = record.quote_symbol
     if as_json:
         doc = view.outcome_doc(outcome, path, quote, [o.label for o in overrides])
         click.echo(view.jv.dumps(doc | {"file": str(out)}))
@@ -430,7 +430,7 @@ def _many(
         for i, p in enumerate(drawn)
     ]
     err = _console_err()
-    decimals = record.assets[_quote(record)].decimals
+    decimals = record.assets[record.quote_symbol].decimals
 
     def done(o: sp.PathOutcome) -> None:
         debt = format_units(o.bad_debt, decimals, 2)
@@ -444,7 +444,7 @@ def _many(
         outcomes = sp.run_dask(jobs, None if dask == "local" else dask, workers, done)
     wall = time.monotonic() - started
     failed = [o for o in outcomes if o.error is not None]
-    quote = _quote(record)
+    quote = record.quote_symbol
     if as_json:
         doc = view.paths_doc(outcomes, decimals, record.network, record.chain_id, source.block)
         click.echo(view.jv.dumps(doc | {"seconds": round(wall, 1), "workers": workers}))
@@ -477,10 +477,6 @@ def _console_err() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
-
-
-def _quote(record: DeploymentRecord) -> str:
-    return next(iter(record.assets))
 
 
 def _market_assets(record: DeploymentRecord) -> dict[str, str]:

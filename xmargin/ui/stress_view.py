@@ -358,7 +358,7 @@ def cascade_chart(
     counts.set_ylabel("positions liquidated")
     counts.legend(fontsize=8, loc="lower right")
     axes[0].set_ylabel("price, % of the fork's")
-    axes[1].set_ylabel(f"bad debt, {_quote_name(outcome)}")
+    axes[1].set_ylabel(f"bad debt, {outcome.source.record.quote_symbol}")
     axes[2].set_ylabel("LP share price")
     axes[2].set_xlabel("minutes after the fork")
     for ax in axes:
@@ -376,7 +376,3 @@ def cascade_chart(
 def _first_price(outcome: StressOutcome, asset: str) -> int:
     """The asset's price at the fork (WAD; 1 where the router refused it)."""
     return outcome.base.start_prices.get(asset) or WAD
-
-
-def _quote_name(outcome: StressOutcome) -> str:
-    return next(iter(outcome.source.record.assets))
