@@ -13,7 +13,7 @@ import pytest
 from xmargin.maths import errors
 from xmargin.maths.fixed_point import WAD
 from xmargin.maths.model import Health
-from xmargin.maths.stress import Path
+from xmargin.maths.stress import Path, StressInputError
 from xmargin.ops import stress as st
 from xmargin.ops.fork import ForkError
 
@@ -232,3 +232,123 @@ def test_an_options_holder_unreadable_is_not_a_failure(monkeypatch):
     engine.clearinghouse.holds_options = lambda owner, sub_id, block_id: True
     result = st.run_path(engine, _Keeper({}), [], Path(({"WETH": WAD},), 60), sender=None)
     assert result.steps[1].unreadable == 1 and result.checks_pass
+
+
+def test_a_step_that_mined_past_the_next_step_moves_it_after_its_last_block(monkeypatch):
+    """Each block is a second: a step whose transactions mine past the
+    next step's time cannot be stamped in the past (anvil refuses); it is
+    a second after the last block, and the report says so."""
+    _stub_chain(monkeypatch, lambda step, on_unreadable: [])
+    engine = _engine()
+    clock = {"t": 1_000}
+
+    class Blocks:
+        @property
+        def head(self):  # a new block each time, as Ape's chain gives it
+            return SimpleNamespace(number=100, timestamp=clock["t"])
+
+    class Chain:
+        blocks = Blocks()
+
+        @property
+        def pending_timestamp(self):
+            return clock["t"]
+
+        @pending_timestamp.setter
+        def pending_timestamp(self, t):  # the next block's stamp
+            assert t > clock["t"], "anvil refuses a stamp not after the last block"
+            clock["t"] = t
+
+    engine.clearinghouse.chain_manager = Chain()
+
+    class Slow(_Keeper):
+        def run_once(self):
+            clock["t"] += 100  # a pass mines 100 blocks
+            return super().run_once()
+
+    path = Path(steps=({"WETH": WAD}, {"WETH": WAD}), seconds=60)
+    result = st.run_path(engine, Slow({}), [], path, sender=None)
+    # start 1,000; step 0 left the head at 1,100: step 1 at 1,101 (not
+    # 1,060), its pass to 1,201: step 2 at 1,202 (not 1,120)
+    assert [s.seconds for s in result.steps] == [0, 101, 202]
+    assert clock["t"] == 1_302  # step 2's pass
+
+
+def test_a_feed_shared_by_two_assets_follows_one_path_only():
+    feed = st.ScriptedFeed("WETH", ("WETH", "stETH"), SimpleNamespace(address="0xfeed"), 1)
+    alike = Path(steps=({"WETH": WAD // 2, "stETH": WAD // 2},), seconds=60)
+    st.check_shared([feed], alike)
+    apart = Path(steps=({"WETH": WAD // 2},), seconds=60)
+    with pytest.raises(StressInputError, match="must move them alike"):
+        st.check_shared([feed], apart)
+
+
+def test_a_fork_of_another_chain_is_refused(monkeypatch):
+    """A worker that reached another node by the same URL: its fork's
+    block hash is not the one the source gave."""
+    from xmargin.ops import stress_session as ss
+
+    monkeypatch.setattr(ss, "rpc", lambda uri, method, params: {"hash": "0xother"})
+    source = ss.Source(uri="http://127.0.0.1:1", record=None, block=7, head=7, block_hash="0xab")
+    with pytest.raises(ForkError, match="not the chain that was checked"):
+        ss._check_fork("http://127.0.0.1:2", source)
+    monkeypatch.setattr(ss, "rpc", lambda uri, method, params: {"hash": "0xab"})
+    ss._check_fork("http://127.0.0.1:2", source)
+
+
+def test_an_interrupt_cancels_the_paths_not_started(monkeypatch):
+    """Ctrl-C (or a failing callback) while paths run: the queue is
+    cancelled, not worked through."""
+    from concurrent.futures import Future
+
+    from xmargin.ops import stress_paths as sp
+
+    shut: list[bool] = []
+
+    class Pool:
+        def __init__(self, max_workers, mp_context):
+            pass
+
+        def submit(self, fn, job):
+            f: Future = Future()
+            f.set_result(sp.PathOutcome(index=job.index))
+            return f
+
+        def shutdown(self, wait=True, cancel_futures=False):
+            shut.append(cancel_futures)
+
+    monkeypatch.setattr(sp, "ProcessPoolExecutor", Pool)
+    jobs = [sp.PathJob(i, "http://x", "{}", 1, Path(({"WETH": WAD},), 60)) for i in range(3)]
+
+    def interrupt(outcome):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sp.run_local(jobs, 2, interrupt)
+    assert shut == [True]
+    assert [o.index for o in sp.run_local(jobs, 2)] == [0, 1, 2] and shut[-1] is False
+
+
+def test_a_remote_dask_scheduler_is_refused_a_loopback_source(monkeypatch):
+    """Its workers would each fork a node on their own machine."""
+    from click.testing import CliRunner
+
+    from xmargin.chain.deployments import AssetRecord, DeploymentRecord
+    from xmargin.ops.stress_session import Source
+    from xmargin.ui import stress_cli
+
+    record = DeploymentRecord(
+        network="ethereum:local",
+        chain_id=31337,
+        config="local",
+        deployer=ZERO,
+        assets={"USDC": AssetRecord(ZERO, 6), "WETH": AssetRecord(ZERO, 18, feed=ZERO)},
+        markets={"ETH-PERP": 0},
+    )
+    source = Source(uri="http://127.0.0.1:8545", record=record, block=1, head=1)
+    monkeypatch.setattr(stress_cli, "_source", lambda *a: source)
+    monkeypatch.setattr(stress_cli, "_market_assets", lambda record: {"ETH-PERP": "WETH"})
+    args = ["--paths", "2", "--vol", "ETH=0.8", "--dask", "tcp://10.1.2.3:8786"]
+    result = CliRunner().invoke(stress_cli.stress_command, args)
+    assert result.exit_code == 1, result.output
+    assert "would each fork http://127.0.0.1:8545" in " ".join(result.output.split())
